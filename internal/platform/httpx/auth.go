@@ -1,0 +1,64 @@
+package httpx
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/zhibo-live/zhibo/internal/platform/apierr"
+)
+
+// Verifier turns a bearer token into a user id; the account component implements it.
+type Verifier interface {
+	Verify(token string) (uid int64, err error)
+}
+
+type uidKey struct{}
+
+// Identify reads `Authorization: Bearer <token>`. A valid token puts the uid in the context; a
+// present but invalid or expired one is answered 401 at once, so no handler sees a bad identity.
+func Identify(v Verifier, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Get("Authorization")
+		if h == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		tok, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok {
+			writePlainError(w, r, apierr.Unauthorized.Withf("authorization header must be \"Bearer <token>\""))
+			return
+		}
+		uid, err := v.Verify(strings.TrimSpace(tok))
+		if err != nil {
+			writePlainError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(WithUID(r.Context(), uid)))
+	})
+}
+
+// WithUID returns ctx acting as uid.
+func WithUID(ctx context.Context, uid int64) context.Context {
+	return context.WithValue(ctx, uidKey{}, uid)
+}
+
+// UID is the authenticated user of the request, if any.
+func UID(ctx context.Context) (int64, bool) {
+	uid, ok := ctx.Value(uidKey{}).(int64)
+	return uid, ok && uid > 0
+}
+
+// RequireUID is UID or an Unauthorized error.
+func RequireUID(r *http.Request) (int64, error) {
+	uid, ok := UID(r.Context())
+	if !ok {
+		return 0, apierr.Unauthorized
+	}
+	return uid, nil
+}
+
+func writePlainError(w http.ResponseWriter, r *http.Request, err error) {
+	e := apierr.From(err)
+	_ = write(w, e.Status, Envelope{Code: e.Code, Message: e.Message})
+}

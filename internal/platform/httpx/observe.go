@@ -1,0 +1,109 @@
+package httpx
+
+import (
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/zhibo-live/zhibo/internal/platform/apierr"
+	"github.com/zhibo-live/zhibo/internal/platform/obs"
+)
+
+// Metrics are the per-route HTTP metrics, built from an injected registry.
+type Metrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	inflight prometheus.Gauge
+}
+
+// NewMetrics registers the HTTP metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zhibo_http_requests_total", Help: "HTTP requests by route, method and status.",
+		}, []string{"route", "method", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "zhibo_http_request_duration_seconds",
+			Help:    "HTTP request latency by route, method and status.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"route", "method", "status"}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "zhibo_http_inflight_requests", Help: "HTTP requests being served.",
+		}),
+	}
+	reg.MustRegister(m.requests, m.latency, m.inflight)
+	return m
+}
+
+// Observe wraps a ServeMux: it continues or starts the W3C trace (echoed in the response's
+// traceparent), recovers panics as 500, logs one line per request and records route metrics.
+// It must wrap the mux directly so that the matched pattern is known after serving.
+func Observe(log *slog.Logger, m *Metrics, mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		tc, ok := obs.ParseTraceparent(r.Header.Get("traceparent"))
+		if ok {
+			tc = tc.Child()
+		} else {
+			tc = obs.NewTrace()
+		}
+		w.Header().Set("traceparent", tc.Header())
+		r = r.WithContext(obs.WithTrace(r.Context(), tc))
+		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		m.inflight.Inc()
+		defer func() {
+			m.inflight.Dec()
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				log.ErrorContext(r.Context(), "handler panicked", "path", r.URL.Path, "panic", p)
+				if !rec.wrote {
+					writePlainError(rec, r, apierr.Internal)
+				}
+			}
+			route := r.Pattern
+			if route == "" {
+				route = "unmatched"
+			}
+			status := strconv.Itoa(rec.status)
+			d := time.Since(start)
+			m.requests.WithLabelValues(route, r.Method, status).Inc()
+			m.latency.WithLabelValues(route, r.Method, status).Observe(d.Seconds())
+			if !rec.hijacked {
+				log.DebugContext(r.Context(), "http request", "method", r.Method, "route", route,
+					"path", r.URL.Path, "status", rec.status, "bytes", rec.bytes, "duration", d)
+			}
+		}()
+		mux.ServeHTTP(rec, r)
+	})
+}
+
+// recorder remembers the status for logs and metrics while staying hijackable (WebSocket).
+type recorder struct {
+	http.ResponseWriter
+	status   int
+	bytes    int
+	wrote    bool
+	hijacked bool
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach Hijack and Flush of the real writer.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

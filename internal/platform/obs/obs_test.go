@@ -1,0 +1,50 @@
+package obs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestTraceparentRoundTrip(t *testing.T) {
+	tc := NewTrace()
+	got, ok := ParseTraceparent(tc.Header())
+	require.True(t, ok)
+	require.Equal(t, tc, got)
+	child := got.Child()
+	require.Equal(t, tc.TraceID, child.TraceID)
+	require.NotEqual(t, tc.SpanID, child.SpanID)
+}
+
+func TestTraceparentRejectsMalformed(t *testing.T) {
+	for _, v := range []string{
+		"", "garbage", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331",
+		"00-00000000000000000000000000000000-b7ad6b7169203331-01",
+		"00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",
+		"ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+		"00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",
+	} {
+		_, ok := ParseTraceparent(v)
+		require.False(t, ok, v)
+	}
+	_, ok := ParseTraceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	require.True(t, ok)
+}
+
+func TestLoggerStampsTraceID(t *testing.T) {
+	var buf bytes.Buffer
+	log, err := NewLogger(&buf, LogConfig{Level: "info", Format: "json"})
+	require.NoError(t, err)
+	tc := NewTrace()
+	log.With("component", "room").InfoContext(WithTrace(context.Background(), tc), "room created", "room", 7)
+	var line map[string]any
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &line))
+	require.Equal(t, tc.TraceID, line["trace_id"])
+	require.Equal(t, "room", line["component"])
+	require.Equal(t, "room created", line["msg"])
+	_, err = NewLogger(&buf, LogConfig{Level: "loud"})
+	require.Error(t, err)
+}

@@ -1,0 +1,187 @@
+// Package sqlstore opens the SQL database a component keeps its data in — embedded SQLite by
+// default, MySQL/MariaDB/TiDB when a DSN is configured — and applies versioned migrations.
+// Stores write portable SQL (`?` placeholders, BIGINT unix-millisecond times); the few places
+// where the dialects differ ask DB.Dialect.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/go-sql-driver/mysql"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Dialect names the SQL engine behind a DB.
+type Dialect string
+
+const (
+	SQLite Dialect = "sqlite"
+	MySQL  Dialect = "mysql"
+)
+
+// Config selects the engine.
+type Config struct {
+	// Driver is "sqlite" (embedded, the default) or "mysql" (MySQL 8, MariaDB, TiDB).
+	Driver string `yaml:"driver"`
+	// DSN: for sqlite a file path (empty = <data_dir>/zhibo.db); for mysql a
+	// go-sql-driver DSN such as "user:pass@tcp(127.0.0.1:3306)/zhibo".
+	DSN string `yaml:"dsn"`
+	// MaxOpenConns caps the pool (0 = 16).
+	MaxOpenConns int `yaml:"max_open_conns"`
+}
+
+// RegisterFlags binds the config to flags under prefix.
+func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
+	fs.StringVar(&c.Driver, prefix+"driver", "sqlite", `SQL engine: "sqlite" (embedded) or "mysql" (MySQL/MariaDB/TiDB).`)
+	fs.StringVar(&c.DSN, prefix+"dsn", "", "sqlite file path (empty = <data_dir>/zhibo.db) or mysql DSN user:pass@tcp(host:3306)/db.")
+	fs.IntVar(&c.MaxOpenConns, prefix+"max_open_conns", 16, "connection pool size (0 = 16).")
+}
+
+// Validate checks the config.
+func (c *Config) Validate() error {
+	switch c.Driver {
+	case "sqlite":
+	case "mysql":
+		if c.DSN == "" {
+			return errors.New("store.dsn is required when store.driver is mysql")
+		}
+		if _, err := mysql.ParseDSN(c.DSN); err != nil {
+			return fmt.Errorf("store.dsn: %w", err)
+		}
+	default:
+		return fmt.Errorf("store.driver %q: want sqlite or mysql", c.Driver)
+	}
+	return nil
+}
+
+// DB is a pool plus the dialect it speaks.
+type DB struct {
+	*sql.DB
+	Dialect Dialect
+}
+
+// Open connects (creating the SQLite file and its folder when needed) and pings.
+func Open(ctx context.Context, cfg Config, dataDir string) (*DB, error) {
+	var (
+		db      *sql.DB
+		err     error
+		dialect Dialect
+	)
+	switch cfg.Driver {
+	case "mysql":
+		mc, perr := mysql.ParseDSN(cfg.DSN)
+		if perr != nil {
+			return nil, fmt.Errorf("mysql dsn: %w", perr)
+		}
+		mc.MultiStatements = false
+		mc.InterpolateParams = true // one round trip per statement
+		if mc.Params == nil {
+			mc.Params = map[string]string{}
+		}
+		mc.Params["sql_mode"] = "'STRICT_ALL_TABLES,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO'"
+		db, err = sql.Open("mysql", mc.FormatDSN())
+		dialect = MySQL
+	default:
+		path := cfg.DSN
+		if path == "" {
+			path = filepath.Join(dataDir, "zhibo.db")
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, fmt.Errorf("create data dir: %w", err)
+		}
+		// WAL lets reads run beside the single writer; immediate transactions take the write
+		// lock up front so concurrent writers queue on busy_timeout instead of deadlocking.
+		dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+			"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+		db, err = sql.Open("sqlite", dsn)
+		dialect = SQLite
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", dialect, err)
+	}
+	n := cfg.MaxOpenConns
+	if n <= 0 {
+		n = 16
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("ping %s: %w", dialect, err)
+	}
+	return &DB{DB: db, Dialect: dialect}, nil
+}
+
+// InTx runs fn in a transaction, committing when fn returns nil.
+func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// IsDuplicate reports whether err is a unique or primary key violation.
+func IsDuplicate(err error) bool {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number == 1062
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		c := se.Code()
+		return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// InsertIgnore is the dialect's "insert unless the key exists" verb.
+func (db *DB) InsertIgnore() string {
+	if db.Dialect == MySQL {
+		return "INSERT IGNORE"
+	}
+	return "INSERT OR IGNORE"
+}
+
+// Upsert renders "insert … on conflict update" for a table with the given key and the given
+// assignments, each written with EXCLUDED(col) for the new value, e.g. "score = score + EXCLUDED(score)".
+func (db *DB) Upsert(table string, cols []string, key []string, assignments ...string) string {
+	ph := strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",")
+	q := "INSERT INTO " + table + " (" + strings.Join(cols, ",") + ") VALUES (" + ph + ")"
+	set := strings.Join(assignments, ", ")
+	if db.Dialect == MySQL {
+		return q + " ON DUPLICATE KEY UPDATE " + excluded(set, "VALUES(", ")")
+	}
+	return q + " ON CONFLICT(" + strings.Join(key, ",") + ") DO UPDATE SET " + excluded(set, "excluded.", "")
+}
+
+// excluded rewrites EXCLUDED(col) into the dialect's reference to the proposed row.
+func excluded(s, pre, post string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "EXCLUDED(")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		j := strings.IndexByte(s[i:], ')')
+		b.WriteString(s[:i])
+		b.WriteString(pre + s[i+len("EXCLUDED("):i+j] + post)
+		s = s[i+j+1:]
+	}
+}

@@ -1,0 +1,71 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
+	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
+)
+
+var testMigrations = []sqlstore.Migration{
+	{Version: 1, Name: "scores",
+		SQLite: "CREATE TABLE scores (k VARCHAR(64) PRIMARY KEY, v BIGINT NOT NULL);",
+		MySQL:  "CREATE TABLE scores (k VARCHAR(64) PRIMARY KEY, v BIGINT NOT NULL) ENGINE=InnoDB;"},
+	{Version: 2, Name: "names",
+		SQLite: "CREATE TABLE names (id INTEGER PRIMARY KEY AUTOINCREMENT, name VARCHAR(64) NOT NULL UNIQUE);\nCREATE INDEX names_by_name ON names (name);",
+		MySQL:  "CREATE TABLE names (id BIGINT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(64) NOT NULL UNIQUE) ENGINE=InnoDB;\nCREATE INDEX names_by_name ON names (name);"},
+}
+
+func TestMigrateUpsertDuplicate(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		require.NoError(t, db.Migrate(ctx, "demo", testMigrations[:1]))
+		v, err := db.Version(ctx, "demo")
+		require.NoError(t, err)
+		require.Equal(t, 1, v)
+		// Re-running applies only what is new.
+		require.NoError(t, db.Migrate(ctx, "demo", testMigrations))
+		require.NoError(t, db.Migrate(ctx, "demo", testMigrations))
+		v, _ = db.Version(ctx, "demo")
+		require.Equal(t, 2, v)
+
+		up := db.Upsert("scores", []string{"k", "v"}, []string{"k"}, "v = v + EXCLUDED(v)")
+		for _, d := range []int{3, 4, -2} {
+			_, err := db.ExecContext(ctx, up, "anchor", d)
+			require.NoError(t, err)
+		}
+		var got int
+		require.NoError(t, db.QueryRowContext(ctx, "SELECT v FROM scores WHERE k = ?", "anchor").Scan(&got))
+		require.Equal(t, 5, got)
+
+		_, err = db.ExecContext(ctx, "INSERT INTO names (name) VALUES (?)", "a")
+		require.NoError(t, err)
+		_, err = db.ExecContext(ctx, "INSERT INTO names (name) VALUES (?)", "a")
+		require.True(t, sqlstore.IsDuplicate(err), "%v", err)
+		_, err = db.ExecContext(ctx, db.InsertIgnore()+" INTO names (name) VALUES (?)", "a")
+		require.NoError(t, err)
+
+		// A failing transaction leaves nothing behind.
+		boom := errors.New("boom")
+		err = db.InTx(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, "INSERT INTO names (name) VALUES (?)", "b")
+			require.NoError(t, err)
+			return boom
+		})
+		require.ErrorIs(t, err, boom)
+		var n int
+		require.NoError(t, db.QueryRowContext(ctx, "SELECT COUNT(*) FROM names").Scan(&n))
+		require.Equal(t, 1, n)
+	})
+}
+
+func TestMigrateRejectsUnorderedVersions(t *testing.T) {
+	db := sqltest.OpenSQLite(t)
+	err := db.Migrate(context.Background(), "demo", []sqlstore.Migration{testMigrations[1], testMigrations[0]})
+	require.ErrorContains(t, err, "versions must increase")
+}
