@@ -98,4 +98,3 @@ func QueryInt(r *http.Request, name string, def, lo, hi int) (int, error) {
 func Errorf(format string, args ...any) error {
 	return apierr.BadRequest.Withf(format, args...)
 }
-

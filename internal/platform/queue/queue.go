@@ -1,0 +1,223 @@
+// Package queue is the durable message queue between components: NATS JetStream, embedded in
+// the process (file-backed, no listening port) by default, or an external cluster by URL.
+// Publishing waits for the stream's acknowledgement, so a published message is stored;
+// consumers are durable, so several processes share one consumer's work and nothing
+// acknowledged to a publisher is lost while a consumer is down.
+package queue
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Config selects the JetStream the process uses.
+type Config struct {
+	// URL of an external NATS server or cluster with JetStream; empty = embedded server
+	// storing under <data_dir>/nats.
+	URL string `yaml:"url"`
+	// Replicas of each stream on an external cluster (0 = 1).
+	Replicas int `yaml:"replicas"`
+}
+
+// RegisterFlags binds the config to flags under prefix.
+func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
+	fs.StringVar(&c.URL, prefix+"url", "", "external NATS JetStream URL, e.g. nats://127.0.0.1:4222 (empty = embedded, file-backed under <data_dir>/nats).")
+	fs.IntVar(&c.Replicas, prefix+"replicas", 1, "stream replicas on an external cluster (0 = 1).")
+}
+
+// Validate checks the config.
+func (c *Config) Validate() error {
+	if c.Replicas < 0 || c.Replicas > 5 {
+		return fmt.Errorf("queue.replicas %d: want 1..5", c.Replicas)
+	}
+	return nil
+}
+
+// Queue is a connection to JetStream (and the embedded server when there is one).
+type Queue struct {
+	cfg Config
+	log *slog.Logger
+	ns  *server.Server
+	nc  *nats.Conn
+	JS  jetstream.JetStream
+}
+
+// Msg is a delivered message; handlers Ack, Nak or Term it.
+type Msg = jetstream.Msg
+
+// Open connects to cfg.URL, or starts the embedded server first.
+func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger) (*Queue, error) {
+	q := &Queue{cfg: cfg, log: log}
+	opts := []nats.Option{
+		nats.Name("zhibo"),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("queue disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("queue reconnected", "url", c.ConnectedUrl()) }),
+	}
+	url := cfg.URL
+	if url == "" {
+		ns, err := server.NewServer(&server.Options{
+			ServerName: "zhibo-embedded",
+			JetStream:  true,
+			StoreDir:   filepath.Join(dataDir, "nats"),
+			DontListen: true,
+			NoSigs:     true,
+			NoLog:      true,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("embedded nats: %w", err)
+		}
+		ns.Start()
+		if !ns.ReadyForConnections(30 * time.Second) {
+			ns.Shutdown()
+			return nil, errors.New("embedded nats: not ready after 30s")
+		}
+		q.ns = ns
+		url = ns.ClientURL()
+		opts = append(opts, nats.InProcessServer(ns))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		q.shutdownServer()
+		return nil, fmt.Errorf("connect nats %s: %w", url, err)
+	}
+	q.nc = nc
+	js, err := jetstream.New(nc)
+	if err != nil {
+		q.Close()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	q.JS = js
+	return q, nil
+}
+
+// Embedded reports whether the server runs inside this process.
+func (q *Queue) Embedded() bool { return q.ns != nil }
+
+// StreamSpec describes a stream a component owns.
+type StreamSpec struct {
+	Name       string
+	Subjects   []string
+	MaxAge     time.Duration // how long messages are kept (0 = forever)
+	MaxBytes   int64         // 0 = unlimited
+	Duplicates time.Duration // window for Nats-Msg-Id de-duplication (0 = 2 min)
+}
+
+// EnsureStream creates or updates a stream.
+func (q *Queue) EnsureStream(ctx context.Context, s StreamSpec) error {
+	rep := q.cfg.Replicas
+	if rep <= 0 || q.ns != nil {
+		rep = 1
+	}
+	mb := s.MaxBytes
+	if mb == 0 {
+		mb = -1
+	}
+	_, err := q.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       s.Name,
+		Subjects:   s.Subjects,
+		Storage:    jetstream.FileStorage,
+		Retention:  jetstream.LimitsPolicy,
+		MaxAge:     s.MaxAge,
+		MaxBytes:   mb,
+		Duplicates: s.Duplicates,
+		Replicas:   rep,
+	})
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", s.Name, err)
+	}
+	return nil
+}
+
+// Publish stores data on subject and waits for the acknowledgement. A non-empty msgID makes
+// retries within the stream's duplicate window store the message once.
+func (q *Queue) Publish(ctx context.Context, subject string, data []byte, msgID string) error {
+	var opts []jetstream.PublishOpt
+	if msgID != "" {
+		opts = append(opts, jetstream.WithMsgID(msgID))
+	}
+	if _, err := q.JS.Publish(ctx, subject, data, opts...); err != nil {
+		return fmt.Errorf("publish %s: %w", subject, err)
+	}
+	return nil
+}
+
+// PublishAsync stores data without waiting; the returned future reports the outcome.
+func (q *Queue) PublishAsync(subject string, data []byte) (jetstream.PubAckFuture, error) {
+	return q.JS.PublishAsync(subject, data)
+}
+
+// ConsumerSpec describes a durable consumer.
+type ConsumerSpec struct {
+	Stream     string
+	Durable    string
+	Filter     string        // subject filter ("" = all the stream's subjects)
+	AckWait    time.Duration // redelivery after this long without ack (0 = 30s)
+	MaxPending int           // unacknowledged messages in flight (0 = 10000)
+}
+
+// Consume delivers the consumer's messages to handler until the returned stop is called.
+// The handler acks each message itself (possibly later, from another goroutine).
+func (q *Queue) Consume(ctx context.Context, c ConsumerSpec, handler func(Msg)) (stop func(), err error) {
+	ack := c.AckWait
+	if ack == 0 {
+		ack = 30 * time.Second
+	}
+	mp := c.MaxPending
+	if mp == 0 {
+		mp = 10000
+	}
+	cons, err := q.JS.CreateOrUpdateConsumer(ctx, c.Stream, jetstream.ConsumerConfig{
+		Durable:       c.Durable,
+		FilterSubject: c.Filter,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ack,
+		MaxAckPending: mp,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("consumer %s/%s: %w", c.Stream, c.Durable, err)
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) { handler(m) },
+		jetstream.PullMaxMessages(min(mp, 1000)),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			q.log.Debug("consume", "consumer", c.Durable, "err", err)
+		}))
+	if err != nil {
+		return nil, fmt.Errorf("consume %s/%s: %w", c.Stream, c.Durable, err)
+	}
+	return func() { cc.Drain(); <-cc.Closed() }, nil
+}
+
+// Close drains the connection and stops the embedded server.
+func (q *Queue) Close() {
+	if q.nc != nil {
+		_ = q.nc.Drain()
+		for i := 0; i < 100 && !q.nc.IsClosed(); i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		q.nc.Close()
+	}
+	q.shutdownServer()
+}
+
+func (q *Queue) shutdownServer() {
+	if q.ns != nil {
+		q.ns.Shutdown()
+		q.ns.WaitForShutdown()
+	}
+}
