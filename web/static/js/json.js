@@ -1,0 +1,39 @@
+// JSON helpers that keep 64-bit ids exact.
+//
+// The backend's ids (users, rooms, gifts) are 64-bit integers and may exceed
+// Number.MAX_SAFE_INTEGER, which JSON.parse would silently round. parseJSON
+// keeps such integers as decimal strings, and stringifyJSON writes id fields
+// that hold decimal strings back as bare JSON numbers, so an id survives a
+// round trip through the browser unchanged.
+
+// ID_KEYS names the request fields the server expects as JSON numbers.
+const ID_KEYS = new Set(['uid', 'roomid', 'room_id', 'gift_id', 'id', 'num']);
+
+const DIGITS = /^-?\d+$/;
+
+// parseJSON is JSON.parse that returns unsafe integers as decimal strings.
+export function parseJSON(text) {
+  return JSON.parse(text, (key, value, ctx) => {
+    if (typeof value === 'number' && !Number.isSafeInteger(value) && Number.isInteger(value) &&
+        ctx && typeof ctx.source === 'string' && DIGITS.test(ctx.source)) {
+      return ctx.source;
+    }
+    return value;
+  });
+}
+
+// stringifyJSON is JSON.stringify that writes decimal-string ids as numbers.
+export function stringifyJSON(obj) {
+  return JSON.stringify(obj, (key, value) => {
+    if (ID_KEYS.has(key) && typeof value === 'string' && DIGITS.test(value)) {
+      if (typeof JSON.rawJSON === 'function') return JSON.rawJSON(value);
+      return Number(value);
+    }
+    return value;
+  });
+}
+
+// sameId compares two ids that may be numbers or decimal strings.
+export function sameId(a, b) {
+  return a != null && b != null && String(a) === String(b);
+}

@@ -1,0 +1,227 @@
+// The room page: stage with bullet comments, chat, input, gifts, rank, and
+// the room's long connection.
+import { h, fmtCount, toast } from '../dom.js';
+import { api, roomPath, session } from '../api.js';
+import { sameId } from '../json.js';
+import { LiveClient } from '../live.js';
+import { Stage } from '../stage.js';
+import { ChatList } from '../chat.js';
+import { GiftPanel, RankList } from './room_gifts.js';
+import { poster, liveBadge, setLive } from './common.js';
+import { commandHandler } from './room_commands.js';
+
+const MASK = 'base,live,anchor,stats,tags';
+// An own comment shown on send is matched with its echo from the long
+// connection for this long; the echo then only marks it confirmed.
+const ECHO_MS = 15_000;
+const COLORS = [
+  ['White', 0xffffff], ['Red', 0xfe0302], ['Orange', 0xff7204], ['Yellow', 0xffe133],
+  ['Green', 0x00cd00], ['Cyan', 0x00a2ff], ['Pink', 0xff88c7],
+];
+const MODES = [['Scroll', 1], ['Top', 5], ['Bottom', 4]];
+
+export async function roomPage(view, { id }, { signal }) {
+  const me = session.get();
+  let room;
+  try {
+    room = await api(`${roomPath(id)}?mask=${MASK}`, { signal });
+  } catch (err) {
+    if (err.name === 'AbortError') throw err;
+    view.append(h('section', { class: 'panel empty', testid: 'room-error' },
+      h('h1', { text: err.status === 404 ? 'Room not found' : 'Could not open the room' }),
+      h('p', { class: 'muted', text: err.message }),
+      h('a', { class: 'btn', href: '#/rooms', text: 'Back to rooms' })));
+    return undefined;
+  }
+
+  // Header.
+  const title = h('h1', { class: 'room-title', testid: 'room-title', text: room.base?.title || 'Untitled room' });
+  const area = h('span', { class: 'muted', testid: 'room-area', text: room.base?.area || '' });
+  const badge = liveBadge(room.live?.status);
+  const online = h('span', { class: 'stat', testid: 'online-count', text: fmtCount(room.stats?.online || 0) });
+  const watched = h('span', { class: 'stat', testid: 'watched-count', text: fmtCount(room.stats?.watched || 0) });
+  const conn = h('span', { class: 'conn', testid: 'conn-status', dataset: { state: 'connecting' }, title: 'connecting' });
+
+  // Stage and chat.
+  const stageEl = h('div', { class: 'stage', testid: 'stage' });
+  let posterEl = poster(room, { big: true });
+  stageEl.append(posterEl);
+  const chatEl = h('ul', { class: 'chat-list', testid: 'chat-list', 'aria-live': 'polite' });
+  const chat = new ChatList(chatEl);
+  const input = h('input', {
+    class: 'danmaku-input', testid: 'danmaku-input', maxlength: '100', autocomplete: 'off',
+    placeholder: me ? 'Say something…' : 'Log in to chat', disabled: !me, 'aria-label': 'comment',
+  });
+  const sendBtn = h('button', { type: 'button', class: 'btn btn-primary', testid: 'danmaku-send', text: 'Send', disabled: !me });
+  const color = h('select', { class: 'danmaku-color', testid: 'danmaku-color', 'aria-label': 'colour' },
+    COLORS.map(([name, v]) => h('option', { value: String(v), text: name })));
+  const mode = h('select', { class: 'danmaku-mode', testid: 'danmaku-mode', 'aria-label': 'position' },
+    MODES.map(([name, v]) => h('option', { value: String(v), text: name })));
+  const sendError = h('p', { class: 'form-error', testid: 'danmaku-error', role: 'alert' });
+
+  const rank = new RankList({ roomId: id, signal });
+  const gifts = new GiftPanel({
+    roomId: id,
+    signal,
+    onSent: () => {
+      rank.refresh(0);
+      // Scores are folded over a short window; look again once it closed.
+      setTimeout(() => !signal.aborted && rank.refresh(0), 1500);
+    },
+  });
+
+  view.append(h('section', { class: 'room-page', testid: 'room-page', dataset: { roomId: String(id) } },
+    h('div', { class: 'room-head' },
+      h('div', { class: 'room-head-main' }, badge, title),
+      h('div', { class: 'room-head-meta' },
+        h('span', { testid: 'anchor-name', text: room.anchor?.name || '' }), area,
+        h('span', { class: 'muted' }, '👁 ', online, ' online'),
+        h('span', { class: 'muted' }, watched, ' watched'), conn)),
+    h('div', { class: 'room-layout' },
+      h('div', { class: 'room-main' }, stageEl,
+        h('div', { class: 'room-extras' }, gifts.el, rank.el)),
+      h('aside', { class: 'panel chat-panel', testid: 'chat-panel' },
+        h('div', { class: 'panel-head' }, h('h2', { text: 'Chat' })),
+        chatEl,
+        h('form', { class: 'danmaku-form', onsubmit: (ev) => ev.preventDefault() },
+          input, h('div', { class: 'row' }, color, mode, sendBtn)),
+        sendError))));
+
+  const stage = new Stage(stageEl);
+  sendBtn.addEventListener('click', send);
+  // Enter sends, except while an input method is still composing the text.
+  input.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.isComposing) {
+      ev.preventDefault();
+      send();
+    }
+  });
+
+  // Own comments waiting for their echo, and echoes that beat the response.
+  const awaitingEcho = new Map(); // text -> [{li, at}]
+  const earlyEcho = new Map(); // text -> [at]
+  const take = (map, text) => {
+    const now = Date.now();
+    const list = (map.get(text) || []).filter((e) => now - (e.at ?? e) < ECHO_MS);
+    const hit = list.shift();
+    if (list.length) map.set(text, list); else map.delete(text);
+    return hit;
+  };
+  const push = (map, text, entry) => map.set(text, [...(map.get(text) || []), entry]);
+
+  function showComment(c) {
+    const li = chat.addComment(c);
+    stage.add(c);
+    return li;
+  }
+
+  let errorTimer = null;
+  function showError(text) {
+    sendError.textContent = text;
+    clearTimeout(errorTimer);
+    errorTimer = setTimeout(() => { sendError.textContent = ''; }, 5000);
+  }
+
+  async function send() {
+    const text = input.value.trim();
+    if (!text || !me || sendBtn.disabled) return;
+    sendBtn.disabled = true;
+    const c = { uid: me.uid, uname: me.name, text, color: Number(color.value), mode: Number(mode.value), self: true };
+    try {
+      await api(roomPath(id, '/danmaku'), { method: 'POST', body: { text, color: c.color, mode: c.mode } });
+      input.value = '';
+      sendError.textContent = '';
+      if (!take(earlyEcho, text)) {
+        const li = showComment(c);
+        li.dataset.confirmed = 'false';
+        push(awaitingEcho, text, { li, at: Date.now() });
+      }
+    } catch (err) {
+      showError(err.message);
+    } finally {
+      sendBtn.disabled = false;
+      input.focus();
+    }
+  }
+
+  // onComment handles a DANMU_MSG from the long connection.
+  function onComment(c) {
+    if (me && sameId(c.uid, me.uid)) {
+      const pending = take(awaitingEcho, c.text);
+      if (pending) {
+        pending.li.dataset.confirmed = 'true';
+        return;
+      }
+      push(earlyEcho, c.text, Date.now());
+      c.self = true;
+    }
+    const li = showComment(c);
+    li.dataset.confirmed = 'true';
+  }
+
+  const handle = commandHandler({
+    onComment,
+    chat,
+    setOnline: (n) => { online.textContent = fmtCount(n); online.dataset.value = String(n); },
+    setWatched: (n) => { watched.textContent = fmtCount(n); watched.dataset.value = String(n); },
+    setLive: (status) => setLive(badge, status),
+    onGift: () => rank.refresh(),
+    onRoomChange: async (data) => {
+      if (data && typeof data.title === 'string') title.textContent = data.title;
+      try {
+        const fresh = await api(`${roomPath(id)}?mask=base`, { signal });
+        room = { ...room, base: fresh.base };
+        title.textContent = room.base?.title || 'Untitled room';
+        area.textContent = room.base?.area || '';
+        const next = poster(room, { big: true });
+        posterEl.replaceWith(next);
+        posterEl = next;
+      } catch (err) {
+        if (err.name !== 'AbortError') console.warn('room refresh failed', err);
+      }
+    },
+  });
+
+  // History first, then the connection, so that nothing is shown twice.
+  const [history] = await Promise.allSettled([
+    api(roomPath(id, '/danmaku'), { signal }),
+    gifts.load(),
+    rank.load(),
+  ]);
+  if (signal.aborted) return () => stage.destroy();
+  if (history.status === 'fulfilled') {
+    for (const it of history.value.items || []) {
+      const li = chat.addComment({ ...it, self: me && sameId(it.uid, me.uid) });
+      li.dataset.history = 'true';
+    }
+  } else {
+    chat.addSystem(`history unavailable: ${history.reason.message}`, 'warn');
+  }
+
+  const live = new LiveClient({
+    roomId: id,
+    uid: me ? me.uid : 0,
+    getToken: async () => (await api(roomPath(id, '/danmu-info'), { signal })).token,
+  });
+  live.addEventListener('state', (ev) => {
+    conn.dataset.state = ev.detail;
+    conn.title = ev.detail;
+    if (ev.detail === 'disconnected') chat.addSystem('connection lost, reconnecting…', 'warn');
+  });
+  live.addEventListener('online', (ev) => {
+    online.textContent = fmtCount(ev.detail);
+    online.dataset.value = String(ev.detail);
+  });
+  live.addEventListener('message', (ev) => handle(ev.detail));
+  live.addEventListener('error', (ev) => console.warn('live connection', ev.detail));
+  live.start();
+
+  if (me) input.focus();
+  else toast('Log in to send comments and gifts');
+
+  return () => {
+    live.stop();
+    stage.destroy();
+    clearTimeout(errorTimer);
+  };
+}
