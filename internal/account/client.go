@@ -1,0 +1,20 @@
+package account
+
+import "context"
+
+// User is the public view of an account.
+type User struct {
+	UID       int64  `json:"uid"`
+	Name      string `json:"name"`
+	CreatedAt int64  `json:"created_at"` // unix ms
+}
+
+// Client is what other components use of accounts. *Service implements it in-process.
+type Client interface {
+	// Verify checks a bearer token and returns its user id (apierr Unauthorized kinds on failure).
+	Verify(token string) (uid int64, err error)
+	// User returns one user (ErrUserNotFound when there is none).
+	User(ctx context.Context, uid int64) (User, error)
+	// Names returns the names of the given users; unknown ids are absent from the map.
+	Names(ctx context.Context, uids []int64) (map[int64]string, error)
+}

@@ -1,0 +1,26 @@
+package room
+
+import "context"
+
+// Room is a live room with every module filled. Other components read it through Client.
+type Room struct {
+	ID            int64    `json:"id"`
+	OwnerUID      int64    `json:"owner_uid"`
+	Title         string   `json:"title"`
+	Area          string   `json:"area"`
+	Cover         string   `json:"cover"`
+	Live          bool     `json:"live"`
+	LiveStartedAt int64    `json:"live_started_at"` // unix ms, 0 when not live
+	StreamKey     string   `json:"-"`
+	Tags          []string `json:"tags"`
+	CreatedAt     int64    `json:"created_at"`
+	UpdatedAt     int64    `json:"updated_at"`
+}
+
+// Client is what other components use of rooms. *Service implements it in-process.
+type Client interface {
+	// Get returns a room (ErrRoomNotFound, an apierr 404 kind, when it does not exist).
+	Get(ctx context.Context, id int64) (Room, error)
+	// SetTag records that the room has (on) or no longer has a business module, e.g. "gift_rank".
+	SetTag(ctx context.Context, id int64, tag string, on bool) error
+}
