@@ -34,9 +34,20 @@ func Identify(v Verifier, next http.Handler) http.Handler {
 			writePlainError(w, r, err)
 			return
 		}
+		if st, ok := r.Context().Value(stateKey{}).(*reqState); ok {
+			// Keep the same *http.Request so Observe still sees the pattern the mux matched.
+			st.uid = uid
+			next.ServeHTTP(w, r)
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(WithUID(r.Context(), uid)))
 	})
 }
+
+// reqState is per-request state Observe installs and later middleware fills in place.
+type reqState struct{ uid int64 }
+
+type stateKey struct{}
 
 // WithUID returns ctx acting as uid.
 func WithUID(ctx context.Context, uid int64) context.Context {
@@ -45,8 +56,13 @@ func WithUID(ctx context.Context, uid int64) context.Context {
 
 // UID is the authenticated user of the request, if any.
 func UID(ctx context.Context) (int64, bool) {
-	uid, ok := ctx.Value(uidKey{}).(int64)
-	return uid, ok && uid > 0
+	if uid, ok := ctx.Value(uidKey{}).(int64); ok && uid > 0 {
+		return uid, true
+	}
+	if st, ok := ctx.Value(stateKey{}).(*reqState); ok && st.uid > 0 {
+		return st.uid, true
+	}
+	return 0, false
 }
 
 // RequireUID is UID or an Unauthorized error.

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -51,7 +52,8 @@ func Observe(log *slog.Logger, m *Metrics, mux http.Handler) http.Handler {
 			tc = obs.NewTrace()
 		}
 		w.Header().Set("traceparent", tc.Header())
-		r = r.WithContext(obs.WithTrace(r.Context(), tc))
+		ctx := obs.WithTrace(r.Context(), tc)
+		r = r.WithContext(context.WithValue(ctx, stateKey{}, &reqState{}))
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		m.inflight.Inc()
 		defer func() {

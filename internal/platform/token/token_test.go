@@ -1,0 +1,53 @@
+package token
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestSignVerify(t *testing.T) {
+	s, err := NewSigner([]byte("0123456789abcdef"))
+	require.NoError(t, err)
+	now := time.Unix(1_800_000_000, 0)
+	tok := s.Sign("user", Claims{UID: 42, Exp: now.Add(time.Hour).Unix()})
+	c, err := s.Verify("user", tok, now)
+	require.NoError(t, err)
+	require.Equal(t, int64(42), c.UID)
+
+	_, err = s.Verify("user", tok, now.Add(2*time.Hour))
+	require.ErrorIs(t, err, ErrExpired)
+	_, err = s.Verify("conn", tok, now) // another kind
+	require.ErrorIs(t, err, ErrInvalid)
+
+	other, _ := NewSigner([]byte("fedcba9876543210"))
+	_, err = other.Verify("user", tok, now)
+	require.ErrorIs(t, err, ErrInvalid)
+
+	p, sig, _ := strings.Cut(tok, ".")
+	forged := s.Sign("user", Claims{UID: 1, Exp: now.Add(time.Hour).Unix()})
+	fp, _, _ := strings.Cut(forged, ".")
+	for _, bad := range []string{"", "x", p, p + ".", fp + "." + sig, tok + "x", strings.Repeat("a", MaxLen+1)} {
+		_, err = s.Verify("user", bad, now)
+		require.ErrorIs(t, err, ErrInvalid, bad)
+	}
+	_, err = NewSigner([]byte("short"))
+	require.Error(t, err)
+}
+
+func TestLoadOrCreateKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "secret")
+	k1, err := LoadOrCreateKey("", path)
+	require.NoError(t, err)
+	k2, err := LoadOrCreateKey("", path)
+	require.NoError(t, err)
+	require.Equal(t, k1, k2)
+	k3, err := LoadOrCreateKey("a-configured-secret", path)
+	require.NoError(t, err)
+	require.Equal(t, []byte("a-configured-secret"), k3)
+	_, err = LoadOrCreateKey("short", path)
+	require.Error(t, err)
+}
