@@ -75,7 +75,7 @@ export async function roomPage(view, { id }, { signal }) {
       h('div', { class: 'room-head-main' }, badge, title),
       h('div', { class: 'room-head-meta' },
         h('span', { testid: 'anchor-name', text: room.anchor?.name || '' }), area,
-        h('span', { class: 'muted' }, '👁 ', online, ' online'),
+        h('span', { class: 'muted' }, online, ' online'),
         h('span', { class: 'muted' }, watched, ' watched'), conn)),
     h('div', { class: 'room-layout' },
       h('div', { class: 'room-main' }, stageEl,
@@ -126,11 +126,11 @@ export async function roomPage(view, { id }, { signal }) {
     const text = input.value.trim();
     if (!text || !me || sendBtn.disabled) return;
     sendBtn.disabled = true;
+    sendError.textContent = '';
     const c = { uid: me.uid, uname: me.name, text, color: Number(color.value), mode: Number(mode.value), self: true };
     try {
       await api(roomPath(id, '/danmaku'), { method: 'POST', body: { text, color: c.color, mode: c.mode } });
       input.value = '';
-      sendError.textContent = '';
       if (!take(earlyEcho, text)) {
         const li = showComment(c);
         li.dataset.confirmed = 'false';
@@ -203,10 +203,20 @@ export async function roomPage(view, { id }, { signal }) {
     uid: me ? me.uid : 0,
     getToken: async () => (await api(roomPath(id, '/danmu-info'), { signal })).token,
   });
+  // Report a lost connection once, not on every failed retry.
+  let everConnected = false;
+  let lost = false;
   live.addEventListener('state', (ev) => {
     conn.dataset.state = ev.detail;
     conn.title = ev.detail;
-    if (ev.detail === 'disconnected') chat.addSystem('connection lost, reconnecting…', 'warn');
+    if (ev.detail === 'disconnected' && everConnected && !lost) {
+      lost = true;
+      chat.addSystem('connection lost, reconnecting…', 'warn');
+    } else if (ev.detail === 'connected') {
+      if (lost) chat.addSystem('reconnected', 'info');
+      everConnected = true;
+      lost = false;
+    }
   });
   live.addEventListener('online', (ev) => {
     online.textContent = fmtCount(ev.detail);

@@ -50,8 +50,8 @@ export class GiftPanel {
 
   setBalance(n) {
     this.#balance.dataset.value = String(n);
-    this.#balance.textContent = fmtCount(n);
-    this.#balance.title = String(n);
+    const v = Number(n);
+    this.#balance.textContent = Number.isFinite(v) ? v.toLocaleString('en') : String(n);
   }
 
   #renderGifts() {

@@ -1,0 +1,288 @@
+// End-to-end test of the room page in a real Chromium, against a running
+// zhibo at $ZHIBO_URL. An anchor is set up through the HTTP API; a viewer
+// then does everything through the UI: register, open the room, send bullet
+// comments (one of them HTML-looking text that must stay text) and a gift.
+// A second page, logged in as the anchor, proves comments travel through the
+// long connection and not only the sender's own echo.
+//
+// Exit code 0 on success, 1 on failure; screenshots go to $ARTIFACTS_DIR.
+import { chromium } from 'playwright-core';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const BASE = (process.env.ZHIBO_URL || '').replace(/\/+$/, '');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const ARTIFACTS = process.env.ARTIFACTS_DIR || mkdtempSync(join(tmpdir(), 'zhibo-browser-'));
+const STEP_TIMEOUT = 20_000;
+const TOTAL_TIMEOUT = 240_000;
+const PASSWORD = 'zhibo-browser-test-1';
+
+const suffix = Date.now().toString(36).slice(-6) + Math.random().toString(36).slice(2, 5);
+const pages = {}; // name -> Page, for screenshots
+const pageLogs = [];
+
+function log(...args) {
+  console.log(`[${new Date().toISOString().slice(11, 23)}]`, ...args);
+}
+
+// parseJSON keeps integers beyond 2^53 (64-bit ids) exact by reading them as
+// strings before JSON.parse could round them.
+function parseJSON(text) {
+  return JSON.parse(text.replace(/([:[,]\s*)(-?\d{16,})(?=\s*[,\]}])/g, '$1"$2"'));
+}
+
+// call invokes the HTTP API and returns the envelope's data.
+async function call(method, path, body, token) {
+  const headers = { Accept: 'application/json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(BASE + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let env;
+  try {
+    env = parseJSON(text);
+  } catch {
+    throw new Error(`${method} ${path}: HTTP ${res.status}, body is not JSON: ${text.slice(0, 200)}`);
+  }
+  if (!res.ok || env.code !== 0) {
+    throw new Error(`${method} ${path}: HTTP ${res.status} code ${env.code}: ${env.message}`);
+  }
+  return env.data;
+}
+
+async function step(name, fn) {
+  const t0 = Date.now();
+  log(`▶ ${name}`);
+  const out = await fn();
+  log(`✔ ${name} (${Date.now() - t0} ms)`);
+  return out;
+}
+
+function check(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+// waitText waits until an element matching selector has exactly this
+// textContent.
+async function waitText(page, selector, text, what) {
+  try {
+    await page.waitForFunction(
+      ({ selector, text }) => [...document.querySelectorAll(selector)].some((e) => e.textContent === text),
+      { selector, text },
+      { timeout: STEP_TIMEOUT, polling: 50 },
+    );
+  } catch (err) {
+    throw new Error(`${what}: no ${selector} with text ${JSON.stringify(text)} (${err.message.split('\n')[0]})`);
+  }
+}
+
+// sendComment types text and submits it (Enter or the send button). A rate
+// limit answer ("too fast") is retried after a pause; any other error fails.
+async function sendComment(page, text, how) {
+  const input = page.getByTestId('danmaku-input');
+  const error = page.getByTestId('danmaku-error');
+  for (let attempt = 1; ; attempt++) {
+    await input.fill(text);
+    if (how === 'enter') await input.press('Enter');
+    else await page.getByTestId('danmaku-send').click();
+    const handle = await page.waitForFunction(() => {
+      const input = document.querySelector('[data-testid="danmaku-input"]');
+      const err = document.querySelector('[data-testid="danmaku-error"]');
+      if (err && err.textContent.trim()) return `error: ${err.textContent.trim()}`;
+      return input && input.value === '' ? 'ok' : false;
+    }, null, { timeout: STEP_TIMEOUT, polling: 50 });
+    const outcome = await handle.jsonValue();
+    if (outcome === 'ok') return;
+    if (attempt >= 6 || !/too fast|too many|slow|limit|frequent/i.test(outcome)) {
+      throw new Error(`sending ${JSON.stringify(text)} failed: ${outcome}`);
+    }
+    log(`  rate limited (${outcome}), retrying`);
+    await error.evaluate((e) => { e.textContent = ''; });
+    await new Promise((r) => setTimeout(r, 1200 * attempt));
+  }
+}
+
+async function noHTMLInjected(page, who) {
+  const count = await page.evaluate(() =>
+    document.querySelectorAll('[data-testid="chat-list"] b, [data-testid="stage"] b').length);
+  check(count === 0, `${who}: a <b> element was created from comment text`);
+}
+
+async function screenshots(prefix) {
+  for (const [name, page] of Object.entries(pages)) {
+    const file = join(ARTIFACTS, `${prefix}-${name}.png`);
+    try {
+      await page.screenshot({ path: file, fullPage: true, timeout: 10_000 });
+      log(`screenshot ${file}`);
+    } catch (err) {
+      log(`screenshot ${file} failed: ${err.message}`);
+    }
+  }
+}
+
+function watchPage(name, page) {
+  pages[name] = page;
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') pageLogs.push(`[${name}] console.${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (err) => pageLogs.push(`[${name}] page error: ${err.message}`));
+  page.on('requestfailed', (r) => pageLogs.push(`[${name}] request failed: ${r.url()} ${r.failure()?.errorText}`));
+}
+
+async function main() {
+  check(BASE, 'ZHIBO_URL is not set (e.g. http://127.0.0.1:8080)');
+  mkdirSync(ARTIFACTS, { recursive: true });
+  log(`zhibo at ${BASE}, artifacts in ${ARTIFACTS}`);
+
+  // Anchor, room and live status through the API.
+  const anchor = await step('register anchor (API)', () =>
+    call('POST', '/api/auth/register', { name: `anc_${suffix}`, password: PASSWORD }));
+  const roomTitle = `Browser test ${suffix}`;
+  const room = await step('create room (API)', () => call('POST', '/api/rooms', { title: roomTitle }, anchor.token));
+  const roomId = String(room.id);
+  await step('go live (API)', () => call('POST', `/api/rooms/${roomId}/live`, { on: true }, anchor.token));
+
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const viewerCtx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    viewerCtx.setDefaultTimeout(STEP_TIMEOUT);
+    const viewer = await viewerCtx.newPage();
+    watchPage('viewer', viewer);
+    const viewerName = `vw_${suffix}`;
+
+    await step('viewer registers through the UI', async () => {
+      await viewer.goto(`${BASE}/#/login`);
+      await viewer.getByTestId('login-name').fill(viewerName);
+      await viewer.getByTestId('login-password').fill(PASSWORD);
+      await viewer.getByTestId('register-submit').click();
+      await viewer.waitForURL(/#\/rooms$/);
+      await waitText(viewer, '[data-testid="account-name"]', viewerName, 'account name');
+    });
+
+    await step('viewer opens the live room from the list', async () => {
+      const card = viewer.locator(`[data-testid="room-card"][data-room-id="${roomId}"]`);
+      await card.waitFor();
+      check(await card.getAttribute('data-status') === 'live', 'room card is not marked live');
+      const first = await viewer.locator('[data-testid="room-card"]').first().getAttribute('data-status');
+      check(first === 'live', 'a room that is not live is listed first');
+      await card.click();
+      await viewer.waitForURL(new RegExp(`#/room/${roomId}$`));
+      await waitText(viewer, '[data-testid="room-title"]', roomTitle, 'room title');
+      await viewer.locator('[data-testid="live-badge"][data-status="live"]').first().waitFor();
+      await viewer.locator('[data-testid="conn-status"][data-state="connected"]').waitFor();
+    });
+
+    // The anchor watches the same room in a second browser context.
+    const anchorCtx = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+    anchorCtx.setDefaultTimeout(STEP_TIMEOUT);
+    const session = JSON.stringify({ uid: anchor.uid, name: anchor.name, token: anchor.token });
+    await anchorCtx.addInitScript((s) => localStorage.setItem('zhibo.session', s), session);
+    const anchorPage = await anchorCtx.newPage();
+    watchPage('anchor', anchorPage);
+    await step('anchor opens the room', async () => {
+      await anchorPage.goto(`${BASE}/#/room/${roomId}`);
+      await anchorPage.locator('[data-testid="conn-status"][data-state="connected"]').waitFor();
+    });
+
+    const hello = `hello from the browser ${suffix}`;
+    await step('viewer sends a comment (Enter)', () => sendComment(viewer, hello, 'enter'));
+    await step('comment shows in the viewer chat list and stage', async () => {
+      await waitText(viewer, '[data-testid="chat-list"] [data-testid="chat-text"]', hello, 'viewer chat');
+      await waitText(viewer, '[data-testid="stage"] [data-testid="bullet"]', hello, 'viewer stage');
+    });
+    await step('comment arrives over the long connection', async () => {
+      await waitText(anchorPage, '[data-testid="chat-list"] [data-testid="chat-text"]', hello, 'anchor chat');
+      await waitText(anchorPage, '[data-testid="stage"] [data-testid="bullet"]', hello, 'anchor stage');
+      await viewer.waitForFunction((text) => [...document.querySelectorAll('[data-testid="chat-item"]')]
+        .some((li) => li.dataset.confirmed === 'true' && li.querySelector('[data-testid="chat-text"]')?.textContent === text),
+      hello, { timeout: STEP_TIMEOUT, polling: 50 });
+    });
+
+    const markup = '<b>x</b>';
+    await step('HTML-looking comment stays literal text', async () => {
+      await sendComment(viewer, markup, 'button');
+      for (const [who, page] of [['viewer', viewer], ['anchor', anchorPage]]) {
+        await waitText(page, '[data-testid="chat-list"] [data-testid="chat-text"]', markup, `${who} chat`);
+        await waitText(page, '[data-testid="stage"] [data-testid="bullet"]', markup, `${who} stage`);
+        await noHTMLInjected(page, who);
+      }
+    });
+
+    await step('viewer sends a gift and the balance drops', async () => {
+      const balance = viewer.locator('[data-testid="balance"][data-value]');
+      await balance.waitFor();
+      const before = Number(await balance.getAttribute('data-value'));
+      const gifts = await viewer.locator('[data-testid="gift-button"]').evaluateAll((els) =>
+        els.map((e) => ({ id: e.dataset.giftId, price: Number(e.dataset.price) })));
+      check(gifts.length > 0, 'the gift catalog is empty');
+      const affordable = gifts.filter((g) => g.price > 0 && g.price <= before).sort((a, b) => a.price - b.price);
+      check(affordable.length > 0, `no gift costs between 1 and the balance ${before}: ${JSON.stringify(gifts)}`);
+      const gift = affordable[0];
+      await viewer.locator(`[data-testid="gift-button"][data-gift-id="${gift.id}"]`).click();
+      await viewer.getByTestId('gift-num').fill('1');
+      await viewer.getByTestId('gift-send').click();
+      try {
+        await viewer.waitForFunction((before) => {
+          const b = document.querySelector('[data-testid="balance"]');
+          return b && Number(b.dataset.value) < before;
+        }, before, { timeout: STEP_TIMEOUT, polling: 50 });
+      } catch {
+        const err = await viewer.getByTestId('gift-error').textContent();
+        throw new Error(`balance did not drop below ${before}; gift error: ${JSON.stringify(err)}`);
+      }
+      const after = Number(await balance.getAttribute('data-value'));
+      log(`  balance ${before} → ${after} (gift ${gift.id}, price ${gift.price})`);
+      check(after === before - gift.price, `balance went from ${before} to ${after}, expected -${gift.price}`);
+    });
+
+    // Rank and the gift broadcast depend on aggregation windows; they are
+    // reported, not required.
+    await step('rank and gift notice (reported only)', async () => {
+      const soft = async (what, fn) => {
+        try {
+          await fn();
+          log(`  ${what}: yes`);
+        } catch {
+          log(`  WARNING ${what}: not seen within ${STEP_TIMEOUT} ms`);
+        }
+      };
+      await soft('viewer listed in the rank', () =>
+        waitText(viewer, '[data-testid="rank-list"] [data-testid="rank-name"]', viewerName, 'rank'));
+      await soft('anchor saw the SEND_GIFT notice', () =>
+        anchorPage.locator('[data-testid="chat-system"]', { hasText: viewerName }).first().waitFor());
+    });
+
+    await screenshots('final');
+  } catch (err) {
+    await screenshots('failure');
+    throw err;
+  } finally {
+    await browser.close().catch(() => {});
+  }
+}
+
+const watchdog = setTimeout(() => {
+  console.error(`FAIL: timed out after ${TOTAL_TIMEOUT} ms`);
+  process.exit(1);
+}, TOTAL_TIMEOUT);
+watchdog.unref();
+
+try {
+  await main();
+  log('PASS');
+  process.exitCode = 0;
+} catch (err) {
+  console.error(`FAIL: ${err.stack || err}`);
+  if (pageLogs.length) console.error(`page logs:\n  ${pageLogs.join('\n  ')}`);
+  try {
+    writeFileSync(join(ARTIFACTS, 'page-logs.txt'), pageLogs.join('\n') + '\n');
+  } catch {
+    // Nothing more to report.
+  }
+  process.exitCode = 1;
+}

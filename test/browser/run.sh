@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Builds zhibo, starts it all-in-one on a free port with a throw-away data
+# directory, and runs the browser test against it in Debian's Chromium.
+#
+#   test/browser/run.sh            from anywhere inside the repository
+#   ARTIFACTS_DIR=out test/browser/run.sh   keep screenshots and the server log
+#
+# Needs go, node and npm; installs chromium with apt-get when it is missing.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/zhibo-browser.XXXXXX")"
+export ARTIFACTS_DIR="${ARTIFACTS_DIR:-$tmp/artifacts}"
+mkdir -p "$ARTIFACTS_DIR"
+server_pid=""
+
+cleanup() {
+	local status=$?
+	if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
+		kill -TERM "$server_pid" 2>/dev/null || true
+		# Give the server time to drain, then insist.
+		for _ in $(seq 1 50); do
+			kill -0 "$server_pid" 2>/dev/null || break
+			sleep 0.2
+		done
+		kill -KILL "$server_pid" 2>/dev/null || true
+		wait "$server_pid" 2>/dev/null || true
+	fi
+	if [[ $status -ne 0 && -f "$tmp/server.log" ]]; then
+		echo "--- last lines of the server log ($ARTIFACTS_DIR/server.log) ---" >&2
+		tail -n 40 "$tmp/server.log" >&2 || true
+	fi
+	[[ -f "$tmp/server.log" ]] && cp "$tmp/server.log" "$ARTIFACTS_DIR/server.log" 2>/dev/null || true
+	rm -rf "$tmp/data" "$tmp/zhibo"
+	exit "$status"
+}
+trap cleanup EXIT
+
+export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+if [[ ! -x "$CHROMIUM" ]]; then
+	echo "installing chromium" >&2
+	sudo=""
+	[[ $(id -u) -ne 0 ]] && sudo="sudo"
+	$sudo apt-get update
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y chromium
+fi
+
+if [[ ! -d "$here/node_modules" ]]; then
+	(cd "$here" && npm ci --no-audit --no-fund)
+fi
+
+echo "building zhibo" >&2
+(cd "$root" && go build -o "$tmp/zhibo" ./cmd/zhibo)
+
+# A free port picked by the kernel; the tiny window before zhibo binds it
+# again is acceptable for a test.
+port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+export ZHIBO_URL="http://127.0.0.1:$port"
+
+"$tmp/zhibo" up --data-dir "$tmp/data" \
+	--gateway.http_addr "127.0.0.1:$port" \
+	--comet.tcp_addr 127.0.0.1:0 \
+	>"$tmp/server.log" 2>&1 &
+server_pid=$!
+
+echo "waiting for $ZHIBO_URL/readyz" >&2
+deadline=$((SECONDS + 60))
+until [[ "$(curl -s -o /dev/null -w '%{http_code}' "$ZHIBO_URL/readyz" || true)" == "200" ]]; do
+	if ! kill -0 "$server_pid" 2>/dev/null; then
+		echo "zhibo exited before it was ready" >&2
+		exit 1
+	fi
+	if ((SECONDS >= deadline)); then
+		echo "zhibo not ready after 60 s" >&2
+		exit 1
+	fi
+	sleep 0.2
+done
+
+(cd "$here" && node room.test.mjs)
