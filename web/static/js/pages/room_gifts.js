@@ -61,7 +61,7 @@ export class GiftPanel {
         type: 'button',
         class: 'gift',
         testid: 'gift-button',
-        dataset: { giftId: String(g.id), price: String(g.price) },
+        dataset: { giftId: String(g.id), price: String(g.price), coinType: String(g.coin_type || '') },
         disabled: !loggedIn,
         'aria-pressed': 'false',
       },
