@@ -10,3 +10,14 @@ type Client interface {
 	PushUsers(ctx context.Context, uids []int64, msgs ...[]byte) error
 	Broadcast(ctx context.Context, msgs ...[]byte) error
 }
+
+// Count is a room's audience as logic aggregates it across comets.
+type Count struct {
+	Online  int64 `json:"online"`  // connections now
+	Watched int64 `json:"watched"` // entries since the process started counting
+}
+
+// Counter is what business components read of the audience.
+type Counter interface {
+	Counts(ctx context.Context, roomIDs []int64) (map[int64]Count, error)
+}

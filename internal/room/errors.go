@@ -1,0 +1,17 @@
+package room
+
+import (
+	"net/http"
+
+	"github.com/zhibo-live/zhibo/internal/platform/apierr"
+)
+
+// Error kinds of the room component.
+var (
+	ErrRoomNotFound = apierr.New(http.StatusNotFound, -10001, "room not found")
+	ErrNotOwner     = apierr.New(http.StatusForbidden, -10002, "only the room owner may do this")
+	ErrRoomLimit    = apierr.New(http.StatusConflict, -10003, "room limit reached")
+	ErrBadRoom      = apierr.New(http.StatusBadRequest, -10004, "bad room fields")
+	ErrBadMask      = apierr.New(http.StatusBadRequest, -10005, "unknown module")
+	ErrBadCursor    = apierr.New(http.StatusBadRequest, -10006, "bad cursor")
+)

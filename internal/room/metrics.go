@@ -1,0 +1,19 @@
+package room
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	created     prometheus.Counter
+	reads       prometheus.Counter
+	liveChanges *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		created:     prometheus.NewCounter(prometheus.CounterOpts{Name: "zhibo_room_created_total", Help: "Rooms created."}),
+		reads:       prometheus.NewCounter(prometheus.CounterOpts{Name: "zhibo_room_reads_total", Help: "Room lookups by other components and the API."}),
+		liveChanges: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zhibo_room_live_changes_total", Help: "Live status changes by new status."}, []string{"status"}),
+	}
+	reg.MustRegister(m.created, m.reads, m.liveChanges)
+	return m
+}

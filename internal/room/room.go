@@ -1,0 +1,245 @@
+// Package room owns rooms: creation, title/area/cover, live status and stream keys, the TAGs
+// that say which business modules a room has, and the list of rooms ordered live-first by
+// popularity. Reads are split into FieldMask modules so callers fetch only what they show.
+package room
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/zhibo-live/zhibo/internal/account"
+	"github.com/zhibo-live/zhibo/internal/logic"
+	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
+	"github.com/zhibo-live/zhibo/internal/protocol"
+)
+
+// Deps are the room component's collaborators.
+type Deps struct {
+	Logger   *slog.Logger
+	Registry prometheus.Registerer
+	DB       *sqlstore.DB
+	Accounts account.Client
+	Pusher   logic.Client  // LIVE / PREPARING / ROOM_CHANGE into the room
+	Counter  logic.Counter // online counts for stats and the list order (nil = zeros)
+	Now      func() time.Time
+}
+
+// Service implements Client and the /api/rooms routes.
+type Service struct {
+	cfg   Config
+	deps  Deps
+	log   *slog.Logger
+	now   func() time.Time
+	store Store
+	m     *metrics
+
+	tagMu sync.Mutex // serialises tag read-modify-write
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// New builds the service; Start migrates the store and starts the popularity refresh.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if deps.DB == nil || deps.Accounts == nil || deps.Pusher == nil {
+		return nil, errors.New("room: DB, Accounts and Pusher are required")
+	}
+	now := deps.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{cfg: cfg, deps: deps, log: deps.Logger, now: now, m: newMetrics(deps.Registry), stop: make(chan struct{})}, nil
+}
+
+// Start migrates and begins refreshing popularity.
+func (s *Service) Start(ctx context.Context) error {
+	st, err := NewSQLStore(ctx, s.deps.DB)
+	if err != nil {
+		return fmt.Errorf("room: %w", err)
+	}
+	s.store = st
+	if s.cfg.PopularityInterval > 0 && s.deps.Counter != nil {
+		s.wg.Add(1)
+		go s.refreshLoop()
+	}
+	return nil
+}
+
+// Stop ends the refresh loop.
+func (s *Service) Stop(context.Context) error {
+	close(s.stop)
+	s.wg.Wait()
+	return nil
+}
+
+func (s *Service) refreshLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.cfg.PopularityInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			if err := s.refreshPopularity(context.Background()); err != nil {
+				s.log.Warn("popularity refresh failed", "err", err)
+			}
+		}
+	}
+}
+
+// refreshPopularity copies the online counts of live rooms into the list order.
+func (s *Service) refreshPopularity(ctx context.Context) error {
+	ids, err := s.store.LiveIDs(ctx)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	counts, err := s.deps.Counter.Counts(ctx, ids)
+	if err != nil {
+		return err
+	}
+	pop := make(map[int64]int64, len(ids))
+	for _, id := range ids {
+		pop[id] = counts[id].Online
+	}
+	return s.store.SetPopularity(ctx, pop)
+}
+
+// Get implements Client.
+func (s *Service) Get(ctx context.Context, id int64) (Room, error) {
+	s.m.reads.Inc()
+	return s.store.Get(ctx, id)
+}
+
+// SetTag implements Client.
+func (s *Service) SetTag(ctx context.Context, id int64, tag string, on bool) error {
+	if tag == "" || len(tag) > 32 {
+		return ErrBadRoom.Withf("tag must be 1 to 32 characters")
+	}
+	s.tagMu.Lock()
+	defer s.tagMu.Unlock()
+	r, err := s.store.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	has := slices.Contains(r.Tags, tag)
+	if has == on {
+		return nil
+	}
+	tags := slices.DeleteFunc(slices.Clone(r.Tags), func(t string) bool { return t == tag })
+	if on {
+		tags = append(tags, tag)
+		slices.Sort(tags)
+	}
+	return s.store.SetTags(ctx, id, tags, s.now().UnixMilli())
+}
+
+// Create opens a room for owner.
+func (s *Service) Create(ctx context.Context, owner int64, f Fields) (Room, error) {
+	if err := f.validate(true); err != nil {
+		return Room{}, err
+	}
+	now := s.now().UnixMilli()
+	r, err := s.store.Create(ctx, Room{OwnerUID: owner, Title: *f.Title, Area: deref(f.Area), Cover: deref(f.Cover),
+		StreamKey: newStreamKey(), CreatedAt: now, UpdatedAt: now}, s.cfg.MaxRoomsPerUser)
+	if err != nil {
+		return Room{}, err
+	}
+	s.m.created.Inc()
+	s.log.InfoContext(ctx, "room created", "room", r.ID, "owner", owner)
+	return r, nil
+}
+
+// Update changes title, area or cover; only the owner may.
+func (s *Service) Update(ctx context.Context, uid, id int64, f Fields) (Room, error) {
+	if err := f.validate(false); err != nil {
+		return Room{}, err
+	}
+	if _, err := s.owned(ctx, uid, id); err != nil {
+		return Room{}, err
+	}
+	r, err := s.store.Update(ctx, id, Patch{Title: f.Title, Area: f.Area, Cover: f.Cover}, s.now().UnixMilli())
+	if err != nil {
+		return Room{}, err
+	}
+	s.push(ctx, id, protocol.RoomChange{Title: r.Title, AreaName: r.Area}.JSON())
+	return r, nil
+}
+
+// SetLive starts or stops the stream; only the owner may.
+func (s *Service) SetLive(ctx context.Context, uid, id int64, on bool) (Room, error) {
+	r, err := s.owned(ctx, uid, id)
+	if err != nil {
+		return Room{}, err
+	}
+	if r.Live == on {
+		return r, nil
+	}
+	now := s.now().UnixMilli()
+	r, err = s.store.SetLive(ctx, id, on, now, now)
+	if err != nil {
+		return Room{}, err
+	}
+	if on {
+		s.m.liveChanges.WithLabelValues("live").Inc()
+		s.push(ctx, id, protocol.LiveMsg(id))
+	} else {
+		s.m.liveChanges.WithLabelValues("preparing").Inc()
+		s.push(ctx, id, protocol.PreparingMsg(id))
+	}
+	s.log.InfoContext(ctx, "live status changed", "room", id, "live", on)
+	return r, nil
+}
+
+// RotateStreamKey issues a new stream key; the old one stops working at once.
+func (s *Service) RotateStreamKey(ctx context.Context, uid, id int64) (Room, error) {
+	if _, err := s.owned(ctx, uid, id); err != nil {
+		return Room{}, err
+	}
+	return s.store.SetStreamKey(ctx, id, newStreamKey(), s.now().UnixMilli())
+}
+
+// Mine returns the caller's room.
+func (s *Service) Mine(ctx context.Context, uid int64) (Room, error) {
+	return s.store.ByOwner(ctx, uid)
+}
+
+func (s *Service) owned(ctx context.Context, uid, id int64) (Room, error) {
+	r, err := s.store.Get(ctx, id)
+	if err != nil {
+		return Room{}, err
+	}
+	if r.OwnerUID != uid {
+		return Room{}, ErrNotOwner
+	}
+	return r, nil
+}
+
+// push tells the room's viewers; the change is already stored, so a failed push is logged.
+func (s *Service) push(ctx context.Context, id int64, msg []byte) {
+	if err := s.deps.Pusher.PushRoom(ctx, id, msg); err != nil {
+		s.log.WarnContext(ctx, "room push failed", "room", id, "err", err)
+	}
+}
+
+func newStreamKey() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return "live_" + hex.EncodeToString(b)
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}

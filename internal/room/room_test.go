@@ -1,0 +1,256 @@
+package room
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zhibo-live/zhibo/internal/account"
+	"github.com/zhibo-live/zhibo/internal/logic"
+	"github.com/zhibo-live/zhibo/internal/platform/apierr"
+	"github.com/zhibo-live/zhibo/internal/platform/httpx"
+	"github.com/zhibo-live/zhibo/internal/platform/obs"
+	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
+	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
+)
+
+type fakeAccounts struct{}
+
+func (fakeAccounts) Verify(tok string) (int64, error) {
+	switch tok {
+	case "owner":
+		return 1, nil
+	case "viewer":
+		return 2, nil
+	}
+	return 0, apierr.Unauthorized
+}
+func (fakeAccounts) User(_ context.Context, uid int64) (account.User, error) {
+	return account.User{UID: uid, Name: "u"}, nil
+}
+func (fakeAccounts) Names(_ context.Context, uids []int64) (map[int64]string, error) {
+	out := map[int64]string{}
+	for _, id := range uids {
+		out[id] = "anchor" + string(rune('0'+id))
+	}
+	return out, nil
+}
+
+type fakePusher struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (p *fakePusher) PushRoom(_ context.Context, _ int64, msgs ...[]byte) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range msgs {
+		p.msgs = append(p.msgs, string(m))
+	}
+	return nil
+}
+func (p *fakePusher) PushUsers(context.Context, []int64, ...[]byte) error { return nil }
+func (p *fakePusher) Broadcast(context.Context, ...[]byte) error          { return nil }
+
+type fakeCounter map[int64]logic.Count
+
+func (f fakeCounter) Counts(_ context.Context, ids []int64) (map[int64]logic.Count, error) {
+	out := map[int64]logic.Count{}
+	for _, id := range ids {
+		out[id] = f[id]
+	}
+	return out, nil
+}
+
+func newService(t *testing.T, db *sqlstore.DB, counter logic.Counter) (*Service, *fakePusher) {
+	p := &fakePusher{}
+	s, err := New(Config{MaxRoomsPerUser: 1, MaxListLimit: 50}, Deps{Logger: obs.Discard(),
+		Registry: prometheus.NewRegistry(), DB: db, Accounts: fakeAccounts{}, Pusher: p, Counter: counter})
+	require.NoError(t, err)
+	require.NoError(t, s.Start(context.Background()))
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	return s, p
+}
+
+func str(s string) *string { return &s }
+
+func TestRoomLifecycle(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s, p := newService(t, db, nil)
+		r, err := s.Create(ctx, 1, Fields{Title: str("  first  ")})
+		require.NoError(t, err)
+		require.Equal(t, "first", r.Title)
+		require.NotEmpty(t, r.StreamKey)
+		_, err = s.Create(ctx, 1, Fields{Title: str("second")})
+		require.ErrorIs(t, err, ErrRoomLimit)
+
+		_, err = s.SetLive(ctx, 2, r.ID, true)
+		require.ErrorIs(t, err, ErrNotOwner)
+		live, err := s.SetLive(ctx, 1, r.ID, true)
+		require.NoError(t, err)
+		require.True(t, live.Live)
+		require.NotZero(t, live.LiveStartedAt)
+		rot, err := s.RotateStreamKey(ctx, 1, r.ID)
+		require.NoError(t, err)
+		require.NotEqual(t, r.StreamKey, rot.StreamKey)
+
+		_, err = s.Update(ctx, 1, r.ID, Fields{Title: str("")})
+		require.ErrorIs(t, err, ErrBadRoom)
+		_, err = s.Update(ctx, 1, r.ID, Fields{Cover: str("javascript:alert(1)")})
+		require.ErrorIs(t, err, ErrBadRoom)
+		up, err := s.Update(ctx, 1, r.ID, Fields{Title: str("renamed"), Area: str("games")})
+		require.NoError(t, err)
+		require.Equal(t, "renamed", up.Title)
+		require.Equal(t, "games", up.Area)
+
+		require.NoError(t, s.SetTag(ctx, r.ID, "gift_rank", true))
+		require.NoError(t, s.SetTag(ctx, r.ID, "gift_rank", true))
+		require.NoError(t, s.SetTag(ctx, r.ID, "lottery", true))
+		got, err := s.Get(ctx, r.ID)
+		require.NoError(t, err)
+		require.Equal(t, []string{"gift_rank", "lottery"}, got.Tags)
+		require.NoError(t, s.SetTag(ctx, r.ID, "lottery", false))
+		got, _ = s.Get(ctx, r.ID)
+		require.Equal(t, []string{"gift_rank"}, got.Tags)
+
+		_, err = s.SetLive(ctx, 1, r.ID, false)
+		require.NoError(t, err)
+		_, err = s.Get(ctx, 999)
+		require.ErrorIs(t, err, ErrRoomNotFound)
+
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		require.Len(t, p.msgs, 3)
+		require.Contains(t, p.msgs[0], `"cmd":"LIVE"`)
+		require.Contains(t, p.msgs[1], `"cmd":"ROOM_CHANGE"`)
+		require.Contains(t, p.msgs[2], `"cmd":"PREPARING"`)
+	})
+}
+
+func TestListOrderAndCursor(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		counts := fakeCounter{}
+		s, _ := newService(t, db, counts)
+		var ids []int64
+		for owner := int64(1); owner <= 5; owner++ {
+			r, err := s.Create(ctx, owner, Fields{Title: str("room")})
+			require.NoError(t, err)
+			ids = append(ids, r.ID)
+		}
+		// Rooms 2 and 4 are live; 4 has more viewers.
+		for _, i := range []int{1, 3} {
+			_, err := s.SetLive(ctx, int64(i+1), ids[i], true)
+			require.NoError(t, err)
+		}
+		counts[ids[1]] = logic.Count{Online: 5}
+		counts[ids[3]] = logic.Count{Online: 50}
+		require.NoError(t, s.refreshPopularity(ctx))
+
+		mux := http.NewServeMux()
+		s.Register(mux)
+		srv := httptest.NewServer(httpx.Identify(fakeAccounts{}, mux))
+		defer srv.Close()
+		var seen []int64
+		cursor := ""
+		for pages := 0; ; pages++ {
+			require.Less(t, pages, 5)
+			var env struct {
+				Data Page `json:"data"`
+			}
+			code := get(t, srv.URL+"/api/rooms?limit=2&cursor="+cursor, "", &env)
+			require.Equal(t, 200, code)
+			for _, v := range env.Data.Rooms {
+				seen = append(seen, v.ID)
+				require.NotNil(t, v.Stats)
+				require.Equal(t, "anchor"+string(rune('0'+v.Base.OwnerUID)), v.Anchor.Name)
+				require.Empty(t, v.Live.StreamKey)
+			}
+			if env.Data.NextCursor == "" {
+				break
+			}
+			cursor = env.Data.NextCursor
+		}
+		require.Equal(t, []int64{ids[3], ids[1], ids[4], ids[2], ids[0]}, seen)
+		require.Equal(t, 400, get(t, srv.URL+"/api/rooms?cursor=garbage", "", nil))
+		require.Equal(t, 400, get(t, srv.URL+"/api/rooms?limit=0", "", nil))
+	})
+}
+
+func get(t *testing.T, url, tok string, out any) int {
+	return do(t, "GET", url, tok, "", out)
+}
+
+func do(t *testing.T, method, url, tok, body string, out any) int {
+	r, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if tok != "" {
+		r.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(r)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		require.NoError(t, json.Unmarshal(b, out), string(b))
+	}
+	return resp.StatusCode
+}
+
+func TestHTTPModulesAndErrors(t *testing.T) {
+	s, _ := newService(t, sqltest.OpenSQLite(t), fakeCounter{})
+	mux := http.NewServeMux()
+	s.Register(mux)
+	srv := httptest.NewServer(httpx.Identify(fakeAccounts{}, mux))
+	defer srv.Close()
+
+	var env struct {
+		Data View `json:"data"`
+	}
+	require.Equal(t, 401, do(t, "POST", srv.URL+"/api/rooms", "", `{"title":"x"}`, nil))
+	require.Equal(t, 400, do(t, "POST", srv.URL+"/api/rooms", "owner", `{"title":"x","owner_uid":2}`, nil))
+	require.Equal(t, 400, do(t, "POST", srv.URL+"/api/rooms", "owner", `{"title":`+`"`+strings.Repeat("长", 41)+`"}`, nil))
+	require.Equal(t, 200, do(t, "POST", srv.URL+"/api/rooms", "owner", `{"title":"my room"}`, &env))
+	id := env.Data.ID
+	require.NotEmpty(t, env.Data.Live.StreamKey)
+	u := srv.URL + "/api/rooms/" + itoa(id)
+
+	env.Data = View{}
+	require.Equal(t, 200, get(t, u, "", &env))
+	require.NotNil(t, env.Data.Base)
+	require.NotNil(t, env.Data.Live)
+	require.Nil(t, env.Data.Stats)
+	require.Empty(t, env.Data.Live.StreamKey)
+
+	env.Data = View{}
+	require.Equal(t, 200, get(t, u+"?mask=tags,stats", "", &env))
+	require.Nil(t, env.Data.Base)
+	require.NotNil(t, env.Data.Stats)
+	require.NotNil(t, env.Data.Tags)
+	require.Equal(t, 400, get(t, u+"?mask=base,secret", "", nil))
+	require.Equal(t, 404, get(t, srv.URL+"/api/rooms/424242", "", nil))
+	require.Equal(t, 400, get(t, srv.URL+"/api/rooms/abc", "", nil))
+
+	require.Equal(t, 403, do(t, "POST", u+"/live", "viewer", `{"on":true}`, nil))
+	require.Equal(t, 400, do(t, "POST", u+"/live", "owner", `{}`, nil))
+	require.Equal(t, 400, do(t, "POST", u+"/live", "owner", `{"on":"yes"}`, nil))
+	var live struct {
+		Data LiveView `json:"data"`
+	}
+	require.Equal(t, 200, do(t, "POST", u+"/live", "owner", `{"on":true}`, &live))
+	require.Equal(t, "live", live.Data.Status)
+	require.NotEmpty(t, live.Data.StreamKey)
+	require.Equal(t, 403, do(t, "PATCH", u, "viewer", `{"title":"mine now"}`, nil))
+	require.Equal(t, 200, get(t, srv.URL+"/api/me/room", "owner", nil))
+	require.Equal(t, 404, get(t, srv.URL+"/api/me/room", "viewer", nil))
+}
+
+func itoa(v int64) string { b, _ := json.Marshal(v); return string(b) }

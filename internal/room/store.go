@@ -1,0 +1,40 @@
+package room
+
+import "context"
+
+// Patch holds the fields an update changes (nil = unchanged).
+type Patch struct {
+	Title *string
+	Area  *string
+	Cover *string
+}
+
+// Cursor is a position in the list order: live first, then popularity, then newest id.
+type Cursor struct {
+	Live       bool
+	Popularity int64
+	ID         int64
+}
+
+// Listed is a room in the list with the popularity it was sorted by.
+type Listed struct {
+	Room
+	Popularity int64
+}
+
+// Store keeps rooms.
+type Store interface {
+	// Create inserts a room unless owner already has max rooms (ErrRoomLimit).
+	Create(ctx context.Context, r Room, max int) (Room, error)
+	Get(ctx context.Context, id int64) (Room, error)
+	ByOwner(ctx context.Context, owner int64) (Room, error)
+	Update(ctx context.Context, id int64, p Patch, now int64) (Room, error)
+	// SetLive switches live status; started is the start time when going live.
+	SetLive(ctx context.Context, id int64, live bool, started, now int64) (Room, error)
+	SetStreamKey(ctx context.Context, id int64, key string, now int64) (Room, error)
+	SetTags(ctx context.Context, id int64, tags []string, now int64) error
+	// List returns up to limit rooms after cursor (nil = from the start).
+	List(ctx context.Context, after *Cursor, limit int) ([]Listed, error)
+	LiveIDs(ctx context.Context) ([]int64, error)
+	SetPopularity(ctx context.Context, pop map[int64]int64) error
+}

@@ -1,0 +1,188 @@
+package room
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/zhibo-live/zhibo/internal/logic"
+	"github.com/zhibo-live/zhibo/pkg/fieldmask"
+)
+
+// Modules a room read can ask for.
+var (
+	Modules        = []string{"base", "live", "anchor", "stats", "tags"}
+	DefaultModules = []string{"base", "live"}
+	listModules    = fieldmask.Of("base", "live", "anchor", "stats")
+)
+
+// View is a room as the API shows it: only the requested modules are present.
+type View struct {
+	ID     int64        `json:"id"`
+	Base   *BaseView    `json:"base,omitempty"`
+	Live   *LiveView    `json:"live,omitempty"`
+	Anchor *AnchorView  `json:"anchor,omitempty"`
+	Stats  *logic.Count `json:"stats,omitempty"`
+	Tags   []string     `json:"tags,omitzero"`
+}
+
+// BaseView is the "base" module.
+type BaseView struct {
+	Title     string `json:"title"`
+	Area      string `json:"area"`
+	Cover     string `json:"cover"`
+	OwnerUID  int64  `json:"owner_uid"`
+	CreatedAt int64  `json:"created_at"`
+}
+
+// LiveView is the "live" module; the stream key is shown to the owner only.
+type LiveView struct {
+	Status    string `json:"status"` // "live" or "preparing"
+	StartedAt int64  `json:"started_at"`
+	StreamKey string `json:"stream_key,omitempty"`
+}
+
+// AnchorView is the "anchor" module.
+type AnchorView struct {
+	UID  int64  `json:"uid"`
+	Name string `json:"name"`
+}
+
+// Views renders rooms with the modules of mask, as seen by viewer (0 = guest). Anchor names
+// and stats are fetched once for the whole page; if either source fails, that module is
+// left out rather than failing the read.
+func (s *Service) Views(ctx context.Context, rooms []Room, mask fieldmask.Mask, viewer int64) []View {
+	var names map[int64]string
+	if mask.Has("anchor") {
+		owners := make([]int64, len(rooms))
+		for i, r := range rooms {
+			owners[i] = r.OwnerUID
+		}
+		var err error
+		if names, err = s.deps.Accounts.Names(ctx, owners); err != nil {
+			s.log.WarnContext(ctx, "anchor module degraded", "err", err)
+		}
+	}
+	var counts map[int64]logic.Count
+	if mask.Has("stats") {
+		counts = map[int64]logic.Count{}
+		if s.deps.Counter != nil {
+			ids := make([]int64, len(rooms))
+			for i, r := range rooms {
+				ids[i] = r.ID
+			}
+			var err error
+			if counts, err = s.deps.Counter.Counts(ctx, ids); err != nil {
+				s.log.WarnContext(ctx, "stats module degraded", "err", err)
+			}
+		}
+	}
+	out := make([]View, len(rooms))
+	for i, r := range rooms {
+		v := View{ID: r.ID}
+		if mask.Has("base") {
+			v.Base = &BaseView{Title: r.Title, Area: r.Area, Cover: r.Cover, OwnerUID: r.OwnerUID, CreatedAt: r.CreatedAt}
+		}
+		if mask.Has("live") {
+			v.Live = liveView(r, viewer)
+		}
+		if n, ok := names[r.OwnerUID]; ok {
+			v.Anchor = &AnchorView{UID: r.OwnerUID, Name: n}
+		}
+		if c, ok := counts[r.ID]; ok || counts != nil {
+			v.Stats = &c
+		}
+		if mask.Has("tags") {
+			v.Tags = append([]string{}, r.Tags...)
+			if v.Tags == nil {
+				v.Tags = []string{}
+			}
+		}
+		out[i] = v
+	}
+	return out
+}
+
+func liveView(r Room, viewer int64) *LiveView {
+	lv := &LiveView{Status: "preparing", StartedAt: r.LiveStartedAt}
+	if r.Live {
+		lv.Status = "live"
+	}
+	if viewer != 0 && viewer == r.OwnerUID {
+		lv.StreamKey = r.StreamKey
+	}
+	return lv
+}
+
+// Fields are the writable fields of a room (nil = unchanged).
+type Fields struct {
+	Title *string `json:"title"`
+	Area  *string `json:"area"`
+	Cover *string `json:"cover"`
+}
+
+func (f *Fields) validate(create bool) error {
+	if create && f.Title == nil {
+		return ErrBadRoom.Withf("title is required")
+	}
+	if f.Title != nil {
+		t := strings.TrimSpace(*f.Title)
+		f.Title = &t
+		if err := text("title", t, 1, 40); err != nil {
+			return err
+		}
+	}
+	if f.Area != nil {
+		a := strings.TrimSpace(*f.Area)
+		f.Area = &a
+		if err := text("area", a, 0, 20); err != nil {
+			return err
+		}
+	}
+	if f.Cover != nil && *f.Cover != "" {
+		u, err := url.Parse(*f.Cover)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(*f.Cover) > 512 {
+			return ErrBadRoom.Withf("cover must be an http(s) URL of at most 512 bytes")
+		}
+	}
+	return nil
+}
+
+func text(field, s string, lo, hi int) error {
+	n := utf8.RuneCountInString(s)
+	if n < lo || n > hi || !utf8.ValidString(s) {
+		return ErrBadRoom.Withf("%s must be %d to %d characters", field, lo, hi)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return ErrBadRoom.Withf("%s must not contain control characters", field)
+		}
+	}
+	return nil
+}
+
+func encodeCursor(c Cursor) string {
+	b, _ := json.Marshal([]any{c.Live, c.Popularity, c.ID})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string) (*Cursor, error) {
+	if s == "" {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	var raw []json.RawMessage
+	if err != nil || len(b) > 128 || json.Unmarshal(b, &raw) != nil || len(raw) != 3 {
+		return nil, ErrBadCursor
+	}
+	var c Cursor
+	if json.Unmarshal(raw[0], &c.Live) != nil || json.Unmarshal(raw[1], &c.Popularity) != nil ||
+		json.Unmarshal(raw[2], &c.ID) != nil || c.ID <= 0 || c.Popularity < 0 {
+		return nil, ErrBadCursor
+	}
+	return &c, nil
+}
