@@ -1,0 +1,100 @@
+package danmaku
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Limits of the configuration: the store's text column holds maxRunesLimit characters and a
+// history request never reads more than maxHistoryLimit rows.
+const (
+	maxRunesLimit   = 500
+	maxHistoryLimit = 1000
+)
+
+// Config tunes what a comment may be and how fast a user may send them.
+type Config struct {
+	// MaxRunes is the longest comment in Unicode code points after trimming (1..500).
+	MaxRunes int `yaml:"max_runes"`
+	// Rate is how many comments per second one user may send, on average; 0 means no
+	// per-user limit.
+	Rate float64 `yaml:"rate"`
+	// Burst is how many comments a user may send at once before Rate applies (>= 1 when
+	// Rate is set).
+	Burst int `yaml:"burst"`
+	// BannedWords are rejected when they occur anywhere in a comment, compared
+	// case-insensitively; empty means no word is banned.
+	BannedWords []string `yaml:"banned_words"`
+	// HistorySize is how many recent comments a room's history returns (1..1000).
+	HistorySize int `yaml:"history_size"`
+	// PushTimeout bounds the push of an accepted comment to the room; 0 means 3s.
+	PushTimeout time.Duration `yaml:"push_timeout"`
+}
+
+// RegisterFlags binds every field to a flag named prefix+yaml_name, with its default.
+func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
+	fs.IntVar(&c.MaxRunes, prefix+"max_runes", 100, "longest comment in characters (Unicode code points) after trimming, 1..500.")
+	fs.Float64Var(&c.Rate, prefix+"rate", 1, "comments per second one user may send on average (0 = no per-user limit).")
+	fs.IntVar(&c.Burst, prefix+"burst", 3, "comments a user may send at once before the rate applies (>= 1 when rate is set).")
+	c.BannedWords = nil
+	fs.Var((*wordList)(&c.BannedWords), prefix+"banned_words", "comma-separated words rejected anywhere in a comment, case-insensitively (empty = none).")
+	fs.IntVar(&c.HistorySize, prefix+"history_size", 50, "recent comments returned by a room's history, 1..1000.")
+	fs.DurationVar(&c.PushTimeout, prefix+"push_timeout", 3*time.Second, "time allowed to push an accepted comment to its room (0 = 3s).")
+}
+
+// DefaultConfig is the configuration the flags default to.
+func DefaultConfig() Config {
+	var c Config
+	c.RegisterFlags(flag.NewFlagSet("danmaku", flag.ContinueOnError), "")
+	return c
+}
+
+// Validate checks every field and names the offending one.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.MaxRunes < 1 || c.MaxRunes > maxRunesLimit {
+		errs = append(errs, fmt.Errorf("danmaku.max_runes %d: want 1..%d", c.MaxRunes, maxRunesLimit))
+	}
+	if c.Rate < 0 || c.Rate != c.Rate { // NaN compares unequal to itself
+		errs = append(errs, fmt.Errorf("danmaku.rate %v: want >= 0", c.Rate))
+	}
+	if c.Rate > 0 && c.Burst < 1 {
+		errs = append(errs, fmt.Errorf("danmaku.burst %d: want >= 1 when danmaku.rate is set", c.Burst))
+	}
+	if c.HistorySize < 1 || c.HistorySize > maxHistoryLimit {
+		errs = append(errs, fmt.Errorf("danmaku.history_size %d: want 1..%d", c.HistorySize, maxHistoryLimit))
+	}
+	if c.PushTimeout < 0 {
+		errs = append(errs, fmt.Errorf("danmaku.push_timeout %s: want >= 0", c.PushTimeout))
+	}
+	for _, w := range c.BannedWords {
+		if strings.ContainsRune(w, ',') {
+			errs = append(errs, fmt.Errorf("danmaku.banned_words %q: a word may not contain a comma", w))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// wordList is a []string flag written as a comma-separated list.
+type wordList []string
+
+func (l *wordList) String() string {
+	if l == nil {
+		return ""
+	}
+	return strings.Join(*l, ",")
+}
+
+// Set replaces the list; blank entries are dropped so "a,,b" and "" behave as expected.
+func (l *wordList) Set(s string) error {
+	*l = nil
+	for _, w := range strings.Split(s, ",") {
+		if w = strings.TrimSpace(w); w != "" {
+			*l = append(*l, w)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,133 @@
+// Package danmaku is the bullet-comment component: it validates, filters and rate-limits the
+// comments users send to a room, stores them, pushes each one to the room's viewers as a
+// DANMU_MSG, serves the recent history, and lets a room's owner mute users in their room.
+package danmaku
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/zhibo-live/zhibo/internal/account"
+	"github.com/zhibo-live/zhibo/internal/logic"
+	"github.com/zhibo-live/zhibo/internal/platform/apierr"
+	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
+	"github.com/zhibo-live/zhibo/internal/room"
+	"github.com/zhibo-live/zhibo/pkg/ids"
+)
+
+// Deps are what the component is built from.
+type Deps struct {
+	Logger   *slog.Logger
+	Registry prometheus.Registerer
+	DB       *sqlstore.DB
+	IDs      *ids.Generator
+	Rooms    room.Client
+	Accounts account.Client
+	Pusher   logic.Client
+	// Now is the clock of rate limits and timestamps; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service is the danmaku component. It starts no goroutines: everything runs on the caller's.
+type Service struct {
+	cfg      Config
+	log      *slog.Logger
+	store    Store
+	ids      *ids.Generator
+	rooms    room.Client
+	accounts account.Client
+	pusher   logic.Client
+	now      func() time.Time
+	filter   wordFilter
+	limiter  *userLimiter
+	metrics  *metrics
+}
+
+// New checks cfg and deps and builds the service; it touches neither the database nor peers.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	switch {
+	case deps.Logger == nil:
+		return nil, errors.New("danmaku: Deps.Logger is required")
+	case deps.Registry == nil:
+		return nil, errors.New("danmaku: Deps.Registry is required")
+	case deps.DB == nil:
+		return nil, errors.New("danmaku: Deps.DB is required")
+	case deps.IDs == nil:
+		return nil, errors.New("danmaku: Deps.IDs is required")
+	case deps.Rooms == nil || deps.Accounts == nil || deps.Pusher == nil:
+		return nil, errors.New("danmaku: Deps.Rooms, Deps.Accounts and Deps.Pusher are required")
+	}
+	if cfg.PushTimeout == 0 {
+		cfg.PushTimeout = 3 * time.Second
+	}
+	s := &Service{
+		cfg:      cfg,
+		log:      deps.Logger,
+		store:    NewSQLStore(deps.DB),
+		ids:      deps.IDs,
+		rooms:    deps.Rooms,
+		accounts: deps.Accounts,
+		pusher:   deps.Pusher,
+		now:      deps.Now,
+		filter:   newWordFilter(cfg.BannedWords),
+		limiter:  newUserLimiter(cfg.Rate, cfg.Burst),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	m, err := newMetrics(deps.Registry, func() float64 { return float64(s.limiter.size()) })
+	if err != nil {
+		return nil, fmt.Errorf("danmaku: metrics: %w", err)
+	}
+	s.metrics = m
+	return s, nil
+}
+
+// Start applies the schema migrations; the service is ready when it returns.
+func (s *Service) Start(ctx context.Context) error {
+	if err := s.store.Migrate(ctx); err != nil {
+		return fmt.Errorf("danmaku: %w", err)
+	}
+	return nil
+}
+
+// Stop returns at once: requests in flight finish on their own goroutines and nothing is
+// buffered.
+func (s *Service) Stop(context.Context) error { return nil }
+
+// getRoom returns the room, the room component's 404 kind when it does not exist, or
+// Unavailable when the room component cannot answer.
+func (s *Service) getRoom(ctx context.Context, roomID int64) (room.Room, error) {
+	if roomID <= 0 {
+		return room.Room{}, apierr.BadRequest.Withf("room id must be a positive integer")
+	}
+	rm, err := s.rooms.Get(ctx, roomID)
+	if err != nil {
+		return room.Room{}, peerError("get room", err)
+	}
+	return rm, nil
+}
+
+// peerError keeps a peer's error kind (404, 403 …) and turns anything else — a timeout, a
+// refused connection — into Unavailable, so the caller sees a degraded feature, not a 500.
+func peerError(what string, err error) error {
+	var e *apierr.Error
+	if errors.As(err, &e) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return apierr.Unavailable.Wrap(fmt.Errorf("%s: %w", what, err))
+}
+
+// isNotFound reports whether err is a 404 kind of any component.
+func isNotFound(err error) bool {
+	var e *apierr.Error
+	return errors.As(err, &e) && e.Status == 404
+}

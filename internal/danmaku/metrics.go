@@ -1,0 +1,46 @@
+package danmaku
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Rejection reasons, the values of the reason label.
+const (
+	reasonBadInput = "bad_input"
+	reasonBanned   = "banned"
+	reasonMuted    = "muted"
+	reasonLimited  = "limited"
+)
+
+// metrics count what happens to sent comments.
+type metrics struct {
+	accepted     prometheus.Counter
+	rejected     *prometheus.CounterVec
+	pushFailures prometheus.Counter
+}
+
+// newMetrics registers the component's metrics on reg; limiters reports how many per-user
+// limiters are held, which idle eviction keeps bounded.
+func newMetrics(reg prometheus.Registerer, limiters func() float64) (*metrics, error) {
+	m := &metrics{
+		accepted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zhibo_danmaku_accepted_total", Help: "Comments stored and sent to their room.",
+		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zhibo_danmaku_rejected_total", Help: "Comments refused, by reason (bad_input, banned, muted, limited).",
+		}, []string{"reason"}),
+		pushFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zhibo_danmaku_push_failures_total", Help: "Stored comments whose push to the room failed.",
+		}),
+	}
+	for _, r := range []string{reasonBadInput, reasonBanned, reasonMuted, reasonLimited} {
+		m.rejected.WithLabelValues(r) // export zeros so rates work from the start
+	}
+	held := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "zhibo_danmaku_rate_limiters", Help: "Per-user rate limiters held in memory.",
+	}, limiters)
+	for _, c := range []prometheus.Collector{m.accepted, m.rejected, m.pushFailures, held} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}

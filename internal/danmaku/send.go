@@ -1,0 +1,120 @@
+package danmaku
+
+import (
+	"context"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/zhibo-live/zhibo/internal/platform/apierr"
+	"github.com/zhibo-live/zhibo/internal/protocol"
+	"github.com/zhibo-live/zhibo/internal/room"
+)
+
+// Send implements Client.
+func (s *Service) Send(ctx context.Context, roomID, uid int64, text string, color, mode int) (int64, error) {
+	if uid <= 0 {
+		return 0, apierr.Unauthorized
+	}
+	rm, err := s.getRoom(ctx, roomID)
+	if err != nil {
+		return 0, err
+	}
+	return s.send(ctx, rm, uid, text, color, mode)
+}
+
+// send runs the checks in a fixed order — input, banned words, mute, rate — so that only a
+// comment that would otherwise be accepted spends one of the sender's tokens; then it stores
+// the comment and pushes it.
+func (s *Service) send(ctx context.Context, rm room.Room, uid int64, text string, color, mode int) (int64, error) {
+	in, err := checkInput(text, color, mode, s.cfg.MaxRunes)
+	if err != nil {
+		s.metrics.rejected.WithLabelValues(reasonBadInput).Inc()
+		return 0, err
+	}
+	if s.filter.banned(in.text) {
+		s.metrics.rejected.WithLabelValues(reasonBanned).Inc()
+		return 0, ErrBanned
+	}
+	muted, err := s.store.IsMuted(ctx, rm.ID, uid)
+	if err != nil {
+		return 0, fmt.Errorf("send: %w", err)
+	}
+	if muted {
+		s.metrics.rejected.WithLabelValues(reasonMuted).Inc()
+		return 0, ErrMuted
+	}
+	now := s.now()
+	if ok, wait := s.limiter.allow(uid, now); !ok {
+		s.metrics.rejected.WithLabelValues(reasonLimited).Inc()
+		return 0, &limitedError{
+			kind:       ErrRateLimited.Withf("sending comments too fast: try again in %.1fs", wait.Seconds()),
+			retryAfter: wait.Seconds(),
+		}
+	}
+	uname, err := s.uname(ctx, uid)
+	if err != nil {
+		return 0, err
+	}
+	id, err := s.ids.Next()
+	if err != nil {
+		return 0, fmt.Errorf("send: comment id: %w", err)
+	}
+	c := Comment{ID: id, RoomID: rm.ID, UID: uid, Uname: uname, Text: in.text,
+		Color: in.color, Mode: in.mode, Ts: now.UnixMilli()}
+	if err := s.store.InsertComment(ctx, c); err != nil {
+		return 0, fmt.Errorf("send: %w", err)
+	}
+	s.push(ctx, rm, c, now)
+	s.metrics.accepted.Inc()
+	return id, nil
+}
+
+// push sends the stored comment to the room as a DANMU_MSG. A failure is logged and counted
+// but does not fail the send: the comment is stored and is in the room's history, and an
+// error would make the client send it again, storing it twice (a send carries no idempotency
+// key). logic.Client publishes to the durable queue, so a failure here means the queue is
+// down, which the push-failure metric shows. The push outlives a client that hangs up right
+// after sending, since the comment is already stored.
+func (s *Service) push(ctx context.Context, rm room.Room, c Comment, now time.Time) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.PushTimeout)
+	defer cancel()
+	msg := protocol.Danmu{
+		ID: c.ID, UID: c.UID, Uname: c.Uname, Text: c.Text, Color: c.Color, Mode: c.Mode,
+		SendTime: now, IsAdmin: c.UID == rm.OwnerUID, RoomID: rm.ID,
+	}.JSON()
+	if err := s.pusher.PushRoom(ctx, rm.ID, msg); err != nil {
+		s.metrics.pushFailures.Inc()
+		s.log.WarnContext(ctx, "danmaku push failed, comment stored", "room_id", rm.ID, "id", c.ID, "err", err)
+	}
+}
+
+// uname is the sender's display name, cut to what the store holds.
+func (s *Service) uname(ctx context.Context, uid int64) (string, error) {
+	u, err := s.accounts.User(ctx, uid)
+	if isNotFound(err) {
+		return "", apierr.Unauthorized.Withf("user %d does not exist", uid)
+	}
+	if err != nil {
+		return "", peerError("get user", err)
+	}
+	return truncateRunes(u.Name, unameColumnRunes), nil
+}
+
+// History implements Client.
+func (s *Service) History(ctx context.Context, roomID int64, limit int) ([]Comment, error) {
+	if roomID <= 0 {
+		return nil, apierr.BadRequest.Withf("room id must be a positive integer")
+	}
+	if limit <= 0 || limit > s.cfg.HistorySize {
+		limit = s.cfg.HistorySize
+	}
+	return s.store.Recent(ctx, roomID, limit)
+}
+
+func truncateRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
+}

@@ -1,0 +1,42 @@
+package danmaku
+
+import "context"
+
+// Comment is one stored bullet comment. Ts is when it was accepted, unix milliseconds.
+type Comment struct {
+	ID     int64  `json:"id"`
+	RoomID int64  `json:"-"`
+	UID    int64  `json:"uid"`
+	Uname  string `json:"uname"`
+	Text   string `json:"text"`
+	Color  int    `json:"color"`
+	Mode   int    `json:"mode"`
+	Ts     int64  `json:"ts"`
+}
+
+// Mute records that ByUID stopped UID from sending comments in RoomID at Since (unix ms).
+type Mute struct {
+	RoomID int64
+	UID    int64
+	ByUID  int64
+	Since  int64
+}
+
+// Store keeps comments and mutes.
+type Store interface {
+	// Migrate creates or upgrades the tables.
+	Migrate(ctx context.Context) error
+	// InsertComment stores c; its ID is new.
+	InsertComment(ctx context.Context, c Comment) error
+	// Recent returns the last limit comments of a room, oldest first.
+	Recent(ctx context.Context, roomID int64, limit int) ([]Comment, error)
+	// Mute records m unless the user is already muted in the room; either way it returns the
+	// mute in force (the first one, with its original Since and ByUID).
+	Mute(ctx context.Context, m Mute) (Mute, error)
+	// Unmute lifts a mute and reports whether there was one.
+	Unmute(ctx context.Context, roomID, uid int64) (bool, error)
+	// IsMuted reports whether uid is muted in the room.
+	IsMuted(ctx context.Context, roomID, uid int64) (bool, error)
+	// Mutes returns up to limit mutes of a room, newest first.
+	Mutes(ctx context.Context, roomID int64, limit int) ([]Mute, error)
+}
