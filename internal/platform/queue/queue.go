@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -26,16 +27,23 @@ type Config struct {
 	URL string `yaml:"url"`
 	// Replicas of each stream on an external cluster (0 = 1).
 	Replicas int `yaml:"replicas"`
+	// Namespace prefixes every stream and subject, so several deployments (or test runs)
+	// can share one NATS cluster without seeing each other's messages.
+	Namespace string `yaml:"namespace"`
 }
 
 // RegisterFlags binds the config to flags under prefix.
 func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.StringVar(&c.URL, prefix+"url", "", "external NATS JetStream URL, e.g. nats://127.0.0.1:4222 (empty = embedded, file-backed under <data_dir>/nats).")
 	fs.IntVar(&c.Replicas, prefix+"replicas", 1, "stream replicas on an external cluster (0 = 1).")
+	fs.StringVar(&c.Namespace, prefix+"namespace", "zhibo", "prefix of every stream and subject (letters, digits, _ and -).")
 }
 
 // Validate checks the config.
 func (c *Config) Validate() error {
+	if c.Namespace == "" || strings.ContainsAny(c.Namespace, ". *>\t") {
+		return fmt.Errorf("queue.namespace %q: want a non-empty name without dots, spaces or wildcards", c.Namespace)
+	}
 	if c.Replicas < 0 || c.Replicas > 5 {
 		return fmt.Errorf("queue.replicas %d: want 1..5", c.Replicas)
 	}
@@ -103,6 +111,19 @@ func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger) (*Q
 	}
 	q.JS = js
 	return q, nil
+}
+
+// Stream names a stream within the namespace: Stream("PUSH") = "zhibo_PUSH".
+func (q *Queue) Stream(name string) string { return q.namespace() + "_" + name }
+
+// Subject names a subject within the namespace: Subject("push.room.1") = "zhibo.push.room.1".
+func (q *Queue) Subject(s string) string { return q.namespace() + "." + s }
+
+func (q *Queue) namespace() string {
+	if q.cfg.Namespace == "" {
+		return "zhibo"
+	}
+	return q.cfg.Namespace
 }
 
 // Embedded reports whether the server runs inside this process.
