@@ -1,0 +1,273 @@
+// Package logic is the control plane of the long-connection tier: it issues and checks
+// connection tokens, aggregates the online counts every comet reports, tells rooms about their
+// audience, and turns pushes from business components into messages on the durable push
+// stream that the job component delivers.
+package logic
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/zhibo-live/zhibo/internal/account"
+	"github.com/zhibo-live/zhibo/internal/platform/queue"
+	"github.com/zhibo-live/zhibo/internal/platform/token"
+	"github.com/zhibo-live/zhibo/internal/protocol"
+)
+
+// connKind separates connection tokens from session tokens signed with the same key.
+const connKind = "conn"
+
+// PushStream is the stream (within the queue namespace) every push goes through.
+const PushStream = "PUSH"
+
+// Deps are the logic component's collaborators.
+type Deps struct {
+	Logger   *slog.Logger
+	Registry prometheus.Registerer
+	Queue    *queue.Queue
+	Signer   *token.Signer
+	Accounts account.Client
+	// RoomExists answers nil for a room that exists (an apierr 404 kind otherwise).
+	RoomExists func(ctx context.Context, id int64) error
+	// LocalHosts is the host list when Config.Hosts is empty: this node's own listeners,
+	// named by the host the request came to.
+	LocalHosts func(r *http.Request) []Host
+	Now        func() time.Time
+}
+
+// Service implements Client, Counter, the comet's Logic interface and the danmu-info routes.
+type Service struct {
+	cfg  Config
+	deps Deps
+	log  *slog.Logger
+	now  func() time.Time
+	m    *metrics
+
+	mu       sync.Mutex
+	comets   map[string]cometReport // server id → last report
+	totals   map[int64]int64        // room → online across comets
+	watched  map[int64]int64        // room → entries counted
+	lastSent map[int64]Count        // room → counts last pushed to it
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+type cometReport struct {
+	rooms map[int64]int64
+	at    time.Time
+}
+
+// New builds the service; Start creates the push stream and the count loop.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if deps.Queue == nil || deps.Signer == nil || deps.Accounts == nil || deps.RoomExists == nil {
+		return nil, errors.New("logic: Queue, Signer, Accounts and RoomExists are required")
+	}
+	now := deps.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{cfg: cfg, deps: deps, log: deps.Logger, now: now, m: newMetrics(deps.Registry),
+		comets: map[string]cometReport{}, totals: map[int64]int64{}, watched: map[int64]int64{},
+		lastSent: map[int64]Count{}, stop: make(chan struct{})}, nil
+}
+
+// EnsurePushStream creates the push stream; logic and job both call it, whichever starts first.
+func EnsurePushStream(ctx context.Context, q *queue.Queue) error {
+	return q.EnsureStream(ctx, queue.StreamSpec{
+		Name: q.Stream(PushStream), Subjects: []string{q.Subject("push.>")},
+		MaxAge: time.Hour, MaxBytes: 1 << 30, Duplicates: time.Minute,
+	})
+}
+
+// Start creates the push stream and starts the count loop.
+func (s *Service) Start(ctx context.Context) error {
+	if err := EnsurePushStream(ctx, s.deps.Queue); err != nil {
+		return fmt.Errorf("logic: %w", err)
+	}
+	s.wg.Add(1)
+	go s.loop()
+	return nil
+}
+
+// Stop ends the count loop.
+func (s *Service) Stop(context.Context) error {
+	close(s.stop)
+	s.wg.Wait()
+	return nil
+}
+
+func (s *Service) loop() {
+	defer s.wg.Done()
+	every := s.cfg.CountInterval
+	if every <= 0 {
+		every = time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.expireComets()
+			if s.cfg.CountInterval > 0 {
+				s.pushCounts(context.Background())
+			}
+		}
+	}
+}
+
+// IssueConnToken signs a token that lets uid (0 = guest) join roomID.
+func (s *Service) IssueConnToken(ctx context.Context, uid, roomID int64) (string, error) {
+	if err := s.deps.RoomExists(ctx, roomID); err != nil {
+		return "", err
+	}
+	return s.deps.Signer.Sign(connKind, token.Claims{UID: uid, RoomID: roomID, Exp: s.now().Add(s.cfg.ConnTokenTTL).Unix()}), nil
+}
+
+// Connect checks an auth packet: the token must be for this room, and for this uid unless the
+// client sent uid 0 (many clients do; the token's uid is used). Each entry counts as watched
+// and announces a logged-in viewer with INTERACT_WORD.
+func (s *Service) Connect(ctx context.Context, server, tok string, uid, roomID int64) (int64, int64, error) {
+	c, err := s.deps.Signer.Verify(connKind, tok, s.now())
+	if err != nil || c.RoomID != roomID || (uid != 0 && uid != c.UID) {
+		s.m.connects.WithLabelValues("rejected").Inc()
+		return 0, 0, ErrConnRejected
+	}
+	s.m.connects.WithLabelValues("ok").Inc()
+	s.mu.Lock()
+	s.watched[roomID]++
+	pop := s.totals[roomID] + 1 // this connection is not in a report yet
+	s.mu.Unlock()
+	if c.UID > 0 {
+		names, err := s.deps.Accounts.Names(ctx, []int64{c.UID})
+		if err == nil {
+			msg := protocol.InteractWord{UID: c.UID, Uname: names[c.UID], MsgType: 1, RoomID: roomID, Timestamp: s.now()}.JSON()
+			if err := s.PushRoom(ctx, roomID, msg); err != nil {
+				s.log.WarnContext(ctx, "entry announcement failed", "room", roomID, "err", err)
+			}
+		}
+	}
+	return c.UID, pop, nil
+}
+
+// Disconnect is told when a connection leaves; counts follow from the comet's next report.
+func (s *Service) Disconnect(context.Context, string, int64, int64) error {
+	s.m.disconnects.Inc()
+	return nil
+}
+
+// ReportOnline stores one comet's per-room counts and returns the totals of those rooms.
+func (s *Service) ReportOnline(_ context.Context, server string, rooms map[int64]int64) (map[int64]int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.comets[server] = cometReport{rooms: rooms, at: s.now()}
+	s.recount()
+	out := make(map[int64]int64, len(rooms))
+	for id := range rooms {
+		out[id] = s.totals[id]
+	}
+	return out, nil
+}
+
+// recount rebuilds the totals from every live comet's report; s.mu is held.
+func (s *Service) recount() {
+	clear(s.totals)
+	for _, r := range s.comets {
+		for id, n := range r.rooms {
+			s.totals[id] += n
+		}
+	}
+	s.m.comets.Set(float64(len(s.comets)))
+	s.m.rooms.Set(float64(len(s.totals)))
+}
+
+func (s *Service) expireComets() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cut := s.now().Add(-s.cfg.CometTTL)
+	changed := false
+	for id, r := range s.comets {
+		if r.at.Before(cut) {
+			delete(s.comets, id)
+			changed = true
+			s.log.Warn("comet stopped reporting; its counts are dropped", "server", id)
+		}
+	}
+	if changed {
+		s.recount()
+	}
+}
+
+// Counts implements Counter.
+func (s *Service) Counts(_ context.Context, ids []int64) (map[int64]Count, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[int64]Count, len(ids))
+	for _, id := range ids {
+		out[id] = Count{Online: s.totals[id], Watched: s.watched[id]}
+	}
+	return out, nil
+}
+
+// pushCounts sends WATCHED_CHANGE and ONLINE_RANK_COUNT to rooms whose audience changed.
+func (s *Service) pushCounts(ctx context.Context) {
+	type due struct {
+		id int64
+		c  Count
+	}
+	var todo []due
+	s.mu.Lock()
+	for id := range s.watched {
+		c := Count{Online: s.totals[id], Watched: s.watched[id]}
+		if c != s.lastSent[id] {
+			todo = append(todo, due{id, c})
+			s.lastSent[id] = c
+		}
+	}
+	s.mu.Unlock()
+	for _, d := range todo {
+		err := s.PushRoom(ctx, d.id, protocol.WatchedChange{Num: d.c.Watched}.JSON(),
+			protocol.OnlineRankCount{Count: d.c.Online}.JSON())
+		if err != nil {
+			s.log.Warn("count push failed", "room", d.id, "err", err)
+		}
+	}
+}
+
+// PushRoom implements Client.
+func (s *Service) PushRoom(ctx context.Context, roomID int64, msgs ...[]byte) error {
+	return s.publish(ctx, "push.room."+strconv.FormatInt(roomID, 10), Push{Target: TargetRoom, RoomID: roomID, Msgs: msgs})
+}
+
+// PushUsers implements Client.
+func (s *Service) PushUsers(ctx context.Context, uids []int64, msgs ...[]byte) error {
+	return s.publish(ctx, "push.user", Push{Target: TargetUser, UIDs: uids, Msgs: msgs})
+}
+
+// Broadcast implements Client.
+func (s *Service) Broadcast(ctx context.Context, msgs ...[]byte) error {
+	return s.publish(ctx, "push.all", Push{Target: TargetAll, Msgs: msgs})
+}
+
+func (s *Service) publish(ctx context.Context, subject string, p Push) error {
+	if len(p.Msgs) == 0 {
+		return nil
+	}
+	q := s.deps.Queue
+	if err := q.Publish(ctx, q.Subject(subject), MarshalPush(p), ""); err != nil {
+		s.m.pushes.WithLabelValues("failed").Inc()
+		return ErrQueue.Wrap(err)
+	}
+	s.m.pushes.WithLabelValues("ok").Inc()
+	return nil
+}

@@ -1,0 +1,179 @@
+package logic
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zhibo-live/zhibo/internal/account"
+	"github.com/zhibo-live/zhibo/internal/platform/apierr"
+	"github.com/zhibo-live/zhibo/internal/platform/obs"
+	"github.com/zhibo-live/zhibo/internal/platform/queue"
+	"github.com/zhibo-live/zhibo/internal/platform/token"
+)
+
+type fakeAccounts struct{}
+
+func (fakeAccounts) Verify(string) (int64, error) { return 0, apierr.Unauthorized }
+func (fakeAccounts) User(context.Context, int64) (account.User, error) {
+	return account.User{}, nil
+}
+func (fakeAccounts) Names(_ context.Context, uids []int64) (map[int64]string, error) {
+	out := map[int64]string{}
+	for _, u := range uids {
+		out[u] = "viewer"
+	}
+	return out, nil
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+func newLogic(t *testing.T) (*Service, *queue.Queue, *clock) {
+	q, err := queue.Open(context.Background(), queue.Config{Namespace: "t"}, t.TempDir(), obs.Discard())
+	require.NoError(t, err)
+	t.Cleanup(q.Close)
+	signer, _ := token.NewSigner([]byte("0123456789abcdef"))
+	c := &clock{t: time.Now()}
+	s, err := New(Config{ConnTokenTTL: time.Minute, CometTTL: 10 * time.Second},
+		Deps{Logger: obs.Discard(), Registry: prometheus.NewRegistry(), Queue: q, Signer: signer,
+			Accounts: fakeAccounts{}, Now: c.now,
+			RoomExists: func(_ context.Context, id int64) error {
+				if id == 7 || id == 8 {
+					return nil
+				}
+				return apierr.NotFound
+			}})
+	require.NoError(t, err)
+	require.NoError(t, s.Start(context.Background()))
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	return s, q, c
+}
+
+func TestConnectChecksToken(t *testing.T) {
+	s, _, c := newLogic(t)
+	ctx := context.Background()
+	_, err := s.IssueConnToken(ctx, 5, 404)
+	require.ErrorIs(t, err, apierr.NotFound)
+	tok, err := s.IssueConnToken(ctx, 5, 7)
+	require.NoError(t, err)
+
+	uid, pop, err := s.Connect(ctx, "c1", tok, 0, 7) // uid 0: the token's uid is used
+	require.NoError(t, err)
+	require.Equal(t, int64(5), uid)
+	require.Equal(t, int64(1), pop)
+	_, _, err = s.Connect(ctx, "c1", tok, 5, 7)
+	require.NoError(t, err)
+	for _, bad := range []struct {
+		tok       string
+		uid, room int64
+	}{{tok, 6, 7}, {tok, 5, 8}, {tok + "x", 5, 7}, {"", 0, 7}} {
+		_, _, err = s.Connect(ctx, "c1", bad.tok, bad.uid, bad.room)
+		require.ErrorIs(t, err, ErrConnRejected)
+	}
+	c.add(2 * time.Minute)
+	_, _, err = s.Connect(ctx, "c1", tok, 5, 7)
+	require.ErrorIs(t, err, ErrConnRejected, "expired token")
+
+	counts, _ := s.Counts(ctx, []int64{7})
+	require.Equal(t, int64(2), counts[7].Watched)
+}
+
+func TestOnlineAggregatesAcrossComets(t *testing.T) {
+	s, _, c := newLogic(t)
+	ctx := context.Background()
+	got, err := s.ReportOnline(ctx, "a", map[int64]int64{7: 3, 8: 1})
+	require.NoError(t, err)
+	require.Equal(t, map[int64]int64{7: 3, 8: 1}, got)
+	got, _ = s.ReportOnline(ctx, "b", map[int64]int64{7: 4})
+	require.Equal(t, map[int64]int64{7: 7}, got)
+	got, _ = s.ReportOnline(ctx, "a", map[int64]int64{7: 1}) // a's room 8 emptied
+	require.Equal(t, map[int64]int64{7: 5}, got)
+	counts, _ := s.Counts(ctx, []int64{7, 8})
+	require.Equal(t, int64(5), counts[7].Online)
+	require.Equal(t, int64(0), counts[8].Online)
+
+	c.add(11 * time.Second)
+	_, _ = s.ReportOnline(ctx, "b", map[int64]int64{7: 4})
+	s.expireComets() // a is silent for longer than comet_ttl: dropped
+	counts, _ = s.Counts(ctx, []int64{7})
+	require.Equal(t, int64(4), counts[7].Online)
+}
+
+func TestPushesReachTheStream(t *testing.T) {
+	s, q, _ := newLogic(t)
+	ctx := context.Background()
+	require.NoError(t, s.PushRoom(ctx, 7, []byte(`{"cmd":"A"}`), []byte(`{"cmd":"B"}`)))
+	require.NoError(t, s.PushUsers(ctx, []int64{1, 2}, []byte(`{"cmd":"C"}`)))
+	require.NoError(t, s.PushRoom(ctx, 7)) // nothing to push: nothing published
+	got := make(chan Push, 4)
+	stop, err := q.Consume(ctx, queue.ConsumerSpec{Stream: q.Stream(PushStream), Durable: "t"}, func(m queue.Msg) {
+		p, err := UnmarshalPush(m.Data())
+		require.NoError(t, err)
+		_ = m.Ack()
+		got <- p
+	})
+	require.NoError(t, err)
+	defer stop()
+	p := <-got
+	require.Equal(t, TargetRoom, p.Target)
+	require.Equal(t, int64(7), p.RoomID)
+	require.Len(t, p.Msgs, 2)
+	p = <-got
+	require.Equal(t, TargetUser, p.Target)
+	require.Equal(t, []int64{1, 2}, p.UIDs)
+	select {
+	case p := <-got:
+		t.Fatalf("unexpected push %+v", p)
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+func TestDanmuInfo(t *testing.T) {
+	s, _, _ := newLogic(t)
+	s.deps.LocalHosts = func(r *http.Request) []Host { return []Host{{Host: "h", Port: 1, WSPort: 2}} }
+	mux := http.NewServeMux()
+	s.Register(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	for _, c := range []struct {
+		path   string
+		status int
+		want   string
+	}{
+		{"/api/rooms/7/danmu-info", 200, `"host_list":[{"host":"h","port":1,"ws_port":2,"wss_port":0}]`},
+		{"/api/rooms/9/danmu-info", 404, `"code":-404`},
+		{"/xlive/web-room/v1/index/getDanmuInfo?id=7", 200, `"message":"0","ttl":1,"data":{"group":"live"`},
+		{"/xlive/web-room/v1/index/getDanmuInfo?id=x", 400, `"code":-400`},
+	} {
+		resp, err := http.Get(srv.URL + c.path)
+		require.NoError(t, err)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, c.status, resp.StatusCode, c.path)
+		require.True(t, strings.Contains(string(b), c.want), "%s: %s", c.path, b)
+	}
+}
+
+func TestParseHosts(t *testing.T) {
+	hs, err := ParseHosts("a.example:2243:2244, b.example:2243:2244:443")
+	require.NoError(t, err)
+	require.Equal(t, []Host{{"a.example", 2243, 2244, 0}, {"b.example", 2243, 2244, 443}}, hs)
+	for _, bad := range []string{"a", "a:1", "a:x:2", ":1:2", "a:1:2:3:4", "a:1:99999"} {
+		_, err := ParseHosts(bad)
+		require.Error(t, err, bad)
+	}
+}
