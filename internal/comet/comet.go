@@ -1,0 +1,209 @@
+// Package comet holds client connections (WebSocket at /sub and raw TCP)
+// speaking Bilibili's live message-stream protocol, and writes pushes into
+// rooms. Connections are sharded into buckets by room so joins, leaves and
+// pushes in different rooms never share a lock; a room's batch is encoded at
+// most once per protocol version present in the room and the same bytes (and,
+// for WebSocket, the same frame) are queued to every connection in it. Each
+// connection has one reader and one writer goroutine and a bounded send
+// queue; a connection that falls behind is closed, never waited for.
+package comet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gobwas/ws"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Logic is what comet needs from the logic component.
+type Logic interface {
+	// Connect authenticates an auth packet. token is the "key" field; uid and roomID as the client sent them.
+	// Returns the uid the connection acts as (0 = guest) and the room's current popularity. An error means reject (-101).
+	Connect(ctx context.Context, server string, token string, uid, roomID int64) (connUID int64, popularity int64, err error)
+	// Disconnect tells logic a connection left.
+	Disconnect(ctx context.Context, server string, uid, roomID int64) error
+	// ReportOnline sends this comet's per-room connection counts (every report_interval) and returns the global
+	// per-room counts (the popularity heartbeat replies carry).
+	ReportOnline(ctx context.Context, server string, rooms map[int64]int64) (map[int64]int64, error)
+}
+
+// Deps are the comet's collaborators.
+type Deps struct {
+	Logger   *slog.Logger          // nil discards logs
+	Registry prometheus.Registerer // nil keeps metrics private to the Service
+	Logic    Logic                 // required
+}
+
+// ErrClosed is returned when the Service is stopped or not started.
+var ErrClosed = errors.New("comet: service not running")
+
+const (
+	stateNew int32 = iota
+	stateRunning
+	stateStopped
+)
+
+// Service is one comet node.
+type Service struct {
+	cfg     Config
+	log     *slog.Logger
+	logic   Logic
+	m       *metrics
+	buckets []*bucket
+	wsUp    ws.HTTPUpgrader
+
+	ctx    context.Context // canceled by Stop; parent of loops and logic calls
+	cancel context.CancelFunc
+
+	mu    sync.Mutex // guards state transitions, ln and wg.Add against Stop
+	state int32
+	ln    net.Listener
+	wg    sync.WaitGroup
+
+	connSeq atomic.Uint64 // spreads connections in auth over buckets
+}
+
+// New validates cfg and builds a Service; it starts nothing.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Logic == nil {
+		return nil, errors.New("comet: Deps.Logic is required")
+	}
+	if cfg.ServerID == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("comet: server_id empty and no host name: %w", err)
+		}
+		cfg.ServerID = host
+	}
+	log := deps.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	reg := deps.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{
+		cfg:     cfg,
+		log:     log.With("component", "comet"),
+		logic:   deps.Logic,
+		m:       m,
+		buckets: make([]*bucket, cfg.Buckets),
+		wsUp:    ws.HTTPUpgrader{Timeout: cfg.WriteTimeout},
+	}
+	for i := range s.buckets {
+		s.buckets[i] = newBucket()
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// Start opens the TCP listener (unless tcp_addr is empty) and starts the
+// accept and report loops. It returns once the listener is bound.
+func (s *Service) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != stateNew {
+		return fmt.Errorf("comet: start: %w", ErrClosed)
+	}
+	if s.cfg.TCPAddr != "" {
+		var lc net.ListenConfig
+		ln, err := lc.Listen(ctx, "tcp", s.cfg.TCPAddr)
+		if err != nil {
+			return fmt.Errorf("comet: listen %s: %w", s.cfg.TCPAddr, err)
+		}
+		s.ln = ln
+		s.wg.Add(1)
+		go s.acceptLoop(ln)
+		s.log.Info("comet listening", "tcp_addr", ln.Addr().String(), "server_id", s.cfg.ServerID)
+	}
+	s.wg.Add(1)
+	go s.reportLoop()
+	s.state = stateRunning
+	return nil
+}
+
+// Stop closes the listener and every connection (logic is told each one
+// left), stops the report loop and waits for every goroutine, or until ctx
+// ends.
+func (s *Service) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	if s.state == stateStopped {
+		s.mu.Unlock()
+		return nil
+	}
+	s.state = stateStopped
+	if s.ln != nil {
+		_ = s.ln.Close()
+	}
+	s.mu.Unlock()
+	s.cancel()
+	n := 0
+	for _, b := range s.buckets {
+		n += b.closeAll()
+	}
+	s.log.Info("comet stopping", "connections", n)
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("comet: stop: %w", ctx.Err())
+	}
+}
+
+// enter registers a connection goroutine unless the Service is not running.
+func (s *Service) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != stateRunning {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
+// TCPAddr is the bound TCP address after Start, nil when TCP is disabled.
+func (s *Service) TCPAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// ServerID is the name this comet reports to logic.
+func (s *Service) ServerID() string { return s.cfg.ServerID }
+
+// Online returns this comet's connection count per room.
+func (s *Service) Online() map[int64]int64 {
+	out := make(map[int64]int64)
+	for _, b := range s.buckets {
+		b.mu.RLock()
+		for id, r := range b.rooms {
+			out[id] = int64(len(r.conns))
+		}
+		b.mu.RUnlock()
+	}
+	return out
+}
+
+func (s *Service) bucketFor(roomID int64) *bucket {
+	return s.buckets[uint64(roomID)%uint64(len(s.buckets))]
+}

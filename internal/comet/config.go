@@ -1,0 +1,107 @@
+package comet
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/zhibo-live/zhibo/internal/protocol"
+)
+
+// Config of the comet (connection tier).
+type Config struct {
+	// ServerID names this comet to logic (connection ownership, online
+	// reports). Empty means the host name.
+	ServerID string `yaml:"server_id"`
+	// TCPAddr is the raw-TCP listener address (Bilibili uses port 2243).
+	// Empty means no TCP listener; WebSocket clients come through Handler.
+	TCPAddr string `yaml:"tcp_addr"`
+	// Buckets is the number of shards rooms are spread over; each has its own
+	// lock, so joins, leaves and pushes in different buckets never contend.
+	Buckets int `yaml:"buckets"`
+	// SendQueue is how many pending writes one connection may have. A
+	// connection whose queue is full is closed (counted as "queue_full") so a
+	// slow reader never holds up its room.
+	SendQueue int `yaml:"send_queue"`
+	// AuthTimeout is how long a new connection has to send its auth packet.
+	AuthTimeout time.Duration `yaml:"auth_timeout"`
+	// HeartbeatTimeout closes a connection that sent nothing for this long
+	// (clients send a heartbeat every 30 s).
+	HeartbeatTimeout time.Duration `yaml:"heartbeat_timeout"`
+	// ReportInterval is how often per-room connection counts are sent to
+	// logic, which answers with the popularity heartbeat replies carry.
+	ReportInterval time.Duration `yaml:"report_interval"`
+	// MaxPacket bounds one client packet (header + body); a larger one is a
+	// protocol error that closes the connection.
+	MaxPacket int `yaml:"max_packet"`
+	// WriteTimeout bounds one write to a connection; a connection that
+	// cannot take its data in time is closed ("write_error").
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// LogicTimeout bounds each call to logic (connect, disconnect, report).
+	LogicTimeout time.Duration `yaml:"logic_timeout"`
+}
+
+// Defaults.
+const (
+	DefaultTCPAddr          = ":2243"
+	DefaultBuckets          = 32
+	DefaultSendQueue        = 64
+	DefaultAuthTimeout      = 5 * time.Second
+	DefaultHeartbeatTimeout = 90 * time.Second
+	DefaultReportInterval   = 2 * time.Second
+	DefaultMaxPacket        = protocol.DefaultMaxPacket
+	DefaultWriteTimeout     = 10 * time.Second
+	DefaultLogicTimeout     = 3 * time.Second
+)
+
+// DefaultConfig is the configuration RegisterFlags installs.
+func DefaultConfig() Config {
+	return Config{
+		TCPAddr:          DefaultTCPAddr,
+		Buckets:          DefaultBuckets,
+		SendQueue:        DefaultSendQueue,
+		AuthTimeout:      DefaultAuthTimeout,
+		HeartbeatTimeout: DefaultHeartbeatTimeout,
+		ReportInterval:   DefaultReportInterval,
+		MaxPacket:        DefaultMaxPacket,
+		WriteTimeout:     DefaultWriteTimeout,
+		LogicTimeout:     DefaultLogicTimeout,
+	}
+}
+
+// RegisterFlags binds every field to a flag named prefix+yaml name (for
+// example "comet.tcp_addr") and sets the defaults.
+func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
+	fs.StringVar(&c.ServerID, prefix+"server_id", "", "name of this comet reported to logic; empty means the host name")
+	fs.StringVar(&c.TCPAddr, prefix+"tcp_addr", DefaultTCPAddr, "raw TCP listen address for Bilibili-protocol clients; empty means no TCP listener")
+	fs.IntVar(&c.Buckets, prefix+"buckets", DefaultBuckets, "number of room shards, each with its own lock")
+	fs.IntVar(&c.SendQueue, prefix+"send_queue", DefaultSendQueue, "pending writes per connection before it is closed as too slow")
+	fs.DurationVar(&c.AuthTimeout, prefix+"auth_timeout", DefaultAuthTimeout, "time a new connection has to send its auth packet")
+	fs.DurationVar(&c.HeartbeatTimeout, prefix+"heartbeat_timeout", DefaultHeartbeatTimeout, "a connection silent for this long is closed")
+	fs.DurationVar(&c.ReportInterval, prefix+"report_interval", DefaultReportInterval, "how often per-room connection counts are reported to logic")
+	fs.IntVar(&c.MaxPacket, prefix+"max_packet", DefaultMaxPacket, "largest client packet in bytes (header + body); larger is a protocol error")
+	fs.DurationVar(&c.WriteTimeout, prefix+"write_timeout", DefaultWriteTimeout, "deadline of one write to a connection; a connection that misses it is closed")
+	fs.DurationVar(&c.LogicTimeout, prefix+"logic_timeout", DefaultLogicTimeout, "deadline of each call to logic (connect, disconnect, report)")
+}
+
+// Validate reports every invalid field.
+func (c Config) Validate() error {
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf("comet: "+format, args...))
+		}
+	}
+	check(c.Buckets >= 1 && c.Buckets <= 1<<16, "buckets %d not in 1..65536", c.Buckets)
+	check(c.SendQueue >= 1 && c.SendQueue <= 1<<16, "send_queue %d not in 1..65536", c.SendQueue)
+	check(c.AuthTimeout > 0, "auth_timeout must be positive")
+	check(c.HeartbeatTimeout > 0, "heartbeat_timeout must be positive")
+	check(c.ReportInterval > 0, "report_interval must be positive")
+	check(c.WriteTimeout > 0, "write_timeout must be positive")
+	check(c.LogicTimeout > 0, "logic_timeout must be positive")
+	minPacket := protocol.HeaderLen + protocol.MaxAuthBody
+	check(c.MaxPacket >= minPacket && c.MaxPacket <= 16<<20,
+		"max_packet %d not in %d..%d (must hold an auth packet)", c.MaxPacket, minPacket, 16<<20)
+	return errors.Join(errs...)
+}

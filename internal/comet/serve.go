@@ -1,0 +1,230 @@
+package comet
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/zhibo-live/zhibo/internal/protocol"
+)
+
+// readBufSize is the per-connection packet buffer: enough for heartbeats
+// (including the "[object Object]" body web clients send); the rare larger
+// packet (the auth packet) gets its own allocation.
+const readBufSize = 64
+
+// Handler is the WebSocket endpoint (binary frames of protocol packets). The
+// gateway mounts it at /sub; it must pass through a ResponseWriter that can
+// be hijacked (http.ResponseController).
+func (s *Service) Handler() http.Handler { return http.HandlerFunc(s.serveWS) }
+
+func (s *Service) serveWS(w http.ResponseWriter, r *http.Request) {
+	if !s.enter() {
+		http.Error(w, "comet not running", http.StatusServiceUnavailable)
+		return
+	}
+	nc, rw, _, err := s.wsUp.Upgrade(r, w)
+	if err != nil {
+		s.wg.Done()
+		if nc != nil {
+			_ = nc.Close()
+		}
+		s.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	// Bytes the HTTP server already buffered belong to the first frame; keep
+	// them, then read the socket directly so no 4 KiB server buffer stays
+	// attached to the connection.
+	var src io.Reader = nc
+	if n := rw.Reader.Buffered(); n > 0 {
+		head, _ := rw.Reader.Peek(n)
+		src = io.MultiReader(bytes.NewReader(bytes.Clone(head)), nc)
+	}
+	c := newConn(nc, true, s.cfg.SendQueue)
+	s.serveConn(c, &wsReader{src: src, c: c, s: s})
+}
+
+// acceptLoop accepts raw TCP connections until the listener closes.
+func (s *Service) acceptLoop(ln net.Listener) {
+	defer s.wg.Done()
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of descriptors and the like: back off, as net/http does.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.log.Warn("comet accept failed", "retry_in", delay, "err", err)
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-s.ctx.Done():
+				t.Stop()
+				return
+			}
+			continue
+		}
+		delay = 0
+		if !s.enter() {
+			_ = nc.Close()
+			return
+		}
+		c := newConn(nc, false, s.cfg.SendQueue)
+		go s.serveConn(c, nc)
+	}
+}
+
+// serveConn is a connection's reader goroutine: auth, join, then heartbeats
+// until the connection ends. The caller has done s.wg.Add(1) for it.
+func (s *Service) serveConn(c *conn, r io.Reader) {
+	defer s.wg.Done()
+	gauge := s.m.connGauge(c.ws)
+	gauge.Inc()
+	defer gauge.Dec()
+
+	home := s.buckets[s.connSeq.Add(1)%uint64(len(s.buckets))]
+	if !home.addPending(c) {
+		c.close(closeShutdown)
+		return
+	}
+	var rb *bucket // the room's bucket once joined
+	connected := false
+	defer func() {
+		c.close(closePeer)
+		if rb != nil {
+			if rb.leave(c) {
+				s.m.rooms.Dec()
+			}
+		} else {
+			home.removePending(c)
+		}
+		if connected {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), s.cfg.LogicTimeout)
+			if err := s.logic.Disconnect(ctx, s.cfg.ServerID, c.uid, c.roomID); err != nil {
+				s.log.Warn("logic disconnect failed", "room", c.roomID, "uid", c.uid, "err", err)
+			}
+			cancel()
+		}
+	}()
+
+	buf := make([]byte, readBufSize)
+	_ = c.nc.SetReadDeadline(time.Now().Add(s.cfg.AuthTimeout))
+	p, err := protocol.ReadPacket(r, buf, s.cfg.MaxPacket)
+	if err != nil {
+		s.readFailed(c, err, dropAuthTimeout)
+		return
+	}
+	if p.Op != protocol.OpAuth {
+		s.protoError(c, protoNotAuth, fmt.Errorf("op %d before auth", p.Op))
+		return
+	}
+	a, err := protocol.ParseAuth(p.Body)
+	if err != nil {
+		s.protoError(c, protocol.Reason(err), err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.LogicTimeout)
+	uid, pop, err := s.logic.Connect(ctx, s.cfg.ServerID, a.Key, a.UID, a.RoomID)
+	cancel()
+	if err != nil {
+		body := protocol.AuthReplyBody(protocol.AuthCodeReject)
+		reply := protocol.AppendPacket(c.replyBuf(protocol.HeaderLen+len(body)),
+			protocol.VerInt, protocol.OpAuthReply, p.Seq, body)
+		_ = c.writeDirect(reply, s.cfg.WriteTimeout)
+		c.roomID, c.uid = a.RoomID, a.UID
+		s.drop(c, dropAuthRejected, err)
+		return
+	}
+	connected = true
+	c.uid, c.roomID, c.vi = uid, a.RoomID, verIndex(a.MessageVer())
+	body := protocol.AuthReplyBody(protocol.AuthCodeOK)
+	okReply := protocol.AppendPacket(c.replyBuf(protocol.HeaderLen+len(body)),
+		protocol.VerInt, protocol.OpAuthReply, p.Seq, body)
+	c.send <- okReply // the queue is empty: the reply is the first frame out
+	joined, newRoom := s.bucketFor(c.roomID).join(c, pop)
+	home.removePending(c)
+	if !joined {
+		c.close(closeShutdown)
+		return
+	}
+	rb = s.bucketFor(c.roomID)
+	if newRoom {
+		s.m.rooms.Inc()
+	}
+	s.m.bytesOut.Add(float64(len(okReply)))
+	c.writing = true
+	s.wg.Add(1)
+	go s.writeLoop(c)
+
+	for {
+		_ = c.nc.SetReadDeadline(time.Now().Add(s.cfg.HeartbeatTimeout))
+		p, err := protocol.ReadPacket(r, buf, s.cfg.MaxPacket)
+		if err != nil {
+			s.readFailed(c, err, dropHeartbeatTimeout)
+			return
+		}
+		switch p.Op {
+		case protocol.OpHeartbeat:
+			reply := protocol.AppendHeartbeatReply(c.replyBuf(protocol.HeaderLen+4), p.Seq, c.room.popularity.Load())
+			if !c.enqueue(reply) {
+				s.drop(c, dropQueueFull, nil)
+				return
+			}
+			s.m.bytesOut.Add(float64(len(reply)))
+		case protocol.OpAuth:
+			s.protoError(c, protoDuplicateAuth, errors.New("second auth packet"))
+			return
+		default:
+			s.protoError(c, protoUnexpectedOp, fmt.Errorf("op %d from client", p.Op))
+			return
+		}
+	}
+}
+
+// readFailed classifies a read error: a deadline is the timeout drop of the
+// current phase, a codec or framing error is a protocol error, anything else
+// (EOF, reset, closed by us) is an ordinary end.
+func (s *Service) readFailed(c *conn, err error, timeoutReason string) {
+	if c.isClosed() {
+		return
+	}
+	switch {
+	case isTimeout(err):
+		s.drop(c, timeoutReason, err)
+	case protocol.Reason(err) != "":
+		s.protoError(c, protocol.Reason(err), err)
+	case errors.Is(err, errWSFrame):
+		s.protoError(c, protoWSFrame, err)
+	default:
+		if c.close(closePeer) {
+			s.log.Debug("connection closed", "remote", c.nc.RemoteAddr().String(), "room", c.roomID, "uid", c.uid, "err", err)
+		}
+	}
+}
+
+// drop closes c for a reason the comet chose, counting and logging it.
+func (s *Service) drop(c *conn, reason string, err error) {
+	if !c.close(reason) {
+		return
+	}
+	s.m.dropped.WithLabelValues(reason).Inc()
+	s.log.Info("connection dropped", "reason", reason, "remote", c.nc.RemoteAddr().String(),
+		"room", c.roomID, "uid", c.uid, "err", err)
+}
+
+// protoError closes c for a protocol violation, counting and logging it.
+func (s *Service) protoError(c *conn, reason string, err error) {
+	if !c.close(reason) {
+		return
+	}
+	s.m.protoErrors.WithLabelValues(reason).Inc()
+	s.log.Info("connection protocol error", "reason", reason, "remote", c.nc.RemoteAddr().String(),
+		"room", c.roomID, "uid", c.uid, "err", err)
+}
