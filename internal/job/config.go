@@ -1,0 +1,50 @@
+package job
+
+import (
+	"errors"
+	"flag"
+	"time"
+)
+
+// Config of the job component.
+type Config struct {
+	// Window is how long a room's messages are merged before one batch goes out (≤ 100ms).
+	Window time.Duration `yaml:"window"`
+	// MaxBatch sends a room's batch early once it holds this many messages.
+	MaxBatch int `yaml:"max_batch"`
+	// PushTimeout bounds one batch to one comet; a slower comet is skipped for that batch.
+	PushTimeout time.Duration `yaml:"push_timeout"`
+	// Durable is the consumer name; every job process with the same name shares the work.
+	Durable string `yaml:"durable"`
+	// MaxPending caps unacknowledged messages in flight (memory bound of the merge buffers).
+	MaxPending int `yaml:"max_pending"`
+}
+
+// RegisterFlags binds the config to flags under prefix.
+func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
+	fs.DurationVar(&c.Window, prefix+"window", 50*time.Millisecond, "merge window of a room's messages (at most 100ms).")
+	fs.IntVar(&c.MaxBatch, prefix+"max_batch", 200, "send a room's batch early at this many messages.")
+	fs.DurationVar(&c.PushTimeout, prefix+"push_timeout", time.Second, "time limit of one batch to one comet.")
+	fs.StringVar(&c.Durable, prefix+"durable", "job", "durable consumer name shared by all job processes.")
+	fs.IntVar(&c.MaxPending, prefix+"max_pending", 20000, "unacknowledged push messages in flight.")
+}
+
+// Validate checks the config.
+func (c *Config) Validate() error {
+	if c.Window <= 0 || c.Window > 100*time.Millisecond {
+		return errors.New("job.window must be in (0, 100ms]")
+	}
+	if c.MaxBatch < 1 || c.MaxBatch > 4096 {
+		return errors.New("job.max_batch must be in 1..4096")
+	}
+	if c.PushTimeout <= 0 {
+		return errors.New("job.push_timeout must be positive")
+	}
+	if c.Durable == "" {
+		return errors.New("job.durable must not be empty")
+	}
+	if c.MaxPending < c.MaxBatch {
+		return errors.New("job.max_pending must be at least job.max_batch")
+	}
+	return nil
+}

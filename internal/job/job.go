@@ -1,0 +1,227 @@
+// Package job delivers pushes: it consumes the durable push stream, merges each room's
+// messages over a short window into one batch, and hands the batch to every comet, which
+// encodes it once per room. Messages are acknowledged only after the comets have the batch,
+// so a job that dies mid-window loses nothing: another job (or the restarted one) gets the
+// unacknowledged messages again.
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/zhibo-live/zhibo/internal/logic"
+	"github.com/zhibo-live/zhibo/internal/platform/queue"
+)
+
+// Comet is what job needs of a comet: delivery of one batch to its connections.
+type Comet interface {
+	PushRoom(ctx context.Context, roomID int64, msgs [][]byte) error
+	PushUsers(ctx context.Context, uids []int64, msgs [][]byte) error
+	Broadcast(ctx context.Context, msgs [][]byte) error
+}
+
+// Deps are the job component's collaborators.
+type Deps struct {
+	Logger   *slog.Logger
+	Registry prometheus.Registerer
+	Queue    *queue.Queue
+	Comets   []Comet
+}
+
+// Service is the job component.
+type Service struct {
+	cfg  Config
+	deps Deps
+	log  *slog.Logger
+	m    *metrics
+
+	mu    sync.Mutex
+	rooms map[int64]*pending
+	full  chan struct{} // a room reached MaxBatch
+
+	stopConsume func()
+	quit        chan struct{}
+	wg          sync.WaitGroup
+}
+
+// pending is a room's batch being merged.
+type pending struct {
+	first time.Time
+	msgs  [][]byte
+	acks  []queue.Msg
+	sent  []time.Time // publish time of each queue message, for latency
+}
+
+// New builds the service; Start begins consuming.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if deps.Queue == nil {
+		return nil, errors.New("job: Queue is required")
+	}
+	if len(deps.Comets) == 0 {
+		return nil, errors.New("job: at least one comet is required")
+	}
+	return &Service{cfg: cfg, deps: deps, log: deps.Logger, m: newMetrics(deps.Registry),
+		rooms: map[int64]*pending{}, full: make(chan struct{}, 1), quit: make(chan struct{})}, nil
+}
+
+// Start begins consuming the push stream.
+func (s *Service) Start(ctx context.Context) error {
+	q := s.deps.Queue
+	if err := logic.EnsurePushStream(ctx, q); err != nil {
+		return fmt.Errorf("job: %w", err)
+	}
+	s.wg.Add(1)
+	go s.flusher()
+	stop, err := q.Consume(ctx, queue.ConsumerSpec{
+		Stream: q.Stream(logic.PushStream), Durable: s.cfg.Durable,
+		AckWait: 30 * time.Second, MaxPending: s.cfg.MaxPending,
+	}, s.handle)
+	if err != nil {
+		close(s.quit)
+		s.wg.Wait()
+		return fmt.Errorf("job: %w", err)
+	}
+	s.stopConsume = stop
+	return nil
+}
+
+// Stop stops consuming, sends what is merged, and waits.
+func (s *Service) Stop(context.Context) error {
+	if s.stopConsume != nil {
+		s.stopConsume()
+	}
+	close(s.quit)
+	s.wg.Wait()
+	return nil
+}
+
+func (s *Service) handle(m queue.Msg) {
+	p, err := logic.UnmarshalPush(m.Data())
+	if err != nil {
+		s.m.bad.Inc()
+		s.log.Warn("dropping malformed push", "subject", m.Subject(), "err", err)
+		_ = m.Term()
+		return
+	}
+	s.m.in.Add(float64(len(p.Msgs)))
+	switch p.Target {
+	case logic.TargetRoom:
+		s.mu.Lock()
+		b := s.rooms[p.RoomID]
+		if b == nil {
+			b = &pending{first: time.Now()}
+			s.rooms[p.RoomID] = b
+		}
+		b.msgs = append(b.msgs, p.Msgs...)
+		b.acks = append(b.acks, m)
+		b.sent = append(b.sent, publishedAt(m))
+		full := len(b.msgs) >= s.cfg.MaxBatch
+		s.mu.Unlock()
+		if full {
+			select {
+			case s.full <- struct{}{}:
+			default:
+			}
+		}
+	case logic.TargetUser:
+		s.fanout(func(ctx context.Context, c Comet) error { return c.PushUsers(ctx, p.UIDs, p.Msgs) })
+		_ = m.Ack()
+	case logic.TargetAll:
+		s.fanout(func(ctx context.Context, c Comet) error { return c.Broadcast(ctx, p.Msgs) })
+		_ = m.Ack()
+	}
+}
+
+func publishedAt(m queue.Msg) time.Time {
+	if md, err := m.Metadata(); err == nil {
+		return md.Timestamp
+	}
+	return time.Now()
+}
+
+// flusher is the only goroutine that sends room batches, so a room's batches leave in order.
+func (s *Service) flusher() {
+	defer s.wg.Done()
+	tick := max(s.cfg.Window/4, time.Millisecond)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.quit:
+			s.flush(true)
+			return
+		case <-t.C:
+			s.flush(false)
+		case <-s.full:
+			s.flush(false)
+		}
+	}
+}
+
+// flush sends every room whose window is over or whose batch is full (all when final).
+func (s *Service) flush(final bool) {
+	now := time.Now()
+	type ready struct {
+		room int64
+		b    *pending
+	}
+	var out []ready
+	s.mu.Lock()
+	for id, b := range s.rooms {
+		if final || now.Sub(b.first) >= s.cfg.Window || len(b.msgs) >= s.cfg.MaxBatch {
+			out = append(out, ready{id, b})
+			delete(s.rooms, id)
+		}
+	}
+	s.mu.Unlock()
+	for _, r := range out {
+		for msgs := r.b.msgs; len(msgs) > 0; {
+			n := min(len(msgs), s.cfg.MaxBatch)
+			batch := msgs[:n]
+			msgs = msgs[n:]
+			s.fanout(func(ctx context.Context, c Comet) error { return c.PushRoom(ctx, r.room, batch) })
+			s.m.batchSize.Observe(float64(n))
+		}
+		done := time.Now()
+		for i, m := range r.b.acks {
+			_ = m.Ack()
+			s.m.latency.Observe(done.Sub(r.b.sent[i]).Seconds())
+		}
+	}
+}
+
+// fanout hands one batch to every comet at once, each bounded by PushTimeout, so a dead or
+// slow comet delays nobody else.
+func (s *Service) fanout(send func(context.Context, Comet) error) {
+	comets := s.deps.Comets
+	if len(comets) == 1 {
+		s.sendOne(send, comets[0])
+		return
+	}
+	var wg sync.WaitGroup
+	for _, c := range comets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.sendOne(send, c)
+		}()
+	}
+	wg.Wait()
+}
+
+func (s *Service) sendOne(send func(context.Context, Comet) error, c Comet) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.PushTimeout)
+	defer cancel()
+	if err := send(ctx, c); err != nil {
+		s.m.cometErrors.Inc()
+		s.log.Warn("comet push failed", "err", err)
+		return
+	}
+	s.m.batches.Inc()
+}

@@ -1,0 +1,39 @@
+package job
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	in          prometheus.Counter
+	bad         prometheus.Counter
+	batches     prometheus.Counter
+	cometErrors prometheus.Counter
+	batchSize   prometheus.Histogram
+	latency     prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		in: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zhibo_job_messages_in_total", Help: "Messages taken from the push stream.",
+		}),
+		bad: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zhibo_job_malformed_total", Help: "Push stream messages that could not be decoded (dropped).",
+		}),
+		batches: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zhibo_job_batches_sent_total", Help: "Batches handed to comets (one per comet).",
+		}),
+		cometErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zhibo_job_comet_errors_total", Help: "Batches a comet failed or timed out on.",
+		}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "zhibo_job_batch_messages", Help: "Messages per room batch.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 12),
+		}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "zhibo_job_push_latency_seconds", Help: "From publish to hand-off to the comets.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .075, .1, .15, .25, .5, 1, 2.5},
+		}),
+	}
+	reg.MustRegister(m.in, m.bad, m.batches, m.cometErrors, m.batchSize, m.latency)
+	return m
+}
