@@ -1,0 +1,72 @@
+package gift
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+)
+
+// Limits of the configuration, chosen so that price × num always fits an int64 with room to spare.
+const (
+	maxPrice    = 1_000_000_000
+	maxMaxNum   = 1_000_000
+	maxRankSize = 1000
+	maxNameLen  = 64 // characters; the column is VARCHAR(64)
+)
+
+// Config is the gift component's configuration.
+type Config struct {
+	// InitialBalance is what a wallet holds when it is first read or debited (0 = wallets start
+	// empty). Wallets are created lazily, so registering an account writes nothing here.
+	InitialBalance int64 `yaml:"initial_balance"`
+	// Catalog lists the gifts that can be sent, in display order.
+	Catalog []Gift `yaml:"catalog"`
+	// MaxNum is the largest num of one send.
+	MaxNum int64 `yaml:"max_num"`
+	// RankSize is how many senders a room's rank shows (and the largest ?limit= accepted).
+	RankSize int `yaml:"rank_size"`
+	// AggregateWindow is how long score increments are folded before one write.
+	AggregateWindow time.Duration `yaml:"aggregate_window"`
+	// RelayInterval is how often the outbox relay looks for orders whose event was not published.
+	RelayInterval time.Duration `yaml:"relay_interval"`
+}
+
+// RegisterFlags sets the defaults and binds every field to a flag named prefix+yaml_name.
+func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
+	c.Catalog = DefaultCatalog()
+	fs.Int64Var(&c.InitialBalance, prefix+"initial_balance", 1000,
+		"coins a wallet holds when first used (0 = wallets start empty).")
+	fs.Var(&catalogFlag{&c.Catalog}, prefix+"catalog",
+		`gift catalog as a JSON list of {"id","name","price","coin_type":"gold"|"silver"}.`)
+	fs.Int64Var(&c.MaxNum, prefix+"max_num", 9999, "largest num of one gift send.")
+	fs.IntVar(&c.RankSize, prefix+"rank_size", 20, "senders shown in a room's rank and the largest ?limit= accepted.")
+	fs.DurationVar(&c.AggregateWindow, prefix+"aggregate_window", time.Second,
+		"window over which score increments are folded into one write.")
+	fs.DurationVar(&c.RelayInterval, prefix+"relay_interval", time.Second,
+		"how often the outbox relay republishes order events whose publish did not complete.")
+}
+
+// Validate checks the config.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.InitialBalance < 0 {
+		errs = append(errs, fmt.Errorf("gift.initial_balance %d: must not be negative", c.InitialBalance))
+	}
+	if c.MaxNum < 1 || c.MaxNum > maxMaxNum {
+		errs = append(errs, fmt.Errorf("gift.max_num %d: want 1..%d", c.MaxNum, maxMaxNum))
+	}
+	if c.RankSize < 1 || c.RankSize > maxRankSize {
+		errs = append(errs, fmt.Errorf("gift.rank_size %d: want 1..%d", c.RankSize, maxRankSize))
+	}
+	if c.AggregateWindow < 10*time.Millisecond || c.AggregateWindow > time.Minute {
+		errs = append(errs, fmt.Errorf("gift.aggregate_window %s: want 10ms..1m", c.AggregateWindow))
+	}
+	if c.RelayInterval < 10*time.Millisecond || c.RelayInterval > time.Hour {
+		errs = append(errs, fmt.Errorf("gift.relay_interval %s: want 10ms..1h", c.RelayInterval))
+	}
+	if err := validateCatalog(c.Catalog); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

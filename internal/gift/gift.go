@@ -1,0 +1,172 @@
+// Package gift sells gifts in rooms: the catalog, wallets, idempotent sends that debit the
+// wallet and record the order in one transaction, and the scores gifts give — per-anchor
+// totals and per-room sender ranks — written through a window that folds many orders into one
+// write per key. Orders reach the scores (and any other reader) as events on the GIFT stream,
+// published after commit and re-published by an outbox relay, so a crash loses none.
+package gift
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/zhibo-live/zhibo/internal/account"
+	"github.com/zhibo-live/zhibo/internal/logic"
+	"github.com/zhibo-live/zhibo/internal/platform/queue"
+	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
+	"github.com/zhibo-live/zhibo/internal/room"
+	"github.com/zhibo-live/zhibo/pkg/ids"
+)
+
+// Names on the queue and in rooms.
+const (
+	// StreamName is the stream of order events; subjects are SubjectPrefix + room id.
+	StreamName = "GIFT"
+	// SubjectPrefix starts the subject of a room's order events.
+	SubjectPrefix = "gift.order."
+	// ScoreConsumer is the durable consumer that folds orders into scores, and its key in
+	// gift_agg_offsets.
+	ScoreConsumer = "gift-score"
+	// RankTag is the room tag telling that the room has a gift rank.
+	RankTag = "gift_rank"
+
+	streamMaxAge     = 7 * 24 * time.Hour
+	streamDuplicates = 10 * time.Minute
+	sideEffectBudget = 5 * time.Second // publish, push and tag after a commit
+)
+
+// Deps are the gift component's collaborators.
+type Deps struct {
+	Logger   *slog.Logger
+	Registry prometheus.Registerer
+	DB       *sqlstore.DB
+	IDs      *ids.Generator
+	Queue    *queue.Queue
+	Rooms    room.Client
+	Accounts account.Client
+	Pusher   logic.Client
+}
+
+// Service is the gift component.
+type Service struct {
+	cfg      Config
+	log      *slog.Logger
+	m        *metrics
+	store    Store
+	ids      *ids.Generator
+	q        *queue.Queue
+	rooms    room.Client
+	accounts account.Client
+	pusher   logic.Client
+	catalog  catalog
+	agg      *aggregator
+
+	tagMu  sync.Mutex
+	tagged map[int64]bool // rooms this process has tagged RankTag
+
+	runMu   sync.Mutex
+	running bool
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// New builds the service; it starts nothing.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	switch {
+	case deps.Logger == nil, deps.Registry == nil, deps.DB == nil, deps.IDs == nil, deps.Queue == nil,
+		deps.Rooms == nil, deps.Accounts == nil, deps.Pusher == nil:
+		return nil, errors.New("gift: every dependency is required")
+	}
+	m, err := newMetrics(deps.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("gift metrics: %w", err)
+	}
+	st := newSQLStore(deps.DB, cfg.InitialBalance)
+	s := &Service{
+		cfg:      cfg,
+		log:      deps.Logger,
+		m:        m,
+		store:    st,
+		ids:      deps.IDs,
+		q:        deps.Queue,
+		rooms:    deps.Rooms,
+		accounts: deps.Accounts,
+		pusher:   deps.Pusher,
+		catalog:  newCatalog(cfg.Catalog),
+		tagged:   map[int64]bool{},
+	}
+	s.agg = newAggregator(st, deps.Queue, cfg.AggregateWindow, deps.Logger, m)
+	return s, nil
+}
+
+// Start migrates the tables, ensures the GIFT stream, and starts the score aggregation and the
+// outbox relay. It returns once they run.
+func (s *Service) Start(ctx context.Context) error {
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	if s.running {
+		return errors.New("gift: already started")
+	}
+	if err := s.store.Migrate(ctx); err != nil {
+		return fmt.Errorf("gift: %w", err)
+	}
+	if err := s.q.EnsureStream(ctx, queue.StreamSpec{
+		Name: StreamName, Subjects: []string{SubjectPrefix + ">"},
+		MaxAge: streamMaxAge, Duplicates: streamDuplicates,
+	}); err != nil {
+		return fmt.Errorf("gift: %w", err)
+	}
+	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	if err := s.agg.start(loopCtx, &s.wg); err != nil {
+		cancel()
+		return fmt.Errorf("gift: %w", err)
+	}
+	s.wg.Go(func() { s.relayLoop(loopCtx) })
+	s.cancel, s.running = cancel, true
+	s.log.Info("gift started", "gifts", len(s.catalog.list), "aggregate_window", s.cfg.AggregateWindow)
+	return nil
+}
+
+// Stop stops consuming, flushes the scores folded so far and waits for every goroutine.
+func (s *Service) Stop(ctx context.Context) error {
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	if !s.running {
+		return nil
+	}
+	s.running = false
+	s.agg.stopConsuming()
+	s.cancel()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("gift: stop: %w", ctx.Err())
+	}
+	if err := s.agg.flush(ctx); err != nil {
+		return fmt.Errorf("gift: final flush: %w", err)
+	}
+	return nil
+}
+
+// Catalog returns the gifts that can be sent, in display order.
+func (s *Service) Catalog() []Gift {
+	return append([]Gift(nil), s.catalog.list...)
+}
+
+// Balance returns uid's wallet balance (a first read creates the wallet with the initial balance).
+func (s *Service) Balance(ctx context.Context, uid int64) (int64, error) {
+	if uid <= 0 {
+		return 0, ErrBadUID
+	}
+	return s.store.Balance(ctx, uid)
+}

@@ -1,0 +1,272 @@
+package gift
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zhibo-live/zhibo/internal/account"
+	"github.com/zhibo-live/zhibo/internal/platform/apierr"
+	"github.com/zhibo-live/zhibo/internal/platform/httpx"
+	"github.com/zhibo-live/zhibo/internal/platform/obs"
+	"github.com/zhibo-live/zhibo/internal/platform/queue"
+	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
+	"github.com/zhibo-live/zhibo/internal/room"
+	"github.com/zhibo-live/zhibo/pkg/ids"
+)
+
+// Fixture users and rooms.
+const (
+	anchorUID = int64(1)
+	aliceUID  = int64(2)
+	bobUID    = int64(3)
+	carolUID  = int64(4)
+
+	roomMain     = int64(100) // owned by anchorUID
+	roomNoAnchor = int64(200) // no owner
+	roomSecond   = int64(300) // also owned by anchorUID
+	roomTagged   = int64(400) // owned by anchorUID, already tagged gift_rank
+)
+
+type tagCall struct {
+	Room int64
+	Tag  string
+	On   bool
+}
+
+// fakeRooms is an in-memory room.Client recording SetTag calls.
+type fakeRooms struct {
+	mu    sync.Mutex
+	rooms map[int64]room.Room
+	tags  []tagCall
+}
+
+func newFakeRooms() *fakeRooms {
+	return &fakeRooms{rooms: map[int64]room.Room{
+		roomMain:     {ID: roomMain, OwnerUID: anchorUID, Title: "main"},
+		roomNoAnchor: {ID: roomNoAnchor, Title: "orphan"},
+		roomSecond:   {ID: roomSecond, OwnerUID: anchorUID, Title: "second"},
+		roomTagged:   {ID: roomTagged, OwnerUID: anchorUID, Title: "tagged", Tags: []string{RankTag}},
+	}}
+}
+
+func (f *fakeRooms) Get(_ context.Context, id int64) (room.Room, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.rooms[id]
+	if !ok {
+		return room.Room{}, apierr.NotFound.Withf("room %d not found", id)
+	}
+	return r, nil
+}
+
+func (f *fakeRooms) SetTag(_ context.Context, id int64, tag string, on bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tags = append(f.tags, tagCall{id, tag, on})
+	return nil
+}
+
+func (f *fakeRooms) tagCalls() []tagCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]tagCall(nil), f.tags...)
+}
+
+// fakeAccounts knows four users; token "u<uid>" verifies as uid.
+type fakeAccounts struct{ names map[int64]string }
+
+func newFakeAccounts() *fakeAccounts {
+	return &fakeAccounts{names: map[int64]string{anchorUID: "anchor", aliceUID: "alice", bobUID: "bob", carolUID: "carol"}}
+}
+
+func (f *fakeAccounts) Verify(token string) (int64, error) {
+	uid, err := strconv.ParseInt(strings.TrimPrefix(token, "u"), 10, 64)
+	if err != nil || !strings.HasPrefix(token, "u") {
+		return 0, apierr.Unauthorized.Withf("bad token")
+	}
+	return uid, nil
+}
+
+func (f *fakeAccounts) User(_ context.Context, uid int64) (account.User, error) {
+	n, ok := f.names[uid]
+	if !ok {
+		return account.User{}, apierr.NotFound
+	}
+	return account.User{UID: uid, Name: n}, nil
+}
+
+func (f *fakeAccounts) Names(_ context.Context, uids []int64) (map[int64]string, error) {
+	out := map[int64]string{}
+	for _, u := range uids {
+		if n, ok := f.names[u]; ok {
+			out[u] = n
+		}
+	}
+	return out, nil
+}
+
+type push struct {
+	Room int64
+	Msg  []byte
+}
+
+// fakePusher records room pushes.
+type fakePusher struct {
+	mu     sync.Mutex
+	pushes []push
+}
+
+func (f *fakePusher) PushRoom(_ context.Context, roomID int64, msgs ...[]byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, m := range msgs {
+		f.pushes = append(f.pushes, push{roomID, m})
+	}
+	return nil
+}
+
+func (f *fakePusher) PushUsers(context.Context, []int64, ...[]byte) error { return nil }
+func (f *fakePusher) Broadcast(context.Context, ...[]byte) error          { return nil }
+
+func (f *fakePusher) all() []push {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]push(nil), f.pushes...)
+}
+
+// testConfig is the default config with short windows.
+func testConfig(t testing.TB) Config {
+	var cfg Config
+	cfg.RegisterFlags(flag.NewFlagSet("t", flag.ContinueOnError), "gift.")
+	cfg.AggregateWindow = 20 * time.Millisecond
+	cfg.RelayInterval = 50 * time.Millisecond
+	require.NoError(t, cfg.Validate())
+	return cfg
+}
+
+// env is a started service on db with an embedded queue, fakes and an HTTP server.
+type env struct {
+	db       *sqlstore.DB
+	q        *queue.Queue
+	svc      *Service
+	rooms    *fakeRooms
+	accounts *fakeAccounts
+	pusher   *fakePusher
+	srv      *httptest.Server
+}
+
+func newEnv(t *testing.T, db *sqlstore.DB, mod func(*Config)) *env {
+	q, err := queue.Open(context.Background(), queue.Config{}, t.TempDir(), obs.Discard())
+	require.NoError(t, err)
+	t.Cleanup(q.Close)
+	e := &env{db: db, q: q, rooms: newFakeRooms(), accounts: newFakeAccounts(), pusher: &fakePusher{}}
+	cfg := testConfig(t)
+	if mod != nil {
+		mod(&cfg)
+	}
+	e.svc = e.start(t, cfg)
+	mux := http.NewServeMux()
+	e.svc.Register(mux)
+	e.srv = httptest.NewServer(httpx.Identify(e.accounts, mux))
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// start builds and starts a service on e's database and queue, stopped when t ends.
+func (e *env) start(t *testing.T, cfg Config) *Service {
+	gen, err := ids.New(1)
+	require.NoError(t, err)
+	svc, err := New(cfg, Deps{
+		Logger: obs.Discard(), Registry: prometheus.NewRegistry(), DB: e.db, IDs: gen, Queue: e.q,
+		Rooms: e.rooms, Accounts: e.accounts, Pusher: e.pusher,
+	})
+	require.NoError(t, err)
+	require.NoError(t, svc.Start(context.Background()))
+	t.Cleanup(func() { require.NoError(t, svc.Stop(context.Background())) })
+	return svc
+}
+
+// call sends a request as uid (0 = anonymous); body is a string sent verbatim or a value
+// encoded as JSON. It returns the status and the envelope.
+func (e *env) call(t testing.TB, method, path string, uid int64, body any) (int, envelope) {
+	var rd *bytes.Reader
+	switch b := body.(type) {
+	case nil:
+		rd = bytes.NewReader(nil)
+	case string:
+		rd = bytes.NewReader([]byte(b))
+	default:
+		raw, err := json.Marshal(b)
+		require.NoError(t, err)
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	require.NoError(t, err)
+	if uid != 0 {
+		req.Header.Set("Authorization", fmt.Sprintf("Bearer u%d", uid))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var env envelope
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&env))
+	return resp.StatusCode, env
+}
+
+type envelope struct {
+	Code    int             `json:"code"`
+	Message string          `json:"message"`
+	Data    json.RawMessage `json:"data"`
+}
+
+// send posts a gift and requires success.
+func (e *env) send(t testing.TB, uid, roomID, giftID, num int64, key string) Order {
+	status, env := e.call(t, "POST", fmt.Sprintf("/api/rooms/%d/gifts", roomID), uid,
+		map[string]any{"gift_id": giftID, "num": num, "idempotency_key": key})
+	require.Equal(t, http.StatusOK, status, "%+v", env)
+	var o Order
+	require.NoError(t, json.Unmarshal(env.Data, &o))
+	return o
+}
+
+func (e *env) balance(t testing.TB, uid int64) int64 {
+	status, env := e.call(t, "GET", "/api/wallet", uid, nil)
+	require.Equal(t, http.StatusOK, status, "%+v", env)
+	var w struct{ UID, Balance int64 }
+	require.NoError(t, json.Unmarshal(env.Data, &w))
+	require.Equal(t, uid, w.UID)
+	return w.Balance
+}
+
+func (e *env) rank(t testing.TB, roomID int64, query string) Rank {
+	status, env := e.call(t, "GET", fmt.Sprintf("/api/rooms/%d/rank%s", roomID, query), 0, nil)
+	require.Equal(t, http.StatusOK, status, "%+v", env)
+	var r Rank
+	require.NoError(t, json.Unmarshal(env.Data, &r))
+	return r
+}
+
+func (e *env) count(t testing.TB, query string, args ...any) int64 {
+	var n int64
+	require.NoError(t, e.db.QueryRowContext(context.Background(), query, args...).Scan(&n))
+	return n
+}
+
+// eventually polls cond for up to 10 s.
+func eventually(t testing.TB, cond func() bool, msg string, args ...any) {
+	t.Helper()
+	require.Eventually(t, cond, 10*time.Second, 10*time.Millisecond, append([]any{msg}, args...)...)
+}
