@@ -119,7 +119,7 @@ func (f *fakePusher) PushRoom(_ context.Context, roomID int64, msgs ...[]byte) e
 }
 
 func (f *fakePusher) PushUsers(context.Context, []int64, ...[]byte) error { return nil }
-func (f *fakePusher) Broadcast(context.Context, ...[]byte) error         { return nil }
+func (f *fakePusher) Broadcast(context.Context, ...[]byte) error          { return nil }
 
 func (f *fakePusher) all() []push {
 	f.mu.Lock()

@@ -1,0 +1,55 @@
+package danmaku
+
+import (
+	"flag"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestConfigFlags(t *testing.T) {
+	var c Config
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	c.RegisterFlags(fs, "danmaku.")
+	require.Equal(t, Config{MaxRunes: 100, Rate: 1, Burst: 3, HistorySize: 50, PushTimeout: 3 * time.Second}, c)
+	require.NoError(t, c.Validate())
+	for _, name := range []string{"max_runes", "rate", "burst", "banned_words", "history_size", "push_timeout"} {
+		f := fs.Lookup("danmaku." + name)
+		require.NotNil(t, f, name)
+		require.NotEmpty(t, f.Usage, name)
+	}
+	require.NoError(t, fs.Parse([]string{
+		"-danmaku.banned_words", " Spam, ,广告,", "-danmaku.rate", "0.5", "-danmaku.burst", "10",
+		"-danmaku.max_runes", "20", "-danmaku.history_size", "7", "-danmaku.push_timeout", "1s",
+	}))
+	require.Equal(t, Config{MaxRunes: 20, Rate: 0.5, Burst: 10, BannedWords: []string{"Spam", "广告"},
+		HistorySize: 7, PushTimeout: time.Second}, c)
+	require.Equal(t, "Spam,广告", fs.Lookup("danmaku.banned_words").Value.String())
+	require.NoError(t, fs.Parse([]string{"-danmaku.banned_words", ""}))
+	require.Empty(t, c.BannedWords)
+	require.Equal(t, DefaultConfig(), Config{MaxRunes: 100, Rate: 1, Burst: 3, HistorySize: 50, PushTimeout: 3 * time.Second})
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, c := range []struct {
+		edit func(*Config)
+		err  string
+	}{
+		{func(c *Config) { c.MaxRunes = 0 }, "danmaku.max_runes"},
+		{func(c *Config) { c.MaxRunes = 501 }, "danmaku.max_runes"},
+		{func(c *Config) { c.Rate = -1 }, "danmaku.rate"},
+		{func(c *Config) { c.Burst = 0 }, "danmaku.burst"},
+		{func(c *Config) { c.HistorySize = 0 }, "danmaku.history_size"},
+		{func(c *Config) { c.HistorySize = 1001 }, "danmaku.history_size"},
+		{func(c *Config) { c.PushTimeout = -time.Second }, "danmaku.push_timeout"},
+		{func(c *Config) { c.BannedWords = []string{"a,b"} }, "danmaku.banned_words"},
+	} {
+		cfg := DefaultConfig()
+		c.edit(&cfg)
+		require.ErrorContains(t, cfg.Validate(), c.err)
+	}
+	cfg := DefaultConfig()
+	cfg.Rate, cfg.Burst = 0, 0 // no limit: burst is irrelevant
+	require.NoError(t, cfg.Validate())
+}
