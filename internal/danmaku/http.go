@@ -56,7 +56,7 @@ func (s *Service) handleSend(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var req sendRequest
-	if err := httpx.Decode(w, r, &req); err != nil {
+	if err := httpx.DecodeLimit(w, r, &req, s.sendBodyLimit()); err != nil {
 		s.metrics.rejected.WithLabelValues(reasonBadInput).Inc()
 		return err
 	}
@@ -69,6 +69,12 @@ func (s *Service) handleSend(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return httpx.OK(w, idResponse{ID: id})
+}
+
+// sendBodyLimit leaves room for max_runes characters each written as a JSON-escaped UTF-16
+// surrogate pair ("\ud83d\ude00", 12 bytes), plus the other fields.
+func (s *Service) sendBodyLimit() int64 {
+	return 1024 + 12*int64(s.cfg.MaxRunes)
 }
 
 func (s *Service) handleHistory(w http.ResponseWriter, r *http.Request) error {

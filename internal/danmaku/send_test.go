@@ -89,6 +89,7 @@ func TestSendRejections(t *testing.T) {
 			{"bad token", -1, "/api/rooms/1/danmaku", `{"text":"hi"}`, 401, -401, "", ""},
 			{"bad room id", bob, "/api/rooms/x/danmaku", `{"text":"hi"}`, 400, -400, "path parameter id", ""},
 			{"unknown room", bob, "/api/rooms/9/danmaku", `{"text":"hi"}`, 404, -404, "", ""},
+			{"body too large", bob, "/api/rooms/1/danmaku", `{"text":"` + strings.Repeat(`\ud83d\ude00`, 200) + `"}`, 413, -413, "larger than 2224 bytes", "bad_input"},
 			{"empty body", bob, "/api/rooms/1/danmaku", ``, 400, -400, "empty", "bad_input"},
 			{"not json", bob, "/api/rooms/1/danmaku", `hi`, 400, -400, "malformed", "bad_input"},
 			{"unknown field", bob, "/api/rooms/1/danmaku", `{"text":"hi","size":3}`, 400, -400, "unknown field", "bad_input"},
@@ -160,11 +161,13 @@ func TestSendTextLength(t *testing.T) {
 	h.sendOK(bob, room1, strings.Repeat("弹", 100))
 	h.sendOK(bob, room1, "  "+strings.Repeat("a", 100)+"  ") // trimmed before counting
 	h.sendOK(bob, room1, strings.Repeat("😀", 100))
-	r := h.send(bob, room1, map[string]any{"text": strings.Repeat("😀", 101)})
+	r := h.send(bob, room1, `{"text":"`+strings.Repeat(`\ud83d\ude00`, 100)+`"}`) // fits the body limit
+	require.Equal(t, http.StatusOK, r.status, r.Msg)
+	r = h.send(bob, room1, map[string]any{"text": strings.Repeat("😀", 101)})
 	require.Equal(t, http.StatusBadRequest, r.status)
 	items, err := h.svc.History(context.Background(), room1, 0)
 	require.NoError(t, err)
-	require.Len(t, items, 3)
+	require.Len(t, items, 4)
 	require.Equal(t, strings.Repeat("a", 100), items[1].Text)
 }
 
