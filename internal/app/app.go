@@ -1,0 +1,207 @@
+// Package app wires components into a process: it opens the shared resources the chosen
+// components need (SQL store, queue, token key), builds each component with its peers, starts
+// them in dependency order and stops them in reverse.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"slices"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/zhibo-live/zhibo/internal/account"
+	"github.com/zhibo-live/zhibo/internal/comet"
+	"github.com/zhibo-live/zhibo/internal/config"
+	"github.com/zhibo-live/zhibo/internal/danmaku"
+	"github.com/zhibo-live/zhibo/internal/gateway"
+	"github.com/zhibo-live/zhibo/internal/gift"
+	"github.com/zhibo-live/zhibo/internal/job"
+	"github.com/zhibo-live/zhibo/internal/logic"
+	"github.com/zhibo-live/zhibo/internal/platform/queue"
+	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
+	"github.com/zhibo-live/zhibo/internal/platform/token"
+	"github.com/zhibo-live/zhibo/internal/room"
+	"github.com/zhibo-live/zhibo/pkg/ids"
+)
+
+// lifecycle is what every component implements.
+type lifecycle interface {
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+}
+
+// App is one zhibo process.
+type App struct {
+	cfg   config.Config
+	names []string
+	log   *slog.Logger
+	Reg   *prometheus.Registry
+
+	db *sqlstore.DB
+	q  *queue.Queue
+
+	Account *account.Service
+	Room    *room.Service
+	Gift    *gift.Service
+	Danmaku *danmaku.Service
+	Logic   *logic.Service
+	Comet   *comet.Service
+	Job     *job.Service
+	Gateway *gateway.Service
+
+	started []lifecycle
+}
+
+// New checks the config and the component list; Start does the work.
+func New(cfg config.Config, components []string, log *slog.Logger) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	names, err := Resolve(components)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &App{cfg: cfg, names: names, log: log, Reg: reg}, nil
+}
+
+func (a *App) has(n string) bool { return slices.Contains(a.names, n) }
+
+func (a *App) logger(component string) *slog.Logger { return a.log.With("component", component) }
+
+// Start opens resources, builds and starts every component. On failure, whatever started is
+// stopped again.
+func (a *App) Start(ctx context.Context) error {
+	if err := a.start(ctx); err != nil {
+		_ = a.Stop(context.WithoutCancel(ctx))
+		return err
+	}
+	a.log.Info("zhibo started", "components", a.names)
+	return nil
+}
+
+func (a *App) start(ctx context.Context) error {
+	if a.hasAny("account", "room", "gift", "danmaku") {
+		db, err := sqlstore.Open(ctx, a.cfg.Store, a.cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		a.db = db
+	}
+	if a.hasAny("logic", "gift", "job") {
+		q, err := queue.Open(ctx, a.cfg.Queue, a.cfg.DataDir, a.logger("queue"))
+		if err != nil {
+			return err
+		}
+		a.q = q
+	}
+	var signer *token.Signer
+	if a.hasAny("account", "logic") {
+		key, err := token.LoadOrCreateKey(a.cfg.Secret, filepath.Join(a.cfg.DataDir, "secret"))
+		if err != nil {
+			return err
+		}
+		if signer, err = token.NewSigner(key); err != nil {
+			return err
+		}
+	}
+	idg, err := ids.New(a.cfg.Node)
+	if err != nil {
+		return err
+	}
+	if err := a.build(signer, idg); err != nil {
+		return err
+	}
+	for _, l := range a.lifecycles() {
+		if err := l.Start(ctx); err != nil {
+			return err
+		}
+		a.started = append(a.started, l)
+	}
+	return nil
+}
+
+func (a *App) hasAny(names ...string) bool {
+	return slices.ContainsFunc(names, a.has)
+}
+
+// lifecycles lists the built components in start order.
+func (a *App) lifecycles() []lifecycle {
+	var out []lifecycle
+	for _, n := range a.names {
+		switch n {
+		case "account":
+			out = append(out, a.Account)
+		case "logic":
+			out = append(out, a.Logic)
+		case "room":
+			out = append(out, a.Room)
+		case "gift":
+			out = append(out, a.Gift)
+		case "danmaku":
+			out = append(out, a.Danmaku)
+		case "comet":
+			out = append(out, a.Comet)
+		case "job":
+			out = append(out, a.Job)
+		case "gateway":
+			out = append(out, a.Gateway)
+		}
+	}
+	return out
+}
+
+// Stop stops components in reverse start order, then closes the queue and the store.
+func (a *App) Stop(ctx context.Context) error {
+	var errs []error
+	for i := len(a.started) - 1; i >= 0; i-- {
+		if err := a.started[i].Stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	a.started = nil
+	if a.q != nil {
+		a.q.Close()
+		a.q = nil
+	}
+	if a.db != nil {
+		if err := a.db.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		a.db = nil
+	}
+	return errors.Join(errs...)
+}
+
+// HTTPAddr is the gateway's address (nil without a gateway).
+func (a *App) HTTPAddr() net.Addr {
+	if a.Gateway == nil {
+		return nil
+	}
+	return a.Gateway.Addr()
+}
+
+// TCPAddr is the comet's raw TCP address (nil without one).
+func (a *App) TCPAddr() net.Addr {
+	if a.Comet == nil {
+		return nil
+	}
+	return a.Comet.TCPAddr()
+}
+
+// Ready reports whether the shared resources answer.
+func (a *App) Ready(ctx context.Context) error {
+	if a.db != nil {
+		if err := a.db.PingContext(ctx); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+	}
+	return nil
+}

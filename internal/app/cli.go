@@ -1,0 +1,173 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/zhibo-live/zhibo/internal/config"
+	"github.com/zhibo-live/zhibo/internal/platform/obs"
+)
+
+// Version is set at build time with -ldflags "-X github.com/zhibo-live/zhibo/internal/app.Version=…".
+var Version = "dev"
+
+const usage = `zhibo — live-streaming backend
+
+Usage:
+  zhibo up [flags]                         run every component in one process (embedded storage)
+  zhibo serve --components=a,b [flags]     run the named components
+  zhibo components                         list the components
+  zhibo config check|print|doc [flags]     validate, print the effective config, or document every setting
+  zhibo version
+
+Flags are the settings printed by "zhibo config doc"; each also reads ZHIBO_<NAME> from the
+environment, and -config FILE (or ZHIBO_CONFIG) loads a YAML file first.
+`
+
+// Main runs the command line and returns the exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "up":
+		err = serve(args[1:], stdout, stderr, false)
+	case "serve":
+		err = serve(args[1:], stdout, stderr, true)
+	case "components":
+		for _, c := range Components() {
+			needs := "-"
+			if len(c.Needs) > 0 {
+				needs = strings.Join(c.Needs, ",")
+			}
+			fmt.Fprintf(stdout, "%-8s  needs %-18s  %s\n", c.Name, needs, c.About)
+		}
+	case "config":
+		err = configCmd(args[1:], stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "zhibo", Version)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "zhibo:", err)
+		return 1
+	}
+	return 0
+}
+
+func configCmd(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("config needs a sub-command: check, print or doc")
+	}
+	if args[0] == "doc" {
+		config.Doc(stdout)
+		return nil
+	}
+	cfg, _, err := config.Load("zhibo config "+args[0], args[1:], os.Getenv, stderr, nil)
+	if err != nil {
+		return err
+	}
+	verr := cfg.Validate()
+	switch args[0] {
+	case "check":
+		if verr != nil {
+			return fmt.Errorf("config invalid:\n%w", verr)
+		}
+		fmt.Fprintln(stdout, "config ok")
+	case "print":
+		b, err := cfg.YAML()
+		if err != nil {
+			return err
+		}
+		_, _ = stdout.Write(b)
+		if verr != nil {
+			return fmt.Errorf("config invalid:\n%w", verr)
+		}
+	default:
+		return fmt.Errorf("unknown config sub-command %q (want check, print or doc)", args[0])
+	}
+	return nil
+}
+
+func serve(args []string, stdout, stderr io.Writer, pick bool) error {
+	components := AllNames()
+	var list string
+	cfg, rest, err := config.Load("zhibo", args, os.Getenv, stderr, func(fs *flag.FlagSet) {
+		if pick {
+			fs.StringVar(&list, "components", "", "comma-separated components to run (see zhibo components).")
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("unexpected arguments %q", rest)
+	}
+	if pick {
+		components = nil
+		for _, c := range strings.Split(list, ",") {
+			if c = strings.TrimSpace(c); c != "" {
+				components = append(components, c)
+			}
+		}
+	}
+	log, err := obs.NewLogger(stderr, cfg.Log)
+	if err != nil {
+		return err
+	}
+	a, err := New(cfg, components, log)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := a.Start(ctx); err != nil {
+		return err
+	}
+	if addr := a.HTTPAddr(); addr != nil {
+		fmt.Fprintf(stdout, "zhibo is up: %s  (WebSocket %s/sub", displayURL(addr), strings.Replace(displayURL(addr), "http", "ws", 1))
+		if t := a.TCPAddr(); t != nil {
+			fmt.Fprintf(stdout, ", raw TCP %s", t)
+		}
+		fmt.Fprintln(stdout, ")")
+	}
+	<-ctx.Done()
+	log.Info("shutting down: stop accepting, drain, flush, close")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.Stop(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// displayURL turns a listen address into a URL a browser on this machine can open.
+func displayURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}

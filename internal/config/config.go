@@ -1,0 +1,199 @@
+// Package config is the root configuration: one field per component, each owning its own
+// defaults, flags and validation. Values load in this order, later winning:
+// defaults → YAML file → ZHIBO_* environment → command-line flags. Unknown YAML keys are errors.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/zhibo-live/zhibo/internal/account"
+	"github.com/zhibo-live/zhibo/internal/comet"
+	"github.com/zhibo-live/zhibo/internal/danmaku"
+	"github.com/zhibo-live/zhibo/internal/gateway"
+	"github.com/zhibo-live/zhibo/internal/gift"
+	"github.com/zhibo-live/zhibo/internal/job"
+	"github.com/zhibo-live/zhibo/internal/logic"
+	"github.com/zhibo-live/zhibo/internal/platform/obs"
+	"github.com/zhibo-live/zhibo/internal/platform/queue"
+	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
+	"github.com/zhibo-live/zhibo/internal/room"
+	"github.com/zhibo-live/zhibo/pkg/ids"
+)
+
+// Config is everything a zhibo process can be told.
+type Config struct {
+	// DataDir holds the embedded database, the embedded queue and the generated secret.
+	DataDir string `yaml:"data_dir"`
+	// Secret signs user and connection tokens; every process of a cluster needs the same one.
+	// Empty = generated once and kept in <data_dir>/secret.
+	Secret string `yaml:"secret"`
+	// Node numbers this process for id generation (0..1023); unique per process in a cluster.
+	Node int64 `yaml:"node"`
+
+	Log     obs.LogConfig    `yaml:"log"`
+	Store   sqlstore.Config  `yaml:"store"`
+	Queue   queue.Config     `yaml:"queue"`
+	Gateway gateway.Config   `yaml:"gateway"`
+	Account account.Config   `yaml:"account"`
+	Room    room.Config      `yaml:"room"`
+	Danmaku danmaku.Config   `yaml:"danmaku"`
+	Gift    gift.Config      `yaml:"gift"`
+	Logic   logic.Config     `yaml:"logic"`
+	Comet   comet.Config     `yaml:"comet"`
+	Job     job.Config       `yaml:"job"`
+}
+
+// RegisterFlags binds every field to a flag and installs the defaults.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.DataDir, "data_dir", "./data", "folder of the embedded database, queue and secret.")
+	fs.StringVar(&c.Secret, "secret", "", "key signing user and connection tokens, at least 16 characters (empty = generated into <data_dir>/secret).")
+	fs.Int64Var(&c.Node, "node", 0, "this process's number for id generation, 0..1023, unique within a cluster.")
+	fs.StringVar(&c.Log.Level, "log.level", "info", "log level: debug, info, warn or error.")
+	fs.StringVar(&c.Log.Format, "log.format", "json", "log format: json or text.")
+	c.Store.RegisterFlags(fs, "store.")
+	c.Queue.RegisterFlags(fs, "queue.")
+	c.Gateway.RegisterFlags(fs, "gateway.")
+	c.Account.RegisterFlags(fs, "account.")
+	c.Room.RegisterFlags(fs, "room.")
+	c.Danmaku.RegisterFlags(fs, "danmaku.")
+	c.Gift.RegisterFlags(fs, "gift.")
+	c.Logic.RegisterFlags(fs, "logic.")
+	c.Comet.RegisterFlags(fs, "comet.")
+	c.Job.RegisterFlags(fs, "job.")
+}
+
+// Validate checks every section and reports all problems at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir must not be empty"))
+	}
+	if c.Secret != "" && len(c.Secret) < 16 {
+		errs = append(errs, errors.New("secret must be at least 16 characters"))
+	}
+	if c.Node < 0 || c.Node > ids.MaxNode {
+		errs = append(errs, fmt.Errorf("node must be in 0..%d", ids.MaxNode))
+	}
+	for _, v := range []interface{ Validate() error }{&c.Store, &c.Queue, &c.Gateway, &c.Account,
+		&c.Room, &c.Danmaku, &c.Gift, &c.Logic, c.Comet, &c.Job} {
+		if err := v.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// EnvName is the environment variable overriding a flag: comet.tcp_addr → ZHIBO_COMET_TCP_ADDR.
+func EnvName(flagName string) string {
+	return "ZHIBO_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(flagName))
+}
+
+// FlagSet returns a flag set bound to c (defaults installed) plus the -config flag.
+func (c *Config) FlagSet(name string) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	c.RegisterFlags(fs)
+	file := fs.String("config", "", "YAML config file (env ZHIBO_CONFIG).")
+	return fs, file
+}
+
+// Load builds the config from args (flags after the sub-command), the environment and the
+// YAML file named by -config or ZHIBO_CONFIG. It returns the remaining arguments.
+// extra, when not nil, adds flags of the sub-command itself (e.g. --components).
+func Load(name string, args []string, getenv func(string) string, out io.Writer, extra func(*flag.FlagSet)) (Config, []string, error) {
+	var c Config
+	fs, file := c.FlagSet(name)
+	fs.SetOutput(out)
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, nil, err
+	}
+	// Remember what the command line said: it must win over the file and the environment.
+	var cli [][2]string
+	fs.Visit(func(f *flag.Flag) { cli = append(cli, [2]string{f.Name, f.Value.String()}) })
+
+	path := *file
+	if path == "" {
+		path = getenv("ZHIBO_CONFIG")
+	}
+	if path != "" {
+		if err := c.loadYAML(path); err != nil {
+			return c, nil, err
+		}
+	}
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == "config" {
+			return
+		}
+		if v := getenv(EnvName(f.Name)); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", EnvName(f.Name), err))
+			}
+		}
+	})
+	for _, kv := range cli {
+		if kv[0] != "config" {
+			if err := fs.Set(kv[0], kv[1]); err != nil {
+				errs = append(errs, fmt.Errorf("-%s: %w", kv[0], err))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return c, nil, err
+	}
+	return c, fs.Args(), nil
+}
+
+func (c *Config) loadYAML(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	return nil
+}
+
+// YAML renders the effective config with the secret redacted.
+func (c Config) YAML() ([]byte, error) {
+	if c.Secret != "" {
+		c.Secret = "<redacted>"
+	}
+	return yaml.Marshal(c)
+}
+
+// Doc writes a Markdown table of every setting: flag, environment variable, default, meaning.
+func Doc(w io.Writer) {
+	var c Config
+	fs, _ := c.FlagSet("zhibo")
+	var rows []*flag.Flag
+	fs.VisitAll(func(f *flag.Flag) { rows = append(rows, f) })
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
+	fmt.Fprintln(w, "| flag / YAML path | environment | default | meaning |")
+	fmt.Fprintln(w, "|---|---|---|---|")
+	for _, f := range rows {
+		env := EnvName(f.Name)
+		if f.Name == "config" {
+			env = "ZHIBO_CONFIG"
+		}
+		def := f.DefValue
+		if def == "" || def == "[]" {
+			def = "(empty)"
+		}
+		fmt.Fprintf(w, "| `%s` | `%s` | `%s` | %s |\n", f.Name, env, def, strings.ReplaceAll(f.Usage, "|", "\\|"))
+	}
+}

@@ -1,0 +1,166 @@
+// Package gateway is the public HTTP entry of a zhibo node: it mounts the routes of every
+// component running in the process, the WebSocket endpoint /sub, the web UI, health, metrics
+// and the merged OpenAPI description, behind one chain of trace → per-IP rate limit →
+// identity → route metrics.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/zhibo-live/zhibo/internal/platform/httpx"
+)
+
+// Routes is a component that serves HTTP routes.
+type Routes interface {
+	Register(mux *http.ServeMux)
+}
+
+// Deps are the gateway's collaborators.
+type Deps struct {
+	Logger   *slog.Logger
+	Registry prometheus.Registerer
+	Gatherer prometheus.Gatherer
+	Verifier httpx.Verifier // nil: bearer tokens are not checked here (no account component)
+	Routes   []Routes
+	OpenAPI  [][]byte     // fragments merged into /api/openapi.json
+	Sub      http.Handler // WebSocket endpoint, nil when no comet runs here
+	Web      http.Handler // the UI, nil for an API-only node
+	Ready    func(ctx context.Context) error
+}
+
+// Service is the gateway.
+type Service struct {
+	cfg     Config
+	deps    Deps
+	log     *slog.Logger
+	handler http.Handler
+	srv     *http.Server
+
+	mu   sync.Mutex
+	addr net.Addr
+	done chan struct{}
+}
+
+// New builds the route table; Start listens.
+func New(cfg Config, deps Deps) (*Service, error) {
+	spec, err := MergeOpenAPI(deps.OpenAPI...)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	for _, r := range deps.Routes {
+		r.Register(mux)
+	}
+	mux.HandleFunc("GET /api/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(spec)
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if deps.Ready != nil {
+			if err := deps.Ready(r.Context()); err != nil {
+				http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	if deps.Gatherer != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(deps.Gatherer, promhttp.HandlerOpts{}))
+	}
+	if deps.Sub != nil {
+		mux.Handle("GET /sub", deps.Sub)
+	}
+	// Everything else: unknown API paths get the JSON envelope; other GETs get the UI.
+	notFound := httpx.Handle(deps.Logger, func(http.ResponseWriter, *http.Request) error { return errNoRoute })
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if deps.Web == nil || strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/xlive/") ||
+			(r.Method != http.MethodGet && r.Method != http.MethodHead) {
+			notFound.ServeHTTP(w, r)
+			return
+		}
+		deps.Web.ServeHTTP(w, r)
+	}))
+
+	var h http.Handler = mux
+	if deps.Verifier != nil {
+		h = httpx.Identify(deps.Verifier, h)
+	}
+	if cfg.RatePerIP > 0 {
+		h = newIPLimiter(cfg.RatePerIP, cfg.BurstPerIP).limit(h)
+	}
+	h = httpx.Observe(deps.Logger, httpx.NewMetrics(deps.Registry), h)
+	h = withTimeout(cfg, h)
+	return &Service{cfg: cfg, deps: deps, log: deps.Logger, handler: h}, nil
+}
+
+// Handler is the full chain, for tests that serve it themselves.
+func (s *Service) Handler() http.Handler { return s.handler }
+
+// withTimeout puts a deadline on API requests (not on the long-lived WebSocket).
+func withTimeout(cfg Config, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/sub" || !strings.HasPrefix(r.URL.Path, "/api/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), cfg.RequestTimeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// Start listens and serves in the background.
+func (s *Service) Start(context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("gateway: listen %s: %w", s.cfg.HTTPAddr, err)
+	}
+	s.srv = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.mu.Lock()
+	s.addr = ln.Addr()
+	s.done = make(chan struct{})
+	s.mu.Unlock()
+	go func() {
+		defer close(s.done)
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("gateway stopped serving", "err", err)
+		}
+	}()
+	s.log.Info("gateway listening", "addr", ln.Addr().String())
+	return nil
+}
+
+// Addr is the listening address after Start.
+func (s *Service) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// Stop stops accepting and drains in-flight requests.
+func (s *Service) Stop(ctx context.Context) error {
+	if s.srv == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := s.srv.Shutdown(ctx)
+	<-s.done
+	return err
+}
