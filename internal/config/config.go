@@ -39,17 +39,17 @@ type Config struct {
 	// Node numbers this process for id generation (0..1023); unique per process in a cluster.
 	Node int64 `yaml:"node"`
 
-	Log     obs.LogConfig    `yaml:"log"`
-	Store   sqlstore.Config  `yaml:"store"`
-	Queue   queue.Config     `yaml:"queue"`
-	Gateway gateway.Config   `yaml:"gateway"`
-	Account account.Config   `yaml:"account"`
-	Room    room.Config      `yaml:"room"`
-	Danmaku danmaku.Config   `yaml:"danmaku"`
-	Gift    gift.Config      `yaml:"gift"`
-	Logic   logic.Config     `yaml:"logic"`
-	Comet   comet.Config     `yaml:"comet"`
-	Job     job.Config       `yaml:"job"`
+	Log     obs.LogConfig   `yaml:"log"`
+	Store   sqlstore.Config `yaml:"store"`
+	Queue   queue.Config    `yaml:"queue"`
+	Gateway gateway.Config  `yaml:"gateway"`
+	Account account.Config  `yaml:"account"`
+	Room    room.Config     `yaml:"room"`
+	Danmaku danmaku.Config  `yaml:"danmaku"`
+	Gift    gift.Config     `yaml:"gift"`
+	Logic   logic.Config    `yaml:"logic"`
+	Comet   comet.Config    `yaml:"comet"`
+	Job     job.Config      `yaml:"job"`
 }
 
 // RegisterFlags binds every field to a flag and installs the defaults.
@@ -196,4 +196,11 @@ func Doc(w io.Writer) {
 		}
 		fmt.Fprintf(w, "| `%s` | `%s` | `%s` | %s |\n", f.Name, env, def, strings.ReplaceAll(f.Usage, "|", "\\|"))
 	}
+}
+
+// Defaults is the config with every default and nothing else applied.
+func Defaults() Config {
+	var c Config
+	c.FlagSet("defaults")
+	return c
 }

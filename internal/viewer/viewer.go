@@ -1,0 +1,168 @@
+// Package viewer is a client of the long-connection protocol, over WebSocket or raw TCP, as
+// a third-party danmaku client speaks it: auth, heartbeats, and decoding of plain, zlib and
+// brotli batches into single messages. End-to-end tests and the load generator use it.
+package viewer
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+
+	"github.com/zhibo-live/zhibo/internal/protocol"
+)
+
+// Options say where and as whom to connect.
+type Options struct {
+	// Addr is "host:port" for raw TCP, or a ws:// URL (e.g. ws://127.0.0.1:8080/sub).
+	Addr     string
+	WS       bool
+	UID      int64
+	RoomID   int64
+	Token    string
+	ProtoVer int // 0 plain, 2 zlib, 3 brotli
+	// Local, when set, is the source address to connect from (spreading load over 127.0.0.x).
+	Local *net.TCPAddr
+}
+
+// Conn is one authenticated connection.
+type Conn struct {
+	nc      net.Conn
+	ws      bool
+	r       *bufio.Reader
+	pending []protocol.Packet
+	seq     uint32
+}
+
+// ErrRejected is returned when the server answers the auth packet with a non-zero code.
+var ErrRejected = errors.New("viewer: auth rejected")
+
+// Dial connects and authenticates; it returns once the auth reply arrived.
+func Dial(ctx context.Context, o Options) (*Conn, error) {
+	d := net.Dialer{LocalAddr: o.Local}
+	var (
+		nc  net.Conn
+		br  *bufio.Reader
+		err error
+	)
+	if o.WS {
+		wd := ws.Dialer{NetDial: d.DialContext}
+		nc, br, _, err = wd.Dial(ctx, o.Addr)
+	} else {
+		nc, err = d.DialContext(ctx, "tcp", o.Addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("viewer: dial %s: %w", o.Addr, err)
+	}
+	if br == nil {
+		br = bufio.NewReader(nc)
+	}
+	c := &Conn{nc: nc, ws: o.WS, r: br}
+	auth := protocol.AppendAuth(nil, 1, protocol.AuthBody{UID: o.UID, RoomID: o.RoomID, ProtoVer: o.ProtoVer,
+		Platform: "web", Type: 2, Key: o.Token})
+	if err := c.write(auth); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(10 * time.Second)
+	}
+	p, err := c.NextUntil(deadline)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("viewer: auth reply: %w", err)
+	}
+	var reply struct {
+		Code int `json:"code"`
+	}
+	if p.Op != protocol.OpAuthReply || json.Unmarshal(p.Body, &reply) != nil {
+		nc.Close()
+		return nil, fmt.Errorf("viewer: want auth reply, got op %d", p.Op)
+	}
+	if reply.Code != 0 {
+		nc.Close()
+		return nil, fmt.Errorf("%w: code %d", ErrRejected, reply.Code)
+	}
+	return c, nil
+}
+
+// Heartbeat sends op 2; the reply (op 3) arrives through Next.
+func (c *Conn) Heartbeat() error {
+	c.seq++
+	return c.write(protocol.AppendHeartbeat(nil, c.seq))
+}
+
+// WriteRaw sends bytes as they are (one WebSocket binary frame), for protocol-error tests.
+func (c *Conn) WriteRaw(b []byte) error { return c.write(b) }
+
+func (c *Conn) write(b []byte) error {
+	_ = c.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if c.ws {
+		return wsutil.WriteClientBinary(c.nc, b)
+	}
+	_, err := c.nc.Write(b)
+	return err
+}
+
+// Next returns the next single packet (compressed batches are unpacked), waiting up to d.
+func (c *Conn) Next(d time.Duration) (protocol.Packet, error) {
+	return c.NextUntil(time.Now().Add(d))
+}
+
+// NextUntil is Next with an absolute deadline.
+func (c *Conn) NextUntil(deadline time.Time) (protocol.Packet, error) {
+	for len(c.pending) == 0 {
+		_ = c.nc.SetReadDeadline(deadline)
+		var unit []byte
+		if c.ws {
+			data, op, err := wsutil.ReadServerData(struct {
+				io.Reader
+				io.Writer
+			}{c.r, c.nc})
+			if err != nil {
+				return protocol.Packet{}, err
+			}
+			if op != ws.OpBinary {
+				return protocol.Packet{}, fmt.Errorf("viewer: got a %v frame, want binary", op)
+			}
+			unit = data
+		} else {
+			p, err := protocol.ReadPacket(c.r, nil, 16<<20)
+			if err != nil {
+				return protocol.Packet{}, err
+			}
+			unit = protocol.AppendPacket(nil, p.Ver, p.Op, p.Seq, p.Body)
+		}
+		ps, err := protocol.DecodeAll(unit, 16<<20)
+		if err != nil {
+			return protocol.Packet{}, err
+		}
+		c.pending = append(c.pending, ps...)
+	}
+	p := c.pending[0]
+	c.pending = c.pending[1:]
+	return p, nil
+}
+
+// Close closes the connection.
+func (c *Conn) Close() error { return c.nc.Close() }
+
+// LocalAddr is the client side of the connection.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// Cmd is the "cmd" of an op-5 body ("" when it has none).
+func Cmd(body []byte) string {
+	var m struct {
+		Cmd string `json:"cmd"`
+	}
+	_ = json.Unmarshal(body, &m)
+	return m.Cmd
+}
