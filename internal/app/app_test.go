@@ -1,0 +1,102 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/zhibo-live/zhibo/internal/config"
+	"github.com/zhibo-live/zhibo/internal/platform/obs"
+)
+
+func TestResolve(t *testing.T) {
+	got, err := Resolve([]string{"gateway", "account"})
+	require.NoError(t, err)
+	require.Equal(t, []string{"account", "gateway"}, got, "start order, not argument order")
+
+	_, err = Resolve([]string{"danmaku", "gateway"})
+	require.ErrorContains(t, err, "component danmaku needs account")
+	require.ErrorContains(t, err, "not supported for it yet")
+	_, err = Resolve([]string{"comet"})
+	require.ErrorContains(t, err, "comet needs logic")
+	_, err = Resolve([]string{"mystery"})
+	require.ErrorContains(t, err, `unknown component "mystery"`)
+	_, err = Resolve(nil)
+	require.Error(t, err)
+	all, err := Resolve(AllNames())
+	require.NoError(t, err)
+	require.Equal(t, AllNames(), all)
+}
+
+func run(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := Main(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestCLI(t *testing.T) {
+	code, out, _ := run("components")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "comet")
+	require.Contains(t, out, "needs logic")
+
+	code, out, _ = run("config", "check")
+	require.Equal(t, 0, code)
+	require.Equal(t, "config ok\n", out)
+	code, _, errs := run("config", "check", "-job.window", "5s")
+	require.Equal(t, 1, code)
+	require.Contains(t, errs, "job.window")
+	code, out, _ = run("config", "print", "-gateway.http_addr", ":9999")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, `http_addr: :9999`)
+	code, out, _ = run("config", "doc")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "ZHIBO_GATEWAY_HTTP_ADDR")
+
+	code, _, errs = run("serve", "-components", "comet", "-data_dir", t.TempDir())
+	require.Equal(t, 1, code)
+	require.Contains(t, errs, "comet needs logic")
+	code, _, _ = run("bogus")
+	require.Equal(t, 2, code)
+}
+
+// A gateway-and-account node serves only what it has: the account API, health, metrics and
+// the OpenAPI description of its own routes.
+func TestPartialNodeServesItsOwnRoutes(t *testing.T) {
+	cfg := config.Defaults()
+	cfg.DataDir = t.TempDir()
+	cfg.Gateway.HTTPAddr = "127.0.0.1:0"
+	cfg.Account.BcryptCost = 4
+	a, err := New(cfg, []string{"account", "gateway"}, obs.Discard())
+	require.NoError(t, err)
+	require.NoError(t, a.Start(context.Background()))
+	defer a.Stop(context.Background())
+	base := "http://" + a.HTTPAddr().String()
+	get := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, _ := get("/readyz")
+	require.Equal(t, 200, code)
+	code, body := get("/api/openapi.json")
+	require.Equal(t, 200, code)
+	require.Contains(t, body, "/api/auth/register")
+	require.NotContains(t, body, "/api/rooms")
+	code, _ = get("/api/rooms")
+	require.Equal(t, 404, code)
+	code, body = get("/metrics")
+	require.Equal(t, 200, code)
+	require.True(t, strings.Contains(body, "zhibo_http_requests_total"))
+	resp, err := http.Post(base+"/api/auth/register", "application/json", strings.NewReader(`{"name":"solo","password":"password1"}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+}

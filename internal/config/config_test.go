@@ -1,0 +1,96 @@
+package config
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaultsAreValid(t *testing.T) {
+	c := Defaults()
+	require.NoError(t, c.Validate())
+	require.Equal(t, ":8080", c.Gateway.HTTPAddr)
+	require.Equal(t, "sqlite", c.Store.Driver)
+}
+
+func TestLoadOrderDefaultsYAMLEnvFlags(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "zhibo.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(`
+data_dir: /from/yaml
+gateway:
+  http_addr: ":1111"
+  request_timeout: 3s
+comet:
+  buckets: 7
+account:
+  bcrypt_cost: 11
+`), 0o644))
+	var out bytes.Buffer
+	c, rest, err := Load("t", []string{"-config", file, "-comet.buckets", "9", "extra"},
+		env(map[string]string{"ZHIBO_GATEWAY_HTTP_ADDR": ":2222", "ZHIBO_COMET_BUCKETS": "8"}), &out, nil)
+	require.NoError(t, err)
+	require.Equal(t, []string{"extra"}, rest)
+	require.Equal(t, "/from/yaml", c.DataDir)                // YAML over default
+	require.Equal(t, 3*time.Second, c.Gateway.RequestTimeout) // YAML duration
+	require.Equal(t, ":2222", c.Gateway.HTTPAddr)             // env over YAML
+	require.Equal(t, 9, c.Comet.Buckets)                      // flag over env
+	require.Equal(t, 11, c.Account.BcryptCost)
+	require.Equal(t, "json", c.Log.Format) // untouched default
+}
+
+func TestUnknownKeysAndBadValuesAreErrors(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "bad.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("gateway:\n  http_adr: \":1\"\n"), 0o644))
+	var out bytes.Buffer
+	_, _, err := Load("t", []string{"-config", file}, env(nil), &out, nil)
+	require.ErrorContains(t, err, "http_adr")
+
+	_, _, err = Load("t", nil, env(map[string]string{"ZHIBO_COMET_BUCKETS": "many"}), &out, nil)
+	require.ErrorContains(t, err, "ZHIBO_COMET_BUCKETS")
+
+	_, _, err = Load("t", []string{"-no.such.flag", "1"}, env(nil), &out, nil)
+	require.Error(t, err)
+
+	c := Defaults()
+	c.Store.Driver = "oracle"
+	c.Job.Window = time.Second
+	err = c.Validate()
+	require.ErrorContains(t, err, "oracle")
+	require.ErrorContains(t, err, "job.window")
+}
+
+func TestYAMLRedactsSecretAndRoundTrips(t *testing.T) {
+	c := Defaults()
+	c.Secret = "a-very-secret-key-123"
+	b, err := c.YAML()
+	require.NoError(t, err)
+	require.NotContains(t, string(b), "a-very-secret-key-123")
+	require.Contains(t, string(b), "http_addr: :8080")
+
+	// What print shows loads back as the same config (secret aside).
+	file := filepath.Join(t.TempDir(), "printed.yaml")
+	require.NoError(t, os.WriteFile(file, b, 0o644))
+	var out bytes.Buffer
+	back, _, err := Load("t", []string{"-config", file}, env(nil), &out, nil)
+	require.NoError(t, err)
+	again, err := back.YAML()
+	require.NoError(t, err)
+	require.Equal(t, string(b), string(again))
+}
+
+func TestDocListsEverySetting(t *testing.T) {
+	var b bytes.Buffer
+	Doc(&b)
+	for _, want := range []string{"`comet.tcp_addr`", "`ZHIBO_COMET_TCP_ADDR`", "`store.dsn`", "`gift.initial_balance`", "`ZHIBO_CONFIG`"} {
+		require.True(t, strings.Contains(b.String(), want), want)
+	}
+}
