@@ -38,7 +38,7 @@ account:
 		env(map[string]string{"ZHIBO_GATEWAY_HTTP_ADDR": ":2222", "ZHIBO_COMET_BUCKETS": "8"}), &out, nil)
 	require.NoError(t, err)
 	require.Equal(t, []string{"extra"}, rest)
-	require.Equal(t, "/from/yaml", c.DataDir)                // YAML over default
+	require.Equal(t, "/from/yaml", c.DataDir)                 // YAML over default
 	require.Equal(t, 3*time.Second, c.Gateway.RequestTimeout) // YAML duration
 	require.Equal(t, ":2222", c.Gateway.HTTPAddr)             // env over YAML
 	require.Equal(t, 9, c.Comet.Buckets)                      // flag over env
