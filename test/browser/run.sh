@@ -58,7 +58,7 @@ echo "building zhibo" >&2
 port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 export ZHIBO_URL="http://127.0.0.1:$port"
 
-"$tmp/zhibo" up --data-dir "$tmp/data" \
+"$tmp/zhibo" up --data_dir "$tmp/data" \
 	--gateway.http_addr "127.0.0.1:$port" \
 	--comet.tcp_addr 127.0.0.1:0 \
 	>"$tmp/server.log" 2>&1 &

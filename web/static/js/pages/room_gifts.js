@@ -66,7 +66,7 @@ export class GiftPanel {
         'aria-pressed': 'false',
       },
       h('span', { class: 'gift-name', text: g.name }),
-      h('span', { class: 'gift-price', text: `${fmtCount(g.price)} ${g.coin_type || ''}`.trim() }));
+      h('span', { class: 'gift-price', text: `${Number(g.price).toLocaleString('en')} ${g.coin_type || ''}`.trim() }));
       btn.addEventListener('click', () => this.#select(g, btn));
       return btn;
     }));
