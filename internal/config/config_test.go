@@ -94,3 +94,14 @@ func TestDocListsEverySetting(t *testing.T) {
 		require.True(t, strings.Contains(b.String(), want), want)
 	}
 }
+
+// docs/config.md carries the table Doc prints; regenerate it with `zhibo config doc` when a
+// setting changes.
+func TestConfigDocIsCurrent(t *testing.T) {
+	var b bytes.Buffer
+	Doc(&b)
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "config.md"))
+	require.NoError(t, err)
+	require.True(t, strings.Contains(string(doc), b.String()),
+		"docs/config.md is stale: replace its table with the output of `go run ./cmd/zhibo config doc`")
+}
