@@ -168,7 +168,7 @@ type env struct {
 	srv      *httptest.Server
 }
 
-func newEnv(t *testing.T, db *sqlstore.DB, mod func(*Config)) *env {
+func newEnv(t testing.TB, db *sqlstore.DB, mod func(*Config)) *env {
 	q, err := queue.Open(context.Background(), queue.Config{}, t.TempDir(), obs.Discard())
 	require.NoError(t, err)
 	t.Cleanup(q.Close)
@@ -186,7 +186,7 @@ func newEnv(t *testing.T, db *sqlstore.DB, mod func(*Config)) *env {
 }
 
 // start builds and starts a service on e's database and queue, stopped when t ends.
-func (e *env) start(t *testing.T, cfg Config) *Service {
+func (e *env) start(t testing.TB, cfg Config) *Service {
 	gen, err := ids.New(1)
 	require.NoError(t, err)
 	svc, err := New(cfg, Deps{
