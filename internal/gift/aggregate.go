@@ -73,7 +73,7 @@ func (a *aggregator) start(ctx context.Context, wg *sync.WaitGroup) error {
 	a.m.appliedSeq.Set(float64(a.applied))
 	a.flushMu.Unlock()
 	stop, err := a.q.Consume(ctx, queue.ConsumerSpec{
-		Stream: StreamName, Durable: ScoreConsumer, Filter: SubjectPrefix + ">",
+		Stream: a.q.Stream(StreamName), Durable: ScoreConsumer, Filter: a.q.Subject(SubjectPrefix + ">"),
 		AckWait: scoreAckWait, MaxPending: scoreInFlight,
 	}, a.handle)
 	if err != nil {

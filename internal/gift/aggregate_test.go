@@ -62,7 +62,7 @@ func waitScored(t testing.TB, e *env, orders int64) {
 		if e.count(t, "SELECT COUNT(*) FROM gift_orders WHERE scored = 1") != orders {
 			return false
 		}
-		info, err := e.q.JS.Consumer(context.Background(), StreamName, ScoreConsumer)
+		info, err := e.q.JS.Consumer(context.Background(), e.q.Stream(StreamName), ScoreConsumer)
 		if err != nil {
 			return false
 		}
@@ -96,7 +96,7 @@ func TestAggregationCountsEachOrderOnce(t *testing.T) {
 
 		// The consumer restarted from scratch sees every message again and counts none.
 		require.NoError(t, e.svc.Stop(ctx))
-		require.NoError(t, e.q.JS.DeleteConsumer(ctx, StreamName, ScoreConsumer))
+		require.NoError(t, e.q.JS.DeleteConsumer(ctx, e.q.Stream(StreamName), ScoreConsumer))
 		e.svc = e.start(t, testConfig(t))
 		waitScored(t, e, 3)
 		eventually(t, func() bool { return testutil.ToFloat64(e.svc.m.skipped) == 3 }, "replayed messages not skipped")

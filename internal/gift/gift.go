@@ -119,7 +119,7 @@ func (s *Service) Start(ctx context.Context) error {
 		return fmt.Errorf("gift: %w", err)
 	}
 	if err := s.q.EnsureStream(ctx, queue.StreamSpec{
-		Name: StreamName, Subjects: []string{SubjectPrefix + ">"},
+		Name: s.q.Stream(StreamName), Subjects: []string{s.q.Subject(SubjectPrefix + ">")},
 		MaxAge: streamMaxAge, Duplicates: streamDuplicates,
 	}); err != nil {
 		return fmt.Errorf("gift: %w", err)

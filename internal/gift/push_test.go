@@ -55,9 +55,9 @@ func TestSendPushesPublishesAndTags(t *testing.T) {
 		require.Equal(t, strconv.FormatInt(o.ID, 10), d.Rnd)
 
 		// The order event is on the stream, keyed by the order id, and marked published.
-		stream, err := e.q.JS.Stream(ctx, StreamName)
+		stream, err := e.q.JS.Stream(ctx, e.q.Stream(StreamName))
 		require.NoError(t, err)
-		raw, err := stream.GetLastMsgForSubject(ctx, "gift.order.100")
+		raw, err := stream.GetLastMsgForSubject(ctx, e.q.Subject("gift.order.100"))
 		require.NoError(t, err)
 		require.Equal(t, strconv.FormatInt(o.ID, 10), raw.Header.Get("Nats-Msg-Id"))
 		var ev Order
@@ -89,9 +89,9 @@ func TestOutboxRelayPublishesUnpublished(t *testing.T) {
 		eventually(t, func() bool {
 			return e.count(t, "SELECT COUNT(*) FROM gift_orders WHERE id = 777 AND published = 1") == 1
 		}, "relay did not publish")
-		stream, err := e.q.JS.Stream(ctx, StreamName)
+		stream, err := e.q.JS.Stream(ctx, e.q.Stream(StreamName))
 		require.NoError(t, err)
-		raw, err := stream.GetLastMsgForSubject(ctx, "gift.order.300")
+		raw, err := stream.GetLastMsgForSubject(ctx, e.q.Subject("gift.order.300"))
 		require.NoError(t, err)
 		require.Equal(t, "777", raw.Header.Get("Nats-Msg-Id"))
 		waitScored(t, e, 1)

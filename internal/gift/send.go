@@ -115,7 +115,7 @@ func (s *Service) publish(ctx context.Context, o Order) error {
 	if err != nil {
 		return err
 	}
-	return s.q.Publish(ctx, SubjectPrefix+strconv.FormatInt(o.RoomID, 10), data, strconv.FormatInt(o.ID, 10))
+	return s.q.Publish(ctx, s.q.Subject(SubjectPrefix+strconv.FormatInt(o.RoomID, 10)), data, strconv.FormatInt(o.ID, 10))
 }
 
 // publishCommitted publishes a fresh order and records that it is published. A failure is
