@@ -43,11 +43,7 @@ type itemsResponse[T any] struct {
 }
 
 func (s *Service) handleSend(w http.ResponseWriter, r *http.Request) error {
-	uid, err := httpx.RequireUID(r)
-	if err != nil {
-		return err
-	}
-	roomID, err := httpx.PathInt64(r, "id")
+	uid, roomID, err := httpx.UIDAndPath(r, "id")
 	if err != nil {
 		return err
 	}
@@ -107,11 +103,7 @@ type unmuteResponse struct {
 }
 
 func (s *Service) handleMute(w http.ResponseWriter, r *http.Request) error {
-	uid, err := httpx.RequireUID(r)
-	if err != nil {
-		return err
-	}
-	roomID, err := httpx.PathInt64(r, "id")
+	uid, roomID, err := httpx.UIDAndPath(r, "id")
 	if err != nil {
 		return err
 	}
@@ -131,11 +123,7 @@ func (s *Service) handleMute(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Service) handleUnmute(w http.ResponseWriter, r *http.Request) error {
-	uid, err := httpx.RequireUID(r)
-	if err != nil {
-		return err
-	}
-	roomID, err := httpx.PathInt64(r, "id")
+	uid, roomID, err := httpx.UIDAndPath(r, "id")
 	if err != nil {
 		return err
 	}
@@ -151,11 +139,7 @@ func (s *Service) handleUnmute(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Service) handleMutes(w http.ResponseWriter, r *http.Request) error {
-	uid, err := httpx.RequireUID(r)
-	if err != nil {
-		return err
-	}
-	roomID, err := httpx.PathInt64(r, "id")
+	uid, roomID, err := httpx.UIDAndPath(r, "id")
 	if err != nil {
 		return err
 	}

@@ -39,11 +39,7 @@ type sendBody struct {
 }
 
 func (s *Service) handleSend(w http.ResponseWriter, r *http.Request) error {
-	uid, err := httpx.RequireUID(r)
-	if err != nil {
-		return err
-	}
-	roomID, err := httpx.PathInt64(r, "id")
+	uid, roomID, err := httpx.UIDAndPath(r, "id")
 	if err != nil {
 		return err
 	}

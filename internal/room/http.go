@@ -80,11 +80,7 @@ func (s *Service) handleMine(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Service) handleUpdate(w http.ResponseWriter, r *http.Request) error {
-	uid, err := httpx.RequireUID(r)
-	if err != nil {
-		return err
-	}
-	id, err := httpx.PathInt64(r, "id")
+	uid, id, err := httpx.UIDAndPath(r, "id")
 	if err != nil {
 		return err
 	}
@@ -100,11 +96,7 @@ func (s *Service) handleUpdate(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Service) handleLive(w http.ResponseWriter, r *http.Request) error {
-	uid, err := httpx.RequireUID(r)
-	if err != nil {
-		return err
-	}
-	id, err := httpx.PathInt64(r, "id")
+	uid, id, err := httpx.UIDAndPath(r, "id")
 	if err != nil {
 		return err
 	}
@@ -125,11 +117,7 @@ func (s *Service) handleLive(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Service) handleRotate(w http.ResponseWriter, r *http.Request) error {
-	uid, err := httpx.RequireUID(r)
-	if err != nil {
-		return err
-	}
-	id, err := httpx.PathInt64(r, "id")
+	uid, id, err := httpx.UIDAndPath(r, "id")
 	if err != nil {
 		return err
 	}

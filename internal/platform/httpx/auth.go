@@ -78,3 +78,15 @@ func writePlainError(w http.ResponseWriter, r *http.Request, err error) {
 	e := apierr.From(err)
 	_ = write(w, e.Status, Envelope{Code: e.Code, Message: e.Message})
 }
+
+// UIDAndPath is RequireUID then PathInt64(name): the preamble of every "user acts on a
+// resource" handler.
+func UIDAndPath(r *http.Request, name string) (uid, id int64, err error) {
+	if uid, err = RequireUID(r); err != nil {
+		return 0, 0, err
+	}
+	if id, err = PathInt64(r, name); err != nil {
+		return 0, 0, err
+	}
+	return uid, id, nil
+}
