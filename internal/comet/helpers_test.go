@@ -249,3 +249,5 @@ func eventually(t testing.TB, cond func() bool, msg string) {
 	t.Helper()
 	require.Eventually(t, cond, 5*time.Second, 5*time.Millisecond, msg)
 }
+
+func counterTotal(c prometheus.Collector) float64 { return testutil.ToFloat64(c) }

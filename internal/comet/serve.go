@@ -81,54 +81,91 @@ func (s *Service) acceptLoop(ln net.Listener) {
 	}
 }
 
-// serveConn is a connection's reader goroutine: auth, join, then heartbeats
-// until the connection ends. The caller has done s.wg.Add(1) for it.
+// serveConn runs a connection's auth phase on the goroutine that accepted it
+// (the accept loop's child or the HTTP handler), then hands the connection
+// to a fresh reader goroutine and returns. The auth phase's deep call chain
+// (HTTP upgrade, JSON, logic) grows a stack that the long-lived idle reader
+// would otherwise keep; the new reader starts small. The caller has done
+// s.wg.Add(1); the slot passes to the reader.
 func (s *Service) serveConn(c *conn, r io.Reader) {
-	defer s.wg.Done()
-	gauge := s.m.connGauge(c.ws)
-	gauge.Inc()
-	defer gauge.Dec()
-
+	s.m.connGauge(c.ws).Inc()
 	home := s.buckets[s.connSeq.Add(1)%uint64(len(s.buckets))]
 	if !home.addPending(c) {
 		c.close(closeShutdown)
+		s.end(c, false)
 		return
 	}
-	var rb *bucket // the room's bucket once joined
-	connected := false
-	defer func() {
-		c.close(closePeer)
-		if rb != nil {
-			if rb.leave(c) {
-				s.m.rooms.Dec()
-			}
-		} else {
-			home.removePending(c)
-		}
-		if connected {
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), s.cfg.LogicTimeout)
-			if err := s.logic.Disconnect(ctx, s.cfg.ServerID, c.uid, c.roomID); err != nil {
-				s.log.Warn("logic disconnect failed", "room", c.roomID, "uid", c.uid, "err", err)
-			}
-			cancel()
-		}
-	}()
-
 	buf := make([]byte, readBufSize)
+	seq, pop, ok := s.authenticate(c, r, buf)
+	if !ok {
+		home.removePending(c)
+		s.end(c, false)
+		return
+	}
+	body := protocol.AuthReplyBody(protocol.AuthCodeOK)
+	okReply := protocol.AppendPacket(c.replyBuf(protocol.HeaderLen+len(body)),
+		protocol.VerInt, protocol.OpAuthReply, seq, body)
+	c.send <- okReply // the queue is empty: the reply is the first frame out
+	rb := s.bucketFor(c.roomID)
+	joined, newRoom := rb.join(c, pop)
+	home.removePending(c)
+	if !joined {
+		c.close(closeShutdown)
+		s.end(c, true)
+		return
+	}
+	if newRoom {
+		s.m.rooms.Inc()
+	}
+	s.m.bytesOut.Add(float64(len(okReply)))
+	c.writing = true
+	s.wg.Add(1)
+	go s.writeLoop(c)
+	go func() {
+		s.readLoop(c, r, buf)
+		if rb.leave(c) {
+			s.m.rooms.Dec()
+		}
+		s.end(c, true)
+	}()
+}
+
+// end finishes a connection: closes it if still open, tells logic it left
+// when Connect had accepted it, and releases the goroutine slot.
+func (s *Service) end(c *conn, connected bool) {
+	defer s.wg.Done()
+	c.close(closePeer)
+	s.m.connGauge(c.ws).Dec()
+	if !connected {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), s.cfg.LogicTimeout)
+	defer cancel()
+	if err := s.logic.Disconnect(ctx, s.cfg.ServerID, c.uid, c.roomID); err != nil {
+		s.log.Warn("logic disconnect failed", "room", c.roomID, "uid", c.uid, "err", err)
+	}
+}
+
+// authenticate reads the auth packet and asks logic. On success it fills
+// c.uid, c.roomID and c.vi and returns the packet's sequence and the room's
+// popularity; otherwise the connection is closed (with a -101 reply when
+// logic refused). It is a separate function so its deep call chain (JSON,
+// logic) does not enlarge the frame the idle reader keeps on its stack.
+func (s *Service) authenticate(c *conn, r io.Reader, buf []byte) (seq uint32, pop int64, ok bool) {
 	_ = c.nc.SetReadDeadline(time.Now().Add(s.cfg.AuthTimeout))
 	p, err := protocol.ReadPacket(r, buf, s.cfg.MaxPacket)
 	if err != nil {
 		s.readFailed(c, err, dropAuthTimeout)
-		return
+		return 0, 0, false
 	}
 	if p.Op != protocol.OpAuth {
 		s.protoError(c, protoNotAuth, fmt.Errorf("op %d before auth", p.Op))
-		return
+		return 0, 0, false
 	}
 	a, err := protocol.ParseAuth(p.Body)
 	if err != nil {
 		s.protoError(c, protocol.Reason(err), err)
-		return
+		return 0, 0, false
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.LogicTimeout)
 	uid, pop, err := s.logic.Connect(ctx, s.cfg.ServerID, a.Key, a.UID, a.RoomID)
@@ -140,29 +177,15 @@ func (s *Service) serveConn(c *conn, r io.Reader) {
 		_ = c.writeDirect(reply, s.cfg.WriteTimeout)
 		c.roomID, c.uid = a.RoomID, a.UID
 		s.drop(c, dropAuthRejected, err)
-		return
+		return 0, 0, false
 	}
-	connected = true
 	c.uid, c.roomID, c.vi = uid, a.RoomID, verIndex(a.MessageVer())
-	body := protocol.AuthReplyBody(protocol.AuthCodeOK)
-	okReply := protocol.AppendPacket(c.replyBuf(protocol.HeaderLen+len(body)),
-		protocol.VerInt, protocol.OpAuthReply, p.Seq, body)
-	c.send <- okReply // the queue is empty: the reply is the first frame out
-	joined, newRoom := s.bucketFor(c.roomID).join(c, pop)
-	home.removePending(c)
-	if !joined {
-		c.close(closeShutdown)
-		return
-	}
-	rb = s.bucketFor(c.roomID)
-	if newRoom {
-		s.m.rooms.Inc()
-	}
-	s.m.bytesOut.Add(float64(len(okReply)))
-	c.writing = true
-	s.wg.Add(1)
-	go s.writeLoop(c)
+	return p.Seq, pop, true
+}
 
+// readLoop answers heartbeats until the connection ends; any other packet
+// is a protocol error.
+func (s *Service) readLoop(c *conn, r io.Reader, buf []byte) {
 	for {
 		_ = c.nc.SetReadDeadline(time.Now().Add(s.cfg.HeartbeatTimeout))
 		p, err := protocol.ReadPacket(r, buf, s.cfg.MaxPacket)

@@ -1,0 +1,215 @@
+package comet
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zhibo-live/zhibo/internal/protocol"
+)
+
+const (
+	benchConns     = 1000
+	benchBatchMsgs = 10 // a busy room's 100 ms window
+	benchRoom      = 42
+)
+
+// BenchmarkPushRoom1000 pushes one room batch to 1,000 real loopback
+// connections per op: the batch is encoded once for the room's version and
+// the same bytes are queued to every connection, whose writers put them on
+// the wire while client goroutines read them. The op count is not finished
+// until every client received every batch, so ns/op and msgs/s measure
+// delivery, not just queueing. At most half a send queue of batches is in
+// flight for any one client, so a correct comet never drops anyone.
+func BenchmarkPushRoom1000(b *testing.B) {
+	for _, tc := range []struct {
+		name     string
+		ws       bool
+		protover int
+	}{
+		{"tcp_ver0", false, 0},
+		{"tcp_ver3", false, 3},
+		{"ws_ver2", true, 2},
+		{"ws_ver3", true, 3},
+	} {
+		b.Run(tc.name, func(b *testing.B) { benchPushRoom(b, tc.ws, tc.protover) })
+	}
+}
+
+func benchPushRoom(b *testing.B, isWS bool, protover int) {
+	e := startEnv(b, func(c *Config) { c.SendQueue = DefaultSendQueue })
+	// Units a client counts per batch: one TCP packet per message when plain,
+	// one outer packet when compressed, one frame per batch on WebSocket.
+	unitsPerBatch := int64(1)
+	if !isWS && protover < 2 {
+		unitsPerBatch = benchBatchMsgs
+	}
+	received := make([]atomic.Int64, benchConns) // units per client
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	clients := make([]*client, 0, benchConns)
+	var dialWG sync.WaitGroup
+	for g := range 20 {
+		dialWG.Go(func() {
+			for range benchConns / 20 {
+				c := e.dial(b, isWS)
+				c.join(benchRoom, protover)
+				mu.Lock()
+				clients = append(clients, c)
+				mu.Unlock()
+			}
+			_ = g
+		})
+	}
+	dialWG.Wait()
+	require.Len(b, clients, benchConns)
+	for i, c := range clients {
+		_ = c.nc.SetReadDeadline(time.Time{})
+		wg.Go(func() { countUnits(c, &received[i]) })
+	}
+
+	msgs := make([][]byte, benchBatchMsgs)
+	for i := range msgs {
+		msgs[i] = protocol.Danmu{ID: int64(i), UID: int64(1000 + i), Uname: fmt.Sprintf("观众%d", i),
+			Text: fmt.Sprintf("第 %d 条弹幕，主播好！", i), RoomID: benchRoom}.JSON()
+	}
+	window := int64(DefaultSendQueue / 2)
+	// waitFor returns once every client has received the first batches.
+	waitFor := func(batches int64) {
+		want := batches * unitsPerBatch
+		for i := range received {
+			for received[i].Load() < want {
+				time.Sleep(20 * time.Microsecond)
+			}
+		}
+	}
+	ctx := context.Background()
+	bytesBefore := testutil.ToFloat64(e.svc.m.bytesOut)
+	b.ReportAllocs()
+	start := time.Now()
+	n := int64(0)
+	for b.Loop() {
+		if err := e.svc.PushRoom(ctx, benchRoom, msgs); err != nil {
+			b.Fatal(err)
+		}
+		n++
+		if n > window {
+			waitFor(n - window)
+		}
+	}
+	waitFor(n)
+	elapsed := time.Since(start)
+	b.StopTimer()
+
+	require.Zero(b, testutil.ToFloat64(e.svc.m.dropped.WithLabelValues(dropQueueFull)), "nobody dropped")
+	b.ReportMetric(float64(n*benchBatchMsgs*benchConns)/elapsed.Seconds(), "msgs/s")
+	b.ReportMetric((testutil.ToFloat64(e.svc.m.bytesOut)-bytesBefore)/float64(n), "wire-B/op")
+	for _, c := range clients {
+		_ = c.nc.Close()
+	}
+	wg.Wait()
+}
+
+// countUnits reads a client connection until it closes, adding one to
+// received per TCP packet or per WebSocket frame.
+func countUnits(c *client, received *atomic.Int64) {
+	br := bufio.NewReaderSize(c.r, 64<<10)
+	var hdr [protocol.HeaderLen]byte
+	wsHdr := make([]byte, ws.MaxHeaderSize)
+	for {
+		if c.ws {
+			h, err := ws.ReadHeaderBuffer(br, wsHdr)
+			if err != nil {
+				return
+			}
+			if _, err := br.Discard(int(h.Length)); err != nil {
+				return
+			}
+		} else {
+			if _, err := io.ReadFull(br, hdr[:]); err != nil {
+				return
+			}
+			if _, err := br.Discard(int(binary.BigEndian.Uint32(hdr[:])) - protocol.HeaderLen); err != nil {
+				return
+			}
+		}
+		received.Add(1)
+	}
+}
+
+// BenchmarkConnMemory reports what an idle authenticated connection costs
+// the process: heap (the comet's conn, queue, buffers and the test client's
+// socket object) and goroutine stacks (the comet's reader and writer; idle
+// clients have none).
+func BenchmarkConnMemory(b *testing.B) {
+	for _, tr := range transports {
+		b.Run(tr.name, func(b *testing.B) { benchConnMemory(b, tr.ws) })
+	}
+}
+
+func benchConnMemory(b *testing.B, isWS bool) {
+	e := startEnv(b, nil)
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		g0 := runtime.NumGoroutine()
+		clients := make([]net.Conn, benchConns)
+		for i := range clients {
+			clients[i] = e.dialBare(b, isWS, int64(i%50+1))
+		}
+		for range 4 { // each GC halves an oversized idle stack once
+			runtime.GC()
+		}
+		runtime.ReadMemStats(&after)
+		require.Equal(b, 2*benchConns, runtime.NumGoroutine()-g0, "one reader and one writer per connection")
+		b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/benchConns, "heap-B/conn")
+		b.ReportMetric(float64(after.StackInuse-before.StackInuse)/benchConns, "stack-B/conn")
+		for _, nc := range clients {
+			_ = nc.Close()
+		}
+		eventually(b, func() bool { return len(e.svc.Online()) == 0 }, "all left")
+	}
+}
+
+// dialBare opens and authenticates a connection with no client-side
+// buffering, so memory measurements see (almost) only the comet's side.
+func (e *env) dialBare(t testing.TB, isWS bool, roomID int64) net.Conn {
+	t.Helper()
+	auth := protocol.AppendAuth(nil, 1, protocol.AuthBody{RoomID: roomID, ProtoVer: 3})
+	var nc net.Conn
+	var err error
+	if isWS {
+		var br *bufio.Reader
+		nc, br, _, err = ws.Dial(context.Background(), e.wsURL)
+		require.NoError(t, err)
+		require.Nil(t, br, "nothing buffered before auth")
+		require.NoError(t, ws.WriteFrame(nc, ws.MaskFrame(ws.NewBinaryFrame(auth))))
+	} else {
+		nc, err = net.Dial("tcp", e.svc.TCPAddr().String())
+		require.NoError(t, err)
+		_, err = nc.Write(auth)
+		require.NoError(t, err)
+	}
+	reply := make([]byte, protocol.HeaderLen+len(`{"code":0}`))
+	if isWS {
+		reply = make([]byte, 2+len(reply))
+	}
+	_, err = io.ReadFull(nc, reply)
+	require.NoError(t, err)
+	require.True(t, bytes.HasSuffix(reply, []byte(`{"code":0}`)))
+	return nc
+}
