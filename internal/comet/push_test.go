@@ -1,12 +1,14 @@
 package comet
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gobwas/ws"
 	"github.com/stretchr/testify/require"
 
 	"github.com/zhibo-live/zhibo/internal/protocol"
@@ -155,4 +157,46 @@ func TestSlowConsumerClosed(t *testing.T) {
 	require.EqualValues(t, 1, counter(t, e.svc.m.dropped, dropQueueFull))
 	_ = fast.nc.Close()
 	<-done
+}
+
+// A batch is encoded at most once per version, and a WebSocket connection
+// gets the very bytes a TCP connection gets, behind a frame header.
+func TestFrameSetEncodesOncePerVersion(t *testing.T) {
+	msgs := batch()
+	fs := newFrameSet(msgs)
+	tcp3 := &conn{vi: viBrotli}
+	ws3 := &conn{vi: viBrotli, ws: true}
+	tcp0 := &conn{vi: viPlain}
+
+	a := fs.frameFor(tcp3)
+	b := fs.frameFor(&conn{vi: viBrotli})
+	require.Same(t, &a[0], &b[0], "same version, same bytes")
+	w := fs.frameFor(ws3)
+	require.Same(t, &a[0], &w[len(w)-len(a)], "the WebSocket frame wraps the same packet bytes")
+	h, err := ws.ReadHeader(bytes.NewReader(w))
+	require.NoError(t, err)
+	require.Equal(t, ws.Header{Fin: true, OpCode: ws.OpBinary, Length: int64(len(a))}, h)
+	require.Len(t, w, wsHeaderLen(len(a))+len(a))
+	require.False(t, fs.built[viZlib], "versions nobody uses are never encoded")
+
+	p := fs.frameFor(tcp0)
+	ps, err := protocol.DecodeAll(p, 0)
+	require.NoError(t, err)
+	requireBatch(t, msgs, ps)
+	ps, err = protocol.DecodeAll(a, 0)
+	require.NoError(t, err)
+	requireBatch(t, msgs, ps)
+}
+
+func TestWSHeader(t *testing.T) {
+	for _, n := range []int{0, 125, 126, 65535, 65536, 1 << 20} {
+		h := appendWSHeader(nil, wsOpBinary, n)
+		require.Len(t, h, wsHeaderLen(n))
+		parsed, err := ws.ReadHeader(bytes.NewReader(h))
+		require.NoError(t, err)
+		require.True(t, parsed.Fin)
+		require.False(t, parsed.Masked)
+		require.Equal(t, ws.OpBinary, parsed.OpCode)
+		require.EqualValues(t, n, parsed.Length)
+	}
 }
