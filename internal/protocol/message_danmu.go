@@ -1,7 +1,6 @@
 package protocol
 
 import (
-	"fmt"
 	"hash/crc32"
 	"strconv"
 	"time"
@@ -51,7 +50,23 @@ type Danmu struct {
 // UIDHash is the crc32 (IEEE) of the decimal uid, as Bilibili puts in
 // DANMU_MSG info[0][7]: 8 lower-case hex digits, zero-padded.
 func UIDHash(uid int64) string {
-	return fmt.Sprintf("%08x", crc32.ChecksumIEEE(strconv.AppendInt(nil, uid, 10)))
+	return string(appendHex8(nil, decimalCRC(uid), hexDigits))
+}
+
+// decimalCRC is the crc32 (IEEE) of v written in decimal.
+func decimalCRC(v int64) uint32 {
+	var buf [20]byte
+	return crc32.ChecksumIEEE(strconv.AppendInt(buf[:0], v, 10))
+}
+
+const upperHexDigits = "0123456789ABCDEF"
+
+// appendHex8 appends v as 8 zero-padded hex digits from digits.
+func appendHex8(b []byte, v uint32, digits string) []byte {
+	for shift := 28; shift >= 0; shift -= 4 {
+		b = append(b, digits[(v>>uint(shift))&0xf])
+	}
+	return b
 }
 
 // JSON renders d as a DANMU_MSG body with Bilibili's positional layout:
@@ -75,16 +90,18 @@ func (d Danmu) JSON() []byte {
 	if ts.IsZero() {
 		ts = time.Now()
 	}
-	hash := UIDHash(d.UID)
+	crc := decimalCRC(d.UID)
+	var hashBuf [8]byte
+	hash := appendHex8(hashBuf[:0], crc, hexDigits)
 	admin := int64(0)
 	if d.IsAdmin {
 		admin = 1
 	}
-	w := &jsonw{b: make([]byte, 0, 1024+3*len(d.Text)+2*len(d.Uname))}
+	w := &jsonw{b: make([]byte, 0, 1536+4*len(d.Text)+2*len(d.Uname))}
 	w.raw(`{"cmd":"DANMU_MSG","info":[[0,`).int(int64(mode)).raw(",").int(int64(size)).
 		raw(",").int(int64(color)).raw(",").int(ts.UnixMilli()).raw(",").int(d.ID).
-		raw(",0,").str(hash).raw(`,0,0,0,"",0,"{}","{}",{"extra":`)
-	w.str(string(danmuExtra(d, mode, size, color)))
+		raw(`,0,"`).raw(string(hash)).raw(`"`).raw(`,0,0,0,"",0,"{}","{}",{"extra":`)
+	w.b = appendString(w.b, string(danmuExtra(d, mode, size, color, crc)))
 	w.raw(`,"mode":0,"show_player_type":0,"user":{"uid":`).int(d.UID).
 		raw(`,"base":{"name":`).str(d.Uname).
 		raw(`,"face":"","is_mystery":false,"name_color":0,"name_color_str":"","official_info":{"desc":"","role":0,"title":"","type":-1},"origin_info":{"face":"","name":`).
@@ -93,20 +110,22 @@ func (d Danmu) JSON() []byte {
 		raw(`{"activity_identity":"","activity_source":0,"not_show":0},0],`)
 	w.str(d.Text).raw(",[").int(d.UID).raw(",").str(d.Uname).raw(",").int(admin).
 		raw(`,0,0,10000,1,""],[],[0,0,9868950,">50000",0],["",""],0,0,null,{"ts":`).
-		int(ts.Unix()).raw(`,"ct":`).str(fmt.Sprintf("%08X", crc32.ChecksumIEEE(strconv.AppendInt(nil, d.ID, 10)))).
+		int(ts.Unix()).raw(`,"ct":"`)
+	w.b = appendHex8(w.b, decimalCRC(d.ID), upperHexDigits)
+	w.raw(`"`).
 		raw(`},0,0,null,null,0,0,[0]],"dm_v2":""}`)
 	return w.b
 }
 
 // danmuExtra is the JSON document carried as a string in info[0][15].extra;
 // its user_hash is the same crc32 as info[0][7], in decimal.
-func danmuExtra(d Danmu, mode, size, color int) []byte {
+func danmuExtra(d Danmu, mode, size, color int, crc uint32) []byte {
 	w := &jsonw{b: make([]byte, 0, 640+len(d.Text))}
 	w.raw(`{"send_from_me":false,"mode":0,"color":`).int(int64(color)).
 		raw(`,"dm_type":0,"font_size":`).int(int64(size)).
 		raw(`,"player_mode":`).int(int64(mode)).
 		raw(`,"show_player_type":0,"content":`).str(d.Text).
-		raw(`,"user_hash":`).strInt(int64(crc32.ChecksumIEEE(strconv.AppendInt(nil, d.UID, 10)))).
+		raw(`,"user_hash":`).strInt(int64(crc)).
 		raw(`,"emoticon_unique":"","bulge_display":0,"recommend_score":0,"main_state_dm_color":"","objective_state_dm_color":"","direction":0,"pk_direction":0,"quartet_direction":0,"anniversary_crowd":0,"yeah_space_type":"","yeah_space_url":"","jump_to_url":"","space_type":"","space_url":"","animation":{},"emots":null,"is_audited":false,"id_str":`).
 		strInt(d.ID).
 		raw(`,"icon":null,"show_reply":true,"reply_mid":0,"reply_uname":"","reply_uname_color":"","reply_is_mystery":false,"hit_combo":0}`)
