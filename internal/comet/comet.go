@@ -99,7 +99,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	s := &Service{
 		cfg:     cfg,
-		log:     log.With("component", "comet"),
+		log:     log, // the caller names the component (app adds component=comet)
 		logic:   deps.Logic,
 		m:       m,
 		buckets: make([]*bucket, cfg.Buckets),
