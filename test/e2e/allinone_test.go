@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,5 +63,52 @@ func TestAllInOneRejectsBadInput(t *testing.T) {
 	} {
 		status, _ := api(t, n, c.method, c.path, c.tok, c.body, nil)
 		require.Equal(t, c.status, status, "%s %s", c.method, c.path)
+	}
+}
+
+// The served OpenAPI description is one valid document: every $ref points at something it
+// defines, and every public route is described.
+func TestOpenAPIIsComplete(t *testing.T) {
+	n := startAllInOne(t)
+	resp, err := http.Get(n.URL + "/api/openapi.json")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var doc map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&doc))
+	var refs []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, c := range x {
+				if s, ok := c.(string); ok && k == "$ref" {
+					refs = append(refs, s)
+				}
+				walk(c)
+			}
+		case []any:
+			for _, c := range x {
+				walk(c)
+			}
+		}
+	}
+	walk(doc)
+	require.NotEmpty(t, refs)
+	for _, ref := range refs {
+		parts := strings.Split(strings.TrimPrefix(ref, "#/"), "/")
+		var cur any = doc
+		for _, p := range parts {
+			m, ok := cur.(map[string]any)
+			require.True(t, ok, "ref %s", ref)
+			cur, ok = m[p]
+			require.True(t, ok, "dangling ref %s", ref)
+		}
+	}
+	paths := doc["paths"].(map[string]any)
+	for _, p := range []string{"/api/auth/register", "/api/auth/login", "/api/me", "/api/rooms", "/api/rooms/{id}",
+		"/api/rooms/{id}/live", "/api/rooms/{id}/danmu-info", "/xlive/web-room/v1/index/getDanmuInfo",
+		"/api/rooms/{id}/danmaku", "/api/rooms/{id}/mutes", "/api/rooms/{id}/mutes/{uid}", "/api/gifts",
+		"/api/rooms/{id}/gifts", "/api/rooms/{id}/rank"} {
+		require.Contains(t, paths, p)
 	}
 }
