@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"google.golang.org/grpc"
 
 	"github.com/zhibo-live/zhibo/internal/account"
 	"github.com/zhibo-live/zhibo/internal/comet"
@@ -23,6 +24,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/gift"
 	"github.com/zhibo-live/zhibo/internal/job"
 	"github.com/zhibo-live/zhibo/internal/logic"
+	"github.com/zhibo-live/zhibo/internal/platform/grpcx"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/token"
@@ -43,8 +45,15 @@ type App struct {
 	log   *slog.Logger
 	Reg   *prometheus.Registry
 
-	db *sqlstore.DB
-	q  *queue.Queue
+	db    *sqlstore.DB
+	q     *queue.Queue
+	pub   *logic.Publisher
+	grpc  *grpcx.Server
+	conns []*grpc.ClientConn // to remote peers
+
+	remoteLogic  *logic.Remote
+	remoteComets []job.Comet
+	Tokens       *logic.Tokens
 
 	Account *account.Service
 	Room    *room.Service
@@ -63,9 +72,13 @@ func New(cfg config.Config, components []string, log *slog.Logger) (*App, error)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	names, err := Resolve(components)
+	names, err := Resolve(components, cfg.Peers)
 	if err != nil {
 		return nil, err
+	}
+	split := cfg.Peers.Logic != "" || len(cfg.Peers.Comets) > 0 || cfg.GRPCAddr != ""
+	if split && cfg.Queue.URL == "" && slices.ContainsFunc(names, func(n string) bool { return n != "gateway" && n != "account" && n != "comet" }) {
+		return nil, errors.New("a cluster needs one shared queue: set queue.url to the external NATS JetStream")
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -95,15 +108,16 @@ func (a *App) start(ctx context.Context) error {
 		}
 		a.db = db
 	}
-	if a.hasAny("logic", "gift", "job") {
+	if a.hasAny("logic", "room", "gift", "danmaku", "job") {
 		q, err := queue.Open(ctx, a.cfg.Queue, a.cfg.DataDir, a.logger("queue"))
 		if err != nil {
 			return err
 		}
 		a.q = q
+		a.pub = logic.NewPublisher(q, a.Reg)
 	}
 	var signer *token.Signer
-	if a.hasAny("account", "logic") {
+	if a.hasAny("account", "logic", "room") {
 		key, err := token.LoadOrCreateKey(a.cfg.Secret, filepath.Join(a.cfg.DataDir, "secret"))
 		if err != nil {
 			return err
@@ -114,6 +128,9 @@ func (a *App) start(ctx context.Context) error {
 	}
 	idg, err := ids.New(a.cfg.Node)
 	if err != nil {
+		return err
+	}
+	if err := a.dialPeers(); err != nil {
 		return err
 	}
 	if err := a.build(signer, idg); err != nil {
@@ -152,6 +169,9 @@ func (a *App) lifecycles() []lifecycle {
 		case "job":
 			out = append(out, a.Job)
 		case "gateway":
+			if a.grpc != nil {
+				out = append(out, a.grpc) // serves peers once every local component is up
+			}
 			out = append(out, a.Gateway)
 		}
 	}
@@ -167,6 +187,10 @@ func (a *App) Stop(ctx context.Context) error {
 		}
 	}
 	a.started = nil
+	for _, cc := range a.conns {
+		_ = cc.Close()
+	}
+	a.conns = nil
 	if a.q != nil {
 		a.q.Close()
 		a.q = nil
@@ -178,6 +202,41 @@ func (a *App) Stop(ctx context.Context) error {
 		a.db = nil
 	}
 	return errors.Join(errs...)
+}
+
+// dialPeers connects to the remote logic and comets the config names, for the local
+// components that need them.
+func (a *App) dialPeers() error {
+	if !a.has("logic") && a.cfg.Peers.Logic != "" && a.hasAny("comet", "room") {
+		cc, err := grpcx.Dial(a.cfg.Peers.Logic)
+		if err != nil {
+			return err
+		}
+		a.conns = append(a.conns, cc)
+		a.remoteLogic = logic.NewRemote(cc)
+	}
+	if !a.has("comet") && a.has("job") {
+		for _, target := range a.cfg.Peers.Comets {
+			cc, err := grpcx.Dial(target)
+			if err != nil {
+				return err
+			}
+			a.conns = append(a.conns, cc)
+			a.remoteComets = append(a.remoteComets, comet.NewRemote(cc, target))
+		}
+	}
+	if a.cfg.GRPCAddr != "" {
+		a.grpc = grpcx.NewServer(a.cfg.GRPCAddr, a.logger("grpc"))
+	}
+	return nil
+}
+
+// GRPCAddr is the address of this process's gRPC server (nil without one).
+func (a *App) GRPCAddr() net.Addr {
+	if a.grpc == nil {
+		return nil
+	}
+	return a.grpc.Addr()
 }
 
 // HTTPAddr is the gateway's address (nil without a gateway).

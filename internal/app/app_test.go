@@ -15,22 +15,42 @@ import (
 )
 
 func TestResolve(t *testing.T) {
-	got, err := Resolve([]string{"gateway", "account"})
+	none := config.Peers{}
+	got, err := Resolve([]string{"gateway", "account"}, none)
 	require.NoError(t, err)
 	require.Equal(t, []string{"account", "gateway"}, got, "start order, not argument order")
+	got, err = Resolve([]string{"logic"}, none)
+	require.NoError(t, err)
+	require.Equal(t, []string{"logic", "gateway"}, got, "every process gets the gateway: health, metrics, /sub")
 
-	_, err = Resolve([]string{"danmaku", "gateway"})
-	require.ErrorContains(t, err, "component danmaku needs account")
-	require.ErrorContains(t, err, "not supported for it yet")
-	_, err = Resolve([]string{"comet"})
+	_, err = Resolve([]string{"danmaku", "gateway"}, none)
+	require.ErrorContains(t, err, "component danmaku needs account in the same process")
+	_, err = Resolve([]string{"comet"}, none)
 	require.ErrorContains(t, err, "comet needs logic")
-	_, err = Resolve([]string{"mystery"})
+	require.ErrorContains(t, err, "-peers.logic")
+	got, err = Resolve([]string{"comet"}, config.Peers{Logic: "127.0.0.1:1"})
+	require.NoError(t, err)
+	require.Equal(t, []string{"comet", "gateway"}, got)
+	_, err = Resolve([]string{"job"}, none)
+	require.ErrorContains(t, err, "-peers.comets")
+	_, err = Resolve([]string{"job"}, config.Peers{Comets: []string{"a:1", "b:1"}})
+	require.NoError(t, err)
+	_, err = Resolve([]string{"mystery"}, none)
 	require.ErrorContains(t, err, `unknown component "mystery"`)
-	_, err = Resolve(nil)
+	_, err = Resolve(nil, none)
 	require.Error(t, err)
-	all, err := Resolve(AllNames())
+	all, err := Resolve(AllNames(), none)
 	require.NoError(t, err)
 	require.Equal(t, AllNames(), all)
+}
+
+func TestClusterNeedsSharedQueue(t *testing.T) {
+	cfg := config.Defaults()
+	cfg.Peers.Logic = "127.0.0.1:1"
+	_, err := New(cfg, []string{"comet"}, obs.Discard())
+	require.NoError(t, err, "a comet uses no queue")
+	_, err = New(cfg, []string{"account", "room", "gift", "danmaku"}, obs.Discard())
+	require.ErrorContains(t, err, "queue.url")
 }
 
 func run(args ...string) (int, string, string) {
@@ -61,6 +81,9 @@ func TestCLI(t *testing.T) {
 	code, _, errs = run("serve", "-components", "comet", "-data_dir", t.TempDir())
 	require.Equal(t, 1, code)
 	require.Contains(t, errs, "comet needs logic")
+	code, _, errs = run("serve", "-components", "gift", "-data_dir", t.TempDir())
+	require.Equal(t, 1, code)
+	require.Contains(t, errs, "gift needs account")
 	code, _, _ = run("bogus")
 	require.Equal(t, 2, code)
 }

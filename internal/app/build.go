@@ -2,8 +2,10 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 
 	"github.com/zhibo-live/zhibo/internal/account"
@@ -39,38 +41,71 @@ func (a *App) build(signer *token.Signer, idg *ids.Generator) error {
 	}
 	if a.has("logic") {
 		if a.Logic, err = logic.New(a.cfg.Logic, logic.Deps{Logger: a.logger("logic"), Registry: a.Reg,
-			Queue: a.q, Signer: signer, Accounts: a.Account,
-			RoomExists: func(ctx context.Context, id int64) error { _, err := a.Room.Get(ctx, id); return err },
-			LocalHosts: a.localHosts}); err != nil {
+			Queue: a.q, Publisher: a.pub, Signer: signer}); err != nil {
 			return err
+		}
+		if a.grpc != nil {
+			logic.RegisterGRPC(a.grpc, a.Logic, a.pub)
 		}
 	}
 	if a.has("room") {
+		var counter logic.Counter
+		switch {
+		case a.Logic != nil:
+			counter = a.Logic
+		case a.remoteLogic != nil:
+			counter = a.remoteLogic
+		}
 		if a.Room, err = room.New(a.cfg.Room, room.Deps{Logger: a.logger("room"), Registry: a.Reg, DB: a.db,
-			Accounts: a.Account, Pusher: a.Logic, Counter: a.Logic}); err != nil {
+			Accounts: a.Account, Pusher: a.pub, Counter: counter}); err != nil {
 			return err
+		}
+		if a.Tokens, err = logic.NewTokens(a.cfg.Logic, logic.TokenDeps{Logger: a.logger("room"), Signer: signer,
+			Accounts: a.Account, LocalHosts: a.localHosts,
+			RoomExists: func(ctx context.Context, id int64) error { _, err := a.Room.Get(ctx, id); return err },
+		}); err != nil {
+			return err
+		}
+		if a.Comet == nil && !a.has("comet") && len(a.cfg.Logic.Hosts) == 0 {
+			a.log.Warn("danmu-info will list no hosts: no comet runs here, set logic.hosts to the comets' public addresses")
 		}
 	}
 	if a.has("gift") {
 		if a.Gift, err = gift.New(a.cfg.Gift, gift.Deps{Logger: a.logger("gift"), Registry: a.Reg, DB: a.db,
-			IDs: idg, Queue: a.q, Rooms: a.Room, Accounts: a.Account, Pusher: a.Logic}); err != nil {
+			IDs: idg, Queue: a.q, Rooms: a.Room, Accounts: a.Account, Pusher: a.pub}); err != nil {
 			return err
 		}
 	}
 	if a.has("danmaku") {
 		if a.Danmaku, err = danmaku.New(a.cfg.Danmaku, danmaku.Deps{Logger: a.logger("danmaku"), Registry: a.Reg,
-			DB: a.db, IDs: idg, Rooms: a.Room, Accounts: a.Account, Pusher: a.Logic}); err != nil {
+			DB: a.db, IDs: idg, Rooms: a.Room, Accounts: a.Account, Pusher: a.pub}); err != nil {
 			return err
 		}
 	}
 	if a.has("comet") {
-		if a.Comet, err = comet.New(a.cfg.Comet, comet.Deps{Logger: a.logger("comet"), Registry: a.Reg, Logic: a.Logic}); err != nil {
+		var l comet.Logic = a.remoteLogic
+		if a.Logic != nil {
+			l = a.Logic
+		}
+		cfg := a.cfg.Comet
+		if cfg.ServerID == "" {
+			host, _ := os.Hostname()
+			cfg.ServerID = fmt.Sprintf("%s-%d", host, os.Getpid()) // unique per process, even many on one host
+		}
+		if a.Comet, err = comet.New(cfg, comet.Deps{Logger: a.logger("comet"), Registry: a.Reg, Logic: l}); err != nil {
 			return err
+		}
+		if a.grpc != nil {
+			comet.RegisterGRPC(a.grpc, a.Comet)
 		}
 	}
 	if a.has("job") {
+		comets := a.remoteComets
+		if a.Comet != nil {
+			comets = []job.Comet{a.Comet}
+		}
 		if a.Job, err = job.New(a.cfg.Job, job.Deps{Logger: a.logger("job"), Registry: a.Reg, Queue: a.q,
-			Comets: []job.Comet{a.Comet}}); err != nil {
+			Comets: comets}); err != nil {
 			return err
 		}
 	}
@@ -91,8 +126,8 @@ func (a *App) buildGateway() error {
 		deps.Routes = append(deps.Routes, a.Room)
 		deps.OpenAPI = append(deps.OpenAPI, room.OpenAPI())
 	}
-	if a.Logic != nil {
-		deps.Routes = append(deps.Routes, a.Logic)
+	if a.Tokens != nil {
+		deps.Routes = append(deps.Routes, a.Tokens)
 		deps.OpenAPI = append(deps.OpenAPI, logic.OpenAPI())
 	}
 	if a.Danmaku != nil {
@@ -111,9 +146,12 @@ func (a *App) buildGateway() error {
 	return err
 }
 
-// localHosts is the danmu-info host list of an all-in-one node: the host name the client
+// localHosts is the danmu-info host list of a node that runs a comet: the host name the client
 // used, the gateway port for WebSocket and the comet's TCP port.
 func (a *App) localHosts(r *http.Request) []logic.Host {
+	if a.Comet == nil {
+		return nil
+	}
 	host, port, err := net.SplitHostPort(r.Host)
 	if err != nil {
 		host, port = r.Host, "80"

@@ -47,11 +47,14 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = serve(args[1:], stdout, stderr, true)
 	case "components":
 		for _, c := range Components() {
-			needs := "-"
-			if len(c.Needs) > 0 {
-				needs = strings.Join(c.Needs, ",")
+			needs := strings.Join(c.Needs, ",")
+			if c.Remote != "" {
+				needs = c.Remote + " (here or remote)"
 			}
-			fmt.Fprintf(stdout, "%-8s  needs %-18s  %s\n", c.Name, needs, c.About)
+			if needs == "" {
+				needs = "-"
+			}
+			fmt.Fprintf(stdout, "%-8s  needs %-22s  %s\n", c.Name, needs, c.About)
 		}
 	case "config":
 		err = configCmd(args[1:], stdout, stderr)

@@ -38,6 +38,11 @@ type Config struct {
 	Secret string `yaml:"secret"`
 	// Node numbers this process for id generation (0..1023); unique per process in a cluster.
 	Node int64 `yaml:"node"`
+	// GRPCAddr is where this process serves its local logic and comet to the rest of a
+	// cluster; empty = no gRPC server (all-in-one needs none).
+	GRPCAddr string `yaml:"grpc_addr"`
+	// Peers name the components that run in other processes.
+	Peers Peers `yaml:"peers"`
 
 	Log     obs.LogConfig   `yaml:"log"`
 	Store   sqlstore.Config `yaml:"store"`
@@ -57,6 +62,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data_dir", "./data", "folder of the embedded database, queue and secret.")
 	fs.StringVar(&c.Secret, "secret", "", "key signing user and connection tokens, at least 16 characters (empty = generated into <data_dir>/secret).")
 	fs.Int64Var(&c.Node, "node", 0, "this process's number for id generation, 0..1023, unique within a cluster.")
+	fs.StringVar(&c.GRPCAddr, "grpc_addr", "", "gRPC listen address serving this process's logic/comet to peers (empty = none).")
+	c.Peers.RegisterFlags(fs, "peers.")
 	fs.StringVar(&c.Log.Level, "log.level", "info", "log level: debug, info, warn or error.")
 	fs.StringVar(&c.Log.Format, "log.format", "json", "log format: json or text.")
 	c.Store.RegisterFlags(fs, "store.")
@@ -83,13 +90,46 @@ func (c *Config) Validate() error {
 	if c.Node < 0 || c.Node > ids.MaxNode {
 		errs = append(errs, fmt.Errorf("node must be in 0..%d", ids.MaxNode))
 	}
-	for _, v := range []interface{ Validate() error }{&c.Store, &c.Queue, &c.Gateway, &c.Account,
+	for _, v := range []interface{ Validate() error }{&c.Peers, &c.Store, &c.Queue, &c.Gateway, &c.Account,
 		&c.Room, &c.Danmaku, &c.Gift, &c.Logic, c.Comet, &c.Job} {
 		if err := v.Validate(); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Peers are the gRPC targets of components running in other processes: "host:port", or
+// "dns:///name:port" to follow DNS.
+type Peers struct {
+	// Logic is where logic runs when it is not in this process (comets and rooms call it).
+	Logic string `yaml:"logic"`
+	// Comets are every comet a job in this process delivers to, when no comet runs here.
+	Comets []string `yaml:"comets"`
+}
+
+// RegisterFlags binds the peers to flags under prefix.
+func (p *Peers) RegisterFlags(fs *flag.FlagSet, prefix string) {
+	fs.StringVar(&p.Logic, prefix+"logic", "", "gRPC target of a remote logic, host:port or dns:///name:port (empty = logic runs here).")
+	fs.Func(prefix+"comets", "gRPC targets of the remote comets a job delivers to, comma-separated (empty = the comet runs here).", func(v string) error {
+		p.Comets = nil
+		for _, c := range strings.Split(v, ",") {
+			if c = strings.TrimSpace(c); c != "" {
+				p.Comets = append(p.Comets, c)
+			}
+		}
+		return nil
+	})
+}
+
+// Validate checks the peers.
+func (p *Peers) Validate() error {
+	for _, c := range append([]string{p.Logic}, p.Comets...) {
+		if strings.ContainsAny(c, " \t") {
+			return fmt.Errorf("peers: bad target %q", c)
+		}
+	}
+	return nil
 }
 
 // EnvName is the environment variable overriding a flag: comet.tcp_addr → ZHIBO_COMET_TCP_ADDR.

@@ -9,14 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/zhibo-live/zhibo/internal/account"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/token"
 	"github.com/zhibo-live/zhibo/internal/protocol"
@@ -28,22 +25,18 @@ const connKind = "conn"
 // PushStream is the stream (within the queue namespace) every push goes through.
 const PushStream = "PUSH"
 
-// Deps are the logic component's collaborators.
+// Deps are the logic component's collaborators. Logic needs no database and no other
+// component: connection tokens carry everything Connect checks, so it scales out freely.
 type Deps struct {
-	Logger   *slog.Logger
-	Registry prometheus.Registerer
-	Queue    *queue.Queue
-	Signer   *token.Signer
-	Accounts account.Client
-	// RoomExists answers nil for a room that exists (an apierr 404 kind otherwise).
-	RoomExists func(ctx context.Context, id int64) error
-	// LocalHosts is the host list when Config.Hosts is empty: this node's own listeners,
-	// named by the host the request came to.
-	LocalHosts func(r *http.Request) []Host
-	Now        func() time.Time
+	Logger    *slog.Logger
+	Registry  prometheus.Registerer
+	Queue     *queue.Queue
+	Publisher *Publisher // audience pushes go out through it
+	Signer    *token.Signer
+	Now       func() time.Time
 }
 
-// Service implements Client, Counter, the comet's Logic interface and the danmu-info routes.
+// Service implements Counter and the comet's Logic interface.
 type Service struct {
 	cfg  Config
 	deps Deps
@@ -68,8 +61,8 @@ type cometReport struct {
 
 // New builds the service; Start creates the push stream and the count loop.
 func New(cfg Config, deps Deps) (*Service, error) {
-	if deps.Queue == nil || deps.Signer == nil || deps.Accounts == nil || deps.RoomExists == nil {
-		return nil, errors.New("logic: Queue, Signer, Accounts and RoomExists are required")
+	if deps.Queue == nil || deps.Publisher == nil || deps.Signer == nil {
+		return nil, errors.New("logic: Queue, Publisher and Signer are required")
 	}
 	now := deps.Now
 	if now == nil {
@@ -126,14 +119,6 @@ func (s *Service) loop() {
 	}
 }
 
-// IssueConnToken signs a token that lets uid (0 = guest) join roomID.
-func (s *Service) IssueConnToken(ctx context.Context, uid, roomID int64) (string, error) {
-	if err := s.deps.RoomExists(ctx, roomID); err != nil {
-		return "", err
-	}
-	return s.deps.Signer.Sign(connKind, token.Claims{UID: uid, RoomID: roomID, Exp: s.now().Add(s.cfg.ConnTokenTTL).Unix()}), nil
-}
-
 // Connect checks an auth packet: the token must be for this room, and for this uid unless the
 // client sent uid 0 (many clients do; the token's uid is used). Each entry counts as watched
 // and announces a logged-in viewer with INTERACT_WORD.
@@ -149,12 +134,9 @@ func (s *Service) Connect(ctx context.Context, server, tok string, uid, roomID i
 	pop := s.totals[roomID] + 1 // this connection is not in a report yet
 	s.mu.Unlock()
 	if c.UID > 0 {
-		names, err := s.deps.Accounts.Names(ctx, []int64{c.UID})
-		if err == nil {
-			msg := protocol.InteractWord{UID: c.UID, Uname: names[c.UID], MsgType: 1, RoomID: roomID, Timestamp: s.now()}.JSON()
-			if err := s.PushRoom(ctx, roomID, msg); err != nil {
-				s.log.WarnContext(ctx, "entry announcement failed", "room", roomID, "err", err)
-			}
+		msg := protocol.InteractWord{UID: c.UID, Uname: c.Name, MsgType: 1, RoomID: roomID, Timestamp: s.now()}.JSON()
+		if err := s.deps.Publisher.PushRoom(ctx, roomID, msg); err != nil {
+			s.log.WarnContext(ctx, "entry announcement failed", "room", roomID, "err", err)
 		}
 	}
 	return c.UID, pop, nil
@@ -236,38 +218,10 @@ func (s *Service) pushCounts(ctx context.Context) {
 	}
 	s.mu.Unlock()
 	for _, d := range todo {
-		err := s.PushRoom(ctx, d.id, protocol.WatchedChange{Num: d.c.Watched}.JSON(),
+		err := s.deps.Publisher.PushRoom(ctx, d.id, protocol.WatchedChange{Num: d.c.Watched}.JSON(),
 			protocol.OnlineRankCount{Count: d.c.Online}.JSON())
 		if err != nil {
 			s.log.Warn("count push failed", "room", d.id, "err", err)
 		}
 	}
-}
-
-// PushRoom implements Client.
-func (s *Service) PushRoom(ctx context.Context, roomID int64, msgs ...[]byte) error {
-	return s.publish(ctx, "push.room."+strconv.FormatInt(roomID, 10), Push{Target: TargetRoom, RoomID: roomID, Msgs: msgs})
-}
-
-// PushUsers implements Client.
-func (s *Service) PushUsers(ctx context.Context, uids []int64, msgs ...[]byte) error {
-	return s.publish(ctx, "push.user", Push{Target: TargetUser, UIDs: uids, Msgs: msgs})
-}
-
-// Broadcast implements Client.
-func (s *Service) Broadcast(ctx context.Context, msgs ...[]byte) error {
-	return s.publish(ctx, "push.all", Push{Target: TargetAll, Msgs: msgs})
-}
-
-func (s *Service) publish(ctx context.Context, subject string, p Push) error {
-	if len(p.Msgs) == 0 {
-		return nil
-	}
-	q := s.deps.Queue
-	if err := q.Publish(ctx, q.Subject(subject), MarshalPush(p), ""); err != nil {
-		s.m.pushes.WithLabelValues("failed").Inc()
-		return ErrQueue.Wrap(err)
-	}
-	s.m.pushes.WithLabelValues("ok").Inc()
-	return nil
 }

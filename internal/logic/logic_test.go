@@ -42,33 +42,42 @@ type clock struct {
 func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
-func newLogic(t *testing.T) (*Service, *queue.Queue, *clock) {
+type env struct {
+	*Service
+	tokens *Tokens
+	pub    *Publisher
+}
+
+func newLogic(t *testing.T) (*env, *queue.Queue, *clock) {
 	q, err := queue.Open(context.Background(), queue.Config{Namespace: "t"}, t.TempDir(), obs.Discard())
 	require.NoError(t, err)
 	t.Cleanup(q.Close)
 	signer, _ := token.NewSigner([]byte("0123456789abcdef"))
 	c := &clock{t: time.Now()}
-	s, err := New(Config{ConnTokenTTL: time.Minute, CometTTL: 10 * time.Second},
-		Deps{Logger: obs.Discard(), Registry: prometheus.NewRegistry(), Queue: q, Signer: signer,
-			Accounts: fakeAccounts{}, Now: c.now,
-			RoomExists: func(_ context.Context, id int64) error {
-				if id == 7 || id == 8 {
-					return nil
-				}
-				return apierr.NotFound
-			}})
+	reg := prometheus.NewRegistry()
+	pub := NewPublisher(q, reg)
+	cfg := Config{ConnTokenTTL: time.Minute, CometTTL: 10 * time.Second}
+	s, err := New(cfg, Deps{Logger: obs.Discard(), Registry: reg, Queue: q, Publisher: pub, Signer: signer, Now: c.now})
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	t.Cleanup(func() { _ = s.Stop(context.Background()) })
-	return s, q, c
+	tokens, err := NewTokens(cfg, TokenDeps{Logger: obs.Discard(), Signer: signer, Accounts: fakeAccounts{}, Now: c.now,
+		RoomExists: func(_ context.Context, id int64) error {
+			if id == 7 || id == 8 {
+				return nil
+			}
+			return apierr.NotFound
+		}})
+	require.NoError(t, err)
+	return &env{Service: s, tokens: tokens, pub: pub}, q, c
 }
 
 func TestConnectChecksToken(t *testing.T) {
 	s, _, c := newLogic(t)
 	ctx := context.Background()
-	_, err := s.IssueConnToken(ctx, 5, 404)
+	_, err := s.tokens.IssueConnToken(ctx, 5, 404)
 	require.ErrorIs(t, err, apierr.NotFound)
-	tok, err := s.IssueConnToken(ctx, 5, 7)
+	tok, err := s.tokens.IssueConnToken(ctx, 5, 7)
 	require.NoError(t, err)
 
 	uid, pop, err := s.Connect(ctx, "c1", tok, 0, 7) // uid 0: the token's uid is used
@@ -116,9 +125,9 @@ func TestOnlineAggregatesAcrossComets(t *testing.T) {
 func TestPushesReachTheStream(t *testing.T) {
 	s, q, _ := newLogic(t)
 	ctx := context.Background()
-	require.NoError(t, s.PushRoom(ctx, 7, []byte(`{"cmd":"A"}`), []byte(`{"cmd":"B"}`)))
-	require.NoError(t, s.PushUsers(ctx, []int64{1, 2}, []byte(`{"cmd":"C"}`)))
-	require.NoError(t, s.PushRoom(ctx, 7)) // nothing to push: nothing published
+	require.NoError(t, s.pub.PushRoom(ctx, 7, []byte(`{"cmd":"A"}`), []byte(`{"cmd":"B"}`)))
+	require.NoError(t, s.pub.PushUsers(ctx, []int64{1, 2}, []byte(`{"cmd":"C"}`)))
+	require.NoError(t, s.pub.PushRoom(ctx, 7)) // nothing to push: nothing published
 	got := make(chan Push, 4)
 	stop, err := q.Consume(ctx, queue.ConsumerSpec{Stream: q.Stream(PushStream), Durable: "t"}, func(m queue.Msg) {
 		p, err := UnmarshalPush(m.Data())
@@ -144,9 +153,9 @@ func TestPushesReachTheStream(t *testing.T) {
 
 func TestDanmuInfo(t *testing.T) {
 	s, _, _ := newLogic(t)
-	s.deps.LocalHosts = func(r *http.Request) []Host { return []Host{{Host: "h", Port: 1, WSPort: 2}} }
+	s.tokens.deps.LocalHosts = func(r *http.Request) []Host { return []Host{{Host: "h", Port: 1, WSPort: 2}} }
 	mux := http.NewServeMux()
-	s.Register(mux)
+	s.tokens.Register(mux)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	for _, c := range []struct {

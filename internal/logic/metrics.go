@@ -5,7 +5,6 @@ import "github.com/prometheus/client_golang/prometheus"
 type metrics struct {
 	connects    *prometheus.CounterVec
 	disconnects prometheus.Counter
-	pushes      *prometheus.CounterVec
 	comets      prometheus.Gauge
 	rooms       prometheus.Gauge
 }
@@ -18,9 +17,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		disconnects: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "zhibo_logic_disconnects_total", Help: "Connections that left.",
 		}),
-		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "zhibo_logic_pushes_total", Help: "Pushes published to the queue by result.",
-		}, []string{"result"}),
 		comets: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "zhibo_logic_comets", Help: "Comets reporting counts.",
 		}),
@@ -28,6 +24,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "zhibo_logic_rooms_online", Help: "Rooms with at least one connection.",
 		}),
 	}
-	reg.MustRegister(m.connects, m.disconnects, m.pushes, m.comets, m.rooms)
+	reg.MustRegister(m.connects, m.disconnects, m.comets, m.rooms)
 	return m
 }

@@ -21,9 +21,10 @@ import (
 
 // Claims are what a token asserts.
 type Claims struct {
-	UID    int64 `json:"uid"`
-	RoomID int64 `json:"room,omitempty"`
-	Exp    int64 `json:"exp"` // unix seconds
+	UID    int64  `json:"uid"`
+	RoomID int64  `json:"room,omitempty"`
+	Name   string `json:"name,omitempty"` // display name, so a verifier needs no user lookup
+	Exp    int64  `json:"exp"`            // unix seconds
 }
 
 var (

@@ -782,7 +782,9 @@ func (x *OnlineRequest) GetRoomIds() []int64 {
 type OnlineResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// rooms maps each asked room id to its connection count; a room nobody is in maps to 0.
-	Rooms         map[int64]int64 `protobuf:"bytes,1,rep,name=rooms,proto3" json:"rooms,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Rooms map[int64]int64 `protobuf:"bytes,1,rep,name=rooms,proto3" json:"rooms,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// watched maps each asked room id to the entries counted since logic started.
+	Watched       map[int64]int64 `protobuf:"bytes,2,rep,name=watched,proto3" json:"watched,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -820,6 +822,13 @@ func (*OnlineResponse) Descriptor() ([]byte, []int) {
 func (x *OnlineResponse) GetRooms() map[int64]int64 {
 	if x != nil {
 		return x.Rooms
+	}
+	return nil
+}
+
+func (x *OnlineResponse) GetWatched() map[int64]int64 {
+	if x != nil {
+		return x.Watched
 	}
 	return nil
 }
@@ -876,11 +885,15 @@ const file_logic_v1_logic_proto_rawDesc = "" +
 	"\n" +
 	"expires_at\x18\x02 \x01(\x03R\texpiresAt\"*\n" +
 	"\rOnlineRequest\x12\x19\n" +
-	"\broom_ids\x18\x01 \x03(\x03R\aroomIds\"\x8b\x01\n" +
+	"\broom_ids\x18\x01 \x03(\x03R\aroomIds\"\x8e\x02\n" +
 	"\x0eOnlineResponse\x12?\n" +
-	"\x05rooms\x18\x01 \x03(\v2).zhibo.logic.v1.OnlineResponse.RoomsEntryR\x05rooms\x1a8\n" +
+	"\x05rooms\x18\x01 \x03(\v2).zhibo.logic.v1.OnlineResponse.RoomsEntryR\x05rooms\x12E\n" +
+	"\awatched\x18\x02 \x03(\v2+.zhibo.logic.v1.OnlineResponse.WatchedEntryR\awatched\x1a8\n" +
 	"\n" +
 	"RoomsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\x03R\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a:\n" +
+	"\fWatchedEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x03R\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x012\xa7\x05\n" +
 	"\fLogicService\x12J\n" +
@@ -906,7 +919,7 @@ func file_logic_v1_logic_proto_rawDescGZIP() []byte {
 	return file_logic_v1_logic_proto_rawDescData
 }
 
-var file_logic_v1_logic_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_logic_v1_logic_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_logic_v1_logic_proto_goTypes = []any{
 	(*ConnectRequest)(nil),         // 0: zhibo.logic.v1.ConnectRequest
 	(*ConnectResponse)(nil),        // 1: zhibo.logic.v1.ConnectResponse
@@ -927,32 +940,34 @@ var file_logic_v1_logic_proto_goTypes = []any{
 	nil,                            // 16: zhibo.logic.v1.ReportOnlineRequest.RoomsEntry
 	nil,                            // 17: zhibo.logic.v1.ReportOnlineResponse.RoomsEntry
 	nil,                            // 18: zhibo.logic.v1.OnlineResponse.RoomsEntry
+	nil,                            // 19: zhibo.logic.v1.OnlineResponse.WatchedEntry
 }
 var file_logic_v1_logic_proto_depIdxs = []int32{
 	16, // 0: zhibo.logic.v1.ReportOnlineRequest.rooms:type_name -> zhibo.logic.v1.ReportOnlineRequest.RoomsEntry
 	17, // 1: zhibo.logic.v1.ReportOnlineResponse.rooms:type_name -> zhibo.logic.v1.ReportOnlineResponse.RoomsEntry
 	18, // 2: zhibo.logic.v1.OnlineResponse.rooms:type_name -> zhibo.logic.v1.OnlineResponse.RoomsEntry
-	0,  // 3: zhibo.logic.v1.LogicService.Connect:input_type -> zhibo.logic.v1.ConnectRequest
-	2,  // 4: zhibo.logic.v1.LogicService.Disconnect:input_type -> zhibo.logic.v1.DisconnectRequest
-	4,  // 5: zhibo.logic.v1.LogicService.ReportOnline:input_type -> zhibo.logic.v1.ReportOnlineRequest
-	6,  // 6: zhibo.logic.v1.LogicService.PushRoom:input_type -> zhibo.logic.v1.PushRoomRequest
-	8,  // 7: zhibo.logic.v1.LogicService.PushUsers:input_type -> zhibo.logic.v1.PushUsersRequest
-	10, // 8: zhibo.logic.v1.LogicService.Broadcast:input_type -> zhibo.logic.v1.BroadcastRequest
-	12, // 9: zhibo.logic.v1.LogicService.IssueConnToken:input_type -> zhibo.logic.v1.IssueConnTokenRequest
-	14, // 10: zhibo.logic.v1.LogicService.Online:input_type -> zhibo.logic.v1.OnlineRequest
-	1,  // 11: zhibo.logic.v1.LogicService.Connect:output_type -> zhibo.logic.v1.ConnectResponse
-	3,  // 12: zhibo.logic.v1.LogicService.Disconnect:output_type -> zhibo.logic.v1.DisconnectResponse
-	5,  // 13: zhibo.logic.v1.LogicService.ReportOnline:output_type -> zhibo.logic.v1.ReportOnlineResponse
-	7,  // 14: zhibo.logic.v1.LogicService.PushRoom:output_type -> zhibo.logic.v1.PushRoomResponse
-	9,  // 15: zhibo.logic.v1.LogicService.PushUsers:output_type -> zhibo.logic.v1.PushUsersResponse
-	11, // 16: zhibo.logic.v1.LogicService.Broadcast:output_type -> zhibo.logic.v1.BroadcastResponse
-	13, // 17: zhibo.logic.v1.LogicService.IssueConnToken:output_type -> zhibo.logic.v1.IssueConnTokenResponse
-	15, // 18: zhibo.logic.v1.LogicService.Online:output_type -> zhibo.logic.v1.OnlineResponse
-	11, // [11:19] is the sub-list for method output_type
-	3,  // [3:11] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	19, // 3: zhibo.logic.v1.OnlineResponse.watched:type_name -> zhibo.logic.v1.OnlineResponse.WatchedEntry
+	0,  // 4: zhibo.logic.v1.LogicService.Connect:input_type -> zhibo.logic.v1.ConnectRequest
+	2,  // 5: zhibo.logic.v1.LogicService.Disconnect:input_type -> zhibo.logic.v1.DisconnectRequest
+	4,  // 6: zhibo.logic.v1.LogicService.ReportOnline:input_type -> zhibo.logic.v1.ReportOnlineRequest
+	6,  // 7: zhibo.logic.v1.LogicService.PushRoom:input_type -> zhibo.logic.v1.PushRoomRequest
+	8,  // 8: zhibo.logic.v1.LogicService.PushUsers:input_type -> zhibo.logic.v1.PushUsersRequest
+	10, // 9: zhibo.logic.v1.LogicService.Broadcast:input_type -> zhibo.logic.v1.BroadcastRequest
+	12, // 10: zhibo.logic.v1.LogicService.IssueConnToken:input_type -> zhibo.logic.v1.IssueConnTokenRequest
+	14, // 11: zhibo.logic.v1.LogicService.Online:input_type -> zhibo.logic.v1.OnlineRequest
+	1,  // 12: zhibo.logic.v1.LogicService.Connect:output_type -> zhibo.logic.v1.ConnectResponse
+	3,  // 13: zhibo.logic.v1.LogicService.Disconnect:output_type -> zhibo.logic.v1.DisconnectResponse
+	5,  // 14: zhibo.logic.v1.LogicService.ReportOnline:output_type -> zhibo.logic.v1.ReportOnlineResponse
+	7,  // 15: zhibo.logic.v1.LogicService.PushRoom:output_type -> zhibo.logic.v1.PushRoomResponse
+	9,  // 16: zhibo.logic.v1.LogicService.PushUsers:output_type -> zhibo.logic.v1.PushUsersResponse
+	11, // 17: zhibo.logic.v1.LogicService.Broadcast:output_type -> zhibo.logic.v1.BroadcastResponse
+	13, // 18: zhibo.logic.v1.LogicService.IssueConnToken:output_type -> zhibo.logic.v1.IssueConnTokenResponse
+	15, // 19: zhibo.logic.v1.LogicService.Online:output_type -> zhibo.logic.v1.OnlineResponse
+	12, // [12:20] is the sub-list for method output_type
+	4,  // [4:12] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_logic_v1_logic_proto_init() }
@@ -966,7 +981,7 @@ func file_logic_v1_logic_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_logic_v1_logic_proto_rawDesc), len(file_logic_v1_logic_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,13 +1,19 @@
 package logic
 
 import (
+	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
+	"github.com/zhibo-live/zhibo/internal/account"
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
+	"github.com/zhibo-live/zhibo/internal/platform/token"
 )
 
 //go:embed openapi.json
@@ -16,8 +22,59 @@ var openapi []byte
 // OpenAPI is this component's fragment of the API description.
 func OpenAPI() []byte { return openapi }
 
+// TokenDeps are what issuing connection tokens needs: the signing key, the rooms and the names
+// of users (a token carries the viewer's name, so logic never looks it up).
+type TokenDeps struct {
+	Logger *slog.Logger
+	Signer *token.Signer
+	// RoomExists answers nil for a room that exists (an apierr 404 kind otherwise).
+	RoomExists func(ctx context.Context, id int64) error
+	Accounts   account.Client
+	// LocalHosts is the host list when Config.Hosts is empty: this node's own listeners,
+	// named by the host the request came to.
+	LocalHosts func(r *http.Request) []Host
+	Now        func() time.Time
+}
+
+// Tokens issues connection tokens and serves danmu-info. It runs in the process that has the
+// rooms (the business side); logic verifies the tokens with the shared key.
+type Tokens struct {
+	cfg  Config
+	deps TokenDeps
+	log  *slog.Logger
+	now  func() time.Time
+}
+
+// NewTokens builds the token issuer.
+func NewTokens(cfg Config, deps TokenDeps) (*Tokens, error) {
+	if deps.Signer == nil || deps.RoomExists == nil || deps.Accounts == nil {
+		return nil, errors.New("logic tokens: Signer, RoomExists and Accounts are required")
+	}
+	now := deps.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Tokens{cfg: cfg, deps: deps, log: deps.Logger, now: now}, nil
+}
+
+// IssueConnToken signs a token that lets uid (0 = guest) join roomID.
+func (s *Tokens) IssueConnToken(ctx context.Context, uid, roomID int64) (string, error) {
+	if err := s.deps.RoomExists(ctx, roomID); err != nil {
+		return "", err
+	}
+	c := token.Claims{UID: uid, RoomID: roomID, Exp: s.now().Add(s.cfg.ConnTokenTTL).Unix()}
+	if uid > 0 {
+		names, err := s.deps.Accounts.Names(ctx, []int64{uid})
+		if err != nil {
+			return "", err
+		}
+		c.Name = names[uid]
+	}
+	return s.deps.Signer.Sign(connKind, c), nil
+}
+
 // Register mounts the danmu-info routes (zhibo's own and the Bilibili-compatible one).
-func (s *Service) Register(mux *http.ServeMux) {
+func (s *Tokens) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/rooms/{id}/danmu-info", httpx.Handle(s.log, s.handleDanmuInfo))
 	mux.Handle("GET /xlive/web-room/v1/index/getDanmuInfo", http.HandlerFunc(s.handleBiliDanmuInfo))
 }
@@ -28,7 +85,7 @@ type DanmuInfo struct {
 	HostList []Host `json:"host_list"`
 }
 
-func (s *Service) danmuInfo(r *http.Request, roomID int64) (DanmuInfo, error) {
+func (s *Tokens) danmuInfo(r *http.Request, roomID int64) (DanmuInfo, error) {
 	uid, _ := httpx.UID(r.Context())
 	tok, err := s.IssueConnToken(r.Context(), uid, roomID)
 	if err != nil {
@@ -44,7 +101,7 @@ func (s *Service) danmuInfo(r *http.Request, roomID int64) (DanmuInfo, error) {
 	return DanmuInfo{Token: tok, HostList: hosts}, nil
 }
 
-func (s *Service) handleDanmuInfo(w http.ResponseWriter, r *http.Request) error {
+func (s *Tokens) handleDanmuInfo(w http.ResponseWriter, r *http.Request) error {
 	id, err := httpx.PathInt64(r, "id")
 	if err != nil {
 		return err
@@ -58,7 +115,7 @@ func (s *Service) handleDanmuInfo(w http.ResponseWriter, r *http.Request) error 
 
 // handleBiliDanmuInfo answers in Bilibili's own shape, so clients that bootstrap from
 // getDanmuInfo work unmodified.
-func (s *Service) handleBiliDanmuInfo(w http.ResponseWriter, r *http.Request) {
+func (s *Tokens) handleBiliDanmuInfo(w http.ResponseWriter, r *http.Request) {
 	type data struct {
 		Group            string  `json:"group"`
 		BusinessID       int     `json:"business_id"`

@@ -1,0 +1,182 @@
+// Package grpcx is the gRPC plumbing between components of a cluster: a server with panic
+// recovery, logging and error mapping, and client connections to peers named in config
+// (host:port, or dns:///name:port to follow DNS).
+package grpcx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/status"
+
+	"github.com/zhibo-live/zhibo/internal/platform/apierr"
+)
+
+// Server is one process's gRPC listener, serving every local component that registers on it.
+type Server struct {
+	*grpc.Server
+	log  *slog.Logger
+	addr string
+
+	mu   sync.Mutex
+	ln   net.Listener
+	done chan struct{}
+}
+
+// NewServer builds a server that will listen on addr.
+func NewServer(addr string, log *slog.Logger) *Server {
+	s := &Server{log: log, addr: addr}
+	s.Server = grpc.NewServer(
+		grpc.ChainUnaryInterceptor(s.recover, toStatus),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+	)
+	return s
+}
+
+// Start listens and serves in the background.
+func (s *Server) Start(context.Context) error {
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return fmt.Errorf("grpc: listen %s: %w", s.addr, err)
+	}
+	s.mu.Lock()
+	s.ln, s.done = ln, make(chan struct{})
+	s.mu.Unlock()
+	go func() {
+		defer close(s.done)
+		if err := s.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			s.log.Error("grpc server stopped", "err", err)
+		}
+	}()
+	s.log.Info("grpc listening", "addr", ln.Addr().String())
+	return nil
+}
+
+// Addr is the listening address after Start.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// Stop finishes in-flight calls (bounded by ctx) and closes the listener.
+func (s *Server) Stop(ctx context.Context) error {
+	if s.done == nil {
+		return nil
+	}
+	stopped := make(chan struct{})
+	go func() { s.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		s.Server.Stop()
+	}
+	<-s.done
+	return nil
+}
+
+func (s *Server) recover(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.ErrorContext(ctx, "grpc handler panicked", "method", info.FullMethod, "panic", p, "stack", string(debug.Stack()))
+			err = status.Error(codes.Internal, "internal error")
+		}
+	}()
+	return h(ctx, req)
+}
+
+// toStatus maps an apierr kind to a gRPC status carrying the kind's code, so the client can
+// rebuild the same kind.
+func toStatus(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	resp, err := h(ctx, req)
+	if err == nil {
+		return resp, nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return nil, err
+	}
+	e := apierr.From(err)
+	return nil, status.Error(codeFor(e.Status), fmt.Sprintf("%d|%s", e.Code, e.Message))
+}
+
+func codeFor(httpStatus int) codes.Code {
+	switch httpStatus {
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+		return codes.InvalidArgument
+	case http.StatusUnauthorized:
+		return codes.Unauthenticated
+	case http.StatusForbidden:
+		return codes.PermissionDenied
+	case http.StatusNotFound:
+		return codes.NotFound
+	case http.StatusConflict:
+		return codes.FailedPrecondition
+	case http.StatusTooManyRequests:
+		return codes.ResourceExhausted
+	case http.StatusServiceUnavailable:
+		return codes.Unavailable
+	}
+	return codes.Internal
+}
+
+var httpFor = map[codes.Code]int{
+	codes.InvalidArgument: http.StatusBadRequest, codes.Unauthenticated: http.StatusUnauthorized,
+	codes.PermissionDenied: http.StatusForbidden, codes.NotFound: http.StatusNotFound,
+	codes.FailedPrecondition: http.StatusConflict, codes.ResourceExhausted: http.StatusTooManyRequests,
+	codes.Unavailable: http.StatusServiceUnavailable, codes.DeadlineExceeded: http.StatusServiceUnavailable,
+}
+
+// FromStatus turns a gRPC error from a peer back into an apierr kind (same code and message).
+func FromStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return apierr.Unavailable.Wrap(err)
+	}
+	httpStatus, ok := httpFor[st.Code()]
+	if !ok {
+		httpStatus = http.StatusInternalServerError
+	}
+	code, msg := -httpStatus, st.Message()
+	var n int
+	if _, scanErr := fmt.Sscanf(msg, "%d|", &n); scanErr == nil {
+		code = n
+		for i := range len(msg) {
+			if msg[i] == '|' {
+				msg = msg[i+1:]
+				break
+			}
+		}
+	}
+	return apierr.New(httpStatus, code, msg).Wrap(err)
+}
+
+// Dial opens a client connection to a peer; it connects lazily and reconnects by itself.
+func Dial(target string) (*grpc.ClientConn, error) {
+	cc, err := grpc.NewClient(target,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("grpc: dial %s: %w", target, err)
+	}
+	return cc, nil
+}
