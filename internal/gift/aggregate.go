@@ -2,23 +2,27 @@ package gift
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
+	"github.com/zhibo-live/zhibo/pkg/aggregate"
 )
 
-// Aggregation of scores.
+// Aggregation of scores, through the durable mode of pkg/aggregate.
 //
 // The durable consumer ScoreConsumer receives every order event. Events are collected for one
-// window (or until flushBatch of them wait) and then written in ONE transaction that adds each
-// anchor's and each (room, sender)'s summed totals, marks the orders counted, and stores the
-// highest stream sequence applied in gift_agg_offsets. Only after the commit are the messages
-// acknowledged. A redelivered or re-published event whose order is already counted is
-// acknowledged and skipped, so every order counts exactly once across crashes and retries.
+// window (or until scoreMaxPending of them wait) and then written in ONE transaction that adds
+// each anchor's and each (room, sender)'s summed totals, marks the orders counted, and stores
+// the highest stream sequence applied in gift_agg_offsets. Only after the commit are the
+// messages acknowledged. A redelivered or re-published event whose order is already counted
+// is acknowledged and skipped, so every order counts exactly once across crashes and retries.
 //
 // The per-order "counted" mark is what decides, not the stored sequence alone: JetStream
 // redelivers a message left unacknowledged by a crash only after its ack wait, by which time
@@ -26,178 +30,98 @@ import (
 // the stream's duplicate window gets a new sequence. The stored sequence is the consumer's
 // progress, exported as a metric. Because the decision is per order, several processes may
 // share the consumer safely.
+//
+// The window, not a count of events, bounds the writes: a storm on one anchor still writes
+// its score row once per window, so the consumer may hold a whole window of events
+// unacknowledged (scoreInFlight) before the early flush at scoreMaxPending.
 const (
-	flushBatch    = 4096             // events that trigger a flush before the window ends
-	scoreAckWait  = 30 * time.Second // redelivery after this long unacknowledged
-	scoreInFlight = 20000            // unacknowledged events the consumer may hold
+	scoreMaxPending = 200_000          // events that trigger a flush before the window ends
+	scoreInFlight   = scoreMaxPending  // unacknowledged events the consumer may hold
+	scoreAckWait    = 30 * time.Second // redelivery after this long unacknowledged
 )
 
-// pendingEvent is an order event received and not yet flushed.
-type pendingEvent struct {
-	orderID int64
-	ack     func() error // nil for events fed without a queue message
-}
-
+// aggregator folds order events into scores. Its events carry only the order id: the amounts
+// are read from the order rows when they are claimed, in the flush's transaction.
 type aggregator struct {
-	store  Store
-	q      *queue.Queue
-	window time.Duration
-	log    *slog.Logger
-	m      *metrics
+	store Store
+	d     *aggregate.Durable[rankKey]
+	m     *metrics
 
-	mu      sync.Mutex
-	pending map[uint64]pendingEvent // by stream sequence; a redelivery replaces its entry
-	wake    chan struct{}
-	stop    func() // stops the consumer; nil when not consuming
-
-	flushMu sync.Mutex // one flush at a time
-	applied uint64     // highest sequence flushed by this process; guarded by flushMu
+	applied uint64 // highest sequence known applied; written by start and by flushes (serial)
 }
 
-func newAggregator(st Store, q *queue.Queue, window time.Duration, log *slog.Logger, m *metrics) *aggregator {
-	return &aggregator{
-		store: st, q: q, window: window, log: log, m: m,
-		pending: map[uint64]pendingEvent{},
-		wake:    make(chan struct{}, 1),
+func newAggregator(st Store, db *sql.DB, q *queue.Queue, window time.Duration, log *slog.Logger,
+	reg prometheus.Registerer, m *metrics) (*aggregator, error) {
+	a := &aggregator{store: st, m: m}
+	d, err := aggregate.NewDurable[rankKey](aggregate.DurableConfig{
+		Config: aggregate.Config{Window: window, MaxPending: scoreMaxPending},
+		Stream: q.Stream(StreamName),
+		Consumer: jetstream.ConsumerConfig{
+			Durable: ScoreConsumer, FilterSubject: q.Subject(SubjectPrefix + ">"),
+			AckWait: scoreAckWait, MaxAckPending: scoreInFlight, DeliverPolicy: jetstream.DeliverAllPolicy,
+		},
+		OnFlush: a.report,
+	}, q.JS, db, scoreSink{st}, aggregate.Options{Name: ScoreConsumer, Logger: log, Registry: reg})
+	if err != nil {
+		return nil, err
 	}
+	a.d = d
+	return a, nil
 }
 
-// start subscribes the durable consumer and runs the flush loop until ctx ends.
-func (a *aggregator) start(ctx context.Context, wg *sync.WaitGroup) error {
+// start exports the stored progress and starts consuming.
+func (a *aggregator) start(ctx context.Context) error {
 	seq, err := a.store.AppliedSeq(ctx, ScoreConsumer)
 	if err != nil {
 		return err
 	}
-	a.flushMu.Lock()
 	a.applied = max(a.applied, seq)
 	a.m.appliedSeq.Set(float64(a.applied))
-	a.flushMu.Unlock()
-	stop, err := a.q.Consume(ctx, queue.ConsumerSpec{
-		Stream: a.q.Stream(StreamName), Durable: ScoreConsumer, Filter: a.q.Subject(SubjectPrefix + ">"),
-		AckWait: scoreAckWait, MaxPending: scoreInFlight,
-	}, a.handle)
-	if err != nil {
-		return err
-	}
-	a.mu.Lock()
-	a.stop = stop
-	a.mu.Unlock()
-	wg.Go(func() { a.loop(ctx) })
-	return nil
+	return a.d.Start(ctx)
 }
 
-// stopConsuming stops deliveries; events already received stay pending for the final flush.
-func (a *aggregator) stopConsuming() {
-	a.mu.Lock()
-	stop := a.stop
-	a.stop = nil
-	a.mu.Unlock()
-	if stop != nil {
-		stop()
+// stop stops consuming and flushes what was received.
+func (a *aggregator) stop(ctx context.Context) error { return a.d.Stop(ctx) }
+
+// add queues one order event as if delivered with stream sequence seq.
+func (a *aggregator) add(seq uint64, orderID int64, ack func() error) {
+	a.d.Add(seq, aggregate.Event[rankKey]{ID: orderID}, ack)
+}
+
+// flush writes every pending event now.
+func (a *aggregator) flush(ctx context.Context) error { return a.d.Flush(ctx) }
+
+// report keeps the gift metrics of each flush.
+func (a *aggregator) report(r aggregate.FlushReport) {
+	if r.Err != nil {
+		a.m.flushes.WithLabelValues("error").Inc()
+		return
+	}
+	a.m.flushes.WithLabelValues("ok").Inc()
+	a.m.rowsPerFlush.Observe(float64(r.Keys))
+	a.m.folded.Add(float64(r.Applied))
+	a.m.skipped.Add(float64(r.Messages - r.Applied))
+	a.m.pendingEvents.Set(float64(a.d.Pending()))
+	if r.MaxSeq > a.applied {
+		a.applied = r.MaxSeq
+		a.m.appliedSeq.Set(float64(r.MaxSeq))
 	}
 }
 
-// handle takes one delivered order event.
-func (a *aggregator) handle(msg queue.Msg) {
-	md, err := msg.Metadata()
+// scoreSink decodes order events and applies them to the score tables.
+type scoreSink struct{ store Store }
+
+func (scoreSink) Decode(data []byte) (aggregate.Event[rankKey], error) {
 	var ev struct {
 		ID int64 `json:"id"`
 	}
-	if err == nil {
-		err = json.Unmarshal(msg.Data(), &ev)
+	if err := json.Unmarshal(data, &ev); err != nil {
+		return aggregate.Event[rankKey]{}, fmt.Errorf("order event: %w", err)
 	}
-	if err == nil && ev.ID <= 0 {
-		err = fmt.Errorf("order id %d", ev.ID)
-	}
-	if err != nil {
-		// Not an order event: redelivering it cannot help.
-		a.log.Error("gift event dropped", "subject", msg.Subject(), "err", err)
-		_ = msg.Term()
-		return
-	}
-	a.add(md.Sequence.Stream, ev.ID, msg.Ack)
+	return aggregate.Event[rankKey]{ID: ev.ID}, nil
 }
 
-// add queues one event for the next flush.
-func (a *aggregator) add(seq uint64, orderID int64, ack func() error) {
-	a.mu.Lock()
-	a.pending[seq] = pendingEvent{orderID: orderID, ack: ack}
-	n := len(a.pending)
-	a.mu.Unlock()
-	a.m.pendingEvents.Set(float64(n))
-	if n >= flushBatch {
-		select {
-		case a.wake <- struct{}{}:
-		default:
-		}
-	}
-}
-
-func (a *aggregator) loop(ctx context.Context) {
-	t := time.NewTicker(a.window)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-a.wake:
-		}
-		if err := a.flush(ctx); err != nil && ctx.Err() == nil {
-			a.log.Warn("gift score flush failed, retrying next window", "err", err)
-		}
-	}
-}
-
-// flush writes every pending event in one transaction and then acknowledges them. On failure
-// the events stay pending (unacknowledged) for the next attempt.
-func (a *aggregator) flush(ctx context.Context) error {
-	a.flushMu.Lock()
-	defer a.flushMu.Unlock()
-	a.mu.Lock()
-	batch := a.pending
-	a.pending = make(map[uint64]pendingEvent, len(batch))
-	a.mu.Unlock()
-	if len(batch) == 0 {
-		return nil
-	}
-	var maxSeq uint64
-	orderIDs := make([]int64, 0, len(batch))
-	for seq, ev := range batch {
-		maxSeq = max(maxSeq, seq)
-		orderIDs = append(orderIDs, ev.orderID)
-	}
-	res, err := a.store.ApplyScores(ctx, ScoreConsumer, maxSeq, orderIDs, time.Now().UnixMilli())
-	if err != nil {
-		a.m.flushes.WithLabelValues("error").Inc()
-		a.mu.Lock()
-		for seq, ev := range batch {
-			if _, newer := a.pending[seq]; !newer {
-				a.pending[seq] = ev
-			}
-		}
-		a.mu.Unlock()
-		return err
-	}
-	a.m.flushes.WithLabelValues("ok").Inc()
-	a.m.rowsPerFlush.Observe(float64(res.Rows))
-	a.m.folded.Add(float64(res.Orders))
-	a.m.skipped.Add(float64(len(batch) - res.Orders))
-	if maxSeq > a.applied {
-		a.applied = maxSeq
-		a.m.appliedSeq.Set(float64(maxSeq))
-	}
-	for _, ev := range batch {
-		if ev.ack != nil {
-			if err := ev.ack(); err != nil {
-				// Harmless: the redelivery finds the order counted and is skipped.
-				a.log.Debug("gift event ack failed", "order_id", ev.orderID, "err", err)
-			}
-		}
-	}
-	a.mu.Lock()
-	n := len(a.pending)
-	a.mu.Unlock()
-	a.m.pendingEvents.Set(float64(n))
-	return nil
+func (s scoreSink) Apply(ctx context.Context, tx *sql.Tx, b aggregate.Batch[rankKey]) (aggregate.Result, error) {
+	res, err := s.store.ApplyScoresTx(ctx, tx, ScoreConsumer, b.MaxSeq, b.IDs(), time.Now().UnixMilli())
+	return aggregate.Result{Applied: res.Orders, Keys: res.Rows}, err
 }

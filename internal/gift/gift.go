@@ -103,7 +103,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		catalog:  newCatalog(cfg.Catalog),
 		tagged:   map[int64]bool{},
 	}
-	s.agg = newAggregator(st, deps.Queue, cfg.AggregateWindow, deps.Logger, m)
+	s.agg, err = newAggregator(st, deps.DB.DB, deps.Queue, cfg.AggregateWindow, deps.Logger, deps.Registry, m)
+	if err != nil {
+		return nil, fmt.Errorf("gift aggregation: %w", err)
+	}
 	return s, nil
 }
 
@@ -125,7 +128,7 @@ func (s *Service) Start(ctx context.Context) error {
 		return fmt.Errorf("gift: %w", err)
 	}
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	if err := s.agg.start(loopCtx, &s.wg); err != nil {
+	if err := s.agg.start(loopCtx); err != nil {
 		cancel()
 		return fmt.Errorf("gift: %w", err)
 	}
@@ -143,7 +146,6 @@ func (s *Service) Stop(ctx context.Context) error {
 		return nil
 	}
 	s.running = false
-	s.agg.stopConsuming()
 	s.cancel()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
@@ -152,8 +154,8 @@ func (s *Service) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("gift: stop: %w", ctx.Err())
 	}
-	if err := s.agg.flush(ctx); err != nil {
-		return fmt.Errorf("gift: final flush: %w", err)
+	if err := s.agg.stop(ctx); err != nil {
+		return fmt.Errorf("gift: %w", err)
 	}
 	return nil
 }

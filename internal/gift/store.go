@@ -1,6 +1,9 @@
 package gift
 
-import "context"
+import (
+	"context"
+	"database/sql"
+)
 
 // Order is a recorded gift purchase. It is also the body of the order event on the queue.
 type Order struct {
@@ -58,6 +61,9 @@ type Store interface {
 	// and rooms' ranks, marks them counted and records seq as consumer's highest applied
 	// stream sequence — all in one transaction, so an order counts exactly once.
 	ApplyScores(ctx context.Context, consumer string, seq uint64, orderIDs []int64, nowMs int64) (flushResult, error)
+	// ApplyScoresTx is ApplyScores within tx, which the caller commits (the aggregation
+	// commits it before acknowledging the events).
+	ApplyScoresTx(ctx context.Context, tx *sql.Tx, consumer string, seq uint64, orderIDs []int64, nowMs int64) (flushResult, error)
 	// AppliedSeq is consumer's highest applied stream sequence (0 when none).
 	AppliedSeq(ctx context.Context, consumer string) (uint64, error)
 	// Rank returns the top senders of a room, highest score first (unames empty).

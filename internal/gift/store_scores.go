@@ -17,7 +17,16 @@ type rankKey struct{ room, uid int64 }
 func (s *sqlStore) ApplyScores(ctx context.Context, consumer string, seq uint64, orderIDs []int64, nowMs int64) (flushResult, error) {
 	var res flushResult
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		res = flushResult{}
+		var err error
+		res, err = s.ApplyScoresTx(ctx, tx, consumer, seq, orderIDs, nowMs)
+		return err
+	})
+	return res, err
+}
+
+func (s *sqlStore) ApplyScoresTx(ctx context.Context, tx *sql.Tx, consumer string, seq uint64, orderIDs []int64, nowMs int64) (flushResult, error) {
+	var res flushResult
+	err := func() error {
 		// The offset row is written first: its lock serializes flushes from every process, so
 		// the check-and-mark of orders below cannot race with another flush.
 		if _, err := tx.ExecContext(ctx, s.db.Upsert("gift_agg_offsets",
@@ -56,7 +65,7 @@ func (s *sqlStore) ApplyScores(ctx context.Context, consumer string, seq uint64,
 		}
 		res = flushResult{Orders: len(fresh), Rows: len(anchors) + len(ranks)}
 		return nil
-	})
+	}()
 	return res, err
 }
 
