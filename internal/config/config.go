@@ -158,10 +158,6 @@ func Load(name string, args []string, getenv func(string) string, out io.Writer,
 	if err := fs.Parse(args); err != nil {
 		return c, nil, err
 	}
-	// Remember what the command line said: it must win over the file and the environment.
-	var cli [][2]string
-	fs.Visit(func(f *flag.Flag) { cli = append(cli, [2]string{f.Name, f.Value.String()}) })
-
 	path := *file
 	if path == "" {
 		path = getenv("ZHIBO_CONFIG")
@@ -182,12 +178,10 @@ func Load(name string, args []string, getenv func(string) string, out io.Writer,
 			}
 		}
 	})
-	for _, kv := range cli {
-		if kv[0] != "config" {
-			if err := fs.Set(kv[0], kv[1]); err != nil {
-				errs = append(errs, fmt.Errorf("-%s: %w", kv[0], err))
-			}
-		}
+	// The command line wins over the file and the environment: parse it once more, so every
+	// flag (including list-valued ones) is set exactly as it was given.
+	if err := fs.Parse(args); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return c, nil, err

@@ -105,3 +105,14 @@ func TestConfigDocIsCurrent(t *testing.T) {
 	require.True(t, strings.Contains(string(doc), b.String()),
 		"docs/config.md is stale: replace its table with the output of `go run ./cmd/zhibo config doc`")
 }
+
+// List-valued flags given on the command line survive the file and environment passes.
+func TestListFlagsFromCommandLine(t *testing.T) {
+	var out bytes.Buffer
+	c, _, err := Load("t", []string{"-peers.comets", "a:1,b:2", "-logic.hosts", "h:1:2"},
+		env(map[string]string{"ZHIBO_PEERS_LOGIC": "l:9"}), &out, nil)
+	require.NoError(t, err)
+	require.Equal(t, []string{"a:1", "b:2"}, c.Peers.Comets)
+	require.Equal(t, "l:9", c.Peers.Logic)
+	require.Len(t, c.Logic.Hosts, 1)
+}
