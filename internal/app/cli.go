@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/zhibo-live/zhibo/internal/bench"
 	"github.com/zhibo-live/zhibo/internal/config"
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 )
@@ -27,6 +28,7 @@ Usage:
   zhibo serve --components=a,b [flags]     run the named components
   zhibo components                         list the components
   zhibo config check|print|doc [flags]     validate, print the effective config, or document every setting
+  zhibo bench fanout [flags]               load-test a zhibo on this machine (see zhibo bench fanout -h)
   zhibo version
 
 Flags are the settings printed by "zhibo config doc"; each also reads ZHIBO_<NAME> from the
@@ -58,6 +60,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 	case "config":
 		err = configCmd(args[1:], stdout, stderr)
+	case "bench":
+		err = bench.Main(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "zhibo", Version)
 	case "help", "-h", "--help":

@@ -5,6 +5,7 @@ package viewer
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -39,6 +40,9 @@ type Conn struct {
 	r       *bufio.Reader
 	pending []protocol.Packet
 	seq     uint32
+	frame   bytes.Buffer   // NextFrame's reused buffer
+	wsr     *wsutil.Reader // NextFrame's WebSocket reader, made on first use
+	ctl     wsutil.FrameHandlerFunc
 }
 
 // ErrRejected is returned when the server answers the auth packet with a non-zero code.
@@ -150,6 +154,50 @@ func (c *Conn) NextUntil(deadline time.Time) (protocol.Packet, error) {
 	p := c.pending[0]
 	c.pending = c.pending[1:]
 	return p, nil
+}
+
+// NextFrame returns the next transport unit as it arrived — one WebSocket message, or one
+// packet on raw TCP — without unpacking compressed batches (protocol.DecodeAll does that).
+// The bytes are valid until the next call: a load generator reading thousands of
+// connections decodes them with reused decompressors instead of allocating per message.
+// Do not mix it with Next on one connection.
+func (c *Conn) NextFrame(deadline time.Time) ([]byte, error) {
+	_ = c.nc.SetReadDeadline(deadline)
+	c.frame.Reset()
+	if !c.ws {
+		hdr, err := c.r.Peek(protocol.HeaderLen)
+		if err != nil {
+			return nil, err
+		}
+		h, err := protocol.ParseHeader(hdr, 16<<20)
+		if err != nil {
+			return nil, err
+		}
+		_, err = io.CopyN(&c.frame, c.r, int64(h.PacketLen))
+		return c.frame.Bytes(), err
+	}
+	if c.wsr == nil {
+		c.wsr = &wsutil.Reader{Source: c.r, State: ws.StateClientSide, MaxMessageSize: 16 << 20}
+		c.ctl = wsutil.ControlFrameHandler(c.nc, ws.StateClientSide)
+		c.wsr.OnIntermediate = c.ctl
+	}
+	for {
+		hdr, err := c.wsr.NextFrame()
+		if err != nil {
+			return nil, err
+		}
+		if hdr.OpCode.IsControl() {
+			if err := c.ctl(hdr, c.wsr); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if hdr.OpCode != ws.OpBinary {
+			return nil, fmt.Errorf("viewer: got a %v frame, want binary", hdr.OpCode)
+		}
+		_, err = c.frame.ReadFrom(c.wsr)
+		return c.frame.Bytes(), err
+	}
 }
 
 // Close closes the connection.
