@@ -29,6 +29,18 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+// stop ends the process: SIGTERM for a graceful stop, or SIGKILL for a crash.
+func (p *proc) stop(t *testing.T, sig os.Signal) {
+	require.NoError(t, p.cmd.Process.Signal(sig))
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s did not stop", p.name)
+	}
+}
+
 // start runs the process and waits until it printed its URL.
 func (p *proc) start(t *testing.T, bin string) {
 	p.cmd = exec.Command(bin, append([]string{"serve"}, p.args...)...)
@@ -65,6 +77,7 @@ func (w *prefixWriter) Write(b []byte) (int, error) {
 
 // cluster is a split deployment: logic, two comets, a job and the business process.
 type cluster struct {
+	bin                string
 	procs              map[string]*proc
 	rest               Node
 	comet1WS, comet2WS string
@@ -77,7 +90,8 @@ func startCluster(t *testing.T, natsURL string) *cluster {
 	ns := fmt.Sprintf("split%d", time.Now().UnixNano())
 	common := []string{"-queue.url", natsURL, "-queue.namespace", ns, "-secret", "split-cluster-secret-0123",
 		"-log.level", "warn", "-gateway.rate_per_ip", "0", "-account.bcrypt_cost", "4",
-		"-comet.report_interval", "100ms", "-logic.count_interval", "200ms", "-job.window", "20ms"}
+		"-comet.report_interval", "100ms", "-logic.count_interval", "200ms", "-job.window", "20ms",
+		"-danmaku.rate", "1000", "-danmaku.burst", "1000"}
 	port := func() string { return fmt.Sprint(freePort(t)) }
 	logicRPC := "127.0.0.1:" + port()
 	c1RPC, c1TCP, c1HTTP := "127.0.0.1:"+port(), port(), port()
@@ -103,6 +117,7 @@ func startCluster(t *testing.T, natsURL string) *cluster {
 		c.procs[name].start(t, bin)
 	}
 	c.rest = Node{URL: "http://127.0.0.1:" + restHTTP}
+	c.bin = bin
 	return c
 }
 
