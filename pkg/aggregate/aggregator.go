@@ -192,15 +192,15 @@ func (a *Aggregator[K]) Flush(ctx context.Context) error {
 	for i := range a.shards {
 		s := &a.shards[i]
 		s.mu.Lock()
-		m, n := s.m, s.adds
-		if len(m) > 0 {
-			s.m = make(map[K]int64, len(m))
+		var m map[K]int64
+		if len(s.m) > 0 {
+			m, s.m = s.m, make(map[K]int64, len(s.m))
 		}
+		adds += s.adds
 		s.adds = 0
 		s.mu.Unlock()
-		adds += n
-		if len(m) == 0 {
-			continue // m is still the shard's map
+		if m == nil {
+			continue
 		}
 		a.keys.Add(-int64(len(m)))
 		if batch == nil {

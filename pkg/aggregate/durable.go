@@ -203,3 +203,10 @@ func (d *Durable[K]) loop(ctx context.Context, stop, done chan struct{}) {
 		}
 	}
 }
+
+// Pending is the number of messages waiting for a flush.
+func (d *Durable[K]) Pending() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.pending)
+}

@@ -36,8 +36,9 @@ type RedisConfig struct {
 // per window move the totals to the sink.
 //
 // Keys: {p}:pending is the hash every Add HINCRBYs; {p}:flush:<id> is a pending hash renamed
-// by a flusher; {p}:flushes is the set of flush ids not yet done; {p}:lock is the flush lock.
-// A flush takes the lock, first re-offers every id left in {p}:flushes (a flusher crashed
+// by a flusher; {p}:flushes is the set of flush ids not yet done; {p}:lock is the flush lock;
+// {p}:window marks that some process flushed during the current window, so that a key is
+// written once per window however many processes run. A flush takes the lock, first re-offers every id left in {p}:flushes (a flusher crashed
 // mid-flush), then atomically renames {p}:pending to a fresh {p}:flush:<id> and records the
 // id, calls the sink, and only then deletes the hash and the id. An increment is therefore
 // either in {p}:pending, in a recorded flush hash, or applied — never lost while Redis keeps
@@ -50,7 +51,7 @@ type Redis struct {
 	log  *slog.Logger
 	m    *metrics
 
-	pendingKey, flushesKey, lockKey string
+	pendingKey, flushesKey, lockKey, windowKey string
 
 	wake    chan struct{}
 	flushMu sync.Mutex
@@ -97,7 +98,7 @@ func NewRedis(cfg RedisConfig, rc rueidis.Client, sink RedisFlushFunc, opts Opti
 	}
 	p := "{" + cfg.Prefix + "}:"
 	return &Redis{cfg: cfg, rc: rc, sink: sink, log: opts.logger(), m: m,
-		pendingKey: p + "pending", flushesKey: p + "flushes", lockKey: p + "lock",
+		pendingKey: p + "pending", flushesKey: p + "flushes", lockKey: p + "lock", windowKey: p + "window",
 		wake: make(chan struct{}, 1)}, nil
 }
 
@@ -133,7 +134,7 @@ func (r *Redis) Start(ctx context.Context) error {
 	if r.stop != nil {
 		return errors.New("aggregate: redis mode already started")
 	}
-	if _, err := r.flushLocked(ctx, false); err != nil {
+	if err := r.flush(ctx, flushLeftovers); err != nil {
 		r.log.Warn("aggregate leftover flushes not applied, retrying next window", "err", err)
 	}
 	r.stop, r.done = make(chan struct{}), make(chan struct{})
@@ -141,7 +142,8 @@ func (r *Redis) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop ends the loop and flushes once more.
+// Stop ends the loop and flushes once more, waiting for another process's flush to end if
+// one is running.
 func (r *Redis) Stop(ctx context.Context) error {
 	r.runMu.Lock()
 	stop, done := r.stop, r.done
@@ -166,37 +168,69 @@ func (r *Redis) loop(ctx context.Context, stop, done chan struct{}) {
 	t := time.NewTicker(r.cfg.Window)
 	defer t.Stop()
 	for {
+		mode := flushWindow
 		select {
 		case <-stop:
 			return
 		case <-t.C:
 		case <-r.wake:
+			mode = flushEarly
 		}
-		if err := r.Flush(ctx); err != nil {
+		if err := r.flush(ctx, mode); err != nil {
 			r.log.Warn("aggregate redis flush failed, retrying next window", "err", err)
 		}
 	}
 }
 
-// Flush moves the pending totals to the sink if no other process is flushing; it returns
-// nil without writing when another holds the lock.
-func (r *Redis) Flush(ctx context.Context) error {
-	_, err := r.flushLocked(ctx, true)
-	return err
-}
+// Flush moves the pending totals to the sink now, waiting while another process flushes.
+func (r *Redis) Flush(ctx context.Context) error { return r.flush(ctx, flushNow) }
 
-// flushLocked takes the lock, re-offers leftover flushes and, when rotate, the pending hash.
-// It reports whether it held the lock.
-func (r *Redis) flushLocked(ctx context.Context, rotate bool) (bool, error) {
+// flushMode says when a flush gives way to other processes.
+type flushMode int
+
+const (
+	// flushWindow runs only if no process flushed during the last window ({p}:window, set
+	// for one window by the flush that wins it): across all processes a key is written at
+	// most once per window.
+	flushWindow flushMode = iota
+	// flushEarly ignores the window (MaxPending reached) but not a running flush.
+	flushEarly
+	// flushNow waits for a running flush to end, then flushes (Stop, Flush).
+	flushNow
+	// flushLeftovers only re-offers recorded flushes (Start).
+	flushLeftovers
+)
+
+// flush takes the lock, re-offers leftover flushes and then rotates the pending hash.
+func (r *Redis) flush(ctx context.Context, mode flushMode) error {
 	r.flushMu.Lock()
 	defer r.flushMu.Unlock()
-	token := newID()
-	err := r.rc.Do(ctx, r.rc.B().Set().Key(r.lockKey).Value(token).Nx().Px(r.cfg.LockTTL).Build()).Error()
-	if rueidis.IsRedisNil(err) {
-		return false, nil // another process is flushing
+	if mode == flushWindow {
+		err := r.rc.Do(ctx, r.rc.B().Set().Key(r.windowKey).Value("1").Nx().Px(r.cfg.Window).Build()).Error()
+		if rueidis.IsRedisNil(err) {
+			return nil // flushed by some process during this window
+		}
+		if err != nil {
+			return fmt.Errorf("aggregate: window mark: %w", err)
+		}
 	}
-	if err != nil {
-		return false, fmt.Errorf("aggregate: lock: %w", err)
+	token := newID()
+	for {
+		err := r.rc.Do(ctx, r.rc.B().Set().Key(r.lockKey).Value(token).Nx().Px(r.cfg.LockTTL).Build()).Error()
+		if err == nil {
+			break
+		}
+		if !rueidis.IsRedisNil(err) {
+			return fmt.Errorf("aggregate: lock: %w", err)
+		}
+		if mode != flushNow {
+			return nil // another process is flushing
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("aggregate: wait for lock: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 	defer func() {
 		// A fresh context: the lock must be released even when ctx ended.
@@ -206,25 +240,25 @@ func (r *Redis) flushLocked(ctx context.Context, rotate bool) (bool, error) {
 	}()
 	left, err := r.rc.Do(ctx, r.rc.B().Smembers().Key(r.flushesKey).Build()).AsStrSlice()
 	if err != nil {
-		return true, fmt.Errorf("aggregate: list flushes: %w", err)
+		return fmt.Errorf("aggregate: list flushes: %w", err)
 	}
 	for _, id := range left {
 		if err := r.apply(ctx, id); err != nil {
-			return true, err
+			return err
 		}
 	}
-	if !rotate {
-		return true, nil
+	if mode == flushLeftovers {
+		return nil
 	}
 	id := newID()
 	n, err := rotateScript.Exec(ctx, r.rc, []string{r.pendingKey, r.flushKey(id), r.flushesKey}, []string{id}).AsInt64()
 	if err != nil {
-		return true, fmt.Errorf("aggregate: rotate pending: %w", err)
+		return fmt.Errorf("aggregate: rotate pending: %w", err)
 	}
 	if n == 0 {
-		return true, nil
+		return nil
 	}
-	return true, r.apply(ctx, id)
+	return r.apply(ctx, id)
 }
 
 // apply offers one recorded flush to the sink and forgets it once applied.
