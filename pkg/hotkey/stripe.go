@@ -1,0 +1,138 @@
+package hotkey
+
+import "sync"
+
+// A stripe is a small buffer that sums adds per key before they reach the sketch. Each P (as
+// sync.Pool hands them out) tends to keep its own stripe, so Add touches only memory its core
+// already owns; the shared sketch is locked once per shard per merge instead of once per add,
+// and repeated keys — the hot ones, by definition — are merged with one sketch update.
+const (
+	stripeSlots       = 128 // open-addressing table, power of two
+	stripeMaxDistinct = 64  // merge when half the table is used…
+	stripeMaxEvents   = 1024
+	slotSize          = 8 + 8 + 16
+)
+
+type slot struct {
+	h   uint64
+	n   uint64
+	key string
+}
+
+type stripe struct {
+	mu       sync.Mutex
+	distinct int
+	events   uint64
+	used     [stripeMaxDistinct]uint8
+	slots    [stripeSlots]slot
+	cands    []candidate
+	_        [cacheLine]byte
+}
+
+// add buffers n occurrences and reports whether the stripe should be merged now. The caller holds
+// s.mu.
+func (s *stripe) add(h uint64, key string, n uint32) bool {
+	i := uint8(h) & (stripeSlots - 1)
+	for {
+		sl := &s.slots[i]
+		if sl.n == 0 {
+			sl.h, sl.n, sl.key = h, uint64(n), key
+			s.used[s.distinct] = i
+			s.distinct++
+			break
+		}
+		if sl.h == h {
+			sl.n += uint64(n)
+			break
+		}
+		i = (i + 1) & (stripeSlots - 1)
+	}
+	s.events += uint64(n)
+	return s.distinct == stripeMaxDistinct || s.events >= stripeMaxEvents
+}
+
+// newStripe is sync.Pool's constructor. Stripes are also kept in d.stripes so the reporter can
+// merge those sitting idle; the pool may drop its reference at any GC, so past a bound a pool miss
+// reuses a registered stripe instead of growing the list (two Ps sharing a stripe is only slower:
+// its mutex keeps it correct).
+func (d *Detector) newStripe() any {
+	d.stripesMu.Lock()
+	defer d.stripesMu.Unlock()
+	if len(d.stripes) < d.maxStripes {
+		s := &stripe{}
+		d.stripes = append(d.stripes, s)
+		return s
+	}
+	s := d.stripes[d.nextStripe%len(d.stripes)]
+	d.nextStripe++
+	return s
+}
+
+// merge moves a stripe's buffered counts into the sketch, offers the keys whose estimate reached
+// the top-K threshold, and ages the window when enough events have passed. The caller holds s.mu.
+func (d *Detector) merge(s *stripe) {
+	if s.distinct == 0 {
+		return
+	}
+	thr := max(d.top.thr.Load(), 1)
+	s.cands = s.cands[:0]
+	for j := range d.sk.shards {
+		sh := &d.sk.shards[j]
+		locked := false
+		for _, i := range s.used[:s.distinct] {
+			sl := &s.slots[i]
+			if shardOf(sl.h) != j {
+				continue
+			}
+			if !locked {
+				sh.mu.Lock()
+				locked = true
+			}
+			n := sl.n
+			var est uint64
+			for n > 0 { // counts past 32 bits arrive in several steps
+				step := uint32(min(n, 1<<31))
+				est = sh.add(d.sk, sl.h, step)
+				n -= uint64(step)
+			}
+			if d.testApply != nil {
+				d.testApply(sl.key, sl.n)
+			}
+			if est >= thr {
+				s.cands = append(s.cands, candidate{key: sl.key, h: sl.h, est: est})
+			}
+		}
+		if locked {
+			sh.mu.Unlock()
+		}
+	}
+	for _, i := range s.used[:s.distinct] {
+		s.slots[i] = slot{}
+	}
+	events := s.events
+	s.distinct, s.events = 0, 0
+	if len(s.cands) > 0 {
+		d.top.offer(s.cands, d.eligible)
+		clear(s.cands)
+	}
+	if total := d.events.Add(events); d.stepEvents > 0 && total >= d.nextAge.Load() {
+		d.age(false)
+	}
+}
+
+// mergeAll merges every registered stripe. With wait false, stripes busy in another goroutine are
+// skipped (they merge on their own when full, or on the next tick).
+func (d *Detector) mergeAll(wait bool) {
+	d.stripesMu.Lock()
+	list := append([]*stripe(nil), d.stripes...)
+	d.stripesMu.Unlock()
+	for _, s := range list {
+		if wait {
+			s.mu.Lock()
+		} else if !s.mu.TryLock() {
+			continue
+		}
+		d.merge(s)
+		s.mu.Unlock()
+	}
+}
