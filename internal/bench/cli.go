@@ -57,7 +57,7 @@ func Main(args []string, stdout, stderr io.Writer) error {
 	if rep == nil {
 		return err
 	}
-	if werr := writeOutputs(rep, stdout); werr != nil {
+	if werr := rep.Write(stdout); werr != nil {
 		return werr
 	}
 	if err != nil {
@@ -69,8 +69,8 @@ func Main(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// writeOutputs prints the table and writes the -json and -html files.
-func writeOutputs(rep *Report, stdout io.Writer) error {
+// Write prints the table to stdout and writes the files Config.JSON and Config.HTML name.
+func (rep *Report) Write(stdout io.Writer) error {
 	if err := rep.WriteTable(stdout); err != nil {
 		return err
 	}

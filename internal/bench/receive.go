@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"sync"
 	"time"
@@ -58,11 +59,13 @@ func (s *seqCheck) add(seq int64) {
 	s.highest = max(s.highest, seq)
 }
 
-// dialTarget is where and how viewer i connects.
+// dialOptions is where and how viewer i connects.
 func (r *run) dialOptions(i int) viewer.Options {
 	room := r.rooms[i%len(r.rooms)]
 	o := viewer.Options{RoomID: room.id, Token: room.token, ProtoVer: r.cfg.ProtoVer}
-	if float64(i%1000) < r.cfg.WSRatio*1000 {
+	// WebSocket for the share ws_ratio of each room's viewers, interleaved with raw TCP.
+	j := float64(i / len(r.rooms))
+	if math.Floor((j+1)*r.cfg.WSRatio) > math.Floor(j*r.cfg.WSRatio) {
 		o.WS, o.Addr = true, r.wsURL
 	} else {
 		o.Addr = r.tcpAddr

@@ -1,0 +1,99 @@
+package bench_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/zhibo-live/zhibo/internal/app"
+	"github.com/zhibo-live/zhibo/internal/bench"
+	"github.com/zhibo-live/zhibo/internal/config"
+	"github.com/zhibo-live/zhibo/internal/platform/obs"
+)
+
+// startAllInOne runs every component in this process on random loopback ports, as the
+// end-to-end tests do, and returns the HTTP base URL.
+func startAllInOne(t *testing.T) string {
+	cfg := config.Defaults()
+	cfg.DataDir = t.TempDir()
+	cfg.Gateway.HTTPAddr = "127.0.0.1:0"
+	cfg.Gateway.RatePerIP = 0
+	cfg.Comet.TCPAddr = "127.0.0.1:0"
+	cfg.Comet.ReportInterval = 100 * time.Millisecond
+	cfg.Logic.CountInterval = 200 * time.Millisecond
+	cfg.Account.BcryptCost = 4
+	cfg.Job.Window = 20 * time.Millisecond
+	a, err := app.New(cfg, app.AllNames(), obs.Discard())
+	require.NoError(t, err)
+	require.NoError(t, a.Start(context.Background()))
+	t.Cleanup(func() { require.NoError(t, a.Stop(context.Background())) })
+	return "http://" + a.HTTPAddr().String()
+}
+
+// A short bounded run against a real node: every connection is established, nothing is
+// lost on the sample, every open connection receives every acknowledged comment, and the
+// reports are written and parse.
+func TestFanoutAllInOne(t *testing.T) {
+	url := startAllInOne(t)
+	dir := t.TempDir()
+	cfg := bench.DefaultConfig()
+	cfg.URL = url
+	cfg.Conns = 500
+	cfg.Rooms = 2
+	cfg.Rate = 20
+	cfg.Duration = 4 * time.Second
+	cfg.Drain = 10 * time.Second // an upper bound: the run ends as soon as everything arrived
+	cfg.WSRatio = 0.5
+	cfg.Sample = 50
+	cfg.Sources = 2
+	cfg.Heartbeat = time.Second
+	cfg.PID = os.Getpid()
+	cfg.JSON = filepath.Join(dir, "report.json")
+	cfg.HTML = filepath.Join(dir, "report.html")
+	var progress bytes.Buffer
+	f, err := bench.New(cfg, bench.Deps{Progress: &progress})
+	require.NoError(t, err)
+	var out bytes.Buffer
+	rep, err := f.Run(context.Background())
+	require.NoError(t, err)
+	require.NoError(t, rep.Write(&out))
+	t.Log("\n" + out.String())
+
+	require.Equal(t, int64(500), rep.Conns.Established, rep.Conns.FirstError)
+	require.Zero(t, rep.Conns.Dropped, rep.Conns.DropError)
+	require.Equal(t, 250, rep.Conns.WebSocket)
+	require.Zero(t, rep.SendErrors, rep.FirstSendError)
+	require.Greater(t, rep.Sent, int64(40))
+	require.Equal(t, 50, rep.Sample.Conns)
+	require.Zero(t, rep.Sample.Lost)
+	require.Zero(t, rep.Sample.Duplicates)
+	require.Equal(t, rep.Sample.Expected, rep.Sample.Received)
+	require.Equal(t, rep.Expected, rep.Delivered)
+	require.Equal(t, rep.Sent*250, rep.Expected, "each room's 250 viewers get each of its comments")
+	require.Zero(t, rep.Lost())
+	require.Equal(t, uint64(rep.Delivered), rep.Latency.Count)
+	require.Greater(t, rep.Latency.P50MS, 0.0)
+	require.GreaterOrEqual(t, rep.Latency.MaxMS, rep.Latency.P99MS)
+	require.Positive(t, rep.RSS.AfterKB)
+	require.NotEmpty(t, rep.Series)
+
+	raw, err := os.ReadFile(cfg.JSON)
+	require.NoError(t, err)
+	var parsed bench.Report
+	require.NoError(t, json.Unmarshal(raw, &parsed))
+	require.Equal(t, rep.Delivered, parsed.Delivered)
+	require.Equal(t, 500, parsed.Config.Conns)
+	require.Len(t, parsed.Series, len(rep.Series))
+	page, err := os.ReadFile(cfg.HTML)
+	require.NoError(t, err)
+	require.Contains(t, string(page), "<svg")
+	require.Contains(t, string(page), "polyline")
+	require.False(t, strings.Contains(string(page), "<script"), "the page is self-contained and static")
+}
