@@ -53,7 +53,7 @@ type App struct {
 
 	remoteLogic  *logic.Remote
 	remoteComets []job.Comet
-	Tokens       *logic.Tokens
+	LogicAPI     *logic.API
 
 	Account *account.Service
 	Room    *room.Service

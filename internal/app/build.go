@@ -60,8 +60,8 @@ func (a *App) build(signer *token.Signer, idg *ids.Generator) error {
 			Accounts: a.Account, Pusher: a.pub, Counter: counter}); err != nil {
 			return err
 		}
-		if a.Tokens, err = logic.NewTokens(a.cfg.Logic, logic.TokenDeps{Logger: a.logger("room"), Signer: signer,
-			Accounts: a.Account, LocalHosts: a.localHosts,
+		if a.LogicAPI, err = logic.NewAPI(a.cfg.Logic, logic.APIDeps{Logger: a.logger("room"), Signer: signer,
+			Accounts: a.Account, LocalHosts: a.localHosts, Pusher: a.pub,
 			RoomExists: func(ctx context.Context, id int64) error { _, err := a.Room.Get(ctx, id); return err },
 		}); err != nil {
 			return err
@@ -126,8 +126,8 @@ func (a *App) buildGateway() error {
 		deps.Routes = append(deps.Routes, a.Room)
 		deps.OpenAPI = append(deps.OpenAPI, room.OpenAPI())
 	}
-	if a.Tokens != nil {
-		deps.Routes = append(deps.Routes, a.Tokens)
+	if a.LogicAPI != nil {
+		deps.Routes = append(deps.Routes, a.LogicAPI)
 		deps.OpenAPI = append(deps.OpenAPI, logic.OpenAPI())
 	}
 	if a.Danmaku != nil {

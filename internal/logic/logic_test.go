@@ -15,6 +15,7 @@ import (
 
 	"github.com/zhibo-live/zhibo/internal/account"
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
+	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/token"
@@ -44,7 +45,7 @@ func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unloc
 
 type env struct {
 	*Service
-	tokens *Tokens
+	tokens *API
 	pub    *Publisher
 }
 
@@ -56,12 +57,12 @@ func newLogic(t *testing.T) (*env, *queue.Queue, *clock) {
 	c := &clock{t: time.Now()}
 	reg := prometheus.NewRegistry()
 	pub := NewPublisher(q, reg)
-	cfg := Config{ConnTokenTTL: time.Minute, CometTTL: 10 * time.Second}
+	cfg := Config{ConnTokenTTL: time.Minute, CometTTL: 10 * time.Second, Admins: []int64{42}}
 	s, err := New(cfg, Deps{Logger: obs.Discard(), Registry: reg, Queue: q, Publisher: pub, Signer: signer, Now: c.now})
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	t.Cleanup(func() { _ = s.Stop(context.Background()) })
-	tokens, err := NewTokens(cfg, TokenDeps{Logger: obs.Discard(), Signer: signer, Accounts: fakeAccounts{}, Now: c.now,
+	tokens, err := NewAPI(cfg, APIDeps{Logger: obs.Discard(), Signer: signer, Accounts: fakeAccounts{}, Now: c.now, Pusher: pub,
 		RoomExists: func(_ context.Context, id int64) error {
 			if id == 7 || id == 8 {
 				return nil
@@ -185,4 +186,61 @@ func TestParseHosts(t *testing.T) {
 		_, err := ParseHosts(bad)
 		require.Error(t, err, bad)
 	}
+}
+
+type uidVerifier map[string]int64
+
+func (v uidVerifier) Verify(tok string) (int64, error) {
+	if uid, ok := v[tok]; ok {
+		return uid, nil
+	}
+	return 0, apierr.Unauthorized
+}
+
+func TestAdminPush(t *testing.T) {
+	s, q, _ := newLogic(t)
+	mux := http.NewServeMux()
+	s.tokens.Register(mux)
+	srv := httptest.NewServer(httpx.Identify(uidVerifier{"admin": 42, "user": 7}, mux))
+	defer srv.Close()
+	post := func(path, tok, body string) int {
+		req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(body))
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	ok := `{"messages":[{"cmd":"NOTICE_MSG","msg_common":"hi"}]}`
+	require.Equal(t, 401, post("/api/push/rooms/7", "", ok))
+	require.Equal(t, 403, post("/api/push/rooms/7", "user", ok))
+	require.Equal(t, 404, post("/api/push/rooms/9", "admin", ok))
+	require.Equal(t, 400, post("/api/push/rooms/7", "admin", `{"messages":[]}`))
+	require.Equal(t, 400, post("/api/push/rooms/7", "admin", `{"messages":[{"no":"cmd"}]}`))
+	require.Equal(t, 400, post("/api/push/rooms/7", "admin", `{"messages":["text"]}`))
+	require.Equal(t, 400, post("/api/push/users", "admin", ok))
+	require.Equal(t, 400, post("/api/push/all", "admin", `{"uids":[1],"messages":[{"cmd":"X"}]}`))
+
+	got := make(chan Push, 8)
+	stop, err := q.Consume(context.Background(), queue.ConsumerSpec{Stream: q.Stream(PushStream), Durable: "admin"}, func(m queue.Msg) {
+		p, err := UnmarshalPush(m.Data())
+		require.NoError(t, err)
+		_ = m.Ack()
+		got <- p
+	})
+	require.NoError(t, err)
+	defer stop()
+	require.Equal(t, 200, post("/api/push/rooms/7", "admin", ok))
+	require.Equal(t, 200, post("/api/push/users", "admin", `{"uids":[1,2],"messages":[{"cmd":"X"}]}`))
+	require.Equal(t, 200, post("/api/push/all", "admin", `{"messages":[{"cmd":"Y"},{"cmd":"Z"}]}`))
+	p := <-got
+	require.Equal(t, TargetRoom, p.Target)
+	require.JSONEq(t, `{"cmd":"NOTICE_MSG","msg_common":"hi"}`, string(p.Msgs[0]))
+	p = <-got
+	require.Equal(t, []int64{1, 2}, p.UIDs)
+	p = <-got
+	require.Equal(t, TargetAll, p.Target)
+	require.Len(t, p.Msgs, 2)
 }

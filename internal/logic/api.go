@@ -22,9 +22,9 @@ var openapi []byte
 // OpenAPI is this component's fragment of the API description.
 func OpenAPI() []byte { return openapi }
 
-// TokenDeps are what issuing connection tokens needs: the signing key, the rooms and the names
+// APIDeps are what issuing connection tokens needs: the signing key, the rooms and the names
 // of users (a token carries the viewer's name, so logic never looks it up).
-type TokenDeps struct {
+type APIDeps struct {
 	Logger *slog.Logger
 	Signer *token.Signer
 	// RoomExists answers nil for a room that exists (an apierr 404 kind otherwise).
@@ -33,32 +33,34 @@ type TokenDeps struct {
 	// LocalHosts is the host list when Config.Hosts is empty: this node's own listeners,
 	// named by the host the request came to.
 	LocalHosts func(r *http.Request) []Host
+	Pusher     Client // admin pushes
 	Now        func() time.Time
 }
 
-// Tokens issues connection tokens and serves danmu-info. It runs in the process that has the
-// rooms (the business side); logic verifies the tokens with the shared key.
-type Tokens struct {
+// API is logic's HTTP side: it issues connection tokens (danmu-info) and takes admin pushes.
+// It runs in the process that has the rooms (the business side); logic verifies the tokens
+// with the shared key, and pushes go through the queue like every other.
+type API struct {
 	cfg  Config
-	deps TokenDeps
+	deps APIDeps
 	log  *slog.Logger
 	now  func() time.Time
 }
 
-// NewTokens builds the token issuer.
-func NewTokens(cfg Config, deps TokenDeps) (*Tokens, error) {
-	if deps.Signer == nil || deps.RoomExists == nil || deps.Accounts == nil {
-		return nil, errors.New("logic tokens: Signer, RoomExists and Accounts are required")
+// NewAPI builds the token issuer.
+func NewAPI(cfg Config, deps APIDeps) (*API, error) {
+	if deps.Signer == nil || deps.RoomExists == nil || deps.Accounts == nil || deps.Pusher == nil {
+		return nil, errors.New("logic api: Signer, RoomExists, Accounts and Pusher are required")
 	}
 	now := deps.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &Tokens{cfg: cfg, deps: deps, log: deps.Logger, now: now}, nil
+	return &API{cfg: cfg, deps: deps, log: deps.Logger, now: now}, nil
 }
 
 // IssueConnToken signs a token that lets uid (0 = guest) join roomID.
-func (s *Tokens) IssueConnToken(ctx context.Context, uid, roomID int64) (string, error) {
+func (s *API) IssueConnToken(ctx context.Context, uid, roomID int64) (string, error) {
 	if err := s.deps.RoomExists(ctx, roomID); err != nil {
 		return "", err
 	}
@@ -74,9 +76,12 @@ func (s *Tokens) IssueConnToken(ctx context.Context, uid, roomID int64) (string,
 }
 
 // Register mounts the danmu-info routes (zhibo's own and the Bilibili-compatible one).
-func (s *Tokens) Register(mux *http.ServeMux) {
+func (s *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/rooms/{id}/danmu-info", httpx.Handle(s.log, s.handleDanmuInfo))
 	mux.Handle("GET /xlive/web-room/v1/index/getDanmuInfo", http.HandlerFunc(s.handleBiliDanmuInfo))
+	mux.Handle("POST /api/push/rooms/{id}", httpx.Handle(s.log, s.handlePushRoom))
+	mux.Handle("POST /api/push/users", httpx.Handle(s.log, s.handlePushUsers))
+	mux.Handle("POST /api/push/all", httpx.Handle(s.log, s.handlePushAll))
 }
 
 // DanmuInfo is what a client needs to open a long connection to a room.
@@ -85,7 +90,7 @@ type DanmuInfo struct {
 	HostList []Host `json:"host_list"`
 }
 
-func (s *Tokens) danmuInfo(r *http.Request, roomID int64) (DanmuInfo, error) {
+func (s *API) danmuInfo(r *http.Request, roomID int64) (DanmuInfo, error) {
 	uid, _ := httpx.UID(r.Context())
 	tok, err := s.IssueConnToken(r.Context(), uid, roomID)
 	if err != nil {
@@ -101,7 +106,7 @@ func (s *Tokens) danmuInfo(r *http.Request, roomID int64) (DanmuInfo, error) {
 	return DanmuInfo{Token: tok, HostList: hosts}, nil
 }
 
-func (s *Tokens) handleDanmuInfo(w http.ResponseWriter, r *http.Request) error {
+func (s *API) handleDanmuInfo(w http.ResponseWriter, r *http.Request) error {
 	id, err := httpx.PathInt64(r, "id")
 	if err != nil {
 		return err
@@ -115,7 +120,7 @@ func (s *Tokens) handleDanmuInfo(w http.ResponseWriter, r *http.Request) error {
 
 // handleBiliDanmuInfo answers in Bilibili's own shape, so clients that bootstrap from
 // getDanmuInfo work unmodified.
-func (s *Tokens) handleBiliDanmuInfo(w http.ResponseWriter, r *http.Request) {
+func (s *API) handleBiliDanmuInfo(w http.ResponseWriter, r *http.Request) {
 	type data struct {
 		Group            string  `json:"group"`
 		BusinessID       int     `json:"business_id"`
