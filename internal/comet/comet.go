@@ -58,6 +58,7 @@ type Service struct {
 	m       *metrics
 	buckets []*bucket
 	wsUp    ws.HTTPUpgrader
+	ips     *ipLimit
 
 	ctx    context.Context // canceled by Stop; parent of loops and logic calls
 	cancel context.CancelFunc
@@ -104,6 +105,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		m:       m,
 		buckets: make([]*bucket, cfg.Buckets),
 		wsUp:    ws.HTTPUpgrader{Timeout: cfg.WriteTimeout},
+		ips:     newIPLimit(cfg.MaxConnsPerIP),
 	}
 	for i := range s.buckets {
 		s.buckets[i] = newBucket()

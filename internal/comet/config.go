@@ -40,6 +40,9 @@ type Config struct {
 	WriteTimeout time.Duration `yaml:"write_timeout"`
 	// LogicTimeout bounds each call to logic (connect, disconnect, report).
 	LogicTimeout time.Duration `yaml:"logic_timeout"`
+	// MaxConnsPerIP caps connections from one client IP (0 = no limit). Viewers behind one
+	// carrier NAT share an address, so size it generously.
+	MaxConnsPerIP int `yaml:"max_conns_per_ip"`
 }
 
 // Defaults.
@@ -83,6 +86,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&c.MaxPacket, prefix+"max_packet", DefaultMaxPacket, "largest client packet in bytes (header + body); larger is a protocol error")
 	fs.DurationVar(&c.WriteTimeout, prefix+"write_timeout", DefaultWriteTimeout, "deadline of one write to a connection; a connection that misses it is closed")
 	fs.DurationVar(&c.LogicTimeout, prefix+"logic_timeout", DefaultLogicTimeout, "deadline of each call to logic (connect, disconnect, report)")
+	fs.IntVar(&c.MaxConnsPerIP, prefix+"max_conns_per_ip", 0, "connections allowed from one client IP; 0 means no limit")
 }
 
 // Validate reports every invalid field.
@@ -100,6 +104,7 @@ func (c Config) Validate() error {
 	check(c.ReportInterval > 0, "report_interval must be positive")
 	check(c.WriteTimeout > 0, "write_timeout must be positive")
 	check(c.LogicTimeout > 0, "logic_timeout must be positive")
+	check(c.MaxConnsPerIP >= 0, "max_conns_per_ip must not be negative")
 	minPacket := protocol.HeaderLen + protocol.MaxAuthBody
 	check(c.MaxPacket >= minPacket && c.MaxPacket <= 16<<20,
 		"max_packet %d not in %d..%d (must hold an auth packet)", c.MaxPacket, minPacket, 16<<20)

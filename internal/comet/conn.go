@@ -46,7 +46,8 @@ var indexVer = [numVers]uint16{protocol.VerPlain, protocol.VerZlib, protocol.Ver
 type conn struct {
 	nc     net.Conn
 	ws     bool
-	vi     uint8 // message version index (viPlain, viZlib, viBrotli)
+	ip     string // counted in the per-IP limit until end
+	vi     uint8  // message version index (viPlain, viZlib, viBrotli)
 	uid    int64
 	roomID int64
 	room   *room

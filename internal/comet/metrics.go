@@ -14,6 +14,7 @@ const (
 	dropHeartbeatTimeout = "heartbeat_timeout"
 	dropAuthTimeout      = "auth_timeout"
 	dropAuthRejected     = "auth_rejected"
+	dropIPLimit          = "ip_limit"
 )
 
 // Protocol-error reasons of the comet itself, in addition to the codec's

@@ -24,12 +24,20 @@ const readBufSize = 64
 func (s *Service) Handler() http.Handler { return http.HandlerFunc(s.serveWS) }
 
 func (s *Service) serveWS(w http.ResponseWriter, r *http.Request) {
+	ip := hostOf(r.RemoteAddr)
+	if !s.ips.acquire(ip) {
+		s.m.dropped.WithLabelValues(dropIPLimit).Inc()
+		http.Error(w, "too many connections from this address", http.StatusTooManyRequests)
+		return
+	}
 	if !s.enter() {
+		s.ips.release(ip)
 		http.Error(w, "comet not running", http.StatusServiceUnavailable)
 		return
 	}
 	nc, rw, _, err := s.wsUp.Upgrade(r, w)
 	if err != nil {
+		s.ips.release(ip)
 		s.wg.Done()
 		if nc != nil {
 			_ = nc.Close()
@@ -46,6 +54,7 @@ func (s *Service) serveWS(w http.ResponseWriter, r *http.Request) {
 		src = io.MultiReader(bytes.NewReader(bytes.Clone(head)), nc)
 	}
 	c := newConn(nc, true, s.cfg.SendQueue)
+	c.ip = ip
 	s.serveConn(c, &wsReader{src: src, c: c, s: s})
 }
 
@@ -72,11 +81,19 @@ func (s *Service) acceptLoop(ln net.Listener) {
 			continue
 		}
 		delay = 0
+		ip := hostOf(nc.RemoteAddr().String())
+		if !s.ips.acquire(ip) {
+			s.m.dropped.WithLabelValues(dropIPLimit).Inc()
+			_ = nc.Close()
+			continue
+		}
 		if !s.enter() {
+			s.ips.release(ip)
 			_ = nc.Close()
 			return
 		}
 		c := newConn(nc, false, s.cfg.SendQueue)
+		c.ip = ip
 		go s.serveConn(c, nc)
 	}
 }
@@ -135,6 +152,7 @@ func (s *Service) serveConn(c *conn, r io.Reader) {
 func (s *Service) end(c *conn, connected bool) {
 	defer s.wg.Done()
 	c.close(closePeer)
+	s.ips.release(c.ip)
 	s.m.connGauge(c.ws).Dec()
 	if !connected {
 		return
