@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"runtime"
 	"strconv"
 	"sync"
@@ -148,10 +149,16 @@ func (f *Fanout) Run(ctx context.Context) (*Report, error) {
 	if r.up.Load() > 0 && ctx.Err() == nil {
 		r.phase.Store("send")
 		sendStart := time.Now()
+		cpu0 := r.cpu(os.Getpid(), cfg.PID)
 		sctx, scancel := context.WithTimeout(ctx, cfg.Duration)
 		r.send(sctx, publish)
 		scancel()
 		sendSeconds = time.Since(sendStart).Seconds()
+		cpu1 := r.cpu(os.Getpid(), cfg.PID)
+		rep.CPU.Generator = (cpu1[0] - cpu0[0]).Seconds() / sendSeconds
+		if cfg.PID > 0 {
+			rep.CPU.Server = (cpu1[1] - cpu0[1]).Seconds() / sendSeconds
+		}
 		r.phase.Store("drain")
 		r.drain(ctx)
 	}
@@ -302,6 +309,17 @@ func (r *run) setupOne(ctx context.Context, i int) error {
 		}
 	}
 	return nil
+}
+
+// cpu reads the CPU time used so far by each pid (0 for a pid that is 0 or unreadable).
+func (r *run) cpu(pids ...int) []time.Duration {
+	out := make([]time.Duration, len(pids))
+	for i, p := range pids {
+		if p > 0 {
+			out[i], _ = readCPU(p)
+		}
+	}
+	return out
 }
 
 // drain waits until every expected message arrived or cfg.Drain has passed.

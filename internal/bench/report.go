@@ -67,6 +67,12 @@ type Report struct {
 		PerConnKB float64 `json:"per_conn_kb,omitempty"`
 	} `json:"server_rss"`
 
+	// CPU is the cores each process kept busy while comments were sent (1 = one core).
+	CPU struct {
+		Server    float64 `json:"server,omitempty"`
+		Generator float64 `json:"generator"`
+	} `json:"cpu_cores"`
+
 	GeneratorRSSKB int64    `json:"generator_rss_kb"`
 	Notes          []string `json:"notes,omitempty"`
 	Series         []Point  `json:"series"`
@@ -172,7 +178,10 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		row("server RSS", "pid %d: %.1f MiB before, %.1f MiB connected, %.1f MiB at end; %.1f KiB per connection",
 			rep.RSS.PID, kib(rep.RSS.BeforeKB), kib(rep.RSS.AfterKB), kib(rep.RSS.EndKB), rep.RSS.PerConnKB)
 	}
-	row("generator", "RSS %.1f MiB, GOMAXPROCS %d", kib(rep.GeneratorRSSKB), runtime.GOMAXPROCS(0))
+	if rep.RSS.PID > 0 {
+		row("server CPU", "%.2f cores while sending", rep.CPU.Server)
+	}
+	row("generator", "%.2f cores while sending, RSS %.1f MiB, GOMAXPROCS %d", rep.CPU.Generator, kib(rep.GeneratorRSSKB), runtime.GOMAXPROCS(0))
 	if rep.Conns.FirstError != "" {
 		row("first dial error", "%s", rep.Conns.FirstError)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // readRSS is the resident set size of process pid in KiB, from /proc/<pid>/status (VmRSS).
@@ -52,4 +53,27 @@ func sourceAddrs(n, conns int, target net.IP) []*net.TCPAddr {
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// clockTicks is USER_HZ, the unit of the CPU times in /proc/<pid>/stat (100 on Linux).
+const clockTicks = 100
+
+// readCPU is the CPU time (user + system) process pid has used, from /proc/<pid>/stat.
+func readCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("read CPU of pid %d: %w", pid, err)
+	}
+	// Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if i < 0 || len(f) < 13 {
+		return 0, fmt.Errorf("read CPU of pid %d: malformed stat", pid)
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("read CPU of pid %d: malformed stat", pid)
+	}
+	return time.Duration(u+s) * time.Second / clockTicks, nil
 }
