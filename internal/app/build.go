@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 
 	"github.com/zhibo-live/zhibo/internal/account"
@@ -57,11 +58,11 @@ func (a *App) build(signer *token.Signer, idg *ids.Generator) error {
 			counter = a.remoteLogic
 		}
 		if a.Room, err = room.New(a.cfg.Room, room.Deps{Logger: a.logger("room"), Registry: a.Reg, DB: a.db,
-			Accounts: a.Account, Pusher: a.pub, Counter: counter}); err != nil {
+			Accounts: a.Account, Pusher: a.pub, Counter: counter, IsAdmin: a.isAdmin}); err != nil {
 			return err
 		}
 		if a.LogicAPI, err = logic.NewAPI(a.cfg.Logic, logic.APIDeps{Logger: a.logger("room"), Signer: signer,
-			Accounts: a.Account, LocalHosts: a.localHosts, Pusher: a.pub,
+			Accounts: a.Account, LocalHosts: a.localHosts, Pusher: a.pub, IsAdmin: a.isAdmin,
 			RoomExists: func(ctx context.Context, id int64) error { _, err := a.Room.Get(ctx, id); return err },
 		}); err != nil {
 			return err
@@ -171,3 +172,6 @@ func (a *App) localHosts(r *http.Request) []logic.Host {
 	}
 	return []logic.Host{h}
 }
+
+// isAdmin reports whether uid may call operator routes.
+func (a *App) isAdmin(uid int64) bool { return slices.Contains(a.cfg.Admins, uid) }

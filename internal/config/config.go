@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -43,6 +44,8 @@ type Config struct {
 	GRPCAddr string `yaml:"grpc_addr"`
 	// Peers name the components that run in other processes.
 	Peers Peers `yaml:"peers"`
+	// Admins are the user ids allowed to call operator routes (/api/push, /api/admin).
+	Admins []int64 `yaml:"admins"`
 
 	Log     obs.LogConfig   `yaml:"log"`
 	Store   sqlstore.Config `yaml:"store"`
@@ -64,6 +67,20 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.Node, "node", 0, "this process's number for id generation, 0..1023, unique within a cluster.")
 	fs.StringVar(&c.GRPCAddr, "grpc_addr", "", "gRPC listen address serving this process's logic/comet to peers (empty = none).")
 	c.Peers.RegisterFlags(fs, "peers.")
+	fs.Func("admins", "user ids allowed to call operator routes (/api/push, /api/admin), comma-separated (empty = nobody).", func(v string) error {
+		c.Admins = nil
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s == "" {
+				continue
+			}
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || n <= 0 {
+				return fmt.Errorf("bad user id %q", s)
+			}
+			c.Admins = append(c.Admins, n)
+		}
+		return nil
+	})
 	fs.StringVar(&c.Log.Level, "log.level", "info", "log level: debug, info, warn or error.")
 	fs.StringVar(&c.Log.Format, "log.format", "json", "log format: json or text.")
 	c.Store.RegisterFlags(fs, "store.")

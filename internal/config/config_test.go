@@ -103,7 +103,7 @@ func TestConfigDocIsCurrent(t *testing.T) {
 	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "config.md"))
 	require.NoError(t, err)
 	require.True(t, strings.Contains(string(doc), b.String()),
-		"docs/config.md is stale: replace its table with the output of `go run ./cmd/zhibo config doc`")
+		"docs/config.md is stale: run scripts/configdoc.sh")
 }
 
 // List-valued flags given on the command line survive the file and environment passes.

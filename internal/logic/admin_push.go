@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"slices"
 
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
@@ -25,12 +24,8 @@ type pushBody struct {
 
 // admin checks the caller may push and decodes the body.
 func (s *API) admin(w http.ResponseWriter, r *http.Request) (pushBody, error) {
-	uid, err := httpx.RequireUID(r)
-	if err != nil {
+	if _, err := httpx.RequireAdmin(r, s.deps.IsAdmin); err != nil {
 		return pushBody{}, err
-	}
-	if !slices.Contains(s.cfg.Admins, uid) {
-		return pushBody{}, apierr.Forbidden.Withf("only admins (logic.admins) may push")
 	}
 	var b pushBody
 	if err := httpx.DecodeLimit(w, r, &b, 1<<20); err != nil {

@@ -34,6 +34,7 @@ type APIDeps struct {
 	// named by the host the request came to.
 	LocalHosts func(r *http.Request) []Host
 	Pusher     Client // admin pushes
+	IsAdmin    func(uid int64) bool
 	Now        func() time.Time
 }
 

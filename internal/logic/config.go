@@ -29,8 +29,6 @@ type Config struct {
 	// Hosts is the public host list of danmu-info; empty = this node's own listeners, with the
 	// host name the client used.
 	Hosts []Host `yaml:"hosts"`
-	// Admins are the user ids allowed to push through /api/push (empty = nobody).
-	Admins []int64 `yaml:"admins"`
 }
 
 // RegisterFlags binds the config to flags under prefix.
@@ -43,27 +41,6 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 		c.Hosts = hs
 		return err
 	})
-	fs.Func(prefix+"admins", "user ids allowed to push through /api/push, comma-separated (empty = nobody).", func(v string) error {
-		ids, err := parseUIDs(v)
-		c.Admins = ids
-		return err
-	})
-}
-
-// parseUIDs reads a comma-separated list of user ids.
-func parseUIDs(v string) ([]int64, error) {
-	var out []int64
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
-		}
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n <= 0 {
-			return nil, fmt.Errorf("bad user id %q", s)
-		}
-		out = append(out, n)
-	}
-	return out, nil
 }
 
 // ParseHosts reads "host:port:ws_port[:wss_port],…".

@@ -57,12 +57,12 @@ func newLogic(t *testing.T) (*env, *queue.Queue, *clock) {
 	c := &clock{t: time.Now()}
 	reg := prometheus.NewRegistry()
 	pub := NewPublisher(q, reg)
-	cfg := Config{ConnTokenTTL: time.Minute, CometTTL: 10 * time.Second, Admins: []int64{42}}
+	cfg := Config{ConnTokenTTL: time.Minute, CometTTL: 10 * time.Second}
 	s, err := New(cfg, Deps{Logger: obs.Discard(), Registry: reg, Queue: q, Publisher: pub, Signer: signer, Now: c.now})
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	t.Cleanup(func() { _ = s.Stop(context.Background()) })
-	tokens, err := NewAPI(cfg, APIDeps{Logger: obs.Discard(), Signer: signer, Accounts: fakeAccounts{}, Now: c.now, Pusher: pub,
+	tokens, err := NewAPI(cfg, APIDeps{Logger: obs.Discard(), Signer: signer, Accounts: fakeAccounts{}, Now: c.now, Pusher: pub, IsAdmin: func(uid int64) bool { return uid == 42 },
 		RoomExists: func(_ context.Context, id int64) error {
 			if id == 7 || id == 8 {
 				return nil

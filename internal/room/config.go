@@ -3,6 +3,9 @@ package room
 import (
 	"errors"
 	"flag"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -15,6 +18,11 @@ type Config struct {
 	PopularityInterval time.Duration `yaml:"popularity_interval"`
 	// MaxListLimit caps ?limit= of the room list.
 	MaxListLimit int `yaml:"max_list_limit"`
+	// HotThreshold is the audience from which /api/admin/hot lists a room as hot (each
+	// component asking hotroom picks its own threshold).
+	HotThreshold int64 `yaml:"hot_threshold"`
+	// HotRooms are pinned hot from start, e.g. for an announced event.
+	HotRooms []int64 `yaml:"hot_rooms"`
 }
 
 // RegisterFlags binds the config to flags under prefix.
@@ -22,6 +30,21 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&c.MaxRoomsPerUser, prefix+"max_rooms_per_user", 1, "rooms one user may own.")
 	fs.DurationVar(&c.PopularityInterval, prefix+"popularity_interval", 2*time.Second, "refresh of the list order from online counts (0 = never).")
 	fs.IntVar(&c.MaxListLimit, prefix+"max_list_limit", 50, "largest page of the room list.")
+	fs.Int64Var(&c.HotThreshold, prefix+"hot_threshold", 1000, "online count from which /api/admin/hot lists a room as hot.")
+	fs.Func(prefix+"hot_rooms", "room ids pinned hot from start, comma-separated (e.g. an announced event).", func(v string) error {
+		c.HotRooms = nil
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s == "" {
+				continue
+			}
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || n <= 0 {
+				return fmt.Errorf("bad room id %q", s)
+			}
+			c.HotRooms = append(c.HotRooms, n)
+		}
+		return nil
+	})
 }
 
 // Validate checks the config.
@@ -31,6 +54,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PopularityInterval < 0 {
 		return errors.New("room.popularity_interval must not be negative")
+	}
+	if c.HotThreshold < 1 {
+		return errors.New("room.hot_threshold must be at least 1")
 	}
 	if c.MaxListLimit < 1 || c.MaxListLimit > 1000 {
 		return errors.New("room.max_list_limit must be in 1..1000")

@@ -20,6 +20,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/logic"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/protocol"
+	"github.com/zhibo-live/zhibo/pkg/hotroom"
 )
 
 // Deps are the room component's collaborators.
@@ -30,6 +31,7 @@ type Deps struct {
 	Accounts account.Client
 	Pusher   logic.Client  // LIVE / PREPARING / ROOM_CHANGE into the room
 	Counter  logic.Counter // online counts for stats and the list order (nil = zeros)
+	IsAdmin  func(uid int64) bool
 	Now      func() time.Time
 }
 
@@ -43,6 +45,10 @@ type Service struct {
 	m     *metrics
 
 	tagMu sync.Mutex // serialises tag read-modify-write
+	hot   *hotroom.Tracker
+
+	hotKeysMu sync.Mutex
+	hotKeys   map[string]HotKeys
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -57,7 +63,12 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{cfg: cfg, deps: deps, log: deps.Logger, now: now, m: newMetrics(deps.Registry), stop: make(chan struct{})}, nil
+	hot := hotroom.New(now)
+	for _, id := range cfg.HotRooms {
+		hot.PinRoom(id, time.Unix(1<<40, 0), "config: room.hot_rooms")
+	}
+	return &Service{cfg: cfg, deps: deps, log: deps.Logger, now: now, m: newMetrics(deps.Registry),
+		hot: hot, stop: make(chan struct{})}, nil
 }
 
 // Start migrates and begins refreshing popularity.
@@ -111,8 +122,13 @@ func (s *Service) refreshPopularity(ctx context.Context) error {
 	for _, id := range ids {
 		pop[id] = counts[id].Online
 	}
+	s.hot.Update(pop)
 	return s.store.SetPopularity(ctx, pop)
 }
+
+// Hot is the tracker of hot rooms, fed with the online counts of live rooms; callers ask it
+// with their own threshold.
+func (s *Service) Hot() *hotroom.Tracker { return s.hot }
 
 // Get implements Client.
 func (s *Service) Get(ctx context.Context, id int64) (Room, error) {

@@ -72,8 +72,9 @@ func (f fakeCounter) Counts(_ context.Context, ids []int64) (map[int64]logic.Cou
 
 func newService(t *testing.T, db *sqlstore.DB, counter logic.Counter) (*Service, *fakePusher) {
 	p := &fakePusher{}
-	s, err := New(Config{MaxRoomsPerUser: 1, MaxListLimit: 50}, Deps{Logger: obs.Discard(),
-		Registry: prometheus.NewRegistry(), DB: db, Accounts: fakeAccounts{}, Pusher: p, Counter: counter})
+	s, err := New(Config{MaxRoomsPerUser: 1, MaxListLimit: 50, HotThreshold: 1000}, Deps{Logger: obs.Discard(),
+		Registry: prometheus.NewRegistry(), DB: db, Accounts: fakeAccounts{}, Pusher: p, Counter: counter,
+		IsAdmin: func(uid int64) bool { return uid == 1 }})
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	t.Cleanup(func() { _ = s.Stop(context.Background()) })
@@ -254,3 +255,48 @@ func TestHTTPModulesAndErrors(t *testing.T) {
 }
 
 func itoa(v int64) string { b, _ := json.Marshal(v); return string(b) }
+
+func TestAdminHot(t *testing.T) {
+	ctx := context.Background()
+	counts := fakeCounter{}
+	s, _ := newService(t, sqltest.OpenSQLite(t), counts)
+	a, err := s.Create(ctx, 1, Fields{Title: str("big")})
+	require.NoError(t, err)
+	b, err := s.Create(ctx, 2, Fields{Title: str("event")})
+	require.NoError(t, err)
+	_, err = s.SetLive(ctx, 1, a.ID, true)
+	require.NoError(t, err)
+	counts[a.ID] = logic.Count{Online: 5000}
+	require.NoError(t, s.refreshPopularity(ctx))
+	require.True(t, s.Hot().IsHot(a.ID, 1000))
+	require.False(t, s.Hot().IsHot(a.ID, 10000))
+	s.AddHotKeys("room", func() []HotKey { return []HotKey{{Key: "room:1", Count: 99}} })
+
+	mux := http.NewServeMux()
+	s.Register(mux)
+	srv := httptest.NewServer(httpx.Identify(fakeAccounts{}, mux))
+	defer srv.Close()
+	var env struct {
+		Data HotView `json:"data"`
+	}
+	require.Equal(t, 401, get(t, srv.URL+"/api/admin/hot", "", nil))
+	require.Equal(t, 403, get(t, srv.URL+"/api/admin/hot", "viewer", nil))
+	require.Equal(t, 200, get(t, srv.URL+"/api/admin/hot", "owner", &env))
+	require.Len(t, env.Data.Rooms, 1)
+	require.Equal(t, a.ID, env.Data.Rooms[0].ID)
+	require.Equal(t, uint64(99), env.Data.Keys["room"][0].Count)
+
+	pin := srv.URL + "/api/admin/hot/rooms/" + itoa(b.ID)
+	require.Equal(t, 403, do(t, "POST", pin, "viewer", `{"for":"1h"}`, nil))
+	require.Equal(t, 400, do(t, "POST", pin, "owner", `{"for":"forever"}`, nil))
+	require.Equal(t, 400, do(t, "POST", pin, "owner", `{"for":"9999h"}`, nil))
+	require.Equal(t, 404, do(t, "POST", srv.URL+"/api/admin/hot/rooms/4242", "owner", `{"for":"1h"}`, nil))
+	require.Equal(t, 200, do(t, "POST", pin, "owner", `{"for":"1h","reason":"final"}`, nil))
+	require.True(t, s.Hot().IsHot(b.ID, 1_000_000), "pinned ahead of its audience")
+	env.Data = HotView{}
+	require.Equal(t, 200, get(t, srv.URL+"/api/admin/hot?threshold=100000", "owner", &env))
+	require.Len(t, env.Data.Rooms, 1)
+	require.Equal(t, "final", env.Data.Rooms[0].Pinned.Reason)
+	require.Equal(t, 200, do(t, "DELETE", pin, "owner", "", nil))
+	require.False(t, s.Hot().IsHot(b.ID, 1_000_000))
+}

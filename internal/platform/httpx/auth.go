@@ -90,3 +90,15 @@ func UIDAndPath(r *http.Request, name string) (uid, id int64, err error) {
 	}
 	return uid, id, nil
 }
+
+// RequireAdmin is RequireUID for routes only operators may call: isAdmin decides (nil = nobody).
+func RequireAdmin(r *http.Request, isAdmin func(uid int64) bool) (int64, error) {
+	uid, err := RequireUID(r)
+	if err != nil {
+		return 0, err
+	}
+	if isAdmin == nil || !isAdmin(uid) {
+		return 0, apierr.Forbidden.Withf("only admins may do this (see the admins setting)")
+	}
+	return uid, nil
+}
