@@ -16,7 +16,8 @@ type CacheConfig struct {
 	// TTL is how long a loaded value is served before it is loaded again. 0 = 1s.
 	TTL time.Duration `yaml:"ttl"`
 	// Name is the value of the const label "cache" on the cache metrics, needed when one detector
-	// backs several caches on one registry. "" = no label.
+	// backs several caches on one registry (then every one of them needs a name: Prometheus
+	// wants the same label names on one metric). "" = no label.
 	Name string `yaml:"name"`
 }
 

@@ -44,8 +44,9 @@ type Config struct {
 	Deny []string `yaml:"deny"`
 	// Namespace prefixes metric names: "<namespace>_hotkey_hot_keys". "" = "hotkey_hot_keys".
 	Namespace string `yaml:"namespace"`
-	// Name is the value of the const label "detector" on every metric, so two detectors can share
-	// one registry. "" = no label.
+	// Name is the value of the const label "detector" on every metric, so detectors can share one
+	// registry (each of them named: Prometheus wants the same label names on one metric).
+	// "" = no label.
 	Name string `yaml:"name"`
 	// Seed keys the hash that places keys in buckets. 0 = random per detector, so bucket
 	// collisions cannot be precomputed by whoever picks the keys; set it for reproducible runs.
