@@ -7,19 +7,12 @@ package bench
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -174,141 +167,6 @@ func (f *Fanout) Run(ctx context.Context) (*Report, error) {
 		return rep, fmt.Errorf("no connection could be opened: %s", rep.Conns.FirstError)
 	}
 	return rep, nil
-}
-
-// prepare derives the addresses and raises the open-file limit.
-func (r *run) prepare(ctx context.Context, rep *Report) error {
-	u, err := url.Parse(r.cfg.URL)
-	if err != nil {
-		return err
-	}
-	host := u.Hostname()
-	dialHost := host
-	if dialHost == "localhost" {
-		dialHost = "127.0.0.1"
-	}
-	wsScheme := "ws"
-	if u.Scheme == "https" {
-		wsScheme = "wss"
-	}
-	r.wsURL = wsScheme + "://" + net.JoinHostPort(dialHost, u.Port()) + "/sub"
-	if u.Port() == "" {
-		r.wsURL = wsScheme + "://" + dialHost + "/sub"
-	}
-	r.sources = sourceAddrs(r.cfg.Sources, r.cfg.Conns, net.ParseIP(dialHost))
-	r.senders = r.cfg.Senders
-	if r.senders == 0 {
-		per := r.cfg.SenderRate
-		if r.cfg.Queue != "" {
-			per = max(per, 100)
-		}
-		r.senders = int(math.Ceil(r.cfg.Rate / per))
-	}
-	r.senders = max(r.senders, r.cfg.Rooms)
-	if r.cfg.Queue == "" && r.cfg.Rate/float64(r.senders) > r.cfg.SenderRate*1.0001 {
-		return fmt.Errorf("senders %d at sender_rate %v cannot reach rate %v", r.senders, r.cfg.SenderRate, r.cfg.Rate)
-	}
-	note, err := raiseFileLimit(uint64(r.cfg.Conns + r.senders + 64))
-	if err != nil {
-		return err
-	}
-	if note != "" {
-		rep.Notes = append(rep.Notes, note)
-		r.log.Info(note)
-	}
-	tr := &http.Transport{MaxIdleConns: r.senders + 64, MaxIdleConnsPerHost: r.senders + 64, IdleConnTimeout: time.Minute}
-	r.api = &apiClient{base: u.Scheme + "://" + u.Host, hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
-	var tag [4]byte
-	_, _ = rand.Read(tag[:])
-	r.tag = "zb" + hex.EncodeToString(tag[:])
-	return ctx.Err()
-}
-
-// setup registers the anchors and senders, starts the rooms and fetches their tokens.
-func (r *run) setup(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.SetupTimeout)
-	defer cancel()
-	r.rooms = make([]benchRoom, r.cfg.Rooms)
-	r.sendersList = make([]*sender, r.senders)
-	users := r.cfg.Rooms
-	if r.cfg.Queue == "" {
-		users += r.senders
-	}
-	jobs := make(chan int)
-	errc := make(chan error, 1)
-	var wg sync.WaitGroup
-	for range min(users, 8) {
-		wg.Go(func() {
-			for i := range jobs {
-				if err := r.setupOne(ctx, i); err != nil {
-					select {
-					case errc <- err:
-					default:
-					}
-					cancel()
-				}
-			}
-		})
-	}
-	for i := range users {
-		select {
-		case jobs <- i:
-		case <-ctx.Done():
-		}
-	}
-	close(jobs)
-	wg.Wait()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("set-up: %w%s", err, hint(err))
-	default:
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("set-up: %w", err)
-	}
-	for i := range r.sendersList {
-		if r.sendersList[i] == nil {
-			r.sendersList[i] = &sender{id: i, room: i % r.cfg.Rooms}
-		}
-	}
-	return nil
-}
-
-// setupOne prepares room i (i < rooms) or sender i-rooms.
-func (r *run) setupOne(ctx context.Context, i int) error {
-	if i >= r.cfg.Rooms {
-		id := i - r.cfg.Rooms
-		s, err := r.api.register(ctx, r.tag+"s"+strconv.Itoa(id))
-		if err != nil {
-			return err
-		}
-		r.sendersList[id] = &sender{id: id, room: id % r.cfg.Rooms, token: s.Token}
-		return nil
-	}
-	anchor, err := r.api.register(ctx, r.tag+"a"+strconv.Itoa(i))
-	if err != nil {
-		return err
-	}
-	id, err := r.api.liveRoom(ctx, anchor, "bench "+r.tag+" #"+strconv.Itoa(i))
-	if err != nil {
-		return err
-	}
-	info, err := r.api.danmuInfo(ctx, id)
-	if err != nil {
-		return err
-	}
-	r.rooms[i] = benchRoom{id: id, token: info.Token}
-	if i == 0 {
-		r.tcpAddr = r.cfg.TCPAddr
-		if r.tcpAddr == "" {
-			if len(info.HostList) == 0 || info.HostList[0].Port == 0 {
-				return errors.New("danmu-info announces no raw TCP port: pass -tcp_addr or use -ws")
-			}
-			u, _ := url.Parse(r.wsURL)
-			r.tcpAddr = net.JoinHostPort(u.Hostname(), strconv.Itoa(info.HostList[0].Port))
-		}
-	}
-	return nil
 }
 
 // cpu reads the CPU time used so far by each pid (0 for a pid that is 0 or unreadable).
