@@ -149,4 +149,3 @@ func (r *run) setupOne(ctx context.Context, i int) error {
 	}
 	return nil
 }
-
