@@ -12,6 +12,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// pullExpiry bounds how long one pull request of the consumer waits for messages.
+const pullExpiry = 5 * time.Second
+
 // Sink is where a Durable writes: it decodes messages and applies batches.
 type Sink[K comparable] interface {
 	// Decode turns a message body into an event. An error means the message can never be
@@ -110,7 +113,9 @@ func (d *Durable[K]) Start(ctx context.Context) error {
 	if mp := d.cfg.Consumer.MaxAckPending; mp > 0 {
 		batch = min(batch, mp)
 	}
-	cc, err := cons.Consume(d.handle, jetstream.PullMaxMessages(batch),
+	// A short pull expiry: a pull request lost under load (missed heartbeats) stalls
+	// delivery until it expires, 30 s by default.
+	cc, err := cons.Consume(d.handle, jetstream.PullMaxMessages(batch), jetstream.PullExpiry(pullExpiry),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			d.log.Debug("aggregate consume", "consumer", d.cfg.Consumer.Durable, "err", err)
 		}))

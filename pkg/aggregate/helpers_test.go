@@ -88,7 +88,7 @@ func jetStream(t testing.TB) func() (jetstream.JetStream, *nats.Conn) {
 		nc, err := nats.Connect(ns.ClientURL(), nats.InProcessServer(ns))
 		require.NoError(t, err)
 		t.Cleanup(nc.Close)
-		js, err := jetstream.New(nc)
+		js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(1<<16))
 		require.NoError(t, err)
 		return js, nc
 	}
