@@ -1,0 +1,123 @@
+// Package cache is the shared cache in front of the stores when Redis is configured. Reads of
+// the keys a hot-key detector marks hot use RESP3 server-assisted client-side caching: the value
+// is served from process memory, and Redis tells every process holding it when the key is
+// written, so a hot key costs no network round trip and is never stale beyond the invalidation
+// delay. Cold keys are ordinary GETs.
+package cache
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/rueidis"
+)
+
+// Config selects the Redis behind the cache.
+type Config struct {
+	// Addr is host:port of Redis (empty = no shared cache: components keep only their
+	// in-process hot-key caches).
+	Addr string `yaml:"addr"`
+	// LocalTTL bounds how long a hot key is served from process memory; Redis invalidates it
+	// sooner on every write.
+	LocalTTL time.Duration `yaml:"local_ttl"`
+	// LocalBytes is the client-side cache size per connection.
+	LocalBytes int `yaml:"local_bytes"`
+}
+
+// RegisterFlags binds the config to flags under prefix.
+func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
+	fs.StringVar(&c.Addr, prefix+"addr", "", "Redis host:port for the shared cache (empty = in-process caches only).")
+	fs.DurationVar(&c.LocalTTL, prefix+"local_ttl", 30*time.Second, "longest a hot key is served from process memory (writes invalidate it sooner).")
+	fs.IntVar(&c.LocalBytes, prefix+"local_bytes", 64<<20, "client-side cache bytes per Redis connection.")
+}
+
+// Validate checks the config.
+func (c *Config) Validate() error {
+	if c.LocalTTL <= 0 || c.LocalBytes <= 0 {
+		return errors.New("redis.local_ttl and redis.local_bytes must be positive")
+	}
+	return nil
+}
+
+// Redis is the shared cache.
+type Redis struct {
+	c      rueidis.Client
+	ttl    time.Duration
+	hot    func(key string) bool
+	reads  *prometheus.CounterVec
+	writes prometheus.Counter
+}
+
+// Open connects to Redis. hot decides which keys are read through client-side caching.
+func Open(cfg Config, hot func(key string) bool, reg prometheus.Registerer) (*Redis, error) {
+	c, err := rueidis.NewClient(rueidis.ClientOption{
+		InitAddress:       []string{cfg.Addr},
+		CacheSizeEachConn: cfg.LocalBytes,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redis %s: %w", cfg.Addr, err)
+	}
+	r := &Redis{c: c, ttl: cfg.LocalTTL, hot: hot,
+		reads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zhibo_cache_reads_total", Help: "Shared cache reads by result: local (hot key from process memory), hit, miss.",
+		}, []string{"result"}),
+		writes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zhibo_cache_writes_total", Help: "Shared cache sets and deletes.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(r.reads, r.writes)
+	}
+	return r, nil
+}
+
+// Get reads key; ok is false when it is absent.
+func (r *Redis) Get(ctx context.Context, key string) (val []byte, ok bool, err error) {
+	var res rueidis.RedisResult
+	if r.hot != nil && r.hot(key) {
+		res = r.c.DoCache(ctx, r.c.B().Get().Key(key).Cache(), r.ttl)
+	} else {
+		res = r.c.Do(ctx, r.c.B().Get().Key(key).Build())
+	}
+	val, err = res.AsBytes()
+	switch {
+	case rueidis.IsRedisNil(err):
+		r.reads.WithLabelValues("miss").Inc()
+		return nil, false, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("redis get %s: %w", key, err)
+	case res.IsCacheHit():
+		r.reads.WithLabelValues("local").Inc()
+	default:
+		r.reads.WithLabelValues("hit").Inc()
+	}
+	return val, true, nil
+}
+
+// Set stores key for ttl.
+func (r *Redis) Set(ctx context.Context, key string, val []byte, ttl time.Duration) error {
+	r.writes.Inc()
+	if err := r.c.Do(ctx, r.c.B().Set().Key(key).Value(rueidis.BinaryString(val)).Px(ttl).Build()).Error(); err != nil {
+		return fmt.Errorf("redis set %s: %w", key, err)
+	}
+	return nil
+}
+
+// Del removes keys; every process caching them locally is told by Redis.
+func (r *Redis) Del(ctx context.Context, keys ...string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	r.writes.Inc()
+	if err := r.c.Do(ctx, r.c.B().Del().Key(keys...).Build()).Error(); err != nil {
+		return fmt.Errorf("redis del: %w", err)
+	}
+	return nil
+}
+
+// Close disconnects.
+func (r *Redis) Close() { r.c.Close() }
