@@ -24,6 +24,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/gift"
 	"github.com/zhibo-live/zhibo/internal/job"
 	"github.com/zhibo-live/zhibo/internal/logic"
+	"github.com/zhibo-live/zhibo/internal/platform/cache"
 	"github.com/zhibo-live/zhibo/internal/platform/grpcx"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
@@ -48,6 +49,7 @@ type App struct {
 	db    *sqlstore.DB
 	q     *queue.Queue
 	pub   *logic.Publisher
+	redis *cache.Redis
 	grpc  *grpcx.Server
 	conns []*grpc.ClientConn // to remote peers
 
@@ -115,6 +117,13 @@ func (a *App) start(ctx context.Context) error {
 		}
 		a.q = q
 		a.pub = logic.NewPublisher(q, a.Reg)
+	}
+	if a.cfg.Redis.Addr != "" && a.has("room") {
+		r, err := cache.Open(a.cfg.Redis, a.hotKey, a.Reg)
+		if err != nil {
+			return err
+		}
+		a.redis = r
 	}
 	var signer *token.Signer
 	if a.hasAny("account", "logic", "room") {
@@ -191,6 +200,10 @@ func (a *App) Stop(ctx context.Context) error {
 		_ = cc.Close()
 	}
 	a.conns = nil
+	if a.redis != nil {
+		a.redis.Close()
+		a.redis = nil
+	}
 	if a.q != nil {
 		a.q.Close()
 		a.q = nil
@@ -202,6 +215,12 @@ func (a *App) Stop(ctx context.Context) error {
 		a.db = nil
 	}
 	return errors.Join(errs...)
+}
+
+// hotKey tells the shared cache which keys to keep in process memory: those a component's
+// hot-key detector currently reports.
+func (a *App) hotKey(key string) bool {
+	return a.Room != nil && a.Room.HotKeys() != nil && a.Room.HotKeys().IsHot(key)
 }
 
 // dialPeers connects to the remote logic and comets the config names, for the local

@@ -57,10 +57,21 @@ func (a *App) build(signer *token.Signer, idg *ids.Generator) error {
 		case a.remoteLogic != nil:
 			counter = a.remoteLogic
 		}
-		if a.Room, err = room.New(a.cfg.Room, room.Deps{Logger: a.logger("room"), Registry: a.Reg, DB: a.db,
-			Accounts: a.Account, Pusher: a.pub, Counter: counter, IsAdmin: a.isAdmin}); err != nil {
+		deps := room.Deps{Logger: a.logger("room"), Registry: a.Reg, DB: a.db,
+			Accounts: a.Account, Pusher: a.pub, Counter: counter, IsAdmin: a.isAdmin}
+		if a.redis != nil {
+			deps.Shared = a.redis
+		}
+		if a.Room, err = room.New(a.cfg.Room, deps); err != nil {
 			return err
 		}
+		a.Room.AddHotKeys("room", func() []room.HotKey {
+			var out []room.HotKey
+			for _, it := range a.Room.HotKeys().TopK() {
+				out = append(out, room.HotKey{Key: it.Key, Count: it.Count})
+			}
+			return out
+		})
 		if a.LogicAPI, err = logic.NewAPI(a.cfg.Logic, logic.APIDeps{Logger: a.logger("room"), Signer: signer,
 			Accounts: a.Account, LocalHosts: a.localHosts, Pusher: a.pub, IsAdmin: a.isAdmin,
 			RoomExists: func(ctx context.Context, id int64) error { _, err := a.Room.Get(ctx, id); return err },

@@ -23,6 +23,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/gift"
 	"github.com/zhibo-live/zhibo/internal/job"
 	"github.com/zhibo-live/zhibo/internal/logic"
+	"github.com/zhibo-live/zhibo/internal/platform/cache"
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
@@ -50,6 +51,7 @@ type Config struct {
 	Log     obs.LogConfig   `yaml:"log"`
 	Store   sqlstore.Config `yaml:"store"`
 	Queue   queue.Config    `yaml:"queue"`
+	Redis   cache.Config    `yaml:"redis"`
 	Gateway gateway.Config  `yaml:"gateway"`
 	Account account.Config  `yaml:"account"`
 	Room    room.Config     `yaml:"room"`
@@ -85,6 +87,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Log.Format, "log.format", "json", "log format: json or text.")
 	c.Store.RegisterFlags(fs, "store.")
 	c.Queue.RegisterFlags(fs, "queue.")
+	c.Redis.RegisterFlags(fs, "redis.")
 	c.Gateway.RegisterFlags(fs, "gateway.")
 	c.Account.RegisterFlags(fs, "account.")
 	c.Room.RegisterFlags(fs, "room.")
@@ -107,7 +110,7 @@ func (c *Config) Validate() error {
 	if c.Node < 0 || c.Node > ids.MaxNode {
 		errs = append(errs, fmt.Errorf("node must be in 0..%d", ids.MaxNode))
 	}
-	for _, v := range []interface{ Validate() error }{&c.Peers, &c.Store, &c.Queue, &c.Gateway, &c.Account,
+	for _, v := range []interface{ Validate() error }{&c.Peers, &c.Store, &c.Queue, &c.Redis, &c.Gateway, &c.Account,
 		&c.Room, &c.Danmaku, &c.Gift, &c.Logic, c.Comet, &c.Job} {
 		if err := v.Validate(); err != nil {
 			errs = append(errs, err)

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/zhibo-live/zhibo/pkg/hotkey"
 )
 
 // Config of the room component.
@@ -23,6 +25,11 @@ type Config struct {
 	HotThreshold int64 `yaml:"hot_threshold"`
 	// HotRooms are pinned hot from start, e.g. for an announced event.
 	HotRooms []int64 `yaml:"hot_rooms"`
+	// HotCacheTTL bounds how stale a hot room read from process memory may be (without Redis;
+	// with Redis, writes invalidate hot copies at once).
+	HotCacheTTL time.Duration `yaml:"hot_cache_ttl"`
+	// HotKeys is the detector of hot room reads.
+	HotKeys hotkey.Config `yaml:"hotkeys"`
 }
 
 // RegisterFlags binds the config to flags under prefix.
@@ -30,6 +37,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&c.MaxRoomsPerUser, prefix+"max_rooms_per_user", 1, "rooms one user may own.")
 	fs.DurationVar(&c.PopularityInterval, prefix+"popularity_interval", 2*time.Second, "refresh of the list order from online counts (0 = never).")
 	fs.IntVar(&c.MaxListLimit, prefix+"max_list_limit", 50, "largest page of the room list.")
+	fs.DurationVar(&c.HotCacheTTL, prefix+"hot_cache_ttl", time.Second, "staleness bound of hot room reads served from memory.")
+	c.HotKeys.RegisterFlags(fs, prefix+"hotkeys.")
 	fs.Int64Var(&c.HotThreshold, prefix+"hot_threshold", 1000, "online count from which /api/admin/hot lists a room as hot.")
 	fs.Func(prefix+"hot_rooms", "room ids pinned hot from start, comma-separated (e.g. an announced event).", func(v string) error {
 		c.HotRooms = nil
@@ -54,6 +63,12 @@ func (c *Config) Validate() error {
 	}
 	if c.PopularityInterval < 0 {
 		return errors.New("room.popularity_interval must not be negative")
+	}
+	if c.HotCacheTTL <= 0 {
+		return errors.New("room.hot_cache_ttl must be positive")
+	}
+	if err := c.HotKeys.Validate(); err != nil {
+		return fmt.Errorf("room.hotkeys: %w", err)
 	}
 	if c.HotThreshold < 1 {
 		return errors.New("room.hot_threshold must be at least 1")

@@ -6,6 +6,7 @@ type metrics struct {
 	created     prometheus.Counter
 	reads       prometheus.Counter
 	liveChanges *prometheus.CounterVec
+	cacheErrors prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -14,6 +15,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reads:       prometheus.NewCounter(prometheus.CounterOpts{Name: "zhibo_room_reads_total", Help: "Room lookups by other components and the API."}),
 		liveChanges: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zhibo_room_live_changes_total", Help: "Live status changes by new status."}, []string{"status"}),
 	}
-	reg.MustRegister(m.created, m.reads, m.liveChanges)
+	m.cacheErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "zhibo_room_cache_errors_total", Help: "Shared cache failures (reads fell back to the store)."})
+	reg.MustRegister(m.created, m.reads, m.liveChanges, m.cacheErrors)
 	return m
 }

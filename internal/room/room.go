@@ -20,6 +20,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/logic"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/protocol"
+	"github.com/zhibo-live/zhibo/pkg/hotkey"
 	"github.com/zhibo-live/zhibo/pkg/hotroom"
 )
 
@@ -32,6 +33,7 @@ type Deps struct {
 	Pusher   logic.Client  // LIVE / PREPARING / ROOM_CHANGE into the room
 	Counter  logic.Counter // online counts for stats and the list order (nil = zeros)
 	IsAdmin  func(uid int64) bool
+	Shared   SharedCache // nil = no shared cache (Redis not configured)
 	Now      func() time.Time
 }
 
@@ -46,6 +48,9 @@ type Service struct {
 
 	tagMu sync.Mutex // serialises tag read-modify-write
 	hot   *hotroom.Tracker
+
+	det      *hotkey.Detector
+	hotCache *hotkey.Cache[Room]
 
 	hotKeysMu sync.Mutex
 	hotKeys   map[string]HotKeys
@@ -78,6 +83,14 @@ func (s *Service) Start(ctx context.Context) error {
 		return fmt.Errorf("room: %w", err)
 	}
 	s.store = st
+	if s.det == nil {
+		if err := s.initReads(); err != nil {
+			return err
+		}
+	}
+	if err := s.det.Start(ctx); err != nil {
+		return fmt.Errorf("room: %w", err)
+	}
 	if s.cfg.PopularityInterval > 0 && s.deps.Counter != nil {
 		s.wg.Add(1)
 		go s.refreshLoop()
@@ -86,9 +99,12 @@ func (s *Service) Start(ctx context.Context) error {
 }
 
 // Stop ends the refresh loop.
-func (s *Service) Stop(context.Context) error {
+func (s *Service) Stop(ctx context.Context) error {
 	close(s.stop)
 	s.wg.Wait()
+	if s.det != nil {
+		return s.det.Stop(ctx)
+	}
 	return nil
 }
 
@@ -133,7 +149,7 @@ func (s *Service) Hot() *hotroom.Tracker { return s.hot }
 // Get implements Client.
 func (s *Service) Get(ctx context.Context, id int64) (Room, error) {
 	s.m.reads.Inc()
-	return s.store.Get(ctx, id)
+	return s.read(ctx, id)
 }
 
 // SetTag implements Client.
@@ -156,7 +172,11 @@ func (s *Service) SetTag(ctx context.Context, id int64, tag string, on bool) err
 		tags = append(tags, tag)
 		slices.Sort(tags)
 	}
-	return s.store.SetTags(ctx, id, tags, s.now().UnixMilli())
+	if err := s.store.SetTags(ctx, id, tags, s.now().UnixMilli()); err != nil {
+		return err
+	}
+	s.invalidate(ctx, id)
+	return nil
 }
 
 // Create opens a room for owner.
@@ -187,6 +207,7 @@ func (s *Service) Update(ctx context.Context, uid, id int64, f Fields) (Room, er
 	if err != nil {
 		return Room{}, err
 	}
+	s.invalidate(ctx, id)
 	s.push(ctx, id, protocol.RoomChange{Title: r.Title, AreaName: r.Area}.JSON())
 	return r, nil
 }
@@ -205,6 +226,7 @@ func (s *Service) SetLive(ctx context.Context, uid, id int64, on bool) (Room, er
 	if err != nil {
 		return Room{}, err
 	}
+	s.invalidate(ctx, id)
 	if on {
 		s.m.liveChanges.WithLabelValues("live").Inc()
 		s.push(ctx, id, protocol.LiveMsg(id))
@@ -221,7 +243,11 @@ func (s *Service) RotateStreamKey(ctx context.Context, uid, id int64) (Room, err
 	if _, err := s.owned(ctx, uid, id); err != nil {
 		return Room{}, err
 	}
-	return s.store.SetStreamKey(ctx, id, newStreamKey(), s.now().UnixMilli())
+	r, err := s.store.SetStreamKey(ctx, id, newStreamKey(), s.now().UnixMilli())
+	if err == nil {
+		s.invalidate(ctx, id)
+	}
+	return r, err
 }
 
 // Mine returns the caller's room.

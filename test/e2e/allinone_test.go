@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +18,7 @@ import (
 )
 
 // startAllInOne runs every component in this process on random loopback ports.
-func startAllInOne(t *testing.T) Node {
+func startAllInOne(t *testing.T, mods ...func(*config.Config)) Node {
 	cfg := config.Defaults()
 	cfg.DataDir = t.TempDir()
 	cfg.Gateway.HTTPAddr = "127.0.0.1:0"
@@ -27,6 +28,9 @@ func startAllInOne(t *testing.T) Node {
 	cfg.Logic.CountInterval = 200 * time.Millisecond
 	cfg.Account.BcryptCost = 4
 	cfg.Job.Window = 20 * time.Millisecond
+	for _, m := range mods {
+		m(&cfg)
+	}
 	a, err := app.New(cfg, app.AllNames(), obs.Discard())
 	require.NoError(t, err)
 	require.NoError(t, a.Start(context.Background()))
@@ -111,4 +115,17 @@ func TestOpenAPIIsComplete(t *testing.T) {
 		"/api/rooms/{id}/gifts", "/api/rooms/{id}/rank", "/api/push/rooms/{id}", "/api/push/users", "/api/push/all", "/api/admin/hot", "/api/admin/hot/rooms/{id}"} {
 		require.Contains(t, paths, p)
 	}
+}
+
+// The core scenario with the shared cache on the real Redis: room reads go through it.
+func TestAllInOneWithRedis(t *testing.T) {
+	addr := os.Getenv("ZHIBO_TEST_REDIS_ADDR")
+	if addr == "" {
+		t.Skip("ZHIBO_TEST_REDIS_ADDR not set: Redis end-to-end test skipped")
+	}
+	n := startAllInOne(t, func(c *config.Config) {
+		c.Redis.Addr = addr
+		c.Redis.Prefix = fmt.Sprintf("e2e%d:", time.Now().UnixNano())
+	})
+	CoreScenario(t, n)
 }

@@ -26,6 +26,8 @@ type Config struct {
 	LocalTTL time.Duration `yaml:"local_ttl"`
 	// LocalBytes is the client-side cache size per connection.
 	LocalBytes int `yaml:"local_bytes"`
+	// Prefix starts every key, so deployments (or test runs) can share one Redis.
+	Prefix string `yaml:"prefix"`
 }
 
 // RegisterFlags binds the config to flags under prefix.
@@ -33,6 +35,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.StringVar(&c.Addr, prefix+"addr", "", "Redis host:port for the shared cache (empty = in-process caches only).")
 	fs.DurationVar(&c.LocalTTL, prefix+"local_ttl", 30*time.Second, "longest a hot key is served from process memory (writes invalidate it sooner).")
 	fs.IntVar(&c.LocalBytes, prefix+"local_bytes", 64<<20, "client-side cache bytes per Redis connection.")
+	fs.StringVar(&c.Prefix, prefix+"prefix", "zhibo:", "prefix of every cache key in Redis.")
 }
 
 // Validate checks the config.
@@ -46,6 +49,7 @@ func (c *Config) Validate() error {
 // Redis is the shared cache.
 type Redis struct {
 	c      rueidis.Client
+	prefix string
 	ttl    time.Duration
 	hot    func(key string) bool
 	reads  *prometheus.CounterVec
@@ -61,7 +65,7 @@ func Open(cfg Config, hot func(key string) bool, reg prometheus.Registerer) (*Re
 	if err != nil {
 		return nil, fmt.Errorf("redis %s: %w", cfg.Addr, err)
 	}
-	r := &Redis{c: c, ttl: cfg.LocalTTL, hot: hot,
+	r := &Redis{c: c, prefix: cfg.Prefix, ttl: cfg.LocalTTL, hot: hot,
 		reads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "zhibo_cache_reads_total", Help: "Shared cache reads by result: local (hot key from process memory), hit, miss.",
 		}, []string{"result"}),
@@ -79,9 +83,9 @@ func Open(cfg Config, hot func(key string) bool, reg prometheus.Registerer) (*Re
 func (r *Redis) Get(ctx context.Context, key string) (val []byte, ok bool, err error) {
 	var res rueidis.RedisResult
 	if r.hot != nil && r.hot(key) {
-		res = r.c.DoCache(ctx, r.c.B().Get().Key(key).Cache(), r.ttl)
+		res = r.c.DoCache(ctx, r.c.B().Get().Key(r.prefix+key).Cache(), r.ttl)
 	} else {
-		res = r.c.Do(ctx, r.c.B().Get().Key(key).Build())
+		res = r.c.Do(ctx, r.c.B().Get().Key(r.prefix+key).Build())
 	}
 	val, err = res.AsBytes()
 	switch {
@@ -101,7 +105,7 @@ func (r *Redis) Get(ctx context.Context, key string) (val []byte, ok bool, err e
 // Set stores key for ttl.
 func (r *Redis) Set(ctx context.Context, key string, val []byte, ttl time.Duration) error {
 	r.writes.Inc()
-	if err := r.c.Do(ctx, r.c.B().Set().Key(key).Value(rueidis.BinaryString(val)).Px(ttl).Build()).Error(); err != nil {
+	if err := r.c.Do(ctx, r.c.B().Set().Key(r.prefix+key).Value(rueidis.BinaryString(val)).Px(ttl).Build()).Error(); err != nil {
 		return fmt.Errorf("redis set %s: %w", key, err)
 	}
 	return nil
@@ -113,7 +117,11 @@ func (r *Redis) Del(ctx context.Context, keys ...string) error {
 		return nil
 	}
 	r.writes.Inc()
-	if err := r.c.Do(ctx, r.c.B().Del().Key(keys...).Build()).Error(); err != nil {
+	full := make([]string, len(keys))
+	for i, k := range keys {
+		full[i] = r.prefix + k
+	}
+	if err := r.c.Do(ctx, r.c.B().Del().Key(full...).Build()).Error(); err != nil {
 		return fmt.Errorf("redis del: %w", err)
 	}
 	return nil
