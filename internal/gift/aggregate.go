@@ -37,7 +37,7 @@ import (
 const (
 	scoreMaxPending = 200_000          // events that trigger a flush before the window ends
 	scoreInFlight   = scoreMaxPending  // unacknowledged events the consumer may hold
-	scoreAckWait    = 30 * time.Second // redelivery after this long unacknowledged
+	scoreAckWait    = 10 * time.Second // redelivery after this long unacknowledged, e.g. after a crash
 )
 
 // aggregator folds order events into scores. Its events carry only the order id: the amounts
