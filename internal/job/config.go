@@ -18,6 +18,9 @@ type Config struct {
 	Durable string `yaml:"durable"`
 	// MaxPending caps unacknowledged messages in flight (memory bound of the merge buffers).
 	MaxPending int `yaml:"max_pending"`
+	// CometQueue is how many batches may wait for one comet; a comet that falls further behind
+	// misses batches (counted) instead of holding up the others.
+	CometQueue int `yaml:"comet_queue"`
 }
 
 // RegisterFlags binds the config to flags under prefix.
@@ -27,6 +30,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.DurationVar(&c.PushTimeout, prefix+"push_timeout", time.Second, "time limit of one batch to one comet.")
 	fs.StringVar(&c.Durable, prefix+"durable", "job", "durable consumer name shared by all job processes.")
 	fs.IntVar(&c.MaxPending, prefix+"max_pending", 20000, "unacknowledged push messages in flight.")
+	fs.IntVar(&c.CometQueue, prefix+"comet_queue", 1024, "batches that may wait for one comet before it misses some.")
 }
 
 // Validate checks the config.
@@ -42,6 +46,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Durable == "" {
 		return errors.New("job.durable must not be empty")
+	}
+	if c.CometQueue < 1 {
+		return errors.New("job.comet_queue must be at least 1")
 	}
 	if c.MaxPending < c.MaxBatch {
 		return errors.New("job.max_pending must be at least job.max_batch")

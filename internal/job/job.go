@@ -48,6 +48,10 @@ type Service struct {
 	stopConsume func()
 	quit        chan struct{}
 	wg          sync.WaitGroup
+	senders     []*sender
+	sendersWG   sync.WaitGroup
+	sendCtx     context.Context // canceled when Stop runs out of time: queued batches are dropped
+	cancelSend  context.CancelFunc
 }
 
 // pending is a room's batch being merged.
@@ -76,6 +80,18 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := logic.EnsurePushStream(ctx, q); err != nil {
 		return fmt.Errorf("job: %w", err)
 	}
+	s.sendCtx, s.cancelSend = context.WithCancel(context.Background())
+	for i, c := range s.deps.Comets {
+		sd := &sender{c: c, name: fmt.Sprint(c), q: make(chan func(context.Context, Comet) error, s.cfg.CometQueue)}
+		if _, ok := c.(fmt.Stringer); !ok {
+			sd.name = fmt.Sprintf("comet-%d", i)
+		}
+		s.senders = append(s.senders, sd)
+	}
+	for _, sd := range s.senders {
+		s.sendersWG.Add(1)
+		go s.runSender(sd)
+	}
 	s.wg.Add(1)
 	go s.flusher()
 	stop, err := q.Consume(ctx, queue.ConsumerSpec{
@@ -85,20 +101,40 @@ func (s *Service) Start(ctx context.Context) error {
 	if err != nil {
 		close(s.quit)
 		s.wg.Wait()
+		s.closeSenders(ctx)
 		return fmt.Errorf("job: %w", err)
 	}
 	s.stopConsume = stop
 	return nil
 }
 
-// Stop stops consuming, sends what is merged, and waits.
-func (s *Service) Stop(context.Context) error {
+// Stop stops consuming, sends what is merged, and waits — for slow comets only as long as ctx
+// allows; what they have not taken by then is dropped.
+func (s *Service) Stop(ctx context.Context) error {
 	if s.stopConsume != nil {
 		s.stopConsume()
 	}
 	close(s.quit)
-	s.wg.Wait()
+	s.wg.Wait() // the flusher's last batches are queued
+	s.closeSenders(ctx)
 	return nil
+}
+
+// closeSenders lets every comet's sender deliver what is queued, then waits for them; when ctx
+// ends first, the rest is dropped.
+func (s *Service) closeSenders(ctx context.Context) {
+	for _, sd := range s.senders {
+		close(sd.q)
+	}
+	done := make(chan struct{})
+	go func() { s.sendersWG.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.cancelSend()
+		<-done
+	}
+	s.cancelSend()
 }
 
 func (s *Service) handle(m queue.Msg) {
@@ -196,32 +232,42 @@ func (s *Service) flush(final bool) {
 	}
 }
 
-// fanout hands one batch to every comet at once, each bounded by PushTimeout, so a dead or
-// slow comet delays nobody else.
+// fanout hands one batch to every comet's sender. Each comet has its own goroutine and bounded
+// queue, so a dead or slow comet only delays (and, once its queue is full, misses) its own
+// batches: the others are never held up. A comet's batches keep their order.
 func (s *Service) fanout(send func(context.Context, Comet) error) {
-	comets := s.deps.Comets
-	if len(comets) == 1 {
-		s.sendOne(send, comets[0])
-		return
+	for _, c := range s.senders {
+		select {
+		case c.q <- send:
+		default:
+			s.m.cometDropped.Inc()
+			s.log.Warn("comet queue full, batch dropped for it", "comet", c.name)
+		}
 	}
-	var wg sync.WaitGroup
-	for _, c := range comets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.sendOne(send, c)
-		}()
-	}
-	wg.Wait()
 }
 
-func (s *Service) sendOne(send func(context.Context, Comet) error, c Comet) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.PushTimeout)
-	defer cancel()
-	if err := send(ctx, c); err != nil {
-		s.m.cometErrors.Inc()
-		s.log.Warn("comet push failed", "err", err)
-		return
+// sender delivers one comet's batches in order, each bounded by PushTimeout.
+type sender struct {
+	c    Comet
+	name string
+	q    chan func(context.Context, Comet) error
+}
+
+func (s *Service) runSender(c *sender) {
+	defer s.sendersWG.Done()
+	for send := range c.q {
+		if s.sendCtx.Err() != nil {
+			s.m.cometDropped.Inc() // stopping and out of time
+			continue
+		}
+		ctx, cancel := context.WithTimeout(s.sendCtx, s.cfg.PushTimeout)
+		err := send(ctx, c.c)
+		cancel()
+		if err != nil {
+			s.m.cometErrors.Inc()
+			s.log.Warn("comet push failed", "comet", c.name, "err", err)
+			continue
+		}
+		s.m.batches.Inc()
 	}
-	s.m.batches.Inc()
 }

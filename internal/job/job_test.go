@@ -76,7 +76,7 @@ func publish(t *testing.T, q *queue.Queue, room int64, msgs ...string) {
 }
 
 func cfg() Config {
-	return Config{Window: 50 * time.Millisecond, MaxBatch: 10, PushTimeout: 200 * time.Millisecond, Durable: "job", MaxPending: 1000}
+	return Config{Window: 50 * time.Millisecond, MaxBatch: 10, PushTimeout: 2 * time.Second, Durable: "job", MaxPending: 1000, CometQueue: 64}
 }
 
 func TestMergesInOrderAndSkipsSlowComet(t *testing.T) {
@@ -86,15 +86,24 @@ func TestMergesInOrderAndSkipsSlowComet(t *testing.T) {
 	fast, slow := newComet(), newComet()
 	slow.delay = time.Hour // never answers: must be timed out, not wait for
 	s := start(t, q, cfg(), fast, slow)
-	defer s.Stop(context.Background())
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		stopped := time.Now()
+		require.NoError(t, s.Stop(ctx))
+		require.Less(t, time.Since(stopped), time.Second, "Stop is bounded by its context, not by the stalled comet")
+	}()
 
 	var want []string
+	start := time.Now()
 	for i := range 25 {
 		m := fmt.Sprintf(`{"cmd":"M","i":%d}`, i)
 		want = append(want, m)
 		publish(t, q, 7, m)
 	}
 	require.Eventually(t, func() bool { got, _ := fast.received(7); return len(got) == 25 }, 10*time.Second, 5*time.Millisecond)
+	// Each batch to the stalled comet waits out its 2s timeout; the fast comet must not.
+	require.Less(t, time.Since(start), 1500*time.Millisecond, "the stalled comet held up the fast one")
 	got, batches := fast.received(7)
 	require.Equal(t, want, got)
 	require.Less(t, batches, 25, "messages were merged into batches")

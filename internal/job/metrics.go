@@ -3,12 +3,13 @@ package job
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	in          prometheus.Counter
-	bad         prometheus.Counter
-	batches     prometheus.Counter
-	cometErrors prometheus.Counter
-	batchSize   prometheus.Histogram
-	latency     prometheus.Histogram
+	in           prometheus.Counter
+	bad          prometheus.Counter
+	batches      prometheus.Counter
+	cometErrors  prometheus.Counter
+	cometDropped prometheus.Counter
+	batchSize    prometheus.Histogram
+	latency      prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -34,6 +35,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .075, .1, .15, .25, .5, 1, 2.5},
 		}),
 	}
-	reg.MustRegister(m.in, m.bad, m.batches, m.cometErrors, m.batchSize, m.latency)
+	m.cometDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "zhibo_job_comet_dropped_total", Help: "Batches a comet missed because its queue was full (it is too slow or down).",
+	})
+	reg.MustRegister(m.cometDropped, m.in, m.bad, m.batches, m.cometErrors, m.batchSize, m.latency)
 	return m
 }
