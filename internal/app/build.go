@@ -18,6 +18,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/logic"
 	"github.com/zhibo-live/zhibo/internal/platform/token"
 	"github.com/zhibo-live/zhibo/internal/room"
+	"github.com/zhibo-live/zhibo/pkg/hotkey"
 	"github.com/zhibo-live/zhibo/pkg/ids"
 	"github.com/zhibo-live/zhibo/web"
 )
@@ -65,13 +66,7 @@ func (a *App) build(signer *token.Signer, idg *ids.Generator) error {
 		if a.Room, err = room.New(a.cfg.Room, deps); err != nil {
 			return err
 		}
-		a.Room.AddHotKeys("room", func() []room.HotKey {
-			var out []room.HotKey
-			for _, it := range a.Room.HotKeys().TopK() {
-				out = append(out, room.HotKey{Key: it.Key, Count: it.Count})
-			}
-			return out
-		})
+		a.Room.AddHotKeys("room", func() []room.HotKey { return hotKeys(a.Room.HotKeys()) })
 		if a.LogicAPI, err = logic.NewAPI(a.cfg.Logic, logic.APIDeps{Logger: a.logger("room"), Signer: signer,
 			Accounts: a.Account, LocalHosts: a.localHosts, Pusher: a.pub, IsAdmin: a.isAdmin,
 			RoomExists: func(ctx context.Context, id int64) error { _, err := a.Room.Get(ctx, id); return err },
@@ -87,6 +82,7 @@ func (a *App) build(signer *token.Signer, idg *ids.Generator) error {
 			IDs: idg, Queue: a.q, Rooms: a.Room, Accounts: a.Account, Pusher: a.pub}); err != nil {
 			return err
 		}
+		a.Room.AddHotKeys("gift_rank", func() []room.HotKey { return hotKeys(a.Gift.RankKeys()) })
 	}
 	if a.has("danmaku") {
 		if a.Danmaku, err = danmaku.New(a.cfg.Danmaku, danmaku.Deps{Logger: a.logger("danmaku"), Registry: a.Reg,
@@ -186,3 +182,15 @@ func (a *App) localHosts(r *http.Request) []logic.Host {
 
 // isAdmin reports whether uid may call operator routes.
 func (a *App) isAdmin(uid int64) bool { return slices.Contains(a.cfg.Admins, uid) }
+
+// hotKeys lists a detector's current top keys for /api/admin/hot.
+func hotKeys(d *hotkey.Detector) []room.HotKey {
+	out := []room.HotKey{}
+	if d == nil {
+		return out
+	}
+	for _, it := range d.TopK() {
+		out = append(out, room.HotKey{Key: it.Key, Count: it.Count})
+	}
+	return out
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/zhibo-live/zhibo/pkg/hotkey"
 	"time"
 )
 
@@ -30,6 +31,11 @@ type Config struct {
 	AggregateWindow time.Duration `yaml:"aggregate_window"`
 	// RelayInterval is how often the outbox relay looks for orders whose event was not published.
 	RelayInterval time.Duration `yaml:"relay_interval"`
+	// HotCacheTTL bounds how stale a hot room's rank served from memory may be (scores already
+	// lag orders by one aggregation window).
+	HotCacheTTL time.Duration `yaml:"hot_cache_ttl"`
+	// HotKeys is the detector of hot rank reads.
+	HotKeys hotkey.Config `yaml:"hotkeys"`
 }
 
 // RegisterFlags sets the defaults and binds every field to a flag named prefix+yaml_name.
@@ -43,6 +49,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&c.RankSize, prefix+"rank_size", 20, "senders shown in a room's rank and the largest ?limit= accepted.")
 	fs.DurationVar(&c.AggregateWindow, prefix+"aggregate_window", time.Second,
 		"window over which score increments are folded into one write.")
+	fs.DurationVar(&c.HotCacheTTL, prefix+"hot_cache_ttl", time.Second, "staleness bound of hot rank reads served from memory.")
+	c.HotKeys.RegisterFlags(fs, prefix+"hotkeys.")
 	fs.DurationVar(&c.RelayInterval, prefix+"relay_interval", time.Second,
 		"how often the outbox relay republishes order events whose publish did not complete.")
 }
@@ -61,6 +69,12 @@ func (c *Config) Validate() error {
 	}
 	if c.AggregateWindow < 10*time.Millisecond || c.AggregateWindow > time.Minute {
 		errs = append(errs, fmt.Errorf("gift.aggregate_window %s: want 10ms..1m", c.AggregateWindow))
+	}
+	if c.HotCacheTTL < 0 {
+		errs = append(errs, fmt.Errorf("gift.hot_cache_ttl must not be negative"))
+	}
+	if err := c.HotKeys.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("gift.hotkeys: %w", err))
 	}
 	if c.RelayInterval < 10*time.Millisecond || c.RelayInterval > time.Hour {
 		errs = append(errs, fmt.Errorf("gift.relay_interval %s: want 10ms..1h", c.RelayInterval))

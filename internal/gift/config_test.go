@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
+	"github.com/zhibo-live/zhibo/pkg/hotkey"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
 )
 
@@ -36,8 +37,10 @@ func TestConfigDefaultsAndFlags(t *testing.T) {
 		`-gift.catalog=[{"id":9,"name":"Star","price":3,"coin_type":"silver"}]`,
 	}))
 	require.NoError(t, cfg.Validate())
+	cfg.HotKeys = hotkey.Config{} // the detector's own flags are tested in pkg/hotkey
 	require.Equal(t, Config{InitialBalance: 5, MaxNum: 3, RankSize: 7, AggregateWindow: 250 * time.Millisecond,
-		RelayInterval: 2 * time.Second, Catalog: []Gift{{ID: 9, Name: "Star", Price: 3, CoinType: CoinSilver}}}, cfg)
+		RelayInterval: 2 * time.Second, HotCacheTTL: time.Second,
+		Catalog: []Gift{{ID: 9, Name: "Star", Price: 3, CoinType: CoinSilver}}}, cfg)
 
 	err := fs.Parse([]string{`-gift.catalog=[{"id":1,"nam":"x"}]`})
 	require.ErrorContains(t, err, "unknown field")

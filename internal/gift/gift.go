@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/zhibo-live/zhibo/pkg/hotkey"
 	"log/slog"
 	"sync"
 	"time"
@@ -65,6 +66,10 @@ type Service struct {
 	pusher   logic.Client
 	catalog  catalog
 	agg      *aggregator
+	reg      prometheus.Registerer
+
+	rankKeys *hotkey.Detector
+	ranks    *hotkey.Cache[Rank]
 
 	tagMu  sync.Mutex
 	tagged map[int64]bool // rooms this process has tagged RankTag
@@ -102,6 +107,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		pusher:   deps.Pusher,
 		catalog:  newCatalog(cfg.Catalog),
 		tagged:   map[int64]bool{},
+		reg:      deps.Registry,
+	}
+	if err := s.initRanks(); err != nil {
+		return nil, err
 	}
 	s.agg, err = newAggregator(st, deps.DB.DB, deps.Queue, cfg.AggregateWindow, deps.Logger, deps.Registry, m)
 	if err != nil {
@@ -132,6 +141,10 @@ func (s *Service) Start(ctx context.Context) error {
 		cancel()
 		return fmt.Errorf("gift: %w", err)
 	}
+	if err := s.rankKeys.Start(loopCtx); err != nil {
+		cancel()
+		return fmt.Errorf("gift: %w", err)
+	}
 	s.wg.Go(func() { s.relayLoop(loopCtx) })
 	s.cancel, s.running = cancel, true
 	s.log.Info("gift started", "gifts", len(s.catalog.list), "aggregate_window", s.cfg.AggregateWindow)
@@ -157,7 +170,7 @@ func (s *Service) Stop(ctx context.Context) error {
 	if err := s.agg.stop(ctx); err != nil {
 		return fmt.Errorf("gift: %w", err)
 	}
-	return nil
+	return s.rankKeys.Stop(ctx)
 }
 
 // Catalog returns the gifts that can be sent, in display order.

@@ -3,6 +3,9 @@ package gift
 import (
 	"context"
 	"fmt"
+	"strconv"
+
+	"github.com/zhibo-live/zhibo/pkg/hotkey"
 )
 
 // Rank is a room's top senders and its anchor's total score.
@@ -13,14 +16,49 @@ type Rank struct {
 
 // Rank returns the top senders of roomID, at most limit of them (0 or more than rank_size
 // means rank_size), with their names, and the score of the room's anchor. Scores lag orders by
-// up to one aggregation window. Unknown names degrade to empty ones.
+// up to one aggregation window; a hot room's rank is served from memory for at most
+// hot_cache_ttl more. Unknown names degrade to empty ones.
 func (s *Service) Rank(ctx context.Context, roomID int64, limit int) (Rank, error) {
+	if limit <= 0 || limit > s.cfg.RankSize {
+		limit = s.cfg.RankSize
+	}
+	full, err := s.ranks.Get(ctx, strconv.FormatInt(roomID, 10))
+	if err != nil {
+		return Rank{}, err
+	}
+	out := Rank{Items: full.Items[:min(limit, len(full.Items))], AnchorScore: full.AnchorScore}
+	return out, nil
+}
+
+// initRanks builds the rank read path: a detector of hot rooms and a cache of their ranks.
+func (s *Service) initRanks() error {
+	cfg := s.cfg.HotKeys
+	cfg.Name, cfg.Namespace, cfg.Registerer = "gift_rank", "zhibo", s.reg
+	det, err := hotkey.New(cfg)
+	if err != nil {
+		return fmt.Errorf("gift: hot keys: %w", err)
+	}
+	s.rankKeys = det
+	s.ranks, err = hotkey.NewCache(det, hotkey.CacheConfig{TTL: s.cfg.HotCacheTTL, Name: "gift_rank"},
+		func(ctx context.Context, key string) (Rank, error) {
+			id, err := strconv.ParseInt(key, 10, 64)
+			if err != nil {
+				return Rank{}, err
+			}
+			return s.loadRank(ctx, id)
+		})
+	return err
+}
+
+// RankKeys is the detector of hot rank reads (for /api/admin/hot).
+func (s *Service) RankKeys() *hotkey.Detector { return s.rankKeys }
+
+// loadRank reads a room's full rank from the store.
+func (s *Service) loadRank(ctx context.Context, roomID int64) (Rank, error) {
+	limit := s.cfg.RankSize
 	r, err := s.rooms.Get(ctx, roomID)
 	if err != nil {
 		return Rank{}, fmt.Errorf("get room %d: %w", roomID, err)
-	}
-	if limit <= 0 || limit > s.cfg.RankSize {
-		limit = s.cfg.RankSize
 	}
 	items, err := s.store.Rank(ctx, roomID, limit)
 	if err != nil {
