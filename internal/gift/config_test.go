@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
-	"github.com/zhibo-live/zhibo/pkg/hotkey"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
+	"github.com/zhibo-live/zhibo/pkg/hotkey"
 )
 
 func TestConfigDefaultsAndFlags(t *testing.T) {
