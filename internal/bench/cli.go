@@ -17,6 +17,8 @@ import (
 var ErrLoss = errors.New("bench: messages or connections were lost")
 
 const usage = `Usage: zhibo bench fanout [flags]
+       zhibo bench hot read [flags]     (see zhibo bench hot read -h)
+       zhibo bench hot gifts [flags]    (see zhibo bench hot gifts -h)
 
 Opens -conns viewer connections to -rooms live rooms of a zhibo running on this machine,
 sends -rate comments per second for -duration, and reports connections, delivered
@@ -28,9 +30,12 @@ Flags:
 
 // Main runs "zhibo bench <args>": the table goes to stdout, progress to stderr.
 func Main(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "hot" {
+		return hotMain(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "fanout" {
 		fmt.Fprint(stderr, usage)
-		return errors.New(`bench needs a sub-command: fanout`)
+		return errors.New(`bench needs a sub-command: fanout, hot read or hot gifts`)
 	}
 	fs := flag.NewFlagSet("zhibo bench fanout", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -20,7 +20,10 @@ import (
 
 // startAllInOne runs every component in this process on random loopback ports, as the
 // end-to-end tests do, and returns the HTTP base URL.
-func startAllInOne(t *testing.T) string {
+func startAllInOne(t *testing.T) string { return startNode(t, nil) }
+
+// startNode is startAllInOne with the configuration changed by mutate first (when not nil).
+func startNode(t *testing.T, mutate func(*config.Config)) string {
 	cfg := config.Defaults()
 	cfg.DataDir = t.TempDir()
 	cfg.Gateway.HTTPAddr = "127.0.0.1:0"
@@ -30,6 +33,9 @@ func startAllInOne(t *testing.T) string {
 	cfg.Logic.CountInterval = 200 * time.Millisecond
 	cfg.Account.BcryptCost = 4
 	cfg.Job.Window = 20 * time.Millisecond
+	if mutate != nil {
+		mutate(&cfg)
+	}
 	a, err := app.New(cfg, app.AllNames(), obs.Discard())
 	require.NoError(t, err)
 	require.NoError(t, a.Start(context.Background()))
