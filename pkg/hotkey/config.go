@@ -22,7 +22,7 @@ type Config struct {
 	// Depth is the number of sketch rows. 0 = 2.
 	Depth int `yaml:"depth"`
 	// Decay is HeavyKeeper's base b: a colliding key decrements a bucket holding count c with
-	// probability b^-c. 0 = 1.08.
+	// probability b^-c. 0 = 1.5.
 	Decay float64 `yaml:"decay"`
 	// Window is the wall-time window: every Window/Slots all counts are halved. 0 = no time window.
 	Window time.Duration `yaml:"window"`
@@ -56,15 +56,15 @@ type Config struct {
 }
 
 // DefaultConfig is a detector of the top 100 keys in 64 KiB of sketch whose counts halve every
-// 16 k events or every second, whichever comes first.
+// 12 k events or every second, whichever comes first.
 func DefaultConfig() Config {
 	return Config{
 		K:              100,
 		Width:          4096,
 		Depth:          2,
-		Decay:          1.08,
+		Decay:          1.5,
 		Window:         4 * time.Second,
-		WindowEvents:   64 << 10,
+		WindowEvents:   48_000,
 		Slots:          4,
 		MinCount:       1,
 		ReportInterval: 100 * time.Millisecond,
@@ -77,7 +77,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&c.K, prefix+"k", d.K, "number of keys reported hot (0 = 100)")
 	fs.IntVar(&c.Width, prefix+"width", d.Width, "sketch buckets per row, 8 bytes each (0 = 4096)")
 	fs.IntVar(&c.Depth, prefix+"depth", d.Depth, "sketch rows (0 = 2)")
-	fs.Float64Var(&c.Decay, prefix+"decay", d.Decay, "HeavyKeeper decay base b > 1 (0 = 1.08)")
+	fs.Float64Var(&c.Decay, prefix+"decay", d.Decay, "HeavyKeeper decay base b in (1, 2] (0 = 1.5)")
 	fs.DurationVar(&c.Window, prefix+"window", d.Window, "wall-time window; counts halve every window/slots (0 = no time window)")
 	fs.Uint64Var(&c.WindowEvents, prefix+"window_events", d.WindowEvents, "event window; counts halve every window_events/slots events (0 = no event window)")
 	fs.IntVar(&c.Slots, prefix+"slots", d.Slots, "halvings per window (0 = 4)")
