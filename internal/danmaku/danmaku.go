@@ -15,6 +15,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/account"
 	"github.com/zhibo-live/zhibo/internal/logic"
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
+	"github.com/zhibo-live/zhibo/internal/platform/ratelimit"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/room"
 	"github.com/zhibo-live/zhibo/pkg/ids"
@@ -44,7 +45,7 @@ type Service struct {
 	pusher   logic.Client
 	now      func() time.Time
 	filter   wordFilter
-	limiter  *userLimiter
+	limiter  *ratelimit.Keyed
 	metrics  *metrics
 }
 
@@ -78,12 +79,12 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		pusher:   deps.Pusher,
 		now:      deps.Now,
 		filter:   newWordFilter(cfg.BannedWords),
-		limiter:  newUserLimiter(cfg.Rate, cfg.Burst),
+		limiter:  ratelimit.NewKeyed(cfg.Rate, cfg.Burst),
 	}
 	if s.now == nil {
 		s.now = time.Now
 	}
-	m, err := newMetrics(deps.Registry, func() float64 { return float64(s.limiter.size()) })
+	m, err := newMetrics(deps.Registry, func() float64 { return float64(s.limiter.Size()) })
 	if err != nil {
 		return nil, fmt.Errorf("danmaku: metrics: %w", err)
 	}

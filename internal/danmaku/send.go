@@ -45,7 +45,7 @@ func (s *Service) send(ctx context.Context, rm room.Room, uid int64, text string
 		return 0, ErrMuted
 	}
 	now := s.now()
-	if ok, wait := s.limiter.allow(uid, now); !ok {
+	if ok, wait := s.limiter.Allow(uid, now); !ok {
 		s.metrics.rejected.WithLabelValues(reasonLimited).Inc()
 		return 0, &limitedError{
 			kind:       ErrRateLimited.Withf("sending comments too fast: try again in %.1fs", wait.Seconds()),

@@ -1,4 +1,7 @@
-package danmaku
+// Package ratelimit limits how often each key (a user id) may act: a token bucket per key in
+// sharded maps whose idle buckets are dropped, so memory follows the recently active keys.
+// Danmaku limits comments with it and room limits likes.
+package ratelimit
 
 import (
 	"math"
@@ -15,10 +18,10 @@ const (
 	limiterShards    = 1 << limiterShardBits
 )
 
-// userLimiter is a token bucket per user, kept in sharded maps. A bucket left alone for as
+// Keyed is a token bucket per key (user), kept in sharded maps. A bucket left alone for as
 // long as it takes to refill completely is indistinguishable from a new one, so it is
 // dropped: memory holds only the users who sent recently, and dropping changes no decision.
-type userLimiter struct {
+type Keyed struct {
 	limit  rate.Limit
 	burst  int
 	idle   time.Duration // time to refill a whole burst from empty
@@ -36,10 +39,10 @@ type limiterEntry struct {
 	last time.Time // last time the user asked, allowed or not
 }
 
-// newUserLimiter allows perSecond events per user with the given burst; perSecond 0 allows
+// NewKeyed allows perSecond events per user with the given burst; perSecond 0 allows
 // everything.
-func newUserLimiter(perSecond float64, burst int) *userLimiter {
-	l := &userLimiter{limit: rate.Inf, burst: burst}
+func NewKeyed(perSecond float64, burst int) *Keyed {
+	l := &Keyed{limit: rate.Inf, burst: burst}
 	if perSecond > 0 {
 		l.limit = rate.Limit(perSecond)
 		l.idle = time.Duration(float64(burst) / perSecond * float64(time.Second))
@@ -53,9 +56,9 @@ func newUserLimiter(perSecond float64, burst int) *userLimiter {
 	return l
 }
 
-// allow takes one token of key's bucket at now. When there is none it returns false and how
+// Allow takes one token of key's bucket at now. When there is none it returns false and how
 // long until one is available.
-func (l *userLimiter) allow(key int64, now time.Time) (bool, time.Duration) {
+func (l *Keyed) Allow(key int64, now time.Time) (bool, time.Duration) {
 	if l.limit == rate.Inf {
 		return true, 0
 	}
@@ -89,8 +92,8 @@ func (s *limiterShard) sweep(now time.Time, idle time.Duration) {
 	s.nextSweep = now.Add(idle)
 }
 
-// size is the number of buckets held.
-func (l *userLimiter) size() int {
+// Size is the number of buckets held.
+func (l *Keyed) Size() int {
 	n := 0
 	for i := range l.shards {
 		s := &l.shards[i]

@@ -1,4 +1,4 @@
-package danmaku
+package ratelimit
 
 import (
 	"sync"
@@ -9,68 +9,68 @@ import (
 )
 
 func TestLimiterBurstAndRefill(t *testing.T) {
-	l := newUserLimiter(1, 3)
+	l := NewKeyed(1, 3)
 	t0 := time.Unix(1000, 0)
 	for range 3 {
-		ok, _ := l.allow(7, t0)
+		ok, _ := l.Allow(7, t0)
 		require.True(t, ok)
 	}
-	ok, wait := l.allow(7, t0)
+	ok, wait := l.Allow(7, t0)
 	require.False(t, ok)
 	require.Equal(t, time.Second, wait)
-	ok, wait = l.allow(7, t0.Add(400*time.Millisecond))
+	ok, wait = l.Allow(7, t0.Add(400*time.Millisecond))
 	require.False(t, ok)
 	require.Equal(t, 600*time.Millisecond, wait)
-	ok, _ = l.allow(8, t0) // another user has a bucket of their own
+	ok, _ = l.Allow(8, t0) // another user has a bucket of their own
 	require.True(t, ok)
-	ok, _ = l.allow(7, t0.Add(time.Second))
+	ok, _ = l.Allow(7, t0.Add(time.Second))
 	require.True(t, ok)
-	ok, _ = l.allow(7, t0.Add(time.Second))
+	ok, _ = l.Allow(7, t0.Add(time.Second))
 	require.False(t, ok)
 }
 
 func TestLimiterUnlimited(t *testing.T) {
-	l := newUserLimiter(0, 0)
+	l := NewKeyed(0, 0)
 	for range 100 {
-		ok, _ := l.allow(1, time.Unix(0, 0))
+		ok, _ := l.Allow(1, time.Unix(0, 0))
 		require.True(t, ok)
 	}
-	require.Zero(t, l.size())
+	require.Zero(t, l.Size())
 }
 
 // TestLimiterEvictsIdle: buckets of users gone quiet for a full refill are dropped, so memory
 // follows the recently active users only, and the drop changes no decision.
 func TestLimiterEvictsIdle(t *testing.T) {
-	l := newUserLimiter(1, 3) // refills in 3s
+	l := NewKeyed(1, 3) // refills in 3s
 	t0 := time.Unix(1000, 0)
 	for uid := range int64(10_000) {
-		ok, _ := l.allow(uid, t0)
+		ok, _ := l.Allow(uid, t0)
 		require.True(t, ok)
 	}
-	require.Equal(t, 10_000, l.size())
+	require.Equal(t, 10_000, l.Size())
 	// User 1 keeps sending and spends its burst.
 	for range 2 {
-		ok, _ := l.allow(1, t0.Add(time.Second))
+		ok, _ := l.Allow(1, t0.Add(time.Second))
 		require.True(t, ok)
 	}
 	// Three seconds later every shard sweeps on its next call: only the users seen since stay.
 	later := t0.Add(3 * time.Second)
 	for uid := range int64(limiterShards * 50) {
-		l.allow(20_000+uid, later)
+		l.Allow(20_000+uid, later)
 	}
-	require.Equal(t, limiterShards*50+1, l.size(), "the new users and user 1")
+	require.Equal(t, limiterShards*50+1, l.Size(), "the new users and user 1")
 	// A refreshed bucket behaves exactly as the old one would have: full again.
 	much := later.Add(10 * time.Second)
 	for range 3 {
-		ok, _ := l.allow(1, much)
+		ok, _ := l.Allow(1, much)
 		require.True(t, ok)
 	}
-	ok, _ := l.allow(1, much)
+	ok, _ := l.Allow(1, much)
 	require.False(t, ok)
 }
 
 func TestLimiterConcurrent(t *testing.T) {
-	l := newUserLimiter(1, 5)
+	l := NewKeyed(1, 5)
 	now := time.Unix(1000, 0)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -78,7 +78,7 @@ func TestLimiterConcurrent(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for i := range 100 {
-				if ok, _ := l.allow(int64(i%10), now); ok {
+				if ok, _ := l.Allow(int64(i%10), now); ok {
 					mu.Lock()
 					allowed++
 					mu.Unlock()
@@ -91,14 +91,14 @@ func TestLimiterConcurrent(t *testing.T) {
 }
 
 func BenchmarkLimiterAllow(b *testing.B) {
-	l := newUserLimiter(1, 3)
+	l := NewKeyed(1, 3)
 	now := time.Now()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		var uid int64
 		for pb.Next() {
 			uid++
-			l.allow(uid%100_000, now)
+			l.Allow(uid%100_000, now)
 		}
 	})
 }
