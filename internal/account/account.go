@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/token"
 )
@@ -35,7 +36,10 @@ type Deps struct {
 	DB       *sqlstore.DB
 	Signer   *token.Signer
 	Wallets  Wallets // nil: /api/me shows no balance
-	Now      func() time.Time
+	// Queue carries experience events (see ExpPublisher); nil: none are folded here and
+	// /api/me shows the points stored so far.
+	Queue *queue.Queue
+	Now   func() time.Time
 }
 
 // Service implements Client and the /api/auth and /api/me routes.
@@ -48,6 +52,7 @@ type Service struct {
 	db      *sqlstore.DB
 	store   Store
 	m       *metrics
+	exp     *expFold // nil without a queue
 	dummy   []byte // hash compared on unknown names so timing does not reveal them
 
 	mu    sync.RWMutex
@@ -69,24 +74,49 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("account: %w", err)
 	}
-	return &Service{
+	s := &Service{
 		cfg: cfg, log: deps.Logger, signer: deps.Signer, wallets: deps.Wallets, now: now,
 		db: deps.DB, m: newMetrics(deps.Registry), dummy: dummy, names: map[int64]string{},
-	}, nil
+	}
+	if deps.Queue != nil {
+		if s.exp, err = newExpFold(deps.Queue, deps.DB.DB, cfg.ExpWindow, deps.Logger, deps.Registry, now); err != nil {
+			return nil, fmt.Errorf("account: exp: %w", err)
+		}
+	}
+	return s, nil
 }
 
-// Start migrates the schema.
+// Start migrates the schema and, with a queue, starts folding experience events.
 func (s *Service) Start(ctx context.Context) error {
 	st, err := NewSQLStore(ctx, s.db)
 	if err != nil {
 		return fmt.Errorf("account: %w", err)
 	}
 	s.store = st
+	if s.exp != nil {
+		if err := s.exp.start(ctx); err != nil {
+			return fmt.Errorf("account: exp: %w", err)
+		}
+	}
 	return nil
 }
 
-// Stop has nothing to drain.
-func (s *Service) Stop(context.Context) error { return nil }
+// Stop stops consuming experience events and folds those received.
+func (s *Service) Stop(ctx context.Context) error {
+	if s.exp == nil {
+		return nil
+	}
+	if err := s.exp.stopFold(ctx); err != nil {
+		return fmt.Errorf("account: exp: %w", err)
+	}
+	return nil
+}
+
+// Exp returns uid's experience points and the level they reach.
+func (s *Service) Exp(ctx context.Context, uid int64) (exp int64, level int, err error) {
+	exp, err = s.store.Exp(ctx, uid)
+	return exp, Level(exp), err
+}
 
 // Session is what register and login return.
 type Session struct {

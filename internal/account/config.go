@@ -14,6 +14,9 @@ type Config struct {
 	BcryptCost int `yaml:"bcrypt_cost"`
 	// MinPassword is the shortest accepted password, in characters.
 	MinPassword int `yaml:"min_password"`
+	// ExpWindow is how long experience events are folded before one write per user
+	// (0 = 1s). Longer windows mean fewer writes and /api/me catching up later.
+	ExpWindow time.Duration `yaml:"exp_window"`
 }
 
 // RegisterFlags binds the config to flags under prefix.
@@ -21,6 +24,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.DurationVar(&c.TokenTTL, prefix+"token_ttl", 7*24*time.Hour, "lifetime of a session token.")
 	fs.IntVar(&c.BcryptCost, prefix+"bcrypt_cost", 10, "bcrypt cost of password hashes (4..31).")
 	fs.IntVar(&c.MinPassword, prefix+"min_password", 6, "minimum password length in characters.")
+	fs.DurationVar(&c.ExpWindow, prefix+"exp_window", time.Second, "window over which experience events are folded into one write per user (0 = 1s).")
 }
 
 // Validate checks the config.
@@ -33,6 +37,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MinPassword < 1 || c.MinPassword > 72 {
 		return errors.New("account.min_password must be in 1..72")
+	}
+	if c.ExpWindow < 0 || c.ExpWindow > time.Minute {
+		return errors.New("account.exp_window must be in 0..1m")
 	}
 	return nil
 }

@@ -49,9 +49,11 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	return httpx.OK(w, sess)
 }
 
-// Me is the logged-in user with the wallet balance.
+// Me is the logged-in user with experience, level and the wallet balance.
 type Me struct {
 	User
+	Exp     int64  `json:"exp"`     // experience points folded so far
+	Level   int    `json:"level"`   // Level(Exp)
 	Balance *int64 `json:"balance"` // null when the wallet is unavailable (degraded)
 }
 
@@ -65,6 +67,9 @@ func (s *Service) handleMe(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	me := Me{User: u}
+	if me.Exp, me.Level, err = s.Exp(r.Context(), uid); err != nil {
+		return err
+	}
 	if s.wallets != nil {
 		if b, err := s.wallets.Balance(r.Context(), uid); err == nil {
 			me.Balance = &b

@@ -10,4 +10,6 @@ type Store interface {
 	ByName(ctx context.Context, name string) (User, string, error)
 	// ByIDs returns the users that exist among ids.
 	ByIDs(ctx context.Context, ids []int64) ([]User, error)
+	// Exp returns a user's experience points; ErrUserNotFound when absent.
+	Exp(ctx context.Context, uid int64) (int64, error)
 }

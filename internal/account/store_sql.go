@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
+	"github.com/zhibo-live/zhibo/pkg/aggregate"
 )
 
 var migrations = []sqlstore.Migration{{
@@ -23,6 +24,11 @@ var migrations = []sqlstore.Migration{{
 	name_key VARCHAR(32) NOT NULL UNIQUE,
 	password_hash VARCHAR(100) NOT NULL,
 	created_at BIGINT NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+}, {
+	// Experience points, and the ids of the EXP events already folded into them.
+	Version: 2, Name: "exp",
+	SQLite: "ALTER TABLE users ADD COLUMN exp BIGINT NOT NULL DEFAULT 0;\n" + aggregate.AppliedIDsSchema(expAppliedTable),
+	MySQL:  "ALTER TABLE users ADD COLUMN exp BIGINT NOT NULL DEFAULT 0;\n" + aggregate.AppliedIDsSchema(expAppliedTable),
 }}
 
 type sqlStore struct{ db *sqlstore.DB }
