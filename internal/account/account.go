@@ -53,7 +53,7 @@ type Service struct {
 	store   Store
 	m       *metrics
 	exp     *expFold // nil without a queue
-	dummy   []byte // hash compared on unknown names so timing does not reveal them
+	dummy   []byte   // hash compared on unknown names so timing does not reveal them
 
 	mu    sync.RWMutex
 	names map[int64]string // names never change, so a bounded cache is always fresh
