@@ -30,8 +30,16 @@ type Deps struct {
 	Rooms    room.Client
 	Accounts account.Client
 	Pusher   logic.Client
+	// Exp grants the sender experience for each accepted comment (nil = none).
+	Exp Exp
 	// Now is the clock of rate limits and timestamps; nil means time.Now.
 	Now func() time.Time
+}
+
+// Exp grants experience points; account.ExpPublisher implements it.
+type Exp interface {
+	// AddExp gives uid delta points once per id, returning when the grant is stored.
+	AddExp(ctx context.Context, uid, delta, id int64) error
 }
 
 // Service is the danmaku component. It starts no goroutines: everything runs on the caller's.
@@ -43,6 +51,7 @@ type Service struct {
 	rooms    room.Client
 	accounts account.Client
 	pusher   logic.Client
+	exp      Exp
 	now      func() time.Time
 	filter   wordFilter
 	limiter  *ratelimit.Keyed
@@ -77,6 +86,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		rooms:    deps.Rooms,
 		accounts: deps.Accounts,
 		pusher:   deps.Pusher,
+		exp:      deps.Exp,
 		now:      deps.Now,
 		filter:   newWordFilter(cfg.BannedWords),
 		limiter:  ratelimit.NewKeyed(cfg.Rate, cfg.Burst),

@@ -66,6 +66,7 @@ func (s *Service) send(ctx context.Context, rm room.Room, uid int64, text string
 		return 0, fmt.Errorf("send: %w", err)
 	}
 	s.push(ctx, rm, c, now)
+	s.grantExp(ctx, c)
 	s.metrics.accepted.Inc()
 	return id, nil
 }
@@ -86,6 +87,25 @@ func (s *Service) push(ctx context.Context, rm room.Room, c Comment, now time.Ti
 	if err := s.pusher.PushRoom(ctx, rm.ID, msg); err != nil {
 		s.metrics.pushFailures.Inc()
 		s.log.WarnContext(ctx, "danmaku push failed, comment stored", "room_id", rm.ID, "id", c.ID, "err", err)
+	}
+}
+
+// expPerComment is the experience an accepted comment earns its sender.
+const expPerComment = 1
+
+// grantExp earns the sender experience for the stored comment, the comment id being the
+// grant's id. It is best effort, like the push and for the same reasons: the comment stands
+// and a send has no idempotency key to retry with. No outbox: a point of experience lost while
+// the queue is down (when the DANMU_MSG push fails too) is not worth a write per comment; the
+// publisher counts it in zhibo_account_exp_published_total{result="error"}.
+func (s *Service) grantExp(ctx context.Context, c Comment) {
+	if s.exp == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.PushTimeout)
+	defer cancel()
+	if err := s.exp.AddExp(ctx, c.UID, expPerComment, c.ID); err != nil {
+		s.log.WarnContext(ctx, "danmaku experience not granted, comment stored", "uid", c.UID, "id", c.ID, "err", err)
 	}
 }
 
