@@ -82,9 +82,9 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.sendCtx, s.cancelSend = context.WithCancel(context.Background())
 	for i, c := range s.deps.Comets {
-		sd := &sender{c: c, name: fmt.Sprint(c), q: make(chan func(context.Context, Comet) error, s.cfg.CometQueue)}
-		if _, ok := c.(fmt.Stringer); !ok {
-			sd.name = fmt.Sprintf("comet-%d", i)
+		sd := &sender{c: c, name: fmt.Sprintf("comet-%d", i), q: make(chan func(context.Context, Comet) error, s.cfg.CometQueue)}
+		if named, ok := c.(fmt.Stringer); ok { // a remote comet names its address
+			sd.name = named.String()
 		}
 		s.senders = append(s.senders, sd)
 	}
