@@ -51,6 +51,14 @@ type Deps struct {
 	Rooms    room.Client
 	Accounts account.Client
 	Pusher   logic.Client
+	// Exp grants senders experience, +total per order (nil = none).
+	Exp Exp
+}
+
+// Exp grants experience points; account.ExpPublisher implements it.
+type Exp interface {
+	// AddExp gives uid delta points once per id, returning when the grant is stored.
+	AddExp(ctx context.Context, uid, delta, id int64) error
 }
 
 // Service is the gift component.
@@ -64,6 +72,7 @@ type Service struct {
 	rooms    room.Client
 	accounts account.Client
 	pusher   logic.Client
+	exp      Exp
 	catalog  catalog
 	agg      *aggregator
 	reg      prometheus.Registerer
@@ -105,6 +114,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		rooms:    deps.Rooms,
 		accounts: deps.Accounts,
 		pusher:   deps.Pusher,
+		exp:      deps.Exp,
 		catalog:  newCatalog(cfg.Catalog),
 		tagged:   map[int64]bool{},
 		reg:      deps.Registry,

@@ -109,13 +109,26 @@ func validKey(k string) bool {
 	return true
 }
 
-// publish stores o's event on the GIFT stream; the order id de-duplicates re-publishes.
+// publish stores o's event on the GIFT stream, then the sender's experience grant (+total,
+// the order id as grant id); the order id de-duplicates re-publishes of both. Both belong to
+// the outbox: the order is marked published only once both are stored, so the relay retries
+// a grant that failed and the experience inherits the order's exactly-once (a copy that
+// reaches the stream twice is claimed once by account's fold). A replayed send never gets
+// here, so it grants nothing.
 func (s *Service) publish(ctx context.Context, o Order) error {
 	data, err := json.Marshal(o)
 	if err != nil {
 		return err
 	}
-	return s.q.Publish(ctx, s.q.Subject(SubjectPrefix+strconv.FormatInt(o.RoomID, 10)), data, strconv.FormatInt(o.ID, 10))
+	if err := s.q.Publish(ctx, s.q.Subject(SubjectPrefix+strconv.FormatInt(o.RoomID, 10)), data, strconv.FormatInt(o.ID, 10)); err != nil {
+		return err
+	}
+	if s.exp != nil && o.Total > 0 {
+		if err := s.exp.AddExp(ctx, o.UID, o.Total, o.ID); err != nil {
+			return fmt.Errorf("experience of order %d: %w", o.ID, err)
+		}
+	}
+	return nil
 }
 
 // publishCommitted publishes a fresh order and records that it is published. A failure is
