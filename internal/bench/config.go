@@ -30,8 +30,13 @@ type Config struct {
 	Conns int `yaml:"conns" json:"conns"`
 	// Rooms is the number of rooms the connections are spread over (one anchor each).
 	Rooms int `yaml:"rooms" json:"rooms"`
-	// Rate is comments per second sent in total, over all rooms.
+	// Rate is comments per second sent in total, over all rooms; 0 is an idle run (connections
+	// and heartbeats only), e.g. to measure the server's memory per connection.
 	Rate float64 `yaml:"rate" json:"rate"`
+	// Slow is how many extra viewers join the rooms, authenticate and then never read; the
+	// report says when the server disconnected each, while the other viewers are measured as
+	// usual.
+	Slow int `yaml:"slow" json:"slow"`
 	// Duration is how long comments are sent, after every connection is up.
 	Duration time.Duration `yaml:"duration" json:"duration"`
 	// Drain is how long to wait after the last send for messages still in flight.
@@ -81,7 +86,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.StringVar(&c.URL, prefix+"url", "http://127.0.0.1:8080", "platform HTTP base URL; loopback hosts only (127.0.0.0/8, ::1, localhost).")
 	fs.IntVar(&c.Conns, prefix+"conns", 1000, "viewer connections to open.")
 	fs.IntVar(&c.Rooms, prefix+"rooms", 1, "rooms to spread the connections over (one anchor user each).")
-	fs.Float64Var(&c.Rate, prefix+"rate", 100, "comments per second in total, over all rooms.")
+	fs.Float64Var(&c.Rate, prefix+"rate", 100, "comments per second in total, over all rooms (0 = idle: connections and heartbeats only, for -pid memory figures).")
+	fs.IntVar(&c.Slow, prefix+"slow", 0, "extra viewers (room i mod rooms) that authenticate and never read, with a 4 KiB receive buffer; the report says when the server disconnected each (0 = none).")
 	fs.DurationVar(&c.Duration, prefix+"duration", 10*time.Second, "how long comments are sent once every connection is up (at most 10m).")
 	fs.DurationVar(&c.Drain, prefix+"drain", 2*time.Second, "wait after the last send for messages in flight before counting loss.")
 	fs.DurationVar(&c.SetupTimeout, prefix+"setup_timeout", 2*time.Minute, "bound on registering users, creating rooms and opening connections.")
@@ -137,8 +143,11 @@ func (c *Config) Validate() error {
 	if c.Rooms < 1 || c.Rooms > c.Conns {
 		add("rooms %d: want 1..conns", c.Rooms)
 	}
-	if !(c.Rate > 0 && c.Rate <= maxRate) {
-		add("rate %v: want (0, %d] comments/s", c.Rate, maxRate)
+	if !(c.Rate >= 0 && c.Rate <= maxRate) {
+		add("rate %v: want 0..%d comments/s", c.Rate, maxRate)
+	}
+	if c.Slow < 0 || c.Slow > 10_000 {
+		add("slow %d: want 0..10000", c.Slow)
 	}
 	if c.Duration < time.Second || c.Duration > maxDuration {
 		add("duration %s: want 1s..%s", c.Duration, maxDuration)

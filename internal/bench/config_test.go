@@ -41,7 +41,8 @@ func TestConfigDefaultsAreValidAndBounded(t *testing.T) {
 		"duration": func(c *Config) { c.Duration = time.Hour },
 		"conns":    func(c *Config) { c.Conns = 0 },
 		"rooms":    func(c *Config) { c.Rooms = c.Conns + 1 },
-		"rate":     func(c *Config) { c.Rate = 0 },
+		"rate":     func(c *Config) { c.Rate = -1 },
+		"slow":     func(c *Config) { c.Slow = -1 },
 		"protover": func(c *Config) { c.ProtoVer = 1 },
 		"msg_size": func(c *Config) { c.MsgSize = 10 },
 		"ws_ratio": func(c *Config) { c.WSRatio = 1.5 },
@@ -62,7 +63,7 @@ func TestFlagsBindEveryField(t *testing.T) {
 	require.Equal(t, 0.0, c.WSRatio)
 	require.Equal(t, 3, c.ProtoVer)
 	for _, name := range []string{"url", "rooms", "rate", "drain", "setup_timeout", "ws_ratio", "ws", "tcp_addr", "sources",
-		"sample", "ramp", "dialers", "msg_size", "senders", "sender_rate", "heartbeat", "queue", "queue_namespace", "pid", "json", "html"} {
+		"sample", "ramp", "dialers", "msg_size", "senders", "sender_rate", "heartbeat", "queue", "queue_namespace", "pid", "json", "html", "slow"} {
 		require.NotNil(t, fs.Lookup("bench."+name), name)
 	}
 }

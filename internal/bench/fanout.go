@@ -67,7 +67,14 @@ type run struct {
 	tcpAddr     string
 	sources     []*net.TCPAddr
 
-	startNS      int64 // comments stamped before this are not ours
+	startNS     int64 // comments stamped before this are not ours
+	sendStartNS atomic.Int64
+
+	// Slow viewers; written by Run's goroutine only.
+	slow       []*slowConn
+	slowFailed int
+	slowErr    string
+
 	readDeadline time.Time
 
 	mu      sync.Mutex
@@ -137,14 +144,23 @@ func (f *Fanout) Run(ctx context.Context) (*Report, error) {
 	hctx, hstop := context.WithCancel(ctx)
 	var hb sync.WaitGroup
 	hb.Go(func() { r.heartbeats(hctx) })
+	if cfg.Slow > 0 {
+		r.openSlow(hctx, &hb)
+	}
 
 	var sendSeconds float64
 	if r.up.Load() > 0 && ctx.Err() == nil {
 		r.phase.Store("send")
 		sendStart := time.Now()
+		r.sendStartNS.Store(sendStart.UnixNano())
 		cpu0 := r.cpu(os.Getpid(), cfg.PID)
 		sctx, scancel := context.WithTimeout(ctx, cfg.Duration)
-		r.send(sctx, publish)
+		if cfg.Rate > 0 {
+			r.send(sctx, publish)
+		} else {
+			r.phase.Store("idle")
+			<-sctx.Done()
+		}
 		scancel()
 		sendSeconds = time.Since(sendStart).Seconds()
 		cpu1 := r.cpu(os.Getpid(), cfg.PID)
@@ -160,6 +176,10 @@ func (f *Fanout) Run(ctx context.Context) (*Report, error) {
 	}
 	hstop()
 	hb.Wait()
+	if cfg.Slow > 0 {
+		sr := r.slowReport()
+		rep.Slow = &sr
+	}
 	r.closeAll()
 	stopMonitor()
 	r.finish(rep, sendSeconds)

@@ -103,3 +103,73 @@ func TestFanoutAllInOne(t *testing.T) {
 	require.Contains(t, string(page), "polyline")
 	require.False(t, strings.Contains(string(page), "<script"), "the page is self-contained and static")
 }
+
+// Two viewers that stop reading are disconnected by the server (whose send queue and write
+// timeout are lowered to make that quick) while every other viewer still receives everything.
+func TestFanoutSlowViewers(t *testing.T) {
+	url := startNode(t, func(c *config.Config) {
+		c.Comet.SendQueue = 4
+		c.Comet.WriteTimeout = 500 * time.Millisecond
+		c.Danmaku.Rate = 0 // a few senders at 10 comments/s each
+	})
+	cfg := bench.DefaultConfig()
+	cfg.URL = url
+	cfg.Conns = 100
+	cfg.Rooms = 1
+	cfg.Rate = 100
+	cfg.Senders = 5
+	cfg.SenderRate = 20
+	cfg.MsgSize = 100
+	cfg.ProtoVer = 0 // plain JSON: the slow viewers' buffers fill sooner
+	cfg.WSRatio = 0.5
+	cfg.Duration = 4 * time.Second
+	cfg.Drain = 10 * time.Second
+	cfg.Heartbeat = time.Second
+	cfg.Slow = 2
+	f, err := bench.New(cfg, bench.Deps{Progress: &bytes.Buffer{}})
+	require.NoError(t, err)
+	rep, err := f.Run(context.Background())
+	require.NoError(t, err)
+	var out bytes.Buffer
+	require.NoError(t, rep.Write(&out))
+	t.Log("\n" + out.String())
+
+	require.NotNil(t, rep.Slow)
+	require.Equal(t, 2, rep.Slow.Opened, rep.Slow.FirstError)
+	require.Equal(t, 2, rep.Slow.Disconnected, "the server closes viewers that never read")
+	require.Len(t, rep.Slow.DisconnectedAfterS, 2)
+	require.Less(t, rep.Slow.DisconnectedAfterS[1], cfg.Duration.Seconds()+cfg.Drain.Seconds())
+	require.Equal(t, int64(100), rep.Conns.Established)
+	require.Zero(t, rep.Conns.Dropped, rep.Conns.DropError)
+	require.Zero(t, rep.SendErrors, rep.FirstSendError)
+	require.Greater(t, rep.Sent, int64(100))
+	require.Zero(t, rep.Lost(), "the other viewers lose nothing")
+	require.Equal(t, rep.Sent*100, rep.Delivered)
+}
+
+// An idle run opens the connections, heartbeats, sends nothing and reports memory.
+func TestFanoutIdle(t *testing.T) {
+	url := startAllInOne(t)
+	cfg := bench.DefaultConfig()
+	cfg.URL = url
+	cfg.Conns = 200
+	cfg.Rooms = 2
+	cfg.Rate = 0
+	cfg.Duration = 2 * time.Second
+	cfg.Heartbeat = time.Second
+	cfg.PID = os.Getpid()
+	f, err := bench.New(cfg, bench.Deps{Progress: &bytes.Buffer{}})
+	require.NoError(t, err)
+	rep, err := f.Run(context.Background())
+	require.NoError(t, err)
+	var out bytes.Buffer
+	require.NoError(t, rep.Write(&out))
+	t.Log("\n" + out.String())
+	require.Equal(t, int64(200), rep.Conns.Established)
+	require.Zero(t, rep.Conns.Dropped, rep.Conns.DropError)
+	require.Zero(t, rep.Senders)
+	require.Zero(t, rep.Sent)
+	require.Zero(t, rep.Lost())
+	require.Positive(t, rep.RSS.AfterKB)
+	require.InDelta(t, 2, rep.SendSeconds, 0.5)
+}

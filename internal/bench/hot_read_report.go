@@ -36,8 +36,8 @@ type ReadStormReport struct {
 		// MemoryShare is Memory over all cache reads.
 		MemoryShare      float64 `json:"memory_share"`
 		StorePerSec      float64 `json:"store_per_sec"`
-		RoomReads        float64 `json:"room_reads"`         // zhibo_room_reads_total
-		HotKeysAfter     float64 `json:"hot_keys_after"`     // zhibo_hotkey_hot_keys{detector="room"}
+		RoomReads        float64 `json:"room_reads"`          // zhibo_room_reads_total
+		HotKeysAfter     float64 `json:"hot_keys_after"`      // zhibo_hotkey_hot_keys{detector="room"}
 		HotFromMemoryMin float64 `json:"hot_from_memory_min"` // lower bound: Memory − background reads, over hot reads
 	} `json:"cache"`
 

@@ -97,7 +97,7 @@ func (m *monitor) line(bar bool) string {
 	switch phase {
 	case "connect":
 		frac = float64(r.up.Load()+r.dialFailed.Load()) / float64(r.cfg.Conns)
-	case "send":
+	case "send", "idle":
 		frac = min(1, time.Since(m.start).Seconds()/max(1, m.elapsedAtSend()+r.cfg.Duration.Seconds()))
 	case "drain":
 		frac = 1

@@ -73,6 +73,9 @@ type Report struct {
 		Generator float64 `json:"generator"`
 	} `json:"cpu_cores"`
 
+	// Slow is what happened to the -slow viewers (not counted in Conns, Expected or Latency).
+	Slow *SlowReport `json:"slow,omitempty"`
+
 	GeneratorRSSKB int64    `json:"generator_rss_kb"`
 	Notes          []string `json:"notes,omitempty"`
 	Series         []Point  `json:"series"`
@@ -174,6 +177,9 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		rep.Sample.Lost, rep.Sample.Expected, rep.Sample.Conns, rep.Sample.Duplicates, rep.Sample.OutOfOrder)
 	row("latency", "p50 %.1fms  p90 %.1fms  p99 %.1fms  p99.9 %.1fms  max %.1fms  (%d messages)",
 		rep.Latency.P50MS, rep.Latency.P90MS, rep.Latency.P99MS, rep.Latency.P999, rep.Latency.MaxMS, rep.Latency.Count)
+	if s := rep.Slow; s != nil {
+		row("slow viewers", "%d of %d opened (never reading), %d disconnected by the server%s", s.Opened, s.Wanted, s.Disconnected, s.after())
+	}
 	if rep.RSS.PID > 0 {
 		row("server RSS", "pid %d: %.1f MiB before, %.1f MiB connected, %.1f MiB at end; %.1f KiB per connection",
 			rep.RSS.PID, kib(rep.RSS.BeforeKB), kib(rep.RSS.AfterKB), kib(rep.RSS.EndKB), rep.RSS.PerConnKB)
@@ -187,6 +193,9 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	}
 	if rep.Conns.DropError != "" {
 		row("first drop", "%s", rep.Conns.DropError)
+	}
+	if rep.Slow != nil && rep.Slow.FirstError != "" {
+		row("first slow dial error", "%s", rep.Slow.FirstError)
 	}
 	if rep.FirstSendError != "" {
 		row("first send error", "%s", rep.FirstSendError)
@@ -204,4 +213,16 @@ func (rep *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(rep)
+}
+
+// after says when the slow viewers were disconnected, relative to the start of sending.
+func (s *SlowReport) after() string {
+	d := s.DisconnectedAfterS
+	switch len(d) {
+	case 0:
+		return ""
+	case 1:
+		return fmt.Sprintf(" %.2fs after sending started", d[0])
+	}
+	return fmt.Sprintf(", %.2fs … %.2fs (median %.2fs) after sending started", d[0], d[len(d)-1], d[len(d)/2])
 }

@@ -44,10 +44,13 @@ func (r *run) prepare(ctx context.Context, rep *Report) error {
 		r.senders = int(math.Ceil(r.cfg.Rate / per))
 	}
 	r.senders = max(r.senders, r.cfg.Rooms)
-	if r.cfg.Queue == "" && r.cfg.Rate/float64(r.senders) > r.cfg.SenderRate*1.0001 {
+	if r.cfg.Rate == 0 {
+		r.senders = 0 // idle: nobody sends
+	}
+	if r.cfg.Queue == "" && r.cfg.Rate > 0 && r.cfg.Rate/float64(r.senders) > r.cfg.SenderRate*1.0001 {
 		return fmt.Errorf("senders %d at sender_rate %v cannot reach rate %v", r.senders, r.cfg.SenderRate, r.cfg.Rate)
 	}
-	note, err := raiseFileLimit(uint64(r.cfg.Conns + r.senders + 64))
+	note, err := raiseFileLimit(uint64(r.cfg.Conns + r.cfg.Slow + r.senders + 64))
 	if err != nil {
 		return err
 	}
