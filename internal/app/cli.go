@@ -29,6 +29,7 @@ Usage:
   zhibo components                         list the components
   zhibo config check|print|doc [flags]     validate, print the effective config, or document every setting
   zhibo bench fanout [flags]               load-test a zhibo on this machine (see zhibo bench fanout -h)
+  zhibo bench hot read|gifts [flags]       hot-key read storm / gift storm on one anchor (see -h)
   zhibo version
 
 Flags are the settings printed by "zhibo config doc"; each also reads ZHIBO_<NAME> from the
