@@ -27,9 +27,14 @@ var migrations = []sqlstore.Migration{{
 }, {
 	// Experience points, and the ids of the EXP events already folded into them.
 	Version: 2, Name: "exp",
-	SQLite: "ALTER TABLE users ADD COLUMN exp BIGINT NOT NULL DEFAULT 0;\n" + aggregate.AppliedIDsSchema(expAppliedTable),
-	MySQL:  "ALTER TABLE users ADD COLUMN exp BIGINT NOT NULL DEFAULT 0;\n" + aggregate.AppliedIDsSchema(expAppliedTable),
+	SQLite: expMigration,
+	MySQL:  expMigration,
 }}
+
+// expMigration is valid on both engines; the index serves the pruning of old ids.
+var expMigration = "ALTER TABLE users ADD COLUMN exp BIGINT NOT NULL DEFAULT 0;\n" +
+	aggregate.AppliedIDsSchema(expAppliedTable) + ";\n" +
+	"CREATE INDEX " + expAppliedTable + "_at ON " + expAppliedTable + " (applied_at)"
 
 type sqlStore struct{ db *sqlstore.DB }
 

@@ -30,6 +30,8 @@ type Config struct {
 	HotCacheTTL time.Duration `yaml:"hot_cache_ttl"`
 	// HotKeys is the detector of hot room reads.
 	HotKeys hotkey.Config `yaml:"hotkeys"`
+	// Likes configures POST /api/rooms/{id}/likes and the fold of like counts.
+	Likes LikesConfig `yaml:"likes"`
 }
 
 // RegisterFlags binds the config to flags under prefix.
@@ -39,6 +41,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&c.MaxListLimit, prefix+"max_list_limit", 50, "largest page of the room list.")
 	fs.DurationVar(&c.HotCacheTTL, prefix+"hot_cache_ttl", time.Second, "staleness bound of hot room reads served from memory.")
 	c.HotKeys.RegisterFlags(fs, prefix+"hotkeys.")
+	c.Likes.RegisterFlags(fs, prefix+"likes.")
 	fs.Int64Var(&c.HotThreshold, prefix+"hot_threshold", 1000, "online count from which /api/admin/hot lists a room as hot.")
 	fs.Func(prefix+"hot_rooms", "room ids pinned hot from start, comma-separated (e.g. an announced event).", func(v string) error {
 		c.HotRooms = nil
@@ -69,6 +72,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.HotKeys.Validate(); err != nil {
 		return fmt.Errorf("room.hotkeys: %w", err)
+	}
+	if err := c.Likes.Validate(); err != nil {
+		return err
 	}
 	if c.HotThreshold < 1 {
 		return errors.New("room.hot_threshold must be at least 1")

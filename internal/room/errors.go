@@ -14,4 +14,7 @@ var (
 	ErrBadRoom      = apierr.New(http.StatusBadRequest, -10004, "bad room fields")
 	ErrBadMask      = apierr.New(http.StatusBadRequest, -10005, "unknown module")
 	ErrBadCursor    = apierr.New(http.StatusBadRequest, -10006, "bad cursor")
+	ErrBadLike      = apierr.New(http.StatusBadRequest, -10007, "bad like request")
+	ErrLikeLimited  = apierr.New(http.StatusTooManyRequests, -10008, "liking too fast")
+	ErrLikesOff     = apierr.New(http.StatusServiceUnavailable, -10009, "likes are unavailable")
 )

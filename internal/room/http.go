@@ -25,6 +25,7 @@ func (s *Service) Register(mux *http.ServeMux) {
 	mux.Handle("POST /api/rooms/{id}/live", h(s.handleLive))
 	mux.Handle("POST /api/rooms/{id}/stream-key", h(s.handleRotate))
 	mux.Handle("GET /api/me/room", h(s.handleMine))
+	mux.Handle("POST /api/rooms/{id}/likes", h(s.handleLike))
 	s.registerAdmin(mux)
 }
 

@@ -18,6 +18,8 @@ import (
 
 	"github.com/zhibo-live/zhibo/internal/account"
 	"github.com/zhibo-live/zhibo/internal/logic"
+	"github.com/zhibo-live/zhibo/internal/platform/queue"
+	"github.com/zhibo-live/zhibo/internal/platform/ratelimit"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/protocol"
 	"github.com/zhibo-live/zhibo/pkg/hotkey"
@@ -34,6 +36,8 @@ type Deps struct {
 	Counter  logic.Counter // online counts for stats and the list order (nil = zeros)
 	IsAdmin  func(uid int64) bool
 	Shared   SharedCache // nil = no shared cache (Redis not configured)
+	// Queue carries likes (LIKES stream); nil = likes disabled (POST …/likes answers 503).
+	Queue *queue.Queue
 	Now      func() time.Time
 }
 
@@ -55,6 +59,9 @@ type Service struct {
 	hotKeysMu sync.Mutex
 	hotKeys   map[string]HotKeys
 
+	likes       *likeFold // nil without a queue
+	likeLimiter *ratelimit.Keyed
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -72,8 +79,15 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	for _, id := range cfg.HotRooms {
 		hot.PinRoom(id, time.Unix(1<<40, 0), "config: room.hot_rooms")
 	}
-	return &Service{cfg: cfg, deps: deps, log: deps.Logger, now: now, m: newMetrics(deps.Registry),
-		hot: hot, stop: make(chan struct{})}, nil
+	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, now: now, m: newMetrics(deps.Registry),
+		hot: hot, stop: make(chan struct{}), likeLimiter: ratelimit.NewKeyed(cfg.Likes.Rate, cfg.Likes.Burst)}
+	if deps.Queue != nil {
+		var err error
+		if s.likes, err = newLikeFold(cfg.Likes, deps, now); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // Start migrates and begins refreshing popularity.
@@ -91,6 +105,11 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.det.Start(ctx); err != nil {
 		return fmt.Errorf("room: %w", err)
 	}
+	if s.likes != nil {
+		if err := s.likes.start(ctx); err != nil {
+			return err
+		}
+	}
 	if s.cfg.PopularityInterval > 0 && s.deps.Counter != nil {
 		s.wg.Add(1)
 		go s.refreshLoop()
@@ -98,10 +117,15 @@ func (s *Service) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop ends the refresh loop.
+// Stop ends the refresh loop and folds the likes received.
 func (s *Service) Stop(ctx context.Context) error {
 	close(s.stop)
 	s.wg.Wait()
+	if s.likes != nil {
+		if err := s.likes.stopFold(ctx); err != nil {
+			return err
+		}
+	}
 	if s.det != nil {
 		return s.det.Stop(ctx)
 	}

@@ -37,4 +37,6 @@ type Store interface {
 	List(ctx context.Context, after *Cursor, limit int) ([]Listed, error)
 	LiveIDs(ctx context.Context) ([]int64, error)
 	SetPopularity(ctx context.Context, pop map[int64]int64) error
+	// Likes returns the like totals of the rooms among ids that have any.
+	Likes(ctx context.Context, ids []int64) (map[int64]int64, error)
 }

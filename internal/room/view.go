@@ -26,8 +26,14 @@ type View struct {
 	Base   *BaseView    `json:"base,omitempty"`
 	Live   *LiveView    `json:"live,omitempty"`
 	Anchor *AnchorView  `json:"anchor,omitempty"`
-	Stats  *logic.Count `json:"stats,omitempty"`
+	Stats  *Stats       `json:"stats,omitempty"`
 	Tags   []string     `json:"tags,omitzero"`
+}
+
+// Stats is the "stats" module: the audience and the room's total likes.
+type Stats struct {
+	logic.Count
+	Likes int64 `json:"likes"`
 }
 
 // BaseView is the "base" module.
@@ -53,8 +59,8 @@ type AnchorView struct {
 }
 
 // Views renders rooms with the modules of mask, as seen by viewer (0 = guest). Anchor names
-// and stats are fetched once for the whole page; if either source fails, that module is
-// left out rather than failing the read.
+// and stats (online counts, likes) are fetched once for the whole page; if a source fails,
+// its module is left out rather than failing the read.
 func (s *Service) Views(ctx context.Context, rooms []Room, mask fieldmask.Mask, viewer int64) []View {
 	var names map[int64]string
 	if mask.Has("anchor") {
@@ -68,17 +74,23 @@ func (s *Service) Views(ctx context.Context, rooms []Room, mask fieldmask.Mask, 
 		}
 	}
 	var counts map[int64]logic.Count
+	var likes map[int64]int64
 	if mask.Has("stats") {
 		counts = map[int64]logic.Count{}
+		ids := make([]int64, len(rooms))
+		for i, r := range rooms {
+			ids[i] = r.ID
+		}
+		var err error
 		if s.deps.Counter != nil {
-			ids := make([]int64, len(rooms))
-			for i, r := range rooms {
-				ids[i] = r.ID
-			}
-			var err error
-			if counts, err = s.deps.Counter.Counts(ctx, ids); err != nil {
-				s.log.WarnContext(ctx, "stats module degraded", "err", err)
-			}
+			counts, err = s.deps.Counter.Counts(ctx, ids)
+		}
+		if err == nil {
+			likes, err = s.store.Likes(ctx, ids)
+		}
+		if err != nil {
+			s.log.WarnContext(ctx, "stats module degraded", "err", err)
+			counts = nil
 		}
 	}
 	out := make([]View, len(rooms))
@@ -93,8 +105,8 @@ func (s *Service) Views(ctx context.Context, rooms []Room, mask fieldmask.Mask, 
 		if n, ok := names[r.OwnerUID]; ok {
 			v.Anchor = &AnchorView{UID: r.OwnerUID, Name: n}
 		}
-		if c, ok := counts[r.ID]; ok || counts != nil {
-			v.Stats = &c
+		if counts != nil {
+			v.Stats = &Stats{Count: counts[r.ID], Likes: likes[r.ID]}
 		}
 		if mask.Has("tags") {
 			v.Tags = append([]string{}, r.Tags...)
