@@ -38,7 +38,7 @@ type Deps struct {
 	Shared   SharedCache // nil = no shared cache (Redis not configured)
 	// Queue carries likes (LIKES stream); nil = likes disabled (POST …/likes answers 503).
 	Queue *queue.Queue
-	Now      func() time.Time
+	Now   func() time.Time
 }
 
 // Service implements Client and the /api/rooms routes.

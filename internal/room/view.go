@@ -22,12 +22,12 @@ var (
 
 // View is a room as the API shows it: only the requested modules are present.
 type View struct {
-	ID     int64        `json:"id"`
-	Base   *BaseView    `json:"base,omitempty"`
-	Live   *LiveView    `json:"live,omitempty"`
-	Anchor *AnchorView  `json:"anchor,omitempty"`
-	Stats  *Stats       `json:"stats,omitempty"`
-	Tags   []string     `json:"tags,omitzero"`
+	ID     int64       `json:"id"`
+	Base   *BaseView   `json:"base,omitempty"`
+	Live   *LiveView   `json:"live,omitempty"`
+	Anchor *AnchorView `json:"anchor,omitempty"`
+	Stats  *Stats      `json:"stats,omitempty"`
+	Tags   []string    `json:"tags,omitzero"`
 }
 
 // Stats is the "stats" module: the audience and the room's total likes.
