@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/zhibo-live/zhibo/test/testbin"
 )
 
 // Storm shape: workers sending gifts concurrently from senders to one anchor.
@@ -49,7 +51,7 @@ func (n *node) send(a *attempt, tok string, room int64) (int, order, error) {
 // requires the anchor score and the rank to equal the acknowledged orders exactly and every
 // wallet to be charged once per order — on SQLite and on MySQL/MariaDB.
 func TestGiftStormSurvivesKill9(t *testing.T) {
-	bin := buildBinary(t)
+	bin := testbin.Build(t)
 	t.Run("sqlite", func(t *testing.T) { giftStorm(t, bin, nil) })
 	t.Run("mysql", func(t *testing.T) { giftStorm(t, bin, mysqlArgs(t)) })
 }

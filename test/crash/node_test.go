@@ -3,7 +3,6 @@
 package crash
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -13,10 +12,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"testing"
 	"time"
 
@@ -24,22 +19,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
+	"github.com/zhibo-live/zhibo/test/testbin"
 )
-
-// buildBinary compiles cmd/zhibo into a temp dir.
-func buildBinary(t *testing.T) string {
-	bin := filepath.Join(t.TempDir(), "zhibo")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/zhibo-live/zhibo/cmd/zhibo")
-	cmd.Stderr = os.Stderr
-	require.NoError(t, cmd.Run())
-	return bin
-}
-
-var upLine = regexp.MustCompile(`zhibo is up: (http://\S+)`)
 
 // node is one run of `zhibo up`.
 type node struct {
-	cmd    *exec.Cmd
+	proc   *testbin.Proc
 	url    string
 	client *http.Client
 }
@@ -49,38 +34,15 @@ func startNode(t *testing.T, bin, dataDir string, args ...string) *node {
 	all := append([]string{"up", "-data_dir", dataDir, "-gateway.http_addr", "127.0.0.1:0",
 		"-comet.tcp_addr", "127.0.0.1:0", "-account.bcrypt_cost", "4", "-gateway.rate_per_ip", "0",
 		"-log.level", "warn"}, args...)
-	cmd := exec.Command(bin, all...)
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	cmd.Stderr = os.Stderr
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() { // keep reading so the child never blocks on a full pipe
-			if m := upLine.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-			}
-		}
-	}()
-	select {
-	case u := <-found:
-		return &node{cmd: cmd, url: u, client: &http.Client{
-			Timeout:   10 * time.Second,
-			Transport: &http.Transport{MaxIdleConnsPerHost: 64},
-		}}
-	case <-time.After(60 * time.Second):
-		t.Fatal("zhibo up did not print its URL")
-		return nil
-	}
+	p := testbin.Start(t, "zhibo", bin, all...)
+	return &node{proc: p, url: p.URL, client: &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 64},
+	}}
 }
 
 // kill is kill -9.
-func (n *node) kill(t *testing.T) {
-	require.NoError(t, n.cmd.Process.Kill())
-	_ = n.cmd.Wait()
-}
+func (n *node) kill(t *testing.T) { n.proc.Kill(t) }
 
 // call sends a JSON request and decodes the envelope's data into out. It returns the HTTP
 // status, or an error when no response arrived.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"syscall"
 	"testing"
 	"time"
 
@@ -109,7 +108,7 @@ func TestSplitClusterFaults(t *testing.T) {
 			}
 		}
 	}()
-	c.procs["comet1"].stop(t, syscall.SIGKILL)
+	c.procs["comet1"].Kill(t)
 	expect(t, onSecond, seq("b", 1, 10))
 	<-sent
 	_, err := onFirst.Next(5 * time.Second)
@@ -120,9 +119,9 @@ func TestSplitClusterFaults(t *testing.T) {
 	expect(t, moved, seq("c", 1, 5))
 
 	// The job stops; what is sent meanwhile is stored in the stream and delivered after restart.
-	c.procs["job"].stop(t, syscall.SIGTERM)
+	c.procs["job"].Stop(t)
 	send(seq("d", 1, 5)...)
-	c.procs["job"].start(t, c.bin)
+	c.procs["job"].Restart(t)
 	expect(t, onSecond, seq("d", 1, 5))
 	expect(t, moved, seq("d", 1, 5))
 }
