@@ -37,7 +37,7 @@ func (a *App) build(signer *token.Signer, idg *ids.Generator) error {
 			wallets = walletsFunc(func(ctx context.Context, uid int64) (int64, error) { return a.Gift.Balance(ctx, uid) })
 		}
 		if a.Account, err = account.New(a.cfg.Account, account.Deps{Logger: a.logger("account"), Registry: a.Reg,
-			DB: a.db, Signer: signer, Wallets: wallets}); err != nil {
+			DB: a.db, Signer: signer, Wallets: wallets, Queue: a.q}); err != nil {
 			return err
 		}
 	}
@@ -59,7 +59,7 @@ func (a *App) build(signer *token.Signer, idg *ids.Generator) error {
 			counter = a.remoteLogic
 		}
 		deps := room.Deps{Logger: a.logger("room"), Registry: a.Reg, DB: a.db,
-			Accounts: a.Account, Pusher: a.pub, Counter: counter, IsAdmin: a.isAdmin}
+			Accounts: a.Account, Pusher: a.pub, Counter: counter, IsAdmin: a.isAdmin, Queue: a.q}
 		if a.redis != nil {
 			deps.Shared = a.redis
 		}
@@ -77,16 +77,22 @@ func (a *App) build(signer *token.Signer, idg *ids.Generator) error {
 			a.log.Warn("danmu-info will list no hosts: no comet runs here, set logic.hosts to the comets' public addresses")
 		}
 	}
+	var exp *account.ExpPublisher // one per process: its metrics are registered once
+	if a.hasAny("gift", "danmaku") {
+		if exp, err = account.NewExpPublisher(a.q, a.Reg); err != nil {
+			return err
+		}
+	}
 	if a.has("gift") {
 		if a.Gift, err = gift.New(a.cfg.Gift, gift.Deps{Logger: a.logger("gift"), Registry: a.Reg, DB: a.db,
-			IDs: idg, Queue: a.q, Rooms: a.Room, Accounts: a.Account, Pusher: a.pub}); err != nil {
+			IDs: idg, Queue: a.q, Rooms: a.Room, Accounts: a.Account, Pusher: a.pub, Exp: exp}); err != nil {
 			return err
 		}
 		a.Room.AddHotKeys("gift_rank", func() []room.HotKey { return hotKeys(a.Gift.RankKeys()) })
 	}
 	if a.has("danmaku") {
 		if a.Danmaku, err = danmaku.New(a.cfg.Danmaku, danmaku.Deps{Logger: a.logger("danmaku"), Registry: a.Reg,
-			DB: a.db, IDs: idg, Rooms: a.Room, Accounts: a.Account, Pusher: a.pub}); err != nil {
+			DB: a.db, IDs: idg, Rooms: a.Room, Accounts: a.Account, Pusher: a.pub, Exp: exp}); err != nil {
 			return err
 		}
 	}
