@@ -170,8 +170,12 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	if c.Queue != "" {
 		mode = "queue " + c.Queue
 	}
-	row("sent", "%d comments in %.1fs = %.1f/s (target %.1f/s) by %d senders via %s, %d errors",
-		rep.Sent, rep.SendSeconds, rep.SentPerSec, c.Rate, rep.Senders, mode, rep.SendErrors)
+	if c.Rate == 0 {
+		row("sent", "nothing: idle run of %.1fs, a heartbeat every %s on each connection", rep.SendSeconds, c.Heartbeat)
+	} else {
+		row("sent", "%d comments in %.1fs = %.1f/s (target %.1f/s) by %d senders via %s, %d errors",
+			rep.Sent, rep.SendSeconds, rep.SentPerSec, c.Rate, rep.Senders, mode, rep.SendErrors)
+	}
 	row("delivered", "%d of %d expected = %s msgs/s", rep.Delivered, rep.Expected, human(rep.DeliveredPerSec))
 	row("loss (sample)", "%d lost of %d on %d connections, %d duplicates, %d out of order",
 		rep.Sample.Lost, rep.Sample.Expected, rep.Sample.Conns, rep.Sample.Duplicates, rep.Sample.OutOfOrder)
