@@ -74,7 +74,6 @@ func New(cfg Config) (*Detector, error) {
 		cfg:        cfg,
 		seed:       seed,
 		sk:         newSketch(cfg.Width, cfg.Depth, cfg.Decay, seed),
-		top:        newTopK(cfg.K, cfg.MinCount),
 		allow:      newMatcher(cfg.Allow),
 		deny:       newMatcher(cfg.Deny),
 		maxStripes: 2 * runtime.GOMAXPROCS(0),
@@ -89,6 +88,7 @@ func New(cfg Config) (*Detector, error) {
 	if cfg.Window > 0 {
 		d.stepTime = max(cfg.Window/time.Duration(cfg.Slots), time.Millisecond)
 	}
+	d.top = newTopK(cfg.K, cfg.MinCount, d.sk.estimate)
 	d.pool.New = d.newStripe
 	d.hot.Store(&hotSet{})
 	m, err := newDetectorMetrics(cfg)
@@ -132,7 +132,7 @@ func (d *Detector) Add(key string, n uint32) {
 // are not listed unless detection found them too; IsHot covers both.
 func (d *Detector) TopK() []Item {
 	d.mergeAll(true)
-	return d.top.items()
+	return d.top.items(true)
 }
 
 // IsHot reports whether key is hot: detected at the last report tick, or pinned. It reads an

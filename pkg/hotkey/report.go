@@ -62,7 +62,7 @@ func (d *Detector) run(ctx context.Context) {
 func (d *Detector) refresh() {
 	d.publishMu.Lock()
 	defer d.publishMu.Unlock()
-	items := d.top.items()
+	items := d.top.items(false)
 	now := time.Now()
 	d.pinsMu.Lock()
 	keys := make(map[string]int64, len(items)+len(d.pins))

@@ -112,6 +112,22 @@ func (s *shard) add(sk *sketch, h uint64, n uint32) uint64 {
 	return uint64(est)
 }
 
+// estimate is the key's current count (0 if it holds no bucket), taken under the shard's lock.
+func (sk *sketch) estimate(h uint64) uint64 {
+	s := &sk.shards[shardOf(h)]
+	fp := uint32(h)
+	var est uint32
+	s.mu.Lock()
+	for r := 0; r < sk.depth; r++ {
+		b := s.buckets[r*sk.width+rowIndex(h, r, sk.width)]
+		if uint32(b>>32) == fp && uint32(b) > est {
+			est = uint32(b)
+		}
+	}
+	s.mu.Unlock()
+	return uint64(est)
+}
+
 // halve divides every count by two (rounding down), the aging step of the window. The caller
 // holds s.mu.
 func (s *shard) halve() {

@@ -7,9 +7,9 @@ import "sync"
 // already owns; the shared sketch is locked once per shard per merge instead of once per add,
 // and repeated keys — the hot ones, by definition — are merged with one sketch update.
 const (
-	stripeSlots       = 128 // open-addressing table, power of two
-	stripeMaxDistinct = 64  // merge when half the table is used…
-	stripeMaxEvents   = 1024
+	stripeSlots       = 256 // open-addressing table, power of two
+	stripeMaxDistinct = 192 // merge when three quarters of the table are used…
+	stripeMaxEvents   = 4096 // …or after this many events
 	slotSize          = 8 + 8 + 16
 )
 
@@ -23,7 +23,8 @@ type stripe struct {
 	mu       sync.Mutex
 	distinct int
 	events   uint64
-	used     [stripeMaxDistinct]uint8
+	nUsed    [numShards]uint8
+	used     [numShards][stripeMaxDistinct]uint8 // slots in use, by sketch shard
 	slots    [stripeSlots]slot
 	cands    []candidate
 	_        [cacheLine]byte
@@ -37,7 +38,9 @@ func (s *stripe) add(h uint64, key string, n uint32) bool {
 		sl := &s.slots[i]
 		if sl.n == 0 {
 			sl.h, sl.n, sl.key = h, uint64(n), key
-			s.used[s.distinct] = i
+			j := shardOf(h)
+			s.used[j][s.nUsed[j]] = i
+			s.nUsed[j]++
 			s.distinct++
 			break
 		}
@@ -77,17 +80,14 @@ func (d *Detector) merge(s *stripe) {
 	thr := max(d.top.thr.Load(), 1)
 	s.cands = s.cands[:0]
 	for j := range d.sk.shards {
+		used := s.used[j][:s.nUsed[j]]
+		if len(used) == 0 {
+			continue
+		}
 		sh := &d.sk.shards[j]
-		locked := false
-		for _, i := range s.used[:s.distinct] {
+		sh.mu.Lock()
+		for _, i := range used {
 			sl := &s.slots[i]
-			if shardOf(sl.h) != j {
-				continue
-			}
-			if !locked {
-				sh.mu.Lock()
-				locked = true
-			}
 			n := sl.n
 			var est uint64
 			for n > 0 { // counts past 32 bits arrive in several steps
@@ -98,16 +98,15 @@ func (d *Detector) merge(s *stripe) {
 			if d.testApply != nil {
 				d.testApply(sl.key, sl.n)
 			}
-			if est >= thr {
+			if est >= thr && !d.top.isMember(sl.h) {
 				s.cands = append(s.cands, candidate{key: sl.key, h: sl.h, est: est})
 			}
 		}
-		if locked {
-			sh.mu.Unlock()
+		sh.mu.Unlock()
+		for _, i := range used {
+			s.slots[i] = slot{}
 		}
-	}
-	for _, i := range s.used[:s.distinct] {
-		s.slots[i] = slot{}
+		s.nUsed[j] = 0
 	}
 	events := s.events
 	s.distinct, s.events = 0, 0

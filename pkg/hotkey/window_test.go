@@ -56,7 +56,7 @@ func TestWindowSuddenAndCooledKey(t *testing.T) {
 		key         = "sudden"
 	)
 	for _, s := range []float64{0.8, 1.0, 1.2} {
-		z := genZipf(t, s, 1_000_000, 1_000_000, 3)
+		z := genZipf(t, s, 300_000, 500_000, 3)
 		for _, k := range []int{10, 100} {
 			t.Run(fmt.Sprintf("s=%.1f/K=%d", s, k), func(t *testing.T) {
 				cfg := accuracyConfig(k, true)

@@ -18,7 +18,7 @@ func streamSize() (events, keys int) {
 	if os.Getenv("ZHIBO_HOTKEY_FULL") == "1" {
 		return 10_000_000, 1_000_000
 	}
-	return 1_000_000, 1_000_000
+	return 300_000, 300_000
 }
 
 // zipfStream is a pre-generated stream of key ranks drawn from Zipf(s) over n keys. math/rand/v2
