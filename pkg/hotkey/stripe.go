@@ -7,8 +7,8 @@ import "sync"
 // already owns; the shared sketch is locked once per shard per merge instead of once per add,
 // and repeated keys — the hot ones, by definition — are merged with one sketch update.
 const (
-	stripeSlots       = 256 // open-addressing table, power of two
-	stripeMaxDistinct = 192 // merge when three quarters of the table are used…
+	stripeSlots       = 256  // open-addressing table, power of two
+	stripeMaxDistinct = 192  // merge when three quarters of the table are used…
 	stripeMaxEvents   = 4096 // …or after this many events
 	slotSize          = 8 + 8 + 16
 )
