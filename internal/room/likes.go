@@ -111,6 +111,14 @@ func (s *Service) Like(ctx context.Context, uid, id int64, count int, key string
 	return nil
 }
 
+// readLikes returns rooms' like totals, through the fold's cache when likes are enabled.
+func (s *Service) readLikes(ctx context.Context, ids []int64) (map[int64]int64, error) {
+	if s.likes == nil {
+		return s.store.Likes(ctx, ids)
+	}
+	return s.likes.cache.get(ctx, ids, s.store.Likes)
+}
+
 // likeEventID is the event's idempotency id. With a key it is derived from (uid, room, key),
 // so the key is scoped to its user and room and a retry gets the same id; 63 bits of SHA-256
 // make two different keys colliding a non-event. Without a key every request is new.

@@ -44,6 +44,7 @@ type likeFold struct {
 	log    *slog.Logger
 	pusher logic.Client
 	now    func() time.Time
+	cache  *likesCache // totals for the stats module
 
 	accepted prometheus.Counter
 	rejected prometheus.Counter
@@ -55,7 +56,7 @@ type likeFold struct {
 
 func newLikeFold(cfg LikesConfig, deps Deps, now func() time.Time) (*likeFold, error) {
 	f := &likeFold{db: deps.DB.DB, q: deps.Queue, log: deps.Logger, pusher: deps.Pusher, now: now,
-		sink: &likeSink{db: deps.DB, now: now},
+		sink: &likeSink{db: deps.DB, now: now}, cache: newLikesCache(cfg.Window, now),
 		accepted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "zhibo_room_likes_accepted_total", Help: "Likes stored on the LIKES stream (acknowledged to clients).",
 		}),
@@ -146,6 +147,7 @@ func (f *likeFold) flushed(r aggregate.FlushReport) {
 	if len(totals) == 0 {
 		return
 	}
+	f.cache.put(totals, f.now())
 	ctx, cancel := context.WithTimeout(context.Background(), likesPushBudget)
 	defer cancel()
 	for _, id := range slices.Sorted(maps.Keys(totals)) {

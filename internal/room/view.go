@@ -86,7 +86,7 @@ func (s *Service) Views(ctx context.Context, rooms []Room, mask fieldmask.Mask, 
 			counts, err = s.deps.Counter.Counts(ctx, ids)
 		}
 		if err == nil {
-			likes, err = s.store.Likes(ctx, ids)
+			likes, err = s.readLikes(ctx, ids)
 		}
 		if err != nil {
 			s.log.WarnContext(ctx, "stats module degraded", "err", err)
