@@ -79,7 +79,7 @@ func New(cfg config.Config, components []string, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	split := cfg.Peers.Logic != "" || len(cfg.Peers.Comets) > 0 || cfg.GRPCAddr != ""
-	if split && cfg.Queue.URL == "" && slices.ContainsFunc(names, func(n string) bool { return n != "gateway" && n != "account" && n != "comet" }) {
+	if split && cfg.Queue.URL == "" && slices.ContainsFunc(names, func(n string) bool { return n != "gateway" && n != "comet" }) {
 		return nil, errors.New("a cluster needs one shared queue: set queue.url to the external NATS JetStream")
 	}
 	reg := prometheus.NewRegistry()
@@ -110,7 +110,7 @@ func (a *App) start(ctx context.Context) error {
 		}
 		a.db = db
 	}
-	if a.hasAny("logic", "room", "gift", "danmaku", "job") {
+	if a.hasAny("account", "logic", "room", "gift", "danmaku", "job") {
 		q, err := queue.Open(ctx, a.cfg.Queue, a.cfg.DataDir, a.logger("queue"))
 		if err != nil {
 			return err
