@@ -54,7 +54,7 @@ type Service struct {
 	exp      Exp
 	now      func() time.Time
 	filter   wordFilter
-	limiter  *ratelimit.Keyed
+	limiter  *ratelimit.Keyed[int64]
 	metrics  *metrics
 }
 
@@ -89,7 +89,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		exp:      deps.Exp,
 		now:      deps.Now,
 		filter:   newWordFilter(cfg.BannedWords),
-		limiter:  ratelimit.NewKeyed(cfg.Rate, cfg.Burst),
+		limiter:  ratelimit.NewKeyed[int64](cfg.Rate, cfg.Burst),
 	}
 	if s.now == nil {
 		s.now = time.Now

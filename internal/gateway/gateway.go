@@ -98,7 +98,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		h = httpx.Identify(deps.Verifier, h)
 	}
 	if cfg.RatePerIP > 0 {
-		h = newIPLimiter(cfg.RatePerIP, cfg.BurstPerIP).limit(h)
+		h = limitPerIP(cfg.RatePerIP, cfg.BurstPerIP, h)
 	}
 	h = httpx.Observe(deps.Logger, httpx.NewMetrics(deps.Registry), h)
 	h = withTimeout(cfg, h)

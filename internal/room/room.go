@@ -60,7 +60,7 @@ type Service struct {
 	hotKeys   map[string]HotKeys
 
 	likes       *likeFold // nil without a queue
-	likeLimiter *ratelimit.Keyed
+	likeLimiter *ratelimit.Keyed[int64]
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -80,7 +80,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		hot.PinRoom(id, time.Unix(1<<40, 0), "config: room.hot_rooms")
 	}
 	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, now: now, m: newMetrics(deps.Registry),
-		hot: hot, stop: make(chan struct{}), likeLimiter: ratelimit.NewKeyed(cfg.Likes.Rate, cfg.Likes.Burst)}
+		hot: hot, stop: make(chan struct{}), likeLimiter: ratelimit.NewKeyed[int64](cfg.Likes.Rate, cfg.Likes.Burst)}
 	if deps.Queue != nil {
 		var err error
 		if s.likes, err = newLikeFold(cfg.Likes, deps, now); err != nil {

@@ -1,9 +1,11 @@
-// Package ratelimit limits how often each key (a user id) may act: a token bucket per key in
-// sharded maps whose idle buckets are dropped, so memory follows the recently active keys.
-// Danmaku limits comments with it and room limits likes.
+// Package ratelimit limits how often each key (a user id, a client address) may act: a token
+// bucket per key in sharded maps whose idle buckets are dropped, so memory follows the recently
+// active keys. Danmaku limits comments with it, room limits likes, the gateway limits requests
+// per IP.
 package ratelimit
 
 import (
+	"hash/maphash"
 	"math"
 	"sync"
 	"time"
@@ -21,16 +23,17 @@ const (
 // Keyed is a token bucket per key (user), kept in sharded maps. A bucket left alone for as
 // long as it takes to refill completely is indistinguishable from a new one, so it is
 // dropped: memory holds only the users who sent recently, and dropping changes no decision.
-type Keyed struct {
+type Keyed[K comparable] struct {
 	limit  rate.Limit
 	burst  int
 	idle   time.Duration // time to refill a whole burst from empty
-	shards [limiterShards]limiterShard
+	seed   maphash.Seed
+	shards [limiterShards]limiterShard[K]
 }
 
-type limiterShard struct {
+type limiterShard[K comparable] struct {
 	mu        sync.Mutex
-	m         map[int64]*limiterEntry
+	m         map[K]*limiterEntry
 	nextSweep time.Time
 }
 
@@ -41,8 +44,8 @@ type limiterEntry struct {
 
 // NewKeyed allows perSecond events per user with the given burst; perSecond 0 allows
 // everything.
-func NewKeyed(perSecond float64, burst int) *Keyed {
-	l := &Keyed{limit: rate.Inf, burst: burst}
+func NewKeyed[K comparable](perSecond float64, burst int) *Keyed[K] {
+	l := &Keyed[K]{limit: rate.Inf, burst: burst, seed: maphash.MakeSeed()}
 	if perSecond > 0 {
 		l.limit = rate.Limit(perSecond)
 		l.idle = time.Duration(float64(burst) / perSecond * float64(time.Second))
@@ -51,18 +54,18 @@ func NewKeyed(perSecond float64, burst int) *Keyed {
 		}
 	}
 	for i := range l.shards {
-		l.shards[i].m = make(map[int64]*limiterEntry)
+		l.shards[i].m = make(map[K]*limiterEntry)
 	}
 	return l
 }
 
 // Allow takes one token of key's bucket at now. When there is none it returns false and how
 // long until one is available.
-func (l *Keyed) Allow(key int64, now time.Time) (bool, time.Duration) {
+func (l *Keyed[K]) Allow(key K, now time.Time) (bool, time.Duration) {
 	if l.limit == rate.Inf {
 		return true, 0
 	}
-	s := &l.shards[shardOf(key)]
+	s := &l.shards[maphash.Comparable(l.seed, key)>>(64-limiterShardBits)]
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !now.Before(s.nextSweep) {
@@ -83,7 +86,7 @@ func (l *Keyed) Allow(key int64, now time.Time) (bool, time.Duration) {
 
 // sweep drops the buckets idle for at least idle; it runs at most once per idle period per
 // shard, so its cost is spread over the calls of that period.
-func (s *limiterShard) sweep(now time.Time, idle time.Duration) {
+func (s *limiterShard[K]) sweep(now time.Time, idle time.Duration) {
 	for k, e := range s.m {
 		if now.Sub(e.last) >= idle {
 			delete(s.m, k)
@@ -93,7 +96,7 @@ func (s *limiterShard) sweep(now time.Time, idle time.Duration) {
 }
 
 // Size is the number of buckets held.
-func (l *Keyed) Size() int {
+func (l *Keyed[K]) Size() int {
 	n := 0
 	for i := range l.shards {
 		s := &l.shards[i]
@@ -102,9 +105,4 @@ func (l *Keyed) Size() int {
 		s.mu.Unlock()
 	}
 	return n
-}
-
-// shardOf mixes the key (Fibonacci hashing) so sequential or Snowflake ids spread evenly.
-func shardOf(key int64) uint64 {
-	return (uint64(key) * 0x9E3779B97F4A7C15) >> (64 - limiterShardBits)
 }

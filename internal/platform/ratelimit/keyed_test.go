@@ -9,7 +9,7 @@ import (
 )
 
 func TestLimiterBurstAndRefill(t *testing.T) {
-	l := NewKeyed(1, 3)
+	l := NewKeyed[int64](1, 3)
 	t0 := time.Unix(1000, 0)
 	for range 3 {
 		ok, _ := l.Allow(7, t0)
@@ -30,7 +30,7 @@ func TestLimiterBurstAndRefill(t *testing.T) {
 }
 
 func TestLimiterUnlimited(t *testing.T) {
-	l := NewKeyed(0, 0)
+	l := NewKeyed[int64](0, 0)
 	for range 100 {
 		ok, _ := l.Allow(1, time.Unix(0, 0))
 		require.True(t, ok)
@@ -41,7 +41,7 @@ func TestLimiterUnlimited(t *testing.T) {
 // TestLimiterEvictsIdle: buckets of users gone quiet for a full refill are dropped, so memory
 // follows the recently active users only, and the drop changes no decision.
 func TestLimiterEvictsIdle(t *testing.T) {
-	l := NewKeyed(1, 3) // refills in 3s
+	l := NewKeyed[int64](1, 3) // refills in 3s
 	t0 := time.Unix(1000, 0)
 	for uid := range int64(10_000) {
 		ok, _ := l.Allow(uid, t0)
@@ -70,7 +70,7 @@ func TestLimiterEvictsIdle(t *testing.T) {
 }
 
 func TestLimiterConcurrent(t *testing.T) {
-	l := NewKeyed(1, 5)
+	l := NewKeyed[int64](1, 5)
 	now := time.Unix(1000, 0)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -91,7 +91,7 @@ func TestLimiterConcurrent(t *testing.T) {
 }
 
 func BenchmarkLimiterAllow(b *testing.B) {
-	l := NewKeyed(1, 3)
+	l := NewKeyed[int64](1, 3)
 	now := time.Now()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
@@ -101,4 +101,18 @@ func BenchmarkLimiterAllow(b *testing.B) {
 			l.Allow(uid%100_000, now)
 		}
 	})
+}
+
+func TestStringKeys(t *testing.T) {
+	l := NewKeyed[string](1, 2)
+	now := time.Unix(1_800_000_000, 0)
+	ok, _ := l.Allow("10.0.0.1", now)
+	require.True(t, ok)
+	ok, _ = l.Allow("10.0.0.1", now)
+	require.True(t, ok)
+	ok, wait := l.Allow("10.0.0.1", now)
+	require.False(t, ok)
+	require.Equal(t, time.Second, wait)
+	ok, _ = l.Allow("10.0.0.2", now)
+	require.True(t, ok, "another address has its own bucket")
 }
