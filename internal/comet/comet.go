@@ -4,8 +4,10 @@
 // pushes in different rooms never share a lock; a room's batch is encoded at
 // most once per protocol version present in the room and the same bytes (and,
 // for WebSocket, the same frame) are queued to every connection in it. Each
-// connection has one reader and one writer goroutine and a bounded send
-// queue; a connection that falls behind is closed, never waited for.
+// connection has one reader goroutine; its bounded send queue and writer
+// goroutine exist only while it has something to write, so an idle
+// connection costs little more than a parked reader. A connection that falls
+// behind is closed, never waited for.
 package comet
 
 import (
@@ -17,6 +19,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gobwas/ws"
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,6 +72,9 @@ type Service struct {
 	wg    sync.WaitGroup
 
 	connSeq atomic.Uint64 // spreads connections in auth over buckets
+
+	clock      *writerClock  // times out idle writers (writer.go)
+	writerTick time.Duration // clock period; tests shorten it before Start
 }
 
 // New validates cfg and builds a Service; it starts nothing.
@@ -106,6 +112,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		buckets: make([]*bucket, cfg.Buckets),
 		wsUp:    ws.HTTPUpgrader{Timeout: cfg.WriteTimeout},
 		ips:     newIPLimit(cfg.MaxConnsPerIP),
+
+		clock:      newWriterClock(),
+		writerTick: defaultWriterTick,
 	}
 	for i := range s.buckets {
 		s.buckets[i] = newBucket()
@@ -115,7 +124,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 }
 
 // Start opens the TCP listener (unless tcp_addr is empty) and starts the
-// accept and report loops. It returns once the listener is bound.
+// accept, report and writer-clock loops. It returns once the listener is bound.
 func (s *Service) Start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -133,8 +142,9 @@ func (s *Service) Start(ctx context.Context) error {
 		go s.acceptLoop(ln)
 		s.log.Info("comet listening", "tcp_addr", ln.Addr().String(), "server_id", s.cfg.ServerID)
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.reportLoop()
+	go s.clockLoop()
 	s.state = stateRunning
 	return nil
 }

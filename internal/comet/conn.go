@@ -43,39 +43,39 @@ var indexVer = [numVers]uint16{protocol.VerPlain, protocol.VerZlib, protocol.Ver
 // conn is one client connection. Fields set during auth (uid, roomID, vi,
 // room) are written by the reader goroutine before the connection joins its
 // bucket and only read afterwards; idx is guarded by the bucket lock.
+//
+// An idle connection costs one parked reader goroutine and this struct: the
+// send queue and the writer goroutine exist only while there is something
+// to write (see writer.go).
 type conn struct {
 	nc     net.Conn
 	ws     bool
-	ip     string // counted in the per-IP limit until end
+	joined bool   // past auth: writes go through the queue; reader goroutine only
 	vi     uint8  // message version index (viPlain, viZlib, viBrotli)
+	ip     string // counted in the per-IP limit until end
 	uid    int64
 	roomID int64
 	room   *room
 	idx    int
 
-	send   chan []byte   // frames for the writer; never closed
-	done   chan struct{} // closed by close
-	closed atomic.Bool
+	closed atomic.Bool // set under mu by close; read without it
 
-	mu     sync.Mutex
-	reason string // first close reason; guarded by mu
-
-	writing bool // writer goroutine started; reader goroutine only
+	mu      sync.Mutex
+	reason  string        // first close reason
+	queue   [][]byte      // frames for the writer from head on; nil while no writer runs
+	head    int           // first frame of queue not yet taken by the writer
+	writing bool          // a writer goroutine owns the connection's writes
+	parked  bool          // the writer waits on wake for frames
+	wake    chan struct{} // the running writer's wake-up (capacity 1)
 }
 
-func newConn(nc net.Conn, isWS bool, queue int) *conn {
-	return &conn{
-		nc:   nc,
-		ws:   isWS,
-		idx:  -1,
-		send: make(chan []byte, queue),
-		done: make(chan struct{}),
-	}
+func newConn(nc net.Conn, isWS bool) *conn {
+	return &conn{nc: nc, ws: isWS, idx: -1}
 }
 
-// close closes the connection once, recording why. It reports whether this
-// call closed it. It never blocks on the connection's goroutines, so it is
-// safe under a bucket lock.
+// close closes the connection once, recording why, and wakes a parked
+// writer so it exits. It reports whether this call closed it. It never
+// blocks on the connection's goroutines, so it is safe under a bucket lock.
 func (c *conn) close(reason string) bool {
 	c.mu.Lock()
 	if c.reason != "" {
@@ -84,8 +84,8 @@ func (c *conn) close(reason string) bool {
 	}
 	c.reason = reason
 	c.closed.Store(true)
+	c.wakeWriter()
 	c.mu.Unlock()
-	close(c.done)
 	_ = c.nc.Close()
 	return true
 }
@@ -93,23 +93,9 @@ func (c *conn) close(reason string) bool {
 // isClosed reports whether close was called (cheap; no lock).
 func (c *conn) isClosed() bool { return c.closed.Load() }
 
-// enqueue queues a frame for the writer without blocking. It returns false
-// only when the queue is full; frames for an already closed connection are
-// silently discarded.
-func (c *conn) enqueue(b []byte) bool {
-	if c.closed.Load() {
-		return true
-	}
-	select {
-	case c.send <- b:
-		return true
-	default:
-		return false
-	}
-}
-
-// writeDirect writes b synchronously; only before the writer goroutine
-// starts (auth replies, early WebSocket control frames).
+// writeDirect writes b synchronously; only during auth, when the reader is
+// the connection's only writer (auth replies, early WebSocket control
+// frames).
 func (c *conn) writeDirect(b []byte, timeout time.Duration) error {
 	_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
 	_, err := c.nc.Write(b)
@@ -124,42 +110,6 @@ func (c *conn) replyBuf(n int) []byte {
 		return make([]byte, 0, n)
 	}
 	return appendWSHeader(make([]byte, 0, wsHeaderLen(n)+n), wsOpBinary, n)
-}
-
-// writeLoop drains the send queue, batching up to maxWritev frames into one
-// vectored write with a deadline. It exits when the connection closes or a
-// write fails.
-func (s *Service) writeLoop(c *conn) {
-	defer s.wg.Done()
-	var arr [maxWritev][]byte
-	for {
-		var b []byte
-		select {
-		case <-c.done:
-			return
-		case b = <-c.send:
-		}
-		bufs := append(arr[:0], b)
-	drain:
-		for len(bufs) < maxWritev {
-			select {
-			case b = <-c.send:
-				bufs = append(bufs, b)
-			default:
-				break drain
-			}
-		}
-		_ = c.nc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
-		nb := net.Buffers(bufs)
-		_, err := nb.WriteTo(c.nc)
-		clear(arr[:])
-		if err != nil {
-			if !c.isClosed() {
-				s.drop(c, dropWriteError, err)
-			}
-			return
-		}
-	}
 }
 
 func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }

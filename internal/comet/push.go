@@ -70,13 +70,13 @@ type pushStats struct {
 	slow      []*conn
 }
 
-func (st *pushStats) fanout(conns []*conn, fs *frameSet) {
+func (st *pushStats) fanout(s *Service, conns []*conn, fs *frameSet) {
 	for _, c := range conns {
 		b := fs.frameFor(c)
 		if b == nil {
 			continue
 		}
-		if c.enqueue(b) {
+		if s.enqueue(c, b) {
 			st.delivered++
 			st.bytes += len(b)
 		} else {
@@ -111,7 +111,7 @@ func (s *Service) PushRoom(ctx context.Context, roomID int64, msgs [][]byte) err
 	b := s.bucketFor(roomID)
 	b.mu.RLock()
 	if r := b.rooms[roomID]; r != nil {
-		st.fanout(r.conns, fs)
+		st.fanout(s, r.conns, fs)
 	}
 	b.mu.RUnlock()
 	s.finishPush(targetRoom, msgs, &st)
@@ -136,7 +136,7 @@ func (s *Service) PushUsers(ctx context.Context, uids []int64, msgs [][]byte) er
 		b.mu.RLock()
 		for _, uid := range uids {
 			if uid > 0 {
-				st.fanout(b.users[uid], fs)
+				st.fanout(s, b.users[uid], fs)
 			}
 		}
 		b.mu.RUnlock()
@@ -159,7 +159,7 @@ func (s *Service) Broadcast(ctx context.Context, msgs [][]byte) error {
 	for _, b := range s.buckets {
 		b.mu.RLock()
 		for _, r := range b.rooms {
-			st.fanout(r.conns, fs)
+			st.fanout(s, r.conns, fs)
 		}
 		b.mu.RUnlock()
 	}

@@ -53,7 +53,7 @@ func (s *Service) serveWS(w http.ResponseWriter, r *http.Request) {
 		head, _ := rw.Reader.Peek(n)
 		src = io.MultiReader(bytes.NewReader(bytes.Clone(head)), nc)
 	}
-	c := newConn(nc, true, s.cfg.SendQueue)
+	c := newConn(nc, true)
 	c.ip = ip
 	s.serveConn(c, &wsReader{src: src, c: c, s: s})
 }
@@ -92,7 +92,7 @@ func (s *Service) acceptLoop(ln net.Listener) {
 			_ = nc.Close()
 			return
 		}
-		c := newConn(nc, false, s.cfg.SendQueue)
+		c := newConn(nc, false)
 		c.ip = ip
 		go s.serveConn(c, nc)
 	}
@@ -119,10 +119,15 @@ func (s *Service) serveConn(c *conn, r io.Reader) {
 		s.end(c, false)
 		return
 	}
+	// The reply must be the first frame out and, once the client has it, the
+	// connection must be in its room. So this goroutine takes the writer
+	// role before joining (pushes arriving meanwhile queue behind), writes
+	// the reply itself and only then hands the queue to a writer if a push
+	// came in: an idle connection starts with no writer goroutine.
 	body := protocol.AuthReplyBody(protocol.AuthCodeOK)
 	okReply := protocol.AppendPacket(c.replyBuf(protocol.HeaderLen+len(body)),
 		protocol.VerInt, protocol.OpAuthReply, seq, body)
-	c.send <- okReply // the queue is empty: the reply is the first frame out
+	c.holdWrites()
 	rb := s.bucketFor(c.roomID)
 	joined, newRoom := rb.join(c, pop)
 	home.removePending(c)
@@ -134,12 +139,18 @@ func (s *Service) serveConn(c *conn, r io.Reader) {
 	if newRoom {
 		s.m.rooms.Inc()
 	}
-	s.m.bytesOut.Add(float64(len(okReply)))
-	c.writing = true
-	s.wg.Add(1)
-	go s.writeLoop(c)
+	err := c.writeDirect(okReply, s.cfg.WriteTimeout)
+	s.releaseWrites(c)
+	if err != nil {
+		s.readFailed(c, err, dropWriteError)
+	} else {
+		s.m.bytesOut.Add(float64(len(okReply)))
+		c.joined = true
+	}
 	go func() {
-		s.readLoop(c, r, buf)
+		if err == nil {
+			s.readLoop(c, r, buf)
+		}
 		if rb.leave(c) {
 			s.m.rooms.Dec()
 		}
@@ -214,7 +225,7 @@ func (s *Service) readLoop(c *conn, r io.Reader, buf []byte) {
 		switch p.Op {
 		case protocol.OpHeartbeat:
 			reply := protocol.AppendHeartbeatReply(c.replyBuf(protocol.HeaderLen+4), p.Seq, c.room.popularity.Load())
-			if !c.enqueue(reply) {
+			if !s.enqueue(c, reply) {
 				s.drop(c, dropQueueFull, nil)
 				return
 			}
