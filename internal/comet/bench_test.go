@@ -150,7 +150,7 @@ func countUnits(c *client, received *atomic.Int64) {
 	}
 }
 
-// BenchmarkConnMemory reports what an idle authenticated connection costs
+// BenchmarkConnMemory reports what an idle authenticated, heartbeating connection costs
 // the process: heap (the comet's conn, queue, buffers and the test client's
 // socket object) and goroutine stacks (the comet's reader; an idle
 // connection has no writer, and idle clients have no goroutines).
@@ -170,6 +170,9 @@ func benchConnMemory(b *testing.B, isWS bool) {
 		clients := make([]net.Conn, benchConns)
 		for i := range clients {
 			clients[i] = e.dialBare(b, isWS, int64(i%50+1))
+		}
+		for _, nc := range clients { // one heartbeat each, answered without a writer
+			heartbeatBare(b, nc, isWS)
 		}
 		for range 4 { // each GC halves an oversized idle stack once
 			runtime.GC()
@@ -212,4 +215,21 @@ func (e *env) dialBare(t testing.TB, isWS bool, roomID int64) net.Conn {
 	require.NoError(t, err)
 	require.True(t, bytes.HasSuffix(reply, []byte(`{"code":0}`)))
 	return nc
+}
+
+// heartbeatBare sends one heartbeat on a dialBare connection and reads the
+// reply.
+func heartbeatBare(t testing.TB, nc net.Conn, isWS bool) {
+	t.Helper()
+	hb := protocol.AppendHeartbeat(nil, 2)
+	n := protocol.HeaderLen + 4
+	if isWS {
+		require.NoError(t, ws.WriteFrame(nc, ws.MaskFrame(ws.NewBinaryFrame(hb))))
+		n += 2
+	} else {
+		_, err := nc.Write(hb)
+		require.NoError(t, err)
+	}
+	_, err := io.ReadFull(nc, make([]byte, n))
+	require.NoError(t, err)
 }

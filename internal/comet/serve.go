@@ -225,7 +225,7 @@ func (s *Service) readLoop(c *conn, r io.Reader, buf []byte) {
 		switch p.Op {
 		case protocol.OpHeartbeat:
 			reply := protocol.AppendHeartbeatReply(c.replyBuf(protocol.HeaderLen+4), p.Seq, c.room.popularity.Load())
-			if !s.enqueue(c, reply) {
+			if !s.reply(c, reply) {
 				s.drop(c, dropQueueFull, nil)
 				return
 			}

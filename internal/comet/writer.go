@@ -110,6 +110,28 @@ func (s *Service) startWriter(c *conn) {
 	go s.writeLoop(c)
 }
 
+// reply sends a frame the reader produced (a heartbeat reply, a pong). When
+// no writer runs and nothing is queued — an idle connection — the reader
+// writes it itself, so a heartbeat does not start a writer goroutine; it
+// cannot block for long, the socket buffer being empty. Otherwise the frame
+// is queued behind the others. It returns false only when the queue is
+// full; a failed direct write drops the connection.
+func (s *Service) reply(c *conn, b []byte) bool {
+	c.mu.Lock()
+	if c.writing || c.reason != "" {
+		c.mu.Unlock()
+		return s.enqueue(c, b)
+	}
+	c.writing = true
+	c.mu.Unlock()
+	err := c.writeDirect(b, s.cfg.WriteTimeout)
+	s.releaseWrites(c)
+	if err != nil && !c.isClosed() {
+		s.drop(c, dropWriteError, err)
+	}
+	return true
+}
+
 // holdWrites gives the calling goroutine the writer role of a connection
 // that has no writer: frames enqueued meanwhile wait in the queue while it
 // writes directly. releaseWrites hands the role back.

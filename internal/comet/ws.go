@@ -124,13 +124,13 @@ func (r *wsReader) control(h ws.Header) error {
 	return fmt.Errorf("%w: opcode %d", errWSFrame, h.OpCode)
 }
 
-// reply sends a control frame: through the send queue once the connection
-// joined its room, directly before that (the reader is then the only
-// writer).
+// reply sends a control frame: through Service.reply once the connection
+// joined its room (direct when nothing else is pending, queued otherwise),
+// directly before that (the reader is then the only writer).
 func (r *wsReader) reply(op ws.OpCode, payload []byte) {
 	f := append(appendWSHeader(make([]byte, 0, 2+len(payload)), op, len(payload)), payload...)
 	if r.c.joined {
-		r.s.enqueue(r.c, f)
+		r.s.reply(r.c, f)
 		return
 	}
 	_ = r.c.writeDirect(f, r.s.cfg.WriteTimeout)
