@@ -74,7 +74,10 @@ func (f *expFold) start(ctx context.Context) error {
 		return err
 	}
 	f.stop = make(chan struct{})
-	f.wg.Go(f.pruneLoop)
+	stop := f.stop
+	f.wg.Go(func() {
+		aggregate.Pruner{DB: f.db, Table: expAppliedTable, Every: expPruneEvery, Keep: expIDRetention, Now: f.now, Log: f.log}.Run(stop)
+	})
 	return nil
 }
 
@@ -86,24 +89,6 @@ func (f *expFold) stopFold(ctx context.Context) error {
 		f.stop = nil
 	}
 	return f.d.Stop(ctx)
-}
-
-func (f *expFold) pruneLoop() {
-	t := time.NewTicker(expPruneEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-f.stop:
-			return
-		case <-t.C:
-		}
-		before := f.now().Add(-expIDRetention).UnixMilli()
-		if n, err := aggregate.PruneIDs(context.Background(), f.db, expAppliedTable, before); err != nil {
-			f.log.Warn("exp applied ids not pruned, retrying next hour", "err", err)
-		} else if n > 0 {
-			f.log.Info("exp applied ids pruned", "count", n)
-		}
-	}
 }
 
 func (f *expFold) report(r aggregate.FlushReport) {

@@ -101,7 +101,10 @@ func (f *likeFold) start(ctx context.Context) error {
 		return fmt.Errorf("room: likes: %w", err)
 	}
 	f.stop = make(chan struct{})
-	f.wg.Go(f.pruneLoop)
+	stop := f.stop
+	f.wg.Go(func() {
+		aggregate.Pruner{DB: f.db, Table: likesAppliedTable, Every: likesPruneEvery, Keep: likesIDRetention, Now: f.now, Log: f.log}.Run(stop)
+	})
 	return nil
 }
 
@@ -116,24 +119,6 @@ func (f *likeFold) stopFold(ctx context.Context) error {
 		return fmt.Errorf("room: likes: %w", err)
 	}
 	return nil
-}
-
-func (f *likeFold) pruneLoop() {
-	t := time.NewTicker(likesPruneEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-f.stop:
-			return
-		case <-t.C:
-		}
-		before := f.now().Add(-likesIDRetention).UnixMilli()
-		if n, err := aggregate.PruneIDs(context.Background(), f.db, likesAppliedTable, before); err != nil {
-			f.log.Warn("like applied ids not pruned, retrying next hour", "err", err)
-		} else if n > 0 {
-			f.log.Info("like applied ids pruned", "count", n)
-		}
-	}
 }
 
 // flushed counts a flush and, when it committed, pushes the changed rooms' totals.
