@@ -33,15 +33,11 @@ type Detector struct {
 	maxStripes int
 	nextStripe int
 
-	// Written by merges on every core: on their own cache lines, so the writes do not evict the
-	// read-mostly fields every Add reads (seed, sk, pool).
-	_       [cacheLine]byte
 	events  atomic.Uint64 // adds merged into the sketch
 	nextAge atomic.Uint64 // events count at which the next halving is due
 	agings  atomic.Uint64
 	ageMu   sync.Mutex
 	lastAge time.Time
-	_       [cacheLine]byte
 
 	hot       atomic.Pointer[hotSet] // read by IsHot
 	publishMu sync.Mutex             // serialises snapshot rebuilds
@@ -125,7 +121,7 @@ func (d *Detector) Add(key string, n uint32) {
 	s := d.pool.Get().(*stripe)
 	s.mu.Lock()
 	if s.add(h, key, n) {
-		d.merge(s, false)
+		d.merge(s)
 	}
 	s.mu.Unlock()
 	d.pool.Put(s)
@@ -157,11 +153,7 @@ func (d *Detector) eligible(key string) bool {
 // age halves every count when a window step is due (byTime selects which clock asked). Either
 // clock's step resets both, so the window is "whichever comes first".
 func (d *Detector) age(byTime bool) {
-	if byTime {
-		d.ageMu.Lock()
-	} else if !d.ageMu.TryLock() {
-		return // another merge is halving; this one's events count toward the next step
-	}
+	d.ageMu.Lock()
 	defer d.ageMu.Unlock()
 	now := time.Now()
 	total := d.events.Load()

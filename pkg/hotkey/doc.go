@@ -28,15 +28,12 @@
 // # Concurrency
 //
 // Add hashes the key once (xxhash, finished with a per-detector seed) and sums it into a small
-// per-P buffer taken from a sync.Pool; only when a buffer holds 192 distinct keys or 4096 events
-// is it merged into the sketch. The sketch is split into four shards by hash, each with its own
+// per-P buffer taken from a sync.Pool; only when a buffer holds 64 distinct keys or 1024 events is
+// it merged into the sketch. The sketch is split into four shards by hash, each with its own
 // lock, so merges from different cores rarely meet, and a merge takes each shard's lock once.
-// Buffers also fold repeats of a key into one update. Only keys whose estimate reaches the heap's
-// minimum (read atomically) go on to the heap's lock. There is no lock shared by all adds, and a
-// merge started by Add never parks on a lock another core holds: a busy shard's keys stay
-// buffered until the buffer's next merge, and candidates the heap cannot take at once wait there
-// too (TopK and Stop wait for every lock, so they see every add). A parked goroutine idles its
-// core until the scheduler wakes it, which on a few cores costs more than the merge itself.
+// Buffers also fold repeats of a key into one update, which for skewed traffic — the case this
+// package exists for — removes most sketch work. Only keys whose estimate reaches the heap's
+// minimum (read atomically) go on to the heap's lock. There is no lock shared by all adds.
 //
 // A reporter goroutine (Start/Stop) merges idle buffers, ages the time window, publishes the
 // immutable hot set that IsHot reads without locking, and calls OnChange callbacks with the keys

@@ -73,90 +73,50 @@ func (d *Detector) newStripe() any {
 
 // merge moves a stripe's buffered counts into the sketch, offers the keys whose estimate reached
 // the top-K threshold, and ages the window when enough events have passed. The caller holds s.mu.
-//
-// A merge from Add (wait false) does not park on a lock another goroutine holds: keys of a busy
-// shard stay buffered for the stripe's next merge (unless the stripe would stay more than half
-// full), and candidates the heap is too busy to take stay for the next merge too. On two cores a
-// parked merger idles its core until the scheduler wakes it, which cost more than the merge.
-// Clearing only some slots can cut a probe chain, so a key left behind may get a second slot;
-// both are merged, in turn, which counts the same.
-func (d *Detector) merge(s *stripe, wait bool) {
-	var merged uint64
-	if s.distinct > 0 {
-		thr := max(d.top.thr.Load(), 1)
-		var busy [numShards]bool
-		for j := range d.sk.shards {
-			if s.nUsed[j] == 0 {
-				continue
-			}
-			if sh := &d.sk.shards[j]; wait {
-				sh.mu.Lock()
-			} else if !sh.mu.TryLock() {
-				busy[j] = true
-				continue
-			}
-			merged += d.mergeShard(s, j, thr)
-		}
-		for j, b := range busy {
-			if !b {
-				continue
-			}
-			if sh := &d.sk.shards[j]; !sh.mu.TryLock() {
-				if 2*s.distinct < stripeMaxDistinct && 2*(s.events-merged) < stripeMaxEvents {
-					continue
-				}
-				sh.mu.Lock()
-			}
-			merged += d.mergeShard(s, j, thr)
-		}
-	}
-	s.events -= merged
-	if len(s.cands) > 0 && d.top.offer(s.cands, d.eligible, wait || len(s.cands) >= maxPendingCands) {
-		clear(s.cands)
-		s.cands = s.cands[:0]
-	}
-	if merged == 0 {
+func (d *Detector) merge(s *stripe) {
+	if s.distinct == 0 {
 		return
 	}
-	if total := d.events.Add(merged); d.stepEvents > 0 && total >= d.nextAge.Load() {
+	thr := max(d.top.thr.Load(), 1)
+	s.cands = s.cands[:0]
+	for j := range d.sk.shards {
+		used := s.used[j][:s.nUsed[j]]
+		if len(used) == 0 {
+			continue
+		}
+		sh := &d.sk.shards[j]
+		sh.mu.Lock()
+		for _, i := range used {
+			sl := &s.slots[i]
+			n := sl.n
+			var est uint64
+			for n > 0 { // counts past 32 bits arrive in several steps
+				step := uint32(min(n, 1<<31))
+				est = sh.add(d.sk, sl.h, step)
+				n -= uint64(step)
+			}
+			if d.testApply != nil {
+				d.testApply(sl.key, sl.n)
+			}
+			if est >= thr && !d.top.isMember(sl.h) {
+				s.cands = append(s.cands, candidate{key: sl.key, h: sl.h, est: est})
+			}
+		}
+		sh.mu.Unlock()
+		for _, i := range used {
+			s.slots[i] = slot{}
+		}
+		s.nUsed[j] = 0
+	}
+	events := s.events
+	s.distinct, s.events = 0, 0
+	if len(s.cands) > 0 {
+		d.top.offer(s.cands, d.eligible)
+		clear(s.cands)
+	}
+	if total := d.events.Add(events); d.stepEvents > 0 && total >= d.nextAge.Load() {
 		d.age(false)
 	}
-}
-
-// maxPendingCands bounds the candidates a stripe keeps while the heap is busy; past it the merge
-// waits for the heap.
-const maxPendingCands = 4 * stripeMaxDistinct
-
-// mergeShard applies the stripe's keys of shard j, whose lock the caller has taken; it releases
-// the lock, clears those slots and returns the events they held.
-func (d *Detector) mergeShard(s *stripe, j int, thr uint64) uint64 {
-	sh := &d.sk.shards[j]
-	used := s.used[j][:s.nUsed[j]]
-	var events uint64
-	for _, i := range used {
-		sl := &s.slots[i]
-		n := sl.n
-		events += n
-		var est uint64
-		for n > 0 { // counts past 32 bits arrive in several steps
-			step := uint32(min(n, 1<<31))
-			est = sh.add(d.sk, sl.h, step)
-			n -= uint64(step)
-		}
-		if d.testApply != nil {
-			d.testApply(sl.key, sl.n)
-		}
-		if est >= thr && !d.top.isMember(sl.h) {
-			s.cands = append(s.cands, candidate{key: sl.key, h: sl.h, est: est})
-		}
-	}
-	sh.mu.Unlock()
-	for _, i := range used {
-		s.slots[i] = slot{}
-	}
-	s.distinct -= len(used)
-	s.nUsed[j] = 0
-	return events
 }
 
 // mergeAll merges every registered stripe. With wait false, stripes busy in another goroutine are
@@ -171,7 +131,7 @@ func (d *Detector) mergeAll(wait bool) {
 		} else if !s.mu.TryLock() {
 			continue
 		}
-		d.merge(s, wait)
+		d.merge(s)
 		s.mu.Unlock()
 	}
 }

@@ -44,12 +44,9 @@ type topK struct {
 	fresh    func(h uint64) uint64 // the sketch's current estimate for a hash
 
 	// thr is the smallest estimate worth offering: MinCount while the heap has room, else the
-	// stored heap minimum. thr and members are read by every merge on every core, so they sit
-	// on their own cache line, away from mu and the heap that offers write.
-	_       [cacheLine]byte
+	// stored heap minimum.
 	thr     atomic.Uint64
 	members atomic.Pointer[memberSet]
-	_       [cacheLine]byte
 }
 
 func newTopK(k int, minCount uint64, fresh func(uint64) uint64) *topK {
@@ -110,15 +107,9 @@ func (t *topK) refresh(i int) bool {
 }
 
 // offer admits candidates (non-members whose estimate reached the threshold); eligible filters
-// them by Allow/Deny. With wait false it gives up, returning false, when another goroutine holds
-// the heap: a merge then keeps its candidates for its next merge instead of parking, since with
-// few cores a parked merger and the hand-off that wakes it cost more than the whole merge.
-func (t *topK) offer(cands []candidate, eligible func(string) bool, wait bool) bool {
-	if wait {
-		t.mu.Lock()
-	} else if !t.mu.TryLock() {
-		return false
-	}
+// them by Allow/Deny.
+func (t *topK) offer(cands []candidate, eligible func(string) bool) {
+	t.mu.Lock()
 	defer t.mu.Unlock()
 	changed := false
 	for _, c := range cands {
@@ -158,7 +149,6 @@ func (t *topK) offer(cands []candidate, eligible func(string) bool, wait bool) b
 		t.publish()
 	}
 	t.storeThr()
-	return true
 }
 
 func (t *topK) storeThr() {
