@@ -28,8 +28,8 @@
 // # Concurrency
 //
 // Add hashes the key once (xxhash, finished with a per-detector seed) and sums it into a small
-// per-P buffer taken from a sync.Pool; only when a buffer holds 64 distinct keys or 1024 events is
-// it merged into the sketch. The sketch is split into four shards by hash, each with its own
+// per-P buffer taken from a sync.Pool; only when a buffer holds 192 distinct keys or 4096 events
+// is it merged into the sketch. The sketch is split into four shards by hash, each with its own
 // lock, so merges from different cores rarely meet, and a merge takes each shard's lock once.
 // Buffers also fold repeats of a key into one update, which for skewed traffic — the case this
 // package exists for — removes most sketch work. Only keys whose estimate reaches the heap's
