@@ -119,10 +119,7 @@ func (a *Aggregator[K]) Add(key K, delta int64) {
 	s.adds++
 	s.mu.Unlock()
 	if !had && a.keys.Add(1) >= int64(a.cfg.MaxPending) {
-		select {
-		case a.wake <- struct{}{}:
-		default:
-		}
+		poke(a.wake)
 	}
 }
 
@@ -140,7 +137,8 @@ func (a *Aggregator[K]) Start(ctx context.Context) error {
 		return errors.New("aggregate: already started")
 	}
 	a.stop, a.done = make(chan struct{}), make(chan struct{})
-	go a.loop(context.WithoutCancel(ctx), a.stop, a.done)
+	go runLoop(context.WithoutCancel(ctx), a.cfg.Window, a.stop, a.done, a.wake,
+		func(ctx context.Context, _ bool) error { return a.Flush(ctx) }, a.log, "aggregate")
 	return nil
 }
 
@@ -153,33 +151,14 @@ func (a *Aggregator[K]) Stop(ctx context.Context) error {
 	a.runMu.Unlock()
 	if stop != nil {
 		close(stop)
-		select {
-		case <-done:
-		case <-ctx.Done():
-			return fmt.Errorf("aggregate: stop: %w", ctx.Err())
+		if err := await(ctx, done); err != nil {
+			return err
 		}
 	}
 	if err := a.Flush(ctx); err != nil {
 		return fmt.Errorf("aggregate: final flush: %w", err)
 	}
 	return nil
-}
-
-func (a *Aggregator[K]) loop(ctx context.Context, stop, done chan struct{}) {
-	defer close(done)
-	t := time.NewTicker(a.cfg.Window)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		case <-a.wake:
-		}
-		if err := a.Flush(ctx); err != nil {
-			a.log.Warn("aggregate flush failed, retrying next window", "pending_keys", a.Pending(), "err", err)
-		}
-	}
 }
 
 // Flush writes every pending key now, in one call of the sink. On error the deltas are put

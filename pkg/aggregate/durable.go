@@ -124,7 +124,8 @@ func (d *Durable[K]) Start(ctx context.Context) error {
 	}
 	d.consume = cc
 	d.stop, d.done = make(chan struct{}), make(chan struct{})
-	go d.loop(context.WithoutCancel(ctx), d.stop, d.done)
+	go runLoop(context.WithoutCancel(ctx), d.cfg.Window, d.stop, d.done, d.wake,
+		func(ctx context.Context, _ bool) error { return d.Flush(ctx) }, d.log, "aggregate durable")
 	return nil
 }
 
@@ -140,12 +141,8 @@ func (d *Durable[K]) Stop(ctx context.Context) error {
 	}
 	cc.Drain()
 	close(stop)
-	for _, c := range []<-chan struct{}{cc.Closed(), done} {
-		select {
-		case <-c:
-		case <-ctx.Done():
-			return fmt.Errorf("aggregate: stop: %w", ctx.Err())
-		}
+	if err := await(ctx, cc.Closed(), done); err != nil {
+		return err
 	}
 	if err := d.Flush(ctx); err != nil {
 		return fmt.Errorf("aggregate: final flush: %w", err)
@@ -182,32 +179,12 @@ func (d *Durable[K]) Add(seq uint64, ev Event[K], ack func() error) {
 	d.m.took(1)
 	d.m.pending.Set(float64(n))
 	if n >= d.cfg.MaxPending {
-		select {
-		case d.wake <- struct{}{}:
-		default:
-		}
+		poke(d.wake)
 	}
 }
 
 // Stats returns the counters.
 func (d *Durable[K]) Stats() Stats { return d.m.stats() }
-
-func (d *Durable[K]) loop(ctx context.Context, stop, done chan struct{}) {
-	defer close(done)
-	t := time.NewTicker(d.cfg.Window)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		case <-d.wake:
-		}
-		if err := d.Flush(ctx); err != nil {
-			d.log.Warn("aggregate durable flush failed, retrying next window", "err", err)
-		}
-	}
-}
 
 // Pending is the number of messages waiting for a flush.
 func (d *Durable[K]) Pending() int {

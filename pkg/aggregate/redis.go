@@ -116,10 +116,7 @@ func (r *Redis) Add(ctx context.Context, key string, delta int64) error {
 	}
 	r.m.took(1)
 	if n, err := res[1].AsInt64(); err == nil && n >= int64(r.cfg.MaxPending) {
-		select {
-		case r.wake <- struct{}{}:
-		default:
-		}
+		poke(r.wake)
 	}
 	return nil
 }
@@ -138,7 +135,13 @@ func (r *Redis) Start(ctx context.Context) error {
 		r.log.Warn("aggregate leftover flushes not applied, retrying next window", "err", err)
 	}
 	r.stop, r.done = make(chan struct{}), make(chan struct{})
-	go r.loop(context.WithoutCancel(ctx), r.stop, r.done)
+	go runLoop(context.WithoutCancel(ctx), r.cfg.Window, r.stop, r.done, r.wake,
+		func(ctx context.Context, early bool) error {
+			if early {
+				return r.flush(ctx, flushEarly)
+			}
+			return r.flush(ctx, flushWindow)
+		}, r.log, "aggregate redis")
 	return nil
 }
 
@@ -151,35 +154,14 @@ func (r *Redis) Stop(ctx context.Context) error {
 	r.runMu.Unlock()
 	if stop != nil {
 		close(stop)
-		select {
-		case <-done:
-		case <-ctx.Done():
-			return fmt.Errorf("aggregate: stop: %w", ctx.Err())
+		if err := await(ctx, done); err != nil {
+			return err
 		}
 	}
 	if err := r.Flush(ctx); err != nil {
 		return fmt.Errorf("aggregate: final flush: %w", err)
 	}
 	return nil
-}
-
-func (r *Redis) loop(ctx context.Context, stop, done chan struct{}) {
-	defer close(done)
-	t := time.NewTicker(r.cfg.Window)
-	defer t.Stop()
-	for {
-		mode := flushWindow
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		case <-r.wake:
-			mode = flushEarly
-		}
-		if err := r.flush(ctx, mode); err != nil {
-			r.log.Warn("aggregate redis flush failed, retrying next window", "err", err)
-		}
-	}
 }
 
 // Flush moves the pending totals to the sink now, waiting while another process flushes.
