@@ -10,12 +10,10 @@ import (
 	"time"
 
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
+	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 	"github.com/zhibo-live/zhibo/internal/protocol"
 	"github.com/zhibo-live/zhibo/internal/room"
 )
-
-// maxKeyLen is the longest idempotency key.
-const maxKeyLen = 64
 
 // SendRequest is one gift purchase: UID sends Num of GiftID to the anchor of RoomID.
 type SendRequest struct {
@@ -42,7 +40,7 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (Order, error) {
 	if req.Num < 1 || req.Num > s.cfg.MaxNum {
 		return Order{}, ErrBadNum.Withf("num must be an integer in [1, %d]", s.cfg.MaxNum)
 	}
-	if !validKey(req.Key) {
+	if !httpx.ValidIdempotencyKey(req.Key) {
 		return Order{}, ErrBadKey
 	}
 	r, err := s.rooms.Get(ctx, req.RoomID)
@@ -90,23 +88,6 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (Order, error) {
 	s.pushGift(side, stored)
 	s.tagRoom(side, r)
 	return stored, nil
-}
-
-// validKey reports whether k is 1..64 characters of [A-Za-z0-9_-:.].
-func validKey(k string) bool {
-	if len(k) == 0 || len(k) > maxKeyLen {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9',
-			c == '_', c == '-', c == ':', c == '.':
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // publish stores o's event on the GIFT stream, then the sender's experience grant (+total,

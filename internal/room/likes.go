@@ -35,7 +35,6 @@ const (
 
 	likesStreamMaxAge     = 7 * 24 * time.Hour
 	likesStreamDuplicates = 10 * time.Minute
-	maxLikeKeyLen         = 64
 )
 
 // LikesConfig configures likes.
@@ -87,8 +86,8 @@ func (s *Service) Like(ctx context.Context, uid, id int64, count int, key string
 		return apierr.Unauthorized
 	case count < 1 || count > MaxLikeCount:
 		return ErrBadLike.Withf("count must be an integer in [1, %d]", MaxLikeCount)
-	case !validLikeKey(key):
-		return ErrBadLike.Withf("idempotency_key must be 1 to %d characters of A-Z a-z 0-9 _ - : .", maxLikeKeyLen)
+	case key != "" && !httpx.ValidIdempotencyKey(key):
+		return ErrBadLike.Withf("idempotency_key must be 1 to %d characters of A-Z a-z 0-9 _ - : .", httpx.MaxIdempotencyKey)
 	}
 	if _, err := s.Get(ctx, id); err != nil {
 		return err
@@ -135,23 +134,6 @@ func likeEventID(uid, roomID int64, key string) int64 {
 		id = 1
 	}
 	return id
-}
-
-// validLikeKey reports whether k is empty or 1..64 characters of [A-Za-z0-9_-:.].
-func validLikeKey(k string) bool {
-	if len(k) > maxLikeKeyLen {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9',
-			c == '_', c == '-', c == ':', c == '.':
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // likeLimitedError is ErrLikeLimited carrying the wait, for Retry-After.
