@@ -121,7 +121,7 @@ func (d *Detector) Add(key string, n uint32) {
 	s := d.pool.Get().(*stripe)
 	s.mu.Lock()
 	if s.add(h, key, n) {
-		d.merge(s)
+		d.merge(s, false)
 	}
 	s.mu.Unlock()
 	d.pool.Put(s)
@@ -153,7 +153,11 @@ func (d *Detector) eligible(key string) bool {
 // age halves every count when a window step is due (byTime selects which clock asked). Either
 // clock's step resets both, so the window is "whichever comes first".
 func (d *Detector) age(byTime bool) {
-	d.ageMu.Lock()
+	if byTime {
+		d.ageMu.Lock()
+	} else if !d.ageMu.TryLock() {
+		return // another goroutine is checking or halving; this merge's events count toward the next step
+	}
 	defer d.ageMu.Unlock()
 	now := time.Now()
 	total := d.events.Load()

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/bits"
 	"sync"
+	"sync/atomic"
 )
 
 // shardBits splits the sketch into 1<<shardBits independent HeavyKeepers chosen by the top bits
@@ -17,20 +18,55 @@ const (
 )
 
 // sketch is the HeavyKeeper count table: depth rows of width buckets per shard. A bucket packs a
-// 32-bit fingerprint (high half) and a 32-bit count (low half) in one word, so a row lookup is one
-// load and one store.
+// 24-bit fingerprint, an 8-bit epoch and a 32-bit count in one word, so a row lookup is one load
+// and one store. Buckets change only under their shard's lock, with atomic stores, so estimate
+// reads them without the lock.
+//
+// Aging is lazy: a window step only advances the sketch's epoch, and a bucket's count is halved
+// once per epoch it is behind when it is next read (c >> lag gives exactly what halving it lag
+// times, rounding down each time, would). A step therefore writes no bucket — it used to rewrite
+// the whole table, which on several cores also took every cache line away from the others — and
+// a sweep every normalizeEvery epochs brings idle buckets forward before the 8-bit epoch wraps.
 type sketch struct {
 	shards [numShards]shard
 	depth  int
 	width  int      // buckets per row per shard
 	decay  []uint32 // decay[c] = b^-c scaled to 2^32; empty past the point where it rounds to 0
+	epoch  atomic.Uint32
 }
+
+// Bucket layout.
+const (
+	fpBits         = 24
+	fpMask         = 1<<fpBits - 1
+	epochShift     = 32
+	fpShift        = 40
+	normalizeEvery = 32 // epochs between sweeps; far below the 256 an 8-bit epoch tells apart
+)
 
 type shard struct {
 	mu      sync.Mutex
 	rng     uint64
 	buckets []uint64 // row r occupies [r*width, (r+1)*width)
 	_       [cacheLine]byte
+}
+
+// unpack returns a bucket's fingerprint and its count aged to epoch cur. A bucket stamped after
+// cur (a lock-free reader that loaded the epoch just before a step) is read as it is: lags are
+// never near 128, so a larger difference means "ahead", not "wrapped".
+func unpack(b uint64, cur uint8) (fp, c uint32) {
+	c = uint32(b)
+	if lag := cur - uint8(b>>epochShift); c != 0 && lag < 128 {
+		c >>= lag
+	}
+	return uint32(b >> fpShift), c
+}
+
+func pack(fp, c uint32, cur uint8) uint64 {
+	if c == 0 {
+		return 0
+	}
+	return uint64(fp)<<fpShift | uint64(cur)<<epochShift | uint64(c)
 }
 
 func newSketch(width, depth int, b float64, seed uint64) *sketch {
@@ -74,19 +110,19 @@ func (s *shard) next() uint32 {
 }
 
 // add counts n occurrences of the key with hash h and returns its estimated count: the largest
-// count among the rows whose bucket it holds, 0 if it holds none. The caller holds s.mu.
+// count among the rows whose bucket it holds, 0 if it holds none. The caller holds s.mu and read
+// the epoch cur after taking it, so epochs of one shard's writes never go backwards.
 //
 // Per row (HeavyKeeper): an empty bucket is claimed; a bucket with the key's fingerprint grows by
 // n; a bucket held by another key is decremented with probability b^-count once per occurrence,
 // and an occurrence that brings it to zero claims it with the occurrences left. Large counts
 // (past the decay table) never decay, which is what keeps an elephant's count exact.
-func (s *shard) add(sk *sketch, h uint64, n uint32) uint64 {
-	fp := uint32(h)
+func (s *shard) add(sk *sketch, h uint64, n uint32, cur uint8) uint64 {
+	fp := uint32(h) & fpMask
 	var est uint32
 	for r := 0; r < sk.depth; r++ {
 		i := r*sk.width + rowIndex(h, r, sk.width)
-		b := s.buckets[i]
-		c, f := uint32(b), uint32(b>>32)
+		f, c := unpack(s.buckets[i], cur)
 		switch {
 		case c == 0:
 			c, f = n, fp
@@ -104,7 +140,7 @@ func (s *shard) add(sk *sketch, h uint64, n uint32) uint64 {
 				}
 			}
 		}
-		s.buckets[i] = uint64(f)<<32 | uint64(c)
+		atomic.StoreUint64(&s.buckets[i], pack(f, c, cur))
 		if f == fp && c > est {
 			est = c
 		}
@@ -112,39 +148,52 @@ func (s *shard) add(sk *sketch, h uint64, n uint32) uint64 {
 	return uint64(est)
 }
 
-// estimate is the key's current count (0 if it holds no bucket), taken under the shard's lock.
-func (sk *sketch) estimate(h uint64) uint64 {
-	s := &sk.shards[shardOf(h)]
-	fp := uint32(h)
-	var est uint32
-	s.mu.Lock()
-	for r := 0; r < sk.depth; r++ {
-		b := s.buckets[r*sk.width+rowIndex(h, r, sk.width)]
-		if uint32(b>>32) == fp && uint32(b) > est {
-			est = uint32(b)
+// touch loads every bucket the given stripe slots will update, so the cache misses — on several
+// cores, mostly lines another core wrote last — overlap instead of each stalling the dependent
+// update that follows it.
+func (sk *sketch) touch(sh *shard, s *stripe, used []uint8) {
+	sum := s.sink
+	for _, i := range used {
+		h := s.slots[i].h
+		for r := 0; r < sk.depth; r++ {
+			sum += atomic.LoadUint64(&sh.buckets[r*sk.width+rowIndex(h, r, sk.width)])
 		}
 	}
-	s.mu.Unlock()
+	s.sink = sum
+}
+
+// estimate is the key's current count (0 if it holds no bucket). It takes no lock: each bucket is
+// read atomically, so the heap never waits for a merge to learn a member's count.
+func (sk *sketch) estimate(h uint64) uint64 {
+	s := &sk.shards[shardOf(h)]
+	fp := uint32(h) & fpMask
+	cur := uint8(sk.epoch.Load())
+	var est uint32
+	for r := 0; r < sk.depth; r++ {
+		f, c := unpack(atomic.LoadUint64(&s.buckets[r*sk.width+rowIndex(h, r, sk.width)]), cur)
+		if f == fp && c > est {
+			est = c
+		}
+	}
 	return uint64(est)
 }
 
-// halve divides every count by two (rounding down), the aging step of the window. The caller
-// holds s.mu.
-func (s *shard) halve() {
-	for i, b := range s.buckets {
-		if c := uint32(b) >> 1; c == 0 {
-			s.buckets[i] = 0
-		} else {
-			s.buckets[i] = b&^math.MaxUint32 | uint64(c)
-		}
-	}
-}
-
+// halve ages every count by one half: it advances the epoch, and every normalizeEvery epochs
+// sweeps the table so no bucket falls 256 epochs behind.
 func (sk *sketch) halve() {
+	cur := uint8(sk.epoch.Add(1))
+	if cur%normalizeEvery != 0 {
+		return
+	}
 	for i := range sk.shards {
 		sh := &sk.shards[i]
 		sh.mu.Lock()
-		sh.halve()
+		for j, b := range sh.buckets {
+			if b != 0 && uint8(b>>epochShift) != cur {
+				f, c := unpack(b, cur)
+				atomic.StoreUint64(&sh.buckets[j], pack(f, c, cur))
+			}
+		}
 		sh.mu.Unlock()
 	}
 }

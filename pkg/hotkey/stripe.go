@@ -1,6 +1,9 @@
 package hotkey
 
-import "sync"
+import (
+	"runtime"
+	"sync"
+)
 
 // A stripe is a small buffer that sums adds per key before they reach the sketch. Each P (as
 // sync.Pool hands them out) tends to keep its own stripe, so Add touches only memory its core
@@ -27,6 +30,7 @@ type stripe struct {
 	used     [numShards][stripeMaxDistinct]uint8 // slots in use, by sketch shard
 	slots    [stripeSlots]slot
 	cands    []candidate
+	sink     uint64 // keeps touch's loads from being optimised away
 	_        [cacheLine]byte
 }
 
@@ -73,50 +77,83 @@ func (d *Detector) newStripe() any {
 
 // merge moves a stripe's buffered counts into the sketch, offers the keys whose estimate reached
 // the top-K threshold, and ages the window when enough events have passed. The caller holds s.mu.
-func (d *Detector) merge(s *stripe) {
-	if s.distinct == 0 {
+//
+// A merge never parks on a lock another core holds. Shards are independent, so the order they
+// are visited in does not matter: free ones are taken first, and while every shard left is busy
+// the merge yields and tries again (a shard is held for a few microseconds; parking and being
+// woken costs more). Candidates the heap is too busy to take wait in the stripe for its next
+// merge, up to maxPendingCands; with wait set (TopK, Stop) the merge blocks instead.
+func (d *Detector) merge(s *stripe, wait bool) {
+	if s.distinct == 0 && len(s.cands) == 0 {
 		return
 	}
 	thr := max(d.top.thr.Load(), 1)
-	s.cands = s.cands[:0]
-	for j := range d.sk.shards {
-		used := s.used[j][:s.nUsed[j]]
-		if len(used) == 0 {
-			continue
+	pending := 0
+	for j := range numShards {
+		if s.nUsed[j] > 0 {
+			pending |= 1 << j
 		}
-		sh := &d.sk.shards[j]
-		sh.mu.Lock()
-		for _, i := range used {
-			sl := &s.slots[i]
-			n := sl.n
-			var est uint64
-			for n > 0 { // counts past 32 bits arrive in several steps
-				step := uint32(min(n, 1<<31))
-				est = sh.add(d.sk, sl.h, step)
-				n -= uint64(step)
+	}
+	for pending != 0 {
+		took := false
+		for j := range numShards {
+			if pending&(1<<j) == 0 {
+				continue
 			}
-			if d.testApply != nil {
-				d.testApply(sl.key, sl.n)
+			sh := &d.sk.shards[j]
+			if !sh.mu.TryLock() {
+				continue
 			}
-			if est >= thr && !d.top.isMember(sl.h) {
-				s.cands = append(s.cands, candidate{key: sl.key, h: sl.h, est: est})
-			}
+			d.mergeShard(s, j, sh, thr)
+			sh.mu.Unlock()
+			pending &^= 1 << j
+			took = true
 		}
-		sh.mu.Unlock()
-		for _, i := range used {
-			s.slots[i] = slot{}
+		if pending != 0 && !took {
+			runtime.Gosched()
 		}
-		s.nUsed[j] = 0
 	}
 	events := s.events
 	s.distinct, s.events = 0, 0
-	if len(s.cands) > 0 {
-		d.top.offer(s.cands, d.eligible)
+	if len(s.cands) > 0 && d.top.offer(s.cands, d.eligible, wait || len(s.cands) >= maxPendingCands) {
 		clear(s.cands)
+		s.cands = s.cands[:0]
+	}
+	if events == 0 {
+		return
 	}
 	if total := d.events.Add(events); d.stepEvents > 0 && total >= d.nextAge.Load() {
 		d.age(false)
 	}
+}
+
+// maxPendingCands bounds the candidates a stripe keeps while the heap is busy; past it the merge
+// waits for the heap.
+const maxPendingCands = 2 * stripeMaxDistinct
+
+// mergeShard applies a stripe's keys of shard j; the caller holds s.mu and sh.mu.
+func (d *Detector) mergeShard(s *stripe, j int, sh *shard, thr uint64) {
+	cur := uint8(d.sk.epoch.Load())
+	used := s.used[j][:s.nUsed[j]]
+	d.sk.touch(sh, s, used)
+	for _, i := range used {
+		sl := &s.slots[i]
+		n := sl.n
+		var est uint64
+		for n > 0 { // counts past 32 bits arrive in several steps
+			step := uint32(min(n, 1<<31))
+			est = sh.add(d.sk, sl.h, step, cur)
+			n -= uint64(step)
+		}
+		if d.testApply != nil {
+			d.testApply(sl.key, sl.n)
+		}
+		if est >= thr && !d.top.isMember(sl.h) {
+			s.cands = append(s.cands, candidate{key: sl.key, h: sl.h, est: est})
+		}
+		*sl = slot{}
+	}
+	s.nUsed[j] = 0
 }
 
 // mergeAll merges every registered stripe. With wait false, stripes busy in another goroutine are
@@ -131,7 +168,7 @@ func (d *Detector) mergeAll(wait bool) {
 		} else if !s.mu.TryLock() {
 			continue
 		}
-		d.merge(s)
+		d.merge(s, wait)
 		s.mu.Unlock()
 	}
 }

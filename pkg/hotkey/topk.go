@@ -107,9 +107,16 @@ func (t *topK) refresh(i int) bool {
 }
 
 // offer admits candidates (non-members whose estimate reached the threshold); eligible filters
-// them by Allow/Deny.
-func (t *topK) offer(cands []candidate, eligible func(string) bool) {
-	t.mu.Lock()
+// them by Allow/Deny. With wait false it gives up, returning false, when another goroutine holds
+// the heap: the caller keeps its candidates for its next merge rather than parking, since on few
+// cores a parked goroutine idles its core until the scheduler wakes it, which costs more than the
+// offer itself.
+func (t *topK) offer(cands []candidate, eligible func(string) bool, wait bool) bool {
+	if wait {
+		t.mu.Lock()
+	} else if !t.mu.TryLock() {
+		return false
+	}
 	defer t.mu.Unlock()
 	changed := false
 	for _, c := range cands {
@@ -149,6 +156,7 @@ func (t *topK) offer(cands []candidate, eligible func(string) bool) {
 		t.publish()
 	}
 	t.storeThr()
+	return true
 }
 
 func (t *topK) storeThr() {
