@@ -32,6 +32,8 @@ type Detector struct {
 	stripes    []*stripe
 	maxStripes int
 	nextStripe int
+	owners     int     // shard owners (inbox.go)
+	flush      *stripe // owns every shard; mergeAll applies the inboxes through it
 
 	events  atomic.Uint64 // adds merged into the sketch
 	nextAge atomic.Uint64 // events count at which the next halving is due
@@ -77,6 +79,8 @@ func New(cfg Config) (*Detector, error) {
 		allow:      newMatcher(cfg.Allow),
 		deny:       newMatcher(cfg.Deny),
 		maxStripes: 2 * runtime.GOMAXPROCS(0),
+		owners:     min(runtime.GOMAXPROCS(0), numShards),
+		flush:      &stripe{owner: -1},
 		pins:       map[string]time.Time{},
 		reported:   map[string]struct{}{},
 		lastAge:    time.Now(),
@@ -181,7 +185,7 @@ type Stats struct {
 	Agings      uint64 // window halvings so far
 	SketchBytes int    // bucket table
 	TopKBytes   int    // heap, its index and the member keys
-	BufferBytes int    // per-P add buffers currently allocated
+	BufferBytes int    // per-P add buffers and shard inboxes currently allocated
 	HotKeys     int    // size of the hot set IsHot answers from (detected + pinned)
 }
 
@@ -195,7 +199,7 @@ func (d *Detector) Stats() Stats {
 		Agings:      d.agings.Load(),
 		SketchBytes: d.sk.bytes(),
 		TopKBytes:   d.top.bytes(),
-		BufferBytes: n * stripeSlots * slotSize,
+		BufferBytes: n*stripeSlots*slotSize + d.sk.inboxBytes(),
 		HotKeys:     len(d.hot.Load().keys),
 	}
 }

@@ -20,20 +20,27 @@
 // exponentially decayed rate with a half-life of one step: a new key competes only with recent
 // traffic, and a key that stopped loses half its weight each step, so it is out after about
 // log2(its rate / the K-th rate) + 1 steps. Halving was chosen over a ring of sub-window sketches
-// because it costs no extra memory, one pass over 128 KiB per step (about 10 µs, well under a
-// nanosecond per event), and keeps the counts comparable to exact counts halved the same way,
-// which is what the accuracy tests measure against. The event clock makes detection fast at
-// high rates, the wall clock at low ones.
+// because it costs no extra memory and keeps the counts comparable to exact counts halved the
+// same way, which is what the accuracy tests measure against. The sketch halves lazily: a step
+// advances an epoch, and each bucket, which carries the epoch it was last written in, is shifted
+// right by the epochs it missed when it is next read — the same result as halving it each time,
+// without a pass over the table. The event clock makes detection fast at high rates, the wall
+// clock at low ones.
 //
 // # Concurrency
 //
 // Add hashes the key once (xxhash, finished with a per-detector seed) and sums it into a small
 // per-P buffer taken from a sync.Pool; only when a buffer holds 192 distinct keys or 4096 events
-// is it merged into the sketch. The sketch is split into four shards by hash, each with its own
-// lock, so merges from different cores rarely meet, and a merge takes each shard's lock once.
-// Buffers also fold repeats of a key into one update, which for skewed traffic — the case this
-// package exists for — removes most sketch work. Only keys whose estimate reaches the heap's
-// minimum (read atomically) go on to the heap's lock. There is no lock shared by all adds.
+// is it merged into the sketch. Buffers fold repeats of a key into one update, which for skewed
+// traffic — the case this package exists for — removes most sketch work. The sketch is split into
+// four shards by hash, each with its own lock and an owner: the buffer of the P that owns a shard
+// applies that shard's keys, and other buffers copy their keys of it into the shard's inbox for
+// the owner to apply, so a shard's cache lines stay with one core. A full inbox (its owner is not
+// adding) is applied by whoever finds it full. No merge parks on a lock another core holds: it
+// takes free shards first and yields while the rest are busy, and when the heap is busy its
+// candidates wait for its next merge. Only keys whose estimate reaches the heap's minimum (read
+// atomically) go on to the heap; estimates are read without locks. There is no lock shared by all
+// adds.
 //
 // A reporter goroutine (Start/Stop) merges idle buffers, ages the time window, publishes the
 // immutable hot set that IsHot reads without locking, and calls OnChange callbacks with the keys

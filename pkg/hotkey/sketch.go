@@ -48,7 +48,10 @@ type shard struct {
 	mu      sync.Mutex
 	rng     uint64
 	buckets []uint64 // row r occupies [r*width, (r+1)*width)
+	id      uint64   // a hash whose top bits select this shard (shardOf(id) is its index)
+	spare   []slot   // the inbox's other buffer, swapped in by take (guarded by mu)
 	_       [cacheLine]byte
+	in      inbox
 }
 
 // unpack returns a bucket's fingerprint and its count aged to epoch cur. A bucket stamped after
@@ -82,6 +85,7 @@ func newSketch(width, depth int, b float64, seed uint64) *sketch {
 	for i := range s.shards {
 		s.shards[i].buckets = make([]uint64, per*depth)
 		s.shards[i].rng = seed ^ uint64(i+1)*0x9E3779B97F4A7C15
+		s.shards[i].id = uint64(i) << (64 - shardBits)
 	}
 	return s
 }
@@ -196,6 +200,21 @@ func (sk *sketch) halve() {
 		}
 		sh.mu.Unlock()
 	}
+}
+
+// inboxBytes is the memory of the shard inboxes allocated so far (each has two buffers).
+func (sk *sketch) inboxBytes() int {
+	n := 0
+	for i := range sk.shards {
+		sh := &sk.shards[i]
+		sh.mu.Lock()
+		n += cap(sh.spare)
+		sh.mu.Unlock()
+		sh.in.lock()
+		n += cap(sh.in.items)
+		sh.in.mu.Unlock()
+	}
+	return n * slotSize
 }
 
 func (sk *sketch) bytes() int { return numShards * sk.width * sk.depth * 8 }

@@ -24,6 +24,7 @@ type slot struct {
 
 type stripe struct {
 	mu       sync.Mutex
+	owner    int // shards it applies itself (see owns); -1 = all
 	distinct int
 	events   uint64
 	nUsed    [numShards]uint8
@@ -66,7 +67,7 @@ func (d *Detector) newStripe() any {
 	d.stripesMu.Lock()
 	defer d.stripesMu.Unlock()
 	if len(d.stripes) < d.maxStripes {
-		s := &stripe{}
+		s := &stripe{owner: len(d.stripes) % d.owners}
 		d.stripes = append(d.stripes, s)
 		return s
 	}
@@ -78,20 +79,28 @@ func (d *Detector) newStripe() any {
 // merge moves a stripe's buffered counts into the sketch, offers the keys whose estimate reached
 // the top-K threshold, and ages the window when enough events have passed. The caller holds s.mu.
 //
+// Each shard has an owner (see inbox.go): keys of shards this stripe does not own are handed to
+// the shard's inbox, and the stripe applies only its own shards — together with what the other
+// cores handed to them — so the cache lines of a shard stay with one core. An inbox that is full
+// (its owner is not adding) is applied by whoever finds it full.
+//
 // A merge never parks on a lock another core holds. Shards are independent, so the order they
 // are visited in does not matter: free ones are taken first, and while every shard left is busy
 // the merge yields and tries again (a shard is held for a few microseconds; parking and being
 // woken costs more). Candidates the heap is too busy to take wait in the stripe for its next
 // merge, up to maxPendingCands; with wait set (TopK, Stop) the merge blocks instead.
 func (d *Detector) merge(s *stripe, wait bool) {
-	if s.distinct == 0 && len(s.cands) == 0 {
-		return
-	}
 	thr := max(d.top.thr.Load(), 1)
 	pending := 0
 	for j := range numShards {
-		if s.nUsed[j] > 0 {
-			pending |= 1 << j
+		sh := &d.sk.shards[j]
+		switch {
+		case d.owns(s, j):
+			if s.nUsed[j] > 0 || sh.in.n.Load() > 0 {
+				pending |= 1 << j
+			}
+		case s.nUsed[j] > 0 && !sh.in.put(s, j):
+			pending |= 1 << j // inbox full: apply it and this stripe's keys here
 		}
 	}
 	for pending != 0 {
@@ -104,7 +113,7 @@ func (d *Detector) merge(s *stripe, wait bool) {
 			if !sh.mu.TryLock() {
 				continue
 			}
-			d.mergeShard(s, j, sh, thr)
+			d.mergeShard(s, sh, thr)
 			sh.mu.Unlock()
 			pending &^= 1 << j
 			took = true
@@ -131,36 +140,53 @@ func (d *Detector) merge(s *stripe, wait bool) {
 // waits for the heap.
 const maxPendingCands = 2 * stripeMaxDistinct
 
-// mergeShard applies a stripe's keys of shard j; the caller holds s.mu and sh.mu.
-func (d *Detector) mergeShard(s *stripe, j int, sh *shard, thr uint64) {
+// mergeShard applies what other cores handed to shard sh, then the stripe's own keys of it (in
+// that order: the handed-off keys were added first). The caller holds s.mu and sh.mu.
+func (d *Detector) mergeShard(s *stripe, sh *shard, thr uint64) {
 	cur := uint8(d.sk.epoch.Load())
+	if sh.in.n.Load() > 0 {
+		items := sh.in.take(sh.spare)
+		for k := range items {
+			d.apply(s, sh, &items[k], cur, thr)
+		}
+		clear(items)
+		sh.spare = items[:0]
+	}
+	j := shardOf(sh.id)
 	used := s.used[j][:s.nUsed[j]]
 	d.sk.touch(sh, s, used)
 	for _, i := range used {
 		sl := &s.slots[i]
-		n := sl.n
-		var est uint64
-		for n > 0 { // counts past 32 bits arrive in several steps
-			step := uint32(min(n, 1<<31))
-			est = sh.add(d.sk, sl.h, step, cur)
-			n -= uint64(step)
-		}
-		if d.testApply != nil {
-			d.testApply(sl.key, sl.n)
-		}
-		if est >= thr && !d.top.isMember(sl.h) {
-			s.cands = append(s.cands, candidate{key: sl.key, h: sl.h, est: est})
-		}
+		d.apply(s, sh, sl, cur, thr)
 		*sl = slot{}
 	}
 	s.nUsed[j] = 0
 }
 
-// mergeAll merges every registered stripe. With wait false, stripes busy in another goroutine are
-// skipped (they merge on their own when full, or on the next tick).
+// apply adds one buffered key to shard sh at epoch cur and records it as a heap candidate of s
+// when its estimate reached thr. The caller holds sh.mu.
+func (d *Detector) apply(s *stripe, sh *shard, sl *slot, cur uint8, thr uint64) {
+	n := sl.n
+	var est uint64
+	for n > 0 { // counts past 32 bits arrive in several steps
+		step := uint32(min(n, 1<<31))
+		est = sh.add(d.sk, sl.h, step, cur)
+		n -= uint64(step)
+	}
+	if d.testApply != nil {
+		d.testApply(sl.key, sl.n)
+	}
+	if est >= thr && !d.top.isMember(sl.h) {
+		s.cands = append(s.cands, candidate{key: sl.key, h: sl.h, est: est})
+	}
+}
+
+// mergeAll merges every registered stripe, then every inbox (through d.flush, which owns every
+// shard). With wait false, stripes busy in another goroutine are skipped (they merge on their own
+// when full, or on the next tick).
 func (d *Detector) mergeAll(wait bool) {
 	d.stripesMu.Lock()
-	list := append([]*stripe(nil), d.stripes...)
+	list := append(append([]*stripe(nil), d.stripes...), d.flush)
 	d.stripesMu.Unlock()
 	for _, s := range list {
 		if wait {
