@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -31,6 +32,9 @@ type Options struct {
 	ProtoVer int // 0 plain, 2 zlib, 3 brotli
 	// Local, when set, is the source address to connect from (spreading load over 127.0.0.x).
 	Local *net.TCPAddr
+	// Control, when set, runs on the socket before it connects (net.Dialer.Control), e.g. to
+	// shrink its receive buffer for a viewer that stops reading.
+	Control func(network, address string, c syscall.RawConn) error
 }
 
 // Conn is one authenticated connection.
@@ -50,7 +54,7 @@ var ErrRejected = errors.New("viewer: auth rejected")
 
 // Dial connects and authenticates; it returns once the auth reply arrived.
 func Dial(ctx context.Context, o Options) (*Conn, error) {
-	d := net.Dialer{LocalAddr: o.Local}
+	d := net.Dialer{LocalAddr: o.Local, Control: o.Control}
 	var (
 		nc  net.Conn
 		br  *bufio.Reader

@@ -35,7 +35,7 @@ func startCluster(t *testing.T, natsURL string) *cluster {
 	ns := fmt.Sprintf("split%d", time.Now().UnixNano())
 	common := []string{"-queue.url", natsURL, "-queue.namespace", ns, "-secret", "split-cluster-secret-0123",
 		"-log.level", "warn", "-gateway.rate_per_ip", "0", "-account.bcrypt_cost", "4",
-		"-comet.report_interval", "100ms", "-logic.count_interval", "200ms", "-job.window", "20ms",
+		"-comet.report_interval", "100ms", "-comet.write_timeout", "3s", "-logic.count_interval", "200ms", "-job.window", "20ms",
 		"-danmaku.rate", "1000", "-danmaku.burst", "1000"}
 	port := func() string { return fmt.Sprint(freePort(t)) }
 	logicRPC := "127.0.0.1:" + port()
