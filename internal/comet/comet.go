@@ -3,11 +3,14 @@
 // rooms. Connections are sharded into buckets by room so joins, leaves and
 // pushes in different rooms never share a lock; a room's batch is encoded at
 // most once per protocol version present in the room and the same bytes (and,
-// for WebSocket, the same frame) are queued to every connection in it. Each
-// connection has one reader goroutine; its bounded send queue and writer
-// goroutine exist only while it has something to write, so an idle
-// connection costs little more than a parked reader. A connection that falls
-// behind is closed, never waited for.
+// for WebSocket, the same frame) are queued to every connection in it. An
+// authenticated connection waiting for input is parked in an epoll poller
+// with no goroutine (on Linux, comet.poller); a packet wakes a short-lived
+// reader that answers it and parks the connection again (elsewhere, or with
+// the poller off, each connection keeps one reader goroutine). Its bounded
+// send queue and writer goroutine exist only while it has something to
+// write, so an idle connection costs little more than its struct and read
+// buffers. A connection that falls behind is closed, never waited for.
 package comet
 
 import (
@@ -75,6 +78,9 @@ type Service struct {
 
 	clock      *writerClock  // times out idle writers (writer.go)
 	writerTick time.Duration // clock period; tests shorten it before Start
+
+	pollers []*poller // set by Start; empty: a reader goroutine per connection
+	epoch   time.Time // origin of now (conn.lastRead)
 }
 
 // New validates cfg and builds a Service; it starts nothing.
@@ -115,6 +121,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 
 		clock:      newWriterClock(),
 		writerTick: defaultWriterTick,
+		epoch:      time.Now(),
 	}
 	for i := range s.buckets {
 		s.buckets[i] = newBucket()
@@ -124,17 +131,22 @@ func New(cfg Config, deps Deps) (*Service, error) {
 }
 
 // Start opens the TCP listener (unless tcp_addr is empty) and starts the
-// accept, report and writer-clock loops. It returns once the listener is bound.
+// accept, report and writer-clock loops and the pollers. It returns once the
+// listener is bound.
 func (s *Service) Start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state != stateNew {
 		return fmt.Errorf("comet: start: %w", ErrClosed)
 	}
+	if err := s.newPollers(); err != nil {
+		return err
+	}
 	if s.cfg.TCPAddr != "" {
 		var lc net.ListenConfig
 		ln, err := lc.Listen(ctx, "tcp", s.cfg.TCPAddr)
 		if err != nil {
+			s.closePollers()
 			return fmt.Errorf("comet: listen %s: %w", s.cfg.TCPAddr, err)
 		}
 		s.ln = ln
@@ -142,6 +154,7 @@ func (s *Service) Start(ctx context.Context) error {
 		go s.acceptLoop(ln)
 		s.log.Info("comet listening", "tcp_addr", ln.Addr().String(), "server_id", s.cfg.ServerID)
 	}
+	s.startPollers()
 	s.wg.Add(2)
 	go s.reportLoop()
 	go s.clockLoop()
@@ -150,8 +163,8 @@ func (s *Service) Start(ctx context.Context) error {
 }
 
 // Stop closes the listener and every connection (logic is told each one
-// left), stops the report loop and waits for every goroutine, or until ctx
-// ends.
+// left), stops the report loop and the pollers and waits for every
+// goroutine, or until ctx ends.
 func (s *Service) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	if s.state == stateStopped {
@@ -168,6 +181,7 @@ func (s *Service) Stop(ctx context.Context) error {
 	for _, b := range s.buckets {
 		n += b.closeAll()
 	}
+	s.stopPollers() // every connection is closed: none can park any more
 	s.log.Info("comet stopping", "connections", n)
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
@@ -179,7 +193,8 @@ func (s *Service) Stop(ctx context.Context) error {
 	}
 }
 
-// enter registers a connection goroutine unless the Service is not running.
+// enter registers a connection (a slot in s.wg until end) unless the Service
+// is not running.
 func (s *Service) enter() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

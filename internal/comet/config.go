@@ -43,6 +43,13 @@ type Config struct {
 	// MaxConnsPerIP caps connections from one client IP (0 = no limit). Viewers behind one
 	// carrier NAT share an address, so size it generously.
 	MaxConnsPerIP int `yaml:"max_conns_per_ip"`
+	// Poller parks authenticated connections that are waiting for input in an
+	// epoll set instead of a blocked reader goroutine each, so an idle
+	// connection holds no goroutine stack. A packet wakes a short-lived
+	// goroutine that reads and answers it. false keeps one reader goroutine per
+	// connection. Only Linux has the poller; elsewhere the setting is ignored
+	// and every connection has a reader goroutine.
+	Poller bool `yaml:"poller"`
 }
 
 // Defaults.
@@ -56,6 +63,7 @@ const (
 	DefaultMaxPacket        = protocol.DefaultMaxPacket
 	DefaultWriteTimeout     = 10 * time.Second
 	DefaultLogicTimeout     = 3 * time.Second
+	DefaultPoller           = true
 )
 
 // DefaultConfig is the configuration RegisterFlags installs.
@@ -70,6 +78,7 @@ func DefaultConfig() Config {
 		MaxPacket:        DefaultMaxPacket,
 		WriteTimeout:     DefaultWriteTimeout,
 		LogicTimeout:     DefaultLogicTimeout,
+		Poller:           DefaultPoller,
 	}
 }
 
@@ -87,6 +96,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.DurationVar(&c.WriteTimeout, prefix+"write_timeout", DefaultWriteTimeout, "deadline of one write to a connection; a connection that misses it is closed")
 	fs.DurationVar(&c.LogicTimeout, prefix+"logic_timeout", DefaultLogicTimeout, "deadline of each call to logic (connect, disconnect, report)")
 	fs.IntVar(&c.MaxConnsPerIP, prefix+"max_conns_per_ip", 0, "connections allowed from one client IP; 0 means no limit")
+	fs.BoolVar(&c.Poller, prefix+"poller", DefaultPoller, "park idle connections in epoll instead of a reader goroutine each (Linux; ignored elsewhere)")
 }
 
 // Validate reports every invalid field.

@@ -2,6 +2,7 @@ package comet
 
 import (
 	"errors"
+	"io"
 	"net"
 	"os"
 	"sync"
@@ -41,22 +42,41 @@ func verIndex(ver uint16) uint8 {
 var indexVer = [numVers]uint16{protocol.VerPlain, protocol.VerZlib, protocol.VerBrotli}
 
 // conn is one client connection. Fields set during auth (uid, roomID, vi,
-// room) are written by the reader goroutine before the connection joins its
-// bucket and only read afterwards; idx is guarded by the bucket lock.
+// room) are written by the auth goroutine before the connection joins its
+// bucket and only read afterwards; idx is guarded by the bucket lock. The
+// read state (rd, buf, the WebSocket reader behind rd, joined) belongs to
+// whichever goroutine reads the connection: one at a time, handed over
+// through the poller's lock when the connection is parked (poller_linux.go).
 //
-// An idle connection costs one parked reader goroutine and this struct: the
-// send queue and the writer goroutine exist only while there is something
-// to write (see writer.go).
+// An idle connection costs this struct and its read buffers: once
+// authenticated it waits in an epoll poller with no goroutine (or, without
+// the poller, in one parked reader goroutine), and the send queue and the
+// writer goroutine exist only while there is something to write (see
+// writer.go).
 type conn struct {
 	nc     net.Conn
 	ws     bool
-	joined bool   // past auth: writes go through the queue; reader goroutine only
+	joined bool   // past auth: writes go through the queue; read state
 	vi     uint8  // message version index (viPlain, viZlib, viBrotli)
 	ip     string // counted in the per-IP limit until end
 	uid    int64
 	roomID int64
 	room   *room
 	idx    int
+
+	rd  io.Reader // packet source: nc, or the WebSocket frame reader
+	buf []byte    // packet buffer (readBufSize)
+	// lastRead is when the last packet was read (Service.now): a read waits
+	// until lastRead + heartbeat_timeout, and a poller drops a parked
+	// connection silent for longer.
+	lastRead atomic.Int64
+
+	// Poller state, guarded by poller.mu (poller is set before the
+	// connection is visible to anyone else and never changes).
+	poller *poller // nil: a reader goroutine per connection
+	pollID uint64  // registration id while parked in poller; 0 otherwise
+	fd     int32   // socket descriptor; fdUnknown until first parked, fdNone if not pollable
+	inSet  bool    // fd is in the poller's epoll set (armed or not)
 
 	closed atomic.Bool // set under mu by close; read without it
 
@@ -69,13 +89,22 @@ type conn struct {
 	wake    chan struct{} // the running writer's wake-up (capacity 1)
 }
 
+// Values of conn.fd before a descriptor is known.
+const (
+	fdUnknown = -1 // not looked up yet
+	fdNone    = -2 // the connection has no descriptor a poller can watch
+)
+
 func newConn(nc net.Conn, isWS bool) *conn {
-	return &conn{nc: nc, ws: isWS, idx: -1}
+	return &conn{nc: nc, ws: isWS, idx: -1, fd: fdUnknown}
 }
 
 // close closes the connection once, recording why, and wakes a parked
-// writer so it exits. It reports whether this call closed it. It never
-// blocks on the connection's goroutines, so it is safe under a bucket lock.
+// writer so it exits. A connection parked in a poller is taken out of it
+// (before the socket is closed, so its descriptor cannot be reused while
+// still in the epoll set) and finished on a goroutine of its own: nobody
+// else would. It reports whether this call closed it. It never blocks on
+// the connection's goroutines, so it is safe under a bucket lock.
 func (c *conn) close(reason string) bool {
 	c.mu.Lock()
 	if c.reason != "" {
@@ -86,6 +115,9 @@ func (c *conn) close(reason string) bool {
 	c.closed.Store(true)
 	c.wakeWriter()
 	c.mu.Unlock()
+	if c.poller != nil {
+		c.poller.detach(c)
+	}
 	_ = c.nc.Close()
 	return true
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -73,9 +74,15 @@ type env struct {
 	wsURL string
 }
 
+// testPoller is comet.poller in the tests' configs: on unless
+// ZHIBO_TEST_COMET_POLLER=off; TestWithoutPoller turns it off for the suite
+// it reruns.
+var testPoller = os.Getenv("ZHIBO_TEST_COMET_POLLER") != "off"
+
 // testConfig is fast: short report interval, everything on 127.0.0.1:0.
 func testConfig() Config {
 	cfg := DefaultConfig()
+	cfg.Poller = testPoller
 	cfg.ServerID = "comet-test"
 	cfg.TCPAddr = "127.0.0.1:0"
 	cfg.Buckets = 4

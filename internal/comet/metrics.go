@@ -41,6 +41,7 @@ type metrics struct {
 	connTCP     prometheus.Gauge
 	connWS      prometheus.Gauge
 	rooms       prometheus.Gauge
+	parked      prometheus.Gauge
 	messagesOut prometheus.Counter
 	batches     *prometheus.CounterVec
 	batchSize   prometheus.Histogram
@@ -56,6 +57,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "connections", Help: "Open client connections by transport."}, []string{"transport"}),
 		rooms: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
 			Name: "rooms", Help: "Rooms with at least one connection on this comet."}),
+		parked: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "parked_connections", Help: "Connections waiting for input in an epoll poller, with no goroutine."}),
 		messagesOut: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "messages_out_total", Help: "Op-5 messages queued to connections (messages x connections)."}),
 		batches: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
@@ -70,7 +73,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		protoErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "protocol_errors_total", Help: "Connections closed for a protocol error, by reason."}, []string{"reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.connections, m.rooms, m.messagesOut, m.batches,
+	for _, c := range []prometheus.Collector{m.connections, m.rooms, m.parked, m.messagesOut, m.batches,
 		m.batchSize, m.bytesOut, m.dropped, m.protoErrors} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("comet: register metrics: %w", err)

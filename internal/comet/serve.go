@@ -51,7 +51,7 @@ func (s *Service) serveWS(w http.ResponseWriter, r *http.Request) {
 	var src io.Reader = nc
 	if n := rw.Reader.Buffered(); n > 0 {
 		head, _ := rw.Reader.Peek(n)
-		src = io.MultiReader(bytes.NewReader(bytes.Clone(head)), nc)
+		src = &headReader{head: bytes.Clone(head), r: nc}
 	}
 	c := newConn(nc, true)
 	c.ip = ip
@@ -99,21 +99,25 @@ func (s *Service) acceptLoop(ln net.Listener) {
 }
 
 // serveConn runs a connection's auth phase on the goroutine that accepted it
-// (the accept loop's child or the HTTP handler), then hands the connection
-// to a fresh reader goroutine and returns. The auth phase's deep call chain
-// (HTTP upgrade, JSON, logic) grows a stack that the long-lived idle reader
-// would otherwise keep; the new reader starts small. The caller has done
-// s.wg.Add(1); the slot passes to the reader.
+// (the accept loop's child or the HTTP handler), then parks the connection
+// in its poller, or hands it to a fresh reader goroutine, and returns. The
+// auth phase's deep call chain (HTTP upgrade, JSON, logic) grows a stack
+// that no long-lived reader should keep. The caller has done s.wg.Add(1);
+// the slot belongs to the connection until end.
 func (s *Service) serveConn(c *conn, r io.Reader) {
 	s.m.connGauge(c.ws).Inc()
-	home := s.buckets[s.connSeq.Add(1)%uint64(len(s.buckets))]
+	seq := s.connSeq.Add(1)
+	if len(s.pollers) > 0 {
+		c.poller = s.pollers[seq%uint64(len(s.pollers))]
+	}
+	home := s.buckets[seq%uint64(len(s.buckets))]
 	if !home.addPending(c) {
 		c.close(closeShutdown)
 		s.end(c, false)
 		return
 	}
-	buf := make([]byte, readBufSize)
-	seq, pop, ok := s.authenticate(c, r, buf)
+	c.rd, c.buf = r, make([]byte, readBufSize)
+	aseq, pop, ok := s.authenticate(c)
 	if !ok {
 		home.removePending(c)
 		s.end(c, false)
@@ -126,7 +130,7 @@ func (s *Service) serveConn(c *conn, r io.Reader) {
 	// came in: an idle connection starts with no writer goroutine.
 	body := protocol.AuthReplyBody(protocol.AuthCodeOK)
 	okReply := protocol.AppendPacket(c.replyBuf(protocol.HeaderLen+len(body)),
-		protocol.VerInt, protocol.OpAuthReply, seq, body)
+		protocol.VerInt, protocol.OpAuthReply, aseq, body)
 	c.holdWrites()
 	rb := s.bucketFor(c.roomID)
 	joined, newRoom := rb.join(c, pop)
@@ -143,23 +147,33 @@ func (s *Service) serveConn(c *conn, r io.Reader) {
 	s.releaseWrites(c)
 	if err != nil {
 		s.readFailed(c, err, dropWriteError)
-	} else {
-		s.m.bytesOut.Add(float64(len(okReply)))
-		c.joined = true
+		s.finish(c)
+		return
 	}
-	go func() {
-		if err == nil {
-			s.readLoop(c, r, buf)
-		}
-		if rb.leave(c) {
-			s.m.rooms.Dec()
-		}
-		s.end(c, true)
-	}()
+	s.m.bytesOut.Add(float64(len(okReply)))
+	c.joined = true
+	c.lastRead.Store(s.now())
+	if !s.park(c) {
+		go s.readLoop(c)
+	}
 }
 
+// finish ends a connection that joined its room: it leaves the room and
+// ends. Whoever holds the connection last calls it, exactly once: its
+// reader goroutine, or, for a connection parked in a poller, whoever takes
+// it out (a close from elsewhere, the heartbeat sweep, the poller's stop).
+func (s *Service) finish(c *conn) {
+	if s.bucketFor(c.roomID).leave(c) {
+		s.m.rooms.Dec()
+	}
+	s.end(c, true)
+}
+
+// now is the time on the Service's monotonic clock, for conn.lastRead.
+func (s *Service) now() int64 { return int64(time.Since(s.epoch)) }
+
 // end finishes a connection: closes it if still open, tells logic it left
-// when Connect had accepted it, and releases the goroutine slot.
+// when Connect had accepted it, and releases the connection's slot in s.wg.
 func (s *Service) end(c *conn, connected bool) {
 	defer s.wg.Done()
 	c.close(closePeer)
@@ -180,9 +194,9 @@ func (s *Service) end(c *conn, connected bool) {
 // popularity; otherwise the connection is closed (with a -101 reply when
 // logic refused). It is a separate function so its deep call chain (JSON,
 // logic) does not enlarge the frame the idle reader keeps on its stack.
-func (s *Service) authenticate(c *conn, r io.Reader, buf []byte) (seq uint32, pop int64, ok bool) {
+func (s *Service) authenticate(c *conn) (seq uint32, pop int64, ok bool) {
 	_ = c.nc.SetReadDeadline(time.Now().Add(s.cfg.AuthTimeout))
-	p, err := protocol.ReadPacket(r, buf, s.cfg.MaxPacket)
+	p, err := protocol.ReadPacket(c.rd, c.buf, s.cfg.MaxPacket)
 	if err != nil {
 		s.readFailed(c, err, dropAuthTimeout)
 		return 0, 0, false
@@ -212,32 +226,49 @@ func (s *Service) authenticate(c *conn, r io.Reader, buf []byte) (seq uint32, po
 	return p.Seq, pop, true
 }
 
-// readLoop answers heartbeats until the connection ends; any other packet
-// is a protocol error.
-func (s *Service) readLoop(c *conn, r io.Reader, buf []byte) {
-	for {
-		_ = c.nc.SetReadDeadline(time.Now().Add(s.cfg.HeartbeatTimeout))
-		p, err := protocol.ReadPacket(r, buf, s.cfg.MaxPacket)
-		if err != nil {
-			s.readFailed(c, err, dropHeartbeatTimeout)
-			return
-		}
-		switch p.Op {
-		case protocol.OpHeartbeat:
-			reply := protocol.AppendHeartbeatReply(c.replyBuf(protocol.HeaderLen+4), p.Seq, c.room.popularity.Load())
-			if !s.reply(c, reply) {
-				s.drop(c, dropQueueFull, nil)
-				return
-			}
-			s.m.bytesOut.Add(float64(len(reply)))
-		case protocol.OpAuth:
-			s.protoError(c, protoDuplicateAuth, errors.New("second auth packet"))
-			return
-		default:
-			s.protoError(c, protoUnexpectedOp, fmt.Errorf("op %d from client", p.Op))
+// readLoop reads packets until the connection can be parked in its poller
+// or ends, then finishes it. A poller starts it when a parked connection's
+// socket becomes readable: it then reads one packet and parks the
+// connection again. Without a poller (or while the connection holds bytes
+// epoll cannot see) it keeps reading, one reader goroutine per connection.
+func (s *Service) readLoop(c *conn) {
+	for s.readOne(c) {
+		if s.park(c) {
 			return
 		}
 	}
+	s.finish(c)
+}
+
+// readOne reads one packet and answers it: a heartbeat gets its reply, any
+// other packet is a protocol error. The read waits until heartbeat_timeout
+// after the previous packet. It reports false once the connection is closed.
+func (s *Service) readOne(c *conn) bool {
+	if c.isClosed() {
+		return false
+	}
+	_ = c.nc.SetReadDeadline(s.epoch.Add(time.Duration(c.lastRead.Load()) + s.cfg.HeartbeatTimeout))
+	p, err := protocol.ReadPacket(c.rd, c.buf, s.cfg.MaxPacket)
+	if err != nil {
+		s.readFailed(c, err, dropHeartbeatTimeout)
+		return false
+	}
+	c.lastRead.Store(s.now())
+	switch p.Op {
+	case protocol.OpHeartbeat:
+		reply := protocol.AppendHeartbeatReply(c.replyBuf(protocol.HeaderLen+4), p.Seq, c.room.popularity.Load())
+		if !s.reply(c, reply) {
+			s.drop(c, dropQueueFull, nil)
+			return false
+		}
+		s.m.bytesOut.Add(float64(len(reply)))
+		return true
+	case protocol.OpAuth:
+		s.protoError(c, protoDuplicateAuth, errors.New("second auth packet"))
+	default:
+		s.protoError(c, protoUnexpectedOp, fmt.Errorf("op %d from client", p.Op))
+	}
+	return false
 }
 
 // readFailed classifies a read error: a deadline is the timeout drop of the

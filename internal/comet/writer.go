@@ -104,8 +104,8 @@ func (s *Service) enqueue(c *conn, b []byte) bool {
 func (s *Service) startWriter(c *conn) {
 	c.writing = true
 	c.wake = make(chan struct{}, 1)
-	// c is open, so its reader (or auth) goroutine still holds a slot in
-	// s.wg: the counter is above zero and Add may race with Stop's Wait.
+	// c is open, so it still holds its slot in s.wg (released by end): the
+	// counter is above zero and Add may race with Stop's Wait.
 	s.wg.Add(1)
 	go s.writeLoop(c)
 }
