@@ -152,16 +152,29 @@ func countUnits(c *client, received *atomic.Int64) {
 
 // BenchmarkConnMemory reports what an idle authenticated, heartbeating connection costs
 // the process: heap (the comet's conn, queue, buffers and the test client's
-// socket object) and goroutine stacks (the comet's reader; an idle
-// connection has no writer, and idle clients have no goroutines).
+// socket object) and goroutine stacks, with the poller (an idle connection
+// has no goroutine) and without it (one parked reader goroutine each). An
+// idle connection has no writer, and idle clients have no goroutines.
 func BenchmarkConnMemory(b *testing.B) {
 	for _, tr := range transports {
-		b.Run(tr.name, func(b *testing.B) { benchConnMemory(b, tr.ws) })
+		for _, mode := range []struct {
+			name   string
+			poller bool
+		}{{"poller", true}, {"reader", false}} {
+			b.Run(tr.name+"/"+mode.name, func(b *testing.B) { benchConnMemory(b, tr.ws, mode.poller) })
+		}
 	}
 }
 
-func benchConnMemory(b *testing.B, isWS bool) {
-	e := startEnv(b, nil)
+func benchConnMemory(b *testing.B, isWS, poller bool) {
+	e := startEnv(b, func(c *Config) { c.Poller = poller })
+	if poller && len(e.svc.pollers) == 0 {
+		b.Skip("no poller on " + runtime.GOOS)
+	}
+	perConn := 1 // goroutines per idle connection
+	if poller {
+		perConn = 0
+	}
 	for b.Loop() {
 		var before, after runtime.MemStats
 		runtime.GC()
@@ -174,13 +187,22 @@ func benchConnMemory(b *testing.B, isWS bool) {
 		for _, nc := range clients { // one heartbeat each, answered without a writer
 			heartbeatBare(b, nc, isWS)
 		}
+		if poller { // the readers that answered exit once their connection is parked again
+			eventually(b, func() bool { return int(testutil.ToFloat64(e.svc.m.parked)) == benchConns }, "all parked")
+		}
+		// Polled here: require.Eventually runs its condition on goroutines of its own.
+		for deadline := time.Now().Add(5 * time.Second); runtime.NumGoroutine()-g0 != perConn*benchConns &&
+			time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
 		for range 4 { // each GC halves an oversized idle stack once
 			runtime.GC()
 		}
 		runtime.ReadMemStats(&after)
-		require.Equal(b, benchConns, runtime.NumGoroutine()-g0, "one reader per idle connection, no writer")
-		b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/benchConns, "heap-B/conn")
-		b.ReportMetric(float64(after.StackInuse-before.StackInuse)/benchConns, "stack-B/conn")
+		require.Equal(b, perConn*benchConns, runtime.NumGoroutine()-g0, "goroutines per idle connection")
+		// Signed: with the poller the stacks in use can shrink below the start.
+		b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/benchConns, "heap-B/conn")
+		b.ReportMetric(float64(int64(after.StackInuse)-int64(before.StackInuse))/benchConns, "stack-B/conn")
 		for _, nc := range clients {
 			_ = nc.Close()
 		}
