@@ -32,14 +32,18 @@ type Detector struct {
 	stripes    []*stripe
 	maxStripes int
 	nextStripe int
-	owners     int     // shard owners (inbox.go)
-	flush      *stripe // owns every shard; mergeAll applies the inboxes through it
+	slots      []ownerSlot // shard owners (inbox.go)
+	flush      *stripe     // owns every shard; mergeAll applies the inboxes through it
 
+	// Written by merges on every core: on their own cache lines, so those writes do not evict
+	// the read-mostly fields every Add reads (seed, sk, pool).
+	_       [cacheLine]byte
 	events  atomic.Uint64 // adds merged into the sketch
 	nextAge atomic.Uint64 // events count at which the next halving is due
 	agings  atomic.Uint64
 	ageMu   sync.Mutex
 	lastAge time.Time
+	_       [cacheLine]byte
 
 	hot       atomic.Pointer[hotSet] // read by IsHot
 	publishMu sync.Mutex             // serialises snapshot rebuilds
@@ -79,8 +83,8 @@ func New(cfg Config) (*Detector, error) {
 		allow:      newMatcher(cfg.Allow),
 		deny:       newMatcher(cfg.Deny),
 		maxStripes: 2 * runtime.GOMAXPROCS(0),
-		owners:     min(runtime.GOMAXPROCS(0), numShards),
-		flush:      &stripe{owner: -1},
+		slots:      make([]ownerSlot, min(runtime.GOMAXPROCS(0), numShards)),
+		flush:      &stripe{slot: -1, all: true},
 		pins:       map[string]time.Time{},
 		reported:   map[string]struct{}{},
 		lastAge:    time.Now(),

@@ -17,7 +17,7 @@ func TestInboxesLoseNothing(t *testing.T) {
 		t.Run("owners="+strconv.Itoa(tc.owners)+"/goroutines="+strconv.Itoa(tc.goroutines), func(t *testing.T) {
 			d, err := New(Config{K: 40, Seed: 3, Width: 1 << 14, WindowEvents: 0, Window: 0})
 			require.NoError(t, err)
-			d.owners = tc.owners
+			d.slots = make([]ownerSlot, tc.owners)
 			const rounds = 300
 			var wg sync.WaitGroup
 			for g := range tc.goroutines {
@@ -48,4 +48,25 @@ func TestInboxesLoseNothing(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOwnerSlotLease checks that a stripe keeps the slot it merges with, that a stripe finding
+// every slot held gets none, and that a slot whose holder stopped merging passes to another
+// stripe after leaseEvents.
+func TestOwnerSlotLease(t *testing.T) {
+	d, err := New(Config{Seed: 1})
+	require.NoError(t, err)
+	d.slots = make([]ownerSlot, 2)
+	a, b, c := &stripe{slot: -1}, &stripe{slot: -1}, &stripe{slot: -1}
+	require.Equal(t, 0, d.claim(a))
+	require.Equal(t, 1, d.claim(b))
+	require.Equal(t, -1, d.claim(c), "both slots held")
+	d.events.Add(leaseEvents)
+	require.Equal(t, 0, d.claim(a), "a renews its slot")
+	require.Equal(t, -1, d.claim(c), "b's lease has not run out yet")
+	d.events.Add(1)
+	require.Equal(t, 1, d.claim(c), "b stopped merging: its slot is free")
+	require.Equal(t, -1, d.claim(b), "b lost it")
+	require.Equal(t, 0, d.claim(a))
+	require.True(t, d.owns(1, false, 3) && !d.owns(1, false, 2) && !d.owns(-1, false, 1) && d.owns(-1, true, 1))
 }

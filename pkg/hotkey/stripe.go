@@ -1,7 +1,7 @@
 package hotkey
 
 import (
-	"runtime"
+	"math/bits"
 	"sync"
 )
 
@@ -24,7 +24,8 @@ type slot struct {
 
 type stripe struct {
 	mu       sync.Mutex
-	owner    int // shards it applies itself (see owns); -1 = all
+	slot     int  // owner slot last claimed (inbox.go); -1 = none
+	all      bool // applies every shard itself (the reporter's flush stripe)
 	distinct int
 	events   uint64
 	nUsed    [numShards]uint8
@@ -67,7 +68,7 @@ func (d *Detector) newStripe() any {
 	d.stripesMu.Lock()
 	defer d.stripesMu.Unlock()
 	if len(d.stripes) < d.maxStripes {
-		s := &stripe{owner: len(d.stripes) % d.owners}
+		s := &stripe{slot: -1}
 		d.stripes = append(d.stripes, s)
 		return s
 	}
@@ -79,47 +80,72 @@ func (d *Detector) newStripe() any {
 // merge moves a stripe's buffered counts into the sketch, offers the keys whose estimate reached
 // the top-K threshold, and ages the window when enough events have passed. The caller holds s.mu.
 //
-// Each shard has an owner (see inbox.go): keys of shards this stripe does not own are handed to
-// the shard's inbox, and the stripe applies only its own shards — together with what the other
+// Each shard has an owner (see inbox.go): keys of shards this stripe's slot does not own are
+// handed to the shard's inbox, and the stripe applies only its own shards — together with what the other
 // cores handed to them — so the cache lines of a shard stay with one core. An inbox that is full
 // (its owner is not adding) is applied by whoever finds it full.
 //
-// A merge never parks on a lock another core holds. Shards are independent, so the order they
+// A merge does not park on a lock another core holds. Shards are independent, so the order they
 // are visited in does not matter: free ones are taken first, and while every shard left is busy
-// the merge yields and tries again (a shard is held for a few microseconds; parking and being
-// woken costs more). Candidates the heap is too busy to take wait in the stripe for its next
+// the merge spins (a shard is held for a few microseconds; parking and being woken costs more),
+// blocking only after maxSpins rounds. Candidates the heap is too busy to take wait in the stripe for its next
 // merge, up to maxPendingCands; with wait set (TopK, Stop) the merge blocks instead.
 func (d *Detector) merge(s *stripe, wait bool) {
 	thr := max(d.top.thr.Load(), 1)
+	slot := -1
+	if !s.all {
+		slot = d.claim(s)
+	}
 	pending := 0
 	for j := range numShards {
 		sh := &d.sk.shards[j]
-		switch {
-		case d.owns(s, j):
-			if s.nUsed[j] > 0 || sh.in.n.Load() > 0 {
-				pending |= 1 << j
+		if !d.owns(slot, s.all, j) {
+			if s.nUsed[j] > 0 && !sh.in.put(s, j) {
+				pending |= 1 << j // inbox full: apply it and this stripe's keys here
 			}
-		case s.nUsed[j] > 0 && !sh.in.put(s, j):
-			pending |= 1 << j // inbox full: apply it and this stripe's keys here
+			continue
 		}
+		if s.nUsed[j] == 0 && sh.in.n.Load() == 0 {
+			continue
+		}
+		if sh.mu.TryLock() {
+			d.mergeShard(s, sh, thr)
+			sh.mu.Unlock()
+			continue
+		}
+		// The shard is busy (the reporter, or a stripe applying a full inbox): rather than wait,
+		// leave this stripe's keys in the inbox for the next merge that holds it.
+		if !wait && (s.nUsed[j] == 0 || sh.in.put(s, j)) {
+			continue
+		}
+		pending |= 1 << j
 	}
-	for pending != 0 {
+	for spins := 0; pending != 0; spins++ {
 		took := false
 		for j := range numShards {
 			if pending&(1<<j) == 0 {
 				continue
 			}
 			sh := &d.sk.shards[j]
-			if !sh.mu.TryLock() {
+			switch {
+			case !wait && sh.in.put(s, j): // room again: its holder took the inbox
+			case sh.mu.TryLock():
+				d.mergeShard(s, sh, thr)
+				sh.mu.Unlock()
+			default:
 				continue
 			}
-			d.mergeShard(s, sh, thr)
-			sh.mu.Unlock()
 			pending &^= 1 << j
 			took = true
 		}
-		if pending != 0 && !took {
-			runtime.Gosched()
+		if pending != 0 && !took && spins >= maxSpins {
+			// Still busy after a long spin: its holder was probably descheduled. Wait.
+			j := bits.TrailingZeros(uint(pending))
+			sh := &d.sk.shards[j]
+			sh.mu.Lock()
+			d.mergeShard(s, sh, thr)
+			sh.mu.Unlock()
+			pending &^= 1 << j
 		}
 	}
 	events := s.events
@@ -135,6 +161,11 @@ func (d *Detector) merge(s *stripe, wait bool) {
 		d.age(false)
 	}
 }
+
+// maxSpins is how many rounds a merge retries busy shards before it blocks on one. It spins
+// rather than yields: a yielding goroutine may resume on another P and put its stripe back there,
+// which moves the stripe — and the shards it owns — to the other core.
+const maxSpins = 4096
 
 // maxPendingCands bounds the candidates a stripe keeps while the heap is busy; past it the merge
 // waits for the heap.

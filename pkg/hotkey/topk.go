@@ -43,10 +43,14 @@ type topK struct {
 	keyBytes int
 	fresh    func(h uint64) uint64 // the sketch's current estimate for a hash
 
-	// thr is the smallest estimate worth offering: MinCount while the heap has room, else the
-	// stored heap minimum.
+	// thr is the smallest estimate worth offering: MinCount while the heap has room, else one
+	// more than the stored heap minimum (offer turns down ties). thr and members are read by
+	// every merge on every core, so they sit on their own cache line, away from mu and the heap
+	// that offers write.
+	_       [cacheLine]byte
 	thr     atomic.Uint64
 	members atomic.Pointer[memberSet]
+	_       [cacheLine]byte
 }
 
 func newTopK(k int, minCount uint64, fresh func(uint64) uint64) *topK {
@@ -162,7 +166,7 @@ func (t *topK) offer(cands []candidate, eligible func(string) bool, wait bool) b
 func (t *topK) storeThr() {
 	thr := t.minCount
 	if len(t.heap) == t.k {
-		thr = max(thr, t.heap[0].count)
+		thr = max(thr, t.heap[0].count+1) // a full heap admits only counts above its minimum
 	}
 	if t.thr.Load() != thr { // avoid dirtying a cache line every merge reads
 		t.thr.Store(thr)
