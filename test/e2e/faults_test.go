@@ -46,6 +46,43 @@ func expect(t *testing.T, c *viewer.Conn, want []string) {
 	}
 }
 
+// splitRoom is a split cluster with one anchor's room and a fan who comments in it.
+type splitRoom struct {
+	c      *cluster
+	fan    session
+	roomID int64
+}
+
+// startSplitRoom starts the cluster, registers <name>_anchor and <name>_fan and creates the
+// anchor's room.
+func startSplitRoom(t *testing.T, natsURL, name string) *splitRoom {
+	c := startCluster(t, natsURL)
+	anchor := register(t, c.rest, name+"_anchor")
+	r := &splitRoom{c: c, fan: register(t, c.rest, name+"_fan")}
+	var room struct {
+		ID int64 `json:"id"`
+	}
+	code, _ := api(t, c.rest, "POST", "/api/rooms", anchor.Token, map[string]string{"title": name}, &room)
+	require.Equal(t, 200, code)
+	r.roomID = room.ID
+	return r
+}
+
+// dial connects a viewer of the room with a fresh danmu-info token; o gives the address,
+// transport and options, the room and token are filled in.
+func (r *splitRoom) dial(t *testing.T, o viewer.Options) *viewer.Conn {
+	var info struct {
+		Token string `json:"token"`
+	}
+	code, _ := api(t, r.c.rest, "GET", fmt.Sprintf("/api/rooms/%d/danmu-info", r.roomID), "", nil, &info)
+	require.Equal(t, 200, code)
+	o.RoomID, o.Token = r.roomID, info.Token
+	v, err := viewer.Dial(context.Background(), o)
+	require.NoError(t, err)
+	t.Cleanup(func() { v.Close() })
+	return v
+}
+
 // Faults on a split cluster: a comet killed mid-stream loses its viewers (they reconnect to
 // the other comet) but no viewer of the other comet misses anything; a stopped job delivers
 // what was sent meanwhile once it is back, because its consumer is durable.
@@ -54,30 +91,14 @@ func TestSplitClusterFaults(t *testing.T) {
 	if url == "" {
 		t.Skip("ZHIBO_TEST_NATS_URL not set: split-cluster fault test skipped")
 	}
-	c := startCluster(t, url)
-	n := c.rest
-	ctx := context.Background()
-	anchor := register(t, n, "fault_anchor")
-	fan := register(t, n, "fault_fan")
-	var room struct {
-		ID int64 `json:"id"`
-	}
-	code, _ := api(t, n, "POST", "/api/rooms", anchor.Token, map[string]string{"title": "faults"}, &room)
-	require.Equal(t, 200, code)
+	r := startSplitRoom(t, url, "fault")
+	c, n, fan := r.c, r.c.rest, r.fan
 	connect := func(ws bool, addr string) *viewer.Conn {
-		var info struct {
-			Token string `json:"token"`
-		}
-		code, _ := api(t, n, "GET", fmt.Sprintf("/api/rooms/%d/danmu-info", room.ID), "", nil, &info)
-		require.Equal(t, 200, code)
-		v, err := viewer.Dial(ctx, viewer.Options{Addr: addr, WS: ws, RoomID: room.ID, Token: info.Token, ProtoVer: 2})
-		require.NoError(t, err)
-		t.Cleanup(func() { v.Close() })
-		return v
+		return r.dial(t, viewer.Options{Addr: addr, WS: ws, ProtoVer: 2})
 	}
 	send := func(texts ...string) {
 		for _, text := range texts {
-			code, _ := api(t, n, "POST", fmt.Sprintf("/api/rooms/%d/danmaku", room.ID), fan.Token, map[string]string{"text": text}, nil)
+			code, _ := api(t, n, "POST", fmt.Sprintf("/api/rooms/%d/danmaku", r.roomID), fan.Token, map[string]string{"text": text}, nil)
 			require.Equal(t, 200, code, text)
 		}
 	}
@@ -101,7 +122,7 @@ func TestSplitClusterFaults(t *testing.T) {
 		defer close(sent)
 		for _, text := range seq("b", 1, 10) {
 			body, _ := json.Marshal(map[string]string{"text": text})
-			req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/rooms/%d/danmaku", n.URL, room.ID), bytes.NewReader(body))
+			req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/rooms/%d/danmaku", n.URL, r.roomID), bytes.NewReader(body))
 			req.Header.Set("Authorization", "Bearer "+fan.Token)
 			if resp, err := http.DefaultClient.Do(req); err == nil {
 				resp.Body.Close()

@@ -5,7 +5,6 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -28,27 +27,11 @@ func TestSplitClusterSlowViewer(t *testing.T) {
 	if url == "" {
 		t.Skip("ZHIBO_TEST_NATS_URL not set: split-cluster slow-viewer test skipped")
 	}
-	c := startCluster(t, url)
-	n := c.rest
-	ctx := context.Background()
-	anchor := register(t, n, "slow_anchor")
-	fan := register(t, n, "slow_fan")
-	var room struct {
-		ID int64 `json:"id"`
-	}
-	code, _ := api(t, n, "POST", "/api/rooms", anchor.Token, map[string]string{"title": "slow"}, &room)
-	require.Equal(t, 200, code)
+	r := startSplitRoom(t, url, "slow")
+	c, n, fan := r.c, r.c.rest, r.fan
+	// Protocol version 0: uncompressed frames fill the stalled socket fastest.
 	dial := func(control func(string, string, syscall.RawConn) error) *viewer.Conn {
-		var info struct {
-			Token string `json:"token"`
-		}
-		code, _ := api(t, n, "GET", fmt.Sprintf("/api/rooms/%d/danmu-info", room.ID), "", nil, &info)
-		require.Equal(t, 200, code)
-		// Protocol version 0: uncompressed frames fill the stalled socket fastest.
-		v, err := viewer.Dial(ctx, viewer.Options{Addr: c.comet2TCP, RoomID: room.ID, Token: info.Token, Control: control})
-		require.NoError(t, err)
-		t.Cleanup(func() { v.Close() })
-		return v
+		return r.dial(t, viewer.Options{Addr: c.comet2TCP, Control: control})
 	}
 	healthy := dial(nil)
 	// The stalled viewer's receive buffer is 4 KiB and it announces a typical network path's
@@ -79,7 +62,7 @@ func TestSplitClusterSlowViewer(t *testing.T) {
 		defer close(failed)
 		for _, text := range texts {
 			body, _ := json.Marshal(map[string]string{"text": text})
-			req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/rooms/%d/danmaku", n.URL, room.ID), bytes.NewReader(body))
+			req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/rooms/%d/danmaku", n.URL, r.roomID), bytes.NewReader(body))
 			req.Header.Set("Authorization", "Bearer "+fan.Token)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
