@@ -62,9 +62,13 @@ type Report struct {
 	RSS struct {
 		PID       int     `json:"pid,omitempty"`
 		BeforeKB  int64   `json:"before_kb,omitempty"`
-		AfterKB   int64   `json:"after_kb,omitempty"` // once every connection is up
-		EndKB     int64   `json:"end_kb,omitempty"`   // after sending
-		PerConnKB float64 `json:"per_conn_kb,omitempty"`
+		AfterKB   int64   `json:"after_kb,omitempty"`    // once every connection is up
+		EndKB     int64   `json:"end_kb,omitempty"`      // after sending
+		PerConnKB float64 `json:"per_conn_kb,omitempty"` // (connected - before) / connections
+		// PerConnEndKB is (end - before) / connections: after the run, when the garbage of
+		// the handshakes has been collected and the heap has grown to its working size, the
+		// steadier figure of the two.
+		PerConnEndKB float64 `json:"per_conn_end_kb,omitempty"`
 	} `json:"server_rss"`
 
 	// CPU is the cores each process kept busy while comments were sent (1 = one core).
@@ -148,6 +152,9 @@ func (r *run) finish(rep *Report, sendSeconds float64) {
 	if rep.RSS.AfterKB > 0 && rep.Conns.Established > 0 {
 		rep.RSS.PerConnKB = float64(rep.RSS.AfterKB-rep.RSS.BeforeKB) / float64(rep.Conns.Established)
 	}
+	if rep.RSS.EndKB > 0 && rep.Conns.Established > 0 {
+		rep.RSS.PerConnEndKB = float64(rep.RSS.EndKB-rep.RSS.BeforeKB) / float64(rep.Conns.Established)
+	}
 	rep.GeneratorRSSKB, _ = readRSS(os.Getpid())
 }
 
@@ -185,8 +192,8 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		row("slow viewers", "%d of %d opened (never reading), %d disconnected by the server%s", s.Opened, s.Wanted, s.Disconnected, s.after())
 	}
 	if rep.RSS.PID > 0 {
-		row("server RSS", "pid %d: %.1f MiB before, %.1f MiB connected, %.1f MiB at end; %.1f KiB per connection",
-			rep.RSS.PID, kib(rep.RSS.BeforeKB), kib(rep.RSS.AfterKB), kib(rep.RSS.EndKB), rep.RSS.PerConnKB)
+		row("server RSS", "pid %d: %.1f MiB before, %.1f MiB connected, %.1f MiB at end; per connection %.1f KiB connected, %.1f KiB at end",
+			rep.RSS.PID, kib(rep.RSS.BeforeKB), kib(rep.RSS.AfterKB), kib(rep.RSS.EndKB), rep.RSS.PerConnKB, rep.RSS.PerConnEndKB)
 	}
 	if rep.RSS.PID > 0 {
 		row("server CPU", "%.2f cores while sending", rep.CPU.Server)
