@@ -81,15 +81,16 @@ func (d *Detector) newStripe() any {
 // the top-K threshold, and ages the window when enough events have passed. The caller holds s.mu.
 //
 // Each shard has an owner (see inbox.go): keys of shards this stripe's slot does not own are
-// handed to the shard's inbox, and the stripe applies only its own shards — together with what the other
-// cores handed to them — so the cache lines of a shard stay with one core. An inbox that is full
-// (its owner is not adding) is applied by whoever finds it full.
+// handed to the shard's inbox, and the stripe applies only its own shards — together with what
+// the other cores handed to them — so the cache lines of a shard stay with one core. An inbox
+// that is full (its owner is not adding) is applied by whoever finds it full.
 //
 // A merge does not park on a lock another core holds. Shards are independent, so the order they
 // are visited in does not matter: free ones are taken first, and while every shard left is busy
 // the merge spins (a shard is held for a few microseconds; parking and being woken costs more),
-// blocking only after maxSpins rounds. Candidates the heap is too busy to take wait in the stripe for its next
-// merge, up to maxPendingCands; with wait set (TopK, Stop) the merge blocks instead.
+// blocking only after maxSpins rounds. Candidates the heap is too busy to take wait in the
+// stripe for its next merge, up to maxPendingCands; with wait set (TopK, Stop) the merge blocks
+// instead.
 func (d *Detector) merge(s *stripe, wait bool) {
 	thr := max(d.top.thr.Load(), 1)
 	slot := -1
