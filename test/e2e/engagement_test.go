@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -25,11 +24,7 @@ func TestEngagement(t *testing.T) {
 // The same on a split cluster over the real NATS: the granting components publish, account
 // folds, and the like update travels logic → job → comet.
 func TestSplitEngagement(t *testing.T) {
-	url := os.Getenv("ZHIBO_TEST_NATS_URL")
-	if url == "" {
-		t.Skip("ZHIBO_TEST_NATS_URL not set: split-cluster test skipped")
-	}
-	c := startCluster(t, url)
+	c := startCluster(t)
 	n := c.rest
 	n.WSURL = c.comet1WS
 	EngagementScenario(t, n)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
@@ -53,10 +52,10 @@ type splitRoom struct {
 	roomID int64
 }
 
-// startSplitRoom starts the cluster, registers <name>_anchor and <name>_fan and creates the
-// anchor's room.
-func startSplitRoom(t *testing.T, natsURL, name string) *splitRoom {
-	c := startCluster(t, natsURL)
+// startSplitRoom starts the cluster (skipping the test without ZHIBO_TEST_NATS_URL), registers
+// <name>_anchor and <name>_fan and creates the anchor's room.
+func startSplitRoom(t *testing.T, name string) *splitRoom {
+	c := startCluster(t)
 	anchor := register(t, c.rest, name+"_anchor")
 	r := &splitRoom{c: c, fan: register(t, c.rest, name+"_fan")}
 	var room struct {
@@ -87,11 +86,7 @@ func (r *splitRoom) dial(t *testing.T, o viewer.Options) *viewer.Conn {
 // the other comet) but no viewer of the other comet misses anything; a stopped job delivers
 // what was sent meanwhile once it is back, because its consumer is durable.
 func TestSplitClusterFaults(t *testing.T) {
-	url := os.Getenv("ZHIBO_TEST_NATS_URL")
-	if url == "" {
-		t.Skip("ZHIBO_TEST_NATS_URL not set: split-cluster fault test skipped")
-	}
-	r := startSplitRoom(t, url, "fault")
+	r := startSplitRoom(t, "fault")
 	c, n, fan := r.c, r.c.rest, r.fan
 	connect := func(ws bool, addr string) *viewer.Conn {
 		return r.dial(t, viewer.Options{Addr: addr, WS: ws, ProtoVer: 2})
