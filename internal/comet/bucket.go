@@ -24,6 +24,8 @@ type room struct {
 	// popularity is the global online count for the room, refreshed from
 	// logic; heartbeat replies carry it.
 	popularity atomic.Int64
+
+	push roomLog // batches on their way to the room's connections (roompush.go)
 }
 
 func newBucket() *bucket {
@@ -68,6 +70,7 @@ func (b *bucket) join(c *conn, popularity int64) (joined, newRoom bool) {
 	}
 	r.popularity.Store(popularity)
 	c.room = r
+	c.next = r.push.head() // only batches pushed from now on
 	c.idx = len(r.conns)
 	r.conns = append(r.conns, c)
 	if c.uid > 0 {

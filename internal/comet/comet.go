@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,6 +79,9 @@ type Service struct {
 
 	clock      *writerClock  // times out idle writers (writer.go)
 	writerTick time.Duration // clock period; tests shorten it before Start
+	// fanoutWorkers is how many goroutines one push writes from (deliver.go):
+	// one per core.
+	fanoutWorkers int
 
 	pollers []*poller // set by Start; empty: a reader goroutine per connection
 	epoch   time.Time // origin of now (conn.lastRead)
@@ -119,9 +123,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		wsUp:    ws.HTTPUpgrader{Timeout: cfg.WriteTimeout},
 		ips:     newIPLimit(cfg.MaxConnsPerIP),
 
-		clock:      newWriterClock(),
-		writerTick: defaultWriterTick,
-		epoch:      time.Now(),
+		clock:         newWriterClock(),
+		writerTick:    defaultWriterTick,
+		epoch:         time.Now(),
+		fanoutWorkers: max(1, runtime.GOMAXPROCS(0)),
 	}
 	for i := range s.buckets {
 		s.buckets[i] = newBucket()

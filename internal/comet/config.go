@@ -50,6 +50,12 @@ type Config struct {
 	// connection. Only Linux has the poller; elsewhere the setting is ignored
 	// and every connection has a reader goroutine.
 	Poller bool `yaml:"poller"`
+	// DirectWrites lets a push write a batch straight to the socket of a
+	// connection that has nothing queued, without blocking, from a few
+	// fan-out goroutines (one per core). Only a connection whose socket
+	// buffer is full gets a send queue and a writer goroutine. false queues
+	// every frame and wakes a writer goroutine per connection per push.
+	DirectWrites bool `yaml:"direct_writes"`
 }
 
 // Defaults.
@@ -64,6 +70,7 @@ const (
 	DefaultWriteTimeout     = 10 * time.Second
 	DefaultLogicTimeout     = 3 * time.Second
 	DefaultPoller           = true
+	DefaultDirectWrites     = true
 )
 
 // DefaultConfig is the configuration RegisterFlags installs.
@@ -79,6 +86,7 @@ func DefaultConfig() Config {
 		WriteTimeout:     DefaultWriteTimeout,
 		LogicTimeout:     DefaultLogicTimeout,
 		Poller:           DefaultPoller,
+		DirectWrites:     DefaultDirectWrites,
 	}
 }
 
@@ -97,6 +105,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.DurationVar(&c.LogicTimeout, prefix+"logic_timeout", DefaultLogicTimeout, "deadline of each call to logic (connect, disconnect, report)")
 	fs.IntVar(&c.MaxConnsPerIP, prefix+"max_conns_per_ip", 0, "connections allowed from one client IP; 0 means no limit")
 	fs.BoolVar(&c.Poller, prefix+"poller", DefaultPoller, "park idle connections in epoll instead of a reader goroutine each (Linux; ignored elsewhere)")
+	fs.BoolVar(&c.DirectWrites, prefix+"direct_writes", DefaultDirectWrites, "pushes write to idle sockets without blocking from one goroutine per core; false wakes a writer goroutine per connection (Unix; ignored elsewhere)")
 }
 
 // Validate reports every invalid field.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/zhibo-live/zhibo/internal/protocol"
@@ -63,6 +64,10 @@ type conn struct {
 	roomID int64
 	room   *room
 	idx    int
+	// next is the sequence number of the last room batch this connection
+	// was given (roompush.go); set at join, then used only by the room's
+	// pusher.
+	next uint64
 
 	rd  io.Reader // packet source: nc, or the WebSocket frame reader
 	buf []byte    // packet buffer (readBufSize)
@@ -87,6 +92,10 @@ type conn struct {
 	writing bool          // a writer goroutine owns the connection's writes
 	parked  bool          // the writer waits on wake for frames
 	wake    chan struct{} // the running writer's wake-up (capacity 1)
+	// raw is the socket's descriptor access, for direct writes (deliver.go)
+	// and the poller; nil for a connection that has none (not plain TCP, or
+	// not Linux). Set by newConn, then only read.
+	raw syscall.RawConn
 }
 
 // Values of conn.fd before a descriptor is known.
@@ -96,7 +105,7 @@ const (
 )
 
 func newConn(nc net.Conn, isWS bool) *conn {
-	return &conn{nc: nc, ws: isWS, idx: -1, fd: fdUnknown}
+	return &conn{nc: nc, ws: isWS, idx: -1, fd: fdUnknown, raw: rawConn(nc)}
 }
 
 // close closes the connection once, recording why, and wakes a parked

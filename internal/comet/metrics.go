@@ -34,6 +34,10 @@ const (
 	targetRoom      = "room"
 	targetUsers     = "users"
 	targetBroadcast = "broadcast"
+
+	// Paths of a pushed frame (zhibo_comet_push_writes_total).
+	writeDirect = "direct" // written whole by the push (deliver.go)
+	writeQueued = "queued" // handed to the connection's send queue and writer
 )
 
 type metrics struct {
@@ -48,6 +52,8 @@ type metrics struct {
 	bytesOut    prometheus.Counter
 	dropped     *prometheus.CounterVec
 	protoErrors *prometheus.CounterVec
+	writes      *prometheus.CounterVec
+	merged      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -72,9 +78,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "dropped_connections_total", Help: "Connections the comet closed, by reason."}, []string{"reason"}),
 		protoErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "protocol_errors_total", Help: "Connections closed for a protocol error, by reason."}, []string{"reason"}),
+		writes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "push_writes_total", Help: "Pushed frames by path: written whole by the push (direct) or handed to the connection's send queue (queued)."}, []string{"path"}),
+		merged: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "room_batches_merged_total", Help: "Room batches that arrived while the room's fan-out ran and left merged into the next one."}),
 	}
 	for _, c := range []prometheus.Collector{m.connections, m.rooms, m.parked, m.messagesOut, m.batches,
-		m.batchSize, m.bytesOut, m.dropped, m.protoErrors} {
+		m.batchSize, m.bytesOut, m.dropped, m.protoErrors, m.writes, m.merged} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("comet: register metrics: %w", err)
 		}

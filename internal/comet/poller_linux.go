@@ -2,9 +2,9 @@ package comet
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -62,16 +62,11 @@ func eventID(ev *unix.EpollEvent) uint64 {
 	return uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
 }
 
-// connFD returns the descriptor of a plain TCP connection. Any other kind
+// connFD returns the descriptor behind raw (conn.raw: plain TCP only). Any other kind
 // (TLS, a wrapper) may hold read bytes of its own that epoll cannot see, so
 // it is never parked.
-func connFD(nc net.Conn) int32 {
-	tc, ok := nc.(*net.TCPConn)
-	if !ok {
-		return fdNone
-	}
-	raw, err := tc.SyscallConn()
-	if err != nil {
+func connFD(raw syscall.RawConn) int32 {
+	if raw == nil {
 		return fdNone
 	}
 	fd := int32(fdNone)
@@ -85,7 +80,7 @@ func connFD(nc net.Conn) int32 {
 // hang-up. See Service.park.
 func (p *poller) park(c *conn) bool {
 	if c.fd == fdUnknown {
-		c.fd = connFD(c.nc)
+		c.fd = connFD(c.raw)
 	}
 	if c.fd < 0 {
 		return false

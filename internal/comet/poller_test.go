@@ -110,11 +110,12 @@ func TestParkedWebSocketPing(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, ws.OpPong, f.Header.OpCode)
 	require.Equal(t, "parked", string(f.Payload))
-	// The reader that answered waits for the packet; the heartbeat parks
-	// the connection again.
-	c.heartbeat(3)
+	// The reader that answered parks the connection again at once: no
+	// goroutine waits for the client's next data frame.
 	waitParked(t, e, 1)
 	eventually(t, func() bool { return goroutinesIn("(*Service).readLoop") == 0 }, "no reader goroutine")
+	c.heartbeat(3)
+	waitParked(t, e, 1)
 	require.NoError(t, ws.WriteFrame(c.nc, ws.MaskFrame(ws.NewPingFrame([]byte("again")))))
 	f, err = ws.ReadFrame(c.r)
 	require.NoError(t, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/zhibo-live/zhibo/internal/protocol"
 )
@@ -12,14 +13,15 @@ import (
 // version. Each encoding is laid out as [WebSocket header][packet bytes] in
 // one allocation: TCP connections get the packet bytes, WebSocket
 // connections the whole frame, so neither is ever copied per connection.
-// A frameSet belongs to one push call (one goroutine).
+// The fan-out goroutines of a push share it: each version is encoded once,
+// by the first that needs it.
 type frameSet struct {
-	msgs  [][]byte
-	raw   int // plain size of the batch, for buffer sizing
-	tcp   [numVers][]byte
-	ws    [numVers][]byte
-	built [numVers]bool
-	err   error
+	msgs [][]byte
+	raw  int // plain size of the batch, for buffer sizing
+	tcp  [numVers][]byte
+	ws   [numVers][]byte
+	once [numVers]sync.Once
+	err  [numVers]error
 }
 
 func newFrameSet(msgs [][]byte) *frameSet {
@@ -30,21 +32,35 @@ func newFrameSet(msgs [][]byte) *frameSet {
 	return fs
 }
 
-// frameFor returns the bytes to queue to c, or nil if the batch cannot be
-// encoded.
+// frameFor returns the bytes to write to c (a whole WebSocket frame on a
+// WebSocket connection), or nil if the batch cannot be encoded. The first
+// call per version encodes it; callers may share fs.
 func (fs *frameSet) frameFor(c *conn) []byte {
-	vi := c.vi
-	if !fs.built[vi] {
-		fs.build(vi)
-	}
+	p := fs.packetFor(c)
 	if c.ws {
-		return fs.ws[vi]
+		return fs.ws[c.vi]
 	}
-	return fs.tcp[vi]
+	return p
+}
+
+// packetFor returns the batch's packet for c's version without a WebSocket
+// header (a payload to join with others), or nil.
+func (fs *frameSet) packetFor(c *conn) []byte {
+	fs.once[c.vi].Do(func() { fs.build(c.vi) })
+	return fs.tcp[c.vi]
+}
+
+// failed returns an encoding error, once no goroutine encodes any more.
+func (fs *frameSet) failed() error {
+	for _, err := range fs.err {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (fs *frameSet) build(vi uint8) {
-	fs.built[vi] = true
 	size := fs.raw
 	if vi != viPlain {
 		size = size/3 + 64 // a guess; AppendBatch grows if needed
@@ -52,7 +68,7 @@ func (fs *frameSet) build(vi uint8) {
 	buf := make([]byte, wsMaxServerHeader, wsMaxServerHeader+size)
 	buf, err := protocol.AppendBatch(buf, indexVer[vi], fs.msgs)
 	if err != nil {
-		fs.err = fmt.Errorf("comet: encode batch: %w", err)
+		fs.err[vi] = fmt.Errorf("comet: encode batch: %w", err)
 		return
 	}
 	payload := buf[wsMaxServerHeader:]
@@ -62,60 +78,29 @@ func (fs *frameSet) build(vi uint8) {
 	fs.ws[vi] = buf[start:]
 }
 
-// pushStats accumulates one push's outcome; slow connections are closed
-// after the bucket lock is released.
-type pushStats struct {
-	delivered int
-	bytes     int
-	slow      []*conn
-}
-
-func (st *pushStats) fanout(s *Service, conns []*conn, fs *frameSet) {
-	for _, c := range conns {
-		b := fs.frameFor(c)
-		if b == nil {
-			continue
-		}
-		if s.enqueue(c, b) {
-			st.delivered++
-			st.bytes += len(b)
-		} else {
-			st.slow = append(st.slow, c)
-		}
-	}
-}
-
-func (s *Service) finishPush(target string, msgs [][]byte, st *pushStats) {
+// finishRound closes the slow connections of a fan-out and counts what it
+// wrote.
+func (s *Service) finishRound(st *pushStats) {
 	for _, c := range st.slow {
 		s.drop(c, dropQueueFull, nil)
 	}
-	s.m.batches.WithLabelValues(target).Inc()
-	s.m.batchSize.Observe(float64(len(msgs)))
-	s.m.messagesOut.Add(float64(len(msgs) * st.delivered))
+	s.m.messagesOut.Add(float64(st.messages))
 	s.m.bytesOut.Add(float64(st.bytes))
+	s.m.writes.WithLabelValues(writeDirect).Add(float64(st.direct))
+	s.m.writes.WithLabelValues(writeQueued).Add(float64(st.delivered - st.direct))
 }
 
-// PushRoom queues one batch of op-5 JSON bodies to every connection in the
-// room on this comet, in order, as a single write per connection. It never
-// blocks on a connection: one whose send queue is full is closed. Pushes to
-// one room should come from one goroutine to keep batches in order.
-func (s *Service) PushRoom(ctx context.Context, roomID int64, msgs [][]byte) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("comet: push room: %w", err)
-	}
-	if len(msgs) == 0 {
-		return nil
-	}
+// push delivers msgs to the connections add picks from buckets and returns
+// once they all have them (on the socket or queued).
+func (s *Service) push(target string, msgs [][]byte, buckets []*bucket, add func(b *bucket, conns []*conn) []*conn) error {
 	fs := newFrameSet(msgs)
-	var st pushStats
-	b := s.bucketFor(roomID)
-	b.mu.RLock()
-	if r := b.rooms[roomID]; r != nil {
-		st.fanout(s, r.conns, fs)
-	}
-	b.mu.RUnlock()
-	s.finishPush(targetRoom, msgs, &st)
-	return fs.err
+	p := snapshot(buckets, add)
+	st := s.deliver(*p, fs)
+	release(p)
+	s.finishRound(&st)
+	s.m.batches.WithLabelValues(target).Inc()
+	s.m.batchSize.Observe(float64(len(msgs)))
+	return fs.failed()
 }
 
 // PushUsers queues one batch to every connection of the given users on this
@@ -130,19 +115,14 @@ func (s *Service) PushUsers(ctx context.Context, uids []int64, msgs [][]byte) er
 	if len(uids) > 1 {
 		uids = slices.Compact(slices.Sorted(slices.Values(uids)))
 	}
-	fs := newFrameSet(msgs)
-	var st pushStats
-	for _, b := range s.buckets {
-		b.mu.RLock()
+	return s.push(targetUsers, msgs, s.buckets, func(b *bucket, dst []*conn) []*conn {
 		for _, uid := range uids {
 			if uid > 0 {
-				st.fanout(s, b.users[uid], fs)
+				dst = append(dst, b.users[uid]...)
 			}
 		}
-		b.mu.RUnlock()
-	}
-	s.finishPush(targetUsers, msgs, &st)
-	return fs.err
+		return dst
+	})
 }
 
 // Broadcast queues one batch to every connection on this comet; the batch
@@ -154,15 +134,10 @@ func (s *Service) Broadcast(ctx context.Context, msgs [][]byte) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	fs := newFrameSet(msgs)
-	var st pushStats
-	for _, b := range s.buckets {
-		b.mu.RLock()
+	return s.push(targetBroadcast, msgs, s.buckets, func(b *bucket, dst []*conn) []*conn {
 		for _, r := range b.rooms {
-			st.fanout(s, r.conns, fs)
+			dst = append(dst, r.conns...)
 		}
-		b.mu.RUnlock()
-	}
-	s.finishPush(targetBroadcast, msgs, &st)
-	return fs.err
+		return dst
+	})
 }

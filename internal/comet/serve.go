@@ -248,7 +248,14 @@ func (s *Service) readOne(c *conn) bool {
 		return false
 	}
 	_ = c.nc.SetReadDeadline(s.epoch.Add(time.Duration(c.lastRead.Load()) + s.cfg.HeartbeatTimeout))
+	if wr, ok := c.rd.(*wsReader); ok && c.poller != nil {
+		wr.atBoundary = true
+	}
 	p, err := protocol.ReadPacket(c.rd, c.buf, s.cfg.MaxPacket)
+	if errors.Is(err, errControlOnly) {
+		c.lastRead.Store(s.now()) // a ping is a sign of life too
+		return true
+	}
 	if err != nil {
 		s.readFailed(c, err, dropHeartbeatTimeout)
 		return false

@@ -2,6 +2,7 @@ package comet
 
 import (
 	"net"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -77,6 +78,13 @@ func (s *Service) enqueue(c *conn, b []byte) bool {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return s.enqueueLocked(c, b, false)
+}
+
+// enqueueLocked is enqueue with c.mu held. front puts b ahead of the frames
+// already queued: the unwritten rest of a direct write, which left before
+// them.
+func (s *Service) enqueueLocked(c *conn, b []byte, front bool) bool {
 	if c.reason != "" {
 		return true
 	}
@@ -91,7 +99,11 @@ func (s *Service) enqueue(c *conn, b []byte) bool {
 		clear(c.queue[n:])
 		c.queue, c.head = c.queue[:n], 0
 	}
-	c.queue = append(c.queue, b)
+	if front && len(c.queue) > c.head {
+		c.queue = slices.Insert(c.queue, c.head, b)
+	} else {
+		c.queue = append(c.queue, b)
+	}
 	if !c.writing {
 		s.startWriter(c)
 		return true

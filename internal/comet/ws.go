@@ -60,7 +60,16 @@ type wsReader struct {
 	remaining int64
 	mask      [4]byte
 	off       int
+	// atBoundary is set by a reader about to read a packet of a connection
+	// that it will park again (poller): a control frame found before any of
+	// the packet's bytes then ends the read with errControlOnly, and the
+	// connection goes back to the poller instead of holding a goroutine
+	// until the client's next data frame.
+	atBoundary bool
 }
+
+// errControlOnly ends a read at a packet boundary after a control frame.
+var errControlOnly = errors.New("websocket control frame only")
 
 func (r *wsReader) Read(p []byte) (int, error) {
 	for r.remaining == 0 {
@@ -78,6 +87,9 @@ func (r *wsReader) Read(p []byte) (int, error) {
 			if err := r.control(h); err != nil {
 				return 0, err
 			}
+			if r.atBoundary {
+				return 0, errControlOnly
+			}
 			continue
 		}
 		if h.OpCode.IsReserved() {
@@ -91,6 +103,9 @@ func (r *wsReader) Read(p []byte) (int, error) {
 		p = p[:r.remaining]
 	}
 	n, err := r.src.Read(p)
+	if n > 0 {
+		r.atBoundary = false
+	}
 	ws.Cipher(p[:n], r.mask, r.off)
 	r.off += n
 	r.remaining -= int64(n)

@@ -204,6 +204,17 @@ func (c *Conn) NextFrame(deadline time.Time) ([]byte, error) {
 	}
 }
 
+// Detach hands the reading of the connection to the caller: it returns the
+// connection and the bytes already read from it but not yet returned (a copy).
+// Only Heartbeat, WriteRaw and Close may be used on c afterwards.
+func (c *Conn) Detach() (nc net.Conn, buffered []byte) {
+	if n := c.r.Buffered(); n > 0 {
+		b, _ := c.r.Peek(n)
+		buffered = bytes.Clone(b)
+	}
+	return c.nc, buffered
+}
+
 // Close closes the connection.
 func (c *Conn) Close() error { return c.nc.Close() }
 
