@@ -58,6 +58,9 @@ type Config struct {
 	Ramp float64 `yaml:"ramp" json:"ramp"`
 	// Dialers is how many connections are being opened at once.
 	Dialers int `yaml:"dialers" json:"dialers"`
+	// Poll reads every connection through epoll from one goroutine per core (Linux) instead
+	// of a goroutine per connection.
+	Poll bool `yaml:"poll" json:"poll"`
 	// MsgSize is the length of each comment's text in characters.
 	MsgSize int `yaml:"msg_size" json:"msg_size"`
 	// Senders is how many sending users (or queue publishers); 0 means enough for Rate at
@@ -100,6 +103,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&c.Sample, prefix+"sample", 100, "connections that check every sender's sequence for loss and order (0 = none).")
 	fs.Float64Var(&c.Ramp, prefix+"ramp", 0, "connections opened per second (0 = as fast as -dialers allow).")
 	fs.IntVar(&c.Dialers, prefix+"dialers", 64, "connections being opened at once.")
+	fs.BoolVar(&c.Poll, prefix+"poll", true, "read the connections through epoll, one goroutine per core (Linux), instead of a goroutine each: the generator then takes less of a shared machine's CPU.")
 	fs.IntVar(&c.MsgSize, prefix+"msg_size", 64, "characters per comment (the server's danmaku.max_runes, 100 by default, bounds it in API mode).")
 	fs.IntVar(&c.Senders, prefix+"senders", 0, "sending users or queue publishers (0 = rate / sender_rate, at least one per room).")
 	fs.Float64Var(&c.SenderRate, prefix+"sender_rate", 1, "comments per second per sender; keep within the server's danmaku.rate unless it is 0.")

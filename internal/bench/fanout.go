@@ -80,6 +80,7 @@ type run struct {
 	mu      sync.Mutex
 	conns   []*viewerConn
 	readers sync.WaitGroup
+	polls   *pollers // nil: a reader goroutine per connection
 	closing atomic.Bool
 
 	up, dialFailed, dropped atomic.Int64
@@ -133,6 +134,11 @@ func (f *Fanout) Run(ctx context.Context) (*Report, error) {
 	}
 
 	r.phase.Store("connect")
+	if cfg.Poll {
+		if r.polls, err = newPollers(r); err != nil {
+			r.log.Warn("reading with a goroutine per connection", "err", err)
+		}
+	}
 	connStart := time.Now()
 	cctx, ccancel := context.WithTimeout(ctx, cfg.SetupTimeout)
 	r.connect(cctx)

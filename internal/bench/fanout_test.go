@@ -122,6 +122,7 @@ func TestFanoutSlowViewers(t *testing.T) {
 	cfg.MsgSize = 100
 	cfg.ProtoVer = 0 // plain JSON: the slow viewers' buffers fill sooner
 	cfg.WSRatio = 0.5
+	cfg.Poll = false // the other tests read through epoll; this one with a goroutine per viewer
 	cfg.Duration = 4 * time.Second
 	cfg.Drain = 10 * time.Second
 	cfg.Heartbeat = time.Second

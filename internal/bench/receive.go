@@ -1,8 +1,11 @@
 package bench
 
 import (
+	"github.com/gobwas/ws"
+
 	"context"
 	"fmt"
+	"github.com/zhibo-live/zhibo/internal/protocol"
 	"math"
 	"net"
 	"sync"
@@ -21,6 +24,13 @@ type viewerConn struct {
 	ws      bool
 	vc      *viewer.Conn
 	sampled bool
+
+	// Polled (poll_linux.go): the run owns the socket's descriptor fd, vc is closed, and
+	// pend (the start of a unit whose rest has not arrived) belongs to its poller.
+	polled bool
+	fd     int
+	hbSeq  uint32
+	pend   []byte
 
 	delivered int64 // bench comments received, duplicates included
 	foreign   int64 // bench comments from a sender this run does not know
@@ -127,6 +137,9 @@ func (r *run) dialOne(ctx context.Context, i int) {
 	r.conns = append(r.conns, c)
 	r.mu.Unlock()
 	r.up.Add(1)
+	if r.polls != nil && r.polls.add(c) {
+		return
+	}
 	r.readers.Go(func() { r.read(c) })
 }
 
@@ -137,42 +150,52 @@ func localIP(a *net.TCPAddr) string {
 	return a.IP.String()
 }
 
-// read consumes the connection until the run closes it. Every message of a frame arrived
-// at the same instant, so the clock is read once per frame.
+// read consumes the connection until the run closes it (the reader of a connection that
+// is not polled). Every message of a frame arrived at the same instant, so the clock is
+// read once per frame.
 func (r *run) read(c *viewerConn) {
-	shard := c.id % r.hist.Shards()
 	for {
 		unit, err := c.vc.NextFrame(r.readDeadline)
 		if err != nil {
-			if !r.closing.Load() {
-				c.err = err
-				r.dropped.Add(1)
-			}
+			r.ended(c, err)
 			return
 		}
-		sts, err := r.cache.stamps(unit)
-		if err != nil {
-			c.err = err
-			r.dropped.Add(1)
+		if err := r.consume(c, unit, time.Now().UnixNano()); err != nil {
+			r.ended(c, err)
 			_ = c.vc.Close()
 			return
 		}
-		if len(sts) == 0 {
+	}
+}
+
+// ended records why a connection stopped delivering, unless the run is closing it.
+func (r *run) ended(c *viewerConn, err error) {
+	if !r.closing.Load() {
+		c.err = err
+		r.dropped.Add(1)
+	}
+}
+
+// consume counts the bench comments of one transport unit (a WebSocket message or a TCP
+// packet) that arrived at now.
+func (r *run) consume(c *viewerConn, unit []byte, now int64) error {
+	sts, err := r.cache.stamps(unit)
+	if err != nil {
+		return err
+	}
+	shard := c.id % r.hist.Shards()
+	for _, st := range sts {
+		if st.sender < 0 || st.sender >= r.senders || st.sentNS < r.startNS {
+			c.foreign++
 			continue
 		}
-		now := time.Now().UnixNano()
-		for _, st := range sts {
-			if st.sender < 0 || st.sender >= r.senders || st.sentNS < r.startNS {
-				c.foreign++
-				continue
-			}
-			c.delivered++
-			r.hist.RecordN(shard, time.Duration(now-st.sentNS), 1)
-			if c.sampled {
-				c.seqs[st.sender].add(st.seq)
-			}
+		c.delivered++
+		r.hist.RecordN(shard, time.Duration(now-st.sentNS), 1)
+		if c.sampled {
+			c.seqs[st.sender].add(st.seq)
 		}
 	}
+	return nil
 }
 
 // heartbeats sends op 2 on every connection each interval until ctx ends.
@@ -192,7 +215,7 @@ func (r *run) heartbeats(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			_ = c.vc.Heartbeat()
+			_ = c.heartbeat()
 		}
 	}
 }
@@ -200,10 +223,33 @@ func (r *run) heartbeats(ctx context.Context) {
 // closeAll ends every connection and waits for the readers.
 func (r *run) closeAll() {
 	r.closing.Store(true)
+	if r.polls != nil {
+		r.polls.stop() // before the descriptors close
+	}
 	r.mu.Lock()
 	for _, c := range r.conns {
-		_ = c.vc.Close()
+		if c.polled {
+			_ = closeFD(c.fd)
+		} else {
+			_ = c.vc.Close()
+		}
 	}
 	r.mu.Unlock()
 	r.readers.Wait()
+}
+
+// heartbeat sends op 2 on c.
+func (c *viewerConn) heartbeat() error {
+	if !c.polled {
+		return c.vc.Heartbeat()
+	}
+	c.hbSeq++
+	b := protocol.AppendHeartbeat(nil, c.hbSeq)
+	if c.ws {
+		var err error
+		if b, err = ws.CompileFrame(ws.MaskFrame(ws.NewBinaryFrame(b))); err != nil {
+			return err
+		}
+	}
+	return writeFD(c.fd, b)
 }
