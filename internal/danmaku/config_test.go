@@ -12,23 +12,23 @@ func TestConfigFlags(t *testing.T) {
 	var c Config
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	c.RegisterFlags(fs, "danmaku.")
-	require.Equal(t, Config{MaxRunes: 100, Rate: 1, Burst: 3, HistorySize: 50, PushTimeout: 3 * time.Second}, c)
+	require.Equal(t, Config{MaxRunes: 100, Rate: 1, Burst: 3, HistorySize: 50, PushTimeout: 3 * time.Second, MuteCacheTTL: time.Second}, c)
 	require.NoError(t, c.Validate())
-	for _, name := range []string{"max_runes", "rate", "burst", "banned_words", "history_size", "push_timeout"} {
+	for _, name := range []string{"max_runes", "rate", "burst", "banned_words", "history_size", "push_timeout", "mute_cache_ttl"} {
 		f := fs.Lookup("danmaku." + name)
 		require.NotNil(t, f, name)
 		require.NotEmpty(t, f.Usage, name)
 	}
 	require.NoError(t, fs.Parse([]string{
 		"-danmaku.banned_words", " Spam, ,广告,", "-danmaku.rate", "0.5", "-danmaku.burst", "10",
-		"-danmaku.max_runes", "20", "-danmaku.history_size", "7", "-danmaku.push_timeout", "1s",
+		"-danmaku.max_runes", "20", "-danmaku.history_size", "7", "-danmaku.push_timeout", "1s", "-danmaku.mute_cache_ttl", "0",
 	}))
 	require.Equal(t, Config{MaxRunes: 20, Rate: 0.5, Burst: 10, BannedWords: []string{"Spam", "广告"},
-		HistorySize: 7, PushTimeout: time.Second}, c)
+		HistorySize: 7, PushTimeout: time.Second, MuteCacheTTL: 0}, c)
 	require.Equal(t, "Spam,广告", fs.Lookup("danmaku.banned_words").Value.String())
 	require.NoError(t, fs.Parse([]string{"-danmaku.banned_words", ""}))
 	require.Empty(t, c.BannedWords)
-	require.Equal(t, DefaultConfig(), Config{MaxRunes: 100, Rate: 1, Burst: 3, HistorySize: 50, PushTimeout: 3 * time.Second})
+	require.Equal(t, DefaultConfig(), Config{MaxRunes: 100, Rate: 1, Burst: 3, HistorySize: 50, PushTimeout: 3 * time.Second, MuteCacheTTL: time.Second})
 }
 
 func TestConfigValidate(t *testing.T) {
@@ -43,6 +43,7 @@ func TestConfigValidate(t *testing.T) {
 		{func(c *Config) { c.HistorySize = 0 }, "danmaku.history_size"},
 		{func(c *Config) { c.HistorySize = 1001 }, "danmaku.history_size"},
 		{func(c *Config) { c.PushTimeout = -time.Second }, "danmaku.push_timeout"},
+		{func(c *Config) { c.MuteCacheTTL = -time.Second }, "danmaku.mute_cache_ttl"},
 		{func(c *Config) { c.BannedWords = []string{"a,b"} }, "danmaku.banned_words"},
 	} {
 		cfg := DefaultConfig()

@@ -56,6 +56,7 @@ type Service struct {
 	filter   wordFilter
 	limiter  *ratelimit.Keyed[int64]
 	metrics  *metrics
+	mutes    *muteSets // nil when cfg.MuteCacheTTL is 0
 }
 
 // New checks cfg and deps and builds the service; it touches neither the database nor peers.
@@ -99,6 +100,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("danmaku: metrics: %w", err)
 	}
 	s.metrics = m
+	if cfg.MuteCacheTTL > 0 {
+		s.mutes = newMuteSets(cfg.MuteCacheTTL, s.now, m.muteLoads, s.store.MutedUIDs)
+	}
 	return s, nil
 }
 

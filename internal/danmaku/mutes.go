@@ -47,6 +47,7 @@ func (s *Service) mute(ctx context.Context, rm room.Room, uid int64) (MutedUser,
 	if err != nil {
 		return MutedUser{}, err
 	}
+	s.mutesChanged(rm.ID)
 	s.log.InfoContext(ctx, "user muted", "room_id", rm.ID, "uid", uid, "by_uid", rm.OwnerUID)
 	return MutedUser{UID: uid, Uname: u.Name, Since: m.Since}, nil
 }
@@ -64,6 +65,7 @@ func (s *Service) Unmute(ctx context.Context, roomID, operatorUID, uid int64) (b
 	if err != nil {
 		return false, err
 	}
+	s.mutesChanged(roomID)
 	if removed {
 		s.log.InfoContext(ctx, "user unmuted", "room_id", roomID, "uid", uid, "by_uid", operatorUID)
 	}
@@ -104,9 +106,20 @@ func (s *Service) Mutes(ctx context.Context, roomID, operatorUID int64, limit in
 	return out, nil
 }
 
-// IsMuted reports whether uid is muted in roomID.
+// IsMuted reports whether uid is muted in roomID, from the room's muted set in memory when
+// danmaku.mute_cache_ttl is set.
 func (s *Service) IsMuted(ctx context.Context, roomID, uid int64) (bool, error) {
-	return s.store.IsMuted(ctx, roomID, uid)
+	if s.mutes == nil {
+		return s.store.IsMuted(ctx, roomID, uid)
+	}
+	return s.mutes.muted(ctx, roomID, uid)
+}
+
+// mutesChanged drops the room's cached muted set after a mute or unmute.
+func (s *Service) mutesChanged(roomID int64) {
+	if s.mutes != nil {
+		s.mutes.drop(roomID)
+	}
 }
 
 // ownedRoom returns the room when operatorUID owns it: 401 without an operator, the room's

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/zhibo-live/zhibo/internal/danmaku"
@@ -130,4 +133,62 @@ func TestMuteListWithoutNames(t *testing.T) {
 	items, err := h.svc.Mutes(ctx, room1, anchor, 0)
 	require.NoError(t, err)
 	require.Equal(t, []danmaku.MutedUser{{UID: bob, Since: h.clock.Now().UnixMilli()}}, items)
+}
+
+// TestMuteCache: a room's muted users are read from the store once per mute_cache_ttl, by one
+// load however many senders wait; a mute or unmute through this service applies to the next
+// comment, one made elsewhere (here: straight in the store) within the ttl.
+func TestMuteCache(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
+		h := newHarness(t, db, func(c *danmaku.Config) { c.Rate, c.MuteCacheTTL = 0, time.Second })
+		loads := func() float64 { return h.counter("zhibo_danmaku_mute_loads_total", "") }
+		for i := range 5 {
+			h.sendOK(bob, room1, fmt.Sprintf("hi %d", i))
+		}
+		require.EqualValues(t, 1, loads(), "one load for the room's five comments")
+
+		r := h.do(http.MethodPost, "/api/rooms/1/mutes", anchor, map[string]any{"uid": bob})
+		require.Equal(t, http.StatusOK, r.status, r.Msg)
+		require.Equal(t, http.StatusForbidden, h.send(bob, room1, map[string]any{"text": "muted now"}).status)
+		h.sendOK(bob, room2, "another room's set")
+		require.EqualValues(t, 3, loads())
+
+		// Muted by another process: seen once the ttl has passed, not before.
+		_, err := db.ExecContext(context.Background(),
+			`INSERT INTO danmaku_mutes (room_id, uid, by_uid, created_at) VALUES (?, ?, ?, ?)`, room1, carol, anchor, 1)
+		require.NoError(t, err)
+		h.sendOK(carol, room1, "within the ttl")
+		h.clock.Advance(time.Second)
+		require.Equal(t, http.StatusForbidden, h.send(carol, room1, map[string]any{"text": "after it"}).status)
+
+		r = h.do(http.MethodDelete, fmt.Sprintf("/api/rooms/1/mutes/%d", bob), anchor, nil)
+		require.Equal(t, http.StatusOK, r.status, r.Msg)
+		h.sendOK(bob, room1, "unmuted now")
+
+		// Senders waiting together on an expired set share one load.
+		h.clock.Advance(time.Second)
+		before := loads()
+		var wg sync.WaitGroup
+		for range 32 {
+			wg.Go(func() {
+				muted, err := h.svc.IsMuted(context.Background(), room1, carol)
+				assert.NoError(t, err)
+				assert.True(t, muted)
+			})
+		}
+		wg.Wait()
+		require.Equal(t, before+1, loads())
+	})
+}
+
+// TestMuteCacheOff: with mute_cache_ttl 0 every comment reads the store.
+func TestMuteCacheOff(t *testing.T) {
+	db := sqltest.OpenSQLite(t)
+	h := newHarness(t, db, func(c *danmaku.Config) { c.Rate, c.MuteCacheTTL = 0, 0 })
+	h.sendOK(carol, room1, "before")
+	_, err := db.ExecContext(context.Background(),
+		`INSERT INTO danmaku_mutes (room_id, uid, by_uid, created_at) VALUES (?, ?, ?, ?)`, room1, carol, anchor, 1)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusForbidden, h.send(carol, room1, map[string]any{"text": "after"}).status)
+	require.Zero(t, h.counter("zhibo_danmaku_mute_loads_total", ""))
 }

@@ -36,7 +36,7 @@ func (s *Service) send(ctx context.Context, rm room.Room, uid int64, text string
 		s.metrics.rejected.WithLabelValues(reasonBanned).Inc()
 		return 0, ErrBanned
 	}
-	muted, err := s.store.IsMuted(ctx, rm.ID, uid)
+	muted, err := s.IsMuted(ctx, rm.ID, uid)
 	if err != nil {
 		return 0, fmt.Errorf("send: %w", err)
 	}

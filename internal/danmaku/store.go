@@ -37,6 +37,8 @@ type Store interface {
 	Unmute(ctx context.Context, roomID, uid int64) (bool, error)
 	// IsMuted reports whether uid is muted in the room.
 	IsMuted(ctx context.Context, roomID, uid int64) (bool, error)
+	// MutedUIDs returns every user muted in the room, in no order.
+	MutedUIDs(ctx context.Context, roomID int64) ([]int64, error)
 	// Mutes returns up to limit mutes of a room, newest first.
 	Mutes(ctx context.Context, roomID int64, limit int) ([]Mute, error)
 }

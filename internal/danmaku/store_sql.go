@@ -144,6 +144,26 @@ func (s *sqlStore) IsMuted(ctx context.Context, roomID, uid int64) (bool, error)
 	return true, nil
 }
 
+func (s *sqlStore) MutedUIDs(ctx context.Context, roomID int64) ([]int64, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT uid FROM danmaku_mutes WHERE room_id = ?`, roomID)
+	if err != nil {
+		return nil, fmt.Errorf("muted uids: %w", err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var uid int64
+		if err := rows.Scan(&uid); err != nil {
+			return nil, fmt.Errorf("muted uids: %w", err)
+		}
+		out = append(out, uid)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("muted uids: %w", err)
+	}
+	return out, nil
+}
+
 func (s *sqlStore) Mutes(ctx context.Context, roomID int64, limit int) ([]Mute, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT room_id, uid, by_uid, created_at FROM danmaku_mutes
 		WHERE room_id = ? ORDER BY created_at DESC, uid DESC LIMIT ?`, roomID, limit)
