@@ -192,3 +192,24 @@ func TestMuteCacheOff(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, h.send(carol, room1, map[string]any{"text": "after"}).status)
 	require.Zero(t, h.counter("zhibo_danmaku_mute_loads_total", ""))
 }
+
+// BenchmarkSendMuteCache sends comments from parallel senders into one room on SQLite, with
+// the room's muted set read from the store for every comment (ttl 0) and from memory (1s).
+func BenchmarkSendMuteCache(b *testing.B) {
+	for _, ttl := range []time.Duration{0, time.Second} {
+		b.Run("ttl="+ttl.String(), func(b *testing.B) {
+			h := newHarnessWith(b, sqltest.OpenSQLite(b), func(c *danmaku.Config) { c.Rate, c.MuteCacheTTL = 0, ttl }, true)
+			_, err := h.svc.Mute(context.Background(), room1, anchor, carol)
+			require.NoError(b, err)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := h.svc.Send(context.Background(), room1, bob, "hello", 0, 0); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
