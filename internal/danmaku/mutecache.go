@@ -57,7 +57,7 @@ func (m *muteSets) muted(ctx context.Context, roomID, uid int64) (bool, error) {
 	m.mu.Lock()
 	now := m.now()
 	e := m.rooms[roomID]
-	if e == nil || e.done() && (e.err != nil || now.Sub(e.loaded) >= m.ttl) {
+	if e == nil || (e.done() && (e.err != nil || now.Sub(e.loaded) >= m.ttl)) {
 		e = &muteSet{ready: make(chan struct{}), loaded: now}
 		m.rooms[roomID] = e
 		m.sweep(now)
