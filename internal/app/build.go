@@ -95,6 +95,7 @@ func (a *App) build(signer *token.Signer, idg *ids.Generator) error {
 			DB: a.db, IDs: idg, Rooms: a.Room, Accounts: a.Account, Pusher: a.pub, Exp: exp}); err != nil {
 			return err
 		}
+		a.Room.AddHotKeys("danmaku_mutes", func() []room.HotKey { return hotKeys(a.Danmaku.MuteKeys()) })
 	}
 	if a.has("comet") {
 		var l comet.Logic = a.remoteLogic

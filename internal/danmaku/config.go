@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/zhibo-live/zhibo/pkg/hotkey"
 )
 
 // Limits of the configuration: the store's text column holds maxRunesLimit characters and a
@@ -32,9 +34,11 @@ type Config struct {
 	HistorySize int `yaml:"history_size"`
 	// PushTimeout bounds the push of an accepted comment to the room; 0 means 3s.
 	PushTimeout time.Duration `yaml:"push_timeout"`
-	// MuteCacheTTL is how long a room's muted users are kept in memory between reads of the
-	// store; 0 reads the store for every comment.
+	// MuteCacheTTL is how long a hot room's muted users are kept in memory between reads of
+	// the store; 0 reads the store for every comment.
 	MuteCacheTTL time.Duration `yaml:"mute_cache_ttl"`
+	// HotKeys is the detector of rooms whose mute checks are hot (those are cached).
+	HotKeys hotkey.Config `yaml:"hotkeys"`
 }
 
 // RegisterFlags binds every field to a flag named prefix+yaml_name, with its default.
@@ -46,7 +50,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.Var((*wordList)(&c.BannedWords), prefix+"banned_words", "comma-separated words rejected anywhere in a comment, case-insensitively (empty = none).")
 	fs.IntVar(&c.HistorySize, prefix+"history_size", 50, "recent comments returned by a room's history, 1..1000.")
 	fs.DurationVar(&c.PushTimeout, prefix+"push_timeout", 3*time.Second, "time allowed to push an accepted comment to its room (0 = 3s).")
-	fs.DurationVar(&c.MuteCacheTTL, prefix+"mute_cache_ttl", time.Second, "how long a room's muted users are served from memory; a mute or unmute through another danmaku process is seen within it (0 = read the store for every comment).")
+	fs.DurationVar(&c.MuteCacheTTL, prefix+"mute_cache_ttl", time.Second, "how long a hot room's muted users are served from memory; a mute or unmute through another danmaku process is seen within it (0 = read the store for every comment).")
+	c.HotKeys.RegisterFlags(fs, prefix+"hotkeys.")
 }
 
 // DefaultConfig is the configuration the flags default to.
@@ -76,6 +81,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MuteCacheTTL < 0 {
 		errs = append(errs, fmt.Errorf("danmaku.mute_cache_ttl %s: want >= 0", c.MuteCacheTTL))
+	}
+	if err := c.HotKeys.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("danmaku.hotkeys: %w", err))
 	}
 	for _, w := range c.BannedWords {
 		if strings.ContainsRune(w, ',') {

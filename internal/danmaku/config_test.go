@@ -6,12 +6,16 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/zhibo-live/zhibo/pkg/hotkey"
 )
 
 func TestConfigFlags(t *testing.T) {
 	var c Config
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	c.RegisterFlags(fs, "danmaku.")
+	require.NotNil(t, fs.Lookup("danmaku.hotkeys.k"))
+	c.HotKeys = hotkey.Config{} // the detector's own flags are tested in pkg/hotkey
 	require.Equal(t, Config{MaxRunes: 100, Rate: 1, Burst: 3, HistorySize: 50, PushTimeout: 3 * time.Second, MuteCacheTTL: time.Second}, c)
 	require.NoError(t, c.Validate())
 	for _, name := range []string{"max_runes", "rate", "burst", "banned_words", "history_size", "push_timeout", "mute_cache_ttl"} {
@@ -28,7 +32,9 @@ func TestConfigFlags(t *testing.T) {
 	require.Equal(t, "Spam,广告", fs.Lookup("danmaku.banned_words").Value.String())
 	require.NoError(t, fs.Parse([]string{"-danmaku.banned_words", ""}))
 	require.Empty(t, c.BannedWords)
-	require.Equal(t, DefaultConfig(), Config{MaxRunes: 100, Rate: 1, Burst: 3, HistorySize: 50, PushTimeout: 3 * time.Second, MuteCacheTTL: time.Second})
+	def := DefaultConfig()
+	def.HotKeys = hotkey.Config{}
+	require.Equal(t, def, Config{MaxRunes: 100, Rate: 1, Burst: 3, HistorySize: 50, PushTimeout: 3 * time.Second, MuteCacheTTL: time.Second})
 }
 
 func TestConfigValidate(t *testing.T) {

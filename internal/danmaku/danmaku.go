@@ -18,6 +18,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/ratelimit"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/room"
+	"github.com/zhibo-live/zhibo/pkg/hotkey"
 	"github.com/zhibo-live/zhibo/pkg/ids"
 )
 
@@ -56,7 +57,8 @@ type Service struct {
 	filter   wordFilter
 	limiter  *ratelimit.Keyed[int64]
 	metrics  *metrics
-	mutes    *muteSets // nil when cfg.MuteCacheTTL is 0
+	muteKeys *hotkey.Detector                  // hot rooms of mute checks
+	mutes    *hotkey.Cache[map[int64]struct{}] // nil when cfg.MuteCacheTTL is 0
 }
 
 // New checks cfg and deps and builds the service; it touches neither the database nor peers.
@@ -100,23 +102,34 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("danmaku: metrics: %w", err)
 	}
 	s.metrics = m
-	if cfg.MuteCacheTTL > 0 {
-		s.mutes = newMuteSets(cfg.MuteCacheTTL, s.now, m.muteLoads, s.store.MutedUIDs)
+	if err := s.initMutes(deps.Registry); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
 
-// Start applies the schema migrations; the service is ready when it returns.
+// Start applies the schema migrations and starts the detector of hot rooms; the service is
+// ready when it returns.
 func (s *Service) Start(ctx context.Context) error {
 	if err := s.store.Migrate(ctx); err != nil {
 		return fmt.Errorf("danmaku: %w", err)
 	}
+	if s.muteKeys != nil {
+		if err := s.muteKeys.Start(context.WithoutCancel(ctx)); err != nil {
+			return fmt.Errorf("danmaku: %w", err)
+		}
+	}
 	return nil
 }
 
-// Stop returns at once: requests in flight finish on their own goroutines and nothing is
-// buffered.
-func (s *Service) Stop(context.Context) error { return nil }
+// Stop stops the detector of hot rooms; requests in flight finish on their own goroutines and
+// nothing is buffered.
+func (s *Service) Stop(ctx context.Context) error {
+	if s.muteKeys != nil {
+		return s.muteKeys.Stop(ctx)
+	}
+	return nil
+}
 
 // getRoom returns the room, the room component's 404 kind when it does not exist, or
 // Unavailable when the room component cannot answer.

@@ -15,7 +15,6 @@ type metrics struct {
 	accepted     prometheus.Counter
 	rejected     *prometheus.CounterVec
 	pushFailures prometheus.Counter
-	muteLoads    prometheus.Counter
 }
 
 // newMetrics registers the component's metrics on reg; limiters reports how many per-user
@@ -31,9 +30,6 @@ func newMetrics(reg prometheus.Registerer, limiters func() float64) (*metrics, e
 		pushFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "zhibo_danmaku_push_failures_total", Help: "Stored comments whose push to the room failed.",
 		}),
-		muteLoads: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "zhibo_danmaku_mute_loads_total", Help: "Reads of a room's muted users from the store (danmaku.mute_cache_ttl).",
-		}),
 	}
 	for _, r := range []string{reasonBadInput, reasonBanned, reasonMuted, reasonLimited} {
 		m.rejected.WithLabelValues(r) // export zeros so rates work from the start
@@ -41,7 +37,7 @@ func newMetrics(reg prometheus.Registerer, limiters func() float64) (*metrics, e
 	held := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "zhibo_danmaku_rate_limiters", Help: "Per-user rate limiters held in memory.",
 	}, limiters)
-	for _, c := range []prometheus.Collector{m.accepted, m.rejected, m.pushFailures, m.muteLoads, held} {
+	for _, c := range []prometheus.Collector{m.accepted, m.rejected, m.pushFailures, held} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

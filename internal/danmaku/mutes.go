@@ -3,9 +3,13 @@ package danmaku
 import (
 	"context"
 	"fmt"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
 	"github.com/zhibo-live/zhibo/internal/room"
+	"github.com/zhibo-live/zhibo/pkg/hotkey"
 )
 
 // maxMutesListed caps one listing of a room's mutes.
@@ -106,19 +110,65 @@ func (s *Service) Mutes(ctx context.Context, roomID, operatorUID int64, limit in
 	return out, nil
 }
 
-// IsMuted reports whether uid is muted in roomID, from the room's muted set in memory when
-// danmaku.mute_cache_ttl is set.
+// initMutes builds the mute check's read path: a hot room's muted users are read whole from
+// the store once per danmaku.mute_cache_ttl and served from memory (concurrent senders share
+// one read), so a busy room's comments cost no query each; other rooms read the store.
+func (s *Service) initMutes(reg prometheus.Registerer) error {
+	if s.cfg.MuteCacheTTL == 0 {
+		return nil
+	}
+	cfg := s.cfg.HotKeys
+	cfg.Name, cfg.Namespace, cfg.Registerer = "danmaku_mutes", "zhibo", reg
+	det, err := hotkey.New(cfg)
+	if err != nil {
+		return fmt.Errorf("danmaku: hot keys: %w", err)
+	}
+	s.muteKeys = det
+	s.mutes, err = hotkey.NewCache(det, hotkey.CacheConfig{TTL: s.cfg.MuteCacheTTL, Name: "danmaku_mutes"},
+		func(ctx context.Context, key string) (map[int64]struct{}, error) {
+			id, err := strconv.ParseInt(key, 10, 64)
+			if err != nil {
+				return nil, err
+			}
+			uids, err := s.store.MutedUIDs(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			set := make(map[int64]struct{}, len(uids))
+			for _, u := range uids {
+				set[u] = struct{}{}
+			}
+			return set, nil
+		})
+	if err != nil {
+		return fmt.Errorf("danmaku: mute cache: %w", err)
+	}
+	return nil
+}
+
+// MuteKeys is the detector of rooms whose mute checks are hot (for /api/admin/hot); nil when
+// danmaku.mute_cache_ttl is 0.
+func (s *Service) MuteKeys() *hotkey.Detector { return s.muteKeys }
+
+// IsMuted reports whether uid is muted in roomID: from memory for a hot room when
+// danmaku.mute_cache_ttl is set, else from the store.
 func (s *Service) IsMuted(ctx context.Context, roomID, uid int64) (bool, error) {
 	if s.mutes == nil {
 		return s.store.IsMuted(ctx, roomID, uid)
 	}
-	return s.mutes.muted(ctx, roomID, uid)
+	set, err := s.mutes.Get(ctx, strconv.FormatInt(roomID, 10))
+	if err != nil {
+		return false, err
+	}
+	_, ok := set[uid]
+	return ok, nil
 }
 
-// mutesChanged drops the room's cached muted set after a mute or unmute.
+// mutesChanged drops the room's cached muted users after a mute or unmute here; other
+// processes see the change within danmaku.mute_cache_ttl.
 func (s *Service) mutesChanged(roomID int64) {
 	if s.mutes != nil {
-		s.mutes.drop(roomID)
+		s.mutes.Invalidate(strconv.FormatInt(roomID, 10))
 	}
 }
 
