@@ -1,12 +1,16 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/zhibo-live/zhibo/test/testbin"
@@ -39,6 +43,8 @@ func startCluster(t *testing.T) *cluster {
 	}
 	bin := testbin.Build(t)
 	ns := fmt.Sprintf("split%d", time.Now().UnixNano())
+	// Registered first, so it runs after the processes are stopped.
+	t.Cleanup(func() { deleteStreams(t, natsURL, ns+"_") })
 	common := []string{"-queue.url", natsURL, "-queue.namespace", ns, "-secret", "split-cluster-secret-0123",
 		"-log.level", "warn", "-gateway.rate_per_ip", "0", "-account.bcrypt_cost", "4",
 		"-comet.report_interval", "100ms", "-comet.write_timeout", "3s", "-logic.count_interval", "200ms", "-job.window", "20ms",
@@ -70,6 +76,40 @@ func startCluster(t *testing.T) *cluster {
 	}
 	c.rest = Node{URL: "http://127.0.0.1:" + restHTTP}
 	return c
+}
+
+// deleteStreams removes the streams a test cluster created on the shared NATS server. Each
+// push stream reserves its max_bytes of the server's storage, so runs that left them behind
+// would in time have new streams refused ("insufficient storage resources").
+func deleteStreams(t *testing.T, url, prefix string) {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Logf("cleanup: %v", err)
+		return
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Logf("cleanup: %v", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	names := js.StreamNames(ctx)
+	var doomed []string
+	for name := range names.Name() {
+		if strings.HasPrefix(name, prefix) {
+			doomed = append(doomed, name)
+		}
+	}
+	if err := names.Err(); err != nil {
+		t.Logf("cleanup: list streams: %v", err)
+	}
+	for _, name := range doomed {
+		if err := js.DeleteStream(ctx, name); err != nil {
+			t.Logf("cleanup: delete stream %s: %v", name, err)
+		}
+	}
 }
 
 // The core scenario on a split cluster: the WebSocket viewer on comet 1, the TCP viewer on
