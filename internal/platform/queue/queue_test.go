@@ -39,7 +39,9 @@ func TestExternalPublishConsume(t *testing.T) {
 	defer q.Close()
 	require.False(t, q.Embedded())
 	name := "T" + fmt.Sprint(time.Now().UnixNano())
-	t.Cleanup(func() { _ = q.JS.DeleteStream(context.Background(), name) })
+	defer func() { // before q.Close, deferred above, which a t.Cleanup would run after
+		require.NoError(t, q.JS.DeleteStream(context.Background(), name))
+	}()
 	roundTrip(t, q, name)
 }
 
