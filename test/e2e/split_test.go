@@ -3,26 +3,55 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/stretchr/testify/require"
 
 	"github.com/zhibo-live/zhibo/test/testbin"
 )
 
-// freePort asks the kernel for a free loopback port. The port is released before the process
-// binds it again; that tiny window is acceptable in a test.
+// Ports handed to cluster processes come from below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range starts at 32768 by default). A port the kernel picks for ":0"
+// comes from that range, and between freePort and the process's bind, seconds later, an
+// outgoing connection of another test could take it as its local port. Below the range only
+// an explicit bind can, and the ports handed out are remembered so none is given twice.
+const (
+	portLow  = 20000
+	portHigh = 32000
+)
+
+var (
+	portsMu sync.Mutex
+	ports   = map[int]bool{}
+)
+
+// freePort returns a loopback port below the ephemeral range that nothing listens on and that
+// no earlier call returned.
 func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 1000 {
+		p := portLow + rand.IntN(portHigh-portLow)
+		if ports[p] {
+			continue
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		ports[p] = true
+		return p
+	}
+	t.Fatalf("no free port in %d..%d", portLow, portHigh)
+	return 0
 }
 
 // cluster is a split deployment: logic, two comets, a job and the business process.
