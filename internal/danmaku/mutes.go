@@ -151,12 +151,19 @@ func (s *Service) initMutes(reg prometheus.Registerer) error {
 func (s *Service) MuteKeys() *hotkey.Detector { return s.muteKeys }
 
 // IsMuted reports whether uid is muted in roomID: from memory for a hot room when
-// danmaku.mute_cache_ttl is set, else from the store.
+// danmaku.mute_cache_ttl is set, else by a lookup in the store.
 func (s *Service) IsMuted(ctx context.Context, roomID, uid int64) (bool, error) {
 	if s.mutes == nil {
 		return s.store.IsMuted(ctx, roomID, uid)
 	}
-	set, err := s.mutes.Get(ctx, strconv.FormatInt(roomID, 10))
+	key := strconv.FormatInt(roomID, 10)
+	if !s.muteKeys.IsHot(key) {
+		// A cold room: one indexed lookup instead of loading its whole muted set through
+		// the cache; the read still counts toward the room turning hot.
+		s.muteKeys.Add(key, 1)
+		return s.store.IsMuted(ctx, roomID, uid)
+	}
+	set, err := s.mutes.Get(ctx, key)
 	if err != nil {
 		return false, err
 	}
