@@ -38,6 +38,15 @@ type Config struct {
 	// WriteTimeout bounds one write to a connection; a connection that
 	// cannot take its data in time is closed ("write_error").
 	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// SendBuffer is the kernel send buffer of each client socket
+	// (SO_SNDBUF), in bytes: the most a viewer that stopped reading can
+	// absorb before a write to it blocks and write_timeout starts to count.
+	// 0 keeps the kernel's autotuning, which grows the buffer of a stalled
+	// viewer that still sends (heartbeats carry ACKs) up to
+	// net.ipv4.tcp_wmem's maximum (4 MiB by default), so such a viewer is
+	// dropped only at heartbeat_timeout, if at all. Linux reserves twice the
+	// value for bookkeeping.
+	SendBuffer int `yaml:"send_buffer"`
 	// LogicTimeout bounds each call to logic (connect, disconnect, report).
 	LogicTimeout time.Duration `yaml:"logic_timeout"`
 	// MaxConnsPerIP caps connections from one client IP (0 = no limit). Viewers behind one
@@ -68,9 +77,16 @@ const (
 	DefaultReportInterval   = 2 * time.Second
 	DefaultMaxPacket        = protocol.DefaultMaxPacket
 	DefaultWriteTimeout     = 10 * time.Second
+	DefaultSendBuffer       = 256 << 10
 	DefaultLogicTimeout     = 3 * time.Second
 	DefaultPoller           = true
 	DefaultDirectWrites     = true
+)
+
+// Bounds of send_buffer: the kernel's own minimum is about 4.5 KiB.
+const (
+	minSendBuffer = 4 << 10
+	maxSendBuffer = 64 << 20
 )
 
 // DefaultConfig is the configuration RegisterFlags installs.
@@ -84,6 +100,7 @@ func DefaultConfig() Config {
 		ReportInterval:   DefaultReportInterval,
 		MaxPacket:        DefaultMaxPacket,
 		WriteTimeout:     DefaultWriteTimeout,
+		SendBuffer:       DefaultSendBuffer,
 		LogicTimeout:     DefaultLogicTimeout,
 		Poller:           DefaultPoller,
 		DirectWrites:     DefaultDirectWrites,
@@ -102,6 +119,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.DurationVar(&c.ReportInterval, prefix+"report_interval", DefaultReportInterval, "how often per-room connection counts are reported to logic")
 	fs.IntVar(&c.MaxPacket, prefix+"max_packet", DefaultMaxPacket, "largest client packet in bytes (header + body); larger is a protocol error")
 	fs.DurationVar(&c.WriteTimeout, prefix+"write_timeout", DefaultWriteTimeout, "deadline of one write to a connection; a connection that misses it is closed")
+	fs.IntVar(&c.SendBuffer, prefix+"send_buffer", DefaultSendBuffer, "kernel send buffer of each client socket in bytes: what a viewer that stopped reading absorbs before write_timeout counts; 0 means kernel autotuning (up to 4 MiB)")
 	fs.DurationVar(&c.LogicTimeout, prefix+"logic_timeout", DefaultLogicTimeout, "deadline of each call to logic (connect, disconnect, report)")
 	fs.IntVar(&c.MaxConnsPerIP, prefix+"max_conns_per_ip", 0, "connections allowed from one client IP; 0 means no limit")
 	fs.BoolVar(&c.Poller, prefix+"poller", DefaultPoller, "park idle connections in epoll instead of a reader goroutine each (Linux; ignored elsewhere)")
@@ -122,6 +140,8 @@ func (c Config) Validate() error {
 	check(c.HeartbeatTimeout > 0, "heartbeat_timeout must be positive")
 	check(c.ReportInterval > 0, "report_interval must be positive")
 	check(c.WriteTimeout > 0, "write_timeout must be positive")
+	check(c.SendBuffer == 0 || (c.SendBuffer >= minSendBuffer && c.SendBuffer <= maxSendBuffer),
+		"send_buffer %d: want 0 or %d..%d", c.SendBuffer, minSendBuffer, maxSendBuffer)
 	check(c.LogicTimeout > 0, "logic_timeout must be positive")
 	check(c.MaxConnsPerIP >= 0, "max_conns_per_ip must not be negative")
 	minPacket := protocol.HeaderLen + protocol.MaxAuthBody

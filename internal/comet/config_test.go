@@ -53,10 +53,11 @@ func TestConfigValidate(t *testing.T) {
 	bad.WriteTimeout = 0
 	bad.LogicTimeout = 0
 	bad.MaxPacket = 100
+	bad.SendBuffer = 100
 	err := bad.Validate()
 	require.Error(t, err)
 	for _, name := range []string{"buckets", "send_queue", "auth_timeout", "heartbeat_timeout",
-		"report_interval", "write_timeout", "logic_timeout", "max_packet"} {
+		"report_interval", "write_timeout", "logic_timeout", "max_packet", "send_buffer"} {
 		require.True(t, strings.Contains(err.Error(), name), "error mentions %s: %v", name, err)
 	}
 }

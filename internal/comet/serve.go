@@ -106,6 +106,7 @@ func (s *Service) acceptLoop(ln net.Listener) {
 // the slot belongs to the connection until end.
 func (s *Service) serveConn(c *conn, r io.Reader) {
 	s.m.connGauge(c.ws).Inc()
+	s.capSendBuffer(c)
 	seq := s.connSeq.Add(1)
 	if len(s.pollers) > 0 {
 		c.poller = s.pollers[seq%uint64(len(s.pollers))]
@@ -155,6 +156,26 @@ func (s *Service) serveConn(c *conn, r io.Reader) {
 	c.lastRead.Store(s.now())
 	if !s.park(c) {
 		go s.readLoop(c)
+	}
+}
+
+// capSendBuffer fixes the kernel send buffer of c's socket at send_buffer
+// (0: left to autotuning). A fixed buffer is what makes write_timeout hold
+// for a viewer that stops reading: under autotuning, every ACK the viewer
+// still sends (its heartbeats carry them) lets the kernel grow the buffer
+// with the congestion window, up to net.ipv4.tcp_wmem's maximum, so the
+// non-blocking pushes keep fitting, no write ever waits, and the viewer
+// stays until heartbeat_timeout holding megabytes of kernel memory.
+func (s *Service) capSendBuffer(c *conn) {
+	if s.cfg.SendBuffer == 0 {
+		return
+	}
+	wb, ok := c.nc.(interface{ SetWriteBuffer(int) error })
+	if !ok {
+		return
+	}
+	if err := wb.SetWriteBuffer(s.cfg.SendBuffer); err != nil {
+		s.log.Debug("comet send buffer not set", "remote", c.nc.RemoteAddr().String(), "err", err)
 	}
 }
 
