@@ -144,7 +144,7 @@ func (c Config) Validate() error {
 		"send_buffer %d: want 0 or %d..%d", c.SendBuffer, minSendBuffer, maxSendBuffer)
 	check(c.LogicTimeout > 0, "logic_timeout must be positive")
 	check(c.MaxConnsPerIP >= 0, "max_conns_per_ip must not be negative")
-	minPacket := protocol.HeaderLen + protocol.MaxAuthBody
+	minPacket := protocol.MaxAuthPacket
 	check(c.MaxPacket >= minPacket && c.MaxPacket <= 16<<20,
 		"max_packet %d not in %d..%d (must hold an auth packet)", c.MaxPacket, minPacket, 16<<20)
 	return errors.Join(errs...)

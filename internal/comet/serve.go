@@ -217,7 +217,11 @@ func (s *Service) end(c *conn, connected bool) {
 // logic) does not enlarge the frame the idle reader keeps on its stack.
 func (s *Service) authenticate(c *conn) (seq uint32, pop int64, ok bool) {
 	_ = c.nc.SetReadDeadline(time.Now().Add(s.cfg.AuthTimeout))
-	p, err := protocol.ReadPacket(c.rd, c.buf, s.cfg.MaxPacket)
+	// Nothing but an auth packet is accepted before auth: a larger packet is
+	// a protocol error at its header, so an unauthenticated peer never makes
+	// the comet hold more than an auth packet (the read buffer grows only
+	// as bytes arrive, protocol.ReadPacket).
+	p, err := protocol.ReadPacket(c.rd, c.buf, protocol.MaxAuthPacket)
 	if err != nil {
 		s.readFailed(c, err, dropAuthTimeout)
 		return 0, 0, false

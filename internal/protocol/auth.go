@@ -12,6 +12,11 @@ import (
 // hundred bytes (the key is the longest field).
 const MaxAuthBody = 4 << 10
 
+// MaxAuthPacket is the largest auth packet (header + MaxAuthBody): the
+// packet limit a server applies before a connection is authenticated, so an
+// unauthenticated peer can make it hold no more than this.
+const MaxAuthPacket = HeaderLen + MaxAuthBody
+
 // Auth reply codes (body of OpAuthReply).
 const (
 	AuthCodeOK     = 0

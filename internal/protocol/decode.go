@@ -18,10 +18,14 @@ const InflateFactor = 16
 // ReadPacket reads exactly one packet from r, validating the header against
 // maxSize (non-positive means DefaultMaxPacket). buf is scratch space: when
 // cap(buf) holds the whole packet, Body aliases buf and is valid until buf is
-// reused; otherwise a new slice is allocated. A clean end of stream before
-// any header byte returns io.EOF; a stream that ends mid-packet returns
-// io.ErrUnexpectedEOF. Protocol violations return an error wrapping one of the
-// sentinels in errors.go, with the header fields read so far in the Packet.
+// reused; otherwise a new buffer is allocated, and grown as the body's bytes
+// arrive rather than sized from the header, so a peer that announces a large
+// packet and stalls makes the reader hold about what it sent (at most
+// max(minGrow, twice that)), never what it announced. A clean end of stream
+// before any header byte returns io.EOF; a stream that ends mid-packet
+// returns io.ErrUnexpectedEOF. Protocol violations return an error wrapping
+// one of the sentinels in errors.go, with the header fields read so far in
+// the Packet.
 func ReadPacket(r io.Reader, buf []byte, maxSize int) (Packet, error) {
 	if cap(buf) < HeaderLen {
 		buf = make([]byte, HeaderLen)
@@ -34,20 +38,50 @@ func ReadPacket(r io.Reader, buf []byte, maxSize int) (Packet, error) {
 	if err != nil {
 		return p, err
 	}
-	if cap(buf) < h.PacketLen {
-		nb := make([]byte, h.PacketLen)
-		copy(nb, buf[:HeaderLen])
-		buf = nb
-	}
-	buf = buf[:h.PacketLen]
-	if _, err := io.ReadFull(r, buf[HeaderLen:]); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
+	if cap(buf) >= h.PacketLen {
+		buf = buf[:h.PacketLen]
+		if _, err := io.ReadFull(r, buf[HeaderLen:]); err != nil {
+			return p, unexpectedEOF(err)
 		}
+	} else if buf, err = readGrowing(r, buf[:HeaderLen], h.PacketLen); err != nil {
 		return p, err
 	}
 	p.Body = buf[HeaderLen:]
 	return p, nil
+}
+
+// minGrow is the first allocation for a packet larger than the caller's
+// buffer: an auth packet with a long key fits.
+const minGrow = 512
+
+// readGrowing reads the rest of a packet of size bytes whose first len(buf)
+// bytes are in buf, doubling the buffer only when the bytes read so far
+// fill it.
+func readGrowing(r io.Reader, buf []byte, size int) ([]byte, error) {
+	n := len(buf)
+	buf = buf[:cap(buf)]
+	for n < size {
+		if n == len(buf) {
+			nb := make([]byte, min(size, max(2*len(buf), minGrow)))
+			copy(nb, buf[:n])
+			buf = nb
+		}
+		m, err := r.Read(buf[n:min(len(buf), size)])
+		n += m
+		if err != nil && n < size {
+			return nil, unexpectedEOF(err)
+		}
+	}
+	return buf[:size], nil
+}
+
+// unexpectedEOF turns the end of the stream inside a packet into
+// io.ErrUnexpectedEOF.
+func unexpectedEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // Decoder reads packets from a buffered stream. Packets that fit in the

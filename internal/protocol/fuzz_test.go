@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"testing/iotest"
 )
 
 // seedPackets are valid and broken streams shared by the fuzz targets.
@@ -42,12 +43,26 @@ func FuzzReadPacket(f *testing.F) {
 	for _, s := range seedPackets(f) {
 		f.Add(s, 1024)
 	}
+	// Packets larger than the 64-byte scratch buffer, whose buffer grows as
+	// their bytes arrive: whole, and cut short inside the body.
+	big := AppendPacket(nil, VerPlain, OpMessage, 9, bytes.Repeat([]byte("z"), 5000))
+	f.Add(big, 8192)
+	f.Add(big[:3000], 8192)
+	f.Add(append(header(MaxAuthPacket, 16, 1, OpAuth), 'x'), MaxAuthPacket)
+	f.Add(header(64<<10, 16, 1, OpAuth), MaxAuthPacket)
 	f.Fuzz(func(t *testing.T, b []byte, maxSize int) {
 		r := bytes.NewReader(b)
-		buf := make([]byte, 64)
+		// The same bytes one at a time: the growing buffer must not change
+		// what is read.
+		slow := iotest.OneByteReader(bytes.NewReader(b))
+		buf, slowBuf := make([]byte, 64), make([]byte, 64)
 		consumed := 0
 		for {
 			p, err := ReadPacket(r, buf, maxSize)
+			sp, serr := ReadPacket(slow, slowBuf, maxSize)
+			if (err == nil) != (serr == nil) || !bytes.Equal(p.Body, sp.Body) || p.Op != sp.Op {
+				t.Fatalf("one byte per read differs: %v %v", err, serr)
+			}
 			if err != nil {
 				if Reason(err) == "" && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 					t.Fatalf("unexpected error kind: %v", err)
