@@ -304,6 +304,7 @@ func TestWithoutPoller(t *testing.T) {
 		{"HeartbeatWithBody", TestHeartbeatWithBody},
 		{"AuthRejected", TestAuthRejected},
 		{"ProtocolErrorsCloseOnlyThatConnection", TestProtocolErrorsCloseOnlyThatConnection},
+		{"OversizedAuthRejectedAtOnce", TestOversizedAuthRejectedAtOnce},
 		{"AuthTimeout", TestAuthTimeout},
 		{"HeartbeatTimeout", TestHeartbeatTimeout},
 		{"WebSocketControlFrames", TestWebSocketControlFrames},

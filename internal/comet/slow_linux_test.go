@@ -62,95 +62,102 @@ func (e *env) dialStalled(t testing.TB, isWS bool) *client {
 // other viewer of the room receives every message, in order.
 func TestStalledViewerDroppedAtWriteTimeout(t *testing.T) {
 	for _, tr := range transports {
-		t.Run(tr.name, func(t *testing.T) {
-			const writeTimeout = 300 * time.Millisecond
-			e := startEnv(t, func(c *Config) {
-				c.WriteTimeout = writeTimeout
-				c.HeartbeatTimeout = time.Minute
-				c.SendQueue = 1 << 16 // only the deadline can trip
-				c.SendBuffer = 16 << 10
+		for _, poller := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/poller=%v", tr.name, poller), func(t *testing.T) {
+				testStalledViewer(t, tr.ws, poller)
 			})
-			const room = 41
-			healthy := e.dial(t, tr.ws)
-			healthy.join(room, 0)
-			stalled := e.dialStalled(t, tr.ws)
-			stalled.join(room, 0) // reads the auth reply, then nothing
-			// It keeps sending, a heartbeat byte every 10 ms, as a client
-			// whose reading stopped but whose timers still run. The ACKs
-			// these segments carry are what let the kernel grow the
-			// comet's send buffer (see Config.SendBuffer).
-			probing := make(chan struct{})
-			go func() {
-				defer close(probing)
-				for seq := uint32(1); ; seq++ {
-					for _, b := range protocol.AppendHeartbeat(nil, seq) {
-						time.Sleep(10 * time.Millisecond)
-						if stalled.sendByte(b) != nil {
-							return
-						}
-					}
-				}
-			}()
+		}
+	}
+}
 
-			var got atomic.Int64
-			bad := make(chan string, 1)
-			go func() {
-				for {
-					raw, err := healthy.readRaw(10 * time.Second)
-					if err != nil {
-						return
-					}
-					ps, err := protocol.DecodeAll(raw, 1<<20)
-					if err != nil {
-						bad <- err.Error()
-						return
-					}
-					for _, p := range ps {
-						if want := fmt.Sprintf(`{"cmd":"X","i":%d,`, got.Load()); !strings.HasPrefix(string(p.Body), want) {
-							bad <- fmt.Sprintf("got %.40s, want %s", p.Body, want)
-							return
-						}
-						got.Add(1)
-					}
+func testStalledViewer(t *testing.T, isWS, poller bool) {
+	const writeTimeout = 300 * time.Millisecond
+	e := startEnv(t, func(c *Config) {
+		c.Poller = poller
+		c.WriteTimeout = writeTimeout
+		c.HeartbeatTimeout = time.Minute
+		c.SendQueue = 1 << 16 // only the deadline can trip
+		c.SendBuffer = 16 << 10
+	})
+	const room = 41
+	healthy := e.dial(t, isWS)
+	healthy.join(room, 0)
+	stalled := e.dialStalled(t, isWS)
+	stalled.join(room, 0) // reads the auth reply, then nothing
+	// It keeps sending, a heartbeat byte every 10 ms, as a client
+	// whose reading stopped but whose timers still run. The ACKs
+	// these segments carry are what let the kernel grow the
+	// comet's send buffer (see Config.SendBuffer).
+	probing := make(chan struct{})
+	go func() {
+		defer close(probing)
+		for seq := uint32(1); ; seq++ {
+			for _, b := range protocol.AppendHeartbeat(nil, seq) {
+				time.Sleep(10 * time.Millisecond)
+				if stalled.sendByte(b) != nil {
+					return
 				}
-			}()
+			}
+		}
+	}()
 
-			// A busy room's rate: 200-byte messages every 10 ms.
-			pad := strings.Repeat("x", 160)
-			tick := time.NewTicker(10 * time.Millisecond)
-			defer tick.Stop()
-			start := time.Now()
-			sent := int64(0)
-			dropped := func() float64 {
-				return counter(t, e.svc.m.dropped, dropWriteError) + counter(t, e.svc.m.dropped, dropQueueFull)
+	var got atomic.Int64
+	bad := make(chan string, 1)
+	go func() {
+		for {
+			raw, err := healthy.readRaw(10 * time.Second)
+			if err != nil {
+				return
 			}
-			const maxBytes = 96 << 10
-			bytes := 0
-			for dropped() == 0 {
-				require.Less(t, bytes, maxBytes, "stalled viewer not dropped after %v (write_timeout %v)", time.Since(start), writeTimeout)
-				msg := fmt.Appendf(nil, `{"cmd":"X","i":%d,"pad":"%s"}`, sent, pad)
-				require.NoError(t, e.svc.PushRoom(t.Context(), room, [][]byte{msg}))
-				sent++
-				bytes += protocol.HeaderLen + len(msg)
-				<-tick.C
-				want := sent
-				eventually(t, func() bool { return got.Load() >= want }, "the healthy viewer keeps up")
+			ps, err := protocol.DecodeAll(raw, 1<<20)
+			if err != nil {
+				bad <- err.Error()
+				return
 			}
-			t.Logf("stalled viewer dropped after %v, %d pushes of 200 B", time.Since(start), sent)
-			require.Less(t, time.Since(start), time.Minute, "dropped before heartbeat_timeout")
-			require.EqualValues(t, 1, counter(t, e.svc.m.dropped, dropWriteError), "a missed write deadline is a write_error")
-			eventually(t, func() bool { return e.svc.Online()[room] == 1 }, "the stalled viewer left the room")
-			require.NoError(t, e.svc.PushRoom(t.Context(), room,
-				[][]byte{fmt.Appendf(nil, `{"cmd":"X","i":%d,"pad":""}`, sent)}))
-			eventually(t, func() bool { return got.Load() == sent+1 }, "the healthy viewer after the drop")
-			_ = stalled.nc.Close()
-			<-probing
-			select {
-			case msg := <-bad:
-				t.Fatal(msg)
-			default:
+			for _, p := range ps {
+				if want := fmt.Sprintf(`{"cmd":"X","i":%d,`, got.Load()); !strings.HasPrefix(string(p.Body), want) {
+					bad <- fmt.Sprintf("got %.40s, want %s", p.Body, want)
+					return
+				}
+				got.Add(1)
 			}
-		})
+		}
+	}()
+
+	// A busy room's rate: 200-byte messages every 10 ms.
+	pad := strings.Repeat("x", 160)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	start := time.Now()
+	sent := int64(0)
+	dropped := func() float64 {
+		return counter(t, e.svc.m.dropped, dropWriteError) + counter(t, e.svc.m.dropped, dropQueueFull)
+	}
+	const maxBytes = 96 << 10
+	bytes := 0
+	for dropped() == 0 {
+		require.Less(t, bytes, maxBytes, "stalled viewer not dropped after %v (write_timeout %v)", time.Since(start), writeTimeout)
+		msg := fmt.Appendf(nil, `{"cmd":"X","i":%d,"pad":"%s"}`, sent, pad)
+		require.NoError(t, e.svc.PushRoom(t.Context(), room, [][]byte{msg}))
+		sent++
+		bytes += protocol.HeaderLen + len(msg)
+		<-tick.C
+		want := sent
+		eventually(t, func() bool { return got.Load() >= want }, "the healthy viewer keeps up")
+	}
+	t.Logf("stalled viewer dropped after %v, %d pushes of 200 B", time.Since(start), sent)
+	require.Less(t, time.Since(start), time.Minute, "dropped before heartbeat_timeout")
+	require.EqualValues(t, 1, counter(t, e.svc.m.dropped, dropWriteError), "a missed write deadline is a write_error")
+	eventually(t, func() bool { return e.svc.Online()[room] == 1 }, "the stalled viewer left the room")
+	require.NoError(t, e.svc.PushRoom(t.Context(), room,
+		[][]byte{fmt.Appendf(nil, `{"cmd":"X","i":%d,"pad":""}`, sent)}))
+	eventually(t, func() bool { return got.Load() == sent+1 }, "the healthy viewer after the drop")
+	_ = stalled.nc.Close()
+	<-probing
+	select {
+	case msg := <-bad:
+		t.Fatal(msg)
+	default:
 	}
 }
 
@@ -163,4 +170,31 @@ func (c *client) sendByte(b byte) error {
 	}
 	_, err := c.nc.Write([]byte{b})
 	return err
+}
+
+// comet.send_buffer fixes the kernel send buffer of every client socket
+// (Linux reserves twice the value); 0 leaves it to autotuning.
+func TestSendBufferFixed(t *testing.T) {
+	sndbuf := func(c *conn) int {
+		rc, err := c.nc.(syscall.Conn).SyscallConn()
+		require.NoError(t, err)
+		var v int
+		var serr error
+		require.NoError(t, rc.Control(func(fd uintptr) {
+			v, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF)
+		}))
+		require.NoError(t, serr)
+		return v
+	}
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			e := startEnv(t, func(c *Config) { c.SendBuffer = 32 << 10 })
+			e.dial(t, tr.ws).join(51, 0)
+			require.Equal(t, 64<<10, sndbuf(serverConn(e, 51)))
+
+			off := startEnv(t, func(c *Config) { c.SendBuffer = 0 })
+			off.dial(t, tr.ws).join(52, 0)
+			require.NotEqual(t, 64<<10, sndbuf(serverConn(off, 52)))
+		})
+	}
 }
