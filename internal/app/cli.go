@@ -145,6 +145,9 @@ func serve(args []string, stdout, stderr io.Writer, pick bool) error {
 	if err != nil {
 		return err
 	}
+	if a.ownsDataDir() {
+		privateUmask() // whatever a library creates in the data dir later is owner-only too
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := a.Start(ctx); err != nil {
