@@ -155,6 +155,11 @@ func (a *App) start(ctx context.Context) error {
 			return err
 		}
 		a.started = append(a.started, l)
+		if l == lifecycle(a.Account) {
+			if err := a.checkAdmins(ctx); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
