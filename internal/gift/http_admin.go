@@ -44,7 +44,7 @@ func (s *Service) handleCredits(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	before, err := queryID(r, "before")
+	before, err := queryID(r, "cursor") // the keyset: the id of the last credit seen
 	if err != nil {
 		return err
 	}
@@ -59,15 +59,15 @@ func (s *Service) handleCredits(w http.ResponseWriter, r *http.Request) error {
 	return httpx.OK(w, p)
 }
 
-// queryID reads an optional non-negative id from the query (0 when absent).
+// queryID reads an optional positive id from the query (0 when absent).
 func queryID(r *http.Request, name string) (int64, error) {
 	v := r.URL.Query().Get(name)
 	if v == "" {
 		return 0, nil
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 {
-		return 0, apierr.BadRequest.Withf("query parameter %s must be a non-negative integer", name)
+	if err != nil || n <= 0 {
+		return 0, apierr.BadRequest.Withf("query parameter %s must be a positive integer", name)
 	}
 	return n, nil
 }

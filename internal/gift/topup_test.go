@@ -97,7 +97,7 @@ func TestAdminTopupCreditsOnceAndAudits(t *testing.T) {
 		// The audit log: newest first, who credited whom, how much, why, with which key.
 		p := e.credits(t, "")
 		require.Equal(t, []Credit{c2, c}, p.Credits)
-		require.Zero(t, p.Next)
+		require.Empty(t, p.NextCursor)
 
 		require.Equal(t, 2.0, testutil.ToFloat64(e.svc.m.credits.WithLabelValues(resultCreated)))
 		require.Equal(t, 1.0, testutil.ToFloat64(e.svc.m.credits.WithLabelValues(resultReplayed)))
@@ -189,7 +189,7 @@ func TestConcurrentTopups(t *testing.T) {
 	})
 }
 
-// The audit log pages by keyset (newest first, ?before=<id of the last row seen>), optionally
+// The audit log pages by keyset (newest first, ?cursor=<next_cursor of the last page>), optionally
 // for one user, and its pages neither skip nor repeat rows while credits keep arriving.
 func TestCreditLogPages(t *testing.T) {
 	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
@@ -208,12 +208,12 @@ func TestCreditLogPages(t *testing.T) {
 			p := e.credits(t, q)
 			require.LessOrEqual(t, len(p.Credits), 3)
 			got = append(got, p.Credits...)
-			if p.Next == 0 {
+			if p.NextCursor == "" {
 				break
 			}
 			// A credit arriving between pages lands before the cursor and is not in later pages.
 			e.credited(t, carolUID, 1, "meanwhile", fmt.Sprintf("late-%d", len(got)))
-			q = fmt.Sprintf("?limit=3&before=%d", p.Next)
+			q = "?limit=3&cursor=" + p.NextCursor
 		}
 		require.Len(t, got, len(all))
 		for i := range all {
@@ -224,7 +224,7 @@ func TestCreditLogPages(t *testing.T) {
 		for _, c := range bob.Credits {
 			require.Equal(t, bobUID, c.UID)
 		}
-		for _, q := range []string{"?limit=0", "?limit=1001", "?before=-1", "?uid=x"} {
+		for _, q := range []string{"?limit=0", "?limit=1001", "?cursor=-1", "?cursor=x", "?uid=0", "?uid=x"} {
 			status, env := e.call(t, "GET", "/api/admin/wallets/credits"+q, opUID, nil)
 			require.Equal(t, http.StatusBadRequest, status, "%s %+v", q, env)
 		}

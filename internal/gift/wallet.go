@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -53,11 +54,11 @@ type CreditRequest struct {
 	Key string
 }
 
-// CreditPage is one page of the audit log, newest first. Next, when not 0, is the before= of
-// the following page.
+// CreditPage is one page of the audit log, newest first. NextCursor, passed back as ?cursor=,
+// reads the following page; it is empty on the last one.
 type CreditPage struct {
-	Credits []Credit `json:"credits"`
-	Next    int64    `json:"next,omitempty"`
+	Credits    []Credit `json:"credits"`
+	NextCursor string   `json:"next_cursor"`
 }
 
 // Credit adds coins to a registered user's wallet and records who did it in the audit log, in
@@ -124,7 +125,7 @@ func (s *Service) Credits(ctx context.Context, uid, before int64, limit int) (Cr
 	p := CreditPage{Credits: cs}
 	if len(cs) > limit {
 		p.Credits = cs[:limit]
-		p.Next = cs[limit-1].ID
+		p.NextCursor = strconv.FormatInt(cs[limit-1].ID, 10)
 	}
 	return p, nil
 }
