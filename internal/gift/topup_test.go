@@ -143,6 +143,8 @@ func TestAdminTopupRefusals(t *testing.T) {
 		}
 		require.Zero(t, e.count(t, "SELECT COUNT(*) FROM gift_wallet_credits"))
 		require.Zero(t, e.balance(t, aliceUID))
+		// Refused by the credit path itself (not by auth or decoding): bounds, reason, key, user.
+		require.Equal(t, 8.0, testutil.ToFloat64(e.svc.m.credits.WithLabelValues(resultRejected)))
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -83,7 +84,10 @@ func (s *Service) Credit(ctx context.Context, req CreditRequest) (Credit, error)
 		return Credit{}, ErrBadKey
 	}
 	if _, err := s.accounts.User(ctx, req.UID); err != nil {
-		s.m.credits.WithLabelValues(resultRejected).Inc()
+		var ae *apierr.Error
+		if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+			s.m.credits.WithLabelValues(resultRejected).Inc()
+		}
 		return Credit{}, fmt.Errorf("credit uid %d: %w", req.UID, err)
 	}
 	id, err := s.ids.Next()
