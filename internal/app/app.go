@@ -103,6 +103,11 @@ func (a *App) Start(ctx context.Context) error {
 }
 
 func (a *App) start(ctx context.Context) error {
+	if a.ownsDataDir() {
+		if err := privateDataDir(a.cfg.DataDir, a.log); err != nil {
+			return err
+		}
+	}
 	if a.hasAny("account", "room", "gift", "danmaku") {
 		db, err := sqlstore.Open(ctx, a.cfg.Store, a.cfg.DataDir)
 		if err != nil {
@@ -150,6 +155,11 @@ func (a *App) start(ctx context.Context) error {
 			return err
 		}
 		a.started = append(a.started, l)
+		if l == lifecycle(a.Account) {
+			if err := a.checkAdmins(ctx); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -5,12 +5,15 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/zhibo-live/zhibo/internal/config"
+	"github.com/zhibo-live/zhibo/internal/gift"
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 )
 
@@ -122,4 +125,32 @@ func TestPartialNodeServesItsOwnRoutes(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, 200, resp.StatusCode)
+}
+
+// `zhibo up` is the demo: new wallets get coins unless told otherwise. `zhibo serve` (any
+// deployment) starts them empty; the file, the environment and the flags override both.
+func TestUpGivesDemoCoinsServeDoesNot(t *testing.T) {
+	noEnv := func(string) string { return "" }
+	cfg, comps, err := loadServe(nil, noEnv, io.Discard, false)
+	require.NoError(t, err)
+	require.Equal(t, AllNames(), comps)
+	require.Equal(t, int64(gift.DemoInitialBalance), cfg.Gift.InitialBalance)
+	cfg, _, err = loadServe([]string{"-components", "account,room,gift"}, noEnv, io.Discard, true)
+	require.NoError(t, err)
+	require.Zero(t, cfg.Gift.InitialBalance)
+	require.Zero(t, config.Defaults().Gift.InitialBalance)
+
+	cfg, _, err = loadServe([]string{"-gift.initial_balance", "0"}, noEnv, io.Discard, false)
+	require.NoError(t, err)
+	require.Zero(t, cfg.Gift.InitialBalance, "the flag overrides the demo default")
+	cfg, _, err = loadServe(nil, func(k string) string {
+		return map[string]string{"ZHIBO_GIFT_INITIAL_BALANCE": "7"}[k]
+	}, io.Discard, false)
+	require.NoError(t, err)
+	require.Equal(t, int64(7), cfg.Gift.InitialBalance, "the environment overrides the demo default")
+	file := filepath.Join(t.TempDir(), "z.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("gift:\n  initial_balance: 0\n"), 0o600))
+	cfg, _, err = loadServe([]string{"-config", file}, noEnv, io.Discard, false)
+	require.NoError(t, err)
+	require.Zero(t, cfg.Gift.InitialBalance, "the file overrides the demo default")
 }

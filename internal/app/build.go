@@ -85,7 +85,7 @@ func (a *App) build(signer *token.Signer, idg *ids.Generator) error {
 	}
 	if a.has("gift") {
 		if a.Gift, err = gift.New(a.cfg.Gift, gift.Deps{Logger: a.logger("gift"), Registry: a.Reg, DB: a.db,
-			IDs: idg, Queue: a.q, Rooms: a.Room, Accounts: a.Account, Pusher: a.pub, Exp: exp}); err != nil {
+			IDs: idg, Queue: a.q, Rooms: a.Room, Accounts: a.Account, Pusher: a.pub, Exp: exp, IsAdmin: a.isAdmin}); err != nil {
 			return err
 		}
 		a.Room.AddHotKeys("gift_rank", func() []room.HotKey { return hotKeys(a.Gift.RankKeys()) })

@@ -9,12 +9,14 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/zhibo-live/zhibo/internal/bench"
 	"github.com/zhibo-live/zhibo/internal/config"
+	"github.com/zhibo-live/zhibo/internal/gift"
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 )
 
@@ -24,7 +26,8 @@ var Version = "dev"
 const usage = `zhibo — live-streaming backend
 
 Usage:
-  zhibo up [flags]                         run every component in one process (embedded storage)
+  zhibo up [flags]                         run every component in one process (embedded storage);
+                                           a demo: new wallets get 1000 coins unless -gift.initial_balance says otherwise
   zhibo serve --components=a,b [flags]     run the named components
   zhibo components                         list the components
   zhibo config check|print|doc [flags]     validate, print the effective config, or document every setting
@@ -115,19 +118,24 @@ func configCmd(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func serve(args []string, stdout, stderr io.Writer, pick bool) error {
+// loadServe reads the config of `zhibo up` (pick false: every component, demo defaults) or
+// `zhibo serve` (pick true: the components of --components) and returns it with the
+// component list.
+func loadServe(args []string, getenv func(string) string, stderr io.Writer, pick bool) (config.Config, []string, error) {
 	components := AllNames()
 	var list string
-	cfg, rest, err := config.Load("zhibo", args, os.Getenv, stderr, func(fs *flag.FlagSet) {
+	cfg, rest, err := config.Load("zhibo", args, getenv, stderr, func(fs *flag.FlagSet) {
 		if pick {
 			fs.StringVar(&list, "components", "", "comma-separated components to run (see zhibo components).")
+		} else {
+			demoDefaults(fs)
 		}
 	})
 	if err != nil {
-		return err
+		return cfg, nil, err
 	}
 	if len(rest) > 0 {
-		return fmt.Errorf("unexpected arguments %q", rest)
+		return cfg, nil, fmt.Errorf("unexpected arguments %q", rest)
 	}
 	if pick {
 		components = nil
@@ -137,6 +145,25 @@ func serve(args []string, stdout, stderr io.Writer, pick bool) error {
 			}
 		}
 	}
+	return cfg, components, nil
+}
+
+// demoDefaults are the defaults `zhibo up` changes, before the file, the environment and the
+// flags are read (each still overrides them): the all-in-one demo hands every new wallet
+// gift.DemoInitialBalance coins so gifts work at once. `zhibo serve` keeps the safe defaults.
+func demoDefaults(fs *flag.FlagSet) {
+	f := fs.Lookup("gift.initial_balance")
+	f.DefValue = strconv.Itoa(gift.DemoInitialBalance)
+	if err := f.Value.Set(f.DefValue); err != nil {
+		panic(err) // a constant that does not parse as the flag's type is a programming error
+	}
+}
+
+func serve(args []string, stdout, stderr io.Writer, pick bool) error {
+	cfg, components, err := loadServe(args, os.Getenv, stderr, pick)
+	if err != nil {
+		return err
+	}
 	log, err := obs.NewLogger(stderr, cfg.Log)
 	if err != nil {
 		return err
@@ -144,6 +171,9 @@ func serve(args []string, stdout, stderr io.Writer, pick bool) error {
 	a, err := New(cfg, components, log)
 	if err != nil {
 		return err
+	}
+	if a.ownsDataDir() {
+		privateUmask() // whatever a library creates in the data dir later is owner-only too
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -14,13 +14,24 @@ const (
 	maxMaxNum   = 1_000_000
 	maxRankSize = 1000
 	maxNameLen  = 64 // characters; the column is VARCHAR(64)
+	// MaxBalance is the most a wallet can hold; a credit that would pass it is refused whole.
+	MaxBalance = int64(1_000_000_000_000_000)
 )
+
+// DemoInitialBalance is the initial balance `zhibo up` gives every wallet unless told
+// otherwise, so that the demo can send gifts at once.
+const DemoInitialBalance = 1000
 
 // Config is the gift component's configuration.
 type Config struct {
 	// InitialBalance is what a wallet holds when it is first read or debited (0 = wallets start
-	// empty). Wallets are created lazily, so registering an account writes nothing here.
+	// empty, the default: coins then come only from a credit — an admin top-up or a payment).
+	// Accounts cost nothing to make, so any other value hands out free coins per account;
+	// `zhibo up` (the demo) defaults it to DemoInitialBalance. Wallets are created lazily, so
+	// registering an account writes nothing here.
 	InitialBalance int64 `yaml:"initial_balance"`
+	// MaxTopup is the largest amount of one credit (an admin top-up or a payment).
+	MaxTopup int64 `yaml:"max_topup"`
 	// Catalog lists the gifts that can be sent, in display order.
 	Catalog []Gift `yaml:"catalog"`
 	// MaxNum is the largest num of one send.
@@ -41,8 +52,9 @@ type Config struct {
 // RegisterFlags sets the defaults and binds every field to a flag named prefix+yaml_name.
 func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	c.Catalog = DefaultCatalog()
-	fs.Int64Var(&c.InitialBalance, prefix+"initial_balance", 1000,
-		"coins a wallet holds when first used (0 = wallets start empty).")
+	fs.Int64Var(&c.InitialBalance, prefix+"initial_balance", 0,
+		"coins a wallet holds when first used (0 = wallets start empty; any other value gives free coins to every new account; zhibo up defaults it to 1000 for the demo).")
+	fs.Int64Var(&c.MaxTopup, prefix+"max_topup", 1_000_000, "largest amount of one wallet credit (admin top-up or payment).")
 	fs.Var(&catalogFlag{&c.Catalog}, prefix+"catalog",
 		`gift catalog as a JSON list of {"id","name","price","coin_type":"gold"|"silver"}.`)
 	fs.Int64Var(&c.MaxNum, prefix+"max_num", 9999, "largest num of one gift send.")
@@ -58,8 +70,11 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 // Validate checks the config.
 func (c *Config) Validate() error {
 	var errs []error
-	if c.InitialBalance < 0 {
-		errs = append(errs, fmt.Errorf("gift.initial_balance %d: must not be negative", c.InitialBalance))
+	if c.InitialBalance < 0 || c.InitialBalance > MaxBalance {
+		errs = append(errs, fmt.Errorf("gift.initial_balance %d: want 0..%d", c.InitialBalance, MaxBalance))
+	}
+	if c.MaxTopup < 1 || c.MaxTopup > MaxBalance {
+		errs = append(errs, fmt.Errorf("gift.max_topup %d: want 1..%d", c.MaxTopup, MaxBalance))
 	}
 	if c.MaxNum < 1 || c.MaxNum > maxMaxNum {
 		errs = append(errs, fmt.Errorf("gift.max_num %d: want 1..%d", c.MaxNum, maxMaxNum))

@@ -21,24 +21,24 @@ func TestConfigDefaultsAndFlags(t *testing.T) {
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	cfg.RegisterFlags(fs, "gift.")
 	require.NoError(t, cfg.Validate())
-	require.Equal(t, int64(1000), cfg.InitialBalance)
+	require.Zero(t, cfg.InitialBalance, "wallets start empty unless the operator says otherwise")
 	require.Equal(t, int64(9999), cfg.MaxNum)
 	require.Equal(t, 20, cfg.RankSize)
 	require.Equal(t, time.Second, cfg.AggregateWindow)
 	require.Equal(t, time.Second, cfg.RelayInterval)
 	require.Equal(t, DefaultCatalog(), cfg.Catalog)
-	for _, name := range []string{"initial_balance", "catalog", "max_num", "rank_size", "aggregate_window", "relay_interval"} {
+	for _, name := range []string{"initial_balance", "max_topup", "catalog", "max_num", "rank_size", "aggregate_window", "relay_interval"} {
 		require.NotNil(t, fs.Lookup("gift."+name), name)
 	}
 
 	require.NoError(t, fs.Parse([]string{
-		"-gift.initial_balance=5", "-gift.max_num=3", "-gift.rank_size=7",
+		"-gift.initial_balance=5", "-gift.max_topup=50", "-gift.max_num=3", "-gift.rank_size=7",
 		"-gift.aggregate_window=250ms", "-gift.relay_interval=2s",
 		`-gift.catalog=[{"id":9,"name":"Star","price":3,"coin_type":"silver"}]`,
 	}))
 	require.NoError(t, cfg.Validate())
 	cfg.HotKeys = hotkey.Config{} // the detector's own flags are tested in pkg/hotkey
-	require.Equal(t, Config{InitialBalance: 5, MaxNum: 3, RankSize: 7, AggregateWindow: 250 * time.Millisecond,
+	require.Equal(t, Config{InitialBalance: 5, MaxTopup: 50, MaxNum: 3, RankSize: 7, AggregateWindow: 250 * time.Millisecond,
 		RelayInterval: 2 * time.Second, HotCacheTTL: time.Second,
 		Catalog: []Gift{{ID: 9, Name: "Star", Price: 3, CoinType: CoinSilver}}}, cfg)
 
@@ -53,6 +53,9 @@ func TestConfigValidate(t *testing.T) {
 		want string
 	}{
 		{"negative balance", func(c *Config) { c.InitialBalance = -1 }, "initial_balance"},
+		{"balance past the limit", func(c *Config) { c.InitialBalance = MaxBalance + 1 }, "initial_balance"},
+		{"max_topup zero", func(c *Config) { c.MaxTopup = 0 }, "max_topup"},
+		{"max_topup past the limit", func(c *Config) { c.MaxTopup = MaxBalance + 1 }, "max_topup"},
 		{"max_num zero", func(c *Config) { c.MaxNum = 0 }, "max_num"},
 		{"max_num huge", func(c *Config) { c.MaxNum = 10_000_000 }, "max_num"},
 		{"rank_size zero", func(c *Config) { c.RankSize = 0 }, "rank_size"},
@@ -114,10 +117,12 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(OpenAPI(), &doc))
 	want := map[string][]string{
-		"/api/gifts":            {"get"},
-		"/api/wallet":           {"get"},
-		"/api/rooms/{id}/gifts": {"post"},
-		"/api/rooms/{id}/rank":  {"get"},
+		"/api/gifts":                     {"get"},
+		"/api/wallet":                    {"get"},
+		"/api/rooms/{id}/gifts":          {"post"},
+		"/api/rooms/{id}/rank":           {"get"},
+		"/api/admin/wallets/{uid}/topup": {"post"},
+		"/api/admin/wallets/credits":     {"get"},
 	}
 	require.Len(t, doc.Paths, len(want))
 	for path, methods := range want {
@@ -131,4 +136,5 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		require.Contains(t, string(OpenAPI()), `"`+name[strings.LastIndexByte(name, '/')+1:]+`": {`, name)
 	}
 	require.Contains(t, doc.Components.Schemas, "GiftOrder")
+	require.Contains(t, doc.Components.Schemas, "GiftCredit")
 }

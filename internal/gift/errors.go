@@ -16,4 +16,7 @@ var (
 	ErrInsufficient = apierr.New(http.StatusConflict, -30006, "insufficient balance")
 	ErrKeyReused    = apierr.New(http.StatusConflict, -30007, "idempotency key reused with a different request")
 	ErrBadUID       = apierr.New(http.StatusBadRequest, -30008, "uid must be positive")
+	ErrBadAmount    = apierr.New(http.StatusBadRequest, -30009, "amount out of range")
+	ErrBadReason    = apierr.New(http.StatusBadRequest, -30010, "reason must be 1-200 characters of text")
+	ErrBalanceLimit = apierr.New(http.StatusConflict, -30011, "the credit would take the wallet past its largest balance")
 )

@@ -53,6 +53,8 @@ type Deps struct {
 	Pusher   logic.Client
 	// Exp grants senders experience, +total per order (nil = none).
 	Exp Exp
+	// IsAdmin decides who may credit wallets and read the credit log (nil = nobody).
+	IsAdmin func(uid int64) bool
 }
 
 // Exp grants experience points; account.ExpPublisher implements it.
@@ -73,6 +75,7 @@ type Service struct {
 	accounts account.Client
 	pusher   logic.Client
 	exp      Exp
+	isAdmin  func(uid int64) bool
 	catalog  catalog
 	agg      *aggregator
 	reg      prometheus.Registerer
@@ -115,6 +118,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		accounts: deps.Accounts,
 		pusher:   deps.Pusher,
 		exp:      deps.Exp,
+		isAdmin:  deps.IsAdmin,
 		catalog:  newCatalog(cfg.Catalog),
 		tagged:   map[int64]bool{},
 		reg:      deps.Registry,
@@ -157,7 +161,13 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.wg.Go(func() { s.relayLoop(loopCtx) })
 	s.cancel, s.running = cancel, true
-	s.log.Info("gift started", "gifts", len(s.catalog.list), "aggregate_window", s.cfg.AggregateWindow)
+	s.log.Info("gift started", "gifts", len(s.catalog.list), "aggregate_window", s.cfg.AggregateWindow,
+		"initial_balance", s.cfg.InitialBalance)
+	if s.cfg.InitialBalance > 0 {
+		s.log.Warn("every new wallet starts with free coins: accounts cost nothing to make, so anyone can mint coins, "+
+			"ranks and experience; set gift.initial_balance 0 and credit wallets through the top-up API on a public deployment",
+			"initial_balance", s.cfg.InitialBalance)
+	}
 	return nil
 }
 

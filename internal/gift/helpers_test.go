@@ -33,6 +33,7 @@ const (
 	aliceUID  = int64(2)
 	bobUID    = int64(3)
 	carolUID  = int64(4)
+	opUID     = int64(9) // the only admin
 
 	roomMain     = int64(100) // owned by anchorUID
 	roomNoAnchor = int64(200) // no owner
@@ -89,7 +90,7 @@ func (f *fakeRooms) tagCalls() []tagCall {
 type fakeAccounts struct{ names map[int64]string }
 
 func newFakeAccounts() *fakeAccounts {
-	return &fakeAccounts{names: map[int64]string{anchorUID: "anchor", aliceUID: "alice", bobUID: "bob", carolUID: "carol"}}
+	return &fakeAccounts{names: map[int64]string{anchorUID: "anchor", aliceUID: "alice", bobUID: "bob", carolUID: "carol", opUID: "operator"}}
 }
 
 func (f *fakeAccounts) Verify(token string) (int64, error) {
@@ -147,10 +148,12 @@ func (f *fakePusher) all() []push {
 	return append([]push(nil), f.pushes...)
 }
 
-// testConfig is the default config with short windows.
+// testConfig is the default config with short windows and 1000 coins in every new wallet
+// (wallets start empty by default; these tests are about spending).
 func testConfig(t testing.TB) Config {
 	var cfg Config
 	cfg.RegisterFlags(flag.NewFlagSet("t", flag.ContinueOnError), "gift.")
+	cfg.InitialBalance = 1000
 	cfg.AggregateWindow = 20 * time.Millisecond
 	cfg.RelayInterval = 50 * time.Millisecond
 	require.NoError(t, cfg.Validate())
@@ -192,6 +195,7 @@ func (e *env) start(t testing.TB, cfg Config) *Service {
 	svc, err := New(cfg, Deps{
 		Logger: obs.Discard(), Registry: prometheus.NewRegistry(), DB: e.db, IDs: gen, Queue: e.q,
 		Rooms: e.rooms, Accounts: e.accounts, Pusher: e.pusher,
+		IsAdmin: func(uid int64) bool { return uid == opUID },
 	})
 	require.NoError(t, err)
 	require.NoError(t, svc.Start(context.Background()))

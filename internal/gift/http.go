@@ -13,6 +13,8 @@ func (s *Service) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/wallet", httpx.Handle(s.log, s.handleWallet))
 	mux.Handle("POST /api/rooms/{id}/gifts", httpx.Handle(s.log, s.handleSend))
 	mux.Handle("GET /api/rooms/{id}/rank", httpx.Handle(s.log, s.handleRank))
+	mux.Handle("POST /api/admin/wallets/{uid}/topup", httpx.Handle(s.log, s.handleTopup))
+	mux.Handle("GET /api/admin/wallets/credits", httpx.Handle(s.log, s.handleCredits))
 }
 
 func (s *Service) handleCatalog(w http.ResponseWriter, _ *http.Request) error {

@@ -8,6 +8,7 @@ const (
 	resultReplayed     = "replayed"
 	resultInsufficient = "insufficient"
 	resultKeyReused    = "key_reused"
+	resultRejected     = "rejected"
 )
 
 // metrics are the gift component's metrics, built from the injected registry.
@@ -23,6 +24,8 @@ type metrics struct {
 	skipped       prometheus.Counter
 	appliedSeq    prometheus.Gauge
 	pendingEvents prometheus.Gauge
+	credits       *prometheus.CounterVec
+	credited      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -63,8 +66,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		pendingEvents: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "zhibo_gift_aggregate_pending_messages", Help: "Order events received and not yet flushed.",
 		}),
+		credits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zhibo_gift_wallet_credits_total",
+			Help: "Wallet credits (admin top-ups, payments) by result: created, replayed (same idempotency key, not credited again), key_reused, rejected (bad input, unknown user, balance limit).",
+		}, []string{"result"}),
+		credited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zhibo_gift_wallet_credited_coins_total", Help: "Coins credited to wallets by created credits.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.orders, m.goldSpent, m.publishFails, m.pushFails, m.relayed,
+	for _, c := range []prometheus.Collector{m.credits, m.credited, m.orders, m.goldSpent, m.publishFails, m.pushFails, m.relayed,
 		m.flushes, m.rowsPerFlush, m.folded, m.skipped, m.appliedSeq, m.pendingEvents} {
 		if err := reg.Register(c); err != nil {
 			return nil, err

@@ -91,4 +91,31 @@ CREATE TABLE gift_agg_offsets (
 	seq BIGINT NOT NULL,
 	updated_at BIGINT NOT NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;`,
+}, {
+	Version: 2,
+	Name:    "wallet credits: the audit log of every coin that entered a wallet",
+	SQLite: `CREATE TABLE gift_wallet_credits (
+	id BIGINT PRIMARY KEY,
+	uid BIGINT NOT NULL,
+	amount BIGINT NOT NULL,
+	balance BIGINT NOT NULL,
+	actor_uid BIGINT NOT NULL,
+	reason VARCHAR(200) NOT NULL,
+	idem_key VARCHAR(64) NOT NULL,
+	created_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX gift_wallet_credits_by_key ON gift_wallet_credits (idem_key);
+CREATE INDEX gift_wallet_credits_by_uid ON gift_wallet_credits (uid, id);`,
+	MySQL: `CREATE TABLE gift_wallet_credits (
+	id BIGINT NOT NULL PRIMARY KEY,
+	uid BIGINT NOT NULL,
+	amount BIGINT NOT NULL,
+	balance BIGINT NOT NULL,
+	actor_uid BIGINT NOT NULL,
+	reason VARCHAR(200) NOT NULL,
+	idem_key VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+	created_at BIGINT NOT NULL,
+	UNIQUE KEY gift_wallet_credits_by_key (idem_key),
+	KEY gift_wallet_credits_by_uid (uid, id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;`,
 }}

@@ -52,6 +52,14 @@ type Store interface {
 	// order with replayed=true and debits nothing; for a different request ErrKeyReused; when
 	// the balance is short ErrInsufficient, and nothing is written.
 	PlaceOrder(ctx context.Context, o Order) (stored Order, replayed bool, err error)
+	// Credit adds c.Amount to c.UID's wallet and records c in the audit log in one transaction,
+	// keyed by c.Key across every credit. When the key already has a credit for the same request
+	// it returns that credit with replayed=true and credits nothing; for a different request
+	// ErrKeyReused; past MaxBalance ErrBalanceLimit, and nothing is written.
+	Credit(ctx context.Context, c Credit) (stored Credit, replayed bool, err error)
+	// Credits lists the audit log newest first: ids below before (0 = from the newest), of uid
+	// only when uid > 0, at most limit.
+	Credits(ctx context.Context, uid, before int64, limit int) ([]Credit, error)
 	// Unpublished lists orders created before beforeMs whose event is not known to be
 	// published, oldest first.
 	Unpublished(ctx context.Context, beforeMs int64, limit int) ([]Order, error)

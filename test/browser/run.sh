@@ -58,9 +58,12 @@ echo "building zhibo" >&2
 port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 export ZHIBO_URL="http://127.0.0.1:$port"
 
+# The viewer sends a gift from a fresh account: 1000 coins per new wallet (the demo default of
+# zhibo up, given explicitly so the test does not hang on it).
 "$tmp/zhibo" up --data_dir "$tmp/data" \
 	--gateway.http_addr "127.0.0.1:$port" \
 	--comet.tcp_addr 127.0.0.1:0 \
+	--gift.initial_balance 1000 \
 	>"$tmp/server.log" 2>&1 &
 server_pid=$!
 

@@ -28,6 +28,8 @@ func startAllInOne(t *testing.T, mods ...func(*config.Config)) Node {
 	cfg.Logic.CountInterval = 200 * time.Millisecond
 	cfg.Account.BcryptCost = 4
 	cfg.Job.Window = 20 * time.Millisecond
+	// Wallets start empty by default; the scenarios send gifts from fresh accounts.
+	cfg.Gift.InitialBalance = 1000
 	for _, m := range mods {
 		m(&cfg)
 	}
@@ -112,7 +114,8 @@ func TestOpenAPIIsComplete(t *testing.T) {
 	for _, p := range []string{"/api/auth/register", "/api/auth/login", "/api/me", "/api/rooms", "/api/rooms/{id}",
 		"/api/rooms/{id}/live", "/api/rooms/{id}/danmu-info", "/xlive/web-room/v1/index/getDanmuInfo",
 		"/api/rooms/{id}/danmaku", "/api/rooms/{id}/mutes", "/api/rooms/{id}/mutes/{uid}", "/api/gifts",
-		"/api/rooms/{id}/gifts", "/api/rooms/{id}/rank", "/api/push/rooms/{id}", "/api/push/users", "/api/push/all", "/api/admin/hot", "/api/admin/hot/rooms/{id}"} {
+		"/api/rooms/{id}/gifts", "/api/rooms/{id}/rank", "/api/push/rooms/{id}", "/api/push/users", "/api/push/all", "/api/admin/hot", "/api/admin/hot/rooms/{id}",
+		"/api/admin/wallets/{uid}/topup", "/api/admin/wallets/credits"} {
 		require.Contains(t, paths, p)
 	}
 }

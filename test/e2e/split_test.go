@@ -99,6 +99,7 @@ func startCluster(t *testing.T) *cluster {
 	add("job", "-components", "job", "-peers.comets", c1RPC+","+c2RPC, "-gateway.http_addr", "127.0.0.1:"+port())
 	add("rest", "-components", "account,room,gift,danmaku", "-peers.logic", logicRPC,
 		"-logic.hosts", fmt.Sprintf("127.0.0.1:%s:%s,127.0.0.1:%s:%s", c1TCP, c1HTTP, c2TCP, c2HTTP),
+		"-gift.initial_balance", "1000", // wallets start empty by default; the scenarios send gifts from fresh accounts
 		"-gateway.http_addr", "127.0.0.1:"+restHTTP)
 	for _, o := range order {
 		c.procs[o[0]] = testbin.Start(t, o[0], bin, o[1:]...)

@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -78,10 +79,15 @@ func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger) (*Q
 	}
 	url := cfg.URL
 	if url == "" {
+		// The store keeps every queued message: owner-only, like the rest of the data dir.
+		storeDir := filepath.Join(dataDir, "nats")
+		if err := os.MkdirAll(storeDir, 0o700); err != nil {
+			return nil, fmt.Errorf("embedded nats: create store dir: %w", err)
+		}
 		ns, err := server.NewServer(&server.Options{
 			ServerName: "zhibo-embedded",
 			JetStream:  true,
-			StoreDir:   filepath.Join(dataDir, "nats"),
+			StoreDir:   storeDir,
 			DontListen: true,
 			NoSigs:     true,
 			NoLog:      true,

@@ -94,9 +94,16 @@ func Open(ctx context.Context, cfg Config, dataDir string) (*DB, error) {
 		if path == "" {
 			path = filepath.Join(dataDir, "zhibo.db")
 		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("create data dir: %w", err)
 		}
+		// The file holds password hashes and stream keys: create it owner-only before SQLite
+		// does (SQLite gives its -wal and -shm files the database file's permissions).
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("create database file: %w", err)
+		}
+		f.Close()
 		// WAL lets reads run beside the single writer; immediate transactions take the write
 		// lock up front so concurrent writers queue on busy_timeout instead of deadlocking.
 		dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +

@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -68,4 +71,24 @@ func TestMigrateRejectsUnorderedVersions(t *testing.T) {
 	db := sqltest.OpenSQLite(t)
 	err := db.Migrate(context.Background(), "demo", []sqlstore.Migration{testMigrations[1], testMigrations[0]})
 	require.ErrorContains(t, err, "versions must increase")
+}
+
+// The SQLite file and the folder created for it are owner-only, the WAL files too: they hold
+// password hashes and stream keys.
+func TestSQLiteFilesAreOwnerOnly(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("POSIX permissions")
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	db, err := sqlstore.Open(context.Background(), sqlstore.Config{}, dir)
+	require.NoError(t, err)
+	defer db.Close()
+	require.NoError(t, db.Migrate(context.Background(), "demo", testMigrations[:1]))
+	want := map[string]os.FileMode{dir: 0o700, filepath.Join(dir, "zhibo.db"): 0o600,
+		filepath.Join(dir, "zhibo.db-wal"): 0o600}
+	for p, perm := range want {
+		info, err := os.Stat(p)
+		require.NoError(t, err)
+		require.Equal(t, perm, info.Mode().Perm(), p)
+	}
 }

@@ -1,7 +1,9 @@
 package token
 
 import (
+	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +47,13 @@ func TestLoadOrCreateKey(t *testing.T) {
 	k2, err := LoadOrCreateKey("", path)
 	require.NoError(t, err)
 	require.Equal(t, k1, k2)
+	if runtime.GOOS != "windows" {
+		for p, want := range map[string]os.FileMode{path: 0o600, filepath.Dir(path): 0o700} {
+			info, err := os.Stat(p)
+			require.NoError(t, err)
+			require.Equal(t, want, info.Mode().Perm(), "%s holds the token secret: owner-only", p)
+		}
+	}
 	k3, err := LoadOrCreateKey("a-configured-secret", path)
 	require.NoError(t, err)
 	require.Equal(t, []byte("a-configured-secret"), k3)
