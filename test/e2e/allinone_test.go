@@ -27,6 +27,7 @@ func startAllInOne(t *testing.T, mods ...func(*config.Config)) Node {
 	cfg.Comet.ReportInterval = 100 * time.Millisecond
 	cfg.Logic.CountInterval = 200 * time.Millisecond
 	cfg.Account.BcryptCost = 4
+	cfg.Account.Limits.RegisterPerIPHour = 0 // every test user registers from 127.0.0.1
 	cfg.Job.Window = 20 * time.Millisecond
 	for _, m := range mods {
 		m(&cfg)
