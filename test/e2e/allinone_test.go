@@ -110,7 +110,8 @@ func TestOpenAPIIsComplete(t *testing.T) {
 		}
 	}
 	paths := doc["paths"].(map[string]any)
-	for _, p := range []string{"/api/auth/register", "/api/auth/login", "/api/me", "/api/rooms", "/api/rooms/{id}",
+	for _, p := range []string{"/api/auth/register", "/api/auth/login", "/api/auth/logout", "/api/auth/logout-all",
+		"/api/auth/password", "/api/me", "/api/rooms", "/api/rooms/{id}",
 		"/api/rooms/{id}/live", "/api/rooms/{id}/danmu-info", "/xlive/web-room/v1/index/getDanmuInfo",
 		"/api/rooms/{id}/danmaku", "/api/rooms/{id}/mutes", "/api/rooms/{id}/mutes/{uid}", "/api/gifts",
 		"/api/rooms/{id}/gifts", "/api/rooms/{id}/rank", "/api/push/rooms/{id}", "/api/push/users", "/api/push/all", "/api/admin/hot", "/api/admin/hot/rooms/{id}"} {
