@@ -1,11 +1,13 @@
 package account
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -252,6 +254,8 @@ func requireFast(t *testing.T, lat []time.Duration) {
 func TestLoginBackoffAndLockout(t *testing.T) {
 	e := startHTTP(t, sqltest.OpenSQLite(t), testConfig(t, "-limits.account_rate", "0", "-limits.free_failures", "3",
 		"-limits.backoff", "1s", "-limits.lockout_failures", "6", "-limits.lockout", "10m"))
+	logs := &syncBuffer{}
+	e.s.guard.log = slog.New(slog.NewTextHandler(logs, nil))
 	e.register("alice", "password1")
 	for range 3 {
 		require.Equal(t, 401, e.login("alice", "wrong-one").status)
@@ -267,6 +271,7 @@ func TestLoginBackoffAndLockout(t *testing.T) {
 	}
 	// The sixth failure locked the account.
 	require.Equal(t, 1.0, testutil.ToFloat64(e.s.m.lockouts.WithLabelValues("account")))
+	require.Contains(t, logs.String(), `level=WARN msg="account locked after failed logins" account=alice ip=127.0.0.1`)
 	r := e.login("alice", "password1")
 	require.Equal(t, 429, r.status)
 	require.Equal(t, 600, r.retryAfter(t))
@@ -284,6 +289,23 @@ func TestLoginBackoffAndLockout(t *testing.T) {
 	// Other accounts are not slowed by alice's failures.
 	e.register("bob", "password1")
 	require.Equal(t, 200, e.login("bob", "password1").status)
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // TestLoginPerIPFailures: one address guessing across many names is slowed down too.

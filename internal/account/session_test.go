@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
@@ -148,4 +149,23 @@ func TestRevocationReachesOtherReplicas(t *testing.T) {
 		require.Equal(t, 200, r2.do("GET", "/api/me", c, "").status)
 		require.Equal(t, 401, r2.do("GET", "/api/me", b, "").status)
 	})
+}
+
+// TestRevocationStoreDown: while revocations cannot be read, a user's last known revocations
+// still apply and other signed tokens are accepted (and counted) rather than locking everyone out.
+func TestRevocationStoreDown(t *testing.T) {
+	db := sqltest.OpenSQLite(t)
+	e := startHTTP(t, db, testConfig(t, "-revocation_ttl", "10s"))
+	a := e.register("known", "password1")
+	b := e.register("other", "password1")
+	require.Equal(t, 200, e.do("POST", "/api/auth/logout", a, "").status)
+	require.Equal(t, 401, e.do("GET", "/api/me", a, "").status) // cached as revoked
+	require.NoError(t, db.Close())
+	e.clk.t = e.clk.t.Add(time.Minute)
+	_, err := e.s.Verify(a)
+	require.ErrorIs(t, err, ErrTokenRevoked, "the stale entry still applies")
+	uid, err := e.s.Verify(b)
+	require.NoError(t, err)
+	require.Positive(t, uid)
+	require.Equal(t, 2.0, testutil.ToFloat64(e.s.m.revocationErrs))
 }
