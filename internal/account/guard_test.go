@@ -52,13 +52,13 @@ func startHTTP(t *testing.T, db *sqlstore.DB, cfg Config) *testEnv {
 	t.Helper()
 	signer, err := token.NewSigner([]byte("test-key-0123456789"))
 	require.NoError(t, err)
-	return startHTTPWith(t, db, cfg, signer, &clock{t: time.Now()})
+	return startHTTPWith(t, db, cfg, signer, &clock{t: time.Now()}, obs.Discard())
 }
 
-func startHTTPWith(t *testing.T, db *sqlstore.DB, cfg Config, signer *token.Signer, clk *clock) *testEnv {
+func startHTTPWith(t *testing.T, db *sqlstore.DB, cfg Config, signer *token.Signer, clk *clock, log *slog.Logger) *testEnv {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	s, err := New(cfg, Deps{Logger: obs.Discard(), Registry: reg, DB: db, Signer: signer, Now: clk.now})
+	s, err := New(cfg, Deps{Logger: log, Registry: reg, DB: db, Signer: signer, Now: clk.now})
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	t.Cleanup(func() { _ = s.Stop(context.Background()) })
@@ -172,8 +172,11 @@ func TestRegisterFloodFromOneIP(t *testing.T) {
 // bcrypt_concurrency hashes at once; the rest wait briefly and are answered 503, and /healthz
 // stays fast meanwhile.
 func TestBcryptWorkBounded(t *testing.T) {
-	e := startHTTP(t, sqltest.OpenSQLite(t), testConfig(t, "-bcrypt_cost", "8", "-bcrypt_concurrency", "1",
-		"-bcrypt_wait", "200ms", "-limits.register_per_ip_hour", "0"))
+	signer, err := token.NewSigner([]byte("test-key-0123456789"))
+	require.NoError(t, err)
+	logs := &syncBuffer{}
+	e := startHTTPWith(t, sqltest.OpenSQLite(t), testConfig(t, "-bcrypt_cost", "8", "-bcrypt_concurrency", "1",
+		"-bcrypt_wait", "200ms", "-limits.register_per_ip_hour", "0"), signer, &clock{t: time.Now()}, slog.New(slog.NewTextHandler(logs, nil)))
 	const flood = 40
 	var wg sync.WaitGroup
 	codes := make(chan int, flood)
@@ -196,6 +199,8 @@ func TestBcryptWorkBounded(t *testing.T) {
 	require.Positive(t, count[503], "some requests found no bcrypt slot within bcrypt_wait: %v", count)
 	require.Positive(t, count[200], "%v", count)
 	require.Equal(t, int64(1), e.s.guard.peak.Load(), "at most bcrypt_concurrency hashes at once")
+	require.Equal(t, float64(count[503]), testutil.ToFloat64(e.s.m.refused.WithLabelValues("busy")))
+	require.NotContains(t, logs.String(), "level=ERROR", "refusals are counted, not logged one by one")
 	requireFast(t, healthz)
 }
 

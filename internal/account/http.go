@@ -9,6 +9,7 @@ import (
 
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
+	"github.com/zhibo-live/zhibo/internal/platform/obs"
 	"github.com/zhibo-live/zhibo/internal/platform/token"
 )
 
@@ -28,13 +29,16 @@ func (s *Service) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/me", s.handle(s.handleMe))
 }
 
-// handle is httpx.Handle that also answers Retry-After for limited attempts.
+// handle is httpx.Handle that answers limited attempts with Retry-After and without an error
+// log line (a flood must not become a log flood: zhibo_account_auth_refused_total counts them).
 func (s *Service) handle(h httpx.HandlerFunc) http.Handler {
 	return httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error {
 		err := h(w, r)
 		var le *limitedError
 		if errors.As(err, &le) {
 			w.Header().Set("Retry-After", strconv.FormatInt(int64(max(1, roundUp(le.wait).Seconds())), 10))
+			httpx.WriteError(obs.Discard(), w, r, err)
+			return nil
 		}
 		return err
 	})

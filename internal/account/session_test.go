@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zhibo-live/zhibo/internal/platform/obs"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
 	"github.com/zhibo-live/zhibo/internal/platform/token"
@@ -54,7 +55,7 @@ func TestSkeletonMigration(t *testing.T) {
 				name, nameKey(name), hash)
 			require.NoError(t, err)
 		}
-		e := startHTTPWith(t, db, testConfig(t), signer, &clock{t: time.Now()})
+		e := startHTTPWith(t, db, testConfig(t), signer, &clock{t: time.Now()}, obs.Discard())
 		for _, name := range []string{"operator1", "\u043eperator1", "plain"} {
 			r := e.login(name, "password1")
 			require.Equal(t, 200, r.status, name)
@@ -69,7 +70,7 @@ func TestSkeletonMigration(t *testing.T) {
 			require.Equal(t, 409, r.status, "%q", name)
 		}
 		// Starting again (another replica, a restart) changes nothing.
-		e2 := startHTTPWith(t, db, testConfig(t), signer, &clock{t: time.Now()})
+		e2 := startHTTPWith(t, db, testConfig(t), signer, &clock{t: time.Now()}, obs.Discard())
 		require.Equal(t, 200, e2.login("\u043eperator1", "password1").status)
 	})
 }
@@ -131,8 +132,8 @@ func TestRevocationReachesOtherReplicas(t *testing.T) {
 		require.NoError(t, err)
 		clk := &clock{t: time.Now()}
 		cfg := testConfig(t, "-revocation_ttl", "10s")
-		r1 := startHTTPWith(t, db, cfg, signer, clk)
-		r2 := startHTTPWith(t, db, cfg, signer, clk)
+		r1 := startHTTPWith(t, db, cfg, signer, clk, obs.Discard())
+		r2 := startHTTPWith(t, db, cfg, signer, clk, obs.Discard())
 		a := r1.register("roamer", "password1")
 		b := r1.login("roamer", "password1").data()["token"].(string)
 		require.Equal(t, 200, r2.do("GET", "/api/me", a, "").status) // r2 caches roamer
