@@ -19,7 +19,7 @@ var (
 	// after failures, or locked (Retry-After says when to try again).
 	ErrTooManyAttempts = apierr.New(http.StatusTooManyRequests, -40008, "too many attempts, try again later")
 	// ErrBusy means every password-work slot stayed busy for bcrypt_wait (Retry-After: 1).
-	ErrBusy = apierr.New(http.StatusServiceUnavailable, -40009, "too many logins at once, try again")
+	ErrBusy = apierr.New(http.StatusServiceUnavailable, -40009, "too many password checks at once, try again")
 	// ErrTokenRevoked is a session token logged out, or older than a logout everywhere or a
 	// password change.
 	ErrTokenRevoked = apierr.New(http.StatusUnauthorized, -40010, "session ended, log in again")
