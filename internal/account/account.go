@@ -196,9 +196,11 @@ func (s *Service) login(ctx context.Context, ip, name, password string) (Session
 	}
 	clean := textnorm.Clean(name)
 	key := textnorm.Skeleton(clean)
-	if err := s.guard.admitLogin(ip, key); err != nil {
+	done, err := s.guard.admitLogin(ip, key)
+	if err != nil {
 		return Session{}, err
 	}
+	defer done()
 	u, err := s.byName(ctx, name, clean)
 	if errors.Is(err, ErrUserNotFound) {
 		u.Hash = s.dummy // same work, so timing does not tell unknown names
@@ -240,18 +242,22 @@ func (s *Service) ChangePassword(ctx context.Context, ip string, uid int64, old,
 		return Session{}, err
 	}
 	key := textnorm.Skeleton(u.Name)
-	if err := s.guard.admitLogin(ip, key); err != nil {
-		return Session{}, err
-	}
-	ok, err := s.guard.check(ctx, u.Hash, old)
+	done, err := s.guard.admitLogin(ip, key)
 	if err != nil {
 		return Session{}, err
 	}
-	if !ok || len(old) > 72 {
+	ok, err := s.guard.check(ctx, u.Hash, old)
+	switch {
+	case err != nil:
+		done()
+		return Session{}, err
+	case !ok || len(old) > 72:
 		s.guard.failed(ctx, ip, key, u.Name)
+		done() // after the failure is counted, so a parallel guess sees it
 		return Session{}, ErrWrongPassword
 	}
 	s.guard.succeeded(key)
+	done()
 	hash, err := s.guard.hash(ctx, password, s.cfg.BcryptCost)
 	if err != nil {
 		return Session{}, err

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +31,11 @@ type guard struct {
 	byName  *failures
 	byIP    *failures
 
+	// checking holds the accounts with a password check in flight: one at a time per
+	// account, so parallel guesses cannot all pass before the first failure is counted.
+	checkMu  sync.Mutex
+	checking map[string]struct{}
+
 	slots    chan struct{}
 	wait     time.Duration
 	inFlight atomic.Int64
@@ -42,7 +48,7 @@ func newGuard(cfg Config, now func() time.Time, log *slog.Logger, m *metrics) *g
 	if n == 0 {
 		n = max(1, runtime.NumCPU()/2)
 	}
-	g := &guard{now: now, log: log, m: m, wait: cfg.BcryptWait, slots: make(chan struct{}, n),
+	g := &guard{now: now, log: log, m: m, wait: cfg.BcryptWait, slots: make(chan struct{}, n), checking: map[string]struct{}{},
 		loginIP: ratelimit.NewKeyed[string](l.LoginIPRate, l.LoginIPBurst),
 		account: ratelimit.NewKeyed[string](l.AccountRate, l.AccountBurst),
 		regIP:   ratelimit.NewKeyed[string](float64(l.RegisterPerIPHour)/3600, l.RegisterPerIPHour),
@@ -67,8 +73,26 @@ func (g *guard) refuse(reason string, kind *apierr.Error, wait time.Duration) er
 }
 
 // admitLogin lets a login or password check on account (a skeleton) from ip go on to bcrypt,
-// or refuses it with the wait. An empty ip (an in-process caller) skips the per-IP limits.
-func (g *guard) admitLogin(ip, account string) error {
+// or refuses it with the wait; done must be called when the check is over. An empty ip (an
+// in-process caller) skips the per-IP limits.
+func (g *guard) admitLogin(ip, account string) (done func(), err error) {
+	if err := g.admitLimits(ip, account); err != nil {
+		return nil, err
+	}
+	g.checkMu.Lock()
+	defer g.checkMu.Unlock()
+	if _, busy := g.checking[account]; busy {
+		return nil, g.refuse("concurrent", ErrTooManyAttempts.Withf("a login on this account is already being checked, try again"), time.Second)
+	}
+	g.checking[account] = struct{}{}
+	return func() {
+		g.checkMu.Lock()
+		delete(g.checking, account)
+		g.checkMu.Unlock()
+	}, nil
+}
+
+func (g *guard) admitLimits(ip, account string) error {
 	now := g.now()
 	if ip != "" {
 		if w := g.byIP.wait(ip, now); w > 0 {

@@ -341,3 +341,29 @@ func TestLoginRatePerIPAndAccount(t *testing.T) {
 	e.clk.t = e.clk.t.Add(10 * time.Second)
 	require.Equal(t, 200, e.login("carol", "password1").status)
 }
+
+// TestLoginOneCheckPerAccount: parallel guesses on one account cannot all pass the failure
+// count before the first is recorded: one check runs, the rest are refused at once.
+func TestLoginOneCheckPerAccount(t *testing.T) {
+	e := startHTTP(t, sqltest.OpenSQLite(t), testConfig(t, "-bcrypt_cost", "8", "-bcrypt_concurrency", "4",
+		"-limits.login_ip_rate", "0", "-limits.account_rate", "0"))
+	e.register("target", "password1")
+	const guesses = 8
+	var wg sync.WaitGroup
+	codes := make(chan int, guesses)
+	for i := range guesses {
+		wg.Go(func() {
+			codes <- doHTTP(t, e.url, "POST", "/api/auth/login", "", creds("target", fmt.Sprintf("guess-%d", i))).status
+		})
+	}
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for c := range codes {
+		count[c]++
+	}
+	require.Equal(t, guesses, count[401]+count[429], "%v", count)
+	require.Positive(t, count[429], "%v", count)
+	require.Equal(t, float64(count[429]), testutil.ToFloat64(e.s.m.refused.WithLabelValues("concurrent")))
+	require.Equal(t, float64(count[401]), testutil.ToFloat64(e.s.m.logins.WithLabelValues("failed")))
+}

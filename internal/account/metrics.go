@@ -23,7 +23,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "zhibo_account_auth_refused_total",
 			Help: "Register, login and password-change attempts refused before password work, by reason " +
-				"(ip_rate, account_rate, register_ip, backoff, backoff_ip, busy).",
+				"(ip_rate, account_rate, register_ip, backoff, backoff_ip, concurrent, busy).",
 		}, []string{"reason"}),
 		lockouts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "zhibo_account_lockouts_total", Help: "Lockouts started by failed logins, by scope (account, ip).",
@@ -39,7 +39,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Token checks that could not read revocations from the store and accepted the signed token.",
 		}),
 	}
-	for _, r := range []string{"ip_rate", "account_rate", "register_ip", "backoff", "backoff_ip", "busy"} {
+	for _, r := range []string{"ip_rate", "account_rate", "register_ip", "backoff", "backoff_ip", "concurrent", "busy"} {
 		m.refused.WithLabelValues(r)
 	}
 	for _, s := range []string{"account", "ip"} {
