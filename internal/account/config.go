@@ -41,10 +41,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.DurationVar(&c.TokenTTL, prefix+"token_ttl", 7*24*time.Hour, "lifetime of a session token.")
 	fs.IntVar(&c.BcryptCost, prefix+"bcrypt_cost", 10, fmt.Sprintf("bcrypt cost of password hashes (4..%d).", MaxBcryptCost))
 	fs.IntVar(&c.BcryptConcurrency, prefix+"bcrypt_concurrency", 0, "password hashes or checks running at once in this process (0 = half the CPUs, at least 1).")
-	fs.DurationVar(&c.BcryptWait, prefix+"bcrypt_wait", 2*time.Second, "how long password work waits for a free slot before it is answered 503.")
+	fs.DurationVar(&c.BcryptWait, prefix+"bcrypt_wait", 2*time.Second, "how long password work waits for a free slot before it is answered 503 (0 = not at all).")
 	fs.IntVar(&c.MinPassword, prefix+"min_password", 6, "minimum password length in characters.")
 	fs.DurationVar(&c.ExpWindow, prefix+"exp_window", time.Second, "window over which experience events are folded into one write per user (0 = 1s).")
-	fs.DurationVar(&c.RevocationTTL, prefix+"revocation_ttl", 10*time.Second, "how long a logout made through another process may go unseen here (logouts made here apply at once).")
+	fs.DurationVar(&c.RevocationTTL, prefix+"revocation_ttl", 10*time.Second, "how long a logout made through another process may go unseen here; logouts made here apply at once (0 = read the store on every token check).")
 	c.Limits.RegisterFlags(fs, prefix+"limits.")
 }
 
