@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
+	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
 	"github.com/zhibo-live/zhibo/internal/platform/token"
 )
 
@@ -53,7 +55,11 @@ type Service struct {
 	store   Store
 	m       *metrics
 	exp     *expFold // nil without a queue
-	dummy   []byte   // hash compared on unknown names so timing does not reveal them
+	dummy   string   // hash compared on unknown names so timing does not reveal them
+	guard   *guard
+	// sessions caches per-user token versions and revoked ids for Verify.
+	sessions          *sessionCache
+	lastRevocationLog atomic.Int64
 
 	mu    sync.RWMutex
 	names map[int64]string // names never change, so a bounded cache is always fresh
@@ -70,14 +76,20 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
-	dummy, err := bcrypt.GenerateFromPassword([]byte("not a password"), cfg.BcryptCost)
-	if err != nil {
-		return nil, fmt.Errorf("account: %w", err)
+	if cfg.BcryptCost > MaxBcryptCost { // start-up hashes once: never at an absurd cost
+		return nil, fmt.Errorf("account: bcrypt_cost %d above %d", cfg.BcryptCost, MaxBcryptCost)
 	}
 	s := &Service{
 		cfg: cfg, log: deps.Logger, signer: deps.Signer, wallets: deps.Wallets, now: now,
-		db: deps.DB, m: newMetrics(deps.Registry), dummy: dummy, names: map[int64]string{},
+		db: deps.DB, m: newMetrics(deps.Registry), names: map[int64]string{},
+		sessions: newSessionCache(cfg.RevocationTTL),
 	}
+	s.guard = newGuard(cfg, now, deps.Logger, s.m)
+	dummy, err := s.hash("not a password")
+	if err != nil {
+		return nil, fmt.Errorf("account: %w", err)
+	}
+	s.dummy = dummy
 	if deps.Queue != nil {
 		if s.exp, err = newExpFold(deps.Queue, deps.DB.DB, cfg.ExpWindow, deps.Logger, deps.Registry, now); err != nil {
 			return nil, fmt.Errorf("account: exp: %w", err)
@@ -88,7 +100,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 
 // Start migrates the schema and, with a queue, starts folding experience events.
 func (s *Service) Start(ctx context.Context) error {
-	st, err := NewSQLStore(ctx, s.db)
+	st, err := NewSQLStore(ctx, s.db, s.log)
 	if err != nil {
 		return fmt.Errorf("account: %w", err)
 	}
@@ -126,64 +138,171 @@ type Session struct {
 	ExpiresAt int64  `json:"expires_at"` // unix seconds
 }
 
-// SignUp creates a user and logs it in.
+// SignUp creates a user and logs it in. In-process callers skip the per-IP limits.
 func (s *Service) SignUp(ctx context.Context, name, password string) (Session, error) {
+	return s.signUp(ctx, "", name, password)
+}
+
+// signUp registers name from client ip. The name is cleaned (NFKC, invisible and bidi
+// characters removed) and stored so; a name whose skeleton a user holds is taken, so look-alikes
+// of a name ("оperator1" with a Cyrillic о) cannot register beside it.
+func (s *Service) signUp(ctx context.Context, ip, name, password string) (Session, error) {
+	name = textnorm.Clean(name)
 	if err := validName(name); err != nil {
 		return Session{}, err
 	}
 	if err := s.validPassword(password); err != nil {
 		return Session{}, err
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.cfg.BcryptCost)
-	if err != nil {
-		return Session{}, fmt.Errorf("hash password: %w", err)
+	skel := textnorm.Skeleton(name)
+	if utf8.RuneCountInString(skel) > maxSkeletonLen {
+		return Session{}, ErrBadName.Withf("name has characters that cannot be told apart")
 	}
-	uid, err := s.store.Create(ctx, name, string(hash), s.now().UnixMilli())
+	// Refuse a taken name before spending a registration or a hash on it.
+	taken, err := s.store.NameTaken(ctx, nameKey(name), skel)
+	if err != nil {
+		return Session{}, err
+	}
+	if taken {
+		return Session{}, ErrNameTaken
+	}
+	if err := s.guard.admitRegister(ip, skel); err != nil {
+		return Session{}, err
+	}
+	hash, err := s.guard.hash(ctx, password, s.cfg.BcryptCost)
+	if err != nil {
+		return Session{}, err
+	}
+	uid, err := s.store.Create(ctx, name, nameKey(name), skel, hash, s.now().UnixMilli())
 	if err != nil {
 		return Session{}, err
 	}
 	s.m.registered.Inc()
 	s.log.InfoContext(ctx, "user registered", "uid", uid)
-	return s.session(uid, name), nil
+	return s.session(uid, name, 0), nil
 }
 
-// Login checks a name and password.
+// Login checks a name and password. In-process callers skip the per-IP limits.
 func (s *Service) Login(ctx context.Context, name, password string) (Session, error) {
-	if len(name) > 64 || len(password) > 72 {
+	return s.login(ctx, "", name, password)
+}
+
+// login checks name and password from client ip, within the guard's limits: a refused
+// attempt does no password work, and a failure makes the next attempts on the account and
+// from the address wait longer.
+func (s *Service) login(ctx context.Context, ip, name, password string) (Session, error) {
+	if len(name) > 64*4 || len(password) > 72 {
 		return Session{}, ErrBadCredentials
 	}
-	u, hash, err := s.store.ByName(ctx, name)
-	if errors.Is(err, ErrUserNotFound) {
-		_ = bcrypt.CompareHashAndPassword(s.dummy, []byte(password))
-		s.m.logins.WithLabelValues("failed").Inc()
-		return Session{}, ErrBadCredentials
-	}
+	clean := textnorm.Clean(name)
+	key := textnorm.Skeleton(clean)
+	done, err := s.guard.admitLogin(ip, key)
 	if err != nil {
 		return Session{}, err
 	}
-	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
+	defer done()
+	u, err := s.byName(ctx, name, clean)
+	if errors.Is(err, ErrUserNotFound) {
+		u.Hash = s.dummy // same work, so timing does not tell unknown names
+	} else if err != nil {
+		return Session{}, err
+	}
+	ok, err := s.guard.check(ctx, u.Hash, password)
+	if err != nil {
+		return Session{}, err
+	}
+	if !ok || u.UID == 0 {
 		s.m.logins.WithLabelValues("failed").Inc()
+		s.guard.failed(ctx, ip, key, clean)
 		return Session{}, ErrBadCredentials
 	}
+	s.guard.succeeded(key)
 	s.m.logins.WithLabelValues("ok").Inc()
-	return s.session(u.UID, u.Name), nil
+	return s.session(u.UID, u.Name, u.Version), nil
 }
 
-func (s *Service) session(uid int64, name string) Session {
+// byName finds the user of a typed name: the name as typed first (users registered before
+// names were cleaned may hold an uncleaned one), then its cleaned form.
+func (s *Service) byName(ctx context.Context, typed, clean string) (Credentials, error) {
+	u, err := s.store.ByName(ctx, nameKey(typed))
+	if errors.Is(err, ErrUserNotFound) && clean != typed {
+		u, err = s.store.ByName(ctx, nameKey(clean))
+	}
+	return u, err
+}
+
+// ChangePassword replaces uid's password after checking the current one, ends every session
+// issued before and returns a fresh one. Wrong current passwords count as failed logins.
+func (s *Service) ChangePassword(ctx context.Context, ip string, uid int64, old, password string) (Session, error) {
+	if err := s.validPassword(password); err != nil {
+		return Session{}, err
+	}
+	u, err := s.store.ByID(ctx, uid)
+	if err != nil {
+		return Session{}, err
+	}
+	key := textnorm.Skeleton(u.Name)
+	done, err := s.guard.admitLogin(ip, key)
+	if err != nil {
+		return Session{}, err
+	}
+	ok, err := s.guard.check(ctx, u.Hash, old)
+	switch {
+	case err != nil:
+		done()
+		return Session{}, err
+	case !ok || len(old) > 72:
+		s.guard.failed(ctx, ip, key, u.Name)
+		done() // after the failure is counted, so a parallel guess sees it
+		return Session{}, ErrWrongPassword
+	}
+	s.guard.succeeded(key)
+	done()
+	hash, err := s.guard.hash(ctx, password, s.cfg.BcryptCost)
+	if err != nil {
+		return Session{}, err
+	}
+	ver, err := s.store.SetPassword(ctx, uid, hash)
+	if err != nil {
+		return Session{}, err
+	}
+	s.sessions.drop(uid)
+	s.m.revoked.WithLabelValues("password").Inc()
+	s.log.InfoContext(ctx, "password changed, other sessions ended", "uid", uid)
+	return s.session(uid, u.Name, ver), nil
+}
+
+// hash is bcrypt at the configured cost, outside the guard (start-up, tests).
+func (s *Service) hash(password string) (string, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(password), s.cfg.BcryptCost)
+	return string(h), err
+}
+
+func (s *Service) session(uid int64, name string, ver int64) Session {
 	exp := s.now().Add(s.cfg.TokenTTL).Unix()
-	return Session{UID: uid, Name: name, Token: s.signer.Sign(tokenKind, token.Claims{UID: uid, Exp: exp}), ExpiresAt: exp}
+	tok := s.signer.Sign(tokenKind, token.Claims{UID: uid, Exp: exp, Ver: ver, ID: newTokenID()})
+	return Session{UID: uid, Name: name, Token: tok, ExpiresAt: exp}
 }
 
-// Verify checks a session token.
+// Verify checks a session token: signature, expiry, and that it was not revoked.
 func (s *Service) Verify(tok string) (int64, error) {
+	c, err := s.claims(tok)
+	return c.UID, err
+}
+
+// claims verifies tok and returns what it asserts.
+func (s *Service) claims(tok string) (token.Claims, error) {
 	c, err := s.signer.Verify(tokenKind, tok, s.now())
 	switch {
 	case errors.Is(err, token.ErrExpired):
-		return 0, ErrTokenExpired
+		return token.Claims{}, ErrTokenExpired
 	case err != nil || c.UID <= 0:
-		return 0, ErrTokenInvalid
+		return token.Claims{}, ErrTokenInvalid
 	}
-	return c.UID, nil
+	if err := s.checkSession(c); err != nil {
+		return token.Claims{}, err
+	}
+	return c, nil
 }
 
 // User returns one user.

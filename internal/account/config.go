@@ -3,28 +3,49 @@ package account
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"time"
 )
+
+// MaxBcryptCost caps bcrypt_cost: each step doubles the work, and cost 14 already takes about a
+// second of one core per hash (31 would take days and hang start-up, which hashes once).
+const MaxBcryptCost = 14
 
 // Config of the account component.
 type Config struct {
 	// TokenTTL is how long a session token stays valid.
 	TokenTTL time.Duration `yaml:"token_ttl"`
-	// BcryptCost is the password hashing cost (4..31); 10 is a second-fraction on one core.
+	// BcryptCost is the password hashing cost (4..MaxBcryptCost); 10 is a second-fraction on one core.
 	BcryptCost int `yaml:"bcrypt_cost"`
+	// BcryptConcurrency is how many password hashes or checks run at once in this process
+	// (0 = half the CPUs, at least 1), so a flood of logins cannot take every core.
+	BcryptConcurrency int `yaml:"bcrypt_concurrency"`
+	// BcryptWait is how long password work waits for a free slot before it is answered 503
+	// (0 = not at all).
+	BcryptWait time.Duration `yaml:"bcrypt_wait"`
 	// MinPassword is the shortest accepted password, in characters.
 	MinPassword int `yaml:"min_password"`
 	// ExpWindow is how long experience events are folded before one write per user
 	// (0 = 1s). Longer windows mean fewer writes and /api/me catching up later.
 	ExpWindow time.Duration `yaml:"exp_window"`
+	// RevocationTTL bounds how stale this process's view of logouts made through other
+	// processes may be; logouts made here take effect here at once (0 = read the store on
+	// every token check).
+	RevocationTTL time.Duration `yaml:"revocation_ttl"`
+	// Limits are the per-IP and per-account limits of register and login.
+	Limits LimitsConfig `yaml:"limits"`
 }
 
 // RegisterFlags binds the config to flags under prefix.
 func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.DurationVar(&c.TokenTTL, prefix+"token_ttl", 7*24*time.Hour, "lifetime of a session token.")
-	fs.IntVar(&c.BcryptCost, prefix+"bcrypt_cost", 10, "bcrypt cost of password hashes (4..31).")
+	fs.IntVar(&c.BcryptCost, prefix+"bcrypt_cost", 10, fmt.Sprintf("bcrypt cost of password hashes (4..%d).", MaxBcryptCost))
+	fs.IntVar(&c.BcryptConcurrency, prefix+"bcrypt_concurrency", 0, "password hashes or checks running at once in this process (0 = half the CPUs, at least 1).")
+	fs.DurationVar(&c.BcryptWait, prefix+"bcrypt_wait", 2*time.Second, "how long password work waits for a free slot before it is answered 503 (0 = not at all).")
 	fs.IntVar(&c.MinPassword, prefix+"min_password", 6, "minimum password length in characters.")
 	fs.DurationVar(&c.ExpWindow, prefix+"exp_window", time.Second, "window over which experience events are folded into one write per user (0 = 1s).")
+	fs.DurationVar(&c.RevocationTTL, prefix+"revocation_ttl", 10*time.Second, "how long a logout made through another process may go unseen here; logouts made here apply at once (0 = read the store on every token check).")
+	c.Limits.RegisterFlags(fs, prefix+"limits.")
 }
 
 // Validate checks the config.
@@ -32,8 +53,15 @@ func (c *Config) Validate() error {
 	if c.TokenTTL < time.Minute {
 		return errors.New("account.token_ttl must be at least 1m")
 	}
-	if c.BcryptCost < 4 || c.BcryptCost > 31 {
-		return errors.New("account.bcrypt_cost must be in 4..31")
+	if c.BcryptCost < 4 || c.BcryptCost > MaxBcryptCost {
+		return fmt.Errorf("account.bcrypt_cost must be in 4..%d (each step doubles the work; %d is about a second per hash), got %d",
+			MaxBcryptCost, MaxBcryptCost, c.BcryptCost)
+	}
+	if c.BcryptConcurrency < 0 || c.BcryptConcurrency > 1024 {
+		return errors.New("account.bcrypt_concurrency must be in 0..1024")
+	}
+	if c.BcryptWait < 0 || c.BcryptWait > time.Minute {
+		return errors.New("account.bcrypt_wait must be in 0..1m")
 	}
 	if c.MinPassword < 1 || c.MinPassword > 72 {
 		return errors.New("account.min_password must be in 1..72")
@@ -41,5 +69,8 @@ func (c *Config) Validate() error {
 	if c.ExpWindow < 0 || c.ExpWindow > time.Minute {
 		return errors.New("account.exp_window must be in 0..1m")
 	}
-	return nil
+	if c.RevocationTTL < 0 || c.RevocationTTL > time.Hour {
+		return errors.New("account.revocation_ttl must be in 0..1h")
+	}
+	return c.Limits.Validate()
 }

@@ -3,8 +3,13 @@ package account
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	registered prometheus.Counter
-	logins     *prometheus.CounterVec
+	registered     prometheus.Counter
+	logins         *prometheus.CounterVec
+	refused        *prometheus.CounterVec
+	lockouts       *prometheus.CounterVec
+	bcryptInFlight prometheus.Gauge
+	revoked        *prometheus.CounterVec
+	revocationErrs prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -13,9 +18,33 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "zhibo_account_registered_total", Help: "Users registered.",
 		}),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "zhibo_account_logins_total", Help: "Login attempts by result.",
+			Name: "zhibo_account_logins_total", Help: "Login attempts that reached a password check, by result.",
 		}, []string{"result"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zhibo_account_auth_refused_total",
+			Help: "Register, login and password-change attempts refused before password work, by reason " +
+				"(ip_rate, account_rate, register_ip, backoff, backoff_ip, concurrent, busy).",
+		}, []string{"reason"}),
+		lockouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zhibo_account_lockouts_total", Help: "Lockouts started by failed logins, by scope (account, ip).",
+		}, []string{"scope"}),
+		bcryptInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "zhibo_account_bcrypt_in_flight", Help: "Password hashes and checks running now (at most bcrypt_concurrency).",
+		}),
+		revoked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zhibo_account_sessions_revoked_total", Help: "Session revocations, by how (logout, logout_all, password).",
+		}, []string{"how"}),
+		revocationErrs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zhibo_account_revocation_check_errors_total",
+			Help: "Token checks that could not read revocations from the store and accepted the signed token.",
+		}),
 	}
-	reg.MustRegister(m.registered, m.logins)
+	for _, r := range []string{"ip_rate", "account_rate", "register_ip", "backoff", "backoff_ip", "concurrent", "busy"} {
+		m.refused.WithLabelValues(r)
+	}
+	for _, s := range []string{"account", "ip"} {
+		m.lockouts.WithLabelValues(s)
+	}
+	reg.MustRegister(m.registered, m.logins, m.refused, m.lockouts, m.bcryptInFlight, m.revoked, m.revocationErrs)
 	return m
 }

@@ -162,7 +162,7 @@ func hint(err error) string {
 	}
 	switch ae.Status {
 	case http.StatusTooManyRequests:
-		return " (rate limited: start the server with -gateway.rate_per_ip 0, and keep -sender_rate within its danmaku.rate or set that to 0)"
+		return " (rate limited: start the server with -gateway.rate_per_ip 0 -account.limits.register_per_ip_hour 0, and keep -sender_rate within its danmaku.rate or set that to 0)"
 	case http.StatusBadRequest:
 		return " (a comment longer than the server's danmaku.max_runes? lower -msg_size)"
 	}

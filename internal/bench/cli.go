@@ -23,7 +23,7 @@ const usage = `Usage: zhibo bench fanout [flags]
 Opens -conns viewer connections to -rooms live rooms of a zhibo running on this machine,
 sends -rate comments per second for -duration, and reports connections, delivered
 messages/s, loss (sequence-checked on -sample connections) and send-to-receive latency.
-Start the server with -gateway.rate_per_ip 0 (and -danmaku.rate 0 to use few senders).
+Start the server with -gateway.rate_per_ip 0 -account.limits.register_per_ip_hour 0 (and -danmaku.rate 0 to use few senders).
 
 Flags:
 `

@@ -18,7 +18,7 @@ A read storm on one room's public page (GET /api/rooms/{id}) over a Zipf backgro
 -rooms other rooms, against a zhibo running on this machine. Reports reads/s, latency of the
 hot room and of the background separately, and — from the server's /metrics before and after
 — how many reads the hot-key cache served from memory and how many went to the store.
-Start the server with -gateway.rate_per_ip 0; -account.bcrypt_cost 4 makes creating the
+Start the server with -gateway.rate_per_ip 0 -account.limits.register_per_ip_hour 0; -account.bcrypt_cost 4 makes creating the
 rooms (one anchor user each) quick.
 
 Flags:
@@ -31,7 +31,7 @@ idempotency key each) at -rate orders/s for -duration. Reports orders/s, latency
 anchor score's DB writes per second (aggregation flushes from /metrics) next to the one write
 per order an unaggregated design makes, then waits for the score to settle and checks it
 equals the sum of the acknowledged orders exactly (exit 1 if not).
-Start the server with -gateway.rate_per_ip 0 and a large -gift.initial_balance (e.g.
+Start the server with -gateway.rate_per_ip 0 -account.limits.register_per_ip_hour 0 and a large -gift.initial_balance (e.g.
 1000000000): every sender spends rate × duration × price × num / senders coins.
 
 Flags:

@@ -27,6 +27,7 @@ func startAllInOne(t *testing.T, mods ...func(*config.Config)) Node {
 	cfg.Comet.ReportInterval = 100 * time.Millisecond
 	cfg.Logic.CountInterval = 200 * time.Millisecond
 	cfg.Account.BcryptCost = 4
+	cfg.Account.Limits.RegisterPerIPHour = 0 // every test user registers from 127.0.0.1
 	cfg.Job.Window = 20 * time.Millisecond
 	// Wallets start empty by default; the scenarios send gifts from fresh accounts.
 	cfg.Gift.InitialBalance = 1000
@@ -111,7 +112,8 @@ func TestOpenAPIIsComplete(t *testing.T) {
 		}
 	}
 	paths := doc["paths"].(map[string]any)
-	for _, p := range []string{"/api/auth/register", "/api/auth/login", "/api/me", "/api/rooms", "/api/rooms/{id}",
+	for _, p := range []string{"/api/auth/register", "/api/auth/login", "/api/auth/logout", "/api/auth/logout-all",
+		"/api/auth/password", "/api/me", "/api/rooms", "/api/rooms/{id}",
 		"/api/rooms/{id}/live", "/api/rooms/{id}/danmu-info", "/xlive/web-room/v1/index/getDanmuInfo",
 		"/api/rooms/{id}/danmaku", "/api/rooms/{id}/mutes", "/api/rooms/{id}/mutes/{uid}", "/api/gifts",
 		"/api/rooms/{id}/gifts", "/api/rooms/{id}/rank", "/api/push/rooms/{id}", "/api/push/users", "/api/push/all", "/api/admin/hot", "/api/admin/hot/rooms/{id}",

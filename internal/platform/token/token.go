@@ -25,6 +25,11 @@ type Claims struct {
 	RoomID int64  `json:"room,omitempty"`
 	Name   string `json:"name,omitempty"` // display name, so a verifier needs no user lookup
 	Exp    int64  `json:"exp"`            // unix seconds
+	// Ver is the user's token version when the token was issued: account refuses session
+	// tokens older than the user's current version (logout everywhere, password change).
+	Ver int64 `json:"ver,omitempty"`
+	// ID names one token so that it alone can be revoked (logout); empty on other kinds.
+	ID string `json:"jti,omitempty"`
 }
 
 var (

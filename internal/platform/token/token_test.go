@@ -40,6 +40,27 @@ func TestSignVerify(t *testing.T) {
 	require.Error(t, err)
 }
 
+// TestClaimsCompatible: version and id travel in the token, and tokens without them (issued
+// before they existed, or of other kinds) still verify with zero values.
+func TestClaimsCompatible(t *testing.T) {
+	s, err := NewSigner([]byte("0123456789abcdef"))
+	require.NoError(t, err)
+	now := time.Unix(1_800_000_000, 0)
+	exp := now.Add(time.Hour).Unix()
+	c, err := s.Verify("user", s.Sign("user", Claims{UID: 7, Exp: exp, Ver: 3, ID: "abc"}), now)
+	require.NoError(t, err)
+	require.Equal(t, Claims{UID: 7, Exp: exp, Ver: 3, ID: "abc"}, c)
+	tok := s.Sign("conn", Claims{UID: 7, RoomID: 9, Exp: exp})
+	p, _, _ := strings.Cut(tok, ".")
+	raw, err := b64.DecodeString(p)
+	require.NoError(t, err)
+	require.NotContains(t, string(raw), "ver")
+	require.NotContains(t, string(raw), "jti")
+	c, err = s.Verify("conn", tok, now)
+	require.NoError(t, err)
+	require.Equal(t, Claims{UID: 7, RoomID: 9, Exp: exp}, c)
+}
+
 func TestLoadOrCreateKey(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "secret")
 	k1, err := LoadOrCreateKey("", path)

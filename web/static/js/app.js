@@ -1,6 +1,6 @@
 // Entry point: the hash router and the account area of the top bar.
 import { h, clear } from './dom.js';
-import { session } from './api.js';
+import { api, session } from './api.js';
 import { loginPage } from './pages/login.js';
 import { roomsPage } from './pages/rooms.js';
 import { roomPage } from './pages/room.js';
@@ -92,6 +92,9 @@ function renderAccount() {
       testid: 'logout',
       text: 'Log out',
       onclick: () => {
+        // End the session on the server too, so the token stops working even if it leaked;
+        // the local session is dropped whatever the answer.
+        api('/api/auth/logout', { method: 'POST' }).catch(() => {});
         session.clear();
         navigate('/login');
       },
