@@ -21,6 +21,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/ratelimit"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
+	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
 	"github.com/zhibo-live/zhibo/internal/protocol"
 	"github.com/zhibo-live/zhibo/pkg/hotkey"
 	"github.com/zhibo-live/zhibo/pkg/hotroom"
@@ -39,6 +40,9 @@ type Deps struct {
 	// Queue carries likes (LIKES stream); nil = likes disabled (POST …/likes answers 503).
 	Queue *queue.Queue
 	Now   func() time.Time
+	// Words are the banned words refused in titles and areas; the zero value bans none.
+	// One list serves every user-visible field (the root banned_words setting).
+	Words textnorm.Words
 }
 
 // Service implements Client and the /api/rooms routes.
@@ -205,7 +209,7 @@ func (s *Service) SetTag(ctx context.Context, id int64, tag string, on bool) err
 
 // Create opens a room for owner.
 func (s *Service) Create(ctx context.Context, owner int64, f Fields) (Room, error) {
-	if err := f.validate(true); err != nil {
+	if err := f.validate(true, s.deps.Words); err != nil {
 		return Room{}, err
 	}
 	now := s.now().UnixMilli()
@@ -221,7 +225,7 @@ func (s *Service) Create(ctx context.Context, owner int64, f Fields) (Room, erro
 
 // Update changes title, area or cover; only the owner may.
 func (s *Service) Update(ctx context.Context, uid, id int64, f Fields) (Room, error) {
-	if err := f.validate(false); err != nil {
+	if err := f.validate(false, s.deps.Words); err != nil {
 		return Room{}, err
 	}
 	if _, err := s.owned(ctx, uid, id); err != nil {

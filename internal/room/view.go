@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/zhibo-live/zhibo/internal/logic"
+	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
 	"github.com/zhibo-live/zhibo/pkg/fieldmask"
 )
 
@@ -137,22 +138,30 @@ type Fields struct {
 	Cover *string `json:"cover"`
 }
 
-func (f *Fields) validate(create bool) error {
+// validate applies the text policy to title and area — textnorm.Clean, trim, then length,
+// control characters and banned words on the cleaned text, which is what gets stored — and
+// checks the cover (see checkCover).
+func (f *Fields) validate(create bool, words textnorm.Words) error {
 	if create && f.Title == nil {
 		return ErrBadRoom.Withf("title is required")
 	}
-	if f.Title != nil {
-		t := strings.TrimSpace(*f.Title)
-		f.Title = &t
-		if err := text("title", t, 1, 40); err != nil {
+	for _, fl := range []struct {
+		name   string
+		v      *string
+		lo, hi int
+	}{{"title", f.Title, 1, 40}, {"area", f.Area, 0, 20}} {
+		if fl.v == nil {
+			continue
+		}
+		if !utf8.ValidString(*fl.v) {
+			return ErrBadRoom.Withf("%s must be valid UTF-8", fl.name)
+		}
+		*fl.v = strings.TrimSpace(textnorm.Clean(*fl.v))
+		if err := text(fl.name, *fl.v, fl.lo, fl.hi); err != nil {
 			return err
 		}
-	}
-	if f.Area != nil {
-		a := strings.TrimSpace(*f.Area)
-		f.Area = &a
-		if err := text("area", a, 0, 20); err != nil {
-			return err
+		if words.FoundClean(*fl.v) {
+			return ErrBanned.Withf("%s contains a banned word", fl.name)
 		}
 	}
 	if f.Cover != nil && *f.Cover != "" {
@@ -164,13 +173,15 @@ func (f *Fields) validate(create bool) error {
 	return nil
 }
 
+// text checks a cleaned field's length and refuses the control characters and line
+// separators Clean keeps (bidi controls are already gone).
 func text(field, s string, lo, hi int) error {
 	n := utf8.RuneCountInString(s)
-	if n < lo || n > hi || !utf8.ValidString(s) {
+	if n < lo || n > hi {
 		return ErrBadRoom.Withf("%s must be %d to %d characters", field, lo, hi)
 	}
 	for _, r := range s {
-		if unicode.IsControl(r) {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
 			return ErrBadRoom.Withf("%s must not contain control characters", field)
 		}
 	}
