@@ -132,7 +132,7 @@ func (a *App) build(signer *token.Signer, idg *ids.Generator) error {
 }
 
 func (a *App) buildGateway() error {
-	deps := gateway.Deps{Logger: a.logger("gateway"), Registry: a.Reg, Gatherer: a.Reg, Ready: a.Ready, Web: web.Handler()}
+	deps := gateway.Deps{Logger: a.logger("gateway"), Registry: a.Reg, Gatherer: a.Reg, Ready: a.Ready, Web: web.Handler(a.cfg.Room.CoverHosts...)}
 	if a.Account != nil {
 		deps.Verifier = a.Account
 		deps.Routes = append(deps.Routes, a.Account)

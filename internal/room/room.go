@@ -83,6 +83,12 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	for _, id := range cfg.HotRooms {
 		hot.PinRoom(id, time.Unix(1<<40, 0), "config: room.hot_rooms")
 	}
+	if cfg.CoverMaxBytes == 0 {
+		cfg.CoverMaxBytes = 2 << 20
+	}
+	if cfg.CoverMaxSide == 0 {
+		cfg.CoverMaxSide = 4096
+	}
 	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, now: now, m: newMetrics(deps.Registry),
 		hot: hot, stop: make(chan struct{}), likeLimiter: ratelimit.NewKeyed[int64](cfg.Likes.Rate, cfg.Likes.Burst)}
 	if deps.Queue != nil {
@@ -209,7 +215,7 @@ func (s *Service) SetTag(ctx context.Context, id int64, tag string, on bool) err
 
 // Create opens a room for owner.
 func (s *Service) Create(ctx context.Context, owner int64, f Fields) (Room, error) {
-	if err := f.validate(true, s.deps.Words); err != nil {
+	if err := f.validate(true, s.deps.Words, s.cfg.CoverHosts); err != nil {
 		return Room{}, err
 	}
 	now := s.now().UnixMilli()
@@ -223,12 +229,17 @@ func (s *Service) Create(ctx context.Context, owner int64, f Fields) (Room, erro
 	return r, nil
 }
 
-// Update changes title, area or cover; only the owner may.
+// Update changes title, area or cover; only the owner may. A cover equal to the stored one
+// (a client sending back what it read, e.g. the uploaded cover's path) is left unchanged.
 func (s *Service) Update(ctx context.Context, uid, id int64, f Fields) (Room, error) {
-	if err := f.validate(false, s.deps.Words); err != nil {
+	cur, err := s.owned(ctx, uid, id)
+	if err != nil {
 		return Room{}, err
 	}
-	if _, err := s.owned(ctx, uid, id); err != nil {
+	if f.Cover != nil && *f.Cover == cur.Cover {
+		f.Cover = nil
+	}
+	if err := f.validate(false, s.deps.Words, s.cfg.CoverHosts); err != nil {
 		return Room{}, err
 	}
 	r, err := s.store.Update(ctx, id, Patch{Title: f.Title, Area: f.Area, Cover: f.Cover}, s.now().UnixMilli())

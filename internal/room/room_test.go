@@ -116,7 +116,7 @@ func TestRoomLifecycle(t *testing.T) {
 		_, err = s.Update(ctx, 1, r.ID, Fields{Title: str("")})
 		require.ErrorIs(t, err, ErrBadRoom)
 		_, err = s.Update(ctx, 1, r.ID, Fields{Cover: str("javascript:alert(1)")})
-		require.ErrorIs(t, err, ErrBadRoom)
+		require.ErrorIs(t, err, ErrBadCover)
 		up, err := s.Update(ctx, 1, r.ID, Fields{Title: str("renamed"), Area: str("games")})
 		require.NoError(t, err)
 		require.Equal(t, "renamed", up.Title)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"net/url"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -98,7 +97,7 @@ func (s *Service) Views(ctx context.Context, rooms []Room, mask fieldmask.Mask, 
 	for i, r := range rooms {
 		v := View{ID: r.ID}
 		if mask.Has("base") {
-			v.Base = &BaseView{Title: r.Title, Area: r.Area, Cover: r.Cover, OwnerUID: r.OwnerUID, CreatedAt: r.CreatedAt}
+			v.Base = &BaseView{Title: r.Title, Area: r.Area, Cover: s.shownCover(r), OwnerUID: r.OwnerUID, CreatedAt: r.CreatedAt}
 		}
 		if mask.Has("live") {
 			v.Live = liveView(r, viewer)
@@ -141,7 +140,7 @@ type Fields struct {
 // validate applies the text policy to title and area — textnorm.Clean, trim, then length,
 // control characters and banned words on the cleaned text, which is what gets stored — and
 // checks the cover (see checkCover).
-func (f *Fields) validate(create bool, words textnorm.Words) error {
+func (f *Fields) validate(create bool, words textnorm.Words, coverHosts []string) error {
 	if create && f.Title == nil {
 		return ErrBadRoom.Withf("title is required")
 	}
@@ -165,10 +164,7 @@ func (f *Fields) validate(create bool, words textnorm.Words) error {
 		}
 	}
 	if f.Cover != nil && *f.Cover != "" {
-		u, err := url.Parse(*f.Cover)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(*f.Cover) > 512 {
-			return ErrBadRoom.Withf("cover must be an http(s) URL of at most 512 bytes")
-		}
+		return checkCoverURL(*f.Cover, coverHosts)
 	}
 	return nil
 }
