@@ -302,6 +302,14 @@ func TestCoverUploadRoundTrip(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 64, cfg.Width)
 		require.Equal(t, 48, cfg.Height)
+
+		// Removing the cover removes the image: its old URL stops serving it.
+		_, err = s.Update(context.Background(), 1, id, Fields{Cover: str("")})
+		require.NoError(t, err)
+		resp, err = http.Get(base + r.Data.Base.Cover)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusNotFound, resp.StatusCode)
 	})
 }
 

@@ -246,6 +246,13 @@ func (s *Service) Update(ctx context.Context, uid, id int64, f Fields) (Room, er
 	if err != nil {
 		return Room{}, err
 	}
+	if f.Cover != nil && isCoverPath(id, cur.Cover) {
+		// The uploaded image is no longer the cover: stop serving it. Best effort, the
+		// change is stored; a leftover image is only reachable by its old URL.
+		if err := s.store.DeleteCover(ctx, id); err != nil {
+			s.log.WarnContext(ctx, "old room cover not deleted", "room", id, "err", err)
+		}
+	}
 	s.invalidate(ctx, id)
 	s.push(ctx, id, protocol.RoomChange{Title: r.Title, AreaName: r.Area}.JSON())
 	return r, nil

@@ -43,4 +43,6 @@ type Store interface {
 	SetCover(ctx context.Context, id int64, c Cover, path string) (Room, error)
 	// Cover returns the room's uploaded cover, or ErrNoCover.
 	Cover(ctx context.Context, id int64) (Cover, error)
+	// DeleteCover removes the room's uploaded cover, if any.
+	DeleteCover(ctx context.Context, id int64) error
 }

@@ -53,3 +53,9 @@ func (s *sqlStore) Cover(ctx context.Context, id int64) (Cover, error) {
 	}
 	return c, err
 }
+
+// DeleteCover removes room id's cover image, if any.
+func (s *sqlStore) DeleteCover(ctx context.Context, id int64) error {
+	_, err := s.db.ExecContext(ctx, "DELETE FROM room_covers WHERE room_id = ?", id)
+	return err
+}
