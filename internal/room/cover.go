@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/zhibo-live/zhibo/internal/platform/apierr"
 )
 
 // Covers are images zhibo stores and serves itself, so a viewer's browser fetches a cover from
@@ -29,6 +31,10 @@ const maxCoverBytesLimit = 4 << 20
 // their Content-Type. Only these: another package registering a decoder (gif, webp) must not
 // widen what an upload may be.
 var coverFormats = map[string]string{"png": "image/png", "jpeg": "image/jpeg"}
+
+// coverDecoders is how many uploaded covers one process decodes at once: a 4096×4096
+// 16-bit PNG takes 128 MiB decoded, so uploads wait for a slot rather than add up.
+const coverDecoders = 2
 
 // jpegQuality of re-encoded JPEG covers.
 const jpegQuality = 85
@@ -160,7 +166,7 @@ func (s *Service) SetCover(ctx context.Context, uid, id int64, data []byte) (Roo
 	if _, err := s.owned(ctx, uid, id); err != nil {
 		return Room{}, err
 	}
-	c, err := decodeCover(data, s.cfg.CoverMaxSide)
+	c, err := s.decodeLimited(ctx, data)
 	if err != nil {
 		return Room{}, err
 	}
@@ -175,6 +181,22 @@ func (s *Service) SetCover(ctx context.Context, uid, id int64, data []byte) (Roo
 	s.invalidate(ctx, id)
 	s.log.InfoContext(ctx, "room cover uploaded", "room", id, "bytes", len(c.Data), "type", c.ContentType)
 	return r, nil
+}
+
+// decodeLimited is decodeCover in one of the process's coverDecoders slots, waiting for one
+// as long as ctx allows.
+func (s *Service) decodeLimited(ctx context.Context, data []byte) (Cover, error) {
+	select {
+	case s.coverSlots <- struct{}{}: // a free slot wins over an ending request
+	default:
+		select {
+		case s.coverSlots <- struct{}{}:
+		case <-ctx.Done():
+			return Cover{}, apierr.Unavailable.Withf("too many cover uploads at once, try again")
+		}
+	}
+	defer func() { <-s.coverSlots }()
+	return decodeCover(data, s.cfg.CoverMaxSide)
 }
 
 // Cover returns room id's uploaded cover, or ErrNoCover.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/zhibo-live/zhibo/internal/platform/apierr"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
@@ -335,4 +336,22 @@ func TestCoverConfig(t *testing.T) {
 		bad(&d)
 		require.ErrorContains(t, d.Validate(), "room.cover_")
 	}
+}
+
+// Uploads wait for one of coverDecoders slots and give up with 503 when the request ends.
+func TestCoverDecodersBounded(t *testing.T) {
+	s, _ := newServiceWith(t, sqltest.OpenSQLite(t), nil)
+	img := encodePNG(t, testImage(8, 8))
+	_, err := s.decodeLimited(context.Background(), img)
+	require.NoError(t, err)
+	for range coverDecoders {
+		s.coverSlots <- struct{}{}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = s.decodeLimited(ctx, img)
+	require.ErrorIs(t, err, apierr.Unavailable)
+	<-s.coverSlots
+	_, err = s.decodeLimited(ctx, img)
+	require.NoError(t, err, "a free slot is taken even when the request is ending")
 }

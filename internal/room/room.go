@@ -66,6 +66,8 @@ type Service struct {
 	likes       *likeFold // nil without a queue
 	likeLimiter *ratelimit.Keyed[int64]
 
+	coverSlots chan struct{} // bounds the cover images being decoded at once (memory)
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -90,7 +92,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		cfg.CoverMaxSide = 4096
 	}
 	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, now: now, m: newMetrics(deps.Registry),
-		hot: hot, stop: make(chan struct{}), likeLimiter: ratelimit.NewKeyed[int64](cfg.Likes.Rate, cfg.Likes.Burst)}
+		hot: hot, stop: make(chan struct{}), coverSlots: make(chan struct{}, coverDecoders), likeLimiter: ratelimit.NewKeyed[int64](cfg.Likes.Rate, cfg.Likes.Burst)}
 	if deps.Queue != nil {
 		var err error
 		if s.likes, err = newLikeFold(cfg.Likes, deps, now); err != nil {
