@@ -138,28 +138,29 @@ type Fields struct {
 }
 
 // validate applies the text policy to title and area — textnorm.Clean, trim, then length,
-// control characters and banned words on the cleaned text, which is what gets stored — and
-// checks the cover (see checkCover).
+// control characters and banned words on the cleaned text, which replaces the field and is
+// what gets stored — and checks an external cover URL against coverHosts ("" removes it).
 func (f *Fields) validate(create bool, words textnorm.Words, coverHosts []string) error {
 	if create && f.Title == nil {
 		return ErrBadRoom.Withf("title is required")
 	}
 	for _, fl := range []struct {
 		name   string
-		v      *string
+		p      **string
 		lo, hi int
-	}{{"title", f.Title, 1, 40}, {"area", f.Area, 0, 20}} {
-		if fl.v == nil {
+	}{{"title", &f.Title, 1, 40}, {"area", &f.Area, 0, 20}} {
+		if *fl.p == nil {
 			continue
 		}
-		if !utf8.ValidString(*fl.v) {
+		if !utf8.ValidString(**fl.p) {
 			return ErrBadRoom.Withf("%s must be valid UTF-8", fl.name)
 		}
-		*fl.v = strings.TrimSpace(textnorm.Clean(*fl.v))
-		if err := text(fl.name, *fl.v, fl.lo, fl.hi); err != nil {
+		v := strings.TrimSpace(textnorm.Clean(**fl.p))
+		*fl.p = &v // a new string: the caller's is left as it was
+		if err := text(fl.name, v, fl.lo, fl.hi); err != nil {
 			return err
 		}
-		if words.FoundClean(*fl.v) {
+		if words.FoundClean(v) {
 			return ErrBanned.Withf("%s contains a banned word", fl.name)
 		}
 	}
