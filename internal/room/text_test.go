@@ -59,3 +59,19 @@ func TestBannedWordsInTitleAndArea(t *testing.T) {
 	require.Equal(t, "spa m", got.Title)
 	require.Equal(t, "games", got.Area)
 }
+
+// Titles and areas stored before the text policy are shown cleaned.
+func TestOldTitlesShownCleaned(t *testing.T) {
+	ctx := context.Background()
+	db := sqltest.OpenSQLite(t)
+	s, _ := newService(t, db, nil)
+	r, err := s.Create(ctx, 1, Fields{Title: str("t"), Area: str("a")})
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, "UPDATE rooms SET title = ?, area = ? WHERE id = ?", "\u202Egnp.exe", "ga\u200bmes", r.ID)
+	require.NoError(t, err)
+	got, err := s.store.Get(ctx, r.ID)
+	require.NoError(t, err)
+	v := s.Views(ctx, []Room{got}, all, 0)[0]
+	require.Equal(t, "gnp.exe", v.Base.Title)
+	require.Equal(t, "games", v.Base.Area)
+}

@@ -97,7 +97,10 @@ func (s *Service) Views(ctx context.Context, rooms []Room, mask fieldmask.Mask, 
 	for i, r := range rooms {
 		v := View{ID: r.ID}
 		if mask.Has("base") {
-			v.Base = &BaseView{Title: r.Title, Area: r.Area, Cover: s.shownCover(r), OwnerUID: r.OwnerUID, CreatedAt: r.CreatedAt}
+			// Titles and areas stored before the text policy are shown cleaned (a clean
+			// one is returned as it is, without a copy).
+			v.Base = &BaseView{Title: textnorm.Clean(r.Title), Area: textnorm.Clean(r.Area), Cover: s.shownCover(r),
+				OwnerUID: r.OwnerUID, CreatedAt: r.CreatedAt}
 		}
 		if mask.Has("live") {
 			v.Live = liveView(r, viewer)
