@@ -27,10 +27,18 @@ import (
 // the MySQL MEDIUMBLOB column and MariaDB's default max_allowed_packet of 16 MiB.
 const maxCoverBytesLimit = 4 << 20
 
-// coverFormats are the accepted image formats, by the name image.DecodeConfig reports, with
-// their Content-Type. Only these: another package registering a decoder (gif, webp) must not
-// widen what an upload may be.
-var coverFormats = map[string]string{"png": "image/png", "jpeg": "image/jpeg"}
+// coverType is the Content-Type of an accepted image format, by the name image.DecodeConfig
+// reports, or "". Only PNG and JPEG: another package registering a decoder (gif, webp) must
+// not widen what an upload may be.
+func coverType(format string) string {
+	switch format {
+	case "png":
+		return "image/png"
+	case "jpeg":
+		return "image/jpeg"
+	}
+	return ""
+}
 
 // coverDecoders is how many uploaded covers one process decodes at once: a 4096×4096
 // 16-bit PNG takes 128 MiB decoded, so uploads wait for a slot rather than add up.
@@ -62,8 +70,8 @@ type Cover struct {
 // header, before any pixel is decoded — decodes it fully and re-encodes it in its own format.
 func decodeCover(data []byte, maxSide int) (Cover, error) {
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
-	ctype, ok := coverFormats[format]
-	if err != nil || !ok {
+	ctype := coverType(format)
+	if err != nil || ctype == "" {
 		return Cover{}, ErrBadCover.Withf("cover must be a PNG or JPEG image")
 	}
 	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > maxSide || cfg.Height > maxSide {
