@@ -54,10 +54,38 @@ func contentType(ext string) string {
 
 // contentSecurityPolicy lets the page load only its own scripts and styles and
 // talk only to its own origin (HTTP API and the /sub WebSocket). It is a second
-// line of defence: the scripts never insert user text as HTML.
-const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
-	"img-src 'self' data: https: http:; connect-src 'self'; object-src 'none'; " +
-	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+// line of defence: the scripts never insert user text as HTML. Images come from
+// the page's own origin (uploaded covers), data: URLs and the cover hosts the
+// operator allowed (room.cover_hosts) — never from a host a room owner picks,
+// which would learn every viewer's address.
+func contentSecurityPolicy(coverHosts []string) string {
+	img := "'self' data:"
+	for _, h := range coverHosts {
+		if cspHost(h) {
+			img += " https://" + h
+		}
+	}
+	return "default-src 'self'; script-src 'self'; style-src 'self'; " +
+		"img-src " + img + "; connect-src 'self'; object-src 'none'; " +
+		"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+}
+
+// cspHost reports a host name (optionally "*.name") that is safe to put in a CSP
+// source list: letters, digits, dots, hyphens and a leading "*." only. room's
+// config validation refuses the rest; this keeps a bad entry from widening or
+// breaking the policy.
+func cspHost(h string) bool {
+	name := strings.TrimPrefix(h, "*.")
+	if name == "" || !strings.Contains(name, ".") {
+		return false
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // asset is one embedded file with everything needed to answer for it.
 type asset struct {
@@ -69,6 +97,7 @@ type asset struct {
 
 type handler struct {
 	assets map[string]*asset
+	csp    string
 }
 
 // Handler serves the embedded UI. Only GET and HEAD are allowed. Paths under
@@ -80,8 +109,11 @@ type handler struct {
 // names are not fingerprinted and modules import each other by fixed paths,
 // so letting a browser reuse a file without asking could mix two releases
 // after a deploy. Revalidation costs a 304 with no body.
-func Handler() http.Handler {
-	h := &handler{assets: make(map[string]*asset)}
+//
+// coverHosts are the external hosts room covers may come from (room.cover_hosts);
+// the page's Content-Security-Policy allows images from them over https only.
+func Handler(coverHosts ...string) http.Handler {
+	h := &handler{assets: make(map[string]*asset), csp: contentSecurityPolicy(coverHosts)}
 	// The embedded tree is fixed at compile time, so walking it cannot fail
 	// except through a programming error caught by the package tests.
 	_ = fs.WalkDir(files, "static", func(p string, d fs.DirEntry, err error) error {
@@ -138,7 +170,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Cache-Control", "no-cache")
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	if a.name == indexFile {
-		hdr.Set("Content-Security-Policy", contentSecurityPolicy)
+		hdr.Set("Content-Security-Policy", h.csp)
 		hdr.Set("Referrer-Policy", "same-origin")
 	}
 	// ServeContent answers If-None-Match, HEAD and Range from the ETag set

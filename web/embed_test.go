@@ -122,3 +122,25 @@ func TestModuleImportsResolve(t *testing.T) {
 		require.NoErrorf(t, err, "index.html references /%s", m[1])
 	}
 }
+
+// The page loads images only from itself, data: URLs and the configured cover hosts — not
+// from any host a room owner picks.
+func TestCSPImageSources(t *testing.T) {
+	for _, c := range []struct {
+		hosts []string
+		want  string
+	}{
+		{nil, "img-src 'self' data:;"},
+		{[]string{"img.example.com", "*.cdn.example.net"}, "img-src 'self' data: https://img.example.com https://*.cdn.example.net;"},
+		{[]string{"ok.example.com", "bad host; script-src *", "https://x.y"}, "img-src 'self' data: https://ok.example.com;"},
+	} {
+		srv := httptest.NewServer(Handler(c.hosts...))
+		res, _ := get(t, srv, "/", nil)
+		srv.Close()
+		csp := res.Header.Get("Content-Security-Policy")
+		require.Contains(t, csp, c.want, "%q", c.hosts)
+		require.NotContains(t, csp, "https:;")
+		require.NotContains(t, csp, "http:")
+		require.Equal(t, 1, strings.Count(csp, "script-src"), csp)
+	}
+}

@@ -98,6 +98,7 @@ func TestPartialNodeServesItsOwnRoutes(t *testing.T) {
 	cfg.DataDir = t.TempDir()
 	cfg.Gateway.HTTPAddr = "127.0.0.1:0"
 	cfg.Account.BcryptCost = 4
+	cfg.Room.CoverHosts = []string{"img.example.com"}
 	a, err := New(cfg, []string{"account", "gateway"}, obs.Discard())
 	require.NoError(t, err)
 	require.NoError(t, a.Start(context.Background()))
@@ -112,6 +113,11 @@ func TestPartialNodeServesItsOwnRoutes(t *testing.T) {
 	}
 	code, _ := get("/readyz")
 	require.Equal(t, 200, code)
+	resp, err := http.Get(base + "/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Contains(t, resp.Header.Get("Content-Security-Policy"), "img-src 'self' data: https://img.example.com;",
+		"the page's images: its own, data: and room.cover_hosts, even where no room component runs")
 	code, body := get("/api/openapi.json")
 	require.Equal(t, 200, code)
 	require.Contains(t, body, "/api/auth/register")
@@ -121,7 +127,7 @@ func TestPartialNodeServesItsOwnRoutes(t *testing.T) {
 	code, body = get("/metrics")
 	require.Equal(t, 200, code)
 	require.True(t, strings.Contains(body, "zhibo_http_requests_total"))
-	resp, err := http.Post(base+"/api/auth/register", "application/json", strings.NewReader(`{"name":"solo","password":"password1"}`))
+	resp, err = http.Post(base+"/api/auth/register", "application/json", strings.NewReader(`{"name":"solo","password":"password1"}`))
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, 200, resp.StatusCode)

@@ -31,6 +31,7 @@ func (f walletsFunc) Balance(ctx context.Context, uid int64) (int64, error) { re
 // build constructs the local components with their peers; nothing starts here.
 func (a *App) build(signer *token.Signer, idg *ids.Generator) error {
 	var err error
+	words := a.cfg.Words() // the banned words of every user-visible text field, built once
 	if a.has("account") {
 		var wallets account.Wallets
 		if a.has("gift") {
@@ -59,7 +60,7 @@ func (a *App) build(signer *token.Signer, idg *ids.Generator) error {
 			counter = a.remoteLogic
 		}
 		deps := room.Deps{Logger: a.logger("room"), Registry: a.Reg, DB: a.db,
-			Accounts: a.Account, Pusher: a.pub, Counter: counter, IsAdmin: a.isAdmin, Queue: a.q}
+			Accounts: a.Account, Pusher: a.pub, Counter: counter, IsAdmin: a.isAdmin, Queue: a.q, Words: words}
 		if a.redis != nil {
 			deps.Shared = a.redis
 		}
@@ -92,7 +93,7 @@ func (a *App) build(signer *token.Signer, idg *ids.Generator) error {
 	}
 	if a.has("danmaku") {
 		if a.Danmaku, err = danmaku.New(a.cfg.Danmaku, danmaku.Deps{Logger: a.logger("danmaku"), Registry: a.Reg,
-			DB: a.db, IDs: idg, Rooms: a.Room, Accounts: a.Account, Pusher: a.pub, Exp: exp}); err != nil {
+			DB: a.db, IDs: idg, Rooms: a.Room, Accounts: a.Account, Pusher: a.pub, Exp: exp, Words: words}); err != nil {
 			return err
 		}
 		a.Room.AddHotKeys("danmaku_mutes", func() []room.HotKey { return hotKeys(a.Danmaku.MuteKeys()) })
@@ -131,7 +132,7 @@ func (a *App) build(signer *token.Signer, idg *ids.Generator) error {
 }
 
 func (a *App) buildGateway() error {
-	deps := gateway.Deps{Logger: a.logger("gateway"), Registry: a.Reg, Gatherer: a.Reg, Ready: a.Ready, Web: web.Handler()}
+	deps := gateway.Deps{Logger: a.logger("gateway"), Registry: a.Reg, Gatherer: a.Reg, Ready: a.Ready, Web: web.Handler(a.cfg.Room.CoverHosts...)}
 	if a.Account != nil {
 		deps.Verifier = a.Account
 		deps.Routes = append(deps.Routes, a.Account)

@@ -27,6 +27,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
+	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
 	"github.com/zhibo-live/zhibo/internal/room"
 	"github.com/zhibo-live/zhibo/pkg/ids"
 )
@@ -47,6 +48,10 @@ type Config struct {
 	Peers Peers `yaml:"peers"`
 	// Admins are the user ids allowed to call operator routes (/api/push, /api/admin).
 	Admins []int64 `yaml:"admins"`
+	// BannedWords are refused anywhere in every user-visible text field — comments, room
+	// titles and areas — matched on skeletons (textnorm.Words: case, width, invisible
+	// characters and look-alike letters do not hide a word). Empty = no word is banned.
+	BannedWords []string `yaml:"banned_words"`
 
 	Log     obs.LogConfig   `yaml:"log"`
 	Store   sqlstore.Config `yaml:"store"`
@@ -83,6 +88,15 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		}
 		return nil
 	})
+	fs.Func("banned_words", "comma-separated words refused anywhere in comments, room titles and areas, seen through case, full-width forms, invisible characters and look-alike letters (empty = none).", func(v string) error {
+		c.BannedWords = nil
+		for _, w := range strings.Split(v, ",") {
+			if w = strings.TrimSpace(w); w != "" {
+				c.BannedWords = append(c.BannedWords, w)
+			}
+		}
+		return nil
+	})
 	fs.StringVar(&c.Log.Level, "log.level", "info", "log level: debug, info, warn or error.")
 	fs.StringVar(&c.Log.Format, "log.format", "json", "log format: json or text.")
 	c.Store.RegisterFlags(fs, "store.")
@@ -106,6 +120,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Secret != "" && len(c.Secret) < 16 {
 		errs = append(errs, errors.New("secret must be at least 16 characters"))
+	}
+	for _, w := range c.BannedWords {
+		if strings.ContainsRune(w, ',') {
+			errs = append(errs, fmt.Errorf("banned_words %q: a word may not contain a comma", w))
+		}
 	}
 	if c.Node < 0 || c.Node > ids.MaxNode {
 		errs = append(errs, fmt.Errorf("node must be in 0..%d", ids.MaxNode))
@@ -251,6 +270,10 @@ func Doc(w io.Writer) {
 		fmt.Fprintf(w, "| `%s` | `%s` | `%s` | %s |\n", f.Name, env, def, strings.ReplaceAll(f.Usage, "|", "\\|"))
 	}
 }
+
+// Words is the banned-word matcher built from BannedWords, one for every component that
+// checks user-visible text; build it once and share it.
+func (c *Config) Words() textnorm.Words { return textnorm.NewWords(c.BannedWords) }
 
 // Defaults is the config with every default and nothing else applied.
 func Defaults() Config {

@@ -116,3 +116,27 @@ func TestListFlagsFromCommandLine(t *testing.T) {
 	require.Equal(t, "l:9", c.Peers.Logic)
 	require.Len(t, c.Logic.Hosts, 1)
 }
+
+// One banned-word list, at the root, serves every text field; the old danmaku.banned_words
+// key is gone (a file still using it fails loudly instead of banning nothing).
+func TestBannedWordsAtRoot(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "zhibo.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("banned_words: [spam, 广告]\n"), 0o644))
+	var out bytes.Buffer
+	c, _, err := Load("t", []string{"-config", file}, env(nil), &out, nil)
+	require.NoError(t, err)
+	require.Equal(t, []string{"spam", "广告"}, c.BannedWords)
+	require.True(t, c.Words().Found("ｓｐ\u200bａｍ"))
+
+	c, _, err = Load("t", nil, env(map[string]string{"ZHIBO_BANNED_WORDS": " a, ,b "}), &out, nil)
+	require.NoError(t, err)
+	require.Equal(t, []string{"a", "b"}, c.BannedWords)
+
+	c.BannedWords = []string{"a,b"}
+	require.ErrorContains(t, c.Validate(), "banned_words")
+
+	require.NoError(t, os.WriteFile(file, []byte("danmaku:\n  banned_words: [spam]\n"), 0o644))
+	_, _, err = Load("t", []string{"-config", file}, env(nil), &out, nil)
+	require.ErrorContains(t, err, "banned_words")
+}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/zhibo-live/zhibo/pkg/hotkey"
@@ -27,9 +26,6 @@ type Config struct {
 	// Burst is how many comments a user may send at once before Rate applies (>= 1 when
 	// Rate is set).
 	Burst int `yaml:"burst"`
-	// BannedWords are rejected when they occur anywhere in a comment, compared
-	// case-insensitively; empty means no word is banned.
-	BannedWords []string `yaml:"banned_words"`
 	// HistorySize is how many recent comments a room's history returns (1..1000).
 	HistorySize int `yaml:"history_size"`
 	// PushTimeout bounds the push of an accepted comment to the room; 0 means 3s.
@@ -46,8 +42,6 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&c.MaxRunes, prefix+"max_runes", 100, "longest comment in characters (Unicode code points) after trimming, 1..500.")
 	fs.Float64Var(&c.Rate, prefix+"rate", 1, "comments per second one user may send on average (0 = no per-user limit).")
 	fs.IntVar(&c.Burst, prefix+"burst", 3, "comments a user may send at once before the rate applies (>= 1 when rate is set).")
-	c.BannedWords = nil
-	fs.Var((*wordList)(&c.BannedWords), prefix+"banned_words", "comma-separated words rejected anywhere in a comment, case-insensitively (empty = none).")
 	fs.IntVar(&c.HistorySize, prefix+"history_size", 50, "recent comments returned by a room's history, 1..1000.")
 	fs.DurationVar(&c.PushTimeout, prefix+"push_timeout", 3*time.Second, "time allowed to push an accepted comment to its room (0 = 3s).")
 	fs.DurationVar(&c.MuteCacheTTL, prefix+"mute_cache_ttl", time.Second, "how long a hot room's muted users are served from memory; a mute or unmute through another danmaku process is seen within it (0 = read the store for every comment).")
@@ -85,31 +79,5 @@ func (c *Config) Validate() error {
 	if err := c.HotKeys.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("danmaku.hotkeys: %w", err))
 	}
-	for _, w := range c.BannedWords {
-		if strings.ContainsRune(w, ',') {
-			errs = append(errs, fmt.Errorf("danmaku.banned_words %q: a word may not contain a comma", w))
-		}
-	}
 	return errors.Join(errs...)
-}
-
-// wordList is a []string flag written as a comma-separated list.
-type wordList []string
-
-func (l *wordList) String() string {
-	if l == nil {
-		return ""
-	}
-	return strings.Join(*l, ",")
-}
-
-// Set replaces the list; blank entries are dropped so "a,,b" and "" behave as expected.
-func (l *wordList) Set(s string) error {
-	*l = nil
-	for _, w := range strings.Split(s, ",") {
-		if w = strings.TrimSpace(w); w != "" {
-			*l = append(*l, w)
-		}
-	}
-	return nil
 }

@@ -18,20 +18,17 @@ func TestConfigFlags(t *testing.T) {
 	c.HotKeys = hotkey.Config{} // the detector's own flags are tested in pkg/hotkey
 	require.Equal(t, Config{MaxRunes: 100, Rate: 1, Burst: 3, HistorySize: 50, PushTimeout: 3 * time.Second, MuteCacheTTL: time.Second}, c)
 	require.NoError(t, c.Validate())
-	for _, name := range []string{"max_runes", "rate", "burst", "banned_words", "history_size", "push_timeout", "mute_cache_ttl"} {
+	for _, name := range []string{"max_runes", "rate", "burst", "history_size", "push_timeout", "mute_cache_ttl"} {
 		f := fs.Lookup("danmaku." + name)
 		require.NotNil(t, f, name)
 		require.NotEmpty(t, f.Usage, name)
 	}
 	require.NoError(t, fs.Parse([]string{
-		"-danmaku.banned_words", " Spam, ,广告,", "-danmaku.rate", "0.5", "-danmaku.burst", "10",
+		"-danmaku.rate", "0.5", "-danmaku.burst", "10",
 		"-danmaku.max_runes", "20", "-danmaku.history_size", "7", "-danmaku.push_timeout", "1s", "-danmaku.mute_cache_ttl", "0",
 	}))
-	require.Equal(t, Config{MaxRunes: 20, Rate: 0.5, Burst: 10, BannedWords: []string{"Spam", "广告"},
+	require.Equal(t, Config{MaxRunes: 20, Rate: 0.5, Burst: 10,
 		HistorySize: 7, PushTimeout: time.Second, MuteCacheTTL: 0}, c)
-	require.Equal(t, "Spam,广告", fs.Lookup("danmaku.banned_words").Value.String())
-	require.NoError(t, fs.Parse([]string{"-danmaku.banned_words", ""}))
-	require.Empty(t, c.BannedWords)
 	def := DefaultConfig()
 	def.HotKeys = hotkey.Config{}
 	require.Equal(t, def, Config{MaxRunes: 100, Rate: 1, Burst: 3, HistorySize: 50, PushTimeout: 3 * time.Second, MuteCacheTTL: time.Second})
@@ -50,7 +47,6 @@ func TestConfigValidate(t *testing.T) {
 		{func(c *Config) { c.HistorySize = 1001 }, "danmaku.history_size"},
 		{func(c *Config) { c.PushTimeout = -time.Second }, "danmaku.push_timeout"},
 		{func(c *Config) { c.MuteCacheTTL = -time.Second }, "danmaku.mute_cache_ttl"},
-		{func(c *Config) { c.BannedWords = []string{"a,b"} }, "danmaku.banned_words"},
 	} {
 		cfg := DefaultConfig()
 		c.edit(&cfg)

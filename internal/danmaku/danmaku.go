@@ -17,6 +17,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
 	"github.com/zhibo-live/zhibo/internal/platform/ratelimit"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
+	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
 	"github.com/zhibo-live/zhibo/internal/room"
 	"github.com/zhibo-live/zhibo/pkg/hotkey"
 	"github.com/zhibo-live/zhibo/pkg/ids"
@@ -33,6 +34,9 @@ type Deps struct {
 	Pusher   logic.Client
 	// Exp grants the sender experience for each accepted comment (nil = none).
 	Exp Exp
+	// Words are the banned words, refused anywhere in a comment; the zero value bans none.
+	// One list serves every user-visible field (the root banned_words setting).
+	Words textnorm.Words
 	// Now is the clock of rate limits and timestamps; nil means time.Now.
 	Now func() time.Time
 }
@@ -54,7 +58,7 @@ type Service struct {
 	pusher   logic.Client
 	exp      Exp
 	now      func() time.Time
-	filter   wordFilter
+	words    textnorm.Words
 	limiter  *ratelimit.Keyed[int64]
 	metrics  *metrics
 	muteKeys *hotkey.Detector                  // hot rooms of mute checks
@@ -91,7 +95,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		pusher:   deps.Pusher,
 		exp:      deps.Exp,
 		now:      deps.Now,
-		filter:   newWordFilter(cfg.BannedWords),
+		words:    deps.Words,
 		limiter:  ratelimit.NewKeyed[int64](cfg.Rate, cfg.Burst),
 	}
 	if s.now == nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/danmaku"
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
+	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
 	"github.com/zhibo-live/zhibo/internal/room"
 	"github.com/zhibo-live/zhibo/pkg/ids"
 )
@@ -43,11 +44,11 @@ func TestSendGrantsExp(t *testing.T) {
 	require.NoError(t, err)
 	exp := &fakeExp{}
 	cfg := danmaku.DefaultConfig()
-	cfg.BannedWords = []string{"spam"}
 	svc, err := danmaku.New(cfg, danmaku.Deps{
 		Logger: obs.Discard(), Registry: prometheus.NewRegistry(), DB: sqltest.OpenSQLite(t), IDs: gen,
 		Rooms:    &fakeRooms{rooms: map[int64]room.Room{room1: {ID: room1, OwnerUID: anchor}}},
 		Accounts: &fakeAccounts{names: map[int64]string{alice: "alice"}}, Pusher: &fakePusher{}, Exp: exp,
+		Words: textnorm.NewWords([]string{"spam"}),
 	})
 	require.NoError(t, err)
 	require.NoError(t, svc.Start(ctx))

@@ -23,6 +23,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
+	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
 	"github.com/zhibo-live/zhibo/internal/room"
 	"github.com/zhibo-live/zhibo/pkg/ids"
 )
@@ -172,6 +173,11 @@ func newHarness(t testing.TB, db *sqlstore.DB, edit func(*danmaku.Config)) *harn
 
 // newHarnessWith is newHarness, on the real clock when realClock is set.
 func newHarnessWith(t testing.TB, db *sqlstore.DB, edit func(*danmaku.Config), realClock bool) *harness {
+	return newHarnessWords(t, db, edit, realClock, nil)
+}
+
+// newHarnessWords is newHarnessWith with banned words.
+func newHarnessWords(t testing.TB, db *sqlstore.DB, edit func(*danmaku.Config), realClock bool, banned []string) *harness {
 	cfg := danmaku.DefaultConfig()
 	if edit != nil {
 		edit(&cfg)
@@ -192,6 +198,7 @@ func newHarnessWith(t testing.TB, db *sqlstore.DB, edit func(*danmaku.Config), r
 	deps := danmaku.Deps{
 		Logger: obs.Discard(), Registry: h.reg, DB: db, IDs: gen,
 		Rooms: h.rooms, Accounts: h.accounts, Pusher: h.pusher, Now: h.clock.Now,
+		Words: textnorm.NewWords(banned),
 	}
 	if realClock {
 		deps.Now = nil

@@ -86,3 +86,16 @@ func TestHistoryRejections(t *testing.T) {
 	}
 	require.Len(t, h.history("/api/rooms/1/danmaku?limit=5"), 0)
 }
+
+// Comments stored before the text policy may hold bidi overrides and invisible characters;
+// the history shows them cleaned.
+func TestHistoryCleansOldRows(t *testing.T) {
+	h := newHarness(t, sqltest.OpenSQLite(t), nil)
+	_, err := h.db.Exec("INSERT INTO danmaku_comments (id, room_id, uid, uname, text, color, mode, created_at) VALUES (7, ?, ?, 'bob', ?, 16777215, 1, 1)",
+		room1, bob, "\u202Eabc\u200bdef")
+	require.NoError(t, err)
+	items, err := h.svc.History(context.Background(), room1, 0)
+	require.NoError(t, err)
+	require.Len(t, items, 1)
+	require.Equal(t, "abcdef", items[0].Text)
+}

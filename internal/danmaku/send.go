@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
+	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
 	"github.com/zhibo-live/zhibo/internal/protocol"
 	"github.com/zhibo-live/zhibo/internal/room"
 )
@@ -32,7 +33,7 @@ func (s *Service) send(ctx context.Context, rm room.Room, uid int64, text string
 		s.metrics.rejected.WithLabelValues(reasonBadInput).Inc()
 		return 0, err
 	}
-	if s.filter.banned(in.text) {
+	if s.words.FoundClean(in.text) { // checkInput cleaned it
 		s.metrics.rejected.WithLabelValues(reasonBanned).Inc()
 		return 0, ErrBanned
 	}
@@ -129,7 +130,13 @@ func (s *Service) History(ctx context.Context, roomID int64, limit int) ([]Comme
 	if limit <= 0 || limit > s.cfg.HistorySize {
 		limit = s.cfg.HistorySize
 	}
-	return s.store.Recent(ctx, roomID, limit)
+	items, err := s.store.Recent(ctx, roomID, limit)
+	for i := range items {
+		// Rows stored before the text policy are shown cleaned; a clean text is returned
+		// as it is, without a copy.
+		items[i].Text = textnorm.Clean(items[i].Text)
+	}
+	return items, err
 }
 
 func truncateRunes(s string, n int) string {

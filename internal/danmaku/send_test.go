@@ -72,7 +72,7 @@ func TestSendAcceptedIsStoredAndPushed(t *testing.T) {
 // that nothing was stored or pushed.
 func TestSendRejections(t *testing.T) {
 	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
-		h := newHarness(t, db, func(c *danmaku.Config) { c.BannedWords = []string{"spam", "广告"} })
+		h := newHarnessWords(t, db, nil, false, []string{"spam", "广告"})
 		_, err := h.svc.Mute(context.Background(), room1, anchor, carol)
 		require.NoError(t, err)
 		cases := []struct {
@@ -101,14 +101,20 @@ func TestSendRejections(t *testing.T) {
 			{"NUL", bob, "/api/rooms/1/danmaku", `{"text":"a\u0000"}`, 400, -20001, "U+0000", "bad_input"},
 			{"C1 control", bob, "/api/rooms/1/danmaku", `{"text":"a\u0085b"}`, 400, -20001, "U+0085", "bad_input"},
 			{"line separator", bob, "/api/rooms/1/danmaku", `{"text":"a\u2028b"}`, 400, -20001, "U+2028", "bad_input"},
-			{"bidi override", bob, "/api/rooms/1/danmaku", `{"text":"abc\u202Edef"}`, 400, -20001, "U+202E", "bad_input"},
-			{"bidi isolate", bob, "/api/rooms/1/danmaku", `{"text":"\u2066abc"}`, 400, -20001, "U+2066", "bad_input"},
 			{"negative color", bob, "/api/rooms/1/danmaku", `{"text":"hi","color":-1}`, 400, -20001, "color must be", "bad_input"},
 			{"color too big", bob, "/api/rooms/1/danmaku", `{"text":"hi","color":16777216}`, 400, -20001, "color must be", "bad_input"},
 			{"fractional color", bob, "/api/rooms/1/danmaku", `{"text":"hi","color":1.5}`, 400, -400, "color", "bad_input"},
 			{"bad mode", bob, "/api/rooms/1/danmaku", `{"text":"hi","mode":2}`, 400, -20001, "mode must be 1 (scroll), 4 (bottom) or 5 (top), got 2", "bad_input"},
 			{"banned word", bob, "/api/rooms/1/danmaku", `{"text":"buy SpAm now"}`, 400, -20002, "contains a banned word", "banned"},
 			{"banned CJK word", bob, "/api/rooms/1/danmaku", `{"text":"看广告"}`, 400, -20002, "contains a banned word", "banned"},
+			// The text policy: a banned word stays banned behind invisible characters,
+			// compatibility forms and look-alike letters.
+			{"banned behind a zero-width space", bob, "/api/rooms/1/danmaku", `{"text":"buy sp\u200bam"}`, 400, -20002, "contains a banned word", "banned"},
+			{"banned behind a soft hyphen", bob, "/api/rooms/1/danmaku", `{"text":"sp\u00adam!"}`, 400, -20002, "contains a banned word", "banned"},
+			{"banned in full width", bob, "/api/rooms/1/danmaku", `{"text":"ＳＰＡＭ"}`, 400, -20002, "contains a banned word", "banned"},
+			{"banned in Cyrillic look-alikes", bob, "/api/rooms/1/danmaku", `{"text":"\u0455\u0440\u0430m"}`, 400, -20002, "contains a banned word", "banned"},
+			{"banned CJK behind a word joiner", bob, "/api/rooms/1/danmaku", `{"text":"广\u2060告"}`, 400, -20002, "contains a banned word", "banned"},
+			{"invisible only", bob, "/api/rooms/1/danmaku", `{"text":"\u200b\u00ad\u202e"}`, 400, -20001, "text must not be empty", "bad_input"},
 			{"muted", carol, "/api/rooms/1/danmaku", `{"text":"hi"}`, 403, -20003, "muted", "muted"},
 		}
 		for _, c := range cases {
@@ -261,4 +267,28 @@ func TestClientSend(t *testing.T) {
 	require.Len(t, items, 1)
 	require.Equal(t, id, items[0].ID)
 	require.Equal(t, 4, items[0].Mode)
+}
+
+// TestSendStoresCleanText: what is stored and pushed is the cleaned text — bidi controls and
+// invisible characters removed, compatibility forms folded (NFKC), then trimmed — so what a
+// viewer sees is what the banned-word check saw.
+func TestSendStoresCleanText(t *testing.T) {
+	h := newHarness(t, sqltest.OpenSQLite(t), func(c *danmaku.Config) { c.Rate = 0 })
+	for in, want := range map[string]string{
+		"ab\u202Ec\u200bd ｈｉ":  "abcd hi",
+		"\u200b hi \u2066":     "hi",
+		"\u2067مرحبا\u2069 ok": "مرحبا ok",
+	} {
+		id := h.sendOK(bob, room1, in)
+		items, err := h.svc.History(context.Background(), room1, 1)
+		require.NoError(t, err)
+		require.Equal(t, id, items[0].ID)
+		require.Equal(t, want, items[0].Text, "%q", in)
+		pushes := h.pusher.all()
+		var msg struct{ Info []json.RawMessage }
+		require.NoError(t, json.Unmarshal(pushes[len(pushes)-1].msgs[0], &msg))
+		var text string
+		require.NoError(t, json.Unmarshal(msg.Info[1], &text))
+		require.Equal(t, want, text)
+	}
 }

@@ -5,27 +5,30 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
 	"github.com/zhibo-live/zhibo/internal/protocol"
 )
 
 // maxColor is the largest RGB colour, 0xRRGGBB.
 const maxColor = 0xFFFFFF
 
-// input is a comment after validation: trimmed text and the effective colour and mode.
+// input is a comment after validation: cleaned, trimmed text and the effective colour and mode.
 type input struct {
 	text  string
 	color int
 	mode  int
 }
 
-// checkInput trims text and validates it, color and mode. color 0 and mode 0 mean the
-// defaults (white, scroll), as in the wire protocol. Every error is an ErrBadInput with a
-// message naming the field and what is allowed.
+// checkInput cleans text by the text policy (textnorm.Clean: invisible and bidi controls
+// removed, NFKC), trims it and validates it, color and mode. The cleaned text is what is
+// matched against banned words, stored and shown. color 0 and mode 0 mean the defaults
+// (white, scroll), as in the wire protocol. Every error is an ErrBadInput with a message
+// naming the field and what is allowed.
 func checkInput(text string, color, mode, maxRunes int) (input, error) {
 	if !utf8.ValidString(text) {
 		return input{}, ErrBadInput.Withf("text must be valid UTF-8")
 	}
-	text = strings.TrimSpace(text)
+	text = strings.TrimSpace(textnorm.Clean(text))
 	n := utf8.RuneCountInString(text)
 	if n == 0 {
 		return input{}, ErrBadInput.Withf("text must not be empty")
@@ -57,48 +60,10 @@ func checkInput(text string, color, mode, maxRunes int) (input, error) {
 	return input{text: text, color: color, mode: mode}, nil
 }
 
-// forbiddenRune reports characters that would break or spoof how a comment is drawn: C0/C1
-// controls (newlines, tabs inside the text), the line and paragraph separators, and the
-// bidirectional embedding, override and isolate controls that reorder the text around them.
+// forbiddenRune reports characters that would break how a comment is drawn and that Clean
+// keeps: C0/C1 controls (newlines, tabs inside the text) and the line and paragraph
+// separators. (The bidirectional controls that reorder text never get here: Clean removes
+// them.)
 func forbiddenRune(r rune) bool {
-	switch {
-	case unicode.IsControl(r):
-		return true
-	case r == '\u2028' || r == '\u2029':
-		return true
-	case r >= '\u202A' && r <= '\u202E':
-		return true
-	case r >= '\u2066' && r <= '\u2069':
-		return true
-	}
-	return false
-}
-
-// wordFilter finds banned words, case-insensitively, anywhere in a text.
-type wordFilter struct {
-	words []string // lower-cased, non-empty
-}
-
-func newWordFilter(words []string) wordFilter {
-	var f wordFilter
-	for _, w := range words {
-		if w = strings.ToLower(strings.TrimSpace(w)); w != "" {
-			f.words = append(f.words, w)
-		}
-	}
-	return f
-}
-
-// banned reports whether text contains any banned word.
-func (f wordFilter) banned(text string) bool {
-	if len(f.words) == 0 {
-		return false
-	}
-	lower := strings.ToLower(text)
-	for _, w := range f.words {
-		if strings.Contains(lower, w) {
-			return true
-		}
-	}
-	return false
+	return unicode.IsControl(r) || r == '\u2028' || r == '\u2029'
 }

@@ -32,6 +32,16 @@ type Config struct {
 	HotKeys hotkey.Config `yaml:"hotkeys"`
 	// Likes configures POST /api/rooms/{id}/likes and the fold of like counts.
 	Likes LikesConfig `yaml:"likes"`
+	// CoverMaxBytes is the largest cover image an owner may upload (PUT /api/rooms/{id}/cover),
+	// 1 KiB..4 MiB; the re-encoded image may be at most twice that.
+	CoverMaxBytes int64 `yaml:"cover_max_bytes"`
+	// CoverMaxSide is the largest width and height of an uploaded cover in pixels, checked
+	// from the image header before it is decoded (decompression bombs), 16..8192.
+	CoverMaxSide int `yaml:"cover_max_side"`
+	// CoverHosts are the hosts an external cover URL may point to: https only, no user info,
+	// no IP literals, no port; "*.example.com" allows the subdomains of example.com. Empty =
+	// uploaded covers only. The web UI's Content-Security-Policy allows images from them.
+	CoverHosts []string `yaml:"cover_hosts"`
 }
 
 // RegisterFlags binds the config to flags under prefix.
@@ -42,6 +52,17 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.DurationVar(&c.HotCacheTTL, prefix+"hot_cache_ttl", time.Second, "staleness bound of hot room reads served from memory.")
 	c.HotKeys.RegisterFlags(fs, prefix+"hotkeys.")
 	c.Likes.RegisterFlags(fs, prefix+"likes.")
+	fs.Int64Var(&c.CoverMaxBytes, prefix+"cover_max_bytes", 2<<20, "largest uploaded cover image in bytes, 1 KiB..4 MiB.")
+	fs.IntVar(&c.CoverMaxSide, prefix+"cover_max_side", 4096, "largest width and height of an uploaded cover in pixels, checked before decoding, 16..8192.")
+	fs.Func(prefix+"cover_hosts", "hosts external cover URLs may use, comma-separated: https only, no IP literals; *.example.com allows subdomains (empty = uploaded covers only).", func(v string) error {
+		c.CoverHosts = nil
+		for _, h := range strings.Split(v, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				c.CoverHosts = append(c.CoverHosts, h)
+			}
+		}
+		return nil
+	})
 	fs.Int64Var(&c.HotThreshold, prefix+"hot_threshold", 1000, "online count from which /api/admin/hot lists a room as hot.")
 	fs.Func(prefix+"hot_rooms", "room ids pinned hot from start, comma-separated (e.g. an announced event).", func(v string) error {
 		c.HotRooms = nil
@@ -81,6 +102,22 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxListLimit < 1 || c.MaxListLimit > 1000 {
 		return errors.New("room.max_list_limit must be in 1..1000")
+	}
+	if c.CoverMaxBytes < 1<<10 || c.CoverMaxBytes > maxCoverBytesLimit {
+		return fmt.Errorf("room.cover_max_bytes must be in %d..%d", 1<<10, maxCoverBytesLimit)
+	}
+	if c.CoverMaxSide < 16 || c.CoverMaxSide > 8192 {
+		return errors.New("room.cover_max_side must be in 16..8192")
+	}
+	return c.validateCovers()
+}
+
+// validateCovers checks the cover host allow-list.
+func (c *Config) validateCovers() error {
+	for _, h := range c.CoverHosts {
+		if !validCoverHost(h) {
+			return fmt.Errorf("room.cover_hosts %q: want a lower-case DNS name, optionally *.name, no IP address, scheme or port", h)
+		}
 	}
 	return nil
 }

@@ -17,4 +17,10 @@ var (
 	ErrBadLike      = apierr.New(http.StatusBadRequest, -10007, "bad like request")
 	ErrLikeLimited  = apierr.New(http.StatusTooManyRequests, -10008, "liking too fast")
 	ErrLikesOff     = apierr.New(http.StatusServiceUnavailable, -10009, "likes are unavailable")
+	// ErrBanned refuses a title or area with a banned word; the message never repeats it.
+	ErrBanned = apierr.New(http.StatusBadRequest, -10010, "contains a banned word")
+	// ErrBadCover refuses a cover upload that is not an acceptable image, or a cover URL off
+	// the allowed hosts.
+	ErrBadCover = apierr.New(http.StatusBadRequest, -10011, "bad cover")
+	ErrNoCover  = apierr.New(http.StatusNotFound, -10012, "room has no uploaded cover")
 )

@@ -26,6 +26,8 @@ func (s *Service) Register(mux *http.ServeMux) {
 	mux.Handle("POST /api/rooms/{id}/stream-key", h(s.handleRotate))
 	mux.Handle("GET /api/me/room", h(s.handleMine))
 	mux.Handle("POST /api/rooms/{id}/likes", h(s.handleLike))
+	mux.Handle("PUT /api/rooms/{id}/cover", h(s.handlePutCover))
+	mux.Handle("GET /api/rooms/{id}/cover", h(s.handleGetCover))
 	s.registerAdmin(mux)
 }
 

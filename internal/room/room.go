@@ -21,6 +21,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/ratelimit"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
+	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
 	"github.com/zhibo-live/zhibo/internal/protocol"
 	"github.com/zhibo-live/zhibo/pkg/hotkey"
 	"github.com/zhibo-live/zhibo/pkg/hotroom"
@@ -39,6 +40,9 @@ type Deps struct {
 	// Queue carries likes (LIKES stream); nil = likes disabled (POST …/likes answers 503).
 	Queue *queue.Queue
 	Now   func() time.Time
+	// Words are the banned words refused in titles and areas; the zero value bans none.
+	// One list serves every user-visible field (the root banned_words setting).
+	Words textnorm.Words
 }
 
 // Service implements Client and the /api/rooms routes.
@@ -62,6 +66,8 @@ type Service struct {
 	likes       *likeFold // nil without a queue
 	likeLimiter *ratelimit.Keyed[int64]
 
+	coverSlots chan struct{} // bounds the cover images being decoded at once (memory)
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -79,8 +85,14 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	for _, id := range cfg.HotRooms {
 		hot.PinRoom(id, time.Unix(1<<40, 0), "config: room.hot_rooms")
 	}
+	if cfg.CoverMaxBytes == 0 {
+		cfg.CoverMaxBytes = 2 << 20
+	}
+	if cfg.CoverMaxSide == 0 {
+		cfg.CoverMaxSide = 4096
+	}
 	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, now: now, m: newMetrics(deps.Registry),
-		hot: hot, stop: make(chan struct{}), likeLimiter: ratelimit.NewKeyed[int64](cfg.Likes.Rate, cfg.Likes.Burst)}
+		hot: hot, stop: make(chan struct{}), coverSlots: make(chan struct{}, coverDecoders), likeLimiter: ratelimit.NewKeyed[int64](cfg.Likes.Rate, cfg.Likes.Burst)}
 	if deps.Queue != nil {
 		var err error
 		if s.likes, err = newLikeFold(cfg.Likes, deps, now); err != nil {
@@ -205,7 +217,7 @@ func (s *Service) SetTag(ctx context.Context, id int64, tag string, on bool) err
 
 // Create opens a room for owner.
 func (s *Service) Create(ctx context.Context, owner int64, f Fields) (Room, error) {
-	if err := f.validate(true); err != nil {
+	if err := f.validate(true, s.deps.Words, s.cfg.CoverHosts); err != nil {
 		return Room{}, err
 	}
 	now := s.now().UnixMilli()
@@ -219,17 +231,29 @@ func (s *Service) Create(ctx context.Context, owner int64, f Fields) (Room, erro
 	return r, nil
 }
 
-// Update changes title, area or cover; only the owner may.
+// Update changes title, area or cover; only the owner may. A cover equal to the stored one
+// (a client sending back what it read, e.g. the uploaded cover's path) is left unchanged.
 func (s *Service) Update(ctx context.Context, uid, id int64, f Fields) (Room, error) {
-	if err := f.validate(false); err != nil {
+	cur, err := s.owned(ctx, uid, id)
+	if err != nil {
 		return Room{}, err
 	}
-	if _, err := s.owned(ctx, uid, id); err != nil {
+	if f.Cover != nil && *f.Cover == cur.Cover {
+		f.Cover = nil
+	}
+	if err := f.validate(false, s.deps.Words, s.cfg.CoverHosts); err != nil {
 		return Room{}, err
 	}
 	r, err := s.store.Update(ctx, id, Patch{Title: f.Title, Area: f.Area, Cover: f.Cover}, s.now().UnixMilli())
 	if err != nil {
 		return Room{}, err
+	}
+	if f.Cover != nil && isCoverPath(id, cur.Cover) {
+		// The uploaded image is no longer the cover: stop serving it. Best effort, the
+		// change is stored; a leftover image is only reachable by its old URL.
+		if err := s.store.DeleteCover(ctx, id); err != nil {
+			s.log.WarnContext(ctx, "old room cover not deleted", "room", id, "err", err)
+		}
 	}
 	s.invalidate(ctx, id)
 	s.push(ctx, id, protocol.RoomChange{Title: r.Title, AreaName: r.Area}.JSON())

@@ -71,10 +71,19 @@ func (f fakeCounter) Counts(_ context.Context, ids []int64) (map[int64]logic.Cou
 }
 
 func newService(t *testing.T, db *sqlstore.DB, counter logic.Counter) (*Service, *fakePusher) {
+	return newServiceWith(t, db, func(_ *Config, d *Deps) { d.Counter = counter })
+}
+
+// newServiceWith starts a service whose config and deps edit changed.
+func newServiceWith(t *testing.T, db *sqlstore.DB, edit func(*Config, *Deps)) (*Service, *fakePusher) {
 	p := &fakePusher{}
-	s, err := New(Config{MaxRoomsPerUser: 1, MaxListLimit: 50, HotThreshold: 1000}, Deps{Logger: obs.Discard(),
-		Registry: prometheus.NewRegistry(), DB: db, Accounts: fakeAccounts{}, Pusher: p, Counter: counter,
-		IsAdmin: func(uid int64) bool { return uid == 1 }})
+	cfg := Config{MaxRoomsPerUser: 1, MaxListLimit: 50, HotThreshold: 1000}
+	deps := Deps{Logger: obs.Discard(), Registry: prometheus.NewRegistry(), DB: db, Accounts: fakeAccounts{}, Pusher: p,
+		IsAdmin: func(uid int64) bool { return uid == 1 }}
+	if edit != nil {
+		edit(&cfg, &deps)
+	}
+	s, err := New(cfg, deps)
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	t.Cleanup(func() { _ = s.Stop(context.Background()) })
@@ -107,7 +116,7 @@ func TestRoomLifecycle(t *testing.T) {
 		_, err = s.Update(ctx, 1, r.ID, Fields{Title: str("")})
 		require.ErrorIs(t, err, ErrBadRoom)
 		_, err = s.Update(ctx, 1, r.ID, Fields{Cover: str("javascript:alert(1)")})
-		require.ErrorIs(t, err, ErrBadRoom)
+		require.ErrorIs(t, err, ErrBadCover)
 		up, err := s.Update(ctx, 1, r.ID, Fields{Title: str("renamed"), Area: str("games")})
 		require.NoError(t, err)
 		require.Equal(t, "renamed", up.Title)

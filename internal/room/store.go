@@ -39,4 +39,10 @@ type Store interface {
 	SetPopularity(ctx context.Context, pop map[int64]int64) error
 	// Likes returns the like totals of the rooms among ids that have any.
 	Likes(ctx context.Context, ids []int64) (map[int64]int64, error)
+	// SetCover stores the room's uploaded cover and sets its cover field to path.
+	SetCover(ctx context.Context, id int64, c Cover, path string) (Room, error)
+	// Cover returns the room's uploaded cover, or ErrNoCover.
+	Cover(ctx context.Context, id int64) (Cover, error)
+	// DeleteCover removes the room's uploaded cover, if any.
+	DeleteCover(ctx context.Context, id int64) error
 }

@@ -42,7 +42,7 @@ CREATE INDEX rooms_list ON rooms (live, popularity, id)`,
 	updated_at BIGINT NOT NULL,
 	KEY rooms_owner (owner_uid),
 	KEY rooms_list (live, popularity, id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
-}, likesMigration}
+}, likesMigration, coverMigration}
 
 type sqlStore struct{ db *sqlstore.DB }
 

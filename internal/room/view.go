@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"net/url"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/zhibo-live/zhibo/internal/logic"
+	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
 	"github.com/zhibo-live/zhibo/pkg/fieldmask"
 )
 
@@ -97,7 +97,10 @@ func (s *Service) Views(ctx context.Context, rooms []Room, mask fieldmask.Mask, 
 	for i, r := range rooms {
 		v := View{ID: r.ID}
 		if mask.Has("base") {
-			v.Base = &BaseView{Title: r.Title, Area: r.Area, Cover: r.Cover, OwnerUID: r.OwnerUID, CreatedAt: r.CreatedAt}
+			// Titles and areas stored before the text policy are shown cleaned (a clean
+			// one is returned as it is, without a copy).
+			v.Base = &BaseView{Title: textnorm.Clean(r.Title), Area: textnorm.Clean(r.Area), Cover: s.shownCover(r),
+				OwnerUID: r.OwnerUID, CreatedAt: r.CreatedAt}
 		}
 		if mask.Has("live") {
 			v.Live = liveView(r, viewer)
@@ -137,40 +140,48 @@ type Fields struct {
 	Cover *string `json:"cover"`
 }
 
-func (f *Fields) validate(create bool) error {
+// validate applies the text policy to title and area — textnorm.Clean, trim, then length,
+// control characters and banned words on the cleaned text, which replaces the field and is
+// what gets stored — and checks an external cover URL against coverHosts ("" removes it).
+func (f *Fields) validate(create bool, words textnorm.Words, coverHosts []string) error {
 	if create && f.Title == nil {
 		return ErrBadRoom.Withf("title is required")
 	}
-	if f.Title != nil {
-		t := strings.TrimSpace(*f.Title)
-		f.Title = &t
-		if err := text("title", t, 1, 40); err != nil {
+	for _, fl := range []struct {
+		name   string
+		p      **string
+		lo, hi int
+	}{{"title", &f.Title, 1, 40}, {"area", &f.Area, 0, 20}} {
+		if *fl.p == nil {
+			continue
+		}
+		if !utf8.ValidString(**fl.p) {
+			return ErrBadRoom.Withf("%s must be valid UTF-8", fl.name)
+		}
+		v := strings.TrimSpace(textnorm.Clean(**fl.p))
+		*fl.p = &v // a new string: the caller's is left as it was
+		if err := text(fl.name, v, fl.lo, fl.hi); err != nil {
 			return err
 		}
-	}
-	if f.Area != nil {
-		a := strings.TrimSpace(*f.Area)
-		f.Area = &a
-		if err := text("area", a, 0, 20); err != nil {
-			return err
+		if words.FoundClean(v) {
+			return ErrBanned.Withf("%s contains a banned word", fl.name)
 		}
 	}
 	if f.Cover != nil && *f.Cover != "" {
-		u, err := url.Parse(*f.Cover)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(*f.Cover) > 512 {
-			return ErrBadRoom.Withf("cover must be an http(s) URL of at most 512 bytes")
-		}
+		return checkCoverURL(*f.Cover, coverHosts)
 	}
 	return nil
 }
 
+// text checks a cleaned field's length and refuses the control characters and line
+// separators Clean keeps (bidi controls are already gone).
 func text(field, s string, lo, hi int) error {
 	n := utf8.RuneCountInString(s)
-	if n < lo || n > hi || !utf8.ValidString(s) {
+	if n < lo || n > hi {
 		return ErrBadRoom.Withf("%s must be %d to %d characters", field, lo, hi)
 	}
 	for _, r := range s {
-		if unicode.IsControl(r) {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
 			return ErrBadRoom.Withf("%s must not contain control characters", field)
 		}
 	}

@@ -3,7 +3,8 @@
 // then does everything through the UI: register, open the room, send bullet
 // comments (one of them HTML-looking text that must stay text) and a gift.
 // A second page, logged in as the anchor, proves comments travel through the
-// long connection and not only the sender's own echo.
+// long connection and not only the sender's own echo, then uploads a cover on
+// "My room" that the viewer sees in the room list (served by zhibo itself).
 //
 // Exit code 0 on success, 1 on failure; screenshots go to $ARTIFACTS_DIR.
 import { chromium } from 'playwright-core';
@@ -17,6 +18,9 @@ const ARTIFACTS = process.env.ARTIFACTS_DIR || mkdtempSync(join(tmpdir(), 'zhibo
 const STEP_TIMEOUT = 20_000;
 const TOTAL_TIMEOUT = 240_000;
 const PASSWORD = 'zhibo-browser-test-1';
+
+// COVER_PNG is a 32x18 PNG the anchor uploads as the room cover.
+const COVER_PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAACAAAAASCAIAAAC1qksFAAAEFUlEQVR42g3NIc9GUACAUVEyURDeaJJ4o2SiIIgmiTdKJgqCaNITb5RMFATRJPFGyUTx+84fOIZhYBrYBo7Bz8AzCAyEQWgQGyQGmUFuUBpIg8qgMWgNeoPBAANlMBksBqvBbnAYXAba4DZ4DT4Dw7AwLWwLx+Jn4VkEFsIitIgtEovMIrcoLaRFZdFYtBa9xWCBhbKYLBaL1WK3OCwuC21xW7wWn/UfuJgutovj8nPxXAIX4RK6xC6JS+aSu5Qu0qVyaVxal95lcMFFuUwui8vqsrscLpeLdrldXpfP/Q98TB/bx/H5+Xg+gY/wCX1in8Qn88l9Sh/pU/k0Pq1P7zP44KN8Jp/FZ/XZfQ6fy0f73D6vz+f/BwJTYAscwU/gCQKBEISCWJAIMkEuKAVSUAkaQSvoBYMAgRJMgkWwCnbBIbgEWnALXsEn/oMIM8KOcCJ+EV5EECEiwog4IonIIvKIMkJGVBFNRBvRRwwRRKiIKWKJWCP2iCPiitARd8Qb8UX/QYqZYqc4Kb8ULyVIESlhSpySpGQpeUqZIlOqlCalTelThhRSVMqUsqSsKXvKkXKl6JQ75U350v+gwCywC5yCX4FXEBSIgrAgLkgKsoK8oCyQBVVBU9AW9AVDAQWqYCpYCtaCveAouAp0wV3wFnzFfyAxJbbEkfwkniSQCEkoiSWJJJPkklIiJZWkkbSSXjJIkCjJJFkkq2SXHJJLoiW35JV88j+oMWvsGqfmV+PVBDWiJqyJa5KarCavKWtkTVXT1LQ1fc1QQ42qmWqWmrVmrzlqrhpdc9e8NV/9H3SYHXaH0/Hr8DqCDtERdsQdSUfWkXeUHbKj6mg62o6+Y+igQ3VMHUvH2rF3HB1Xh+64O96Or/sPRswRe8QZ+Y14I8GIGAlH4pFkJBvJR8oROVKNNCPtSD8yjDCiRqaRZWQd2UeOkWtEj9wj78g3/gcKU2ErHMVP4SkChVCEiliRKDJFrigVUlEpGkWr6BWDAoVSTIpFsSp2xaG4FFpxK17Fp/6DGXPGnnFmfjPeTDAjZsKZeCaZyWbymXJGzlQzzUw7088MM8yomWlmmVln9plj5prRM/fMO/PN/8GGuWFvOBu/DW8j2BAb4Ua8kWxkG/lGuSE3qo1mo93oN4YNNtTGtLFsrBv7xrFxbeiNe+Pd+Lb/4MQ8sU+ck9+JdxKciJPwJD5JTrKT/KQ8kSfVSXPSnvQnwwkn6mQ6WU7Wk/3kOLlO9Ml98p5853+gMTW2xtH8NJ4m0AhNqIk1iSbT5JpSIzWVptG0ml4zaNAozaRZNKtm1xyaS6M1t+bVfPo/eDAf7Afn4ffgPQQP4iF8iB+Sh+whfygf5EP10Dy0D/3D8MCDepgelof1YX84Hq4H/XA/vA/fwx9AgYruic8JmAAAAABJRU5ErkJggg==', 'base64');
 
 const suffix = Date.now().toString(36).slice(-6) + Math.random().toString(36).slice(2, 5);
 const pages = {}; // name -> Page, for screenshots
@@ -257,6 +261,26 @@ async function main() {
         waitText(viewer, '[data-testid="rank-list"] [data-testid="rank-name"]', viewerName, 'rank'));
       await soft('anchor saw the SEND_GIFT notice', () =>
         anchorPage.locator('[data-testid="chat-system"]', { hasText: viewerName }).first().waitFor());
+    });
+
+    await step('anchor uploads a cover on "My room"', async () => {
+      await anchorPage.goto(`${BASE}/#/me/room`);
+      await anchorPage.getByTestId('room-cover-file').setInputFiles({ name: 'cover.png', mimeType: 'image/png', buffer: COVER_PNG });
+      await anchorPage.getByTestId('room-cover-upload').click();
+      await waitText(anchorPage, '[data-testid="room-cover-msg"]', 'Cover uploaded.', 'cover upload');
+      await anchorPage.waitForFunction((id) => {
+        const img = document.querySelector('[data-testid="room-cover-preview"]');
+        return img && !img.hidden && img.complete && img.naturalWidth === 32 &&
+          new URL(img.src).pathname === `/api/rooms/${id}/cover`;
+      }, roomId);
+    });
+
+    await step('viewer sees the cover in the room list', async () => {
+      await viewer.goto(`${BASE}/#/rooms`);
+      await viewer.waitForFunction((id) => {
+        const img = document.querySelector(`[data-testid="room-card"][data-room-id="${id}"] img`);
+        return img && img.complete && img.naturalWidth === 32 && new URL(img.src).origin === location.origin;
+      }, roomId);
     });
 
     await screenshots('final');

@@ -23,6 +23,12 @@ import (
 // joiners, soft hyphen, bidi marks and controls, word joiner, BOM), variation selectors and the
 // other default-ignorable code points (Hangul fillers, combining grapheme joiner, …).
 func Invisible(r rune) bool {
+	switch {
+	case r < '\u00AD': // ASCII and Latin-1 up to the soft hyphen: none (the common case)
+		return false
+	case r >= '\u2E80' && r < '\uFE00' && r != '\u3164': // CJK, kana, Hangul syllables: only the Hangul filler
+		return false
+	}
 	return unicode.In(r, unicode.Cf, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point)
 }
 
@@ -58,5 +64,10 @@ func strip(s string) string {
 // Skeleton is the comparison key of s: Clean, case-folded, then each confusable mapped to its
 // prototype. Two strings a reader could mistake for each other have the same skeleton.
 func Skeleton(s string) string {
-	return confusables.Skeleton(cases.Fold().String(Clean(s)))
+	return skeletonOfClean(Clean(s))
+}
+
+// skeletonOfClean is Skeleton of a text that is already Clean.
+func skeletonOfClean(s string) string {
+	return confusables.Skeleton(cases.Fold().String(s))
 }

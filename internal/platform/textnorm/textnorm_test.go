@@ -2,6 +2,7 @@ package textnorm
 
 import (
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
@@ -25,6 +26,16 @@ func TestCleanRemovesInvisibleAndFoldsCompatibility(t *testing.T) {
 		"bad\xff":            "bad\uFFFD",
 	} {
 		require.Equal(t, want, Clean(in), "Clean(%q)", in)
+	}
+}
+
+// The fast paths of Invisible agree with the Unicode tables on every code point.
+func TestInvisibleFastPaths(t *testing.T) {
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		want := unicode.In(r, unicode.Cf, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point)
+		if Invisible(r) != want {
+			t.Fatalf("Invisible(%U) = %v, want %v", r, !want, want)
+		}
 	}
 }
 

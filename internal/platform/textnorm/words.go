@@ -31,7 +31,16 @@ func (w Words) Found(text string) bool {
 	if len(w.skeletons) == 0 {
 		return false
 	}
-	k := Skeleton(text)
+	return w.FoundClean(Clean(text))
+}
+
+// FoundClean is Found for a text that is already Clean (what a field stores), sparing the
+// second Clean on hot paths. Given a text that is not Clean, it may miss a disguised word.
+func (w Words) FoundClean(clean string) bool {
+	if len(w.skeletons) == 0 {
+		return false
+	}
+	k := skeletonOfClean(clean)
 	for _, s := range w.skeletons {
 		if strings.Contains(k, s) {
 			return true

@@ -43,6 +43,7 @@ function fallbackMessage(status) {
     case 403: return 'not allowed';
     case 404: return 'not found';
     case 409: return 'conflict';
+    case 413: return 'too large';
     case 429: return 'too fast, slow down';
     case 503: return 'service busy, try again';
     default: return `request failed (${status})`;
@@ -50,13 +51,18 @@ function fallbackMessage(status) {
 }
 
 // api calls the backend and returns the envelope's data, or throws ApiError.
-// A 401 while logged in drops the session (the token expired or was revoked).
-export async function api(path, { method = 'GET', body, signal } = {}) {
+// body is sent as JSON; file (a Blob or File) is sent as the raw request body
+// with its own type, for uploads. A 401 while logged in drops the session (the
+// token expired or was revoked).
+export async function api(path, { method = 'GET', body, file, signal } = {}) {
   const headers = { Accept: 'application/json' };
   const s = session.get();
   if (s) headers.Authorization = `Bearer ${s.token}`;
   const init = { method, headers, signal };
-  if (body !== undefined) {
+  if (file !== undefined) {
+    headers['Content-Type'] = file.type || 'application/octet-stream';
+    init.body = file;
+  } else if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
     init.body = stringifyJSON(body);
   }

@@ -1,6 +1,6 @@
-// "My room": create the caller's room, edit it, go live or stop, show and
-// rotate the stream key, mute and unmute viewers.
-import { h, toast } from '../dom.js';
+// "My room": create the caller's room, edit it, upload its cover, go live or
+// stop, show and rotate the stream key, mute and unmute viewers.
+import { h, toast, safeImageURL } from '../dom.js';
 import { api, roomPath, ApiError } from '../api.js';
 import { liveBadge, setLive } from './common.js';
 
@@ -23,6 +23,7 @@ export async function myRoomPage(view, params, { signal, navigate }) {
       h('a', { class: 'btn', href: `#/room/${id}`, testid: 'open-my-room', text: 'Open room page' })),
     h('div', { class: 'grid-2' },
       editPanel(id, room.base || {}),
+      coverPanel(id, room.base || {}),
       livePanel(id, room.live || {}),
       mutePanel(id))));
 }
@@ -66,7 +67,6 @@ function createForm(done) {
 function editPanel(id, base) {
   const title = h('input', { testid: 'room-edit-title', maxlength: '60', value: base.title || '' });
   const area = h('input', { testid: 'room-edit-area', maxlength: '32', value: base.area || '', placeholder: 'e.g. Games' });
-  const cover = h('input', { testid: 'room-edit-cover', type: 'url', maxlength: '512', value: base.cover || '', placeholder: 'https://… (optional)' });
   const msg = feedback('room-edit-msg');
   const btn = h('button', { type: 'submit', class: 'btn btn-primary', testid: 'room-edit-save', text: 'Save' });
   return h('form', {
@@ -79,7 +79,6 @@ function editPanel(id, base) {
       const body = {};
       if (title.value.trim() !== (base.title || '')) body.title = title.value.trim();
       if (area.value.trim() !== (base.area || '')) body.area = area.value.trim();
-      if (cover.value.trim() !== (base.cover || '')) body.cover = cover.value.trim();
       try {
         if (Object.keys(body).length) {
           await api(roomPath(id), { method: 'PATCH', body });
@@ -92,7 +91,65 @@ function editPanel(id, base) {
         btn.disabled = false;
       }
     },
-  }, h('h2', { text: 'Room' }), field('Title', title), field('Area', area), field('Cover image URL', cover), msg, btn);
+  }, h('h2', { text: 'Room' }), field('Title', title), field('Area', area), msg, btn);
+}
+
+// coverPanel uploads the room's cover image. zhibo stores and serves it
+// itself (PNG or JPEG, re-encoded), so viewers' browsers never fetch a cover
+// from a host the owner picked.
+function coverPanel(id, base) {
+  const preview = h('img', { class: 'cover-preview', testid: 'room-cover-preview', alt: 'room cover' });
+  const none = h('p', { class: 'muted', testid: 'room-cover-none', text: 'No cover yet: the room shows a coloured poster.' });
+  const file = h('input', { type: 'file', testid: 'room-cover-file', accept: 'image/png,image/jpeg', 'aria-label': 'cover image file' });
+  const upload = h('button', { type: 'button', class: 'btn btn-primary', testid: 'room-cover-upload', text: 'Upload cover' });
+  const remove = h('button', { type: 'button', class: 'btn btn-small', testid: 'room-cover-remove', text: 'Remove' });
+  const msg = feedback('room-cover-msg');
+  const show = (cover) => {
+    const url = safeImageURL(cover);
+    preview.hidden = !url;
+    none.hidden = !!url;
+    remove.hidden = !url;
+    if (url) preview.src = url;
+    else preview.removeAttribute('src');
+    base.cover = cover || '';
+  };
+  show(base.cover);
+
+  upload.addEventListener('click', async () => {
+    const f = file.files && file.files[0];
+    msg.textContent = '';
+    if (!f) return void (msg.textContent = 'choose a PNG or JPEG image first');
+    upload.disabled = true;
+    try {
+      const room = await api(roomPath(id, '/cover'), { method: 'PUT', file: f });
+      show(room && room.base ? room.base.cover : '');
+      file.value = '';
+      msg.textContent = 'Cover uploaded.';
+    } catch (err) {
+      msg.textContent = err.message;
+    } finally {
+      upload.disabled = false;
+    }
+  });
+  remove.addEventListener('click', async () => {
+    msg.textContent = '';
+    remove.disabled = true;
+    try {
+      await api(roomPath(id), { method: 'PATCH', body: { cover: '' } });
+      show('');
+      msg.textContent = 'Cover removed.';
+    } catch (err) {
+      msg.textContent = err.message;
+    } finally {
+      remove.disabled = false;
+    }
+  });
+  return h('section', { class: 'panel', testid: 'room-cover' },
+    h('h2', { text: 'Cover' }), preview, none,
+    h('label', { class: 'field' }, h('span', { text: 'PNG or JPEG image' }), file),
+    h('div', { class: 'row' }, upload, remove),
+    h('p', { class: 'muted', text: 'The image is re-encoded: its metadata (camera, location) is removed.' }),
+    msg);
 }
 
 function livePanel(id, live) {
