@@ -41,6 +41,9 @@ type Deps struct {
 	// Queue carries experience events (see ExpPublisher); nil: none are folded here and
 	// /api/me shows the points stored so far.
 	Queue *queue.Queue
+	// Words are the banned words refused in names (the same list as titles and comments); the
+	// zero value bans none.
+	Words textnorm.Words
 	Now   func() time.Time
 }
 
@@ -50,6 +53,7 @@ type Service struct {
 	log     *slog.Logger
 	signer  *token.Signer
 	wallets Wallets
+	words   textnorm.Words
 	now     func() time.Time
 	db      *sqlstore.DB
 	store   Store
@@ -80,7 +84,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("account: bcrypt_cost %d above %d", cfg.BcryptCost, MaxBcryptCost)
 	}
 	s := &Service{
-		cfg: cfg, log: deps.Logger, signer: deps.Signer, wallets: deps.Wallets, now: now,
+		cfg: cfg, log: deps.Logger, signer: deps.Signer, wallets: deps.Wallets, words: deps.Words, now: now,
 		db: deps.DB, m: newMetrics(deps.Registry), names: map[int64]string{},
 		sessions: newSessionCache(cfg.RevocationTTL),
 	}
@@ -150,6 +154,9 @@ func (s *Service) signUp(ctx context.Context, ip, name, password string) (Sessio
 	name = textnorm.Clean(name)
 	if err := validName(name); err != nil {
 		return Session{}, err
+	}
+	if s.words.FoundClean(name) {
+		return Session{}, ErrBadName.Withf("name contains a banned word")
 	}
 	if err := s.validPassword(password); err != nil {
 		return Session{}, err

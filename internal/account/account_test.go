@@ -18,6 +18,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
+	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
 	"github.com/zhibo-live/zhibo/internal/platform/token"
 )
 
@@ -139,4 +140,24 @@ func TestHTTP(t *testing.T) {
 	code, env = do("GET", "/api/me", tok, "")
 	require.Equal(t, 200, code)
 	require.Nil(t, env["data"].(map[string]any)["balance"])
+}
+
+// TestBannedWordsInNames: the banned-word list of titles and comments covers names too, seen
+// through case, invisible characters and look-alike letters.
+func TestBannedWordsInNames(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
+		signer, err := token.NewSigner([]byte("test-key-0123456789"))
+		require.NoError(t, err)
+		s, err := New(Config{TokenTTL: time.Hour, BcryptCost: 4, MinPassword: 6},
+			Deps{Logger: obs.Discard(), Registry: prometheus.NewRegistry(), DB: db, Signer: signer,
+				Words: textnorm.NewWords([]string{"admin"})})
+		require.NoError(t, err)
+		require.NoError(t, s.Start(context.Background()))
+		for _, name := range []string{"admin", "the_ADMIN", "ad\u200bmin2", "аdmin"} {
+			_, err := s.SignUp(context.Background(), name, "secret12")
+			require.ErrorIs(t, err, ErrBadName, "%q", name)
+		}
+		_, err = s.SignUp(context.Background(), "alice", "secret12")
+		require.NoError(t, err)
+	})
 }

@@ -38,7 +38,7 @@ func (a *App) build(signer *token.Signer, idg *ids.Generator) error {
 			wallets = walletsFunc(func(ctx context.Context, uid int64) (int64, error) { return a.Gift.Balance(ctx, uid) })
 		}
 		if a.Account, err = account.New(a.cfg.Account, account.Deps{Logger: a.logger("account"), Registry: a.Reg,
-			DB: a.db, Signer: signer, Wallets: wallets, Queue: a.q}); err != nil {
+			DB: a.db, Signer: signer, Wallets: wallets, Queue: a.q, Words: words}); err != nil {
 			return err
 		}
 	}
