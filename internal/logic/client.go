@@ -13,8 +13,8 @@ type Client interface {
 
 // Count is a room's audience as logic aggregates it across comets.
 type Count struct {
-	Online  int64 `json:"online"`  // connections now
-	Watched int64 `json:"watched"` // entries since the process started counting
+	Online  int64 `json:"online"`  // distinct viewers now (a user by uid, a guest by token)
+	Watched int64 `json:"watched"` // distinct viewers who entered since logic started (estimate)
 }
 
 // Counter is what business components read of the audience.
