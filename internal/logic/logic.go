@@ -178,7 +178,7 @@ func (s *Service) Disconnect(_ context.Context, server string, _, _, session int
 }
 
 // ReportOnline stores one comet's per-room counts of distinct viewers and returns the totals
-// of those rooms (summed over comets: a logged-in user watching through two comets counts on
+// of those rooms (summed over comets: a viewer connected to two comets at once counts on
 // both).
 func (s *Service) ReportOnline(_ context.Context, server string, rooms map[int64]int64) (map[int64]int64, error) {
 	s.mu.Lock()
