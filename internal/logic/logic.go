@@ -146,7 +146,7 @@ func (s *Service) Connect(ctx context.Context, server, tok string, uid, roomID i
 		s.m.connects.WithLabelValues(connectTokenBusy).Inc()
 		return 0, 0, 0, ErrConnRejected
 	}
-	s.watchedIn(roomID).add(viewerKey(c.UID, c.SID))
+	s.watchedIn(roomID).add(viewerKey(c.UID, c.SID), now)
 	pop := s.totals[roomID] + 1 // this connection is not in a report yet
 	entry := ""
 	if c.UID > 0 {

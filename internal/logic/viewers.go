@@ -30,6 +30,9 @@ const (
 	sweepBudget = 20000
 	// sweepEvery is the period of the sweeps.
 	sweepEvery = time.Second
+	// watchedIdle is how long a room nobody is in keeps its watched count after its last
+	// entry; then the sketch (up to 16 KiB) is dropped and the count starts again from 0.
+	watchedIdle = 24 * time.Hour
 )
 
 // lease is one connection token's open connections, per comet holding them.
@@ -117,11 +120,13 @@ type watch struct {
 	hll   *hyperloglog.Sketch
 	n     int64
 	dirty bool
+	last  int64 // unix seconds of the last entry
 }
 
-func (w *watch) add(viewer int64) {
+func (w *watch) add(viewer int64, now time.Time) {
 	w.hll.InsertHash(mix64(uint64(viewer)))
 	w.dirty = true
+	w.last = now.Unix()
 }
 
 func (w *watch) count() int64 {
@@ -226,10 +231,22 @@ func (s *Service) sweepEntries(now time.Time) {
 			break
 		}
 	}
+	n = 0
+	idle := now.Add(-watchedIdle).Unix()
+	for id, w := range s.watched {
+		if w.last < idle && s.totals[id] == 0 {
+			delete(s.watched, id)
+			delete(s.lastSent, id)
+		}
+		if n++; n >= sweepBudget {
+			break
+		}
+	}
 }
 
-// sweep forgets expired entries and the leases of expired tokens (which no Connect can name
-// any more: this is what heals a slot a lost Disconnect left taken).
+// sweep forgets expired entries, the leases of expired tokens (which no Connect can name any
+// more: this is what heals a slot a lost Disconnect left taken) and the watched counts of
+// rooms empty and without an entry for watchedIdle.
 func (s *Service) sweep() {
 	now := s.now()
 	s.mu.Lock()
@@ -240,6 +257,17 @@ func (s *Service) sweep() {
 		if l.exp <= now.Unix() {
 			delete(s.leases, sid)
 			s.m.leases.Dec()
+		}
+		if n++; n >= sweepBudget {
+			break
+		}
+	}
+	n = 0
+	idle := now.Add(-watchedIdle).Unix()
+	for id, w := range s.watched {
+		if w.last < idle && s.totals[id] == 0 {
+			delete(s.watched, id)
+			delete(s.lastSent, id)
 		}
 		if n++; n >= sweepBudget {
 			break

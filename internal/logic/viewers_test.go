@@ -68,7 +68,7 @@ func TestUnlimitedTokenConnections(t *testing.T) {
 }
 
 func TestWatchedCountsDistinctViewers(t *testing.T) {
-	s, _, _ := newLogic(t)
+	s, _, c := newLogic(t)
 	ctx := context.Background()
 	guest, err := s.tokens.IssueConnToken(ctx, 0, 7)
 	require.NoError(t, err)
@@ -92,12 +92,22 @@ func TestWatchedCountsDistinctViewers(t *testing.T) {
 	s.mu.Lock()
 	w := s.watchedIn(8)
 	for v := int64(1); v <= 200000; v++ {
-		w.add(viewerKey(v, 0))
-		w.add(viewerKey(0, v)) // the guest keys of as many sessions
+		w.add(viewerKey(v, 0), c.now())
+		w.add(viewerKey(0, v), c.now()) // the guest keys of as many sessions
 	}
 	s.mu.Unlock()
 	counts, _ = s.Counts(ctx, []int64{8})
 	require.InDelta(t, 400000, counts[8].Watched, 400000*0.02)
+
+	// A room nobody is in forgets its count a day after its last entry; one with viewers
+	// keeps it.
+	_, _ = s.ReportOnline(ctx, "c1", map[int64]int64{7: 1})
+	c.add(watchedIdle + time.Second)
+	_, _ = s.ReportOnline(ctx, "c1", map[int64]int64{7: 1})
+	s.sweep()
+	counts, _ = s.Counts(ctx, []int64{7, 8})
+	require.Equal(t, int64(4), counts[7].Watched)
+	require.Zero(t, counts[8].Watched)
 }
 
 func TestEntryAnnouncedOncePerInterval(t *testing.T) {

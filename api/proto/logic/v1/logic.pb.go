@@ -803,8 +803,9 @@ type OnlineResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// rooms maps each asked room id to its viewer count; a room nobody is in maps to 0.
 	Rooms map[int64]int64 `protobuf:"bytes,1,rep,name=rooms,proto3" json:"rooms,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
-	// watched maps each asked room id to the distinct viewers who entered since logic started
-	// (a HyperLogLog estimate: exact for small rooms, about 1% off for large ones).
+	// watched maps each asked room id to the distinct viewers who entered since logic started,
+	// or since the room was last empty for a day (a HyperLogLog estimate: exact for small rooms,
+	// about 1% off for large ones).
 	Watched       map[int64]int64 `protobuf:"bytes,2,rep,name=watched,proto3" json:"watched,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
