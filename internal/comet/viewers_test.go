@@ -44,3 +44,46 @@ func TestOnlineCountsDistinctViewers(t *testing.T) {
 	defer e.logic.mu.Unlock()
 	require.ElementsMatch(t, []int64{9, 9, 9, 9, 9, 10, 11, 12}, e.logic.sessions, "Disconnect hands back each connection's session")
 }
+
+// A room's viewer map follows joins and leaves, also across the rebuild that gives memory
+// back after a crowd left.
+func TestRoomViewersRebuild(t *testing.T) {
+	b := newBucket()
+	var cs []*conn
+	for i := range 3000 {
+		c := &conn{idx: -1, roomID: 1, session: int64(i/2 + 1)} // two connections per guest
+		if i%10 == 0 {
+			c.uid = 7 // and one user on many
+		}
+		joined, _ := b.join(c, 0)
+		require.True(t, joined)
+		cs = append(cs, c)
+	}
+	distinct := func() int {
+		b.mu.RLock()
+		defer b.mu.RUnlock()
+		return len(b.rooms[1].viewers)
+	}
+	want := map[int64]int{}
+	for _, c := range cs {
+		want[c.viewer()]++
+	}
+	require.Equal(t, len(want), distinct())
+	for _, c := range cs[:2900] {
+		b.leave(c)
+		if want[c.viewer()]--; want[c.viewer()] == 0 {
+			delete(want, c.viewer())
+		}
+	}
+	require.Equal(t, len(want), distinct())
+	b.mu.RLock()
+	for v, n := range b.rooms[1].viewers {
+		require.Equal(t, want[v], int(n), "viewer %d", v)
+	}
+	require.Less(t, b.rooms[1].viewersPeak, 1024, "rebuilt")
+	b.mu.RUnlock()
+	for _, c := range cs[2900:] {
+		b.leave(c)
+	}
+	require.Empty(t, b.rooms)
+}
