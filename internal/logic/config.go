@@ -29,7 +29,9 @@ type Config struct {
 	// MaxConnsPerToken is how many connections one connection token may hold open at once,
 	// across every comet reporting to this logic (0 = no limit). A client opens one; a few
 	// more cover a reconnect that races the old connection's close. A token whose slots are
-	// taken is refused like a bad one (-101).
+	// taken is refused like a bad one (-101). The slots are this logic process's: behind
+	// several logic nodes a token may hold up to this many per node, and a Disconnect that
+	// reaches another node than its Connect frees its slot only when the token expires.
 	MaxConnsPerToken int `yaml:"max_conns_per_token"`
 	// EntryInterval is the least time between two INTERACT_WORD "entered" announcements of
 	// one user in one room (0 = announce every entry).
