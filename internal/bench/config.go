@@ -54,6 +54,11 @@ type Config struct {
 	Sources int `yaml:"sources" json:"sources"`
 	// Sample is how many connections check every sender's sequence for loss and order.
 	Sample int `yaml:"sample" json:"sample"`
+	// ConnsPerToken is how many viewers share one guest connection token (fetched from
+	// danmu-info before connecting). 1 makes every viewer a distinct guest, so the room's
+	// online count equals its viewers; more must stay within the server's
+	// logic.max_conns_per_token, which refuses the rest.
+	ConnsPerToken int `yaml:"conns_per_token" json:"conns_per_token"`
 	// Ramp is how many connections are opened per second; 0 means as fast as Dialers allow.
 	Ramp float64 `yaml:"ramp" json:"ramp"`
 	// Dialers is how many connections are being opened at once.
@@ -101,6 +106,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&c.ProtoVer, prefix+"protover", 2, "protover viewers ask for: 0 plain, 2 zlib, 3 brotli.")
 	fs.IntVar(&c.Sources, prefix+"sources", 0, "local source addresses 127.0.0.1, 127.0.0.2, … to spread connections over (0 = one per 20000 connections).")
 	fs.IntVar(&c.Sample, prefix+"sample", 100, "connections that check every sender's sequence for loss and order (0 = none).")
+	fs.IntVar(&c.ConnsPerToken, prefix+"conns_per_token", 1, "viewers per guest connection token, fetched concurrently before connecting (1 = one each, so online = viewers; keep within the server's logic.max_conns_per_token).")
 	fs.Float64Var(&c.Ramp, prefix+"ramp", 0, "connections opened per second (0 = as fast as -dialers allow).")
 	fs.IntVar(&c.Dialers, prefix+"dialers", 64, "connections being opened at once.")
 	fs.BoolVar(&c.Poll, prefix+"poll", true, "read the connections through epoll, one goroutine per core (Linux), instead of a goroutine each: the generator then takes less of a shared machine's CPU.")
@@ -173,6 +179,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Sample < 0 {
 		add("sample %d: want >= 0", c.Sample)
+	}
+	if c.ConnsPerToken < 1 || c.ConnsPerToken > 1000 {
+		add("conns_per_token %d: want 1..1000", c.ConnsPerToken)
 	}
 	if !(c.Ramp >= 0) {
 		add("ramp %v: want >= 0", c.Ramp)

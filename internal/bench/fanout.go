@@ -44,10 +44,11 @@ func New(cfg Config, deps Deps) (*Fanout, error) {
 	return &Fanout{cfg: cfg, deps: deps}, nil
 }
 
-// benchRoom is a live room of the run and the guest token viewers join it with.
+// benchRoom is a live room of the run and the guest tokens its viewers join it with: the
+// room's ord-th viewer uses tokens[ord/conns_per_token] (see run.token).
 type benchRoom struct {
-	id    int64
-	token string
+	id     int64
+	tokens []string
 }
 
 // run is the state of one Run; counters are atomics shared by readers, senders and the
@@ -83,6 +84,7 @@ type run struct {
 	polls   *pollers // nil: a reader goroutine per connection
 	closing atomic.Bool
 
+	tokensWant, tokensGot   atomic.Int64 // set-up: guest tokens to fetch, fetched
 	up, dialFailed, dropped atomic.Int64
 	sent, sendErrors        atomic.Int64
 	firstDialErr            atomic.Value // string

@@ -95,6 +95,8 @@ func (m *monitor) line(bar bool) string {
 	}
 	frac := 0.0
 	switch phase {
+	case "tokens":
+		frac = float64(r.tokensGot.Load()) / float64(max(1, r.tokensWant.Load()))
 	case "connect":
 		frac = float64(r.up.Load()+r.dialFailed.Load()) / float64(r.cfg.Conns)
 	case "send", "idle":
@@ -107,6 +109,11 @@ func (m *monitor) line(bar bool) string {
 		const width = 24
 		n := int(frac * width)
 		b.WriteString("[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "] ")
+	}
+	if phase == "tokens" {
+		fmt.Fprintf(&b, "%-7s guest tokens %d/%d  %s", phase, r.tokensGot.Load(), r.tokensWant.Load(),
+			time.Since(m.start).Round(time.Second))
+		return b.String()
 	}
 	fmt.Fprintf(&b, "%-7s conns %d/%d", phase, r.up.Load()-r.dropped.Load(), r.cfg.Conns)
 	if f := r.dialFailed.Load(); f > 0 {

@@ -72,7 +72,7 @@ func (s *seqCheck) add(seq int64) {
 // dialOptions is where and how viewer i connects.
 func (r *run) dialOptions(i int) viewer.Options {
 	room := r.rooms[i%len(r.rooms)]
-	o := viewer.Options{RoomID: room.id, Token: room.token, ProtoVer: r.cfg.ProtoVer}
+	o := viewer.Options{RoomID: room.id, Token: r.token(i%len(r.rooms), i/len(r.rooms)), ProtoVer: r.cfg.ProtoVer}
 	// WebSocket for the share ws_ratio of each room's viewers, interleaved with raw TCP.
 	j := float64(i / len(r.rooms))
 	if math.Floor((j+1)*r.cfg.WSRatio) > math.Floor(j*r.cfg.WSRatio) {

@@ -66,7 +66,8 @@ func (r *run) prepare(ctx context.Context, rep *Report) error {
 	return ctx.Err()
 }
 
-// setup registers the anchors and senders, starts the rooms and fetches their tokens.
+// setup registers the anchors and senders, starts the rooms and fetches their viewers'
+// guest tokens.
 func (r *run) setup(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.SetupTimeout)
 	defer cancel()
@@ -113,7 +114,76 @@ func (r *run) setup(ctx context.Context) error {
 			r.sendersList[i] = &sender{id: i, room: i % r.cfg.Rooms}
 		}
 	}
+	r.phase.Store("tokens")
+	if err := r.fetchTokens(ctx); err != nil {
+		return fmt.Errorf("set-up: %w%s", err, hint(err))
+	}
 	return nil
+}
+
+// viewersPerRoom is the most ordinary viewers one room has (viewer i is in room i mod rooms).
+func (r *run) viewersPerRoom() int { return (r.cfg.Conns + r.cfg.Rooms - 1) / r.cfg.Rooms }
+
+// token is the guest token of the ord-th viewer of room k; slow viewers come after the
+// ordinary ones (ord >= viewersPerRoom).
+func (r *run) token(k, ord int) string {
+	return r.rooms[k].tokens[ord/r.cfg.ConnsPerToken]
+}
+
+// tokenFetchers is how many danmu-info requests set-up has in flight.
+const tokenFetchers = 32
+
+// fetchTokens gets every room's guest tokens from danmu-info, one per conns_per_token
+// viewers (the server admits at most logic.max_conns_per_token connections per token, and
+// counts a guest token as one viewer), with tokenFetchers requests in flight; the monitor
+// shows the progress.
+func (r *run) fetchTokens(ctx context.Context) error {
+	slowPerRoom := (r.cfg.Slow + r.cfg.Rooms - 1) / r.cfg.Rooms
+	perRoom := (r.viewersPerRoom() + slowPerRoom + r.cfg.ConnsPerToken - 1) / r.cfg.ConnsPerToken
+	for k := range r.rooms {
+		r.rooms[k].tokens = make([]string, perRoom)
+	}
+	r.tokensWant.Store(int64(perRoom * len(r.rooms)))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan [2]int)
+	errc := make(chan error, 1)
+	var wg sync.WaitGroup
+	for range min(tokenFetchers, perRoom*len(r.rooms)) {
+		wg.Go(func() {
+			for j := range jobs {
+				info, err := r.api.danmuInfo(ctx, r.rooms[j[0]].id)
+				if err != nil {
+					select {
+					case errc <- err:
+					default:
+					}
+					cancel()
+					continue
+				}
+				r.rooms[j[0]].tokens[j[1]] = info.Token
+				r.tokensGot.Add(1)
+			}
+		})
+	}
+feed:
+	for t := range perRoom {
+		for k := range r.rooms {
+			select {
+			case jobs <- [2]int{k, t}:
+			case <-ctx.Done():
+				break feed
+			}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("guest tokens: %w", err)
+	default:
+	}
+	return ctx.Err()
 }
 
 // setupOne prepares room i (i < rooms) or sender i-rooms.
@@ -139,7 +209,7 @@ func (r *run) setupOne(ctx context.Context, i int) error {
 	if err != nil {
 		return err
 	}
-	r.rooms[i] = benchRoom{id: id, token: info.Token}
+	r.rooms[i] = benchRoom{id: id} // its tokens are fetched once every room exists (fetchTokens)
 	if i == 0 {
 		r.tcpAddr = r.cfg.TCPAddr
 		if r.tcpAddr == "" {

@@ -49,6 +49,8 @@ type slowConn struct {
 // and authenticates it; it reads the auth reply and nothing after.
 func (r *run) dialSlow(ctx context.Context, i int) (*slowConn, error) {
 	o := r.dialOptions(i)
+	// Slow viewers have tokens of their own, after the ordinary viewers' (setup.go).
+	o.Token = r.token(i%len(r.rooms), r.viewersPerRoom()+i/len(r.rooms))
 	d := net.Dialer{LocalAddr: o.Local, Control: slowSocket(slowRcvBuf, slowMSS)}
 	var (
 		nc  net.Conn

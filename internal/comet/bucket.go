@@ -21,6 +21,12 @@ type bucket struct {
 type room struct {
 	id    int64
 	conns []*conn // order is irrelevant; removal swaps with the last
+	// viewers counts the room's connections per viewer (conn.viewer): its size is the
+	// distinct-viewer count reported to logic. One entry per viewer, not per connection.
+	viewers map[int64]int32
+	// viewersPeak is the most entries viewers held since it was last rebuilt: a Go map
+	// keeps its peak size, so leave rebuilds it once it is far below.
+	viewersPeak int
 	// popularity is the global online count for the room, refreshed from
 	// logic; heartbeat replies carry it.
 	popularity atomic.Int64
@@ -64,7 +70,7 @@ func (b *bucket) join(c *conn, popularity int64) (joined, newRoom bool) {
 	}
 	r := b.rooms[c.roomID]
 	if r == nil {
-		r = &room{id: c.roomID}
+		r = &room{id: c.roomID, viewers: make(map[int64]int32)}
 		b.rooms[c.roomID] = r
 		newRoom = true
 	}
@@ -73,6 +79,8 @@ func (b *bucket) join(c *conn, popularity int64) (joined, newRoom bool) {
 	c.next = r.push.head() // only batches pushed from now on
 	c.idx = len(r.conns)
 	r.conns = append(r.conns, c)
+	r.viewers[c.viewer()]++
+	r.viewersPeak = max(r.viewersPeak, len(r.viewers))
 	if c.uid > 0 {
 		b.users[c.uid] = append(b.users[c.uid], c)
 	}
@@ -94,6 +102,18 @@ func (b *bucket) leave(c *conn) (roomGone bool) {
 	r.conns[last] = nil
 	r.conns = r.conns[:last]
 	c.idx = -1
+	if v := c.viewer(); r.viewers[v] <= 1 {
+		delete(r.viewers, v)
+	} else {
+		r.viewers[v]--
+	}
+	if r.viewersPeak > 1024 && len(r.viewers) < r.viewersPeak/4 {
+		m := make(map[int64]int32, len(r.viewers)) // give memory back (maps.Clone keeps the size)
+		for k, n := range r.viewers {
+			m[k] = n
+		}
+		r.viewers, r.viewersPeak = m, len(m)
+	}
 	if len(r.conns) == 0 {
 		delete(b.rooms, r.id)
 		roomGone = true

@@ -31,13 +31,17 @@ import (
 
 // Logic is what comet needs from the logic component.
 type Logic interface {
-	// Connect authenticates an auth packet. token is the "key" field; uid and roomID as the client sent them.
-	// Returns the uid the connection acts as (0 = guest) and the room's current popularity. An error means reject (-101).
-	Connect(ctx context.Context, server string, token string, uid, roomID int64) (connUID int64, popularity int64, err error)
-	// Disconnect tells logic a connection left.
-	Disconnect(ctx context.Context, server string, uid, roomID int64) error
-	// ReportOnline sends this comet's per-room connection counts (every report_interval) and returns the global
-	// per-room counts (the popularity heartbeat replies carry).
+	// Connect authenticates an auth packet. token is the "key" field; uid and roomID as the
+	// client sent them. It returns the uid the connection acts as (0 = guest), the token's
+	// session id (positive: a guest is one viewer per session, and Disconnect hands it back
+	// so the token's connection slot is freed) and the room's current popularity. An error
+	// means reject (-101); logic also refuses a token that holds its maximum of connections.
+	Connect(ctx context.Context, server string, token string, uid, roomID int64) (connUID, session, popularity int64, err error)
+	// Disconnect tells logic a connection Connect accepted has left.
+	Disconnect(ctx context.Context, server string, uid, roomID, session int64) error
+	// ReportOnline sends this comet's per-room counts of distinct viewers (every
+	// report_interval) and returns the global per-room counts (the popularity heartbeat
+	// replies carry).
 	ReportOnline(ctx context.Context, server string, rooms map[int64]int64) (map[int64]int64, error)
 }
 
@@ -223,13 +227,13 @@ func (s *Service) TCPAddr() net.Addr {
 // ServerID is the name this comet reports to logic.
 func (s *Service) ServerID() string { return s.cfg.ServerID }
 
-// Online returns this comet's connection count per room.
+// Online returns this comet's count of distinct viewers per room (see conn.viewer).
 func (s *Service) Online() map[int64]int64 {
 	out := make(map[int64]int64)
 	for _, b := range s.buckets {
 		b.mu.RLock()
 		for id, r := range b.rooms {
-			out[id] = int64(len(r.conns))
+			out[id] = int64(len(r.viewers))
 		}
 		b.mu.RUnlock()
 	}

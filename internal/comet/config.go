@@ -29,8 +29,8 @@ type Config struct {
 	// HeartbeatTimeout closes a connection that sent nothing for this long
 	// (clients send a heartbeat every 30 s).
 	HeartbeatTimeout time.Duration `yaml:"heartbeat_timeout"`
-	// ReportInterval is how often per-room connection counts are sent to
-	// logic, which answers with the popularity heartbeat replies carry.
+	// ReportInterval is how often per-room counts of distinct viewers are
+	// sent to logic, which answers with the popularity heartbeat replies carry.
 	ReportInterval time.Duration `yaml:"report_interval"`
 	// MaxPacket bounds one client packet (header + body); a larger one is a
 	// protocol error that closes the connection.
@@ -116,7 +116,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&c.SendQueue, prefix+"send_queue", DefaultSendQueue, "pending writes per connection before it is closed as too slow")
 	fs.DurationVar(&c.AuthTimeout, prefix+"auth_timeout", DefaultAuthTimeout, "time a new connection has to send its auth packet")
 	fs.DurationVar(&c.HeartbeatTimeout, prefix+"heartbeat_timeout", DefaultHeartbeatTimeout, "a connection silent for this long is closed")
-	fs.DurationVar(&c.ReportInterval, prefix+"report_interval", DefaultReportInterval, "how often per-room connection counts are reported to logic")
+	fs.DurationVar(&c.ReportInterval, prefix+"report_interval", DefaultReportInterval, "how often per-room counts of distinct viewers are reported to logic")
 	fs.IntVar(&c.MaxPacket, prefix+"max_packet", DefaultMaxPacket, "largest client packet in bytes (header + body); larger is a protocol error")
 	fs.DurationVar(&c.WriteTimeout, prefix+"write_timeout", DefaultWriteTimeout, "deadline of one write to a connection; a connection that misses it is closed")
 	fs.IntVar(&c.SendBuffer, prefix+"send_buffer", DefaultSendBuffer, "kernel send buffer of each client socket in bytes: what a viewer that stopped reading absorbs before write_timeout counts; 0 means kernel autotuning (up to 4 MiB)")

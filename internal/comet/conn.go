@@ -62,8 +62,11 @@ type conn struct {
 	ip     string // counted in the per-IP limit until end
 	uid    int64
 	roomID int64
-	room   *room
-	idx    int
+	// session is the connection token's session id from logic: Disconnect hands it back,
+	// and a guest is counted as a viewer by it (viewer).
+	session int64
+	room    *room
+	idx     int
 	// next is the sequence number of the last room batch this connection
 	// was given (roompush.go); set at join, then used only by the room's
 	// pusher.
@@ -151,6 +154,15 @@ func (c *conn) replyBuf(n int) []byte {
 		return make([]byte, 0, n)
 	}
 	return appendWSHeader(make([]byte, 0, wsHeaderLen(n)+n), wsOpBinary, n)
+}
+
+// viewer is the key the connection counts under in its room's distinct viewers: the uid of
+// a logged-in user, the negated token session of a guest (the rule logic's viewerKey uses).
+func (c *conn) viewer() int64 {
+	if c.uid > 0 {
+		return c.uid
+	}
+	return -c.session
 }
 
 func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,30 +24,38 @@ import (
 )
 
 // fakeLogic accepts every token except "bad"; guests keep uid 0, others
-// act as the uid they sent. It answers reports with global.
+// act as the uid they sent. A token "sess:N" has session N; any other gets a
+// new session per connection (so every guest is a distinct viewer). It
+// answers reports with global.
 type fakeLogic struct {
 	mu          sync.Mutex
 	popularity  int64
 	global      map[int64]int64
 	connects    int
 	disconnects []int64 // room ids
+	sessions    []int64 // sessions of disconnects
 	reports     int
 }
 
-func (f *fakeLogic) Connect(_ context.Context, _ string, token string, uid, roomID int64) (int64, int64, error) {
+func (f *fakeLogic) Connect(_ context.Context, _ string, token string, uid, roomID int64) (int64, int64, int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if token == "bad" {
-		return 0, 0, errors.New("invalid token")
+		return 0, 0, 0, errors.New("invalid token")
 	}
 	f.connects++
-	return uid, f.popularity, nil
+	session := int64(1000000 + f.connects)
+	if n, ok := strings.CutPrefix(token, "sess:"); ok {
+		session, _ = strconv.ParseInt(n, 10, 64)
+	}
+	return uid, session, f.popularity, nil
 }
 
-func (f *fakeLogic) Disconnect(_ context.Context, _ string, _, roomID int64) error {
+func (f *fakeLogic) Disconnect(_ context.Context, _ string, _, roomID, session int64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.disconnects = append(f.disconnects, roomID)
+	f.sessions = append(f.sessions, session)
 	return nil
 }
 

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// reportLoop sends per-room connection counts to logic every
+// reportLoop sends per-room counts of distinct viewers to logic every
 // report_interval and stores the global counts it answers with as each
 // room's popularity (what heartbeat replies carry).
 func (s *Service) reportLoop() {

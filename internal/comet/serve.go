@@ -205,13 +205,13 @@ func (s *Service) end(c *conn, connected bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), s.cfg.LogicTimeout)
 	defer cancel()
-	if err := s.logic.Disconnect(ctx, s.cfg.ServerID, c.uid, c.roomID); err != nil {
+	if err := s.logic.Disconnect(ctx, s.cfg.ServerID, c.uid, c.roomID, c.session); err != nil {
 		s.log.Warn("logic disconnect failed", "room", c.roomID, "uid", c.uid, "err", err)
 	}
 }
 
 // authenticate reads the auth packet and asks logic. On success it fills
-// c.uid, c.roomID and c.vi and returns the packet's sequence and the room's
+// c.uid, c.session, c.roomID and c.vi and returns the packet's sequence and the room's
 // popularity; otherwise the connection is closed (with a -101 reply when
 // logic refused). It is a separate function so its deep call chain (JSON,
 // logic) does not enlarge the frame the idle reader keeps on its stack.
@@ -236,7 +236,7 @@ func (s *Service) authenticate(c *conn) (seq uint32, pop int64, ok bool) {
 		return 0, 0, false
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.LogicTimeout)
-	uid, pop, err := s.logic.Connect(ctx, s.cfg.ServerID, a.Key, a.UID, a.RoomID)
+	uid, session, pop, err := s.logic.Connect(ctx, s.cfg.ServerID, a.Key, a.UID, a.RoomID)
 	cancel()
 	if err != nil {
 		body := protocol.AuthReplyBody(protocol.AuthCodeReject)
@@ -247,7 +247,7 @@ func (s *Service) authenticate(c *conn) (seq uint32, pop int64, ok bool) {
 		s.drop(c, dropAuthRejected, err)
 		return 0, 0, false
 	}
-	c.uid, c.roomID, c.vi = uid, a.RoomID, verIndex(a.MessageVer())
+	c.uid, c.session, c.roomID, c.vi = uid, session, a.RoomID, verIndex(a.MessageVer())
 	return p.Seq, pop, true
 }
 

@@ -60,12 +60,13 @@ func NewAPI(cfg Config, deps APIDeps) (*API, error) {
 	return &API{cfg: cfg, deps: deps, log: deps.Logger, now: now}, nil
 }
 
-// IssueConnToken signs a token that lets uid (0 = guest) join roomID.
+// IssueConnToken signs a token that lets uid (0 = guest) join roomID, with a fresh random
+// session id: each token is one viewer's, admitting at most max_conns_per_token connections.
 func (s *API) IssueConnToken(ctx context.Context, uid, roomID int64) (string, error) {
 	if err := s.deps.RoomExists(ctx, roomID); err != nil {
 		return "", err
 	}
-	c := token.Claims{UID: uid, RoomID: roomID, Exp: s.now().Add(s.cfg.ConnTokenTTL).Unix()}
+	c := token.Claims{UID: uid, RoomID: roomID, Exp: s.now().Add(s.cfg.ConnTokenTTL).Unix(), SID: token.NewSID()}
 	if uid > 0 {
 		names, err := s.deps.Accounts.Names(ctx, []int64{uid})
 		if err != nil {

@@ -13,8 +13,10 @@ type Client interface {
 
 // Count is a room's audience as logic aggregates it across comets.
 type Count struct {
-	Online  int64 `json:"online"`  // connections now
-	Watched int64 `json:"watched"` // entries since the process started counting
+	Online int64 `json:"online"` // distinct viewers now (a user by uid, a guest by token)
+	// Watched is the distinct viewers who entered since logic started, or since the room was
+	// last empty for a day (a HyperLogLog estimate, exact for small rooms).
+	Watched int64 `json:"watched"`
 }
 
 // Counter is what business components read of the audience.

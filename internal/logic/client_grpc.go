@@ -23,15 +23,15 @@ func RegisterGRPC(s grpc.ServiceRegistrar, svc *Service, pub *Publisher) {
 }
 
 func (g *grpcServer) Connect(ctx context.Context, r *logicv1.ConnectRequest) (*logicv1.ConnectResponse, error) {
-	uid, pop, err := g.svc.Connect(ctx, r.GetServer(), r.GetToken(), r.GetUid(), r.GetRoomId())
+	uid, session, pop, err := g.svc.Connect(ctx, r.GetServer(), r.GetToken(), r.GetUid(), r.GetRoomId())
 	if err != nil {
 		return nil, err
 	}
-	return &logicv1.ConnectResponse{Uid: uid, Popularity: pop}, nil
+	return &logicv1.ConnectResponse{Uid: uid, Popularity: pop, Session: session}, nil
 }
 
 func (g *grpcServer) Disconnect(ctx context.Context, r *logicv1.DisconnectRequest) (*logicv1.DisconnectResponse, error) {
-	return &logicv1.DisconnectResponse{}, g.svc.Disconnect(ctx, r.GetServer(), r.GetUid(), r.GetRoomId())
+	return &logicv1.DisconnectResponse{}, g.svc.Disconnect(ctx, r.GetServer(), r.GetUid(), r.GetRoomId(), r.GetSession())
 }
 
 func (g *grpcServer) ReportOnline(ctx context.Context, r *logicv1.ReportOnlineRequest) (*logicv1.ReportOnlineResponse, error) {
@@ -78,17 +78,17 @@ func NewRemote(cc grpc.ClientConnInterface) *Remote {
 }
 
 // Connect implements the comet's Logic.
-func (r *Remote) Connect(ctx context.Context, server, tok string, uid, roomID int64) (int64, int64, error) {
+func (r *Remote) Connect(ctx context.Context, server, tok string, uid, roomID int64) (int64, int64, int64, error) {
 	resp, err := r.c.Connect(ctx, &logicv1.ConnectRequest{Server: server, Token: tok, Uid: uid, RoomId: roomID})
 	if err != nil {
-		return 0, 0, grpcx.FromStatus(err)
+		return 0, 0, 0, grpcx.FromStatus(err)
 	}
-	return resp.GetUid(), resp.GetPopularity(), nil
+	return resp.GetUid(), resp.GetSession(), resp.GetPopularity(), nil
 }
 
 // Disconnect implements the comet's Logic.
-func (r *Remote) Disconnect(ctx context.Context, server string, uid, roomID int64) error {
-	_, err := r.c.Disconnect(ctx, &logicv1.DisconnectRequest{Server: server, Uid: uid, RoomId: roomID})
+func (r *Remote) Disconnect(ctx context.Context, server string, uid, roomID, session int64) error {
+	_, err := r.c.Disconnect(ctx, &logicv1.DisconnectRequest{Server: server, Uid: uid, RoomId: roomID, Session: session})
 	return grpcx.FromStatus(err)
 }
 

@@ -44,11 +44,14 @@ type Service struct {
 	now  func() time.Time
 	m    *metrics
 
-	mu       sync.Mutex
-	comets   map[string]cometReport // server id → last report
-	totals   map[int64]int64        // room → online across comets
-	watched  map[int64]int64        // room → entries counted
-	lastSent map[int64]Count        // room → counts last pushed to it
+	mu        sync.Mutex
+	comets    map[string]cometReport // server id → last report
+	totals    map[int64]int64        // room → distinct viewers online, summed over comets
+	watched   map[int64]*watch       // room → distinct viewers who entered
+	lastSent  map[int64]Count        // room → counts last pushed to it
+	leases    map[int64]*lease       // connection token session id → its open connections
+	entries   map[entryKey]int64     // (room, user) → last announced entry, unix ns
+	roomRates map[int64]*roomRate    // room → announcements this second
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -69,8 +72,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		now = time.Now
 	}
 	return &Service{cfg: cfg, deps: deps, log: deps.Logger, now: now, m: newMetrics(deps.Registry),
-		comets: map[string]cometReport{}, totals: map[int64]int64{}, watched: map[int64]int64{},
-		lastSent: map[int64]Count{}, stop: make(chan struct{})}, nil
+		comets: map[string]cometReport{}, totals: map[int64]int64{}, watched: map[int64]*watch{},
+		lastSent: map[int64]Count{}, leases: map[int64]*lease{}, entries: map[entryKey]int64{},
+		roomRates: map[int64]*roomRate{}, stop: make(chan struct{})}, nil
 }
 
 // EnsurePushStream creates the push stream; logic and job both call it, whichever starts first.
@@ -106,10 +110,14 @@ func (s *Service) loop() {
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
+	sw := time.NewTicker(sweepEvery)
+	defer sw.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
+		case <-sw.C:
+			s.sweep()
 		case <-t.C:
 			s.expireComets()
 			if s.cfg.CountInterval > 0 {
@@ -120,35 +128,58 @@ func (s *Service) loop() {
 }
 
 // Connect checks an auth packet: the token must be for this room, and for this uid unless the
-// client sent uid 0 (many clients do; the token's uid is used). Each entry counts as watched
-// and announces a logged-in viewer with INTERACT_WORD.
-func (s *Service) Connect(ctx context.Context, server, tok string, uid, roomID int64) (int64, int64, error) {
-	c, err := s.deps.Signer.Verify(connKind, tok, s.now())
-	if err != nil || c.RoomID != roomID || (uid != 0 && uid != c.UID) {
-		s.m.connects.WithLabelValues("rejected").Inc()
-		return 0, 0, ErrConnRejected
+// client sent uid 0 (many clients do; the token's uid is used), and must not already hold
+// max_conns_per_token connections. It returns the uid the connection acts as, the token's
+// session id (Disconnect hands it back) and the room's popularity. The viewer (see
+// viewerKey) counts as watched once, and a logged-in viewer's entry is announced with
+// INTERACT_WORD at most once per entry_interval per room.
+func (s *Service) Connect(ctx context.Context, server, tok string, uid, roomID int64) (int64, int64, int64, error) {
+	now := s.now()
+	c, err := s.deps.Signer.Verify(connKind, tok, now)
+	if err != nil || c.RoomID != roomID || (uid != 0 && uid != c.UID) || c.SID <= 0 {
+		s.m.connects.WithLabelValues(connectInvalid).Inc()
+		return 0, 0, 0, ErrConnRejected
 	}
-	s.m.connects.WithLabelValues("ok").Inc()
 	s.mu.Lock()
-	s.watched[roomID]++
+	if !s.takeSlot(c.SID, c.Exp, server) {
+		s.mu.Unlock()
+		s.m.connects.WithLabelValues(connectTokenBusy).Inc()
+		return 0, 0, 0, ErrConnRejected
+	}
+	s.watchedIn(roomID).add(viewerKey(c.UID, c.SID), now)
 	pop := s.totals[roomID] + 1 // this connection is not in a report yet
-	s.mu.Unlock()
+	entry := ""
 	if c.UID > 0 {
-		msg := protocol.InteractWord{UID: c.UID, Uname: c.Name, MsgType: 1, RoomID: roomID, Timestamp: s.now()}.JSON()
+		entry = s.admitEntry(roomID, c.UID, now)
+	}
+	s.mu.Unlock()
+	s.m.connects.WithLabelValues(connectOK).Inc()
+	if entry != "" {
+		s.m.entries.WithLabelValues(entry).Inc()
+	}
+	if entry == entryAnnounced {
+		msg := protocol.InteractWord{UID: c.UID, Uname: c.Name, MsgType: 1, RoomID: roomID, Timestamp: now}.JSON()
 		if err := s.deps.Publisher.PushRoom(ctx, roomID, msg); err != nil {
 			s.log.WarnContext(ctx, "entry announcement failed", "room", roomID, "err", err)
 		}
 	}
-	return c.UID, pop, nil
+	return c.UID, c.SID, pop, nil
 }
 
-// Disconnect is told when a connection leaves; counts follow from the comet's next report.
-func (s *Service) Disconnect(context.Context, string, int64, int64) error {
+// Disconnect is told when a connection leaves: the token's slot on that comet is free again.
+// Counts follow from the comet's next report. Repeating it, or losing it, is harmless: a lost
+// one holds the slot until the comet stops reporting or the token expires.
+func (s *Service) Disconnect(_ context.Context, server string, _, _, session int64) error {
 	s.m.disconnects.Inc()
+	s.mu.Lock()
+	s.releaseSlot(session, server)
+	s.mu.Unlock()
 	return nil
 }
 
-// ReportOnline stores one comet's per-room counts and returns the totals of those rooms.
+// ReportOnline stores one comet's per-room counts of distinct viewers and returns the totals
+// of those rooms (summed over comets: a viewer connected to two comets at once counts on
+// both).
 func (s *Service) ReportOnline(_ context.Context, server string, rooms map[int64]int64) (map[int64]int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -181,6 +212,7 @@ func (s *Service) expireComets() {
 	for id, r := range s.comets {
 		if r.at.Before(cut) {
 			delete(s.comets, id)
+			s.dropServerSlots(id)
 			changed = true
 			s.log.Warn("comet stopped reporting; its counts are dropped", "server", id)
 		}
@@ -196,7 +228,11 @@ func (s *Service) Counts(_ context.Context, ids []int64) (map[int64]Count, error
 	defer s.mu.Unlock()
 	out := make(map[int64]Count, len(ids))
 	for _, id := range ids {
-		out[id] = Count{Online: s.totals[id], Watched: s.watched[id]}
+		c := Count{Online: s.totals[id]}
+		if w := s.watched[id]; w != nil {
+			c.Watched = w.count()
+		}
+		out[id] = c
 	}
 	return out, nil
 }
@@ -209,8 +245,8 @@ func (s *Service) pushCounts(ctx context.Context) {
 	}
 	var todo []due
 	s.mu.Lock()
-	for id := range s.watched {
-		c := Count{Online: s.totals[id], Watched: s.watched[id]}
+	for id, w := range s.watched {
+		c := Count{Online: s.totals[id], Watched: w.count()}
 		if c != s.lastSent[id] {
 			todo = append(todo, due{id, c})
 			s.lastSent[id] = c

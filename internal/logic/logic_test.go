@@ -49,7 +49,7 @@ type env struct {
 	pub    *Publisher
 }
 
-func newLogic(t *testing.T) (*env, *queue.Queue, *clock) {
+func newLogic(t *testing.T, mods ...func(*Config)) (*env, *queue.Queue, *clock) {
 	q, err := queue.Open(context.Background(), queue.Config{Namespace: "t"}, t.TempDir(), obs.Discard())
 	require.NoError(t, err)
 	t.Cleanup(q.Close)
@@ -57,7 +57,10 @@ func newLogic(t *testing.T) (*env, *queue.Queue, *clock) {
 	c := &clock{t: time.Now()}
 	reg := prometheus.NewRegistry()
 	pub := NewPublisher(q, reg)
-	cfg := Config{ConnTokenTTL: time.Minute, CometTTL: 10 * time.Second}
+	cfg := Config{ConnTokenTTL: time.Minute, CometTTL: 10 * time.Second, MaxConnsPerToken: 3, EntryInterval: time.Minute}
+	for _, m := range mods {
+		m(&cfg)
+	}
 	s, err := New(cfg, Deps{Logger: obs.Discard(), Registry: reg, Queue: q, Publisher: pub, Signer: signer, Now: c.now})
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
@@ -81,25 +84,31 @@ func TestConnectChecksToken(t *testing.T) {
 	tok, err := s.tokens.IssueConnToken(ctx, 5, 7)
 	require.NoError(t, err)
 
-	uid, pop, err := s.Connect(ctx, "c1", tok, 0, 7) // uid 0: the token's uid is used
+	uid, session, pop, err := s.Connect(ctx, "c1", tok, 0, 7) // uid 0: the token's uid is used
 	require.NoError(t, err)
 	require.Equal(t, int64(5), uid)
+	require.Positive(t, session)
 	require.Equal(t, int64(1), pop)
-	_, _, err = s.Connect(ctx, "c1", tok, 5, 7)
+	_, session2, _, err := s.Connect(ctx, "c1", tok, 5, 7)
 	require.NoError(t, err)
+	require.Equal(t, session, session2, "one token, one session")
 	for _, bad := range []struct {
 		tok       string
 		uid, room int64
 	}{{tok, 6, 7}, {tok, 5, 8}, {tok + "x", 5, 7}, {"", 0, 7}} {
-		_, _, err = s.Connect(ctx, "c1", bad.tok, bad.uid, bad.room)
+		_, _, _, err = s.Connect(ctx, "c1", bad.tok, bad.uid, bad.room)
 		require.ErrorIs(t, err, ErrConnRejected)
 	}
+	// A signed connection token without a session id (as issued before sessions) is refused.
+	old := s.deps.Signer.Sign(connKind, token.Claims{UID: 5, RoomID: 7, Exp: c.now().Add(time.Minute).Unix()})
+	_, _, _, err = s.Connect(ctx, "c1", old, 5, 7)
+	require.ErrorIs(t, err, ErrConnRejected)
 	c.add(2 * time.Minute)
-	_, _, err = s.Connect(ctx, "c1", tok, 5, 7)
+	_, _, _, err = s.Connect(ctx, "c1", tok, 5, 7)
 	require.ErrorIs(t, err, ErrConnRejected, "expired token")
 
 	counts, _ := s.Counts(ctx, []int64{7})
-	require.Equal(t, int64(2), counts[7].Watched)
+	require.Equal(t, int64(1), counts[7].Watched, "one user entering twice watched once")
 }
 
 func TestOnlineAggregatesAcrossComets(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -30,6 +31,21 @@ type Claims struct {
 	Ver int64 `json:"ver,omitempty"`
 	// ID names one token so that it alone can be revoked (logout); empty on other kinds.
 	ID string `json:"jti,omitempty"`
+	// SID is a random positive id drawn for each issued connection token (0 in session
+	// tokens): logic bounds the connections one token admits by it and counts a guest as
+	// one viewer by it.
+	SID int64 `json:"sid,omitempty"`
+}
+
+// NewSID draws a random positive session id for Claims.SID.
+func NewSID() int64 {
+	var b [8]byte
+	for {
+		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+		if v := int64(binary.BigEndian.Uint64(b[:]) >> 1); v != 0 {
+			return v
+		}
+	}
 }
 
 var (

@@ -104,7 +104,10 @@ type ConnectResponse struct {
 	// uid is the authenticated user, from the token; 0 for a guest.
 	Uid int64 `protobuf:"varint,1,opt,name=uid,proto3" json:"uid,omitempty"`
 	// popularity is the room's current count, sent in the first heartbeat reply.
-	Popularity    int64 `protobuf:"varint,2,opt,name=popularity,proto3" json:"popularity,omitempty"`
+	Popularity int64 `protobuf:"varint,2,opt,name=popularity,proto3" json:"popularity,omitempty"`
+	// session is the token's random session id (positive). The comet counts a guest (uid 0)
+	// as one viewer by it and hands it back in DisconnectRequest.
+	Session       int64 `protobuf:"varint,3,opt,name=session,proto3" json:"session,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -153,6 +156,13 @@ func (x *ConnectResponse) GetPopularity() int64 {
 	return 0
 }
 
+func (x *ConnectResponse) GetSession() int64 {
+	if x != nil {
+		return x.Session
+	}
+	return 0
+}
+
 // DisconnectRequest reports a closed connection.
 type DisconnectRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -161,7 +171,9 @@ type DisconnectRequest struct {
 	// uid is the connection's user; 0 for a guest.
 	Uid int64 `protobuf:"varint,2,opt,name=uid,proto3" json:"uid,omitempty"`
 	// room_id is the room the connection was in.
-	RoomId        int64 `protobuf:"varint,3,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	RoomId int64 `protobuf:"varint,3,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// session is ConnectResponse.session: the token whose slot the connection held.
+	Session       int64 `protobuf:"varint,4,opt,name=session,proto3" json:"session,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -217,6 +229,13 @@ func (x *DisconnectRequest) GetRoomId() int64 {
 	return 0
 }
 
+func (x *DisconnectRequest) GetSession() int64 {
+	if x != nil {
+		return x.Session
+	}
+	return 0
+}
+
 // DisconnectResponse is empty; it exists so fields can be added without breaking callers.
 type DisconnectResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -259,7 +278,8 @@ type ReportOnlineRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// server is the id of the reporting comet; its previous report is replaced.
 	Server string `protobuf:"bytes,1,opt,name=server,proto3" json:"server,omitempty"`
-	// rooms maps room id to the number of connections this comet holds in it.
+	// rooms maps room id to the number of distinct viewers this comet holds in it (a user by
+	// uid, a guest by token session, however many connections each has).
 	Rooms         map[int64]int64 `protobuf:"bytes,2,rep,name=rooms,proto3" json:"rooms,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -312,7 +332,7 @@ func (x *ReportOnlineRequest) GetRooms() map[int64]int64 {
 // ReportOnlineResponse carries cluster-wide counts.
 type ReportOnlineResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// rooms maps each reported room id to its connection count summed over every comet.
+	// rooms maps each reported room id to its viewer count summed over every comet.
 	Rooms         map[int64]int64 `protobuf:"bytes,1,rep,name=rooms,proto3" json:"rooms,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -781,9 +801,11 @@ func (x *OnlineRequest) GetRoomIds() []int64 {
 // OnlineResponse carries cluster-wide counts.
 type OnlineResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// rooms maps each asked room id to its connection count; a room nobody is in maps to 0.
+	// rooms maps each asked room id to its viewer count; a room nobody is in maps to 0.
 	Rooms map[int64]int64 `protobuf:"bytes,1,rep,name=rooms,proto3" json:"rooms,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
-	// watched maps each asked room id to the entries counted since logic started.
+	// watched maps each asked room id to the distinct viewers who entered since logic started,
+	// or since the room was last empty for a day (a HyperLogLog estimate: exact for small rooms,
+	// about 1% off for large ones).
 	Watched       map[int64]int64 `protobuf:"bytes,2,rep,name=watched,proto3" json:"watched,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -842,16 +864,18 @@ const file_logic_v1_logic_proto_rawDesc = "" +
 	"\x06server\x18\x01 \x01(\tR\x06server\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12\x10\n" +
 	"\x03uid\x18\x03 \x01(\x03R\x03uid\x12\x17\n" +
-	"\aroom_id\x18\x04 \x01(\x03R\x06roomId\"C\n" +
+	"\aroom_id\x18\x04 \x01(\x03R\x06roomId\"]\n" +
 	"\x0fConnectResponse\x12\x10\n" +
 	"\x03uid\x18\x01 \x01(\x03R\x03uid\x12\x1e\n" +
 	"\n" +
 	"popularity\x18\x02 \x01(\x03R\n" +
-	"popularity\"V\n" +
+	"popularity\x12\x18\n" +
+	"\asession\x18\x03 \x01(\x03R\asession\"p\n" +
 	"\x11DisconnectRequest\x12\x16\n" +
 	"\x06server\x18\x01 \x01(\tR\x06server\x12\x10\n" +
 	"\x03uid\x18\x02 \x01(\x03R\x03uid\x12\x17\n" +
-	"\aroom_id\x18\x03 \x01(\x03R\x06roomId\"\x14\n" +
+	"\aroom_id\x18\x03 \x01(\x03R\x06roomId\x12\x18\n" +
+	"\asession\x18\x04 \x01(\x03R\asession\"\x14\n" +
 	"\x12DisconnectResponse\"\xad\x01\n" +
 	"\x13ReportOnlineRequest\x12\x16\n" +
 	"\x06server\x18\x01 \x01(\tR\x06server\x12D\n" +

@@ -39,14 +39,16 @@ const (
 //
 // LogicService authenticates long connections, routes pushes and aggregates online counts.
 type LogicServiceClient interface {
-	// Connect authenticates a connection's auth packet (op 7) and records which comet holds the
-	// user in which room. UNAUTHENTICATED for a bad or expired token, NOT_FOUND for an unknown
-	// room; the comet answers both with code -101 and closes the connection.
+	// Connect authenticates a connection's auth packet (op 7) and takes one of the token's
+	// connection slots on the comet (logic.max_conns_per_token). UNAUTHENTICATED for a bad or
+	// expired token or one whose slots are all taken, NOT_FOUND for an unknown room; the comet
+	// answers with code -101 and closes the connection.
 	Connect(ctx context.Context, in *ConnectRequest, opts ...grpc.CallOption) (*ConnectResponse, error)
-	// Disconnect forgets a connection a comet has closed. Idempotent.
+	// Disconnect forgets a connection a comet has closed and frees its token slot. Repeating
+	// it for a connection already forgotten does nothing.
 	Disconnect(ctx context.Context, in *DisconnectRequest, opts ...grpc.CallOption) (*DisconnectResponse, error)
-	// ReportOnline replaces a comet's per-room connection counts and returns the cluster-wide
-	// counts of the same rooms, which the comet uses as popularity in heartbeat replies.
+	// ReportOnline replaces a comet's per-room counts of distinct viewers and returns the
+	// cluster-wide counts of the same rooms, which the comet uses as popularity in heartbeat replies.
 	ReportOnline(ctx context.Context, in *ReportOnlineRequest, opts ...grpc.CallOption) (*ReportOnlineResponse, error)
 	// PushRoom queues messages for every connection in a room.
 	PushRoom(ctx context.Context, in *PushRoomRequest, opts ...grpc.CallOption) (*PushRoomResponse, error)
@@ -57,7 +59,7 @@ type LogicServiceClient interface {
 	// IssueConnToken mints the short-lived token a client puts in "key" of its auth packet, as
 	// returned by getDanmuInfo.
 	IssueConnToken(ctx context.Context, in *IssueConnTokenRequest, opts ...grpc.CallOption) (*IssueConnTokenResponse, error)
-	// Online returns the cluster-wide connection count of each room asked for.
+	// Online returns the cluster-wide viewer and watched counts of each room asked for.
 	Online(ctx context.Context, in *OnlineRequest, opts ...grpc.CallOption) (*OnlineResponse, error)
 }
 
@@ -155,14 +157,16 @@ func (c *logicServiceClient) Online(ctx context.Context, in *OnlineRequest, opts
 //
 // LogicService authenticates long connections, routes pushes and aggregates online counts.
 type LogicServiceServer interface {
-	// Connect authenticates a connection's auth packet (op 7) and records which comet holds the
-	// user in which room. UNAUTHENTICATED for a bad or expired token, NOT_FOUND for an unknown
-	// room; the comet answers both with code -101 and closes the connection.
+	// Connect authenticates a connection's auth packet (op 7) and takes one of the token's
+	// connection slots on the comet (logic.max_conns_per_token). UNAUTHENTICATED for a bad or
+	// expired token or one whose slots are all taken, NOT_FOUND for an unknown room; the comet
+	// answers with code -101 and closes the connection.
 	Connect(context.Context, *ConnectRequest) (*ConnectResponse, error)
-	// Disconnect forgets a connection a comet has closed. Idempotent.
+	// Disconnect forgets a connection a comet has closed and frees its token slot. Repeating
+	// it for a connection already forgotten does nothing.
 	Disconnect(context.Context, *DisconnectRequest) (*DisconnectResponse, error)
-	// ReportOnline replaces a comet's per-room connection counts and returns the cluster-wide
-	// counts of the same rooms, which the comet uses as popularity in heartbeat replies.
+	// ReportOnline replaces a comet's per-room counts of distinct viewers and returns the
+	// cluster-wide counts of the same rooms, which the comet uses as popularity in heartbeat replies.
 	ReportOnline(context.Context, *ReportOnlineRequest) (*ReportOnlineResponse, error)
 	// PushRoom queues messages for every connection in a room.
 	PushRoom(context.Context, *PushRoomRequest) (*PushRoomResponse, error)
@@ -173,7 +177,7 @@ type LogicServiceServer interface {
 	// IssueConnToken mints the short-lived token a client puts in "key" of its auth packet, as
 	// returned by getDanmuInfo.
 	IssueConnToken(context.Context, *IssueConnTokenRequest) (*IssueConnTokenResponse, error)
-	// Online returns the cluster-wide connection count of each room asked for.
+	// Online returns the cluster-wide viewer and watched counts of each room asked for.
 	Online(context.Context, *OnlineRequest) (*OnlineResponse, error)
 	mustEmbedUnimplementedLogicServiceServer()
 }
