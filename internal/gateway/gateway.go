@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/zhibo-live/zhibo/internal/platform/connlimit"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 )
 
@@ -36,6 +37,9 @@ type Deps struct {
 	Sub      http.Handler // WebSocket endpoint, nil when no comet runs here
 	Web      http.Handler // the UI, nil for an API-only node
 	Ready    func(ctx context.Context) error
+	// Conns is the process-wide connection budget shared with the other listeners of the
+	// process (nil = no total cap).
+	Conns *connlimit.Total
 }
 
 // Service is the gateway.
@@ -123,13 +127,24 @@ func withTimeout(cfg Config, next http.Handler) http.Handler {
 
 // Start listens and serves in the background.
 func (s *Service) Start(context.Context) error {
+	lim, err := connlimit.New(connlimit.Options{Listener: "gateway", PerIP: s.cfg.MaxConnsPerIP,
+		Total: s.deps.Conns, Logger: s.log, Registry: s.deps.Registry})
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("gateway: listen %s: %w", s.cfg.HTTPAddr, err)
 	}
+	ln = lim.Listen(ln)
+	// Read and write timeouts end at a hijack (net/http clears the deadlines), so the /sub
+	// WebSockets are bound by the comet's own deadlines, not by these.
 	s.srv = &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	s.mu.Lock()
