@@ -40,8 +40,12 @@ type Config struct {
 	WriteTimeout time.Duration `yaml:"write_timeout"`
 	// LogicTimeout bounds each call to logic (connect, disconnect, report).
 	LogicTimeout time.Duration `yaml:"logic_timeout"`
-	// MaxConnsPerIP caps connections from one client IP (0 = no limit). Viewers behind one
-	// carrier NAT share an address, so size it generously.
+	// MaxConnsPerIP caps connections from one client IP, TCP and WebSocket
+	// counted together (0 = no limit). Viewers behind one carrier NAT share an
+	// address, so the default (128) is generous: far more viewers of one
+	// address than one node normally serves, yet one address cannot take more
+	// than a small share of the process total (conns.max_total). A load test
+	// from one machine sets it to 0.
 	MaxConnsPerIP int `yaml:"max_conns_per_ip"`
 	// Poller parks authenticated connections that are waiting for input in an
 	// epoll set instead of a blocked reader goroutine each, so an idle
@@ -71,6 +75,7 @@ const (
 	DefaultLogicTimeout     = 3 * time.Second
 	DefaultPoller           = true
 	DefaultDirectWrites     = true
+	DefaultMaxConnsPerIP    = 128
 )
 
 // DefaultConfig is the configuration RegisterFlags installs.
@@ -87,6 +92,7 @@ func DefaultConfig() Config {
 		LogicTimeout:     DefaultLogicTimeout,
 		Poller:           DefaultPoller,
 		DirectWrites:     DefaultDirectWrites,
+		MaxConnsPerIP:    DefaultMaxConnsPerIP,
 	}
 }
 
@@ -103,7 +109,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&c.MaxPacket, prefix+"max_packet", DefaultMaxPacket, "largest client packet in bytes (header + body); larger is a protocol error")
 	fs.DurationVar(&c.WriteTimeout, prefix+"write_timeout", DefaultWriteTimeout, "deadline of one write to a connection; a connection that misses it is closed")
 	fs.DurationVar(&c.LogicTimeout, prefix+"logic_timeout", DefaultLogicTimeout, "deadline of each call to logic (connect, disconnect, report)")
-	fs.IntVar(&c.MaxConnsPerIP, prefix+"max_conns_per_ip", 0, "connections allowed from one client IP; 0 means no limit")
+	fs.IntVar(&c.MaxConnsPerIP, prefix+"max_conns_per_ip", DefaultMaxConnsPerIP, "connections allowed from one client IP, TCP and WebSocket together; 0 means no limit (load tests from one machine)")
 	fs.BoolVar(&c.Poller, prefix+"poller", DefaultPoller, "park idle connections in epoll instead of a reader goroutine each (Linux; ignored elsewhere)")
 	fs.BoolVar(&c.DirectWrites, prefix+"direct_writes", DefaultDirectWrites, "pushes write to idle sockets without blocking from one goroutine per core; false wakes a writer goroutine per connection (Unix; ignored elsewhere)")
 }

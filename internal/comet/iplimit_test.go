@@ -12,19 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestIPLimitCountsAndReleases(t *testing.T) {
-	l := newIPLimit(2)
-	require.True(t, l.acquire("1.1.1.1"))
-	require.True(t, l.acquire("1.1.1.1"))
-	require.False(t, l.acquire("1.1.1.1"))
-	require.True(t, l.acquire("2.2.2.2"), "other addresses are not affected")
-	l.release("1.1.1.1")
-	require.True(t, l.acquire("1.1.1.1"))
-	require.True(t, newIPLimit(0).acquire("x"), "0 means no limit")
-	require.Equal(t, "127.0.0.1", hostOf("127.0.0.1:5000"))
-	require.Equal(t, "::1", hostOf("[::1]:5000"))
-}
-
 // A third connection from one address is refused on both transports while the first two
 // stay up; once one closes, a new one is accepted again.
 func TestConnectionsPerIPAreCapped(t *testing.T) {

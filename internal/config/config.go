@@ -24,6 +24,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/job"
 	"github.com/zhibo-live/zhibo/internal/logic"
 	"github.com/zhibo-live/zhibo/internal/platform/cache"
+	"github.com/zhibo-live/zhibo/internal/platform/connlimit"
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
@@ -47,6 +48,8 @@ type Config struct {
 	Peers Peers `yaml:"peers"`
 	// Admins are the user ids allowed to call operator routes (/api/push, /api/admin).
 	Admins []int64 `yaml:"admins"`
+	// Conns is the connection budget every public listener of the process shares.
+	Conns connlimit.Config `yaml:"conns"`
 
 	Log     obs.LogConfig   `yaml:"log"`
 	Store   sqlstore.Config `yaml:"store"`
@@ -85,6 +88,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	})
 	fs.StringVar(&c.Log.Level, "log.level", "info", "log level: debug, info, warn or error.")
 	fs.StringVar(&c.Log.Format, "log.format", "json", "log format: json or text.")
+	c.Conns.RegisterFlags(fs, "conns.")
 	c.Store.RegisterFlags(fs, "store.")
 	c.Queue.RegisterFlags(fs, "queue.")
 	c.Redis.RegisterFlags(fs, "redis.")
@@ -110,7 +114,7 @@ func (c *Config) Validate() error {
 	if c.Node < 0 || c.Node > ids.MaxNode {
 		errs = append(errs, fmt.Errorf("node must be in 0..%d", ids.MaxNode))
 	}
-	for _, v := range []interface{ Validate() error }{&c.Peers, &c.Store, &c.Queue, &c.Redis, &c.Gateway, &c.Account,
+	for _, v := range []interface{ Validate() error }{&c.Peers, &c.Conns, &c.Store, &c.Queue, &c.Redis, &c.Gateway, &c.Account,
 		&c.Room, &c.Danmaku, &c.Gift, &c.Logic, c.Comet, &c.Job} {
 		if err := v.Validate(); err != nil {
 			errs = append(errs, err)
