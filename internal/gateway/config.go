@@ -25,6 +25,11 @@ type Config struct {
 	// /sub included (0 = no cap). Behind a proxy or load balancer every connection comes from
 	// the proxy's address: set 0 there and cap at the proxy. The process-wide cap is conns.max_total.
 	MaxConnsPerIP int `yaml:"max_conns_per_ip"`
+	// MetricsAddr, when set, serves /metrics and /debug/pprof/ on this separate address, meant
+	// to be reachable only from inside (firewalled, or a loopback/private address), and /metrics
+	// is then no longer served on http_addr. Empty = /metrics on http_addr as before, and no
+	// pprof anywhere: pprof is never served on the public port.
+	MetricsAddr string `yaml:"metrics_addr"`
 	// RequestTimeout bounds one API request (not WebSocket connections).
 	RequestTimeout time.Duration `yaml:"request_timeout"`
 	// ShutdownTimeout bounds the graceful drain of in-flight requests on stop.
@@ -48,6 +53,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.DurationVar(&c.WriteTimeout, prefix+"write_timeout", 30*time.Second, "time to serve one request after its headers, response included (>= request_timeout; not /sub WebSockets).")
 	fs.DurationVar(&c.IdleTimeout, prefix+"idle_timeout", 60*time.Second, "an idle keep-alive connection is closed after this long.")
 	fs.IntVar(&c.MaxConnsPerIP, prefix+"max_conns_per_ip", DefaultMaxConnsPerIP, "connections one client IP may hold on http_addr, /sub WebSockets included (0 = no cap; set 0 behind a proxy).")
+	fs.StringVar(&c.MetricsAddr, prefix+"metrics_addr", "", "separate, internal listen address of /metrics and /debug/pprof/ (empty = /metrics on http_addr, no pprof).")
 	fs.DurationVar(&c.RequestTimeout, prefix+"request_timeout", 10*time.Second, "time limit of one API request.")
 	fs.DurationVar(&c.ShutdownTimeout, prefix+"shutdown_timeout", 10*time.Second, "graceful drain of in-flight requests on stop.")
 	fs.Float64Var(&c.RatePerIP, prefix+"rate_per_ip", 50, "API requests per second per client IP (0 = no limit).")

@@ -221,3 +221,48 @@ func counter(t *testing.T, reg *prometheus.Registry, name string, labels map[str
 	}
 	return 0
 }
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+// With metrics_addr set, /metrics and pprof live there and neither is on the public port;
+// without it, /metrics stays on the public port (the bench scrapes it) and pprof is nowhere.
+func TestMetricsAddrMovesMetricsOffThePublicPort(t *testing.T) {
+	cfg := edgeConfig()
+	g, _ := startGateway(t, cfg, Deps{})
+	public := "http://" + g.Addr().String()
+	code, _ := get(t, public+"/healthz")
+	require.Equal(t, http.StatusOK, code)
+	code, body := get(t, public+"/metrics")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "zhibo_http_requests_total")
+	code, _ = get(t, public+"/debug/pprof/")
+	require.Equal(t, http.StatusNotFound, code)
+	require.Nil(t, g.MetricsAddr())
+
+	cfg.MetricsAddr = "127.0.0.1:0"
+	g, _ = startGateway(t, cfg, Deps{})
+	public = "http://" + g.Addr().String()
+	require.NotNil(t, g.MetricsAddr())
+	internal := "http://" + g.MetricsAddr().String()
+	code, body = get(t, internal+"/metrics")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "zhibo_conn_open")
+	code, body = get(t, internal+"/debug/pprof/")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "goroutine")
+	code, _ = get(t, internal+"/debug/pprof/goroutine?debug=1")
+	require.Equal(t, http.StatusOK, code)
+	for _, p := range []string{"/metrics", "/debug/pprof/", "/debug/pprof/goroutine?debug=1"} {
+		code, body = get(t, public+p)
+		require.Equal(t, http.StatusNotFound, code, "%s on the public port", p)
+		require.NotContains(t, body, "zhibo_http_requests_total")
+	}
+}

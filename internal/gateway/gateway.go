@@ -53,6 +53,10 @@ type Service struct {
 	mu   sync.Mutex
 	addr net.Addr
 	done chan struct{}
+
+	debugSrv  *http.Server // metrics_addr: /metrics and pprof; nil when unset
+	debugAddr net.Addr
+	debugDone chan struct{}
 }
 
 // New builds the route table; Start listens.
@@ -79,7 +83,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	if deps.Gatherer != nil {
+	if deps.Gatherer != nil && cfg.MetricsAddr == "" { // else on metrics_addr only (debug.go)
 		mux.Handle("GET /metrics", promhttp.HandlerFor(deps.Gatherer, promhttp.HandlerOpts{}))
 	}
 	if deps.Sub != nil {
@@ -132,8 +136,17 @@ func (s *Service) Start(context.Context) error {
 	if err != nil {
 		return err
 	}
+	if s.cfg.MetricsAddr != "" {
+		s.mu.Lock()
+		err := s.startDebug()
+		s.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
 	if err != nil {
+		s.stopDebug(context.Background())
 		return fmt.Errorf("gateway: listen %s: %w", s.cfg.HTTPAddr, err)
 	}
 	ln = lim.Listen(ln)
@@ -170,12 +183,25 @@ func (s *Service) Addr() net.Addr {
 
 // Stop stops accepting and drains in-flight requests.
 func (s *Service) Stop(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
+	defer cancel()
+	defer s.stopDebug(ctx)
 	if s.srv == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
-	defer cancel()
 	err := s.srv.Shutdown(ctx)
 	<-s.done
 	return err
+}
+
+// stopDebug stops the metrics address, if it runs; a profile in progress is cut off.
+func (s *Service) stopDebug(ctx context.Context) {
+	if s.debugSrv == nil {
+		return
+	}
+	if err := s.debugSrv.Shutdown(ctx); err != nil {
+		_ = s.debugSrv.Close()
+	}
+	<-s.debugDone
+	s.debugSrv = nil
 }
