@@ -25,6 +25,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/job"
 	"github.com/zhibo-live/zhibo/internal/logic"
 	"github.com/zhibo-live/zhibo/internal/platform/cache"
+	"github.com/zhibo-live/zhibo/internal/platform/connlimit"
 	"github.com/zhibo-live/zhibo/internal/platform/grpcx"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
@@ -52,6 +53,7 @@ type App struct {
 	redis *cache.Redis
 	grpc  *grpcx.Server
 	conns []*grpc.ClientConn // to remote peers
+	total *connlimit.Total   // connection budget shared by the gateway's and the comet's listeners
 
 	remoteLogic  *logic.Remote
 	remoteComets []job.Comet
@@ -84,7 +86,10 @@ func New(cfg config.Config, components []string, log *slog.Logger) (*App, error)
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &App{cfg: cfg, names: names, log: log, Reg: reg}, nil
+	nofile := connlimit.NoFile()
+	total := connlimit.NewTotal(cfg.Conns.Limit(nofile))
+	log.Info("connection cap", "max_total", total.Max(), "rlimit_nofile", nofile, "fd_reserve", cfg.Conns.FDReserve)
+	return &App{cfg: cfg, names: names, log: log, Reg: reg, total: total}, nil
 }
 
 func (a *App) has(n string) bool { return slices.Contains(a.names, n) }

@@ -108,7 +108,8 @@ func (a *App) build(signer *token.Signer, idg *ids.Generator) error {
 			host, _ := os.Hostname()
 			cfg.ServerID = fmt.Sprintf("%s-%d", host, os.Getpid()) // unique per process, even many on one host
 		}
-		if a.Comet, err = comet.New(cfg, comet.Deps{Logger: a.logger("comet"), Registry: a.Reg, Logic: l}); err != nil {
+		if a.Comet, err = comet.New(cfg, comet.Deps{Logger: a.logger("comet"), Registry: a.Reg, Logic: l,
+			Conns: a.total}); err != nil {
 			return err
 		}
 		if a.grpc != nil {
@@ -132,7 +133,8 @@ func (a *App) build(signer *token.Signer, idg *ids.Generator) error {
 }
 
 func (a *App) buildGateway() error {
-	deps := gateway.Deps{Logger: a.logger("gateway"), Registry: a.Reg, Gatherer: a.Reg, Ready: a.Ready, Web: web.Handler(a.cfg.Room.CoverHosts...)}
+	deps := gateway.Deps{Logger: a.logger("gateway"), Registry: a.Reg, Gatherer: a.Reg, Ready: a.Ready,
+		Web: web.Handler(a.cfg.Room.CoverHosts...), Conns: a.total}
 	if a.Account != nil {
 		deps.Verifier = a.Account
 		deps.Routes = append(deps.Routes, a.Account)

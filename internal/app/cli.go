@@ -185,6 +185,9 @@ func serve(args []string, stdout, stderr io.Writer, pick bool) error {
 		if t := a.TCPAddr(); t != nil {
 			fmt.Fprintf(stdout, ", raw TCP %s", t)
 		}
+		if a.Gateway != nil && a.Gateway.MetricsAddr() != nil {
+			fmt.Fprintf(stdout, ", metrics and pprof %s", displayURL(a.Gateway.MetricsAddr()))
+		}
 		fmt.Fprintln(stdout, ")")
 	}
 	<-ctx.Done()

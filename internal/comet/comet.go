@@ -27,6 +27,8 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/zhibo-live/zhibo/internal/platform/connlimit"
 )
 
 // Logic is what comet needs from the logic component.
@@ -50,6 +52,9 @@ type Deps struct {
 	Logger   *slog.Logger          // nil discards logs
 	Registry prometheus.Registerer // nil keeps metrics private to the Service
 	Logic    Logic                 // required
+	// Conns is the process-wide connection budget the TCP listener shares with the other
+	// listeners of the process (nil = no total cap).
+	Conns *connlimit.Total
 }
 
 // ErrClosed is returned when the Service is stopped or not started.
@@ -69,7 +74,7 @@ type Service struct {
 	m       *metrics
 	buckets []*bucket
 	wsUp    ws.HTTPUpgrader
-	ips     *ipLimit
+	ips     *connlimit.Limiter // per-IP cap of both transports; the TCP listener's total
 
 	ctx    context.Context // canceled by Stop; parent of loops and logic calls
 	cancel context.CancelFunc
@@ -125,12 +130,17 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		m:       m,
 		buckets: make([]*bucket, cfg.Buckets),
 		wsUp:    ws.HTTPUpgrader{Timeout: cfg.WriteTimeout},
-		ips:     newIPLimit(cfg.MaxConnsPerIP),
 
 		clock:         newWriterClock(),
 		writerTick:    defaultWriterTick,
 		epoch:         time.Now(),
 		fanoutWorkers: max(1, runtime.GOMAXPROCS(0)),
+	}
+	if s.ips, err = connlimit.New(connlimit.Options{Listener: "comet", PerIP: cfg.MaxConnsPerIP,
+		Total: deps.Conns, Logger: log, Registry: reg, OnRefuse: func(reason string) {
+			s.m.dropped.WithLabelValues(refuseReason(reason)).Inc()
+		}}); err != nil {
+		return nil, err
 	}
 	for i := range s.buckets {
 		s.buckets[i] = newBucket()
@@ -158,9 +168,9 @@ func (s *Service) Start(ctx context.Context) error {
 			s.closePollers()
 			return fmt.Errorf("comet: listen %s: %w", s.cfg.TCPAddr, err)
 		}
-		s.ln = ln
+		s.ln = s.ips.Listen(ln)
 		s.wg.Add(1)
-		go s.acceptLoop(ln)
+		go s.acceptLoop(s.ln)
 		s.log.Info("comet listening", "tcp_addr", ln.Addr().String(), "server_id", s.cfg.ServerID)
 	}
 	s.startPollers()

@@ -49,8 +49,12 @@ type Config struct {
 	SendBuffer int `yaml:"send_buffer"`
 	// LogicTimeout bounds each call to logic (connect, disconnect, report).
 	LogicTimeout time.Duration `yaml:"logic_timeout"`
-	// MaxConnsPerIP caps connections from one client IP (0 = no limit). Viewers behind one
-	// carrier NAT share an address, so size it generously.
+	// MaxConnsPerIP caps connections from one client IP, TCP and WebSocket
+	// counted together (0 = no limit). Viewers behind one carrier NAT share an
+	// address, so the default (128) is generous: far more viewers of one
+	// address than one node normally serves, yet one address cannot take more
+	// than a small share of the process total (conns.max_total). A load test
+	// from one machine sets it to 0.
 	MaxConnsPerIP int `yaml:"max_conns_per_ip"`
 	// Poller parks authenticated connections that are waiting for input in an
 	// epoll set instead of a blocked reader goroutine each, so an idle
@@ -81,6 +85,7 @@ const (
 	DefaultLogicTimeout     = 3 * time.Second
 	DefaultPoller           = true
 	DefaultDirectWrites     = true
+	DefaultMaxConnsPerIP    = 128
 )
 
 // Bounds of send_buffer: the kernel's own minimum is about 4.5 KiB.
@@ -104,6 +109,7 @@ func DefaultConfig() Config {
 		LogicTimeout:     DefaultLogicTimeout,
 		Poller:           DefaultPoller,
 		DirectWrites:     DefaultDirectWrites,
+		MaxConnsPerIP:    DefaultMaxConnsPerIP,
 	}
 }
 
@@ -121,7 +127,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.DurationVar(&c.WriteTimeout, prefix+"write_timeout", DefaultWriteTimeout, "deadline of one write to a connection; a connection that misses it is closed")
 	fs.IntVar(&c.SendBuffer, prefix+"send_buffer", DefaultSendBuffer, "kernel send buffer of each client socket in bytes: what a viewer that stopped reading absorbs before write_timeout counts; 0 means kernel autotuning (up to 4 MiB)")
 	fs.DurationVar(&c.LogicTimeout, prefix+"logic_timeout", DefaultLogicTimeout, "deadline of each call to logic (connect, disconnect, report)")
-	fs.IntVar(&c.MaxConnsPerIP, prefix+"max_conns_per_ip", 0, "connections allowed from one client IP; 0 means no limit")
+	fs.IntVar(&c.MaxConnsPerIP, prefix+"max_conns_per_ip", DefaultMaxConnsPerIP, "connections allowed from one client IP, TCP and WebSocket together; 0 means no limit (load tests from one machine)")
 	fs.BoolVar(&c.Poller, prefix+"poller", DefaultPoller, "park idle connections in epoll instead of a reader goroutine each (Linux; ignored elsewhere)")
 	fs.BoolVar(&c.DirectWrites, prefix+"direct_writes", DefaultDirectWrites, "pushes write to idle sockets without blocking from one goroutine per core; false wakes a writer goroutine per connection (Unix; ignored elsewhere)")
 }

@@ -59,7 +59,7 @@ type conn struct {
 	ws     bool
 	joined bool   // past auth: writes go through the queue; read state
 	vi     uint8  // message version index (viPlain, viZlib, viBrotli)
-	ip     string // counted in the per-IP limit until end
+	ip     string // WebSocket: counted in the per-IP limit until end (TCP: the listener's conn holds it)
 	uid    int64
 	roomID int64
 	// session is the connection token's session id from logic: Disconnect hands it back,

@@ -6,17 +6,19 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/zhibo-live/zhibo/internal/platform/connlimit"
 )
 
 // directWrites tells whether this platform can write to a socket without
 // blocking through its raw descriptor.
 const directWrites = true
 
-// rawConn returns the descriptor access of a plain TCP connection, or nil
-// for any other kind (TLS, a wrapper), which is only written through its
-// send queue.
+// rawConn returns the descriptor access of a plain TCP connection (also
+// under a connection-limit wrapper, which adds nothing to the stream), or nil
+// for any other kind (TLS), which is only written through its send queue.
 func rawConn(nc net.Conn) syscall.RawConn {
-	tc, ok := nc.(*net.TCPConn)
+	tc, ok := connlimit.Unwrap(nc).(*net.TCPConn)
 	if !ok {
 		return nil
 	}

@@ -97,6 +97,7 @@ func testConfig() Config {
 	cfg.Buckets = 4
 	cfg.ReportInterval = 20 * time.Millisecond
 	cfg.WriteTimeout = 2 * time.Second
+	cfg.MaxConnsPerIP = 0 // tests dial hundreds from 127.0.0.1; iplimit_test.go sets a cap
 	return cfg
 }
 

@@ -2,6 +2,8 @@ package comet
 
 import (
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,20 +12,9 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
-)
 
-func TestIPLimitCountsAndReleases(t *testing.T) {
-	l := newIPLimit(2)
-	require.True(t, l.acquire("1.1.1.1"))
-	require.True(t, l.acquire("1.1.1.1"))
-	require.False(t, l.acquire("1.1.1.1"))
-	require.True(t, l.acquire("2.2.2.2"), "other addresses are not affected")
-	l.release("1.1.1.1")
-	require.True(t, l.acquire("1.1.1.1"))
-	require.True(t, newIPLimit(0).acquire("x"), "0 means no limit")
-	require.Equal(t, "127.0.0.1", hostOf("127.0.0.1:5000"))
-	require.Equal(t, "::1", hostOf("[::1]:5000"))
-}
+	"github.com/zhibo-live/zhibo/internal/platform/connlimit"
+)
 
 // A third connection from one address is refused on both transports while the first two
 // stay up; once one closes, a new one is accepted again.
@@ -53,4 +44,29 @@ func TestConnectionsPerIPAreCapped(t *testing.T) {
 		c.nc.Close()
 		return err != nil && strings.Contains(err.Error(), "timeout") // kept open, waiting for auth
 	}, 5*time.Second, 50*time.Millisecond)
+}
+
+// The TCP listener shares the process total: over it, a connection is refused at accept and
+// counted as total_limit; closing an admitted one gives its slot back.
+func TestTCPListenerSharesTheProcessTotal(t *testing.T) {
+	total := connlimit.NewTotal(1)
+	svc, err := New(testConfig(), Deps{Logic: &fakeLogic{popularity: 1}, Conns: total})
+	require.NoError(t, err)
+	require.NoError(t, svc.Start(context.Background()))
+	t.Cleanup(func() { _ = svc.Stop(context.Background()) })
+	dial := func() net.Conn {
+		nc, err := net.Dial("tcp", svc.TCPAddr().String())
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = nc.Close() })
+		return nc
+	}
+	first := dial()
+	require.Eventually(t, func() bool { return total.Open() == 1 }, 5*time.Second, 10*time.Millisecond)
+	over := dial()
+	_ = over.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = over.Read(make([]byte, 1))
+	require.ErrorIs(t, err, io.EOF, "refused at accept")
+	require.Equal(t, 1.0, testutil.ToFloat64(svc.m.dropped.WithLabelValues(dropTotalLimit)))
+	require.NoError(t, first.Close())
+	require.Eventually(t, func() bool { return total.Open() == 0 }, 5*time.Second, 10*time.Millisecond)
 }

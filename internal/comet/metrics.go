@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/zhibo-live/zhibo/internal/platform/connlimit"
 )
 
 // Close reasons counted in zhibo_comet_dropped_connections_total: the comet
@@ -15,7 +17,16 @@ const (
 	dropAuthTimeout      = "auth_timeout"
 	dropAuthRejected     = "auth_rejected"
 	dropIPLimit          = "ip_limit"
+	dropTotalLimit       = "total_limit" // the process-wide connection cap (conns.max_total)
 )
+
+// refuseReason is the drop reason of a connlimit refusal.
+func refuseReason(reason string) string {
+	if reason == connlimit.ReasonTotal {
+		return dropTotalLimit
+	}
+	return dropIPLimit
+}
 
 // Protocol-error reasons of the comet itself, in addition to the codec's
 // (protocol.Reason: header_len, short, too_large, unknown_op, version,

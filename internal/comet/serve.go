@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/zhibo-live/zhibo/internal/platform/connlimit"
 	"github.com/zhibo-live/zhibo/internal/protocol"
 )
 
@@ -24,20 +25,20 @@ const readBufSize = 64
 func (s *Service) Handler() http.Handler { return http.HandlerFunc(s.serveWS) }
 
 func (s *Service) serveWS(w http.ResponseWriter, r *http.Request) {
-	ip := hostOf(r.RemoteAddr)
-	if !s.ips.acquire(ip) {
-		s.m.dropped.WithLabelValues(dropIPLimit).Inc()
+	// The gateway's listener holds this connection's process slot; the comet adds its per-IP cap.
+	ip := connlimit.Host(r.RemoteAddr)
+	if !s.ips.AcquireIP(ip) {
 		http.Error(w, "too many connections from this address", http.StatusTooManyRequests)
 		return
 	}
 	if !s.enter() {
-		s.ips.release(ip)
+		s.ips.ReleaseIP(ip)
 		http.Error(w, "comet not running", http.StatusServiceUnavailable)
 		return
 	}
 	nc, rw, _, err := s.wsUp.Upgrade(r, w)
 	if err != nil {
-		s.ips.release(ip)
+		s.ips.ReleaseIP(ip)
 		s.wg.Done()
 		if nc != nil {
 			_ = nc.Close()
@@ -81,19 +82,12 @@ func (s *Service) acceptLoop(ln net.Listener) {
 			continue
 		}
 		delay = 0
-		ip := hostOf(nc.RemoteAddr().String())
-		if !s.ips.acquire(ip) {
-			s.m.dropped.WithLabelValues(dropIPLimit).Inc()
-			_ = nc.Close()
-			continue
-		}
+		// The listener admitted nc under the per-IP and total caps; closing nc gives both back.
 		if !s.enter() {
-			s.ips.release(ip)
 			_ = nc.Close()
 			return
 		}
 		c := newConn(nc, false)
-		c.ip = ip
 		go s.serveConn(c, nc)
 	}
 }
@@ -198,7 +192,9 @@ func (s *Service) now() int64 { return int64(time.Since(s.epoch)) }
 func (s *Service) end(c *conn, connected bool) {
 	defer s.wg.Done()
 	c.close(closePeer)
-	s.ips.release(c.ip)
+	if c.ws {
+		s.ips.ReleaseIP(c.ip)
+	}
 	s.m.connGauge(c.ws).Dec()
 	if !connected {
 		return

@@ -24,6 +24,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/job"
 	"github.com/zhibo-live/zhibo/internal/logic"
 	"github.com/zhibo-live/zhibo/internal/platform/cache"
+	"github.com/zhibo-live/zhibo/internal/platform/connlimit"
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
@@ -52,6 +53,8 @@ type Config struct {
 	// titles and areas — matched on skeletons (textnorm.Words: case, width, invisible
 	// characters and look-alike letters do not hide a word). Empty = no word is banned.
 	BannedWords []string `yaml:"banned_words"`
+	// Conns is the connection budget every public listener of the process shares.
+	Conns connlimit.Config `yaml:"conns"`
 
 	Log     obs.LogConfig   `yaml:"log"`
 	Store   sqlstore.Config `yaml:"store"`
@@ -99,6 +102,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	})
 	fs.StringVar(&c.Log.Level, "log.level", "info", "log level: debug, info, warn or error.")
 	fs.StringVar(&c.Log.Format, "log.format", "json", "log format: json or text.")
+	c.Conns.RegisterFlags(fs, "conns.")
 	c.Store.RegisterFlags(fs, "store.")
 	c.Queue.RegisterFlags(fs, "queue.")
 	c.Redis.RegisterFlags(fs, "redis.")
@@ -129,7 +133,7 @@ func (c *Config) Validate() error {
 	if c.Node < 0 || c.Node > ids.MaxNode {
 		errs = append(errs, fmt.Errorf("node must be in 0..%d", ids.MaxNode))
 	}
-	for _, v := range []interface{ Validate() error }{&c.Peers, &c.Store, &c.Queue, &c.Redis, &c.Gateway, &c.Account,
+	for _, v := range []interface{ Validate() error }{&c.Peers, &c.Conns, &c.Store, &c.Queue, &c.Redis, &c.Gateway, &c.Account,
 		&c.Room, &c.Danmaku, &c.Gift, &c.Logic, c.Comet, &c.Job} {
 		if err := v.Validate(); err != nil {
 			errs = append(errs, err)

@@ -12,6 +12,24 @@ type Config struct {
 	HTTPAddr string `yaml:"http_addr"`
 	// ReadHeaderTimeout bounds how long a client may take to send request headers.
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// ReadTimeout bounds reading one whole request, headers and body: a body that is promised
+	// and never sent is cut off at it. Not applied to /sub once it is a WebSocket.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds serving one request from the end of its headers to the last byte of
+	// the response; at least request_timeout, so an API request that times out can still answer.
+	// Not applied to /sub once it is a WebSocket (the comet has its own write deadlines).
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout closes a keep-alive connection that sends no new request for this long.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxConnsPerIP caps the connections one client IP holds on the HTTP port, WebSockets at
+	// /sub included (0 = no cap). Behind a proxy or load balancer every connection comes from
+	// the proxy's address: set 0 there and cap at the proxy. The process-wide cap is conns.max_total.
+	MaxConnsPerIP int `yaml:"max_conns_per_ip"`
+	// MetricsAddr, when set, serves /metrics and /debug/pprof/ on this separate address, meant
+	// to be reachable only from inside (firewalled, or a loopback/private address), and /metrics
+	// is then no longer served on http_addr. Empty = /metrics on http_addr as before, and no
+	// pprof anywhere: pprof is never served on the public port.
+	MetricsAddr string `yaml:"metrics_addr"`
 	// RequestTimeout bounds one API request (not WebSocket connections).
 	RequestTimeout time.Duration `yaml:"request_timeout"`
 	// ShutdownTimeout bounds the graceful drain of in-flight requests on stop.
@@ -22,10 +40,20 @@ type Config struct {
 	BurstPerIP int `yaml:"burst_per_ip"`
 }
 
+// DefaultMaxConnsPerIP is generous: one browser holds a /sub WebSocket and a few API
+// connections, and viewers behind one carrier NAT share an address; one address still cannot
+// take more than a small share of the process total.
+const DefaultMaxConnsPerIP = 256
+
 // RegisterFlags binds the config to flags under prefix.
 func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.StringVar(&c.HTTPAddr, prefix+"http_addr", ":8080", "listen address of the API, web UI and /sub WebSocket.")
 	fs.DurationVar(&c.ReadHeaderTimeout, prefix+"read_header_timeout", 5*time.Second, "time a client has to send request headers.")
+	fs.DurationVar(&c.ReadTimeout, prefix+"read_timeout", 15*time.Second, "time a client has to send a whole request, headers and body.")
+	fs.DurationVar(&c.WriteTimeout, prefix+"write_timeout", 30*time.Second, "time to serve one request after its headers, response included (>= request_timeout; not /sub WebSockets).")
+	fs.DurationVar(&c.IdleTimeout, prefix+"idle_timeout", 60*time.Second, "an idle keep-alive connection is closed after this long.")
+	fs.IntVar(&c.MaxConnsPerIP, prefix+"max_conns_per_ip", DefaultMaxConnsPerIP, "connections one client IP may hold on http_addr, /sub WebSockets included (0 = no cap; set 0 behind a proxy).")
+	fs.StringVar(&c.MetricsAddr, prefix+"metrics_addr", "", "separate, internal listen address of /metrics and /debug/pprof/ (empty = /metrics on http_addr, no pprof).")
 	fs.DurationVar(&c.RequestTimeout, prefix+"request_timeout", 10*time.Second, "time limit of one API request.")
 	fs.DurationVar(&c.ShutdownTimeout, prefix+"shutdown_timeout", 10*time.Second, "graceful drain of in-flight requests on stop.")
 	fs.Float64Var(&c.RatePerIP, prefix+"rate_per_ip", 50, "API requests per second per client IP (0 = no limit).")
@@ -37,8 +65,15 @@ func (c *Config) Validate() error {
 	if c.HTTPAddr == "" {
 		return errors.New("gateway.http_addr must not be empty")
 	}
-	if c.ReadHeaderTimeout <= 0 || c.RequestTimeout <= 0 || c.ShutdownTimeout <= 0 {
+	if c.ReadHeaderTimeout <= 0 || c.ReadTimeout <= 0 || c.WriteTimeout <= 0 || c.IdleTimeout <= 0 ||
+		c.RequestTimeout <= 0 || c.ShutdownTimeout <= 0 {
 		return errors.New("gateway timeouts must be positive")
+	}
+	if c.WriteTimeout < c.RequestTimeout {
+		return errors.New("gateway.write_timeout must be at least request_timeout")
+	}
+	if c.MaxConnsPerIP < 0 {
+		return errors.New("gateway.max_conns_per_ip must not be negative")
 	}
 	if c.RatePerIP < 0 || (c.RatePerIP > 0 && c.BurstPerIP < 1) {
 		return errors.New("gateway.rate_per_ip must be >= 0 and burst_per_ip >= 1 when limiting")

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/zhibo-live/zhibo/internal/platform/connlimit"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 )
 
@@ -36,6 +37,9 @@ type Deps struct {
 	Sub      http.Handler // WebSocket endpoint, nil when no comet runs here
 	Web      http.Handler // the UI, nil for an API-only node
 	Ready    func(ctx context.Context) error
+	// Conns is the process-wide connection budget shared with the other listeners of the
+	// process (nil = no total cap).
+	Conns *connlimit.Total
 }
 
 // Service is the gateway.
@@ -49,6 +53,10 @@ type Service struct {
 	mu   sync.Mutex
 	addr net.Addr
 	done chan struct{}
+
+	debugSrv  *http.Server // metrics_addr: /metrics and pprof; nil when unset
+	debugAddr net.Addr
+	debugDone chan struct{}
 }
 
 // New builds the route table; Start listens.
@@ -75,7 +83,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	if deps.Gatherer != nil {
+	if deps.Gatherer != nil && cfg.MetricsAddr == "" { // else on metrics_addr only (debug.go)
 		mux.Handle("GET /metrics", promhttp.HandlerFor(deps.Gatherer, promhttp.HandlerOpts{}))
 	}
 	if deps.Sub != nil {
@@ -123,13 +131,33 @@ func withTimeout(cfg Config, next http.Handler) http.Handler {
 
 // Start listens and serves in the background.
 func (s *Service) Start(context.Context) error {
+	lim, err := connlimit.New(connlimit.Options{Listener: "gateway", PerIP: s.cfg.MaxConnsPerIP,
+		Total: s.deps.Conns, Logger: s.log, Registry: s.deps.Registry})
+	if err != nil {
+		return err
+	}
+	if s.cfg.MetricsAddr != "" {
+		s.mu.Lock()
+		err := s.startDebug()
+		s.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
 	if err != nil {
+		s.stopDebug(context.Background())
 		return fmt.Errorf("gateway: listen %s: %w", s.cfg.HTTPAddr, err)
 	}
+	ln = lim.Listen(ln)
+	// Read and write timeouts end at a hijack (net/http clears the deadlines), so the /sub
+	// WebSockets are bound by the comet's own deadlines, not by these.
 	s.srv = &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	s.mu.Lock()
@@ -155,12 +183,25 @@ func (s *Service) Addr() net.Addr {
 
 // Stop stops accepting and drains in-flight requests.
 func (s *Service) Stop(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
+	defer cancel()
+	defer s.stopDebug(ctx)
 	if s.srv == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
-	defer cancel()
 	err := s.srv.Shutdown(ctx)
 	<-s.done
 	return err
+}
+
+// stopDebug stops the metrics address, if it runs; a profile in progress is cut off.
+func (s *Service) stopDebug(ctx context.Context) {
+	if s.debugSrv == nil {
+		return
+	}
+	if err := s.debugSrv.Shutdown(ctx); err != nil {
+		_ = s.debugSrv.Close()
+	}
+	<-s.debugDone
+	s.debugSrv = nil
 }

@@ -1,11 +1,13 @@
 package httpx
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
-
 	"io"
 	"net/http"
+	"os"
+	"reflect"
 	"strconv"
 
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
@@ -14,26 +16,37 @@ import (
 // MaxBody is the default limit of a JSON request body.
 const MaxBody = 64 << 10
 
+// errBodyTimeout answers a body that did not arrive before the server's read deadline.
+var errBodyTimeout = apierr.New(http.StatusRequestTimeout, -408, "request body not received in time")
+
 // Decode reads one JSON object from r's body into dst: at most MaxBody bytes, no unknown
-// fields, no trailing data. Every failure is a BadRequest (or TooLarge) with a precise message.
+// fields, field names in their exact case, no name twice in one object, no trailing data.
+// Every failure is a BadRequest (or TooLarge, or RequestTimeout for a body that does not
+// arrive within the server's read timeout) with a precise message.
 func Decode(w http.ResponseWriter, r *http.Request, dst any) error {
 	return DecodeLimit(w, r, dst, MaxBody)
 }
 
 // DecodeLimit is Decode with an explicit size limit.
 func DecodeLimit(w http.ResponseWriter, r *http.Request, dst any, limit int64) error {
-	body := http.MaxBytesReader(w, r.Body, limit)
-	dec := json.NewDecoder(body)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		return decodeError(err, limit)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return decodeError(err, limit)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return decodeError(err, limit)
-		}
 		return apierr.BadRequest.Withf("request body must hold a single JSON object")
+	}
+	// encoding/json has accepted the shape; refuse what it lets through (strict.go).
+	if err := checkStrict(body, reflect.TypeOf(dst)); err != nil {
+		if apierr.From(err).Status == http.StatusBadRequest {
+			return err
+		}
+		return apierr.BadRequest.Withf("malformed JSON")
 	}
 	return nil
 }
@@ -47,6 +60,8 @@ func decodeError(err error, limit int64) error {
 	switch {
 	case errors.As(err, &mbe):
 		return apierr.TooLarge.Withf("request body larger than %d bytes", limit)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return errBodyTimeout
 	case errors.Is(err, io.EOF):
 		return apierr.BadRequest.Withf("request body is empty, want a JSON object")
 	case errors.Is(err, io.ErrUnexpectedEOF):

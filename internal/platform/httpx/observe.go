@@ -39,9 +39,23 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
+// MethodLabel is the metric label of an HTTP method: the standard method names as they are,
+// every other name "other". A method is raw client input (any token, up to the header size
+// limit); it must never become a label value of its own.
+func MethodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return m
+	}
+	return "other"
+}
+
 // Observe wraps a ServeMux: it continues or starts the W3C trace (echoed in the response's
 // traceparent), recovers panics as 500, logs one line per request and records route metrics.
-// It must wrap the mux directly so that the matched pattern is known after serving.
+// It must wrap the mux directly so that the matched pattern is known after serving. Every label
+// comes from a fixed set: route is the matched pattern or "unmatched", method is MethodLabel's,
+// status is the code the server wrote.
 func Observe(log *slog.Logger, m *Metrics, mux http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -71,12 +85,13 @@ func Observe(log *slog.Logger, m *Metrics, mux http.Handler) http.Handler {
 			if route == "" {
 				route = "unmatched"
 			}
+			method := MethodLabel(r.Method)
 			status := strconv.Itoa(rec.status)
 			d := time.Since(start)
-			m.requests.WithLabelValues(route, r.Method, status).Inc()
-			m.latency.WithLabelValues(route, r.Method, status).Observe(d.Seconds())
+			m.requests.WithLabelValues(route, method, status).Inc()
+			m.latency.WithLabelValues(route, method, status).Observe(d.Seconds())
 			if !rec.hijacked {
-				log.DebugContext(r.Context(), "http request", "method", r.Method, "route", route,
+				log.DebugContext(r.Context(), "http request", "method", method, "route", route,
 					"path", r.URL.Path, "status", rec.status, "bytes", rec.bytes, "duration", d)
 			}
 		}()
