@@ -76,6 +76,7 @@ func startCluster(t *testing.T) *cluster {
 	t.Cleanup(func() { deleteStreams(t, natsURL, ns+"_") })
 	common := []string{"-queue.url", natsURL, "-queue.namespace", ns, "-secret", "split-cluster-secret-0123",
 		"-log.level", "warn", "-gateway.rate_per_ip", "0", "-account.bcrypt_cost", "4", "-account.limits.register_per_ip_hour", "0",
+		"-gateway.max_conns_per_ip", "0", "-comet.max_conns_per_ip", "0", // every viewer dials from 127.0.0.1
 		"-comet.report_interval", "100ms", "-comet.write_timeout", "3s", "-logic.count_interval", "200ms", "-job.window", "20ms",
 		"-danmaku.rate", "1000", "-danmaku.burst", "1000", "-banned_words", bannedE2E}
 	port := func() string { return fmt.Sprint(freePort(t)) }

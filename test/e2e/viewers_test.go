@@ -25,7 +25,7 @@ const tokenCap = 3
 // reconnecting hundreds of times is announced once; distinct users are each counted and
 // announced.
 func TestViewers(t *testing.T) {
-	n := startAllInOne(t, func(c *config.Config) { c.Comet.MaxConnsPerIP = 0 })
+	n := startAllInOne(t, func(c *config.Config) { c.Comet.MaxConnsPerIP, c.Gateway.MaxConnsPerIP = 0, 0 })
 	ViewersScenario(t, n, 5000, false)
 	EntriesScenario(t, n)
 }
