@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zhibo-live/zhibo/internal/platform/connlimit"
 	"github.com/zhibo-live/zhibo/internal/protocol"
 )
 
@@ -112,7 +113,14 @@ func startEnv(t testing.TB, mod func(*Config)) *env {
 	require.NoError(t, err)
 	require.NoError(t, svc.Start(context.Background()))
 	e.svc = svc
-	hs := httptest.NewServer(svc.Handler())
+	// WebSocket connections reach the comet through the gateway's connection-limited listener
+	// in production: serve them through the same wrapper (no caps) so type checks on the
+	// connection see what they see there.
+	hl, err := connlimit.New(connlimit.Options{Listener: "test"})
+	require.NoError(t, err)
+	hs := httptest.NewUnstartedServer(svc.Handler())
+	hs.Listener = hl.Listen(hs.Listener)
+	hs.Start()
 	e.wsURL = "ws" + strings.TrimPrefix(hs.URL, "http") + "/sub"
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -164,7 +164,7 @@ func (s *Service) capSendBuffer(c *conn) {
 	if s.cfg.SendBuffer == 0 {
 		return
 	}
-	wb, ok := c.nc.(interface{ SetWriteBuffer(int) error })
+	wb, ok := connlimit.Unwrap(c.nc).(interface{ SetWriteBuffer(int) error })
 	if !ok {
 		return
 	}
