@@ -231,17 +231,6 @@ func (s *Service) sweepEntries(now time.Time) {
 			break
 		}
 	}
-	n = 0
-	idle := now.Add(-watchedIdle).Unix()
-	for id, w := range s.watched {
-		if w.last < idle && s.totals[id] == 0 {
-			delete(s.watched, id)
-			delete(s.lastSent, id)
-		}
-		if n++; n >= sweepBudget {
-			break
-		}
-	}
 }
 
 // sweep forgets expired entries, the leases of expired tokens (which no Connect can name any
