@@ -34,7 +34,9 @@ import (
 	"github.com/zhibo-live/zhibo/pkg/ids"
 )
 
-// lifecycle is what every component implements.
+// lifecycle is what every component implements: Start returns once the component is ready;
+// Stop drains and waits for what Start began, and is safe to call again (a later call returns
+// the first one's result; TestStopIsIdempotent holds every component to it).
 type lifecycle interface {
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error

@@ -36,6 +36,9 @@ type Deps struct {
 
 // Service is the job component.
 type Service struct {
+	stopOnce sync.Once // Stop runs once; later calls return its result
+	stopErr  error
+
 	cfg  Config
 	deps Deps
 	log  *slog.Logger
@@ -111,6 +114,12 @@ func (s *Service) Start(ctx context.Context) error {
 // Stop stops consuming, sends what is merged, and waits — for slow comets only as long as ctx
 // allows; what they have not taken by then is dropped.
 func (s *Service) Stop(ctx context.Context) error {
+	s.stopOnce.Do(func() { s.stopErr = s.shutdown(ctx) })
+	return s.stopErr
+}
+
+// shutdown is Stop's first run.
+func (s *Service) shutdown(ctx context.Context) error {
 	if s.stopConsume != nil {
 		s.stopConsume()
 	}

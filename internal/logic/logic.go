@@ -38,6 +38,9 @@ type Deps struct {
 
 // Service implements Counter and the comet's Logic interface.
 type Service struct {
+	stopOnce sync.Once // Stop runs once; later calls return its result
+	stopErr  error
+
 	cfg  Config
 	deps Deps
 	log  *slog.Logger
@@ -96,7 +99,13 @@ func (s *Service) Start(ctx context.Context) error {
 }
 
 // Stop ends the count loop.
-func (s *Service) Stop(context.Context) error {
+func (s *Service) Stop(ctx context.Context) error {
+	s.stopOnce.Do(func() { s.stopErr = s.shutdown(ctx) })
+	return s.stopErr
+}
+
+// shutdown is Stop's first run.
+func (s *Service) shutdown(ctx context.Context) error {
 	close(s.stop)
 	s.wg.Wait()
 	return nil

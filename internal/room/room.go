@@ -47,6 +47,9 @@ type Deps struct {
 
 // Service implements Client and the /api/rooms routes.
 type Service struct {
+	stopOnce sync.Once // Stop runs once; later calls return its result
+	stopErr  error
+
 	cfg   Config
 	deps  Deps
 	log   *slog.Logger
@@ -131,6 +134,12 @@ func (s *Service) Start(ctx context.Context) error {
 
 // Stop ends the refresh loop and folds the likes received.
 func (s *Service) Stop(ctx context.Context) error {
+	s.stopOnce.Do(func() { s.stopErr = s.shutdown(ctx) })
+	return s.stopErr
+}
+
+// shutdown is Stop's first run.
+func (s *Service) shutdown(ctx context.Context) error {
 	close(s.stop)
 	s.wg.Wait()
 	if s.likes != nil {
