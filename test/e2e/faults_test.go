@@ -53,7 +53,7 @@ type splitRoom struct {
 	roomID int64
 }
 
-// startSplitRoom starts the cluster (skipping the test without ZHIBO_TEST_NATS_URL), registers
+// startSplitRoom starts the cluster (startCluster), registers
 // <name>_anchor and <name>_fan and creates the anchor's room.
 func startSplitRoom(t *testing.T, name string) *splitRoom {
 	c := startCluster(t)
