@@ -11,9 +11,11 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -100,8 +102,16 @@ func (s *Server) recover(ctx context.Context, req any, info *grpc.UnaryServerInf
 	return h(ctx, req)
 }
 
-// toStatus maps an apierr kind to a gRPC status carrying the kind's code, so the client can
-// rebuild the same kind.
+// errorDomain marks the status details zhibo peers attach (errdetails.ErrorInfo), so a client
+// never mistakes another party's status for one of them.
+const (
+	errorDomain = "zhibo"
+	errorReason = "API_ERROR"
+)
+
+// toStatus maps an apierr kind to a gRPC status: a gRPC code for generic clients, and the
+// kind's code and HTTP status as typed details (errdetails.ErrorInfo), so a zhibo client
+// rebuilds the same kind without reading the message.
 func toStatus(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 	resp, err := h(ctx, req)
 	if err == nil {
@@ -111,7 +121,12 @@ func toStatus(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.Unar
 		return nil, err
 	}
 	e := apierr.From(err)
-	return nil, status.Error(codeFor(e.Status), fmt.Sprintf("%d|%s", e.Code, e.Message))
+	st := status.New(codeFor(e.Status), e.Message)
+	if withInfo, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: errorReason, Domain: errorDomain,
+		Metadata: map[string]string{"code": strconv.Itoa(e.Code), "http_status": strconv.Itoa(e.Status)}}); derr == nil {
+		st = withInfo
+	}
+	return nil, st.Err()
 }
 
 func codeFor(httpStatus int) codes.Code {
@@ -141,7 +156,9 @@ var httpFor = map[codes.Code]int{
 	codes.Unavailable: http.StatusServiceUnavailable, codes.DeadlineExceeded: http.StatusServiceUnavailable,
 }
 
-// FromStatus turns a gRPC error from a peer back into an apierr kind (same code and message).
+// FromStatus turns a gRPC error from a peer back into an apierr kind: the code, HTTP status and
+// message a zhibo peer put in its status details, or, for any other status, the HTTP status of
+// its gRPC code with the message as it came.
 func FromStatus(err error) error {
 	if err == nil {
 		return nil
@@ -150,22 +167,22 @@ func FromStatus(err error) error {
 	if !ok {
 		return apierr.Unavailable.Wrap(err)
 	}
+	for _, d := range st.Details() {
+		info, ok := d.(*errdetails.ErrorInfo)
+		if !ok || info.GetDomain() != errorDomain || info.GetReason() != errorReason {
+			continue
+		}
+		code, cerr := strconv.Atoi(info.GetMetadata()["code"])
+		httpStatus, herr := strconv.Atoi(info.GetMetadata()["http_status"])
+		if cerr == nil && herr == nil && httpStatus >= 400 && httpStatus <= 599 {
+			return apierr.New(httpStatus, code, st.Message()).Wrap(err)
+		}
+	}
 	httpStatus, ok := httpFor[st.Code()]
 	if !ok {
 		httpStatus = http.StatusInternalServerError
 	}
-	code, msg := -httpStatus, st.Message()
-	var n int
-	if _, scanErr := fmt.Sscanf(msg, "%d|", &n); scanErr == nil {
-		code = n
-		for i := range len(msg) {
-			if msg[i] == '|' {
-				msg = msg[i+1:]
-				break
-			}
-		}
-	}
-	return apierr.New(httpStatus, code, msg).Wrap(err)
+	return apierr.New(httpStatus, -httpStatus, st.Message()).Wrap(err)
 }
 
 // Dial opens a client connection to a peer; it connects lazily and reconnects by itself.
