@@ -20,9 +20,11 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
+	"github.com/zhibo-live/zhibo/internal/platform/obs"
 )
 
 // Server is one process's gRPC listener, serving every local component that registers on it.
@@ -40,7 +42,7 @@ type Server struct {
 func NewServer(addr string, log *slog.Logger) *Server {
 	s := &Server{log: log, addr: addr}
 	s.Server = grpc.NewServer(
-		grpc.ChainUnaryInterceptor(s.recover, toStatus),
+		grpc.ChainUnaryInterceptor(continueTrace, s.recover, toStatus),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 	)
@@ -191,9 +193,36 @@ func Dial(target string) (*grpc.ClientConn, error) {
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`),
+		grpc.WithUnaryInterceptor(sendTrace),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("grpc: dial %s: %w", target, err)
 	}
 	return cc, nil
+}
+
+// traceKey is the metadata key of the W3C trace context between components.
+const traceKey = "traceparent"
+
+// sendTrace puts the caller's trace context in the call's metadata (deadlines cross by
+// themselves: gRPC sends the context's deadline with every call).
+func sendTrace(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	if tc, ok := obs.TraceFrom(ctx); ok {
+		ctx = metadata.AppendToOutgoingContext(ctx, traceKey, tc.Header())
+	}
+	return invoker(ctx, method, req, reply, cc, opts...)
+}
+
+// continueTrace opens a span of the caller's trace for the call, or a new trace when the call
+// carries none, so the handler's log lines carry a trace id either way.
+func continueTrace(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	tc := obs.NewTrace()
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if v := md.Get(traceKey); len(v) > 0 {
+			if parent, ok := obs.ParseTraceparent(v[0]); ok {
+				tc = parent.Child()
+			}
+		}
+	}
+	return h(obs.WithTrace(ctx, tc), req)
 }
