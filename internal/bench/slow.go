@@ -18,6 +18,7 @@ import (
 	"github.com/gobwas/ws/wsutil"
 
 	"github.com/zhibo-live/zhibo/internal/protocol"
+	"github.com/zhibo-live/zhibo/internal/viewer"
 )
 
 // Slow viewers join a room like the others and then never read, as a client whose app froze
@@ -51,7 +52,7 @@ func (r *run) dialSlow(ctx context.Context, i int) (*slowConn, error) {
 	o := r.dialOptions(i)
 	// Slow viewers have tokens of their own, after the ordinary viewers' (setup.go).
 	o.Token = r.token(i%len(r.rooms), r.viewersPerRoom()+i/len(r.rooms))
-	d := net.Dialer{LocalAddr: o.Local, Control: slowSocket(slowRcvBuf, slowMSS)}
+	d := net.Dialer{LocalAddr: o.Local, Control: viewer.SlowSocket(slowRcvBuf, slowMSS)}
 	var (
 		nc  net.Conn
 		br  *bufio.Reader

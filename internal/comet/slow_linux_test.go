@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zhibo-live/zhibo/internal/protocol"
+	"github.com/zhibo-live/zhibo/internal/viewer"
 )
 
 // dialStalled opens a connection whose receive buffer is 4 KiB and that
@@ -24,19 +25,7 @@ import (
 // writes back up after some kilobytes once the client stops reading.
 func (e *env) dialStalled(t testing.TB, isWS bool) *client {
 	t.Helper()
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-			if serr == nil {
-				serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_MAXSEG, 1460)
-			}
-		})
-		if err != nil {
-			return err
-		}
-		return serr
-	}}
+	d := net.Dialer{Control: viewer.SlowSocket(4096, 1460)}
 	var (
 		nc  net.Conn
 		br  *bufio.Reader

@@ -32,19 +32,7 @@ func TestSplitClusterSlowViewer(t *testing.T) {
 	// The stalled viewer's receive buffer is 4 KiB and it announces a typical network path's
 	// segment size (loopback's 64 KiB one lets the comet's send buffer grow to megabytes), so
 	// the comet's writes back up after some kilobytes; it never reads.
-	_ = dial(func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-			if serr == nil {
-				serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_MAXSEG, 1460)
-			}
-		})
-		if err != nil {
-			return err
-		}
-		return serr
-	})
+	_ = dial(viewer.SlowSocket(4096, 1460))
 
 	const total = 400
 	filler := strings.Repeat("x", 80)

@@ -1,8 +1,9 @@
-package bench
+package viewer
 
 import "syscall"
 
-// slowSocket is a net.Dialer Control for slow viewers, applied before connecting:
+// SlowSocket is a net.Dialer Control for viewers that stop reading (the bench's -slow, the
+// stalled-viewer tests), applied before connecting:
 //   - the receive buffer shrinks to rcvbuf bytes, so the advertised window stays small and a
 //     viewer that stops reading fills it after a few kilobytes;
 //   - the maximum segment size announced is mss (a real network's 1460, not loopback's
@@ -10,7 +11,7 @@ import "syscall"
 //     (about 20 segments' worth), so on loopback it would hold some 2.6 MB for the stalled
 //     viewer before the comet's writes block; with a network MSS it holds tens of kilobytes,
 //     as it would for a client on the internet.
-func slowSocket(rcvbuf, mss int) func(network, address string, c syscall.RawConn) error {
+func SlowSocket(rcvbuf, mss int) func(network, address string, c syscall.RawConn) error {
 	return func(_, _ string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) {
