@@ -30,6 +30,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/token"
+	"github.com/zhibo-live/zhibo/internal/push"
 	"github.com/zhibo-live/zhibo/internal/room"
 	"github.com/zhibo-live/zhibo/pkg/ids"
 )
@@ -51,7 +52,7 @@ type App struct {
 
 	db    *sqlstore.DB
 	q     *queue.Queue
-	pub   *logic.Publisher
+	pub   *push.Publisher
 	redis *cache.Redis
 	grpc  *grpcx.Server
 	conns []*grpc.ClientConn // to remote peers
@@ -128,7 +129,7 @@ func (a *App) start(ctx context.Context) error {
 			return err
 		}
 		a.q = q
-		a.pub = logic.NewPublisher(q, a.Reg)
+		a.pub = push.NewPublisher(q, a.Reg)
 	}
 	if a.cfg.Redis.Addr != "" && a.has("room") {
 		r, err := cache.Open(a.cfg.Redis, a.hotKey, a.Reg)

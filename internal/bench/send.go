@@ -8,9 +8,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/zhibo-live/zhibo/internal/logic"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/protocol"
+	"github.com/zhibo-live/zhibo/internal/push"
 )
 
 // sender is one source of comments: a registered user posting through the API, or a
@@ -38,7 +38,7 @@ func queuePublisher(q *queue.Queue, r *run) publishFunc {
 		rm := r.rooms[s.room]
 		msg := protocol.Danmu{ID: int64(s.id)<<32 | (s.acked.Load() + 1), UID: int64(s.id) + 1,
 			Uname: "zbench" + strconv.Itoa(s.id), Text: string(text), SendTime: time.Now(), RoomID: rm.id}.JSON()
-		push := logic.MarshalPush(logic.Push{Target: logic.TargetRoom, RoomID: rm.id, Msgs: [][]byte{msg}})
+		push := push.Marshal(push.Push{Target: push.TargetRoom, RoomID: rm.id, Msgs: [][]byte{msg}})
 		return q.Publish(ctx, q.Subject("push.room."+strconv.FormatInt(rm.id, 10)), push, "")
 	}
 }

@@ -13,11 +13,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zhibo-live/zhibo/internal/account"
-	"github.com/zhibo-live/zhibo/internal/logic"
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
 	"github.com/zhibo-live/zhibo/internal/platform/ratelimit"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
+	"github.com/zhibo-live/zhibo/internal/push"
 	"github.com/zhibo-live/zhibo/internal/room"
 	"github.com/zhibo-live/zhibo/pkg/hotkey"
 	"github.com/zhibo-live/zhibo/pkg/ids"
@@ -31,7 +31,7 @@ type Deps struct {
 	IDs      *ids.Generator
 	Rooms    room.Client
 	Accounts account.Client
-	Pusher   logic.Client
+	Pusher   push.Client
 	// Exp grants the sender experience for each accepted comment (nil = none).
 	Exp Exp
 	// Words are the banned words, refused anywhere in a comment; the zero value bans none.
@@ -55,7 +55,7 @@ type Service struct {
 	ids      *ids.Generator
 	rooms    room.Client
 	accounts account.Client
-	pusher   logic.Client
+	pusher   push.Client
 	exp      Exp
 	now      func() time.Time
 	words    textnorm.Words

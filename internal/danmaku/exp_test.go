@@ -13,6 +13,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
 	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
+	"github.com/zhibo-live/zhibo/internal/push/pushtest"
 	"github.com/zhibo-live/zhibo/internal/room"
 	"github.com/zhibo-live/zhibo/pkg/ids"
 )
@@ -47,7 +48,7 @@ func TestSendGrantsExp(t *testing.T) {
 	svc, err := danmaku.New(cfg, danmaku.Deps{
 		Logger: obs.Discard(), Registry: prometheus.NewRegistry(), DB: sqltest.OpenSQLite(t), IDs: gen,
 		Rooms:    &fakeRooms{rooms: map[int64]room.Room{room1: {ID: room1, OwnerUID: anchor}}},
-		Accounts: &fakeAccounts{names: map[int64]string{alice: "alice"}}, Pusher: &fakePusher{}, Exp: exp,
+		Accounts: &fakeAccounts{names: map[int64]string{alice: "alice"}}, Pusher: &pushtest.Recorder{}, Exp: exp,
 		Words: textnorm.NewWords([]string{"spam"}),
 	})
 	require.NoError(t, err)

@@ -24,6 +24,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
+	"github.com/zhibo-live/zhibo/internal/push/pushtest"
 	"github.com/zhibo-live/zhibo/internal/room"
 	"github.com/zhibo-live/zhibo/pkg/ids"
 )
@@ -98,42 +99,6 @@ func (f *fakeAccounts) Names(_ context.Context, uids []int64) (map[int64]string,
 	return out, nil
 }
 
-type push struct {
-	roomID int64
-	msgs   [][]byte
-}
-
-type fakePusher struct {
-	mu     sync.Mutex
-	pushes []push
-	err    error
-}
-
-func (f *fakePusher) PushRoom(_ context.Context, roomID int64, msgs ...[]byte) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.err != nil {
-		return f.err
-	}
-	f.pushes = append(f.pushes, push{roomID, msgs})
-	return nil
-}
-
-func (f *fakePusher) PushUsers(context.Context, []int64, ...[]byte) error { return nil }
-func (f *fakePusher) Broadcast(context.Context, ...[]byte) error          { return nil }
-
-func (f *fakePusher) all() []push {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]push(nil), f.pushes...)
-}
-
-func (f *fakePusher) fail(err error) {
-	f.mu.Lock()
-	f.err = err
-	f.mu.Unlock()
-}
-
 // fakeClock only moves when told to, so rate-limit tests need no sleeps.
 type fakeClock struct {
 	mu  sync.Mutex
@@ -158,7 +123,7 @@ type harness struct {
 	db       *sqlstore.DB
 	rooms    *fakeRooms
 	accounts *fakeAccounts
-	pusher   *fakePusher
+	pusher   *pushtest.Recorder
 	clock    *fakeClock
 	reg      *prometheus.Registry
 	url      string
@@ -191,7 +156,7 @@ func newHarnessWords(t testing.TB, db *sqlstore.DB, edit func(*danmaku.Config), 
 			room2: {ID: room2, OwnerUID: alice, Title: "alice's room"},
 		}},
 		accounts: &fakeAccounts{names: map[int64]string{anchor: "anchor", alice: "alice", bob: "bob", carol: "carol"}},
-		pusher:   &fakePusher{},
+		pusher:   &pushtest.Recorder{},
 		clock:    &fakeClock{now: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)},
 		reg:      prometheus.NewRegistry(),
 	}

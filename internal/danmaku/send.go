@@ -75,7 +75,7 @@ func (s *Service) send(ctx context.Context, rm room.Room, uid int64, text string
 // push sends the stored comment to the room as a DANMU_MSG. A failure is logged and counted
 // but does not fail the send: the comment is stored and is in the room's history, and an
 // error would make the client send it again, storing it twice (a send carries no idempotency
-// key). logic.Client publishes to the durable queue, so a failure here means the queue is
+// key). push.Client publishes to the durable queue, so a failure here means the queue is
 // down, which the push-failure metric shows. The push outlives a client that hangs up right
 // after sending, since the comment is already stored.
 func (s *Service) push(ctx context.Context, rm room.Room, c Comment, now time.Time) {

@@ -30,15 +30,15 @@ func TestSendAcceptedIsStoredAndPushed(t *testing.T) {
 		require.Equal(t, []danmaku.Comment{{ID: got.ID, RoomID: room1, UID: anchor, Uname: "anchor",
 			Text: "你好, world", Color: 0xFF0000, Mode: 5, Ts: h.clock.Now().UnixMilli()}}, items)
 
-		pushes := h.pusher.all()
+		pushes := h.pusher.All()
 		require.Len(t, pushes, 1)
-		require.Equal(t, room1, pushes[0].roomID)
-		require.Len(t, pushes[0].msgs, 1)
+		require.Equal(t, room1, pushes[0].RoomID)
+		require.Len(t, pushes[0].Msgs, 1)
 		var msg struct {
 			Cmd  string `json:"cmd"`
 			Info []json.RawMessage
 		}
-		require.NoError(t, json.Unmarshal(pushes[0].msgs[0], &msg))
+		require.NoError(t, json.Unmarshal(pushes[0].Msgs[0], &msg))
 		require.Equal(t, "DANMU_MSG", msg.Cmd)
 		var meta []any
 		require.NoError(t, json.Unmarshal(msg.Info[0], &meta))
@@ -57,9 +57,9 @@ func TestSendAcceptedIsStoredAndPushed(t *testing.T) {
 
 		// A viewer is not admin; color and mode default to white and scroll.
 		h.sendOK(bob, room1, "hi")
-		pushes = h.pusher.all()
+		pushes = h.pusher.All()
 		require.Len(t, pushes, 2)
-		require.NoError(t, json.Unmarshal(pushes[1].msgs[0], &msg))
+		require.NoError(t, json.Unmarshal(pushes[1].Msgs[0], &msg))
 		require.NoError(t, json.Unmarshal(msg.Info[0], &meta))
 		require.EqualValues(t, 1, meta[1])
 		require.EqualValues(t, 0xFFFFFF, meta[3])
@@ -130,7 +130,7 @@ func TestSendRejections(t *testing.T) {
 				require.Contains(t, r.Msg, c.msg)
 				require.NotContains(t, strings.ToLower(r.Msg), "spam")
 				require.Zero(t, h.storedComments())
-				require.Empty(t, h.pusher.all())
+				require.Empty(t, h.pusher.All())
 				if c.reason != "" {
 					require.Equal(t, before+1, h.rejected(c.reason))
 				}
@@ -189,7 +189,7 @@ func TestSendRateLimit(t *testing.T) {
 	require.Equal(t, -20004, r.Code)
 	require.Equal(t, "1", r.header.Get("Retry-After"))
 	require.Equal(t, 3, h.storedComments())
-	require.Len(t, h.pusher.all(), 3)
+	require.Len(t, h.pusher.All(), 3)
 	require.EqualValues(t, 1, h.rejected("limited"))
 
 	// The limit is per user, across rooms.
@@ -227,7 +227,7 @@ func TestSendRateRecoversOnRealClock(t *testing.T) {
 // is counted.
 func TestSendPushFailureKeepsComment(t *testing.T) {
 	h := newHarness(t, sqltest.OpenSQLite(t), nil)
-	h.pusher.fail(errPeerDown)
+	h.pusher.Fail(errPeerDown)
 	h.sendOK(bob, room1, "stored anyway")
 	require.Equal(t, 1, h.storedComments())
 	require.EqualValues(t, 1, h.counter("zhibo_danmaku_push_failures_total", ""))
@@ -284,9 +284,9 @@ func TestSendStoresCleanText(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, id, items[0].ID)
 		require.Equal(t, want, items[0].Text, "%q", in)
-		pushes := h.pusher.all()
+		pushes := h.pusher.All()
 		var msg struct{ Info []json.RawMessage }
-		require.NoError(t, json.Unmarshal(pushes[len(pushes)-1].msgs[0], &msg))
+		require.NoError(t, json.Unmarshal(pushes[len(pushes)-1].Msgs[0], &msg))
 		var text string
 		require.NoError(t, json.Unmarshal(msg.Info[1], &text))
 		require.Equal(t, want, text)

@@ -16,6 +16,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
+	"github.com/zhibo-live/zhibo/internal/push/pushtest"
 	"github.com/zhibo-live/zhibo/pkg/ids"
 )
 
@@ -55,7 +56,7 @@ func newExpEnv(t *testing.T, db *sqlstore.DB, exp Exp) *env {
 	q, err := queue.Open(context.Background(), queue.Config{}, t.TempDir(), obs.Discard())
 	require.NoError(t, err)
 	t.Cleanup(q.Close)
-	e := &env{db: db, q: q, rooms: newFakeRooms(), accounts: newFakeAccounts(), pusher: &fakePusher{}}
+	e := &env{db: db, q: q, rooms: newFakeRooms(), accounts: newFakeAccounts(), pusher: &pushtest.Recorder{}}
 	gen, err := ids.New(1)
 	require.NoError(t, err)
 	e.svc, err = New(testConfig(t), Deps{

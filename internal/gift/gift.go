@@ -17,9 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zhibo-live/zhibo/internal/account"
-	"github.com/zhibo-live/zhibo/internal/logic"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
+	"github.com/zhibo-live/zhibo/internal/push"
 	"github.com/zhibo-live/zhibo/internal/room"
 	"github.com/zhibo-live/zhibo/pkg/ids"
 )
@@ -50,7 +50,7 @@ type Deps struct {
 	Queue    *queue.Queue
 	Rooms    room.Client
 	Accounts account.Client
-	Pusher   logic.Client
+	Pusher   push.Client
 	// Exp grants senders experience, +total per order (nil = none).
 	Exp Exp
 	// IsAdmin decides who may credit wallets and read the credit log (nil = nobody).
@@ -73,7 +73,7 @@ type Service struct {
 	q        *queue.Queue
 	rooms    room.Client
 	accounts account.Client
-	pusher   logic.Client
+	pusher   push.Client
 	exp      Exp
 	isAdmin  func(uid int64) bool
 	catalog  catalog

@@ -23,6 +23,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
+	"github.com/zhibo-live/zhibo/internal/push/pushtest"
 	"github.com/zhibo-live/zhibo/internal/room"
 	"github.com/zhibo-live/zhibo/pkg/ids"
 )
@@ -119,35 +120,6 @@ func (f *fakeAccounts) Names(_ context.Context, uids []int64) (map[int64]string,
 	return out, nil
 }
 
-type push struct {
-	Room int64
-	Msg  []byte
-}
-
-// fakePusher records room pushes.
-type fakePusher struct {
-	mu     sync.Mutex
-	pushes []push
-}
-
-func (f *fakePusher) PushRoom(_ context.Context, roomID int64, msgs ...[]byte) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, m := range msgs {
-		f.pushes = append(f.pushes, push{roomID, m})
-	}
-	return nil
-}
-
-func (f *fakePusher) PushUsers(context.Context, []int64, ...[]byte) error { return nil }
-func (f *fakePusher) Broadcast(context.Context, ...[]byte) error          { return nil }
-
-func (f *fakePusher) all() []push {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]push(nil), f.pushes...)
-}
-
 // testConfig is the default config with short windows and 1000 coins in every new wallet
 // (wallets start empty by default; these tests are about spending).
 func testConfig(t testing.TB) Config {
@@ -167,7 +139,7 @@ type env struct {
 	svc      *Service
 	rooms    *fakeRooms
 	accounts *fakeAccounts
-	pusher   *fakePusher
+	pusher   *pushtest.Recorder
 	srv      *httptest.Server
 }
 
@@ -175,7 +147,7 @@ func newEnv(t testing.TB, db *sqlstore.DB, mod func(*Config)) *env {
 	q, err := queue.Open(context.Background(), queue.Config{}, t.TempDir(), obs.Discard())
 	require.NoError(t, err)
 	t.Cleanup(q.Close)
-	e := &env{db: db, q: q, rooms: newFakeRooms(), accounts: newFakeAccounts(), pusher: &fakePusher{}}
+	e := &env{db: db, q: q, rooms: newFakeRooms(), accounts: newFakeAccounts(), pusher: &pushtest.Recorder{}}
 	cfg := testConfig(t)
 	if mod != nil {
 		mod(&cfg)

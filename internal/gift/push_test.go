@@ -20,9 +20,10 @@ func TestSendPushesPublishesAndTags(t *testing.T) {
 		ctx := context.Background()
 		o := e.send(t, aliceUID, roomMain, 4, 2, "p1")
 
-		pushes := e.pusher.all()
+		pushes := e.pusher.All()
 		require.Len(t, pushes, 1)
-		require.Equal(t, roomMain, pushes[0].Room)
+		require.Equal(t, roomMain, pushes[0].RoomID)
+		require.Len(t, pushes[0].Msgs, 1)
 		var msg struct {
 			Cmd  string `json:"cmd"`
 			Data struct {
@@ -39,7 +40,7 @@ func TestSendPushesPublishesAndTags(t *testing.T) {
 				Rnd       string `json:"rnd"`
 			} `json:"data"`
 		}
-		require.NoError(t, json.Unmarshal(pushes[0].Msg, &msg))
+		require.NoError(t, json.Unmarshal(pushes[0].Msgs[0], &msg))
 		require.Equal(t, "SEND_GIFT", msg.Cmd)
 		d := msg.Data
 		require.Equal(t, int64(4), d.GiftID)
@@ -71,7 +72,7 @@ func TestSendPushesPublishesAndTags(t *testing.T) {
 		e.send(t, bobUID, roomMain, 1, 1, "p2")
 		e.send(t, bobUID, roomTagged, 1, 1, "p3")
 		require.Equal(t, []tagCall{{roomMain, RankTag, true}}, e.rooms.tagCalls())
-		require.Len(t, e.pusher.all(), 3)
+		require.Len(t, e.pusher.All(), 3)
 		require.Equal(t, float64(104), testutil.ToFloat64(e.svc.m.goldSpent), "silver gifts are not gold")
 	})
 }

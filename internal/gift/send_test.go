@@ -108,7 +108,7 @@ func TestSendRejectionsChangeNothing(t *testing.T) {
 		require.Equal(t, int64(1000), e.balance(t, aliceUID))
 		require.Equal(t, int64(1000), e.balance(t, anchorUID))
 		require.Zero(t, e.count(t, "SELECT COUNT(*) FROM gift_orders"))
-		require.Empty(t, e.pusher.all())
+		require.Empty(t, e.pusher.All())
 		require.Empty(t, e.rooms.tagCalls())
 		// A key refused for lack of money is still free for a request that fits.
 		e.send(t, aliceUID, roomMain, 6, 1, "k")
@@ -160,7 +160,7 @@ func TestConcurrentRetriesChargeOnce(t *testing.T) {
 		require.Equal(t, int64(1000-156), orders[0].Balance)
 		require.Equal(t, int64(1000-156), e.balance(t, aliceUID))
 		require.Equal(t, int64(1), e.count(t, "SELECT COUNT(*) FROM gift_orders"))
-		require.Len(t, e.pusher.all(), 1, "a replay pushes nothing")
+		require.Len(t, e.pusher.All(), 1, "a replay pushes nothing")
 	})
 }
 

@@ -15,8 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/zhibo-live/zhibo/internal/logic"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
+	"github.com/zhibo-live/zhibo/internal/push"
 )
 
 // Comet is what job needs of a comet: delivery of one batch to its connections.
@@ -80,7 +80,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 // Start begins consuming the push stream.
 func (s *Service) Start(ctx context.Context) error {
 	q := s.deps.Queue
-	if err := logic.EnsurePushStream(ctx, q); err != nil {
+	if err := push.EnsureStream(ctx, q); err != nil {
 		return fmt.Errorf("job: %w", err)
 	}
 	s.sendCtx, s.cancelSend = context.WithCancel(context.Background())
@@ -98,7 +98,7 @@ func (s *Service) Start(ctx context.Context) error {
 	s.wg.Add(1)
 	go s.flusher()
 	stop, err := q.Consume(ctx, queue.ConsumerSpec{
-		Stream: q.Stream(logic.PushStream), Durable: s.cfg.Durable,
+		Stream: q.Stream(push.Stream), Durable: s.cfg.Durable,
 		AckWait: 30 * time.Second, MaxPending: s.cfg.MaxPending,
 	}, s.handle)
 	if err != nil {
@@ -147,7 +147,7 @@ func (s *Service) closeSenders(ctx context.Context) {
 }
 
 func (s *Service) handle(m queue.Msg) {
-	p, err := logic.UnmarshalPush(m.Data())
+	p, err := push.Unmarshal(m.Data())
 	if err != nil {
 		s.m.bad.Inc()
 		s.log.Warn("dropping malformed push", "subject", m.Subject(), "err", err)
@@ -156,7 +156,7 @@ func (s *Service) handle(m queue.Msg) {
 	}
 	s.m.in.Add(float64(len(p.Msgs)))
 	switch p.Target {
-	case logic.TargetRoom:
+	case push.TargetRoom:
 		s.mu.Lock()
 		b := s.rooms[p.RoomID]
 		if b == nil {
@@ -174,10 +174,10 @@ func (s *Service) handle(m queue.Msg) {
 			default:
 			}
 		}
-	case logic.TargetUser:
+	case push.TargetUser:
 		s.fanout(func(ctx context.Context, c Comet) error { return c.PushUsers(ctx, p.UIDs, p.Msgs) })
 		_ = m.Ack()
-	case logic.TargetAll:
+	case push.TargetAll:
 		s.fanout(func(ctx context.Context, c Comet) error { return c.Broadcast(ctx, p.Msgs) })
 		_ = m.Ack()
 	}

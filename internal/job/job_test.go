@@ -10,9 +10,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
-	"github.com/zhibo-live/zhibo/internal/logic"
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
+	"github.com/zhibo-live/zhibo/internal/push"
 )
 
 type fakeComet struct {
@@ -68,11 +68,11 @@ func start(t *testing.T, q *queue.Queue, cfg Config, comets ...Comet) *Service {
 }
 
 func publish(t *testing.T, q *queue.Queue, room int64, msgs ...string) {
-	p := logic.Push{Target: logic.TargetRoom, RoomID: room}
+	p := push.Push{Target: push.TargetRoom, RoomID: room}
 	for _, m := range msgs {
 		p.Msgs = append(p.Msgs, []byte(m))
 	}
-	require.NoError(t, q.Publish(context.Background(), q.Subject(fmt.Sprint("push.room.", room)), logic.MarshalPush(p), ""))
+	require.NoError(t, q.Publish(context.Background(), q.Subject(fmt.Sprint("push.room.", room)), push.Marshal(p), ""))
 }
 
 func cfg() Config {
@@ -111,7 +111,7 @@ func TestMergesInOrderAndSkipsSlowComet(t *testing.T) {
 		require.LessOrEqual(t, len(b), 10)
 	}
 	require.NoError(t, q.Publish(context.Background(), q.Subject("push.user"),
-		logic.MarshalPush(logic.Push{Target: logic.TargetUser, UIDs: []int64{3}, Msgs: [][]byte{[]byte("{}")}}), ""))
+		push.Marshal(push.Push{Target: push.TargetUser, UIDs: []int64{3}, Msgs: [][]byte{[]byte("{}")}}), ""))
 	require.Eventually(t, func() bool { fast.mu.Lock(); defer fast.mu.Unlock(); return len(fast.users) == 1 }, 5*time.Second, 5*time.Millisecond)
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 	"github.com/zhibo-live/zhibo/internal/platform/token"
+	"github.com/zhibo-live/zhibo/internal/push"
 )
 
 //go:embed openapi.json
@@ -33,7 +34,7 @@ type APIDeps struct {
 	// LocalHosts is the host list when Config.Hosts is empty: this node's own listeners,
 	// named by the host the request came to.
 	LocalHosts func(r *http.Request) []Host
-	Pusher     Client // admin pushes
+	Pusher     push.Client // admin pushes
 	IsAdmin    func(uid int64) bool
 	Now        func() time.Time
 }

@@ -8,17 +8,18 @@ import (
 	logicv1 "github.com/zhibo-live/zhibo/api/proto/logic/v1"
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
 	"github.com/zhibo-live/zhibo/internal/platform/grpcx"
+	"github.com/zhibo-live/zhibo/internal/push"
 )
 
 // grpcServer serves logic to comets and business processes of a cluster.
 type grpcServer struct {
 	logicv1.UnimplementedLogicServiceServer
 	svc *Service
-	pub *Publisher
+	pub *push.Publisher
 }
 
 // RegisterGRPC serves svc (and pushes through pub) on s.
-func RegisterGRPC(s grpc.ServiceRegistrar, svc *Service, pub *Publisher) {
+func RegisterGRPC(s grpc.ServiceRegistrar, svc *Service, pub *push.Publisher) {
 	logicv1.RegisterLogicServiceServer(s, &grpcServer{svc: svc, pub: pub})
 }
 

@@ -9,5 +9,4 @@ import (
 // Error kinds of the logic component.
 var (
 	ErrConnRejected = apierr.New(http.StatusUnauthorized, -50001, "connection token rejected")
-	ErrQueue        = apierr.New(http.StatusServiceUnavailable, -50002, "push queue unavailable")
 )

@@ -17,13 +17,11 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/token"
 	"github.com/zhibo-live/zhibo/internal/protocol"
+	"github.com/zhibo-live/zhibo/internal/push"
 )
 
 // connKind separates connection tokens from session tokens signed with the same key.
 const connKind = "conn"
-
-// PushStream is the stream (within the queue namespace) every push goes through.
-const PushStream = "PUSH"
 
 // Deps are the logic component's collaborators. Logic needs no database and no other
 // component: connection tokens carry everything Connect checks, so it scales out freely.
@@ -31,7 +29,7 @@ type Deps struct {
 	Logger    *slog.Logger
 	Registry  prometheus.Registerer
 	Queue     *queue.Queue
-	Publisher *Publisher // audience pushes go out through it
+	Publisher *push.Publisher // audience pushes go out through it
 	Signer    *token.Signer
 	Now       func() time.Time
 }
@@ -80,17 +78,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		roomRates: map[int64]*roomRate{}, stop: make(chan struct{})}, nil
 }
 
-// EnsurePushStream creates the push stream; logic and job both call it, whichever starts first.
-func EnsurePushStream(ctx context.Context, q *queue.Queue) error {
-	return q.EnsureStream(ctx, queue.StreamSpec{
-		Name: q.Stream(PushStream), Subjects: []string{q.Subject("push.>")},
-		MaxAge: time.Hour, MaxBytes: 1 << 30, Duplicates: time.Minute,
-	})
-}
-
 // Start creates the push stream and starts the count loop.
 func (s *Service) Start(ctx context.Context) error {
-	if err := EnsurePushStream(ctx, s.deps.Queue); err != nil {
+	if err := push.EnsureStream(ctx, s.deps.Queue); err != nil {
 		return fmt.Errorf("logic: %w", err)
 	}
 	s.wg.Add(1)

@@ -19,6 +19,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/token"
+	"github.com/zhibo-live/zhibo/internal/push"
 )
 
 type fakeAccounts struct{}
@@ -46,7 +47,7 @@ func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unloc
 type env struct {
 	*Service
 	tokens *API
-	pub    *Publisher
+	pub    *push.Publisher
 }
 
 func newLogic(t *testing.T, mods ...func(*Config)) (*env, *queue.Queue, *clock) {
@@ -56,7 +57,7 @@ func newLogic(t *testing.T, mods ...func(*Config)) (*env, *queue.Queue, *clock) 
 	signer, _ := token.NewSigner([]byte("0123456789abcdef"))
 	c := &clock{t: time.Now()}
 	reg := prometheus.NewRegistry()
-	pub := NewPublisher(q, reg)
+	pub := push.NewPublisher(q, reg)
 	cfg := Config{ConnTokenTTL: time.Minute, CometTTL: 10 * time.Second, MaxConnsPerToken: 3, EntryInterval: time.Minute}
 	for _, m := range mods {
 		m(&cfg)
@@ -138,9 +139,9 @@ func TestPushesReachTheStream(t *testing.T) {
 	require.NoError(t, s.pub.PushRoom(ctx, 7, []byte(`{"cmd":"A"}`), []byte(`{"cmd":"B"}`)))
 	require.NoError(t, s.pub.PushUsers(ctx, []int64{1, 2}, []byte(`{"cmd":"C"}`)))
 	require.NoError(t, s.pub.PushRoom(ctx, 7)) // nothing to push: nothing published
-	got := make(chan Push, 4)
-	stop, err := q.Consume(ctx, queue.ConsumerSpec{Stream: q.Stream(PushStream), Durable: "t"}, func(m queue.Msg) {
-		p, err := UnmarshalPush(m.Data())
+	got := make(chan push.Push, 4)
+	stop, err := q.Consume(ctx, queue.ConsumerSpec{Stream: q.Stream(push.Stream), Durable: "t"}, func(m queue.Msg) {
+		p, err := push.Unmarshal(m.Data())
 		require.NoError(t, err)
 		_ = m.Ack()
 		got <- p
@@ -148,11 +149,11 @@ func TestPushesReachTheStream(t *testing.T) {
 	require.NoError(t, err)
 	defer stop()
 	p := <-got
-	require.Equal(t, TargetRoom, p.Target)
+	require.Equal(t, push.TargetRoom, p.Target)
 	require.Equal(t, int64(7), p.RoomID)
 	require.Len(t, p.Msgs, 2)
 	p = <-got
-	require.Equal(t, TargetUser, p.Target)
+	require.Equal(t, push.TargetUser, p.Target)
 	require.Equal(t, []int64{1, 2}, p.UIDs)
 	select {
 	case p := <-got:
@@ -232,9 +233,9 @@ func TestAdminPush(t *testing.T) {
 	require.Equal(t, 400, post("/api/push/users", "admin", ok))
 	require.Equal(t, 400, post("/api/push/all", "admin", `{"uids":[1],"messages":[{"cmd":"X"}]}`))
 
-	got := make(chan Push, 8)
-	stop, err := q.Consume(context.Background(), queue.ConsumerSpec{Stream: q.Stream(PushStream), Durable: "admin"}, func(m queue.Msg) {
-		p, err := UnmarshalPush(m.Data())
+	got := make(chan push.Push, 8)
+	stop, err := q.Consume(context.Background(), queue.ConsumerSpec{Stream: q.Stream(push.Stream), Durable: "admin"}, func(m queue.Msg) {
+		p, err := push.Unmarshal(m.Data())
 		require.NoError(t, err)
 		_ = m.Ack()
 		got <- p
@@ -245,11 +246,11 @@ func TestAdminPush(t *testing.T) {
 	require.Equal(t, 200, post("/api/push/users", "admin", `{"uids":[1,2],"messages":[{"cmd":"X"}]}`))
 	require.Equal(t, 200, post("/api/push/all", "admin", `{"messages":[{"cmd":"Y"},{"cmd":"Z"}]}`))
 	p := <-got
-	require.Equal(t, TargetRoom, p.Target)
+	require.Equal(t, push.TargetRoom, p.Target)
 	require.JSONEq(t, `{"cmd":"NOTICE_MSG","msg_common":"hi"}`, string(p.Msgs[0]))
 	p = <-got
 	require.Equal(t, []int64{1, 2}, p.UIDs)
 	p = <-got
-	require.Equal(t, TargetAll, p.Target)
+	require.Equal(t, push.TargetAll, p.Target)
 	require.Len(t, p.Msgs, 2)
 }

@@ -14,9 +14,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/zhibo-live/zhibo/internal/logic"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
+	"github.com/zhibo-live/zhibo/internal/push"
 	"github.com/zhibo-live/zhibo/pkg/aggregate"
 )
 
@@ -42,7 +42,7 @@ type likeFold struct {
 	db     *sql.DB
 	q      *queue.Queue
 	log    *slog.Logger
-	pusher logic.Client
+	pusher push.Client
 	now    func() time.Time
 	cache  *likesCache // totals for the stats module
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,12 +18,13 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
+	"github.com/zhibo-live/zhibo/internal/push/pushtest"
 	"github.com/zhibo-live/zhibo/pkg/aggregate"
 )
 
 // likesService starts a room service with likes on q (burst 4, then one a minute), not
 // stopped by t: callers stop it (a restart is part of the tests).
-func likesService(t *testing.T, db *sqlstore.DB, q *queue.Queue, p *fakePusher) *Service {
+func likesService(t *testing.T, db *sqlstore.DB, q *queue.Queue, p *pushtest.Recorder) *Service {
 	s, err := New(Config{MaxRoomsPerUser: 1, MaxListLimit: 50, HotThreshold: 1000,
 		Likes: LikesConfig{Window: 20 * time.Millisecond, Rate: 1.0 / 60, Burst: 4}},
 		Deps{Logger: obs.Discard(), Registry: prometheus.NewRegistry(), DB: db, Accounts: fakeAccounts{},
@@ -46,12 +46,6 @@ func waitLikes(t *testing.T, s *Service, id, want int64) {
 		"likes of room %d never reached %d", id, want)
 }
 
-func (p *fakePusher) has(msg string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Contains(p.msgs, msg)
-}
-
 // TestLikesCountedOnce: accepted likes count once across retries with a key, re-publishes and
 // redeliveries; rejected requests get their status and count nothing; every flush pushes the
 // room's total; a restart loses nothing.
@@ -61,7 +55,7 @@ func TestLikesCountedOnce(t *testing.T) {
 		q, err := queue.Open(ctx, queue.Config{}, t.TempDir(), obs.Discard())
 		require.NoError(t, err)
 		t.Cleanup(q.Close)
-		p := &fakePusher{}
+		p := &pushtest.Recorder{}
 		s := likesService(t, db, q, p)
 		title := "liked"
 		rm, err := s.Create(ctx, 1, Fields{Title: &title})
@@ -86,7 +80,7 @@ func TestLikesCountedOnce(t *testing.T) {
 		require.Equal(t, 200, like("viewer", `{"count":5,"idempotency_key":"tap-1"}`)) // a retry
 		require.Equal(t, 200, like("viewer", `{"count":2}`))
 		waitLikes(t, s, rm.ID, 7)
-		require.Eventually(t, func() bool { return p.has(`{"cmd":"LIKE_INFO_V3_UPDATE","data":{"click_count":7}}`) },
+		require.Eventually(t, func() bool { return p.Has(`{"cmd":"LIKE_INFO_V3_UPDATE","data":{"click_count":7}}`) },
 			10*time.Second, 10*time.Millisecond)
 
 		// Rejected: nothing stored, no token of the user's limit spent.
@@ -127,7 +121,7 @@ func TestLikesCountedOnce(t *testing.T) {
 		s2 := likesService(t, db, q, p)
 		defer func() { require.NoError(t, s2.Stop(ctx)) }()
 		waitLikes(t, s2, rm.ID, 12)
-		require.Eventually(t, func() bool { return p.has(`{"cmd":"LIKE_INFO_V3_UPDATE","data":{"click_count":12}}`) },
+		require.Eventually(t, func() bool { return p.Has(`{"cmd":"LIKE_INFO_V3_UPDATE","data":{"click_count":12}}`) },
 			10*time.Second, 10*time.Millisecond)
 		var claimed int
 		require.NoError(t, db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+likesAppliedTable).Scan(&claimed))

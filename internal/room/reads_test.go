@@ -14,6 +14,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
+	"github.com/zhibo-live/zhibo/internal/push/pushtest"
 	"github.com/zhibo-live/zhibo/pkg/hotkey"
 )
 
@@ -25,7 +26,7 @@ func hotConfig() Config {
 
 func newWith(t testing.TB, db *sqlstore.DB, shared SharedCache) *Service {
 	s, err := New(hotConfig(), Deps{Logger: obs.Discard(), Registry: prometheus.NewRegistry(), DB: db,
-		Accounts: fakeAccounts{}, Pusher: &fakePusher{}, Shared: shared})
+		Accounts: fakeAccounts{}, Pusher: &pushtest.Recorder{}, Shared: shared})
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	t.Cleanup(func() { _ = s.Stop(context.Background()) })

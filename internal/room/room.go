@@ -23,6 +23,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
 	"github.com/zhibo-live/zhibo/internal/protocol"
+	"github.com/zhibo-live/zhibo/internal/push"
 	"github.com/zhibo-live/zhibo/pkg/hotkey"
 	"github.com/zhibo-live/zhibo/pkg/hotroom"
 )
@@ -33,7 +34,7 @@ type Deps struct {
 	Registry prometheus.Registerer
 	DB       *sqlstore.DB
 	Accounts account.Client
-	Pusher   logic.Client  // LIVE / PREPARING / ROOM_CHANGE into the room
+	Pusher   push.Client   // LIVE / PREPARING / ROOM_CHANGE into the room
 	Counter  logic.Counter // online counts for stats and the list order (nil = zeros)
 	IsAdmin  func(uid int64) bool
 	Shared   SharedCache // nil = no shared cache (Redis not configured)

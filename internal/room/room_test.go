@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +19,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
+	"github.com/zhibo-live/zhibo/internal/push/pushtest"
 )
 
 type fakeAccounts struct{}
@@ -44,22 +44,6 @@ func (fakeAccounts) Names(_ context.Context, uids []int64) (map[int64]string, er
 	return out, nil
 }
 
-type fakePusher struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (p *fakePusher) PushRoom(_ context.Context, _ int64, msgs ...[]byte) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, m := range msgs {
-		p.msgs = append(p.msgs, string(m))
-	}
-	return nil
-}
-func (p *fakePusher) PushUsers(context.Context, []int64, ...[]byte) error { return nil }
-func (p *fakePusher) Broadcast(context.Context, ...[]byte) error          { return nil }
-
 type fakeCounter map[int64]logic.Count
 
 func (f fakeCounter) Counts(_ context.Context, ids []int64) (map[int64]logic.Count, error) {
@@ -70,13 +54,13 @@ func (f fakeCounter) Counts(_ context.Context, ids []int64) (map[int64]logic.Cou
 	return out, nil
 }
 
-func newService(t *testing.T, db *sqlstore.DB, counter logic.Counter) (*Service, *fakePusher) {
+func newService(t *testing.T, db *sqlstore.DB, counter logic.Counter) (*Service, *pushtest.Recorder) {
 	return newServiceWith(t, db, func(_ *Config, d *Deps) { d.Counter = counter })
 }
 
 // newServiceWith starts a service whose config and deps edit changed.
-func newServiceWith(t *testing.T, db *sqlstore.DB, edit func(*Config, *Deps)) (*Service, *fakePusher) {
-	p := &fakePusher{}
+func newServiceWith(t *testing.T, db *sqlstore.DB, edit func(*Config, *Deps)) (*Service, *pushtest.Recorder) {
+	p := &pushtest.Recorder{}
 	cfg := Config{MaxRoomsPerUser: 1, MaxListLimit: 50, HotThreshold: 1000}
 	deps := Deps{Logger: obs.Discard(), Registry: prometheus.NewRegistry(), DB: db, Accounts: fakeAccounts{}, Pusher: p,
 		IsAdmin: func(uid int64) bool { return uid == 1 }}
@@ -137,12 +121,11 @@ func TestRoomLifecycle(t *testing.T) {
 		_, err = s.Get(ctx, 999)
 		require.ErrorIs(t, err, ErrRoomNotFound)
 
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		require.Len(t, p.msgs, 3)
-		require.Contains(t, p.msgs[0], `"cmd":"LIVE"`)
-		require.Contains(t, p.msgs[1], `"cmd":"ROOM_CHANGE"`)
-		require.Contains(t, p.msgs[2], `"cmd":"PREPARING"`)
+		msgs := p.Msgs()
+		require.Len(t, msgs, 3)
+		require.Contains(t, msgs[0], `"cmd":"LIVE"`)
+		require.Contains(t, msgs[1], `"cmd":"ROOM_CHANGE"`)
+		require.Contains(t, msgs[2], `"cmd":"PREPARING"`)
 	})
 }
 

@@ -1,4 +1,4 @@
-package logic
+package push
 
 import (
 	"context"
@@ -19,7 +19,7 @@ type Publisher struct {
 // NewPublisher returns a publisher on q with its metrics registered on reg (one per process).
 func NewPublisher(q *queue.Queue, reg prometheus.Registerer) *Publisher {
 	p := &Publisher{q: q, pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "zhibo_logic_pushes_total", Help: "Pushes published to the queue by result.",
+		Name: "zhibo_push_published_total", Help: "Pushes published to the queue by result.",
 	}, []string{"result"})}
 	reg.MustRegister(p.pushes)
 	return p
@@ -44,7 +44,7 @@ func (p *Publisher) publish(ctx context.Context, subject string, push Push) erro
 	if len(push.Msgs) == 0 {
 		return nil
 	}
-	if err := p.q.Publish(ctx, p.q.Subject(subject), MarshalPush(push), ""); err != nil {
+	if err := p.q.Publish(ctx, p.q.Subject(subject), Marshal(push), ""); err != nil {
 		p.pushes.WithLabelValues("failed").Inc()
 		return ErrQueue.Wrap(err)
 	}

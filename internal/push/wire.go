@@ -1,4 +1,4 @@
-package logic
+package push
 
 import (
 	"encoding/binary"
@@ -30,11 +30,11 @@ const (
 )
 
 // ErrBadPush is returned for a push message that cannot be decoded.
-var ErrBadPush = errors.New("logic: malformed push message")
+var ErrBadPush = errors.New("push: malformed push message")
 
-// MarshalPush encodes p: version, target, room, uid count + uids, msg count + (len, bytes)…,
+// Marshal encodes p: version, target, room, uid count + uids, msg count + (len, bytes)…,
 // all varints — compact, and decoded without reflection on the job's hot path.
-func MarshalPush(p Push) []byte {
+func Marshal(p Push) []byte {
 	n := 2 + binary.MaxVarintLen64*(2+len(p.UIDs)+len(p.Msgs))
 	for _, m := range p.Msgs {
 		n += len(m)
@@ -54,8 +54,8 @@ func MarshalPush(p Push) []byte {
 	return b
 }
 
-// UnmarshalPush decodes a push; msgs alias b.
-func UnmarshalPush(b []byte) (Push, error) {
+// Unmarshal decodes a push; msgs alias b.
+func Unmarshal(b []byte) (Push, error) {
 	if len(b) < 2 || len(b) > maxPushBytes || b[0] != pushVersion || b[1] < byte(TargetRoom) || b[1] > byte(TargetAll) {
 		return Push{}, ErrBadPush
 	}

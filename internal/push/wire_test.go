@@ -1,4 +1,4 @@
-package logic
+package push
 
 import (
 	"testing"
@@ -12,7 +12,7 @@ func TestPushRoundTrip(t *testing.T) {
 		{Target: TargetUser, UIDs: []int64{1, 2, 1 << 40}, Msgs: [][]byte{[]byte(`{}`)}},
 		{Target: TargetAll, Msgs: [][]byte{}},
 	} {
-		got, err := UnmarshalPush(MarshalPush(p))
+		got, err := Unmarshal(Marshal(p))
 		require.NoError(t, err)
 		require.Equal(t, p.Target, got.Target)
 		require.Equal(t, p.RoomID, got.RoomID)
@@ -25,24 +25,24 @@ func TestPushRoundTrip(t *testing.T) {
 }
 
 func TestPushRejectsMalformed(t *testing.T) {
-	good := MarshalPush(Push{Target: TargetRoom, RoomID: 7, Msgs: [][]byte{[]byte("abc")}})
+	good := Marshal(Push{Target: TargetRoom, RoomID: 7, Msgs: [][]byte{[]byte("abc")}})
 	for _, b := range [][]byte{nil, {1}, {2, 1}, {1, 9}, good[:len(good)-1], append(append([]byte{}, good...), 0),
-		MarshalPush(Push{Target: TargetRoom, RoomID: 0})} {
-		_, err := UnmarshalPush(b)
+		Marshal(Push{Target: TargetRoom, RoomID: 0})} {
+		_, err := Unmarshal(b)
 		require.ErrorIs(t, err, ErrBadPush, "%v", b)
 	}
 }
 
-func FuzzUnmarshalPush(f *testing.F) {
-	f.Add(MarshalPush(Push{Target: TargetRoom, RoomID: 7, Msgs: [][]byte{[]byte(`{"cmd":"DANMU_MSG"}`)}}))
-	f.Add(MarshalPush(Push{Target: TargetUser, UIDs: []int64{1, 2}, Msgs: [][]byte{[]byte("x")}}))
+func FuzzUnmarshal(f *testing.F) {
+	f.Add(Marshal(Push{Target: TargetRoom, RoomID: 7, Msgs: [][]byte{[]byte(`{"cmd":"DANMU_MSG"}`)}}))
+	f.Add(Marshal(Push{Target: TargetUser, UIDs: []int64{1, 2}, Msgs: [][]byte{[]byte("x")}}))
 	f.Add([]byte{1, 1, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		p, err := UnmarshalPush(b)
+		p, err := Unmarshal(b)
 		if err != nil {
 			return
 		}
-		again, err := UnmarshalPush(MarshalPush(p))
+		again, err := Unmarshal(Marshal(p))
 		require.NoError(t, err)
 		require.Equal(t, len(p.Msgs), len(again.Msgs))
 	})
