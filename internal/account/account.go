@@ -292,13 +292,13 @@ func (s *Service) session(uid int64, name string, ver int64) Session {
 }
 
 // Verify checks a session token: signature, expiry, and that it was not revoked.
-func (s *Service) Verify(tok string) (int64, error) {
-	c, err := s.claims(tok)
+func (s *Service) Verify(ctx context.Context, tok string) (int64, error) {
+	c, err := s.claims(ctx, tok)
 	return c.UID, err
 }
 
 // claims verifies tok and returns what it asserts.
-func (s *Service) claims(tok string) (token.Claims, error) {
+func (s *Service) claims(ctx context.Context, tok string) (token.Claims, error) {
 	c, err := s.signer.Verify(tokenKind, tok, s.now())
 	switch {
 	case errors.Is(err, token.ErrExpired):
@@ -306,7 +306,7 @@ func (s *Service) claims(tok string) (token.Claims, error) {
 	case err != nil || c.UID <= 0:
 		return token.Claims{}, ErrTokenInvalid
 	}
-	if err := s.checkSession(c); err != nil {
+	if err := s.checkSession(ctx, c); err != nil {
 		return token.Claims{}, err
 	}
 	return c, nil

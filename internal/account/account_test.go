@@ -47,7 +47,7 @@ func TestSignUpLoginVerify(t *testing.T) {
 		s, c := newService(t, db, nil)
 		sess, err := s.SignUp(ctx, "Alice", "secret1")
 		require.NoError(t, err)
-		uid, err := s.Verify(sess.Token)
+		uid, err := s.Verify(context.Background(), sess.Token)
 		require.NoError(t, err)
 		require.Equal(t, sess.UID, uid)
 
@@ -70,9 +70,9 @@ func TestSignUpLoginVerify(t *testing.T) {
 		require.ErrorIs(t, err, ErrUserNotFound)
 
 		c.t = c.t.Add(2 * time.Hour)
-		_, err = s.Verify(sess.Token)
+		_, err = s.Verify(context.Background(), sess.Token)
 		require.ErrorIs(t, err, ErrTokenExpired)
-		_, err = s.Verify("garbage")
+		_, err = s.Verify(context.Background(), "garbage")
 		require.ErrorIs(t, err, ErrTokenInvalid)
 	})
 }

@@ -12,7 +12,7 @@ type User struct {
 // Client is what other components use of accounts. *Service implements it in-process.
 type Client interface {
 	// Verify checks a bearer token and returns its user id (apierr Unauthorized kinds on failure).
-	Verify(token string) (uid int64, err error)
+	Verify(ctx context.Context, token string) (uid int64, err error)
 	// User returns one user (ErrUserNotFound when there is none).
 	User(ctx context.Context, uid int64) (User, error)
 	// Names returns the names of the given users; unknown ids are absent from the map.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"time"
 )
 
@@ -13,6 +14,9 @@ const MaxBcryptCost = 14
 
 // Config of the account component.
 type Config struct {
+	// Store is where this component keeps its tables; its fields override the shared store
+	// section (see sqlstore.Own).
+	Store sqlstore.Own `yaml:"store"`
 	// TokenTTL is how long a session token stays valid.
 	TokenTTL time.Duration `yaml:"token_ttl"`
 	// BcryptCost is the password hashing cost (4..MaxBcryptCost); 10 is a second-fraction on one core.
@@ -38,6 +42,7 @@ type Config struct {
 
 // RegisterFlags binds the config to flags under prefix.
 func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
+	c.Store.RegisterFlags(fs, prefix+"store.")
 	fs.DurationVar(&c.TokenTTL, prefix+"token_ttl", 7*24*time.Hour, "lifetime of a session token.")
 	fs.IntVar(&c.BcryptCost, prefix+"bcrypt_cost", 10, fmt.Sprintf("bcrypt cost of password hashes (4..%d).", MaxBcryptCost))
 	fs.IntVar(&c.BcryptConcurrency, prefix+"bcrypt_concurrency", 0, "password hashes or checks running at once in this process (0 = half the CPUs, at least 1).")

@@ -80,7 +80,7 @@ func (s *Service) bearer(r *http.Request) (token.Claims, error) {
 	if !ok {
 		return token.Claims{}, apierr.Unauthorized
 	}
-	return s.claims(strings.TrimSpace(tok))
+	return s.claims(r.Context(), strings.TrimSpace(tok))
 }
 
 func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) error {

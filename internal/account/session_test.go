@@ -163,9 +163,9 @@ func TestRevocationStoreDown(t *testing.T) {
 	require.Equal(t, 401, e.do("GET", "/api/me", a, "").status) // cached as revoked
 	require.NoError(t, db.Close())
 	e.clk.t = e.clk.t.Add(time.Minute)
-	_, err := e.s.Verify(a)
+	_, err := e.s.Verify(context.Background(), a)
 	require.ErrorIs(t, err, ErrTokenRevoked, "the stale entry still applies")
-	uid, err := e.s.Verify(b)
+	uid, err := e.s.Verify(context.Background(), b)
 	require.NoError(t, err)
 	require.Positive(t, uid)
 	require.Equal(t, 2.0, testutil.ToFloat64(e.s.m.revocationErrs))

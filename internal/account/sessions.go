@@ -79,11 +79,11 @@ func (c *sessionCache) drop(uid int64) {
 }
 
 // checkSession refuses a verified session token that was revoked.
-func (s *Service) checkSession(c token.Claims) error {
+func (s *Service) checkSession(ctx context.Context, c token.Claims) error {
 	now := s.now()
 	e, stale := s.sessions.get(c.UID, now)
 	if e == nil || c.Ver > e.ver {
-		ctx, cancel := context.WithTimeout(context.Background(), sessionCheckTimeout)
+		ctx, cancel := context.WithTimeout(ctx, sessionCheckTimeout)
 		ver, ids, err := s.store.Sessions(ctx, c.UID, now.Unix())
 		cancel()
 		switch {

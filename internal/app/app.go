@@ -29,6 +29,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/grpcx"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
+	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
 	"github.com/zhibo-live/zhibo/internal/platform/token"
 	"github.com/zhibo-live/zhibo/internal/push"
 	"github.com/zhibo-live/zhibo/internal/room"
@@ -50,14 +51,23 @@ type App struct {
 	log   *slog.Logger
 	Reg   *prometheus.Registry
 
-	db    *sqlstore.DB
-	q     *queue.Queue
-	pub   *push.Publisher
-	redis *cache.Redis
-	grpc  *grpcx.Server
-	conns []*grpc.ClientConn // to remote peers
-	total *connlimit.Total   // connection budget shared by the gateway's and the comet's listeners
+	stores map[string]*sqlstore.DB // by component; components on the same store share one pool
+	q      *queue.Queue
+	pub    *push.Publisher
+	redis  *cache.Redis
+	grpc   *grpcx.Server
+	conns  []*grpc.ClientConn // to remote peers
+	total  *connlimit.Total   // connection budget shared by the gateway's and the comet's listeners
+	signer *token.Signer
+	ids    *ids.Generator
+	words  textnorm.Words // the banned words of every user-visible text field, built once
+	exp    *account.ExpPublisher
 
+	// What local components use of their peers: the local component, or its gRPC client
+	// when peers names another process.
+	accounts     account.Client
+	rooms        room.Client
+	gifts        gift.Client
 	remoteLogic  *logic.Remote
 	remoteComets []job.Comet
 	LogicAPI     *logic.API
@@ -71,6 +81,7 @@ type App struct {
 	Job     *job.Service
 	Gateway *gateway.Service
 
+	built   []lifecycle // every local component, in start order
 	started []lifecycle
 }
 
@@ -83,7 +94,10 @@ func New(cfg config.Config, components []string, log *slog.Logger) (*App, error)
 	if err != nil {
 		return nil, err
 	}
-	split := cfg.Peers.Logic != "" || len(cfg.Peers.Comets) > 0 || cfg.GRPCAddr != ""
+	if err := checkUpstreams(cfg, names); err != nil {
+		return nil, err
+	}
+	split := cfg.GRPCAddr != "" || slices.ContainsFunc(AllNames(), func(n string) bool { return remoteTarget(n, cfg.Peers) != "" })
 	if split && cfg.Queue.URL == "" && slices.ContainsFunc(names, func(n string) bool { return n != "gateway" && n != "comet" }) {
 		return nil, errors.New("a cluster needs one shared queue: set queue.url to the external NATS JetStream")
 	}
@@ -116,14 +130,10 @@ func (a *App) start(ctx context.Context) error {
 			return err
 		}
 	}
-	if a.hasAny("account", "room", "gift", "danmaku") {
-		db, err := sqlstore.Open(ctx, a.cfg.Store, a.cfg.DataDir)
-		if err != nil {
-			return err
-		}
-		a.db = db
+	if err := a.openStores(ctx); err != nil {
+		return err
 	}
-	if a.hasAny("account", "logic", "room", "gift", "danmaku", "job") {
+	if a.needs(func(c Component) bool { return c.Queue }) {
 		q, err := queue.Open(ctx, a.cfg.Queue, a.cfg.DataDir, a.logger("queue"))
 		if err != nil {
 			return err
@@ -138,27 +148,27 @@ func (a *App) start(ctx context.Context) error {
 		}
 		a.redis = r
 	}
-	var signer *token.Signer
-	if a.hasAny("account", "logic", "room") {
+	if a.needs(func(c Component) bool { return c.Key }) {
 		key, err := token.LoadOrCreateKey(a.cfg.Secret, filepath.Join(a.cfg.DataDir, "secret"))
 		if err != nil {
 			return err
 		}
-		if signer, err = token.NewSigner(key); err != nil {
+		if a.signer, err = token.NewSigner(key); err != nil {
 			return err
 		}
 	}
-	idg, err := ids.New(a.cfg.Node)
-	if err != nil {
+	var err error
+	if a.ids, err = ids.New(a.cfg.Node); err != nil {
 		return err
 	}
+	a.words = a.cfg.Words()
 	if err := a.dialPeers(); err != nil {
 		return err
 	}
-	if err := a.build(signer, idg); err != nil {
+	if err := a.build(); err != nil {
 		return err
 	}
-	for _, l := range a.lifecycles() {
+	for _, l := range a.built {
 		if err := l.Start(ctx); err != nil {
 			return err
 		}
@@ -172,38 +182,39 @@ func (a *App) start(ctx context.Context) error {
 	return nil
 }
 
-func (a *App) hasAny(names ...string) bool {
-	return slices.ContainsFunc(names, a.has)
+// needs reports whether a local component has the property.
+func (a *App) needs(prop func(Component) bool) bool {
+	return slices.ContainsFunc(a.names, func(n string) bool { c, _ := component(n); return prop(c) })
 }
 
-// lifecycles lists the built components in start order.
-func (a *App) lifecycles() []lifecycle {
-	var out []lifecycle
+// openStores opens the store of each local component that owns tables, one pool per distinct
+// store, so an all-in-one process shares one and a split one opens only its own.
+func (a *App) openStores(ctx context.Context) error {
+	a.stores = map[string]*sqlstore.DB{}
+	open := map[sqlstore.Config]*sqlstore.DB{}
 	for _, n := range a.names {
-		switch n {
-		case "account":
-			out = append(out, a.Account)
-		case "logic":
-			out = append(out, a.Logic)
-		case "room":
-			out = append(out, a.Room)
-		case "gift":
-			out = append(out, a.Gift)
-		case "danmaku":
-			out = append(out, a.Danmaku)
-		case "comet":
-			out = append(out, a.Comet)
-		case "job":
-			out = append(out, a.Job)
-		case "gateway":
-			if a.grpc != nil {
-				out = append(out, a.grpc) // serves peers once every local component is up
-			}
-			out = append(out, a.Gateway)
+		if c, _ := component(n); !c.Store {
+			continue
 		}
+		sc := a.cfg.StoreOf(n)
+		db, ok := open[sc]
+		if !ok {
+			var err error
+			if db, err = sqlstore.Open(ctx, sc, a.cfg.DataDir); err != nil {
+				return fmt.Errorf("%s store: %w", n, err)
+			}
+			open[sc] = db
+		}
+		a.stores[n] = db
 	}
-	return out
+	return nil
 }
+
+// db is the store of local component n.
+func (a *App) db(n string) *sqlstore.DB { return a.stores[n] }
+
+// lifecycles lists the built components in start order.
+func (a *App) lifecycles() []lifecycle { return a.built }
 
 // Stop stops components in reverse start order, then closes the queue and the store.
 func (a *App) Stop(ctx context.Context) error {
@@ -226,12 +237,16 @@ func (a *App) Stop(ctx context.Context) error {
 		a.q.Close()
 		a.q = nil
 	}
-	if a.db != nil {
-		if err := a.db.Close(); err != nil {
-			errs = append(errs, err)
+	closed := map[*sqlstore.DB]bool{}
+	for _, db := range a.stores {
+		if !closed[db] {
+			closed[db] = true
+			if err := db.Close(); err != nil {
+				errs = append(errs, err)
+			}
 		}
-		a.db = nil
 	}
+	a.stores = nil
 	return errors.Join(errs...)
 }
 
@@ -239,33 +254,6 @@ func (a *App) Stop(ctx context.Context) error {
 // hot-key detector currently reports.
 func (a *App) hotKey(key string) bool {
 	return a.Room != nil && a.Room.HotKeys() != nil && a.Room.HotKeys().IsHot(key)
-}
-
-// dialPeers connects to the remote logic and comets the config names, for the local
-// components that need them.
-func (a *App) dialPeers() error {
-	if !a.has("logic") && a.cfg.Peers.Logic != "" && a.hasAny("comet", "room") {
-		cc, err := grpcx.Dial(a.cfg.Peers.Logic)
-		if err != nil {
-			return err
-		}
-		a.conns = append(a.conns, cc)
-		a.remoteLogic = logic.NewRemote(cc)
-	}
-	if !a.has("comet") && a.has("job") {
-		for _, target := range a.cfg.Peers.Comets {
-			cc, err := grpcx.Dial(target)
-			if err != nil {
-				return err
-			}
-			a.conns = append(a.conns, cc)
-			a.remoteComets = append(a.remoteComets, comet.NewRemote(cc, target))
-		}
-	}
-	if a.cfg.GRPCAddr != "" {
-		a.grpc = grpcx.NewServer(a.cfg.GRPCAddr, a.logger("grpc"))
-	}
-	return nil
 }
 
 // GRPCAddr is the address of this process's gRPC server (nil without one).
@@ -294,9 +282,9 @@ func (a *App) TCPAddr() net.Addr {
 
 // Ready reports whether the shared resources answer.
 func (a *App) Ready(ctx context.Context) error {
-	if a.db != nil {
-		if err := a.db.PingContext(ctx); err != nil {
-			return fmt.Errorf("store: %w", err)
+	for n, db := range a.stores {
+		if err := db.PingContext(ctx); err != nil {
+			return fmt.Errorf("%s store: %w", n, err)
 		}
 	}
 	return nil

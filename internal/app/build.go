@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -9,159 +10,343 @@ import (
 	"slices"
 	"strconv"
 
+	"google.golang.org/grpc"
+
 	"github.com/zhibo-live/zhibo/internal/account"
 	"github.com/zhibo-live/zhibo/internal/comet"
+	"github.com/zhibo-live/zhibo/internal/config"
 	"github.com/zhibo-live/zhibo/internal/danmaku"
 	"github.com/zhibo-live/zhibo/internal/gateway"
 	"github.com/zhibo-live/zhibo/internal/gift"
 	"github.com/zhibo-live/zhibo/internal/job"
 	"github.com/zhibo-live/zhibo/internal/logic"
-	"github.com/zhibo-live/zhibo/internal/platform/token"
+	"github.com/zhibo-live/zhibo/internal/platform/grpcx"
 	"github.com/zhibo-live/zhibo/internal/room"
 	"github.com/zhibo-live/zhibo/pkg/hotkey"
-	"github.com/zhibo-live/zhibo/pkg/ids"
 	"github.com/zhibo-live/zhibo/web"
 )
 
-// walletsFunc lets account show balances of a gift component built after it.
-type walletsFunc func(ctx context.Context, uid int64) (int64, error)
+func init() {
+	registry = []Component{
+		{Name: "account", About: "users, login, session tokens", Uses: []string{"gift"}, Optional: []string{"gift"},
+			Store: true, Queue: true, Key: true, build: buildAccount,
+			serve:   func(a *App, s *grpcx.Server) { account.RegisterGRPC(s, a.Account) },
+			routes:  func(a *App) []gateway.Routes { return []gateway.Routes{a.Account} },
+			openAPI: func() [][]byte { return [][]byte{account.OpenAPI()} },
+			remote:  func(p config.Peers) string { return p.Account },
+			dial: func(a *App) error {
+				cc, err := a.dial(a.cfg.Peers.Account)
+				a.accounts = account.NewRemote(cc)
+				return err
+			}},
+		{Name: "logic", About: "connection auth, online counts across comets", Queue: true, Key: true, build: buildLogic,
+			serve:  func(a *App, s *grpcx.Server) { logic.RegisterGRPC(s, a.Logic) },
+			remote: func(p config.Peers) string { return p.Logic },
+			dial: func(a *App) error {
+				cc, err := a.dial(a.cfg.Peers.Logic)
+				a.remoteLogic = logic.NewRemote(cc)
+				return err
+			}},
+		{Name: "room", About: "rooms, live status, stream keys, tags, room list, danmu-info and the push API",
+			Uses: []string{"account", "logic"}, Optional: []string{"logic"}, Store: true, Queue: true, Key: true, build: buildRoom,
+			serve:   func(a *App, s *grpcx.Server) { room.RegisterGRPC(s, a.Room) },
+			routes:  func(a *App) []gateway.Routes { return []gateway.Routes{a.Room, a.LogicAPI} },
+			openAPI: func() [][]byte { return [][]byte{room.OpenAPI(), logic.OpenAPI()} },
+			remote:  func(p config.Peers) string { return p.Room },
+			dial: func(a *App) error {
+				cc, err := a.dial(a.cfg.Peers.Room)
+				a.rooms = room.NewRemote(cc)
+				return err
+			}},
+		{Name: "gift", About: "gift catalog, wallets, idempotent gift orders, ranks, anchor scores",
+			Uses: []string{"account", "room"}, Store: true, Queue: true, build: buildGift,
+			serve:   func(a *App, s *grpcx.Server) { gift.RegisterGRPC(s, a.Gift) },
+			routes:  func(a *App) []gateway.Routes { return []gateway.Routes{a.Gift} },
+			openAPI: func() [][]byte { return [][]byte{gift.OpenAPI()} },
+			remote:  func(p config.Peers) string { return p.Gift },
+			dial: func(a *App) error {
+				cc, err := a.dial(a.cfg.Peers.Gift)
+				a.gifts = gift.NewRemote(cc)
+				return err
+			}},
+		{Name: "danmaku", About: "bullet comments: validation, limits, mutes, history",
+			Uses: []string{"account", "room"}, Store: true, Queue: true, build: buildDanmaku,
+			serve:   func(a *App, s *grpcx.Server) { danmaku.RegisterGRPC(s, a.Danmaku) },
+			routes:  func(a *App) []gateway.Routes { return []gateway.Routes{a.Danmaku} },
+			openAPI: func() [][]byte { return [][]byte{danmaku.OpenAPI()} }},
+		{Name: "comet", About: "long connections (WebSocket /sub and raw TCP), rooms in buckets", Uses: []string{"logic"},
+			build:  buildComet,
+			serve:  func(a *App, s *grpcx.Server) { comet.RegisterGRPC(s, a.Comet) },
+			remote: func(p config.Peers) string { return joinTargets(p.Comets) },
+			dial: func(a *App) error {
+				for _, target := range a.cfg.Peers.Comets {
+					cc, err := a.dial(target)
+					if err != nil {
+						return err
+					}
+					a.remoteComets = append(a.remoteComets, comet.NewRemote(cc, target))
+				}
+				return nil
+			}},
+		{Name: "job", About: "consumes the push queue, merges per room, sends to comets", Uses: []string{"comet"},
+			Queue: true, build: buildJob},
+		{Name: "gateway", About: "HTTP entry of every process: API of local components (and forwarding to remote ones), web UI, /sub, metrics, health",
+			Uses: []string{"account"}, Optional: []string{"account"}, build: buildGateway},
+	}
+}
 
-func (f walletsFunc) Balance(ctx context.Context, uid int64) (int64, error) { return f(ctx, uid) }
+func joinTargets(ts []string) string {
+	if len(ts) == 0 {
+		return ""
+	}
+	return fmt.Sprint(ts)
+}
 
-// build constructs the local components with their peers; nothing starts here.
-func (a *App) build(signer *token.Signer, idg *ids.Generator) error {
-	var err error
-	words := a.cfg.Words() // the banned words of every user-visible text field, built once
-	if a.has("account") {
-		var wallets account.Wallets
-		if a.has("gift") {
-			wallets = walletsFunc(func(ctx context.Context, uid int64) (int64, error) { return a.Gift.Balance(ctx, uid) })
-		}
-		if a.Account, err = account.New(a.cfg.Account, account.Deps{Logger: a.logger("account"), Registry: a.Reg,
-			DB: a.db, Signer: signer, Wallets: wallets, Queue: a.q, Words: words}); err != nil {
-			return err
-		}
+// dial opens (lazily) a connection to a peer; the app closes it on Stop.
+func (a *App) dial(target string) (*grpc.ClientConn, error) {
+	cc, err := grpcx.Dial(target)
+	if err != nil {
+		return nil, err
 	}
-	if a.has("logic") {
-		if a.Logic, err = logic.New(a.cfg.Logic, logic.Deps{Logger: a.logger("logic"), Registry: a.Reg,
-			Queue: a.q, Publisher: a.pub, Signer: signer}); err != nil {
+	a.conns = append(a.conns, cc)
+	return cc, nil
+}
+
+// dialPeers makes a client for every component a local one uses that does not run here but
+// is named in peers.
+func (a *App) dialPeers() error {
+	for _, c := range registry {
+		if a.has(c.Name) || c.dial == nil || c.remote(a.cfg.Peers) == "" || !a.usedHere(c.Name) {
+			continue
+		}
+		if err := c.dial(a); err != nil {
 			return err
 		}
-		if a.grpc != nil {
-			logic.RegisterGRPC(a.grpc, a.Logic, a.pub)
-		}
+		a.log.Info("peer", "component", c.Name, "target", c.remote(a.cfg.Peers))
 	}
-	if a.has("room") {
-		var counter logic.Counter
-		switch {
-		case a.Logic != nil:
-			counter = a.Logic
-		case a.remoteLogic != nil:
-			counter = a.remoteLogic
-		}
-		deps := room.Deps{Logger: a.logger("room"), Registry: a.Reg, DB: a.db,
-			Accounts: a.Account, Pusher: a.pub, Counter: counter, IsAdmin: a.isAdmin, Queue: a.q, Words: words}
-		if a.redis != nil {
-			deps.Shared = a.redis
-		}
-		if a.Room, err = room.New(a.cfg.Room, deps); err != nil {
-			return err
-		}
-		a.Room.AddHotKeys("room", func() []room.HotKey { return hotKeys(a.Room.HotKeys()) })
-		if a.LogicAPI, err = logic.NewAPI(a.cfg.Logic, logic.APIDeps{Logger: a.logger("room"), Signer: signer,
-			Accounts: a.Account, LocalHosts: a.localHosts, Pusher: a.pub, IsAdmin: a.isAdmin,
-			RoomExists: func(ctx context.Context, id int64) error { _, err := a.Room.Get(ctx, id); return err },
-		}); err != nil {
-			return err
-		}
-		if a.Comet == nil && !a.has("comet") && len(a.cfg.Logic.Hosts) == 0 {
-			a.log.Warn("danmu-info will list no hosts: no comet runs here, set logic.hosts to the comets' public addresses")
-		}
-	}
-	var exp *account.ExpPublisher // one per process: its metrics are registered once
-	if a.hasAny("gift", "danmaku") {
-		if exp, err = account.NewExpPublisher(a.q, a.Reg); err != nil {
-			return err
-		}
-	}
-	if a.has("gift") {
-		if a.Gift, err = gift.New(a.cfg.Gift, gift.Deps{Logger: a.logger("gift"), Registry: a.Reg, DB: a.db,
-			IDs: idg, Queue: a.q, Rooms: a.Room, Accounts: a.Account, Pusher: a.pub, Exp: exp, IsAdmin: a.isAdmin}); err != nil {
-			return err
-		}
-		a.Room.AddHotKeys("gift_rank", func() []room.HotKey { return hotKeys(a.Gift.RankKeys()) })
-	}
-	if a.has("danmaku") {
-		if a.Danmaku, err = danmaku.New(a.cfg.Danmaku, danmaku.Deps{Logger: a.logger("danmaku"), Registry: a.Reg,
-			DB: a.db, IDs: idg, Rooms: a.Room, Accounts: a.Account, Pusher: a.pub, Exp: exp, Words: words}); err != nil {
-			return err
-		}
-		a.Room.AddHotKeys("danmaku_mutes", func() []room.HotKey { return hotKeys(a.Danmaku.MuteKeys()) })
-	}
-	if a.has("comet") {
-		var l comet.Logic = a.remoteLogic
-		if a.Logic != nil {
-			l = a.Logic
-		}
-		cfg := a.cfg.Comet
-		if cfg.ServerID == "" {
-			host, _ := os.Hostname()
-			cfg.ServerID = fmt.Sprintf("%s-%d", host, os.Getpid()) // unique per process, even many on one host
-		}
-		if a.Comet, err = comet.New(cfg, comet.Deps{Logger: a.logger("comet"), Registry: a.Reg, Logic: l,
-			Conns: a.total}); err != nil {
-			return err
-		}
-		if a.grpc != nil {
-			comet.RegisterGRPC(a.grpc, a.Comet)
-		}
-	}
-	if a.has("job") {
-		comets := a.remoteComets
-		if a.Comet != nil {
-			comets = []job.Comet{a.Comet}
-		}
-		if a.Job, err = job.New(a.cfg.Job, job.Deps{Logger: a.logger("job"), Registry: a.Reg, Queue: a.q,
-			Comets: comets}); err != nil {
-			return err
-		}
-	}
-	if a.has("gateway") {
-		return a.buildGateway()
+	if a.cfg.GRPCAddr != "" {
+		a.grpc = grpcx.NewServer(a.cfg.GRPCAddr, a.logger("grpc"))
 	}
 	return nil
 }
 
-func (a *App) buildGateway() error {
-	deps := gateway.Deps{Logger: a.logger("gateway"), Registry: a.Reg, Gatherer: a.Reg, Ready: a.Ready,
-		Web: web.Handler(a.cfg.Room.CoverHosts...), Conns: a.total}
-	if a.Account != nil {
-		deps.Verifier = a.Account
-		deps.Routes = append(deps.Routes, a.Account)
-		deps.OpenAPI = append(deps.OpenAPI, account.OpenAPI())
+// usedHere reports whether a local component uses component n.
+func (a *App) usedHere(n string) bool {
+	return slices.ContainsFunc(a.names, func(local string) bool {
+		c, _ := component(local)
+		return slices.Contains(c.Uses, n)
+	})
+}
+
+// build constructs the local components in start order with their peers; nothing starts here.
+func (a *App) build() error {
+	for _, n := range a.names {
+		c, _ := component(n)
+		l, err := c.build(a)
+		if err != nil {
+			return fmt.Errorf("%s: %w", n, err)
+		}
+		a.built = append(a.built, l)
+		if a.grpc != nil && c.serve != nil {
+			c.serve(a, a.grpc)
+		}
+	}
+	return nil
+}
+
+// walletsFunc lets account show balances of a gift component built after it, or remote.
+type walletsFunc func(ctx context.Context, uid int64) (int64, error)
+
+func (f walletsFunc) Balance(ctx context.Context, uid int64) (int64, error) { return f(ctx, uid) }
+
+func buildAccount(a *App) (lifecycle, error) {
+	var wallets account.Wallets
+	if a.has("gift") || a.cfg.Peers.Gift != "" {
+		wallets = walletsFunc(func(ctx context.Context, uid int64) (int64, error) { return a.gifts.Balance(ctx, uid) })
+	}
+	var err error
+	a.Account, err = account.New(a.cfg.Account, account.Deps{Logger: a.logger("account"), Registry: a.Reg,
+		DB: a.db("account"), Signer: a.signer, Wallets: wallets, Queue: a.q, Words: a.words})
+	a.accounts = a.Account
+	return a.Account, err
+}
+
+func buildLogic(a *App) (lifecycle, error) {
+	var err error
+	a.Logic, err = logic.New(a.cfg.Logic, logic.Deps{Logger: a.logger("logic"), Registry: a.Reg,
+		Queue: a.q, Publisher: a.pub, Signer: a.signer})
+	return a.Logic, err
+}
+
+func buildRoom(a *App) (lifecycle, error) {
+	var counter logic.Counter
+	switch {
+	case a.Logic != nil:
+		counter = a.Logic
+	case a.remoteLogic != nil:
+		counter = a.remoteLogic
+	default:
+		a.log.Warn("room: no logic here and none named in peers.logic: online counts read as zero")
+	}
+	deps := room.Deps{Logger: a.logger("room"), Registry: a.Reg, DB: a.db("room"),
+		Accounts: a.accounts, Pusher: a.pub, Counter: counter, IsAdmin: a.isAdmin, Queue: a.q, Words: a.words}
+	if a.redis != nil {
+		deps.Shared = a.redis
+	}
+	var err error
+	if a.Room, err = room.New(a.cfg.Room, deps); err != nil {
+		return nil, err
+	}
+	a.rooms = a.Room
+	a.Room.AddHotKeys("room", func() []room.HotKey { return hotKeys(a.Room.HotKeys()) })
+	if a.LogicAPI, err = logic.NewAPI(a.cfg.Logic, logic.APIDeps{Logger: a.logger("room"), Signer: a.signer,
+		Accounts: a.accounts, LocalHosts: a.localHosts, Pusher: a.pub, IsAdmin: a.isAdmin,
+		RoomExists: func(ctx context.Context, id int64) error { _, err := a.Room.Get(ctx, id); return err },
+	}); err != nil {
+		return nil, err
+	}
+	if !a.has("comet") && len(a.cfg.Logic.Hosts) == 0 {
+		a.log.Warn("danmu-info will list no hosts: no comet runs here, set logic.hosts to the comets' public addresses")
+	}
+	return a.Room, nil
+}
+
+func buildGift(a *App) (lifecycle, error) {
+	exp, err := a.expPublisher()
+	if err != nil {
+		return nil, err
+	}
+	if a.Gift, err = gift.New(a.cfg.Gift, gift.Deps{Logger: a.logger("gift"), Registry: a.Reg, DB: a.db("gift"),
+		IDs: a.ids, Queue: a.q, Rooms: a.rooms, Accounts: a.accounts, Pusher: a.pub, Exp: exp, IsAdmin: a.isAdmin}); err != nil {
+		return nil, err
+	}
+	a.gifts = a.Gift
+	if a.Room != nil {
+		a.Room.AddHotKeys("gift_rank", func() []room.HotKey { return hotKeys(a.Gift.RankKeys()) })
+	}
+	return a.Gift, nil
+}
+
+func buildDanmaku(a *App) (lifecycle, error) {
+	exp, err := a.expPublisher()
+	if err != nil {
+		return nil, err
+	}
+	if a.Danmaku, err = danmaku.New(a.cfg.Danmaku, danmaku.Deps{Logger: a.logger("danmaku"), Registry: a.Reg,
+		DB: a.db("danmaku"), IDs: a.ids, Rooms: a.rooms, Accounts: a.accounts, Pusher: a.pub, Exp: exp, Words: a.words}); err != nil {
+		return nil, err
 	}
 	if a.Room != nil {
-		deps.Routes = append(deps.Routes, a.Room)
-		deps.OpenAPI = append(deps.OpenAPI, room.OpenAPI())
+		a.Room.AddHotKeys("danmaku_mutes", func() []room.HotKey { return hotKeys(a.Danmaku.MuteKeys()) })
 	}
-	if a.LogicAPI != nil {
-		deps.Routes = append(deps.Routes, a.LogicAPI)
-		deps.OpenAPI = append(deps.OpenAPI, logic.OpenAPI())
+	return a.Danmaku, nil
+}
+
+// expPublisher is the process's one experience publisher (its metrics are registered once),
+// shared by gift and danmaku.
+func (a *App) expPublisher() (*account.ExpPublisher, error) {
+	if a.exp != nil {
+		return a.exp, nil
 	}
-	if a.Danmaku != nil {
-		deps.Routes = append(deps.Routes, a.Danmaku)
-		deps.OpenAPI = append(deps.OpenAPI, danmaku.OpenAPI())
+	var err error
+	a.exp, err = account.NewExpPublisher(a.q, a.Reg)
+	return a.exp, err
+}
+
+func buildComet(a *App) (lifecycle, error) {
+	var l comet.Logic = a.remoteLogic
+	if a.Logic != nil {
+		l = a.Logic
 	}
-	if a.Gift != nil {
-		deps.Routes = append(deps.Routes, a.Gift)
-		deps.OpenAPI = append(deps.OpenAPI, gift.OpenAPI())
+	cfg := a.cfg.Comet
+	if cfg.ServerID == "" {
+		host, _ := os.Hostname()
+		cfg.ServerID = fmt.Sprintf("%s-%d", host, os.Getpid()) // unique per process, even many on one host
+	}
+	var err error
+	a.Comet, err = comet.New(cfg, comet.Deps{Logger: a.logger("comet"), Registry: a.Reg, Logic: l, Conns: a.total})
+	return a.Comet, err
+}
+
+func buildJob(a *App) (lifecycle, error) {
+	comets := a.remoteComets
+	if a.Comet != nil {
+		comets = []job.Comet{a.Comet}
+	}
+	var err error
+	a.Job, err = job.New(a.cfg.Job, job.Deps{Logger: a.logger("job"), Registry: a.Reg, Queue: a.q, Comets: comets})
+	return a.Job, err
+}
+
+// buildGateway mounts the routes of every local component and forwards those of the
+// components gateway.upstreams names.
+func buildGateway(a *App) (lifecycle, error) {
+	deps := gateway.Deps{Logger: a.logger("gateway"), Registry: a.Reg, Gatherer: a.Reg, Ready: a.Ready,
+		Web: web.Handler(a.cfg.Room.CoverHosts...), Conns: a.total}
+	if a.accounts != nil {
+		deps.Verifier = a.accounts
+	}
+	for _, n := range a.names {
+		c, _ := component(n)
+		if c.routes != nil {
+			deps.Routes = append(deps.Routes, c.routes(a)...)
+			deps.OpenAPI = append(deps.OpenAPI, c.openAPI()...)
+		}
+	}
+	for _, c := range registry {
+		if _, ok := a.cfg.Gateway.Upstreams[c.Name]; !ok {
+			continue
+		}
+		u, err := a.cfg.Gateway.UpstreamURL(c.Name)
+		if err != nil {
+			return nil, err
+		}
+		deps.Upstreams = append(deps.Upstreams, gateway.Upstream{Name: c.Name, URL: u, OpenAPI: c.openAPI()})
 	}
 	if a.Comet != nil {
 		deps.Sub = a.Comet.Handler()
 	}
 	var err error
 	a.Gateway, err = gateway.New(a.cfg.Gateway, deps)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	if a.grpc == nil {
+		return a.Gateway, nil
+	}
+	// The gRPC server starts with the gateway, once every local component is up, and stops
+	// before them.
+	return both{a.grpc, a.Gateway}, nil
+}
+
+// both starts two lifecycles in order and stops them in reverse.
+type both [2]lifecycle
+
+func (b both) Start(ctx context.Context) error {
+	if err := b[0].Start(ctx); err != nil {
+		return err
+	}
+	if err := b[1].Start(ctx); err != nil {
+		return errors.Join(err, b[0].Stop(context.WithoutCancel(ctx)))
+	}
+	return nil
+}
+
+func (b both) Stop(ctx context.Context) error { return errors.Join(b[1].Stop(ctx), b[0].Stop(ctx)) }
+
+// checkUpstreams refuses a gateway.upstreams entry that names no component with routes, or
+// one that runs in this process.
+func checkUpstreams(cfg config.Config, names []string) error {
+	for n := range cfg.Gateway.Upstreams {
+		c, ok := component(n)
+		switch {
+		case !ok || c.openAPI == nil:
+			return fmt.Errorf("gateway.upstreams: %q is not a component with HTTP routes", n)
+		case slices.Contains(names, n):
+			return fmt.Errorf("gateway.upstreams: %s runs in this process; forward only components that run elsewhere", n)
+		}
+	}
+	return nil
 }
 
 // localHosts is the danmu-info host list of a node that runs a comet: the host name the client

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -52,16 +53,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case "serve":
 		err = serve(args[1:], stdout, stderr, true)
 	case "components":
-		for _, c := range Components() {
-			needs := strings.Join(c.Needs, ",")
-			if c.Remote != "" {
-				needs = c.Remote + " (here or remote)"
-			}
-			if needs == "" {
-				needs = "-"
-			}
-			fmt.Fprintf(stdout, "%-8s  needs %-22s  %s\n", c.Name, needs, c.About)
-		}
+		printComponents(stdout)
 	case "config":
 		err = configCmd(args[1:], stdout, stderr)
 	case "bench":
@@ -211,4 +203,33 @@ func displayURL(addr net.Addr) string {
 		host = "localhost"
 	}
 	return "http://" + net.JoinHostPort(host, port)
+}
+
+// printComponents lists each component with what it uses: a peer marked "?" is optional, and
+// every peer runs in the same process or in another one named in peers.
+func printComponents(w io.Writer) {
+	for _, c := range Components() {
+		var uses []string
+		for _, u := range c.Uses {
+			if slices.Contains(c.Optional, u) {
+				u += "?"
+			}
+			uses = append(uses, u)
+		}
+		if len(uses) == 0 {
+			uses = []string{"-"}
+		}
+		var owns []string
+		if c.Store {
+			owns = append(owns, "store")
+		}
+		if c.Queue {
+			owns = append(owns, "queue")
+		}
+		if len(owns) == 0 {
+			owns = []string{"-"}
+		}
+		fmt.Fprintf(w, "%-8s  uses %-16s  needs %-12s  %s\n", c.Name, strings.Join(uses, ","), strings.Join(owns, ","), c.About)
+	}
+	fmt.Fprintln(w, "\nA used component runs in the same process or in another one named with -peers.<name>; ? = optional.")
 }

@@ -6,82 +6,108 @@ import (
 	"strings"
 
 	"github.com/zhibo-live/zhibo/internal/config"
+	"github.com/zhibo-live/zhibo/internal/gateway"
+	"github.com/zhibo-live/zhibo/internal/platform/grpcx"
 )
 
-// Component describes one role a zhibo process can run.
+// Component is one role a zhibo process can run, declared once: what it calls, what it owns,
+// how it is built and what it serves. Adding a component is one entry in Components.
 type Component struct {
 	Name  string
 	About string
-	// Needs are peers that must run in the same process.
-	Needs []string
-	// Remote is a peer that runs here or in another process named in peers (empty = none).
-	Remote string
+	// Uses are the components it calls. Each runs in the same process or, when peers names
+	// it, in another process reached over gRPC through the same Go interface.
+	Uses []string
+	// Optional are the uses it runs without (it degrades as About says).
+	Optional []string
+	// Store: it owns tables, kept in its own store section over the shared one
+	// (config.StoreOf), and migrates only those.
+	Store bool
+	// Queue: it publishes to or consumes from the durable queue.
+	Queue bool
+	// Key: it signs or checks tokens with the cluster's signing key.
+	Key bool
+
+	// build constructs the component from the app's resources and its peers (local or
+	// remote); nothing starts here. It returns what the app starts and stops.
+	build func(a *App) (lifecycle, error)
+	// serve registers its gRPC services for the other processes (nil = none).
+	serve func(a *App, s *grpcx.Server)
+	// routes are its HTTP routes (nil = none).
+	routes func(a *App) []gateway.Routes
+	// openAPI describes its HTTP routes; a gateway forwarding to the component's process
+	// forwards exactly these.
+	openAPI func() [][]byte
+	// dial makes the client of this component in another process, at the peers target.
+	dial func(a *App) error
+	// remote is the peers target naming this component in another process ("" = none).
+	remote func(p config.Peers) string
 }
 
-// Components lists every role in start order: a component starts after the peers it needs
+// Components lists every role in start order: a component starts after the peers it uses
 // and stops before them.
-func Components() []Component {
-	return []Component{
-		{Name: "account", About: "users, login, session tokens"},
-		{Name: "logic", About: "connection auth, online counts across comets, pushes"},
-		{Name: "room", About: "rooms, live status, stream keys, tags, room list, danmu-info", Needs: []string{"account"}},
-		{Name: "gift", About: "gift catalog, wallets, idempotent gift orders, ranks, anchor scores", Needs: []string{"account", "room"}},
-		{Name: "danmaku", About: "bullet comments: validation, limits, mutes, history", Needs: []string{"account", "room"}},
-		{Name: "comet", About: "long connections (WebSocket /sub and raw TCP), rooms in buckets", Remote: "logic"},
-		{Name: "job", About: "consumes the push queue, merges per room, sends to comets", Remote: "comet"},
-		{Name: "gateway", About: "HTTP entry of every process: API of local components, web UI, /sub, metrics, health"},
+func Components() []Component { return registry }
+
+// registry is filled in build.go, beside the code that builds each component.
+var registry []Component
+
+// component returns the named component.
+func component(name string) (Component, bool) {
+	i := slices.IndexFunc(registry, func(c Component) bool { return c.Name == name })
+	if i < 0 {
+		return Component{}, false
 	}
+	return registry[i], true
 }
 
 // AllNames is every component, in start order.
 func AllNames() []string {
 	var out []string
-	for _, c := range Components() {
+	for _, c := range registry {
 		out = append(out, c.Name)
 	}
 	return out
 }
 
-// remoteConfigured says whether peers name a remote instance of component n.
-func remoteConfigured(n string, p config.Peers) bool {
-	switch n {
-	case "logic":
-		return p.Logic != ""
-	case "comet":
-		return len(p.Comets) > 0
+// remoteTarget is where peers says component n runs when not here ("" = nowhere else).
+func remoteTarget(n string, p config.Peers) string {
+	if c, ok := component(n); ok && c.remote != nil {
+		return c.remote(p)
 	}
-	return false
+	return ""
+}
+
+// peerFlag is the flag that names component n's process, for error messages.
+func peerFlag(n string) string {
+	if n == "comet" {
+		return "-peers.comets host:port,…"
+	}
+	return "-peers." + n + " host:port"
 }
 
 // Resolve validates a --components list and returns it in start order, with the gateway (every
-// process's HTTP entry) added. A component whose peer is neither here nor named in peers fails
-// clearly instead of starting half-wired.
+// process's HTTP entry) added. A component that uses a peer that is neither here nor named in
+// peers fails clearly instead of starting half-wired.
 func Resolve(list []string, peers config.Peers) ([]string, error) {
 	if len(list) == 0 {
 		return nil, fmt.Errorf("no components given (want any of %s)", strings.Join(AllNames(), ", "))
 	}
-	byName := map[string]Component{}
-	for _, c := range Components() {
-		byName[c.Name] = c
-	}
 	for _, n := range list {
-		if _, ok := byName[n]; !ok {
+		if _, ok := component(n); !ok {
 			return nil, fmt.Errorf("unknown component %q (want any of %s)", n, strings.Join(AllNames(), ", "))
 		}
 	}
 	var out []string
-	for _, c := range Components() {
+	for _, c := range registry {
 		if !slices.Contains(list, c.Name) && c.Name != "gateway" {
 			continue
 		}
-		for _, need := range c.Needs {
-			if !slices.Contains(list, need) {
-				return nil, fmt.Errorf("component %s needs %s in the same process: add it to --components", c.Name, need)
+		for _, use := range c.Uses {
+			if slices.Contains(c.Optional, use) || slices.Contains(list, use) || remoteTarget(use, peers) != "" {
+				continue
 			}
-		}
-		if r := c.Remote; r != "" && !slices.Contains(list, r) && !remoteConfigured(r, peers) {
-			flag := map[string]string{"logic": "-peers.logic host:port", "comet": "-peers.comets host:port,…"}[r]
-			return nil, fmt.Errorf("component %s needs %s: run it in this process or name the remote one with %s", c.Name, r, flag)
+			return nil, fmt.Errorf("component %s needs %s: run it in this process or name the remote one with %s",
+				c.Name, use, peerFlag(use))
 		}
 		out = append(out, c.Name)
 	}

@@ -18,9 +18,12 @@ const (
 // ownsDataDir reports whether this process keeps anything in its data directory: the SQLite
 // database, the embedded queue's store or the generated token secret.
 func (a *App) ownsDataDir() bool {
-	sqlite := a.cfg.Store.Driver != "mysql" && a.cfg.Store.DSN == "" && a.hasAny("account", "room", "gift", "danmaku")
-	embeddedQueue := a.cfg.Queue.URL == "" && a.hasAny("account", "logic", "room", "gift", "danmaku", "job")
-	generatedSecret := a.cfg.Secret == "" && a.hasAny("account", "logic", "room")
+	sqlite := a.needs(func(c Component) bool {
+		sc := a.cfg.StoreOf(c.Name)
+		return c.Store && sc.Driver != "mysql" && sc.DSN == ""
+	})
+	embeddedQueue := a.cfg.Queue.URL == "" && a.needs(func(c Component) bool { return c.Queue })
+	generatedSecret := a.cfg.Secret == "" && a.needs(func(c Component) bool { return c.Key })
 	return sqlite || embeddedQueue || generatedSecret
 }
 

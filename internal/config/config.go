@@ -133,6 +133,12 @@ func (c *Config) Validate() error {
 	if c.Node < 0 || c.Node > ids.MaxNode {
 		errs = append(errs, fmt.Errorf("node must be in 0..%d", ids.MaxNode))
 	}
+	for _, name := range []string{"account", "room", "gift", "danmaku"} {
+		sc := c.StoreOf(name)
+		if err := sc.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s.store: %w", name, err))
+		}
+	}
 	for _, v := range []interface{ Validate() error }{&c.Peers, &c.Conns, &c.Store, &c.Queue, &c.Redis, &c.Gateway, &c.Account,
 		&c.Room, &c.Danmaku, &c.Gift, &c.Logic, c.Comet, &c.Job} {
 		if err := v.Validate(); err != nil {
@@ -142,9 +148,24 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// StoreOf is the store a component keeps its tables in: its own store section over the
+// shared one. Components without tables get the shared one.
+func (c *Config) StoreOf(component string) sqlstore.Config {
+	own := map[string]sqlstore.Own{"account": c.Account.Store, "room": c.Room.Store, "gift": c.Gift.Store,
+		"danmaku": c.Danmaku.Store}[component]
+	return own.Over(c.Store)
+}
+
 // Peers are the gRPC targets of components running in other processes: "host:port", or
 // "dns:///name:port" to follow DNS.
 type Peers struct {
+	// Account is where account runs when it is not in this process (room, gift, danmaku and
+	// the gateway's token checks call it).
+	Account string `yaml:"account"`
+	// Room is where room runs when it is not in this process (gift and danmaku call it).
+	Room string `yaml:"room"`
+	// Gift is where gift runs when it is not in this process (account reads balances from it).
+	Gift string `yaml:"gift"`
 	// Logic is where logic runs when it is not in this process (comets and rooms call it).
 	Logic string `yaml:"logic"`
 	// Comets are every comet a job in this process delivers to, when no comet runs here.
@@ -153,6 +174,9 @@ type Peers struct {
 
 // RegisterFlags binds the peers to flags under prefix.
 func (p *Peers) RegisterFlags(fs *flag.FlagSet, prefix string) {
+	fs.StringVar(&p.Account, prefix+"account", "", "gRPC target of a remote account, host:port or dns:///name:port (empty = account runs here, or none).")
+	fs.StringVar(&p.Room, prefix+"room", "", "gRPC target of a remote room, host:port or dns:///name:port (empty = room runs here).")
+	fs.StringVar(&p.Gift, prefix+"gift", "", "gRPC target of a remote gift, host:port or dns:///name:port (empty = gift runs here, or none: /api/me shows no balance).")
 	fs.StringVar(&p.Logic, prefix+"logic", "", "gRPC target of a remote logic, host:port or dns:///name:port (empty = logic runs here).")
 	fs.Func(prefix+"comets", "gRPC targets of the remote comets a job delivers to, comma-separated (empty = the comet runs here).", func(v string) error {
 		p.Comets = nil
@@ -167,7 +191,7 @@ func (p *Peers) RegisterFlags(fs *flag.FlagSet, prefix string) {
 
 // Validate checks the peers.
 func (p *Peers) Validate() error {
-	for _, c := range append([]string{p.Logic}, p.Comets...) {
+	for _, c := range append([]string{p.Account, p.Room, p.Gift, p.Logic}, p.Comets...) {
 		if strings.ContainsAny(c, " \t") {
 			return fmt.Errorf("peers: bad target %q", c)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/pkg/hotkey"
 )
 
@@ -18,6 +19,9 @@ const (
 
 // Config tunes what a comment may be and how fast a user may send them.
 type Config struct {
+	// Store is where this component keeps its tables; its fields override the shared store
+	// section (see sqlstore.Own).
+	Store sqlstore.Own `yaml:"store"`
 	// MaxRunes is the longest comment in Unicode code points after trimming (1..500).
 	MaxRunes int `yaml:"max_runes"`
 	// Rate is how many comments per second one user may send, on average; 0 means no
@@ -39,6 +43,7 @@ type Config struct {
 
 // RegisterFlags binds every field to a flag named prefix+yaml_name, with its default.
 func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
+	c.Store.RegisterFlags(fs, prefix+"store.")
 	fs.IntVar(&c.MaxRunes, prefix+"max_runes", 100, "longest comment in characters (Unicode code points) after trimming, 1..500.")
 	fs.Float64Var(&c.Rate, prefix+"rate", 1, "comments per second one user may send on average (0 = no per-user limit).")
 	fs.IntVar(&c.Burst, prefix+"burst", 3, "comments a user may send at once before the rate applies (>= 1 when rate is set).")

@@ -68,7 +68,7 @@ type fakeAccounts struct {
 }
 
 // Verify accepts "tok-<uid>" for every known user.
-func (f *fakeAccounts) Verify(token string) (int64, error) {
+func (f *fakeAccounts) Verify(_ context.Context, token string) (int64, error) {
 	var uid int64
 	if _, err := fmt.Sscanf(token, "tok-%d", &uid); err == nil {
 		if _, ok := f.names[uid]; ok {

@@ -3,6 +3,9 @@ package gateway
 import (
 	"errors"
 	"flag"
+	"fmt"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -30,6 +33,10 @@ type Config struct {
 	// is then no longer served on http_addr. Empty = /metrics on http_addr as before, and no
 	// pprof anywhere: pprof is never served on the public port.
 	MetricsAddr string `yaml:"metrics_addr"`
+	// Upstreams maps a component that runs in another process to the base URL of that
+	// process's HTTP port: every route of the component is forwarded there, so clients use one
+	// address for the whole API. Empty = only the local components' routes are served.
+	Upstreams map[string]string `yaml:"upstreams"`
 	// RequestTimeout bounds one API request (not WebSocket connections).
 	RequestTimeout time.Duration `yaml:"request_timeout"`
 	// ShutdownTimeout bounds the graceful drain of in-flight requests on stop.
@@ -54,6 +61,20 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.DurationVar(&c.IdleTimeout, prefix+"idle_timeout", 60*time.Second, "an idle keep-alive connection is closed after this long.")
 	fs.IntVar(&c.MaxConnsPerIP, prefix+"max_conns_per_ip", DefaultMaxConnsPerIP, "connections one client IP may hold on http_addr, /sub WebSockets included (0 = no cap; set 0 behind a proxy).")
 	fs.StringVar(&c.MetricsAddr, prefix+"metrics_addr", "", "separate, internal listen address of /metrics and /debug/pprof/ (empty = /metrics on http_addr, no pprof).")
+	fs.Func(prefix+"upstreams", "components in other processes whose routes this gateway forwards, comma-separated component=http://host:port (empty = none).", func(v string) error {
+		c.Upstreams = map[string]string{}
+		for _, kv := range strings.Split(v, ",") {
+			if kv = strings.TrimSpace(kv); kv == "" {
+				continue
+			}
+			name, u, ok := strings.Cut(kv, "=")
+			if !ok {
+				return fmt.Errorf("want component=URL, got %q", kv)
+			}
+			c.Upstreams[strings.TrimSpace(name)] = strings.TrimSpace(u)
+		}
+		return nil
+	})
 	fs.DurationVar(&c.RequestTimeout, prefix+"request_timeout", 10*time.Second, "time limit of one API request.")
 	fs.DurationVar(&c.ShutdownTimeout, prefix+"shutdown_timeout", 10*time.Second, "graceful drain of in-flight requests on stop.")
 	fs.Float64Var(&c.RatePerIP, prefix+"rate_per_ip", 50, "API requests per second per client IP (0 = no limit).")
@@ -64,6 +85,11 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 func (c *Config) Validate() error {
 	if c.HTTPAddr == "" {
 		return errors.New("gateway.http_addr must not be empty")
+	}
+	for name, raw := range c.Upstreams {
+		if _, err := c.UpstreamURL(name); err != nil {
+			return fmt.Errorf("gateway.upstreams: %s=%q: %w", name, raw, err)
+		}
 	}
 	if c.ReadHeaderTimeout <= 0 || c.ReadTimeout <= 0 || c.WriteTimeout <= 0 || c.IdleTimeout <= 0 ||
 		c.RequestTimeout <= 0 || c.ShutdownTimeout <= 0 {
@@ -79,4 +105,17 @@ func (c *Config) Validate() error {
 		return errors.New("gateway.rate_per_ip must be >= 0 and burst_per_ip >= 1 when limiting")
 	}
 	return nil
+}
+
+// UpstreamURL parses the base URL of a component's upstream.
+func (c *Config) UpstreamURL(name string) (*url.URL, error) {
+	u, err := url.Parse(c.Upstreams[name])
+	if err != nil {
+		return nil, err
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return nil, errors.New("want http://host:port or https://host:port")
+	}
+	u.Path = ""
+	return u, nil
 }

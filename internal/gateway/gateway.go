@@ -33,10 +33,12 @@ type Deps struct {
 	Gatherer prometheus.Gatherer
 	Verifier httpx.Verifier // nil: bearer tokens are not checked here (no account component)
 	Routes   []Routes
-	OpenAPI  [][]byte     // fragments merged into /api/openapi.json
-	Sub      http.Handler // WebSocket endpoint, nil when no comet runs here
-	Web      http.Handler // the UI, nil for an API-only node
-	Ready    func(ctx context.Context) error
+	OpenAPI  [][]byte // fragments merged into /api/openapi.json
+	// Upstreams are the components that run in other processes, whose routes are forwarded.
+	Upstreams []Upstream
+	Sub       http.Handler // WebSocket endpoint, nil when no comet runs here
+	Web       http.Handler // the UI, nil for an API-only node
+	Ready     func(ctx context.Context) error
 	// Conns is the process-wide connection budget shared with the other listeners of the
 	// process (nil = no total cap).
 	Conns *connlimit.Total
@@ -61,13 +63,27 @@ type Service struct {
 
 // New builds the route table; Start listens.
 func New(cfg Config, deps Deps) (*Service, error) {
-	spec, err := MergeOpenAPI(deps.OpenAPI...)
+	fragments := deps.OpenAPI
+	for _, u := range deps.Upstreams {
+		fragments = append(fragments, u.OpenAPI...)
+	}
+	spec, err := MergeOpenAPI(fragments...)
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
 	for _, r := range deps.Routes {
 		r.Register(mux)
+	}
+	if len(deps.Upstreams) > 0 {
+		failures := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zhibo_gateway_upstream_failures_total",
+			Help: "Forwarded requests that got no answer from the component's process, by upstream."}, []string{"upstream"})
+		deps.Registry.MustRegister(failures)
+		for _, u := range deps.Upstreams {
+			if err := forward(mux, u, deps.Logger, failures); err != nil {
+				return nil, err
+			}
+		}
 	}
 	mux.HandleFunc("GET /api/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

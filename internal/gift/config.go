@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/pkg/hotkey"
 	"time"
 )
@@ -24,6 +25,9 @@ const DemoInitialBalance = 1000
 
 // Config is the gift component's configuration.
 type Config struct {
+	// Store is where this component keeps its tables; its fields override the shared store
+	// section (see sqlstore.Own).
+	Store sqlstore.Own `yaml:"store"`
 	// InitialBalance is what a wallet holds when it is first read or debited (0 = wallets start
 	// empty, the default: coins then come only from a credit — an admin top-up or a payment).
 	// Accounts cost nothing to make, so any other value hands out free coins per account;
@@ -51,6 +55,7 @@ type Config struct {
 
 // RegisterFlags sets the defaults and binds every field to a flag named prefix+yaml_name.
 func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
+	c.Store.RegisterFlags(fs, prefix+"store.")
 	c.Catalog = DefaultCatalog()
 	fs.Int64Var(&c.InitialBalance, prefix+"initial_balance", 0,
 		"coins a wallet holds when first used (0 = wallets start empty; any other value gives free coins to every new account; zhibo up defaults it to 1000 for the demo).")

@@ -94,7 +94,7 @@ func newFakeAccounts() *fakeAccounts {
 	return &fakeAccounts{names: map[int64]string{anchorUID: "anchor", aliceUID: "alice", bobUID: "bob", carolUID: "carol", opUID: "operator"}}
 }
 
-func (f *fakeAccounts) Verify(token string) (int64, error) {
+func (f *fakeAccounts) Verify(_ context.Context, token string) (int64, error) {
 	uid, err := strconv.ParseInt(strings.TrimPrefix(token, "u"), 10, 64)
 	if err != nil || !strings.HasPrefix(token, "u") {
 		return 0, apierr.Unauthorized.Withf("bad token")

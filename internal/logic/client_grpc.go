@@ -6,21 +6,18 @@ import (
 	"google.golang.org/grpc"
 
 	logicv1 "github.com/zhibo-live/zhibo/api/proto/logic/v1"
-	"github.com/zhibo-live/zhibo/internal/platform/apierr"
 	"github.com/zhibo-live/zhibo/internal/platform/grpcx"
-	"github.com/zhibo-live/zhibo/internal/push"
 )
 
 // grpcServer serves logic to comets and business processes of a cluster.
 type grpcServer struct {
 	logicv1.UnimplementedLogicServiceServer
 	svc *Service
-	pub *push.Publisher
 }
 
-// RegisterGRPC serves svc (and pushes through pub) on s.
-func RegisterGRPC(s grpc.ServiceRegistrar, svc *Service, pub *push.Publisher) {
-	logicv1.RegisterLogicServiceServer(s, &grpcServer{svc: svc, pub: pub})
+// RegisterGRPC serves svc on s.
+func RegisterGRPC(s grpc.ServiceRegistrar, svc *Service) {
+	logicv1.RegisterLogicServiceServer(s, &grpcServer{svc: svc})
 }
 
 func (g *grpcServer) Connect(ctx context.Context, r *logicv1.ConnectRequest) (*logicv1.ConnectResponse, error) {
@@ -41,21 +38,6 @@ func (g *grpcServer) ReportOnline(ctx context.Context, r *logicv1.ReportOnlineRe
 		return nil, err
 	}
 	return &logicv1.ReportOnlineResponse{Rooms: rooms}, nil
-}
-
-func (g *grpcServer) PushRoom(ctx context.Context, r *logicv1.PushRoomRequest) (*logicv1.PushRoomResponse, error) {
-	if r.GetRoomId() <= 0 {
-		return nil, apierr.BadRequest.Withf("room_id must be positive")
-	}
-	return &logicv1.PushRoomResponse{}, g.pub.PushRoom(ctx, r.GetRoomId(), r.GetMsgs()...)
-}
-
-func (g *grpcServer) PushUsers(ctx context.Context, r *logicv1.PushUsersRequest) (*logicv1.PushUsersResponse, error) {
-	return &logicv1.PushUsersResponse{}, g.pub.PushUsers(ctx, r.GetUids(), r.GetMsgs()...)
-}
-
-func (g *grpcServer) Broadcast(ctx context.Context, r *logicv1.BroadcastRequest) (*logicv1.BroadcastResponse, error) {
-	return &logicv1.BroadcastResponse{}, g.pub.Broadcast(ctx, r.GetMsgs()...)
 }
 
 func (g *grpcServer) Online(ctx context.Context, r *logicv1.OnlineRequest) (*logicv1.OnlineResponse, error) {

@@ -24,7 +24,7 @@ import (
 
 type fakeAccounts struct{}
 
-func (fakeAccounts) Verify(string) (int64, error) { return 0, apierr.Unauthorized }
+func (fakeAccounts) Verify(context.Context, string) (int64, error) { return 0, apierr.Unauthorized }
 func (fakeAccounts) User(context.Context, int64) (account.User, error) {
 	return account.User{}, nil
 }
@@ -200,7 +200,7 @@ func TestParseHosts(t *testing.T) {
 
 type uidVerifier map[string]int64
 
-func (v uidVerifier) Verify(tok string) (int64, error) {
+func (v uidVerifier) Verify(_ context.Context, tok string) (int64, error) {
 	if uid, ok := v[tok]; ok {
 		return uid, nil
 	}

@@ -8,11 +8,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/pkg/hotkey"
 )
 
 // Config of the room component.
 type Config struct {
+	// Store is where this component keeps its tables; its fields override the shared store
+	// section (see sqlstore.Own).
+	Store sqlstore.Own `yaml:"store"`
 	// MaxRoomsPerUser is how many rooms one user may own.
 	MaxRoomsPerUser int `yaml:"max_rooms_per_user"`
 	// PopularityInterval is how often the list order is refreshed from online counts
@@ -46,6 +50,7 @@ type Config struct {
 
 // RegisterFlags binds the config to flags under prefix.
 func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
+	c.Store.RegisterFlags(fs, prefix+"store.")
 	fs.IntVar(&c.MaxRoomsPerUser, prefix+"max_rooms_per_user", 1, "rooms one user may own.")
 	fs.DurationVar(&c.PopularityInterval, prefix+"popularity_interval", 2*time.Second, "refresh of the list order from online counts (0 = never).")
 	fs.IntVar(&c.MaxListLimit, prefix+"max_list_limit", 50, "largest page of the room list.")

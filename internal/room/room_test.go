@@ -24,7 +24,7 @@ import (
 
 type fakeAccounts struct{}
 
-func (fakeAccounts) Verify(tok string) (int64, error) {
+func (fakeAccounts) Verify(_ context.Context, tok string) (int64, error) {
 	switch tok {
 	case "owner":
 		return 1, nil

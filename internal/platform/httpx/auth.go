@@ -10,7 +10,7 @@ import (
 
 // Verifier turns a bearer token into a user id; the account component implements it.
 type Verifier interface {
-	Verify(token string) (uid int64, err error)
+	Verify(ctx context.Context, token string) (uid int64, err error)
 }
 
 type uidKey struct{}
@@ -29,7 +29,7 @@ func Identify(v Verifier, next http.Handler) http.Handler {
 			writePlainError(w, r, apierr.Unauthorized.Withf("authorization header must be \"Bearer <token>\""))
 			return
 		}
-		uid, err := v.Verify(strings.TrimSpace(tok))
+		uid, err := v.Verify(r.Context(), strings.TrimSpace(tok))
 		if err != nil {
 			writePlainError(w, r, err)
 			return

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -17,7 +18,7 @@ import (
 
 type fakeVerifier map[string]int64
 
-func (f fakeVerifier) Verify(tok string) (int64, error) {
+func (f fakeVerifier) Verify(_ context.Context, tok string) (int64, error) {
 	if uid, ok := f[tok]; ok {
 		return uid, nil
 	}

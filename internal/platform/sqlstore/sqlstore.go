@@ -192,3 +192,40 @@ func excluded(s, pre, post string) string {
 		s = s[i+j+1:]
 	}
 }
+
+// Own is a component's own store: the fields it sets replace those of the shared store
+// section, so each component of a split can keep its tables in a database of its own while
+// an all-in-one process shares one.
+type Own struct {
+	// Driver overrides store.driver (empty = the shared one).
+	Driver string `yaml:"driver"`
+	// DSN overrides store.dsn (empty = the shared one).
+	DSN string `yaml:"dsn"`
+	// MaxOpenConns overrides store.max_open_conns (0 = the shared one).
+	MaxOpenConns int `yaml:"max_open_conns"`
+}
+
+// RegisterFlags binds the override to flags under prefix (e.g. "room.store.").
+func (o *Own) RegisterFlags(fs *flag.FlagSet, prefix string) {
+	fs.StringVar(&o.Driver, prefix+"driver", "", `SQL engine of this component's own store, "sqlite" or "mysql" (empty = store.driver).`)
+	fs.StringVar(&o.DSN, prefix+"dsn", "", "DSN of this component's own store (empty = store.dsn).")
+	fs.IntVar(&o.MaxOpenConns, prefix+"max_open_conns", 0, "connection pool of this component's own store (0 = store.max_open_conns).")
+}
+
+// Over returns the shared config with the override's fields applied.
+func (o Own) Over(shared Config) Config {
+	c := shared
+	if o.Driver != "" {
+		c.Driver = o.Driver
+		if o.DSN == "" && o.Driver != shared.Driver {
+			c.DSN = "" // another engine's DSN means nothing to this one
+		}
+	}
+	if o.DSN != "" {
+		c.DSN = o.DSN
+	}
+	if o.MaxOpenConns > 0 {
+		c.MaxOpenConns = o.MaxOpenConns
+	}
+	return c
+}

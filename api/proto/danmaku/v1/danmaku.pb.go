@@ -5,7 +5,7 @@
 // source: danmaku/v1/danmaku.proto
 
 // Package zhibo.danmaku.v1 is the remote form of the danmaku component's Client: sending bullet
-// comments, recent history and per-room mutes. The danmaku component owns the comments.
+// comments and reading a room's recent history. The danmaku component owns the comments.
 
 package danmakuv1
 
@@ -420,309 +420,6 @@ func (x *Danmaku) GetSentAt() int64 {
 	return 0
 }
 
-// MuteRequest asks to mute a user in a room.
-type MuteRequest struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// room_id is the room the mute applies to.
-	RoomId int64 `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
-	// operator_uid is the user asking, checked against the room's owner.
-	OperatorUid int64 `protobuf:"varint,2,opt,name=operator_uid,json=operatorUid,proto3" json:"operator_uid,omitempty"`
-	// uid is the user to mute.
-	Uid           int64 `protobuf:"varint,3,opt,name=uid,proto3" json:"uid,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *MuteRequest) Reset() {
-	*x = MuteRequest{}
-	mi := &file_danmaku_v1_danmaku_proto_msgTypes[5]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *MuteRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*MuteRequest) ProtoMessage() {}
-
-func (x *MuteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_danmaku_v1_danmaku_proto_msgTypes[5]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use MuteRequest.ProtoReflect.Descriptor instead.
-func (*MuteRequest) Descriptor() ([]byte, []int) {
-	return file_danmaku_v1_danmaku_proto_rawDescGZIP(), []int{5}
-}
-
-func (x *MuteRequest) GetRoomId() int64 {
-	if x != nil {
-		return x.RoomId
-	}
-	return 0
-}
-
-func (x *MuteRequest) GetOperatorUid() int64 {
-	if x != nil {
-		return x.OperatorUid
-	}
-	return 0
-}
-
-func (x *MuteRequest) GetUid() int64 {
-	if x != nil {
-		return x.Uid
-	}
-	return 0
-}
-
-// MuteResponse is empty; it exists so fields can be added without breaking callers.
-type MuteResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *MuteResponse) Reset() {
-	*x = MuteResponse{}
-	mi := &file_danmaku_v1_danmaku_proto_msgTypes[6]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *MuteResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*MuteResponse) ProtoMessage() {}
-
-func (x *MuteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_danmaku_v1_danmaku_proto_msgTypes[6]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use MuteResponse.ProtoReflect.Descriptor instead.
-func (*MuteResponse) Descriptor() ([]byte, []int) {
-	return file_danmaku_v1_danmaku_proto_rawDescGZIP(), []int{6}
-}
-
-// UnmuteRequest asks to lift a user's mute in a room.
-type UnmuteRequest struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// room_id is the room the mute applies to.
-	RoomId int64 `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
-	// operator_uid is the user asking, checked against the room's owner.
-	OperatorUid int64 `protobuf:"varint,2,opt,name=operator_uid,json=operatorUid,proto3" json:"operator_uid,omitempty"`
-	// uid is the user to unmute.
-	Uid           int64 `protobuf:"varint,3,opt,name=uid,proto3" json:"uid,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *UnmuteRequest) Reset() {
-	*x = UnmuteRequest{}
-	mi := &file_danmaku_v1_danmaku_proto_msgTypes[7]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *UnmuteRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*UnmuteRequest) ProtoMessage() {}
-
-func (x *UnmuteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_danmaku_v1_danmaku_proto_msgTypes[7]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use UnmuteRequest.ProtoReflect.Descriptor instead.
-func (*UnmuteRequest) Descriptor() ([]byte, []int) {
-	return file_danmaku_v1_danmaku_proto_rawDescGZIP(), []int{7}
-}
-
-func (x *UnmuteRequest) GetRoomId() int64 {
-	if x != nil {
-		return x.RoomId
-	}
-	return 0
-}
-
-func (x *UnmuteRequest) GetOperatorUid() int64 {
-	if x != nil {
-		return x.OperatorUid
-	}
-	return 0
-}
-
-func (x *UnmuteRequest) GetUid() int64 {
-	if x != nil {
-		return x.Uid
-	}
-	return 0
-}
-
-// UnmuteResponse is empty; it exists so fields can be added without breaking callers.
-type UnmuteResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *UnmuteResponse) Reset() {
-	*x = UnmuteResponse{}
-	mi := &file_danmaku_v1_danmaku_proto_msgTypes[8]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *UnmuteResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*UnmuteResponse) ProtoMessage() {}
-
-func (x *UnmuteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_danmaku_v1_danmaku_proto_msgTypes[8]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use UnmuteResponse.ProtoReflect.Descriptor instead.
-func (*UnmuteResponse) Descriptor() ([]byte, []int) {
-	return file_danmaku_v1_danmaku_proto_rawDescGZIP(), []int{8}
-}
-
-// IsMutedRequest asks whether a user is muted in a room.
-type IsMutedRequest struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// room_id is the room to look in.
-	RoomId int64 `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
-	// uid is the user to look up.
-	Uid           int64 `protobuf:"varint,2,opt,name=uid,proto3" json:"uid,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *IsMutedRequest) Reset() {
-	*x = IsMutedRequest{}
-	mi := &file_danmaku_v1_danmaku_proto_msgTypes[9]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *IsMutedRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*IsMutedRequest) ProtoMessage() {}
-
-func (x *IsMutedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_danmaku_v1_danmaku_proto_msgTypes[9]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use IsMutedRequest.ProtoReflect.Descriptor instead.
-func (*IsMutedRequest) Descriptor() ([]byte, []int) {
-	return file_danmaku_v1_danmaku_proto_rawDescGZIP(), []int{9}
-}
-
-func (x *IsMutedRequest) GetRoomId() int64 {
-	if x != nil {
-		return x.RoomId
-	}
-	return 0
-}
-
-func (x *IsMutedRequest) GetUid() int64 {
-	if x != nil {
-		return x.Uid
-	}
-	return 0
-}
-
-// IsMutedResponse says whether the user is muted.
-type IsMutedResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// muted is true when the user may not send comments in the room.
-	Muted         bool `protobuf:"varint,1,opt,name=muted,proto3" json:"muted,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *IsMutedResponse) Reset() {
-	*x = IsMutedResponse{}
-	mi := &file_danmaku_v1_danmaku_proto_msgTypes[10]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *IsMutedResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*IsMutedResponse) ProtoMessage() {}
-
-func (x *IsMutedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_danmaku_v1_danmaku_proto_msgTypes[10]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use IsMutedResponse.ProtoReflect.Descriptor instead.
-func (*IsMutedResponse) Descriptor() ([]byte, []int) {
-	return file_danmaku_v1_danmaku_proto_rawDescGZIP(), []int{10}
-}
-
-func (x *IsMutedResponse) GetMuted() bool {
-	if x != nil {
-		return x.Muted
-	}
-	return false
-}
-
 var File_danmaku_v1_danmaku_proto protoreflect.FileDescriptor
 
 const file_danmaku_v1_danmaku_proto_rawDesc = "" +
@@ -749,33 +446,15 @@ const file_danmaku_v1_danmaku_proto_rawDesc = "" +
 	"\x04text\x18\x05 \x01(\tR\x04text\x12\x14\n" +
 	"\x05color\x18\x06 \x01(\rR\x05color\x12*\n" +
 	"\x04mode\x18\a \x01(\x0e2\x16.zhibo.danmaku.v1.ModeR\x04mode\x12\x17\n" +
-	"\asent_at\x18\b \x01(\x03R\x06sentAt\"[\n" +
-	"\vMuteRequest\x12\x17\n" +
-	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12!\n" +
-	"\foperator_uid\x18\x02 \x01(\x03R\voperatorUid\x12\x10\n" +
-	"\x03uid\x18\x03 \x01(\x03R\x03uid\"\x0e\n" +
-	"\fMuteResponse\"]\n" +
-	"\rUnmuteRequest\x12\x17\n" +
-	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12!\n" +
-	"\foperator_uid\x18\x02 \x01(\x03R\voperatorUid\x12\x10\n" +
-	"\x03uid\x18\x03 \x01(\x03R\x03uid\"\x10\n" +
-	"\x0eUnmuteResponse\";\n" +
-	"\x0eIsMutedRequest\x12\x17\n" +
-	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12\x10\n" +
-	"\x03uid\x18\x02 \x01(\x03R\x03uid\"'\n" +
-	"\x0fIsMutedResponse\x12\x14\n" +
-	"\x05muted\x18\x01 \x01(\bR\x05muted*L\n" +
+	"\asent_at\x18\b \x01(\x03R\x06sentAt*L\n" +
 	"\x04Mode\x12\x14\n" +
 	"\x10MODE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vMODE_SCROLL\x10\x01\x12\x0f\n" +
 	"\vMODE_BOTTOM\x10\x04\x12\f\n" +
-	"\bMODE_TOP\x10\x052\x8b\x03\n" +
+	"\bMODE_TOP\x10\x052\xa7\x01\n" +
 	"\x0eDanmakuService\x12E\n" +
 	"\x04Send\x12\x1d.zhibo.danmaku.v1.SendRequest\x1a\x1e.zhibo.danmaku.v1.SendResponse\x12N\n" +
-	"\aHistory\x12 .zhibo.danmaku.v1.HistoryRequest\x1a!.zhibo.danmaku.v1.HistoryResponse\x12E\n" +
-	"\x04Mute\x12\x1d.zhibo.danmaku.v1.MuteRequest\x1a\x1e.zhibo.danmaku.v1.MuteResponse\x12K\n" +
-	"\x06Unmute\x12\x1f.zhibo.danmaku.v1.UnmuteRequest\x1a .zhibo.danmaku.v1.UnmuteResponse\x12N\n" +
-	"\aIsMuted\x12 .zhibo.danmaku.v1.IsMutedRequest\x1a!.zhibo.danmaku.v1.IsMutedResponseB<Z:github.com/zhibo-live/zhibo/api/proto/danmaku/v1;danmakuv1b\x06proto3"
+	"\aHistory\x12 .zhibo.danmaku.v1.HistoryRequest\x1a!.zhibo.danmaku.v1.HistoryResponseB<Z:github.com/zhibo-live/zhibo/api/proto/danmaku/v1;danmakuv1b\x06proto3"
 
 var (
 	file_danmaku_v1_danmaku_proto_rawDescOnce sync.Once
@@ -790,7 +469,7 @@ func file_danmaku_v1_danmaku_proto_rawDescGZIP() []byte {
 }
 
 var file_danmaku_v1_danmaku_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_danmaku_v1_danmaku_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_danmaku_v1_danmaku_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_danmaku_v1_danmaku_proto_goTypes = []any{
 	(Mode)(0),               // 0: zhibo.danmaku.v1.Mode
 	(*SendRequest)(nil),     // 1: zhibo.danmaku.v1.SendRequest
@@ -798,32 +477,20 @@ var file_danmaku_v1_danmaku_proto_goTypes = []any{
 	(*HistoryRequest)(nil),  // 3: zhibo.danmaku.v1.HistoryRequest
 	(*HistoryResponse)(nil), // 4: zhibo.danmaku.v1.HistoryResponse
 	(*Danmaku)(nil),         // 5: zhibo.danmaku.v1.Danmaku
-	(*MuteRequest)(nil),     // 6: zhibo.danmaku.v1.MuteRequest
-	(*MuteResponse)(nil),    // 7: zhibo.danmaku.v1.MuteResponse
-	(*UnmuteRequest)(nil),   // 8: zhibo.danmaku.v1.UnmuteRequest
-	(*UnmuteResponse)(nil),  // 9: zhibo.danmaku.v1.UnmuteResponse
-	(*IsMutedRequest)(nil),  // 10: zhibo.danmaku.v1.IsMutedRequest
-	(*IsMutedResponse)(nil), // 11: zhibo.danmaku.v1.IsMutedResponse
 }
 var file_danmaku_v1_danmaku_proto_depIdxs = []int32{
-	0,  // 0: zhibo.danmaku.v1.SendRequest.mode:type_name -> zhibo.danmaku.v1.Mode
-	5,  // 1: zhibo.danmaku.v1.HistoryResponse.items:type_name -> zhibo.danmaku.v1.Danmaku
-	0,  // 2: zhibo.danmaku.v1.Danmaku.mode:type_name -> zhibo.danmaku.v1.Mode
-	1,  // 3: zhibo.danmaku.v1.DanmakuService.Send:input_type -> zhibo.danmaku.v1.SendRequest
-	3,  // 4: zhibo.danmaku.v1.DanmakuService.History:input_type -> zhibo.danmaku.v1.HistoryRequest
-	6,  // 5: zhibo.danmaku.v1.DanmakuService.Mute:input_type -> zhibo.danmaku.v1.MuteRequest
-	8,  // 6: zhibo.danmaku.v1.DanmakuService.Unmute:input_type -> zhibo.danmaku.v1.UnmuteRequest
-	10, // 7: zhibo.danmaku.v1.DanmakuService.IsMuted:input_type -> zhibo.danmaku.v1.IsMutedRequest
-	2,  // 8: zhibo.danmaku.v1.DanmakuService.Send:output_type -> zhibo.danmaku.v1.SendResponse
-	4,  // 9: zhibo.danmaku.v1.DanmakuService.History:output_type -> zhibo.danmaku.v1.HistoryResponse
-	7,  // 10: zhibo.danmaku.v1.DanmakuService.Mute:output_type -> zhibo.danmaku.v1.MuteResponse
-	9,  // 11: zhibo.danmaku.v1.DanmakuService.Unmute:output_type -> zhibo.danmaku.v1.UnmuteResponse
-	11, // 12: zhibo.danmaku.v1.DanmakuService.IsMuted:output_type -> zhibo.danmaku.v1.IsMutedResponse
-	8,  // [8:13] is the sub-list for method output_type
-	3,  // [3:8] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	0, // 0: zhibo.danmaku.v1.SendRequest.mode:type_name -> zhibo.danmaku.v1.Mode
+	5, // 1: zhibo.danmaku.v1.HistoryResponse.items:type_name -> zhibo.danmaku.v1.Danmaku
+	0, // 2: zhibo.danmaku.v1.Danmaku.mode:type_name -> zhibo.danmaku.v1.Mode
+	1, // 3: zhibo.danmaku.v1.DanmakuService.Send:input_type -> zhibo.danmaku.v1.SendRequest
+	3, // 4: zhibo.danmaku.v1.DanmakuService.History:input_type -> zhibo.danmaku.v1.HistoryRequest
+	2, // 5: zhibo.danmaku.v1.DanmakuService.Send:output_type -> zhibo.danmaku.v1.SendResponse
+	4, // 6: zhibo.danmaku.v1.DanmakuService.History:output_type -> zhibo.danmaku.v1.HistoryResponse
+	5, // [5:7] is the sub-list for method output_type
+	3, // [3:5] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_danmaku_v1_danmaku_proto_init() }
@@ -837,7 +504,7 @@ func file_danmaku_v1_danmaku_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_danmaku_v1_danmaku_proto_rawDesc), len(file_danmaku_v1_danmaku_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   11,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

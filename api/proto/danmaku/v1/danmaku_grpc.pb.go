@@ -5,7 +5,7 @@
 // source: danmaku/v1/danmaku.proto
 
 // Package zhibo.danmaku.v1 is the remote form of the danmaku component's Client: sending bullet
-// comments, recent history and per-room mutes. The danmaku component owns the comments.
+// comments and reading a room's recent history. The danmaku component owns the comments.
 
 package danmakuv1
 
@@ -24,16 +24,13 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	DanmakuService_Send_FullMethodName    = "/zhibo.danmaku.v1.DanmakuService/Send"
 	DanmakuService_History_FullMethodName = "/zhibo.danmaku.v1.DanmakuService/History"
-	DanmakuService_Mute_FullMethodName    = "/zhibo.danmaku.v1.DanmakuService/Mute"
-	DanmakuService_Unmute_FullMethodName  = "/zhibo.danmaku.v1.DanmakuService/Unmute"
-	DanmakuService_IsMuted_FullMethodName = "/zhibo.danmaku.v1.DanmakuService/IsMuted"
 )
 
 // DanmakuServiceClient is the client API for DanmakuService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// DanmakuService sends bullet comments into rooms and manages who may send them.
+// DanmakuService sends bullet comments into rooms and reads them back.
 type DanmakuServiceClient interface {
 	// Send validates, filters and stores a comment, then publishes it for delivery to the room.
 	// INVALID_ARGUMENT for empty or over-long text, PERMISSION_DENIED when the sender is muted,
@@ -42,13 +39,6 @@ type DanmakuServiceClient interface {
 	// History returns the most recent comments of a room, newest last, so a viewer who just
 	// joined sees what was said before.
 	History(ctx context.Context, in *HistoryRequest, opts ...grpc.CallOption) (*HistoryResponse, error)
-	// Mute stops a user from sending comments in a room; only the room's owner may do it.
-	// Idempotent.
-	Mute(ctx context.Context, in *MuteRequest, opts ...grpc.CallOption) (*MuteResponse, error)
-	// Unmute lets a muted user send again; only the room's owner may do it. Idempotent.
-	Unmute(ctx context.Context, in *UnmuteRequest, opts ...grpc.CallOption) (*UnmuteResponse, error)
-	// IsMuted says whether a user is muted in a room.
-	IsMuted(ctx context.Context, in *IsMutedRequest, opts ...grpc.CallOption) (*IsMutedResponse, error)
 }
 
 type danmakuServiceClient struct {
@@ -79,41 +69,11 @@ func (c *danmakuServiceClient) History(ctx context.Context, in *HistoryRequest, 
 	return out, nil
 }
 
-func (c *danmakuServiceClient) Mute(ctx context.Context, in *MuteRequest, opts ...grpc.CallOption) (*MuteResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(MuteResponse)
-	err := c.cc.Invoke(ctx, DanmakuService_Mute_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *danmakuServiceClient) Unmute(ctx context.Context, in *UnmuteRequest, opts ...grpc.CallOption) (*UnmuteResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(UnmuteResponse)
-	err := c.cc.Invoke(ctx, DanmakuService_Unmute_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *danmakuServiceClient) IsMuted(ctx context.Context, in *IsMutedRequest, opts ...grpc.CallOption) (*IsMutedResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(IsMutedResponse)
-	err := c.cc.Invoke(ctx, DanmakuService_IsMuted_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 // DanmakuServiceServer is the server API for DanmakuService service.
 // All implementations must embed UnimplementedDanmakuServiceServer
 // for forward compatibility.
 //
-// DanmakuService sends bullet comments into rooms and manages who may send them.
+// DanmakuService sends bullet comments into rooms and reads them back.
 type DanmakuServiceServer interface {
 	// Send validates, filters and stores a comment, then publishes it for delivery to the room.
 	// INVALID_ARGUMENT for empty or over-long text, PERMISSION_DENIED when the sender is muted,
@@ -122,13 +82,6 @@ type DanmakuServiceServer interface {
 	// History returns the most recent comments of a room, newest last, so a viewer who just
 	// joined sees what was said before.
 	History(context.Context, *HistoryRequest) (*HistoryResponse, error)
-	// Mute stops a user from sending comments in a room; only the room's owner may do it.
-	// Idempotent.
-	Mute(context.Context, *MuteRequest) (*MuteResponse, error)
-	// Unmute lets a muted user send again; only the room's owner may do it. Idempotent.
-	Unmute(context.Context, *UnmuteRequest) (*UnmuteResponse, error)
-	// IsMuted says whether a user is muted in a room.
-	IsMuted(context.Context, *IsMutedRequest) (*IsMutedResponse, error)
 	mustEmbedUnimplementedDanmakuServiceServer()
 }
 
@@ -144,15 +97,6 @@ func (UnimplementedDanmakuServiceServer) Send(context.Context, *SendRequest) (*S
 }
 func (UnimplementedDanmakuServiceServer) History(context.Context, *HistoryRequest) (*HistoryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method History not implemented")
-}
-func (UnimplementedDanmakuServiceServer) Mute(context.Context, *MuteRequest) (*MuteResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method Mute not implemented")
-}
-func (UnimplementedDanmakuServiceServer) Unmute(context.Context, *UnmuteRequest) (*UnmuteResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method Unmute not implemented")
-}
-func (UnimplementedDanmakuServiceServer) IsMuted(context.Context, *IsMutedRequest) (*IsMutedResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method IsMuted not implemented")
 }
 func (UnimplementedDanmakuServiceServer) mustEmbedUnimplementedDanmakuServiceServer() {}
 func (UnimplementedDanmakuServiceServer) testEmbeddedByValue()                        {}
@@ -211,60 +155,6 @@ func _DanmakuService_History_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
-func _DanmakuService_Mute_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(MuteRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(DanmakuServiceServer).Mute(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: DanmakuService_Mute_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(DanmakuServiceServer).Mute(ctx, req.(*MuteRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _DanmakuService_Unmute_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(UnmuteRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(DanmakuServiceServer).Unmute(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: DanmakuService_Unmute_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(DanmakuServiceServer).Unmute(ctx, req.(*UnmuteRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _DanmakuService_IsMuted_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(IsMutedRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(DanmakuServiceServer).IsMuted(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: DanmakuService_IsMuted_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(DanmakuServiceServer).IsMuted(ctx, req.(*IsMutedRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
 // DanmakuService_ServiceDesc is the grpc.ServiceDesc for DanmakuService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -279,18 +169,6 @@ var DanmakuService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "History",
 			Handler:    _DanmakuService_History_Handler,
-		},
-		{
-			MethodName: "Mute",
-			Handler:    _DanmakuService_Mute_Handler,
-		},
-		{
-			MethodName: "Unmute",
-			Handler:    _DanmakuService_Unmute_Handler,
-		},
-		{
-			MethodName: "IsMuted",
-			Handler:    _DanmakuService_IsMuted_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -4,8 +4,8 @@
 // 	protoc        v3.21.12
 // source: gift/v1/gift.proto
 
-// Package zhibo.gift.v1 is the remote form of the gift component's Client: the gift catalogue,
-// wallets, sending gifts and rank lists. The gift component owns wallets, orders and scores.
+// Package zhibo.gift.v1 is the remote form of the gift component's Client: what other components
+// read of wallets. The gift component owns wallets, orders and scores.
 
 package giftv1
 
@@ -24,162 +24,6 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// Gift is one entry of the catalogue.
-type Gift struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// id is the gift id, Bilibili's giftId in SEND_GIFT.
-	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	// name is the display name, giftName in SEND_GIFT.
-	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	// price is the cost of one gift in coins.
-	Price int64 `protobuf:"varint,3,opt,name=price,proto3" json:"price,omitempty"`
-	// icon is the URL of the gift's image; empty when it has none.
-	Icon          string `protobuf:"bytes,4,opt,name=icon,proto3" json:"icon,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *Gift) Reset() {
-	*x = Gift{}
-	mi := &file_gift_v1_gift_proto_msgTypes[0]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Gift) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Gift) ProtoMessage() {}
-
-func (x *Gift) ProtoReflect() protoreflect.Message {
-	mi := &file_gift_v1_gift_proto_msgTypes[0]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Gift.ProtoReflect.Descriptor instead.
-func (*Gift) Descriptor() ([]byte, []int) {
-	return file_gift_v1_gift_proto_rawDescGZIP(), []int{0}
-}
-
-func (x *Gift) GetId() int64 {
-	if x != nil {
-		return x.Id
-	}
-	return 0
-}
-
-func (x *Gift) GetName() string {
-	if x != nil {
-		return x.Name
-	}
-	return ""
-}
-
-func (x *Gift) GetPrice() int64 {
-	if x != nil {
-		return x.Price
-	}
-	return 0
-}
-
-func (x *Gift) GetIcon() string {
-	if x != nil {
-		return x.Icon
-	}
-	return ""
-}
-
-// ListGiftsRequest is empty; the catalogue is the same for every room today.
-type ListGiftsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ListGiftsRequest) Reset() {
-	*x = ListGiftsRequest{}
-	mi := &file_gift_v1_gift_proto_msgTypes[1]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ListGiftsRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ListGiftsRequest) ProtoMessage() {}
-
-func (x *ListGiftsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gift_v1_gift_proto_msgTypes[1]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ListGiftsRequest.ProtoReflect.Descriptor instead.
-func (*ListGiftsRequest) Descriptor() ([]byte, []int) {
-	return file_gift_v1_gift_proto_rawDescGZIP(), []int{1}
-}
-
-// ListGiftsResponse is the catalogue.
-type ListGiftsResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// gifts in display order.
-	Gifts         []*Gift `protobuf:"bytes,1,rep,name=gifts,proto3" json:"gifts,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ListGiftsResponse) Reset() {
-	*x = ListGiftsResponse{}
-	mi := &file_gift_v1_gift_proto_msgTypes[2]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ListGiftsResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ListGiftsResponse) ProtoMessage() {}
-
-func (x *ListGiftsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gift_v1_gift_proto_msgTypes[2]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ListGiftsResponse.ProtoReflect.Descriptor instead.
-func (*ListGiftsResponse) Descriptor() ([]byte, []int) {
-	return file_gift_v1_gift_proto_rawDescGZIP(), []int{2}
-}
-
-func (x *ListGiftsResponse) GetGifts() []*Gift {
-	if x != nil {
-		return x.Gifts
-	}
-	return nil
-}
-
 // BalanceRequest names a wallet.
 type BalanceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -191,7 +35,7 @@ type BalanceRequest struct {
 
 func (x *BalanceRequest) Reset() {
 	*x = BalanceRequest{}
-	mi := &file_gift_v1_gift_proto_msgTypes[3]
+	mi := &file_gift_v1_gift_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -203,7 +47,7 @@ func (x *BalanceRequest) String() string {
 func (*BalanceRequest) ProtoMessage() {}
 
 func (x *BalanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gift_v1_gift_proto_msgTypes[3]
+	mi := &file_gift_v1_gift_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -216,7 +60,7 @@ func (x *BalanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BalanceRequest.ProtoReflect.Descriptor instead.
 func (*BalanceRequest) Descriptor() ([]byte, []int) {
-	return file_gift_v1_gift_proto_rawDescGZIP(), []int{3}
+	return file_gift_v1_gift_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *BalanceRequest) GetUid() int64 {
@@ -229,7 +73,8 @@ func (x *BalanceRequest) GetUid() int64 {
 // BalanceResponse carries a wallet balance.
 type BalanceResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// balance is the number of coins the user can spend; 0 for a user without a wallet.
+	// balance is the number of coins the user can spend; a wallet never used holds the configured
+	// initial balance.
 	Balance       int64 `protobuf:"varint,1,opt,name=balance,proto3" json:"balance,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -237,7 +82,7 @@ type BalanceResponse struct {
 
 func (x *BalanceResponse) Reset() {
 	*x = BalanceResponse{}
-	mi := &file_gift_v1_gift_proto_msgTypes[4]
+	mi := &file_gift_v1_gift_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -249,7 +94,7 @@ func (x *BalanceResponse) String() string {
 func (*BalanceResponse) ProtoMessage() {}
 
 func (x *BalanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gift_v1_gift_proto_msgTypes[4]
+	mi := &file_gift_v1_gift_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -262,7 +107,7 @@ func (x *BalanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BalanceResponse.ProtoReflect.Descriptor instead.
 func (*BalanceResponse) Descriptor() ([]byte, []int) {
-	return file_gift_v1_gift_proto_rawDescGZIP(), []int{4}
+	return file_gift_v1_gift_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *BalanceResponse) GetBalance() int64 {
@@ -272,431 +117,17 @@ func (x *BalanceResponse) GetBalance() int64 {
 	return 0
 }
 
-// SendGiftRequest is one gift purchase sent to a room's anchor.
-type SendGiftRequest struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// room_id is the room the gift is sent in; its owner receives the score.
-	RoomId int64 `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
-	// uid is the authenticated sender, whose wallet is debited.
-	Uid int64 `protobuf:"varint,2,opt,name=uid,proto3" json:"uid,omitempty"`
-	// gift_id is the catalogue entry.
-	GiftId int64 `protobuf:"varint,3,opt,name=gift_id,json=giftId,proto3" json:"gift_id,omitempty"`
-	// num is how many of the gift, at least 1 and at most the server maximum.
-	Num int32 `protobuf:"varint,4,opt,name=num,proto3" json:"num,omitempty"`
-	// idempotency_key is chosen by the client, unique per intended purchase per user, so a retry
-	// after a timeout cannot charge twice. Required.
-	IdempotencyKey string `protobuf:"bytes,5,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
-}
-
-func (x *SendGiftRequest) Reset() {
-	*x = SendGiftRequest{}
-	mi := &file_gift_v1_gift_proto_msgTypes[5]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *SendGiftRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*SendGiftRequest) ProtoMessage() {}
-
-func (x *SendGiftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gift_v1_gift_proto_msgTypes[5]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use SendGiftRequest.ProtoReflect.Descriptor instead.
-func (*SendGiftRequest) Descriptor() ([]byte, []int) {
-	return file_gift_v1_gift_proto_rawDescGZIP(), []int{5}
-}
-
-func (x *SendGiftRequest) GetRoomId() int64 {
-	if x != nil {
-		return x.RoomId
-	}
-	return 0
-}
-
-func (x *SendGiftRequest) GetUid() int64 {
-	if x != nil {
-		return x.Uid
-	}
-	return 0
-}
-
-func (x *SendGiftRequest) GetGiftId() int64 {
-	if x != nil {
-		return x.GiftId
-	}
-	return 0
-}
-
-func (x *SendGiftRequest) GetNum() int32 {
-	if x != nil {
-		return x.Num
-	}
-	return 0
-}
-
-func (x *SendGiftRequest) GetIdempotencyKey() string {
-	if x != nil {
-		return x.IdempotencyKey
-	}
-	return ""
-}
-
-// Order is a recorded gift purchase.
-type Order struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// id is the order id, time-ordered and unique across processes.
-	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	// room_id is the room the gift was sent in.
-	RoomId int64 `protobuf:"varint,2,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
-	// uid is the sender.
-	Uid int64 `protobuf:"varint,3,opt,name=uid,proto3" json:"uid,omitempty"`
-	// anchor_uid is the room owner at the time, who received the score.
-	AnchorUid int64 `protobuf:"varint,4,opt,name=anchor_uid,json=anchorUid,proto3" json:"anchor_uid,omitempty"`
-	// gift_id is the catalogue entry.
-	GiftId int64 `protobuf:"varint,5,opt,name=gift_id,json=giftId,proto3" json:"gift_id,omitempty"`
-	// num is how many of the gift.
-	Num int32 `protobuf:"varint,6,opt,name=num,proto3" json:"num,omitempty"`
-	// total is the price paid in coins, num times the unit price.
-	Total int64 `protobuf:"varint,7,opt,name=total,proto3" json:"total,omitempty"`
-	// balance is the sender's balance right after this order.
-	Balance int64 `protobuf:"varint,8,opt,name=balance,proto3" json:"balance,omitempty"`
-	// created_at is when the order was recorded, unix milliseconds.
-	CreatedAt     int64 `protobuf:"varint,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *Order) Reset() {
-	*x = Order{}
-	mi := &file_gift_v1_gift_proto_msgTypes[6]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Order) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Order) ProtoMessage() {}
-
-func (x *Order) ProtoReflect() protoreflect.Message {
-	mi := &file_gift_v1_gift_proto_msgTypes[6]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Order.ProtoReflect.Descriptor instead.
-func (*Order) Descriptor() ([]byte, []int) {
-	return file_gift_v1_gift_proto_rawDescGZIP(), []int{6}
-}
-
-func (x *Order) GetId() int64 {
-	if x != nil {
-		return x.Id
-	}
-	return 0
-}
-
-func (x *Order) GetRoomId() int64 {
-	if x != nil {
-		return x.RoomId
-	}
-	return 0
-}
-
-func (x *Order) GetUid() int64 {
-	if x != nil {
-		return x.Uid
-	}
-	return 0
-}
-
-func (x *Order) GetAnchorUid() int64 {
-	if x != nil {
-		return x.AnchorUid
-	}
-	return 0
-}
-
-func (x *Order) GetGiftId() int64 {
-	if x != nil {
-		return x.GiftId
-	}
-	return 0
-}
-
-func (x *Order) GetNum() int32 {
-	if x != nil {
-		return x.Num
-	}
-	return 0
-}
-
-func (x *Order) GetTotal() int64 {
-	if x != nil {
-		return x.Total
-	}
-	return 0
-}
-
-func (x *Order) GetBalance() int64 {
-	if x != nil {
-		return x.Balance
-	}
-	return 0
-}
-
-func (x *Order) GetCreatedAt() int64 {
-	if x != nil {
-		return x.CreatedAt
-	}
-	return 0
-}
-
-// RankRequest asks for a room's top givers.
-type RankRequest struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// room_id is the room whose rank is wanted.
-	RoomId int64 `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
-	// limit is how many entries; 0 means the server default, larger than the maximum is capped.
-	Limit         int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *RankRequest) Reset() {
-	*x = RankRequest{}
-	mi := &file_gift_v1_gift_proto_msgTypes[7]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *RankRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*RankRequest) ProtoMessage() {}
-
-func (x *RankRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gift_v1_gift_proto_msgTypes[7]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use RankRequest.ProtoReflect.Descriptor instead.
-func (*RankRequest) Descriptor() ([]byte, []int) {
-	return file_gift_v1_gift_proto_rawDescGZIP(), []int{7}
-}
-
-func (x *RankRequest) GetRoomId() int64 {
-	if x != nil {
-		return x.RoomId
-	}
-	return 0
-}
-
-func (x *RankRequest) GetLimit() int32 {
-	if x != nil {
-		return x.Limit
-	}
-	return 0
-}
-
-// RankResponse is a room's rank list.
-type RankResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// items are the givers, highest score first.
-	Items []*RankItem `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
-	// anchor_score is the total score the room's anchor has received.
-	AnchorScore   int64 `protobuf:"varint,2,opt,name=anchor_score,json=anchorScore,proto3" json:"anchor_score,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *RankResponse) Reset() {
-	*x = RankResponse{}
-	mi := &file_gift_v1_gift_proto_msgTypes[8]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *RankResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*RankResponse) ProtoMessage() {}
-
-func (x *RankResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_gift_v1_gift_proto_msgTypes[8]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use RankResponse.ProtoReflect.Descriptor instead.
-func (*RankResponse) Descriptor() ([]byte, []int) {
-	return file_gift_v1_gift_proto_rawDescGZIP(), []int{8}
-}
-
-func (x *RankResponse) GetItems() []*RankItem {
-	if x != nil {
-		return x.Items
-	}
-	return nil
-}
-
-func (x *RankResponse) GetAnchorScore() int64 {
-	if x != nil {
-		return x.AnchorScore
-	}
-	return 0
-}
-
-// RankItem is one giver in a rank list.
-type RankItem struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// uid is the giver.
-	Uid int64 `protobuf:"varint,1,opt,name=uid,proto3" json:"uid,omitempty"`
-	// uname is the giver's display name; empty when unknown.
-	Uname string `protobuf:"bytes,2,opt,name=uname,proto3" json:"uname,omitempty"`
-	// score is the coins the giver has spent in the room.
-	Score         int64 `protobuf:"varint,3,opt,name=score,proto3" json:"score,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *RankItem) Reset() {
-	*x = RankItem{}
-	mi := &file_gift_v1_gift_proto_msgTypes[9]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *RankItem) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*RankItem) ProtoMessage() {}
-
-func (x *RankItem) ProtoReflect() protoreflect.Message {
-	mi := &file_gift_v1_gift_proto_msgTypes[9]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use RankItem.ProtoReflect.Descriptor instead.
-func (*RankItem) Descriptor() ([]byte, []int) {
-	return file_gift_v1_gift_proto_rawDescGZIP(), []int{9}
-}
-
-func (x *RankItem) GetUid() int64 {
-	if x != nil {
-		return x.Uid
-	}
-	return 0
-}
-
-func (x *RankItem) GetUname() string {
-	if x != nil {
-		return x.Uname
-	}
-	return ""
-}
-
-func (x *RankItem) GetScore() int64 {
-	if x != nil {
-		return x.Score
-	}
-	return 0
-}
-
 var File_gift_v1_gift_proto protoreflect.FileDescriptor
 
 const file_gift_v1_gift_proto_rawDesc = "" +
 	"\n" +
-	"\x12gift/v1/gift.proto\x12\rzhibo.gift.v1\"T\n" +
-	"\x04Gift\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
-	"\x05price\x18\x03 \x01(\x03R\x05price\x12\x12\n" +
-	"\x04icon\x18\x04 \x01(\tR\x04icon\"\x12\n" +
-	"\x10ListGiftsRequest\">\n" +
-	"\x11ListGiftsResponse\x12)\n" +
-	"\x05gifts\x18\x01 \x03(\v2\x13.zhibo.gift.v1.GiftR\x05gifts\"\"\n" +
+	"\x12gift/v1/gift.proto\x12\rzhibo.gift.v1\"\"\n" +
 	"\x0eBalanceRequest\x12\x10\n" +
 	"\x03uid\x18\x01 \x01(\x03R\x03uid\"+\n" +
 	"\x0fBalanceResponse\x12\x18\n" +
-	"\abalance\x18\x01 \x01(\x03R\abalance\"\x90\x01\n" +
-	"\x0fSendGiftRequest\x12\x17\n" +
-	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12\x10\n" +
-	"\x03uid\x18\x02 \x01(\x03R\x03uid\x12\x17\n" +
-	"\agift_id\x18\x03 \x01(\x03R\x06giftId\x12\x10\n" +
-	"\x03num\x18\x04 \x01(\x05R\x03num\x12'\n" +
-	"\x0fidempotency_key\x18\x05 \x01(\tR\x0eidempotencyKey\"\xdb\x01\n" +
-	"\x05Order\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x17\n" +
-	"\aroom_id\x18\x02 \x01(\x03R\x06roomId\x12\x10\n" +
-	"\x03uid\x18\x03 \x01(\x03R\x03uid\x12\x1d\n" +
-	"\n" +
-	"anchor_uid\x18\x04 \x01(\x03R\tanchorUid\x12\x17\n" +
-	"\agift_id\x18\x05 \x01(\x03R\x06giftId\x12\x10\n" +
-	"\x03num\x18\x06 \x01(\x05R\x03num\x12\x14\n" +
-	"\x05total\x18\a \x01(\x03R\x05total\x12\x18\n" +
-	"\abalance\x18\b \x01(\x03R\abalance\x12\x1d\n" +
-	"\n" +
-	"created_at\x18\t \x01(\x03R\tcreatedAt\"<\n" +
-	"\vRankRequest\x12\x17\n" +
-	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12\x14\n" +
-	"\x05limit\x18\x02 \x01(\x05R\x05limit\"`\n" +
-	"\fRankResponse\x12-\n" +
-	"\x05items\x18\x01 \x03(\v2\x17.zhibo.gift.v1.RankItemR\x05items\x12!\n" +
-	"\fanchor_score\x18\x02 \x01(\x03R\vanchorScore\"H\n" +
-	"\bRankItem\x12\x10\n" +
-	"\x03uid\x18\x01 \x01(\x03R\x03uid\x12\x14\n" +
-	"\x05uname\x18\x02 \x01(\tR\x05uname\x12\x14\n" +
-	"\x05score\x18\x03 \x01(\x03R\x05score2\xaa\x02\n" +
-	"\vGiftService\x12N\n" +
-	"\tListGifts\x12\x1f.zhibo.gift.v1.ListGiftsRequest\x1a .zhibo.gift.v1.ListGiftsResponse\x12H\n" +
-	"\aBalance\x12\x1d.zhibo.gift.v1.BalanceRequest\x1a\x1e.zhibo.gift.v1.BalanceResponse\x12@\n" +
-	"\bSendGift\x12\x1e.zhibo.gift.v1.SendGiftRequest\x1a\x14.zhibo.gift.v1.Order\x12?\n" +
-	"\x04Rank\x12\x1a.zhibo.gift.v1.RankRequest\x1a\x1b.zhibo.gift.v1.RankResponseB6Z4github.com/zhibo-live/zhibo/api/proto/gift/v1;giftv1b\x06proto3"
+	"\abalance\x18\x01 \x01(\x03R\abalance2W\n" +
+	"\vGiftService\x12H\n" +
+	"\aBalance\x12\x1d.zhibo.gift.v1.BalanceRequest\x1a\x1e.zhibo.gift.v1.BalanceResponseB6Z4github.com/zhibo-live/zhibo/api/proto/gift/v1;giftv1b\x06proto3"
 
 var (
 	file_gift_v1_gift_proto_rawDescOnce sync.Once
@@ -710,35 +141,19 @@ func file_gift_v1_gift_proto_rawDescGZIP() []byte {
 	return file_gift_v1_gift_proto_rawDescData
 }
 
-var file_gift_v1_gift_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_gift_v1_gift_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_gift_v1_gift_proto_goTypes = []any{
-	(*Gift)(nil),              // 0: zhibo.gift.v1.Gift
-	(*ListGiftsRequest)(nil),  // 1: zhibo.gift.v1.ListGiftsRequest
-	(*ListGiftsResponse)(nil), // 2: zhibo.gift.v1.ListGiftsResponse
-	(*BalanceRequest)(nil),    // 3: zhibo.gift.v1.BalanceRequest
-	(*BalanceResponse)(nil),   // 4: zhibo.gift.v1.BalanceResponse
-	(*SendGiftRequest)(nil),   // 5: zhibo.gift.v1.SendGiftRequest
-	(*Order)(nil),             // 6: zhibo.gift.v1.Order
-	(*RankRequest)(nil),       // 7: zhibo.gift.v1.RankRequest
-	(*RankResponse)(nil),      // 8: zhibo.gift.v1.RankResponse
-	(*RankItem)(nil),          // 9: zhibo.gift.v1.RankItem
+	(*BalanceRequest)(nil),  // 0: zhibo.gift.v1.BalanceRequest
+	(*BalanceResponse)(nil), // 1: zhibo.gift.v1.BalanceResponse
 }
 var file_gift_v1_gift_proto_depIdxs = []int32{
-	0, // 0: zhibo.gift.v1.ListGiftsResponse.gifts:type_name -> zhibo.gift.v1.Gift
-	9, // 1: zhibo.gift.v1.RankResponse.items:type_name -> zhibo.gift.v1.RankItem
-	1, // 2: zhibo.gift.v1.GiftService.ListGifts:input_type -> zhibo.gift.v1.ListGiftsRequest
-	3, // 3: zhibo.gift.v1.GiftService.Balance:input_type -> zhibo.gift.v1.BalanceRequest
-	5, // 4: zhibo.gift.v1.GiftService.SendGift:input_type -> zhibo.gift.v1.SendGiftRequest
-	7, // 5: zhibo.gift.v1.GiftService.Rank:input_type -> zhibo.gift.v1.RankRequest
-	2, // 6: zhibo.gift.v1.GiftService.ListGifts:output_type -> zhibo.gift.v1.ListGiftsResponse
-	4, // 7: zhibo.gift.v1.GiftService.Balance:output_type -> zhibo.gift.v1.BalanceResponse
-	6, // 8: zhibo.gift.v1.GiftService.SendGift:output_type -> zhibo.gift.v1.Order
-	8, // 9: zhibo.gift.v1.GiftService.Rank:output_type -> zhibo.gift.v1.RankResponse
-	6, // [6:10] is the sub-list for method output_type
-	2, // [2:6] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	0, // 0: zhibo.gift.v1.GiftService.Balance:input_type -> zhibo.gift.v1.BalanceRequest
+	1, // 1: zhibo.gift.v1.GiftService.Balance:output_type -> zhibo.gift.v1.BalanceResponse
+	1, // [1:2] is the sub-list for method output_type
+	0, // [0:1] is the sub-list for method input_type
+	0, // [0:0] is the sub-list for extension type_name
+	0, // [0:0] is the sub-list for extension extendee
+	0, // [0:0] is the sub-list for field type_name
 }
 
 func init() { file_gift_v1_gift_proto_init() }
@@ -752,7 +167,7 @@ func file_gift_v1_gift_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gift_v1_gift_proto_rawDesc), len(file_gift_v1_gift_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   2,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -4,8 +4,8 @@
 // - protoc             v3.21.12
 // source: gift/v1/gift.proto
 
-// Package zhibo.gift.v1 is the remote form of the gift component's Client: the gift catalogue,
-// wallets, sending gifts and rank lists. The gift component owns wallets, orders and scores.
+// Package zhibo.gift.v1 is the remote form of the gift component's Client: what other components
+// read of wallets. The gift component owns wallets, orders and scores.
 
 package giftv1
 
@@ -22,28 +22,17 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	GiftService_ListGifts_FullMethodName = "/zhibo.gift.v1.GiftService/ListGifts"
-	GiftService_Balance_FullMethodName   = "/zhibo.gift.v1.GiftService/Balance"
-	GiftService_SendGift_FullMethodName  = "/zhibo.gift.v1.GiftService/SendGift"
-	GiftService_Rank_FullMethodName      = "/zhibo.gift.v1.GiftService/Rank"
+	GiftService_Balance_FullMethodName = "/zhibo.gift.v1.GiftService/Balance"
 )
 
 // GiftServiceClient is the client API for GiftService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// GiftService sells gifts to viewers and keeps the scores they give anchors.
+// GiftService answers for the gift component's data.
 type GiftServiceClient interface {
-	// ListGifts returns the catalogue of gifts that can be sent.
-	ListGifts(ctx context.Context, in *ListGiftsRequest, opts ...grpc.CallOption) (*ListGiftsResponse, error)
-	// Balance returns a user's wallet balance in coins.
+	// Balance returns a user's wallet balance in coins (account shows it on /api/me).
 	Balance(ctx context.Context, in *BalanceRequest, opts ...grpc.CallOption) (*BalanceResponse, error)
-	// SendGift debits the sender and records the order in one transaction. Retrying with the same
-	// idempotency_key returns the original order and never debits twice. FAILED_PRECONDITION when
-	// the balance is too low, NOT_FOUND for an unknown room or gift.
-	SendGift(ctx context.Context, in *SendGiftRequest, opts ...grpc.CallOption) (*Order, error)
-	// Rank returns the top givers of a room and the anchor's total score.
-	Rank(ctx context.Context, in *RankRequest, opts ...grpc.CallOption) (*RankResponse, error)
 }
 
 type giftServiceClient struct {
@@ -52,16 +41,6 @@ type giftServiceClient struct {
 
 func NewGiftServiceClient(cc grpc.ClientConnInterface) GiftServiceClient {
 	return &giftServiceClient{cc}
-}
-
-func (c *giftServiceClient) ListGifts(ctx context.Context, in *ListGiftsRequest, opts ...grpc.CallOption) (*ListGiftsResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(ListGiftsResponse)
-	err := c.cc.Invoke(ctx, GiftService_ListGifts_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 func (c *giftServiceClient) Balance(ctx context.Context, in *BalanceRequest, opts ...grpc.CallOption) (*BalanceResponse, error) {
@@ -74,42 +53,14 @@ func (c *giftServiceClient) Balance(ctx context.Context, in *BalanceRequest, opt
 	return out, nil
 }
 
-func (c *giftServiceClient) SendGift(ctx context.Context, in *SendGiftRequest, opts ...grpc.CallOption) (*Order, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(Order)
-	err := c.cc.Invoke(ctx, GiftService_SendGift_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *giftServiceClient) Rank(ctx context.Context, in *RankRequest, opts ...grpc.CallOption) (*RankResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(RankResponse)
-	err := c.cc.Invoke(ctx, GiftService_Rank_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 // GiftServiceServer is the server API for GiftService service.
 // All implementations must embed UnimplementedGiftServiceServer
 // for forward compatibility.
 //
-// GiftService sells gifts to viewers and keeps the scores they give anchors.
+// GiftService answers for the gift component's data.
 type GiftServiceServer interface {
-	// ListGifts returns the catalogue of gifts that can be sent.
-	ListGifts(context.Context, *ListGiftsRequest) (*ListGiftsResponse, error)
-	// Balance returns a user's wallet balance in coins.
+	// Balance returns a user's wallet balance in coins (account shows it on /api/me).
 	Balance(context.Context, *BalanceRequest) (*BalanceResponse, error)
-	// SendGift debits the sender and records the order in one transaction. Retrying with the same
-	// idempotency_key returns the original order and never debits twice. FAILED_PRECONDITION when
-	// the balance is too low, NOT_FOUND for an unknown room or gift.
-	SendGift(context.Context, *SendGiftRequest) (*Order, error)
-	// Rank returns the top givers of a room and the anchor's total score.
-	Rank(context.Context, *RankRequest) (*RankResponse, error)
 	mustEmbedUnimplementedGiftServiceServer()
 }
 
@@ -120,17 +71,8 @@ type GiftServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedGiftServiceServer struct{}
 
-func (UnimplementedGiftServiceServer) ListGifts(context.Context, *ListGiftsRequest) (*ListGiftsResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method ListGifts not implemented")
-}
 func (UnimplementedGiftServiceServer) Balance(context.Context, *BalanceRequest) (*BalanceResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Balance not implemented")
-}
-func (UnimplementedGiftServiceServer) SendGift(context.Context, *SendGiftRequest) (*Order, error) {
-	return nil, status.Error(codes.Unimplemented, "method SendGift not implemented")
-}
-func (UnimplementedGiftServiceServer) Rank(context.Context, *RankRequest) (*RankResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method Rank not implemented")
 }
 func (UnimplementedGiftServiceServer) mustEmbedUnimplementedGiftServiceServer() {}
 func (UnimplementedGiftServiceServer) testEmbeddedByValue()                     {}
@@ -153,24 +95,6 @@ func RegisterGiftServiceServer(s grpc.ServiceRegistrar, srv GiftServiceServer) {
 	s.RegisterService(&GiftService_ServiceDesc, srv)
 }
 
-func _GiftService_ListGifts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(ListGiftsRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(GiftServiceServer).ListGifts(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: GiftService_ListGifts_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(GiftServiceServer).ListGifts(ctx, req.(*ListGiftsRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
 func _GiftService_Balance_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(BalanceRequest)
 	if err := dec(in); err != nil {
@@ -189,42 +113,6 @@ func _GiftService_Balance_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
-func _GiftService_SendGift_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(SendGiftRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(GiftServiceServer).SendGift(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: GiftService_SendGift_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(GiftServiceServer).SendGift(ctx, req.(*SendGiftRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _GiftService_Rank_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(RankRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(GiftServiceServer).Rank(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: GiftService_Rank_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(GiftServiceServer).Rank(ctx, req.(*RankRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
 // GiftService_ServiceDesc is the grpc.ServiceDesc for GiftService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -233,20 +121,8 @@ var GiftService_ServiceDesc = grpc.ServiceDesc{
 	HandlerType: (*GiftServiceServer)(nil),
 	Methods: []grpc.MethodDesc{
 		{
-			MethodName: "ListGifts",
-			Handler:    _GiftService_ListGifts_Handler,
-		},
-		{
 			MethodName: "Balance",
 			Handler:    _GiftService_Balance_Handler,
-		},
-		{
-			MethodName: "SendGift",
-			Handler:    _GiftService_SendGift_Handler,
-		},
-		{
-			MethodName: "Rank",
-			Handler:    _GiftService_Rank_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -6,7 +6,8 @@
 
 // Package zhibo.logic.v1 is the remote form of the logic component's Client: the control plane of
 // the long-connection tier. Comets ask it to authenticate connections and report online counts to
-// it; business components ask it to push messages to rooms, users or everyone.
+// it; business components read the cluster-wide audience of rooms from it. Pushes do not go
+// through logic: publishers put them on the durable push stream (internal/push).
 
 package logicv1
 
@@ -30,7 +31,7 @@ type ConnectRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// server is the id of the comet holding the connection, so pushes can be routed to it.
 	Server string `protobuf:"bytes,1,opt,name=server,proto3" json:"server,omitempty"`
-	// token is the "key" of the auth packet, issued by IssueConnToken.
+	// token is the "key" of the auth packet, issued with the room's danmu-info.
 	Token string `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
 	// uid is the "uid" the client claimed; 0 for a guest. The token decides the real uid.
 	Uid int64 `protobuf:"varint,3,opt,name=uid,proto3" json:"uid,omitempty"`
@@ -375,383 +376,6 @@ func (x *ReportOnlineResponse) GetRooms() map[int64]int64 {
 	return nil
 }
 
-// PushRoomRequest is a push to one room.
-type PushRoomRequest struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// room_id is the target room.
-	RoomId int64 `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
-	// msgs are op-5 message bodies (JSON {"cmd": ...}), in delivery order.
-	Msgs          [][]byte `protobuf:"bytes,2,rep,name=msgs,proto3" json:"msgs,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *PushRoomRequest) Reset() {
-	*x = PushRoomRequest{}
-	mi := &file_logic_v1_logic_proto_msgTypes[6]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *PushRoomRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*PushRoomRequest) ProtoMessage() {}
-
-func (x *PushRoomRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_logic_v1_logic_proto_msgTypes[6]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use PushRoomRequest.ProtoReflect.Descriptor instead.
-func (*PushRoomRequest) Descriptor() ([]byte, []int) {
-	return file_logic_v1_logic_proto_rawDescGZIP(), []int{6}
-}
-
-func (x *PushRoomRequest) GetRoomId() int64 {
-	if x != nil {
-		return x.RoomId
-	}
-	return 0
-}
-
-func (x *PushRoomRequest) GetMsgs() [][]byte {
-	if x != nil {
-		return x.Msgs
-	}
-	return nil
-}
-
-// PushRoomResponse is empty; it exists so fields can be added without breaking callers.
-type PushRoomResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *PushRoomResponse) Reset() {
-	*x = PushRoomResponse{}
-	mi := &file_logic_v1_logic_proto_msgTypes[7]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *PushRoomResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*PushRoomResponse) ProtoMessage() {}
-
-func (x *PushRoomResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_logic_v1_logic_proto_msgTypes[7]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use PushRoomResponse.ProtoReflect.Descriptor instead.
-func (*PushRoomResponse) Descriptor() ([]byte, []int) {
-	return file_logic_v1_logic_proto_rawDescGZIP(), []int{7}
-}
-
-// PushUsersRequest is a push to some users.
-type PushUsersRequest struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// uids are the target users.
-	Uids []int64 `protobuf:"varint,1,rep,packed,name=uids,proto3" json:"uids,omitempty"`
-	// msgs are op-5 message bodies (JSON {"cmd": ...}), in delivery order.
-	Msgs          [][]byte `protobuf:"bytes,2,rep,name=msgs,proto3" json:"msgs,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *PushUsersRequest) Reset() {
-	*x = PushUsersRequest{}
-	mi := &file_logic_v1_logic_proto_msgTypes[8]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *PushUsersRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*PushUsersRequest) ProtoMessage() {}
-
-func (x *PushUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_logic_v1_logic_proto_msgTypes[8]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use PushUsersRequest.ProtoReflect.Descriptor instead.
-func (*PushUsersRequest) Descriptor() ([]byte, []int) {
-	return file_logic_v1_logic_proto_rawDescGZIP(), []int{8}
-}
-
-func (x *PushUsersRequest) GetUids() []int64 {
-	if x != nil {
-		return x.Uids
-	}
-	return nil
-}
-
-func (x *PushUsersRequest) GetMsgs() [][]byte {
-	if x != nil {
-		return x.Msgs
-	}
-	return nil
-}
-
-// PushUsersResponse is empty; it exists so fields can be added without breaking callers.
-type PushUsersResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *PushUsersResponse) Reset() {
-	*x = PushUsersResponse{}
-	mi := &file_logic_v1_logic_proto_msgTypes[9]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *PushUsersResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*PushUsersResponse) ProtoMessage() {}
-
-func (x *PushUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_logic_v1_logic_proto_msgTypes[9]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use PushUsersResponse.ProtoReflect.Descriptor instead.
-func (*PushUsersResponse) Descriptor() ([]byte, []int) {
-	return file_logic_v1_logic_proto_rawDescGZIP(), []int{9}
-}
-
-// BroadcastRequest is a push to everyone.
-type BroadcastRequest struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// msgs are op-5 message bodies (JSON {"cmd": ...}), in delivery order.
-	Msgs          [][]byte `protobuf:"bytes,1,rep,name=msgs,proto3" json:"msgs,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *BroadcastRequest) Reset() {
-	*x = BroadcastRequest{}
-	mi := &file_logic_v1_logic_proto_msgTypes[10]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *BroadcastRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*BroadcastRequest) ProtoMessage() {}
-
-func (x *BroadcastRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_logic_v1_logic_proto_msgTypes[10]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use BroadcastRequest.ProtoReflect.Descriptor instead.
-func (*BroadcastRequest) Descriptor() ([]byte, []int) {
-	return file_logic_v1_logic_proto_rawDescGZIP(), []int{10}
-}
-
-func (x *BroadcastRequest) GetMsgs() [][]byte {
-	if x != nil {
-		return x.Msgs
-	}
-	return nil
-}
-
-// BroadcastResponse is empty; it exists so fields can be added without breaking callers.
-type BroadcastResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *BroadcastResponse) Reset() {
-	*x = BroadcastResponse{}
-	mi := &file_logic_v1_logic_proto_msgTypes[11]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *BroadcastResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*BroadcastResponse) ProtoMessage() {}
-
-func (x *BroadcastResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_logic_v1_logic_proto_msgTypes[11]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use BroadcastResponse.ProtoReflect.Descriptor instead.
-func (*BroadcastResponse) Descriptor() ([]byte, []int) {
-	return file_logic_v1_logic_proto_rawDescGZIP(), []int{11}
-}
-
-// IssueConnTokenRequest asks for a connection token.
-type IssueConnTokenRequest struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// uid is the authenticated user; 0 for a guest.
-	Uid int64 `protobuf:"varint,1,opt,name=uid,proto3" json:"uid,omitempty"`
-	// room_id is the only room the token may join.
-	RoomId        int64 `protobuf:"varint,2,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *IssueConnTokenRequest) Reset() {
-	*x = IssueConnTokenRequest{}
-	mi := &file_logic_v1_logic_proto_msgTypes[12]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *IssueConnTokenRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*IssueConnTokenRequest) ProtoMessage() {}
-
-func (x *IssueConnTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_logic_v1_logic_proto_msgTypes[12]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use IssueConnTokenRequest.ProtoReflect.Descriptor instead.
-func (*IssueConnTokenRequest) Descriptor() ([]byte, []int) {
-	return file_logic_v1_logic_proto_rawDescGZIP(), []int{12}
-}
-
-func (x *IssueConnTokenRequest) GetUid() int64 {
-	if x != nil {
-		return x.Uid
-	}
-	return 0
-}
-
-func (x *IssueConnTokenRequest) GetRoomId() int64 {
-	if x != nil {
-		return x.RoomId
-	}
-	return 0
-}
-
-// IssueConnTokenResponse carries a connection token.
-type IssueConnTokenResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// token goes into "key" of the auth packet.
-	Token string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
-	// expires_at is when the token stops being accepted, unix milliseconds.
-	ExpiresAt     int64 `protobuf:"varint,2,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *IssueConnTokenResponse) Reset() {
-	*x = IssueConnTokenResponse{}
-	mi := &file_logic_v1_logic_proto_msgTypes[13]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *IssueConnTokenResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*IssueConnTokenResponse) ProtoMessage() {}
-
-func (x *IssueConnTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_logic_v1_logic_proto_msgTypes[13]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use IssueConnTokenResponse.ProtoReflect.Descriptor instead.
-func (*IssueConnTokenResponse) Descriptor() ([]byte, []int) {
-	return file_logic_v1_logic_proto_rawDescGZIP(), []int{13}
-}
-
-func (x *IssueConnTokenResponse) GetToken() string {
-	if x != nil {
-		return x.Token
-	}
-	return ""
-}
-
-func (x *IssueConnTokenResponse) GetExpiresAt() int64 {
-	if x != nil {
-		return x.ExpiresAt
-	}
-	return 0
-}
-
 // OnlineRequest names rooms.
 type OnlineRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -763,7 +387,7 @@ type OnlineRequest struct {
 
 func (x *OnlineRequest) Reset() {
 	*x = OnlineRequest{}
-	mi := &file_logic_v1_logic_proto_msgTypes[14]
+	mi := &file_logic_v1_logic_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -775,7 +399,7 @@ func (x *OnlineRequest) String() string {
 func (*OnlineRequest) ProtoMessage() {}
 
 func (x *OnlineRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_logic_v1_logic_proto_msgTypes[14]
+	mi := &file_logic_v1_logic_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -788,7 +412,7 @@ func (x *OnlineRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OnlineRequest.ProtoReflect.Descriptor instead.
 func (*OnlineRequest) Descriptor() ([]byte, []int) {
-	return file_logic_v1_logic_proto_rawDescGZIP(), []int{14}
+	return file_logic_v1_logic_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *OnlineRequest) GetRoomIds() []int64 {
@@ -813,7 +437,7 @@ type OnlineResponse struct {
 
 func (x *OnlineResponse) Reset() {
 	*x = OnlineResponse{}
-	mi := &file_logic_v1_logic_proto_msgTypes[15]
+	mi := &file_logic_v1_logic_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -825,7 +449,7 @@ func (x *OnlineResponse) String() string {
 func (*OnlineResponse) ProtoMessage() {}
 
 func (x *OnlineResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_logic_v1_logic_proto_msgTypes[15]
+	mi := &file_logic_v1_logic_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -838,7 +462,7 @@ func (x *OnlineResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OnlineResponse.ProtoReflect.Descriptor instead.
 func (*OnlineResponse) Descriptor() ([]byte, []int) {
-	return file_logic_v1_logic_proto_rawDescGZIP(), []int{15}
+	return file_logic_v1_logic_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *OnlineResponse) GetRooms() map[int64]int64 {
@@ -889,25 +513,7 @@ const file_logic_v1_logic_proto_rawDesc = "" +
 	"\n" +
 	"RoomsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x03R\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\">\n" +
-	"\x0fPushRoomRequest\x12\x17\n" +
-	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12\x12\n" +
-	"\x04msgs\x18\x02 \x03(\fR\x04msgs\"\x12\n" +
-	"\x10PushRoomResponse\":\n" +
-	"\x10PushUsersRequest\x12\x12\n" +
-	"\x04uids\x18\x01 \x03(\x03R\x04uids\x12\x12\n" +
-	"\x04msgs\x18\x02 \x03(\fR\x04msgs\"\x13\n" +
-	"\x11PushUsersResponse\"&\n" +
-	"\x10BroadcastRequest\x12\x12\n" +
-	"\x04msgs\x18\x01 \x03(\fR\x04msgs\"\x13\n" +
-	"\x11BroadcastResponse\"B\n" +
-	"\x15IssueConnTokenRequest\x12\x10\n" +
-	"\x03uid\x18\x01 \x01(\x03R\x03uid\x12\x17\n" +
-	"\aroom_id\x18\x02 \x01(\x03R\x06roomId\"M\n" +
-	"\x16IssueConnTokenResponse\x12\x14\n" +
-	"\x05token\x18\x01 \x01(\tR\x05token\x12\x1d\n" +
-	"\n" +
-	"expires_at\x18\x02 \x01(\x03R\texpiresAt\"*\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"*\n" +
 	"\rOnlineRequest\x12\x19\n" +
 	"\broom_ids\x18\x01 \x03(\x03R\aroomIds\"\x8e\x02\n" +
 	"\x0eOnlineResponse\x12?\n" +
@@ -919,16 +525,12 @@ const file_logic_v1_logic_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a:\n" +
 	"\fWatchedEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x03R\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x012\xa7\x05\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x012\xd3\x02\n" +
 	"\fLogicService\x12J\n" +
 	"\aConnect\x12\x1e.zhibo.logic.v1.ConnectRequest\x1a\x1f.zhibo.logic.v1.ConnectResponse\x12S\n" +
 	"\n" +
 	"Disconnect\x12!.zhibo.logic.v1.DisconnectRequest\x1a\".zhibo.logic.v1.DisconnectResponse\x12Y\n" +
-	"\fReportOnline\x12#.zhibo.logic.v1.ReportOnlineRequest\x1a$.zhibo.logic.v1.ReportOnlineResponse\x12M\n" +
-	"\bPushRoom\x12\x1f.zhibo.logic.v1.PushRoomRequest\x1a .zhibo.logic.v1.PushRoomResponse\x12P\n" +
-	"\tPushUsers\x12 .zhibo.logic.v1.PushUsersRequest\x1a!.zhibo.logic.v1.PushUsersResponse\x12P\n" +
-	"\tBroadcast\x12 .zhibo.logic.v1.BroadcastRequest\x1a!.zhibo.logic.v1.BroadcastResponse\x12_\n" +
-	"\x0eIssueConnToken\x12%.zhibo.logic.v1.IssueConnTokenRequest\x1a&.zhibo.logic.v1.IssueConnTokenResponse\x12G\n" +
+	"\fReportOnline\x12#.zhibo.logic.v1.ReportOnlineRequest\x1a$.zhibo.logic.v1.ReportOnlineResponse\x12G\n" +
 	"\x06Online\x12\x1d.zhibo.logic.v1.OnlineRequest\x1a\x1e.zhibo.logic.v1.OnlineResponseB8Z6github.com/zhibo-live/zhibo/api/proto/logic/v1;logicv1b\x06proto3"
 
 var (
@@ -943,52 +545,36 @@ func file_logic_v1_logic_proto_rawDescGZIP() []byte {
 	return file_logic_v1_logic_proto_rawDescData
 }
 
-var file_logic_v1_logic_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_logic_v1_logic_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_logic_v1_logic_proto_goTypes = []any{
-	(*ConnectRequest)(nil),         // 0: zhibo.logic.v1.ConnectRequest
-	(*ConnectResponse)(nil),        // 1: zhibo.logic.v1.ConnectResponse
-	(*DisconnectRequest)(nil),      // 2: zhibo.logic.v1.DisconnectRequest
-	(*DisconnectResponse)(nil),     // 3: zhibo.logic.v1.DisconnectResponse
-	(*ReportOnlineRequest)(nil),    // 4: zhibo.logic.v1.ReportOnlineRequest
-	(*ReportOnlineResponse)(nil),   // 5: zhibo.logic.v1.ReportOnlineResponse
-	(*PushRoomRequest)(nil),        // 6: zhibo.logic.v1.PushRoomRequest
-	(*PushRoomResponse)(nil),       // 7: zhibo.logic.v1.PushRoomResponse
-	(*PushUsersRequest)(nil),       // 8: zhibo.logic.v1.PushUsersRequest
-	(*PushUsersResponse)(nil),      // 9: zhibo.logic.v1.PushUsersResponse
-	(*BroadcastRequest)(nil),       // 10: zhibo.logic.v1.BroadcastRequest
-	(*BroadcastResponse)(nil),      // 11: zhibo.logic.v1.BroadcastResponse
-	(*IssueConnTokenRequest)(nil),  // 12: zhibo.logic.v1.IssueConnTokenRequest
-	(*IssueConnTokenResponse)(nil), // 13: zhibo.logic.v1.IssueConnTokenResponse
-	(*OnlineRequest)(nil),          // 14: zhibo.logic.v1.OnlineRequest
-	(*OnlineResponse)(nil),         // 15: zhibo.logic.v1.OnlineResponse
-	nil,                            // 16: zhibo.logic.v1.ReportOnlineRequest.RoomsEntry
-	nil,                            // 17: zhibo.logic.v1.ReportOnlineResponse.RoomsEntry
-	nil,                            // 18: zhibo.logic.v1.OnlineResponse.RoomsEntry
-	nil,                            // 19: zhibo.logic.v1.OnlineResponse.WatchedEntry
+	(*ConnectRequest)(nil),       // 0: zhibo.logic.v1.ConnectRequest
+	(*ConnectResponse)(nil),      // 1: zhibo.logic.v1.ConnectResponse
+	(*DisconnectRequest)(nil),    // 2: zhibo.logic.v1.DisconnectRequest
+	(*DisconnectResponse)(nil),   // 3: zhibo.logic.v1.DisconnectResponse
+	(*ReportOnlineRequest)(nil),  // 4: zhibo.logic.v1.ReportOnlineRequest
+	(*ReportOnlineResponse)(nil), // 5: zhibo.logic.v1.ReportOnlineResponse
+	(*OnlineRequest)(nil),        // 6: zhibo.logic.v1.OnlineRequest
+	(*OnlineResponse)(nil),       // 7: zhibo.logic.v1.OnlineResponse
+	nil,                          // 8: zhibo.logic.v1.ReportOnlineRequest.RoomsEntry
+	nil,                          // 9: zhibo.logic.v1.ReportOnlineResponse.RoomsEntry
+	nil,                          // 10: zhibo.logic.v1.OnlineResponse.RoomsEntry
+	nil,                          // 11: zhibo.logic.v1.OnlineResponse.WatchedEntry
 }
 var file_logic_v1_logic_proto_depIdxs = []int32{
-	16, // 0: zhibo.logic.v1.ReportOnlineRequest.rooms:type_name -> zhibo.logic.v1.ReportOnlineRequest.RoomsEntry
-	17, // 1: zhibo.logic.v1.ReportOnlineResponse.rooms:type_name -> zhibo.logic.v1.ReportOnlineResponse.RoomsEntry
-	18, // 2: zhibo.logic.v1.OnlineResponse.rooms:type_name -> zhibo.logic.v1.OnlineResponse.RoomsEntry
-	19, // 3: zhibo.logic.v1.OnlineResponse.watched:type_name -> zhibo.logic.v1.OnlineResponse.WatchedEntry
+	8,  // 0: zhibo.logic.v1.ReportOnlineRequest.rooms:type_name -> zhibo.logic.v1.ReportOnlineRequest.RoomsEntry
+	9,  // 1: zhibo.logic.v1.ReportOnlineResponse.rooms:type_name -> zhibo.logic.v1.ReportOnlineResponse.RoomsEntry
+	10, // 2: zhibo.logic.v1.OnlineResponse.rooms:type_name -> zhibo.logic.v1.OnlineResponse.RoomsEntry
+	11, // 3: zhibo.logic.v1.OnlineResponse.watched:type_name -> zhibo.logic.v1.OnlineResponse.WatchedEntry
 	0,  // 4: zhibo.logic.v1.LogicService.Connect:input_type -> zhibo.logic.v1.ConnectRequest
 	2,  // 5: zhibo.logic.v1.LogicService.Disconnect:input_type -> zhibo.logic.v1.DisconnectRequest
 	4,  // 6: zhibo.logic.v1.LogicService.ReportOnline:input_type -> zhibo.logic.v1.ReportOnlineRequest
-	6,  // 7: zhibo.logic.v1.LogicService.PushRoom:input_type -> zhibo.logic.v1.PushRoomRequest
-	8,  // 8: zhibo.logic.v1.LogicService.PushUsers:input_type -> zhibo.logic.v1.PushUsersRequest
-	10, // 9: zhibo.logic.v1.LogicService.Broadcast:input_type -> zhibo.logic.v1.BroadcastRequest
-	12, // 10: zhibo.logic.v1.LogicService.IssueConnToken:input_type -> zhibo.logic.v1.IssueConnTokenRequest
-	14, // 11: zhibo.logic.v1.LogicService.Online:input_type -> zhibo.logic.v1.OnlineRequest
-	1,  // 12: zhibo.logic.v1.LogicService.Connect:output_type -> zhibo.logic.v1.ConnectResponse
-	3,  // 13: zhibo.logic.v1.LogicService.Disconnect:output_type -> zhibo.logic.v1.DisconnectResponse
-	5,  // 14: zhibo.logic.v1.LogicService.ReportOnline:output_type -> zhibo.logic.v1.ReportOnlineResponse
-	7,  // 15: zhibo.logic.v1.LogicService.PushRoom:output_type -> zhibo.logic.v1.PushRoomResponse
-	9,  // 16: zhibo.logic.v1.LogicService.PushUsers:output_type -> zhibo.logic.v1.PushUsersResponse
-	11, // 17: zhibo.logic.v1.LogicService.Broadcast:output_type -> zhibo.logic.v1.BroadcastResponse
-	13, // 18: zhibo.logic.v1.LogicService.IssueConnToken:output_type -> zhibo.logic.v1.IssueConnTokenResponse
-	15, // 19: zhibo.logic.v1.LogicService.Online:output_type -> zhibo.logic.v1.OnlineResponse
-	12, // [12:20] is the sub-list for method output_type
-	4,  // [4:12] is the sub-list for method input_type
+	6,  // 7: zhibo.logic.v1.LogicService.Online:input_type -> zhibo.logic.v1.OnlineRequest
+	1,  // 8: zhibo.logic.v1.LogicService.Connect:output_type -> zhibo.logic.v1.ConnectResponse
+	3,  // 9: zhibo.logic.v1.LogicService.Disconnect:output_type -> zhibo.logic.v1.DisconnectResponse
+	5,  // 10: zhibo.logic.v1.LogicService.ReportOnline:output_type -> zhibo.logic.v1.ReportOnlineResponse
+	7,  // 11: zhibo.logic.v1.LogicService.Online:output_type -> zhibo.logic.v1.OnlineResponse
+	8,  // [8:12] is the sub-list for method output_type
+	4,  // [4:8] is the sub-list for method input_type
 	4,  // [4:4] is the sub-list for extension type_name
 	4,  // [4:4] is the sub-list for extension extendee
 	0,  // [0:4] is the sub-list for field type_name
@@ -1005,7 +591,7 @@ func file_logic_v1_logic_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_logic_v1_logic_proto_rawDesc), len(file_logic_v1_logic_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

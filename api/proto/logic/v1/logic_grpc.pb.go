@@ -6,7 +6,8 @@
 
 // Package zhibo.logic.v1 is the remote form of the logic component's Client: the control plane of
 // the long-connection tier. Comets ask it to authenticate connections and report online counts to
-// it; business components ask it to push messages to rooms, users or everyone.
+// it; business components read the cluster-wide audience of rooms from it. Pushes do not go
+// through logic: publishers put them on the durable push stream (internal/push).
 
 package logicv1
 
@@ -23,14 +24,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	LogicService_Connect_FullMethodName        = "/zhibo.logic.v1.LogicService/Connect"
-	LogicService_Disconnect_FullMethodName     = "/zhibo.logic.v1.LogicService/Disconnect"
-	LogicService_ReportOnline_FullMethodName   = "/zhibo.logic.v1.LogicService/ReportOnline"
-	LogicService_PushRoom_FullMethodName       = "/zhibo.logic.v1.LogicService/PushRoom"
-	LogicService_PushUsers_FullMethodName      = "/zhibo.logic.v1.LogicService/PushUsers"
-	LogicService_Broadcast_FullMethodName      = "/zhibo.logic.v1.LogicService/Broadcast"
-	LogicService_IssueConnToken_FullMethodName = "/zhibo.logic.v1.LogicService/IssueConnToken"
-	LogicService_Online_FullMethodName         = "/zhibo.logic.v1.LogicService/Online"
+	LogicService_Connect_FullMethodName      = "/zhibo.logic.v1.LogicService/Connect"
+	LogicService_Disconnect_FullMethodName   = "/zhibo.logic.v1.LogicService/Disconnect"
+	LogicService_ReportOnline_FullMethodName = "/zhibo.logic.v1.LogicService/ReportOnline"
+	LogicService_Online_FullMethodName       = "/zhibo.logic.v1.LogicService/Online"
 )
 
 // LogicServiceClient is the client API for LogicService service.
@@ -50,15 +47,6 @@ type LogicServiceClient interface {
 	// ReportOnline replaces a comet's per-room counts of distinct viewers and returns the
 	// cluster-wide counts of the same rooms, which the comet uses as popularity in heartbeat replies.
 	ReportOnline(ctx context.Context, in *ReportOnlineRequest, opts ...grpc.CallOption) (*ReportOnlineResponse, error)
-	// PushRoom queues messages for every connection in a room.
-	PushRoom(ctx context.Context, in *PushRoomRequest, opts ...grpc.CallOption) (*PushRoomResponse, error)
-	// PushUsers queues messages for every connection of the given users, whatever their room.
-	PushUsers(ctx context.Context, in *PushUsersRequest, opts ...grpc.CallOption) (*PushUsersResponse, error)
-	// Broadcast queues messages for every connection on every comet.
-	Broadcast(ctx context.Context, in *BroadcastRequest, opts ...grpc.CallOption) (*BroadcastResponse, error)
-	// IssueConnToken mints the short-lived token a client puts in "key" of its auth packet, as
-	// returned by getDanmuInfo.
-	IssueConnToken(ctx context.Context, in *IssueConnTokenRequest, opts ...grpc.CallOption) (*IssueConnTokenResponse, error)
 	// Online returns the cluster-wide viewer and watched counts of each room asked for.
 	Online(ctx context.Context, in *OnlineRequest, opts ...grpc.CallOption) (*OnlineResponse, error)
 }
@@ -101,46 +89,6 @@ func (c *logicServiceClient) ReportOnline(ctx context.Context, in *ReportOnlineR
 	return out, nil
 }
 
-func (c *logicServiceClient) PushRoom(ctx context.Context, in *PushRoomRequest, opts ...grpc.CallOption) (*PushRoomResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(PushRoomResponse)
-	err := c.cc.Invoke(ctx, LogicService_PushRoom_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *logicServiceClient) PushUsers(ctx context.Context, in *PushUsersRequest, opts ...grpc.CallOption) (*PushUsersResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(PushUsersResponse)
-	err := c.cc.Invoke(ctx, LogicService_PushUsers_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *logicServiceClient) Broadcast(ctx context.Context, in *BroadcastRequest, opts ...grpc.CallOption) (*BroadcastResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(BroadcastResponse)
-	err := c.cc.Invoke(ctx, LogicService_Broadcast_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *logicServiceClient) IssueConnToken(ctx context.Context, in *IssueConnTokenRequest, opts ...grpc.CallOption) (*IssueConnTokenResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(IssueConnTokenResponse)
-	err := c.cc.Invoke(ctx, LogicService_IssueConnToken_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 func (c *logicServiceClient) Online(ctx context.Context, in *OnlineRequest, opts ...grpc.CallOption) (*OnlineResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(OnlineResponse)
@@ -168,15 +116,6 @@ type LogicServiceServer interface {
 	// ReportOnline replaces a comet's per-room counts of distinct viewers and returns the
 	// cluster-wide counts of the same rooms, which the comet uses as popularity in heartbeat replies.
 	ReportOnline(context.Context, *ReportOnlineRequest) (*ReportOnlineResponse, error)
-	// PushRoom queues messages for every connection in a room.
-	PushRoom(context.Context, *PushRoomRequest) (*PushRoomResponse, error)
-	// PushUsers queues messages for every connection of the given users, whatever their room.
-	PushUsers(context.Context, *PushUsersRequest) (*PushUsersResponse, error)
-	// Broadcast queues messages for every connection on every comet.
-	Broadcast(context.Context, *BroadcastRequest) (*BroadcastResponse, error)
-	// IssueConnToken mints the short-lived token a client puts in "key" of its auth packet, as
-	// returned by getDanmuInfo.
-	IssueConnToken(context.Context, *IssueConnTokenRequest) (*IssueConnTokenResponse, error)
 	// Online returns the cluster-wide viewer and watched counts of each room asked for.
 	Online(context.Context, *OnlineRequest) (*OnlineResponse, error)
 	mustEmbedUnimplementedLogicServiceServer()
@@ -197,18 +136,6 @@ func (UnimplementedLogicServiceServer) Disconnect(context.Context, *DisconnectRe
 }
 func (UnimplementedLogicServiceServer) ReportOnline(context.Context, *ReportOnlineRequest) (*ReportOnlineResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReportOnline not implemented")
-}
-func (UnimplementedLogicServiceServer) PushRoom(context.Context, *PushRoomRequest) (*PushRoomResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method PushRoom not implemented")
-}
-func (UnimplementedLogicServiceServer) PushUsers(context.Context, *PushUsersRequest) (*PushUsersResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method PushUsers not implemented")
-}
-func (UnimplementedLogicServiceServer) Broadcast(context.Context, *BroadcastRequest) (*BroadcastResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method Broadcast not implemented")
-}
-func (UnimplementedLogicServiceServer) IssueConnToken(context.Context, *IssueConnTokenRequest) (*IssueConnTokenResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method IssueConnToken not implemented")
 }
 func (UnimplementedLogicServiceServer) Online(context.Context, *OnlineRequest) (*OnlineResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Online not implemented")
@@ -288,78 +215,6 @@ func _LogicService_ReportOnline_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
-func _LogicService_PushRoom_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(PushRoomRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(LogicServiceServer).PushRoom(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: LogicService_PushRoom_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(LogicServiceServer).PushRoom(ctx, req.(*PushRoomRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _LogicService_PushUsers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(PushUsersRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(LogicServiceServer).PushUsers(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: LogicService_PushUsers_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(LogicServiceServer).PushUsers(ctx, req.(*PushUsersRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _LogicService_Broadcast_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(BroadcastRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(LogicServiceServer).Broadcast(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: LogicService_Broadcast_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(LogicServiceServer).Broadcast(ctx, req.(*BroadcastRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _LogicService_IssueConnToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(IssueConnTokenRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(LogicServiceServer).IssueConnToken(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: LogicService_IssueConnToken_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(LogicServiceServer).IssueConnToken(ctx, req.(*IssueConnTokenRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
 func _LogicService_Online_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(OnlineRequest)
 	if err := dec(in); err != nil {
@@ -396,22 +251,6 @@ var LogicService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReportOnline",
 			Handler:    _LogicService_ReportOnline_Handler,
-		},
-		{
-			MethodName: "PushRoom",
-			Handler:    _LogicService_PushRoom_Handler,
-		},
-		{
-			MethodName: "PushUsers",
-			Handler:    _LogicService_PushUsers_Handler,
-		},
-		{
-			MethodName: "Broadcast",
-			Handler:    _LogicService_Broadcast_Handler,
-		},
-		{
-			MethodName: "IssueConnToken",
-			Handler:    _LogicService_IssueConnToken_Handler,
 		},
 		{
 			MethodName: "Online",

@@ -4,8 +4,8 @@
 // 	protoc        v3.21.12
 // source: room/v1/room.proto
 
-// Package zhibo.room.v1 is the remote form of the room component's Client: rooms, live status,
-// stream keys, TAGs and the counts shown on a room page. Only the room component owns this data;
+// Package zhibo.room.v1 is the remote form of the room component's Client: a room with every
+// module, and the TAGs business components set on it. Only the room component owns this data;
 // every other component reaches it through these calls.
 
 package roomv1
@@ -78,7 +78,7 @@ func (LiveStatus) EnumDescriptor() ([]byte, []int) {
 	return file_room_v1_room_proto_rawDescGZIP(), []int{0}
 }
 
-// Room is one live room. Fields of modules the caller did not ask for keep their zero value.
+// Room is one live room.
 type Room struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// id is the room id, the one clients put in "roomid" when they join.
@@ -95,15 +95,14 @@ type Room struct {
 	LiveStatus LiveStatus `protobuf:"varint,6,opt,name=live_status,json=liveStatus,proto3,enum=zhibo.room.v1.LiveStatus" json:"live_status,omitempty"`
 	// live_started_at is when the current stream started, unix milliseconds; 0 when not live.
 	LiveStartedAt int64 `protobuf:"varint,7,opt,name=live_started_at,json=liveStartedAt,proto3" json:"live_started_at,omitempty"`
-	// stream_key authorises pushing the stream; filled only when the "stream" module is asked for,
-	// and callers must show it to the owner alone.
+	// stream_key authorises pushing the stream; callers must show it to the owner alone.
 	StreamKey string `protobuf:"bytes,8,opt,name=stream_key,json=streamKey,proto3" json:"stream_key,omitempty"`
 	// tags name the business modules the room has, sorted.
 	Tags []string `protobuf:"bytes,9,rep,name=tags,proto3" json:"tags,omitempty"`
-	// online is the number of connections in the room now, summed over every comet.
-	Online int64 `protobuf:"varint,10,opt,name=online,proto3" json:"online,omitempty"`
-	// watched is the number of distinct viewers of the current stream (WATCHED_CHANGE).
-	Watched       int64 `protobuf:"varint,11,opt,name=watched,proto3" json:"watched,omitempty"`
+	// created_at is when the room was created, unix milliseconds.
+	CreatedAt int64 `protobuf:"varint,12,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// updated_at is when the room last changed, unix milliseconds.
+	UpdatedAt     int64 `protobuf:"varint,13,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -201,28 +200,25 @@ func (x *Room) GetTags() []string {
 	return nil
 }
 
-func (x *Room) GetOnline() int64 {
+func (x *Room) GetCreatedAt() int64 {
 	if x != nil {
-		return x.Online
+		return x.CreatedAt
 	}
 	return 0
 }
 
-func (x *Room) GetWatched() int64 {
+func (x *Room) GetUpdatedAt() int64 {
 	if x != nil {
-		return x.Watched
+		return x.UpdatedAt
 	}
 	return 0
 }
 
-// GetRoomRequest names a room and the modules wanted.
+// GetRoomRequest names a room.
 type GetRoomRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// id is the room id.
-	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	// mask lists the room modules to fill (names as the room component's FieldMask defines them);
-	// empty asks for every module except the stream key. An unknown name is INVALID_ARGUMENT.
-	Mask          []string `protobuf:"bytes,2,rep,name=mask,proto3" json:"mask,omitempty"`
+	Id            int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -264,224 +260,6 @@ func (x *GetRoomRequest) GetId() int64 {
 	return 0
 }
 
-func (x *GetRoomRequest) GetMask() []string {
-	if x != nil {
-		return x.Mask
-	}
-	return nil
-}
-
-// ListRoomsRequest asks for one page of rooms.
-type ListRoomsRequest struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// cursor is the next_cursor of the previous page; empty starts from the first page.
-	Cursor string `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
-	// limit is the page size; 0 means the server default, larger than the server maximum is capped.
-	Limit         int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ListRoomsRequest) Reset() {
-	*x = ListRoomsRequest{}
-	mi := &file_room_v1_room_proto_msgTypes[2]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ListRoomsRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ListRoomsRequest) ProtoMessage() {}
-
-func (x *ListRoomsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_room_v1_room_proto_msgTypes[2]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ListRoomsRequest.ProtoReflect.Descriptor instead.
-func (*ListRoomsRequest) Descriptor() ([]byte, []int) {
-	return file_room_v1_room_proto_rawDescGZIP(), []int{2}
-}
-
-func (x *ListRoomsRequest) GetCursor() string {
-	if x != nil {
-		return x.Cursor
-	}
-	return ""
-}
-
-func (x *ListRoomsRequest) GetLimit() int32 {
-	if x != nil {
-		return x.Limit
-	}
-	return 0
-}
-
-// ListRoomsResponse is one page of rooms.
-type ListRoomsResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// rooms in the page, without stream keys.
-	Rooms []*Room `protobuf:"bytes,1,rep,name=rooms,proto3" json:"rooms,omitempty"`
-	// next_cursor fetches the following page; empty when this was the last one.
-	NextCursor    string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ListRoomsResponse) Reset() {
-	*x = ListRoomsResponse{}
-	mi := &file_room_v1_room_proto_msgTypes[3]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ListRoomsResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ListRoomsResponse) ProtoMessage() {}
-
-func (x *ListRoomsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_room_v1_room_proto_msgTypes[3]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ListRoomsResponse.ProtoReflect.Descriptor instead.
-func (*ListRoomsResponse) Descriptor() ([]byte, []int) {
-	return file_room_v1_room_proto_rawDescGZIP(), []int{3}
-}
-
-func (x *ListRoomsResponse) GetRooms() []*Room {
-	if x != nil {
-		return x.Rooms
-	}
-	return nil
-}
-
-func (x *ListRoomsResponse) GetNextCursor() string {
-	if x != nil {
-		return x.NextCursor
-	}
-	return ""
-}
-
-// SetLiveRequest starts or stops a room's stream.
-type SetLiveRequest struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// room_id is the room to change.
-	RoomId int64 `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
-	// uid is the user asking, checked against the room's owner.
-	Uid int64 `protobuf:"varint,2,opt,name=uid,proto3" json:"uid,omitempty"`
-	// on starts the stream when true and stops it when false.
-	On            bool `protobuf:"varint,3,opt,name=on,proto3" json:"on,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *SetLiveRequest) Reset() {
-	*x = SetLiveRequest{}
-	mi := &file_room_v1_room_proto_msgTypes[4]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *SetLiveRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*SetLiveRequest) ProtoMessage() {}
-
-func (x *SetLiveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_room_v1_room_proto_msgTypes[4]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use SetLiveRequest.ProtoReflect.Descriptor instead.
-func (*SetLiveRequest) Descriptor() ([]byte, []int) {
-	return file_room_v1_room_proto_rawDescGZIP(), []int{4}
-}
-
-func (x *SetLiveRequest) GetRoomId() int64 {
-	if x != nil {
-		return x.RoomId
-	}
-	return 0
-}
-
-func (x *SetLiveRequest) GetUid() int64 {
-	if x != nil {
-		return x.Uid
-	}
-	return 0
-}
-
-func (x *SetLiveRequest) GetOn() bool {
-	if x != nil {
-		return x.On
-	}
-	return false
-}
-
-// SetLiveResponse is empty; it exists so fields can be added without breaking callers.
-type SetLiveResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *SetLiveResponse) Reset() {
-	*x = SetLiveResponse{}
-	mi := &file_room_v1_room_proto_msgTypes[5]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *SetLiveResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*SetLiveResponse) ProtoMessage() {}
-
-func (x *SetLiveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_room_v1_room_proto_msgTypes[5]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use SetLiveResponse.ProtoReflect.Descriptor instead.
-func (*SetLiveResponse) Descriptor() ([]byte, []int) {
-	return file_room_v1_room_proto_rawDescGZIP(), []int{5}
-}
-
 // SetTagRequest adds or removes one TAG of a room.
 type SetTagRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -497,7 +275,7 @@ type SetTagRequest struct {
 
 func (x *SetTagRequest) Reset() {
 	*x = SetTagRequest{}
-	mi := &file_room_v1_room_proto_msgTypes[6]
+	mi := &file_room_v1_room_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -509,7 +287,7 @@ func (x *SetTagRequest) String() string {
 func (*SetTagRequest) ProtoMessage() {}
 
 func (x *SetTagRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_room_v1_room_proto_msgTypes[6]
+	mi := &file_room_v1_room_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -522,7 +300,7 @@ func (x *SetTagRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTagRequest.ProtoReflect.Descriptor instead.
 func (*SetTagRequest) Descriptor() ([]byte, []int) {
-	return file_room_v1_room_proto_rawDescGZIP(), []int{6}
+	return file_room_v1_room_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *SetTagRequest) GetRoomId() int64 {
@@ -555,7 +333,7 @@ type SetTagResponse struct {
 
 func (x *SetTagResponse) Reset() {
 	*x = SetTagResponse{}
-	mi := &file_room_v1_room_proto_msgTypes[7]
+	mi := &file_room_v1_room_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -567,7 +345,7 @@ func (x *SetTagResponse) String() string {
 func (*SetTagResponse) ProtoMessage() {}
 
 func (x *SetTagResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_room_v1_room_proto_msgTypes[7]
+	mi := &file_room_v1_room_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -580,106 +358,14 @@ func (x *SetTagResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTagResponse.ProtoReflect.Descriptor instead.
 func (*SetTagResponse) Descriptor() ([]byte, []int) {
-	return file_room_v1_room_proto_rawDescGZIP(), []int{7}
-}
-
-// RoomOwnerRequest names a room.
-type RoomOwnerRequest struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// room_id is the room whose owner is wanted.
-	RoomId        int64 `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *RoomOwnerRequest) Reset() {
-	*x = RoomOwnerRequest{}
-	mi := &file_room_v1_room_proto_msgTypes[8]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *RoomOwnerRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*RoomOwnerRequest) ProtoMessage() {}
-
-func (x *RoomOwnerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_room_v1_room_proto_msgTypes[8]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use RoomOwnerRequest.ProtoReflect.Descriptor instead.
-func (*RoomOwnerRequest) Descriptor() ([]byte, []int) {
-	return file_room_v1_room_proto_rawDescGZIP(), []int{8}
-}
-
-func (x *RoomOwnerRequest) GetRoomId() int64 {
-	if x != nil {
-		return x.RoomId
-	}
-	return 0
-}
-
-// RoomOwnerResponse carries the owner of a room.
-type RoomOwnerResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// owner_uid is the uid of the room's anchor.
-	OwnerUid      int64 `protobuf:"varint,1,opt,name=owner_uid,json=ownerUid,proto3" json:"owner_uid,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *RoomOwnerResponse) Reset() {
-	*x = RoomOwnerResponse{}
-	mi := &file_room_v1_room_proto_msgTypes[9]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *RoomOwnerResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*RoomOwnerResponse) ProtoMessage() {}
-
-func (x *RoomOwnerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_room_v1_room_proto_msgTypes[9]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use RoomOwnerResponse.ProtoReflect.Descriptor instead.
-func (*RoomOwnerResponse) Descriptor() ([]byte, []int) {
-	return file_room_v1_room_proto_rawDescGZIP(), []int{9}
-}
-
-func (x *RoomOwnerResponse) GetOwnerUid() int64 {
-	if x != nil {
-		return x.OwnerUid
-	}
-	return 0
+	return file_room_v1_room_proto_rawDescGZIP(), []int{3}
 }
 
 var File_room_v1_room_proto protoreflect.FileDescriptor
 
 const file_room_v1_room_proto_rawDesc = "" +
 	"\n" +
-	"\x12room/v1/room.proto\x12\rzhibo.room.v1\"\xbc\x02\n" +
+	"\x12room/v1/room.proto\x12\rzhibo.room.v1\"\xe5\x02\n" +
 	"\x04Room\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x1b\n" +
 	"\towner_uid\x18\x02 \x01(\x03R\bownerUid\x12\x14\n" +
@@ -691,45 +377,27 @@ const file_room_v1_room_proto_rawDesc = "" +
 	"\x0flive_started_at\x18\a \x01(\x03R\rliveStartedAt\x12\x1d\n" +
 	"\n" +
 	"stream_key\x18\b \x01(\tR\tstreamKey\x12\x12\n" +
-	"\x04tags\x18\t \x03(\tR\x04tags\x12\x16\n" +
-	"\x06online\x18\n" +
-	" \x01(\x03R\x06online\x12\x18\n" +
-	"\awatched\x18\v \x01(\x03R\awatched\"4\n" +
+	"\x04tags\x18\t \x03(\tR\x04tags\x12\x1d\n" +
+	"\n" +
+	"created_at\x18\f \x01(\x03R\tcreatedAt\x12\x1d\n" +
+	"\n" +
+	"updated_at\x18\r \x01(\x03R\tupdatedAtJ\x04\b\n" +
+	"\x10\vJ\x04\b\v\x10\fR\x06onlineR\awatched\",\n" +
 	"\x0eGetRoomRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
-	"\x04mask\x18\x02 \x03(\tR\x04mask\"@\n" +
-	"\x10ListRoomsRequest\x12\x16\n" +
-	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12\x14\n" +
-	"\x05limit\x18\x02 \x01(\x05R\x05limit\"_\n" +
-	"\x11ListRoomsResponse\x12)\n" +
-	"\x05rooms\x18\x01 \x03(\v2\x13.zhibo.room.v1.RoomR\x05rooms\x12\x1f\n" +
-	"\vnext_cursor\x18\x02 \x01(\tR\n" +
-	"nextCursor\"K\n" +
-	"\x0eSetLiveRequest\x12\x17\n" +
-	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12\x10\n" +
-	"\x03uid\x18\x02 \x01(\x03R\x03uid\x12\x0e\n" +
-	"\x02on\x18\x03 \x01(\bR\x02on\"\x11\n" +
-	"\x0fSetLiveResponse\"J\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02idJ\x04\b\x02\x10\x03R\x04mask\"J\n" +
 	"\rSetTagRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12\x10\n" +
 	"\x03tag\x18\x02 \x01(\tR\x03tag\x12\x0e\n" +
 	"\x02on\x18\x03 \x01(\bR\x02on\"\x10\n" +
-	"\x0eSetTagResponse\"+\n" +
-	"\x10RoomOwnerRequest\x12\x17\n" +
-	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\"0\n" +
-	"\x11RoomOwnerResponse\x12\x1b\n" +
-	"\towner_uid\x18\x01 \x01(\x03R\bownerUid*Z\n" +
+	"\x0eSetTagResponse*Z\n" +
 	"\n" +
 	"LiveStatus\x12\x1b\n" +
 	"\x17LIVE_STATUS_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15LIVE_STATUS_PREPARING\x10\x01\x12\x14\n" +
-	"\x10LIVE_STATUS_LIVE\x10\x022\xfd\x02\n" +
+	"\x10LIVE_STATUS_LIVE\x10\x022\x93\x01\n" +
 	"\vRoomService\x12=\n" +
-	"\aGetRoom\x12\x1d.zhibo.room.v1.GetRoomRequest\x1a\x13.zhibo.room.v1.Room\x12N\n" +
-	"\tListRooms\x12\x1f.zhibo.room.v1.ListRoomsRequest\x1a .zhibo.room.v1.ListRoomsResponse\x12H\n" +
-	"\aSetLive\x12\x1d.zhibo.room.v1.SetLiveRequest\x1a\x1e.zhibo.room.v1.SetLiveResponse\x12E\n" +
-	"\x06SetTag\x12\x1c.zhibo.room.v1.SetTagRequest\x1a\x1d.zhibo.room.v1.SetTagResponse\x12N\n" +
-	"\tRoomOwner\x12\x1f.zhibo.room.v1.RoomOwnerRequest\x1a .zhibo.room.v1.RoomOwnerResponseB6Z4github.com/zhibo-live/zhibo/api/proto/room/v1;roomv1b\x06proto3"
+	"\aGetRoom\x12\x1d.zhibo.room.v1.GetRoomRequest\x1a\x13.zhibo.room.v1.Room\x12E\n" +
+	"\x06SetTag\x12\x1c.zhibo.room.v1.SetTagRequest\x1a\x1d.zhibo.room.v1.SetTagResponseB6Z4github.com/zhibo-live/zhibo/api/proto/room/v1;roomv1b\x06proto3"
 
 var (
 	file_room_v1_room_proto_rawDescOnce sync.Once
@@ -744,38 +412,25 @@ func file_room_v1_room_proto_rawDescGZIP() []byte {
 }
 
 var file_room_v1_room_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_room_v1_room_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_room_v1_room_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_room_v1_room_proto_goTypes = []any{
-	(LiveStatus)(0),           // 0: zhibo.room.v1.LiveStatus
-	(*Room)(nil),              // 1: zhibo.room.v1.Room
-	(*GetRoomRequest)(nil),    // 2: zhibo.room.v1.GetRoomRequest
-	(*ListRoomsRequest)(nil),  // 3: zhibo.room.v1.ListRoomsRequest
-	(*ListRoomsResponse)(nil), // 4: zhibo.room.v1.ListRoomsResponse
-	(*SetLiveRequest)(nil),    // 5: zhibo.room.v1.SetLiveRequest
-	(*SetLiveResponse)(nil),   // 6: zhibo.room.v1.SetLiveResponse
-	(*SetTagRequest)(nil),     // 7: zhibo.room.v1.SetTagRequest
-	(*SetTagResponse)(nil),    // 8: zhibo.room.v1.SetTagResponse
-	(*RoomOwnerRequest)(nil),  // 9: zhibo.room.v1.RoomOwnerRequest
-	(*RoomOwnerResponse)(nil), // 10: zhibo.room.v1.RoomOwnerResponse
+	(LiveStatus)(0),        // 0: zhibo.room.v1.LiveStatus
+	(*Room)(nil),           // 1: zhibo.room.v1.Room
+	(*GetRoomRequest)(nil), // 2: zhibo.room.v1.GetRoomRequest
+	(*SetTagRequest)(nil),  // 3: zhibo.room.v1.SetTagRequest
+	(*SetTagResponse)(nil), // 4: zhibo.room.v1.SetTagResponse
 }
 var file_room_v1_room_proto_depIdxs = []int32{
-	0,  // 0: zhibo.room.v1.Room.live_status:type_name -> zhibo.room.v1.LiveStatus
-	1,  // 1: zhibo.room.v1.ListRoomsResponse.rooms:type_name -> zhibo.room.v1.Room
-	2,  // 2: zhibo.room.v1.RoomService.GetRoom:input_type -> zhibo.room.v1.GetRoomRequest
-	3,  // 3: zhibo.room.v1.RoomService.ListRooms:input_type -> zhibo.room.v1.ListRoomsRequest
-	5,  // 4: zhibo.room.v1.RoomService.SetLive:input_type -> zhibo.room.v1.SetLiveRequest
-	7,  // 5: zhibo.room.v1.RoomService.SetTag:input_type -> zhibo.room.v1.SetTagRequest
-	9,  // 6: zhibo.room.v1.RoomService.RoomOwner:input_type -> zhibo.room.v1.RoomOwnerRequest
-	1,  // 7: zhibo.room.v1.RoomService.GetRoom:output_type -> zhibo.room.v1.Room
-	4,  // 8: zhibo.room.v1.RoomService.ListRooms:output_type -> zhibo.room.v1.ListRoomsResponse
-	6,  // 9: zhibo.room.v1.RoomService.SetLive:output_type -> zhibo.room.v1.SetLiveResponse
-	8,  // 10: zhibo.room.v1.RoomService.SetTag:output_type -> zhibo.room.v1.SetTagResponse
-	10, // 11: zhibo.room.v1.RoomService.RoomOwner:output_type -> zhibo.room.v1.RoomOwnerResponse
-	7,  // [7:12] is the sub-list for method output_type
-	2,  // [2:7] is the sub-list for method input_type
-	2,  // [2:2] is the sub-list for extension type_name
-	2,  // [2:2] is the sub-list for extension extendee
-	0,  // [0:2] is the sub-list for field type_name
+	0, // 0: zhibo.room.v1.Room.live_status:type_name -> zhibo.room.v1.LiveStatus
+	2, // 1: zhibo.room.v1.RoomService.GetRoom:input_type -> zhibo.room.v1.GetRoomRequest
+	3, // 2: zhibo.room.v1.RoomService.SetTag:input_type -> zhibo.room.v1.SetTagRequest
+	1, // 3: zhibo.room.v1.RoomService.GetRoom:output_type -> zhibo.room.v1.Room
+	4, // 4: zhibo.room.v1.RoomService.SetTag:output_type -> zhibo.room.v1.SetTagResponse
+	3, // [3:5] is the sub-list for method output_type
+	1, // [1:3] is the sub-list for method input_type
+	1, // [1:1] is the sub-list for extension type_name
+	1, // [1:1] is the sub-list for extension extendee
+	0, // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_room_v1_room_proto_init() }
@@ -789,7 +444,7 @@ func file_room_v1_room_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_room_v1_room_proto_rawDesc), len(file_room_v1_room_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   10,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

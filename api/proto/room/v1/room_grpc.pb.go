@@ -4,8 +4,8 @@
 // - protoc             v3.21.12
 // source: room/v1/room.proto
 
-// Package zhibo.room.v1 is the remote form of the room component's Client: rooms, live status,
-// stream keys, TAGs and the counts shown on a room page. Only the room component owns this data;
+// Package zhibo.room.v1 is the remote form of the room component's Client: a room with every
+// module, and the TAGs business components set on it. Only the room component owns this data;
 // every other component reaches it through these calls.
 
 package roomv1
@@ -23,34 +23,22 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RoomService_GetRoom_FullMethodName   = "/zhibo.room.v1.RoomService/GetRoom"
-	RoomService_ListRooms_FullMethodName = "/zhibo.room.v1.RoomService/ListRooms"
-	RoomService_SetLive_FullMethodName   = "/zhibo.room.v1.RoomService/SetLive"
-	RoomService_SetTag_FullMethodName    = "/zhibo.room.v1.RoomService/SetTag"
-	RoomService_RoomOwner_FullMethodName = "/zhibo.room.v1.RoomService/RoomOwner"
+	RoomService_GetRoom_FullMethodName = "/zhibo.room.v1.RoomService/GetRoom"
+	RoomService_SetTag_FullMethodName  = "/zhibo.room.v1.RoomService/SetTag"
 )
 
 // RoomServiceClient is the client API for RoomService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// RoomService answers questions about rooms and changes their live status and TAGs.
+// RoomService answers questions about rooms and records which business modules they have.
 type RoomServiceClient interface {
-	// GetRoom returns one room with only the modules named in mask filled, so a caller that needs
-	// the title does not pay for counts or stream details. NOT_FOUND when the room does not exist.
+	// GetRoom returns one room with every module filled, the stream key included (callers must
+	// show it to the owner alone). NOT_FOUND when the room does not exist.
 	GetRoom(ctx context.Context, in *GetRoomRequest, opts ...grpc.CallOption) (*Room, error)
-	// ListRooms pages through rooms for the home page and the hot-room list, in a stable order
-	// so a cursor never skips or repeats a room.
-	ListRooms(ctx context.Context, in *ListRoomsRequest, opts ...grpc.CallOption) (*ListRoomsResponse, error)
-	// SetLive starts or stops a room's stream; only the room's owner may do it (PERMISSION_DENIED
-	// otherwise). Idempotent: setting the state a room already has changes nothing.
-	SetLive(ctx context.Context, in *SetLiveRequest, opts ...grpc.CallOption) (*SetLiveResponse, error)
 	// SetTag adds or removes a TAG, which tells the page which business modules the room has
-	// (e.g. "gift", "lottery"). Idempotent.
+	// (e.g. "gift_rank"). Idempotent. NOT_FOUND for an unknown room.
 	SetTag(ctx context.Context, in *SetTagRequest, opts ...grpc.CallOption) (*SetTagResponse, error)
-	// RoomOwner returns the anchor of a room; cheap and cacheable, used by gift (who gets the
-	// score) and danmaku (who may mute) on every call.
-	RoomOwner(ctx context.Context, in *RoomOwnerRequest, opts ...grpc.CallOption) (*RoomOwnerResponse, error)
 }
 
 type roomServiceClient struct {
@@ -71,26 +59,6 @@ func (c *roomServiceClient) GetRoom(ctx context.Context, in *GetRoomRequest, opt
 	return out, nil
 }
 
-func (c *roomServiceClient) ListRooms(ctx context.Context, in *ListRoomsRequest, opts ...grpc.CallOption) (*ListRoomsResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(ListRoomsResponse)
-	err := c.cc.Invoke(ctx, RoomService_ListRooms_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *roomServiceClient) SetLive(ctx context.Context, in *SetLiveRequest, opts ...grpc.CallOption) (*SetLiveResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(SetLiveResponse)
-	err := c.cc.Invoke(ctx, RoomService_SetLive_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 func (c *roomServiceClient) SetTag(ctx context.Context, in *SetTagRequest, opts ...grpc.CallOption) (*SetTagResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(SetTagResponse)
@@ -101,37 +69,18 @@ func (c *roomServiceClient) SetTag(ctx context.Context, in *SetTagRequest, opts 
 	return out, nil
 }
 
-func (c *roomServiceClient) RoomOwner(ctx context.Context, in *RoomOwnerRequest, opts ...grpc.CallOption) (*RoomOwnerResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(RoomOwnerResponse)
-	err := c.cc.Invoke(ctx, RoomService_RoomOwner_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 // RoomServiceServer is the server API for RoomService service.
 // All implementations must embed UnimplementedRoomServiceServer
 // for forward compatibility.
 //
-// RoomService answers questions about rooms and changes their live status and TAGs.
+// RoomService answers questions about rooms and records which business modules they have.
 type RoomServiceServer interface {
-	// GetRoom returns one room with only the modules named in mask filled, so a caller that needs
-	// the title does not pay for counts or stream details. NOT_FOUND when the room does not exist.
+	// GetRoom returns one room with every module filled, the stream key included (callers must
+	// show it to the owner alone). NOT_FOUND when the room does not exist.
 	GetRoom(context.Context, *GetRoomRequest) (*Room, error)
-	// ListRooms pages through rooms for the home page and the hot-room list, in a stable order
-	// so a cursor never skips or repeats a room.
-	ListRooms(context.Context, *ListRoomsRequest) (*ListRoomsResponse, error)
-	// SetLive starts or stops a room's stream; only the room's owner may do it (PERMISSION_DENIED
-	// otherwise). Idempotent: setting the state a room already has changes nothing.
-	SetLive(context.Context, *SetLiveRequest) (*SetLiveResponse, error)
 	// SetTag adds or removes a TAG, which tells the page which business modules the room has
-	// (e.g. "gift", "lottery"). Idempotent.
+	// (e.g. "gift_rank"). Idempotent. NOT_FOUND for an unknown room.
 	SetTag(context.Context, *SetTagRequest) (*SetTagResponse, error)
-	// RoomOwner returns the anchor of a room; cheap and cacheable, used by gift (who gets the
-	// score) and danmaku (who may mute) on every call.
-	RoomOwner(context.Context, *RoomOwnerRequest) (*RoomOwnerResponse, error)
 	mustEmbedUnimplementedRoomServiceServer()
 }
 
@@ -145,17 +94,8 @@ type UnimplementedRoomServiceServer struct{}
 func (UnimplementedRoomServiceServer) GetRoom(context.Context, *GetRoomRequest) (*Room, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRoom not implemented")
 }
-func (UnimplementedRoomServiceServer) ListRooms(context.Context, *ListRoomsRequest) (*ListRoomsResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method ListRooms not implemented")
-}
-func (UnimplementedRoomServiceServer) SetLive(context.Context, *SetLiveRequest) (*SetLiveResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method SetLive not implemented")
-}
 func (UnimplementedRoomServiceServer) SetTag(context.Context, *SetTagRequest) (*SetTagResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetTag not implemented")
-}
-func (UnimplementedRoomServiceServer) RoomOwner(context.Context, *RoomOwnerRequest) (*RoomOwnerResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method RoomOwner not implemented")
 }
 func (UnimplementedRoomServiceServer) mustEmbedUnimplementedRoomServiceServer() {}
 func (UnimplementedRoomServiceServer) testEmbeddedByValue()                     {}
@@ -196,42 +136,6 @@ func _RoomService_GetRoom_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
-func _RoomService_ListRooms_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(ListRoomsRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(RoomServiceServer).ListRooms(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: RoomService_ListRooms_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(RoomServiceServer).ListRooms(ctx, req.(*ListRoomsRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _RoomService_SetLive_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(SetLiveRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(RoomServiceServer).SetLive(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: RoomService_SetLive_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(RoomServiceServer).SetLive(ctx, req.(*SetLiveRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
 func _RoomService_SetTag_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(SetTagRequest)
 	if err := dec(in); err != nil {
@@ -250,24 +154,6 @@ func _RoomService_SetTag_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
-func _RoomService_RoomOwner_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(RoomOwnerRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(RoomServiceServer).RoomOwner(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: RoomService_RoomOwner_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(RoomServiceServer).RoomOwner(ctx, req.(*RoomOwnerRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
 // RoomService_ServiceDesc is the grpc.ServiceDesc for RoomService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -280,20 +166,8 @@ var RoomService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _RoomService_GetRoom_Handler,
 		},
 		{
-			MethodName: "ListRooms",
-			Handler:    _RoomService_ListRooms_Handler,
-		},
-		{
-			MethodName: "SetLive",
-			Handler:    _RoomService_SetLive_Handler,
-		},
-		{
 			MethodName: "SetTag",
 			Handler:    _RoomService_SetTag_Handler,
-		},
-		{
-			MethodName: "RoomOwner",
-			Handler:    _RoomService_RoomOwner_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

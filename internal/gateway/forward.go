@@ -1,0 +1,94 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/zhibo-live/zhibo/internal/platform/apierr"
+	"github.com/zhibo-live/zhibo/internal/platform/httpx"
+)
+
+// Upstream is a component that runs in another process. The gateway forwards every route of
+// the component's API description (its OpenAPI fragments) to the component's own HTTP
+// address, so a client sees one API whichever process serves each part of it.
+type Upstream struct {
+	Name    string
+	URL     *url.URL
+	OpenAPI [][]byte
+}
+
+// forwardMethods are the operations of an OpenAPI path item that become routes.
+var forwardMethods = []string{"get", "put", "post", "delete", "patch"}
+
+// upstreamTransport is shared by every upstream: keep-alive connections to each, bounded
+// dials, and no response-header wait beyond what the request's own deadline allows.
+var upstreamTransport = &http.Transport{
+	Proxy:               nil,
+	DialContext:         (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	MaxIdleConnsPerHost: 256,
+	IdleConnTimeout:     90 * time.Second,
+}
+
+// forward registers on mux one route per operation of u's API description, each sent on to u.
+// A failed upstream answers 503 in the usual envelope, counted by upstream.
+func forward(mux *http.ServeMux, u Upstream, log *slog.Logger, failures *prometheus.CounterVec) error {
+	target := u.URL
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.SetXForwarded()
+			pr.Out.Host = pr.In.Host // the component builds links (danmu-info hosts) from it
+		},
+		Transport: upstreamTransport,
+		ErrorLog:  slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			failures.WithLabelValues(u.Name).Inc()
+			log.WarnContext(r.Context(), "upstream failed", "upstream", u.Name, "path", r.URL.Path, "err", err)
+			httpx.WriteError(log, w, r, apierr.Unavailable.Withf("%s is unavailable", u.Name).Wrap(err))
+		},
+	}
+	routes, err := operations(u.OpenAPI)
+	if err != nil {
+		return fmt.Errorf("upstream %s: %w", u.Name, err)
+	}
+	if len(routes) == 0 {
+		return fmt.Errorf("upstream %s: its API description has no routes", u.Name)
+	}
+	for _, r := range routes {
+		mux.Handle(r, proxy)
+	}
+	log.Info("forwarding", "upstream", u.Name, "url", target.String(), "routes", len(routes))
+	return nil
+}
+
+// operations lists "METHOD /path/{var}" patterns, one per operation in the fragments.
+func operations(fragments [][]byte) ([]string, error) {
+	var out []string
+	for _, f := range fragments {
+		var doc struct {
+			Paths map[string]map[string]json.RawMessage `json:"paths"`
+		}
+		if err := json.Unmarshal(f, &doc); err != nil {
+			return nil, err
+		}
+		for path, item := range doc.Paths {
+			for op := range item {
+				if slices.Contains(forwardMethods, op) {
+					out = append(out, strings.ToUpper(op)+" "+path)
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}

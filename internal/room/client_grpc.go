@@ -1,0 +1,70 @@
+package room
+
+import (
+	"context"
+
+	"google.golang.org/grpc"
+
+	roomv1 "github.com/zhibo-live/zhibo/api/proto/room/v1"
+	"github.com/zhibo-live/zhibo/internal/platform/grpcx"
+)
+
+// grpcServer serves a Client to the other processes of a cluster.
+type grpcServer struct {
+	roomv1.UnimplementedRoomServiceServer
+	c Client
+}
+
+// RegisterGRPC serves c on s.
+func RegisterGRPC(s grpc.ServiceRegistrar, c Client) {
+	roomv1.RegisterRoomServiceServer(s, &grpcServer{c: c})
+}
+
+func (g *grpcServer) GetRoom(ctx context.Context, r *roomv1.GetRoomRequest) (*roomv1.Room, error) {
+	rm, err := g.c.Get(ctx, r.GetId())
+	if err != nil {
+		return nil, err
+	}
+	live := roomv1.LiveStatus_LIVE_STATUS_PREPARING
+	if rm.Live {
+		live = roomv1.LiveStatus_LIVE_STATUS_LIVE
+	}
+	return &roomv1.Room{Id: rm.ID, OwnerUid: rm.OwnerUID, Title: rm.Title, Area: rm.Area, Cover: rm.Cover,
+		LiveStatus: live, LiveStartedAt: rm.LiveStartedAt, StreamKey: rm.StreamKey, Tags: rm.Tags,
+		CreatedAt: rm.CreatedAt, UpdatedAt: rm.UpdatedAt}, nil
+}
+
+func (g *grpcServer) SetTag(ctx context.Context, r *roomv1.SetTagRequest) (*roomv1.SetTagResponse, error) {
+	if err := g.c.SetTag(ctx, r.GetRoomId(), r.GetTag(), r.GetOn()); err != nil {
+		return nil, err
+	}
+	return &roomv1.SetTagResponse{}, nil
+}
+
+// Remote is the room component in another process, reached over gRPC; it implements Client.
+type Remote struct{ c roomv1.RoomServiceClient }
+
+var _ Client = (*Remote)(nil)
+
+// NewRemote talks to room over cc.
+func NewRemote(cc grpc.ClientConnInterface) *Remote {
+	return &Remote{c: roomv1.NewRoomServiceClient(cc)}
+}
+
+// Get implements Client.
+func (r *Remote) Get(ctx context.Context, id int64) (Room, error) {
+	rm, err := r.c.GetRoom(ctx, &roomv1.GetRoomRequest{Id: id})
+	if err != nil {
+		return Room{}, grpcx.FromStatus(err)
+	}
+	return Room{ID: rm.GetId(), OwnerUID: rm.GetOwnerUid(), Title: rm.GetTitle(), Area: rm.GetArea(),
+		Cover: rm.GetCover(), Live: rm.GetLiveStatus() == roomv1.LiveStatus_LIVE_STATUS_LIVE,
+		LiveStartedAt: rm.GetLiveStartedAt(), StreamKey: rm.GetStreamKey(), Tags: rm.GetTags(),
+		CreatedAt: rm.GetCreatedAt(), UpdatedAt: rm.GetUpdatedAt()}, nil
+}
+
+// SetTag implements Client.
+func (r *Remote) SetTag(ctx context.Context, id int64, tag string, on bool) error {
+	_, err := r.c.SetTag(ctx, &roomv1.SetTagRequest{RoomId: id, Tag: tag, On: on})
+	return grpcx.FromStatus(err)
+}
