@@ -57,9 +57,13 @@ func (r *Remote) Get(ctx context.Context, id int64) (Room, error) {
 	if err != nil {
 		return Room{}, grpcx.FromStatus(err)
 	}
+	tags := rm.GetTags()
+	if tags == nil {
+		tags = []string{} // as the local room has it: JSON [] rather than null
+	}
 	return Room{ID: rm.GetId(), OwnerUID: rm.GetOwnerUid(), Title: rm.GetTitle(), Area: rm.GetArea(),
 		Cover: rm.GetCover(), Live: rm.GetLiveStatus() == roomv1.LiveStatus_LIVE_STATUS_LIVE,
-		LiveStartedAt: rm.GetLiveStartedAt(), StreamKey: rm.GetStreamKey(), Tags: rm.GetTags(),
+		LiveStartedAt: rm.GetLiveStartedAt(), StreamKey: rm.GetStreamKey(), Tags: tags,
 		CreatedAt: rm.GetCreatedAt(), UpdatedAt: rm.GetUpdatedAt()}, nil
 }
 

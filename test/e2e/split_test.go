@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -12,8 +15,11 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
 
 	"github.com/zhibo-live/zhibo/internal/platform/queue/queuetest"
+	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
+	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
 	"github.com/zhibo-live/zhibo/test/testbin"
 )
 
@@ -149,4 +155,122 @@ func TestSplitCluster(t *testing.T) {
 	n.WSURL = c.comet1WS
 	n.TCPAddr = c.comet2TCP
 	CoreScenario(t, n)
+}
+
+// stores gives each business component a database of its own: a fresh MariaDB database each
+// when ZHIBO_TEST_MYSQL_DSN is set, else an SQLite file each. It returns the flags and the
+// config of each store, to look inside afterwards.
+func stores(t *testing.T) map[string]sqlstore.Config {
+	out := map[string]sqlstore.Config{}
+	dir := t.TempDir()
+	for _, c := range []string{"account", "room", "gift", "danmaku"} {
+		if os.Getenv(sqltest.EnvMySQL) != "" {
+			out[c] = sqlstore.Config{Driver: "mysql", DSN: sqltest.NewMySQLDatabase(t)}
+		} else {
+			out[c] = sqlstore.Config{Driver: "sqlite", DSN: filepath.Join(dir, c+".db")}
+		}
+	}
+	return out
+}
+
+// tables lists the tables of a store.
+func tables(t *testing.T, sc sqlstore.Config) []string {
+	db, err := sqlstore.Open(context.Background(), sc, t.TempDir())
+	require.NoError(t, err)
+	defer db.Close()
+	q := "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+	if db.Dialect == sqlstore.MySQL {
+		q = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
+	}
+	rows, err := db.Query(q)
+	require.NoError(t, err)
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		require.NoError(t, rows.Scan(&n))
+		if n != "schema_migrations" {
+			out = append(out, n)
+		}
+	}
+	require.NoError(t, rows.Err())
+	slices.Sort(out)
+	return out
+}
+
+// The core scenario with every component in its own process, each business component on a
+// database of its own, reached by the others over gRPC only: account, room, gift, danmaku,
+// logic, two comets, two jobs sharing the push stream, and a gateway that forwards every
+// route to the process that serves it. Each store holds its component's tables and no other.
+func TestEveryComponentAlone(t *testing.T) {
+	natsURL := queuetest.URL(t)
+	bin := testbin.Build(t)
+	ns := fmt.Sprintf("alone%d", time.Now().UnixNano())
+	t.Cleanup(func() { deleteStreams(t, natsURL, ns+"_") })
+	dbs := stores(t)
+	port := func() string { return fmt.Sprint(freePort(t)) }
+	rpc := map[string]string{}
+	for _, n := range []string{"account", "room", "gift", "danmaku", "logic", "comet1", "comet2"} {
+		rpc[n] = "127.0.0.1:" + port()
+	}
+	httpPort := map[string]string{}
+	for _, n := range []string{"account", "room", "gift", "danmaku", "logic", "comet1", "comet2", "job1", "job2", "gateway"} {
+		httpPort[n] = port()
+	}
+	c1TCP, c2TCP := port(), port()
+	common := []string{"-queue.url", natsURL, "-queue.namespace", ns, "-secret", "every-component-alone-secret",
+		"-log.level", "warn", "-gateway.rate_per_ip", "0", "-account.bcrypt_cost", "4", "-account.limits.register_per_ip_hour", "0",
+		"-gateway.max_conns_per_ip", "0", "-comet.max_conns_per_ip", "0",
+		"-comet.report_interval", "100ms", "-logic.count_interval", "200ms", "-job.window", "20ms",
+		"-danmaku.rate", "1000", "-danmaku.burst", "1000", "-gift.initial_balance", "1000", "-banned_words", bannedE2E}
+	for c, sc := range dbs {
+		common = append(common, "-"+c+".store.driver", sc.Driver, "-"+c+".store.dsn", sc.DSN)
+	}
+	peers := []string{"-peers.account", rpc["account"], "-peers.room", rpc["room"], "-peers.gift", rpc["gift"],
+		"-peers.logic", rpc["logic"], "-peers.comets", rpc["comet1"] + "," + rpc["comet2"]}
+	procs := []struct {
+		name, components string
+		args             []string
+	}{
+		{"account", "account", []string{"-grpc_addr", rpc["account"]}},
+		{"logic", "logic", []string{"-grpc_addr", rpc["logic"]}},
+		{"room", "room", []string{"-grpc_addr", rpc["room"],
+			"-logic.hosts", fmt.Sprintf("127.0.0.1:%s:%s,127.0.0.1:%s:%s", c1TCP, httpPort["comet1"], c2TCP, httpPort["comet2"])}},
+		{"gift", "gift", []string{"-grpc_addr", rpc["gift"]}},
+		{"danmaku", "danmaku", []string{"-grpc_addr", rpc["danmaku"]}},
+		{"comet1", "comet", []string{"-grpc_addr", rpc["comet1"], "-comet.tcp_addr", "127.0.0.1:" + c1TCP}},
+		{"comet2", "comet", []string{"-grpc_addr", rpc["comet2"], "-comet.tcp_addr", "127.0.0.1:" + c2TCP}},
+		{"job1", "job", nil},
+		{"job2", "job", nil},
+		{"gateway", "gateway", []string{"-gateway.upstreams", fmt.Sprintf(
+			"account=http://127.0.0.1:%s,room=http://127.0.0.1:%s,gift=http://127.0.0.1:%s,danmaku=http://127.0.0.1:%s",
+			httpPort["account"], httpPort["room"], httpPort["gift"], httpPort["danmaku"])}},
+	}
+	for i, p := range procs {
+		args := append([]string{"serve", "-components", p.components, "-data_dir", t.TempDir(), "-node", fmt.Sprint(i + 1),
+			"-gateway.http_addr", "127.0.0.1:" + httpPort[p.name]}, p.args...)
+		testbin.Start(t, p.name, bin, append(append(args, peers...), common...)...)
+	}
+	CoreScenario(t, Node{URL: "http://127.0.0.1:" + httpPort["gateway"],
+		WSURL: "ws://127.0.0.1:" + httpPort["comet1"] + "/sub", TCPAddr: "127.0.0.1:" + c2TCP})
+
+	// The wallet the gift debited lives in gift's store; account shows it through gift's gRPC.
+	fan := register(t, Node{URL: "http://127.0.0.1:" + httpPort["gateway"]}, fmt.Sprintf("wallet%d", time.Now().UnixNano()%1e6))
+	var me struct {
+		Balance *int64 `json:"balance"`
+	}
+	code, _ := api(t, Node{URL: "http://127.0.0.1:" + httpPort["gateway"]}, "GET", "/api/me", fan.Token, nil, &me)
+	require.Equal(t, 200, code)
+	require.NotNil(t, me.Balance, "account reads the balance from the gift process")
+	require.EqualValues(t, 1000, *me.Balance)
+
+	want := map[string][]string{
+		"account": {"account_exp_applied", "revoked_tokens", "users"},
+		"room":    {"room_covers", "room_likes", "room_likes_applied", "rooms"},
+		"gift":    {"gift_agg_offsets", "gift_anchor_scores", "gift_orders", "gift_rank", "gift_wallet_credits", "gift_wallets"},
+		"danmaku": {"danmaku_comments", "danmaku_mutes"},
+	}
+	for c, sc := range dbs {
+		require.Equal(t, want[c], tables(t, sc), "%s's store holds its own tables only", c)
+	}
 }

@@ -34,9 +34,19 @@ func OpenSQLite(t testing.TB) *sqlstore.DB {
 	return db
 }
 
-// OpenMySQL creates a uniquely named database on the server of ZHIBO_TEST_MYSQL_DSN, opens it
-// and drops it when t ends. It skips t when the variable is unset.
+// OpenMySQL opens a fresh database (NewMySQLDatabase) on the server of ZHIBO_TEST_MYSQL_DSN.
+// It skips t when the variable is unset.
 func OpenMySQL(t testing.TB) *sqlstore.DB {
+	db, err := sqlstore.Open(context.Background(), sqlstore.Config{Driver: "mysql", DSN: NewMySQLDatabase(t)}, "")
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// NewMySQLDatabase creates a uniquely named, empty database on the server of
+// ZHIBO_TEST_MYSQL_DSN, returns its DSN (for a pool of the test's own, or a child process)
+// and drops it when t ends. It skips t when the variable is unset.
+func NewMySQLDatabase(t testing.TB) string {
 	dsn := MySQLDSN(t)
 	cfg, err := mysql.ParseDSN(dsn)
 	require.NoError(t, err)
@@ -46,21 +56,18 @@ func OpenMySQL(t testing.TB) *sqlstore.DB {
 	defer admin.Close()
 	_, err = admin.Exec("CREATE DATABASE " + name)
 	require.NoError(t, err)
-	cfg.DBName = name
-	db, err := sqlstore.Open(context.Background(), sqlstore.Config{Driver: "mysql", DSN: cfg.FormatDSN()}, "")
-	require.NoError(t, err)
 	t.Cleanup(func() {
-		db.Close()
 		if a, err := sql.Open("mysql", dsn); err == nil {
 			_, _ = a.Exec("DROP DATABASE IF EXISTS " + name)
 			a.Close()
 		}
 	})
-	return db
+	cfg.DBName = name
+	return cfg.FormatDSN()
 }
 
-// MySQLDSN returns a DSN of a fresh, empty database for a test that opens its own pool
-// (e.g. a child process), skipping when ZHIBO_TEST_MYSQL_DSN is unset.
+// MySQLDSN returns ZHIBO_TEST_MYSQL_DSN, the server's own DSN (not a fresh database: see
+// NewMySQLDatabase), skipping t when it is unset.
 func MySQLDSN(t testing.TB) string {
 	dsn := os.Getenv(EnvMySQL)
 	if dsn == "" {

@@ -1,0 +1,109 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/zhibo-live/zhibo/internal/account"
+	"github.com/zhibo-live/zhibo/internal/config"
+	"github.com/zhibo-live/zhibo/internal/danmaku"
+	"github.com/zhibo-live/zhibo/internal/gift"
+	"github.com/zhibo-live/zhibo/internal/platform/apierr"
+	"github.com/zhibo-live/zhibo/internal/platform/grpcx"
+	"github.com/zhibo-live/zhibo/internal/platform/queue/queuetest"
+	"github.com/zhibo-live/zhibo/internal/room"
+)
+
+// Every business component answers over gRPC what it answers in process: the remote client
+// (what another process uses, through the same Go interface) gets the same values, and an
+// error keeps its kind across the wire, so errors.Is against the component's sentinel holds.
+func TestRemoteClientsMatchLocal(t *testing.T) {
+	natsURL := queuetest.URL(t)
+	a, _ := startAll(t, filepath.Join(t.TempDir(), "data"), func(c *config.Config) {
+		c.GRPCAddr = "127.0.0.1:0"
+		c.Queue.URL, c.Queue.Namespace = natsURL, fmt.Sprintf("remote%d", time.Now().UnixNano())
+		c.Gift.InitialBalance = 70
+	})
+	cc, err := grpcx.Dial(a.GRPCAddr().String())
+	require.NoError(t, err)
+	t.Cleanup(func() { cc.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	sess, err := a.Account.SignUp(ctx, "remote_owner", "password1")
+	require.NoError(t, err)
+	rm, err := a.Room.Create(ctx, sess.UID, room.Fields{Title: ptr("over the wire")})
+	require.NoError(t, err)
+	_, err = a.Room.SetLive(ctx, sess.UID, rm.ID, true)
+	require.NoError(t, err)
+
+	// account
+	accounts := account.NewRemote(cc)
+	uid, err := accounts.Verify(ctx, sess.Token)
+	require.NoError(t, err)
+	require.Equal(t, sess.UID, uid)
+	_, err = accounts.Verify(ctx, sess.Token+"x")
+	require.ErrorIs(t, err, account.ErrTokenInvalid)
+	require.Equal(t, 401, apierr.From(err).Status)
+	u, err := accounts.User(ctx, sess.UID)
+	require.NoError(t, err)
+	local, err := a.Account.User(ctx, sess.UID)
+	require.NoError(t, err)
+	require.Equal(t, local, u)
+	_, err = accounts.User(ctx, 999_999)
+	require.ErrorIs(t, err, account.ErrUserNotFound)
+	many := make([]int64, 2500) // more than one call carries
+	for i := range many {
+		many[i] = int64(i + 1)
+	}
+	names, err := accounts.Names(ctx, many)
+	require.NoError(t, err)
+	require.Equal(t, map[int64]string{sess.UID: "remote_owner"}, names)
+
+	// room
+	rooms := room.NewRemote(cc)
+	got, err := rooms.Get(ctx, rm.ID)
+	require.NoError(t, err)
+	want, err := a.Room.Get(ctx, rm.ID)
+	require.NoError(t, err)
+	require.Equal(t, want, got, "every field, the stream key and live state included")
+	require.True(t, got.Live)
+	require.NotEmpty(t, got.StreamKey)
+	require.NoError(t, rooms.SetTag(ctx, rm.ID, "lottery", true))
+	got, err = a.Room.Get(ctx, rm.ID)
+	require.NoError(t, err)
+	require.Contains(t, got.Tags, "lottery")
+	_, err = rooms.Get(ctx, 424242)
+	require.ErrorIs(t, err, room.ErrRoomNotFound)
+	require.ErrorIs(t, rooms.SetTag(ctx, 424242, "lottery", true), room.ErrRoomNotFound)
+
+	// gift
+	gifts := gift.NewRemote(cc)
+	bal, err := gifts.Balance(ctx, sess.UID)
+	require.NoError(t, err)
+	require.EqualValues(t, 70, bal)
+
+	// danmaku
+	comments := danmaku.NewRemote(cc)
+	id, err := comments.Send(ctx, rm.ID, sess.UID, "hello from afar", 0xFF0000, 5)
+	require.NoError(t, err)
+	hist, err := comments.History(ctx, rm.ID, 10)
+	require.NoError(t, err)
+	localHist, err := a.Danmaku.History(ctx, rm.ID, 10)
+	require.NoError(t, err)
+	require.Equal(t, localHist, hist)
+	require.Len(t, hist, 1)
+	require.Equal(t, id, hist[0].ID)
+	_, err = comments.Send(ctx, rm.ID, sess.UID, "", 0, 0)
+	require.ErrorIs(t, err, danmaku.ErrBadInput)
+	_, err = comments.Send(ctx, 424242, sess.UID, "nobody here", 0, 0)
+	require.True(t, errors.Is(err, room.ErrRoomNotFound) || apierr.From(err).Status == 404, "unknown room: %v", err)
+}
+
+func ptr[T any](v T) *T { return &v }
