@@ -52,7 +52,9 @@ func (g *grpcServer) Names(ctx context.Context, r *accountv1.NamesRequest) (*acc
 }
 
 // Remote is the account component in another process, reached over gRPC; it implements Client.
-type Remote struct{ c accountv1.AccountServiceClient }
+type Remote struct {
+	c accountv1.AccountServiceClient
+}
 
 var _ Client = (*Remote)(nil)
 

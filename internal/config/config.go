@@ -75,7 +75,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data_dir", "./data", "folder of the embedded database, queue and secret.")
 	fs.StringVar(&c.Secret, "secret", "", "key signing user and connection tokens, at least 16 characters (empty = generated into <data_dir>/secret).")
 	fs.Int64Var(&c.Node, "node", 0, "this process's number for id generation, 0..1023, unique within a cluster.")
-	fs.StringVar(&c.GRPCAddr, "grpc_addr", "", "gRPC listen address serving this process's logic/comet to peers (empty = none).")
+	fs.StringVar(&c.GRPCAddr, "grpc_addr", "", "gRPC listen address serving this process's components to the other processes of a cluster (empty = none).")
 	c.Peers.RegisterFlags(fs, "peers.")
 	fs.Func("admins", "user ids allowed to call operator routes (/api/push, /api/admin), comma-separated (empty = nobody).", func(v string) error {
 		c.Admins = nil

@@ -42,7 +42,9 @@ func (g *grpcServer) History(ctx context.Context, r *danmakuv1.HistoryRequest) (
 }
 
 // Remote is the danmaku component in another process, reached over gRPC; it implements Client.
-type Remote struct{ c danmakuv1.DanmakuServiceClient }
+type Remote struct {
+	c danmakuv1.DanmakuServiceClient
+}
 
 var _ Client = (*Remote)(nil)
 
