@@ -17,7 +17,7 @@ import (
 )
 
 // startAll starts every component on dataDir and returns the app and its base URL.
-func startAll(t *testing.T, dataDir string, mod func(*config.Config)) (*App, string) {
+func startAll(t testing.TB, dataDir string, mod func(*config.Config)) (*App, string) {
 	cfg := config.Defaults()
 	cfg.DataDir = dataDir
 	cfg.Gateway.HTTPAddr = "127.0.0.1:0"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -107,3 +108,52 @@ func TestRemoteClientsMatchLocal(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// BenchmarkRemoteCall measures what a call to another process adds: room.Get and
+// account.Verify in process and over gRPC on loopback (a real server, the same codec and
+// interceptors a cluster uses), reporting p50 and p99 per call.
+//
+//	go test -run '^$' -bench RemoteCall -benchtime 20000x ./internal/app
+func BenchmarkRemoteCall(b *testing.B) {
+	natsURL := queuetest.URL(b)
+	a, _ := startAll(b, filepath.Join(b.TempDir(), "data"), func(c *config.Config) {
+		c.GRPCAddr = "127.0.0.1:0"
+		c.Queue.URL, c.Queue.Namespace = natsURL, fmt.Sprintf("bench%d", time.Now().UnixNano())
+		c.Log.Level = "error"
+	})
+	cc, err := grpcx.Dial(a.GRPCAddr().String())
+	require.NoError(b, err)
+	b.Cleanup(func() { cc.Close() })
+	ctx := context.Background()
+	sess, err := a.Account.SignUp(ctx, "bench_owner", "password1")
+	require.NoError(b, err)
+	rm, err := a.Room.Create(ctx, sess.UID, room.Fields{Title: ptr("bench")})
+	require.NoError(b, err)
+	remoteRooms, remoteAccounts := room.NewRemote(cc), account.NewRemote(cc)
+	for _, bc := range []struct {
+		name string
+		call func() error
+	}{
+		{"room.Get/local", func() error { _, err := a.Room.Get(ctx, rm.ID); return err }},
+		{"room.Get/grpc", func() error { _, err := remoteRooms.Get(ctx, rm.ID); return err }},
+		{"account.Verify/local", func() error { _, err := a.Account.Verify(ctx, sess.Token); return err }},
+		{"account.Verify/grpc", func() error { _, err := remoteAccounts.Verify(ctx, sess.Token); return err }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			require.NoError(b, bc.call()) // warm: connection, caches
+			lat := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for range b.N {
+				start := time.Now()
+				if err := bc.call(); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(start))
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2])/1e3, "p50-µs")
+			b.ReportMetric(float64(lat[len(lat)*99/100])/1e3, "p99-µs")
+		})
+	}
+}
