@@ -181,6 +181,9 @@ type KVSpec struct {
 	Name     string // within the namespace: "leases" is bucket "zhibo_leases"
 	Memory   bool   // keep the bucket in the servers' memory, not on disk
 	MaxBytes int64  // 0 = unlimited
+	// TTL removes a key this long after its last write (0 = never). Expiry is silent: a
+	// watcher gets no delete marker, so readers judge freshness by each entry's time too.
+	TTL time.Duration
 }
 
 // EnsureKV creates or updates a key-value bucket that keeps only the latest value of each key.
@@ -199,6 +202,7 @@ func (q *Queue) EnsureKV(ctx context.Context, s KVSpec) (jetstream.KeyValue, err
 		History:  1,
 		Storage:  storage,
 		MaxBytes: mb,
+		TTL:      s.TTL,
 		Replicas: q.replicas(),
 	})
 	if err != nil {
