@@ -31,6 +31,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
 	"github.com/zhibo-live/zhibo/internal/platform/token"
+	"github.com/zhibo-live/zhibo/internal/presence"
 	"github.com/zhibo-live/zhibo/internal/push"
 	"github.com/zhibo-live/zhibo/internal/room"
 	"github.com/zhibo-live/zhibo/pkg/ids"
@@ -62,6 +63,8 @@ type App struct {
 	ids    *ids.Generator
 	words  textnorm.Words // the banned words of every user-visible text field, built once
 	exp    *account.ExpPublisher
+	// presence is the shared bucket of comet reports (logic writes, jobs read).
+	presence *presence.Table
 
 	// What local components use of their peers: the local component, or its gRPC client
 	// when peers names another process.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/job"
 	"github.com/zhibo-live/zhibo/internal/logic"
 	"github.com/zhibo-live/zhibo/internal/platform/grpcx"
+	"github.com/zhibo-live/zhibo/internal/presence"
 	"github.com/zhibo-live/zhibo/internal/room"
 	"github.com/zhibo-live/zhibo/pkg/hotkey"
 	"github.com/zhibo-live/zhibo/web"
@@ -172,10 +174,25 @@ func buildAccount(a *App) (lifecycle, error) {
 }
 
 func buildLogic(a *App) (lifecycle, error) {
-	var err error
+	p, err := a.presenceTable()
+	if err != nil {
+		return nil, err
+	}
 	a.Logic, err = logic.New(a.cfg.Logic, logic.Deps{Logger: a.logger("logic"), Registry: a.Reg,
-		Queue: a.q, Publisher: a.pub, Signer: a.signer})
+		Queue: a.q, Publisher: a.pub, Signer: a.signer, Presence: p})
 	return a.Logic, err
+}
+
+// presenceTable is the process's handle on the presence bucket, opened on first use.
+func (a *App) presenceTable() (*presence.Table, error) {
+	if a.presence != nil {
+		return a.presence, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var err error
+	a.presence, err = presence.Open(ctx, a.q, a.logger("presence"))
+	return a.presence, err
 }
 
 func buildRoom(a *App) (lifecycle, error) {
@@ -259,9 +276,12 @@ func buildComet(a *App) (lifecycle, error) {
 		l = a.Logic
 	}
 	cfg := a.cfg.Comet
+	host, _ := os.Hostname()
 	if cfg.ServerID == "" {
-		host, _ := os.Hostname()
 		cfg.ServerID = fmt.Sprintf("%s-%d", host, os.Getpid()) // unique per process, even many on one host
+	}
+	if cfg.AdvertiseAddr == "" && a.cfg.GRPCAddr != "" {
+		cfg.AdvertiseAddr = advertised(a.cfg.GRPCAddr, host)
 	}
 	var err error
 	a.Comet, err = comet.New(cfg, comet.Deps{Logger: a.logger("comet"), Registry: a.Reg, Logic: l, Conns: a.total})
@@ -317,6 +337,19 @@ func buildGateway(a *App) (lifecycle, error) {
 	// The gRPC server starts with the gateway, once every local component is up, and stops
 	// before them.
 	return both{a.grpc, a.Gateway}, nil
+}
+
+// advertised is a listen address as another host reaches it: an unspecified host (":9100",
+// "0.0.0.0:9100") becomes this host's name.
+func advertised(listen, host string) string {
+	h, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if ip := net.ParseIP(h); h == "" || (ip != nil && ip.IsUnspecified()) {
+		h = host
+	}
+	return net.JoinHostPort(h, port)
 }
 
 // both starts two lifecycles in order and stops them in reverse.

@@ -44,7 +44,7 @@ type Logic interface {
 	// ReportOnline sends this comet's per-room counts of distinct viewers (every
 	// report_interval) and returns the global per-room counts (the popularity heartbeat
 	// replies carry).
-	ReportOnline(ctx context.Context, server string, rooms map[int64]int64) (map[int64]int64, error)
+	ReportOnline(ctx context.Context, server, addr string, rooms map[int64]int64) (map[int64]int64, error)
 }
 
 // Deps are the comet's collaborators.

@@ -14,6 +14,11 @@ type Config struct {
 	// ServerID names this comet to logic (connection ownership, online
 	// reports). Empty means the host name.
 	ServerID string `yaml:"server_id"`
+	// AdvertiseAddr is the gRPC address jobs in other processes reach this comet at; it is
+	// shared with every job through logic's presence reports, so a new comet is used without
+	// a restart. Empty = grpc_addr, with an unspecified host replaced by this host's name
+	// (none without grpc_addr).
+	AdvertiseAddr string `yaml:"advertise_addr"`
 	// TCPAddr is the raw-TCP listener address (Bilibili uses port 2243).
 	// Empty means no TCP listener; WebSocket clients come through Handler.
 	TCPAddr string `yaml:"tcp_addr"`
@@ -116,6 +121,7 @@ func DefaultConfig() Config {
 // RegisterFlags binds every field to a flag named prefix+yaml name (for
 // example "comet.tcp_addr") and sets the defaults.
 func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
+	fs.StringVar(&c.AdvertiseAddr, prefix+"advertise_addr", "", "gRPC address jobs reach this comet at, shared through presence (empty = grpc_addr, an unspecified host replaced by the host name).")
 	fs.StringVar(&c.ServerID, prefix+"server_id", "", "name of this comet reported to logic; empty means the host name")
 	fs.StringVar(&c.TCPAddr, prefix+"tcp_addr", DefaultTCPAddr, "raw TCP listen address for Bilibili-protocol clients; empty means no TCP listener")
 	fs.IntVar(&c.Buckets, prefix+"buckets", DefaultBuckets, "number of room shards, each with its own lock")

@@ -60,7 +60,7 @@ func (f *fakeLogic) Disconnect(_ context.Context, _ string, _, roomID, session i
 	return nil
 }
 
-func (f *fakeLogic) ReportOnline(_ context.Context, _ string, rooms map[int64]int64) (map[int64]int64, error) {
+func (f *fakeLogic) ReportOnline(_ context.Context, _, _ string, rooms map[int64]int64) (map[int64]int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reports++

@@ -33,7 +33,7 @@ func (g *grpcServer) Disconnect(ctx context.Context, r *logicv1.DisconnectReques
 }
 
 func (g *grpcServer) ReportOnline(ctx context.Context, r *logicv1.ReportOnlineRequest) (*logicv1.ReportOnlineResponse, error) {
-	rooms, err := g.svc.ReportOnline(ctx, r.GetServer(), r.GetRooms())
+	rooms, err := g.svc.ReportOnline(ctx, r.GetServer(), r.GetAddr(), r.GetRooms())
 	if err != nil {
 		return nil, err
 	}
@@ -76,8 +76,8 @@ func (r *Remote) Disconnect(ctx context.Context, server string, uid, roomID, ses
 }
 
 // ReportOnline implements the comet's Logic.
-func (r *Remote) ReportOnline(ctx context.Context, server string, rooms map[int64]int64) (map[int64]int64, error) {
-	resp, err := r.c.ReportOnline(ctx, &logicv1.ReportOnlineRequest{Server: server, Rooms: rooms})
+func (r *Remote) ReportOnline(ctx context.Context, server, addr string, rooms map[int64]int64) (map[int64]int64, error) {
+	resp, err := r.c.ReportOnline(ctx, &logicv1.ReportOnlineRequest{Server: server, Addr: addr, Rooms: rooms})
 	if err != nil {
 		return nil, grpcx.FromStatus(err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/token"
+	"github.com/zhibo-live/zhibo/internal/presence"
 	"github.com/zhibo-live/zhibo/internal/protocol"
 	"github.com/zhibo-live/zhibo/internal/push"
 )
@@ -31,7 +32,10 @@ type Deps struct {
 	Queue     *queue.Queue
 	Publisher *push.Publisher // audience pushes go out through it
 	Signer    *token.Signer
-	Now       func() time.Time
+	// Presence shares comet reports with every logic and job of the cluster (nil = this
+	// process's reports only: counts cover the comets that report here).
+	Presence *presence.Table
+	Now      func() time.Time
 }
 
 // Service implements Counter and the comet's Logic interface.
@@ -45,17 +49,20 @@ type Service struct {
 	now  func() time.Time
 	m    *metrics
 
+	view *presence.View // every comet's report, from every logic; the totals follow from it
+
 	mu        sync.Mutex
-	comets    map[string]cometReport // server id → last report
-	totals    map[int64]int64        // room → distinct viewers online, summed over comets
+	comets    map[string]cometReport // server id → last report here (its token slots live here)
+	totals    map[int64]int64        // room → distinct viewers online, summed over the cluster's comets
 	watched   map[int64]*watch       // room → distinct viewers who entered
 	lastSent  map[int64]Count        // room → counts last pushed to it
 	leases    map[int64]*lease       // connection token session id → its open connections
 	entries   map[entryKey]int64     // (room, user) → last announced entry, unix ns
 	roomRates map[int64]*roomRate    // room → announcements this second
 
-	stop chan struct{}
-	wg   sync.WaitGroup
+	stop      chan struct{}
+	stopWatch context.CancelFunc
+	wg        sync.WaitGroup
 }
 
 type cometReport struct {
@@ -72,7 +79,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{cfg: cfg, deps: deps, log: deps.Logger, now: now, m: newMetrics(deps.Registry),
+	view := presence.NewView(cfg.CometTTL, presence.TTL)
+	view.Now = now
+	return &Service{cfg: cfg, deps: deps, log: deps.Logger, now: now, m: newMetrics(deps.Registry), view: view,
 		comets: map[string]cometReport{}, totals: map[int64]int64{}, watched: map[int64]*watch{},
 		lastSent: map[int64]Count{}, leases: map[int64]*lease{}, entries: map[entryKey]int64{},
 		roomRates: map[int64]*roomRate{}, stop: make(chan struct{})}, nil
@@ -82,6 +91,26 @@ func New(cfg Config, deps Deps) (*Service, error) {
 func (s *Service) Start(ctx context.Context) error {
 	if err := push.EnsureStream(ctx, s.deps.Queue); err != nil {
 		return fmt.Errorf("logic: %w", err)
+	}
+	if p := s.deps.Presence; p != nil {
+		wctx, cancel := context.WithCancel(context.Background())
+		s.stopWatch = cancel
+		ready, err := p.Watch(wctx, func(ev presence.Event) {
+			s.view.Apply(ev)
+			if !ev.Join {
+				s.mu.Lock()
+				s.recount()
+				s.mu.Unlock()
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("logic: %w", err)
+		}
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	s.wg.Add(1)
 	go s.loop()
@@ -96,6 +125,9 @@ func (s *Service) Stop(ctx context.Context) error {
 
 // shutdown is Stop's first run.
 func (s *Service) shutdown(ctx context.Context) error {
+	if s.stopWatch != nil {
+		s.stopWatch()
+	}
 	close(s.stop)
 	s.wg.Wait()
 	return nil
@@ -153,6 +185,7 @@ func (s *Service) Connect(ctx context.Context, server, tok string, uid, roomID i
 	}
 	s.mu.Unlock()
 	s.m.connects.WithLabelValues(connectOK).Inc()
+	s.announceRoute(ctx, server, roomID, now)
 	if entry != "" {
 		s.m.entries.WithLabelValues(entry).Inc()
 	}
@@ -176,13 +209,22 @@ func (s *Service) Disconnect(_ context.Context, server string, _, _, session int
 	return nil
 }
 
-// ReportOnline stores one comet's per-room counts of distinct viewers and returns the totals
-// of those rooms (summed over comets: a viewer connected to two comets at once counts on
-// both).
-func (s *Service) ReportOnline(_ context.Context, server string, rooms map[int64]int64) (map[int64]int64, error) {
+// ReportOnline stores one comet's per-room counts of distinct viewers (and shares them with
+// every logic and job through presence) and returns the cluster-wide totals of those rooms
+// (summed over comets: a viewer connected to two comets at once counts on both). addr is
+// where other processes reach the comet ("" = nowhere: it runs beside its only job).
+func (s *Service) ReportOnline(ctx context.Context, server, addr string, rooms map[int64]int64) (map[int64]int64, error) {
+	r := presence.Report{Server: server, Addr: addr, Rooms: rooms, At: s.now()}
+	if p := s.deps.Presence; p != nil {
+		if err := p.Put(ctx, r); err != nil {
+			s.m.presenceErrs.Inc()
+			s.log.WarnContext(ctx, "presence: report not shared", "server", server, "err", err)
+		}
+	}
+	s.view.Apply(presence.Event{Server: presence.Key(server), Report: r, At: r.At})
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.comets[server] = cometReport{rooms: rooms, at: s.now()}
+	s.comets[server] = cometReport{rooms: rooms, at: r.At}
 	s.recount()
 	out := make(map[int64]int64, len(rooms))
 	for id := range rooms {
@@ -191,15 +233,10 @@ func (s *Service) ReportOnline(_ context.Context, server string, rooms map[int64
 	return out, nil
 }
 
-// recount rebuilds the totals from every live comet's report; s.mu is held.
+// recount takes the totals from the presence view; s.mu is held.
 func (s *Service) recount() {
-	clear(s.totals)
-	for _, r := range s.comets {
-		for id, n := range r.rooms {
-			s.totals[id] += n
-		}
-	}
-	s.m.comets.Set(float64(len(s.comets)))
+	s.totals = s.view.Totals()
+	s.m.comets.Set(float64(len(s.view.Comets())))
 	s.m.rooms.Set(float64(len(s.totals)))
 }
 
@@ -207,18 +244,14 @@ func (s *Service) expireComets() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cut := s.now().Add(-s.cfg.CometTTL)
-	changed := false
 	for id, r := range s.comets {
 		if r.at.Before(cut) {
 			delete(s.comets, id)
 			s.dropServerSlots(id)
-			changed = true
-			s.log.Warn("comet stopped reporting; its counts are dropped", "server", id)
+			s.log.Warn("comet stopped reporting here; its counts and token slots are dropped", "server", id)
 		}
 	}
-	if changed {
-		s.recount()
-	}
+	s.recount() // reports elsewhere age out of the totals too
 }
 
 // Counts implements Counter.
@@ -259,4 +292,22 @@ func (s *Service) pushCounts(ctx context.Context) {
 			s.log.Warn("count push failed", "room", d.id, "err", err)
 		}
 	}
+}
+
+// announceRoute makes sure the jobs route roomID to server before the connection is admitted:
+// the first viewer of a room on a comet is published as a join, ahead of the comet's next
+// report, so no message to the room after this viewer's admission goes past its comet.
+func (s *Service) announceRoute(ctx context.Context, server string, roomID int64, now time.Time) {
+	key := presence.Key(server)
+	if s.view.Holds(key, roomID) {
+		return
+	}
+	if p := s.deps.Presence; p != nil {
+		if err := p.Join(ctx, server, roomID); err != nil {
+			s.m.presenceErrs.Inc()
+			s.log.WarnContext(ctx, "presence: join not shared", "server", server, "room", roomID, "err", err)
+			return // its report carries the room within a report interval
+		}
+	}
+	s.view.Apply(presence.Event{Server: key, Join: true, Room: roomID, At: now})
 }

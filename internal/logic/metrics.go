@@ -9,6 +9,8 @@ type metrics struct {
 	rooms       prometheus.Gauge
 	leases      prometheus.Gauge
 	entries     *prometheus.CounterVec
+	// presenceErrs counts reports and joins the presence bucket did not take.
+	presenceErrs prometheus.Counter
 }
 
 // Results of Connect (zhibo_logic_connects_total).
@@ -27,7 +29,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "zhibo_logic_disconnects_total", Help: "Connections that left.",
 		}),
 		comets: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "zhibo_logic_comets", Help: "Comets reporting counts.",
+			Name: "zhibo_logic_comets", Help: "Comets with a report not yet forgotten, cluster-wide.",
 		}),
 		rooms: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "zhibo_logic_rooms_online", Help: "Rooms with at least one connection.",
@@ -38,8 +40,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		entries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "zhibo_logic_entries_total", Help: "Entries of logged-in viewers by what became of their INTERACT_WORD (announced, repeat, room_rate, full).",
 		}, []string{"result"}),
+		presenceErrs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zhibo_logic_presence_errors_total", Help: "Comet reports and room joins that could not be shared through the presence bucket.",
+		}),
 	}
-	reg.MustRegister(m.connects, m.disconnects, m.comets, m.rooms, m.leases, m.entries)
+	reg.MustRegister(m.connects, m.disconnects, m.comets, m.rooms, m.leases, m.entries, m.presenceErrs)
 	for _, r := range []string{connectOK, connectInvalid, connectTokenBusy} {
 		m.connects.WithLabelValues(r)
 	}

@@ -281,7 +281,10 @@ type ReportOnlineRequest struct {
 	Server string `protobuf:"bytes,1,opt,name=server,proto3" json:"server,omitempty"`
 	// rooms maps room id to the number of distinct viewers this comet holds in it (a user by
 	// uid, a guest by token session, however many connections each has).
-	Rooms         map[int64]int64 `protobuf:"bytes,2,rep,name=rooms,proto3" json:"rooms,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Rooms map[int64]int64 `protobuf:"bytes,2,rep,name=rooms,proto3" json:"rooms,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// addr is the comet's gRPC address as other processes reach it (jobs find comets by it);
+	// empty when the comet is reachable only inside its own process.
+	Addr          string `protobuf:"bytes,3,opt,name=addr,proto3" json:"addr,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -328,6 +331,13 @@ func (x *ReportOnlineRequest) GetRooms() map[int64]int64 {
 		return x.Rooms
 	}
 	return nil
+}
+
+func (x *ReportOnlineRequest) GetAddr() string {
+	if x != nil {
+		return x.Addr
+	}
+	return ""
 }
 
 // ReportOnlineResponse carries cluster-wide counts.
@@ -500,10 +510,11 @@ const file_logic_v1_logic_proto_rawDesc = "" +
 	"\x03uid\x18\x02 \x01(\x03R\x03uid\x12\x17\n" +
 	"\aroom_id\x18\x03 \x01(\x03R\x06roomId\x12\x18\n" +
 	"\asession\x18\x04 \x01(\x03R\asession\"\x14\n" +
-	"\x12DisconnectResponse\"\xad\x01\n" +
+	"\x12DisconnectResponse\"\xc1\x01\n" +
 	"\x13ReportOnlineRequest\x12\x16\n" +
 	"\x06server\x18\x01 \x01(\tR\x06server\x12D\n" +
-	"\x05rooms\x18\x02 \x03(\v2..zhibo.logic.v1.ReportOnlineRequest.RoomsEntryR\x05rooms\x1a8\n" +
+	"\x05rooms\x18\x02 \x03(\v2..zhibo.logic.v1.ReportOnlineRequest.RoomsEntryR\x05rooms\x12\x12\n" +
+	"\x04addr\x18\x03 \x01(\tR\x04addr\x1a8\n" +
 	"\n" +
 	"RoomsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x03R\x03key\x12\x14\n" +
