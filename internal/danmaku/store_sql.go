@@ -79,7 +79,7 @@ func (s *sqlStore) InsertComment(ctx context.Context, c Comment) error {
 }
 
 func (s *sqlStore) Recent(ctx context.Context, roomID int64, limit int) ([]Comment, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, room_id, uid, uname, text, color, mode, created_at
+	rows, err := s.db.Reader().QueryContext(ctx, `SELECT id, room_id, uid, uname, text, color, mode, created_at
 		FROM danmaku_comments WHERE room_id = ? ORDER BY id DESC LIMIT ?`, roomID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("recent comments: %w", err)

@@ -125,7 +125,7 @@ func (s *sqlStore) AppliedSeq(ctx context.Context, consumer string) (uint64, err
 }
 
 func (s *sqlStore) Rank(ctx context.Context, roomID int64, limit int) ([]RankEntry, error) {
-	rows, err := s.db.QueryContext(ctx,
+	rows, err := s.db.Reader().QueryContext(ctx, // a rank may lag: read replica
 		"SELECT uid, score FROM gift_rank WHERE room_id = ? ORDER BY score DESC, uid LIMIT ?", roomID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read rank of room %d: %w", roomID, err)
@@ -144,7 +144,7 @@ func (s *sqlStore) Rank(ctx context.Context, roomID int64, limit int) ([]RankEnt
 
 func (s *sqlStore) AnchorScore(ctx context.Context, anchorUID int64) (int64, error) {
 	var score int64
-	err := s.db.QueryRowContext(ctx, "SELECT score FROM gift_anchor_scores WHERE anchor_uid = ?", anchorUID).Scan(&score)
+	err := s.db.Reader().QueryRowContext(ctx, "SELECT score FROM gift_anchor_scores WHERE anchor_uid = ?", anchorUID).Scan(&score)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}

@@ -165,7 +165,7 @@ func (s *sqlStore) List(ctx context.Context, after *Cursor, limit int) ([]Listed
 		args = append(args, live, live, after.Popularity, after.Popularity, after.ID)
 	}
 	q += fmt.Sprintf(" ORDER BY live DESC, popularity DESC, id DESC LIMIT %d", limit)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.db.Reader().QueryContext(ctx, q, args...) // the list may lag: read replica
 	if err != nil {
 		return nil, err
 	}

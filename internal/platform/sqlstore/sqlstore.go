@@ -36,6 +36,11 @@ type Config struct {
 	DSN string `yaml:"dsn"`
 	// MaxOpenConns caps the pool (0 = 16).
 	MaxOpenConns int `yaml:"max_open_conns"`
+	// ReadDSN (mysql only) is a read replica for the reads that may be stale: room lists,
+	// gift ranks and anchor scores, comment history. Such a read shows the replica's lag
+	// (seconds at worst under normal replication); everything else reads the primary.
+	// Empty = every read goes to the primary.
+	ReadDSN string `yaml:"read_dsn"`
 }
 
 // RegisterFlags binds the config to flags under prefix.
@@ -43,6 +48,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.StringVar(&c.Driver, prefix+"driver", "sqlite", `SQL engine: "sqlite" (embedded) or "mysql" (MySQL/MariaDB/TiDB).`)
 	fs.StringVar(&c.DSN, prefix+"dsn", "", "sqlite file path (empty = <data_dir>/zhibo.db) or mysql DSN user:pass@tcp(host:3306)/db.")
 	fs.IntVar(&c.MaxOpenConns, prefix+"max_open_conns", 16, "connection pool size (0 = 16).")
+	fs.StringVar(&c.ReadDSN, prefix+"read_dsn", "", "mysql DSN of a read replica for reads that may be stale: room lists, ranks, comment history (empty = the primary).")
 }
 
 // Validate checks the config.
@@ -59,6 +65,14 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("store.driver %q: want sqlite or mysql", c.Driver)
 	}
+	if c.ReadDSN != "" {
+		if c.Driver != "mysql" {
+			return errors.New("store.read_dsn needs store.driver mysql")
+		}
+		if _, err := mysql.ParseDSN(c.ReadDSN); err != nil {
+			return fmt.Errorf("store.read_dsn: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -66,6 +80,25 @@ func (c *Config) Validate() error {
 type DB struct {
 	*sql.DB
 	Dialect Dialect
+	read    *sql.DB // the read replica's pool, nil without one
+}
+
+// Reader is the pool for reads that may be stale (see Config.ReadDSN): the replica's when one
+// is configured, else the primary's.
+func (db *DB) Reader() *sql.DB {
+	if db.read != nil {
+		return db.read
+	}
+	return db.DB
+}
+
+// Close closes the primary's pool and the replica's.
+func (db *DB) Close() error {
+	var err error
+	if db.read != nil {
+		err = db.read.Close()
+	}
+	return errors.Join(db.DB.Close(), err)
 }
 
 // Open connects (creating the SQLite file and its folder when needed) and pings.
@@ -77,17 +110,7 @@ func Open(ctx context.Context, cfg Config, dataDir string) (*DB, error) {
 	)
 	switch cfg.Driver {
 	case "mysql":
-		mc, perr := mysql.ParseDSN(cfg.DSN)
-		if perr != nil {
-			return nil, fmt.Errorf("mysql dsn: %w", perr)
-		}
-		mc.MultiStatements = false
-		mc.InterpolateParams = true // one round trip per statement
-		if mc.Params == nil {
-			mc.Params = map[string]string{}
-		}
-		mc.Params["sql_mode"] = "'STRICT_ALL_TABLES,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO'"
-		db, err = sql.Open("mysql", mc.FormatDSN())
+		db, err = openMySQL(cfg.DSN)
 		dialect = MySQL
 	default:
 		path := cfg.DSN
@@ -118,13 +141,40 @@ func Open(ctx context.Context, cfg Config, dataDir string) (*DB, error) {
 	if n <= 0 {
 		n = 16
 	}
-	db.SetMaxOpenConns(n)
-	db.SetMaxIdleConns(n)
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("ping %s: %w", dialect, err)
+	out := &DB{DB: db, Dialect: dialect}
+	if cfg.ReadDSN != "" && dialect == MySQL {
+		if out.read, err = openMySQL(cfg.ReadDSN); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open read replica: %w", err)
+		}
 	}
-	return &DB{DB: db, Dialect: dialect}, nil
+	for _, p := range []*sql.DB{out.DB, out.read} {
+		if p == nil {
+			continue
+		}
+		p.SetMaxOpenConns(n)
+		p.SetMaxIdleConns(n)
+		if err := p.PingContext(ctx); err != nil {
+			out.Close()
+			return nil, fmt.Errorf("ping %s: %w", dialect, err)
+		}
+	}
+	return out, nil
+}
+
+// openMySQL opens a pool on a go-sql-driver DSN with the settings every store relies on.
+func openMySQL(dsn string) (*sql.DB, error) {
+	mc, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("mysql dsn: %w", err)
+	}
+	mc.MultiStatements = false
+	mc.InterpolateParams = true // one round trip per statement
+	if mc.Params == nil {
+		mc.Params = map[string]string{}
+	}
+	mc.Params["sql_mode"] = "'STRICT_ALL_TABLES,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO'"
+	return sql.Open("mysql", mc.FormatDSN())
 }
 
 // InTx runs fn in a transaction, committing when fn returns nil.
@@ -203,6 +253,8 @@ type Own struct {
 	DSN string `yaml:"dsn"`
 	// MaxOpenConns overrides store.max_open_conns (0 = the shared one).
 	MaxOpenConns int `yaml:"max_open_conns"`
+	// ReadDSN overrides store.read_dsn (empty = the shared one, when the DSN is too).
+	ReadDSN string `yaml:"read_dsn"`
 }
 
 // RegisterFlags binds the override to flags under prefix (e.g. "room.store.").
@@ -210,6 +262,7 @@ func (o *Own) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.StringVar(&o.Driver, prefix+"driver", "", `SQL engine of this component's own store, "sqlite" or "mysql" (empty = store.driver).`)
 	fs.StringVar(&o.DSN, prefix+"dsn", "", "DSN of this component's own store (empty = store.dsn).")
 	fs.IntVar(&o.MaxOpenConns, prefix+"max_open_conns", 0, "connection pool of this component's own store (0 = store.max_open_conns).")
+	fs.StringVar(&o.ReadDSN, prefix+"read_dsn", "", "mysql DSN of a read replica of this component's own store, for reads that may be stale (empty = store.read_dsn when the DSN is shared, else none).")
 }
 
 // Over returns the shared config with the override's fields applied.
@@ -218,11 +271,15 @@ func (o Own) Over(shared Config) Config {
 	if o.Driver != "" {
 		c.Driver = o.Driver
 		if o.DSN == "" && o.Driver != shared.Driver {
-			c.DSN = "" // another engine's DSN means nothing to this one
+			c.DSN, c.ReadDSN = "", "" // another engine's DSNs mean nothing to this one
 		}
 	}
-	if o.DSN != "" {
+	if o.DSN != "" && o.DSN != shared.DSN {
 		c.DSN = o.DSN
+		c.ReadDSN = "" // the shared replica replicates another database
+	}
+	if o.ReadDSN != "" {
+		c.ReadDSN = o.ReadDSN
 	}
 	if o.MaxOpenConns > 0 {
 		c.MaxOpenConns = o.MaxOpenConns

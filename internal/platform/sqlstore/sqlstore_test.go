@@ -92,3 +92,43 @@ func TestSQLiteFilesAreOwnerOnly(t *testing.T) {
 		require.Equal(t, perm, info.Mode().Perm(), p)
 	}
 }
+
+// With read_dsn, Reader goes to the replica and everything else to the primary; a component's
+// own store section replaces the shared one field by field, and a DSN of its own drops the
+// shared replica (which replicates another database).
+func TestReadReplica(t *testing.T) {
+	primary, replica := sqltest.NewMySQLDatabase(t), sqltest.NewMySQLDatabase(t)
+	ctx := context.Background()
+	for dsn, v := range map[string]int{primary: 1, replica: 2} {
+		db, err := sqlstore.Open(ctx, sqlstore.Config{Driver: "mysql", DSN: dsn}, "")
+		require.NoError(t, err)
+		require.NoError(t, db.Migrate(ctx, "demo", testMigrations[:1]))
+		_, err = db.Exec("INSERT INTO scores (k, v) VALUES ('x', ?)", v)
+		require.NoError(t, err)
+		require.NoError(t, db.Close())
+	}
+	db, err := sqlstore.Open(ctx, sqlstore.Config{Driver: "mysql", DSN: primary, ReadDSN: replica}, "")
+	require.NoError(t, err)
+	defer db.Close()
+	var v int
+	require.NoError(t, db.QueryRow("SELECT v FROM scores WHERE k = 'x'").Scan(&v))
+	require.Equal(t, 1, v)
+	require.NoError(t, db.Reader().QueryRow("SELECT v FROM scores WHERE k = 'x'").Scan(&v))
+	require.Equal(t, 2, v)
+
+	shared := sqlstore.Config{Driver: "mysql", DSN: "u@tcp(h:3306)/shared", ReadDSN: "u@tcp(r:3306)/shared", MaxOpenConns: 16}
+	require.Equal(t, shared, sqlstore.Own{}.Over(shared))
+	require.Equal(t, sqlstore.Config{Driver: "mysql", DSN: "u@tcp(h:3306)/room", MaxOpenConns: 16},
+		sqlstore.Own{DSN: "u@tcp(h:3306)/room"}.Over(shared))
+	require.Equal(t, sqlstore.Config{Driver: "mysql", DSN: "u@tcp(h:3306)/room", ReadDSN: "u@tcp(r:3306)/room", MaxOpenConns: 4},
+		sqlstore.Own{DSN: "u@tcp(h:3306)/room", ReadDSN: "u@tcp(r:3306)/room", MaxOpenConns: 4}.Over(shared))
+	require.Equal(t, sqlstore.Config{Driver: "sqlite", MaxOpenConns: 16}, sqlstore.Own{Driver: "sqlite"}.Over(shared))
+	require.ErrorContains(t, (&sqlstore.Config{Driver: "sqlite", ReadDSN: "x"}).Validate(), "read_dsn")
+
+	// Without a replica, Reader is the primary.
+	one, err := sqlstore.Open(ctx, sqlstore.Config{Driver: "mysql", DSN: primary}, "")
+	require.NoError(t, err)
+	defer one.Close()
+	require.NoError(t, one.Reader().QueryRow("SELECT v FROM scores WHERE k = 'x'").Scan(&v))
+	require.Equal(t, 1, v)
+}
