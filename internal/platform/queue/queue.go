@@ -144,12 +144,18 @@ type StreamSpec struct {
 	Duplicates time.Duration // window for Nats-Msg-Id de-duplication (0 = 2 min)
 }
 
+// replicas is how many copies of a stream or bucket the server keeps: 1 on the embedded
+// server, the configured count on an external cluster.
+func (q *Queue) replicas() int {
+	if q.cfg.Replicas <= 0 || q.ns != nil {
+		return 1
+	}
+	return q.cfg.Replicas
+}
+
 // EnsureStream creates or updates a stream.
 func (q *Queue) EnsureStream(ctx context.Context, s StreamSpec) error {
-	rep := q.cfg.Replicas
-	if rep <= 0 || q.ns != nil {
-		rep = 1
-	}
+	rep := q.replicas()
 	mb := s.MaxBytes
 	if mb == 0 {
 		mb = -1
@@ -168,6 +174,37 @@ func (q *Queue) EnsureStream(ctx context.Context, s StreamSpec) error {
 		return fmt.Errorf("stream %s: %w", s.Name, err)
 	}
 	return nil
+}
+
+// KVSpec describes a key-value bucket a component owns.
+type KVSpec struct {
+	Name     string // within the namespace: "leases" is bucket "zhibo_leases"
+	Memory   bool   // keep the bucket in the servers' memory, not on disk
+	MaxBytes int64  // 0 = unlimited
+}
+
+// EnsureKV creates or updates a key-value bucket that keeps only the latest value of each key.
+func (q *Queue) EnsureKV(ctx context.Context, s KVSpec) (jetstream.KeyValue, error) {
+	storage := jetstream.FileStorage
+	if s.Memory {
+		storage = jetstream.MemoryStorage
+	}
+	mb := s.MaxBytes
+	if mb == 0 {
+		mb = -1
+	}
+	name := q.Stream(s.Name)
+	kv, err := q.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:   name,
+		History:  1,
+		Storage:  storage,
+		MaxBytes: mb,
+		Replicas: q.replicas(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("kv bucket %s: %w", name, err)
+	}
+	return kv, nil
 }
 
 // Publish stores data on subject and waits for the acknowledgement. A non-empty msgID makes
