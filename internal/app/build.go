@@ -16,6 +16,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/gift"
 	"github.com/zhibo-live/zhibo/internal/job"
 	"github.com/zhibo-live/zhibo/internal/logic"
+	"github.com/zhibo-live/zhibo/internal/platform/lease"
 	"github.com/zhibo-live/zhibo/internal/platform/token"
 	"github.com/zhibo-live/zhibo/internal/room"
 	"github.com/zhibo-live/zhibo/pkg/hotkey"
@@ -32,13 +33,19 @@ func (f walletsFunc) Balance(ctx context.Context, uid int64) (int64, error) { re
 func (a *App) build(signer *token.Signer, idg *ids.Generator) error {
 	var err error
 	words := a.cfg.Words() // the banned words of every user-visible text field, built once
+	var leases *lease.Node // once-per-cluster work (relays, refreshes, pruning) holds a lease on the queue
+	if a.q != nil {
+		if leases, err = lease.New(a.cfg.Lease, lease.Deps{Queue: a.q, Logger: a.logger("lease"), Registry: a.Reg}); err != nil {
+			return err
+		}
+	}
 	if a.has("account") {
 		var wallets account.Wallets
 		if a.has("gift") {
 			wallets = walletsFunc(func(ctx context.Context, uid int64) (int64, error) { return a.Gift.Balance(ctx, uid) })
 		}
 		if a.Account, err = account.New(a.cfg.Account, account.Deps{Logger: a.logger("account"), Registry: a.Reg,
-			DB: a.db, Signer: signer, Wallets: wallets, Queue: a.q, Words: words}); err != nil {
+			DB: a.db, Signer: signer, Wallets: wallets, Queue: a.q, Words: words, Leases: leases}); err != nil {
 			return err
 		}
 	}
@@ -60,7 +67,7 @@ func (a *App) build(signer *token.Signer, idg *ids.Generator) error {
 			counter = a.remoteLogic
 		}
 		deps := room.Deps{Logger: a.logger("room"), Registry: a.Reg, DB: a.db,
-			Accounts: a.Account, Pusher: a.pub, Counter: counter, IsAdmin: a.isAdmin, Queue: a.q, Words: words}
+			Accounts: a.Account, Pusher: a.pub, Counter: counter, IsAdmin: a.isAdmin, Queue: a.q, Words: words, Leases: leases}
 		if a.redis != nil {
 			deps.Shared = a.redis
 		}
@@ -86,7 +93,7 @@ func (a *App) build(signer *token.Signer, idg *ids.Generator) error {
 	}
 	if a.has("gift") {
 		if a.Gift, err = gift.New(a.cfg.Gift, gift.Deps{Logger: a.logger("gift"), Registry: a.Reg, DB: a.db,
-			IDs: idg, Queue: a.q, Rooms: a.Room, Accounts: a.Account, Pusher: a.pub, Exp: exp, IsAdmin: a.isAdmin}); err != nil {
+			IDs: idg, Queue: a.q, Rooms: a.Room, Accounts: a.Account, Pusher: a.pub, Exp: exp, IsAdmin: a.isAdmin, Leases: leases}); err != nil {
 			return err
 		}
 		a.Room.AddHotKeys("gift_rank", func() []room.HotKey { return hotKeys(a.Gift.RankKeys()) })
