@@ -7,7 +7,8 @@ import (
 
 // reportLoop sends per-room counts of distinct viewers to logic every
 // report_interval and stores the global counts it answers with as each
-// room's popularity (what heartbeat replies carry).
+// room's popularity (what heartbeat replies carry). Every comet reports its own connections,
+// so this runs in each comet process.
 func (s *Service) reportLoop() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.cfg.ReportInterval)
