@@ -107,9 +107,10 @@ func startCluster(t *testing.T) *cluster {
 	return c
 }
 
-// deleteStreams removes the streams a test cluster created on the shared NATS server. Each
-// push stream reserves its max_bytes of the server's storage, so runs that left them behind
-// would in time have new streams refused ("insufficient storage resources").
+// deleteStreams removes the streams a test cluster created on the shared NATS server, and the
+// streams behind its key-value buckets (KV_<name>, the leases). Each push stream reserves its
+// max_bytes of the server's storage, so runs that left them behind would in time have new
+// streams refused ("insufficient storage resources").
 func deleteStreams(t *testing.T, url, prefix string) {
 	nc, err := nats.Connect(url)
 	if err != nil {
@@ -127,7 +128,7 @@ func deleteStreams(t *testing.T, url, prefix string) {
 	names := js.StreamNames(ctx)
 	var doomed []string
 	for name := range names.Name() {
-		if strings.HasPrefix(name, prefix) {
+		if strings.HasPrefix(name, prefix) || strings.HasPrefix(name, "KV_"+prefix) {
 			doomed = append(doomed, name)
 		}
 	}
