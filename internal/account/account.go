@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/zhibo-live/zhibo/internal/platform/lease"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
@@ -45,6 +46,9 @@ type Deps struct {
 	// zero value bans none.
 	Words textnorm.Words
 	Now   func() time.Time
+	// Leases let one account process of a cluster prune claimed experience ids (nil = this
+	// process does, alone).
+	Leases *lease.Node
 }
 
 // Service implements Client and the /api/auth and /api/me routes.
@@ -95,7 +99,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	s.dummy = dummy
 	if deps.Queue != nil {
-		if s.exp, err = newExpFold(deps.Queue, deps.DB.DB, cfg.ExpWindow, deps.Logger, deps.Registry, now); err != nil {
+		if s.exp, err = newExpFold(deps.Queue, deps.DB.DB, cfg.ExpWindow, deps.Logger, deps.Registry, now, deps.Leases); err != nil {
 			return nil, fmt.Errorf("account: exp: %w", err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/zhibo-live/zhibo/internal/platform/lease"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/pkg/aggregate"
 )
@@ -27,23 +28,25 @@ const (
 	expAppliedTable = "account_exp_applied"
 	expIDRetention  = expStreamMaxAge + 24*time.Hour // every copy of an event is gone by then
 	expPruneEvery   = time.Hour
+	expPruneLease   = "account-exp-prune"
 )
 
 // expFold runs the durable aggregation of experience.
 type expFold struct {
-	d     *aggregate.Durable[int64]
-	db    *sql.DB
-	q     *queue.Queue
-	log   *slog.Logger
-	now   func() time.Time
-	stop  chan struct{}
-	wg    sync.WaitGroup
-	folds *prometheus.CounterVec
+	d      *aggregate.Durable[int64]
+	db     *sql.DB
+	q      *queue.Queue
+	log    *slog.Logger
+	now    func() time.Time
+	leases *lease.Node
+	cancel context.CancelFunc // ends the pruning
+	wg     sync.WaitGroup
+	folds  *prometheus.CounterVec
 }
 
 func newExpFold(q *queue.Queue, db *sql.DB, window time.Duration, log *slog.Logger, reg prometheus.Registerer,
-	now func() time.Time) (*expFold, error) {
-	f := &expFold{db: db, q: q, log: log, now: now, folds: prometheus.NewCounterVec(prometheus.CounterOpts{
+	now func() time.Time, leases *lease.Node) (*expFold, error) {
+	f := &expFold{db: db, q: q, log: log, now: now, leases: leases, folds: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "zhibo_account_exp_events_total", Help: "Experience events folded (applied) or skipped as replays (skipped).",
 	}, []string{"result"})}
 	if err := reg.Register(f.folds); err != nil {
@@ -65,7 +68,9 @@ func newExpFold(q *queue.Queue, db *sql.DB, window time.Duration, log *slog.Logg
 	return f, nil
 }
 
-// start ensures the stream, starts consuming and the pruning of old claimed ids.
+// start ensures the stream, starts consuming and the pruning of old claimed ids. Every
+// account process consumes (one durable consumer shares the events out); one per cluster
+// prunes, under expPruneLease: the same DELETE from every process would only repeat the work.
 func (f *expFold) start(ctx context.Context) error {
 	if err := f.q.EnsureStream(ctx, ExpStream(f.q)); err != nil {
 		return err
@@ -73,20 +78,19 @@ func (f *expFold) start(ctx context.Context) error {
 	if err := f.d.Start(ctx); err != nil {
 		return err
 	}
-	f.stop = make(chan struct{})
-	stop := f.stop
-	f.wg.Go(func() {
-		aggregate.Pruner{DB: f.db, Table: expAppliedTable, Every: expPruneEvery, Keep: expIDRetention, Now: f.now, Log: f.log}.Run(stop)
-	})
+	pruneCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	f.cancel = cancel
+	pruner := aggregate.Pruner{DB: f.db, Table: expAppliedTable, Keep: expIDRetention, Now: f.now, Log: f.log}
+	f.wg.Go(func() { f.leases.Run(pruneCtx, expPruneLease, expPruneEvery, pruner.Prune) })
 	return nil
 }
 
 // stopFold stops consuming and flushes what was received.
 func (f *expFold) stopFold(ctx context.Context) error {
-	if f.stop != nil {
-		close(f.stop)
+	if f.cancel != nil {
+		f.cancel()
 		f.wg.Wait()
-		f.stop = nil
+		f.cancel = nil
 	}
 	return f.d.Stop(ctx)
 }

@@ -8,7 +8,9 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 )
 
-// pruneEvery spaces the deletions of expired revoked token ids (seconds).
+// pruneEvery spaces the deletions of expired revoked token ids (seconds). They run inline,
+// after a revocation, at most once per interval per process; the DELETE is idempotent and
+// rare, so it needs no once-per-cluster lease.
 const pruneEvery = 60
 
 func (s *sqlStore) SetPassword(ctx context.Context, uid int64, hash string) (int64, error) {

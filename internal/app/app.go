@@ -27,6 +27,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/cache"
 	"github.com/zhibo-live/zhibo/internal/platform/connlimit"
 	"github.com/zhibo-live/zhibo/internal/platform/grpcx"
+	"github.com/zhibo-live/zhibo/internal/platform/lease"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
@@ -65,6 +66,8 @@ type App struct {
 	exp    *account.ExpPublisher
 	// presence is the shared bucket of comet reports (logic writes, jobs read).
 	presence *presence.Table
+	// leases: once-per-cluster work (relays, refreshes, pruning) holds a lease on the queue.
+	leases *lease.Node
 
 	// What local components use of their peers: the local component, or its gRPC client
 	// when peers names another process.
@@ -143,6 +146,9 @@ func (a *App) start(ctx context.Context) error {
 		}
 		a.q = q
 		a.pub = push.NewPublisher(q, a.Reg)
+		if a.leases, err = lease.New(a.cfg.Lease, lease.Deps{Queue: q, Logger: a.logger("lease"), Registry: a.Reg}); err != nil {
+			return err
+		}
 	}
 	if a.cfg.Redis.Addr != "" && a.has("room") {
 		r, err := cache.Open(a.cfg.Redis, a.hotKey, a.Reg)

@@ -168,7 +168,7 @@ func buildAccount(a *App) (lifecycle, error) {
 	}
 	var err error
 	a.Account, err = account.New(a.cfg.Account, account.Deps{Logger: a.logger("account"), Registry: a.Reg,
-		DB: a.db("account"), Signer: a.signer, Wallets: wallets, Queue: a.q, Words: a.words})
+		DB: a.db("account"), Signer: a.signer, Wallets: wallets, Queue: a.q, Words: a.words, Leases: a.leases})
 	a.accounts = a.Account
 	return a.Account, err
 }
@@ -206,7 +206,7 @@ func buildRoom(a *App) (lifecycle, error) {
 		a.log.Warn("room: no logic here and none named in peers.logic: online counts read as zero")
 	}
 	deps := room.Deps{Logger: a.logger("room"), Registry: a.Reg, DB: a.db("room"),
-		Accounts: a.accounts, Pusher: a.pub, Counter: counter, IsAdmin: a.isAdmin, Queue: a.q, Words: a.words}
+		Accounts: a.accounts, Pusher: a.pub, Counter: counter, IsAdmin: a.isAdmin, Queue: a.q, Words: a.words, Leases: a.leases}
 	if a.redis != nil {
 		deps.Shared = a.redis
 	}
@@ -234,7 +234,7 @@ func buildGift(a *App) (lifecycle, error) {
 		return nil, err
 	}
 	if a.Gift, err = gift.New(a.cfg.Gift, gift.Deps{Logger: a.logger("gift"), Registry: a.Reg, DB: a.db("gift"),
-		IDs: a.ids, Queue: a.q, Rooms: a.rooms, Accounts: a.accounts, Pusher: a.pub, Exp: exp, IsAdmin: a.isAdmin}); err != nil {
+		IDs: a.ids, Queue: a.q, Rooms: a.rooms, Accounts: a.accounts, Pusher: a.pub, Exp: exp, IsAdmin: a.isAdmin, Leases: a.leases}); err != nil {
 		return nil, err
 	}
 	a.gifts = a.Gift

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -28,7 +27,7 @@ func TestRemoteClientsMatchLocal(t *testing.T) {
 	natsURL := queuetest.URL(t)
 	a, _ := startAll(t, filepath.Join(t.TempDir(), "data"), func(c *config.Config) {
 		c.GRPCAddr = "127.0.0.1:0"
-		c.Queue.URL, c.Queue.Namespace = natsURL, fmt.Sprintf("remote%d", time.Now().UnixNano())
+		c.Queue.URL, c.Queue.Namespace = natsURL, queuetest.Namespace(t, natsURL, "remote")
 		c.Gift.InitialBalance = 70
 	})
 	cc, err := grpcx.Dial(a.GRPCAddr().String())
@@ -118,7 +117,7 @@ func BenchmarkRemoteCall(b *testing.B) {
 	natsURL := queuetest.URL(b)
 	a, _ := startAll(b, filepath.Join(b.TempDir(), "data"), func(c *config.Config) {
 		c.GRPCAddr = "127.0.0.1:0"
-		c.Queue.URL, c.Queue.Namespace = natsURL, fmt.Sprintf("bench%d", time.Now().UnixNano())
+		c.Queue.URL, c.Queue.Namespace = natsURL, queuetest.Namespace(b, natsURL, "bench")
 		c.Log.Level = "error"
 	})
 	cc, err := grpcx.Dial(a.GRPCAddr().String())

@@ -7,7 +7,8 @@ import (
 
 // reportLoop sends per-room counts of distinct viewers to logic at once (so jobs find a new
 // comet before its first viewer) and then every report_interval, and stores the global
-// counts it answers with as each room's popularity (what heartbeat replies carry).
+// counts it answers with as each room's popularity (what heartbeat replies carry). Every
+// comet reports its own connections, so this runs in each comet process.
 func (s *Service) reportLoop() {
 	defer s.wg.Done()
 	s.report()

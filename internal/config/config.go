@@ -25,6 +25,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/logic"
 	"github.com/zhibo-live/zhibo/internal/platform/cache"
 	"github.com/zhibo-live/zhibo/internal/platform/connlimit"
+	"github.com/zhibo-live/zhibo/internal/platform/lease"
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
@@ -59,6 +60,7 @@ type Config struct {
 	Log     obs.LogConfig   `yaml:"log"`
 	Store   sqlstore.Config `yaml:"store"`
 	Queue   queue.Config    `yaml:"queue"`
+	Lease   lease.Config    `yaml:"lease"`
 	Redis   cache.Config    `yaml:"redis"`
 	Gateway gateway.Config  `yaml:"gateway"`
 	Account account.Config  `yaml:"account"`
@@ -105,6 +107,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Conns.RegisterFlags(fs, "conns.")
 	c.Store.RegisterFlags(fs, "store.")
 	c.Queue.RegisterFlags(fs, "queue.")
+	c.Lease.RegisterFlags(fs, "lease.")
 	c.Redis.RegisterFlags(fs, "redis.")
 	c.Gateway.RegisterFlags(fs, "gateway.")
 	c.Account.RegisterFlags(fs, "account.")
@@ -139,7 +142,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s.store: %w", name, err))
 		}
 	}
-	for _, v := range []interface{ Validate() error }{&c.Peers, &c.Conns, &c.Store, &c.Queue, &c.Redis, &c.Gateway, &c.Account,
+	for _, v := range []interface{ Validate() error }{&c.Peers, &c.Conns, &c.Store, &c.Queue, &c.Lease, &c.Redis, &c.Gateway, &c.Account,
 		&c.Room, &c.Danmaku, &c.Gift, &c.Logic, c.Comet, &c.Job} {
 		if err := v.Validate(); err != nil {
 			errs = append(errs, err)

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zhibo-live/zhibo/internal/account"
+	"github.com/zhibo-live/zhibo/internal/platform/lease"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/push"
@@ -55,6 +56,9 @@ type Deps struct {
 	Exp Exp
 	// IsAdmin decides who may credit wallets and read the credit log (nil = nobody).
 	IsAdmin func(uid int64) bool
+	// Leases let one gift process of a cluster run the outbox relay (nil = this process runs
+	// it, alone).
+	Leases *lease.Node
 }
 
 // Exp grants experience points; account.ExpPublisher implements it.
@@ -76,6 +80,7 @@ type Service struct {
 	pusher   push.Client
 	exp      Exp
 	isAdmin  func(uid int64) bool
+	leases   *lease.Node
 	catalog  catalog
 	agg      *aggregator
 	reg      prometheus.Registerer
@@ -119,6 +124,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		pusher:   deps.Pusher,
 		exp:      deps.Exp,
 		isAdmin:  deps.IsAdmin,
+		leases:   deps.Leases,
 		catalog:  newCatalog(cfg.Catalog),
 		tagged:   map[int64]bool{},
 		reg:      deps.Registry,
@@ -159,7 +165,7 @@ func (s *Service) Start(ctx context.Context) error {
 		cancel()
 		return fmt.Errorf("gift: %w", err)
 	}
-	s.wg.Go(func() { s.relayLoop(loopCtx) })
+	s.wg.Go(func() { s.leases.Run(loopCtx, relayLease, s.cfg.RelayInterval, s.relay) })
 	s.cancel, s.running = cancel, true
 	s.log.Info("gift started", "gifts", len(s.catalog.list), "aggregate_window", s.cfg.AggregateWindow,
 		"initial_balance", s.cfg.InitialBalance)

@@ -160,15 +160,20 @@ func newEnv(t testing.TB, db *sqlstore.DB, mod func(*Config)) *env {
 	return e
 }
 
-// start builds and starts a service on e's database and queue, stopped when t ends.
-func (e *env) start(t testing.TB, cfg Config) *Service {
+// start builds and starts a service on e's database and queue, stopped when t ends; edits
+// change its dependencies first.
+func (e *env) start(t testing.TB, cfg Config, edits ...func(*Deps)) *Service {
 	gen, err := ids.New(1)
 	require.NoError(t, err)
-	svc, err := New(cfg, Deps{
+	deps := Deps{
 		Logger: obs.Discard(), Registry: prometheus.NewRegistry(), DB: e.db, IDs: gen, Queue: e.q,
 		Rooms: e.rooms, Accounts: e.accounts, Pusher: e.pusher,
 		IsAdmin: func(uid int64) bool { return uid == opUID },
-	})
+	}
+	for _, edit := range edits {
+		edit(&deps)
+	}
+	svc, err := New(cfg, deps)
 	require.NoError(t, err)
 	require.NoError(t, svc.Start(context.Background()))
 	t.Cleanup(func() { require.NoError(t, svc.Stop(context.Background())) })

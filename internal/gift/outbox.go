@@ -15,18 +15,16 @@ const (
 	relayBatch = 256
 )
 
-func (s *Service) relayLoop(ctx context.Context) {
-	t := time.NewTicker(s.cfg.RelayInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if _, err := s.relayOnce(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("gift outbox relay failed, retrying next interval", "err", err)
-		}
+// relayLease names the lease of the outbox relay. The relay runs once per cluster: every
+// gift process would otherwise scan the same unpublished orders and publish each of them
+// once per process (harmless, thanks to the message id and the claimed ids, but N times the
+// work); a process that holds no lease keeps publishing its own orders as they commit.
+const relayLease = "gift-outbox"
+
+// relay is one pass of the relay, run every relay_interval by the holder of relayLease.
+func (s *Service) relay(ctx context.Context) {
+	if _, err := s.relayOnce(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("gift outbox relay failed, retrying next interval", "err", err)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
@@ -81,11 +80,7 @@ func TestOutboxRelayPublishesUnpublished(t *testing.T) {
 	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
 		e := newEnv(t, db, nil)
 		ctx := context.Background()
-		// An order committed by a process that died before publishing its event.
-		_, err := db.ExecContext(ctx, "INSERT INTO gift_orders ("+orderCols+", published) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
-			int64(777), carolUID, "lost", roomSecond, anchorUID, int64(5), "Rocket", CoinGold,
-			int64(1), int64(520), int64(520), int64(480), time.Now().Add(-5*time.Second).UnixMilli())
-		require.NoError(t, err)
+		insertUnpublished(t, e, 777)
 
 		eventually(t, func() bool {
 			return e.count(t, "SELECT COUNT(*) FROM gift_orders WHERE id = 777 AND published = 1") == 1

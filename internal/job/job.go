@@ -191,6 +191,8 @@ func publishedAt(m queue.Msg) time.Time {
 }
 
 // flusher is the only goroutine that sends room batches, so a room's batches leave in order.
+// Every job process runs one, on the messages it consumed (the durable consumer shares them
+// out): it is per-process work, not once per cluster.
 func (s *Service) flusher() {
 	defer s.wg.Done()
 	tick := max(s.cfg.Window/4, time.Millisecond)

@@ -133,6 +133,10 @@ func (s *Service) shutdown(ctx context.Context) error {
 	return nil
 }
 
+// loop runs in every logic process and needs no lease: the comets it expires, the entries it
+// sweeps and the counts it pushes are this process's own state, built from the reports and
+// connections it received. (With several logic processes each knows the comets that report to
+// it; merging their counts is not something a lease would do — docs/operations.md.)
 func (s *Service) loop() {
 	defer s.wg.Done()
 	every := s.cfg.CountInterval

@@ -2,7 +2,6 @@ package logic
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -39,7 +38,7 @@ func sharedLogic(t *testing.T, url, ns string) (*Service, *presence.Table) {
 // The first viewer of a room on a comet is published as a join before Connect returns.
 func TestLogicsShareCounts(t *testing.T) {
 	url := queuetest.URL(t)
-	ns := fmt.Sprintf("logics%d", time.Now().UnixNano())
+	ns := queuetest.Namespace(t, url, "logics")
 	l1, _ := sharedLogic(t, url, ns)
 	l2, p2 := sharedLogic(t, url, ns)
 	ctx := context.Background()

@@ -85,7 +85,7 @@ func TestViewRoutes(t *testing.T) {
 // Reports and joins written by one process reach the watchers of another through the queue.
 func TestTableSharesReports(t *testing.T) {
 	url := queuetest.URL(t)
-	ns := fmt.Sprintf("presence%d", time.Now().UnixNano())
+	ns := queuetest.Namespace(t, url, "presence")
 	open := func() *Table {
 		q, err := queue.Open(context.Background(), queue.Config{URL: url, Namespace: ns}, t.TempDir(), obs.Discard())
 		require.NoError(t, err)

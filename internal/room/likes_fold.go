@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/zhibo-live/zhibo/internal/platform/lease"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/push"
@@ -45,17 +46,18 @@ type likeFold struct {
 	pusher push.Client
 	now    func() time.Time
 	cache  *likesCache // totals for the stats module
+	leases *lease.Node
 
 	accepted prometheus.Counter
 	rejected prometheus.Counter
 	events   *prometheus.CounterVec
 
-	stop chan struct{}
-	wg   sync.WaitGroup
+	cancel context.CancelFunc // ends the pruning
+	wg     sync.WaitGroup
 }
 
 func newLikeFold(cfg LikesConfig, deps Deps, now func() time.Time) (*likeFold, error) {
-	f := &likeFold{db: deps.DB.DB, q: deps.Queue, log: deps.Logger, pusher: deps.Pusher, now: now,
+	f := &likeFold{db: deps.DB.DB, q: deps.Queue, log: deps.Logger, pusher: deps.Pusher, now: now, leases: deps.Leases,
 		sink: &likeSink{db: deps.DB, now: now}, cache: newLikesCache(cfg.Window, now),
 		accepted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "zhibo_room_likes_accepted_total", Help: "Likes stored on the LIKES stream (acknowledged to clients).",
@@ -89,7 +91,9 @@ func newLikeFold(cfg LikesConfig, deps Deps, now func() time.Time) (*likeFold, e
 	return f, nil
 }
 
-// start ensures the stream, starts consuming and the pruning of old claimed ids.
+// start ensures the stream, starts consuming and the pruning of old claimed ids. Every room
+// process consumes (one durable consumer shares the events out); one per cluster prunes,
+// under likesPruneLease: the same DELETE from every process would only repeat the work.
 func (f *likeFold) start(ctx context.Context) error {
 	if err := f.q.EnsureStream(ctx, queue.StreamSpec{
 		Name: f.q.Stream(LikesStreamName), Subjects: []string{f.q.Subject(LikesSubjectPrefix + ">")},
@@ -100,20 +104,19 @@ func (f *likeFold) start(ctx context.Context) error {
 	if err := f.d.Start(ctx); err != nil {
 		return fmt.Errorf("room: likes: %w", err)
 	}
-	f.stop = make(chan struct{})
-	stop := f.stop
-	f.wg.Go(func() {
-		aggregate.Pruner{DB: f.db, Table: likesAppliedTable, Every: likesPruneEvery, Keep: likesIDRetention, Now: f.now, Log: f.log}.Run(stop)
-	})
+	pruneCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	f.cancel = cancel
+	pruner := aggregate.Pruner{DB: f.db, Table: likesAppliedTable, Keep: likesIDRetention, Now: f.now, Log: f.log}
+	f.wg.Go(func() { f.leases.Run(pruneCtx, likesPruneLease, likesPruneEvery, pruner.Prune) })
 	return nil
 }
 
 // stopFold stops consuming and flushes what was received.
 func (f *likeFold) stopFold(ctx context.Context) error {
-	if f.stop != nil {
-		close(f.stop)
+	if f.cancel != nil {
+		f.cancel()
 		f.wg.Wait()
-		f.stop = nil
+		f.cancel = nil
 	}
 	if err := f.d.Stop(ctx); err != nil {
 		return fmt.Errorf("room: likes: %w", err)

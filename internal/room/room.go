@@ -18,6 +18,7 @@ import (
 
 	"github.com/zhibo-live/zhibo/internal/account"
 	"github.com/zhibo-live/zhibo/internal/logic"
+	"github.com/zhibo-live/zhibo/internal/platform/lease"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/ratelimit"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
@@ -44,7 +45,16 @@ type Deps struct {
 	// Words are the banned words refused in titles and areas; the zero value bans none.
 	// One list serves every user-visible field (the root banned_words setting).
 	Words textnorm.Words
+	// Leases let one room process of a cluster write the list order and prune claimed like
+	// ids (nil = this process does, alone).
+	Leases *lease.Node
 }
+
+// Leases of the room's once-per-cluster work.
+const (
+	popularityLease = "room-popularity"
+	likesPruneLease = "room-likes-prune"
+)
 
 // Service implements Client and the /api/rooms routes.
 type Service struct {
@@ -60,6 +70,7 @@ type Service struct {
 
 	tagMu sync.Mutex // serialises tag read-modify-write
 	hot   *hotroom.Tracker
+	pop   *lease.Lease // held by the process that writes the list order
 
 	det      *hotkey.Detector
 	hotCache *hotkey.Cache[Room]
@@ -96,7 +107,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		cfg.CoverMaxSide = 4096
 	}
 	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, now: now, m: newMetrics(deps.Registry),
-		hot: hot, stop: make(chan struct{}), coverSlots: make(chan struct{}, coverDecoders), likeLimiter: ratelimit.NewKeyed[int64](cfg.Likes.Rate, cfg.Likes.Burst)}
+		hot: hot, pop: deps.Leases.Lease(popularityLease), stop: make(chan struct{}), coverSlots: make(chan struct{}, coverDecoders), likeLimiter: ratelimit.NewKeyed[int64](cfg.Likes.Rate, cfg.Likes.Burst)}
 	if deps.Queue != nil {
 		var err error
 		if s.likes, err = newLikeFold(cfg.Likes, deps, now); err != nil {
@@ -127,6 +138,7 @@ func (s *Service) Start(ctx context.Context) error {
 		}
 	}
 	if s.cfg.PopularityInterval > 0 && s.deps.Counter != nil {
+		s.pop.Start(ctx)
 		s.wg.Add(1)
 		go s.refreshLoop()
 	}
@@ -143,6 +155,9 @@ func (s *Service) Stop(ctx context.Context) error {
 func (s *Service) shutdown(ctx context.Context) error {
 	close(s.stop)
 	s.wg.Wait()
+	if err := s.pop.Stop(ctx); err != nil {
+		s.log.Warn("list order lease not released; another process takes it over after its ttl", "err", err)
+	}
 	if s.likes != nil {
 		if err := s.likes.stopFold(ctx); err != nil {
 			return err
@@ -154,6 +169,8 @@ func (s *Service) shutdown(ctx context.Context) error {
 	return nil
 }
 
+// refreshLoop runs in every room process: each feeds its own hot-room tracker. Only the
+// holder of popularityLease writes the list order (refreshPopularity).
 func (s *Service) refreshLoop() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.cfg.PopularityInterval)
@@ -170,7 +187,11 @@ func (s *Service) refreshLoop() {
 	}
 }
 
-// refreshPopularity copies the online counts of live rooms into the list order.
+// refreshPopularity feeds the online counts of live rooms to this process's hot-room tracker
+// and, in the one process of the cluster holding popularityLease, copies them into the list
+// order. The tracker is per process (each answers /api/admin/hot and its own hot checks);
+// the stored order is one for the cluster, and every process writing the same counts would
+// only multiply the writes.
 func (s *Service) refreshPopularity(ctx context.Context) error {
 	ids, err := s.store.LiveIDs(ctx)
 	if err != nil || len(ids) == 0 {
@@ -185,7 +206,8 @@ func (s *Service) refreshPopularity(ctx context.Context) error {
 		pop[id] = counts[id].Online
 	}
 	s.hot.Update(pop)
-	return s.store.SetPopularity(ctx, pop)
+	s.pop.Do(ctx, func(ctx context.Context) { err = s.store.SetPopularity(ctx, pop) })
+	return err
 }
 
 // Hot is the tracker of hot rooms, fed with the online counts of live rooms; callers ask it

@@ -8,13 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/zhibo-live/zhibo/internal/platform/queue/queuetest"
@@ -75,9 +72,7 @@ type cluster struct {
 func startCluster(t *testing.T) *cluster {
 	natsURL := queuetest.URL(t)
 	bin := testbin.Build(t)
-	ns := fmt.Sprintf("split%d", time.Now().UnixNano())
-	// Registered first, so it runs after the processes are stopped.
-	t.Cleanup(func() { deleteStreams(t, natsURL, ns+"_") })
+	ns := queuetest.Namespace(t, natsURL, "split") // its cleanup runs after the processes are stopped
 	common := []string{"-queue.url", natsURL, "-queue.namespace", ns, "-secret", "split-cluster-secret-0123",
 		"-log.level", "warn", "-gateway.rate_per_ip", "0", "-account.bcrypt_cost", "4", "-account.limits.register_per_ip_hour", "0",
 		"-gateway.max_conns_per_ip", "0", "-comet.max_conns_per_ip", "0", // every viewer dials from 127.0.0.1
@@ -111,40 +106,6 @@ func startCluster(t *testing.T) *cluster {
 	}
 	c.rest = Node{URL: "http://127.0.0.1:" + restHTTP}
 	return c
-}
-
-// deleteStreams removes the streams a test cluster created on the shared NATS server. Each
-// push stream reserves its max_bytes of the server's storage, so runs that left them behind
-// would in time have new streams refused ("insufficient storage resources").
-func deleteStreams(t *testing.T, url, prefix string) {
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Logf("cleanup: %v", err)
-		return
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Logf("cleanup: %v", err)
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	names := js.StreamNames(ctx)
-	var doomed []string
-	for name := range names.Name() {
-		if strings.HasPrefix(name, prefix) {
-			doomed = append(doomed, name)
-		}
-	}
-	if err := names.Err(); err != nil {
-		t.Logf("cleanup: list streams: %v", err)
-	}
-	for _, name := range doomed {
-		if err := js.DeleteStream(ctx, name); err != nil {
-			t.Logf("cleanup: delete stream %s: %v", name, err)
-		}
-	}
 }
 
 // The core scenario on a split cluster: the WebSocket viewer on comet 1, the TCP viewer on
@@ -205,8 +166,7 @@ func tables(t *testing.T, sc sqlstore.Config) []string {
 func TestEveryComponentAlone(t *testing.T) {
 	natsURL := queuetest.URL(t)
 	bin := testbin.Build(t)
-	ns := fmt.Sprintf("alone%d", time.Now().UnixNano())
-	t.Cleanup(func() { deleteStreams(t, natsURL, ns+"_") })
+	ns := queuetest.Namespace(t, natsURL, "alone") // its cleanup runs after the processes are stopped
 	dbs := stores(t)
 	port := func() string { return fmt.Sprint(freePort(t)) }
 	rpc := map[string]string{}

@@ -3,7 +3,6 @@ package lease
 import (
 	"context"
 	"flag"
-	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,7 +28,8 @@ type cluster struct {
 }
 
 func newCluster(t *testing.T, cfg Config) *cluster {
-	c := &cluster{url: queuetest.URL(t), ns: fmt.Sprintf("lease%d", time.Now().UnixNano()), cfg: cfg}
+	url := queuetest.URL(t)
+	c := &cluster{url: url, ns: queuetest.Namespace(t, url, "lease"), cfg: cfg}
 	// Registered first, so it runs after every node's cleanup.
 	t.Cleanup(func() {
 		q, err := queue.Open(context.Background(), queue.Config{URL: c.url, Namespace: c.ns}, "", obs.Discard())

@@ -4,11 +4,16 @@
 package queuetest
 
 import (
+	"context"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 )
 
@@ -35,4 +40,47 @@ func URL(t testing.TB) string {
 	t.Cleanup(ns.Shutdown)
 	require.True(t, ns.ReadyForConnections(30*time.Second), "in-process NATS did not start")
 	return ns.ClientURL()
+}
+
+// Namespace returns a queue namespace no other test uses, for a test on the server at url, and
+// removes every stream it leaves there when t ends — the streams of the namespace and those
+// behind its key-value buckets (KV_<namespace>_…). A push stream reserves its max_bytes of the
+// server's storage, so streams left behind would in time have new ones refused.
+func Namespace(t testing.TB, url, prefix string) string {
+	ns := fmt.Sprintf("%s%d", prefix, time.Now().UnixNano())
+	t.Cleanup(func() { DeleteStreams(t, url, ns+"_") })
+	return ns
+}
+
+// DeleteStreams removes the streams whose names start with prefix, and those behind key-value
+// buckets whose names do, from the server at url.
+func DeleteStreams(t testing.TB, url, prefix string) {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Logf("cleanup: %v", err)
+		return
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Logf("cleanup: %v", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	names := js.StreamNames(ctx)
+	var doomed []string
+	for name := range names.Name() {
+		if strings.HasPrefix(name, prefix) || strings.HasPrefix(name, "KV_"+prefix) {
+			doomed = append(doomed, name)
+		}
+	}
+	if err := names.Err(); err != nil {
+		t.Logf("cleanup: list streams: %v", err)
+	}
+	for _, name := range doomed {
+		if err := js.DeleteStream(ctx, name); err != nil {
+			t.Logf("cleanup: delete stream %s: %v", name, err)
+		}
+	}
 }
