@@ -179,7 +179,7 @@ func buildLogic(a *App) (lifecycle, error) {
 		return nil, err
 	}
 	a.Logic, err = logic.New(a.cfg.Logic, logic.Deps{Logger: a.logger("logic"), Registry: a.Reg,
-		Queue: a.q, Publisher: a.pub, Signer: a.signer, Presence: p})
+		Queue: a.q, Publisher: a.pub, Signer: a.signer, Presence: p, Leases: a.leases})
 	return a.Logic, err
 }
 

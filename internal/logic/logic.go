@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	leasing "github.com/zhibo-live/zhibo/internal/platform/lease"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/token"
 	"github.com/zhibo-live/zhibo/internal/presence"
@@ -35,6 +36,9 @@ type Deps struct {
 	// Presence shares comet reports with every logic and job of the cluster (nil = this
 	// process's reports only: counts cover the comets that report here).
 	Presence *presence.Table
+	// Leases let one logic of a cluster push the audience counts to rooms (nil = this
+	// process pushes them).
+	Leases *leasing.Node
 	Now      func() time.Time
 }
 
@@ -92,10 +96,10 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := push.EnsureStream(ctx, s.deps.Queue); err != nil {
 		return fmt.Errorf("logic: %w", err)
 	}
+	bg, cancel := context.WithCancel(context.Background())
+	s.stopWatch = cancel
 	if p := s.deps.Presence; p != nil {
-		wctx, cancel := context.WithCancel(context.Background())
-		s.stopWatch = cancel
-		ready, err := p.Watch(wctx, func(ev presence.Event) {
+		ready, err := p.Watch(bg, func(ev presence.Event) {
 			s.view.Apply(ev)
 			if !ev.Join {
 				s.mu.Lock()
@@ -114,6 +118,15 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.wg.Add(1)
 	go s.loop()
+	if s.cfg.CountInterval > 0 {
+		// The audience pushes go out from one logic of the cluster: every logic has the same
+		// online totals (presence), and one WATCHED_CHANGE per room and interval is enough.
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.deps.Leases.Run(bg, "logic-counts", s.cfg.CountInterval, s.pushCounts)
+		}()
+	}
 	return nil
 }
 
@@ -155,9 +168,6 @@ func (s *Service) loop() {
 			s.sweep()
 		case <-t.C:
 			s.expireComets()
-			if s.cfg.CountInterval > 0 {
-				s.pushCounts(context.Background())
-			}
 		}
 	}
 }
