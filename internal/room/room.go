@@ -87,7 +87,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	hot := hotroom.New(now)
 	for _, id := range cfg.HotRooms {
-		hot.PinRoom(id, time.Unix(1<<40, 0), "config: room.hot_rooms")
+		hot.PinRoom(id, time.Unix(253402300799, 0), "config: room.hot_rooms") // 9999-12-31: never expires, still encodes as JSON
 	}
 	if cfg.CoverMaxBytes == 0 {
 		cfg.CoverMaxBytes = 2 << 20
