@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -60,6 +61,10 @@ type Service struct {
 
 	tagMu sync.Mutex // serialises tag read-modify-write
 	hot   *hotroom.Tracker
+	// hotThreshold and words are the live copies of cfg.HotThreshold and deps.Words (Reload,
+	// SetWords).
+	hotThreshold atomic.Int64
+	words        atomic.Pointer[textnorm.Words]
 
 	det      *hotkey.Detector
 	hotCache *hotkey.Cache[Room]
@@ -86,9 +91,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		now = time.Now
 	}
 	hot := hotroom.New(now)
-	for _, id := range cfg.HotRooms {
-		hot.PinRoom(id, time.Unix(253402300799, 0), "config: room.hot_rooms") // 9999-12-31: never expires, still encodes as JSON
-	}
+	hot.SetPins(cfg.HotRooms, time.Unix(configPinUntilUnix, 0), configPinReason)
 	if cfg.CoverMaxBytes == 0 {
 		cfg.CoverMaxBytes = 2 << 20
 	}
@@ -97,6 +100,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, now: now, m: newMetrics(deps.Registry),
 		hot: hot, stop: make(chan struct{}), coverSlots: make(chan struct{}, coverDecoders), likeLimiter: ratelimit.NewKeyed[int64](cfg.Likes.Rate, cfg.Likes.Burst)}
+	s.hotThreshold.Store(cfg.HotThreshold)
+	s.SetWords(deps.Words)
 	if deps.Queue != nil {
 		var err error
 		if s.likes, err = newLikeFold(cfg.Likes, deps, now); err != nil {
@@ -227,7 +232,7 @@ func (s *Service) SetTag(ctx context.Context, id int64, tag string, on bool) err
 
 // Create opens a room for owner.
 func (s *Service) Create(ctx context.Context, owner int64, f Fields) (Room, error) {
-	if err := f.validate(true, s.deps.Words, s.cfg.CoverHosts); err != nil {
+	if err := f.validate(true, *s.words.Load(), s.cfg.CoverHosts); err != nil {
 		return Room{}, err
 	}
 	now := s.now().UnixMilli()
@@ -251,7 +256,7 @@ func (s *Service) Update(ctx context.Context, uid, id int64, f Fields) (Room, er
 	if f.Cover != nil && *f.Cover == cur.Cover {
 		f.Cover = nil
 	}
-	if err := f.validate(false, s.deps.Words, s.cfg.CoverHosts); err != nil {
+	if err := f.validate(false, *s.words.Load(), s.cfg.CoverHosts); err != nil {
 		return Room{}, err
 	}
 	r, err := s.store.Update(ctx, id, Patch{Title: f.Title, Area: f.Area, Cover: f.Cover}, s.now().UnixMilli())
