@@ -57,7 +57,7 @@ type Service struct {
 	log     *slog.Logger
 	signer  *token.Signer
 	wallets Wallets
-	words   textnorm.Words
+	words   atomic.Pointer[textnorm.Words] // SetWords swaps it
 	now     func() time.Time
 	db      *sqlstore.DB
 	store   Store
@@ -88,10 +88,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("account: bcrypt_cost %d above %d", cfg.BcryptCost, MaxBcryptCost)
 	}
 	s := &Service{
-		cfg: cfg, log: deps.Logger, signer: deps.Signer, wallets: deps.Wallets, words: deps.Words, now: now,
+		cfg: cfg, log: deps.Logger, signer: deps.Signer, wallets: deps.Wallets, now: now,
 		db: deps.DB, m: newMetrics(deps.Registry), names: map[int64]string{},
 		sessions: newSessionCache(cfg.RevocationTTL),
 	}
+	s.SetWords(deps.Words)
 	s.guard = newGuard(cfg, now, deps.Logger, s.m)
 	dummy, err := s.hash("not a password")
 	if err != nil {
@@ -159,7 +160,7 @@ func (s *Service) signUp(ctx context.Context, ip, name, password string) (Sessio
 	if err := validName(name); err != nil {
 		return Session{}, err
 	}
-	if s.words.FoundClean(name) {
+	if s.words.Load().FoundClean(name) {
 		return Session{}, ErrBadName.Withf("name contains a banned word")
 	}
 	if err := s.validPassword(password); err != nil {

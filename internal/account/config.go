@@ -53,6 +53,13 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	c.Limits.RegisterFlags(fs, prefix+"limits.")
 }
 
+// LiveKeys are the settings (below the account. prefix) that Reload changes in a running
+// service: the rate limits of password work. Any other needs a restart.
+func LiveKeys() []string {
+	return []string{"limits.login_ip_rate", "limits.login_ip_burst", "limits.account_rate", "limits.account_burst",
+		"limits.register_per_ip_hour"}
+}
+
 // Validate checks the config.
 func (c *Config) Validate() error {
 	if c.TokenTTL < time.Minute {

@@ -49,13 +49,22 @@ func newGuard(cfg Config, now func() time.Time, log *slog.Logger, m *metrics) *g
 		n = max(1, runtime.NumCPU()/2)
 	}
 	g := &guard{now: now, log: log, m: m, wait: cfg.BcryptWait, slots: make(chan struct{}, n), checking: map[string]struct{}{},
-		loginIP: ratelimit.NewKeyed[string](l.LoginIPRate, l.LoginIPBurst),
-		account: ratelimit.NewKeyed[string](l.AccountRate, l.AccountBurst),
-		regIP:   ratelimit.NewKeyed[string](float64(l.RegisterPerIPHour)/3600, l.RegisterPerIPHour),
+		loginIP: ratelimit.NewKeyed[string](0, 0),
+		account: ratelimit.NewKeyed[string](0, 0),
+		regIP:   ratelimit.NewKeyed[string](0, 0),
 		byName:  newFailures(l.FreeFailures, l.LockoutFailures, l.Backoff, l.Lockout, l.failureMemory(), l.maxTracked()),
 		byIP:    newFailures(l.FreeFailuresIP, l.LockoutFailuresIP, l.Backoff, l.Lockout, l.failureMemory(), l.maxTracked()),
 	}
+	g.setRates(l)
 	return g
+}
+
+// setRates sets the token buckets of password work from l; existing buckets keep their tokens.
+func (g *guard) setRates(l LimitsConfig) {
+	now := g.now()
+	g.loginIP.SetLimit(l.LoginIPRate, l.LoginIPBurst, now)
+	g.account.SetLimit(l.AccountRate, l.AccountBurst, now)
+	g.regIP.SetLimit(float64(l.RegisterPerIPHour)/3600, l.RegisterPerIPHour, now)
 }
 
 // limitedError is a 429 or 503 kind carrying when to try again, for Retry-After.

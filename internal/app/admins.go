@@ -15,17 +15,9 @@ import (
 // it in admins, restart. It runs in every process with the account component, which is every
 // process serving operator routes (room and its logic API need account in the same process).
 func (a *App) checkAdmins(ctx context.Context) error {
-	var missing []int64
-	for _, uid := range a.cfg.Admins {
-		u, err := a.Account.User(ctx, uid)
-		switch {
-		case errors.Is(err, account.ErrUserNotFound):
-			missing = append(missing, uid)
-		case err != nil:
-			return fmt.Errorf("check admins: uid %d: %w", uid, err)
-		default:
-			a.log.Info("admin", "uid", u.UID, "name", u.Name)
-		}
+	missing, err := a.unregisteredAdmins(ctx, a.cfg.Admins)
+	if err != nil {
+		return err
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("admins names uid %s, which no one has registered: register the operator's account "+
@@ -33,6 +25,24 @@ func (a *App) checkAdmins(ctx context.Context) error {
 			"whoever registers it first become an operator)", joinInts(missing))
 	}
 	return nil
+}
+
+// unregisteredAdmins returns the uids of admins no one has registered, and logs each of the
+// others with its user name. The account component must run in this process.
+func (a *App) unregisteredAdmins(ctx context.Context, admins []int64) ([]int64, error) {
+	var missing []int64
+	for _, uid := range admins {
+		u, err := a.Account.User(ctx, uid)
+		switch {
+		case errors.Is(err, account.ErrUserNotFound):
+			missing = append(missing, uid)
+		case err != nil:
+			return nil, fmt.Errorf("check admins: uid %d: %w", uid, err)
+		default:
+			a.log.Info("admin", "uid", u.UID, "name", u.Name)
+		}
+	}
+	return missing, nil
 }
 
 func joinInts(ns []int64) string {

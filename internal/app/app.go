@@ -89,6 +89,8 @@ type App struct {
 
 	built   []lifecycle // every local component, in start order
 	started []lifecycle
+
+	reload *reloader // the config in force and its reloads (reload.go)
 }
 
 // New checks the config and the component list; Start does the work.
@@ -112,7 +114,7 @@ func New(cfg config.Config, components []string, log *slog.Logger) (*App, error)
 	nofile := connlimit.NoFile()
 	total := connlimit.NewTotal(cfg.Conns.Limit(nofile))
 	log.Info("connection cap", "max_total", total.Max(), "rlimit_nofile", nofile, "fd_reserve", cfg.Conns.FDReserve)
-	return &App{cfg: cfg, names: names, log: log, Reg: reg, total: total}, nil
+	return &App{cfg: cfg, names: names, log: log, Reg: reg, total: total, reload: newReloader(cfg, reg)}, nil
 }
 
 func (a *App) has(n string) bool { return slices.Contains(a.names, n) }

@@ -326,6 +326,8 @@ func buildGateway(a *App) (lifecycle, error) {
 	if a.Comet != nil {
 		deps.Sub = a.Comet.Handler()
 	}
+	deps.Routes = append(deps.Routes, reloadRoutes{a}) // reload.go
+	deps.OpenAPI = append(deps.OpenAPI, reloadOpenAPI)
 	var err error
 	a.Gateway, err = gateway.New(a.cfg.Gateway, deps)
 	if err != nil {
@@ -408,8 +410,8 @@ func (a *App) localHosts(r *http.Request) []logic.Host {
 	return []logic.Host{h}
 }
 
-// isAdmin reports whether uid may call operator routes.
-func (a *App) isAdmin(uid int64) bool { return slices.Contains(a.cfg.Admins, uid) }
+// isAdmin reports whether uid may call operator routes (admins as last reloaded).
+func (a *App) isAdmin(uid int64) bool { return a.reload.isAdmin(uid) }
 
 // hotKeys lists a detector's current top keys for /api/admin/hot.
 func hotKeys(d *hotkey.Detector) []room.HotKey {

@@ -32,6 +32,7 @@ Usage:
   zhibo serve --components=a,b [flags]     run the named components
   zhibo components                         list the components
   zhibo config check|print|doc [flags]     validate, print the effective config, or document every setting
+  zhibo config reload -url URL -token T    make a running node re-read its config (see zhibo config reload -h)
   zhibo bench fanout [flags]               load-test a zhibo on this machine (see zhibo bench fanout -h)
   zhibo bench hot read|gifts [flags]       hot-key read storm / gift storm on one anchor (see -h)
   zhibo version
@@ -78,11 +79,14 @@ func Main(args []string, stdout, stderr io.Writer) int {
 
 func configCmd(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("config needs a sub-command: check, print or doc")
+		return errors.New("config needs a sub-command: check, print, doc or reload")
 	}
-	if args[0] == "doc" {
+	switch args[0] {
+	case "doc":
 		config.Doc(stdout)
 		return nil
+	case "reload":
+		return reloadCmd(args[1:], os.Getenv, stdout, stderr)
 	}
 	cfg, _, err := config.Load("zhibo config "+args[0], args[1:], os.Getenv, stderr, nil)
 	if err != nil {
@@ -105,7 +109,7 @@ func configCmd(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("config invalid:\n%w", verr)
 		}
 	default:
-		return fmt.Errorf("unknown config sub-command %q (want check, print or doc)", args[0])
+		return fmt.Errorf("unknown config sub-command %q (want check, print, doc or reload)", args[0])
 	}
 	return nil
 }
@@ -164,6 +168,10 @@ func serve(args []string, stdout, stderr io.Writer, pick bool) error {
 	if err != nil {
 		return err
 	}
+	a.ReloadFrom(func() (config.Config, error) { // the same sources, read again (reload.go)
+		cfg, _, err := loadServe(args, os.Getenv, io.Discard, pick)
+		return cfg, err
+	})
 	if a.ownsDataDir() {
 		privateUmask() // whatever a library creates in the data dir later is owner-only too
 	}
@@ -172,6 +180,7 @@ func serve(args []string, stdout, stderr io.Writer, pick bool) error {
 	if err := a.Start(ctx); err != nil {
 		return err
 	}
+	stopWatch := a.WatchConfig(ctx, configPoll)
 	if addr := a.HTTPAddr(); addr != nil {
 		fmt.Fprintf(stdout, "zhibo is up: %s  (WebSocket %s/sub", displayURL(addr), strings.Replace(displayURL(addr), "http", "ws", 1))
 		if t := a.TCPAddr(); t != nil {
@@ -183,6 +192,7 @@ func serve(args []string, stdout, stderr io.Writer, pick bool) error {
 		fmt.Fprintln(stdout, ")")
 	}
 	<-ctx.Done()
+	stopWatch()
 	log.Info("shutting down: stop accepting, drain, flush, close")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

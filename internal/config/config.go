@@ -70,6 +70,10 @@ type Config struct {
 	Logic   logic.Config    `yaml:"logic"`
 	Comet   comet.Config    `yaml:"comet"`
 	Job     job.Config      `yaml:"job"`
+
+	// File is the YAML file the config was loaded from (empty = none); a running process
+	// watches it for changes (see docs/config.md, "Changing settings without a restart").
+	File string `yaml:"-"`
 }
 
 // RegisterFlags binds every field to a flag and installs the defaults.
@@ -142,7 +146,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s.store: %w", name, err))
 		}
 	}
-	for _, v := range []interface{ Validate() error }{&c.Peers, &c.Conns, &c.Store, &c.Queue, &c.Lease, &c.Redis, &c.Gateway, &c.Account,
+	for _, v := range []interface{ Validate() error }{&c.Log, &c.Peers, &c.Conns, &c.Store, &c.Queue, &c.Lease, &c.Redis, &c.Gateway, &c.Account,
 		&c.Room, &c.Danmaku, &c.Gift, &c.Logic, c.Comet, &c.Job} {
 		if err := v.Validate(); err != nil {
 			errs = append(errs, err)
@@ -236,6 +240,7 @@ func Load(name string, args []string, getenv func(string) string, out io.Writer,
 		if err := c.loadYAML(path); err != nil {
 			return c, nil, err
 		}
+		c.File = path
 	}
 	var errs []error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -280,15 +285,16 @@ func (c Config) YAML() ([]byte, error) {
 	return yaml.Marshal(c)
 }
 
-// Doc writes a Markdown table of every setting: flag, environment variable, default, meaning.
+// Doc writes a Markdown table of every setting: flag, environment variable, default, whether a
+// running process applies a change of it (live), meaning.
 func Doc(w io.Writer) {
 	var c Config
 	fs, _ := c.FlagSet("zhibo")
 	var rows []*flag.Flag
 	fs.VisitAll(func(f *flag.Flag) { rows = append(rows, f) })
 	sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
-	fmt.Fprintln(w, "| flag / YAML path | environment | default | meaning |")
-	fmt.Fprintln(w, "|---|---|---|---|")
+	fmt.Fprintln(w, "| flag / YAML path | environment | default | live | meaning |")
+	fmt.Fprintln(w, "|---|---|---|---|---|")
 	for _, f := range rows {
 		env := EnvName(f.Name)
 		if f.Name == "config" {
@@ -298,7 +304,11 @@ func Doc(w io.Writer) {
 		if def == "" || def == "[]" {
 			def = "(empty)"
 		}
-		fmt.Fprintf(w, "| `%s` | `%s` | `%s` | %s |\n", f.Name, env, def, strings.ReplaceAll(f.Usage, "|", "\\|"))
+		live := "no"
+		if IsLive(f.Name) {
+			live = "yes"
+		}
+		fmt.Fprintf(w, "| `%s` | `%s` | `%s` | %s | %s |\n", f.Name, env, def, live, strings.ReplaceAll(f.Usage, "|", "\\|"))
 	}
 }
 

@@ -60,6 +60,10 @@ func DefaultConfig() Config {
 	return c
 }
 
+// LiveKeys are the settings (below the danmaku. prefix) that Reload changes in a running
+// service; any other needs a restart.
+func LiveKeys() []string { return []string{"rate", "burst"} }
+
 // Validate checks every field and names the offending one.
 func (c *Config) Validate() error {
 	var errs []error

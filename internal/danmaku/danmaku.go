@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,7 +59,7 @@ type Service struct {
 	pusher   push.Client
 	exp      Exp
 	now      func() time.Time
-	words    textnorm.Words
+	words    atomic.Pointer[textnorm.Words] // SetWords swaps it
 	limiter  *ratelimit.Keyed[int64]
 	metrics  *metrics
 	muteKeys *hotkey.Detector                  // hot rooms of mute checks
@@ -95,12 +96,12 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		pusher:   deps.Pusher,
 		exp:      deps.Exp,
 		now:      deps.Now,
-		words:    deps.Words,
 		limiter:  ratelimit.NewKeyed[int64](cfg.Rate, cfg.Burst),
 	}
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.SetWords(deps.Words)
 	m, err := newMetrics(deps.Registry, func() float64 { return float64(s.limiter.Size()) })
 	if err != nil {
 		return nil, fmt.Errorf("danmaku: metrics: %w", err)

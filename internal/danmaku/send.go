@@ -33,7 +33,7 @@ func (s *Service) send(ctx context.Context, rm room.Room, uid int64, text string
 		s.metrics.rejected.WithLabelValues(reasonBadInput).Inc()
 		return 0, err
 	}
-	if s.words.FoundClean(in.text) { // checkInput cleaned it
+	if s.words.Load().FoundClean(in.text) { // checkInput cleaned it
 		s.metrics.rejected.WithLabelValues(reasonBanned).Inc()
 		return 0, ErrBanned
 	}

@@ -81,6 +81,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&c.BurstPerIP, prefix+"burst_per_ip", 100, "burst of API requests per client IP above the rate.")
 }
 
+// LiveKeys are the settings (below the gateway. prefix) that Reload changes in a running
+// gateway; any other needs a restart.
+func LiveKeys() []string { return []string{"rate_per_ip", "burst_per_ip"} }
+
 // Validate checks the config.
 func (c *Config) Validate() error {
 	if c.HTTPAddr == "" {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/zhibo-live/zhibo/internal/platform/connlimit"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
+	"github.com/zhibo-live/zhibo/internal/platform/ratelimit"
 )
 
 // Routes is a component that serves HTTP routes.
@@ -51,6 +52,7 @@ type Service struct {
 	log     *slog.Logger
 	handler http.Handler
 	srv     *http.Server
+	ipLimit *ratelimit.Keyed[string] // rate_per_ip, changed by Reload
 
 	mu   sync.Mutex
 	addr net.Addr
@@ -121,12 +123,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.Verifier != nil {
 		h = httpx.Identify(deps.Verifier, h)
 	}
-	if cfg.RatePerIP > 0 {
-		h = limitPerIP(cfg.RatePerIP, cfg.BurstPerIP, h)
-	}
+	ipLimit := ratelimit.NewKeyed[string](cfg.RatePerIP, cfg.BurstPerIP)
+	h = limitPerIP(ipLimit, h)
 	h = httpx.Observe(deps.Logger, httpx.NewMetrics(deps.Registry), h)
 	h = withTimeout(cfg, h)
-	return &Service{cfg: cfg, deps: deps, log: deps.Logger, handler: h}, nil
+	return &Service{cfg: cfg, deps: deps, log: deps.Logger, handler: h, ipLimit: ipLimit}, nil
 }
 
 // Handler is the full chain, for tests that serve it themselves.

@@ -14,9 +14,9 @@ import (
 )
 
 // limitPerIP is the gateway's local rate limit: a token bucket per client IP over the API
-// routes (/api and /xlive); 429 with Retry-After above it.
-func limitPerIP(perSecond float64, burst int, next http.Handler) http.Handler {
-	l := ratelimit.NewKeyed[string](perSecond, burst)
+// routes (/api and /xlive); 429 with Retry-After above it. l allows everything while
+// rate_per_ip is 0, and Reload changes its rate.
+func limitPerIP(l *ratelimit.Keyed[string], next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p := r.URL.Path; strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/xlive/") {
 			ip, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -31,4 +31,14 @@ func limitPerIP(perSecond float64, burst int, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// Reload applies the settings of cfg that LiveKeys names to the running gateway: the per-IP
+// rate and burst, for the next request. The other settings are those it started with.
+func (s *Service) Reload(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	s.ipLimit.SetLimit(cfg.RatePerIP, cfg.BurstPerIP, time.Now())
+	return nil
 }

@@ -65,7 +65,8 @@ func validateCatalog(gs []Gift) error {
 	return errors.Join(errs...)
 }
 
-// catalog is the validated catalog indexed by id; it is read-only after New.
+// catalog is the validated catalog indexed by id; it is read-only once built (Reload builds a
+// new one).
 type catalog struct {
 	list []Gift
 	byID map[int64]Gift

@@ -72,6 +72,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 		"how often the outbox relay republishes order events whose publish did not complete.")
 }
 
+// LiveKeys are the settings (below the gift. prefix) that Reload changes in a running
+// service; any other needs a restart.
+func LiveKeys() []string { return []string{"catalog", "max_num", "max_topup"} }
+
 // Validate checks the config.
 func (c *Config) Validate() error {
 	var errs []error

@@ -12,6 +12,7 @@ import (
 	"github.com/zhibo-live/zhibo/pkg/hotkey"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -81,7 +82,7 @@ type Service struct {
 	exp      Exp
 	isAdmin  func(uid int64) bool
 	leases   *lease.Node
-	catalog  catalog
+	live     atomic.Pointer[liveSettings] // catalog and per-request limits; Reload swaps them
 	agg      *aggregator
 	reg      prometheus.Registerer
 
@@ -125,10 +126,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		exp:      deps.Exp,
 		isAdmin:  deps.IsAdmin,
 		leases:   deps.Leases,
-		catalog:  newCatalog(cfg.Catalog),
 		tagged:   map[int64]bool{},
 		reg:      deps.Registry,
 	}
+	s.live.Store(newLiveSettings(cfg))
 	if err := s.initRanks(); err != nil {
 		return nil, err
 	}
@@ -167,7 +168,7 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.wg.Go(func() { s.leases.Run(loopCtx, relayLease, s.cfg.RelayInterval, s.relay) })
 	s.cancel, s.running = cancel, true
-	s.log.Info("gift started", "gifts", len(s.catalog.list), "aggregate_window", s.cfg.AggregateWindow,
+	s.log.Info("gift started", "gifts", len(s.live.Load().catalog.list), "aggregate_window", s.cfg.AggregateWindow,
 		"initial_balance", s.cfg.InitialBalance)
 	if s.cfg.InitialBalance > 0 {
 		s.log.Warn("every new wallet starts with free coins: accounts cost nothing to make, so anyone can mint coins, "+
@@ -201,7 +202,7 @@ func (s *Service) Stop(ctx context.Context) error {
 
 // Catalog returns the gifts that can be sent, in display order.
 func (s *Service) Catalog() []Gift {
-	return append([]Gift(nil), s.catalog.list...)
+	return append([]Gift(nil), s.live.Load().catalog.list...)
 }
 
 // Balance returns uid's wallet balance (a first read creates the wallet with the initial balance).

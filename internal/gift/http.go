@@ -18,7 +18,7 @@ func (s *Service) Register(mux *http.ServeMux) {
 }
 
 func (s *Service) handleCatalog(w http.ResponseWriter, _ *http.Request) error {
-	return httpx.OK(w, map[string]any{"gifts": s.catalog.list})
+	return httpx.OK(w, map[string]any{"gifts": s.live.Load().catalog.list})
 }
 
 func (s *Service) handleWallet(w http.ResponseWriter, r *http.Request) error {

@@ -33,12 +33,13 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (Order, error) {
 	if req.UID <= 0 {
 		return Order{}, ErrBadUID
 	}
-	g, ok := s.catalog.byID[req.GiftID]
+	live := s.live.Load()
+	g, ok := live.catalog.byID[req.GiftID]
 	if !ok {
 		return Order{}, ErrUnknownGift.Withf("unknown gift %d", req.GiftID)
 	}
-	if req.Num < 1 || req.Num > s.cfg.MaxNum {
-		return Order{}, ErrBadNum.Withf("num must be an integer in [1, %d]", s.cfg.MaxNum)
+	if req.Num < 1 || req.Num > live.maxNum {
+		return Order{}, ErrBadNum.Withf("num must be an integer in [1, %d]", live.maxNum)
 	}
 	if !httpx.ValidIdempotencyKey(req.Key) {
 		return Order{}, ErrBadKey

@@ -70,9 +70,9 @@ func (s *Service) Credit(ctx context.Context, req CreditRequest) (Credit, error)
 	if req.UID <= 0 {
 		return Credit{}, ErrBadUID
 	}
-	if req.Amount < 1 || req.Amount > s.cfg.MaxTopup {
+	if maxTopup := s.live.Load().maxTopup; req.Amount < 1 || req.Amount > maxTopup {
 		s.m.credits.WithLabelValues(resultRejected).Inc()
-		return Credit{}, ErrBadAmount.Withf("amount must be an integer in [1, %d]", s.cfg.MaxTopup)
+		return Credit{}, ErrBadAmount.Withf("amount must be an integer in [1, %d]", maxTopup)
 	}
 	reason, ok := cleanReason(req.Reason)
 	if !ok {

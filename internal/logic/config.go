@@ -51,6 +51,10 @@ const (
 	DefaultEntryRoomRate    = 20
 )
 
+// LiveKeys are the settings (below the logic. prefix) that Reload changes in a running
+// service: the edge limits of connections and entry announcements. Any other needs a restart.
+func LiveKeys() []string { return []string{"max_conns_per_token", "entry_interval", "entry_room_rate"} }
+
 // RegisterFlags binds the config to flags under prefix.
 func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.DurationVar(&c.ConnTokenTTL, prefix+"conn_token_ttl", time.Hour, "lifetime of a long-connection token from danmu-info.")

@@ -39,7 +39,7 @@ type Deps struct {
 	// Leases let one logic of a cluster push the audience counts to rooms (nil = this
 	// process pushes them).
 	Leases *leasing.Node
-	Now      func() time.Time
+	Now    func() time.Time
 }
 
 // Service implements Counter and the comet's Logic interface.

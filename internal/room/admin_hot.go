@@ -50,7 +50,7 @@ func (s *Service) handleHot(w http.ResponseWriter, r *http.Request) error {
 	if _, err := httpx.RequireAdmin(r, s.deps.IsAdmin); err != nil {
 		return err
 	}
-	threshold := s.cfg.HotThreshold
+	threshold := s.hotThreshold.Load()
 	if q := r.URL.Query().Get("threshold"); q != "" {
 		n, err := httpx.QueryInt(r, "threshold", 0, 1, 1<<30)
 		if err != nil {

@@ -85,6 +85,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	})
 }
 
+// LiveKeys are the settings (below the room. prefix) that Reload changes in a running
+// service; any other needs a restart.
+func LiveKeys() []string { return []string{"hot_rooms", "hot_threshold", "likes.rate", "likes.burst"} }
+
 // Validate checks the config.
 func (c *Config) Validate() error {
 	if c.MaxRoomsPerUser < 1 {

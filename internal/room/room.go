@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,6 +72,10 @@ type Service struct {
 	tagMu sync.Mutex // serialises tag read-modify-write
 	hot   *hotroom.Tracker
 	pop   *lease.Lease // held by the process that writes the list order
+	// hotThreshold and words are the live copies of cfg.HotThreshold and deps.Words (Reload,
+	// SetWords).
+	hotThreshold atomic.Int64
+	words        atomic.Pointer[textnorm.Words]
 
 	det      *hotkey.Detector
 	hotCache *hotkey.Cache[Room]
@@ -97,9 +102,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		now = time.Now
 	}
 	hot := hotroom.New(now)
-	for _, id := range cfg.HotRooms {
-		hot.PinRoom(id, time.Unix(1<<40, 0), "config: room.hot_rooms")
-	}
+	hot.SetPins(cfg.HotRooms, time.Unix(configPinUntilUnix, 0), configPinReason)
 	if cfg.CoverMaxBytes == 0 {
 		cfg.CoverMaxBytes = 2 << 20
 	}
@@ -108,6 +111,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, now: now, m: newMetrics(deps.Registry),
 		hot: hot, pop: deps.Leases.Lease(popularityLease), stop: make(chan struct{}), coverSlots: make(chan struct{}, coverDecoders), likeLimiter: ratelimit.NewKeyed[int64](cfg.Likes.Rate, cfg.Likes.Burst)}
+	s.hotThreshold.Store(cfg.HotThreshold)
+	s.SetWords(deps.Words)
 	if deps.Queue != nil {
 		var err error
 		if s.likes, err = newLikeFold(cfg.Likes, deps, now); err != nil {
@@ -249,7 +254,7 @@ func (s *Service) SetTag(ctx context.Context, id int64, tag string, on bool) err
 
 // Create opens a room for owner.
 func (s *Service) Create(ctx context.Context, owner int64, f Fields) (Room, error) {
-	if err := f.validate(true, s.deps.Words, s.cfg.CoverHosts); err != nil {
+	if err := f.validate(true, *s.words.Load(), s.cfg.CoverHosts); err != nil {
 		return Room{}, err
 	}
 	now := s.now().UnixMilli()
@@ -273,7 +278,7 @@ func (s *Service) Update(ctx context.Context, uid, id int64, f Fields) (Room, er
 	if f.Cover != nil && *f.Cover == cur.Cover {
 		f.Cover = nil
 	}
-	if err := f.validate(false, s.deps.Words, s.cfg.CoverHosts); err != nil {
+	if err := f.validate(false, *s.words.Load(), s.cfg.CoverHosts); err != nil {
 		return Room{}, err
 	}
 	r, err := s.store.Update(ctx, id, Patch{Title: f.Title, Area: f.Area, Cover: f.Cover}, s.now().UnixMilli())

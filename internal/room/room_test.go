@@ -292,3 +292,20 @@ func TestAdminHot(t *testing.T) {
 	require.Equal(t, 200, do(t, "DELETE", pin, "owner", "", nil))
 	require.False(t, s.Hot().IsHot(b.ID, 1_000_000))
 }
+
+// Rooms pinned by room.hot_rooms never expire, and /api/admin/hot still lists them (a pin
+// past year 9999 cannot be encoded as JSON).
+func TestConfigPinsAreListed(t *testing.T) {
+	s, _ := newServiceWith(t, sqltest.OpenSQLite(t), func(c *Config, _ *Deps) { c.HotRooms = []int64{7} })
+	mux := http.NewServeMux()
+	s.Register(mux)
+	srv := httptest.NewServer(httpx.Identify(fakeAccounts{}, mux))
+	defer srv.Close()
+	var env struct {
+		Data HotView `json:"data"`
+	}
+	require.Equal(t, 200, get(t, srv.URL+"/api/admin/hot", "owner", &env))
+	require.Len(t, env.Data.Rooms, 1)
+	require.Equal(t, int64(7), env.Data.Rooms[0].ID)
+	require.Equal(t, "config: room.hot_rooms", env.Data.Rooms[0].Pinned.Reason)
+}

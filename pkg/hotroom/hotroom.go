@@ -75,6 +75,19 @@ func (t *Tracker) PinRoom(room int64, until time.Time, reason string) {
 	t.editPins(func(p map[int64]Pin) { p[room] = Pin{Until: until, Reason: reason} })
 }
 
+// SetPins makes rooms exactly the set pinned with reason, until until: rooms in it are pinned
+// (replacing any earlier pin), and pins with this reason on rooms not in it are removed, in
+// one step. Pins with other reasons on other rooms stay. A config list of pinned rooms uses it
+// so that a new list replaces the old one without touching pins made by hand.
+func (t *Tracker) SetPins(rooms []int64, until time.Time, reason string) {
+	t.editPins(func(p map[int64]Pin) {
+		maps.DeleteFunc(p, func(id int64, pin Pin) bool { return pin.Reason == reason && !slices.Contains(rooms, id) })
+		for _, id := range rooms {
+			p[id] = Pin{Until: until, Reason: reason}
+		}
+	})
+}
+
 // Unpin removes room's pin.
 func (t *Tracker) Unpin(room int64) {
 	t.editPins(func(p map[int64]Pin) { delete(p, room) })

@@ -81,3 +81,23 @@ func BenchmarkIsHot(b *testing.B) {
 		}
 	})
 }
+
+// SetPins replaces the pins of one reason as a set and leaves pins made for other reasons.
+func TestSetPinsReplacesOneReason(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	tr := New(func() time.Time { return now })
+	forever := now.Add(24 * time.Hour)
+	tr.SetPins([]int64{1, 2}, forever, "config")
+	tr.PinRoom(3, now.Add(time.Hour), "by hand")
+	require.True(t, tr.IsHot(1, 0) && tr.IsHot(2, 0) && tr.IsHot(3, 0))
+
+	tr.SetPins([]int64{2, 4}, forever, "config")
+	require.False(t, tr.IsHot(1, 0), "dropped from the list: unpinned")
+	require.True(t, tr.IsHot(2, 0))
+	require.True(t, tr.IsHot(4, 0), "added to the list: pinned")
+	require.True(t, tr.IsHot(3, 0), "a pin made by hand stays")
+
+	tr.SetPins(nil, forever, "config")
+	require.False(t, tr.IsHot(2, 0) || tr.IsHot(4, 0))
+	require.True(t, tr.IsHot(3, 0))
+}

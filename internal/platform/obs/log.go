@@ -4,6 +4,7 @@ package obs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,27 +17,68 @@ type LogConfig struct {
 	Format string `yaml:"format"` // json or text
 }
 
-// NewLogger builds the root logger. Lines carry the trace id of the context they are logged with.
-func NewLogger(w io.Writer, cfg LogConfig) (*slog.Logger, error) {
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(cfg.Level)); err != nil {
-		return nil, fmt.Errorf("log level %q: %w", cfg.Level, err)
+// Validate checks the level and the format.
+func (c *LogConfig) Validate() error {
+	var errs []error
+	if _, err := parseLevel(c.Level); err != nil {
+		errs = append(errs, err)
 	}
-	opts := &slog.HandlerOptions{Level: lvl}
-	var h slog.Handler
-	switch strings.ToLower(cfg.Format) {
-	case "json", "":
-		h = slog.NewJSONHandler(w, opts)
-	case "text":
-		h = slog.NewTextHandler(w, opts)
+	switch strings.ToLower(c.Format) {
+	case "json", "", "text":
 	default:
-		return nil, fmt.Errorf("log format %q: want json or text", cfg.Format)
+		errs = append(errs, fmt.Errorf("log.format %q: want json or text", c.Format))
 	}
-	return slog.New(traceHandler{h}), nil
+	return errors.Join(errs...)
 }
 
-// traceHandler adds trace_id (and span_id) from the context to every record.
-type traceHandler struct{ slog.Handler }
+func parseLevel(s string) (slog.Level, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("log.level %q: want debug, info, warn or error", s)
+	}
+	return lvl, nil
+}
+
+// NewLogger builds the root logger. Lines carry the trace id of the context they are logged
+// with. Its level can change later with SetLevel; the format cannot.
+func NewLogger(w io.Writer, cfg LogConfig) (*slog.Logger, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	level := new(slog.LevelVar)
+	lvl, _ := parseLevel(cfg.Level)
+	level.Set(lvl)
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
+	if strings.ToLower(cfg.Format) == "text" {
+		h = slog.NewTextHandler(w, opts)
+	} else {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return slog.New(traceHandler{h, level}), nil
+}
+
+// SetLevel changes the level of log, a logger NewLogger built (or one derived from it with
+// With or WithGroup), and of every logger sharing its root.
+func SetLevel(log *slog.Logger, level string) error {
+	h, ok := log.Handler().(traceHandler)
+	if !ok {
+		return errors.New("log level: this logger was not built by obs.NewLogger and cannot change its level")
+	}
+	lvl, err := parseLevel(level)
+	if err != nil {
+		return err
+	}
+	h.level.Set(lvl)
+	return nil
+}
+
+// traceHandler adds trace_id (and span_id) from the context to every record; level is the
+// root's level, shared by every handler derived from it.
+type traceHandler struct {
+	slog.Handler
+	level *slog.LevelVar
+}
 
 func (h traceHandler) Handle(ctx context.Context, r slog.Record) error {
 	if tc, ok := TraceFrom(ctx); ok {
@@ -46,11 +88,11 @@ func (h traceHandler) Handle(ctx context.Context, r slog.Record) error {
 }
 
 func (h traceHandler) WithAttrs(a []slog.Attr) slog.Handler {
-	return traceHandler{h.Handler.WithAttrs(a)}
+	return traceHandler{h.Handler.WithAttrs(a), h.level}
 }
 
 func (h traceHandler) WithGroup(name string) slog.Handler {
-	return traceHandler{h.Handler.WithGroup(name)}
+	return traceHandler{h.Handler.WithGroup(name), h.level}
 }
 
 // Discard is a logger that writes nothing, for tests and tools.

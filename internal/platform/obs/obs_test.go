@@ -48,3 +48,23 @@ func TestLoggerStampsTraceID(t *testing.T) {
 	_, err = NewLogger(&buf, LogConfig{Level: "loud"})
 	require.Error(t, err)
 }
+
+// SetLevel changes the level of the root and of every logger derived from it, at once.
+func TestSetLevel(t *testing.T) {
+	var buf bytes.Buffer
+	root, err := NewLogger(&buf, LogConfig{Level: "warn", Format: "text"})
+	require.NoError(t, err)
+	child := root.With("component", "danmaku")
+	child.Info("hidden")
+	require.Empty(t, buf.String())
+	require.NoError(t, SetLevel(child, "debug"))
+	root.Debug("shown")
+	child.Info("shown too")
+	require.Contains(t, buf.String(), "shown")
+	require.Contains(t, buf.String(), "shown too")
+	require.Error(t, SetLevel(root, "loud"))
+	require.Error(t, SetLevel(Discard(), "info"), "a logger not built here has no level to change")
+
+	c := LogConfig{Level: "info", Format: "yaml"}
+	require.ErrorContains(t, c.Validate(), "log.format")
+}

@@ -116,3 +116,72 @@ func TestStringKeys(t *testing.T) {
 	ok, _ = l.Allow("10.0.0.2", now)
 	require.True(t, ok, "another address has its own bucket")
 }
+
+// SetLimit applies to buckets made before it, at their next call, and keeps what they hold:
+// a user who spent the burst does not get a new one because the limit changed.
+func TestSetLimitAppliesToExistingBuckets(t *testing.T) {
+	l := NewKeyed[int64](1, 2)
+	t0 := time.Unix(1000, 0)
+	for range 2 {
+		ok, _ := l.Allow(1, t0)
+		require.True(t, ok)
+	}
+	ok, _ := l.Allow(1, t0)
+	require.False(t, ok)
+
+	l.SetLimit(100, 5, t0) // 100/s: one token every 10ms
+	ok, _ = l.Allow(1, t0)
+	require.False(t, ok, "the spent bucket stays spent")
+	ok, _ = l.Allow(1, t0.Add(10*time.Millisecond))
+	require.True(t, ok, "and refills at the new rate")
+
+	// A bucket untouched since the change refills at the new rate from the change on, not
+	// from its next use.
+	for range 5 {
+		ok, _ = l.Allow(2, t0)
+		require.True(t, ok)
+	}
+	l.SetLimit(1000, 5, t0.Add(time.Millisecond))
+	for range 5 {
+		ok, _ = l.Allow(2, t0.Add(6*time.Millisecond))
+		require.True(t, ok, "5ms at 1000/s since the change refilled the burst of 5")
+	}
+	ok, _ = l.Allow(1, t0.Add(time.Second))
+	require.True(t, ok)
+	for range 4 {
+		ok, _ = l.Allow(1, t0.Add(time.Second))
+		require.True(t, ok, "up to the new burst")
+	}
+	ok, _ = l.Allow(1, t0.Add(time.Second))
+	require.False(t, ok)
+
+	l.SetLimit(0, 0, t0.Add(time.Second))
+	require.Zero(t, l.Size(), "unlimited holds no buckets")
+	for range 100 {
+		ok, _ = l.Allow(1, t0.Add(time.Second))
+		require.True(t, ok)
+	}
+	l.SetLimit(1, 1, t0.Add(time.Second))
+	ok, _ = l.Allow(1, t0.Add(2*time.Second))
+	require.True(t, ok)
+	ok, wait := l.Allow(1, t0.Add(2*time.Second))
+	require.False(t, ok)
+	require.Equal(t, time.Second, wait)
+}
+
+// SetLimit races with Allow without a data race (run with -race).
+func TestSetLimitConcurrent(t *testing.T) {
+	l := NewKeyed[int64](1, 1)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 2000 {
+				l.Allow(int64(g*10+i%10), time.Now())
+			}
+		})
+	}
+	for i := range 200 {
+		l.SetLimit(float64(i%3), 1+i%5, time.Now())
+	}
+	wg.Wait()
+}
