@@ -132,13 +132,12 @@ func (p *pollers) loop(ps *pollSet) {
 		if n == 0 {
 			continue
 		}
-		now := time.Now().UnixNano()
 		ps.mu.Lock()
 		conns := ps.conns
 		ps.mu.Unlock()
 		for i := range n {
 			c := conns[events[i].Fd]
-			if err := p.r.readOne(c, buf, now); err != nil {
+			if err := p.r.readOne(c, buf); err != nil {
 				p.r.ended(c, err)
 				_ = unix.EpollCtl(ps.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
 			}
@@ -159,9 +158,12 @@ func writeFD(fd int, b []byte) error {
 
 var errPeerClosed = errors.New("connection closed by the server")
 
-// readOne reads what c's socket holds into buf and consumes every whole unit of it.
-func (r *run) readOne(c *viewerConn, buf []byte, now int64) error {
+// readOne reads what c's socket holds into buf and consumes every whole unit of it. The
+// clock is read once per read, not once per epoll_wait: the last of a few hundred ready
+// sockets is read a few milliseconds after the first, and that wait is a viewer's latency too.
+func (r *run) readOne(c *viewerConn, buf []byte) error {
 	n, err := unix.Read(c.fd, buf)
+	now := time.Now().UnixNano()
 	switch {
 	case errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR):
 		return nil

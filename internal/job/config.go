@@ -8,9 +8,13 @@ import (
 
 // Config of the job component.
 type Config struct {
-	// Window is how long a room's messages are merged before one batch goes out (≤ 100ms).
+	// Window is the longest a message waits to be merged with others of its room (≤ 100ms),
+	// and the shortest time between two batches of one room: a message to a room that has
+	// had no batch in the last window leaves at once; in a busier room it waits until Window
+	// has passed since the room's last batch (see merge.go).
 	Window time.Duration `yaml:"window"`
-	// MaxBatch sends a room's batch early once it holds this many messages.
+	// MaxBatch sends a room's batch before its window closes once it holds this many
+	// messages; a larger batch is handed to the comets in parts of this size.
 	MaxBatch int `yaml:"max_batch"`
 	// PushTimeout bounds one batch to one comet; a slower comet is skipped for that batch.
 	PushTimeout time.Duration `yaml:"push_timeout"`
@@ -25,8 +29,8 @@ type Config struct {
 
 // RegisterFlags binds the config to flags under prefix.
 func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
-	fs.DurationVar(&c.Window, prefix+"window", 50*time.Millisecond, "merge window of a room's messages (at most 100ms).")
-	fs.IntVar(&c.MaxBatch, prefix+"max_batch", 200, "send a room's batch early at this many messages.")
+	fs.DurationVar(&c.Window, prefix+"window", 50*time.Millisecond, "merge window: a room gets at most one batch per window; a message to a room with no batch in the last window leaves at once (at most 100ms).")
+	fs.IntVar(&c.MaxBatch, prefix+"max_batch", 200, "send a room's batch before its window closes at this many messages.")
 	fs.DurationVar(&c.PushTimeout, prefix+"push_timeout", time.Second, "time limit of one batch to one comet.")
 	fs.StringVar(&c.Durable, prefix+"durable", "job", "durable consumer name shared by all job processes.")
 	fs.IntVar(&c.MaxPending, prefix+"max_pending", 20000, "unacknowledged push messages in flight.")

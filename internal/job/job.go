@@ -1,8 +1,14 @@
 // Package job delivers pushes: it consumes the durable push stream, merges each room's
-// messages over a short window into one batch, and hands the batch to every comet, which
-// encodes it once per room. Messages are acknowledged only after the comets have the batch,
-// so a job that dies mid-window loses nothing: another job (or the restarted one) gets the
-// unacknowledged messages again.
+// messages into batches, and hands each batch to every comet, which encodes it once per room.
+// Messages are acknowledged only after the comets have the batch, so a job that dies before
+// that loses nothing: another job (or the restarted one) gets the unacknowledged messages
+// again.
+//
+// The merge window adapts to the room (merge.go): a message to a room that has had no batch
+// in the last Window leaves at once; a busy room's messages are merged until Window has
+// passed since its last batch (or MaxBatch of them wait). A quiet room's latency is
+// therefore the path's own, not the window's, while a busy room gets at most one batch per
+// window, which is what keeps the fan-out's throughput.
 package job
 
 import (
@@ -44,9 +50,9 @@ type Service struct {
 	log  *slog.Logger
 	m    *metrics
 
-	mu    sync.Mutex
-	rooms map[int64]*pending
-	full  chan struct{} // a room reached MaxBatch
+	mu    sync.Mutex // guards merge, and makes each hand-off follow the decision in order
+	merge *merger
+	kick  chan struct{} // a window opened while none was: the flusher sets its timer
 
 	stopConsume func()
 	quit        chan struct{}
@@ -55,14 +61,6 @@ type Service struct {
 	sendersWG   sync.WaitGroup
 	sendCtx     context.Context // canceled when Stop runs out of time: queued batches are dropped
 	cancelSend  context.CancelFunc
-}
-
-// pending is a room's batch being merged.
-type pending struct {
-	first time.Time
-	msgs  [][]byte
-	acks  []queue.Msg
-	sent  []time.Time // publish time of each queue message, for latency
 }
 
 // New builds the service; Start begins consuming.
@@ -74,7 +72,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, errors.New("job: at least one comet is required")
 	}
 	return &Service{cfg: cfg, deps: deps, log: deps.Logger, m: newMetrics(deps.Registry),
-		rooms: map[int64]*pending{}, full: make(chan struct{}, 1), quit: make(chan struct{})}, nil
+		merge: newMerger(cfg.Window, cfg.MaxBatch), kick: make(chan struct{}, 1), quit: make(chan struct{})}, nil
 }
 
 // Start begins consuming the push stream.
@@ -157,22 +155,22 @@ func (s *Service) handle(m queue.Msg) {
 	s.m.in.Add(float64(len(p.Msgs)))
 	switch p.Target {
 	case push.TargetRoom:
+		sent := publishedAt(m)
 		s.mu.Lock()
-		b := s.rooms[p.RoomID]
-		if b == nil {
-			b = &pending{first: time.Now()}
-			s.rooms[p.RoomID] = b
+		idle := s.merge.idle()
+		b := s.merge.add(time.Now(), p.RoomID, p.Msgs, m, sent)
+		if b != nil {
+			s.handOff(b)
 		}
-		b.msgs = append(b.msgs, p.Msgs...)
-		b.acks = append(b.acks, m)
-		b.sent = append(b.sent, publishedAt(m))
-		full := len(b.msgs) >= s.cfg.MaxBatch
 		s.mu.Unlock()
-		if full {
+		if idle {
 			select {
-			case s.full <- struct{}{}:
+			case s.kick <- struct{}{}:
 			default:
 			}
+		}
+		if b != nil {
+			s.acked(b)
 		}
 	case push.TargetUser:
 		s.fanout(func(ctx context.Context, c Comet) error { return c.PushUsers(ctx, p.UIDs, p.Msgs) })
@@ -190,56 +188,67 @@ func publishedAt(m queue.Msg) time.Time {
 	return time.Now()
 }
 
-// flusher is the only goroutine that sends room batches, so a room's batches leave in order.
+// flusher closes the rooms' windows as they come due: it sleeps until the oldest open window
+// closes, or until a window opens while none was (kick). On Stop it sends what waits.
 // Every job process runs one, on the messages it consumed (the durable consumer shares them
 // out): it is per-process work, not once per cluster.
 func (s *Service) flusher() {
 	defer s.wg.Done()
-	tick := max(s.cfg.Window/4, time.Millisecond)
-	t := time.NewTicker(tick)
-	defer t.Stop()
+	t := time.NewTimer(time.Hour)
+	t.Stop()
 	for {
+		var next time.Time
+		s.flush(func(m *merger) (out []*batch) {
+			out, next = m.expire(time.Now())
+			return out
+		})
+		if !next.IsZero() {
+			t.Reset(time.Until(next))
+		}
 		select {
 		case <-s.quit:
-			s.flush(true)
+			t.Stop()
+			s.flush((*merger).drain)
 			return
 		case <-t.C:
-			s.flush(false)
-		case <-s.full:
-			s.flush(false)
+		case <-s.kick:
+			t.Stop()
 		}
 	}
 }
 
-// flush sends every room whose window is over or whose batch is full (all when final).
-func (s *Service) flush(final bool) {
-	now := time.Now()
-	type ready struct {
-		room int64
-		b    *pending
-	}
-	var out []ready
+// flush hands off the batches take returns, then acknowledges them.
+func (s *Service) flush(take func(*merger) []*batch) {
 	s.mu.Lock()
-	for id, b := range s.rooms {
-		if final || now.Sub(b.first) >= s.cfg.Window || len(b.msgs) >= s.cfg.MaxBatch {
-			out = append(out, ready{id, b})
-			delete(s.rooms, id)
-		}
+	out := take(s.merge)
+	for _, b := range out {
+		s.handOff(b)
 	}
 	s.mu.Unlock()
-	for _, r := range out {
-		for msgs := r.b.msgs; len(msgs) > 0; {
-			n := min(len(msgs), s.cfg.MaxBatch)
-			batch := msgs[:n]
-			msgs = msgs[n:]
-			s.fanout(func(ctx context.Context, c Comet) error { return c.PushRoom(ctx, r.room, batch) })
-			s.m.batchSize.Observe(float64(n))
-		}
-		done := time.Now()
-		for i, m := range r.b.acks {
-			_ = m.Ack()
-			s.m.latency.Observe(done.Sub(r.b.sent[i]).Seconds())
-		}
+	for _, b := range out {
+		s.acked(b)
+	}
+}
+
+// handOff gives a room batch to every comet, split at MaxBatch messages. It runs under s.mu,
+// so a room's batches reach each comet's queue in the order the merger made them.
+func (s *Service) handOff(b *batch) {
+	s.m.roomBatches[b.reason].Inc()
+	for msgs := b.msgs; len(msgs) > 0; {
+		n := min(len(msgs), s.cfg.MaxBatch)
+		part := msgs[:n]
+		msgs = msgs[n:]
+		s.fanout(func(ctx context.Context, c Comet) error { return c.PushRoom(ctx, b.room, part) })
+		s.m.batchSize.Observe(float64(n))
+	}
+}
+
+// acked acknowledges a batch's queue messages once it is handed off (outside s.mu).
+func (s *Service) acked(b *batch) {
+	done := time.Now()
+	for i, m := range b.acks {
+		_ = m.Ack()
+		s.m.latency.Observe(done.Sub(b.sent[i]).Seconds())
 	}
 }
 

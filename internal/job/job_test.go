@@ -18,6 +18,7 @@ import (
 type fakeComet struct {
 	mu      sync.Mutex
 	batches map[int64][][]string
+	at      map[int64][]time.Time // when each batch was handed over
 	users   [][]int64
 	delay   time.Duration
 }
@@ -37,6 +38,7 @@ func (c *fakeComet) PushRoom(ctx context.Context, room int64, msgs [][]byte) err
 		b = append(b, string(m))
 	}
 	c.batches[room] = append(c.batches[room], b)
+	c.at[room] = append(c.at[room], time.Now())
 	return nil
 }
 
@@ -58,7 +60,16 @@ func (c *fakeComet) received(room int64) (msgs []string, batches int) {
 	return msgs, len(c.batches[room])
 }
 
-func newComet() *fakeComet { return &fakeComet{batches: map[int64][][]string{}} }
+// handedAt returns when each batch of room was handed over.
+func (c *fakeComet) handedAt(room int64) []time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]time.Time(nil), c.at[room]...)
+}
+
+func newComet() *fakeComet {
+	return &fakeComet{batches: map[int64][][]string{}, at: map[int64][]time.Time{}}
+}
 
 func start(t *testing.T, q *queue.Queue, cfg Config, comets ...Comet) *Service {
 	s, err := New(cfg, Deps{Logger: obs.Discard(), Registry: prometheus.NewRegistry(), Queue: q, Comets: comets})
@@ -134,4 +145,59 @@ func TestDeliversAfterRestart(t *testing.T) {
 	require.Eventually(t, func() bool { got, _ := c2.received(1); return len(got) == 2 }, 10*time.Second, 5*time.Millisecond)
 	got, _ := c2.received(1)
 	require.Equal(t, []string{"b", "c"}, got, "only what was not yet delivered, in order")
+}
+
+func TestQuietRoomDoesNotWaitForWindow(t *testing.T) {
+	q, err := queue.Open(context.Background(), queue.Config{Namespace: "j"}, t.TempDir(), obs.Discard())
+	require.NoError(t, err)
+	defer q.Close()
+	c := newComet()
+	conf := cfg()
+	conf.Window = 2 * time.Second // far longer than a hand-over takes, even under -race
+	s := start(t, q, conf, c)
+	defer s.Stop(context.Background())
+
+	for i, room := range []int64{1, 2, 3} {
+		published := time.Now()
+		publish(t, q, room, fmt.Sprint("lone-", i))
+		require.Eventually(t, func() bool { return len(c.handedAt(room)) == 1 }, 5*time.Second, time.Millisecond)
+		require.Less(t, c.handedAt(room)[0].Sub(published), time.Second,
+			"a lone message in a quiet room is handed over at once, not after the window")
+	}
+}
+
+func TestBusyRoomMergesUpToWindow(t *testing.T) {
+	q, err := queue.Open(context.Background(), queue.Config{Namespace: "j"}, t.TempDir(), obs.Discard())
+	require.NoError(t, err)
+	defer q.Close()
+	c := newComet()
+	conf := cfg()
+	conf.Window, conf.MaxBatch = 500*time.Millisecond, 1000
+	s := start(t, q, conf, c)
+	defer s.Stop(context.Background())
+
+	const n = 40
+	var want []string
+	for i := range n {
+		m := fmt.Sprint("m", i)
+		want = append(want, m)
+		publish(t, q, 9, m)
+	}
+	require.Eventually(t, func() bool { got, _ := c.received(9); return len(got) == n }, 10*time.Second, 5*time.Millisecond)
+	got, batches := c.received(9)
+	require.Equal(t, want, got)
+	// The first message leaves at once; the rest of the burst is merged over the windows
+	// that follow: a few batches, not one per message.
+	require.Less(t, batches, 6)
+	at := c.handedAt(9)
+	for i := 1; i < len(at); i++ {
+		require.Greater(t, at[i].Sub(at[i-1]), conf.Window/2, "a busy room gets at most one batch per window")
+	}
+
+	// A window later with nothing sent, the room is quiet again: the next message leaves at once.
+	time.Sleep(conf.Window + 100*time.Millisecond)
+	published := time.Now()
+	publish(t, q, 9, "after")
+	require.Eventually(t, func() bool { return len(c.handedAt(9)) == batches+1 }, 5*time.Second, time.Millisecond)
+	require.Less(t, c.handedAt(9)[batches].Sub(published), conf.Window/2)
 }

@@ -10,6 +10,7 @@ type metrics struct {
 	cometDropped prometheus.Counter
 	batchSize    prometheus.Histogram
 	latency      prometheus.Histogram
+	roomBatches  map[batchReason]prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -38,6 +39,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.cometDropped = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "zhibo_job_comet_dropped_total", Help: "Batches a comet missed because its queue was full (it is too slow or down).",
 	})
-	reg.MustRegister(m.cometDropped, m.in, m.bad, m.batches, m.cometErrors, m.batchSize, m.latency)
+	rb := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "zhibo_job_room_batches_total",
+		Help: "Room batches made, by why they left: quiet (the room had no batch in the last window: sent at once), window (the window since the last batch closed), full (max_batch reached), stop.",
+	}, []string{"reason"})
+	m.roomBatches = map[batchReason]prometheus.Counter{}
+	for _, r := range batchReasons {
+		m.roomBatches[r] = rb.WithLabelValues(string(r))
+	}
+	reg.MustRegister(m.cometDropped, m.in, m.bad, m.batches, m.cometErrors, m.batchSize, m.latency, rb)
 	return m
 }
