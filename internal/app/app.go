@@ -105,6 +105,9 @@ func New(cfg config.Config, components []string, log *slog.Logger) (*App, error)
 	if err := checkUpstreams(cfg, names); err != nil {
 		return nil, err
 	}
+	if slices.Contains(names, "job") && !slices.Contains(names, "comet") && cfg.Queue.URL == "" {
+		return nil, errors.New("a job without a comet in its process finds the comets through the shared queue: set queue.url (and run logic, which the comets report to, on the same queue)")
+	}
 	split := cfg.GRPCAddr != "" || slices.ContainsFunc(AllNames(), func(n string) bool { return remoteTarget(n, cfg.Peers) != "" })
 	if split && cfg.Queue.URL == "" && slices.ContainsFunc(names, func(n string) bool { return n != "gateway" && n != "comet" }) {
 		return nil, errors.New("a cluster needs one shared queue: set queue.url to the external NATS JetStream")

@@ -90,8 +90,8 @@ func init() {
 				}
 				return nil
 			}},
-		{Name: "job", About: "consumes the push queue, merges per room, sends to comets", Uses: []string{"comet"},
-			Queue: true, build: buildJob},
+		{Name: "job", About: "consumes the push queue, merges per room, sends each room to the comets that hold it",
+			Uses: []string{"comet"}, Optional: []string{"comet"}, Queue: true, build: buildJob},
 		{Name: "gateway", About: "HTTP entry of every process: API of local components (and forwarding to remote ones), web UI, /sub, metrics, health",
 			Uses: []string{"account"}, Optional: []string{"account"}, build: buildGateway},
 	}
@@ -289,14 +289,38 @@ func buildComet(a *App) (lifecycle, error) {
 }
 
 func buildJob(a *App) (lifecycle, error) {
-	comets := a.remoteComets
+	deps := job.Deps{Logger: a.logger("job"), Registry: a.Reg, Queue: a.q, Comets: a.remoteComets}
 	if a.Comet != nil {
-		comets = []job.Comet{a.Comet}
+		deps.Comets = []job.Comet{a.Comet} // the one comet there is: no routing to do
+	} else {
+		// Comets in other processes: route each room to those that hold it, and find them
+		// (new ones included) through their reports.
+		p, err := a.presenceTable()
+		if err != nil {
+			return nil, err
+		}
+		deps.Presence = p
+		deps.Dial = func(addr string) (job.Comet, error) {
+			cc, err := grpcx.Dial(addr)
+			if err != nil {
+				return nil, err
+			}
+			return foundComet{comet.NewRemote(cc, addr), cc}, nil
+		}
 	}
 	var err error
-	a.Job, err = job.New(a.cfg.Job, job.Deps{Logger: a.logger("job"), Registry: a.Reg, Queue: a.q, Comets: comets})
+	a.Job, err = job.New(a.cfg.Job, deps)
 	return a.Job, err
 }
+
+// foundComet is a comet the job found through presence, on a connection of its own that the
+// job closes when the comet is gone.
+type foundComet struct {
+	*comet.Remote
+	cc *grpc.ClientConn
+}
+
+func (c foundComet) Close() error { return c.cc.Close() }
 
 // buildGateway mounts the routes of every local component and forwards those of the
 // components gateway.upstreams names.

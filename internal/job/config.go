@@ -25,6 +25,11 @@ type Config struct {
 	// CometQueue is how many batches may wait for one comet; a comet that falls further behind
 	// misses batches (counted) instead of holding up the others.
 	CometQueue int `yaml:"comet_queue"`
+	// RouteStale is how old a comet's report may be and still say which rooms it holds (split
+	// clusters, routing through presence). An older report says nothing for sure: the comet
+	// then gets every room's batches until a fresh report comes, or until it is taken for
+	// dead (presence.TTL after its last report).
+	RouteStale time.Duration `yaml:"route_stale"`
 }
 
 // RegisterFlags binds the config to flags under prefix.
@@ -35,6 +40,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.StringVar(&c.Durable, prefix+"durable", "job", "durable consumer name shared by all job processes.")
 	fs.IntVar(&c.MaxPending, prefix+"max_pending", 20000, "unacknowledged push messages in flight.")
 	fs.IntVar(&c.CometQueue, prefix+"comet_queue", 1024, "batches that may wait for one comet before it misses some.")
+	fs.DurationVar(&c.RouteStale, prefix+"route_stale", 5*time.Second, "a comet report older than this no longer limits which rooms' batches the comet gets: it gets all (several comet.report_interval).")
 }
 
 // Validate checks the config.
@@ -53,6 +59,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CometQueue < 1 {
 		return errors.New("job.comet_queue must be at least 1")
+	}
+	if c.RouteStale <= 0 {
+		return errors.New("job.route_stale must be positive")
 	}
 	if c.MaxPending < c.MaxBatch {
 		return errors.New("job.max_pending must be at least job.max_batch")

@@ -15,13 +15,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
+	"github.com/zhibo-live/zhibo/internal/presence"
 	"github.com/zhibo-live/zhibo/internal/push"
 )
 
@@ -37,7 +40,13 @@ type Deps struct {
 	Logger   *slog.Logger
 	Registry prometheus.Registerer
 	Queue    *queue.Queue
-	Comets   []Comet
+	// Comets are the fixed comets: the one in this process, or those peers.comets names.
+	Comets []Comet
+	// Presence, when set, routes each room's batches to the comets that hold it and finds
+	// comets by their reports (route.go); Dial connects to a comet found so. Without it every
+	// batch goes to every fixed comet.
+	Presence *presence.Table
+	Dial     func(addr string) (Comet, error)
 }
 
 // Service is the job component.
@@ -57,7 +66,10 @@ type Service struct {
 	stopConsume func()
 	quit        chan struct{}
 	wg          sync.WaitGroup
-	senders     []*sender
+	senders     []*sender // guarded by mu once started (comets come and go with presence)
+	route       *router   // nil without presence
+	stopping    bool      // guarded by mu: no sender is added any more
+	stopRoutes  context.CancelFunc
 	sendersWG   sync.WaitGroup
 	sendCtx     context.Context // canceled when Stop runs out of time: queued batches are dropped
 	cancelSend  context.CancelFunc
@@ -68,7 +80,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.Queue == nil {
 		return nil, errors.New("job: Queue is required")
 	}
-	if len(deps.Comets) == 0 {
+	if len(deps.Comets) == 0 && deps.Presence == nil {
 		return nil, errors.New("job: at least one comet is required")
 	}
 	return &Service{cfg: cfg, deps: deps, log: deps.Logger, m: newMetrics(deps.Registry),
@@ -83,15 +95,19 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.sendCtx, s.cancelSend = context.WithCancel(context.Background())
 	for i, c := range s.deps.Comets {
-		sd := &sender{c: c, name: fmt.Sprintf("comet-%d", i), q: make(chan func(context.Context, Comet) error, s.cfg.CometQueue)}
+		name := fmt.Sprintf("comet-%d", i)
 		if named, ok := c.(fmt.Stringer); ok { // a remote comet names its address
-			sd.name = named.String()
+			name = named.String()
 		}
-		s.senders = append(s.senders, sd)
+		s.newSender(c, name)
 	}
-	for _, sd := range s.senders {
-		s.sendersWG.Add(1)
-		go s.runSender(sd)
+	s.m.comets.Set(float64(len(s.senders)))
+	rctx, cancel := context.WithCancel(context.Background())
+	s.stopRoutes = cancel
+	if err := s.startRouting(rctx); err != nil {
+		cancel()
+		s.closeSenders(ctx)
+		return fmt.Errorf("job: %w", err)
 	}
 	s.wg.Add(1)
 	go s.flusher()
@@ -122,6 +138,9 @@ func (s *Service) shutdown(ctx context.Context) error {
 		s.stopConsume()
 	}
 	close(s.quit)
+	if s.stopRoutes != nil {
+		s.stopRoutes()
+	}
 	s.wg.Wait() // the flusher's last batches are queued
 	s.closeSenders(ctx)
 	return nil
@@ -130,9 +149,13 @@ func (s *Service) shutdown(ctx context.Context) error {
 // closeSenders lets every comet's sender deliver what is queued, then waits for them; when ctx
 // ends first, the rest is dropped.
 func (s *Service) closeSenders(ctx context.Context) {
+	s.mu.Lock()
+	s.stopping = true
 	for _, sd := range s.senders {
 		close(sd.q)
 	}
+	s.senders = nil
+	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() { s.sendersWG.Wait(); close(done) }()
 	select {
@@ -173,10 +196,14 @@ func (s *Service) handle(m queue.Msg) {
 			s.acked(b)
 		}
 	case push.TargetUser:
-		s.fanout(func(ctx context.Context, c Comet) error { return c.PushUsers(ctx, p.UIDs, p.Msgs) })
+		s.mu.Lock()
+		s.fanout(s.senders, func(ctx context.Context, c Comet) error { return c.PushUsers(ctx, p.UIDs, p.Msgs) })
+		s.mu.Unlock()
 		_ = m.Ack()
 	case push.TargetAll:
-		s.fanout(func(ctx context.Context, c Comet) error { return c.Broadcast(ctx, p.Msgs) })
+		s.mu.Lock()
+		s.fanout(s.senders, func(ctx context.Context, c Comet) error { return c.Broadcast(ctx, p.Msgs) })
+		s.mu.Unlock()
 		_ = m.Ack()
 	}
 }
@@ -234,11 +261,19 @@ func (s *Service) flush(take func(*merger) []*batch) {
 // so a room's batches reach each comet's queue in the order the merger made them.
 func (s *Service) handOff(b *batch) {
 	s.m.roomBatches[b.reason].Inc()
+	to := s.targets(b.room)
+	var published time.Time
+	for _, t := range b.sent {
+		if t.After(published) {
+			published = t
+		}
+	}
 	for msgs := b.msgs; len(msgs) > 0; {
 		n := min(len(msgs), s.cfg.MaxBatch)
 		part := msgs[:n]
 		msgs = msgs[n:]
-		s.fanout(func(ctx context.Context, c Comet) error { return c.PushRoom(ctx, b.room, part) })
+		s.fanout(to, func(ctx context.Context, c Comet) error { return c.PushRoom(ctx, b.room, part) })
+		s.remember(b.room, published, part, to)
 		s.m.batchSize.Observe(float64(n))
 	}
 }
@@ -252,29 +287,54 @@ func (s *Service) acked(b *batch) {
 	}
 }
 
-// fanout hands one batch to every comet's sender. Each comet has its own goroutine and bounded
-// queue, so a dead or slow comet only delays (and, once its queue is full, misses) its own
-// batches: the others are never held up. A comet's batches keep their order.
-func (s *Service) fanout(send func(context.Context, Comet) error) {
-	for _, c := range s.senders {
-		select {
-		case c.q <- send:
-		default:
-			s.m.cometDropped.Inc()
-			s.log.Warn("comet queue full, batch dropped for it", "comet", c.name)
-		}
+// fanout hands one batch to each of the given comets' senders; s.mu is held. Each comet has
+// its own goroutine and bounded queue, so a dead or slow comet only delays (and, once its
+// queue is full, misses) its own batches: the others are never held up. A comet's batches
+// keep their order.
+func (s *Service) fanout(to []*sender, send func(context.Context, Comet) error) {
+	for _, c := range to {
+		s.enqueue(c, send)
+	}
+}
+
+// enqueue hands one batch to one comet's sender; s.mu is held.
+func (s *Service) enqueue(c *sender, send func(context.Context, Comet) error) {
+	select {
+	case c.q <- send:
+	default:
+		s.m.cometDropped.Inc()
+		s.log.Warn("comet queue full, batch dropped for it", "comet", c.name)
 	}
 }
 
 // sender delivers one comet's batches in order, each bounded by PushTimeout.
 type sender struct {
-	c    Comet
-	name string
-	q    chan func(context.Context, Comet) error
+	c     Comet
+	name  string // the comet's address, or comet-N for one in this process
+	found bool   // found through presence (not a fixed comet): let go when it is gone
+	q     chan func(context.Context, Comet) error
+}
+
+// newSender starts delivering to c; s.mu is held once the service has started.
+func (s *Service) newSender(c Comet, name string) *sender {
+	sd := &sender{c: c, name: name, q: make(chan func(context.Context, Comet) error, s.cfg.CometQueue)}
+	s.senders = append(s.senders, sd)
+	s.sendersWG.Add(1)
+	go s.runSender(sd)
+	return sd
+}
+
+// removeSender stops delivering to a comet once what is queued for it is sent; s.mu is held.
+func (s *Service) removeSender(sd *sender) {
+	s.senders = slices.DeleteFunc(s.senders, func(x *sender) bool { return x == sd })
+	close(sd.q) // its goroutine sends what is queued, then closes the connection
 }
 
 func (s *Service) runSender(c *sender) {
 	defer s.sendersWG.Done()
+	if cl, ok := c.c.(io.Closer); ok && c.found {
+		defer cl.Close() // a comet found through presence is this job's own connection
+	}
 	for send := range c.q {
 		if s.sendCtx.Err() != nil {
 			s.m.cometDropped.Inc() // stopping and out of time

@@ -78,7 +78,7 @@ func start(t *testing.T, q *queue.Queue, cfg Config, comets ...Comet) *Service {
 	return s
 }
 
-func publish(t *testing.T, q *queue.Queue, room int64, msgs ...string) {
+func publish(t testing.TB, q *queue.Queue, room int64, msgs ...string) {
 	p := push.Push{Target: push.TargetRoom, RoomID: room}
 	for _, m := range msgs {
 		p.Msgs = append(p.Msgs, []byte(m))
@@ -87,7 +87,8 @@ func publish(t *testing.T, q *queue.Queue, room int64, msgs ...string) {
 }
 
 func cfg() Config {
-	return Config{Window: 50 * time.Millisecond, MaxBatch: 10, PushTimeout: 2 * time.Second, Durable: "job", MaxPending: 1000, CometQueue: 64}
+	return Config{Window: 50 * time.Millisecond, MaxBatch: 10, PushTimeout: 2 * time.Second, Durable: "job", MaxPending: 1000, CometQueue: 64,
+		RouteStale: 5 * time.Second}
 }
 
 func TestMergesInOrderAndSkipsSlowComet(t *testing.T) {

@@ -11,6 +11,9 @@ type metrics struct {
 	batchSize    prometheus.Histogram
 	latency      prometheus.Histogram
 	roomBatches  map[batchReason]prometheus.Counter
+	comets       prometheus.Gauge
+	routedAway   prometheus.Counter
+	replayed     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -47,6 +50,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, r := range batchReasons {
 		m.roomBatches[r] = rb.WithLabelValues(string(r))
 	}
-	reg.MustRegister(m.cometDropped, m.in, m.bad, m.batches, m.cometErrors, m.batchSize, m.latency, rb)
+	m.comets = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "zhibo_job_comets", Help: "Comets this job delivers to (fixed ones and those found through presence).",
+	})
+	m.routedAway = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "zhibo_job_batches_routed_away_total", Help: "Room batches not sent to a comet because its report says it holds no viewer of the room.",
+	})
+	m.replayed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "zhibo_job_batches_replayed_total", Help: "Room batches sent again to a comet whose first viewer of the room this job learned of after the batch had skipped it.",
+	})
+	reg.MustRegister(m.comets, m.routedAway, m.replayed, m.cometDropped, m.in, m.bad, m.batches, m.cometErrors, m.batchSize, m.latency, rb)
 	return m
 }
