@@ -65,7 +65,8 @@ type run struct {
 	sendersList []*sender
 	senders     int
 	wsURL       string
-	tcpAddr     string
+	wsURLs      []string // from danmu-info's host list (hosts)
+	tcpAddrs    []string
 	sources     []*net.TCPAddr
 
 	startNS     int64 // comments stamped before this are not ours

@@ -76,9 +76,9 @@ func (r *run) dialOptions(i int) viewer.Options {
 	// WebSocket for the share ws_ratio of each room's viewers, interleaved with raw TCP.
 	j := float64(i / len(r.rooms))
 	if math.Floor((j+1)*r.cfg.WSRatio) > math.Floor(j*r.cfg.WSRatio) {
-		o.WS, o.Addr = true, r.wsURL
+		o.WS, o.Addr = true, r.wsURLs[i%len(r.wsURLs)]
 	} else {
-		o.Addr = r.tcpAddr
+		o.Addr = r.tcpAddrs[i%len(r.tcpAddrs)]
 	}
 	if len(r.sources) > 0 {
 		o.Local = r.sources[i%len(r.sources)]

@@ -211,14 +211,33 @@ func (r *run) setupOne(ctx context.Context, i int) error {
 	}
 	r.rooms[i] = benchRoom{id: id} // its tokens are fetched once every room exists (fetchTokens)
 	if i == 0 {
-		r.tcpAddr = r.cfg.TCPAddr
-		if r.tcpAddr == "" {
-			if len(info.HostList) == 0 || info.HostList[0].Port == 0 {
-				return errors.New("danmu-info announces no raw TCP port: pass -tcp_addr or use -ws")
-			}
-			u, _ := url.Parse(r.wsURL)
-			r.tcpAddr = net.JoinHostPort(u.Hostname(), strconv.Itoa(info.HostList[0].Port))
+		return r.hosts(info)
+	}
+	return nil
+}
+
+// hosts takes the comets to connect to from danmu-info's host list, as a client does: viewer
+// i uses entry i mod n, so a cluster's comets share the viewers. Every entry is dialled on
+// the host of -url (the bench sends to this machine only); an entry without a WebSocket port
+// uses -url's, and -tcp_addr replaces the raw TCP addresses.
+func (r *run) hosts(info danmuInfo) error {
+	u, _ := url.Parse(r.wsURL)
+	for _, h := range info.HostList {
+		if h.WSPort > 0 {
+			r.wsURLs = append(r.wsURLs, u.Scheme+"://"+net.JoinHostPort(u.Hostname(), strconv.Itoa(h.WSPort))+"/sub")
 		}
+		if h.Port > 0 {
+			r.tcpAddrs = append(r.tcpAddrs, net.JoinHostPort(u.Hostname(), strconv.Itoa(h.Port)))
+		}
+	}
+	if len(r.wsURLs) == 0 {
+		r.wsURLs = []string{r.wsURL}
+	}
+	if r.cfg.TCPAddr != "" {
+		r.tcpAddrs = []string{r.cfg.TCPAddr}
+	}
+	if len(r.tcpAddrs) == 0 && r.cfg.WSRatio < 1 {
+		return errors.New("danmu-info announces no raw TCP port: pass -tcp_addr or use -ws")
 	}
 	return nil
 }
