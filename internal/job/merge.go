@@ -14,9 +14,10 @@ import (
 // aside) — the comets' writes per viewer stay bounded by 1/Window as with a fixed window —
 // while a message to a quiet room waits for nothing.
 //
-// Every window ends Window after the send that opened it, and sends happen in time order,
-// so windows close in the order they opened: the open windows are a FIFO queue, not a heap,
-// and the flusher sleeps until the oldest one closes.
+// Every window ends Window after the send that opened it, and sends happen in time order
+// (the service reads the clock under its lock), so windows close in the order they opened:
+// the open windows are a FIFO queue, not a heap, and the flusher sleeps until the oldest one
+// closes.
 
 // batchReason says why a batch left; it labels zhibo_job_room_batches_total.
 type batchReason string
@@ -27,8 +28,6 @@ const (
 	reasonFull   batchReason = "full"   // MaxBatch messages were waiting
 	reasonStop   batchReason = "stop"   // the job is stopping
 )
-
-var batchReasons = []batchReason{reasonQuiet, reasonWindow, reasonFull, reasonStop}
 
 // batch is a room's messages handed to the comets together, with the queue messages that
 // carried them (acknowledged once the batch is handed over).
@@ -49,8 +48,9 @@ type roomWindow struct {
 	batch
 }
 
-// closing is an entry of the close queue; it is stale when its room has since sent a full
-// batch (which opened a new window and queued a new entry).
+// closing is an entry of the close queue; it is stale when its room has since sent a batch
+// before the flusher closed the window (a full one, or one whose window was already over),
+// which opened a newer window with an entry of its own.
 type closing struct {
 	r   *roomWindow
 	gen uint64
