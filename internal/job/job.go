@@ -1,8 +1,13 @@
 // Package job delivers pushes: it consumes the durable push stream, merges each room's
-// messages into batches, and hands each batch to every comet, which encodes it once per room.
-// Messages are acknowledged only after the comets have the batch, so a job that dies before
-// that loses nothing: another job (or the restarted one) gets the unacknowledged messages
-// again.
+// messages into batches, and hands each batch to the comets that hold the room (route.go),
+// which encode it once per room.
+//
+// Delivery today: a message is acknowledged once its batch is in each target comet's send
+// queue (at most comet_queue batches per comet), not once the comet has taken it. A job that
+// dies before the hand-off loses nothing — another job (or the restarted one) gets the
+// unacknowledged messages again — but batches queued and not yet sent when it dies are lost
+// for those comets, and a comet whose queue is full misses batches (counted in
+// zhibo_job_comet_dropped_total).
 //
 // The merge window adapts to the room (merge.go): a message to a room that has had no batch
 // in the last Window leaves at once; a busy room's messages are merged until Window has
