@@ -2,6 +2,9 @@ package account
 
 import (
 	"context"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
 
 	"google.golang.org/grpc"
 
@@ -52,33 +55,62 @@ func (g *grpcServer) Names(ctx context.Context, r *accountv1.NamesRequest) (*acc
 }
 
 // Remote is the account component in another process, reached over gRPC; it implements Client.
+// With a cache TTL it keeps accepted tokens and users it was told about for that long (a
+// revoked token then works for at most the TTL longer, beside account.revocation_ttl).
 type Remote struct {
-	c accountv1.AccountServiceClient
+	c      accountv1.AccountServiceClient
+	tokens *expirable.LRU[string, int64]
+	users  *expirable.LRU[int64, User]
 }
 
 var _ Client = (*Remote)(nil)
 
-// NewRemote talks to account over cc.
-func NewRemote(cc grpc.ClientConnInterface) *Remote {
-	return &Remote{c: accountv1.NewAccountServiceClient(cc)}
+// remoteCacheSize bounds each cache of a Remote.
+const remoteCacheSize = 65536
+
+// NewRemote talks to account over cc, caching answers for ttl (0 = no cache).
+func NewRemote(cc grpc.ClientConnInterface, ttl time.Duration) *Remote {
+	r := &Remote{c: accountv1.NewAccountServiceClient(cc)}
+	if ttl > 0 {
+		r.tokens = expirable.NewLRU[string, int64](remoteCacheSize, nil, ttl)
+		r.users = expirable.NewLRU[int64, User](remoteCacheSize, nil, ttl)
+	}
+	return r
 }
 
 // Verify implements Client.
 func (r *Remote) Verify(ctx context.Context, tok string) (int64, error) {
+	if r.tokens != nil {
+		if uid, ok := r.tokens.Get(tok); ok {
+			return uid, nil
+		}
+	}
 	resp, err := r.c.Verify(ctx, &accountv1.VerifyRequest{Token: tok})
 	if err != nil {
 		return 0, grpcx.FromStatus(err)
+	}
+	if r.tokens != nil {
+		r.tokens.Add(tok, resp.GetUid())
 	}
 	return resp.GetUid(), nil
 }
 
 // User implements Client.
 func (r *Remote) User(ctx context.Context, uid int64) (User, error) {
+	if r.users != nil {
+		if u, ok := r.users.Get(uid); ok {
+			return u, nil
+		}
+	}
 	u, err := r.c.GetUser(ctx, &accountv1.GetUserRequest{Uid: uid})
 	if err != nil {
 		return User{}, grpcx.FromStatus(err)
 	}
-	return User{UID: u.GetUid(), Name: u.GetName(), CreatedAt: u.GetCreatedAt()}, nil
+	out := User{UID: u.GetUid(), Name: u.GetName(), CreatedAt: u.GetCreatedAt()}
+	if r.users != nil {
+		r.users.Add(uid, out)
+	}
+	return out, nil
 }
 
 // Names implements Client, in calls of at most maxNames uids.

@@ -38,7 +38,7 @@ func init() {
 			remote:  func(p config.Peers) string { return p.Account },
 			dial: func(a *App) error {
 				cc, err := a.dial(a.cfg.Peers.Account)
-				a.accounts = account.NewRemote(cc)
+				a.accounts = account.NewRemote(cc, a.cfg.Peers.CacheTTL)
 				return err
 			}},
 		{Name: "logic", About: "connection auth, online counts across comets", Queue: true, Key: true, build: buildLogic,
@@ -57,7 +57,7 @@ func init() {
 			remote:  func(p config.Peers) string { return p.Room },
 			dial: func(a *App) error {
 				cc, err := a.dial(a.cfg.Peers.Room)
-				a.rooms = room.NewRemote(cc)
+				a.rooms = room.NewRemote(cc, a.cfg.Peers.CacheTTL)
 				return err
 			}},
 		{Name: "gift", About: "gift catalog, wallets, idempotent gift orders, ranks, anchor scores",
@@ -300,6 +300,7 @@ func buildJob(a *App) (lifecycle, error) {
 			return nil, err
 		}
 		deps.Presence = p
+		deps.Leases = a.leases // several jobs: one consumes, so a room's messages keep their order
 		deps.Dial = func(addr string) (job.Comet, error) {
 			cc, err := grpcx.Dial(addr)
 			if err != nil {

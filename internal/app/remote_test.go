@@ -44,7 +44,7 @@ func TestRemoteClientsMatchLocal(t *testing.T) {
 	require.NoError(t, err)
 
 	// account
-	accounts := account.NewRemote(cc)
+	accounts := account.NewRemote(cc, 0)
 	uid, err := accounts.Verify(ctx, sess.Token)
 	require.NoError(t, err)
 	require.Equal(t, sess.UID, uid)
@@ -67,7 +67,7 @@ func TestRemoteClientsMatchLocal(t *testing.T) {
 	require.Equal(t, map[int64]string{sess.UID: "remote_owner"}, names)
 
 	// room
-	rooms := room.NewRemote(cc)
+	rooms := room.NewRemote(cc, 0)
 	got, err := rooms.Get(ctx, rm.ID)
 	require.NoError(t, err)
 	want, err := a.Room.Get(ctx, rm.ID)
@@ -106,6 +106,54 @@ func TestRemoteClientsMatchLocal(t *testing.T) {
 	require.True(t, errors.Is(err, room.ErrRoomNotFound) || apierr.From(err).Status == 404, "unknown room: %v", err)
 }
 
+// With peers.cache_ttl a remote keeps what it was told for that long: a changed room is seen
+// at most the TTL late, a SetTag through the remote drops its copy at once, and an unknown
+// room is asked again every time (errors are not kept).
+func TestRemoteCacheTTL(t *testing.T) {
+	natsURL := queuetest.URL(t)
+	a, _ := startAll(t, filepath.Join(t.TempDir(), "data"), func(c *config.Config) {
+		c.GRPCAddr = "127.0.0.1:0"
+		c.Queue.URL, c.Queue.Namespace = natsURL, queuetest.Namespace(t, natsURL, "cache")
+	})
+	cc, err := grpcx.Dial(a.GRPCAddr().String())
+	require.NoError(t, err)
+	t.Cleanup(func() { cc.Close() })
+	ctx := context.Background()
+	sess, err := a.Account.SignUp(ctx, "cache_owner", "password1")
+	require.NoError(t, err)
+	rm, err := a.Room.Create(ctx, sess.UID, room.Fields{Title: ptr("before")})
+	require.NoError(t, err)
+
+	const ttl = 300 * time.Millisecond
+	rooms := room.NewRemote(cc, ttl)
+	got, err := rooms.Get(ctx, rm.ID)
+	require.NoError(t, err)
+	require.Equal(t, "before", got.Title)
+	_, err = a.Room.Update(ctx, sess.UID, rm.ID, room.Fields{Title: ptr("after")})
+	require.NoError(t, err)
+	got, err = rooms.Get(ctx, rm.ID)
+	require.NoError(t, err)
+	require.Equal(t, "before", got.Title, "within the TTL the kept copy answers")
+	require.Eventually(t, func() bool { got, err := rooms.Get(ctx, rm.ID); return err == nil && got.Title == "after" },
+		5*time.Second, 20*time.Millisecond, "after the TTL the room is asked again")
+	require.NoError(t, rooms.SetTag(ctx, rm.ID, "lottery", true))
+	got, err = rooms.Get(ctx, rm.ID)
+	require.NoError(t, err)
+	require.Contains(t, got.Tags, "lottery", "SetTag dropped the kept copy")
+	_, err = rooms.Get(ctx, 424242)
+	require.ErrorIs(t, err, room.ErrRoomNotFound)
+
+	accounts := account.NewRemote(cc, ttl)
+	u, err := accounts.User(ctx, sess.UID)
+	require.NoError(t, err)
+	require.Equal(t, "cache_owner", u.Name)
+	uid, err := accounts.Verify(ctx, sess.Token)
+	require.NoError(t, err)
+	require.Equal(t, sess.UID, uid)
+	_, err = accounts.Verify(ctx, "not-a-token")
+	require.ErrorIs(t, err, account.ErrTokenInvalid, "refusals are not kept, nor turned into acceptances")
+}
+
 func ptr[T any](v T) *T { return &v }
 
 // BenchmarkRemoteCall measures what a call to another process adds: room.Get and
@@ -128,7 +176,7 @@ func BenchmarkRemoteCall(b *testing.B) {
 	require.NoError(b, err)
 	rm, err := a.Room.Create(ctx, sess.UID, room.Fields{Title: ptr("bench")})
 	require.NoError(b, err)
-	remoteRooms, remoteAccounts := room.NewRemote(cc), account.NewRemote(cc)
+	remoteRooms, remoteAccounts := room.NewRemote(cc, 0), account.NewRemote(cc, 0)
 	for _, bc := range []struct {
 		name string
 		call func() error

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -177,10 +178,15 @@ type Peers struct {
 	Logic string `yaml:"logic"`
 	// Comets are every comet a job in this process delivers to, when no comet runs here.
 	Comets []string `yaml:"comets"`
+	// CacheTTL is how long this process keeps what a remote account or room told it about a
+	// token, a user or a room (0 = ask every time). A revoked token or a changed room is seen
+	// here at most this late.
+	CacheTTL time.Duration `yaml:"cache_ttl"`
 }
 
 // RegisterFlags binds the peers to flags under prefix.
 func (p *Peers) RegisterFlags(fs *flag.FlagSet, prefix string) {
+	fs.DurationVar(&p.CacheTTL, prefix+"cache_ttl", time.Second, "how long answers of a remote account (tokens, users) and room (rooms) are kept (0 = no cache).")
 	fs.StringVar(&p.Account, prefix+"account", "", "gRPC target of a remote account, host:port or dns:///name:port (empty = account runs here, or none).")
 	fs.StringVar(&p.Room, prefix+"room", "", "gRPC target of a remote room, host:port or dns:///name:port (empty = room runs here).")
 	fs.StringVar(&p.Gift, prefix+"gift", "", "gRPC target of a remote gift, host:port or dns:///name:port (empty = gift runs here, or none: /api/me shows no balance).")

@@ -28,6 +28,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/zhibo-live/zhibo/internal/platform/lease"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/presence"
 	"github.com/zhibo-live/zhibo/internal/push"
@@ -52,6 +53,8 @@ type Deps struct {
 	// batch goes to every fixed comet.
 	Presence *presence.Table
 	Dial     func(addr string) (Comet, error)
+	// Leases, when set, let one job of the cluster consume at a time (standby).
+	Leases *lease.Node
 }
 
 // Service is the job component.
@@ -75,6 +78,7 @@ type Service struct {
 	route       *router   // nil without presence
 	stopping    bool      // guarded by mu: no sender is added any more
 	stopRoutes  context.CancelFunc
+	active      *lease.Lease // nil when this job is alone
 	sendersWG   sync.WaitGroup
 	sendCtx     context.Context // canceled when Stop runs out of time: queued batches are dropped
 	cancelSend  context.CancelFunc
@@ -116,10 +120,14 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.wg.Add(1)
 	go s.flusher()
-	stop, err := q.Consume(ctx, queue.ConsumerSpec{
-		Stream: q.Stream(push.Stream), Durable: s.cfg.Durable,
-		AckWait: 30 * time.Second, MaxPending: s.cfg.MaxPending,
-	}, s.handle)
+	if s.deps.Leases != nil {
+		s.active = s.deps.Leases.Lease(activeLease)
+		s.active.Start(ctx)
+		s.wg.Add(1)
+		go s.standby()
+		return nil
+	}
+	stop, err := s.consume(ctx)
 	if err != nil {
 		close(s.quit)
 		s.wg.Wait()
@@ -129,6 +137,60 @@ func (s *Service) Start(ctx context.Context) error {
 	s.stopConsume = stop
 	return nil
 }
+
+// activeLease is held by the one job of a cluster that consumes the push stream.
+const activeLease = "job-active"
+
+// consume starts taking messages from the push stream.
+func (s *Service) consume(ctx context.Context) (func(), error) {
+	q := s.deps.Queue
+	return q.Consume(ctx, queue.ConsumerSpec{
+		Stream: q.Stream(push.Stream), Durable: s.cfg.Durable,
+		AckWait: 30 * time.Second, MaxPending: s.cfg.MaxPending,
+	}, s.handle)
+}
+
+// standby consumes while this job holds the active lease and stands by otherwise. Two jobs
+// consuming one room's messages at once would each merge and send their share, and a
+// room's messages would reach viewers out of order; so one job of the cluster consumes and
+// the others take over within lease.ttl + lease.renew when it dies (at once when it stops).
+func (s *Service) standby() {
+	defer s.wg.Done()
+	t := time.NewTicker(activePoll)
+	defer t.Stop()
+	var stop func()
+	defer func() {
+		if stop != nil {
+			stop()
+		}
+	}()
+	for {
+		switch held := s.active.Held(); {
+		case held && stop == nil:
+			var err error
+			if stop, err = s.consume(context.Background()); err != nil {
+				s.log.Warn("job: cannot consume the push stream; retrying", "err", err)
+				stop = nil
+			} else {
+				s.m.active.Set(1)
+				s.log.Info("job active: consuming the push stream")
+			}
+		case !held && stop != nil:
+			stop()
+			stop = nil
+			s.m.active.Set(0)
+			s.log.Warn("job standing by: the active lease was lost")
+		}
+		select {
+		case <-s.quit:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// activePoll is how often a standing-by job checks whether it holds the active lease.
+const activePoll = 200 * time.Millisecond
 
 // Stop stops consuming, sends what is merged, and waits — for slow comets only as long as ctx
 // allows; what they have not taken by then is dropped.
@@ -148,6 +210,10 @@ func (s *Service) shutdown(ctx context.Context) error {
 	}
 	s.wg.Wait() // the flusher's last batches are queued
 	s.closeSenders(ctx)
+	if s.active != nil {
+		// Released after the last acknowledgement, so the next job starts where this one ended.
+		return s.active.Stop(ctx)
+	}
 	return nil
 }
 

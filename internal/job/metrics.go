@@ -12,6 +12,7 @@ type metrics struct {
 	latency      prometheus.Histogram
 	roomBatches  map[batchReason]prometheus.Counter
 	comets       prometheus.Gauge
+	active       prometheus.Gauge
 	routedAway   prometheus.Counter
 	replayed     prometheus.Counter
 }
@@ -59,6 +60,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.replayed = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "zhibo_job_batches_replayed_total", Help: "Room batches sent again to a comet whose first viewer of the room this job learned of after the batch had skipped it.",
 	})
-	reg.MustRegister(m.comets, m.routedAway, m.replayed, m.cometDropped, m.in, m.bad, m.batches, m.cometErrors, m.batchSize, m.latency, rb)
+	m.active = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "zhibo_job_active", Help: "1 while this job consumes the push stream (it holds the job-active lease), 0 while it stands by.",
+	})
+	reg.MustRegister(m.active, m.comets, m.routedAway, m.replayed, m.cometDropped, m.in, m.bad, m.batches, m.cometErrors, m.batchSize, m.latency, rb)
 	return m
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zhibo-live/zhibo/internal/platform/lease/leasetest"
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/presence"
@@ -255,4 +256,55 @@ func totalBatches(fakes map[string]*fakeComet) int {
 		fc.mu.Unlock()
 	}
 	return n
+}
+
+// Two jobs of a cluster: one consumes and the other stands by, so a room's messages reach the
+// comet in the order they were published (two consumers would each merge and send their
+// share); when the active job stops, the other takes over and nothing is lost.
+func TestOneActiveJobKeepsRoomOrder(t *testing.T) {
+	q, err := queue.Open(context.Background(), queue.Config{Namespace: "act"}, t.TempDir(), obs.Discard())
+	require.NoError(t, err)
+	defer q.Close()
+	c := newComet()
+	startJob := func() (*Service, *prometheus.Registry) {
+		leases, _ := leasetest.Node(t, q)
+		reg := prometheus.NewRegistry()
+		s, err := New(cfg(), Deps{Logger: obs.Discard(), Registry: reg, Queue: q, Comets: []Comet{c}, Leases: leases})
+		require.NoError(t, err)
+		require.NoError(t, s.Start(context.Background()))
+		return s, reg
+	}
+	j1, r1 := startJob()
+	j2, r2 := startJob()
+	defer j2.Stop(context.Background())
+	active := func(g prometheus.Gatherer) float64 {
+		mfs, err := g.Gather()
+		require.NoError(t, err)
+		for _, mf := range mfs {
+			if mf.GetName() == "zhibo_job_active" {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		return -1
+	}
+	require.Eventually(t, func() bool { return active(r1)+active(r2) == 1 }, 10*time.Second, 10*time.Millisecond, "exactly one job consumes")
+
+	var want []string
+	for i := range 300 {
+		m := fmt.Sprint(i)
+		want = append(want, m)
+		publish(t, q, 3, m)
+	}
+	require.Eventually(t, func() bool { g, _ := c.received(3); return len(g) == 300 }, 10*time.Second, 5*time.Millisecond)
+	got, _ := c.received(3)
+	require.Equal(t, want, got, "in publish order")
+
+	first, standby := j1, r2
+	if active(r2) == 1 {
+		first, standby = j2, r1
+	}
+	require.NoError(t, first.Stop(context.Background()))
+	require.Eventually(t, func() bool { return active(standby) == 1 }, 10*time.Second, 10*time.Millisecond, "the standby takes over")
+	publish(t, q, 3, "after")
+	require.Eventually(t, func() bool { g, _ := c.received(3); return len(g) == 301 && g[300] == "after" }, 10*time.Second, 5*time.Millisecond)
 }

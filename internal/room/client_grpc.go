@@ -2,6 +2,9 @@ package room
 
 import (
 	"context"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
 
 	"google.golang.org/grpc"
 
@@ -42,17 +45,39 @@ func (g *grpcServer) SetTag(ctx context.Context, r *roomv1.SetTagRequest) (*room
 }
 
 // Remote is the room component in another process, reached over gRPC; it implements Client.
-type Remote struct{ c roomv1.RoomServiceClient }
+// With a cache TTL it keeps the rooms it was told about for that long: a change to a room (its
+// owner, live state, tags) reaches this process at most the TTL late. SetTag drops the room.
+type Remote struct {
+	c     roomv1.RoomServiceClient
+	rooms *expirable.LRU[int64, Room]
+}
 
 var _ Client = (*Remote)(nil)
 
-// NewRemote talks to room over cc.
-func NewRemote(cc grpc.ClientConnInterface) *Remote {
-	return &Remote{c: roomv1.NewRoomServiceClient(cc)}
+// NewRemote talks to room over cc, caching rooms for ttl (0 = no cache).
+func NewRemote(cc grpc.ClientConnInterface, ttl time.Duration) *Remote {
+	r := &Remote{c: roomv1.NewRoomServiceClient(cc)}
+	if ttl > 0 {
+		r.rooms = expirable.NewLRU[int64, Room](65536, nil, ttl)
+	}
+	return r
 }
 
 // Get implements Client.
 func (r *Remote) Get(ctx context.Context, id int64) (Room, error) {
+	if r.rooms != nil {
+		if rm, ok := r.rooms.Get(id); ok {
+			return rm, nil
+		}
+	}
+	rm, err := r.get(ctx, id)
+	if err == nil && r.rooms != nil {
+		r.rooms.Add(id, rm)
+	}
+	return rm, err
+}
+
+func (r *Remote) get(ctx context.Context, id int64) (Room, error) {
 	rm, err := r.c.GetRoom(ctx, &roomv1.GetRoomRequest{Id: id})
 	if err != nil {
 		return Room{}, grpcx.FromStatus(err)
@@ -69,6 +94,9 @@ func (r *Remote) Get(ctx context.Context, id int64) (Room, error) {
 
 // SetTag implements Client.
 func (r *Remote) SetTag(ctx context.Context, id int64, tag string, on bool) error {
+	if r.rooms != nil {
+		r.rooms.Remove(id)
+	}
 	_, err := r.c.SetTag(ctx, &roomv1.SetTagRequest{RoomId: id, Tag: tag, On: on})
 	return grpcx.FromStatus(err)
 }
