@@ -30,6 +30,13 @@ type Config struct {
 	// then gets every room's batches until a fresh report comes, or until it is taken for
 	// dead (presence.TTL after its last report).
 	RouteStale time.Duration `yaml:"route_stale"`
+	// CometDeadAfter: a comet whose pushes have failed for this long is declared dead; its
+	// batches are then given up on (acknowledged without it) until a push succeeds again.
+	// Until then a failed push is retried, and the messages wait unacknowledged.
+	CometDeadAfter time.Duration `yaml:"comet_dead_after"`
+	// AckWait is how long the queue waits for a message's acknowledgement before giving it
+	// to a job again (a job that died holding it); more than comet_dead_after + push_timeout.
+	AckWait time.Duration `yaml:"ack_wait"`
 }
 
 // RegisterFlags binds the config to flags under prefix.
@@ -40,6 +47,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.StringVar(&c.Durable, prefix+"durable", "job", "durable consumer name shared by all job processes.")
 	fs.IntVar(&c.MaxPending, prefix+"max_pending", 20000, "unacknowledged push messages in flight.")
 	fs.IntVar(&c.CometQueue, prefix+"comet_queue", 1024, "batches that may wait for one comet before it misses some.")
+	fs.DurationVar(&c.CometDeadAfter, prefix+"comet_dead_after", 5*time.Second, "a comet failing pushes this long is declared dead: its batches are given up on until it answers again.")
+	fs.DurationVar(&c.AckWait, prefix+"ack_wait", 30*time.Second, "a message not acknowledged this long (its job died) goes to a job again (> comet_dead_after + push_timeout).")
 	fs.DurationVar(&c.RouteStale, prefix+"route_stale", 5*time.Second, "a comet report older than this no longer limits which rooms' batches the comet gets: it gets all (several comet.report_interval).")
 }
 
@@ -59,6 +68,12 @@ func (c *Config) Validate() error {
 	}
 	if c.CometQueue < 1 {
 		return errors.New("job.comet_queue must be at least 1")
+	}
+	if c.CometDeadAfter < 0 {
+		return errors.New("job.comet_dead_after must not be negative")
+	}
+	if c.AckWait <= c.CometDeadAfter+c.PushTimeout {
+		return errors.New("job.ack_wait must be more than job.comet_dead_after + job.push_timeout")
 	}
 	if c.RouteStale <= 0 {
 		return errors.New("job.route_stale must be positive")

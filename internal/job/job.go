@@ -2,12 +2,12 @@
 // messages into batches, and hands each batch to the comets that hold the room (route.go),
 // which encode it once per room.
 //
-// Delivery today: a message is acknowledged once its batch is in each target comet's send
-// queue (at most comet_queue batches per comet), not once the comet has taken it. A job that
-// dies before the hand-off loses nothing — another job (or the restarted one) gets the
-// unacknowledged messages again — but batches queued and not yet sent when it dies are lost
-// for those comets, and a comet whose queue is full misses batches (counted in
-// zhibo_job_comet_dropped_total).
+// Delivery: a message is acknowledged once every comet its batch was routed to has taken the
+// batch, or has been declared dead (its pushes failing for comet_dead_after, or its queue of
+// comet_queue batches full). Until then a failed push is retried. So a message acknowledged
+// by the queue reached every live comet that holds its room; a job that dies before that
+// leaves its messages unacknowledged and the next job delivers them again (at least once: a
+// viewer on a comet that had taken the batch may get it twice).
 //
 // The merge window adapts to the room (merge.go): a message to a room that has had no batch
 // in the last Window leaves at once; a busy room's messages are merged until Window has
@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -146,7 +147,7 @@ func (s *Service) consume(ctx context.Context) (func(), error) {
 	q := s.deps.Queue
 	return q.Consume(ctx, queue.ConsumerSpec{
 		Stream: q.Stream(push.Stream), Durable: s.cfg.Durable,
-		AckWait: 30 * time.Second, MaxPending: s.cfg.MaxPending,
+		AckWait: s.cfg.AckWait, MaxPending: s.cfg.MaxPending,
 	}, s.handle)
 }
 
@@ -263,19 +264,18 @@ func (s *Service) handle(m queue.Msg) {
 			default:
 			}
 		}
-		if b != nil {
-			s.acked(b)
-		}
 	case push.TargetUser:
 		s.mu.Lock()
-		s.fanout(s.senders, func(ctx context.Context, c Comet) error { return c.PushUsers(ctx, p.UIDs, p.Msgs) })
+		d := newDelivery(func() { _ = m.Ack() })
+		s.fanout(s.senders, d, func(ctx context.Context, c Comet) error { return c.PushUsers(ctx, p.UIDs, p.Msgs) })
+		d.done()
 		s.mu.Unlock()
-		_ = m.Ack()
 	case push.TargetAll:
 		s.mu.Lock()
-		s.fanout(s.senders, func(ctx context.Context, c Comet) error { return c.Broadcast(ctx, p.Msgs) })
+		d := newDelivery(func() { _ = m.Ack() })
+		s.fanout(s.senders, d, func(ctx context.Context, c Comet) error { return c.Broadcast(ctx, p.Msgs) })
+		d.done()
 		s.mu.Unlock()
-		_ = m.Ack()
 	}
 }
 
@@ -315,24 +315,24 @@ func (s *Service) flusher() {
 	}
 }
 
-// flush hands off the batches take returns, then acknowledges them.
+// flush hands off the batches take returns.
 func (s *Service) flush(take func(*merger) []*batch) {
 	s.mu.Lock()
-	out := take(s.merge)
-	for _, b := range out {
+	defer s.mu.Unlock()
+	for _, b := range take(s.merge) {
 		s.handOff(b)
-	}
-	s.mu.Unlock()
-	for _, b := range out {
-		s.acked(b)
 	}
 }
 
-// handOff gives a room batch to every comet, split at MaxBatch messages. It runs under s.mu,
-// so a room's batches reach each comet's queue in the order the merger made them.
+// handOff gives a room batch to every comet that holds the room, split at MaxBatch messages;
+// its queue messages are acknowledged once every one of those comets has taken every part,
+// or has been declared dead. It runs under s.mu, so a room's batches reach each comet's queue
+// in the order the merger made them.
 func (s *Service) handOff(b *batch) {
 	s.m.roomBatches[b.reason].Inc()
 	to := s.targets(b.room)
+	d := newDelivery(func() { s.acked(b) })
+	defer d.done() // after every part is queued: a batch for no comet is acknowledged here
 	var published time.Time
 	for _, t := range b.sent {
 		if t.After(published) {
@@ -343,13 +343,14 @@ func (s *Service) handOff(b *batch) {
 		n := min(len(msgs), s.cfg.MaxBatch)
 		part := msgs[:n]
 		msgs = msgs[n:]
-		s.fanout(to, func(ctx context.Context, c Comet) error { return c.PushRoom(ctx, b.room, part) })
+		s.fanout(to, d, func(ctx context.Context, c Comet) error { return c.PushRoom(ctx, b.room, part) })
 		s.remember(b.room, published, part, to)
 		s.m.batchSize.Observe(float64(n))
 	}
 }
 
-// acked acknowledges a batch's queue messages once it is handed off (outside s.mu).
+// acked acknowledges a batch's queue messages once it is delivered (on the sender that
+// delivered its last part).
 func (s *Service) acked(b *batch) {
 	done := time.Now()
 	for i, m := range b.acks {
@@ -358,23 +359,55 @@ func (s *Service) acked(b *batch) {
 	}
 }
 
-// fanout hands one batch to each of the given comets' senders; s.mu is held. Each comet has
-// its own goroutine and bounded queue, so a dead or slow comet only delays (and, once its
-// queue is full, misses) its own batches: the others are never held up. A comet's batches
-// keep their order.
-func (s *Service) fanout(to []*sender, send func(context.Context, Comet) error) {
-	for _, c := range to {
-		s.enqueue(c, send)
+// delivery counts the comets (and parts) a push still waits for; the last to finish
+// acknowledges it. It starts at one, for the caller, who calls done once every part is
+// queued, so an acknowledgement never comes before the last hand-off.
+type delivery struct {
+	left atomic.Int64
+	ack  func()
+}
+
+func newDelivery(ack func()) *delivery {
+	d := &delivery{ack: ack}
+	d.left.Store(1)
+	return d
+}
+
+// done marks one comet's part delivered (or given up on); nil does nothing (replays).
+func (d *delivery) done() {
+	if d != nil && d.left.Add(-1) == 0 {
+		d.ack()
 	}
 }
 
-// enqueue hands one batch to one comet's sender; s.mu is held.
-func (s *Service) enqueue(c *sender, send func(context.Context, Comet) error) {
+// item is one batch queued for one comet.
+type item struct {
+	send func(context.Context, Comet) error
+	d    *delivery
+}
+
+// fanout hands one batch to each of the given comets' senders; s.mu is held. Each comet has
+// its own goroutine and bounded queue, so a dead or slow comet only delays (and, once its
+// queue is full or it is declared dead, misses) its own batches: the others are never held
+// up. A comet's batches keep their order.
+func (s *Service) fanout(to []*sender, d *delivery, send func(context.Context, Comet) error) {
+	for _, c := range to {
+		s.enqueue(c, d, send)
+	}
+}
+
+// enqueue hands one batch to one comet's sender; s.mu is held. A comet whose queue is full
+// is given up on for this batch (counted): it is too slow or down.
+func (s *Service) enqueue(c *sender, d *delivery, send func(context.Context, Comet) error) {
+	if d != nil {
+		d.left.Add(1)
+	}
 	select {
-	case c.q <- send:
+	case c.q <- item{send: send, d: d}:
 	default:
 		s.m.cometDropped.Inc()
 		s.log.Warn("comet queue full, batch dropped for it", "comet", c.name)
+		d.done()
 	}
 }
 
@@ -383,12 +416,16 @@ type sender struct {
 	c     Comet
 	name  string // the comet's address, or comet-N for one in this process
 	found bool   // found through presence (not a fixed comet): let go when it is gone
-	q     chan func(context.Context, Comet) error
+	q     chan item
+
+	// Only the sender's goroutine touches these.
+	failing time.Time // when pushes began to fail (zero: the last one succeeded)
+	dead    bool      // failing for comet_dead_after: each batch gets one try, then is given up
 }
 
 // newSender starts delivering to c; s.mu is held once the service has started.
 func (s *Service) newSender(c Comet, name string) *sender {
-	sd := &sender{c: c, name: name, q: make(chan func(context.Context, Comet) error, s.cfg.CometQueue)}
+	sd := &sender{c: c, name: name, q: make(chan item, s.cfg.CometQueue)}
 	s.senders = append(s.senders, sd)
 	s.sendersWG.Add(1)
 	go s.runSender(sd)
@@ -406,19 +443,61 @@ func (s *Service) runSender(c *sender) {
 	if cl, ok := c.c.(io.Closer); ok && c.found {
 		defer cl.Close() // a comet found through presence is this job's own connection
 	}
-	for send := range c.q {
+	for it := range c.q {
 		if s.sendCtx.Err() != nil {
-			s.m.cometDropped.Inc() // stopping and out of time
+			// Stopping and out of time: not acknowledged, so another job delivers it again.
+			s.m.cometDropped.Inc()
 			continue
 		}
+		s.deliver(c, it)
+	}
+}
+
+// deliver pushes one batch to the comet, retrying (with back-off) while the comet has been
+// failing for less than comet_dead_after. A comet failing longer is declared dead: each of
+// its batches gets one try and is given up on, until a push succeeds again. The batch's
+// delivery is done either way, except when the job stops first (then it stays
+// unacknowledged and is delivered again by the next job).
+func (s *Service) deliver(c *sender, it item) {
+	backoff := 50 * time.Millisecond
+	for {
 		ctx, cancel := context.WithTimeout(s.sendCtx, s.cfg.PushTimeout)
-		err := send(ctx, c.c)
+		err := it.send(ctx, c.c)
 		cancel()
-		if err != nil {
-			s.m.cometErrors.Inc()
-			s.log.Warn("comet push failed", "comet", c.name, "err", err)
-			continue
+		if err == nil {
+			if c.dead {
+				s.log.Info("comet answers again", "comet", c.name)
+			}
+			c.failing, c.dead = time.Time{}, false
+			s.m.batches.Inc()
+			it.d.done()
+			return
 		}
-		s.m.batches.Inc()
+		s.m.cometErrors.Inc()
+		if s.sendCtx.Err() != nil {
+			return
+		}
+		now := time.Now()
+		if c.failing.IsZero() {
+			c.failing = now
+		}
+		if c.dead || now.Sub(c.failing) >= s.cfg.CometDeadAfter {
+			if !c.dead {
+				c.dead = true
+				s.m.cometDeaths.Inc()
+				s.log.Warn("comet declared dead: its batches are given up on until it answers again",
+					"comet", c.name, "failing_for", now.Sub(c.failing).String(), "err", err)
+			}
+			s.m.cometDropped.Inc()
+			it.d.done()
+			return
+		}
+		s.log.Warn("comet push failed; retrying", "comet", c.name, "err", err)
+		select {
+		case <-time.After(backoff):
+		case <-s.sendCtx.Done():
+			return
+		}
+		backoff = min(2*backoff, time.Second)
 	}
 }

@@ -88,7 +88,7 @@ func publish(t testing.TB, q *queue.Queue, room int64, msgs ...string) {
 
 func cfg() Config {
 	return Config{Window: 50 * time.Millisecond, MaxBatch: 10, PushTimeout: 2 * time.Second, Durable: "job", MaxPending: 1000, CometQueue: 64,
-		RouteStale: 5 * time.Second}
+		RouteStale: 5 * time.Second, AckWait: 30 * time.Second}
 }
 
 func TestMergesInOrderAndSkipsSlowComet(t *testing.T) {

@@ -15,6 +15,7 @@ type metrics struct {
 	active       prometheus.Gauge
 	routedAway   prometheus.Counter
 	replayed     prometheus.Counter
+	cometDeaths  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -41,7 +42,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	m.cometDropped = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "zhibo_job_comet_dropped_total", Help: "Batches a comet missed because its queue was full (it is too slow or down).",
+		Name: "zhibo_job_comet_dropped_total", Help: "Batches given up on for a comet: its queue was full, it was declared dead, or the job stopped before delivering them (those are delivered again by the next job).",
 	})
 	rb := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "zhibo_job_room_batches_total",
@@ -63,6 +64,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.active = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "zhibo_job_active", Help: "1 while this job consumes the push stream (it holds the job-active lease), 0 while it stands by.",
 	})
-	reg.MustRegister(m.active, m.comets, m.routedAway, m.replayed, m.cometDropped, m.in, m.bad, m.batches, m.cometErrors, m.batchSize, m.latency, rb)
+	m.cometDeaths = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "zhibo_job_comet_deaths_total", Help: "Times a comet was declared dead (failing for job.comet_dead_after): its batches are then given up on until it answers.",
+	})
+	reg.MustRegister(m.cometDeaths, m.active, m.comets, m.routedAway, m.replayed, m.cometDropped, m.in, m.bad, m.batches, m.cometErrors, m.batchSize, m.latency, rb)
 	return m
 }

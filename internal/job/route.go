@@ -197,7 +197,7 @@ func (s *Service) replay(server string, room int64, joined time.Time) {
 			continue
 		}
 		msgs := b.msgs
-		s.enqueue(sd, func(ctx context.Context, c Comet) error { return c.PushRoom(ctx, room, msgs) })
+		s.enqueue(sd, nil, func(ctx context.Context, c Comet) error { return c.PushRoom(ctx, room, msgs) })
 		b.to = append(b.to, sd)
 		s.m.replayed.Inc()
 	}

@@ -102,7 +102,7 @@ func TestRoutesRoomsToTheirComets(t *testing.T) {
 		"(a message published within replayMargin before the join may come first)")
 	users := [][]byte{[]byte("{}")}
 	r.mu.Lock()
-	r.fanout(r.senders, func(ctx context.Context, cm Comet) error { return cm.PushUsers(ctx, []int64{9}, users) })
+	r.fanout(r.senders, nil, func(ctx context.Context, cm Comet) error { return cm.PushUsers(ctx, []int64{9}, users) })
 	r.mu.Unlock()
 	for _, fc := range []*fakeComet{a, b, c} {
 		require.Eventually(t, func() bool { fc.mu.Lock(); defer fc.mu.Unlock(); return len(fc.users) == 1 }, 5*time.Second, 5*time.Millisecond,
