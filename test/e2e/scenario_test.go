@@ -28,31 +28,51 @@ type Node struct {
 // api calls the JSON API and decodes data into out; it returns the HTTP status and envelope code.
 func api(t testing.TB, n Node, method, path, tok string, body any, out any) (int, int) {
 	t.Helper()
+	status, code, err := tryAPI(n, method, path, tok, body, out)
+	require.NoError(t, err)
+	return status, code
+}
+
+// tryAPI is api for callers that expect failures (a process down): it returns the error
+// instead of failing the test, and is safe off the test's goroutine.
+func tryAPI(n Node, method, path, tok string, body any, out any) (int, int, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
-		require.NoError(t, err)
+		if err != nil {
+			return 0, 0, err
+		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequest(method, n.URL+path, rd)
-	require.NoError(t, err)
+	if err != nil {
+		return 0, 0, err
+	}
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
+	if err != nil {
+		return 0, 0, err
+	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
+	if err != nil {
+		return 0, 0, err
+	}
 	var env struct {
 		Code int             `json:"code"`
 		Data json.RawMessage `json:"data"`
 	}
-	require.NoError(t, json.Unmarshal(raw, &env), "%s %s: %s", method, path, raw)
-	if out != nil && env.Code == 0 {
-		require.NoError(t, json.Unmarshal(env.Data, out), string(raw))
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return resp.StatusCode, 0, fmt.Errorf("%s %s: %w: %s", method, path, err, raw)
 	}
-	return resp.StatusCode, env.Code
+	if out != nil && env.Code == 0 {
+		if err := json.Unmarshal(env.Data, out); err != nil {
+			return resp.StatusCode, env.Code, fmt.Errorf("%w: %s", err, raw)
+		}
+	}
+	return resp.StatusCode, env.Code, nil
 }
 
 type session struct {

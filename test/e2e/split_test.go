@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -159,11 +160,17 @@ func tables(t *testing.T, sc sqlstore.Config) []string {
 	return out
 }
 
-// The core scenario with every component in its own process, each business component on a
-// database of its own, reached by the others over gRPC only: account, room, gift, danmaku,
-// logic, two comets, two jobs sharing the push stream, and a gateway that forwards every
-// route to the process that serves it. Each store holds its component's tables and no other.
-func TestEveryComponentAlone(t *testing.T) {
+// alone is a cluster with every component in its own process (startAlone).
+type alone struct {
+	procs map[string]*testbin.Proc
+	front Node // the gateway, with the WebSocket viewer on comet1 and TCP on comet2
+	dbs   map[string]sqlstore.Config
+}
+
+// startAlone starts account, room, gift, danmaku, logic, two comets, two jobs and a front
+// gateway, each in its own process, each business component on a database of its own; extra
+// flags go to every process.
+func startAlone(t *testing.T, extra ...string) *alone {
 	natsURL := queuetest.URL(t)
 	bin := testbin.Build(t)
 	ns := queuetest.Namespace(t, natsURL, "alone") // its cleanup runs after the processes are stopped
@@ -183,6 +190,7 @@ func TestEveryComponentAlone(t *testing.T) {
 		"-gateway.max_conns_per_ip", "0", "-comet.max_conns_per_ip", "0",
 		"-comet.report_interval", "100ms", "-logic.count_interval", "200ms", "-job.window", "20ms",
 		"-danmaku.rate", "1000", "-danmaku.burst", "1000", "-gift.initial_balance", "1000", "-banned_words", bannedE2E}
+	common = append(common, extra...)
 	for c, sc := range dbs {
 		common = append(common, "-"+c+".store.driver", sc.Driver, "-"+c+".store.dsn", sc.DSN)
 	}
@@ -207,13 +215,25 @@ func TestEveryComponentAlone(t *testing.T) {
 			"account=http://127.0.0.1:%s,room=http://127.0.0.1:%s,gift=http://127.0.0.1:%s,danmaku=http://127.0.0.1:%s",
 			httpPort["account"], httpPort["room"], httpPort["gift"], httpPort["danmaku"])}},
 	}
+	a := &alone{procs: map[string]*testbin.Proc{}, dbs: dbs, front: Node{URL: "http://127.0.0.1:" + httpPort["gateway"],
+		WSURL: "ws://127.0.0.1:" + httpPort["comet1"] + "/sub", TCPAddr: "127.0.0.1:" + c2TCP}}
 	for i, p := range procs {
 		args := append([]string{"serve", "-components", p.components, "-data_dir", t.TempDir(), "-node", fmt.Sprint(i + 1),
 			"-gateway.http_addr", "127.0.0.1:" + httpPort[p.name]}, p.args...)
-		testbin.Start(t, p.name, bin, append(append(args, peers...), common...)...)
+		a.procs[p.name] = testbin.Start(t, p.name, bin, append(append(args, peers...), common...)...)
 	}
-	CoreScenario(t, Node{URL: "http://127.0.0.1:" + httpPort["gateway"],
-		WSURL: "ws://127.0.0.1:" + httpPort["comet1"] + "/sub", TCPAddr: "127.0.0.1:" + c2TCP})
+	return a
+}
+
+// The core scenario with every component in its own process, each business component on a
+// database of its own, reached by the others over gRPC only: account, room, gift, danmaku,
+// logic, two comets, two jobs sharing the push stream, and a gateway that forwards every
+// route to the process that serves it. Each store holds its component's tables and no other.
+func TestEveryComponentAlone(t *testing.T) {
+	a := startAlone(t)
+	dbs := a.dbs
+	httpPort := map[string]string{"gateway": strings.TrimPrefix(a.front.URL, "http://127.0.0.1:")}
+	CoreScenario(t, a.front)
 
 	// The wallet the gift debited lives in gift's store; account shows it through gift's gRPC.
 	fan := register(t, Node{URL: "http://127.0.0.1:" + httpPort["gateway"]}, fmt.Sprintf("wallet%d", time.Now().UnixNano()%1e6))
