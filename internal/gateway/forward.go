@@ -16,6 +16,7 @@ import (
 
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
+	"github.com/zhibo-live/zhibo/internal/platform/obs"
 )
 
 // Upstream is a component that runs in another process. The gateway forwards every route of
@@ -48,6 +49,9 @@ func forward(mux *http.ServeMux, u Upstream, log *slog.Logger, failures *prometh
 			pr.SetURL(target)
 			pr.SetXForwarded()
 			pr.Out.Host = pr.In.Host // the component builds links (danmu-info hosts) from it
+			if tc, ok := obs.TraceFrom(pr.In.Context()); ok { // the component's spans join this trace
+				pr.Out.Header.Set("traceparent", tc.Header())
+			}
 		},
 		Transport: upstreamTransport,
 		ErrorLog:  slog.NewLogLogger(log.Handler(), slog.LevelWarn),
