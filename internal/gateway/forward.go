@@ -48,7 +48,7 @@ func forward(mux *http.ServeMux, u Upstream, log *slog.Logger, failures *prometh
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.SetXForwarded()
-			pr.Out.Host = pr.In.Host // the component builds links (danmu-info hosts) from it
+			pr.Out.Host = pr.In.Host                          // the component builds links (danmu-info hosts) from it
 			if tc, ok := obs.TraceFrom(pr.In.Context()); ok { // the component's spans join this trace
 				pr.Out.Header.Set("traceparent", tc.Header())
 			}
