@@ -48,8 +48,9 @@ func forward(mux *http.ServeMux, u Upstream, log *slog.Logger, failures *prometh
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.SetXForwarded()
-			pr.Out.Host = pr.In.Host                          // the component builds links (danmu-info hosts) from it
-			if tc, ok := obs.TraceFrom(pr.In.Context()); ok { // the component's spans join this trace
+			pr.Out.Host = pr.In.Host // the component builds links (danmu-info hosts) from it
+			// The component's spans join the caller's trace.
+			if tc, ok := obs.TraceFrom(pr.In.Context()); ok {
 				pr.Out.Header.Set("traceparent", tc.Header())
 			}
 		},
