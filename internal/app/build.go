@@ -250,7 +250,8 @@ func buildDanmaku(a *App) (lifecycle, error) {
 		return nil, err
 	}
 	if a.Danmaku, err = danmaku.New(a.cfg.Danmaku, danmaku.Deps{Logger: a.logger("danmaku"), Registry: a.Reg,
-		DB: a.db("danmaku"), IDs: a.ids, Rooms: a.rooms, Accounts: a.accounts, Pusher: a.pub, Exp: exp, Words: a.words}); err != nil {
+		DB: a.db("danmaku"), IDs: a.ids, Rooms: a.rooms, Accounts: a.accounts, Pusher: a.pub, Exp: exp, Words: a.words,
+		Leases: a.leases}); err != nil {
 		return nil, err
 	}
 	if a.Room != nil {

@@ -34,6 +34,8 @@ type Config struct {
 	HistorySize int `yaml:"history_size"`
 	// PushTimeout bounds the push of an accepted comment to the room; 0 means 3s.
 	PushTimeout time.Duration `yaml:"push_timeout"`
+	// RelayInterval is how often the outbox relay pushes comments whose push failed (0 = never).
+	RelayInterval time.Duration `yaml:"relay_interval"`
 	// MuteCacheTTL is how long a hot room's muted users are kept in memory between reads of
 	// the store; 0 reads the store for every comment.
 	MuteCacheTTL time.Duration `yaml:"mute_cache_ttl"`
@@ -49,6 +51,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&c.Burst, prefix+"burst", 3, "comments a user may send at once before the rate applies (>= 1 when rate is set).")
 	fs.IntVar(&c.HistorySize, prefix+"history_size", 50, "recent comments returned by a room's history, 1..1000.")
 	fs.DurationVar(&c.PushTimeout, prefix+"push_timeout", 3*time.Second, "time allowed to push an accepted comment to its room (0 = 3s).")
+	fs.DurationVar(&c.RelayInterval, prefix+"relay_interval", time.Second, "how often comments whose push failed (queue down) are pushed again (0 = never).")
 	fs.DurationVar(&c.MuteCacheTTL, prefix+"mute_cache_ttl", time.Second, "how long a hot room's muted users are served from memory; a mute or unmute through another danmaku process is seen within it (0 = read the store for every comment).")
 	c.HotKeys.RegisterFlags(fs, prefix+"hotkeys.")
 }

@@ -16,7 +16,7 @@ func TestConfigFlags(t *testing.T) {
 	c.RegisterFlags(fs, "danmaku.")
 	require.NotNil(t, fs.Lookup("danmaku.hotkeys.k"))
 	c.HotKeys = hotkey.Config{} // the detector's own flags are tested in pkg/hotkey
-	require.Equal(t, Config{MaxRunes: 100, Rate: 1, Burst: 3, HistorySize: 50, PushTimeout: 3 * time.Second, MuteCacheTTL: time.Second}, c)
+	require.Equal(t, Config{MaxRunes: 100, Rate: 1, Burst: 3, HistorySize: 50, PushTimeout: 3 * time.Second, RelayInterval: time.Second, MuteCacheTTL: time.Second}, c)
 	require.NoError(t, c.Validate())
 	for _, name := range []string{"max_runes", "rate", "burst", "history_size", "push_timeout", "mute_cache_ttl"} {
 		f := fs.Lookup("danmaku." + name)
@@ -28,10 +28,10 @@ func TestConfigFlags(t *testing.T) {
 		"-danmaku.max_runes", "20", "-danmaku.history_size", "7", "-danmaku.push_timeout", "1s", "-danmaku.mute_cache_ttl", "0",
 	}))
 	require.Equal(t, Config{MaxRunes: 20, Rate: 0.5, Burst: 10,
-		HistorySize: 7, PushTimeout: time.Second, MuteCacheTTL: 0}, c)
+		HistorySize: 7, PushTimeout: time.Second, RelayInterval: time.Second, MuteCacheTTL: 0}, c)
 	def := DefaultConfig()
 	def.HotKeys = hotkey.Config{}
-	require.Equal(t, def, Config{MaxRunes: 100, Rate: 1, Burst: 3, HistorySize: 50, PushTimeout: 3 * time.Second, MuteCacheTTL: time.Second})
+	require.Equal(t, def, Config{MaxRunes: 100, Rate: 1, Burst: 3, HistorySize: 50, PushTimeout: 3 * time.Second, RelayInterval: time.Second, MuteCacheTTL: time.Second})
 }
 
 func TestConfigValidate(t *testing.T) {

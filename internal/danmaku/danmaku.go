@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/zhibo-live/zhibo/internal/account"
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
+	"github.com/zhibo-live/zhibo/internal/platform/lease"
 	"github.com/zhibo-live/zhibo/internal/platform/ratelimit"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
@@ -40,6 +42,8 @@ type Deps struct {
 	Words textnorm.Words
 	// Now is the clock of rate limits and timestamps; nil means time.Now.
 	Now func() time.Time
+	// Leases let one danmaku process of a cluster run the outbox relay (nil = this process).
+	Leases *lease.Node
 }
 
 // Exp grants experience points; account.ExpPublisher implements it.
@@ -48,7 +52,8 @@ type Exp interface {
 	AddExp(ctx context.Context, uid, delta, id int64) error
 }
 
-// Service is the danmaku component. It starts no goroutines: everything runs on the caller's.
+// Service is the danmaku component. Sends run on the caller's goroutine; Start adds the
+// outbox's marker and relay (outbox.go).
 type Service struct {
 	cfg      Config
 	log      *slog.Logger
@@ -64,6 +69,13 @@ type Service struct {
 	metrics  *metrics
 	muteKeys *hotkey.Detector                  // hot rooms of mute checks
 	mutes    *hotkey.Cache[map[int64]struct{}] // nil when cfg.MuteCacheTTL is 0
+
+	leases     *lease.Node
+	marks      marks
+	stopOutbox context.CancelFunc
+	wg         sync.WaitGroup
+	stopOnce   sync.Once
+	stopErr    error
 }
 
 // New checks cfg and deps and builds the service; it touches neither the database nor peers.
@@ -97,6 +109,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		exp:      deps.Exp,
 		now:      deps.Now,
 		limiter:  ratelimit.NewKeyed[int64](cfg.Rate, cfg.Burst),
+		leases:   deps.Leases,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -124,16 +137,23 @@ func (s *Service) Start(ctx context.Context) error {
 			return fmt.Errorf("danmaku: %w", err)
 		}
 	}
+	s.startOutbox()
 	return nil
 }
 
-// Stop stops the detector of hot rooms; requests in flight finish on their own goroutines and
-// nothing is buffered.
+// Stop stops the detector of hot rooms and the outbox (marking what was pushed); requests in
+// flight finish on their own goroutines. A second call returns the first one's result.
 func (s *Service) Stop(ctx context.Context) error {
-	if s.muteKeys != nil {
-		return s.muteKeys.Stop(ctx)
-	}
-	return nil
+	s.stopOnce.Do(func() {
+		if s.stopOutbox != nil {
+			s.stopOutbox()
+			s.wg.Wait()
+		}
+		if s.muteKeys != nil {
+			s.stopErr = s.muteKeys.Stop(ctx)
+		}
+	})
+	return s.stopErr
 }
 
 // getRoom returns the room, the room component's 404 kind when it does not exist, or

@@ -15,6 +15,7 @@ type metrics struct {
 	accepted     prometheus.Counter
 	rejected     *prometheus.CounterVec
 	pushFailures prometheus.Counter
+	relayed      prometheus.Counter
 }
 
 // newMetrics registers the component's metrics on reg; limiters reports how many per-user
@@ -28,7 +29,10 @@ func newMetrics(reg prometheus.Registerer, limiters func() float64) (*metrics, e
 			Name: "zhibo_danmaku_rejected_total", Help: "Comments refused, by reason (bad_input, banned, muted, limited).",
 		}, []string{"reason"}),
 		pushFailures: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "zhibo_danmaku_push_failures_total", Help: "Stored comments whose push to the room failed.",
+			Name: "zhibo_danmaku_push_failures_total", Help: "Stored comments whose push to the room failed (the outbox relay pushes them later).",
+		}),
+		relayed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zhibo_danmaku_relayed_total", Help: "Comments pushed by the outbox relay after their own push failed.",
 		}),
 	}
 	for _, r := range []string{reasonBadInput, reasonBanned, reasonMuted, reasonLimited} {
@@ -37,7 +41,7 @@ func newMetrics(reg prometheus.Registerer, limiters func() float64) (*metrics, e
 	held := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "zhibo_danmaku_rate_limiters", Help: "Per-user rate limiters held in memory.",
 	}, limiters)
-	for _, c := range []prometheus.Collector{m.accepted, m.rejected, m.pushFailures, held} {
+	for _, c := range []prometheus.Collector{m.accepted, m.rejected, m.pushFailures, m.relayed, held} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

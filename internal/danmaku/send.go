@@ -66,7 +66,7 @@ func (s *Service) send(ctx context.Context, rm room.Room, uid int64, text string
 	if err := s.store.InsertComment(ctx, c); err != nil {
 		return 0, fmt.Errorf("send: %w", err)
 	}
-	s.push(ctx, rm, c, now)
+	s.push(ctx, rm, c)
 	s.grantExp(ctx, c)
 	s.metrics.accepted.Inc()
 	return id, nil
@@ -75,20 +75,29 @@ func (s *Service) send(ctx context.Context, rm room.Room, uid int64, text string
 // push sends the stored comment to the room as a DANMU_MSG. A failure is logged and counted
 // but does not fail the send: the comment is stored and is in the room's history, and an
 // error would make the client send it again, storing it twice (a send carries no idempotency
-// key). push.Client publishes to the durable queue, so a failure here means the queue is
-// down, which the push-failure metric shows. The push outlives a client that hangs up right
-// after sending, since the comment is already stored.
-func (s *Service) push(ctx context.Context, rm room.Room, c Comment, now time.Time) {
+// key). The outbox relay pushes it once the queue is back (outbox.go). The push outlives a
+// client that hangs up right after sending, since the comment is already stored.
+func (s *Service) push(ctx context.Context, rm room.Room, c Comment) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.PushTimeout)
 	defer cancel()
+	if err := s.pushOnce(ctx, rm, c); err != nil {
+		s.metrics.pushFailures.Inc()
+		s.log.WarnContext(ctx, "danmaku push failed, comment stored; the outbox relay will push it", "room_id", rm.ID, "id", c.ID, "err", err)
+	}
+}
+
+// pushOnce publishes a stored comment's DANMU_MSG under its message id and, once it is on
+// the queue, has it marked pushed.
+func (s *Service) pushOnce(ctx context.Context, rm room.Room, c Comment) error {
 	msg := protocol.Danmu{
 		ID: c.ID, UID: c.UID, Uname: c.Uname, Text: c.Text, Color: c.Color, Mode: c.Mode,
-		SendTime: now, IsAdmin: c.UID == rm.OwnerUID, RoomID: rm.ID,
+		SendTime: time.UnixMilli(c.Ts), IsAdmin: c.UID == rm.OwnerUID, RoomID: rm.ID,
 	}.JSON()
-	if err := s.pusher.PushRoom(ctx, rm.ID, msg); err != nil {
-		s.metrics.pushFailures.Inc()
-		s.log.WarnContext(ctx, "danmaku push failed, comment stored", "room_id", rm.ID, "id", c.ID, "err", err)
+	if err := s.pusher.PushRoomOnce(ctx, rm.ID, pushID(c.ID), msg); err != nil {
+		return err
 	}
+	s.marks.add(c.ID)
+	return nil
 }
 
 // expPerComment is the experience an accepted comment earns its sender.

@@ -28,6 +28,11 @@ type Store interface {
 	Migrate(ctx context.Context) error
 	// InsertComment stores c; its ID is new.
 	InsertComment(ctx context.Context, c Comment) error
+	// Unpushed returns comments stored before beforeMs whose DANMU_MSG is not known to be on
+	// the queue, oldest first, at most limit.
+	Unpushed(ctx context.Context, beforeMs int64, limit int) ([]Comment, error)
+	// MarkPushed records that these comments' DANMU_MSG is on the queue.
+	MarkPushed(ctx context.Context, ids []int64) error
 	// Recent returns the last limit comments of a room, oldest first.
 	Recent(ctx context.Context, roomID int64, limit int) ([]Comment, error)
 	// Mute records m unless the user is already muted in the room; either way it returns the

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 )
@@ -53,6 +54,13 @@ CREATE TABLE danmaku_mutes (
 	created_at BIGINT NOT NULL,
 	PRIMARY KEY (room_id, uid)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;`},
+		// The outbox: a comment is stored unpushed and marked pushed once its DANMU_MSG is on
+		// the queue; the relay pushes what stays unmarked (a queue outage, a crash).
+		{Version: 2, Name: "comment outbox",
+			SQLite: `ALTER TABLE danmaku_comments ADD COLUMN pushed INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX danmaku_comments_unpushed ON danmaku_comments (pushed, id);`,
+			MySQL: `ALTER TABLE danmaku_comments ADD COLUMN pushed TINYINT NOT NULL DEFAULT 1,
+	ADD KEY danmaku_comments_unpushed (pushed, id);`},
 	}
 }
 
@@ -70,10 +78,44 @@ func (s *sqlStore) Migrate(ctx context.Context) error {
 
 func (s *sqlStore) InsertComment(ctx context.Context, c Comment) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO danmaku_comments
-		(id, room_id, uid, uname, text, color, mode, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		(id, room_id, uid, uname, text, color, mode, created_at, pushed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`,
 		c.ID, c.RoomID, c.UID, c.Uname, c.Text, c.Color, c.Mode, c.Ts)
 	if err != nil {
 		return fmt.Errorf("insert comment: %w", err)
+	}
+	return nil
+}
+
+func (s *sqlStore) Unpushed(ctx context.Context, beforeMs int64, limit int) ([]Comment, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, room_id, uid, uname, text, color, mode, created_at
+		FROM danmaku_comments WHERE pushed = 0 AND created_at < ? ORDER BY id LIMIT ?`, beforeMs, limit)
+	if err != nil {
+		return nil, fmt.Errorf("unpushed comments: %w", err)
+	}
+	defer rows.Close()
+	var out []Comment
+	for rows.Next() {
+		var c Comment
+		if err := rows.Scan(&c.ID, &c.RoomID, &c.UID, &c.Uname, &c.Text, &c.Color, &c.Mode, &c.Ts); err != nil {
+			return nil, fmt.Errorf("unpushed comments: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func (s *sqlStore) MarkPushed(ctx context.Context, ids []int64) error {
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		args := make([]any, n)
+		for i, id := range ids[:n] {
+			args[i] = id
+		}
+		ph := strings.TrimSuffix(strings.Repeat("?,", n), ",")
+		if _, err := s.db.ExecContext(ctx, "UPDATE danmaku_comments SET pushed = 1 WHERE id IN ("+ph+")", args...); err != nil {
+			return fmt.Errorf("mark comments pushed: %w", err)
+		}
+		ids = ids[n:]
 	}
 	return nil
 }

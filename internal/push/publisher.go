@@ -30,6 +30,11 @@ func (p *Publisher) PushRoom(ctx context.Context, roomID int64, msgs ...[]byte) 
 	return p.publish(ctx, "push.room."+strconv.FormatInt(roomID, 10), Push{Target: TargetRoom, RoomID: roomID, Msgs: msgs})
 }
 
+// PushRoomOnce implements Client.
+func (p *Publisher) PushRoomOnce(ctx context.Context, roomID int64, id string, msgs ...[]byte) error {
+	return p.publishID(ctx, "push.room."+strconv.FormatInt(roomID, 10), Push{Target: TargetRoom, RoomID: roomID, Msgs: msgs}, id)
+}
+
 // PushUsers implements Client.
 func (p *Publisher) PushUsers(ctx context.Context, uids []int64, msgs ...[]byte) error {
 	return p.publish(ctx, "push.user", Push{Target: TargetUser, UIDs: uids, Msgs: msgs})
@@ -41,10 +46,14 @@ func (p *Publisher) Broadcast(ctx context.Context, msgs ...[]byte) error {
 }
 
 func (p *Publisher) publish(ctx context.Context, subject string, push Push) error {
+	return p.publishID(ctx, subject, push, "")
+}
+
+func (p *Publisher) publishID(ctx context.Context, subject string, push Push, id string) error {
 	if len(push.Msgs) == 0 {
 		return nil
 	}
-	if err := p.q.Publish(ctx, p.q.Subject(subject), Marshal(push), ""); err != nil {
+	if err := p.q.Publish(ctx, p.q.Subject(subject), Marshal(push), id); err != nil {
 		p.pushes.WithLabelValues("failed").Inc()
 		return ErrQueue.Wrap(err)
 	}

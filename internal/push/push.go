@@ -19,6 +19,10 @@ import (
 // means the push is stored and will be delivered.
 type Client interface {
 	PushRoom(ctx context.Context, roomID int64, msgs ...[]byte) error
+	// PushRoomOnce is PushRoom with an id: pushing the same id again within the stream's
+	// duplicate window (a minute) stores it once, so a publisher can retry after a failure
+	// it cannot tell from a success.
+	PushRoomOnce(ctx context.Context, roomID int64, id string, msgs ...[]byte) error
 	PushUsers(ctx context.Context, uids []int64, msgs ...[]byte) error
 	Broadcast(ctx context.Context, msgs ...[]byte) error
 }

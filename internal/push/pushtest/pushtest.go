@@ -16,6 +16,7 @@ type Recorder struct {
 	mu     sync.Mutex
 	pushes []push.Push
 	err    error
+	ids    map[string]bool // PushRoomOnce ids taken, as the stream's duplicate window would
 }
 
 var _ push.Client = (*Recorder)(nil)
@@ -23,6 +24,26 @@ var _ push.Client = (*Recorder)(nil)
 // PushRoom implements push.Client.
 func (r *Recorder) PushRoom(_ context.Context, roomID int64, msgs ...[]byte) error {
 	return r.record(push.Push{Target: push.TargetRoom, RoomID: roomID, Msgs: msgs})
+}
+
+// PushRoomOnce implements push.Client: a repeated id is taken and not recorded again.
+func (r *Recorder) PushRoomOnce(ctx context.Context, roomID int64, id string, msgs ...[]byte) error {
+	r.mu.Lock()
+	seen := r.ids[id]
+	r.mu.Unlock()
+	if seen {
+		return nil
+	}
+	if err := r.PushRoom(ctx, roomID, msgs...); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	if r.ids == nil {
+		r.ids = map[string]bool{}
+	}
+	r.ids[id] = true
+	r.mu.Unlock()
+	return nil
 }
 
 // PushUsers implements push.Client.
