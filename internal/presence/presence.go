@@ -51,10 +51,11 @@ type Table struct {
 	log *slog.Logger
 }
 
-// Open creates the bucket if needed. It lives in the servers' memory: every entry is rewritten
-// within a report interval, so nothing is lost that a restart would need.
+// Open creates the bucket if needed. It is kept on disk like the streams, so a queue server
+// that restarts keeps it and every watcher carries on where it was; entries left by a process
+// that died expire after TTL and read as stale long before.
 func Open(ctx context.Context, q *queue.Queue, log *slog.Logger) (*Table, error) {
-	kv, err := q.EnsureKV(ctx, queue.KVSpec{Name: Bucket, Memory: true, TTL: TTL})
+	kv, err := q.EnsureKV(ctx, queue.KVSpec{Name: Bucket, TTL: TTL})
 	if err != nil {
 		return nil, fmt.Errorf("presence: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/zhibo-live/zhibo/internal/platform/queue/queuetest"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/viewer"
 )
@@ -96,8 +97,88 @@ func TestFaultMatrix(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the fault matrix kills and restarts ten processes")
 	}
-	a := startAlone(t, "-lease.ttl", "2s", "-lease.renew", "500ms", "-job.ack_wait", "6s",
-		"-job.comet_dead_after", "2s", "-job.push_timeout", "1s", "-gift.initial_balance", "1000000")
+	a := startAlone(t, matrixFlags...)
+	type fault struct {
+		name       string
+		killed, up time.Time
+		refused    int
+	}
+	var faults []fault
+	l := underLoad(t, a, func(l *load) {
+		for _, name := range []string{"account", "room", "gift", "danmaku", "logic", "job1", "job2", "comet2", "gateway"} {
+			p := a.procs[name]
+			f := fault{name: name, killed: time.Now(), refused: -l.refused()}
+			p.Kill(t)
+			time.Sleep(time.Second)
+			p.Restart(t)
+			f.up = time.Now()
+			time.Sleep(2 * time.Second)
+			f.refused += l.refused()
+			faults = append(faults, f)
+		}
+	})
+	// The table of docs/operations.md: what each kill cost.
+	t.Logf("| killed (kill -9, restarted 1 s later) | requests refused | longest pause in acknowledged comments |")
+	for _, f := range faults {
+		t.Logf("| %s | %d | %s |", f.name, f.refused, l.longestPause(f.killed, f.up.Add(2*time.Second)).Round(10*time.Millisecond))
+	}
+}
+
+// NATS stopped for 10 s under the same load: comments are still stored and acknowledged, gift
+// orders too; their pushes and events wait in the outboxes and go out when the queue is back,
+// so the viewer still gets every acknowledged comment and the score is exact.
+func TestNATSOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stops the queue under a cluster of ten processes")
+	}
+	nats := queuetest.NewServer(t)
+	a := startAloneOn(t, nats.URL(), matrixFlags...)
+	var stopped, started time.Time
+	l := underLoad(t, a, func(l *load) {
+		stopped = time.Now()
+		nats.Stop()
+		time.Sleep(10 * time.Second)
+		nats.Start()
+		started = time.Now()
+		time.Sleep(5 * time.Second)
+	})
+	t.Logf("| NATS stopped for 10 s | %d requests refused | longest pause in acknowledged comments %s |",
+		l.refused(), l.longestPause(stopped, started.Add(5*time.Second)).Round(10*time.Millisecond))
+}
+
+// matrixFlags shorten the cluster's failure detection for the fault tests.
+var matrixFlags = []string{"-lease.ttl", "2s", "-lease.renew", "500ms", "-job.ack_wait", "6s",
+	"-job.comet_dead_after", "2s", "-job.push_timeout", "1s", "-gift.initial_balance", "1000000",
+	"-danmaku.push_timeout", "500ms"}
+
+func (l *load) refused() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return sum(l.failed)
+}
+
+// longestPause is the longest time without an acknowledged comment in [from, to].
+func (l *load) longestPause(from, to time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var longest time.Duration
+	last := from
+	for _, at := range l.ackAt {
+		if at.Before(from) {
+			continue
+		}
+		if at.After(to) {
+			break
+		}
+		longest = max(longest, at.Sub(last))
+		last = at
+	}
+	return max(longest, to.Sub(last))
+}
+
+// underLoad runs faults on cluster a under a steady load of comments and gifts with a viewer
+// on comet 1, then checks that nothing acknowledged was lost or applied twice.
+func underLoad(t *testing.T, a *alone, faults func(*load)) *load {
 	n := a.front
 	anchor := register(t, n, "matrix_anchor")
 	fan := register(t, n, "matrix_fan")
@@ -115,7 +196,7 @@ func TestFaultMatrix(t *testing.T) {
 	require.Equal(t, 200, code)
 	v, err := viewer.Dial(context.Background(), viewer.Options{Addr: n.WSURL, WS: true, UID: fan.UID, RoomID: rm.ID, Token: info.Token, ProtoVer: 2})
 	require.NoError(t, err)
-	defer v.Close()
+	t.Cleanup(func() { v.Close() })
 	seen := map[string]int{}
 	var seenMu sync.Mutex
 	go func() {
@@ -135,35 +216,14 @@ func TestFaultMatrix(t *testing.T) {
 	l := &load{n: n, fan: fan, room: rm.ID, orders: map[string]int64{}, failed: map[string]int{}, stop: make(chan struct{})}
 	l.run()
 	time.Sleep(time.Second)
-	type fault struct {
-		name          string
-		killed, up    time.Time
-		refused, acks int
-	}
-	var faults []fault
-	for _, name := range []string{"account", "room", "gift", "danmaku", "logic", "job1", "job2", "comet2", "gateway"} {
-		p := a.procs[name]
-		l.mu.Lock()
-		f := fault{name: name, killed: time.Now(), refused: -sum(l.failed), acks: -len(l.ackAt)}
-		l.mu.Unlock()
-		p.Kill(t)
-		time.Sleep(time.Second)
-		p.Restart(t)
-		f.up = time.Now()
-		time.Sleep(2 * time.Second)
-		l.mu.Lock()
-		f.refused += sum(l.failed)
-		f.acks += len(l.ackAt)
-		l.mu.Unlock()
-		faults = append(faults, f)
-	}
+	faults(l)
 	time.Sleep(time.Second)
 	close(l.stop)
 	l.done.Wait()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	require.Greater(t, len(l.texts), 100, "the load went on through the faults")
-	require.Greater(t, len(l.orders), 20)
+	require.Greater(t, len(l.texts), 50, "the load went on through the faults")
+	require.Greater(t, len(l.orders), 10)
 
 	// Every acknowledged comment reached the viewer that stayed connected.
 	require.Eventually(t, func() bool {
@@ -182,7 +242,7 @@ func TestFaultMatrix(t *testing.T) {
 		dups += c - 1
 	}
 	seenMu.Unlock()
-	t.Logf("viewer: %d comments, %d delivered twice (a job died holding them: at-least-once)", len(l.texts), dups)
+	t.Logf("viewer: %d comments, %d delivered twice (at least once)", len(l.texts), dups)
 
 	// Stored exactly once: comments by text, orders by key; the score is their sum.
 	count := func(store, q string, args ...any) int {
@@ -205,27 +265,11 @@ func TestFaultMatrix(t *testing.T) {
 		var rank struct {
 			AnchorScore int64 `json:"anchor_score"`
 		}
-		code, _ := api(t, n, "GET", fmt.Sprintf("/api/rooms/%d/rank", rm.ID), "", nil, &rank)
-		return code == 200 && rank.AnchorScore == want
-	}, 30*time.Second, 100*time.Millisecond, "the anchor's score is the sum of the acknowledged orders, each counted once")
+		code, _, err := tryAPI(n, "GET", fmt.Sprintf("/api/rooms/%d/rank", rm.ID), "", nil, &rank)
+		return err == nil && code == 200 && rank.AnchorScore == want
+	}, 60*time.Second, 100*time.Millisecond, "the anchor's score is the sum of the acknowledged orders, each counted once")
 	t.Logf("refused during the faults: %v", l.failed)
-	// The table of docs/operations.md: what each kill cost.
-	t.Logf("| killed (kill -9, restarted 1 s later) | requests refused | longest pause in acknowledged comments |")
-	for _, f := range faults {
-		var longest time.Duration
-		last := f.killed
-		for _, at := range l.ackAt {
-			if at.Before(f.killed) {
-				continue
-			}
-			if at.After(f.up.Add(2 * time.Second)) {
-				break
-			}
-			longest = max(longest, at.Sub(last))
-			last = at
-		}
-		t.Logf("| %s | %d | %s |", f.name, f.refused, longest.Round(10*time.Millisecond))
-	}
+	return l
 }
 
 func sum(m map[string]int) int {

@@ -171,7 +171,11 @@ type alone struct {
 // gateway, each in its own process, each business component on a database of its own; extra
 // flags go to every process.
 func startAlone(t *testing.T, extra ...string) *alone {
-	natsURL := queuetest.URL(t)
+	return startAloneOn(t, queuetest.URL(t), extra...)
+}
+
+// startAloneOn is startAlone on the NATS server at natsURL.
+func startAloneOn(t *testing.T, natsURL string, extra ...string) *alone {
 	bin := testbin.Build(t)
 	ns := queuetest.Namespace(t, natsURL, "alone") // its cleanup runs after the processes are stopped
 	dbs := stores(t)

@@ -30,8 +30,9 @@ import (
 )
 
 // bucket is the key-value bucket of leases within the queue's namespace. It lives in the
-// servers' memory: losing it (every server restarted) only makes the nodes contend again, and
-// an embedded server restarted after a crash does not keep the dead process's holds.
+// servers' memory: losing it (every server restarted) only makes the nodes contend again —
+// each node opens the bucket anew after an error that is not about the key (dropKV) — and an
+// embedded server restarted after a crash does not keep the dead process's holds.
 var bucket = queue.KVSpec{Name: "leases", Memory: true, MaxBytes: 1 << 20}
 
 // Deps are what a node needs.
@@ -94,6 +95,14 @@ func (n *Node) bucket(ctx context.Context) (jetstream.KeyValue, error) {
 	}
 	n.kv = kv
 	return kv, nil
+}
+
+// dropKV forgets the bucket handle after an error that is not about the key (the queue lost the
+// bucket, say), so the next step opens the bucket again, creating it if it is gone.
+func (n *Node) dropKV() {
+	n.kvMu.Lock()
+	n.kv = nil
+	n.kvMu.Unlock()
 }
 
 // Lease is the named lease as seen from this node. Start contends for it; Stop releases it.
@@ -258,6 +267,7 @@ func (l *Lease) renew(ctx context.Context, kv jetstream.KeyValue) {
 	default:
 		// Still held until l.until; the next step retries, or finds the hold over.
 		l.n.log.Warn("lease renewal failed", "lease", l.name, "err", err)
+		l.n.dropKV()
 	}
 }
 
@@ -272,9 +282,11 @@ func (l *Lease) contend(ctx context.Context, kv jetstream.KeyValue) {
 			l.acquire(rev, sent, "")
 		} else if !errors.Is(err, jetstream.ErrKeyExists) {
 			l.n.log.Warn("lease not created", "lease", l.name, "err", err)
+			l.n.dropKV()
 		}
 	case err != nil:
 		l.n.log.Warn("lease not read", "lease", l.name, "err", err)
+		l.n.dropKV()
 	case e.Revision() != l.seenRev:
 		l.seenRev, l.seenAt = e.Revision(), time.Now()
 	case time.Since(l.seenAt) >= l.n.cfg.TTL:
@@ -284,6 +296,7 @@ func (l *Lease) contend(ctx context.Context, kv jetstream.KeyValue) {
 			l.acquire(rev, sent, string(e.Value()))
 		} else if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			l.n.log.Warn("lease not taken over", "lease", l.name, "err", err)
+			l.n.dropKV()
 		}
 	}
 }

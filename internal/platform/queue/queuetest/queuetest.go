@@ -6,6 +6,7 @@ package queuetest
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -26,20 +27,47 @@ func URL(t testing.TB) string {
 	if url := os.Getenv(EnvNATS); url != "" {
 		return url
 	}
-	ns, err := server.NewServer(&server.Options{
-		ServerName: "zhibo-test",
-		Host:       "127.0.0.1",
-		Port:       server.RANDOM_PORT,
-		JetStream:  true,
-		StoreDir:   t.TempDir(),
-		NoSigs:     true,
-		NoLog:      true,
-	})
-	require.NoError(t, err)
+	return NewServer(t).URL()
+}
+
+// Server is a JetStream server of the test's own, in its process, that the test may stop and
+// start again (same port, same store) to take the queue away from the processes using it.
+type Server struct {
+	t    testing.TB
+	opts server.Options
+	ns   *server.Server
+}
+
+// NewServer starts a server on a free loopback port; it stops when t ends.
+func NewServer(t testing.TB) *Server {
+	s := &Server{t: t, opts: server.Options{ServerName: "zhibo-test", Host: "127.0.0.1", Port: server.RANDOM_PORT,
+		JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true}}
+	s.Start()
+	s.opts.Port = s.ns.Addr().(*net.TCPAddr).Port // a restart comes back on the same port
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// URL is the server's client URL.
+func (s *Server) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", s.opts.Port) }
+
+// Start starts the server (again).
+func (s *Server) Start() {
+	opts := s.opts
+	ns, err := server.NewServer(&opts)
+	require.NoError(s.t, err)
 	ns.Start()
-	t.Cleanup(ns.Shutdown)
-	require.True(t, ns.ReadyForConnections(30*time.Second), "in-process NATS did not start")
-	return ns.ClientURL()
+	require.True(s.t, ns.ReadyForConnections(30*time.Second), "in-process NATS did not start")
+	s.ns = ns
+}
+
+// Stop shuts the server down; its store stays for Start.
+func (s *Server) Stop() {
+	if s.ns != nil {
+		s.ns.Shutdown()
+		s.ns.WaitForShutdown()
+		s.ns = nil
+	}
 }
 
 // Namespace returns a queue namespace no other test uses, for a test on the server at url, and
