@@ -73,7 +73,7 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (Order, error) {
 		s.m.orders.WithLabelValues(resultKeyReused).Inc()
 		return Order{}, err
 	case err != nil:
-		return Order{}, apierr.Internal.Wrap(fmt.Errorf("place order: %w", err))
+		return Order{}, apierr.From(fmt.Errorf("place order: %w", err)) // 503 when the store is unreachable
 	case replayed:
 		s.m.orders.WithLabelValues(resultReplayed).Inc()
 		return stored, nil

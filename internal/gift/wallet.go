@@ -104,7 +104,7 @@ func (s *Service) Credit(ctx context.Context, req CreditRequest) (Credit, error)
 		s.m.credits.WithLabelValues(resultRejected).Inc()
 		return Credit{}, err
 	case err != nil:
-		return Credit{}, apierr.Internal.Wrap(fmt.Errorf("credit wallet: %w", err))
+		return Credit{}, apierr.From(fmt.Errorf("credit wallet: %w", err))
 	case replayed:
 		s.m.credits.WithLabelValues(resultReplayed).Inc()
 		return stored, nil
@@ -124,7 +124,7 @@ func (s *Service) Credits(ctx context.Context, uid, before int64, limit int) (Cr
 	}
 	cs, err := s.store.Credits(ctx, uid, before, limit+1)
 	if err != nil {
-		return CreditPage{}, apierr.Internal.Wrap(err)
+		return CreditPage{}, apierr.From(err)
 	}
 	p := CreditPage{Credits: cs}
 	if len(cs) > limit {

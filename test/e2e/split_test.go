@@ -176,9 +176,13 @@ func startAlone(t *testing.T, extra ...string) *alone {
 
 // startAloneOn is startAlone on the NATS server at natsURL.
 func startAloneOn(t *testing.T, natsURL string, extra ...string) *alone {
+	return startAloneWith(t, natsURL, stores(t), extra...)
+}
+
+// startAloneWith is startAlone on the NATS server at natsURL with the given stores.
+func startAloneWith(t *testing.T, natsURL string, dbs map[string]sqlstore.Config, extra ...string) *alone {
 	bin := testbin.Build(t)
 	ns := queuetest.Namespace(t, natsURL, "alone") // its cleanup runs after the processes are stopped
-	dbs := stores(t)
 	port := func() string { return fmt.Sprint(freePort(t)) }
 	rpc := map[string]string{}
 	for _, n := range []string{"account", "room", "gift", "danmaku", "logic", "comet1", "comet2"} {

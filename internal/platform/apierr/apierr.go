@@ -4,7 +4,9 @@
 package apierr
 
 import (
+	"database/sql/driver"
 	"errors"
+	"net"
 	"fmt"
 	"net/http"
 )
@@ -65,11 +67,17 @@ var (
 	Unavailable  = New(http.StatusServiceUnavailable, -503, "service degraded")
 )
 
-// From returns the *Error in err's chain, or Internal wrapping err when there is none.
+// From returns the *Error in err's chain; Unavailable wrapping err when err is a dependency
+// that cannot be reached (a network error, a database connection gone): the service is
+// degraded, not broken; else Internal wrapping err.
 func From(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) {
+		return Unavailable.Wrap(err)
 	}
 	return Internal.Wrap(err)
 }

@@ -1,8 +1,10 @@
 package apierr
 
 import (
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"testing"
 
@@ -24,4 +26,13 @@ func TestFromUnknownIsInternal(t *testing.T) {
 	require.Equal(t, http.StatusInternalServerError, e.Status)
 	require.Contains(t, e.Error(), "disk on fire")
 	require.Equal(t, "internal error", e.Message)
+}
+
+// An unreachable dependency is a degraded service (503), not a bug (500).
+func TestUnreachableIsUnavailable(t *testing.T) {
+	_, err := net.Dial("tcp", "127.0.0.1:1")
+	require.Error(t, err)
+	require.Equal(t, 503, From(fmt.Errorf("insert comment: %w", err)).Status)
+	require.Equal(t, 503, From(fmt.Errorf("query: %w", driver.ErrBadConn)).Status)
+	require.Equal(t, 500, From(errors.New("something else")).Status)
 }

@@ -7,8 +7,14 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
+	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/stretchr/testify/require"
@@ -80,4 +86,86 @@ func randHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// Server is a MariaDB server of the test's own (mariadbd from the system, a data directory in
+// t's temp dir, a free loopback port), which the test may stop and start again to take the
+// database away from the processes using it. NewServer skips t where mariadbd is missing.
+type Server struct {
+	t    testing.TB
+	dir  string
+	port int
+	cmd  *exec.Cmd
+}
+
+// NewServer installs and starts a private MariaDB; it stops when t ends.
+func NewServer(t testing.TB) *Server {
+	for _, bin := range []string{"mariadbd", "mariadb-install-db"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			if _, err := os.Stat("/usr/sbin/" + bin); err != nil {
+				t.Skipf("%s not installed: private MariaDB test skipped", bin)
+			}
+		}
+	}
+	s := &Server{t: t, dir: t.TempDir()}
+	out, err := exec.Command("mariadb-install-db", "--no-defaults", "--datadir="+filepath.Join(s.dir, "data"),
+		"--user=root", "--auth-root-authentication-method=normal", "--skip-test-db").CombinedOutput()
+	require.NoError(t, err, "mariadb-install-db: %s", out)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s.port = ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// DSN is the DSN of database name on this server, created if missing.
+func (s *Server) DSN(name string) string {
+	admin, err := sql.Open("mysql", fmt.Sprintf("root@tcp(127.0.0.1:%d)/", s.port))
+	require.NoError(s.t, err)
+	defer admin.Close()
+	_, err = admin.Exec("CREATE DATABASE IF NOT EXISTS " + name)
+	require.NoError(s.t, err)
+	return fmt.Sprintf("root@tcp(127.0.0.1:%d)/%s", s.port, name)
+}
+
+// Start starts the server (again) and waits until it answers.
+func (s *Server) Start() {
+	bin := "mariadbd"
+	if _, err := exec.LookPath(bin); err != nil {
+		bin = "/usr/sbin/mariadbd"
+	}
+	s.cmd = exec.Command(bin, "--no-defaults", "--datadir="+filepath.Join(s.dir, "data"), "--user=root",
+		fmt.Sprintf("--port=%d", s.port), "--bind-address=127.0.0.1", "--socket="+filepath.Join(s.dir, "sock"),
+		"--skip-log-bin", "--innodb-buffer-pool-size=32M")
+	log, err := os.Create(filepath.Join(s.dir, "mariadbd.log"))
+	require.NoError(s.t, err)
+	s.cmd.Stdout, s.cmd.Stderr = log, log
+	require.NoError(s.t, s.cmd.Start())
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		db, err := sql.Open("mysql", fmt.Sprintf("root@tcp(127.0.0.1:%d)/", s.port))
+		if err == nil {
+			err = db.Ping()
+			db.Close()
+		}
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("private MariaDB did not start: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Stop shuts the server down (SIGTERM, waiting for it); its data stays for Start.
+func (s *Server) Stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	_ = s.cmd.Wait()
+	s.cmd = nil
 }
