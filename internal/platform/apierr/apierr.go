@@ -6,8 +6,8 @@ package apierr
 import (
 	"database/sql/driver"
 	"errors"
-	"net"
 	"fmt"
+	"net"
 	"net/http"
 )
 
