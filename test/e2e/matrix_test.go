@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/zhibo-live/zhibo/internal/platform/cache/cachetest"
 	"github.com/zhibo-live/zhibo/internal/platform/queue/queuetest"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
@@ -170,6 +171,27 @@ func TestMariaDBOutage(t *testing.T) {
 		time.Sleep(5 * time.Second)
 	})
 	t.Logf("| MariaDB stopped for 10 s | %d requests refused | longest pause in acknowledged comments %s |",
+		l.refused(), l.longestPause(stopped, started.Add(5*time.Second)).Round(10*time.Millisecond))
+}
+
+// Redis stopped for 10 s under the same load, with room reading rooms through it: room falls
+// back to its store, so nothing is refused; the cache is used again once it is back.
+func TestRedisOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stops the cache under a cluster of ten processes")
+	}
+	redis := cachetest.NewServer(t)
+	a := startAlone(t, append([]string{"-redis.addr", redis.Addr()}, matrixFlags...)...)
+	var stopped, started time.Time
+	l := underLoad(t, a, func(l *load) {
+		stopped = time.Now()
+		redis.Stop()
+		time.Sleep(10 * time.Second)
+		redis.Start()
+		started = time.Now()
+		time.Sleep(5 * time.Second)
+	})
+	t.Logf("| Redis stopped for 10 s | %d requests refused | longest pause in acknowledged comments %s |",
 		l.refused(), l.longestPause(stopped, started.Add(5*time.Second)).Round(10*time.Millisecond))
 }
 

@@ -28,6 +28,9 @@ type Config struct {
 	LocalBytes int `yaml:"local_bytes"`
 	// Prefix starts every key, so deployments (or test runs) can share one Redis.
 	Prefix string `yaml:"prefix"`
+	// Timeout bounds each cache call: a Redis that is down or slow costs a read at most this
+	// before the caller reads its store instead.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // RegisterFlags binds the config to flags under prefix.
@@ -36,21 +39,23 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.DurationVar(&c.LocalTTL, prefix+"local_ttl", 30*time.Second, "longest a hot key is served from process memory (writes invalidate it sooner).")
 	fs.IntVar(&c.LocalBytes, prefix+"local_bytes", 64<<20, "client-side cache bytes per Redis connection.")
 	fs.StringVar(&c.Prefix, prefix+"prefix", "zhibo:", "prefix of every cache key in Redis.")
+	fs.DurationVar(&c.Timeout, prefix+"timeout", 100*time.Millisecond, "time limit of one cache call; past it the store is read instead.")
 }
 
 // Validate checks the config.
 func (c *Config) Validate() error {
-	if c.LocalTTL <= 0 || c.LocalBytes <= 0 {
-		return errors.New("redis.local_ttl and redis.local_bytes must be positive")
+	if c.LocalTTL <= 0 || c.LocalBytes <= 0 || c.Timeout <= 0 {
+		return errors.New("redis.local_ttl, redis.local_bytes and redis.timeout must be positive")
 	}
 	return nil
 }
 
 // Redis is the shared cache.
 type Redis struct {
-	c      rueidis.Client
-	prefix string
-	ttl    time.Duration
+	c       rueidis.Client
+	prefix  string
+	ttl     time.Duration
+	timeout time.Duration
 	hot    func(key string) bool
 	reads  *prometheus.CounterVec
 	writes prometheus.Counter
@@ -65,7 +70,7 @@ func Open(cfg Config, hot func(key string) bool, reg prometheus.Registerer) (*Re
 	if err != nil {
 		return nil, fmt.Errorf("redis %s: %w", cfg.Addr, err)
 	}
-	r := &Redis{c: c, prefix: cfg.Prefix, ttl: cfg.LocalTTL, hot: hot,
+	r := &Redis{c: c, prefix: cfg.Prefix, ttl: cfg.LocalTTL, hot: hot, timeout: cfg.Timeout,
 		reads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "zhibo_cache_reads_total", Help: "Shared cache reads by result: local (hot key from process memory), hit, miss.",
 		}, []string{"result"}),
@@ -81,6 +86,8 @@ func Open(cfg Config, hot func(key string) bool, reg prometheus.Registerer) (*Re
 
 // Get reads key; ok is false when it is absent.
 func (r *Redis) Get(ctx context.Context, key string) (val []byte, ok bool, err error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
 	var res rueidis.RedisResult
 	if r.hot != nil && r.hot(key) {
 		res = r.c.DoCache(ctx, r.c.B().Get().Key(r.prefix+key).Cache(), r.ttl)
@@ -104,6 +111,8 @@ func (r *Redis) Get(ctx context.Context, key string) (val []byte, ok bool, err e
 
 // Set stores key for ttl.
 func (r *Redis) Set(ctx context.Context, key string, val []byte, ttl time.Duration) error {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
 	r.writes.Inc()
 	if err := r.c.Do(ctx, r.c.B().Set().Key(r.prefix+key).Value(rueidis.BinaryString(val)).Px(ttl).Build()).Error(); err != nil {
 		return fmt.Errorf("redis set %s: %w", key, err)
@@ -116,6 +125,8 @@ func (r *Redis) Del(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
 	r.writes.Inc()
 	full := make([]string, len(keys))
 	for i, k := range keys {
@@ -125,6 +136,14 @@ func (r *Redis) Del(ctx context.Context, keys ...string) error {
 		return fmt.Errorf("redis del: %w", err)
 	}
 	return nil
+}
+
+// bound puts the call time limit on ctx (none when it is 0: a Redis built without Open's config).
+func (r *Redis) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if r.timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, r.timeout)
 }
 
 // Close disconnects.
