@@ -56,9 +56,9 @@ type Redis struct {
 	prefix  string
 	ttl     time.Duration
 	timeout time.Duration
-	hot    func(key string) bool
-	reads  *prometheus.CounterVec
-	writes prometheus.Counter
+	hot     func(key string) bool
+	reads   *prometheus.CounterVec
+	writes  prometheus.Counter
 }
 
 // Open connects to Redis. hot decides which keys are read through client-side caching.
