@@ -81,7 +81,7 @@ func TestStalledCometIsDeclaredDead(t *testing.T) {
 	require.NoError(t, err)
 	defer q.Close()
 	c := cfg()
-	c.PushTimeout, c.CometDeadAfter = 200*time.Millisecond, 500*time.Millisecond
+	c.PushTimeout, c.CometDeadAfter = 200*time.Millisecond, 2*time.Second
 	stuck, good := stuckComet{got: make(chan struct{}, 1)}, newComet()
 	reg := prometheus.NewRegistry()
 	s, err := New(c, Deps{Logger: obs.Discard(), Registry: reg, Queue: q, Comets: []Comet{stuck, good}})
