@@ -135,17 +135,7 @@ func TestNATSOutage(t *testing.T) {
 	}
 	nats := queuetest.NewServer(t)
 	a := startAloneOn(t, nats.URL(), matrixFlags...)
-	var stopped, started time.Time
-	l := underLoad(t, a, func(l *load) {
-		stopped = time.Now()
-		nats.Stop()
-		time.Sleep(10 * time.Second)
-		nats.Start()
-		started = time.Now()
-		time.Sleep(5 * time.Second)
-	})
-	t.Logf("| NATS stopped for 10 s | %d requests refused | longest pause in acknowledged comments %s |",
-		l.refused(), l.longestPause(stopped, started.Add(5*time.Second)).Round(10*time.Millisecond))
+	outage(t, a, "NATS", nats)
 }
 
 // MariaDB stopped for 10 s under the same load, every business component's database on it:
@@ -161,17 +151,7 @@ func TestMariaDBOutage(t *testing.T) {
 		dbs[c] = sqlstore.Config{Driver: "mysql", DSN: db.DSN("zhibo_" + c)}
 	}
 	a := startAloneWith(t, queuetest.URL(t), dbs, matrixFlags...)
-	var stopped, started time.Time
-	l := underLoad(t, a, func(l *load) {
-		stopped = time.Now()
-		db.Stop()
-		time.Sleep(10 * time.Second)
-		db.Start()
-		started = time.Now()
-		time.Sleep(5 * time.Second)
-	})
-	t.Logf("| MariaDB stopped for 10 s | %d requests refused | longest pause in acknowledged comments %s |",
-		l.refused(), l.longestPause(stopped, started.Add(5*time.Second)).Round(10*time.Millisecond))
+	outage(t, a, "MariaDB", db)
 }
 
 // Redis stopped for 10 s under the same load, with room reading rooms through it: room falls
@@ -182,17 +162,26 @@ func TestRedisOutage(t *testing.T) {
 	}
 	redis := cachetest.NewServer(t)
 	a := startAlone(t, append([]string{"-redis.addr", redis.Addr()}, matrixFlags...)...)
+	outage(t, a, "Redis", redis)
+}
+
+// outage stops svc for 10 s under underLoad's load, starts it again, and logs the row of
+// docs/operations.md.
+func outage(t *testing.T, a *alone, name string, svc interface {
+	Stop()
+	Start()
+}) {
 	var stopped, started time.Time
-	l := underLoad(t, a, func(l *load) {
+	l := underLoad(t, a, func(*load) {
 		stopped = time.Now()
-		redis.Stop()
+		svc.Stop()
 		time.Sleep(10 * time.Second)
-		redis.Start()
+		svc.Start()
 		started = time.Now()
 		time.Sleep(5 * time.Second)
 	})
-	t.Logf("| Redis stopped for 10 s | %d requests refused | longest pause in acknowledged comments %s |",
-		l.refused(), l.longestPause(stopped, started.Add(5*time.Second)).Round(10*time.Millisecond))
+	t.Logf("| %s stopped for 10 s | %d requests refused | longest pause in acknowledged comments %s |",
+		name, l.refused(), l.longestPause(stopped, started.Add(5*time.Second)).Round(10*time.Millisecond))
 }
 
 // matrixFlags shorten the cluster's failure detection for the fault tests.
