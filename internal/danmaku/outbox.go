@@ -16,9 +16,9 @@ import (
 // a push that did reach the stream is not stored twice if it is pushed again within the
 // stream's duplicate window (a minute); past it, viewers may see it twice (at least once).
 const (
-	relayAge   = 2 * time.Second // younger comments are still being pushed by their request
+	relayAge   = 3 * time.Second // younger comments may still be pushed, or marked, by their request
 	relayBatch = 256
-	markEvery  = 100 * time.Millisecond
+	markEvery  = time.Second // one UPDATE a second: the insert path shares the store's write lock
 )
 
 // relayLease names the lease of the outbox relay: once per cluster, so N danmaku processes

@@ -23,7 +23,7 @@ func TestOutboxPushesWhatTheQueueMissed(t *testing.T) {
 			return n
 		}
 		h.sendOK(bob, room1, "pushed at once")
-		require.Eventually(t, func() bool { return unpushed() == 0 }, 5*time.Second, 10*time.Millisecond, "a pushed comment is marked")
+		require.Eventually(t, func() bool { return unpushed() == 0 }, 5*time.Second, 10*time.Millisecond, "a pushed comment is marked (within markEvery)")
 
 		h.pusher.Fail(errPeerDown)
 		h.sendOK(bob, room1, "while the queue is down")
@@ -33,7 +33,7 @@ func TestOutboxPushesWhatTheQueueMissed(t *testing.T) {
 		require.Len(t, h.pusher.All(), 1, "the relay leaves comments younger than its age to their request")
 		require.Equal(t, 1, unpushed())
 
-		h.clock.Advance(3 * time.Second)
+		h.clock.Advance(4 * time.Second)
 		require.Eventually(t, func() bool { return len(h.pusher.All()) == 2 && unpushed() == 0 }, 5*time.Second, 10*time.Millisecond,
 			"the relay pushed the stranded comment and marked it")
 		require.Contains(t, h.pusher.Msgs()[1], "while the queue is down")
