@@ -100,10 +100,10 @@ func (s *Service) Start(ctx context.Context) error {
 	s.stopWatch = cancel
 	if p := s.deps.Presence; p != nil {
 		ready, err := p.Watch(bg, func(ev presence.Event) {
-			s.view.Apply(ev)
-			if !ev.Join {
+			old, replaced := s.view.Apply(ev)
+			if replaced {
 				s.mu.Lock()
-				s.recount()
+				s.addReport(old, ev.Report)
 				s.mu.Unlock()
 			}
 		})
@@ -235,11 +235,13 @@ func (s *Service) ReportOnline(ctx context.Context, server, addr string, rooms m
 			s.log.WarnContext(ctx, "presence: report not shared", "server", server, "err", err)
 		}
 	}
-	s.view.Apply(presence.Event{Server: presence.Key(server), Report: r, At: r.At})
+	old, replaced := s.view.Apply(presence.Event{Server: presence.Key(server), Report: r, At: r.At})
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.comets[server] = cometReport{rooms: rooms, at: r.At}
-	s.recount()
+	if replaced {
+		s.addReport(old, r)
+	}
 	out := make(map[int64]int64, len(rooms))
 	for id := range rooms {
 		out[id] = s.totals[id]
@@ -247,7 +249,24 @@ func (s *Service) ReportOnline(ctx context.Context, server, addr string, rooms m
 	return out, nil
 }
 
-// recount takes the totals from the presence view; s.mu is held.
+// addReport moves the totals from a comet's previous report to its new one, in the time of
+// the two reports' rooms; the full recount of every count interval takes stale reports out.
+// s.mu is held.
+func (s *Service) addReport(old, r presence.Report) {
+	if s.view.Fresh(old) {
+		for id, n := range old.Rooms {
+			if s.totals[id] -= n; s.totals[id] <= 0 {
+				delete(s.totals, id)
+			}
+		}
+	}
+	for id, n := range r.Rooms {
+		s.totals[id] += n
+	}
+}
+
+// recount takes the totals from the presence view (every report, once per count interval);
+// s.mu is held.
 func (s *Service) recount() {
 	s.totals = s.view.Totals()
 	s.m.comets.Set(float64(len(s.view.Comets())))

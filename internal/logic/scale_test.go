@@ -65,7 +65,7 @@ func TestLogicsShareCounts(t *testing.T) {
 	require.True(t, l1.view.Holds(presence.Key("comet-b"), 9), "the connecting logic routes at once")
 	require.Eventually(t, func() bool { return l2.view.Holds(presence.Key("comet-b"), 9) }, 10*time.Second, 5*time.Millisecond)
 	view := presence.NewView(10*time.Second, time.Minute)
-	ready, err := p2.Watch(ctx, view.Apply)
+	ready, err := p2.Watch(ctx, func(e presence.Event) { view.Apply(e) })
 	require.NoError(t, err)
 	<-ready
 	require.Equal(t, map[string]string{"comet-a": "10.0.0.1:9100", "comet-b": "10.0.0.2:9100"}, view.Comets(),

@@ -36,8 +36,9 @@ func (v *View) now() time.Time {
 	return time.Now()
 }
 
-// Apply takes one event in.
-func (v *View) Apply(ev Event) {
+// Apply takes one event in. For a report that replaced the comet's previous one, it returns
+// that one (replaced true), so a reader keeping sums can apply the difference.
+func (v *View) Apply(ev Event) (old Report, replaced bool) {
 	v.mu.Lock()
 	switch {
 	case ev.Gone:
@@ -53,9 +54,11 @@ func (v *View) Apply(ev Event) {
 			js[ev.Room] = ev.At
 		}
 	default:
-		if old, ok := v.reports[ev.Server]; ok && old.At.After(ev.Report.At) {
+		prev, ok := v.reports[ev.Server]
+		if ok && prev.At.After(ev.Report.At) {
 			break // an older report arriving late
 		}
+		old, replaced = prev, true
 		v.reports[ev.Server] = ev.Report
 		// A join the report already covers, or that is older than the report, is done.
 		for room, at := range v.joins[ev.Server] {
@@ -68,7 +71,11 @@ func (v *View) Apply(ev Event) {
 	if ev.Join && v.OnJoin != nil {
 		v.OnJoin(ev.Server, ev.Room, ev.At)
 	}
+	return old, replaced
 }
+
+// Fresh reports whether a report is young enough to count.
+func (v *View) Fresh(r Report) bool { f, _ := v.fresh(r, v.now()); return f }
 
 // state of a comet's report at now.
 func (v *View) fresh(r Report, now time.Time) (fresh, alive bool) {
