@@ -40,9 +40,11 @@ type sentBatch struct {
 
 // router is the job's routing state; every field is guarded by the service's mu.
 type router struct {
-	view   *presence.View
-	byAddr map[string]*sender     // every sender, by the comet's address (or its fixed name)
-	recent map[int64][]*sentBatch // room → batches handed off in the last replayKeep
+	view    *presence.View
+	byAddr  map[string]*sender     // every sender, by the comet's address (or its fixed name)
+	keyOf   map[string]string      // a reported comet's address → its server key
+	holders map[string]bool        // scratch of targets, reused batch after batch
+	recent  map[int64][]*sentBatch // room → batches handed off in the last replayKeep
 }
 
 // startRouting watches presence and keeps the senders and routes up to date. It returns once
@@ -53,7 +55,7 @@ func (s *Service) startRouting(ctx context.Context) error {
 		return nil
 	}
 	s.route = &router{view: presence.NewView(s.cfg.RouteStale, presence.TTL), byAddr: map[string]*sender{},
-		recent: map[int64][]*sentBatch{}}
+		keyOf: map[string]string{}, holders: map[string]bool{}, recent: map[int64][]*sentBatch{}}
 	for _, sd := range s.senders {
 		s.route.byAddr[sd.name] = sd
 	}
@@ -82,6 +84,7 @@ func (s *Service) applyPresence(ev presence.Event) {
 	case ev.Join:
 		s.replay(ev.Server, ev.Room, ev.At)
 	case !ev.Gone && ev.Report.Addr != "":
+		r.keyOf[ev.Report.Addr] = ev.Server
 		if _, ok := r.byAddr[ev.Report.Addr]; !ok {
 			s.addComet(ev.Report.Addr)
 		}
@@ -135,6 +138,11 @@ func (s *Service) pruneRoutes(ctx context.Context) {
 			for _, addr := range r.view.Comets() {
 				alive[addr] = true
 			}
+			for addr := range r.keyOf {
+				if !alive[addr] {
+					delete(r.keyOf, addr) // taken for dead: a fixed comet is unknown again (gets all)
+				}
+			}
 			for addr, sd := range r.byAddr {
 				if sd.found && !alive[addr] {
 					s.removeSender(sd)
@@ -154,16 +162,12 @@ func (s *Service) targets(room int64) []*sender {
 	if r == nil {
 		return s.senders
 	}
-	holders := map[string]bool{}
-	r.view.Holders(holders, room)
-	reported := map[string]string{} // addr → server key
-	for key, addr := range r.view.Comets() {
-		reported[addr] = key
-	}
+	clear(r.holders)
+	r.view.Holders(r.holders, room)
 	out := make([]*sender, 0, len(s.senders))
 	for _, sd := range s.senders {
-		key, known := reported[sd.name]
-		if !known || holders[key] {
+		key, known := r.keyOf[sd.name]
+		if !known || r.holders[key] {
 			out = append(out, sd)
 		} else {
 			s.m.routedAway.Inc()

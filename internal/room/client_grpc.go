@@ -54,11 +54,14 @@ type Remote struct {
 
 var _ Client = (*Remote)(nil)
 
+// remoteCacheSize bounds the rooms a Remote keeps.
+const remoteCacheSize = 65536
+
 // NewRemote talks to room over cc, caching rooms for ttl (0 = no cache).
 func NewRemote(cc grpc.ClientConnInterface, ttl time.Duration) *Remote {
 	r := &Remote{c: roomv1.NewRoomServiceClient(cc)}
 	if ttl > 0 {
-		r.rooms = expirable.NewLRU[int64, Room](65536, nil, ttl)
+		r.rooms = expirable.NewLRU[int64, Room](remoteCacheSize, nil, ttl)
 	}
 	return r
 }
