@@ -13,6 +13,10 @@ type Config struct {
 	// had no batch in the last window leaves at once; in a busier room it waits until Window
 	// has passed since the room's last batch (see merge.go).
 	Window time.Duration `yaml:"window"`
+	// Burst is how many batches a quiet room may send inside one window before its messages
+	// wait for the window (1 = strictly one per window). Spares come back when a window
+	// closes with nothing waiting, so a busy room still gets one batch per window.
+	Burst int `yaml:"burst"`
 	// MaxBatch sends a room's batch before its window closes once it holds this many
 	// messages; a larger batch is handed to the comets in parts of this size.
 	MaxBatch int `yaml:"max_batch"`
@@ -41,7 +45,8 @@ type Config struct {
 
 // RegisterFlags binds the config to flags under prefix.
 func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
-	fs.DurationVar(&c.Window, prefix+"window", 50*time.Millisecond, "merge window: a room gets at most one batch per window; a message to a room with no batch in the last window leaves at once (at most 100ms).")
+	fs.DurationVar(&c.Window, prefix+"window", 50*time.Millisecond, "merge window: a busy room gets one batch per window; a message to a room with no batch in the last window leaves at once (at most 100ms).")
+	fs.IntVar(&c.Burst, prefix+"burst", 2, "batches a quiet room may send inside one window before its messages wait for the window (1 = one per window).")
 	fs.IntVar(&c.MaxBatch, prefix+"max_batch", 200, "send a room's batch before its window closes at this many messages.")
 	fs.DurationVar(&c.PushTimeout, prefix+"push_timeout", time.Second, "time limit of one batch to one comet.")
 	fs.StringVar(&c.Durable, prefix+"durable", "job", "durable consumer name shared by all job processes.")
@@ -56,6 +61,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 func (c *Config) Validate() error {
 	if c.Window <= 0 || c.Window > 100*time.Millisecond {
 		return errors.New("job.window must be in (0, 100ms]")
+	}
+	if c.Burst < 1 || c.Burst > 16 {
+		return errors.New("job.burst must be in 1..16")
 	}
 	if c.MaxBatch < 1 || c.MaxBatch > 4096 {
 		return errors.New("job.max_batch must be in 1..4096")

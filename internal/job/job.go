@@ -94,7 +94,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, errors.New("job: at least one comet is required")
 	}
 	return &Service{cfg: cfg, deps: deps, log: deps.Logger, m: newMetrics(deps.Registry),
-		merge: newMerger(cfg.Window, cfg.MaxBatch), kick: make(chan struct{}, 1), quit: make(chan struct{})}, nil
+		merge: newMerger(cfg.Window, cfg.MaxBatch, cfg.Burst), kick: make(chan struct{}, 1), quit: make(chan struct{})}, nil
 }
 
 // Start begins consuming the push stream.

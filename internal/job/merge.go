@@ -14,6 +14,12 @@ import (
 // aside) — the comets' writes per viewer stay bounded by 1/Window as with a fixed window —
 // while a message to a quiet room waits for nothing.
 //
+// A quiet room also keeps Burst-1 spare batches: a message that finds the room's window open
+// with nothing waiting leaves at once while a spare is left (a comment right after the room's
+// audience count, say, does not wait for the count's window). Spares come back only when a
+// window closes with nothing waiting, so a busy room spends them once and then gets one batch
+// per window as before.
+//
 // Every window ends Window after the send that opened it, and sends happen in time order
 // (the service reads the clock under its lock), so windows close in the order they opened:
 // the open windows are a FIFO queue, not a heap, and the flusher sleeps until the oldest one
@@ -24,6 +30,7 @@ type batchReason string
 
 const (
 	reasonQuiet  batchReason = "quiet"  // the room had no batch in the last window
+	reasonSpare  batchReason = "spare"  // the window was open, nothing waited, a spare was left
 	reasonWindow batchReason = "window" // the window since the room's last batch closed
 	reasonFull   batchReason = "full"   // MaxBatch messages were waiting
 	reasonStop   batchReason = "stop"   // the job is stopping
@@ -45,6 +52,7 @@ type roomWindow struct {
 	id     int64
 	closes time.Time
 	gen    uint64 // which entry of the close queue is this room's current one
+	spare  int    // batches the room may still send inside an open window
 	batch
 }
 
@@ -61,13 +69,14 @@ type closing struct {
 type merger struct {
 	window   time.Duration
 	maxBatch int
+	spare    int // Burst-1: spares of a quiet room
 	rooms    map[int64]*roomWindow
 	queue    []closing // in order of closing time
 	head     int
 }
 
-func newMerger(window time.Duration, maxBatch int) *merger {
-	return &merger{window: window, maxBatch: maxBatch, rooms: map[int64]*roomWindow{}}
+func newMerger(window time.Duration, maxBatch, burst int) *merger {
+	return &merger{window: window, maxBatch: maxBatch, spare: max(burst, 1) - 1, rooms: map[int64]*roomWindow{}}
 }
 
 // add takes one queue message's msgs for a room at now. It returns the batch to send now
@@ -76,7 +85,7 @@ func newMerger(window time.Duration, maxBatch int) *merger {
 func (m *merger) add(now time.Time, room int64, msgs [][]byte, ack queue.Msg, sent time.Time) *batch {
 	r := m.rooms[room]
 	if r == nil {
-		r = &roomWindow{id: room}
+		r = &roomWindow{id: room, spare: m.spare}
 		m.rooms[room] = r
 	}
 	r.msgs = append(r.msgs, msgs...)
@@ -87,11 +96,15 @@ func (m *merger) add(now time.Time, room int64, msgs [][]byte, ack queue.Msg, se
 		// A new room, or one whose window has closed though the flusher has not seen it
 		// yet: quiet if nothing was waiting.
 		if len(r.acks) == 1 {
+			r.spare = m.spare
 			return m.take(now, r, reasonQuiet)
 		}
 		return m.take(now, r, reasonWindow)
 	case len(r.msgs) >= m.maxBatch:
 		return m.take(now, r, reasonFull)
+	case len(r.acks) == 1 && r.spare > 0:
+		r.spare--
+		return m.take(now, r, reasonSpare)
 	}
 	return nil
 }

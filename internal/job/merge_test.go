@@ -24,8 +24,8 @@ type sendAt struct {
 	b  *batch
 }
 
-func newClockMerger(t *testing.T, window time.Duration, maxBatch int) *clockMerger {
-	return &clockMerger{t: t, m: newMerger(window, maxBatch), now: time.Unix(1000, 0)}
+func newClockMerger(t *testing.T, window time.Duration, maxBatch, burst int) *clockMerger {
+	return &clockMerger{t: t, m: newMerger(window, maxBatch, burst), now: time.Unix(1000, 0)}
 }
 
 // advance moves the clock to at, running the flusher at every window closing on the way.
@@ -68,7 +68,7 @@ func (c *clockMerger) sendsOf(room int64) []sendAt {
 }
 
 func TestMergerQuietRoomSendsAtOnce(t *testing.T) {
-	c := newClockMerger(t, 50*time.Millisecond, 100)
+	c := newClockMerger(t, 50*time.Millisecond, 100, 1)
 	c.msg(1)
 	require.Len(t, c.sends, 1, "a lone message does not wait for a window")
 	require.Equal(t, c.now, c.sends[0].at)
@@ -90,7 +90,7 @@ func TestMergerQuietRoomSendsAtOnce(t *testing.T) {
 
 func TestMergerBusyRoomMergesPerWindow(t *testing.T) {
 	const window = 50 * time.Millisecond
-	c := newClockMerger(t, window, 1000)
+	c := newClockMerger(t, window, 1000, 1)
 	start := c.now
 	// 1,000 messages/s for 1 s in room 1; room 2 quiet, one message every 200 ms.
 	for i := range 1000 {
@@ -137,7 +137,7 @@ func room1Next(seq int) int {
 }
 
 func TestMergerFullBatchLeavesEarly(t *testing.T) {
-	c := newClockMerger(t, 100*time.Millisecond, 10)
+	c := newClockMerger(t, 100*time.Millisecond, 10, 1)
 	c.msg(1) // quiet: at once
 	for range 25 {
 		c.advance(c.now.Add(time.Millisecond))
@@ -159,7 +159,7 @@ func TestMergerFullBatchLeavesEarly(t *testing.T) {
 }
 
 func TestMergerClosedWindowSendsWithoutFlusher(t *testing.T) {
-	m := newMerger(50*time.Millisecond, 100)
+	m := newMerger(50*time.Millisecond, 100, 1)
 	t0 := time.Unix(1000, 0)
 	require.NotNil(t, m.add(t0, 1, [][]byte{[]byte("a")}, nil, t0))
 	require.Nil(t, m.add(t0.Add(10*time.Millisecond), 1, [][]byte{[]byte("b")}, nil, t0))
@@ -180,7 +180,7 @@ func TestMergerClosedWindowSendsWithoutFlusher(t *testing.T) {
 }
 
 func TestMergerDrain(t *testing.T) {
-	m := newMerger(50*time.Millisecond, 100)
+	m := newMerger(50*time.Millisecond, 100, 1)
 	t0 := time.Unix(1000, 0)
 	m.add(t0, 1, [][]byte{[]byte("a")}, nil, t0)
 	m.add(t0, 1, [][]byte{[]byte("b")}, nil, t0)
@@ -194,10 +194,68 @@ func TestMergerDrain(t *testing.T) {
 }
 
 func TestMergerQueueStaysSmall(t *testing.T) {
-	c := newClockMerger(t, 10*time.Millisecond, 2)
+	c := newClockMerger(t, 10*time.Millisecond, 2, 1)
 	for i := range 100_000 {
 		c.advance(c.now.Add(time.Millisecond))
 		c.msg(int64(i % 3))
 	}
 	require.Less(t, cap(c.m.queue), 4096, "the close queue does not keep every send")
+}
+
+func TestMergerSpareBatches(t *testing.T) {
+	const window = 50 * time.Millisecond
+	c := newClockMerger(t, window, 1000, 2)
+	c.msg(1) // quiet: at once
+	c.advance(c.now.Add(10 * time.Millisecond))
+	c.msg(1) // inside the window, nothing waiting, one spare: at once
+	require.Len(t, c.sends, 2)
+	require.Equal(t, reasonSpare, c.sends[1].b.reason)
+	require.Equal(t, c.now, c.sends[1].at)
+	spareAt := c.now
+
+	c.advance(c.now.Add(10 * time.Millisecond))
+	c.msg(1) // no spare left: waits for the window the spare opened
+	require.Len(t, c.sends, 2)
+	c.advance(spareAt.Add(window))
+	require.Len(t, c.sends, 3)
+	require.Equal(t, reasonWindow, c.sends[2].b.reason)
+
+	// That window closes empty: the room is quiet again, with its spare back.
+	c.advance(c.now.Add(2 * window))
+	c.msg(1)
+	c.advance(c.now.Add(5 * time.Millisecond))
+	c.msg(1)
+	require.Len(t, c.sends, 5)
+	require.Equal(t, reasonQuiet, c.sends[3].b.reason)
+	require.Equal(t, reasonSpare, c.sends[4].b.reason)
+
+	// A window closed without the flusher seeing it gives the spare back as well.
+	m := newMerger(window, 100, 2)
+	t0 := time.Unix(1000, 0)
+	require.Equal(t, reasonQuiet, m.add(t0, 1, [][]byte{[]byte("a")}, nil, t0).reason)
+	require.Equal(t, reasonSpare, m.add(t0.Add(time.Millisecond), 1, [][]byte{[]byte("b")}, nil, t0).reason)
+	require.Nil(t, m.add(t0.Add(2*time.Millisecond), 1, [][]byte{[]byte("c")}, nil, t0))
+	require.Equal(t, reasonWindow, m.add(t0.Add(60*time.Millisecond), 1, [][]byte{[]byte("d")}, nil, t0).reason)
+	require.Equal(t, reasonQuiet, m.add(t0.Add(200*time.Millisecond), 1, [][]byte{[]byte("e")}, nil, t0).reason)
+	require.Equal(t, reasonSpare, m.add(t0.Add(201*time.Millisecond), 1, [][]byte{[]byte("f")}, nil, t0).reason)
+}
+
+func TestMergerBusyRoomSpendsItsSpareOnce(t *testing.T) {
+	const window = 50 * time.Millisecond
+	c := newClockMerger(t, window, 1000, 3)
+	start := c.now
+	for i := range 1000 { // 1,000 messages/s for 1 s
+		c.advance(start.Add(time.Duration(i) * time.Millisecond))
+		c.msg(1)
+	}
+	c.advance(start.Add(2 * time.Second))
+	s := c.sendsOf(1)
+	require.Equal(t, reasonQuiet, s[0].b.reason)
+	require.Equal(t, reasonSpare, s[1].b.reason)
+	require.Equal(t, reasonSpare, s[2].b.reason)
+	for i := 3; i < len(s); i++ {
+		require.Equal(t, reasonWindow, s[i].b.reason)
+		require.Equal(t, window, s[i].at.Sub(s[i-1].at), "one batch per window once the spares are spent")
+	}
+	require.Len(t, s, 3+20)
 }

@@ -49,7 +49,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Help: "Room batches made, by why they left: quiet (the room had no batch in the last window: sent at once), window (the window since the last batch closed), full (max_batch reached), stop.",
 	}, []string{"reason"})
 	m.roomBatches = map[batchReason]prometheus.Counter{}
-	for _, r := range []batchReason{reasonQuiet, reasonWindow, reasonFull, reasonStop} {
+	for _, r := range []batchReason{reasonQuiet, reasonSpare, reasonWindow, reasonFull, reasonStop} {
 		m.roomBatches[r] = rb.WithLabelValues(string(r))
 	}
 	m.comets = prometheus.NewGauge(prometheus.GaugeOpts{
