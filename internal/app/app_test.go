@@ -101,6 +101,15 @@ func TestCLI(t *testing.T) {
 	require.Contains(t, errs, "gift needs account")
 	code, _, _ = run("bogus")
 	require.Equal(t, 2, code)
+
+	code, _, errs = run("up", "-gatway.http_addr", ":1")
+	require.Equal(t, 1, code)
+	require.Equal(t, "zhibo: unknown flag -gatway.http_addr (did you mean -gateway.http_addr?)\n", errs, "one line, not the flag list")
+	for _, v := range []string{"version", "--version", "-version"} {
+		code, out, _ = run(v)
+		require.Equal(t, 0, code)
+		require.Regexp(t, `^zhibo \S+\nrevision \S+.*\ngo1\.\d+.* \w+/\w+\n$`, out)
+	}
 }
 
 // A gateway-and-account node serves only what it has: the account API, health, metrics and
@@ -139,6 +148,7 @@ func TestPartialNodeServesItsOwnRoutes(t *testing.T) {
 	code, body = get("/metrics")
 	require.Equal(t, 200, code)
 	require.True(t, strings.Contains(body, "zhibo_http_requests_total"))
+	require.Regexp(t, `zhibo_build_info\{goversion="go1\.[^"]+",revision="[^"]+",version="[^"]+"\} 1`, body)
 	resp, err = http.Post(base+"/api/auth/register", "application/json", strings.NewReader(`{"name":"solo","password":"password1"}`))
 	require.NoError(t, err)
 	resp.Body.Close()

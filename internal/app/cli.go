@@ -21,9 +21,6 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 )
 
-// Version is set at build time with -ldflags "-X github.com/zhibo-live/zhibo/internal/app.Version=…".
-var Version = "dev"
-
 const usage = `zhibo — live-streaming backend
 
 Usage:
@@ -35,7 +32,7 @@ Usage:
   zhibo config reload -url URL -token T    make a running node re-read its config (see zhibo config reload -h)
   zhibo bench fanout [flags]               load-test a zhibo on this machine (see zhibo bench fanout -h)
   zhibo bench hot read|gifts [flags]       hot-key read storm / gift storm on one anchor (see -h)
-  zhibo version
+  zhibo version                            version, VCS revision and Go version (also --version)
 
 Flags are the settings printed by "zhibo config doc"; each also reads ZHIBO_<NAME> from the
 environment, and -config FILE (or ZHIBO_CONFIG) loads a YAML file first.
@@ -59,8 +56,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = configCmd(args[1:], stdout, stderr)
 	case "bench":
 		err = bench.Main(args[1:], stdout, stderr)
-	case "version":
-		fmt.Fprintln(stdout, "zhibo", Version)
+	case "version", "-version", "--version":
+		printVersion(stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:

@@ -108,7 +108,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.StringVar(&c.Log.Level, "log.level", "info", "log level: debug, info, warn or error.")
-	fs.StringVar(&c.Log.Format, "log.format", "json", "log format: json or text.")
+	fs.StringVar(&c.Log.Format, "log.format", "auto", "log format: json, text, or auto (text when stderr is a terminal, JSON otherwise).")
 	c.Conns.RegisterFlags(fs, "conns.")
 	c.Store.RegisterFlags(fs, "store.")
 	c.Queue.RegisterFlags(fs, "queue.")
@@ -231,11 +231,10 @@ func (c *Config) FlagSet(name string) (*flag.FlagSet, *string) {
 func Load(name string, args []string, getenv func(string) string, out io.Writer, extra func(*flag.FlagSet)) (Config, []string, error) {
 	var c Config
 	fs, file := c.FlagSet(name)
-	fs.SetOutput(out)
 	if extra != nil {
 		extra(fs)
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args, out); err != nil {
 		return c, nil, err
 	}
 	path := *file

@@ -43,7 +43,7 @@ account:
 	require.Equal(t, ":2222", c.Gateway.HTTPAddr)             // env over YAML
 	require.Equal(t, 9, c.Comet.Buckets)                      // flag over env
 	require.Equal(t, 11, c.Account.BcryptCost)
-	require.Equal(t, "json", c.Log.Format) // untouched default
+	require.Equal(t, "auto", c.Log.Format) // untouched default
 }
 
 func TestUnknownKeysAndBadValuesAreErrors(t *testing.T) {

@@ -8,13 +8,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
+
+	"golang.org/x/term"
 )
 
 // LogConfig selects the log format and level.
 type LogConfig struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
-	Format string `yaml:"format"` // json or text
+	Format string `yaml:"format"` // json, text, or auto (text on a terminal, JSON otherwise)
 }
 
 // Validate checks the level and the format.
@@ -24,9 +27,9 @@ func (c *LogConfig) Validate() error {
 		errs = append(errs, err)
 	}
 	switch strings.ToLower(c.Format) {
-	case "json", "", "text":
+	case "json", "", "text", "auto":
 	default:
-		errs = append(errs, fmt.Errorf("log.format %q: want json or text", c.Format))
+		errs = append(errs, fmt.Errorf("log.format %q: want json, text or auto", c.Format))
 	}
 	return errors.Join(errs...)
 }
@@ -50,7 +53,7 @@ func NewLogger(w io.Writer, cfg LogConfig) (*slog.Logger, error) {
 	level.Set(lvl)
 	opts := &slog.HandlerOptions{Level: level}
 	var h slog.Handler
-	if strings.ToLower(cfg.Format) == "text" {
+	if f := strings.ToLower(cfg.Format); f == "text" || (f == "auto" && isTerminal(w)) {
 		h = slog.NewTextHandler(w, opts)
 	} else {
 		h = slog.NewJSONHandler(w, opts)
@@ -97,3 +100,9 @@ func (h traceHandler) WithGroup(name string) slog.Handler {
 
 // Discard is a logger that writes nothing, for tests and tools.
 func Discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// isTerminal reports whether w is a terminal (a person reading, not a log collector).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
