@@ -3,7 +3,6 @@ package account
 import (
 	"context"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"runtime"
@@ -14,6 +13,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
+	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 	"github.com/zhibo-live/zhibo/internal/platform/ratelimit"
 )
 
@@ -204,13 +204,11 @@ func (g *guard) check(ctx context.Context, hash, password string) (bool, error) 
 	return ok, err
 }
 
-// clientIP is the request's peer address (the gateway has no trusted-proxy handling yet, so
-// X-Forwarded-For is ignored). IPv6 peers count per /64, the block one subscriber gets.
+// clientIP is the request's client address (httpx.ClientIP: the direct peer, or the client a
+// trusted proxy names, see gateway.trusted_proxies). IPv6 clients count per /64, the block one
+// subscriber gets.
 func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
+	host := httpx.ClientIP(r)
 	a, err := netip.ParseAddr(host)
 	if err != nil {
 		return host

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/zhibo-live/zhibo/internal/platform/connlimit"
+	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 	"github.com/zhibo-live/zhibo/internal/protocol"
 )
 
@@ -26,7 +27,7 @@ func (s *Service) Handler() http.Handler { return http.HandlerFunc(s.serveWS) }
 
 func (s *Service) serveWS(w http.ResponseWriter, r *http.Request) {
 	// The gateway's listener holds this connection's process slot; the comet adds its per-IP cap.
-	ip := connlimit.Host(r.RemoteAddr)
+	ip := httpx.ClientIP(r) // the client a trusted proxy names (gateway.trusted_proxies), else the peer
 	if !s.ips.AcquireIP(ip) {
 		http.Error(w, "too many connections from this address", http.StatusTooManyRequests)
 		return

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 )
 
 // Config of the gateway, the only public HTTP entry.
@@ -41,6 +43,11 @@ type Config struct {
 	RequestTimeout time.Duration `yaml:"request_timeout"`
 	// ShutdownTimeout bounds the graceful drain of in-flight requests on stop.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// TrustedProxies are the reverse proxies and load balancers (CIDRs or addresses) whose
+	// X-Forwarded-For / X-Real-IP name the client: the per-IP limits, the login guard and the
+	// log lines then key on that client. From any other peer those headers are ignored.
+	// Empty = every client is its direct peer.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 	// RatePerIP is the sustained API requests per second one client IP may make (0 = no limit).
 	RatePerIP float64 `yaml:"rate_per_ip"`
 	// BurstPerIP is how many requests above the rate one IP may make at once.
@@ -54,6 +61,15 @@ const DefaultMaxConnsPerIP = 256
 
 // RegisterFlags binds the config to flags under prefix.
 func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
+	fs.Func(prefix+"trusted_proxies", "CIDRs or addresses of reverse proxies whose X-Forwarded-For / X-Real-IP name the client, comma-separated (empty = none: the direct peer is the client).", func(v string) error {
+		c.TrustedProxies = nil
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				c.TrustedProxies = append(c.TrustedProxies, s)
+			}
+		}
+		return nil
+	})
 	fs.StringVar(&c.HTTPAddr, prefix+"http_addr", ":8080", "listen address of the API, web UI and /sub WebSocket.")
 	fs.DurationVar(&c.ReadHeaderTimeout, prefix+"read_header_timeout", 5*time.Second, "time a client has to send request headers.")
 	fs.DurationVar(&c.ReadTimeout, prefix+"read_timeout", 15*time.Second, "time a client has to send a whole request, headers and body.")
@@ -89,6 +105,9 @@ func LiveKeys() []string { return []string{"rate_per_ip", "burst_per_ip"} }
 func (c *Config) Validate() error {
 	if c.HTTPAddr == "" {
 		return errors.New("gateway.http_addr must not be empty")
+	}
+	if _, err := httpx.ParseProxies(c.TrustedProxies); err != nil {
+		return fmt.Errorf("gateway.trusted_proxies: %w", err)
 	}
 	for name, raw := range c.Upstreams {
 		if _, err := c.UpstreamURL(name); err != nil {

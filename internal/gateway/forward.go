@@ -48,6 +48,9 @@ func forward(mux *http.ServeMux, u Upstream, log *slog.Logger, failures *prometh
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.SetXForwarded()
+			// The client as this gateway found it (gateway.trusted_proxies), not the direct
+			// peer: the component trusts this gateway and keys its limits on that address.
+			pr.Out.Header.Set("X-Forwarded-For", httpx.ClientIP(pr.In))
 			pr.Out.Host = pr.In.Host // the component builds links (danmu-info hosts) from it
 			// The component's spans join the caller's trace.
 			if tc, ok := obs.TraceFrom(pr.In.Context()); ok {

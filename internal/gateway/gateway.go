@@ -126,6 +126,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	ipLimit := ratelimit.NewKeyed[string](cfg.RatePerIP, cfg.BurstPerIP)
 	h = limitPerIP(ipLimit, h)
 	h = httpx.Observe(deps.Logger, httpx.NewMetrics(deps.Registry), h)
+	proxies, err := httpx.ParseProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("gateway.trusted_proxies: %w", err)
+	}
+	h = httpx.TrustProxies(proxies, h)
 	h = withTimeout(cfg, h)
 	return &Service{cfg: cfg, deps: deps, log: deps.Logger, handler: h, ipLimit: ipLimit}, nil
 }

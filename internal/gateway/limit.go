@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -19,10 +18,7 @@ import (
 func limitPerIP(l *ratelimit.Keyed[string], next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p := r.URL.Path; strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/xlive/") {
-			ip, _, err := net.SplitHostPort(r.RemoteAddr)
-			if err != nil {
-				ip = r.RemoteAddr
-			}
+			ip := httpx.ClientIP(r)
 			if ok, wait := l.Allow(ip, time.Now()); !ok {
 				w.Header().Set("Retry-After", strconv.Itoa(max(1, int((wait+time.Second-1)/time.Second))))
 				httpx.WriteError(obs.Discard(), w, r, apierr.TooMany.Withf("too many requests from this address, slow down"))

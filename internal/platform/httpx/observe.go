@@ -92,7 +92,7 @@ func Observe(log *slog.Logger, m *Metrics, mux http.Handler) http.Handler {
 			m.latency.WithLabelValues(route, method, status).Observe(d.Seconds())
 			if !rec.hijacked {
 				log.DebugContext(r.Context(), "http request", "method", method, "route", route,
-					"path", r.URL.Path, "status", rec.status, "bytes", rec.bytes, "duration", d)
+					"path", r.URL.Path, "ip", ClientIP(r), "status", rec.status, "bytes", rec.bytes, "duration", d)
 			}
 		}()
 		mux.ServeHTTP(rec, r)
