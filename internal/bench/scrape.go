@@ -1,19 +1,22 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // Metrics is one scrape of the server's /metrics (Prometheus text format): the value of each
 // sample, keyed by its series as written, e.g. `zhibo_hotkey_cache_hits_total{cache="room"}`.
-// A bench reads a few counters before and after a phase, so it needs no client library.
+// A bench reads a few counters before and after a phase.
 type Metrics map[string]float64
 
 // scrapeMetrics fetches and parses base+"/metrics".
@@ -33,38 +36,48 @@ func scrapeMetrics(ctx context.Context, hc *http.Client, base string) (Metrics, 
 	return parseMetrics(io.LimitReader(resp.Body, 64<<20))
 }
 
-// parseMetrics reads the text exposition format; comments and malformed lines are skipped.
+// parseMetrics reads the text exposition format with the Prometheus parser. Histograms and
+// summaries become their _sum and _count series (and _bucket{le=…} for histograms), as
+// they are written on the wire.
 func parseMetrics(r io.Reader) (Metrics, error) {
-	m := Metrics{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		// The series ends at the space after the closing brace (label values may hold spaces).
-		end := strings.LastIndexByte(line, '}')
-		if end < 0 {
-			end = strings.IndexByte(line, ' ')
-		} else {
-			end++
-		}
-		if end <= 0 || end >= len(line) {
-			continue
-		}
-		fields := strings.Fields(line[end:])
-		if len(fields) == 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(fields[0], 64)
-		if err != nil {
-			continue
-		}
-		m[line[:end]] = v
-	}
-	if err := sc.Err(); err != nil {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := p.TextToMetricFamilies(r)
+	if err != nil {
 		return nil, fmt.Errorf("scrape metrics: %w", err)
+	}
+	m := Metrics{}
+	for name, f := range families {
+		for _, s := range f.GetMetric() {
+			labels := make([]string, 0, len(s.GetLabel())+1)
+			for _, l := range s.GetLabel() {
+				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+			}
+			series := func(suffix string, extra ...string) string {
+				all := append(slices.Clone(labels), extra...)
+				if len(all) == 0 {
+					return name + suffix
+				}
+				return name + suffix + "{" + strings.Join(all, ",") + "}"
+			}
+			switch {
+			case s.Counter != nil:
+				m[series("")] = s.GetCounter().GetValue()
+			case s.Gauge != nil:
+				m[series("")] = s.GetGauge().GetValue()
+			case s.Untyped != nil:
+				m[series("")] = s.GetUntyped().GetValue()
+			case s.Histogram != nil:
+				h := s.GetHistogram()
+				m[series("_sum")] = h.GetSampleSum()
+				m[series("_count")] = float64(h.GetSampleCount())
+				for _, b := range h.GetBucket() {
+					m[series("_bucket", fmt.Sprintf("le=%q", strconv.FormatFloat(b.GetUpperBound(), 'g', -1, 64)))] = float64(b.GetCumulativeCount())
+				}
+			case s.Summary != nil:
+				m[series("_sum")] = s.GetSummary().GetSampleSum()
+				m[series("_count")] = float64(s.GetSummary().GetSampleCount())
+			}
+		}
 	}
 	return m, nil
 }

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/zhibo-live/zhibo/internal/account"
 	"github.com/zhibo-live/zhibo/internal/comet"

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"sort"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/zhibo-live/zhibo/internal/account"
 	"github.com/zhibo-live/zhibo/internal/danmaku"
