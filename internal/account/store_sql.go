@@ -198,3 +198,6 @@ func (s *sqlStore) ByIDs(ctx context.Context, ids []int64) ([]User, error) {
 	}
 	return out, rows.Err()
 }
+
+// Migrations are the account tables' schema steps, for zhibo migrate.
+func Migrations() []sqlstore.Migration { return migrations }

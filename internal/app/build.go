@@ -31,7 +31,7 @@ import (
 func init() {
 	registry = []Component{
 		{Name: "account", About: "users, login, session tokens", Uses: []string{"gift"}, Optional: []string{"gift"},
-			Store: true, Queue: true, Key: true, build: buildAccount,
+			Store: true, Queue: true, Key: true, build: buildAccount, schema: account.Migrations,
 			serve:   func(a *App, s *grpcx.Server) { account.RegisterGRPC(s, a.Account) },
 			routes:  func(a *App) []gateway.Routes { return []gateway.Routes{a.Account} },
 			openAPI: func() [][]byte { return [][]byte{account.OpenAPI()} },
@@ -51,6 +51,7 @@ func init() {
 			}},
 		{Name: "room", About: "rooms, live status, stream keys, tags, room list, danmu-info and the push API",
 			Uses: []string{"account", "logic"}, Optional: []string{"logic"}, Store: true, Queue: true, Key: true, build: buildRoom,
+			schema:  room.Migrations,
 			serve:   func(a *App, s *grpcx.Server) { room.RegisterGRPC(s, a.Room) },
 			routes:  func(a *App) []gateway.Routes { return []gateway.Routes{a.Room, a.LogicAPI} },
 			openAPI: func() [][]byte { return [][]byte{room.OpenAPI(), logic.OpenAPI()} },
@@ -61,7 +62,7 @@ func init() {
 				return err
 			}},
 		{Name: "gift", About: "gift catalog, wallets, idempotent gift orders, ranks, anchor scores",
-			Uses: []string{"account", "room"}, Store: true, Queue: true, build: buildGift,
+			Uses: []string{"account", "room"}, Store: true, Queue: true, build: buildGift, schema: gift.Migrations,
 			serve:   func(a *App, s *grpcx.Server) { gift.RegisterGRPC(s, a.Gift) },
 			routes:  func(a *App) []gateway.Routes { return []gateway.Routes{a.Gift} },
 			openAPI: func() [][]byte { return [][]byte{gift.OpenAPI()} },
@@ -72,7 +73,7 @@ func init() {
 				return err
 			}},
 		{Name: "danmaku", About: "bullet comments: validation, limits, mutes, history",
-			Uses: []string{"account", "room"}, Store: true, Queue: true, build: buildDanmaku,
+			Uses: []string{"account", "room"}, Store: true, Queue: true, build: buildDanmaku, schema: danmaku.Migrations,
 			serve:   func(a *App, s *grpcx.Server) { danmaku.RegisterGRPC(s, a.Danmaku) },
 			routes:  func(a *App) []gateway.Routes { return []gateway.Routes{a.Danmaku} },
 			openAPI: func() [][]byte { return [][]byte{danmaku.OpenAPI()} }},

@@ -30,6 +30,7 @@ Usage:
   zhibo components                         list the components
   zhibo config check|print|doc [flags]     validate, print the effective config, or document every setting
   zhibo config reload -url URL -token T    make a running node re-read its config (see zhibo config reload -h)
+  zhibo migrate status|up [flags]          show / apply the schema migrations of each store (see zhibo migrate -h)
   zhibo bench fanout [flags]               load-test a zhibo on this machine (see zhibo bench fanout -h)
   zhibo bench hot read|gifts [flags]       hot-key read storm / gift storm on one anchor (see -h)
   zhibo version                            version, VCS revision and Go version (also --version)
@@ -56,6 +57,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = configCmd(args[1:], stdout, stderr)
 	case "bench":
 		err = bench.Main(args[1:], stdout, stderr)
+	case "migrate":
+		err = migrateCmd(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		printVersion(stdout)
 	case "help", "-h", "--help":

@@ -8,6 +8,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/config"
 	"github.com/zhibo-live/zhibo/internal/gateway"
 	"github.com/zhibo-live/zhibo/internal/platform/grpcx"
+	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 )
 
 // Component is one role a zhibo process can run, declared once: what it calls, what it owns,
@@ -23,6 +24,9 @@ type Component struct {
 	// Store: it owns tables, kept in its own store section over the shared one
 	// (config.StoreOf), and migrates only those.
 	Store bool
+	// schema is its tables' migrations (set exactly when Store is): run at start, and by
+	// zhibo migrate for operators who migrate before rolling out.
+	schema func() []sqlstore.Migration
 	// Queue: it publishes to or consumes from the durable queue.
 	Queue bool
 	// Key: it signs or checks tokens with the cluster's signing key.

@@ -226,3 +226,6 @@ func (s *sqlStore) Mutes(ctx context.Context, roomID int64, limit int) ([]Mute, 
 	}
 	return out, nil
 }
+
+// Migrations are the danmaku tables' schema steps, for zhibo migrate.
+func Migrations() []sqlstore.Migration { return migrations() }

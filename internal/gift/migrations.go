@@ -119,3 +119,6 @@ CREATE INDEX gift_wallet_credits_by_uid ON gift_wallet_credits (uid, id);`,
 	KEY gift_wallet_credits_by_uid (uid, id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;`,
 }}
+
+// Migrations are the gift tables' schema steps, for zhibo migrate.
+func Migrations() []sqlstore.Migration { return migrations }

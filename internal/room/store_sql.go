@@ -206,3 +206,6 @@ func (s *sqlStore) SetPopularity(ctx context.Context, pop map[int64]int64) error
 	}
 	return nil
 }
+
+// Migrations are the room tables' schema steps, for zhibo migrate.
+func Migrations() []sqlstore.Migration { return migrations }

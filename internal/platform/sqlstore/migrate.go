@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -98,4 +99,49 @@ func splitStatements(s string) []string {
 		}
 	}
 	return out
+}
+
+// Applied is a migration recorded in schema_migrations.
+type Applied struct {
+	Version   int
+	Name      string
+	AppliedAt int64 // unix ms
+}
+
+// Status returns the migrations of component already applied and those of ms still to apply,
+// without changing anything (a store never migrated has none applied).
+func (db *DB) Status(ctx context.Context, component string, ms []Migration) ([]Applied, []Migration, error) {
+	exists := "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+	if db.Dialect == MySQL {
+		exists = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'schema_migrations'"
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, exists).Scan(&n); err != nil {
+		return nil, nil, fmt.Errorf("migration status %s: %w", component, err)
+	}
+	var applied []Applied
+	if n > 0 {
+		rows, err := db.QueryContext(ctx, "SELECT version, name, applied_at FROM schema_migrations WHERE component = ? ORDER BY version", component)
+		if err != nil {
+			return nil, nil, fmt.Errorf("migration status %s: %w", component, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var a Applied
+			if err := rows.Scan(&a.Version, &a.Name, &a.AppliedAt); err != nil {
+				return nil, nil, err
+			}
+			applied = append(applied, a)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, nil, err
+		}
+	}
+	var pending []Migration
+	for _, m := range ms {
+		if !slices.ContainsFunc(applied, func(a Applied) bool { return a.Version == m.Version }) {
+			pending = append(pending, m)
+		}
+	}
+	return applied, pending, nil
 }
