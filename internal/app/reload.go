@@ -73,6 +73,10 @@ type reloader struct {
 	mu   sync.Mutex // one reload at a time; guards load and cur
 	load func() (config.Config, error)
 	cur  config.Config
+	// file is the hash of the config file's content when the process was built, just after
+	// the config was read: the watcher starts from it, so an edit made while the process was
+	// starting is not taken for the content in force.
+	file [sha256.Size]byte
 
 	admins atomic.Pointer[[]int64] // who may call operator routes, read on every such request
 
@@ -99,6 +103,7 @@ func newReloader(cfg config.Config, reg prometheus.Registerer) *reloader {
 	}
 	admins := slices.Clone(cfg.Admins)
 	r.admins.Store(&admins)
+	r.file, _ = fileHash(cfg.File)
 	r.lastOK.SetToCurrentTime()
 	r.info.WithLabelValues(cfg.Hash()).Set(1)
 	return r
@@ -254,10 +259,10 @@ func (a *App) WatchConfig(ctx context.Context, poll time.Duration) (stop func())
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	var wg sync.WaitGroup
+	handled := a.reload.file // the content in force
 	wg.Go(func() {
 		defer signal.Stop(hup)
-		handled, _ := fileHash(path) // the content in force
-		seen := handled              // the content at the last poll
+		seen := handled // the content at the last poll
 		var tick <-chan time.Time
 		if path != "" {
 			t := time.NewTicker(poll)
