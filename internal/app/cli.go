@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/zhibo-live/zhibo/internal/bench"
 	"github.com/zhibo-live/zhibo/internal/config"
 	"github.com/zhibo-live/zhibo/internal/gift"
@@ -167,6 +169,18 @@ func serve(args []string, stdout, stderr io.Writer, pick bool) error {
 	if err != nil {
 		return err
 	}
+	stopTracing, err := obs.SetupTracing(context.Background(), cfg.Trace, "zhibo",
+		attribute.StringSlice("zhibo.components", components), attribute.String("service.version", Version))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(sctx); err != nil {
+			log.Warn("trace export at exit failed", "err", err)
+		}
+	}()
 	a, err := New(cfg, components, log)
 	if err != nil {
 		return err

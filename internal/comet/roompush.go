@@ -4,6 +4,11 @@ import (
 	"context"
 	"fmt"
 	"sync"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/zhibo-live/zhibo/internal/platform/obs"
 )
 
 // Rolling fan-out of room batches. PushRoom appends the batch to the room's
@@ -80,6 +85,11 @@ func (s *Service) PushRoom(ctx context.Context, roomID int64, msgs [][]byte) err
 	}
 	if len(msgs) == 0 {
 		return nil
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsSampled() { // a traced batch: its hand-over here
+		_, span := obs.Tracer().Start(ctx, "comet push", trace.WithAttributes(
+			attribute.Int64("zhibo.room", roomID), attribute.Int("zhibo.messages", len(msgs))))
+		defer span.End()
 	}
 	b := s.bucketFor(roomID)
 	var fs *frameSet

@@ -59,6 +59,7 @@ type Config struct {
 	Conns connlimit.Config `yaml:"conns"`
 
 	Log     obs.LogConfig   `yaml:"log"`
+	Trace   obs.TraceConfig `yaml:"trace"`
 	Store   sqlstore.Config `yaml:"store"`
 	Queue   queue.Config    `yaml:"queue"`
 	Lease   lease.Config    `yaml:"lease"`
@@ -108,6 +109,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.StringVar(&c.Log.Level, "log.level", "info", "log level: debug, info, warn or error.")
+	c.Trace.RegisterFlags(fs, "trace.")
 	fs.StringVar(&c.Log.Format, "log.format", "auto", "log format: json, text, or auto (text when stderr is a terminal, JSON otherwise).")
 	c.Conns.RegisterFlags(fs, "conns.")
 	c.Store.RegisterFlags(fs, "store.")
@@ -147,7 +149,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s.store: %w", name, err))
 		}
 	}
-	for _, v := range []interface{ Validate() error }{&c.Log, &c.Peers, &c.Conns, &c.Store, &c.Queue, &c.Lease, &c.Redis, &c.Gateway, &c.Account,
+	for _, v := range []interface{ Validate() error }{&c.Log, &c.Trace, &c.Peers, &c.Conns, &c.Store, &c.Queue, &c.Lease, &c.Redis, &c.Gateway, &c.Account,
 		&c.Room, &c.Danmaku, &c.Gift, &c.Logic, c.Comet, &c.Job} {
 		if err := v.Validate(); err != nil {
 			errs = append(errs, err)

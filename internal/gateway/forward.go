@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
@@ -53,9 +54,7 @@ func forward(mux *http.ServeMux, u Upstream, log *slog.Logger, failures *prometh
 			pr.Out.Header.Set("X-Forwarded-For", httpx.ClientIP(pr.In))
 			pr.Out.Host = pr.In.Host // the component builds links (danmu-info hosts) from it
 			// The component's spans join the caller's trace.
-			if tc, ok := obs.TraceFrom(pr.In.Context()); ok {
-				pr.Out.Header.Set("traceparent", tc.Header())
-			}
+			obs.Inject(pr.In.Context(), propagation.HeaderCarrier(pr.Out.Header))
 		},
 		Transport: upstreamTransport,
 		ErrorLog:  slog.NewLogLogger(log.Handler(), slog.LevelWarn),

@@ -61,7 +61,7 @@ func TestForwardsTheComponentsRoutes(t *testing.T) {
 	here, _ := obs.ParseTraceparent(hdr.Get("traceparent"))
 	there, ok := obs.ParseTraceparent(env.Data.Trace)
 	require.True(t, ok, "the component gets the trace")
-	require.Equal(t, here.TraceID, there.TraceID, "one trace across the hop")
+	require.Equal(t, here.TraceID(), there.TraceID(), "one trace across the hop")
 
 	code, _, _ = do("POST", "/api/things")
 	require.Equal(t, 200, code)

@@ -28,8 +28,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/zhibo-live/zhibo/internal/platform/lease"
+	"github.com/zhibo-live/zhibo/internal/platform/obs"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/presence"
 	"github.com/zhibo-live/zhibo/internal/push"
@@ -331,7 +334,8 @@ func (s *Service) flush(take func(*merger) []*batch) {
 func (s *Service) handOff(b *batch) {
 	s.m.roomBatches[b.reason].Inc()
 	to := s.targets(b.room)
-	d := newDelivery(func() { s.acked(b) })
+	sc, end := s.traceBatch(b)
+	d := newDelivery(func() { s.acked(b); end() })
 	defer d.done() // after every part is queued: a batch for no comet is acknowledged here
 	var published time.Time
 	for _, t := range b.sent {
@@ -343,10 +347,36 @@ func (s *Service) handOff(b *batch) {
 		n := min(len(msgs), s.cfg.MaxBatch)
 		part := msgs[:n]
 		msgs = msgs[n:]
-		s.fanout(to, d, func(ctx context.Context, c Comet) error { return c.PushRoom(ctx, b.room, part) })
+		s.fanout(to, d, func(ctx context.Context, c Comet) error {
+			return c.PushRoom(trace.ContextWithSpanContext(ctx, sc), b.room, part)
+		})
 		s.remember(b.room, published, part, to)
 		s.m.batchSize.Observe(float64(n))
 	}
+}
+
+// traceBatch continues the trace of the batch's first message (the others are linked): when
+// that trace is sampled, the batch is a span of it, ended once the batch is delivered. sc is
+// what the comets' calls carry.
+func (s *Service) traceBatch(b *batch) (sc trace.SpanContext, end func()) {
+	if len(b.acks) == 0 || b.acks[0] == nil {
+		return trace.SpanContext{}, func() {}
+	}
+	ctx := queue.MsgContext(context.Background(), b.acks[0])
+	parent := trace.SpanContextFromContext(ctx)
+	if !parent.IsSampled() {
+		return parent, func() {}
+	}
+	var links []trace.Link
+	for _, m := range b.acks[1:min(len(b.acks), 9)] {
+		if l := trace.SpanContextFromContext(queue.MsgContext(context.Background(), m)); l.IsValid() {
+			links = append(links, trace.Link{SpanContext: l})
+		}
+	}
+	_, span := obs.Tracer().Start(ctx, "job batch", trace.WithSpanKind(trace.SpanKindConsumer), trace.WithLinks(links...),
+		trace.WithAttributes(attribute.Int64("zhibo.room", b.room), attribute.Int("zhibo.messages", len(b.msgs)),
+			attribute.String("zhibo.batch_reason", string(b.reason))))
+	return span.SpanContext(), func() { span.End() }
 }
 
 // acked acknowledges a batch's queue messages once it is delivered (on the sender that

@@ -21,8 +21,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
@@ -43,7 +44,11 @@ type Server struct {
 func NewServer(addr string, log *slog.Logger) *Server {
 	s := &Server{log: log, addr: addr}
 	s.Server = grpc.NewServer(
-		grpc.ChainUnaryInterceptor(continueTrace, s.recover, toStatus),
+		// Each call is a span of the caller's trace (or of a new one), so the handler's log
+		// lines carry a trace id either way.
+		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(obs.TracerProvider()),
+			otelgrpc.WithPropagators(obs.Propagator))),
+		grpc.ChainUnaryInterceptor(s.recover, toStatus),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 	)
@@ -198,36 +203,13 @@ func Dial(target string) (*grpc.ClientConn, error) {
 		// default back-off (which grows to two minutes): calls fail fast meanwhile.
 		grpc.WithConnectParams(grpc.ConnectParams{MinConnectTimeout: 2 * time.Second, Backoff: backoff.Config{
 			BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second}}),
-		grpc.WithUnaryInterceptor(sendTrace),
+		// The call carries the caller's trace context (deadlines cross by themselves: gRPC
+		// sends the context's deadline with every call).
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(obs.TracerProvider()),
+			otelgrpc.WithPropagators(obs.Propagator))),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("grpc: dial %s: %w", target, err)
 	}
 	return cc, nil
-}
-
-// traceKey is the metadata key of the W3C trace context between components.
-const traceKey = "traceparent"
-
-// sendTrace puts the caller's trace context in the call's metadata (deadlines cross by
-// themselves: gRPC sends the context's deadline with every call).
-func sendTrace(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	if tc, ok := obs.TraceFrom(ctx); ok {
-		ctx = metadata.AppendToOutgoingContext(ctx, traceKey, tc.Header())
-	}
-	return invoker(ctx, method, req, reply, cc, opts...)
-}
-
-// continueTrace opens a span of the caller's trace for the call, or a new trace when the call
-// carries none, so the handler's log lines carry a trace id either way.
-func continueTrace(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-	tc := obs.NewTrace()
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get(traceKey); len(v) > 0 {
-			if parent, ok := obs.ParseTraceparent(v[0]); ok {
-				tc = parent.Child()
-			}
-		}
-	}
-	return h(obs.WithTrace(ctx, tc), req)
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
 
@@ -14,8 +15,7 @@ import (
 
 // seen is what the handler of the probe service found in its context.
 type seen struct {
-	tc       obs.TraceContext
-	traced   bool
+	sc       trace.SpanContext
 	deadline time.Time
 }
 
@@ -31,7 +31,7 @@ func startProbe(t *testing.T) (string, chan seen) {
 			}
 			h := func(ctx context.Context, _ any) (any, error) {
 				var v seen
-				v.tc, v.traced = obs.TraceFrom(ctx)
+				v.sc = trace.SpanContextFromContext(ctx)
 				v.deadline, _ = ctx.Deadline()
 				got <- v
 				return &emptypb.Empty{}, nil
@@ -51,19 +51,21 @@ func TestTraceAndDeadlineCrossCalls(t *testing.T) {
 	require.NoError(t, err)
 	defer cc.Close()
 
-	parent := obs.NewTrace()
-	ctx, cancel := context.WithTimeout(obs.WithTrace(context.Background(), parent), 5*time.Second)
+	ctx, span := obs.Tracer().Start(context.Background(), "caller")
+	defer span.End()
+	parent := span.SpanContext()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	want, _ := ctx.Deadline()
 	require.NoError(t, cc.Invoke(ctx, "/zhibo.test.Probe/Call", &emptypb.Empty{}, &emptypb.Empty{}))
 	v := <-got
-	require.True(t, v.traced)
-	require.Equal(t, parent.TraceID, v.tc.TraceID, "same trace")
-	require.NotEqual(t, parent.SpanID, v.tc.SpanID, "a span of its own")
+	require.True(t, v.sc.IsValid())
+	require.Equal(t, parent.TraceID(), v.sc.TraceID(), "same trace")
+	require.NotEqual(t, parent.SpanID(), v.sc.SpanID(), "a span of its own")
 	require.WithinDuration(t, want, v.deadline, 100*time.Millisecond, "the caller's deadline")
 
 	require.NoError(t, cc.Invoke(context.Background(), "/zhibo.test.Probe/Call", &emptypb.Empty{}, &emptypb.Empty{}))
 	v = <-got
-	require.True(t, v.traced, "a call without a trace starts one")
-	require.Len(t, v.tc.TraceID, 32)
+	require.True(t, v.sc.IsValid(), "a call without a trace starts one")
+	require.NotEqual(t, parent.TraceID(), v.sc.TraceID())
 }

@@ -5,9 +5,14 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
@@ -59,14 +64,10 @@ func MethodLabel(m string) string {
 func Observe(log *slog.Logger, m *Metrics, mux http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		tc, ok := obs.ParseTraceparent(r.Header.Get("traceparent"))
-		if ok {
-			tc = tc.Child()
-		} else {
-			tc = obs.NewTrace()
-		}
-		w.Header().Set("traceparent", tc.Header())
-		ctx := obs.WithTrace(r.Context(), tc)
+		ctx := obs.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		ctx, span := obs.Tracer().Start(ctx, "HTTP "+MethodLabel(r.Method), trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithTimestamp(start))
+		obs.Inject(ctx, propagation.HeaderCarrier(w.Header())) // the answer names its trace
 		r = r.WithContext(context.WithValue(ctx, stateKey{}, &reqState{}))
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		m.inflight.Inc()
@@ -90,6 +91,18 @@ func Observe(log *slog.Logger, m *Metrics, mux http.Handler) http.Handler {
 			d := time.Since(start)
 			m.requests.WithLabelValues(route, method, status).Inc()
 			m.latency.WithLabelValues(route, method, status).Observe(d.Seconds())
+			if span.IsRecording() {
+				name := route // patterns name their method ("POST /api/rooms"), or not ("/")
+				if !strings.HasPrefix(route, method+" ") {
+					name = method + " " + route
+				}
+				span.SetName(name)
+				span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", rec.status))
+				if rec.status >= 500 {
+					span.SetStatus(codes.Error, http.StatusText(rec.status))
+				}
+			}
+			span.End()
 			if !rec.hijacked {
 				log.DebugContext(r.Context(), "http request", "method", method, "route", route,
 					"path", r.URL.Path, "ip", ClientIP(r), "status", rec.status, "bytes", rec.bytes, "duration", d)

@@ -1,5 +1,5 @@
 // Package obs holds the observability plumbing shared by components: the slog logger that
-// stamps every line with the request's trace id, and W3C trace-context helpers.
+// stamps every line with the request's trace id, and OpenTelemetry tracing (trace.go).
 package obs
 
 import (
@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/term"
 )
 
@@ -84,8 +85,8 @@ type traceHandler struct {
 }
 
 func (h traceHandler) Handle(ctx context.Context, r slog.Record) error {
-	if tc, ok := TraceFrom(ctx); ok {
-		r.AddAttrs(slog.String("trace_id", tc.TraceID), slog.String("span_id", tc.SpanID))
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
 	}
 	return h.Handler.Handle(ctx, r)
 }

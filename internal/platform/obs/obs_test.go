@@ -7,16 +7,21 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/propagation"
 )
 
 func TestTraceparentRoundTrip(t *testing.T) {
-	tc := NewTrace()
-	got, ok := ParseTraceparent(tc.Header())
+	ctx, span := Tracer().Start(context.Background(), "parent")
+	defer span.End()
+	h := propagation.HeaderCarrier{}
+	Inject(ctx, h)
+	got, ok := ParseTraceparent(h.Get("traceparent"))
 	require.True(t, ok)
-	require.Equal(t, tc, got)
-	child := got.Child()
-	require.Equal(t, tc.TraceID, child.TraceID)
-	require.NotEqual(t, tc.SpanID, child.SpanID)
+	require.Equal(t, span.SpanContext().TraceID(), got.TraceID())
+	require.Equal(t, span.SpanContext().SpanID(), got.SpanID())
+	_, child := Tracer().Start(Extract(context.Background(), h), "child")
+	require.Equal(t, got.TraceID(), child.SpanContext().TraceID(), "a child keeps the trace")
+	require.NotEqual(t, got.SpanID(), child.SpanContext().SpanID(), "and has a span of its own")
 }
 
 func TestTraceparentRejectsMalformed(t *testing.T) {
@@ -38,11 +43,13 @@ func TestLoggerStampsTraceID(t *testing.T) {
 	var buf bytes.Buffer
 	log, err := NewLogger(&buf, LogConfig{Level: "info", Format: "json"})
 	require.NoError(t, err)
-	tc := NewTrace()
-	log.With("component", "room").InfoContext(WithTrace(context.Background(), tc), "room created", "room", 7)
+	ctx, span := Tracer().Start(context.Background(), "request")
+	defer span.End()
+	log.With("component", "room").InfoContext(ctx, "room created", "room", 7)
 	var line map[string]any
 	require.NoError(t, json.Unmarshal(buf.Bytes(), &line))
-	require.Equal(t, tc.TraceID, line["trace_id"])
+	require.Equal(t, span.SpanContext().TraceID().String(), line["trace_id"])
+	require.Equal(t, span.SpanContext().SpanID().String(), line["span_id"])
 	require.Equal(t, "room", line["component"])
 	require.Equal(t, "room created", line["msg"])
 	_, err = NewLogger(&buf, LogConfig{Level: "loud"})

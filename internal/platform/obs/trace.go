@@ -2,71 +2,145 @@ package obs
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"strings"
+	"errors"
+	"flag"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 )
 
-// TraceContext is the W3C trace context of one request.
-type TraceContext struct {
-	TraceID string // 32 lower-hex digits
-	SpanID  string // 16 lower-hex digits
-	Flags   string // 2 hex digits
+// Tracing is OpenTelemetry: every HTTP request, gRPC call, queue message and comet push is a
+// span, and the W3C trace context crosses processes in HTTP headers, gRPC metadata and queue
+// message headers. Spans are exported over OTLP when trace.otlp_endpoint is set; without it
+// ids are still made (log lines carry trace_id) and nothing is recorded.
+
+// TraceConfig selects where spans go.
+type TraceConfig struct {
+	// OTLPEndpoint is the collector (host:port) spans are exported to; empty = no export.
+	OTLPEndpoint string `yaml:"otlp_endpoint"`
+	// OTLPProtocol is grpc (port 4317 by convention) or http (4318).
+	OTLPProtocol string `yaml:"otlp_protocol"`
+	// OTLPInsecure sends to the collector without TLS.
+	OTLPInsecure bool `yaml:"otlp_insecure"`
+	// SampleRatio is the share of new traces recorded (0..1); a request that arrives with a
+	// sampled parent is recorded whatever it is, so one trace is whole or absent.
+	SampleRatio float64 `yaml:"sample_ratio"`
 }
 
-type traceKey struct{}
+// RegisterFlags binds the config to flags under prefix.
+func (c *TraceConfig) RegisterFlags(fs *flag.FlagSet, prefix string) {
+	fs.StringVar(&c.OTLPEndpoint, prefix+"otlp_endpoint", "", "OpenTelemetry collector host:port that spans are exported to (empty = no export; trace ids still reach the logs).")
+	fs.StringVar(&c.OTLPProtocol, prefix+"otlp_protocol", "grpc", "OTLP transport: grpc or http.")
+	fs.BoolVar(&c.OTLPInsecure, prefix+"otlp_insecure", false, "export to the collector without TLS.")
+	fs.Float64Var(&c.SampleRatio, prefix+"sample_ratio", 0.01, "share of new traces recorded, 0..1 (a sampled parent's children always are).")
+}
 
-// ParseTraceparent reads a W3C `traceparent` header value; ok is false when it is malformed.
-func ParseTraceparent(v string) (TraceContext, bool) {
-	p := strings.Split(strings.TrimSpace(v), "-")
-	if len(p) != 4 || len(p[0]) != 2 || p[0] == "ff" || !isHex(p[0]) ||
-		len(p[1]) != 32 || !isHex(p[1]) || allZero(p[1]) ||
-		len(p[2]) != 16 || !isHex(p[2]) || allZero(p[2]) ||
-		len(p[3]) != 2 || !isHex(p[3]) {
-		return TraceContext{}, false
+// Validate checks the protocol and the ratio.
+func (c *TraceConfig) Validate() error {
+	if c.OTLPProtocol != "grpc" && c.OTLPProtocol != "http" {
+		return fmt.Errorf("trace.otlp_protocol %q: want grpc or http", c.OTLPProtocol)
 	}
-	return TraceContext{TraceID: p[1], SpanID: p[2], Flags: p[3]}, true
+	if c.SampleRatio < 0 || c.SampleRatio > 1 {
+		return errors.New("trace.sample_ratio must be in [0, 1]")
+	}
+	return nil
 }
 
-// NewTrace starts a fresh trace.
-func NewTrace() TraceContext {
-	return TraceContext{TraceID: randHex(16), SpanID: randHex(8), Flags: "01"}
+// Propagator carries the W3C trace context between processes.
+var Propagator propagation.TextMapPropagator = propagation.TraceContext{}
+
+// provider is the process's tracer provider: by default one that makes ids and records
+// nothing; SetupTracing or UseTracerProvider replace it.
+var (
+	provider atomic.Pointer[sdktrace.TracerProvider]
+	tracer   atomic.Pointer[trace.Tracer]
+)
+
+func init() {
+	UseTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample())))
 }
 
-// Child keeps the trace id and opens a new span: what a server does with an incoming parent.
-func (t TraceContext) Child() TraceContext {
-	return TraceContext{TraceID: t.TraceID, SpanID: randHex(8), Flags: t.Flags}
+// UseTracerProvider makes tp the process's tracer provider (tests give one with an in-memory
+// exporter). Components built afterwards use it.
+func UseTracerProvider(tp *sdktrace.TracerProvider) {
+	provider.Store(tp)
+	t := tp.Tracer("github.com/zhibo-live/zhibo")
+	tracer.Store(&t)
 }
 
-// Header renders the context as a traceparent value.
-func (t TraceContext) Header() string {
-	return "00-" + t.TraceID + "-" + t.SpanID + "-" + t.Flags
-}
+// TracerProvider is the process's tracer provider (for instrumentation libraries).
+func TracerProvider() *sdktrace.TracerProvider { return provider.Load() }
 
-// WithTrace returns ctx carrying tc.
-func WithTrace(ctx context.Context, tc TraceContext) context.Context {
-	return context.WithValue(ctx, traceKey{}, tc)
-}
+// Tracer is zhibo's tracer.
+func Tracer() trace.Tracer { return *tracer.Load() }
 
-// TraceFrom returns the trace context carried by ctx.
-func TraceFrom(ctx context.Context) (TraceContext, bool) {
-	tc, ok := ctx.Value(traceKey{}).(TraceContext)
-	return tc, ok
-}
-
-func randHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-func isHex(s string) bool {
-	for _, c := range s {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
+// SetupTracing installs the exporting tracer provider cfg describes, for the process's
+// lifetime; service names the process in the traces (e.g. "zhibo room,gift"). The returned
+// shutdown flushes what is buffered. With no endpoint it changes nothing.
+func SetupTracing(ctx context.Context, cfg TraceConfig, service string, attrs ...attribute.KeyValue) (shutdown func(context.Context) error, err error) {
+	if cfg.OTLPEndpoint == "" {
+		return func(context.Context) error { return nil }, nil
+	}
+	var exp *otlptrace.Exporter
+	if cfg.OTLPProtocol == "http" {
+		opts := []otlptracehttp.Option{otlptracehttp.WithEndpoint(cfg.OTLPEndpoint)}
+		if cfg.OTLPInsecure {
+			opts = append(opts, otlptracehttp.WithInsecure())
 		}
+		exp, err = otlptracehttp.New(ctx, opts...)
+	} else {
+		opts := []otlptracegrpc.Option{otlptracegrpc.WithEndpoint(cfg.OTLPEndpoint)}
+		if cfg.OTLPInsecure {
+			opts = append(opts, otlptracegrpc.WithInsecure())
+		}
+		exp, err = otlptracegrpc.New(ctx, opts...)
 	}
-	return true
+	if err != nil {
+		return nil, fmt.Errorf("trace exporter: %w", err)
+	}
+	res := resource.NewSchemaless(append(attrs, attribute.String("service.name", service))...)
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(2*time.Second)),
+		sdktrace.WithResource(res),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.SampleRatio))),
+	)
+	UseTracerProvider(tp)
+	otel.SetTracerProvider(tp)
+	otel.SetTextMapPropagator(Propagator)
+	return tp.Shutdown, nil
 }
 
-func allZero(s string) bool { return strings.Trim(s, "0") == "" }
+// TraceID is the trace id of the span in ctx ("" without one), for log lines and answers.
+func TraceID(ctx context.Context) string {
+	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+		return sc.TraceID().String()
+	}
+	return ""
+}
+
+// Inject writes ctx's trace context into carrier (HTTP headers, queue message headers).
+func Inject(ctx context.Context, carrier propagation.TextMapCarrier) {
+	Propagator.Inject(ctx, carrier)
+}
+
+// Extract returns ctx with the remote trace context carrier holds, if any.
+func Extract(ctx context.Context, carrier propagation.TextMapCarrier) context.Context {
+	return Propagator.Extract(ctx, carrier)
+}
+
+// ParseTraceparent reads a W3C traceparent header value; ok is false when it is malformed.
+func ParseTraceparent(v string) (trace.SpanContext, bool) {
+	ctx := Extract(context.Background(), propagation.MapCarrier{"traceparent": v})
+	sc := trace.SpanContextFromContext(ctx)
+	return sc, sc.IsValid()
+}

@@ -19,6 +19,10 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/zhibo-live/zhibo/internal/platform/obs"
 )
 
 // Config selects the JetStream the process uses.
@@ -212,16 +216,61 @@ func (q *Queue) EnsureKV(ctx context.Context, s KVSpec) (jetstream.KeyValue, err
 }
 
 // Publish stores data on subject and waits for the acknowledgement. A non-empty msgID makes
-// retries within the stream's duplicate window store the message once.
+// retries within the stream's duplicate window store the message once. The message carries
+// the trace context of ctx in its headers (Carrier), so its consumer continues the trace.
 func (q *Queue) Publish(ctx context.Context, subject string, data []byte, msgID string) error {
 	var opts []jetstream.PublishOpt
 	if msgID != "" {
 		opts = append(opts, jetstream.WithMsgID(msgID))
 	}
-	if _, err := q.JS.Publish(ctx, subject, data, opts...); err != nil {
+	msg := &nats.Msg{Subject: subject, Data: data}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		if sc.IsSampled() {
+			var span trace.Span
+			ctx, span = obs.Tracer().Start(ctx, "queue publish", trace.WithSpanKind(trace.SpanKindProducer),
+				trace.WithAttributes(attribute.String("messaging.system", "nats"), attribute.String("messaging.destination.name", subject)))
+			defer span.End()
+		}
+		msg.Header = nats.Header{}
+		obs.Inject(ctx, Carrier(msg.Header))
+	}
+	if _, err := q.JS.PublishMsg(ctx, msg, opts...); err != nil {
 		return fmt.Errorf("publish %s: %w", subject, err)
 	}
 	return nil
+}
+
+// Carrier reads and writes the trace context in a message's headers, under the exact W3C
+// names (NATS headers keep their case).
+type Carrier nats.Header
+
+// Get returns the value of key.
+func (c Carrier) Get(key string) string {
+	if v := c[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// Set stores value under key.
+func (c Carrier) Set(key, value string) { c[key] = []string{value} }
+
+// Keys lists the keys.
+func (c Carrier) Keys() []string {
+	out := make([]string, 0, len(c))
+	for k := range c {
+		out = append(out, k)
+	}
+	return out
+}
+
+// MsgContext returns ctx with the trace context m carries, if any.
+func MsgContext(ctx context.Context, m Msg) context.Context {
+	h := m.Headers()
+	if len(h) == 0 {
+		return ctx
+	}
+	return obs.Extract(ctx, Carrier(h))
 }
 
 // PublishAsync stores data without waiting; the returned future reports the outcome.
