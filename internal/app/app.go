@@ -11,6 +11,7 @@ import (
 	"net"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -59,6 +60,7 @@ type App struct {
 	redis  *cache.Redis
 	grpc   *grpcx.Server
 	conns  []*grpc.ClientConn // to remote peers
+	rpcm   *grpcx.Metrics     // gRPC server and client metrics of this process
 	total  *connlimit.Total   // connection budget shared by the gateway's and the comet's listeners
 	signer *token.Signer
 	ids    *ids.Generator
@@ -117,7 +119,8 @@ func New(cfg config.Config, components []string, log *slog.Logger) (*App, error)
 	nofile := connlimit.NoFile()
 	total := connlimit.NewTotal(cfg.Conns.Limit(nofile))
 	log.Info("connection cap", "max_total", total.Max(), "rlimit_nofile", nofile, "fd_reserve", cfg.Conns.FDReserve)
-	return &App{cfg: cfg, names: names, log: log, Reg: reg, total: total, reload: newReloader(cfg, reg)}, nil
+	return &App{cfg: cfg, names: names, log: log, Reg: reg, total: total, reload: newReloader(cfg, reg),
+		rpcm: grpcx.NewMetrics(reg)}, nil
 }
 
 func (a *App) has(n string) bool { return slices.Contains(a.names, n) }
@@ -150,6 +153,7 @@ func (a *App) start(ctx context.Context) error {
 			return err
 		}
 		a.q = q
+		a.Reg.MustRegister(q.Collector())
 		a.pub = push.NewPublisher(q, a.Reg)
 		if a.leases, err = lease.New(a.cfg.Lease, lease.Deps{Queue: q, Logger: a.logger("lease"), Registry: a.Reg}); err != nil {
 			return err
@@ -220,6 +224,24 @@ func (a *App) openStores(ctx context.Context) error {
 			open[sc] = db
 		}
 		a.stores[n] = db
+	}
+	// Pool stats (go_sql_*{db_name}) per pool: named after the components that share it.
+	users := map[*sqlstore.DB][]string{}
+	for _, n := range a.names {
+		if db := a.stores[n]; db != nil {
+			users[db] = append(users[db], n)
+		}
+	}
+	for db, ns := range users {
+		name := strings.Join(ns, ",")
+		if err := a.Reg.Register(collectors.NewDBStatsCollector(db.DB, name)); err != nil {
+			return fmt.Errorf("store metrics: %w", err)
+		}
+		if r := db.Reader(); r != db.DB {
+			if err := a.Reg.Register(collectors.NewDBStatsCollector(r, name+" replica")); err != nil {
+				return fmt.Errorf("store metrics: %w", err)
+			}
+		}
 	}
 	return nil
 }

@@ -149,6 +149,7 @@ func TestPartialNodeServesItsOwnRoutes(t *testing.T) {
 	require.Equal(t, 200, code)
 	require.True(t, strings.Contains(body, "zhibo_http_requests_total"))
 	require.Regexp(t, `zhibo_build_info\{goversion="go1\.[^"]+",revision="[^"]+",version="[^"]+"\} 1`, body)
+	require.Contains(t, body, `go_sql_open_connections{db_name="account"}`, "the store's pool, named after its component")
 	resp, err = http.Post(base+"/api/auth/register", "application/json", strings.NewReader(`{"name":"solo","password":"password1"}`))
 	require.NoError(t, err)
 	resp.Body.Close()

@@ -107,7 +107,7 @@ func joinTargets(ts []string) string {
 
 // dial opens (lazily) a connection to a peer; the app closes it on Stop.
 func (a *App) dial(target string) (*grpc.ClientConn, error) {
-	cc, err := grpcx.Dial(target)
+	cc, err := grpcx.Dial(target, grpcx.WithMetrics(a.rpcm))
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +128,7 @@ func (a *App) dialPeers() error {
 		a.log.Info("peer", "component", c.Name, "target", c.remote(a.cfg.Peers))
 	}
 	if a.cfg.GRPCAddr != "" {
-		a.grpc = grpcx.NewServer(a.cfg.GRPCAddr, a.logger("grpc"))
+		a.grpc = grpcx.NewServer(a.cfg.GRPCAddr, a.logger("grpc"), grpcx.WithMetrics(a.rpcm))
 	}
 	return nil
 }
@@ -304,7 +304,7 @@ func buildJob(a *App) (lifecycle, error) {
 		deps.Presence = p
 		deps.Leases = a.leases // several jobs: one consumes, so a room's messages keep their order
 		deps.Dial = func(addr string) (job.Comet, error) {
-			cc, err := grpcx.Dial(addr)
+			cc, err := grpcx.Dial(addr, grpcx.WithMetrics(a.rpcm))
 			if err != nil {
 				return nil, err
 			}

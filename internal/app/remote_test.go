@@ -104,6 +104,29 @@ func TestRemoteClientsMatchLocal(t *testing.T) {
 	require.ErrorIs(t, err, danmaku.ErrBadInput)
 	_, err = comments.Send(ctx, 424242, sess.UID, "nobody here", 0, 0)
 	require.True(t, errors.Is(err, room.ErrRoomNotFound) || apierr.From(err).Status == 404, "unknown room: %v", err)
+
+	// The server counted those calls by method and code.
+	handled := func(code string) float64 {
+		fams, err := a.Reg.Gather()
+		require.NoError(t, err)
+		for _, f := range fams {
+			if f.GetName() != "grpc_server_handled_total" {
+				continue
+			}
+			for _, m := range f.GetMetric() {
+				l := map[string]string{}
+				for _, p := range m.GetLabel() {
+					l[p.GetName()] = p.GetValue()
+				}
+				if l["grpc_service"] == "zhibo.account.v1.AccountService" && l["grpc_method"] == "Verify" && l["grpc_code"] == code {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+		return -1
+	}
+	require.Equal(t, 1.0, handled("OK"))
+	require.Equal(t, 1.0, handled("Unauthenticated"))
 }
 
 // With peers.cache_ttl a remote keeps what it was told for that long: a changed room is seen

@@ -35,20 +35,27 @@ type Server struct {
 	log  *slog.Logger
 	addr string
 
+	metrics *Metrics // nil = not counted
+
 	mu   sync.Mutex
 	ln   net.Listener
 	done chan struct{}
 }
 
 // NewServer builds a server that will listen on addr.
-func NewServer(addr string, log *slog.Logger) *Server {
-	s := &Server{log: log, addr: addr}
+func NewServer(addr string, log *slog.Logger, opts ...Option) *Server {
+	o := apply(opts)
+	s := &Server{log: log, addr: addr, metrics: o.metrics}
+	unary := []grpc.UnaryServerInterceptor{s.recover, toStatus}
+	if o.metrics != nil {
+		unary = append([]grpc.UnaryServerInterceptor{o.metrics.server.UnaryServerInterceptor()}, unary...)
+	}
 	s.Server = grpc.NewServer(
 		// Each call is a span of the caller's trace (or of a new one), so the handler's log
 		// lines carry a trace id either way.
 		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(obs.TracerProvider()),
 			otelgrpc.WithPropagators(obs.Propagator))),
-		grpc.ChainUnaryInterceptor(s.recover, toStatus),
+		grpc.ChainUnaryInterceptor(unary...),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 	)
@@ -60,6 +67,9 @@ func (s *Server) Start(context.Context) error {
 	ln, err := net.Listen("tcp", s.addr)
 	if err != nil {
 		return fmt.Errorf("grpc: listen %s: %w", s.addr, err)
+	}
+	if s.metrics != nil {
+		s.metrics.server.InitializeMetrics(s.Server) // every method at 0, before its first call
 	}
 	s.mu.Lock()
 	s.ln, s.done = ln, make(chan struct{})
@@ -194,8 +204,13 @@ func FromStatus(err error) error {
 }
 
 // Dial opens a client connection to a peer; it connects lazily and reconnects by itself.
-func Dial(target string) (*grpc.ClientConn, error) {
-	cc, err := grpc.NewClient(target,
+func Dial(target string, opts ...Option) (*grpc.ClientConn, error) {
+	o := apply(opts)
+	dialOpts := []grpc.DialOption{}
+	if o.metrics != nil {
+		dialOpts = append(dialOpts, grpc.WithChainUnaryInterceptor(o.metrics.client.UnaryClientInterceptor()))
+	}
+	cc, err := grpc.NewClient(target, append(dialOpts,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`),
@@ -207,7 +222,7 @@ func Dial(target string) (*grpc.ClientConn, error) {
 		// sends the context's deadline with every call).
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(obs.TracerProvider()),
 			otelgrpc.WithPropagators(obs.Propagator))),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("grpc: dial %s: %w", target, err)
 	}

@@ -62,6 +62,8 @@ type Queue struct {
 	ns  *server.Server
 	nc  *nats.Conn
 	JS  jetstream.JetStream
+
+	consumers consumers // what this process consumes from (Collector)
 }
 
 // Msg is a delivered message; handlers Ack, Nak or Term it.
@@ -317,7 +319,8 @@ func (q *Queue) Consume(ctx context.Context, c ConsumerSpec, handler func(Msg)) 
 	if err != nil {
 		return nil, fmt.Errorf("consume %s/%s: %w", c.Stream, c.Durable, err)
 	}
-	return func() { cc.Drain(); <-cc.Closed() }, nil
+	q.consumers.add(c.Stream, c.Durable, cons)
+	return func() { q.consumers.remove(c.Stream, c.Durable); cc.Drain(); <-cc.Closed() }, nil
 }
 
 // Close drains the connection and stops the embedded server.

@@ -3,10 +3,13 @@ package queue
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
@@ -99,4 +102,38 @@ func TestEmbeddedSurvivesRestart(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("message published before restart was not delivered")
 	}
+}
+
+// The lag of a consumer this process consumes from is on /metrics: messages it has not taken
+// yet, and those it holds unacknowledged; a stopped consumer is no longer reported.
+func TestConsumerLagMetrics(t *testing.T) {
+	q := openEmbedded(t, t.TempDir())
+	defer q.Close()
+	ctx := context.Background()
+	require.NoError(t, q.EnsureStream(ctx, StreamSpec{Name: "LAG", Subjects: []string{"lag.>"}, MaxAge: time.Hour}))
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(q.Collector())
+	require.Equal(t, 0, testutil.CollectAndCount(q.Collector()), "nothing consumed yet")
+
+	held := make(chan Msg, 10)
+	stop, err := q.Consume(ctx, ConsumerSpec{Stream: "LAG", Durable: "slow", MaxPending: 2}, func(m Msg) { held <- m })
+	require.NoError(t, err)
+	for i := range 5 {
+		require.NoError(t, q.Publish(ctx, "lag.x", []byte(fmt.Sprint(i)), ""))
+	}
+	require.Eventually(t, func() bool {
+		return testutil.CollectAndCompare(q.Collector(), strings.NewReader(`
+# HELP zhibo_queue_consumer_ack_pending_messages Messages delivered to the durable consumer and not yet acknowledged.
+# TYPE zhibo_queue_consumer_ack_pending_messages gauge
+zhibo_queue_consumer_ack_pending_messages{durable="slow",stream="LAG"} 2
+# HELP zhibo_queue_consumer_pending_messages Messages of the stream not yet delivered to the durable consumer (its lag), per consumer this process consumes from.
+# TYPE zhibo_queue_consumer_pending_messages gauge
+zhibo_queue_consumer_pending_messages{durable="slow",stream="LAG"} 3
+`), "zhibo_queue_consumer_pending_messages", "zhibo_queue_consumer_ack_pending_messages") == nil
+	}, 5*time.Second, 20*time.Millisecond, "2 held unacknowledged (max pending), 3 waiting")
+	problems, err := testutil.GatherAndLint(reg)
+	require.NoError(t, err)
+	require.Empty(t, problems, "names follow the Prometheus conventions")
+	stop()
+	require.Equal(t, 0, testutil.CollectAndCount(q.Collector()))
 }
