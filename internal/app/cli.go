@@ -199,7 +199,11 @@ func serve(args []string, stdout, stderr io.Writer, pick bool) error {
 	}
 	stopWatch := a.WatchConfig(ctx, configPoll)
 	if addr := a.HTTPAddr(); addr != nil {
-		fmt.Fprintf(stdout, "zhibo is up: %s  (WebSocket %s/sub", displayURL(addr), strings.Replace(displayURL(addr), "http", "ws", 1))
+		url := displayURL(addr)
+		if cfg.Gateway.TLSCertFile != "" {
+			url = strings.Replace(url, "http", "https", 1)
+		}
+		fmt.Fprintf(stdout, "zhibo is up: %s  (WebSocket %s/sub", url, strings.Replace(url, "http", "ws", 1))
 		if t := a.TCPAddr(); t != nil {
 			fmt.Fprintf(stdout, ", raw TCP %s", t)
 		}

@@ -15,6 +15,7 @@ package comet
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zhibo-live/zhibo/internal/platform/connlimit"
+	"github.com/zhibo-live/zhibo/internal/platform/tlsx"
 )
 
 // Logic is what comet needs from the logic component.
@@ -75,6 +77,7 @@ type Service struct {
 	buckets []*bucket
 	wsUp    ws.HTTPUpgrader
 	ips     *connlimit.Limiter // per-IP cap of both transports; the TCP listener's total
+	certs   *tlsx.Certs        // TLS of the TCP listener; nil: plain
 
 	ctx    context.Context // canceled by Stop; parent of loops and logic calls
 	cancel context.CancelFunc
@@ -145,6 +148,14 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	for i := range s.buckets {
 		s.buckets[i] = newBucket()
 	}
+	if cfg.TLSCertFile != "" && cfg.TCPAddr != "" {
+		if s.certs, err = tlsx.Load(cfg.TLSCertFile, cfg.TLSKeyFile, log); err != nil {
+			return nil, fmt.Errorf("comet: %w", err)
+		}
+		if err := reg.Register(tlsx.ExpiryGauge("comet", s.certs)); err != nil {
+			return nil, err
+		}
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -169,6 +180,9 @@ func (s *Service) Start(ctx context.Context) error {
 			return fmt.Errorf("comet: listen %s: %w", s.cfg.TCPAddr, err)
 		}
 		s.ln = s.ips.Listen(ln)
+		if s.certs != nil {
+			s.ln = tls.NewListener(s.ln, s.certs.ServerConfig())
+		}
 		s.wg.Add(1)
 		go s.acceptLoop(s.ln)
 		s.log.Info("comet listening", "tcp_addr", ln.Addr().String(), "server_id", s.cfg.ServerID)

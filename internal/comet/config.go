@@ -22,6 +22,11 @@ type Config struct {
 	// TCPAddr is the raw-TCP listener address (Bilibili uses port 2243).
 	// Empty means no TCP listener; WebSocket clients come through Handler.
 	TCPAddr string `yaml:"tcp_addr"`
+	// TLSCertFile and TLSKeyFile, when both set, make the raw TCP listener TLS (re-read when
+	// they change). Its connections then are read by a goroutine each and written through
+	// their send queue: the epoll poller and direct writes need the plain socket.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
 	// Buckets is the number of shards rooms are spread over; each has its own
 	// lock, so joins, leaves and pushes in different buckets never contend.
 	Buckets int `yaml:"buckets"`
@@ -123,6 +128,8 @@ func DefaultConfig() Config {
 func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.StringVar(&c.AdvertiseAddr, prefix+"advertise_addr", "", "gRPC address jobs reach this comet at, shared through presence (empty = grpc_addr, an unspecified host replaced by the host name).")
 	fs.StringVar(&c.ServerID, prefix+"server_id", "", "name of this comet reported to logic; empty means the host name")
+	fs.StringVar(&c.TLSCertFile, prefix+"tls_cert_file", "", "PEM certificate (chain) of the raw TCP listener: TLS when set with tls_key_file; re-read when it changes (TLS connections skip the epoll poller).")
+	fs.StringVar(&c.TLSKeyFile, prefix+"tls_key_file", "", "PEM private key of tls_cert_file.")
 	fs.StringVar(&c.TCPAddr, prefix+"tcp_addr", DefaultTCPAddr, "raw TCP listen address for Bilibili-protocol clients; empty means no TCP listener")
 	fs.IntVar(&c.Buckets, prefix+"buckets", DefaultBuckets, "number of room shards, each with its own lock")
 	fs.IntVar(&c.SendQueue, prefix+"send_queue", DefaultSendQueue, "pending writes per connection before it is closed as too slow")
@@ -147,6 +154,7 @@ func (c Config) Validate() error {
 		}
 	}
 	check(c.Buckets >= 1 && c.Buckets <= 1<<16, "buckets %d not in 1..65536", c.Buckets)
+	check((c.TLSCertFile == "") == (c.TLSKeyFile == ""), "tls_cert_file and tls_key_file go together")
 	check(c.SendQueue >= 1 && c.SendQueue <= 1<<16, "send_queue %d not in 1..65536", c.SendQueue)
 	check(c.AuthTimeout > 0, "auth_timeout must be positive")
 	check(c.HeartbeatTimeout > 0, "heartbeat_timeout must be positive")

@@ -43,6 +43,10 @@ type Config struct {
 	RequestTimeout time.Duration `yaml:"request_timeout"`
 	// ShutdownTimeout bounds the graceful drain of in-flight requests on stop.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// TLSCertFile and TLSKeyFile, when both set, make http_addr HTTPS (and /sub WSS). The files
+	// are read again when they change (a renewed certificate is used without a restart).
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
 	// TrustedProxies are the reverse proxies and load balancers (CIDRs or addresses) whose
 	// X-Forwarded-For / X-Real-IP name the client: the per-IP limits, the login guard and the
 	// log lines then key on that client. From any other peer those headers are ignored.
@@ -70,6 +74,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 		}
 		return nil
 	})
+	fs.StringVar(&c.TLSCertFile, prefix+"tls_cert_file", "", "PEM certificate (chain) of http_addr: HTTPS and WSS when set with tls_key_file; re-read when it changes.")
+	fs.StringVar(&c.TLSKeyFile, prefix+"tls_key_file", "", "PEM private key of tls_cert_file.")
 	fs.StringVar(&c.HTTPAddr, prefix+"http_addr", ":8080", "listen address of the API, web UI and /sub WebSocket.")
 	fs.DurationVar(&c.ReadHeaderTimeout, prefix+"read_header_timeout", 5*time.Second, "time a client has to send request headers.")
 	fs.DurationVar(&c.ReadTimeout, prefix+"read_timeout", 15*time.Second, "time a client has to send a whole request, headers and body.")
@@ -105,6 +111,9 @@ func LiveKeys() []string { return []string{"rate_per_ip", "burst_per_ip"} }
 func (c *Config) Validate() error {
 	if c.HTTPAddr == "" {
 		return errors.New("gateway.http_addr must not be empty")
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return errors.New("gateway.tls_cert_file and gateway.tls_key_file go together")
 	}
 	if _, err := httpx.ParseProxies(c.TrustedProxies); err != nil {
 		return fmt.Errorf("gateway.trusted_proxies: %w", err)

@@ -6,6 +6,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/connlimit"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 	"github.com/zhibo-live/zhibo/internal/platform/ratelimit"
+	"github.com/zhibo-live/zhibo/internal/platform/tlsx"
 )
 
 // Routes is a component that serves HTTP routes.
@@ -53,6 +55,7 @@ type Service struct {
 	handler http.Handler
 	srv     *http.Server
 	ipLimit *ratelimit.Keyed[string] // rate_per_ip, changed by Reload
+	certs   *tlsx.Certs              // nil: plain HTTP
 
 	mu   sync.Mutex
 	addr net.Addr
@@ -132,7 +135,16 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	h = httpx.TrustProxies(proxies, h)
 	h = withTimeout(cfg, h)
-	return &Service{cfg: cfg, deps: deps, log: deps.Logger, handler: h, ipLimit: ipLimit}, nil
+	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, handler: h, ipLimit: ipLimit}
+	if cfg.TLSCertFile != "" {
+		if s.certs, err = tlsx.Load(cfg.TLSCertFile, cfg.TLSKeyFile, deps.Logger); err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+		if deps.Registry != nil {
+			deps.Registry.MustRegister(tlsx.ExpiryGauge("gateway", s.certs))
+		}
+	}
+	return s, nil
 }
 
 // Handler is the full chain, for tests that serve it themselves.
@@ -172,6 +184,10 @@ func (s *Service) Start(context.Context) error {
 		return fmt.Errorf("gateway: listen %s: %w", s.cfg.HTTPAddr, err)
 	}
 	ln = lim.Listen(ln)
+	if s.certs != nil {
+		// HTTP/1.1 only: /sub upgrades to a WebSocket, which needs a connection to itself.
+		ln = tls.NewListener(ln, s.certs.ServerConfig("http/1.1"))
+	}
 	// Read and write timeouts end at a hijack (net/http clears the deadlines), so the /sub
 	// WebSockets are bound by the comet's own deadlines, not by these.
 	s.srv = &http.Server{

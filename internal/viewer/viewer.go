@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,7 +24,7 @@ import (
 
 // Options say where and as whom to connect.
 type Options struct {
-	// Addr is "host:port" for raw TCP, or a ws:// URL (e.g. ws://127.0.0.1:8080/sub).
+	// Addr is "host:port" for raw TCP, or a ws:// or wss:// URL (e.g. ws://127.0.0.1:8080/sub).
 	Addr     string
 	WS       bool
 	UID      int64
@@ -35,6 +36,8 @@ type Options struct {
 	// Control, when set, runs on the socket before it connects (net.Dialer.Control), e.g. to
 	// shrink its receive buffer for a viewer that stops reading.
 	Control func(network, address string, c syscall.RawConn) error
+	// TLS, when set, speaks TLS: over raw TCP, and for WebSocket (with a wss:// Addr).
+	TLS *tls.Config
 }
 
 // Conn is one authenticated connection.
@@ -60,10 +63,14 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 		br  *bufio.Reader
 		err error
 	)
-	if o.WS {
-		wd := ws.Dialer{NetDial: d.DialContext}
+	switch {
+	case o.WS:
+		wd := ws.Dialer{NetDial: d.DialContext, TLSConfig: o.TLS}
 		nc, br, _, err = wd.Dial(ctx, o.Addr)
-	} else {
+	case o.TLS != nil:
+		td := tls.Dialer{NetDialer: &d, Config: o.TLS}
+		nc, err = td.DialContext(ctx, "tcp", o.Addr)
+	default:
 		nc, err = d.DialContext(ctx, "tcp", o.Addr)
 	}
 	if err != nil {

@@ -1,0 +1,166 @@
+package e2e
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/zhibo-live/zhibo/internal/config"
+	"github.com/zhibo-live/zhibo/internal/viewer"
+)
+
+// testCA signs server certificates for 127.0.0.1.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pool *x509.CertPool
+}
+
+func newTestCA(t *testing.T) *testCA {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "zhibo test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &testCA{cert: cert, key: key, pool: pool}
+}
+
+// issue writes a certificate for 127.0.0.1 named cn, and its key, to dir/name.{crt,key}.
+func (ca *testCA) issue(t *testing.T, dir, name, cn string, serial int64) (certFile, keyFile string) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	require.NoError(t, err)
+	kb, err := x509.MarshalECPrivateKey(key)
+	require.NoError(t, err)
+	certFile, keyFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
+	// Key first, then certificate: a reader that sees the new certificate sees its key.
+	writeAtomic(t, keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}))
+	writeAtomic(t, certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	return certFile, keyFile
+}
+
+func writeAtomic(t *testing.T, path string, b []byte) {
+	require.NoError(t, os.WriteFile(path+".tmp", b, 0o600))
+	require.NoError(t, os.Rename(path+".tmp", path))
+}
+
+// With TLS on the HTTP and raw TCP listeners, the API answers over HTTPS, viewers connect
+// over WSS and over TLS on TCP and receive a comment; plain HTTP is refused; a renewed
+// certificate on disk is served to the next connection without a restart.
+func TestTLSOnEveryListener(t *testing.T) {
+	ca := newTestCA(t)
+	dir := t.TempDir()
+	certFile, keyFile := ca.issue(t, dir, "server", "first", 2)
+	n := startAllInOne(t, func(c *config.Config) {
+		c.Gateway.TLSCertFile, c.Gateway.TLSKeyFile = certFile, keyFile
+		c.Comet.TLSCertFile, c.Comet.TLSKeyFile = certFile, keyFile
+	})
+	host := strings.TrimPrefix(n.URL, "http://")
+	base := "https://" + host
+	tlsCfg := &tls.Config{RootCAs: ca.pool}
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg}}
+	call := func(method, path, tok string, body, out any) int {
+		t.Helper()
+		var rd io.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			rd = strings.NewReader(string(b))
+		}
+		req, err := http.NewRequest(method, base+path, rd)
+		require.NoError(t, err)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := hc.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var env struct{ Data json.RawMessage }
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&env))
+		if out != nil {
+			require.NoError(t, json.Unmarshal(env.Data, out))
+		}
+		return resp.StatusCode
+	}
+	type user struct {
+		UID   int64  `json:"uid"`
+		Token string `json:"token"`
+	}
+	var anchor, fan user
+	require.Equal(t, 200, call("POST", "/api/auth/register", "", map[string]string{"name": "tlsanchor", "password": "password1"}, &anchor))
+	require.Equal(t, 200, call("POST", "/api/auth/register", "", map[string]string{"name": "tlsfan", "password": "password1"}, &fan))
+	var room struct {
+		ID int64 `json:"id"`
+	}
+	require.Equal(t, 200, call("POST", "/api/rooms", anchor.Token, map[string]string{"title": "tls"}, &room))
+	var info struct {
+		Token string `json:"token"`
+	}
+	require.Equal(t, 200, call("GET", fmt.Sprintf("/api/rooms/%d/danmu-info", room.ID), fan.Token, nil, &info))
+
+	ctx := context.Background()
+	wss, err := viewer.Dial(ctx, viewer.Options{Addr: "wss://" + host + "/sub", WS: true, TLS: tlsCfg, UID: fan.UID, RoomID: room.ID, Token: info.Token, ProtoVer: 2})
+	require.NoError(t, err, "WebSocket over TLS")
+	defer wss.Close()
+	tcp, err := viewer.Dial(ctx, viewer.Options{Addr: n.TCPAddr, TLS: tlsCfg, UID: fan.UID, RoomID: room.ID, Token: info.Token, ProtoVer: 3})
+	require.NoError(t, err, "raw TCP over TLS")
+	defer tcp.Close()
+	require.Equal(t, 200, call("POST", fmt.Sprintf("/api/rooms/%d/danmaku", room.ID), fan.Token, map[string]any{"text": "over tls"}, nil))
+	waitFor(t, wss, "DANMU_MSG over WSS", isCmd("DANMU_MSG"))
+	waitFor(t, tcp, "DANMU_MSG over TLS", isCmd("DANMU_MSG"))
+
+	// Plain HTTP to the HTTPS port is refused; plain TCP gets no auth reply.
+	resp, err := http.Get("http://" + host + "/api/rooms")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, err = viewer.Dial(dctx, viewer.Options{Addr: n.TCPAddr, UID: fan.UID, RoomID: room.ID, Token: info.Token})
+	require.Error(t, err)
+
+	// Renewal: new files on disk, served to new connections within a couple of seconds.
+	peer := func(addr string) string {
+		c, err := tls.Dial("tcp", addr, tlsCfg)
+		require.NoError(t, err)
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].Subject.CommonName
+	}
+	require.Equal(t, "first", peer(host))
+	require.Equal(t, "first", peer(n.TCPAddr))
+	time.Sleep(10 * time.Millisecond) // a later modification time than the first files
+	ca.issue(t, dir, "server", "renewed", 3)
+	require.Eventually(t, func() bool { return peer(host) == "renewed" && peer(n.TCPAddr) == "renewed" },
+		5*time.Second, 100*time.Millisecond, "the renewed certificate is served without a restart")
+	// A broken renewal keeps the good certificate.
+	writeAtomic(t, certFile, []byte("not a certificate"))
+	time.Sleep(1100 * time.Millisecond)
+	require.Equal(t, "renewed", peer(host))
+}
