@@ -47,6 +47,13 @@ type Config struct {
 	// are read again when they change (a renewed certificate is used without a restart).
 	TLSCertFile string `yaml:"tls_cert_file"`
 	TLSKeyFile  string `yaml:"tls_key_file"`
+	// CORSOrigins are the origins (scheme://host[:port], "*" for any) whose pages may call the
+	// API from a browser; empty = the web UI's own origin only.
+	CORSOrigins []string `yaml:"cors_origins"`
+	// FrameOptions is the X-Frame-Options of every answer: DENY, SAMEORIGIN, or empty (none).
+	FrameOptions string `yaml:"frame_options"`
+	// HSTSMaxAge, with TLS on, asks browsers to use HTTPS only for this long (0 = no HSTS).
+	HSTSMaxAge time.Duration `yaml:"hsts_max_age"`
 	// TrustedProxies are the reverse proxies and load balancers (CIDRs or addresses) whose
 	// X-Forwarded-For / X-Real-IP name the client: the per-IP limits, the login guard and the
 	// log lines then key on that client. From any other peer those headers are ignored.
@@ -76,6 +83,17 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	})
 	fs.StringVar(&c.TLSCertFile, prefix+"tls_cert_file", "", "PEM certificate (chain) of http_addr: HTTPS and WSS when set with tls_key_file; re-read when it changes.")
 	fs.StringVar(&c.TLSKeyFile, prefix+"tls_key_file", "", "PEM private key of tls_cert_file.")
+	fs.Func(prefix+"cors_origins", "origins whose pages may call the API from a browser, comma-separated, \"*\" for any (empty = same origin only).", func(v string) error {
+		c.CORSOrigins = nil
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				c.CORSOrigins = append(c.CORSOrigins, s)
+			}
+		}
+		return nil
+	})
+	fs.StringVar(&c.FrameOptions, prefix+"frame_options", "DENY", "X-Frame-Options of every answer: DENY, SAMEORIGIN or empty (none).")
+	fs.DurationVar(&c.HSTSMaxAge, prefix+"hsts_max_age", 0, "with tls_cert_file: Strict-Transport-Security max-age (0 = no HSTS; e.g. 4320h once HTTPS is there to stay).")
 	fs.StringVar(&c.HTTPAddr, prefix+"http_addr", ":8080", "listen address of the API, web UI and /sub WebSocket.")
 	fs.DurationVar(&c.ReadHeaderTimeout, prefix+"read_header_timeout", 5*time.Second, "time a client has to send request headers.")
 	fs.DurationVar(&c.ReadTimeout, prefix+"read_timeout", 15*time.Second, "time a client has to send a whole request, headers and body.")
@@ -111,6 +129,19 @@ func LiveKeys() []string { return []string{"rate_per_ip", "burst_per_ip"} }
 func (c *Config) Validate() error {
 	if c.HTTPAddr == "" {
 		return errors.New("gateway.http_addr must not be empty")
+	}
+	switch c.FrameOptions {
+	case "", "DENY", "SAMEORIGIN":
+	default:
+		return fmt.Errorf("gateway.frame_options %q: want DENY, SAMEORIGIN or empty", c.FrameOptions)
+	}
+	if c.HSTSMaxAge < 0 {
+		return errors.New("gateway.hsts_max_age must not be negative")
+	}
+	for _, o := range c.CORSOrigins {
+		if u, err := url.Parse(o); o != "*" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "") {
+			return fmt.Errorf("gateway.cors_origins: %q is not an origin (scheme://host[:port], or *)", o)
+		}
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		return errors.New("gateway.tls_cert_file and gateway.tls_key_file go together")

@@ -133,6 +133,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway.trusted_proxies: %w", err)
 	}
+	h = withCORS(cfg, h)
+	h = securityHeaders(cfg, h)
 	h = httpx.TrustProxies(proxies, h)
 	h = withTimeout(cfg, h)
 	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, handler: h, ipLimit: ipLimit}

@@ -82,6 +82,7 @@ func TestTLSOnEveryListener(t *testing.T) {
 	n := startAllInOne(t, func(c *config.Config) {
 		c.Gateway.TLSCertFile, c.Gateway.TLSKeyFile = certFile, keyFile
 		c.Comet.TLSCertFile, c.Comet.TLSKeyFile = certFile, keyFile
+		c.Gateway.HSTSMaxAge = time.Hour
 	})
 	host := strings.TrimPrefix(n.URL, "http://")
 	base := "https://" + host
@@ -135,6 +136,11 @@ func TestTLSOnEveryListener(t *testing.T) {
 	require.Equal(t, 200, call("POST", fmt.Sprintf("/api/rooms/%d/danmaku", room.ID), fan.Token, map[string]any{"text": "over tls"}, nil))
 	waitFor(t, wss, "DANMU_MSG over WSS", isCmd("DANMU_MSG"))
 	waitFor(t, tcp, "DANMU_MSG over TLS", isCmd("DANMU_MSG"))
+
+	hsts, err := hc.Get(base + "/")
+	require.NoError(t, err)
+	hsts.Body.Close()
+	require.Equal(t, "max-age=3600", hsts.Header.Get("Strict-Transport-Security"))
 
 	// Plain HTTP to the HTTPS port is refused; plain TCP gets no auth reply.
 	resp, err := http.Get("http://" + host + "/api/rooms")
