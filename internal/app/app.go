@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/zhibo-live/zhibo/internal/account"
+	"github.com/zhibo-live/zhibo/internal/bff"
 	"github.com/zhibo-live/zhibo/internal/comet"
 	"github.com/zhibo-live/zhibo/internal/config"
 	"github.com/zhibo-live/zhibo/internal/danmaku"
@@ -74,6 +75,7 @@ type App struct {
 	accounts     account.Client
 	rooms        room.Client
 	gifts        gift.Client
+	danmakus     danmaku.Client
 	remoteLogic  *logic.Remote
 	remoteComets []job.Comet
 	LogicAPI     *logic.API
@@ -82,6 +84,7 @@ type App struct {
 	Room    *room.Service
 	Gift    *gift.Service
 	Danmaku *danmaku.Service
+	BFF     *bff.Service
 	Logic   *logic.Service
 	Comet   *comet.Service
 	Job     *job.Service
