@@ -5,6 +5,9 @@
 // A second page, logged in as the anchor, proves comments travel through the
 // long connection and not only the sender's own echo, then uploads a cover on
 // "My room" that the viewer sees in the room list (served by zhibo itself).
+// The API requests each page makes on load are counted: the room list loads
+// with one GET /api/home, the room page with one GET /api/room/enter (plus its
+// WebSocket) and no call per module.
 //
 // Exit code 0 on success, 1 on failure; screenshots go to $ARTIFACTS_DIR.
 import { chromium } from 'playwright-core';
@@ -125,6 +128,23 @@ async function screenshots(prefix) {
   }
 }
 
+// recordAPI collects "METHOD /path" of every API request page makes until
+// stop() is called.
+function recordAPI(page) {
+  const seen = [];
+  const onRequest = (r) => {
+    const u = new URL(r.url());
+    if (u.pathname.startsWith('/api/') || u.pathname.startsWith('/xlive/')) seen.push(`${r.method()} ${u.pathname}`);
+  };
+  page.on('request', onRequest);
+  return {
+    stop() {
+      page.off('request', onRequest);
+      return seen;
+    },
+  };
+}
+
 function watchPage(name, page) {
   pages[name] = page;
   page.on('console', (m) => {
@@ -159,26 +179,46 @@ async function main() {
     watchPage('viewer', viewer);
     const viewerName = `vw_${suffix}`;
 
-    await step('viewer registers through the UI', async () => {
+    await step('viewer registers through the UI; the room list loads with one call', async () => {
       await viewer.goto(`${BASE}/#/login`);
       await viewer.getByTestId('login-name').fill(viewerName);
       await viewer.getByTestId('login-password').fill(PASSWORD);
+      const rec = recordAPI(viewer);
       await viewer.getByTestId('register-submit').click();
       await viewer.waitForURL(/#\/rooms$/);
       await waitText(viewer, '[data-testid="account-name"]', viewerName, 'account name');
+      await viewer.locator(`[data-testid="room-card"][data-room-id="${roomId}"]`).waitFor();
+      await viewer.waitForTimeout(300); // anything the page would still ask for
+      const reads = rec.stop().filter((r) => r.startsWith('GET '));
+      log(`  list load: ${JSON.stringify(reads)}`);
+      check(JSON.stringify(reads) === JSON.stringify(['GET /api/home']),
+        `the room list should load with one GET /api/home, made ${JSON.stringify(reads)}`);
     });
 
-    await step('viewer opens the live room from the list', async () => {
+    await step('viewer opens the live room from the list, in one call', async () => {
       const card = viewer.locator(`[data-testid="room-card"][data-room-id="${roomId}"]`);
       await card.waitFor();
       check(await card.getAttribute('data-status') === 'live', 'room card is not marked live');
       const first = await viewer.locator('[data-testid="room-card"]').first().getAttribute('data-status');
       check(first === 'live', 'a room that is not live is listed first');
+      const rec = recordAPI(viewer);
+      const sockets = [];
+      const onSocket = (ws) => sockets.push(new URL(ws.url()).pathname);
+      viewer.on('websocket', onSocket);
       await card.click();
       await viewer.waitForURL(new RegExp(`#/room/${roomId}$`));
       await waitText(viewer, '[data-testid="room-title"]', roomTitle, 'room title');
       await viewer.locator('[data-testid="live-badge"][data-status="live"]').first().waitFor();
       await viewer.locator('[data-testid="conn-status"][data-state="connected"]').waitFor();
+      await viewer.locator('[data-testid="gift-button"]').first().waitFor();
+      await viewer.locator('[data-testid="balance"][data-value]').waitFor();
+      await viewer.waitForTimeout(300); // anything the page would still ask for
+      const calls = rec.stop();
+      viewer.off('websocket', onSocket);
+      log(`  room load: ${JSON.stringify(calls)}, websockets ${JSON.stringify(sockets)}`);
+      check(JSON.stringify(calls) === JSON.stringify(['GET /api/room/enter']),
+        `the room page should load with one GET /api/room/enter and no per-module call, made ${JSON.stringify(calls)}`);
+      check(JSON.stringify(sockets) === JSON.stringify(['/sub']), `one WebSocket to /sub expected, got ${JSON.stringify(sockets)}`);
     });
 
     // The anchor watches the same room in a second browser context.
