@@ -50,7 +50,7 @@ func init() {
 				a.remoteLogic = logic.NewRemote(cc)
 				return err
 			}},
-		{Name: "room", About: "rooms, live status, stream keys, tags, room list, danmu-info and the push API",
+		{Name: "room", About: "rooms, live status, stream keys, tags, feature switches, room list, danmu-info and the push API",
 			Uses: []string{"account", "logic"}, Optional: []string{"logic"}, Store: true, Queue: true, Key: true, build: buildRoom,
 			serve:   func(a *App, s *grpcx.Server) { room.RegisterGRPC(s, a.Room) },
 			routes:  func(a *App) []gateway.Routes { return []gateway.Routes{a.Room, a.LogicAPI} },
