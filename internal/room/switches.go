@@ -89,6 +89,35 @@ func (s *Service) switchesLoop() {
 	}
 }
 
+// SetRoomSwitches replaces the modules switched off in room id (an operator's call: the
+// admin route checks who asks) and returns the room with its own switches.
+func (s *Service) SetRoomSwitches(ctx context.Context, id int64, off []string) (Room, error) {
+	off, err := normSwitches(off)
+	if err != nil {
+		return Room{}, err
+	}
+	r, err := s.store.SetSwitches(ctx, id, off, s.now().UnixMilli())
+	if err != nil {
+		return Room{}, err
+	}
+	s.invalidate(ctx, id)
+	return r, nil
+}
+
+// SetGlobalSwitches replaces the modules switched off in every room; this process applies
+// them at once, the other room processes within SwitchesRefresh.
+func (s *Service) SetGlobalSwitches(ctx context.Context, off []string) ([]string, error) {
+	off, err := normSwitches(off)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.SetGlobalSwitches(ctx, off, s.now().UnixMilli()); err != nil {
+		return nil, err
+	}
+	s.globalOff.Store(&off)
+	return off, nil
+}
+
 // SwitchesView is what the switch admin routes answer.
 type SwitchesView struct {
 	// Off are the modules switched off at this level (the room's own, or the global ones).
@@ -129,14 +158,10 @@ func (s *Service) handlePutGlobalSwitches(w http.ResponseWriter, r *http.Request
 	if err := httpx.Decode(w, r, &body); err != nil {
 		return err
 	}
-	off, err := normSwitches(body.Off)
+	off, err := s.SetGlobalSwitches(r.Context(), body.Off)
 	if err != nil {
 		return err
 	}
-	if err := s.store.SetGlobalSwitches(r.Context(), off, s.now().UnixMilli()); err != nil {
-		return err
-	}
-	s.globalOff.Store(&off)
 	s.log.InfoContext(r.Context(), "global switches set", "off", off, "admin", uid)
 	return httpx.OK(w, SwitchesView{Off: off})
 }
@@ -169,15 +194,10 @@ func (s *Service) handlePutRoomSwitches(w http.ResponseWriter, r *http.Request) 
 	if err := httpx.Decode(w, r, &body); err != nil {
 		return err
 	}
-	off, err := normSwitches(body.Off)
+	rm, err := s.SetRoomSwitches(r.Context(), id, body.Off)
 	if err != nil {
 		return err
 	}
-	rm, err := s.store.SetSwitches(r.Context(), id, off, s.now().UnixMilli())
-	if err != nil {
-		return err
-	}
-	s.invalidate(r.Context(), id)
-	s.log.InfoContext(r.Context(), "room switches set", "room", id, "off", off, "admin", uid)
+	s.log.InfoContext(r.Context(), "room switches set", "room", id, "off", rm.Off, "admin", uid)
 	return httpx.OK(w, SwitchesView{Off: rm.Off, GlobalOff: *s.globalOff.Load()})
 }
