@@ -11,8 +11,10 @@ import (
 	"context"
 	_ "embed"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -41,6 +43,46 @@ type Service struct {
 	deps Deps
 	log  *slog.Logger
 	m    *metrics
+	// calls are the module calls under way, some perhaps past their page (a late answer is
+	// dropped, but the call is waited for on Stop).
+	calls inflight
+}
+
+// inflight counts calls under way; unlike a WaitGroup, it may be waited for with a deadline
+// and still counted afterwards.
+type inflight struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed when n drops to 0
+}
+
+func (f *inflight) add() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n == 0 {
+		f.idle = make(chan struct{})
+	}
+	f.n++
+}
+
+func (f *inflight) done() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n--; f.n == 0 {
+		close(f.idle)
+	}
+}
+
+// none is closed once no call is under way.
+func (f *inflight) none() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n == 0 {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return f.idle
 }
 
 // New builds the BFF; it starts nothing.
@@ -57,8 +99,17 @@ func New(cfg Config, deps Deps) (*Service, error) {
 // Start has nothing to start: the BFF keeps no state.
 func (s *Service) Start(context.Context) error { return nil }
 
-// Stop has nothing to stop; module calls still running end with their timeouts.
-func (s *Service) Stop(context.Context) error { return nil }
+// Stop waits, until ctx ends, for module calls still under way (each ends with its timeout
+// unless its component ignores its context). The routes are gone by then: the gateway
+// stops first.
+func (s *Service) Stop(ctx context.Context) error {
+	select {
+	case <-s.calls.none():
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("bff: module calls still under way: %w", ctx.Err())
+	}
+}
 
 // Register mounts the page routes.
 func (s *Service) Register(mux *http.ServeMux) {

@@ -41,6 +41,7 @@ type env struct {
 	gifts *gifttest.Client
 	dm    *danmakutest.Client
 	reg   *prometheus.Registry // the test BFF's metrics
+	svc   *bff.Service
 }
 
 func start(t *testing.T, moduleTimeout time.Duration) *env {
@@ -66,6 +67,7 @@ func start(t *testing.T, moduleTimeout time.Duration) *env {
 	svc, err := bff.New(bcfg, bff.Deps{Logger: obs.Discard(), Registry: e.reg, Rooms: e.rooms, Gifts: e.gifts,
 		Danmaku: e.dm, DanmuInfo: a.LogicAPI.DanmuInfoFor})
 	require.NoError(t, err)
+	e.svc = svc
 	mux := http.NewServeMux()
 	svc.Register(mux)
 	srv := httptest.NewServer(httpx.Identify(a.Account, mux))
@@ -344,7 +346,12 @@ func TestEnterDegradesAHangingModule(t *testing.T) {
 	require.LessOrEqual(t, p99, timeout+50*time.Millisecond, "the page does not wait for the hanging module past its timeout")
 	require.EqualValues(t, 20, counter(t, e.reg, "zhibo_bff_module_degraded_total", map[string]string{"module": "rank"}))
 
+	// Stop waits for the calls still hanging, as long as its context allows.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, e.svc.Stop(ctx), context.DeadlineExceeded)
 	e.gifts.Release()
+	require.NoError(t, e.svc.Stop(context.Background()))
 	require.False(t, isDegraded(e.enter(id, fan.Token).Rank), "the module recovers with its upstream")
 }
 

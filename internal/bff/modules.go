@@ -52,7 +52,9 @@ func (s *Service) fetch(ctx context.Context, mods []module) map[string]any {
 	results := make([]chan result, len(mods))
 	for i, m := range mods {
 		results[i] = make(chan result, 1) // a late module's send never blocks
+		s.calls.add()
 		go func() {
+			defer s.calls.done()
 			mctx, cancel := context.WithDeadline(ctx, deadline)
 			defer cancel()
 			start := time.Now()
@@ -68,7 +70,7 @@ func (s *Service) fetch(ctx context.Context, mods []module) map[string]any {
 	}
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
-	expired := false
+	expired := false // the timeout passed: take what has answered, degrade the rest
 	for i, m := range mods {
 		var r result
 		if expired {
@@ -88,8 +90,7 @@ func (s *Service) fetch(ctx context.Context, mods []module) map[string]any {
 					r.err = context.DeadlineExceeded
 				}
 			case <-ctx.Done():
-				expired = true // the client went away: answer nothing more late
-				r.err = ctx.Err()
+				return out // the client went away: nobody reads the page, no module is counted degraded
 			}
 		}
 		if r.err != nil {
