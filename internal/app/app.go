@@ -112,7 +112,7 @@ func New(cfg config.Config, components []string, log *slog.Logger) (*App, error)
 		return nil, errors.New("a job without a comet in its process finds the comets through the shared queue: set queue.url (and run logic, which the comets report to, on the same queue)")
 	}
 	split := cfg.GRPCAddr != "" || slices.ContainsFunc(AllNames(), func(n string) bool { return remoteTarget(n, cfg.Peers) != "" })
-	if split && cfg.Queue.URL == "" && slices.ContainsFunc(names, func(n string) bool { return n != "gateway" && n != "comet" }) {
+	if split && cfg.Queue.URL == "" && slices.ContainsFunc(names, func(n string) bool { c, _ := component(n); return c.Queue }) {
 		return nil, errors.New("a cluster needs one shared queue: set queue.url to the external NATS JetStream")
 	}
 	reg := prometheus.NewRegistry()

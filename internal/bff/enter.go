@@ -15,9 +15,9 @@ import (
 	"github.com/zhibo-live/zhibo/internal/room"
 )
 
-// Enter is the room page: GET /api/room/enter. Room, Playback and Switches come with the one
-// room read; every other field is a module: its value, {"degraded": true} when its component
-// failed or was late, or {"off": true} when a switch turned it off.
+// Enter is the room page: GET /api/room/enter. Room and Switches come with the one room read
+// and Playback is empty for now; every other field is a module: its value, {"degraded": true}
+// when its component failed or was late, or {"off": true} when a switch turned it off.
 type Enter struct {
 	Room room.View `json:"room"`
 	// Playback lists the stream's playback URLs; empty until this zhibo serves video.

@@ -5,14 +5,11 @@ import (
 	"net/http"
 
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
-	"github.com/zhibo-live/zhibo/internal/room"
 )
 
-// Home is the home page: GET /api/home, the room list (live rooms first, then by popularity)
-// with what each card shows — base, live, anchor and stats — in one call. Cards whose anchor
-// or stats source failed come without that module.
-type Home = room.Page
-
+// handleHome is the home page: GET /api/home, the room list (live rooms first, then by
+// popularity) with what each card shows — base, live, anchor and stats — in one call to room
+// (room.Page). Cards whose anchor or stats source failed come without that module.
 func (s *Service) handleHome(w http.ResponseWriter, r *http.Request) error {
 	limit, err := httpx.QueryInt(r, "limit", s.cfg.HomeSize, 1, 1000)
 	if err != nil {
