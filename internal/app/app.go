@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/zhibo-live/zhibo/internal/account"
+	"github.com/zhibo-live/zhibo/internal/bff"
 	"github.com/zhibo-live/zhibo/internal/comet"
 	"github.com/zhibo-live/zhibo/internal/config"
 	"github.com/zhibo-live/zhibo/internal/danmaku"
@@ -76,6 +77,7 @@ type App struct {
 	accounts     account.Client
 	rooms        room.Client
 	gifts        gift.Client
+	danmakus     danmaku.Client
 	remoteLogic  *logic.Remote
 	remoteComets []job.Comet
 	LogicAPI     *logic.API
@@ -84,6 +86,7 @@ type App struct {
 	Room    *room.Service
 	Gift    *gift.Service
 	Danmaku *danmaku.Service
+	BFF     *bff.Service
 	Logic   *logic.Service
 	Comet   *comet.Service
 	Job     *job.Service
@@ -111,7 +114,7 @@ func New(cfg config.Config, components []string, log *slog.Logger) (*App, error)
 		return nil, errors.New("a job without a comet in its process finds the comets through the shared queue: set queue.url (and run logic, which the comets report to, on the same queue)")
 	}
 	split := cfg.GRPCAddr != "" || slices.ContainsFunc(AllNames(), func(n string) bool { return remoteTarget(n, cfg.Peers) != "" })
-	if split && cfg.Queue.URL == "" && slices.ContainsFunc(names, func(n string) bool { return n != "gateway" && n != "comet" }) {
+	if split && cfg.Queue.URL == "" && slices.ContainsFunc(names, func(n string) bool { c, _ := component(n); return c.Queue }) {
 		return nil, errors.New("a cluster needs one shared queue: set queue.url to the external NATS JetStream")
 	}
 	reg := prometheus.NewRegistry()

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/zhibo-live/zhibo/internal/account"
+	"github.com/zhibo-live/zhibo/internal/bff"
 	"github.com/zhibo-live/zhibo/internal/comet"
 	"github.com/zhibo-live/zhibo/internal/config"
 	"github.com/zhibo-live/zhibo/internal/danmaku"
@@ -49,7 +50,7 @@ func init() {
 				a.remoteLogic = logic.NewRemote(cc)
 				return err
 			}},
-		{Name: "room", About: "rooms, live status, stream keys, tags, room list, danmu-info and the push API",
+		{Name: "room", About: "rooms, live status, stream keys, tags, feature switches, room list, danmu-info and the push API",
 			Uses: []string{"account", "logic"}, Optional: []string{"logic"}, Store: true, Queue: true, Key: true, build: buildRoom,
 			schema:  room.Migrations,
 			serve:   func(a *App, s *grpcx.Server) { room.RegisterGRPC(s, a.Room) },
@@ -76,7 +77,17 @@ func init() {
 			Uses: []string{"account", "room"}, Store: true, Queue: true, build: buildDanmaku, schema: danmaku.Migrations,
 			serve:   func(a *App, s *grpcx.Server) { danmaku.RegisterGRPC(s, a.Danmaku) },
 			routes:  func(a *App) []gateway.Routes { return []gateway.Routes{a.Danmaku} },
-			openAPI: func() [][]byte { return [][]byte{danmaku.OpenAPI()} }},
+			openAPI: func() [][]byte { return [][]byte{danmaku.OpenAPI()} },
+			remote:  func(p config.Peers) string { return p.Danmaku },
+			dial: func(a *App) error {
+				cc, err := a.dial(a.cfg.Peers.Danmaku)
+				a.danmakus = danmaku.NewRemote(cc)
+				return err
+			}},
+		{Name: "bff", About: "the interface layer: one call per page (room enter, home), modules fetched concurrently, each degradable",
+			Uses: []string{"account", "room", "gift", "danmaku"}, Key: true, build: buildBFF,
+			routes:  func(a *App) []gateway.Routes { return []gateway.Routes{a.BFF} },
+			openAPI: func() [][]byte { return [][]byte{bff.OpenAPI()} }},
 		{Name: "comet", About: "long connections (WebSocket /sub and raw TCP), rooms in buckets", Uses: []string{"logic"},
 			build:  buildComet,
 			serve:  func(a *App, s *grpcx.Server) { comet.RegisterGRPC(s, a.Comet) },
@@ -255,10 +266,34 @@ func buildDanmaku(a *App) (lifecycle, error) {
 		Leases: a.leases}); err != nil {
 		return nil, err
 	}
+	a.danmakus = a.Danmaku
 	if a.Room != nil {
 		a.Room.AddHotKeys("danmaku_mutes", func() []room.HotKey { return hotKeys(a.Danmaku.MuteKeys()) })
 	}
 	return a.Danmaku, nil
+}
+
+// buildBFF builds the page BFF over its peers, local or remote. It issues danmaku connection
+// tokens itself (it holds the cluster's key) for rooms it has read, through the room
+// process's token issuer when room runs here.
+func buildBFF(a *App) (lifecycle, error) {
+	issuer := a.LogicAPI
+	if issuer == nil {
+		var err error
+		if issuer, err = logic.NewAPI(a.cfg.Logic, logic.APIDeps{Logger: a.logger("bff"), Signer: a.signer,
+			Accounts: a.accounts, LocalHosts: a.localHosts, IsAdmin: a.isAdmin,
+			RoomExists: func(ctx context.Context, id int64) error { _, err := a.rooms.Get(ctx, id); return err },
+		}); err != nil {
+			return nil, err
+		}
+		if !a.has("comet") && len(a.cfg.Logic.Hosts) == 0 {
+			a.log.Warn("room enter will list no danmaku hosts: no comet runs here, set logic.hosts to the comets' public addresses")
+		}
+	}
+	var err error
+	a.BFF, err = bff.New(a.cfg.BFF, bff.Deps{Logger: a.logger("bff"), Registry: a.Reg, Rooms: a.rooms, Gifts: a.gifts,
+		Danmaku: a.danmakus, DanmuInfo: issuer.DanmuInfoFor})
+	return a.BFF, err
 }
 
 // expPublisher is the process's one experience publisher (its metrics are registered once),

@@ -260,7 +260,7 @@ func printComponents(w io.Writer) {
 		if len(owns) == 0 {
 			owns = []string{"-"}
 		}
-		fmt.Fprintf(w, "%-8s  uses %-16s  needs %-12s  %s\n", c.Name, strings.Join(uses, ","), strings.Join(owns, ","), c.About)
+		fmt.Fprintf(w, "%-8s  uses %-25s  needs %-12s  %s\n", c.Name, strings.Join(uses, ","), strings.Join(owns, ","), c.About)
 	}
 	fmt.Fprintln(w, "\nA used component runs in the same process or in another one named with -peers.<name>; ? = optional.")
 }

@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/zhibo-live/zhibo/internal/account"
+	"github.com/zhibo-live/zhibo/internal/bff"
 	"github.com/zhibo-live/zhibo/internal/comet"
 	"github.com/zhibo-live/zhibo/internal/danmaku"
 	"github.com/zhibo-live/zhibo/internal/gateway"
@@ -69,6 +70,7 @@ type Config struct {
 	Room    room.Config     `yaml:"room"`
 	Danmaku danmaku.Config  `yaml:"danmaku"`
 	Gift    gift.Config     `yaml:"gift"`
+	BFF     bff.Config      `yaml:"bff"`
 	Logic   logic.Config    `yaml:"logic"`
 	Comet   comet.Config    `yaml:"comet"`
 	Job     job.Config      `yaml:"job"`
@@ -121,6 +123,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Room.RegisterFlags(fs, "room.")
 	c.Danmaku.RegisterFlags(fs, "danmaku.")
 	c.Gift.RegisterFlags(fs, "gift.")
+	c.BFF.RegisterFlags(fs, "bff.")
 	c.Logic.RegisterFlags(fs, "logic.")
 	c.Comet.RegisterFlags(fs, "comet.")
 	c.Job.RegisterFlags(fs, "job.")
@@ -150,7 +153,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	for _, v := range []interface{ Validate() error }{&c.Log, &c.Trace, &c.Peers, &c.Conns, &c.Store, &c.Queue, &c.Lease, &c.Redis, &c.Gateway, &c.Account,
-		&c.Room, &c.Danmaku, &c.Gift, &c.Logic, c.Comet, &c.Job} {
+		&c.Room, &c.Danmaku, &c.Gift, &c.BFF, &c.Logic, c.Comet, &c.Job} {
 		if err := v.Validate(); err != nil {
 			errs = append(errs, err)
 		}
@@ -174,8 +177,12 @@ type Peers struct {
 	Account string `yaml:"account"`
 	// Room is where room runs when it is not in this process (gift and danmaku call it).
 	Room string `yaml:"room"`
-	// Gift is where gift runs when it is not in this process (account reads balances from it).
+	// Gift is where gift runs when it is not in this process (account reads balances from it;
+	// the BFF its catalog, balances and ranks).
 	Gift string `yaml:"gift"`
+	// Danmaku is where danmaku runs when it is not in this process (the BFF reads recent
+	// comments and mutes from it).
+	Danmaku string `yaml:"danmaku"`
 	// Logic is where logic runs when it is not in this process (comets and rooms call it).
 	Logic string `yaml:"logic"`
 	// Comets are every comet a job in this process delivers to, when no comet runs here.
@@ -192,6 +199,7 @@ func (p *Peers) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.StringVar(&p.Account, prefix+"account", "", "gRPC target of a remote account, host:port or dns:///name:port (empty = account runs here, or none).")
 	fs.StringVar(&p.Room, prefix+"room", "", "gRPC target of a remote room, host:port or dns:///name:port (empty = room runs here).")
 	fs.StringVar(&p.Gift, prefix+"gift", "", "gRPC target of a remote gift, host:port or dns:///name:port (empty = gift runs here, or none: /api/me shows no balance).")
+	fs.StringVar(&p.Danmaku, prefix+"danmaku", "", "gRPC target of a remote danmaku, host:port or dns:///name:port (empty = danmaku runs here).")
 	fs.StringVar(&p.Logic, prefix+"logic", "", "gRPC target of a remote logic, host:port or dns:///name:port (empty = logic runs here).")
 	fs.Func(prefix+"comets", "gRPC targets of the remote comets a job delivers to, comma-separated (empty = the comet runs here).", func(v string) error {
 		p.Comets = nil
@@ -206,7 +214,7 @@ func (p *Peers) RegisterFlags(fs *flag.FlagSet, prefix string) {
 
 // Validate checks the peers.
 func (p *Peers) Validate() error {
-	for _, c := range append([]string{p.Account, p.Room, p.Gift, p.Logic}, p.Comets...) {
+	for _, c := range append([]string{p.Account, p.Room, p.Gift, p.Danmaku, p.Logic}, p.Comets...) {
 		if strings.ContainsAny(c, " \t") {
 			return fmt.Errorf("peers: bad target %q", c)
 		}

@@ -12,6 +12,8 @@ type Client interface {
 	// History returns a room's most recent comments, oldest first: at most limit, and at
 	// most the configured history size (limit <= 0 means that size). An unknown room has none.
 	History(ctx context.Context, roomID int64, limit int) ([]Comment, error)
+	// IsMuted reports whether uid is muted in roomID (it does not read the room).
+	IsMuted(ctx context.Context, roomID, uid int64) (bool, error)
 }
 
 var _ Client = (*Service)(nil)

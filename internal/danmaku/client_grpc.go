@@ -41,6 +41,14 @@ func (g *grpcServer) History(ctx context.Context, r *danmakuv1.HistoryRequest) (
 	return out, nil
 }
 
+func (g *grpcServer) IsMuted(ctx context.Context, r *danmakuv1.IsMutedRequest) (*danmakuv1.IsMutedResponse, error) {
+	muted, err := g.c.IsMuted(ctx, r.GetRoomId(), r.GetUid())
+	if err != nil {
+		return nil, err
+	}
+	return &danmakuv1.IsMutedResponse{Muted: muted}, nil
+}
+
 // Remote is the danmaku component in another process, reached over gRPC; it implements Client.
 type Remote struct {
 	c danmakuv1.DanmakuServiceClient
@@ -78,4 +86,13 @@ func (r *Remote) History(ctx context.Context, roomID int64, limit int) ([]Commen
 			Color: int(c.GetColor()), Mode: int(c.GetMode()), Ts: c.GetSentAt()}
 	}
 	return out, nil
+}
+
+// IsMuted implements Client.
+func (r *Remote) IsMuted(ctx context.Context, roomID, uid int64) (bool, error) {
+	resp, err := r.c.IsMuted(ctx, &danmakuv1.IsMutedRequest{RoomId: roomID, Uid: uid})
+	if err != nil {
+		return false, grpcx.FromStatus(err)
+	}
+	return resp.GetMuted(), nil
 }

@@ -16,6 +16,7 @@ var (
 	ErrNotOwner     = apierr.New(http.StatusForbidden, -20005, "only the room owner may manage mutes")
 	ErrMuteSelf     = apierr.New(http.StatusBadRequest, -20006, "you cannot mute yourself")
 	ErrUserNotFound = apierr.New(http.StatusNotFound, -20007, "user not found")
+	ErrCommentsOff  = apierr.New(http.StatusForbidden, -20008, "comments are switched off in this room")
 )
 
 // limitedError is ErrRateLimited carrying when the sender may try again, so the HTTP handler

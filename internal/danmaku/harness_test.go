@@ -269,3 +269,12 @@ func (h *harness) counter(name, reason string) float64 {
 	h.t.Fatalf("metric %s{reason=%q} not found", name, reason)
 	return 0
 }
+
+func (f *fakeRooms) View(ctx context.Context, id, _ int64) (room.Room, room.View, error) {
+	r, err := f.Get(ctx, id)
+	return r, room.View{ID: id}, err
+}
+
+func (f *fakeRooms) List(context.Context, string, int, int64) (room.Page, error) {
+	return room.Page{Rooms: []room.View{}}, nil
+}

@@ -8,6 +8,7 @@ const (
 	reasonBanned   = "banned"
 	reasonMuted    = "muted"
 	reasonLimited  = "limited"
+	reasonOff      = "switched_off"
 )
 
 // metrics count what happens to sent comments.
@@ -35,7 +36,7 @@ func newMetrics(reg prometheus.Registerer, limiters func() float64) (*metrics, e
 			Name: "zhibo_danmaku_relayed_total", Help: "Comments pushed by the outbox relay after their own push failed.",
 		}),
 	}
-	for _, r := range []string{reasonBadInput, reasonBanned, reasonMuted, reasonLimited} {
+	for _, r := range []string{reasonBadInput, reasonBanned, reasonMuted, reasonLimited, reasonOff} {
 		m.rejected.WithLabelValues(r) // export zeros so rates work from the start
 	}
 	held := prometheus.NewGaugeFunc(prometheus.GaugeOpts{

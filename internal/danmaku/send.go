@@ -28,6 +28,10 @@ func (s *Service) Send(ctx context.Context, roomID, uid int64, text string, colo
 // comment that would otherwise be accepted spends one of the sender's tokens; then it stores
 // the comment and pushes it.
 func (s *Service) send(ctx context.Context, rm room.Room, uid int64, text string, color, mode int) (int64, error) {
+	if rm.IsOff(room.SwitchComments) {
+		s.metrics.rejected.WithLabelValues(reasonOff).Inc()
+		return 0, ErrCommentsOff
+	}
 	in, err := checkInput(text, color, mode, s.cfg.MaxRunes)
 	if err != nil {
 		s.metrics.rejected.WithLabelValues(reasonBadInput).Inc()

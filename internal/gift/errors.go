@@ -19,4 +19,5 @@ var (
 	ErrBadAmount    = apierr.New(http.StatusBadRequest, -30009, "amount out of range")
 	ErrBadReason    = apierr.New(http.StatusBadRequest, -30010, "reason must be 1-200 characters of text")
 	ErrBalanceLimit = apierr.New(http.StatusConflict, -30011, "the credit would take the wallet past its largest balance")
+	ErrGiftsOff     = apierr.New(http.StatusForbidden, -30012, "gifts are switched off in this room")
 )

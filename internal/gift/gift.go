@@ -205,6 +205,9 @@ func (s *Service) Catalog() []Gift {
 	return append([]Gift(nil), s.live.Load().catalog.list...)
 }
 
+// Gifts implements Client.
+func (s *Service) Gifts(context.Context) ([]Gift, error) { return s.Catalog(), nil }
+
 // Balance returns uid's wallet balance (a first read creates the wallet with the initial balance).
 func (s *Service) Balance(ctx context.Context, uid int64) (int64, error) {
 	if uid <= 0 {

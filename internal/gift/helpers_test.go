@@ -251,3 +251,12 @@ func eventually(t testing.TB, cond func() bool, msg string, args ...any) {
 	t.Helper()
 	require.Eventually(t, cond, 10*time.Second, 10*time.Millisecond, append([]any{msg}, args...)...)
 }
+
+func (f *fakeRooms) View(ctx context.Context, id, _ int64) (room.Room, room.View, error) {
+	r, err := f.Get(ctx, id)
+	return r, room.View{ID: id}, err
+}
+
+func (f *fakeRooms) List(context.Context, string, int, int64) (room.Page, error) {
+	return room.Page{Rooms: []room.View{}}, nil
+}

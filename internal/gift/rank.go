@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/zhibo-live/zhibo/internal/room"
 	"github.com/zhibo-live/zhibo/pkg/hotkey"
 )
 
@@ -28,6 +29,27 @@ func (s *Service) Rank(ctx context.Context, roomID int64, limit int) (Rank, erro
 	}
 	out := Rank{Items: full.Items[:min(limit, len(full.Items))], AnchorScore: full.AnchorScore}
 	return out, nil
+}
+
+// RankOf implements Client: Rank of a room the caller has already read, so a rank not in
+// memory is loaded without reading the room again.
+func (s *Service) RankOf(ctx context.Context, r room.Room, limit int) (Rank, error) {
+	return s.Rank(context.WithValue(ctx, knownRoomKey{}, r), r.ID, limit)
+}
+
+// knownRoomKey carries, in a context, the room a caller of RankOf has already read.
+type knownRoomKey struct{}
+
+// owner returns the owner of roomID: from the room in ctx (RankOf) or by reading the room.
+func (s *Service) owner(ctx context.Context, roomID int64) (int64, error) {
+	if r, ok := ctx.Value(knownRoomKey{}).(room.Room); ok && r.ID == roomID {
+		return r.OwnerUID, nil
+	}
+	r, err := s.rooms.Get(ctx, roomID)
+	if err != nil {
+		return 0, fmt.Errorf("get room %d: %w", roomID, err)
+	}
+	return r.OwnerUID, nil
 }
 
 // initRanks builds the rank read path: a detector of hot rooms and a cache of their ranks.
@@ -56,9 +78,9 @@ func (s *Service) RankKeys() *hotkey.Detector { return s.rankKeys }
 // loadRank reads a room's full rank from the store.
 func (s *Service) loadRank(ctx context.Context, roomID int64) (Rank, error) {
 	limit := s.cfg.RankSize
-	r, err := s.rooms.Get(ctx, roomID)
+	ownerUID, err := s.owner(ctx, roomID)
 	if err != nil {
-		return Rank{}, fmt.Errorf("get room %d: %w", roomID, err)
+		return Rank{}, err
 	}
 	items, err := s.store.Rank(ctx, roomID, limit)
 	if err != nil {
@@ -78,8 +100,8 @@ func (s *Service) loadRank(ctx context.Context, roomID int64) (Rank, error) {
 		}
 	}
 	out := Rank{Items: items}
-	if r.OwnerUID > 0 {
-		if out.AnchorScore, err = s.store.AnchorScore(ctx, r.OwnerUID); err != nil {
+	if ownerUID > 0 {
+		if out.AnchorScore, err = s.store.AnchorScore(ctx, ownerUID); err != nil {
 			return Rank{}, err
 		}
 	}

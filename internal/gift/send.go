@@ -48,6 +48,9 @@ func (s *Service) Send(ctx context.Context, req SendRequest) (Order, error) {
 	if err != nil {
 		return Order{}, fmt.Errorf("get room %d: %w", req.RoomID, err)
 	}
+	if r.IsOff(room.SwitchGifts) {
+		return Order{}, ErrGiftsOff
+	}
 	if r.OwnerUID <= 0 {
 		return Order{}, ErrNoAnchor
 	}

@@ -27,6 +27,9 @@ func (s *API) admin(w http.ResponseWriter, r *http.Request) (pushBody, error) {
 	if _, err := httpx.RequireAdmin(r, s.deps.IsAdmin); err != nil {
 		return pushBody{}, err
 	}
+	if s.deps.Pusher == nil {
+		return pushBody{}, apierr.Unavailable.Withf("this process has no push queue")
+	}
 	var b pushBody
 	if err := httpx.DecodeLimit(w, r, &b, 1<<20); err != nil {
 		return pushBody{}, err

@@ -34,7 +34,7 @@ type APIDeps struct {
 	// LocalHosts is the host list when Config.Hosts is empty: this node's own listeners,
 	// named by the host the request came to.
 	LocalHosts func(r *http.Request) []Host
-	Pusher     push.Client // admin pushes
+	Pusher     push.Client // admin pushes (nil = the push routes answer 503)
 	IsAdmin    func(uid int64) bool
 	Now        func() time.Time
 }
@@ -51,8 +51,8 @@ type API struct {
 
 // NewAPI builds the token issuer.
 func NewAPI(cfg Config, deps APIDeps) (*API, error) {
-	if deps.Signer == nil || deps.RoomExists == nil || deps.Accounts == nil || deps.Pusher == nil {
-		return nil, errors.New("logic api: Signer, RoomExists, Accounts and Pusher are required")
+	if deps.Signer == nil || deps.RoomExists == nil || deps.Accounts == nil {
+		return nil, errors.New("logic api: Signer, RoomExists and Accounts are required")
 	}
 	now := deps.Now
 	if now == nil {
@@ -67,6 +67,11 @@ func (s *API) IssueConnToken(ctx context.Context, uid, roomID int64) (string, er
 	if err := s.deps.RoomExists(ctx, roomID); err != nil {
 		return "", err
 	}
+	return s.connToken(ctx, uid, roomID)
+}
+
+// connToken signs the token of IssueConnToken without checking the room.
+func (s *API) connToken(ctx context.Context, uid, roomID int64) (string, error) {
 	c := token.Claims{UID: uid, RoomID: roomID, Exp: s.now().Add(s.cfg.ConnTokenTTL).Unix(), SID: token.NewSID()}
 	if uid > 0 {
 		names, err := s.deps.Accounts.Names(ctx, []int64{uid})
@@ -94,8 +99,17 @@ type DanmuInfo struct {
 }
 
 func (s *API) danmuInfo(r *http.Request, roomID int64) (DanmuInfo, error) {
+	if err := s.deps.RoomExists(r.Context(), roomID); err != nil {
+		return DanmuInfo{}, err
+	}
+	return s.DanmuInfoFor(r, roomID)
+}
+
+// DanmuInfoFor is the danmu-info of a room the caller has already read (the room page's
+// BFF): a token for the request's user and the host list, without reading the room again.
+func (s *API) DanmuInfoFor(r *http.Request, roomID int64) (DanmuInfo, error) {
 	uid, _ := httpx.UID(r.Context())
-	tok, err := s.IssueConnToken(r.Context(), uid, roomID)
+	tok, err := s.connToken(r.Context(), uid, roomID)
 	if err != nil {
 		return DanmuInfo{}, err
 	}

@@ -13,8 +13,11 @@ type Room struct {
 	LiveStartedAt int64    `json:"live_started_at"` // unix ms, 0 when not live
 	StreamKey     string   `json:"-"`
 	Tags          []string `json:"tags"`
-	CreatedAt     int64    `json:"created_at"`
-	UpdatedAt     int64    `json:"updated_at"`
+	// Off are the feature switches turned off for the room (Switches): its own and, when read
+	// through Client, the global ones too.
+	Off       []string `json:"off"`
+	CreatedAt int64    `json:"created_at"`
+	UpdatedAt int64    `json:"updated_at"`
 }
 
 // Client is what other components use of rooms. *Service implements it in-process.
@@ -23,4 +26,10 @@ type Client interface {
 	Get(ctx context.Context, id int64) (Room, error)
 	// SetTag records that the room has (on) or no longer has a business module, e.g. "gift_rank".
 	SetTag(ctx context.Context, id int64, tag string, on bool) error
+	// View returns a room and, from the same read, its page view for viewer (0 = guest) with
+	// the base, live, anchor, stats and tags modules; a module whose source failed is nil.
+	View(ctx context.Context, id, viewer int64) (Room, View, error)
+	// List returns a page of the room list (live first, then by popularity) with the modules
+	// its cards show: base, live, anchor and stats. cursor is the previous page's NextCursor.
+	List(ctx context.Context, cursor string, limit int, viewer int64) (Page, error)
 }

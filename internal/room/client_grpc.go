@@ -28,13 +28,27 @@ func (g *grpcServer) GetRoom(ctx context.Context, r *roomv1.GetRoomRequest) (*ro
 	if err != nil {
 		return nil, err
 	}
-	live := roomv1.LiveStatus_LIVE_STATUS_PREPARING
-	if rm.Live {
-		live = roomv1.LiveStatus_LIVE_STATUS_LIVE
+	return toProto(rm), nil
+}
+
+func (g *grpcServer) GetRoomView(ctx context.Context, r *roomv1.GetRoomViewRequest) (*roomv1.GetRoomViewResponse, error) {
+	rm, v, err := g.c.View(ctx, r.GetId(), r.GetViewer())
+	if err != nil {
+		return nil, err
 	}
-	return &roomv1.Room{Id: rm.ID, OwnerUid: rm.OwnerUID, Title: rm.Title, Area: rm.Area, Cover: rm.Cover,
-		LiveStatus: live, LiveStartedAt: rm.LiveStartedAt, StreamKey: rm.StreamKey, Tags: rm.Tags,
-		CreatedAt: rm.CreatedAt, UpdatedAt: rm.UpdatedAt}, nil
+	return &roomv1.GetRoomViewResponse{Room: toProto(rm), View: viewToProto(v)}, nil
+}
+
+func (g *grpcServer) ListRooms(ctx context.Context, r *roomv1.ListRoomsRequest) (*roomv1.ListRoomsResponse, error) {
+	p, err := g.c.List(ctx, r.GetCursor(), int(r.GetLimit()), r.GetViewer())
+	if err != nil {
+		return nil, err
+	}
+	out := &roomv1.ListRoomsResponse{NextCursor: p.NextCursor, Rooms: make([]*roomv1.RoomView, len(p.Rooms))}
+	for i, v := range p.Rooms {
+		out.Rooms[i] = viewToProto(v)
+	}
+	return out, nil
 }
 
 func (g *grpcServer) SetTag(ctx context.Context, r *roomv1.SetTagRequest) (*roomv1.SetTagResponse, error) {
@@ -85,14 +99,32 @@ func (r *Remote) get(ctx context.Context, id int64) (Room, error) {
 	if err != nil {
 		return Room{}, grpcx.FromStatus(err)
 	}
-	tags := rm.GetTags()
-	if tags == nil {
-		tags = []string{} // as the local room has it: JSON [] rather than null
+	return fromProto(rm), nil
+}
+
+// View implements Client; it is never served from the cache (the view has live stats).
+func (r *Remote) View(ctx context.Context, id, viewer int64) (Room, View, error) {
+	resp, err := r.c.GetRoomView(ctx, &roomv1.GetRoomViewRequest{Id: id, Viewer: viewer})
+	if err != nil {
+		return Room{}, View{}, grpcx.FromStatus(err)
 	}
-	return Room{ID: rm.GetId(), OwnerUID: rm.GetOwnerUid(), Title: rm.GetTitle(), Area: rm.GetArea(),
-		Cover: rm.GetCover(), Live: rm.GetLiveStatus() == roomv1.LiveStatus_LIVE_STATUS_LIVE,
-		LiveStartedAt: rm.GetLiveStartedAt(), StreamKey: rm.GetStreamKey(), Tags: tags,
-		CreatedAt: rm.GetCreatedAt(), UpdatedAt: rm.GetUpdatedAt()}, nil
+	rm := fromProto(resp.GetRoom())
+	v := viewFromProto(resp.GetView())
+	v.Tags = append([]string{}, rm.Tags...)
+	return rm, v, nil
+}
+
+// List implements Client.
+func (r *Remote) List(ctx context.Context, cursor string, limit int, viewer int64) (Page, error) {
+	resp, err := r.c.ListRooms(ctx, &roomv1.ListRoomsRequest{Cursor: cursor, Limit: int32(min(max(limit, 0), 1<<20)), Viewer: viewer})
+	if err != nil {
+		return Page{}, grpcx.FromStatus(err)
+	}
+	p := Page{NextCursor: resp.GetNextCursor(), Rooms: make([]View, len(resp.GetRooms()))}
+	for i, v := range resp.GetRooms() {
+		p.Rooms[i] = viewFromProto(v)
+	}
+	return p, nil
 }
 
 // SetTag implements Client.
@@ -102,4 +134,69 @@ func (r *Remote) SetTag(ctx context.Context, id int64, tag string, on bool) erro
 	}
 	_, err := r.c.SetTag(ctx, &roomv1.SetTagRequest{RoomId: id, Tag: tag, On: on})
 	return grpcx.FromStatus(err)
+}
+
+func toProto(rm Room) *roomv1.Room {
+	return &roomv1.Room{Id: rm.ID, OwnerUid: rm.OwnerUID, Title: rm.Title, Area: rm.Area, Cover: rm.Cover,
+		LiveStatus: liveStatus(rm.Live), LiveStartedAt: rm.LiveStartedAt, StreamKey: rm.StreamKey, Tags: rm.Tags,
+		CreatedAt: rm.CreatedAt, UpdatedAt: rm.UpdatedAt, Off: rm.Off}
+}
+
+func fromProto(rm *roomv1.Room) Room {
+	// Empty lists as the local room has them: JSON [] rather than null.
+	tags, off := rm.GetTags(), rm.GetOff()
+	if tags == nil {
+		tags = []string{}
+	}
+	if off == nil {
+		off = []string{}
+	}
+	return Room{ID: rm.GetId(), OwnerUID: rm.GetOwnerUid(), Title: rm.GetTitle(), Area: rm.GetArea(),
+		Cover: rm.GetCover(), Live: rm.GetLiveStatus() == roomv1.LiveStatus_LIVE_STATUS_LIVE,
+		LiveStartedAt: rm.GetLiveStartedAt(), StreamKey: rm.GetStreamKey(), Tags: tags, Off: off,
+		CreatedAt: rm.GetCreatedAt(), UpdatedAt: rm.GetUpdatedAt()}
+}
+
+func liveStatus(live bool) roomv1.LiveStatus {
+	if live {
+		return roomv1.LiveStatus_LIVE_STATUS_LIVE
+	}
+	return roomv1.LiveStatus_LIVE_STATUS_PREPARING
+}
+
+// viewToProto carries a view with its base and live modules (always present in View and List)
+// and the anchor and stats modules when their sources answered.
+func viewToProto(v View) *roomv1.RoomView {
+	out := &roomv1.RoomView{Id: v.ID}
+	if v.Base != nil {
+		out.Title, out.Area, out.Cover, out.OwnerUid, out.CreatedAt = v.Base.Title, v.Base.Area, v.Base.Cover, v.Base.OwnerUID, v.Base.CreatedAt
+	}
+	if v.Live != nil {
+		out.LiveStatus = liveStatus(v.Live.Status == "live")
+		out.LiveStartedAt, out.StreamKey = v.Live.StartedAt, v.Live.StreamKey
+	}
+	if v.Anchor != nil {
+		out.HasAnchor, out.AnchorName = true, v.Anchor.Name
+	}
+	if v.Stats != nil {
+		out.HasStats, out.Online, out.Watched, out.Likes = true, v.Stats.Online, v.Stats.Watched, v.Stats.Likes
+	}
+	return out
+}
+
+func viewFromProto(p *roomv1.RoomView) View {
+	v := View{ID: p.GetId(),
+		Base: &BaseView{Title: p.GetTitle(), Area: p.GetArea(), Cover: p.GetCover(), OwnerUID: p.GetOwnerUid(), CreatedAt: p.GetCreatedAt()},
+		Live: &LiveView{Status: "preparing", StartedAt: p.GetLiveStartedAt(), StreamKey: p.GetStreamKey()}}
+	if p.GetLiveStatus() == roomv1.LiveStatus_LIVE_STATUS_LIVE {
+		v.Live.Status = "live"
+	}
+	if p.GetHasAnchor() {
+		v.Anchor = &AnchorView{UID: p.GetOwnerUid(), Name: p.GetAnchorName()}
+	}
+	if p.GetHasStats() {
+		v.Stats = &Stats{Likes: p.GetLikes()}
+		v.Stats.Online, v.Stats.Watched = p.GetOnline(), p.GetWatched()
+	}
+	return v
 }

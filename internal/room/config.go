@@ -46,6 +46,9 @@ type Config struct {
 	// no IP literals, no port; "*.example.com" allows the subdomains of example.com. Empty =
 	// uploaded covers only. The web UI's Content-Security-Policy allows images from them.
 	CoverHosts []string `yaml:"cover_hosts"`
+	// SwitchesRefresh is how often this process reloads the global feature switches from the
+	// store, so a switch set through another room process is seen here at most this late.
+	SwitchesRefresh time.Duration `yaml:"switches_refresh"`
 }
 
 // RegisterFlags binds the config to flags under prefix.
@@ -68,6 +71,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 		}
 		return nil
 	})
+	fs.DurationVar(&c.SwitchesRefresh, prefix+"switches_refresh", time.Second, "how often the global feature switches are reloaded from the store (a switch set in another room process is seen this late).")
 	fs.Int64Var(&c.HotThreshold, prefix+"hot_threshold", 1000, "online count from which /api/admin/hot lists a room as hot.")
 	fs.Func(prefix+"hot_rooms", "room ids pinned hot from start, comma-separated (e.g. an announced event).", func(v string) error {
 		c.HotRooms = nil
@@ -96,6 +100,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PopularityInterval < 0 {
 		return errors.New("room.popularity_interval must not be negative")
+	}
+	if c.SwitchesRefresh <= 0 {
+		return errors.New("room.switches_refresh must be positive")
 	}
 	if c.HotCacheTTL <= 0 {
 		return errors.New("room.hot_cache_ttl must be positive")

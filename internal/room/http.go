@@ -29,6 +29,7 @@ func (s *Service) Register(mux *http.ServeMux) {
 	mux.Handle("PUT /api/rooms/{id}/cover", h(s.handlePutCover))
 	mux.Handle("GET /api/rooms/{id}/cover", h(s.handleGetCover))
 	s.registerAdmin(mux)
+	s.registerSwitches(mux)
 }
 
 var all = fieldmask.Of(Modules...)
@@ -143,25 +144,10 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	after, err := decodeCursor(r.URL.Query().Get("cursor"))
-	if err != nil {
-		return err
-	}
-	listed, err := s.store.List(r.Context(), after, limit+1)
-	if err != nil {
-		return err
-	}
-	page := Page{Rooms: []View{}}
-	if len(listed) > limit {
-		last := listed[limit-1]
-		page.NextCursor = encodeCursor(Cursor{Live: last.Live, Popularity: last.Popularity, ID: last.ID})
-		listed = listed[:limit]
-	}
-	rooms := make([]Room, len(listed))
-	for i, l := range listed {
-		rooms[i] = l.Room
-	}
 	viewer, _ := httpx.UID(r.Context())
-	page.Rooms = s.Views(r.Context(), rooms, listModules, viewer)
+	page, err := s.List(r.Context(), r.URL.Query().Get("cursor"), limit, viewer)
+	if err != nil {
+		return err
+	}
 	return httpx.OK(w, page)
 }

@@ -77,6 +77,9 @@ type Service struct {
 	hotThreshold atomic.Int64
 	words        atomic.Pointer[textnorm.Words]
 
+	// globalOff are the global switches as last loaded (switches.go).
+	globalOff atomic.Pointer[[]string]
+
 	det      *hotkey.Detector
 	hotCache *hotkey.Cache[Room]
 
@@ -109,9 +112,13 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if cfg.CoverMaxSide == 0 {
 		cfg.CoverMaxSide = 4096
 	}
+	if cfg.SwitchesRefresh == 0 {
+		cfg.SwitchesRefresh = time.Second
+	}
 	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, now: now, m: newMetrics(deps.Registry),
 		hot: hot, pop: deps.Leases.Lease(popularityLease), stop: make(chan struct{}), coverSlots: make(chan struct{}, coverDecoders), likeLimiter: ratelimit.NewKeyed[int64](cfg.Likes.Rate, cfg.Likes.Burst)}
 	s.hotThreshold.Store(cfg.HotThreshold)
+	s.globalOff.Store(&[]string{})
 	s.SetWords(deps.Words)
 	if deps.Queue != nil {
 		var err error
@@ -137,6 +144,11 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.det.Start(ctx); err != nil {
 		return fmt.Errorf("room: %w", err)
 	}
+	if err := s.loadGlobalSwitches(ctx); err != nil {
+		return fmt.Errorf("room: global switches: %w", err)
+	}
+	s.wg.Add(1)
+	go s.switchesLoop()
 	if s.likes != nil {
 		if err := s.likes.start(ctx); err != nil {
 			return err
@@ -222,7 +234,11 @@ func (s *Service) Hot() *hotroom.Tracker { return s.hot }
 // Get implements Client.
 func (s *Service) Get(ctx context.Context, id int64) (Room, error) {
 	s.m.reads.Inc()
-	return s.read(ctx, id)
+	r, err := s.read(ctx, id)
+	if err != nil {
+		return Room{}, err
+	}
+	return s.withGlobal(r), nil
 }
 
 // SetTag implements Client.

@@ -43,6 +43,12 @@ type Store interface {
 	SetCover(ctx context.Context, id int64, c Cover, path string) (Room, error)
 	// Cover returns the room's uploaded cover, or ErrNoCover.
 	Cover(ctx context.Context, id int64) (Cover, error)
+	// SetSwitches replaces the room's own switched-off modules.
+	SetSwitches(ctx context.Context, id int64, off []string, now int64) (Room, error)
+	// GlobalSwitches returns the modules switched off in every room.
+	GlobalSwitches(ctx context.Context) ([]string, error)
+	// SetGlobalSwitches replaces the modules switched off in every room.
+	SetGlobalSwitches(ctx context.Context, off []string, now int64) error
 	// DeleteCover removes the room's uploaded cover, if any.
 	DeleteCover(ctx context.Context, id int64) error
 }

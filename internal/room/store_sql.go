@@ -42,7 +42,7 @@ CREATE INDEX rooms_list ON rooms (live, popularity, id)`,
 	updated_at BIGINT NOT NULL,
 	KEY rooms_owner (owner_uid),
 	KEY rooms_list (live, popularity, id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
-}, likesMigration, coverMigration}
+}, likesMigration, coverMigration, switchesMigration}
 
 type sqlStore struct{ db *sqlstore.DB }
 
@@ -54,21 +54,22 @@ func NewSQLStore(ctx context.Context, db *sqlstore.DB) (Store, error) {
 	return &sqlStore{db: db}, nil
 }
 
-const cols = "id, owner_uid, title, area, cover, live, live_started_at, stream_key, tags, created_at, updated_at, popularity"
+const cols = "id, owner_uid, title, area, cover, live, live_started_at, stream_key, tags, created_at, updated_at, popularity, switches_off"
 
 type scanner interface{ Scan(...any) error }
 
 func scanRoom(s scanner) (Listed, error) {
 	var r Listed
 	var live int
-	var tags string
+	var tags, off string
 	err := s.Scan(&r.ID, &r.OwnerUID, &r.Title, &r.Area, &r.Cover, &live, &r.LiveStartedAt,
-		&r.StreamKey, &tags, &r.CreatedAt, &r.UpdatedAt, &r.Popularity)
+		&r.StreamKey, &tags, &r.CreatedAt, &r.UpdatedAt, &r.Popularity, &off)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, ErrRoomNotFound
 	}
 	r.Live = live == 1
 	r.Tags = splitTags(tags)
+	r.Off = splitTags(off)
 	return r, err
 }
 
@@ -96,7 +97,7 @@ func (s *sqlStore) Create(ctx context.Context, r Room, max int) (Room, error) {
 		r.ID, err = res.LastInsertId()
 		return err
 	})
-	r.Tags = []string{}
+	r.Tags, r.Off = []string{}, []string{}
 	return r, err
 }
 

@@ -209,3 +209,40 @@ func decodeCursor(s string) (*Cursor, error) {
 	}
 	return &c, nil
 }
+
+// pageModules are the modules View fills: everything the room page shows.
+var pageModules = fieldmask.Of("base", "live", "anchor", "stats", "tags")
+
+// View implements Client: one room read, then its view for viewer.
+func (s *Service) View(ctx context.Context, id, viewer int64) (Room, View, error) {
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		return Room{}, View{}, err
+	}
+	return r, s.Views(ctx, []Room{r}, pageModules, viewer)[0], nil
+}
+
+// List implements Client. limit is clamped to 1..max_list_limit.
+func (s *Service) List(ctx context.Context, cursor string, limit int, viewer int64) (Page, error) {
+	limit = min(max(limit, 1), s.cfg.MaxListLimit)
+	after, err := decodeCursor(cursor)
+	if err != nil {
+		return Page{}, err
+	}
+	listed, err := s.store.List(ctx, after, limit+1)
+	if err != nil {
+		return Page{}, err
+	}
+	page := Page{Rooms: []View{}}
+	if len(listed) > limit {
+		last := listed[limit-1]
+		page.NextCursor = encodeCursor(Cursor{Live: last.Live, Popularity: last.Popularity, ID: last.ID})
+		listed = listed[:limit]
+	}
+	rooms := make([]Room, len(listed))
+	for i, l := range listed {
+		rooms[i] = l.Room
+	}
+	page.Rooms = s.Views(ctx, rooms, listModules, viewer)
+	return page, nil
+}

@@ -5,6 +5,11 @@
 // A second page, logged in as the anchor, proves comments travel through the
 // long connection and not only the sender's own echo, then uploads a cover on
 // "My room" that the viewer sees in the room list (served by zhibo itself).
+// The API requests each page makes on load are counted: the room list loads
+// with one GET /api/home, the room page with one GET /api/room/enter (plus its
+// WebSocket) and no call per module. Last, an operator switches gifts and rank
+// off in the room and comments off everywhere: the room page then shows none of
+// them and still makes its one call, and the API refuses a gift.
 //
 // Exit code 0 on success, 1 on failure; screenshots go to $ARTIFACTS_DIR.
 import { chromium } from 'playwright-core';
@@ -14,6 +19,7 @@ import { join } from 'node:path';
 
 const BASE = (process.env.ZHIBO_URL || '').replace(/\/+$/, '');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const CONFIG_FILE = process.env.ZHIBO_BROWSER_CONFIG || '';
 const ARTIFACTS = process.env.ARTIFACTS_DIR || mkdtempSync(join(tmpdir(), 'zhibo-browser-'));
 const STEP_TIMEOUT = 20_000;
 const TOTAL_TIMEOUT = 240_000;
@@ -125,6 +131,23 @@ async function screenshots(prefix) {
   }
 }
 
+// recordAPI collects "METHOD /path" of every API request page makes until
+// stop() is called.
+function recordAPI(page) {
+  const seen = [];
+  const onRequest = (r) => {
+    const u = new URL(r.url());
+    if (u.pathname.startsWith('/api/') || u.pathname.startsWith('/xlive/')) seen.push(`${r.method()} ${u.pathname}`);
+  };
+  page.on('request', onRequest);
+  return {
+    stop() {
+      page.off('request', onRequest);
+      return seen;
+    },
+  };
+}
+
 function watchPage(name, page) {
   pages[name] = page;
   page.on('console', (m) => {
@@ -159,26 +182,46 @@ async function main() {
     watchPage('viewer', viewer);
     const viewerName = `vw_${suffix}`;
 
-    await step('viewer registers through the UI', async () => {
+    await step('viewer registers through the UI; the room list loads with one call', async () => {
       await viewer.goto(`${BASE}/#/login`);
       await viewer.getByTestId('login-name').fill(viewerName);
       await viewer.getByTestId('login-password').fill(PASSWORD);
+      const rec = recordAPI(viewer);
       await viewer.getByTestId('register-submit').click();
       await viewer.waitForURL(/#\/rooms$/);
       await waitText(viewer, '[data-testid="account-name"]', viewerName, 'account name');
+      await viewer.locator(`[data-testid="room-card"][data-room-id="${roomId}"]`).waitFor();
+      await viewer.waitForTimeout(300); // anything the page would still ask for
+      const reads = rec.stop().filter((r) => r.startsWith('GET '));
+      log(`  list load: ${JSON.stringify(reads)}`);
+      check(JSON.stringify(reads) === JSON.stringify(['GET /api/home']),
+        `the room list should load with one GET /api/home, made ${JSON.stringify(reads)}`);
     });
 
-    await step('viewer opens the live room from the list', async () => {
+    await step('viewer opens the live room from the list, in one call', async () => {
       const card = viewer.locator(`[data-testid="room-card"][data-room-id="${roomId}"]`);
       await card.waitFor();
       check(await card.getAttribute('data-status') === 'live', 'room card is not marked live');
       const first = await viewer.locator('[data-testid="room-card"]').first().getAttribute('data-status');
       check(first === 'live', 'a room that is not live is listed first');
+      const rec = recordAPI(viewer);
+      const sockets = [];
+      const onSocket = (ws) => sockets.push(new URL(ws.url()).pathname);
+      viewer.on('websocket', onSocket);
       await card.click();
       await viewer.waitForURL(new RegExp(`#/room/${roomId}$`));
       await waitText(viewer, '[data-testid="room-title"]', roomTitle, 'room title');
       await viewer.locator('[data-testid="live-badge"][data-status="live"]').first().waitFor();
       await viewer.locator('[data-testid="conn-status"][data-state="connected"]').waitFor();
+      await viewer.locator('[data-testid="gift-button"]').first().waitFor();
+      await viewer.locator('[data-testid="balance"][data-value]').waitFor();
+      await viewer.waitForTimeout(300); // anything the page would still ask for
+      const calls = rec.stop();
+      viewer.off('websocket', onSocket);
+      log(`  room load: ${JSON.stringify(calls)}, websockets ${JSON.stringify(sockets)}`);
+      check(JSON.stringify(calls) === JSON.stringify(['GET /api/room/enter']),
+        `the room page should load with one GET /api/room/enter and no per-module call, made ${JSON.stringify(calls)}`);
+      check(JSON.stringify(sockets) === JSON.stringify(['/sub']), `one WebSocket to /sub expected, got ${JSON.stringify(sockets)}`);
     });
 
     // The anchor watches the same room in a second browser context.
@@ -281,6 +324,46 @@ async function main() {
         const img = document.querySelector(`[data-testid="room-card"][data-room-id="${id}"] img`);
         return img && img.complete && img.naturalWidth === 32 && new URL(img.src).origin === location.origin;
       }, roomId);
+    });
+
+    await step('operator switches gifts and rank off in the room, comments everywhere', async () => {
+      check(CONFIG_FILE, 'ZHIBO_BROWSER_CONFIG is not set (run the test through run.sh)');
+      const op = await call('POST', '/api/auth/register', { name: `op_${suffix}`, password: PASSWORD });
+      writeFileSync(CONFIG_FILE, `admins: [${op.uid}]\n`); // zhibo reloads it on change
+      const deadline = Date.now() + STEP_TIMEOUT;
+      for (;;) {
+        try {
+          await call('PUT', `/api/admin/rooms/${roomId}/switches`, { off: ['gifts', 'rank'] }, op.token);
+          break;
+        } catch (err) {
+          if (Date.now() > deadline) throw err;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+      await call('PUT', '/api/admin/switches', { off: ['comments'] }, op.token);
+    });
+
+    await step('the room page shows no switched-off module and still loads in one call', async () => {
+      const rec = recordAPI(viewer);
+      await viewer.goto(`${BASE}/#/room/${roomId}`);
+      await waitText(viewer, '[data-testid="room-title"]', roomTitle, 'room title');
+      await viewer.locator('[data-testid="conn-status"][data-state="connected"]').waitFor();
+      await viewer.waitForTimeout(300);
+      const calls = rec.stop();
+      log(`  room load with switches off: ${JSON.stringify(calls)}`);
+      check(JSON.stringify(calls) === JSON.stringify(['GET /api/room/enter']),
+        `one GET /api/room/enter expected with modules switched off, made ${JSON.stringify(calls)}`);
+      check(await viewer.locator('[data-testid="gift-panel"]').count() === 0, 'the gift panel is shown while gifts are off');
+      check(await viewer.locator('[data-testid="rank-panel"]').count() === 0, 'the rank panel is shown while rank is off');
+      check(await viewer.getByTestId('danmaku-input').isDisabled(), 'the comment input is enabled while comments are off');
+      const fan = await call('POST', '/api/auth/register', { name: `fan_${suffix}`, password: PASSWORD });
+      let refused = '';
+      try {
+        await call('POST', `/api/rooms/${roomId}/gifts`, { gift_id: 1, num: 1, idempotency_key: `off-${suffix}` }, fan.token);
+      } catch (err) {
+        refused = err.message;
+      }
+      check(/HTTP 403/.test(refused), `a gift while gifts are off should be refused with 403, got ${JSON.stringify(refused)}`);
     });
 
     await screenshots('final');

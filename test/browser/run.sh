@@ -58,9 +58,14 @@ echo "building zhibo" >&2
 port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 export ZHIBO_URL="http://127.0.0.1:$port"
 
+# The test names its operator in this config file once it has registered (zhibo reloads
+# admins when the file changes), to switch modules off through the admin API.
+export ZHIBO_BROWSER_CONFIG="$tmp/zhibo.yaml"
+echo 'admins: []' >"$ZHIBO_BROWSER_CONFIG"
+
 # The viewer sends a gift from a fresh account: 1000 coins per new wallet (the demo default of
 # zhibo up, given explicitly so the test does not hang on it).
-"$tmp/zhibo" up --data_dir "$tmp/data" \
+"$tmp/zhibo" up --data_dir "$tmp/data" --config "$ZHIBO_BROWSER_CONFIG" \
 	--gateway.http_addr "127.0.0.1:$port" \
 	--comet.tcp_addr 127.0.0.1:0 \
 	--gift.initial_balance 1000 \

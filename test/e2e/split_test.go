@@ -98,7 +98,7 @@ func startCluster(t *testing.T) *cluster {
 	add("comet2", "-components", "comet", "-grpc_addr", c2RPC, "-peers.logic", logicRPC,
 		"-comet.tcp_addr", "127.0.0.1:"+c2TCP, "-gateway.http_addr", "127.0.0.1:"+c2HTTP)
 	add("job", "-components", "job", "-peers.comets", c1RPC+","+c2RPC, "-gateway.http_addr", "127.0.0.1:"+port())
-	add("rest", "-components", "account,room,gift,danmaku", "-peers.logic", logicRPC,
+	add("rest", "-components", "account,room,gift,danmaku,bff", "-peers.logic", logicRPC,
 		"-logic.hosts", fmt.Sprintf("127.0.0.1:%s:%s,127.0.0.1:%s:%s", c1TCP, c1HTTP, c2TCP, c2HTTP),
 		"-gift.initial_balance", "1000", // wallets start empty by default; the scenarios send gifts from fresh accounts
 		"-gateway.http_addr", "127.0.0.1:"+restHTTP)
@@ -117,6 +117,7 @@ func TestSplitCluster(t *testing.T) {
 	n.WSURL = c.comet1WS
 	n.TCPAddr = c.comet2TCP
 	CoreScenario(t, n)
+	EnterScenario(t, n)
 }
 
 // stores gives each business component a database of its own: a fresh MariaDB database each
@@ -162,12 +163,13 @@ func tables(t *testing.T, sc sqlstore.Config) []string {
 
 // alone is a cluster with every component in its own process (startAlone).
 type alone struct {
-	procs map[string]*testbin.Proc
-	front Node // the gateway, with the WebSocket viewer on comet1 and TCP on comet2
-	dbs   map[string]sqlstore.Config
+	procs   map[string]*testbin.Proc
+	front   Node // the gateway, with the WebSocket viewer on comet1 and TCP on comet2
+	dbs     map[string]sqlstore.Config
+	roomURL string // the room process's own HTTP listener (its /metrics)
 }
 
-// startAlone starts account, room, gift, danmaku, logic, two comets, two jobs and a front
+// startAlone starts account, room, gift, danmaku, bff, logic, two comets, two jobs and a front
 // gateway, each in its own process, each business component on a database of its own; extra
 // flags go to every process.
 func startAlone(t *testing.T, extra ...string) *alone {
@@ -189,7 +191,7 @@ func startAloneWith(t *testing.T, natsURL string, dbs map[string]sqlstore.Config
 		rpc[n] = "127.0.0.1:" + port()
 	}
 	httpPort := map[string]string{}
-	for _, n := range []string{"account", "room", "gift", "danmaku", "logic", "comet1", "comet2", "job1", "job2", "gateway"} {
+	for _, n := range []string{"account", "room", "gift", "danmaku", "bff", "logic", "comet1", "comet2", "job1", "job2", "gateway"} {
 		httpPort[n] = port()
 	}
 	c1TCP, c2TCP := port(), port()
@@ -204,26 +206,27 @@ func startAloneWith(t *testing.T, natsURL string, dbs map[string]sqlstore.Config
 	}
 	// No -peers.comets: the jobs find the comets through their reports (presence).
 	peers := []string{"-peers.account", rpc["account"], "-peers.room", rpc["room"], "-peers.gift", rpc["gift"],
-		"-peers.logic", rpc["logic"]}
+		"-peers.danmaku", rpc["danmaku"], "-peers.logic", rpc["logic"]}
+	hosts := fmt.Sprintf("127.0.0.1:%s:%s,127.0.0.1:%s:%s", c1TCP, httpPort["comet1"], c2TCP, httpPort["comet2"])
 	procs := []struct {
 		name, components string
 		args             []string
 	}{
 		{"account", "account", []string{"-grpc_addr", rpc["account"]}},
 		{"logic", "logic", []string{"-grpc_addr", rpc["logic"]}},
-		{"room", "room", []string{"-grpc_addr", rpc["room"],
-			"-logic.hosts", fmt.Sprintf("127.0.0.1:%s:%s,127.0.0.1:%s:%s", c1TCP, httpPort["comet1"], c2TCP, httpPort["comet2"])}},
+		{"room", "room", []string{"-grpc_addr", rpc["room"], "-logic.hosts", hosts}},
 		{"gift", "gift", []string{"-grpc_addr", rpc["gift"]}},
 		{"danmaku", "danmaku", []string{"-grpc_addr", rpc["danmaku"]}},
+		{"bff", "bff", []string{"-logic.hosts", hosts}},
 		{"comet1", "comet", []string{"-grpc_addr", rpc["comet1"], "-comet.tcp_addr", "127.0.0.1:" + c1TCP}},
 		{"comet2", "comet", []string{"-grpc_addr", rpc["comet2"], "-comet.tcp_addr", "127.0.0.1:" + c2TCP}},
 		{"job1", "job", nil},
 		{"job2", "job", nil},
 		{"gateway", "gateway", []string{"-gateway.upstreams", fmt.Sprintf(
-			"account=http://127.0.0.1:%s,room=http://127.0.0.1:%s,gift=http://127.0.0.1:%s,danmaku=http://127.0.0.1:%s",
-			httpPort["account"], httpPort["room"], httpPort["gift"], httpPort["danmaku"])}},
+			"account=http://127.0.0.1:%s,room=http://127.0.0.1:%s,gift=http://127.0.0.1:%s,danmaku=http://127.0.0.1:%s,bff=http://127.0.0.1:%s",
+			httpPort["account"], httpPort["room"], httpPort["gift"], httpPort["danmaku"], httpPort["bff"])}},
 	}
-	a := &alone{procs: map[string]*testbin.Proc{}, dbs: dbs, front: Node{URL: "http://127.0.0.1:" + httpPort["gateway"],
+	a := &alone{procs: map[string]*testbin.Proc{}, dbs: dbs, roomURL: "http://127.0.0.1:" + httpPort["room"], front: Node{URL: "http://127.0.0.1:" + httpPort["gateway"],
 		WSURL: "ws://127.0.0.1:" + httpPort["comet1"] + "/sub", TCPAddr: "127.0.0.1:" + c2TCP}}
 	for i, p := range procs {
 		args := append([]string{"serve", "-components", p.components, "-data_dir", t.TempDir(), "-node", fmt.Sprint(i + 1),
@@ -235,13 +238,16 @@ func startAloneWith(t *testing.T, natsURL string, dbs map[string]sqlstore.Config
 
 // The core scenario with every component in its own process, each business component on a
 // database of its own, reached by the others over gRPC only: account, room, gift, danmaku,
-// logic, two comets, two jobs sharing the push stream, and a gateway that forwards every
+// bff, logic, two comets, two jobs sharing the push stream, and a gateway that forwards every
 // route to the process that serves it. Each store holds its component's tables and no other.
 func TestEveryComponentAlone(t *testing.T) {
 	a := startAlone(t)
 	dbs := a.dbs
 	httpPort := map[string]string{"gateway": strings.TrimPrefix(a.front.URL, "http://127.0.0.1:")}
 	CoreScenario(t, a.front)
+	// The BFF alone, its peers over gRPC, behind the gateway: still one room read per enter.
+	id, tok := EnterScenario(t, a.front)
+	require.EqualValues(t, 1, roomReadsPerEnter(t, a.front, a.roomURL, id, tok), "one room read per enter")
 
 	// The wallet the gift debited lives in gift's store; account shows it through gift's gRPC.
 	fan := register(t, Node{URL: "http://127.0.0.1:" + httpPort["gateway"]}, fmt.Sprintf("wallet%d", time.Now().UnixNano()%1e6))
@@ -255,7 +261,7 @@ func TestEveryComponentAlone(t *testing.T) {
 
 	want := map[string][]string{
 		"account": {"account_exp_applied", "revoked_tokens", "users"},
-		"room":    {"room_covers", "room_likes", "room_likes_applied", "rooms"},
+		"room":    {"room_covers", "room_likes", "room_likes_applied", "room_settings", "rooms"},
 		"gift":    {"gift_agg_offsets", "gift_anchor_scores", "gift_orders", "gift_rank", "gift_wallet_credits", "gift_wallets"},
 		"danmaku": {"danmaku_comments", "danmaku_mutes"},
 	}

@@ -420,6 +420,104 @@ func (x *Danmaku) GetSentAt() int64 {
 	return 0
 }
 
+// IsMutedRequest names a room and a user.
+type IsMutedRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RoomId        int64                  `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	Uid           int64                  `protobuf:"varint,2,opt,name=uid,proto3" json:"uid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IsMutedRequest) Reset() {
+	*x = IsMutedRequest{}
+	mi := &file_danmaku_v1_danmaku_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IsMutedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IsMutedRequest) ProtoMessage() {}
+
+func (x *IsMutedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_danmaku_v1_danmaku_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IsMutedRequest.ProtoReflect.Descriptor instead.
+func (*IsMutedRequest) Descriptor() ([]byte, []int) {
+	return file_danmaku_v1_danmaku_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *IsMutedRequest) GetRoomId() int64 {
+	if x != nil {
+		return x.RoomId
+	}
+	return 0
+}
+
+func (x *IsMutedRequest) GetUid() int64 {
+	if x != nil {
+		return x.Uid
+	}
+	return 0
+}
+
+// IsMutedResponse says whether the user is muted in the room.
+type IsMutedResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Muted         bool                   `protobuf:"varint,1,opt,name=muted,proto3" json:"muted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IsMutedResponse) Reset() {
+	*x = IsMutedResponse{}
+	mi := &file_danmaku_v1_danmaku_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IsMutedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IsMutedResponse) ProtoMessage() {}
+
+func (x *IsMutedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_danmaku_v1_danmaku_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IsMutedResponse.ProtoReflect.Descriptor instead.
+func (*IsMutedResponse) Descriptor() ([]byte, []int) {
+	return file_danmaku_v1_danmaku_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *IsMutedResponse) GetMuted() bool {
+	if x != nil {
+		return x.Muted
+	}
+	return false
+}
+
 var File_danmaku_v1_danmaku_proto protoreflect.FileDescriptor
 
 const file_danmaku_v1_danmaku_proto_rawDesc = "" +
@@ -446,15 +544,21 @@ const file_danmaku_v1_danmaku_proto_rawDesc = "" +
 	"\x04text\x18\x05 \x01(\tR\x04text\x12\x14\n" +
 	"\x05color\x18\x06 \x01(\rR\x05color\x12*\n" +
 	"\x04mode\x18\a \x01(\x0e2\x16.zhibo.danmaku.v1.ModeR\x04mode\x12\x17\n" +
-	"\asent_at\x18\b \x01(\x03R\x06sentAt*L\n" +
+	"\asent_at\x18\b \x01(\x03R\x06sentAt\";\n" +
+	"\x0eIsMutedRequest\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12\x10\n" +
+	"\x03uid\x18\x02 \x01(\x03R\x03uid\"'\n" +
+	"\x0fIsMutedResponse\x12\x14\n" +
+	"\x05muted\x18\x01 \x01(\bR\x05muted*L\n" +
 	"\x04Mode\x12\x14\n" +
 	"\x10MODE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vMODE_SCROLL\x10\x01\x12\x0f\n" +
 	"\vMODE_BOTTOM\x10\x04\x12\f\n" +
-	"\bMODE_TOP\x10\x052\xa7\x01\n" +
+	"\bMODE_TOP\x10\x052\xf7\x01\n" +
 	"\x0eDanmakuService\x12E\n" +
 	"\x04Send\x12\x1d.zhibo.danmaku.v1.SendRequest\x1a\x1e.zhibo.danmaku.v1.SendResponse\x12N\n" +
-	"\aHistory\x12 .zhibo.danmaku.v1.HistoryRequest\x1a!.zhibo.danmaku.v1.HistoryResponseB<Z:github.com/zhibo-live/zhibo/api/proto/danmaku/v1;danmakuv1b\x06proto3"
+	"\aHistory\x12 .zhibo.danmaku.v1.HistoryRequest\x1a!.zhibo.danmaku.v1.HistoryResponse\x12N\n" +
+	"\aIsMuted\x12 .zhibo.danmaku.v1.IsMutedRequest\x1a!.zhibo.danmaku.v1.IsMutedResponseB<Z:github.com/zhibo-live/zhibo/api/proto/danmaku/v1;danmakuv1b\x06proto3"
 
 var (
 	file_danmaku_v1_danmaku_proto_rawDescOnce sync.Once
@@ -469,7 +573,7 @@ func file_danmaku_v1_danmaku_proto_rawDescGZIP() []byte {
 }
 
 var file_danmaku_v1_danmaku_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_danmaku_v1_danmaku_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_danmaku_v1_danmaku_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_danmaku_v1_danmaku_proto_goTypes = []any{
 	(Mode)(0),               // 0: zhibo.danmaku.v1.Mode
 	(*SendRequest)(nil),     // 1: zhibo.danmaku.v1.SendRequest
@@ -477,6 +581,8 @@ var file_danmaku_v1_danmaku_proto_goTypes = []any{
 	(*HistoryRequest)(nil),  // 3: zhibo.danmaku.v1.HistoryRequest
 	(*HistoryResponse)(nil), // 4: zhibo.danmaku.v1.HistoryResponse
 	(*Danmaku)(nil),         // 5: zhibo.danmaku.v1.Danmaku
+	(*IsMutedRequest)(nil),  // 6: zhibo.danmaku.v1.IsMutedRequest
+	(*IsMutedResponse)(nil), // 7: zhibo.danmaku.v1.IsMutedResponse
 }
 var file_danmaku_v1_danmaku_proto_depIdxs = []int32{
 	0, // 0: zhibo.danmaku.v1.SendRequest.mode:type_name -> zhibo.danmaku.v1.Mode
@@ -484,10 +590,12 @@ var file_danmaku_v1_danmaku_proto_depIdxs = []int32{
 	0, // 2: zhibo.danmaku.v1.Danmaku.mode:type_name -> zhibo.danmaku.v1.Mode
 	1, // 3: zhibo.danmaku.v1.DanmakuService.Send:input_type -> zhibo.danmaku.v1.SendRequest
 	3, // 4: zhibo.danmaku.v1.DanmakuService.History:input_type -> zhibo.danmaku.v1.HistoryRequest
-	2, // 5: zhibo.danmaku.v1.DanmakuService.Send:output_type -> zhibo.danmaku.v1.SendResponse
-	4, // 6: zhibo.danmaku.v1.DanmakuService.History:output_type -> zhibo.danmaku.v1.HistoryResponse
-	5, // [5:7] is the sub-list for method output_type
-	3, // [3:5] is the sub-list for method input_type
+	6, // 5: zhibo.danmaku.v1.DanmakuService.IsMuted:input_type -> zhibo.danmaku.v1.IsMutedRequest
+	2, // 6: zhibo.danmaku.v1.DanmakuService.Send:output_type -> zhibo.danmaku.v1.SendResponse
+	4, // 7: zhibo.danmaku.v1.DanmakuService.History:output_type -> zhibo.danmaku.v1.HistoryResponse
+	7, // 8: zhibo.danmaku.v1.DanmakuService.IsMuted:output_type -> zhibo.danmaku.v1.IsMutedResponse
+	6, // [6:9] is the sub-list for method output_type
+	3, // [3:6] is the sub-list for method input_type
 	3, // [3:3] is the sub-list for extension type_name
 	3, // [3:3] is the sub-list for extension extendee
 	0, // [0:3] is the sub-list for field type_name
@@ -504,7 +612,7 @@ func file_danmaku_v1_danmaku_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_danmaku_v1_danmaku_proto_rawDesc), len(file_danmaku_v1_danmaku_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,6 +24,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	DanmakuService_Send_FullMethodName    = "/zhibo.danmaku.v1.DanmakuService/Send"
 	DanmakuService_History_FullMethodName = "/zhibo.danmaku.v1.DanmakuService/History"
+	DanmakuService_IsMuted_FullMethodName = "/zhibo.danmaku.v1.DanmakuService/IsMuted"
 )
 
 // DanmakuServiceClient is the client API for DanmakuService service.
@@ -39,6 +40,8 @@ type DanmakuServiceClient interface {
 	// History returns the most recent comments of a room, newest last, so a viewer who just
 	// joined sees what was said before.
 	History(ctx context.Context, in *HistoryRequest, opts ...grpc.CallOption) (*HistoryResponse, error)
+	// IsMuted says whether a user is muted in a room (the room page shows it).
+	IsMuted(ctx context.Context, in *IsMutedRequest, opts ...grpc.CallOption) (*IsMutedResponse, error)
 }
 
 type danmakuServiceClient struct {
@@ -69,6 +72,16 @@ func (c *danmakuServiceClient) History(ctx context.Context, in *HistoryRequest, 
 	return out, nil
 }
 
+func (c *danmakuServiceClient) IsMuted(ctx context.Context, in *IsMutedRequest, opts ...grpc.CallOption) (*IsMutedResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(IsMutedResponse)
+	err := c.cc.Invoke(ctx, DanmakuService_IsMuted_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DanmakuServiceServer is the server API for DanmakuService service.
 // All implementations must embed UnimplementedDanmakuServiceServer
 // for forward compatibility.
@@ -82,6 +95,8 @@ type DanmakuServiceServer interface {
 	// History returns the most recent comments of a room, newest last, so a viewer who just
 	// joined sees what was said before.
 	History(context.Context, *HistoryRequest) (*HistoryResponse, error)
+	// IsMuted says whether a user is muted in a room (the room page shows it).
+	IsMuted(context.Context, *IsMutedRequest) (*IsMutedResponse, error)
 	mustEmbedUnimplementedDanmakuServiceServer()
 }
 
@@ -97,6 +112,9 @@ func (UnimplementedDanmakuServiceServer) Send(context.Context, *SendRequest) (*S
 }
 func (UnimplementedDanmakuServiceServer) History(context.Context, *HistoryRequest) (*HistoryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method History not implemented")
+}
+func (UnimplementedDanmakuServiceServer) IsMuted(context.Context, *IsMutedRequest) (*IsMutedResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method IsMuted not implemented")
 }
 func (UnimplementedDanmakuServiceServer) mustEmbedUnimplementedDanmakuServiceServer() {}
 func (UnimplementedDanmakuServiceServer) testEmbeddedByValue()                        {}
@@ -155,6 +173,24 @@ func _DanmakuService_History_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DanmakuService_IsMuted_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IsMutedRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DanmakuServiceServer).IsMuted(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DanmakuService_IsMuted_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DanmakuServiceServer).IsMuted(ctx, req.(*IsMutedRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // DanmakuService_ServiceDesc is the grpc.ServiceDesc for DanmakuService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -169,6 +205,10 @@ var DanmakuService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "History",
 			Handler:    _DanmakuService_History_Handler,
+		},
+		{
+			MethodName: "IsMuted",
+			Handler:    _DanmakuService_IsMuted_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

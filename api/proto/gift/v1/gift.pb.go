@@ -117,6 +117,336 @@ func (x *BalanceResponse) GetBalance() int64 {
 	return 0
 }
 
+// CatalogRequest is empty; it exists so fields can be added without breaking callers.
+type CatalogRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CatalogRequest) Reset() {
+	*x = CatalogRequest{}
+	mi := &file_gift_v1_gift_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CatalogRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CatalogRequest) ProtoMessage() {}
+
+func (x *CatalogRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gift_v1_gift_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CatalogRequest.ProtoReflect.Descriptor instead.
+func (*CatalogRequest) Descriptor() ([]byte, []int) {
+	return file_gift_v1_gift_proto_rawDescGZIP(), []int{2}
+}
+
+// Gift is one entry of the catalog.
+type Gift struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// price is in coins per unit.
+	Price int64 `protobuf:"varint,3,opt,name=price,proto3" json:"price,omitempty"`
+	// coin_type is "gold" or "silver".
+	CoinType      string `protobuf:"bytes,4,opt,name=coin_type,json=coinType,proto3" json:"coin_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Gift) Reset() {
+	*x = Gift{}
+	mi := &file_gift_v1_gift_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Gift) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Gift) ProtoMessage() {}
+
+func (x *Gift) ProtoReflect() protoreflect.Message {
+	mi := &file_gift_v1_gift_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Gift.ProtoReflect.Descriptor instead.
+func (*Gift) Descriptor() ([]byte, []int) {
+	return file_gift_v1_gift_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Gift) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *Gift) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Gift) GetPrice() int64 {
+	if x != nil {
+		return x.Price
+	}
+	return 0
+}
+
+func (x *Gift) GetCoinType() string {
+	if x != nil {
+		return x.CoinType
+	}
+	return ""
+}
+
+// CatalogResponse is the catalog.
+type CatalogResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Gifts         []*Gift                `protobuf:"bytes,1,rep,name=gifts,proto3" json:"gifts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CatalogResponse) Reset() {
+	*x = CatalogResponse{}
+	mi := &file_gift_v1_gift_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CatalogResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CatalogResponse) ProtoMessage() {}
+
+func (x *CatalogResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gift_v1_gift_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CatalogResponse.ProtoReflect.Descriptor instead.
+func (*CatalogResponse) Descriptor() ([]byte, []int) {
+	return file_gift_v1_gift_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *CatalogResponse) GetGifts() []*Gift {
+	if x != nil {
+		return x.Gifts
+	}
+	return nil
+}
+
+// RankRequest names a room and its owner.
+type RankRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	RoomId int64                  `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// owner_uid is the room's anchor, whose score is returned (0 = none).
+	OwnerUid int64 `protobuf:"varint,2,opt,name=owner_uid,json=ownerUid,proto3" json:"owner_uid,omitempty"`
+	// limit is the number of senders wanted (0 = the server's rank_size).
+	Limit         int32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RankRequest) Reset() {
+	*x = RankRequest{}
+	mi := &file_gift_v1_gift_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RankRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RankRequest) ProtoMessage() {}
+
+func (x *RankRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gift_v1_gift_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RankRequest.ProtoReflect.Descriptor instead.
+func (*RankRequest) Descriptor() ([]byte, []int) {
+	return file_gift_v1_gift_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RankRequest) GetRoomId() int64 {
+	if x != nil {
+		return x.RoomId
+	}
+	return 0
+}
+
+func (x *RankRequest) GetOwnerUid() int64 {
+	if x != nil {
+		return x.OwnerUid
+	}
+	return 0
+}
+
+func (x *RankRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// RankEntry is one sender of a rank.
+type RankEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Uid           int64                  `protobuf:"varint,1,opt,name=uid,proto3" json:"uid,omitempty"`
+	Uname         string                 `protobuf:"bytes,2,opt,name=uname,proto3" json:"uname,omitempty"`
+	Score         int64                  `protobuf:"varint,3,opt,name=score,proto3" json:"score,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RankEntry) Reset() {
+	*x = RankEntry{}
+	mi := &file_gift_v1_gift_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RankEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RankEntry) ProtoMessage() {}
+
+func (x *RankEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_gift_v1_gift_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RankEntry.ProtoReflect.Descriptor instead.
+func (*RankEntry) Descriptor() ([]byte, []int) {
+	return file_gift_v1_gift_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RankEntry) GetUid() int64 {
+	if x != nil {
+		return x.Uid
+	}
+	return 0
+}
+
+func (x *RankEntry) GetUname() string {
+	if x != nil {
+		return x.Uname
+	}
+	return ""
+}
+
+func (x *RankEntry) GetScore() int64 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+// RankResponse is a room's rank.
+type RankResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*RankEntry           `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	AnchorScore   int64                  `protobuf:"varint,2,opt,name=anchor_score,json=anchorScore,proto3" json:"anchor_score,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RankResponse) Reset() {
+	*x = RankResponse{}
+	mi := &file_gift_v1_gift_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RankResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RankResponse) ProtoMessage() {}
+
+func (x *RankResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_gift_v1_gift_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RankResponse.ProtoReflect.Descriptor instead.
+func (*RankResponse) Descriptor() ([]byte, []int) {
+	return file_gift_v1_gift_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *RankResponse) GetItems() []*RankEntry {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *RankResponse) GetAnchorScore() int64 {
+	if x != nil {
+		return x.AnchorScore
+	}
+	return 0
+}
+
 var File_gift_v1_gift_proto protoreflect.FileDescriptor
 
 const file_gift_v1_gift_proto_rawDesc = "" +
@@ -125,9 +455,30 @@ const file_gift_v1_gift_proto_rawDesc = "" +
 	"\x0eBalanceRequest\x12\x10\n" +
 	"\x03uid\x18\x01 \x01(\x03R\x03uid\"+\n" +
 	"\x0fBalanceResponse\x12\x18\n" +
-	"\abalance\x18\x01 \x01(\x03R\abalance2W\n" +
+	"\abalance\x18\x01 \x01(\x03R\abalance\"\x10\n" +
+	"\x0eCatalogRequest\"]\n" +
+	"\x04Gift\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
+	"\x05price\x18\x03 \x01(\x03R\x05price\x12\x1b\n" +
+	"\tcoin_type\x18\x04 \x01(\tR\bcoinType\"<\n" +
+	"\x0fCatalogResponse\x12)\n" +
+	"\x05gifts\x18\x01 \x03(\v2\x13.zhibo.gift.v1.GiftR\x05gifts\"Y\n" +
+	"\vRankRequest\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12\x1b\n" +
+	"\towner_uid\x18\x02 \x01(\x03R\bownerUid\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\x05R\x05limit\"I\n" +
+	"\tRankEntry\x12\x10\n" +
+	"\x03uid\x18\x01 \x01(\x03R\x03uid\x12\x14\n" +
+	"\x05uname\x18\x02 \x01(\tR\x05uname\x12\x14\n" +
+	"\x05score\x18\x03 \x01(\x03R\x05score\"a\n" +
+	"\fRankResponse\x12.\n" +
+	"\x05items\x18\x01 \x03(\v2\x18.zhibo.gift.v1.RankEntryR\x05items\x12!\n" +
+	"\fanchor_score\x18\x02 \x01(\x03R\vanchorScore2\xe2\x01\n" +
 	"\vGiftService\x12H\n" +
-	"\aBalance\x12\x1d.zhibo.gift.v1.BalanceRequest\x1a\x1e.zhibo.gift.v1.BalanceResponseB6Z4github.com/zhibo-live/zhibo/api/proto/gift/v1;giftv1b\x06proto3"
+	"\aBalance\x12\x1d.zhibo.gift.v1.BalanceRequest\x1a\x1e.zhibo.gift.v1.BalanceResponse\x12H\n" +
+	"\aCatalog\x12\x1d.zhibo.gift.v1.CatalogRequest\x1a\x1e.zhibo.gift.v1.CatalogResponse\x12?\n" +
+	"\x04Rank\x12\x1a.zhibo.gift.v1.RankRequest\x1a\x1b.zhibo.gift.v1.RankResponseB6Z4github.com/zhibo-live/zhibo/api/proto/gift/v1;giftv1b\x06proto3"
 
 var (
 	file_gift_v1_gift_proto_rawDescOnce sync.Once
@@ -141,19 +492,31 @@ func file_gift_v1_gift_proto_rawDescGZIP() []byte {
 	return file_gift_v1_gift_proto_rawDescData
 }
 
-var file_gift_v1_gift_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_gift_v1_gift_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_gift_v1_gift_proto_goTypes = []any{
 	(*BalanceRequest)(nil),  // 0: zhibo.gift.v1.BalanceRequest
 	(*BalanceResponse)(nil), // 1: zhibo.gift.v1.BalanceResponse
+	(*CatalogRequest)(nil),  // 2: zhibo.gift.v1.CatalogRequest
+	(*Gift)(nil),            // 3: zhibo.gift.v1.Gift
+	(*CatalogResponse)(nil), // 4: zhibo.gift.v1.CatalogResponse
+	(*RankRequest)(nil),     // 5: zhibo.gift.v1.RankRequest
+	(*RankEntry)(nil),       // 6: zhibo.gift.v1.RankEntry
+	(*RankResponse)(nil),    // 7: zhibo.gift.v1.RankResponse
 }
 var file_gift_v1_gift_proto_depIdxs = []int32{
-	0, // 0: zhibo.gift.v1.GiftService.Balance:input_type -> zhibo.gift.v1.BalanceRequest
-	1, // 1: zhibo.gift.v1.GiftService.Balance:output_type -> zhibo.gift.v1.BalanceResponse
-	1, // [1:2] is the sub-list for method output_type
-	0, // [0:1] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	3, // 0: zhibo.gift.v1.CatalogResponse.gifts:type_name -> zhibo.gift.v1.Gift
+	6, // 1: zhibo.gift.v1.RankResponse.items:type_name -> zhibo.gift.v1.RankEntry
+	0, // 2: zhibo.gift.v1.GiftService.Balance:input_type -> zhibo.gift.v1.BalanceRequest
+	2, // 3: zhibo.gift.v1.GiftService.Catalog:input_type -> zhibo.gift.v1.CatalogRequest
+	5, // 4: zhibo.gift.v1.GiftService.Rank:input_type -> zhibo.gift.v1.RankRequest
+	1, // 5: zhibo.gift.v1.GiftService.Balance:output_type -> zhibo.gift.v1.BalanceResponse
+	4, // 6: zhibo.gift.v1.GiftService.Catalog:output_type -> zhibo.gift.v1.CatalogResponse
+	7, // 7: zhibo.gift.v1.GiftService.Rank:output_type -> zhibo.gift.v1.RankResponse
+	5, // [5:8] is the sub-list for method output_type
+	2, // [2:5] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_gift_v1_gift_proto_init() }
@@ -167,7 +530,7 @@ func file_gift_v1_gift_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gift_v1_gift_proto_rawDesc), len(file_gift_v1_gift_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

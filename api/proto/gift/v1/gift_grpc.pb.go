@@ -23,6 +23,8 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	GiftService_Balance_FullMethodName = "/zhibo.gift.v1.GiftService/Balance"
+	GiftService_Catalog_FullMethodName = "/zhibo.gift.v1.GiftService/Catalog"
+	GiftService_Rank_FullMethodName    = "/zhibo.gift.v1.GiftService/Rank"
 )
 
 // GiftServiceClient is the client API for GiftService service.
@@ -33,6 +35,11 @@ const (
 type GiftServiceClient interface {
 	// Balance returns a user's wallet balance in coins (account shows it on /api/me).
 	Balance(ctx context.Context, in *BalanceRequest, opts ...grpc.CallOption) (*BalanceResponse, error)
+	// Catalog returns the gifts on sale, in catalog order.
+	Catalog(ctx context.Context, in *CatalogRequest, opts ...grpc.CallOption) (*CatalogResponse, error)
+	// Rank returns a room's top senders and its anchor's score. The caller passes the room's
+	// owner, so the gift component does not read the room again.
+	Rank(ctx context.Context, in *RankRequest, opts ...grpc.CallOption) (*RankResponse, error)
 }
 
 type giftServiceClient struct {
@@ -53,6 +60,26 @@ func (c *giftServiceClient) Balance(ctx context.Context, in *BalanceRequest, opt
 	return out, nil
 }
 
+func (c *giftServiceClient) Catalog(ctx context.Context, in *CatalogRequest, opts ...grpc.CallOption) (*CatalogResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CatalogResponse)
+	err := c.cc.Invoke(ctx, GiftService_Catalog_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *giftServiceClient) Rank(ctx context.Context, in *RankRequest, opts ...grpc.CallOption) (*RankResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RankResponse)
+	err := c.cc.Invoke(ctx, GiftService_Rank_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // GiftServiceServer is the server API for GiftService service.
 // All implementations must embed UnimplementedGiftServiceServer
 // for forward compatibility.
@@ -61,6 +88,11 @@ func (c *giftServiceClient) Balance(ctx context.Context, in *BalanceRequest, opt
 type GiftServiceServer interface {
 	// Balance returns a user's wallet balance in coins (account shows it on /api/me).
 	Balance(context.Context, *BalanceRequest) (*BalanceResponse, error)
+	// Catalog returns the gifts on sale, in catalog order.
+	Catalog(context.Context, *CatalogRequest) (*CatalogResponse, error)
+	// Rank returns a room's top senders and its anchor's score. The caller passes the room's
+	// owner, so the gift component does not read the room again.
+	Rank(context.Context, *RankRequest) (*RankResponse, error)
 	mustEmbedUnimplementedGiftServiceServer()
 }
 
@@ -73,6 +105,12 @@ type UnimplementedGiftServiceServer struct{}
 
 func (UnimplementedGiftServiceServer) Balance(context.Context, *BalanceRequest) (*BalanceResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Balance not implemented")
+}
+func (UnimplementedGiftServiceServer) Catalog(context.Context, *CatalogRequest) (*CatalogResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Catalog not implemented")
+}
+func (UnimplementedGiftServiceServer) Rank(context.Context, *RankRequest) (*RankResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Rank not implemented")
 }
 func (UnimplementedGiftServiceServer) mustEmbedUnimplementedGiftServiceServer() {}
 func (UnimplementedGiftServiceServer) testEmbeddedByValue()                     {}
@@ -113,6 +151,42 @@ func _GiftService_Balance_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _GiftService_Catalog_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CatalogRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GiftServiceServer).Catalog(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GiftService_Catalog_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GiftServiceServer).Catalog(ctx, req.(*CatalogRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GiftService_Rank_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RankRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GiftServiceServer).Rank(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GiftService_Rank_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GiftServiceServer).Rank(ctx, req.(*RankRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // GiftService_ServiceDesc is the grpc.ServiceDesc for GiftService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -123,6 +197,14 @@ var GiftService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Balance",
 			Handler:    _GiftService_Balance_Handler,
+		},
+		{
+			MethodName: "Catalog",
+			Handler:    _GiftService_Catalog_Handler,
+		},
+		{
+			MethodName: "Rank",
+			Handler:    _GiftService_Rank_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

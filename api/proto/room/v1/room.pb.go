@@ -102,7 +102,10 @@ type Room struct {
 	// created_at is when the room was created, unix milliseconds.
 	CreatedAt int64 `protobuf:"varint,12,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// updated_at is when the room last changed, unix milliseconds.
-	UpdatedAt     int64 `protobuf:"varint,13,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	UpdatedAt int64 `protobuf:"varint,13,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// off names the feature switches turned off for this room, its own and the global ones
+	// together ("gifts", "comments", "rank"), sorted.
+	Off           []string `protobuf:"bytes,14,rep,name=off,proto3" json:"off,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -212,6 +215,13 @@ func (x *Room) GetUpdatedAt() int64 {
 		return x.UpdatedAt
 	}
 	return 0
+}
+
+func (x *Room) GetOff() []string {
+	if x != nil {
+		return x.Off
+	}
+	return nil
 }
 
 // GetRoomRequest names a room.
@@ -361,11 +371,402 @@ func (*SetTagResponse) Descriptor() ([]byte, []int) {
 	return file_room_v1_room_proto_rawDescGZIP(), []int{3}
 }
 
+// GetRoomViewRequest names a room and who looks at it.
+type GetRoomViewRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is the room id.
+	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// viewer is the uid of the user looking (0 = a guest); the owner alone sees the stream key.
+	Viewer        int64 `protobuf:"varint,2,opt,name=viewer,proto3" json:"viewer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRoomViewRequest) Reset() {
+	*x = GetRoomViewRequest{}
+	mi := &file_room_v1_room_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRoomViewRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRoomViewRequest) ProtoMessage() {}
+
+func (x *GetRoomViewRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_room_v1_room_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRoomViewRequest.ProtoReflect.Descriptor instead.
+func (*GetRoomViewRequest) Descriptor() ([]byte, []int) {
+	return file_room_v1_room_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *GetRoomViewRequest) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *GetRoomViewRequest) GetViewer() int64 {
+	if x != nil {
+		return x.Viewer
+	}
+	return 0
+}
+
+// GetRoomViewResponse is a room and its view.
+type GetRoomViewResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// room is the room with every module.
+	Room *Room `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	// view is the room as its page shows it to the viewer.
+	View          *RoomView `protobuf:"bytes,2,opt,name=view,proto3" json:"view,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRoomViewResponse) Reset() {
+	*x = GetRoomViewResponse{}
+	mi := &file_room_v1_room_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRoomViewResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRoomViewResponse) ProtoMessage() {}
+
+func (x *GetRoomViewResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_room_v1_room_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRoomViewResponse.ProtoReflect.Descriptor instead.
+func (*GetRoomViewResponse) Descriptor() ([]byte, []int) {
+	return file_room_v1_room_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *GetRoomViewResponse) GetRoom() *Room {
+	if x != nil {
+		return x.Room
+	}
+	return nil
+}
+
+func (x *GetRoomViewResponse) GetView() *RoomView {
+	if x != nil {
+		return x.View
+	}
+	return nil
+}
+
+// RoomView is a room as the API shows it. A module whose source failed is absent (has_* false).
+type RoomView struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is the room id.
+	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// title, area, cover (as shown), owner_uid and created_at are the "base" module.
+	Title     string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	Area      string `protobuf:"bytes,3,opt,name=area,proto3" json:"area,omitempty"`
+	Cover     string `protobuf:"bytes,4,opt,name=cover,proto3" json:"cover,omitempty"`
+	OwnerUid  int64  `protobuf:"varint,5,opt,name=owner_uid,json=ownerUid,proto3" json:"owner_uid,omitempty"`
+	CreatedAt int64  `protobuf:"varint,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// live_status, live_started_at and stream_key (the owner alone) are the "live" module.
+	LiveStatus    LiveStatus `protobuf:"varint,7,opt,name=live_status,json=liveStatus,proto3,enum=zhibo.room.v1.LiveStatus" json:"live_status,omitempty"`
+	LiveStartedAt int64      `protobuf:"varint,8,opt,name=live_started_at,json=liveStartedAt,proto3" json:"live_started_at,omitempty"`
+	StreamKey     string     `protobuf:"bytes,9,opt,name=stream_key,json=streamKey,proto3" json:"stream_key,omitempty"`
+	// has_anchor says anchor_name is known (the "anchor" module).
+	HasAnchor  bool   `protobuf:"varint,10,opt,name=has_anchor,json=hasAnchor,proto3" json:"has_anchor,omitempty"`
+	AnchorName string `protobuf:"bytes,11,opt,name=anchor_name,json=anchorName,proto3" json:"anchor_name,omitempty"`
+	// has_stats says online, watched and likes are known (the "stats" module).
+	HasStats      bool  `protobuf:"varint,12,opt,name=has_stats,json=hasStats,proto3" json:"has_stats,omitempty"`
+	Online        int64 `protobuf:"varint,13,opt,name=online,proto3" json:"online,omitempty"`
+	Watched       int64 `protobuf:"varint,14,opt,name=watched,proto3" json:"watched,omitempty"`
+	Likes         int64 `protobuf:"varint,15,opt,name=likes,proto3" json:"likes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoomView) Reset() {
+	*x = RoomView{}
+	mi := &file_room_v1_room_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoomView) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoomView) ProtoMessage() {}
+
+func (x *RoomView) ProtoReflect() protoreflect.Message {
+	mi := &file_room_v1_room_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoomView.ProtoReflect.Descriptor instead.
+func (*RoomView) Descriptor() ([]byte, []int) {
+	return file_room_v1_room_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RoomView) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *RoomView) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *RoomView) GetArea() string {
+	if x != nil {
+		return x.Area
+	}
+	return ""
+}
+
+func (x *RoomView) GetCover() string {
+	if x != nil {
+		return x.Cover
+	}
+	return ""
+}
+
+func (x *RoomView) GetOwnerUid() int64 {
+	if x != nil {
+		return x.OwnerUid
+	}
+	return 0
+}
+
+func (x *RoomView) GetCreatedAt() int64 {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return 0
+}
+
+func (x *RoomView) GetLiveStatus() LiveStatus {
+	if x != nil {
+		return x.LiveStatus
+	}
+	return LiveStatus_LIVE_STATUS_UNSPECIFIED
+}
+
+func (x *RoomView) GetLiveStartedAt() int64 {
+	if x != nil {
+		return x.LiveStartedAt
+	}
+	return 0
+}
+
+func (x *RoomView) GetStreamKey() string {
+	if x != nil {
+		return x.StreamKey
+	}
+	return ""
+}
+
+func (x *RoomView) GetHasAnchor() bool {
+	if x != nil {
+		return x.HasAnchor
+	}
+	return false
+}
+
+func (x *RoomView) GetAnchorName() string {
+	if x != nil {
+		return x.AnchorName
+	}
+	return ""
+}
+
+func (x *RoomView) GetHasStats() bool {
+	if x != nil {
+		return x.HasStats
+	}
+	return false
+}
+
+func (x *RoomView) GetOnline() int64 {
+	if x != nil {
+		return x.Online
+	}
+	return 0
+}
+
+func (x *RoomView) GetWatched() int64 {
+	if x != nil {
+		return x.Watched
+	}
+	return 0
+}
+
+func (x *RoomView) GetLikes() int64 {
+	if x != nil {
+		return x.Likes
+	}
+	return 0
+}
+
+// ListRoomsRequest asks for one page of the room list.
+type ListRoomsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// cursor is the next_cursor of the previous page; empty for the first.
+	Cursor string `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// limit is the page size, at most the server's room.max_list_limit.
+	Limit int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	// viewer is the uid of the user looking (0 = a guest).
+	Viewer        int64 `protobuf:"varint,3,opt,name=viewer,proto3" json:"viewer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRoomsRequest) Reset() {
+	*x = ListRoomsRequest{}
+	mi := &file_room_v1_room_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRoomsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRoomsRequest) ProtoMessage() {}
+
+func (x *ListRoomsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_room_v1_room_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRoomsRequest.ProtoReflect.Descriptor instead.
+func (*ListRoomsRequest) Descriptor() ([]byte, []int) {
+	return file_room_v1_room_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListRoomsRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+func (x *ListRoomsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListRoomsRequest) GetViewer() int64 {
+	if x != nil {
+		return x.Viewer
+	}
+	return 0
+}
+
+// ListRoomsResponse is one page of the room list.
+type ListRoomsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// rooms are the page's rooms in list order.
+	Rooms []*RoomView `protobuf:"bytes,1,rep,name=rooms,proto3" json:"rooms,omitempty"`
+	// next_cursor continues the list; empty on the last page.
+	NextCursor    string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRoomsResponse) Reset() {
+	*x = ListRoomsResponse{}
+	mi := &file_room_v1_room_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRoomsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRoomsResponse) ProtoMessage() {}
+
+func (x *ListRoomsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_room_v1_room_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRoomsResponse.ProtoReflect.Descriptor instead.
+func (*ListRoomsResponse) Descriptor() ([]byte, []int) {
+	return file_room_v1_room_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListRoomsResponse) GetRooms() []*RoomView {
+	if x != nil {
+		return x.Rooms
+	}
+	return nil
+}
+
+func (x *ListRoomsResponse) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
 var File_room_v1_room_proto protoreflect.FileDescriptor
 
 const file_room_v1_room_proto_rawDesc = "" +
 	"\n" +
-	"\x12room/v1/room.proto\x12\rzhibo.room.v1\"\xe5\x02\n" +
+	"\x12room/v1/room.proto\x12\rzhibo.room.v1\"\xf7\x02\n" +
 	"\x04Room\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x1b\n" +
 	"\towner_uid\x18\x02 \x01(\x03R\bownerUid\x12\x14\n" +
@@ -381,7 +782,8 @@ const file_room_v1_room_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\f \x01(\x03R\tcreatedAt\x12\x1d\n" +
 	"\n" +
-	"updated_at\x18\r \x01(\x03R\tupdatedAtJ\x04\b\n" +
+	"updated_at\x18\r \x01(\x03R\tupdatedAt\x12\x10\n" +
+	"\x03off\x18\x0e \x03(\tR\x03offJ\x04\b\n" +
 	"\x10\vJ\x04\b\v\x10\fR\x06onlineR\awatched\",\n" +
 	"\x0eGetRoomRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02idJ\x04\b\x02\x10\x03R\x04mask\"J\n" +
@@ -389,15 +791,53 @@ const file_room_v1_room_proto_rawDesc = "" +
 	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12\x10\n" +
 	"\x03tag\x18\x02 \x01(\tR\x03tag\x12\x0e\n" +
 	"\x02on\x18\x03 \x01(\bR\x02on\"\x10\n" +
-	"\x0eSetTagResponse*Z\n" +
+	"\x0eSetTagResponse\"<\n" +
+	"\x12GetRoomViewRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x16\n" +
+	"\x06viewer\x18\x02 \x01(\x03R\x06viewer\"k\n" +
+	"\x13GetRoomViewResponse\x12'\n" +
+	"\x04room\x18\x01 \x01(\v2\x13.zhibo.room.v1.RoomR\x04room\x12+\n" +
+	"\x04view\x18\x02 \x01(\v2\x17.zhibo.room.v1.RoomViewR\x04view\"\xbe\x03\n" +
+	"\bRoomView\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12\x12\n" +
+	"\x04area\x18\x03 \x01(\tR\x04area\x12\x14\n" +
+	"\x05cover\x18\x04 \x01(\tR\x05cover\x12\x1b\n" +
+	"\towner_uid\x18\x05 \x01(\x03R\bownerUid\x12\x1d\n" +
+	"\n" +
+	"created_at\x18\x06 \x01(\x03R\tcreatedAt\x12:\n" +
+	"\vlive_status\x18\a \x01(\x0e2\x19.zhibo.room.v1.LiveStatusR\n" +
+	"liveStatus\x12&\n" +
+	"\x0flive_started_at\x18\b \x01(\x03R\rliveStartedAt\x12\x1d\n" +
+	"\n" +
+	"stream_key\x18\t \x01(\tR\tstreamKey\x12\x1d\n" +
+	"\n" +
+	"has_anchor\x18\n" +
+	" \x01(\bR\thasAnchor\x12\x1f\n" +
+	"\vanchor_name\x18\v \x01(\tR\n" +
+	"anchorName\x12\x1b\n" +
+	"\thas_stats\x18\f \x01(\bR\bhasStats\x12\x16\n" +
+	"\x06online\x18\r \x01(\x03R\x06online\x12\x18\n" +
+	"\awatched\x18\x0e \x01(\x03R\awatched\x12\x14\n" +
+	"\x05likes\x18\x0f \x01(\x03R\x05likes\"X\n" +
+	"\x10ListRoomsRequest\x12\x16\n" +
+	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x16\n" +
+	"\x06viewer\x18\x03 \x01(\x03R\x06viewer\"c\n" +
+	"\x11ListRoomsResponse\x12-\n" +
+	"\x05rooms\x18\x01 \x03(\v2\x17.zhibo.room.v1.RoomViewR\x05rooms\x12\x1f\n" +
+	"\vnext_cursor\x18\x02 \x01(\tR\n" +
+	"nextCursor*Z\n" +
 	"\n" +
 	"LiveStatus\x12\x1b\n" +
 	"\x17LIVE_STATUS_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15LIVE_STATUS_PREPARING\x10\x01\x12\x14\n" +
-	"\x10LIVE_STATUS_LIVE\x10\x022\x93\x01\n" +
+	"\x10LIVE_STATUS_LIVE\x10\x022\xb9\x02\n" +
 	"\vRoomService\x12=\n" +
 	"\aGetRoom\x12\x1d.zhibo.room.v1.GetRoomRequest\x1a\x13.zhibo.room.v1.Room\x12E\n" +
-	"\x06SetTag\x12\x1c.zhibo.room.v1.SetTagRequest\x1a\x1d.zhibo.room.v1.SetTagResponseB6Z4github.com/zhibo-live/zhibo/api/proto/room/v1;roomv1b\x06proto3"
+	"\x06SetTag\x12\x1c.zhibo.room.v1.SetTagRequest\x1a\x1d.zhibo.room.v1.SetTagResponse\x12T\n" +
+	"\vGetRoomView\x12!.zhibo.room.v1.GetRoomViewRequest\x1a\".zhibo.room.v1.GetRoomViewResponse\x12N\n" +
+	"\tListRooms\x12\x1f.zhibo.room.v1.ListRoomsRequest\x1a .zhibo.room.v1.ListRoomsResponseB6Z4github.com/zhibo-live/zhibo/api/proto/room/v1;roomv1b\x06proto3"
 
 var (
 	file_room_v1_room_proto_rawDescOnce sync.Once
@@ -412,25 +852,38 @@ func file_room_v1_room_proto_rawDescGZIP() []byte {
 }
 
 var file_room_v1_room_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_room_v1_room_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_room_v1_room_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_room_v1_room_proto_goTypes = []any{
-	(LiveStatus)(0),        // 0: zhibo.room.v1.LiveStatus
-	(*Room)(nil),           // 1: zhibo.room.v1.Room
-	(*GetRoomRequest)(nil), // 2: zhibo.room.v1.GetRoomRequest
-	(*SetTagRequest)(nil),  // 3: zhibo.room.v1.SetTagRequest
-	(*SetTagResponse)(nil), // 4: zhibo.room.v1.SetTagResponse
+	(LiveStatus)(0),             // 0: zhibo.room.v1.LiveStatus
+	(*Room)(nil),                // 1: zhibo.room.v1.Room
+	(*GetRoomRequest)(nil),      // 2: zhibo.room.v1.GetRoomRequest
+	(*SetTagRequest)(nil),       // 3: zhibo.room.v1.SetTagRequest
+	(*SetTagResponse)(nil),      // 4: zhibo.room.v1.SetTagResponse
+	(*GetRoomViewRequest)(nil),  // 5: zhibo.room.v1.GetRoomViewRequest
+	(*GetRoomViewResponse)(nil), // 6: zhibo.room.v1.GetRoomViewResponse
+	(*RoomView)(nil),            // 7: zhibo.room.v1.RoomView
+	(*ListRoomsRequest)(nil),    // 8: zhibo.room.v1.ListRoomsRequest
+	(*ListRoomsResponse)(nil),   // 9: zhibo.room.v1.ListRoomsResponse
 }
 var file_room_v1_room_proto_depIdxs = []int32{
 	0, // 0: zhibo.room.v1.Room.live_status:type_name -> zhibo.room.v1.LiveStatus
-	2, // 1: zhibo.room.v1.RoomService.GetRoom:input_type -> zhibo.room.v1.GetRoomRequest
-	3, // 2: zhibo.room.v1.RoomService.SetTag:input_type -> zhibo.room.v1.SetTagRequest
-	1, // 3: zhibo.room.v1.RoomService.GetRoom:output_type -> zhibo.room.v1.Room
-	4, // 4: zhibo.room.v1.RoomService.SetTag:output_type -> zhibo.room.v1.SetTagResponse
-	3, // [3:5] is the sub-list for method output_type
-	1, // [1:3] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	1, // 1: zhibo.room.v1.GetRoomViewResponse.room:type_name -> zhibo.room.v1.Room
+	7, // 2: zhibo.room.v1.GetRoomViewResponse.view:type_name -> zhibo.room.v1.RoomView
+	0, // 3: zhibo.room.v1.RoomView.live_status:type_name -> zhibo.room.v1.LiveStatus
+	7, // 4: zhibo.room.v1.ListRoomsResponse.rooms:type_name -> zhibo.room.v1.RoomView
+	2, // 5: zhibo.room.v1.RoomService.GetRoom:input_type -> zhibo.room.v1.GetRoomRequest
+	3, // 6: zhibo.room.v1.RoomService.SetTag:input_type -> zhibo.room.v1.SetTagRequest
+	5, // 7: zhibo.room.v1.RoomService.GetRoomView:input_type -> zhibo.room.v1.GetRoomViewRequest
+	8, // 8: zhibo.room.v1.RoomService.ListRooms:input_type -> zhibo.room.v1.ListRoomsRequest
+	1, // 9: zhibo.room.v1.RoomService.GetRoom:output_type -> zhibo.room.v1.Room
+	4, // 10: zhibo.room.v1.RoomService.SetTag:output_type -> zhibo.room.v1.SetTagResponse
+	6, // 11: zhibo.room.v1.RoomService.GetRoomView:output_type -> zhibo.room.v1.GetRoomViewResponse
+	9, // 12: zhibo.room.v1.RoomService.ListRooms:output_type -> zhibo.room.v1.ListRoomsResponse
+	9, // [9:13] is the sub-list for method output_type
+	5, // [5:9] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_room_v1_room_proto_init() }
@@ -444,7 +897,7 @@ func file_room_v1_room_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_room_v1_room_proto_rawDesc), len(file_room_v1_room_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   4,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,8 +23,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RoomService_GetRoom_FullMethodName = "/zhibo.room.v1.RoomService/GetRoom"
-	RoomService_SetTag_FullMethodName  = "/zhibo.room.v1.RoomService/SetTag"
+	RoomService_GetRoom_FullMethodName     = "/zhibo.room.v1.RoomService/GetRoom"
+	RoomService_SetTag_FullMethodName      = "/zhibo.room.v1.RoomService/SetTag"
+	RoomService_GetRoomView_FullMethodName = "/zhibo.room.v1.RoomService/GetRoomView"
+	RoomService_ListRooms_FullMethodName   = "/zhibo.room.v1.RoomService/ListRooms"
 )
 
 // RoomServiceClient is the client API for RoomService service.
@@ -39,6 +41,12 @@ type RoomServiceClient interface {
 	// SetTag adds or removes a TAG, which tells the page which business modules the room has
 	// (e.g. "gift_rank"). Idempotent. NOT_FOUND for an unknown room.
 	SetTag(ctx context.Context, in *SetTagRequest, opts ...grpc.CallOption) (*SetTagResponse, error)
+	// GetRoomView returns one room and, in the same read, the view its page shows a viewer:
+	// base, live, anchor and stats. NOT_FOUND when the room does not exist.
+	GetRoomView(ctx context.Context, in *GetRoomViewRequest, opts ...grpc.CallOption) (*GetRoomViewResponse, error)
+	// ListRooms returns a page of the room list (live first, then by popularity) as its cards
+	// show it: base, live, anchor and stats.
+	ListRooms(ctx context.Context, in *ListRoomsRequest, opts ...grpc.CallOption) (*ListRoomsResponse, error)
 }
 
 type roomServiceClient struct {
@@ -69,6 +77,26 @@ func (c *roomServiceClient) SetTag(ctx context.Context, in *SetTagRequest, opts 
 	return out, nil
 }
 
+func (c *roomServiceClient) GetRoomView(ctx context.Context, in *GetRoomViewRequest, opts ...grpc.CallOption) (*GetRoomViewResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetRoomViewResponse)
+	err := c.cc.Invoke(ctx, RoomService_GetRoomView_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *roomServiceClient) ListRooms(ctx context.Context, in *ListRoomsRequest, opts ...grpc.CallOption) (*ListRoomsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRoomsResponse)
+	err := c.cc.Invoke(ctx, RoomService_ListRooms_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RoomServiceServer is the server API for RoomService service.
 // All implementations must embed UnimplementedRoomServiceServer
 // for forward compatibility.
@@ -81,6 +109,12 @@ type RoomServiceServer interface {
 	// SetTag adds or removes a TAG, which tells the page which business modules the room has
 	// (e.g. "gift_rank"). Idempotent. NOT_FOUND for an unknown room.
 	SetTag(context.Context, *SetTagRequest) (*SetTagResponse, error)
+	// GetRoomView returns one room and, in the same read, the view its page shows a viewer:
+	// base, live, anchor and stats. NOT_FOUND when the room does not exist.
+	GetRoomView(context.Context, *GetRoomViewRequest) (*GetRoomViewResponse, error)
+	// ListRooms returns a page of the room list (live first, then by popularity) as its cards
+	// show it: base, live, anchor and stats.
+	ListRooms(context.Context, *ListRoomsRequest) (*ListRoomsResponse, error)
 	mustEmbedUnimplementedRoomServiceServer()
 }
 
@@ -96,6 +130,12 @@ func (UnimplementedRoomServiceServer) GetRoom(context.Context, *GetRoomRequest) 
 }
 func (UnimplementedRoomServiceServer) SetTag(context.Context, *SetTagRequest) (*SetTagResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetTag not implemented")
+}
+func (UnimplementedRoomServiceServer) GetRoomView(context.Context, *GetRoomViewRequest) (*GetRoomViewResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetRoomView not implemented")
+}
+func (UnimplementedRoomServiceServer) ListRooms(context.Context, *ListRoomsRequest) (*ListRoomsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListRooms not implemented")
 }
 func (UnimplementedRoomServiceServer) mustEmbedUnimplementedRoomServiceServer() {}
 func (UnimplementedRoomServiceServer) testEmbeddedByValue()                     {}
@@ -154,6 +194,42 @@ func _RoomService_SetTag_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RoomService_GetRoomView_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetRoomViewRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RoomServiceServer).GetRoomView(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RoomService_GetRoomView_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RoomServiceServer).GetRoomView(ctx, req.(*GetRoomViewRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RoomService_ListRooms_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRoomsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RoomServiceServer).ListRooms(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RoomService_ListRooms_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RoomServiceServer).ListRooms(ctx, req.(*ListRoomsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RoomService_ServiceDesc is the grpc.ServiceDesc for RoomService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -168,6 +244,14 @@ var RoomService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetTag",
 			Handler:    _RoomService_SetTag_Handler,
+		},
+		{
+			MethodName: "GetRoomView",
+			Handler:    _RoomService_GetRoomView_Handler,
+		},
+		{
+			MethodName: "ListRooms",
+			Handler:    _RoomService_ListRooms_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

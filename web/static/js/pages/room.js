@@ -1,5 +1,7 @@
 // The room page: stage with bullet comments, chat, input, gifts, rank, and
-// the room's long connection.
+// the room's long connection. It loads with one call, GET /api/room/enter, then
+// opens the WebSocket; modules the room's switches turn off are not shown and
+// cost no request.
 import { h, fmtCount, toast } from '../dom.js';
 import { api, roomPath, session } from '../api.js';
 import { sameId } from '../json.js';
@@ -10,7 +12,6 @@ import { GiftPanel, RankList } from './room_gifts.js';
 import { poster, liveBadge, setLive } from './common.js';
 import { commandHandler } from './room_commands.js';
 
-const MASK = 'base,live,anchor,stats,tags';
 // An own comment shown on send is matched with its echo from the long
 // connection for this long; the echo then only marks it confirmed.
 const ECHO_MS = 15_000;
@@ -20,11 +21,15 @@ const COLORS = [
 ];
 const MODES = [['Scroll', 1], ['Top', 5], ['Bottom', 4]];
 
+// usable reports whether a module of the room page came with data: not
+// {degraded: true} (its component failed) nor {off: true} (switched off).
+const usable = (m) => !!m && m.degraded !== true && m.off !== true;
+
 export async function roomPage(view, { id }, { signal }) {
   const me = session.get();
-  let room;
+  let enter;
   try {
-    room = await api(`${roomPath(id)}?mask=${MASK}`, { signal });
+    enter = await api(`/api/room/enter?id=${encodeURIComponent(id)}`, { signal });
   } catch (err) {
     if (err.name === 'AbortError') throw err;
     view.append(h('section', { class: 'panel empty', testid: 'room-error' },
@@ -33,6 +38,15 @@ export async function roomPage(view, { id }, { signal }) {
       h('a', { class: 'btn', href: '#/rooms', text: 'Back to rooms' })));
     return undefined;
   }
+  let room = enter.room;
+  const on = enter.switches || {};
+  const commentsOn = on.comments !== false;
+  const muted = usable(enter.viewer) && enter.viewer.muted === true;
+  const canChat = !!me && commentsOn && !muted;
+  let placeholder = 'Say something…';
+  if (!commentsOn) placeholder = 'Comments are switched off in this room';
+  else if (!me) placeholder = 'Log in to chat';
+  else if (muted) placeholder = 'You are muted in this room';
 
   // Header.
   const title = h('h1', { class: 'room-title', testid: 'room-title', text: room.base?.title || 'Untitled room' });
@@ -50,25 +64,28 @@ export async function roomPage(view, { id }, { signal }) {
   const chat = new ChatList(chatEl);
   const input = h('input', {
     class: 'danmaku-input', testid: 'danmaku-input', maxlength: '100', autocomplete: 'off',
-    placeholder: me ? 'Say something…' : 'Log in to chat', disabled: !me, 'aria-label': 'comment',
+    placeholder, disabled: !canChat, 'aria-label': 'comment',
   });
-  const sendBtn = h('button', { type: 'button', class: 'btn btn-primary', testid: 'danmaku-send', text: 'Send', disabled: !me });
+  const sendBtn = h('button', { type: 'button', class: 'btn btn-primary', testid: 'danmaku-send', text: 'Send', disabled: !canChat });
   const color = h('select', { class: 'danmaku-color', testid: 'danmaku-color', 'aria-label': 'colour' },
     COLORS.map(([name, v]) => h('option', { value: String(v), text: name })));
   const mode = h('select', { class: 'danmaku-mode', testid: 'danmaku-mode', 'aria-label': 'position' },
     MODES.map(([name, v]) => h('option', { value: String(v), text: name })));
   const sendError = h('p', { class: 'form-error', testid: 'danmaku-error', role: 'alert' });
 
-  const rank = new RankList({ roomId: id, signal });
-  const gifts = new GiftPanel({
+  // A switched-off module gets no panel, so nothing asks for it later either.
+  const rank = on.rank !== false ? new RankList({ roomId: id, signal }) : null;
+  const gifts = on.gifts !== false ? new GiftPanel({
     roomId: id,
-    signal,
     onSent: () => {
+      if (!rank) return;
       rank.refresh(0);
       // Scores are folded over a short window; look again once it closed.
       setTimeout(() => !signal.aborted && rank.refresh(0), 1500);
     },
-  });
+  }) : null;
+  gifts?.show(enter.gifts, enter.wallet);
+  rank?.show(enter.rank);
 
   view.append(h('section', { class: 'room-page', testid: 'room-page', dataset: { roomId: String(id) } },
     h('div', { class: 'room-head' },
@@ -79,7 +96,7 @@ export async function roomPage(view, { id }, { signal }) {
         h('span', { class: 'muted' }, watched, ' watched'), conn)),
     h('div', { class: 'room-layout' },
       h('div', { class: 'room-main' }, stageEl,
-        h('div', { class: 'room-extras' }, gifts.el, rank.el)),
+        h('div', { class: 'room-extras' }, ...[gifts?.el, rank?.el].filter(Boolean))),
       h('aside', { class: 'panel chat-panel', testid: 'chat-panel' },
         h('div', { class: 'panel-head' }, h('h2', { text: 'Chat' })),
         chatEl,
@@ -124,7 +141,7 @@ export async function roomPage(view, { id }, { signal }) {
 
   async function send() {
     const text = input.value.trim();
-    if (!text || !me || sendBtn.disabled) return;
+    if (!text || !canChat || sendBtn.disabled) return;
     sendBtn.disabled = true;
     sendError.textContent = '';
     const c = { uid: me.uid, uname: me.name, text, color: Number(color.value), mode: Number(mode.value), self: true };
@@ -165,7 +182,7 @@ export async function roomPage(view, { id }, { signal }) {
     setOnline: (n) => { online.textContent = fmtCount(n); online.dataset.value = String(n); },
     setWatched: (n) => { watched.textContent = fmtCount(n); watched.dataset.value = String(n); },
     setLive: (status) => setLive(badge, status),
-    onGift: () => rank.refresh(),
+    onGift: () => rank?.refresh(),
     onRoomChange: async (data) => {
       if (data && typeof data.title === 'string') title.textContent = data.title;
       try {
@@ -183,25 +200,28 @@ export async function roomPage(view, { id }, { signal }) {
   });
 
   // History first, then the connection, so that nothing is shown twice.
-  const [history] = await Promise.allSettled([
-    api(roomPath(id, '/danmaku'), { signal }),
-    gifts.load(),
-    rank.load(),
-  ]);
-  if (signal.aborted) return () => stage.destroy();
-  if (history.status === 'fulfilled') {
-    for (const it of history.value.items || []) {
+  if (!commentsOn) {
+    chat.addSystem('Comments are switched off in this room.', 'info');
+  } else if (usable(enter.comments)) {
+    for (const it of enter.comments.items || []) {
       const li = chat.addComment({ ...it, self: me && sameId(it.uid, me.uid) });
       li.dataset.history = 'true';
     }
   } else {
-    chat.addSystem(`history unavailable: ${history.reason.message}`, 'warn');
+    chat.addSystem('history unavailable', 'warn');
   }
 
+  // The first connection uses the token that came with the page; a reconnect
+  // asks for a fresh one.
+  let pageToken = usable(enter.danmu_info) ? enter.danmu_info.token : '';
   const live = new LiveClient({
     roomId: id,
     uid: me ? me.uid : 0,
-    getToken: async () => (await api(roomPath(id, '/danmu-info'), { signal })).token,
+    getToken: async () => {
+      const t = pageToken;
+      pageToken = '';
+      return t || (await api(roomPath(id, '/danmu-info'), { signal })).token;
+    },
   });
   // Report a lost connection once, not on every failed retry.
   let everConnected = false;
@@ -226,8 +246,8 @@ export async function roomPage(view, { id }, { signal }) {
   live.addEventListener('error', (ev) => console.warn('live connection', ev.detail));
   live.start();
 
-  if (me) input.focus();
-  else toast('Log in to send comments and gifts');
+  if (canChat) input.focus();
+  else if (!me) toast('Log in to send comments and gifts');
 
   return () => {
     live.stop();

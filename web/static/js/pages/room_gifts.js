@@ -8,7 +8,6 @@ const MAX_NUM = 9999;
 export class GiftPanel {
   el;
   #roomId;
-  #signal;
   #onSent;
   #gifts = [];
   #selected = null;
@@ -18,9 +17,8 @@ export class GiftPanel {
   #balance = h('span', { class: 'balance', testid: 'balance', text: '—' });
   #error = h('p', { class: 'form-error', testid: 'gift-error', role: 'alert' });
 
-  constructor({ roomId, signal, onSent }) {
+  constructor({ roomId, onSent }) {
     this.#roomId = roomId;
-    this.#signal = signal;
     this.#onSent = onSent;
     this.#send.addEventListener('click', () => this.#sendGift());
     const loggedIn = !!session.get();
@@ -34,18 +32,17 @@ export class GiftPanel {
       this.#error);
   }
 
-  async load() {
-    const [gifts, me] = await Promise.allSettled([
-      api('/api/gifts', { signal: this.#signal }),
-      session.get() ? api('/api/me', { signal: this.#signal }) : Promise.resolve(null),
-    ]);
-    if (gifts.status === 'fulfilled') {
-      this.#gifts = gifts.value.gifts || [];
+  // show fills the panel from the room page's gifts and wallet modules (GET
+  // /api/room/enter): a module is its data, {degraded: true} or null (a guest's
+  // wallet).
+  show(gifts, wallet) {
+    if (gifts && Array.isArray(gifts.items)) {
+      this.#gifts = gifts.items;
       this.#renderGifts();
-    } else if (gifts.reason.name !== 'AbortError') {
-      this.#error.textContent = `Could not load gifts: ${gifts.reason.message}`;
+    } else {
+      this.#error.textContent = 'Gifts are unavailable right now.';
     }
-    if (me.status === 'fulfilled' && me.value) this.setBalance(me.value.balance);
+    if (wallet && wallet.balance != null) this.setBalance(wallet.balance);
   }
 
   setBalance(n) {
@@ -107,7 +104,8 @@ export class GiftPanel {
   }
 }
 
-// RankList shows the room's gift rank; refresh() coalesces bursts of calls.
+// RankList shows the room's gift rank: first from the room page, then reloaded
+// after gifts; refresh() coalesces bursts of calls.
 export class RankList {
   el;
   #roomId;
@@ -134,22 +132,32 @@ export class RankList {
     }, delayMs);
   }
 
+  // show renders the rank module of the room page ({degraded: true} when it was
+  // not available).
+  show(rank) {
+    if (rank && Array.isArray(rank.items)) this.#render(rank);
+    else this.#anchor.textContent = 'rank unavailable';
+  }
+
   async load() {
     try {
-      const data = await api(roomPath(this.#roomId, '/rank'), { signal: this.#signal });
-      const items = data.items || [];
-      this.#anchor.textContent = `anchor score ${fmtCount(data.anchor_score || 0)}`;
-      this.#list.replaceChildren(...items.map((it, i) => h('li', {
-        class: 'rank-item',
-        testid: 'rank-item',
-        dataset: { uid: String(it.uid) },
-      },
-      h('span', { class: 'rank-pos', text: String(i + 1) }),
-      h('span', { class: 'rank-name', testid: 'rank-name', text: it.uname || `uid ${it.uid}` }),
-      h('span', { class: 'rank-score', testid: 'rank-score', text: fmtCount(it.score) }))));
-      if (!items.length) this.#list.append(h('li', { class: 'muted', text: 'No gifts yet.' }));
+      this.#render(await api(roomPath(this.#roomId, '/rank'), { signal: this.#signal }));
     } catch (err) {
       if (err.name !== 'AbortError') this.#anchor.textContent = `rank unavailable: ${err.message}`;
     }
+  }
+
+  #render(data) {
+    const items = data.items || [];
+    this.#anchor.textContent = `anchor score ${fmtCount(data.anchor_score || 0)}`;
+    this.#list.replaceChildren(...items.map((it, i) => h('li', {
+      class: 'rank-item',
+      testid: 'rank-item',
+      dataset: { uid: String(it.uid) },
+    },
+    h('span', { class: 'rank-pos', text: String(i + 1) }),
+    h('span', { class: 'rank-name', testid: 'rank-name', text: it.uname || `uid ${it.uid}` }),
+    h('span', { class: 'rank-score', testid: 'rank-score', text: fmtCount(it.score) }))));
+    if (!items.length) this.#list.append(h('li', { class: 'muted', text: 'No gifts yet.' }));
   }
 }

@@ -1,4 +1,5 @@
-// The room list: live rooms first, paged with the server's cursor.
+// The home page: the room list, live rooms first, one call per page
+// (GET /api/home) paged with the server's cursor.
 import { h } from '../dom.js';
 import { api, session } from '../api.js';
 import { roomCard } from './common.js';
@@ -29,7 +30,7 @@ export async function roomsPage(view, params, { signal }) {
     try {
       const q = new URLSearchParams({ limit: String(PAGE_SIZE) });
       if (cursor) q.set('cursor', cursor);
-      const data = await api(`/api/rooms?${q}`, { signal });
+      const data = await api(`/api/home?${q}`, { signal });
       for (const room of data.rooms || []) {
         if (seen.has(String(room.id))) continue;
         seen.add(String(room.id));

@@ -1,0 +1,199 @@
+package bff
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/zhibo-live/zhibo/internal/danmaku"
+	"github.com/zhibo-live/zhibo/internal/gift"
+	"github.com/zhibo-live/zhibo/internal/platform/apierr"
+	"github.com/zhibo-live/zhibo/internal/platform/httpx"
+	"github.com/zhibo-live/zhibo/internal/room"
+)
+
+// Enter is the room page: GET /api/room/enter. Room and Switches come with the one room read
+// and Playback is empty for now; every other field is a module: its value, {"degraded": true}
+// when its component failed or was late, or {"off": true} when a switch turned it off.
+type Enter struct {
+	Room room.View `json:"room"`
+	// Playback lists the stream's playback URLs; empty until this zhibo serves video.
+	Playback Playback `json:"playback"`
+	// Switches say which switchable modules are on (true) or off (false) in this room.
+	Switches  map[string]bool `json:"switches"`
+	DanmuInfo any             `json:"danmu_info"` // logic.DanmuInfo: token and hosts of the long connection
+	Comments  any             `json:"comments"`   // Comments
+	Gifts     any             `json:"gifts"`      // Gifts: the catalog
+	Wallet    any             `json:"wallet"`     // Wallet; null for a guest
+	Rank      any             `json:"rank"`       // Rank
+	Viewer    any             `json:"viewer"`     // Viewer
+}
+
+// Playback is where the room's stream plays.
+type Playback struct {
+	URLs []string `json:"urls"`
+}
+
+// Comments is the room's recent comments, oldest first.
+type Comments struct {
+	Items []danmaku.Comment `json:"items"`
+}
+
+// Gifts is the gift catalog.
+type Gifts struct {
+	Items []gift.Gift `json:"items"`
+}
+
+// Wallet is the viewer's balance.
+type Wallet struct {
+	Balance int64 `json:"balance"`
+}
+
+// Rank is the room's gift rank; AnchorScore is absent when the room never got a gift (its
+// TAGs say so) and the rank was not read.
+type Rank struct {
+	Items       []gift.RankEntry `json:"items"`
+	AnchorScore *int64           `json:"anchor_score,omitempty"`
+}
+
+// Viewer is the viewer's relation to the room.
+type Viewer struct {
+	UID   int64 `json:"uid"` // 0 = guest
+	Owner bool  `json:"owner"`
+	Muted bool  `json:"muted"`
+}
+
+func (s *Service) handleEnter(w http.ResponseWriter, r *http.Request) error {
+	id, err := strconv.ParseInt(r.URL.Query().Get("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return apierr.BadRequest.Withf("query parameter id must be a positive room id")
+	}
+	page, err := s.Enter(r, id)
+	if err != nil {
+		return err
+	}
+	return httpx.OK(w, page)
+}
+
+// Enter builds the room page of room id for the request's user.
+func (s *Service) Enter(r *http.Request, id int64) (Enter, error) {
+	ctx := r.Context()
+	viewer, _ := httpx.UID(ctx)
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.RoomTimeout)
+	rm, view, err := s.deps.Rooms.View(rctx, id, viewer)
+	cancel()
+	if err != nil {
+		return Enter{}, peerError("room", err)
+	}
+	page := Enter{Room: view, Playback: Playback{URLs: []string{}}, Switches: map[string]bool{}}
+	for _, sw := range room.Switches {
+		page.Switches[sw] = !rm.IsOff(sw)
+	}
+	var mods []module
+	add := func(name string, run func(ctx context.Context) (any, error)) {
+		mods = append(mods, module{name: name, run: run})
+	}
+	add(modDanmuInfo, func(ctx context.Context) (any, error) { return s.deps.DanmuInfo(r.WithContext(ctx), rm.ID) })
+
+	if rm.IsOff(room.SwitchComments) {
+		page.Comments = Off{Off: true}
+		s.skip(modComments, skipSwitch)
+	} else {
+		add(modComments, func(ctx context.Context) (any, error) {
+			items, err := s.deps.Danmaku.History(ctx, rm.ID, s.cfg.Comments)
+			if items == nil {
+				items = []danmaku.Comment{}
+			}
+			return Comments{Items: items}, err
+		})
+	}
+
+	switch {
+	case rm.IsOff(room.SwitchGifts):
+		page.Gifts, page.Wallet = Off{Off: true}, Off{Off: true}
+		s.skip(modGifts, skipSwitch)
+		s.skip(modWallet, skipSwitch)
+	default:
+		add(modGifts, func(ctx context.Context) (any, error) {
+			gs, err := s.deps.Gifts.Gifts(ctx)
+			if gs == nil {
+				gs = []gift.Gift{}
+			}
+			return Gifts{Items: gs}, err
+		})
+		if viewer == 0 {
+			s.skip(modWallet, skipGuest) // Wallet stays null
+		} else {
+			add(modWallet, func(ctx context.Context) (any, error) {
+				b, err := s.deps.Gifts.Balance(ctx, viewer)
+				return Wallet{Balance: b}, err
+			})
+		}
+	}
+
+	switch {
+	case rm.IsOff(room.SwitchRank):
+		page.Rank = Off{Off: true}
+		s.skip(modRank, skipSwitch)
+	case !slices.Contains(rm.Tags, gift.RankTag):
+		page.Rank = Rank{Items: []gift.RankEntry{}} // never got a gift: nothing to read
+		s.skip(modRank, skipTag)
+	default:
+		add(modRank, func(ctx context.Context) (any, error) {
+			rk, err := s.deps.Gifts.RankOf(ctx, rm, s.cfg.RankSize)
+			if rk.Items == nil {
+				rk.Items = []gift.RankEntry{}
+			}
+			return Rank{Items: rk.Items, AnchorScore: &rk.AnchorScore}, err
+		})
+	}
+
+	me := Viewer{UID: viewer, Owner: viewer != 0 && viewer == rm.OwnerUID}
+	switch {
+	case viewer == 0:
+		page.Viewer = me
+		s.skip(modViewer, skipGuest)
+	case rm.IsOff(room.SwitchComments):
+		page.Viewer = me // muted only matters to comments
+		s.skip(modViewer, skipSwitch)
+	default:
+		add(modViewer, func(ctx context.Context) (any, error) {
+			v := me
+			var err error
+			v.Muted, err = s.deps.Danmaku.IsMuted(ctx, rm.ID, viewer)
+			return v, err
+		})
+	}
+
+	got := s.fetch(ctx, mods)
+	for name, v := range got {
+		switch name {
+		case modDanmuInfo:
+			page.DanmuInfo = v
+		case modComments:
+			page.Comments = v
+		case modGifts:
+			page.Gifts = v
+		case modWallet:
+			page.Wallet = v
+		case modRank:
+			page.Rank = v
+		case modViewer:
+			page.Viewer = v
+		}
+	}
+	return page, nil
+}
+
+// peerError keeps a component's error kind (404, 400 …) and turns anything else — a timeout,
+// a refused connection — into Unavailable (503).
+func peerError(what string, err error) error {
+	var e *apierr.Error
+	if errors.As(err, &e) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return apierr.Unavailable.Wrap(fmt.Errorf("%s: %w", what, err))
+}

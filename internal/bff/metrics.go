@@ -1,0 +1,34 @@
+package bff
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Skip reasons, the values of the reason label.
+const (
+	skipSwitch = "switched_off" // an operator switched the module off
+	skipTag    = "tag"          // the room's TAGs say the module is empty
+	skipGuest  = "guest"        // the module is the viewer's and the viewer is not logged in
+)
+
+type metrics struct {
+	degraded *prometheus.CounterVec
+	skipped  *prometheus.CounterVec
+	seconds  *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		degraded: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zhibo_bff_module_degraded_total",
+			Help: "Page modules sent as degraded (their component failed or did not answer within bff.module_timeout), by module."}, []string{"module"}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zhibo_bff_module_skipped_total",
+			Help: "Page modules answered without calling their component, by module and reason (switched_off, tag, guest)."}, []string{"module", "reason"}),
+		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "zhibo_bff_module_seconds",
+			Help:    "Time a page module's component took to answer (the page waits at most bff.module_timeout), by module.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"module"}),
+	}
+	for _, mod := range modules {
+		m.degraded.WithLabelValues(mod)
+		m.seconds.WithLabelValues(mod)
+	}
+	reg.MustRegister(m.degraded, m.skipped, m.seconds)
+	return m
+}
