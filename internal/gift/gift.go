@@ -9,12 +9,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/zhibo-live/zhibo/pkg/hotkey"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zhibo-live/zhibo/internal/account"
@@ -23,6 +23,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/push"
 	"github.com/zhibo-live/zhibo/internal/room"
+	"github.com/zhibo-live/zhibo/pkg/hotkey"
 	"github.com/zhibo-live/zhibo/pkg/ids"
 )
 
@@ -88,6 +89,7 @@ type Service struct {
 
 	rankKeys *hotkey.Detector
 	ranks    *hotkey.Cache[Rank]
+	owners   *lru.Cache[int64, int64] // room → its owner (fixed for a room's life), for rank loads
 
 	tagMu  sync.Mutex
 	tagged map[int64]bool // rooms this process has tagged RankTag

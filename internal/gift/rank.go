@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/zhibo-live/zhibo/internal/room"
 	"github.com/zhibo-live/zhibo/pkg/hotkey"
 )
@@ -34,21 +36,26 @@ func (s *Service) Rank(ctx context.Context, roomID int64, limit int) (Rank, erro
 // RankOf implements Client: Rank of a room the caller has already read, so a rank not in
 // memory is loaded without reading the room again.
 func (s *Service) RankOf(ctx context.Context, r room.Room, limit int) (Rank, error) {
-	return s.Rank(context.WithValue(ctx, knownRoomKey{}, r), r.ID, limit)
+	if r.OwnerUID > 0 {
+		s.owners.Add(r.ID, r.OwnerUID)
+	}
+	return s.Rank(ctx, r.ID, limit)
 }
 
-// knownRoomKey carries, in a context, the room a caller of RankOf has already read.
-type knownRoomKey struct{}
+// maxOwners bounds the room → owner memory of rank loads.
+const maxOwners = 100_000
 
-// owner returns the owner of roomID: from the room in ctx (RankOf) or by reading the room.
+// owner returns the owner of roomID: remembered (a room's owner never changes) from a RankOf
+// caller or an earlier load, else read from the room component.
 func (s *Service) owner(ctx context.Context, roomID int64) (int64, error) {
-	if r, ok := ctx.Value(knownRoomKey{}).(room.Room); ok && r.ID == roomID {
-		return r.OwnerUID, nil
+	if uid, ok := s.owners.Get(roomID); ok {
+		return uid, nil
 	}
 	r, err := s.rooms.Get(ctx, roomID)
 	if err != nil {
 		return 0, fmt.Errorf("get room %d: %w", roomID, err)
 	}
+	s.owners.Add(roomID, r.OwnerUID)
 	return r.OwnerUID, nil
 }
 
@@ -61,6 +68,9 @@ func (s *Service) initRanks() error {
 		return fmt.Errorf("gift: hot keys: %w", err)
 	}
 	s.rankKeys = det
+	if s.owners, err = lru.New[int64, int64](maxOwners); err != nil {
+		return err
+	}
 	s.ranks, err = hotkey.NewCache(det, hotkey.CacheConfig{TTL: s.cfg.HotCacheTTL, Name: "gift_rank"},
 		func(ctx context.Context, key string) (Rank, error) {
 			id, err := strconv.ParseInt(key, 10, 64)
