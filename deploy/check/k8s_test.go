@@ -67,10 +67,13 @@ func strict(raw []byte, out any) error {
 
 // build runs kustomize on deploy/k8s (the kustomize API of the pinned kustomize/v5) and
 // decodes every object strictly; an object of a kind the base should not have fails.
-func build(t *testing.T) *base {
+func build(t *testing.T) *base { return buildDir(t, "../k8s") }
+
+// buildDir is build on the kustomization in dir.
+func buildDir(t *testing.T, dir string) *base {
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	rm, err := k.Run(filesys.MakeFsOnDisk(), "../k8s")
-	require.NoError(t, err, "kustomize build deploy/k8s")
+	rm, err := k.Run(filesys.MakeFsOnDisk(), dir)
+	require.NoError(t, err, "kustomize build %s", dir)
 	b := &base{}
 	for _, r := range rm.Resources() {
 		y, err := r.AsYAML()
@@ -324,4 +327,29 @@ func zhiboBinary(t *testing.T) string {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "go build ./cmd/zhibo: %s", out)
 	return bin
+}
+
+// The overlay deploy/README.md shows (testdata/overlay) builds on the base: its image, its
+// namespace, and its Secret replacing the placeholders, under the hashed name every
+// workload then refers to.
+func TestOverlay(t *testing.T) {
+	b := buildDir(t, "testdata/overlay")
+	require.Len(t, b.secrets, 1)
+	s := b.secrets[0]
+	require.Equal(t, "live", s.Namespace)
+	require.Empty(t, s.StringData, "the placeholders are gone")
+	require.Equal(t, "overlay-token-signing-key-0123456789", string(s.Data["secret"]))
+	for _, w := range b.workloads() {
+		c := w.template.Spec.Containers[0]
+		require.Equal(t, "registry.example.com/zhibo:v1.2.0", c.Image, w.name)
+		for _, e := range c.Env {
+			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+				require.Equal(t, s.Name, e.ValueFrom.SecretKeyRef.Name, "%s: %s", w.name, e.Name)
+				require.Contains(t, s.Data, e.ValueFrom.SecretKeyRef.Key, "%s: %s", w.name, e.Name)
+			}
+		}
+	}
+	for _, sv := range b.services {
+		require.Equal(t, "live", sv.Namespace)
+	}
 }
