@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
@@ -118,6 +120,7 @@ func TestComposeTopology(t *testing.T) {
 	}
 	bin := testbin.Build(t)
 	ns := queuetest.Namespace(t, tp.nats, "compose") // its cleanup runs after the processes are stopped
+	t.Cleanup(func() { deleteRedisKeys(t, tp.redis, ns+":") })
 	testFlags := []string{"-queue.namespace", ns, "-redis.prefix", ns + ":", "-account.bcrypt_cost", "4",
 		"-gift.initial_balance", "1000", "-log.level", "warn"}
 
@@ -246,6 +249,33 @@ func requireLoopbackListeners(t *testing.T, bin, name string, args, env []string
 	for _, a := range addrs {
 		if a != "" {
 			require.True(t, strings.HasPrefix(a, "127.0.0.1:"), "%s listens on %q", name, a)
+		}
+	}
+}
+
+// deleteRedisKeys removes the keys under prefix that the processes left in Redis.
+func deleteRedisKeys(t *testing.T, addr, prefix string) {
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
+	if err != nil {
+		t.Logf("cleanup: %v", err)
+		return
+	}
+	defer c.Close()
+	ctx := context.Background()
+	var cursor uint64
+	for {
+		e, err := c.Do(ctx, c.B().Scan().Cursor(cursor).Match(prefix+"*").Count(1000).Build()).AsScanEntry()
+		if err != nil {
+			t.Logf("cleanup: scan: %v", err)
+			return
+		}
+		if len(e.Elements) > 0 {
+			if err := c.Do(ctx, c.B().Del().Key(e.Elements...).Build()).Error(); err != nil {
+				t.Logf("cleanup: del: %v", err)
+			}
+		}
+		if cursor = e.Cursor; cursor == 0 {
+			return
 		}
 	}
 }
