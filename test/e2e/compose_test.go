@@ -98,8 +98,8 @@ func (tp *topology) hostPort(host string) string {
 // deploy/compose/compose.yaml (every replica) started from its own command line, environment
 // and mounted config file, rewritten only where an address or a database must be one of this
 // machine (see topology). A few flags are added to every process for the test: its data
-// directory, a queue namespace and Redis prefix of its own, bcrypt cost 4, and 1000 coins per
-// new wallet (the core scenario sends gifts from fresh accounts). Every process must answer
+// directory, a queue namespace and Redis prefix of its own, bcrypt cost 4, log level warn, and
+// 1000 coins per new wallet (the core scenario sends gifts from fresh accounts). Every process must answer
 // its compose health check; then the core scenario runs against the front gateway, with a
 // WebSocket viewer on comet 1 and a raw TCP viewer on comet 2, found through room's host list.
 func TestComposeTopology(t *testing.T) {
