@@ -100,6 +100,24 @@ type App struct {
 
 // New checks the config and the component list; Start does the work.
 func New(cfg config.Config, components []string, log *slog.Logger) (*App, error) {
+	names, err := Plan(cfg, components)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfoGauge())
+	nofile := connlimit.NoFile()
+	total := connlimit.NewTotal(cfg.Conns.Limit(nofile))
+	log.Info("connection cap", "max_total", total.Max(), "rlimit_nofile", nofile, "fd_reserve", cfg.Conns.FDReserve)
+	return &App{cfg: cfg, names: names, log: log, Reg: reg, total: total, reload: newReloader(cfg, reg),
+		rpcm: grpcx.NewMetrics(reg)}, nil
+}
+
+// Plan checks the config and whether the listed components can run on it in one process
+// (every peer local or named, upstreams, a shared queue where a cluster needs one), opening
+// nothing; it returns the components in start order. New and `zhibo config check
+// --components` use it.
+func Plan(cfg config.Config, components []string) ([]string, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -117,13 +135,7 @@ func New(cfg config.Config, components []string, log *slog.Logger) (*App, error)
 	if split && cfg.Queue.URL == "" && slices.ContainsFunc(names, func(n string) bool { c, _ := component(n); return c.Queue }) {
 		return nil, errors.New("a cluster needs one shared queue: set queue.url to the external NATS JetStream")
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfoGauge())
-	nofile := connlimit.NoFile()
-	total := connlimit.NewTotal(cfg.Conns.Limit(nofile))
-	log.Info("connection cap", "max_total", total.Max(), "rlimit_nofile", nofile, "fd_reserve", cfg.Conns.FDReserve)
-	return &App{cfg: cfg, names: names, log: log, Reg: reg, total: total, reload: newReloader(cfg, reg),
-		rpcm: grpcx.NewMetrics(reg)}, nil
+	return names, nil
 }
 
 func (a *App) has(n string) bool { return slices.Contains(a.names, n) }

@@ -30,7 +30,8 @@ Usage:
                                            a demo: new wallets get 1000 coins unless -gift.initial_balance says otherwise
   zhibo serve --components=a,b [flags]     run the named components
   zhibo components                         list the components
-  zhibo config check|print|doc [flags]     validate, print the effective config, or document every setting
+  zhibo config check|print|doc [flags]     validate, print the effective config, or document every setting;
+                                           check --components=a,b also checks those components can run on it
   zhibo config reload -url URL -token T    make a running node re-read its config (see zhibo config reload -h)
   zhibo admin create NAME [-config FILE]   register an operator on a running node and add it to admins (see -h)
   zhibo migrate status|up [flags]          show / apply the schema migrations of each store (see zhibo migrate -h)
@@ -93,11 +94,25 @@ func configCmd(args []string, stdout, stderr io.Writer) error {
 	case "reload":
 		return reloadCmd(args[1:], os.Getenv, stdout, stderr)
 	}
-	cfg, _, err := config.Load("zhibo config "+args[0], args[1:], os.Getenv, stderr, nil)
+	// --components (check only): also check that these components can run on this config in
+	// one process, as `zhibo serve --components` would, so a serve command line can be checked
+	// by swapping "serve" for "config check".
+	var list string
+	cfg, rest, err := config.Load("zhibo config "+args[0], args[1:], os.Getenv, stderr, func(fs *flag.FlagSet) {
+		if args[0] == "check" {
+			fs.StringVar(&list, "components", "", "also check that these components (comma-separated) can run together on this config, as zhibo serve would.")
+		}
+	})
 	if err != nil {
 		return err
 	}
+	if len(rest) > 0 {
+		return fmt.Errorf("unexpected arguments %q", rest)
+	}
 	verr := cfg.Validate()
+	if verr == nil && list != "" {
+		_, verr = Plan(cfg, splitList(list))
+	}
 	switch args[0] {
 	case "check":
 		if verr != nil {
@@ -139,14 +154,20 @@ func loadServe(args []string, getenv func(string) string, stderr io.Writer, pick
 		return cfg, nil, fmt.Errorf("unexpected arguments %q", rest)
 	}
 	if pick {
-		components = nil
-		for _, c := range strings.Split(list, ",") {
-			if c = strings.TrimSpace(c); c != "" {
-				components = append(components, c)
-			}
-		}
+		components = splitList(list)
 	}
 	return cfg, components, nil
+}
+
+// splitList splits a comma-separated list, dropping blanks.
+func splitList(list string) []string {
+	var out []string
+	for _, c := range strings.Split(list, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // demoDefaults are the defaults `zhibo up` changes, before the file, the environment and the

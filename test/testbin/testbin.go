@@ -34,7 +34,8 @@ type Proc struct {
 	Name string
 	Bin  string
 	Args []string
-	URL  string // printed by the process once it serves
+	Env  []string // the process's environment (nil = the test's own)
+	URL  string   // printed by the process once it serves
 	cmd  *exec.Cmd
 }
 
@@ -46,9 +47,17 @@ func Start(t testing.TB, name, bin string, args ...string) *Proc {
 	return p
 }
 
+// StartEnv is Start with env as the process's whole environment.
+func StartEnv(t testing.TB, name, bin string, env []string, args ...string) *Proc {
+	p := &Proc{Name: name, Bin: bin, Args: args, Env: env}
+	p.Restart(t)
+	return p
+}
+
 // Restart starts the process again with the same arguments (after Stop or Kill).
 func (p *Proc) Restart(t testing.TB) {
 	cmd := exec.Command(p.Bin, p.Args...)
+	cmd.Env = p.Env
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	cmd.Stderr = prefixWriter("[" + p.Name + "] ")
