@@ -62,11 +62,13 @@ type App struct {
 	grpc   *grpcx.Server
 	conns  []*grpc.ClientConn // to remote peers
 	rpcm   *grpcx.Metrics     // gRPC server and client metrics of this process
-	total  *connlimit.Total   // connection budget shared by the gateway's and the comet's listeners
-	signer *token.Signer
-	ids    *ids.Generator
-	words  textnorm.Words // the banned words of every user-visible text field, built once
-	exp    *account.ExpPublisher
+	// peerOptions are the options of connections to peers (peerOpts), built on first use.
+	peerOptions []grpcx.Option
+	total       *connlimit.Total // connection budget shared by the gateway's and the comet's listeners
+	signer      *token.Signer
+	ids         *ids.Generator
+	words       textnorm.Words // the banned words of every user-visible text field, built once
+	exp         *account.ExpPublisher
 	// presence is the shared bucket of comet reports (logic writes, jobs read).
 	presence *presence.Table
 	// leases: once-per-cluster work (relays, refreshes, pruning) holds a lease on the queue.

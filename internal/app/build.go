@@ -118,7 +118,11 @@ func joinTargets(ts []string) string {
 
 // dial opens (lazily) a connection to a peer; the app closes it on Stop.
 func (a *App) dial(target string) (*grpc.ClientConn, error) {
-	cc, err := grpcx.Dial(target, grpcx.WithMetrics(a.rpcm))
+	opts, err := a.peerOpts()
+	if err != nil {
+		return nil, err
+	}
+	cc, err := grpcx.Dial(target, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +143,11 @@ func (a *App) dialPeers() error {
 		a.log.Info("peer", "component", c.Name, "target", c.remote(a.cfg.Peers))
 	}
 	if a.cfg.GRPCAddr != "" {
-		a.grpc = grpcx.NewServer(a.cfg.GRPCAddr, a.logger("grpc"), grpcx.WithMetrics(a.rpcm))
+		opts, err := a.grpcServerOpts()
+		if err != nil {
+			return err
+		}
+		a.grpc = grpcx.NewServer(a.cfg.GRPCAddr, a.logger("grpc"), opts...)
 	}
 	return nil
 }
@@ -339,7 +347,11 @@ func buildJob(a *App) (lifecycle, error) {
 		deps.Presence = p
 		deps.Leases = a.leases // several jobs: one consumes, so a room's messages keep their order
 		deps.Dial = func(addr string) (job.Comet, error) {
-			cc, err := grpcx.Dial(addr, grpcx.WithMetrics(a.rpcm))
+			opts, err := a.peerOpts()
+			if err != nil {
+				return nil, err
+			}
+			cc, err := grpcx.Dial(addr, opts...)
 			if err != nil {
 				return nil, err
 			}

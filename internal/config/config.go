@@ -48,6 +48,12 @@ type Config struct {
 	// GRPCAddr is where this process serves its local logic and comet to the rest of a
 	// cluster; empty = no gRPC server (all-in-one needs none).
 	GRPCAddr string `yaml:"grpc_addr"`
+	// GRPCTLSCertFile and GRPCTLSKeyFile, when set, make grpc_addr serve TLS (re-read when they
+	// change); GRPCTLSClientCAFile then also requires every caller to present a certificate
+	// that CA signed (peers.tls_cert_file).
+	GRPCTLSCertFile     string `yaml:"grpc_tls_cert_file"`
+	GRPCTLSKeyFile      string `yaml:"grpc_tls_key_file"`
+	GRPCTLSClientCAFile string `yaml:"grpc_tls_client_ca_file"`
 	// Peers name the components that run in other processes.
 	Peers Peers `yaml:"peers"`
 	// Admins are the user ids allowed to call operator routes (/api/push, /api/admin).
@@ -86,6 +92,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Secret, "secret", "", "key signing user and connection tokens, at least 16 characters (empty = generated into <data_dir>/secret).")
 	fs.Int64Var(&c.Node, "node", 0, "this process's number for id generation, 0..1023, unique within a cluster.")
 	fs.StringVar(&c.GRPCAddr, "grpc_addr", "", "gRPC listen address serving this process's components to the other processes of a cluster (empty = none).")
+	fs.StringVar(&c.GRPCTLSCertFile, "grpc_tls_cert_file", "", "PEM certificate of grpc_addr: TLS between components when set with grpc_tls_key_file (peers then need peers.tls_ca_file).")
+	fs.StringVar(&c.GRPCTLSKeyFile, "grpc_tls_key_file", "", "PEM private key of grpc_tls_cert_file.")
+	fs.StringVar(&c.GRPCTLSClientCAFile, "grpc_tls_client_ca_file", "", "with grpc TLS: callers must present a certificate this CA signed (peers.tls_cert_file); empty = any caller.")
 	c.Peers.RegisterFlags(fs, "peers.")
 	fs.Func("admins", "user ids allowed to call operator routes (/api/push, /api/admin), comma-separated (empty = nobody).", func(v string) error {
 		c.Admins = nil
@@ -137,6 +146,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Secret != "" && len(c.Secret) < 16 {
 		errs = append(errs, errors.New("secret must be at least 16 characters"))
+	}
+	if (c.GRPCTLSCertFile == "") != (c.GRPCTLSKeyFile == "") {
+		errs = append(errs, errors.New("grpc_tls_cert_file and grpc_tls_key_file go together"))
+	}
+	if c.GRPCTLSClientCAFile != "" && c.GRPCTLSCertFile == "" {
+		errs = append(errs, errors.New("grpc_tls_client_ca_file needs grpc_tls_cert_file (client certificates are checked over TLS)"))
 	}
 	for _, w := range c.BannedWords {
 		if strings.ContainsRune(w, ',') {
@@ -191,10 +206,21 @@ type Peers struct {
 	// token, a user or a room (0 = ask every time). A revoked token or a changed room is seen
 	// here at most this late.
 	CacheTTL time.Duration `yaml:"cache_ttl"`
+	// TLSCAFile, when set, makes every call to a peer TLS, trusting the peers' certificates
+	// this CA signed (the peers serve grpc_tls_cert_file). The name checked is the target's
+	// host (dns:///zhibo-room:9000 → zhibo-room).
+	TLSCAFile string `yaml:"tls_ca_file"`
+	// TLSCertFile and TLSKeyFile are this process's client certificate, for peers that
+	// require one (grpc_tls_client_ca_file).
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
 }
 
 // RegisterFlags binds the peers to flags under prefix.
 func (p *Peers) RegisterFlags(fs *flag.FlagSet, prefix string) {
+	fs.StringVar(&p.TLSCAFile, prefix+"tls_ca_file", "", "PEM CA that signed the peers' gRPC certificates: calls to peers use TLS when set.")
+	fs.StringVar(&p.TLSCertFile, prefix+"tls_cert_file", "", "PEM client certificate presented to peers that require one (with tls_ca_file).")
+	fs.StringVar(&p.TLSKeyFile, prefix+"tls_key_file", "", "PEM private key of tls_cert_file.")
 	fs.DurationVar(&p.CacheTTL, prefix+"cache_ttl", time.Second, "how long answers of a remote account (tokens, users) and room (rooms) are kept (0 = no cache).")
 	fs.StringVar(&p.Account, prefix+"account", "", "gRPC target of a remote account, host:port or dns:///name:port (empty = account runs here, or none).")
 	fs.StringVar(&p.Room, prefix+"room", "", "gRPC target of a remote room, host:port or dns:///name:port (empty = room runs here).")
@@ -214,6 +240,12 @@ func (p *Peers) RegisterFlags(fs *flag.FlagSet, prefix string) {
 
 // Validate checks the peers.
 func (p *Peers) Validate() error {
+	if (p.TLSCertFile == "") != (p.TLSKeyFile == "") {
+		return errors.New("peers.tls_cert_file and peers.tls_key_file go together")
+	}
+	if p.TLSCertFile != "" && p.TLSCAFile == "" {
+		return errors.New("peers.tls_cert_file needs peers.tls_ca_file (a client certificate is only sent over TLS)")
+	}
 	for _, c := range append([]string{p.Account, p.Room, p.Gift, p.Danmaku, p.Logic}, p.Comets...) {
 		if strings.ContainsAny(c, " \t") {
 			return fmt.Errorf("peers: bad target %q", c)

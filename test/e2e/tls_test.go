@@ -2,21 +2,11 @@ package e2e
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,61 +14,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zhibo-live/zhibo/internal/config"
+	"github.com/zhibo-live/zhibo/internal/platform/tlsx/tlsxtest"
 	"github.com/zhibo-live/zhibo/internal/viewer"
 )
-
-// testCA signs server certificates for 127.0.0.1.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pool *x509.CertPool
-}
-
-func newTestCA(t *testing.T) *testCA {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "zhibo test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
-		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	cert, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &testCA{cert: cert, key: key, pool: pool}
-}
-
-// issue writes a certificate for 127.0.0.1 named cn, and its key, to dir/name.{crt,key}.
-func (ca *testCA) issue(t *testing.T, dir, name, cn string, serial int64) (certFile, keyFile string) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	require.NoError(t, err)
-	kb, err := x509.MarshalECPrivateKey(key)
-	require.NoError(t, err)
-	certFile, keyFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
-	// Key first, then certificate: a reader that sees the new certificate sees its key.
-	writeAtomic(t, keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}))
-	writeAtomic(t, certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-	return certFile, keyFile
-}
-
-func writeAtomic(t *testing.T, path string, b []byte) {
-	require.NoError(t, os.WriteFile(path+".tmp", b, 0o600))
-	require.NoError(t, os.Rename(path+".tmp", path))
-}
 
 // With TLS on the HTTP and raw TCP listeners, the API answers over HTTPS, viewers connect
 // over WSS and over TLS on TCP and receive a comment; plain HTTP is refused; a renewed
 // certificate on disk is served to the next connection without a restart.
 func TestTLSOnEveryListener(t *testing.T) {
-	ca := newTestCA(t)
 	dir := t.TempDir()
-	certFile, keyFile := ca.issue(t, dir, "server", "first", 2)
+	ca := tlsxtest.NewCA(t, dir)
+	certFile, keyFile := ca.Issue(t, dir, "server", "first", false)
 	n := startAllInOne(t, func(c *config.Config) {
 		c.Gateway.TLSCertFile, c.Gateway.TLSKeyFile = certFile, keyFile
 		c.Comet.TLSCertFile, c.Comet.TLSKeyFile = certFile, keyFile
@@ -86,7 +32,7 @@ func TestTLSOnEveryListener(t *testing.T) {
 	})
 	host := strings.TrimPrefix(n.URL, "http://")
 	base := "https://" + host
-	tlsCfg := &tls.Config{RootCAs: ca.pool}
+	tlsCfg := &tls.Config{RootCAs: ca.Pool}
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg}}
 	call := func(method, path, tok string, body, out any) int {
 		t.Helper()
@@ -162,11 +108,11 @@ func TestTLSOnEveryListener(t *testing.T) {
 	require.Equal(t, "first", peer(host))
 	require.Equal(t, "first", peer(n.TCPAddr))
 	time.Sleep(10 * time.Millisecond) // a later modification time than the first files
-	ca.issue(t, dir, "server", "renewed", 3)
+	ca.Issue(t, dir, "server", "renewed", false)
 	require.Eventually(t, func() bool { return peer(host) == "renewed" && peer(n.TCPAddr) == "renewed" },
 		5*time.Second, 100*time.Millisecond, "the renewed certificate is served without a restart")
 	// A broken renewal keeps the good certificate.
-	writeAtomic(t, certFile, []byte("not a certificate"))
+	tlsxtest.WriteAtomic(t, certFile, []byte("not a certificate"))
 	time.Sleep(1100 * time.Millisecond)
 	require.Equal(t, "renewed", peer(host))
 }

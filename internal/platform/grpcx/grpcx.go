@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
@@ -50,7 +51,11 @@ func NewServer(addr string, log *slog.Logger, opts ...Option) *Server {
 	if o.metrics != nil {
 		unary = append([]grpc.UnaryServerInterceptor{o.metrics.server.UnaryServerInterceptor()}, unary...)
 	}
-	s.Server = grpc.NewServer(
+	serverOpts := []grpc.ServerOption{}
+	if o.tls != nil {
+		serverOpts = append(serverOpts, grpc.Creds(credentials.NewTLS(o.tls)))
+	}
+	s.Server = grpc.NewServer(append(serverOpts,
 		// Each call is a span of the caller's trace (or of a new one), so the handler's log
 		// lines carry a trace id either way.
 		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(obs.TracerProvider()),
@@ -58,7 +63,7 @@ func NewServer(addr string, log *slog.Logger, opts ...Option) *Server {
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-	)
+	)...)
 	return s
 }
 
@@ -206,12 +211,15 @@ func FromStatus(err error) error {
 // Dial opens a client connection to a peer; it connects lazily and reconnects by itself.
 func Dial(target string, opts ...Option) (*grpc.ClientConn, error) {
 	o := apply(opts)
-	dialOpts := []grpc.DialOption{}
+	creds := insecure.NewCredentials()
+	if o.tls != nil {
+		creds = credentials.NewTLS(o.tls)
+	}
+	dialOpts := []grpc.DialOption{grpc.WithTransportCredentials(creds)}
 	if o.metrics != nil {
 		dialOpts = append(dialOpts, grpc.WithChainUnaryInterceptor(o.metrics.client.UnaryClientInterceptor()))
 	}
 	cc, err := grpc.NewClient(target, append(dialOpts,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`),
 		// A peer that restarts is reached again within about a second, not after gRPC's

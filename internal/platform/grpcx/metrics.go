@@ -1,6 +1,8 @@
 package grpcx
 
 import (
+	"crypto/tls"
+
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -29,10 +31,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // Option configures a Server or a client connection.
 type Option func(*options)
 
-type options struct{ metrics *Metrics }
+type options struct {
+	metrics *Metrics
+	tls     *tls.Config
+}
 
 // WithMetrics counts the server's or the connection's calls in m.
 func WithMetrics(m *Metrics) Option { return func(o *options) { o.metrics = m } }
+
+// WithTLS makes the server serve, or the connection call, over TLS with c.
+func WithTLS(c *tls.Config) Option { return func(o *options) { o.tls = c } }
 
 func apply(opts []Option) options {
 	var o options

@@ -114,3 +114,16 @@ func ExpiryGauge(listener string, c *Certs) prometheus.Collector {
 		ConstLabels: prometheus.Labels{"listener": listener},
 	}, func() float64 { return float64(c.NotAfter().Unix()) })
 }
+
+// Pool reads the PEM certificates of a CA file.
+func Pool(file string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	p := x509.NewCertPool()
+	if !p.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("tls: %s holds no PEM certificate", file)
+	}
+	return p, nil
+}
