@@ -34,6 +34,7 @@ Usage:
                                            check --components=a,b also checks those components can run on it
   zhibo config reload -url URL -token T    make a running node re-read its config (see zhibo config reload -h)
   zhibo admin create NAME [-config FILE]   register an operator on a running node and add it to admins (see -h)
+  zhibo backup -out DIR [flags]            copy a running node's SQLite stores and signing key (see -h)
   zhibo migrate status|up [flags]          show / apply the schema migrations of each store (see zhibo migrate -h)
   zhibo bench fanout [flags]               load-test a zhibo on this machine (see zhibo bench fanout -h)
   zhibo bench hot read|gifts [flags]       hot-key read storm / gift storm on one anchor (see -h)
@@ -63,6 +64,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		err = bench.Main(args[1:], stdout, stderr)
 	case "migrate":
 		err = migrateCmd(args[1:], stdout, stderr)
+	case "backup":
+		err = backupCmd(args[1:], stdout, stderr)
 	case "admin":
 		err = adminCmd(args[1:], os.Stdin, stdout, stderr)
 	case "version", "-version", "--version":

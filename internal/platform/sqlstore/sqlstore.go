@@ -286,3 +286,19 @@ func (o Own) Over(shared Config) Config {
 	}
 	return c
 }
+
+// BackupTo writes a consistent copy of an SQLite store into the new file path while it stays
+// in use (VACUUM INTO: one read transaction, compacted, WAL folded in). MySQL stores are
+// backed up with the database's own tools.
+func (db *DB) BackupTo(ctx context.Context, path string) error {
+	if db.Dialect != SQLite {
+		return errors.New("backup: only SQLite stores are copied here; use mysqldump or mariadb-backup for MySQL")
+	}
+	if _, err := os.Stat(path); err == nil {
+		return fmt.Errorf("backup: %s already exists", path)
+	}
+	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", path); err != nil {
+		return fmt.Errorf("backup to %s: %w", path, err)
+	}
+	return os.Chmod(path, 0o600)
+}
