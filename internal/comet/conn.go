@@ -107,6 +107,15 @@ const (
 	fdNone    = -2 // the connection has no descriptor a poller can watch
 )
 
+// remote names the client in log lines: the address a trusted proxy gave for a WebSocket
+// (gateway.trusted_proxies), else the socket's peer.
+func (c *conn) remote() string {
+	if c.ip != "" {
+		return c.ip
+	}
+	return c.nc.RemoteAddr().String()
+}
+
 func newConn(nc net.Conn, isWS bool) *conn {
 	return &conn{nc: nc, ws: isWS, idx: -1, fd: fdUnknown, raw: rawConn(nc)}
 }

@@ -101,7 +101,7 @@ func (p *poller) park(c *conn) bool {
 	}
 	if err := unix.EpollCtl(p.epfd, op, int(c.fd), &ev); err != nil {
 		p.s.log.Warn("comet poller refused a connection; it keeps a reader goroutine",
-			"remote", c.nc.RemoteAddr().String(), "err", os.NewSyscallError("epoll_ctl", err))
+			"remote", c.remote(), "err", os.NewSyscallError("epoll_ctl", err))
 		return false
 	}
 	c.inSet = true

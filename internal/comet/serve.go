@@ -44,7 +44,7 @@ func (s *Service) serveWS(w http.ResponseWriter, r *http.Request) {
 		if nc != nil {
 			_ = nc.Close()
 		}
-		s.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
+		s.log.Debug("websocket upgrade failed", "remote", ip, "err", err)
 		return
 	}
 	// Bytes the HTTP server already buffered belong to the first frame; keep
@@ -170,7 +170,7 @@ func (s *Service) capSendBuffer(c *conn) {
 		return
 	}
 	if err := wb.SetWriteBuffer(s.cfg.SendBuffer); err != nil {
-		s.log.Debug("comet send buffer not set", "remote", c.nc.RemoteAddr().String(), "err", err)
+		s.log.Debug("comet send buffer not set", "remote", c.remote(), "err", err)
 	}
 }
 
@@ -316,7 +316,7 @@ func (s *Service) readFailed(c *conn, err error, timeoutReason string) {
 		s.protoError(c, protoWSFrame, err)
 	default:
 		if c.close(closePeer) {
-			s.log.Debug("connection closed", "remote", c.nc.RemoteAddr().String(), "room", c.roomID, "uid", c.uid, "err", err)
+			s.log.Debug("connection closed", "remote", c.remote(), "room", c.roomID, "uid", c.uid, "err", err)
 		}
 	}
 }
@@ -327,7 +327,7 @@ func (s *Service) drop(c *conn, reason string, err error) {
 		return
 	}
 	s.m.dropped.WithLabelValues(reason).Inc()
-	s.log.Info("connection dropped", "reason", reason, "remote", c.nc.RemoteAddr().String(),
+	s.log.Info("connection dropped", "reason", reason, "remote", c.remote(),
 		"room", c.roomID, "uid", c.uid, "err", err)
 }
 
@@ -337,6 +337,6 @@ func (s *Service) protoError(c *conn, reason string, err error) {
 		return
 	}
 	s.m.protoErrors.WithLabelValues(reason).Inc()
-	s.log.Info("connection protocol error", "reason", reason, "remote", c.nc.RemoteAddr().String(),
+	s.log.Info("connection protocol error", "reason", reason, "remote", c.remote(),
 		"room", c.roomID, "uid", c.uid, "err", err)
 }
