@@ -23,4 +23,12 @@ type Client interface {
 	Get(ctx context.Context, id int64) (Room, error)
 	// SetTag records that the room has (on) or no longer has a business module, e.g. "gift_rank".
 	SetTag(ctx context.Context, id int64, tag string, on bool) error
+	// StreamRoom returns the id of the room whose current stream key is key (ErrBadStreamKey
+	// when none: a wrong key, or one rotated away). The media component asks it on publish
+	// and again while the stream lasts.
+	StreamRoom(ctx context.Context, key string) (int64, error)
+	// SetStreamLive sets a room live or preparing because its video started or stopped,
+	// without an owner check (the media component is the caller); the room's viewers get
+	// LIVE or PREPARING when the status changes. Idempotent.
+	SetStreamLive(ctx context.Context, id int64, on bool) error
 }

@@ -361,6 +361,190 @@ func (*SetTagResponse) Descriptor() ([]byte, []int) {
 	return file_room_v1_room_proto_rawDescGZIP(), []int{3}
 }
 
+// StreamRoomRequest carries a stream key as an encoder sent it.
+type StreamRoomRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// key is the stream key.
+	Key           string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamRoomRequest) Reset() {
+	*x = StreamRoomRequest{}
+	mi := &file_room_v1_room_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamRoomRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamRoomRequest) ProtoMessage() {}
+
+func (x *StreamRoomRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_room_v1_room_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamRoomRequest.ProtoReflect.Descriptor instead.
+func (*StreamRoomRequest) Descriptor() ([]byte, []int) {
+	return file_room_v1_room_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *StreamRoomRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+// StreamRoomResponse names the room the key belongs to.
+type StreamRoomResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// room_id is the room whose current stream key matched.
+	RoomId        int64 `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamRoomResponse) Reset() {
+	*x = StreamRoomResponse{}
+	mi := &file_room_v1_room_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamRoomResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamRoomResponse) ProtoMessage() {}
+
+func (x *StreamRoomResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_room_v1_room_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamRoomResponse.ProtoReflect.Descriptor instead.
+func (*StreamRoomResponse) Descriptor() ([]byte, []int) {
+	return file_room_v1_room_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *StreamRoomResponse) GetRoomId() int64 {
+	if x != nil {
+		return x.RoomId
+	}
+	return 0
+}
+
+// SetStreamLiveRequest sets the live status of a room from its video.
+type SetStreamLiveRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// room_id is the room to change.
+	RoomId int64 `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// live is true when the video started, false when it stopped.
+	Live          bool `protobuf:"varint,2,opt,name=live,proto3" json:"live,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetStreamLiveRequest) Reset() {
+	*x = SetStreamLiveRequest{}
+	mi := &file_room_v1_room_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetStreamLiveRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetStreamLiveRequest) ProtoMessage() {}
+
+func (x *SetStreamLiveRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_room_v1_room_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetStreamLiveRequest.ProtoReflect.Descriptor instead.
+func (*SetStreamLiveRequest) Descriptor() ([]byte, []int) {
+	return file_room_v1_room_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SetStreamLiveRequest) GetRoomId() int64 {
+	if x != nil {
+		return x.RoomId
+	}
+	return 0
+}
+
+func (x *SetStreamLiveRequest) GetLive() bool {
+	if x != nil {
+		return x.Live
+	}
+	return false
+}
+
+// SetStreamLiveResponse is empty; it exists so fields can be added without breaking callers.
+type SetStreamLiveResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetStreamLiveResponse) Reset() {
+	*x = SetStreamLiveResponse{}
+	mi := &file_room_v1_room_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetStreamLiveResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetStreamLiveResponse) ProtoMessage() {}
+
+func (x *SetStreamLiveResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_room_v1_room_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetStreamLiveResponse.ProtoReflect.Descriptor instead.
+func (*SetStreamLiveResponse) Descriptor() ([]byte, []int) {
+	return file_room_v1_room_proto_rawDescGZIP(), []int{7}
+}
+
 var File_room_v1_room_proto protoreflect.FileDescriptor
 
 const file_room_v1_room_proto_rawDesc = "" +
@@ -389,15 +573,26 @@ const file_room_v1_room_proto_rawDesc = "" +
 	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12\x10\n" +
 	"\x03tag\x18\x02 \x01(\tR\x03tag\x12\x0e\n" +
 	"\x02on\x18\x03 \x01(\bR\x02on\"\x10\n" +
-	"\x0eSetTagResponse*Z\n" +
+	"\x0eSetTagResponse\"%\n" +
+	"\x11StreamRoomRequest\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\"-\n" +
+	"\x12StreamRoomResponse\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\"C\n" +
+	"\x14SetStreamLiveRequest\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12\x12\n" +
+	"\x04live\x18\x02 \x01(\bR\x04live\"\x17\n" +
+	"\x15SetStreamLiveResponse*Z\n" +
 	"\n" +
 	"LiveStatus\x12\x1b\n" +
 	"\x17LIVE_STATUS_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15LIVE_STATUS_PREPARING\x10\x01\x12\x14\n" +
-	"\x10LIVE_STATUS_LIVE\x10\x022\x93\x01\n" +
+	"\x10LIVE_STATUS_LIVE\x10\x022\xc2\x02\n" +
 	"\vRoomService\x12=\n" +
 	"\aGetRoom\x12\x1d.zhibo.room.v1.GetRoomRequest\x1a\x13.zhibo.room.v1.Room\x12E\n" +
-	"\x06SetTag\x12\x1c.zhibo.room.v1.SetTagRequest\x1a\x1d.zhibo.room.v1.SetTagResponseB6Z4github.com/zhibo-live/zhibo/api/proto/room/v1;roomv1b\x06proto3"
+	"\x06SetTag\x12\x1c.zhibo.room.v1.SetTagRequest\x1a\x1d.zhibo.room.v1.SetTagResponse\x12Q\n" +
+	"\n" +
+	"StreamRoom\x12 .zhibo.room.v1.StreamRoomRequest\x1a!.zhibo.room.v1.StreamRoomResponse\x12Z\n" +
+	"\rSetStreamLive\x12#.zhibo.room.v1.SetStreamLiveRequest\x1a$.zhibo.room.v1.SetStreamLiveResponseB6Z4github.com/zhibo-live/zhibo/api/proto/room/v1;roomv1b\x06proto3"
 
 var (
 	file_room_v1_room_proto_rawDescOnce sync.Once
@@ -412,22 +607,30 @@ func file_room_v1_room_proto_rawDescGZIP() []byte {
 }
 
 var file_room_v1_room_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_room_v1_room_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_room_v1_room_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_room_v1_room_proto_goTypes = []any{
-	(LiveStatus)(0),        // 0: zhibo.room.v1.LiveStatus
-	(*Room)(nil),           // 1: zhibo.room.v1.Room
-	(*GetRoomRequest)(nil), // 2: zhibo.room.v1.GetRoomRequest
-	(*SetTagRequest)(nil),  // 3: zhibo.room.v1.SetTagRequest
-	(*SetTagResponse)(nil), // 4: zhibo.room.v1.SetTagResponse
+	(LiveStatus)(0),               // 0: zhibo.room.v1.LiveStatus
+	(*Room)(nil),                  // 1: zhibo.room.v1.Room
+	(*GetRoomRequest)(nil),        // 2: zhibo.room.v1.GetRoomRequest
+	(*SetTagRequest)(nil),         // 3: zhibo.room.v1.SetTagRequest
+	(*SetTagResponse)(nil),        // 4: zhibo.room.v1.SetTagResponse
+	(*StreamRoomRequest)(nil),     // 5: zhibo.room.v1.StreamRoomRequest
+	(*StreamRoomResponse)(nil),    // 6: zhibo.room.v1.StreamRoomResponse
+	(*SetStreamLiveRequest)(nil),  // 7: zhibo.room.v1.SetStreamLiveRequest
+	(*SetStreamLiveResponse)(nil), // 8: zhibo.room.v1.SetStreamLiveResponse
 }
 var file_room_v1_room_proto_depIdxs = []int32{
 	0, // 0: zhibo.room.v1.Room.live_status:type_name -> zhibo.room.v1.LiveStatus
 	2, // 1: zhibo.room.v1.RoomService.GetRoom:input_type -> zhibo.room.v1.GetRoomRequest
 	3, // 2: zhibo.room.v1.RoomService.SetTag:input_type -> zhibo.room.v1.SetTagRequest
-	1, // 3: zhibo.room.v1.RoomService.GetRoom:output_type -> zhibo.room.v1.Room
-	4, // 4: zhibo.room.v1.RoomService.SetTag:output_type -> zhibo.room.v1.SetTagResponse
-	3, // [3:5] is the sub-list for method output_type
-	1, // [1:3] is the sub-list for method input_type
+	5, // 3: zhibo.room.v1.RoomService.StreamRoom:input_type -> zhibo.room.v1.StreamRoomRequest
+	7, // 4: zhibo.room.v1.RoomService.SetStreamLive:input_type -> zhibo.room.v1.SetStreamLiveRequest
+	1, // 5: zhibo.room.v1.RoomService.GetRoom:output_type -> zhibo.room.v1.Room
+	4, // 6: zhibo.room.v1.RoomService.SetTag:output_type -> zhibo.room.v1.SetTagResponse
+	6, // 7: zhibo.room.v1.RoomService.StreamRoom:output_type -> zhibo.room.v1.StreamRoomResponse
+	8, // 8: zhibo.room.v1.RoomService.SetStreamLive:output_type -> zhibo.room.v1.SetStreamLiveResponse
+	5, // [5:9] is the sub-list for method output_type
+	1, // [1:5] is the sub-list for method input_type
 	1, // [1:1] is the sub-list for extension type_name
 	1, // [1:1] is the sub-list for extension extendee
 	0, // [0:1] is the sub-list for field type_name
@@ -444,7 +647,7 @@ func file_room_v1_room_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_room_v1_room_proto_rawDesc), len(file_room_v1_room_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   4,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

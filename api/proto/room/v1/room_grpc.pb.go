@@ -23,8 +23,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RoomService_GetRoom_FullMethodName = "/zhibo.room.v1.RoomService/GetRoom"
-	RoomService_SetTag_FullMethodName  = "/zhibo.room.v1.RoomService/SetTag"
+	RoomService_GetRoom_FullMethodName       = "/zhibo.room.v1.RoomService/GetRoom"
+	RoomService_SetTag_FullMethodName        = "/zhibo.room.v1.RoomService/SetTag"
+	RoomService_StreamRoom_FullMethodName    = "/zhibo.room.v1.RoomService/StreamRoom"
+	RoomService_SetStreamLive_FullMethodName = "/zhibo.room.v1.RoomService/SetStreamLive"
 )
 
 // RoomServiceClient is the client API for RoomService service.
@@ -39,6 +41,14 @@ type RoomServiceClient interface {
 	// SetTag adds or removes a TAG, which tells the page which business modules the room has
 	// (e.g. "gift_rank"). Idempotent. NOT_FOUND for an unknown room.
 	SetTag(ctx context.Context, in *SetTagRequest, opts ...grpc.CallOption) (*SetTagResponse, error)
+	// StreamRoom returns the room whose current stream key is the one given: the media
+	// component asks it when an encoder publishes. PERMISSION_DENIED when no room has that key
+	// (wrong, or rotated away).
+	StreamRoom(ctx context.Context, in *StreamRoomRequest, opts ...grpc.CallOption) (*StreamRoomResponse, error)
+	// SetStreamLive sets a room live or preparing because its video started or stopped; the
+	// room's viewers get LIVE or PREPARING when the status changes. Idempotent. NOT_FOUND for an
+	// unknown room.
+	SetStreamLive(ctx context.Context, in *SetStreamLiveRequest, opts ...grpc.CallOption) (*SetStreamLiveResponse, error)
 }
 
 type roomServiceClient struct {
@@ -69,6 +79,26 @@ func (c *roomServiceClient) SetTag(ctx context.Context, in *SetTagRequest, opts 
 	return out, nil
 }
 
+func (c *roomServiceClient) StreamRoom(ctx context.Context, in *StreamRoomRequest, opts ...grpc.CallOption) (*StreamRoomResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StreamRoomResponse)
+	err := c.cc.Invoke(ctx, RoomService_StreamRoom_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *roomServiceClient) SetStreamLive(ctx context.Context, in *SetStreamLiveRequest, opts ...grpc.CallOption) (*SetStreamLiveResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetStreamLiveResponse)
+	err := c.cc.Invoke(ctx, RoomService_SetStreamLive_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RoomServiceServer is the server API for RoomService service.
 // All implementations must embed UnimplementedRoomServiceServer
 // for forward compatibility.
@@ -81,6 +111,14 @@ type RoomServiceServer interface {
 	// SetTag adds or removes a TAG, which tells the page which business modules the room has
 	// (e.g. "gift_rank"). Idempotent. NOT_FOUND for an unknown room.
 	SetTag(context.Context, *SetTagRequest) (*SetTagResponse, error)
+	// StreamRoom returns the room whose current stream key is the one given: the media
+	// component asks it when an encoder publishes. PERMISSION_DENIED when no room has that key
+	// (wrong, or rotated away).
+	StreamRoom(context.Context, *StreamRoomRequest) (*StreamRoomResponse, error)
+	// SetStreamLive sets a room live or preparing because its video started or stopped; the
+	// room's viewers get LIVE or PREPARING when the status changes. Idempotent. NOT_FOUND for an
+	// unknown room.
+	SetStreamLive(context.Context, *SetStreamLiveRequest) (*SetStreamLiveResponse, error)
 	mustEmbedUnimplementedRoomServiceServer()
 }
 
@@ -96,6 +134,12 @@ func (UnimplementedRoomServiceServer) GetRoom(context.Context, *GetRoomRequest) 
 }
 func (UnimplementedRoomServiceServer) SetTag(context.Context, *SetTagRequest) (*SetTagResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetTag not implemented")
+}
+func (UnimplementedRoomServiceServer) StreamRoom(context.Context, *StreamRoomRequest) (*StreamRoomResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method StreamRoom not implemented")
+}
+func (UnimplementedRoomServiceServer) SetStreamLive(context.Context, *SetStreamLiveRequest) (*SetStreamLiveResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetStreamLive not implemented")
 }
 func (UnimplementedRoomServiceServer) mustEmbedUnimplementedRoomServiceServer() {}
 func (UnimplementedRoomServiceServer) testEmbeddedByValue()                     {}
@@ -154,6 +198,42 @@ func _RoomService_SetTag_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RoomService_StreamRoom_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StreamRoomRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RoomServiceServer).StreamRoom(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RoomService_StreamRoom_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RoomServiceServer).StreamRoom(ctx, req.(*StreamRoomRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RoomService_SetStreamLive_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetStreamLiveRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RoomServiceServer).SetStreamLive(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RoomService_SetStreamLive_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RoomServiceServer).SetStreamLive(ctx, req.(*SetStreamLiveRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RoomService_ServiceDesc is the grpc.ServiceDesc for RoomService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -168,6 +248,14 @@ var RoomService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetTag",
 			Handler:    _RoomService_SetTag_Handler,
+		},
+		{
+			MethodName: "StreamRoom",
+			Handler:    _RoomService_StreamRoom_Handler,
+		},
+		{
+			MethodName: "SetStreamLive",
+			Handler:    _RoomService_SetStreamLive_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
