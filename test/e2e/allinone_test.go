@@ -24,6 +24,7 @@ func startAllInOne(t *testing.T, mods ...func(*config.Config)) Node {
 	cfg.Gateway.HTTPAddr = "127.0.0.1:0"
 	cfg.Gateway.RatePerIP = 0
 	cfg.Comet.TCPAddr = "127.0.0.1:0"
+	cfg.Media.RTMPAddr = "127.0.0.1:0"
 	cfg.Comet.ReportInterval = 100 * time.Millisecond
 	cfg.Logic.CountInterval = 200 * time.Millisecond
 	cfg.Account.BcryptCost = 4
