@@ -8,9 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -57,77 +54,6 @@ func start(t testing.TB, edit func(*Config)) *env {
 		require.NoError(t, s.Stop(context.Background()))
 	})
 	return &env{s: s, rooms: rooms, rtmp: "rtmp://" + s.RTMPAddr().String() + "/live", http: srv.URL}
-}
-
-// needFFmpeg skips the test when ffmpeg or ffprobe is missing (.ci/run installs them).
-func needFFmpeg(t testing.TB) {
-	for _, bin := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("%s not installed (apt-get install ffmpeg; .ci/run installs it)", bin)
-		}
-	}
-}
-
-// publisher is an ffmpeg pushing a generated stream (small picture, 1 s GOP, AAC sine).
-type publisher struct {
-	cmd  *exec.Cmd
-	out  strings.Builder
-	done chan error
-}
-
-// publish pushes seconds of test video to url (rtmp://…/live/NAME).
-func publish(t testing.TB, url string, seconds int, extra ...string) *publisher {
-	args := []string{"-hide_banner", "-loglevel", "error", "-re",
-		"-f", "lavfi", "-i", "testsrc=size=320x240:rate=30", "-f", "lavfi", "-i", "sine=frequency=440",
-		"-t", fmt.Sprint(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "30",
-		"-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k"}
-	args = append(append(args, extra...), "-f", "flv", url)
-	p := &publisher{cmd: exec.Command("ffmpeg", args...), done: make(chan error, 1)}
-	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
-	require.NoError(t, p.cmd.Start())
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		p.done <- nil
-	})
-	return p
-}
-
-// wait returns ffmpeg's exit error, failing the test if it runs past limit.
-func (p *publisher) wait(t testing.TB, limit time.Duration) error {
-	select {
-	case err := <-p.done:
-		p.done <- err
-		return err
-	case <-time.After(limit):
-		t.Fatalf("ffmpeg still running after %s", limit)
-		return nil
-	}
-}
-
-// running reports whether ffmpeg has not exited yet.
-func (p *publisher) running() bool {
-	select {
-	case err := <-p.done:
-		p.done <- err
-		return false
-	default:
-		return true
-	}
-}
-
-// probe runs ffprobe on url and returns the distinct codec names of its streams, sorted
-// (HLS lists each stream again under its program).
-func probe(t testing.TB, url string) []string {
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-rw_timeout", "5000000",
-		"-show_entries", "stream=codec_name", "-of", "csv=p=0", url).CombinedOutput()
-	require.NoError(t, err, "ffprobe %s: %s", url, out)
-	codecs := strings.Fields(string(out))
-	slices.Sort(codecs)
-	return slices.Compact(codecs)
 }
 
 // publishing waits until room publishes (or, with want false, no longer does).

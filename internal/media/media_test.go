@@ -10,22 +10,27 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zhibo-live/zhibo/internal/media/mediatest"
 	"github.com/zhibo-live/zhibo/internal/room/roomtest"
 )
+
+// small is the picture the tests here publish: the path is the same as at 720p, the CPU
+// shared with the other tests is not (test/e2e publishes 720p).
+const small = "320x240"
 
 // TestPublishAndPlay: a stream published with the room's key plays as HTTP-FLV and HLS with
 // H.264 and AAC; the room goes live at the start and preparing one grace after the end.
 func TestPublishAndPlay(t *testing.T) {
-	needFFmpeg(t)
+	mediatest.NeedFFmpeg(t)
 	e := start(t, nil)
 	key := e.rooms.Add(7)
-	p := publish(t, e.rtmp+"/"+key, 5)
+	p := mediatest.Publish(t, e.rtmp+"/"+key, small, 5)
 	e.publishing(t, 7, true)
 	require.Eventually(t, func() bool { return e.rooms.Live(7) }, 3*time.Second, 10*time.Millisecond)
 
-	require.Equal(t, []string{"aac", "h264"}, probe(t, e.http+"/live/7.flv"))
+	require.Equal(t, []string{"aac", "h264"}, mediatest.Probe(t, e.http+"/live/7.flv"))
 	require.Eventually(t, func() bool { return get(t, e.http+"/hls/7.m3u8") == 200 }, 5*time.Second, 50*time.Millisecond)
-	require.Equal(t, []string{"aac", "h264"}, probe(t, e.http+"/hls/7.m3u8"))
+	require.Equal(t, []string{"aac", "h264"}, mediatest.Probe(t, e.http+"/hls/7.m3u8"))
 	require.Equal(t, 1.0, testutil.ToFloat64(e.s.m.streams))
 	st := status(t, e.http, 7)
 	require.True(t, st.Publishing)
@@ -35,7 +40,7 @@ func TestPublishAndPlay(t *testing.T) {
 	require.Positive(t, testutil.ToFloat64(e.s.m.out.WithLabelValues("flv")))
 	require.Positive(t, testutil.ToFloat64(e.s.m.out.WithLabelValues("hls")))
 
-	require.NoError(t, p.wait(t, 15*time.Second), p.out.String())
+	require.NoError(t, p.Wait(t, 15*time.Second), p.Output())
 	e.publishing(t, 7, false)
 	require.Equal(t, 404, get(t, e.http+"/live/7.flv"), "an ended stream is gone at once")
 	require.Eventually(t, func() bool { return !e.rooms.Live(7) }, 3*time.Second, 10*time.Millisecond)
@@ -46,49 +51,49 @@ func TestPublishAndPlay(t *testing.T) {
 // TestReconnectWithinGrace: an encoder that comes back within the grace keeps the room live
 // without a PREPARING / LIVE flap.
 func TestReconnectWithinGrace(t *testing.T) {
-	needFFmpeg(t)
+	mediatest.NeedFFmpeg(t)
 	e := start(t, func(c *Config) { c.OfflineGrace = 5 * time.Second })
 	key := e.rooms.Add(3)
-	p := publish(t, e.rtmp+"/"+key, 1)
+	p := mediatest.Publish(t, e.rtmp+"/"+key, small, 1)
 	e.publishing(t, 3, true)
-	require.NoError(t, p.wait(t, 10*time.Second), p.out.String())
+	require.NoError(t, p.Wait(t, 10*time.Second), p.Output())
 	e.publishing(t, 3, false)
-	p = publish(t, e.rtmp+"/3?key="+key, 1) // the ROOMID?key=KEY form
+	p = mediatest.Publish(t, e.rtmp+"/3?key="+key, small, 1) // the ROOMID?key=KEY form
 	e.publishing(t, 3, true)
-	require.NoError(t, p.wait(t, 10*time.Second), p.out.String())
+	require.NoError(t, p.Wait(t, 10*time.Second), p.Output())
 	require.Equal(t, []roomtest.Change{{Room: 3, Live: true}}, e.rooms.Changes())
 }
 
 // TestRefused: a wrong key, a key for another room id and a second publisher are refused
 // and create no stream; the first publisher goes on.
 func TestRefused(t *testing.T) {
-	needFFmpeg(t)
+	mediatest.NeedFFmpeg(t)
 	e := start(t, nil)
 	key := e.rooms.Add(5)
 	e.rooms.Add(6)
 
 	for _, name := range []string{"live_wrong", "6?key=" + key, "5?key=live_wrong"} {
-		bad := publish(t, e.rtmp+"/"+name, 3)
-		require.Error(t, bad.wait(t, 10*time.Second), name)
+		bad := mediatest.Publish(t, e.rtmp+"/"+name, small, 3)
+		require.Error(t, bad.Wait(t, 10*time.Second), name)
 	}
 	require.Empty(t, e.s.engine.Publishing())
 	require.Equal(t, 3.0, testutil.ToFloat64(e.s.m.refused.WithLabelValues(reasonBadKey)))
 	require.Equal(t, 404, get(t, e.http+"/live/5.flv"))
 	require.Empty(t, e.rooms.Changes())
 
-	first := publish(t, e.rtmp+"/"+key, 6)
+	first := mediatest.Publish(t, e.rtmp+"/"+key, small, 6)
 	e.publishing(t, 5, true)
-	second := publish(t, e.rtmp+"/5?key="+key, 3)
-	require.Error(t, second.wait(t, 10*time.Second))
+	second := mediatest.Publish(t, e.rtmp+"/5?key="+key, small, 3)
+	require.Error(t, second.Wait(t, 10*time.Second))
 	require.Equal(t, 1.0, testutil.ToFloat64(e.s.m.refused.WithLabelValues(reasonBusy)))
-	require.True(t, first.running())
+	require.True(t, first.Running())
 	e.publishing(t, 5, true)
 }
 
 // TestKeyRotationCuts: a rotated key cuts its publisher at once when room says so
 // (KeyRotated), and within about key_check_interval when room is only asked again.
 func TestKeyRotationCuts(t *testing.T) {
-	needFFmpeg(t)
+	mediatest.NeedFFmpeg(t)
 	e := start(t, nil)
 	for _, direct := range []bool{true, false} {
 		id := int64(10)
@@ -96,7 +101,7 @@ func TestKeyRotationCuts(t *testing.T) {
 			id = 11
 		}
 		key := e.rooms.Add(id)
-		p := publish(t, e.rtmp+"/"+key, 8)
+		p := mediatest.Publish(t, e.rtmp+"/"+key, small, 8)
 		e.publishing(t, id, true)
 		e.rooms.Rotate(id)
 		at := time.Now()
@@ -105,10 +110,10 @@ func TestKeyRotationCuts(t *testing.T) {
 		}
 		e.publishing(t, id, false)
 		require.Less(t, time.Since(at), 2*time.Second)
-		_ = p.wait(t, 5*time.Second)
+		_ = p.Wait(t, 5*time.Second)
 		// the old key stays refused
-		again := publish(t, e.rtmp+"/"+key, 2)
-		require.Error(t, again.wait(t, 10*time.Second))
+		again := mediatest.Publish(t, e.rtmp+"/"+key, small, 2)
+		require.Error(t, again.Wait(t, 10*time.Second))
 	}
 	require.Equal(t, 2.0, testutil.ToFloat64(e.s.m.cut.WithLabelValues(reasonRotated)))
 }
@@ -116,10 +121,10 @@ func TestKeyRotationCuts(t *testing.T) {
 // TestGarbageDoesNotDisturb: garbage, a bare handshake and a silent client on the RTMP port
 // are closed without touching a running stream.
 func TestGarbageDoesNotDisturb(t *testing.T) {
-	needFFmpeg(t)
+	mediatest.NeedFFmpeg(t)
 	e := start(t, func(c *Config) { c.HandshakeTimeout = 500 * time.Millisecond })
 	key := e.rooms.Add(9)
-	p := publish(t, e.rtmp+"/"+key, 5)
+	p := mediatest.Publish(t, e.rtmp+"/"+key, small, 5)
 	e.publishing(t, 9, true)
 
 	addr := e.s.RTMPAddr().String()
@@ -149,42 +154,42 @@ func TestGarbageDoesNotDisturb(t *testing.T) {
 		_ = c.Close()
 	}
 	t.Logf("faults recovered: %v", testutil.ToFloat64(e.s.m.rtmpErrs))
-	require.True(t, p.running(), p.out.String())
+	require.True(t, p.Running(), p.Output())
 	e.publishing(t, 9, true)
-	require.Equal(t, []string{"aac", "h264"}, probe(t, e.http+"/live/9.flv"))
-	require.NoError(t, p.wait(t, 15*time.Second), p.out.String())
+	require.Equal(t, []string{"aac", "h264"}, mediatest.Probe(t, e.http+"/live/9.flv"))
+	require.NoError(t, p.Wait(t, 15*time.Second), p.Output())
 }
 
 // TestLimits: a stream over max_ingest_kbps for bitrate_grace is cut, so is one carrying a
 // codec outside media.codecs, and a publish over max_streams is refused.
 func TestLimits(t *testing.T) {
-	needFFmpeg(t)
+	mediatest.NeedFFmpeg(t)
 	t.Run("bitrate", func(t *testing.T) {
 		e := start(t, func(c *Config) { c.MaxIngestKbps = 50; c.BitrateGrace = time.Second })
 		key := e.rooms.Add(1)
-		p := publish(t, e.rtmp+"/"+key, 8, "-b:v", "800k")
+		p := mediatest.Publish(t, e.rtmp+"/"+key, small, 8, "-b:v", "800k")
 		e.publishing(t, 1, true)
 		e.publishing(t, 1, false)
-		_ = p.wait(t, 10*time.Second)
+		_ = p.Wait(t, 10*time.Second)
 		require.Equal(t, 1.0, testutil.ToFloat64(e.s.m.cut.WithLabelValues(reasonBitrate)))
 	})
 	t.Run("codec", func(t *testing.T) {
 		e := start(t, func(c *Config) { c.Codecs = []string{CodecH264} })
 		key := e.rooms.Add(1)
-		p := publish(t, e.rtmp+"/"+key, 5)
-		_ = p.wait(t, 10*time.Second)
+		p := mediatest.Publish(t, e.rtmp+"/"+key, small, 5)
+		_ = p.Wait(t, 10*time.Second)
 		e.publishing(t, 1, false)
 		require.Equal(t, 1.0, testutil.ToFloat64(e.s.m.cut.WithLabelValues(reasonCodec)))
 	})
 	t.Run("max_streams", func(t *testing.T) {
 		e := start(t, func(c *Config) { c.MaxStreams = 1 })
 		k1, k2 := e.rooms.Add(1), e.rooms.Add(2)
-		p := publish(t, e.rtmp+"/"+k1, 4)
+		p := mediatest.Publish(t, e.rtmp+"/"+k1, small, 4)
 		e.publishing(t, 1, true)
-		over := publish(t, e.rtmp+"/"+k2, 2)
-		require.Error(t, over.wait(t, 10*time.Second))
+		over := mediatest.Publish(t, e.rtmp+"/"+k2, small, 2)
+		require.Error(t, over.Wait(t, 10*time.Second))
 		require.Equal(t, 1.0, testutil.ToFloat64(e.s.m.refused.WithLabelValues(reasonLimit)))
-		require.True(t, p.running())
+		require.True(t, p.Running())
 	})
 }
 
@@ -208,10 +213,10 @@ func TestPlaybackNotFound(t *testing.T) {
 // TestStopSetsPreparing: stopping the service cuts the publisher and sets its room preparing
 // at once, without waiting out the grace.
 func TestStopSetsPreparing(t *testing.T) {
-	needFFmpeg(t)
+	mediatest.NeedFFmpeg(t)
 	e := start(t, func(c *Config) { c.OfflineGrace = time.Hour })
 	key := e.rooms.Add(2)
-	p := publish(t, e.rtmp+"/"+key, 8)
+	p := mediatest.Publish(t, e.rtmp+"/"+key, small, 8)
 	e.publishing(t, 2, true)
 	require.Eventually(t, func() bool { return e.rooms.Live(2) }, 3*time.Second, 10*time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -219,5 +224,5 @@ func TestStopSetsPreparing(t *testing.T) {
 	require.NoError(t, e.s.Stop(ctx))
 	require.False(t, e.rooms.Live(2))
 	require.Equal(t, 1.0, testutil.ToFloat64(e.s.m.cut.WithLabelValues(reasonStop)))
-	_ = p.wait(t, 5*time.Second)
+	_ = p.Wait(t, 5*time.Second)
 }

@@ -40,7 +40,8 @@ func startAllInOne(t *testing.T, mods ...func(*config.Config)) Node {
 	require.NoError(t, a.Start(context.Background()))
 	t.Cleanup(func() { require.NoError(t, a.Stop(context.Background())) })
 	http := a.HTTPAddr().String()
-	return Node{URL: "http://" + http, WSURL: "ws://" + http + "/sub", TCPAddr: a.TCPAddr().String()}
+	return Node{URL: "http://" + http, WSURL: "ws://" + http + "/sub", TCPAddr: a.TCPAddr().String(),
+		RTMP: "rtmp://" + a.RTMPAddr().String() + "/live"}
 }
 
 func TestAllInOne(t *testing.T) {
