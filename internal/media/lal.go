@@ -37,6 +37,7 @@ type lalEngine struct {
 // rtmpConn is one accepted RTMP connection and, once its publish is accepted, its stream.
 type rtmpConn struct {
 	conn    net.Conn
+	guard   *chunkGuard // read on the connection's goroutine only
 	session *rtmp.ServerSession
 	stream  *stream
 }
@@ -102,7 +103,8 @@ func (e *lalEngine) serve(c *rtmpConn) {
 	// Until a publish is accepted the whole connection has HandshakeTimeout; lal then sets
 	// its own read deadline per read, and the write deadline is lifted (onPublish).
 	_ = c.conn.SetDeadline(e.now().Add(e.cfg.HandshakeTimeout))
-	s := rtmp.NewServerSession(e, c.conn)
+	c.guard = newChunkGuard()
+	s := rtmp.NewServerSession(e, &guardConn{Conn: c.conn, g: c.guard})
 	e.mu.Lock()
 	c.session = s
 	e.sessions[s] = c
@@ -176,6 +178,7 @@ func (e *lalEngine) OnNewRtmpPubSession(s *rtmp.ServerSession) error {
 	}
 	st := newStream(e, room, key, s)
 	c.stream = st
+	c.guard.published = true
 	e.streams[room] = st
 	e.m.streams.Inc()
 	e.mu.Unlock()
