@@ -56,6 +56,8 @@ type chunkGuard struct {
 	fmt     byte
 	cur     *guardStream
 	payload uint32 // payload bytes of the current chunk still to pass
+
+	messages int // complete messages framed so far
 }
 
 type guardState int
@@ -223,6 +225,7 @@ func (g *chunkGuard) endChunk() {
 			g.chunkSize = binary.BigEndian.Uint32(s.first4[:])
 		}
 		s.got = 0
+		g.messages++
 	}
 	g.state = gBasic
 }

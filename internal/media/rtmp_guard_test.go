@@ -1,9 +1,15 @@
 package media
 
 import (
+	"bytes"
+	"io"
+	"math/rand/v2"
 	"testing"
 
+	"github.com/q191201771/lal/pkg/rtmp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/zhibo-live/zhibo/internal/platform/obs"
 )
 
 // chunk0 is a fmt-0 chunk header on csid (2..63) announcing a message of n bytes of type typ
@@ -91,4 +97,85 @@ func TestChunkGuard(t *testing.T) {
 		require.Contains(t, g.streams, 321)
 		require.Equal(t, gBasic, g.state)
 	})
+}
+
+// TestChunkGuardFramesAsLal: on generated chunk streams (several chunk streams, every header
+// form, chunk size changes, extended timestamps, messages split over many chunks) the guard
+// completes exactly the messages lal's own chunk reader completes, and ends in step with it.
+func TestChunkGuardFramesAsLal(t *testing.T) {
+	bridgeLalLog(obs.Discard())
+	r := rand.New(rand.NewPCG(1, 2))
+	for round := 0; round < 200; round++ {
+		b := genChunks(r, 1+r.IntN(40))
+		var lalMsgs int
+		err := rtmp.NewChunkComposer().RunLoop(bytes.NewReader(b), func(*rtmp.Stream) error { lalMsgs++; return nil })
+		require.ErrorIs(t, err, io.EOF, "round %d", round)
+		g := newChunkGuard()
+		g.skip = 0
+		g.published = true
+		require.NoError(t, fed(t, g, b), "round %d", round)
+		require.Equal(t, lalMsgs, g.messages, "round %d", round)
+		require.Equal(t, gBasic, g.state, "round %d", round)
+	}
+}
+
+// genChunks writes n messages as an encoder could: fmt 0 for a chunk stream's first message,
+// fmt 1 or 2 after, fmt 3 continuations, extended timestamps past 0xFFFFFF, and Set Chunk
+// Size messages on chunk stream 2.
+func genChunks(r *rand.Rand, n int) []byte {
+	var out []byte
+	chunk := uint32(rtmpDefaultChunk)
+	type last struct {
+		n   int
+		typ byte
+	}
+	seen := map[byte]last{}
+	for i := 0; i < n; i++ {
+		if r.IntN(6) == 0 {
+			size := uint32(16 + r.IntN(5000)) // never below 4: the message itself fits one chunk
+			out = append(out, chunk0(2, 0, 4, rtmpTypeSetChunk)...)
+			out = append(out, byte(size>>24), byte(size>>16), byte(size>>8), byte(size))
+			chunk = size
+			seen[2] = last{4, rtmpTypeSetChunk}
+			continue
+		}
+		csid := byte(3 + r.IntN(5))
+		l := r.IntN(3000)
+		typ := []byte{8, 9, 18, 20}[r.IntN(4)]
+		ts := uint32(r.IntN(1000))
+		if r.IntN(5) == 0 {
+			ts = rtmpMaxTimestamp + uint32(r.IntN(1<<20))
+		}
+		field := min(ts, rtmpMaxTimestamp)
+		prev, ok := seen[csid]
+		switch {
+		case !ok:
+			out = append(out, chunk0(csid, ts, l, typ)...)
+		case prev.n == l && prev.typ == typ:
+			out = append(out, 0x80|csid, byte(field>>16), byte(field>>8), byte(field)) // fmt 2
+		default:
+			out = append(out, 0x40|csid, byte(field>>16), byte(field>>8), byte(field), byte(l>>16), byte(l>>8), byte(l), typ)
+		}
+		if ok && ts >= rtmpMaxTimestamp {
+			out = append(out, byte(ts>>24), byte(ts>>16), byte(ts>>8), byte(ts))
+		}
+		seen[csid] = last{l, typ}
+		body := make([]byte, l)
+		if uint32(l) <= chunk {
+			out = append(out, body...)
+			continue
+		}
+		for sent := 0; sent < l; {
+			if sent > 0 {
+				out = append(out, 0xC0|csid) // fmt 3
+				if ts >= rtmpMaxTimestamp {
+					out = append(out, byte(ts>>24), byte(ts>>16), byte(ts>>8), byte(ts))
+				}
+			}
+			k := min(int(chunk), l-sent)
+			out = append(out, body[sent:sent+k]...)
+			sent += k
+		}
+	}
+	return out
 }
