@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -84,4 +85,16 @@ func status(t testing.TB, base string, id int64) Status {
 	var env struct{ Data Status }
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&env))
 	return env.Data
+}
+
+// body fetches url (200 wanted) and returns its body.
+func body(t testing.TB, url string) string {
+	c := http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get(url)
+	require.NoError(t, err, url)
+	defer resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode, url)
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(b)
 }

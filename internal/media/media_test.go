@@ -3,11 +3,17 @@ package media
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"regexp"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/q191201771/lal/pkg/httpflv"
 	"github.com/stretchr/testify/require"
 
 	"github.com/zhibo-live/zhibo/internal/media/mediatest"
@@ -31,6 +37,15 @@ func TestPublishAndPlay(t *testing.T) {
 	require.Equal(t, []string{"aac", "h264"}, mediatest.Probe(t, e.http+"/live/7.flv"))
 	require.Eventually(t, func() bool { return get(t, e.http+"/hls/7.m3u8") == 200 }, 5*time.Second, 50*time.Millisecond)
 	require.Equal(t, []string{"aac", "h264"}, mediatest.Probe(t, e.http+"/hls/7.m3u8"))
+	// segments of about hls_segment (1 s), one 1 s GOP each
+	pl := body(t, e.http+"/hls/7.m3u8")
+	durs := regexp.MustCompile(`#EXTINF:([0-9.]+),`).FindAllStringSubmatch(pl, -1)
+	require.NotEmpty(t, durs, pl)
+	for _, d := range durs {
+		sec, err := strconv.ParseFloat(d[1], 64)
+		require.NoError(t, err)
+		require.InDelta(t, 1.0, sec, 0.15, pl)
+	}
 	require.Equal(t, 1.0, testutil.ToFloat64(e.s.m.streams))
 	st := status(t, e.http, 7)
 	require.True(t, st.Publishing)
@@ -225,4 +240,46 @@ func TestStopSetsPreparing(t *testing.T) {
 	require.False(t, e.rooms.Live(2))
 	require.Equal(t, 1.0, testutil.ToFloat64(e.s.m.cut.WithLabelValues(reasonStop)))
 	_ = p.Wait(t, 5*time.Second)
+}
+
+// TestFLVStartsOnKeyframe: a viewer joining mid-GOP gets the FLV header, the sequence headers
+// and then video from a keyframe on — from the GOP cache at once, or, without one, from the
+// next keyframe.
+func TestFLVStartsOnKeyframe(t *testing.T) {
+	mediatest.NeedFFmpeg(t)
+	for _, gops := range []int{1, 0} {
+		t.Run(fmt.Sprintf("gop_cache=%d", gops), func(t *testing.T) {
+			e := start(t, func(c *Config) { c.GOPCache = gops })
+			key := e.rooms.Add(8)
+			p := mediatest.Publish(t, e.rtmp+"/"+key, small, 4)
+			e.publishing(t, 8, true)
+			// Once the first HLS segment is out, the second GOP has begun: a join from now
+			// on is not at the stream's first frame.
+			require.Eventually(t, func() bool { return get(t, e.http+"/hls/8.m3u8") == 200 }, 5*time.Second, 20*time.Millisecond)
+			resp, err := http.Get(e.http + "/live/8.flv")
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			require.Equal(t, "video/x-flv", resp.Header.Get("Content-Type"))
+			head := make([]byte, len(httpflv.FlvHeader))
+			_, err = io.ReadFull(resp.Body, head)
+			require.NoError(t, err)
+			require.Equal(t, httpflv.FlvHeader, head)
+			sawSeq := false
+			for {
+				tag, err := httpflv.ReadTag(resp.Body)
+				require.NoError(t, err)
+				if tag.Header.Type != httpflv.TagTypeVideo {
+					continue
+				}
+				if tag.IsVideoKeySeqHeader() {
+					sawSeq = true
+					continue
+				}
+				require.True(t, sawSeq, "the sequence header comes before any frame")
+				require.True(t, tag.IsAvcKeyNalu(), "the first frame is a keyframe")
+				break
+			}
+			_ = p.Wait(t, 10*time.Second)
+		})
+	}
 }
