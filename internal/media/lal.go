@@ -168,7 +168,7 @@ func (e *lalEngine) OnNewRtmpPubSession(s *rtmp.ServerSession) error {
 	switch {
 	case c == nil || e.stopped:
 		e.mu.Unlock()
-		return refuse(reasonLimit, room, errors.New("stopping"))
+		return refuse(reasonStop, room, errors.New("stopping"))
 	case e.streams[room] != nil:
 		e.mu.Unlock()
 		return refuse(reasonBusy, room, errors.New("the room already has a publisher"))

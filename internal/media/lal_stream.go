@@ -14,6 +14,11 @@ import (
 	"github.com/q191201771/lal/pkg/rtmp"
 )
 
+// maxGOPFrames bounds the messages (audio and video) cached of one GOP, about 40 s of 30 fps
+// video with AAC: a publisher that stops sending keyframes cannot grow the cache without end;
+// messages past it are not cached (new viewers still start on the keyframe, and see a gap).
+const maxGOPFrames = 3000
+
 // maxHLSClients bounds the HLS viewer table of one stream (distinct clients remembered).
 const maxHLSClients = 100_000
 

@@ -37,7 +37,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		publishes: prometheus.NewCounter(prometheus.CounterOpts{Name: "zhibo_media_publishes_total",
 			Help: "Publishes accepted."}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zhibo_media_publish_refused_total",
-			Help: "Publishes (and RTMP plays) refused, by reason: no_key, bad_key, app, busy, limit, room, play."}, []string{"reason"}),
+			Help: "Publishes (and RTMP plays) refused, by reason: no_key, bad_key, app, busy, limit, room, play, shutdown."}, []string{"reason"}),
 		cut: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zhibo_media_publishers_cut_total",
 			Help: "Publishers cut while publishing, by reason: rotated, bitrate, codec, shutdown."}, []string{"reason"}),
 		viewers: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "zhibo_media_viewers",
