@@ -79,8 +79,8 @@ func TestReconnectWithinGrace(t *testing.T) {
 	require.Equal(t, []roomtest.Change{{Room: 3, Live: true}}, e.rooms.Changes())
 }
 
-// TestRefused: a wrong key, a key for another room id and a second publisher are refused
-// and create no stream; the first publisher goes on.
+// TestRefused: a wrong key, a key for another room id, no key and a second publisher are
+// refused and create no stream; the first publisher goes on.
 func TestRefused(t *testing.T) {
 	mediatest.NeedFFmpeg(t)
 	e := start(t, nil)
@@ -91,8 +91,11 @@ func TestRefused(t *testing.T) {
 		bad := mediatest.Publish(t, e.rtmp+"/"+name, small, 3)
 		require.Error(t, bad.Wait(t, 10*time.Second), name)
 	}
+	noKey := mediatest.Publish(t, e.rtmp+"/", small, 3)
+	require.Error(t, noKey.Wait(t, 10*time.Second), "a publish without a key")
 	require.Empty(t, e.s.engine.Publishing())
 	require.Equal(t, 3.0, testutil.ToFloat64(e.s.m.refused.WithLabelValues(reasonBadKey)))
+	require.Equal(t, 1.0, testutil.ToFloat64(e.s.m.refused.WithLabelValues(reasonNoKey)))
 	require.Equal(t, 404, get(t, e.http+"/live/5.flv"))
 	require.Empty(t, e.rooms.Changes())
 
