@@ -26,6 +26,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/gift"
 	"github.com/zhibo-live/zhibo/internal/job"
 	"github.com/zhibo-live/zhibo/internal/logic"
+	"github.com/zhibo-live/zhibo/internal/media"
 	"github.com/zhibo-live/zhibo/internal/platform/cache"
 	"github.com/zhibo-live/zhibo/internal/platform/connlimit"
 	"github.com/zhibo-live/zhibo/internal/platform/grpcx"
@@ -92,6 +93,7 @@ type App struct {
 	Logic   *logic.Service
 	Comet   *comet.Service
 	Job     *job.Service
+	Media   *media.Service
 	Gateway *gateway.Service
 
 	built   []lifecycle // every local component, in start order
@@ -331,6 +333,14 @@ func (a *App) TCPAddr() net.Addr {
 		return nil
 	}
 	return a.Comet.TCPAddr()
+}
+
+// RTMPAddr is the media component's RTMP address (nil without one).
+func (a *App) RTMPAddr() net.Addr {
+	if a.Media == nil {
+		return nil
+	}
+	return a.Media.RTMPAddr()
 }
 
 // Ready reports whether the shared resources answer.

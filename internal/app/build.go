@@ -22,6 +22,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/gift"
 	"github.com/zhibo-live/zhibo/internal/job"
 	"github.com/zhibo-live/zhibo/internal/logic"
+	"github.com/zhibo-live/zhibo/internal/media"
 	"github.com/zhibo-live/zhibo/internal/platform/grpcx"
 	"github.com/zhibo-live/zhibo/internal/presence"
 	"github.com/zhibo-live/zhibo/internal/room"
@@ -104,6 +105,10 @@ func init() {
 			}},
 		{Name: "job", About: "consumes the push queue, merges per room, sends each room to the comets that hold it",
 			Uses: []string{"comet"}, Optional: []string{"comet"}, Queue: true, build: buildJob},
+		{Name: "media", About: "RTMP ingest by stream key, HTTP-FLV and HLS playback, live status from the video",
+			Uses: []string{"room"}, build: buildMedia, streams: media.StreamPrefixes,
+			routes:  func(a *App) []gateway.Routes { return []gateway.Routes{a.Media} },
+			openAPI: func() [][]byte { return [][]byte{media.OpenAPI()} }},
 		{Name: "gateway", About: "HTTP entry of every process: API of local components (and forwarding to remote ones), web UI, /sub, metrics, health",
 			Uses: []string{"account"}, Optional: []string{"account"}, build: buildGateway},
 	}
@@ -372,6 +377,18 @@ type foundComet struct {
 
 func (c foundComet) Close() error { return c.cc.Close() }
 
+func buildMedia(a *App) (lifecycle, error) {
+	var err error
+	if a.Media, err = media.New(a.cfg.Media, media.Deps{Logger: a.logger("media"), Registry: a.Reg,
+		Rooms: a.rooms, Conns: a.total}); err != nil {
+		return nil, err
+	}
+	if a.Room != nil {
+		a.Room.OnKeyRotated(a.Media.KeyRotated) // at once; a remote room is polled (media.key_check_interval)
+	}
+	return a.Media, nil
+}
+
 // buildGateway mounts the routes of every local component and forwards those of the
 // components gateway.upstreams names.
 func buildGateway(a *App) (lifecycle, error) {
@@ -386,6 +403,9 @@ func buildGateway(a *App) (lifecycle, error) {
 			deps.Routes = append(deps.Routes, c.routes(a)...)
 			deps.OpenAPI = append(deps.OpenAPI, c.openAPI()...)
 		}
+		if c.streams != nil {
+			deps.Streams = append(deps.Streams, c.streams()...)
+		}
 	}
 	for _, c := range registry {
 		if _, ok := a.cfg.Gateway.Upstreams[c.Name]; !ok {
@@ -396,6 +416,9 @@ func buildGateway(a *App) (lifecycle, error) {
 			return nil, err
 		}
 		deps.Upstreams = append(deps.Upstreams, gateway.Upstream{Name: c.Name, URL: u, OpenAPI: c.openAPI()})
+		if c.streams != nil {
+			deps.Streams = append(deps.Streams, c.streams()...)
+		}
 	}
 	if a.Comet != nil {
 		deps.Sub = a.Comet.Handler()

@@ -231,6 +231,9 @@ func serve(args []string, stdout, stderr io.Writer, pick bool) error {
 		if t := a.TCPAddr(); t != nil {
 			fmt.Fprintf(stdout, ", raw TCP %s", t)
 		}
+		if r := a.RTMPAddr(); r != nil {
+			fmt.Fprintf(stdout, ", RTMP %s/live", strings.Replace(displayURL(r), "http", "rtmp", 1))
+		}
 		if a.Gateway != nil && a.Gateway.MetricsAddr() != nil {
 			fmt.Fprintf(stdout, ", metrics and pprof %s", displayURL(a.Gateway.MetricsAddr()))
 		}

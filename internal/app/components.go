@@ -42,6 +42,9 @@ type Component struct {
 	// openAPI describes its HTTP routes; a gateway forwarding to the component's process
 	// forwards exactly these.
 	openAPI func() [][]byte
+	// streams are the path prefixes of its long-lived responses (nil = none): the gateway
+	// serving or forwarding them bounds each write instead of the whole response.
+	streams func() []string
 	// dial makes the client of this component in another process, at the peers target.
 	dial func(a *App) error
 	// remote is the peers target naming this component in another process ("" = none).

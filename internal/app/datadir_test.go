@@ -22,6 +22,7 @@ func startAll(t testing.TB, dataDir string, mod func(*config.Config)) (*App, str
 	cfg.DataDir = dataDir
 	cfg.Gateway.HTTPAddr = "127.0.0.1:0"
 	cfg.Comet.TCPAddr = "127.0.0.1:0"
+	cfg.Media.RTMPAddr = "127.0.0.1:0"
 	cfg.Account.BcryptCost = 4
 	if mod != nil {
 		mod(&cfg)

@@ -101,6 +101,18 @@ func TestRemoteClientsMatchLocal(t *testing.T) {
 	_, err = rooms.Get(ctx, 424242)
 	require.ErrorIs(t, err, room.ErrRoomNotFound)
 	require.ErrorIs(t, rooms.SetTag(ctx, 424242, "lottery", true), room.ErrRoomNotFound)
+	// the media path: a stream key names its room, a wrong one is refused with its kind, and
+	// the video sets the live status
+	keyRoom, err := rooms.StreamRoom(ctx, got.StreamKey)
+	require.NoError(t, err)
+	require.Equal(t, rm.ID, keyRoom)
+	_, err = rooms.StreamRoom(ctx, "live_wrong")
+	require.ErrorIs(t, err, room.ErrBadStreamKey)
+	require.NoError(t, rooms.SetStreamLive(ctx, rm.ID, false))
+	got, err = a.Room.Get(ctx, rm.ID)
+	require.NoError(t, err)
+	require.False(t, got.Live)
+	require.ErrorIs(t, rooms.SetStreamLive(ctx, 424242, true), room.ErrRoomNotFound)
 
 	// gift
 	gifts := gift.NewRemote(cc)

@@ -31,6 +31,7 @@ func startNode(t *testing.T, mutate func(*config.Config)) string {
 	cfg.Gateway.MaxConnsPerIP = 0 // hundreds of viewers from 127.0.0.1, as docs/bench.md runs it
 	cfg.Comet.MaxConnsPerIP = 0
 	cfg.Comet.TCPAddr = "127.0.0.1:0"
+	cfg.Media.RTMPAddr = "127.0.0.1:0"
 	cfg.Comet.ReportInterval = 100 * time.Millisecond
 	cfg.Logic.CountInterval = 200 * time.Millisecond
 	cfg.Account.BcryptCost = 4

@@ -91,7 +91,7 @@ func (e *env) room(owner int64, title string) int64 {
 // page is the room page as a client decodes it; modules stay raw to tell their shapes apart.
 type page struct {
 	Room      room.View               `json:"room"`
-	Playback  struct{ URLs []string } `json:"playback"`
+	Playback  *room.PlayURLs `json:"playback"`
 	Switches  map[string]bool         `json:"switches"`
 	DanmuInfo json.RawMessage         `json:"danmu_info"`
 	Comments  json.RawMessage         `json:"comments"`
@@ -202,7 +202,7 @@ func TestEnterReadsTheRoomOnce(t *testing.T) {
 		require.Equal(t, "anchor", p.Room.Anchor.Name)
 		require.NotNil(t, p.Room.Stats)
 		require.Equal(t, map[string]bool{"comments": true, "gifts": true, "rank": true}, p.Switches)
-		require.Empty(t, p.Playback.URLs)
+		require.Nil(t, p.Playback, "not live: nothing to play")
 		var info struct {
 			Token string `json:"token"`
 		}
@@ -243,6 +243,12 @@ func TestEnterReadsTheRoomOnce(t *testing.T) {
 	require.Equal(t, bff.Viewer{UID: anchor.UID, Owner: true}, viewer)
 	require.NoError(t, json.Unmarshal(e.enter(id, fan.Token).Viewer, &viewer))
 	require.True(t, viewer.Muted)
+
+	// Live: the page carries where the video plays, from the same read.
+	_, err = e.a.Room.SetLive(context.Background(), anchor.UID, id, true)
+	require.NoError(t, err)
+	p = e.enter(id, fan.Token)
+	require.Equal(t, &room.PlayURLs{FLV: fmt.Sprintf("/live/%d.flv", id), HLS: fmt.Sprintf("/hls/%d.m3u8", id)}, p.Playback)
 }
 
 // A room that never got a gift has no gift_rank tag: its rank costs no call.

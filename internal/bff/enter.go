@@ -15,13 +15,14 @@ import (
 	"github.com/zhibo-live/zhibo/internal/room"
 )
 
-// Enter is the room page: GET /api/room/enter. Room and Switches come with the one room read
-// and Playback is empty for now; every other field is a module: its value, {"degraded": true}
+// Enter is the room page: GET /api/room/enter. Room, Playback and Switches come with the one
+// room read; every other field is a module: its value, {"degraded": true}
 // when its component failed or was late, or {"off": true} when a switch turned it off.
 type Enter struct {
 	Room room.View `json:"room"`
-	// Playback lists the stream's playback URLs; empty until this zhibo serves video.
-	Playback Playback `json:"playback"`
+	// Playback are the stream's playback URLs on the page's origin while the room is live
+	// (null otherwise): HTTP-FLV and HLS from the media component (docs/media.md).
+	Playback *room.PlayURLs `json:"playback"`
 	// Switches say which switchable modules are on (true) or off (false) in this room.
 	Switches  map[string]bool `json:"switches"`
 	DanmuInfo any             `json:"danmu_info"` // logic.DanmuInfo: token and hosts of the long connection
@@ -30,11 +31,6 @@ type Enter struct {
 	Wallet    any             `json:"wallet"`     // Wallet; null for a guest
 	Rank      any             `json:"rank"`       // Rank
 	Viewer    any             `json:"viewer"`     // Viewer
-}
-
-// Playback is where the room's stream plays.
-type Playback struct {
-	URLs []string `json:"urls"`
 }
 
 // Comments is the room's recent comments, oldest first.
@@ -88,7 +84,10 @@ func (s *Service) Enter(r *http.Request, id int64) (Enter, error) {
 	if err != nil {
 		return Enter{}, peerError("room", err)
 	}
-	page := Enter{Room: view, Playback: Playback{URLs: []string{}}, Switches: map[string]bool{}}
+	page := Enter{Room: view, Switches: map[string]bool{}}
+	if view.Live != nil {
+		page.Playback = view.Live.Play
+	}
 	for _, sw := range room.Switches {
 		page.Switches[sw] = !rm.IsOff(sw)
 	}

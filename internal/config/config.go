@@ -25,6 +25,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/gift"
 	"github.com/zhibo-live/zhibo/internal/job"
 	"github.com/zhibo-live/zhibo/internal/logic"
+	"github.com/zhibo-live/zhibo/internal/media"
 	"github.com/zhibo-live/zhibo/internal/platform/cache"
 	"github.com/zhibo-live/zhibo/internal/platform/connlimit"
 	"github.com/zhibo-live/zhibo/internal/platform/lease"
@@ -80,6 +81,7 @@ type Config struct {
 	Logic   logic.Config    `yaml:"logic"`
 	Comet   comet.Config    `yaml:"comet"`
 	Job     job.Config      `yaml:"job"`
+	Media   media.Config    `yaml:"media"`
 
 	// File is the YAML file the config was loaded from (empty = none); a running process
 	// watches it for changes (see docs/config.md, "Changing settings without a restart").
@@ -136,6 +138,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Logic.RegisterFlags(fs, "logic.")
 	c.Comet.RegisterFlags(fs, "comet.")
 	c.Job.RegisterFlags(fs, "job.")
+	c.Media.RegisterFlags(fs, "media.")
 }
 
 // Validate checks every section and reports all problems at once.
@@ -168,7 +171,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	for _, v := range []interface{ Validate() error }{&c.Log, &c.Trace, &c.Peers, &c.Conns, &c.Store, &c.Queue, &c.Lease, &c.Redis, &c.Gateway, &c.Account,
-		&c.Room, &c.Danmaku, &c.Gift, &c.BFF, &c.Logic, c.Comet, &c.Job} {
+		&c.Room, &c.Danmaku, &c.Gift, &c.BFF, &c.Logic, c.Comet, &c.Job, &c.Media} {
 		if err := v.Validate(); err != nil {
 			errs = append(errs, err)
 		}

@@ -61,6 +61,10 @@ func (f *fakeRooms) Get(_ context.Context, id int64) (room.Room, error) {
 }
 
 func (f *fakeRooms) SetTag(context.Context, int64, string, bool) error { return nil }
+func (f *fakeRooms) StreamRoom(context.Context, string) (int64, error) {
+	return 0, room.ErrBadStreamKey
+}
+func (f *fakeRooms) SetStreamLive(context.Context, int64, bool) error { return nil }
 
 type fakeAccounts struct {
 	names    map[int64]string

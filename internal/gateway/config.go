@@ -22,7 +22,8 @@ type Config struct {
 	ReadTimeout time.Duration `yaml:"read_timeout"`
 	// WriteTimeout bounds serving one request from the end of its headers to the last byte of
 	// the response; at least request_timeout, so an API request that times out can still answer.
-	// Not applied to /sub once it is a WebSocket (the comet has its own write deadlines).
+	// Not applied to /sub once it is a WebSocket (the comet has its own write deadlines), nor
+	// as a whole to a video stream (/live/): there each write gets write_timeout.
 	WriteTimeout time.Duration `yaml:"write_timeout"`
 	// IdleTimeout closes a keep-alive connection that sends no new request for this long.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`

@@ -42,6 +42,9 @@ type Deps struct {
 	Sub       http.Handler // WebSocket endpoint, nil when no comet runs here
 	Web       http.Handler // the UI, nil for an API-only node
 	Ready     func(ctx context.Context) error
+	// Streams are path prefixes of long-lived responses (HTTP-FLV), served or forwarded
+	// without the whole-request timeouts: each write is bounded by write_timeout instead.
+	Streams []string
 	// Conns is the process-wide connection budget shared with the other listeners of the
 	// process (nil = no total cap).
 	Conns *connlimit.Total
@@ -137,6 +140,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	h = securityHeaders(cfg, h)
 	h = httpx.TrustProxies(proxies, h)
 	h = withTimeout(cfg, h)
+	h = withStreams(deps.Streams, cfg.WriteTimeout, h)
 	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, handler: h, ipLimit: ipLimit}
 	if cfg.TLSCertFile != "" {
 		if s.certs, err = tlsx.Load(cfg.TLSCertFile, cfg.TLSKeyFile, deps.Logger); err != nil {

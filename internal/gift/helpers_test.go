@@ -81,6 +81,12 @@ func (f *fakeRooms) SetTag(_ context.Context, id int64, tag string, on bool) err
 	return nil
 }
 
+func (f *fakeRooms) StreamRoom(context.Context, string) (int64, error) {
+	return 0, room.ErrBadStreamKey
+}
+
+func (f *fakeRooms) SetStreamLive(context.Context, int64, bool) error { return nil }
+
 func (f *fakeRooms) tagCalls() []tagCall {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -32,4 +32,12 @@ type Client interface {
 	// List returns a page of the room list (live first, then by popularity) with the modules
 	// its cards show: base, live, anchor and stats. cursor is the previous page's NextCursor.
 	List(ctx context.Context, cursor string, limit int, viewer int64) (Page, error)
+	// StreamRoom returns the id of the room whose current stream key is key (ErrBadStreamKey
+	// when none: a wrong key, or one rotated away). The media component asks it on publish
+	// and again while the stream lasts.
+	StreamRoom(ctx context.Context, key string) (int64, error)
+	// SetStreamLive sets a room live or preparing because its video started or stopped,
+	// without an owner check (the media component is the caller); the room's viewers get
+	// LIVE or PREPARING when the status changes. Idempotent.
+	SetStreamLive(ctx context.Context, id int64, on bool) error
 }

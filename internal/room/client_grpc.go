@@ -58,6 +58,21 @@ func (g *grpcServer) SetTag(ctx context.Context, r *roomv1.SetTagRequest) (*room
 	return &roomv1.SetTagResponse{}, nil
 }
 
+func (g *grpcServer) StreamRoom(ctx context.Context, r *roomv1.StreamRoomRequest) (*roomv1.StreamRoomResponse, error) {
+	id, err := g.c.StreamRoom(ctx, r.GetKey())
+	if err != nil {
+		return nil, err
+	}
+	return &roomv1.StreamRoomResponse{RoomId: id}, nil
+}
+
+func (g *grpcServer) SetStreamLive(ctx context.Context, r *roomv1.SetStreamLiveRequest) (*roomv1.SetStreamLiveResponse, error) {
+	if err := g.c.SetStreamLive(ctx, r.GetRoomId(), r.GetLive()); err != nil {
+		return nil, err
+	}
+	return &roomv1.SetStreamLiveResponse{}, nil
+}
+
 // Remote is the room component in another process, reached over gRPC; it implements Client.
 // With a cache TTL it keeps the rooms it was told about for that long: a change to a room (its
 // owner, live state, tags) reaches this process at most the TTL late. SetTag drops the room.
@@ -190,6 +205,8 @@ func viewFromProto(p *roomv1.RoomView) View {
 		Live: &LiveView{Status: "preparing", StartedAt: p.GetLiveStartedAt(), StreamKey: p.GetStreamKey()}}
 	if p.GetLiveStatus() == roomv1.LiveStatus_LIVE_STATUS_LIVE {
 		v.Live.Status = "live"
+		play := Playback(p.GetId()) // derived from the id, as the local view does
+		v.Live.Play = &play
 	}
 	if p.GetHasAnchor() {
 		v.Anchor = &AnchorView{UID: p.GetOwnerUid(), Name: p.GetAnchorName()}
@@ -199,4 +216,22 @@ func viewFromProto(p *roomv1.RoomView) View {
 		v.Stats.Online, v.Stats.Watched = p.GetOnline(), p.GetWatched()
 	}
 	return v
+}
+
+// StreamRoom implements Client; never cached, so a rotated key is refused at once.
+func (r *Remote) StreamRoom(ctx context.Context, key string) (int64, error) {
+	resp, err := r.c.StreamRoom(ctx, &roomv1.StreamRoomRequest{Key: key})
+	if err != nil {
+		return 0, grpcx.FromStatus(err)
+	}
+	return resp.GetRoomId(), nil
+}
+
+// SetStreamLive implements Client; it drops the room from the cache.
+func (r *Remote) SetStreamLive(ctx context.Context, id int64, on bool) error {
+	if r.rooms != nil {
+		r.rooms.Remove(id)
+	}
+	_, err := r.c.SetStreamLive(ctx, &roomv1.SetStreamLiveRequest{RoomId: id, Live: on})
+	return grpcx.FromStatus(err)
 }

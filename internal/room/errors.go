@@ -23,4 +23,6 @@ var (
 	// the allowed hosts.
 	ErrBadCover = apierr.New(http.StatusBadRequest, -10011, "bad cover")
 	ErrNoCover  = apierr.New(http.StatusNotFound, -10012, "room has no uploaded cover")
+	// ErrBadStreamKey refuses a publish whose key is no room's current stream key.
+	ErrBadStreamKey = apierr.New(http.StatusForbidden, -10013, "stream key not valid")
 )

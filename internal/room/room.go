@@ -91,6 +91,9 @@ type Service struct {
 
 	coverSlots chan struct{} // bounds the cover images being decoded at once (memory)
 
+	rotatedMu sync.Mutex
+	rotated   []func(id int64) // OnKeyRotated
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -313,17 +316,34 @@ func (s *Service) Update(ctx context.Context, uid, id int64, f Fields) (Room, er
 	return r, nil
 }
 
-// SetLive starts or stops the stream; only the owner may.
+// SetLive starts or stops the stream; only the owner may. It is the manual switch: the video
+// (SetStreamLive) changes the same status, and the latest change wins.
 func (s *Service) SetLive(ctx context.Context, uid, id int64, on bool) (Room, error) {
 	r, err := s.owned(ctx, uid, id)
 	if err != nil {
 		return Room{}, err
 	}
+	return s.setLive(ctx, r, on)
+}
+
+// SetStreamLive implements Client.
+func (s *Service) SetStreamLive(ctx context.Context, id int64, on bool) error {
+	r, err := s.store.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	_, err = s.setLive(ctx, r, on)
+	return err
+}
+
+// setLive stores a change of r's live status and tells its viewers.
+func (s *Service) setLive(ctx context.Context, r Room, on bool) (Room, error) {
 	if r.Live == on {
 		return r, nil
 	}
+	id := r.ID
 	now := s.now().UnixMilli()
-	r, err = s.store.SetLive(ctx, id, on, now, now)
+	r, err := s.store.SetLive(ctx, id, on, now, now)
 	if err != nil {
 		return Room{}, err
 	}
@@ -339,16 +359,45 @@ func (s *Service) SetLive(ctx context.Context, uid, id int64, on bool) (Room, er
 	return r, nil
 }
 
-// RotateStreamKey issues a new stream key; the old one stops working at once.
+// StreamRoom implements Client.
+func (s *Service) StreamRoom(ctx context.Context, key string) (int64, error) {
+	if key == "" || len(key) > 64 {
+		return 0, ErrBadStreamKey
+	}
+	id, err := s.store.ByStreamKey(ctx, key)
+	if errors.Is(err, ErrRoomNotFound) {
+		return 0, ErrBadStreamKey
+	}
+	return id, err
+}
+
+// RotateStreamKey issues a new stream key; the old one stops working at once: the
+// functions given to OnKeyRotated learn it before this returns.
 func (s *Service) RotateStreamKey(ctx context.Context, uid, id int64) (Room, error) {
 	if _, err := s.owned(ctx, uid, id); err != nil {
 		return Room{}, err
 	}
 	r, err := s.store.SetStreamKey(ctx, id, newStreamKey(), s.now().UnixMilli())
-	if err == nil {
-		s.invalidate(ctx, id)
+	if err != nil {
+		return r, err
 	}
-	return r, err
+	s.invalidate(ctx, id)
+	s.rotatedMu.Lock()
+	fns := s.rotated
+	s.rotatedMu.Unlock()
+	for _, fn := range fns {
+		fn(id)
+	}
+	return r, nil
+}
+
+// OnKeyRotated registers fn to be told, in process, of every room whose stream key was
+// rotated (the media component cuts that room's publisher). Remote callers find out by
+// asking StreamRoom again.
+func (s *Service) OnKeyRotated(fn func(id int64)) {
+	s.rotatedMu.Lock()
+	defer s.rotatedMu.Unlock()
+	s.rotated = append(s.rotated, fn)
 }
 
 // Mine returns the caller's room.

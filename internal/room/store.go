@@ -32,6 +32,8 @@ type Store interface {
 	// SetLive switches live status; started is the start time when going live.
 	SetLive(ctx context.Context, id int64, live bool, started, now int64) (Room, error)
 	SetStreamKey(ctx context.Context, id int64, key string, now int64) (Room, error)
+	// ByStreamKey returns the id of the room whose stream key is key, or ErrRoomNotFound.
+	ByStreamKey(ctx context.Context, key string) (int64, error)
 	SetTags(ctx context.Context, id int64, tags []string, now int64) error
 	// List returns up to limit rooms after cursor (nil = from the start).
 	List(ctx context.Context, after *Cursor, limit int) ([]Listed, error)

@@ -42,7 +42,7 @@ CREATE INDEX rooms_list ON rooms (live, popularity, id)`,
 	updated_at BIGINT NOT NULL,
 	KEY rooms_owner (owner_uid),
 	KEY rooms_list (live, popularity, id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
-}, likesMigration, coverMigration, switchesMigration}
+}, likesMigration, coverMigration, switchesMigration, streamKeyMigration}
 
 type sqlStore struct{ db *sqlstore.DB }
 
@@ -145,6 +145,20 @@ func (s *sqlStore) SetLive(ctx context.Context, id int64, live bool, started, no
 
 func (s *sqlStore) SetStreamKey(ctx context.Context, id int64, key string, now int64) (Room, error) {
 	return s.exec(ctx, id, "UPDATE rooms SET stream_key = ?, updated_at = ? WHERE id = ?", key, now, id)
+}
+
+// streamKeyMigration indexes stream keys: a publish names its room by key alone.
+var streamKeyMigration = sqlstore.Migration{Version: 5, Name: "stream key index",
+	SQLite: `CREATE INDEX rooms_stream_key ON rooms (stream_key)`,
+	MySQL:  `CREATE INDEX rooms_stream_key ON rooms (stream_key)`}
+
+func (s *sqlStore) ByStreamKey(ctx context.Context, key string) (int64, error) {
+	var id int64
+	err := s.db.QueryRowContext(ctx, "SELECT id FROM rooms WHERE stream_key = ?", key).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, ErrRoomNotFound
+	}
+	return id, err
 }
 
 func (s *sqlStore) SetTags(ctx context.Context, id int64, tags []string, now int64) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -50,6 +51,19 @@ type LiveView struct {
 	Status    string `json:"status"` // "live" or "preparing"
 	StartedAt int64  `json:"started_at"`
 	StreamKey string `json:"stream_key,omitempty"`
+	// Play are the playback URLs on the page's own origin, set while the room is live.
+	Play *PlayURLs `json:"play,omitempty"`
+}
+
+// PlayURLs are where the media component plays a room's video (see docs/media.md).
+type PlayURLs struct {
+	FLV string `json:"flv"`
+	HLS string `json:"hls"`
+}
+
+// Playback returns the playback URLs of room id, paths on the web origin.
+func Playback(id int64) PlayURLs {
+	return PlayURLs{FLV: fmt.Sprintf("/live/%d.flv", id), HLS: fmt.Sprintf("/hls/%d.m3u8", id)}
 }
 
 // AnchorView is the "anchor" module.
@@ -126,6 +140,8 @@ func liveView(r Room, viewer int64) *LiveView {
 	lv := &LiveView{Status: "preparing", StartedAt: r.LiveStartedAt}
 	if r.Live {
 		lv.Status = "live"
+		play := Playback(r.ID)
+		lv.Play = &play
 	}
 	if viewer != 0 && viewer == r.OwnerUID {
 		lv.StreamKey = r.StreamKey

@@ -68,6 +68,7 @@ echo 'admins: []' >"$ZHIBO_BROWSER_CONFIG"
 "$tmp/zhibo" up --data_dir "$tmp/data" --config "$ZHIBO_BROWSER_CONFIG" \
 	--gateway.http_addr "127.0.0.1:$port" \
 	--comet.tcp_addr 127.0.0.1:0 \
+	--media.rtmp_addr 127.0.0.1:0 \
 	--gift.initial_balance 1000 \
 	>"$tmp/server.log" 2>&1 &
 server_pid=$!

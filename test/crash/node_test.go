@@ -32,7 +32,7 @@ type node struct {
 // startNode runs `zhibo up` on dataDir with args added and waits for its URL.
 func startNode(t *testing.T, bin, dataDir string, args ...string) *node {
 	all := append([]string{"up", "-data_dir", dataDir, "-gateway.http_addr", "127.0.0.1:0",
-		"-comet.tcp_addr", "127.0.0.1:0", "-account.bcrypt_cost", "4", "-gateway.rate_per_ip", "0", "-account.limits.register_per_ip_hour", "0",
+		"-comet.tcp_addr", "127.0.0.1:0", "-media.rtmp_addr", "127.0.0.1:0", "-account.bcrypt_cost", "4", "-gateway.rate_per_ip", "0", "-account.limits.register_per_ip_hour", "0",
 		"-log.level", "warn"}, args...)
 	p := testbin.Start(t, "zhibo", bin, all...)
 	return &node{proc: p, url: p.URL, client: &http.Client{

@@ -24,6 +24,7 @@ func startAllInOne(t *testing.T, mods ...func(*config.Config)) Node {
 	cfg.Gateway.HTTPAddr = "127.0.0.1:0"
 	cfg.Gateway.RatePerIP = 0
 	cfg.Comet.TCPAddr = "127.0.0.1:0"
+	cfg.Media.RTMPAddr = "127.0.0.1:0"
 	cfg.Comet.ReportInterval = 100 * time.Millisecond
 	cfg.Logic.CountInterval = 200 * time.Millisecond
 	cfg.Account.BcryptCost = 4
@@ -39,7 +40,8 @@ func startAllInOne(t *testing.T, mods ...func(*config.Config)) Node {
 	require.NoError(t, a.Start(context.Background()))
 	t.Cleanup(func() { require.NoError(t, a.Stop(context.Background())) })
 	http := a.HTTPAddr().String()
-	return Node{URL: "http://" + http, WSURL: "ws://" + http + "/sub", TCPAddr: a.TCPAddr().String()}
+	return Node{URL: "http://" + http, WSURL: "ws://" + http + "/sub", TCPAddr: a.TCPAddr().String(),
+		RTMP: "rtmp://" + a.RTMPAddr().String() + "/live"}
 }
 
 func TestAllInOne(t *testing.T) {

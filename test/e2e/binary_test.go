@@ -18,7 +18,7 @@ func TestBinaryUpRestartKeepsData(t *testing.T) {
 	bin := testbin.Build(t)
 	data := filepath.Join(t.TempDir(), "data")
 	p := testbin.Start(t, "up", bin, "up", "-data_dir", data, "-gateway.http_addr", "127.0.0.1:0",
-		"-comet.tcp_addr", "127.0.0.1:0", "-account.bcrypt_cost", "4", "-account.limits.register_per_ip_hour", "0", "-log.level", "warn")
+		"-comet.tcp_addr", "127.0.0.1:0", "-media.rtmp_addr", "127.0.0.1:0", "-account.bcrypt_cost", "4", "-account.limits.register_per_ip_hour", "0", "-log.level", "warn")
 	n := Node{URL: p.URL}
 	resp, err := http.Get(p.URL + "/readyz")
 	require.NoError(t, err)

@@ -23,6 +23,7 @@ type Node struct {
 	URL     string // http://127.0.0.1:port
 	TCPAddr string // host:port of a comet's raw TCP listener
 	WSURL   string // ws://127.0.0.1:port/sub
+	RTMP    string // rtmp://127.0.0.1:port/live, the media ingest ("" = none)
 }
 
 // api calls the JSON API and decodes data into out; it returns the HTTP status and envelope code.

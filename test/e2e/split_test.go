@@ -169,8 +169,8 @@ type alone struct {
 	roomURL string // the room process's own HTTP listener (its /metrics)
 }
 
-// startAlone starts account, room, gift, danmaku, bff, logic, two comets, two jobs and a front
-// gateway, each in its own process, each business component on a database of its own; extra
+// startAlone starts account, room, gift, danmaku, bff, logic, two comets, two jobs, media and
+// a front gateway, each in its own process, each business component on a database of its own; extra
 // flags go to every process.
 func startAlone(t *testing.T, extra ...string) *alone {
 	return startAloneOn(t, queuetest.URL(t), extra...)
@@ -191,10 +191,10 @@ func startAloneWith(t *testing.T, natsURL string, dbs map[string]sqlstore.Config
 		rpc[n] = "127.0.0.1:" + port()
 	}
 	httpPort := map[string]string{}
-	for _, n := range []string{"account", "room", "gift", "danmaku", "bff", "logic", "comet1", "comet2", "job1", "job2", "gateway"} {
+	for _, n := range []string{"account", "room", "gift", "danmaku", "bff", "logic", "comet1", "comet2", "job1", "job2", "media", "gateway"} {
 		httpPort[n] = port()
 	}
-	c1TCP, c2TCP := port(), port()
+	c1TCP, c2TCP, rtmp := port(), port(), port()
 	common := []string{"-queue.url", natsURL, "-queue.namespace", ns, "-secret", "every-component-alone-secret",
 		"-log.level", "warn", "-gateway.rate_per_ip", "0", "-account.bcrypt_cost", "4", "-account.limits.register_per_ip_hour", "0",
 		"-gateway.max_conns_per_ip", "0", "-comet.max_conns_per_ip", "0",
@@ -222,12 +222,14 @@ func startAloneWith(t *testing.T, natsURL string, dbs map[string]sqlstore.Config
 		{"comet2", "comet", []string{"-grpc_addr", rpc["comet2"], "-comet.tcp_addr", "127.0.0.1:" + c2TCP}},
 		{"job1", "job", nil},
 		{"job2", "job", nil},
+		{"media", "media", []string{"-media.rtmp_addr", "127.0.0.1:" + rtmp}},
 		{"gateway", "gateway", []string{"-gateway.upstreams", fmt.Sprintf(
-			"account=http://127.0.0.1:%s,room=http://127.0.0.1:%s,gift=http://127.0.0.1:%s,danmaku=http://127.0.0.1:%s,bff=http://127.0.0.1:%s",
-			httpPort["account"], httpPort["room"], httpPort["gift"], httpPort["danmaku"], httpPort["bff"])}},
+			"account=http://127.0.0.1:%s,room=http://127.0.0.1:%s,gift=http://127.0.0.1:%s,danmaku=http://127.0.0.1:%s,bff=http://127.0.0.1:%s,media=http://127.0.0.1:%s",
+			httpPort["account"], httpPort["room"], httpPort["gift"], httpPort["danmaku"], httpPort["bff"], httpPort["media"])}},
 	}
 	a := &alone{procs: map[string]*testbin.Proc{}, dbs: dbs, roomURL: "http://127.0.0.1:" + httpPort["room"], front: Node{URL: "http://127.0.0.1:" + httpPort["gateway"],
-		WSURL: "ws://127.0.0.1:" + httpPort["comet1"] + "/sub", TCPAddr: "127.0.0.1:" + c2TCP}}
+		WSURL: "ws://127.0.0.1:" + httpPort["comet1"] + "/sub", TCPAddr: "127.0.0.1:" + c2TCP,
+		RTMP: "rtmp://127.0.0.1:" + rtmp + "/live"}}
 	for i, p := range procs {
 		args := append([]string{"serve", "-components", p.components, "-data_dir", t.TempDir(), "-node", fmt.Sprint(i + 1),
 			"-gateway.http_addr", "127.0.0.1:" + httpPort[p.name]}, p.args...)

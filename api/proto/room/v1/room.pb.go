@@ -762,6 +762,190 @@ func (x *ListRoomsResponse) GetNextCursor() string {
 	return ""
 }
 
+// StreamRoomRequest carries a stream key as an encoder sent it.
+type StreamRoomRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// key is the stream key.
+	Key           string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamRoomRequest) Reset() {
+	*x = StreamRoomRequest{}
+	mi := &file_room_v1_room_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamRoomRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamRoomRequest) ProtoMessage() {}
+
+func (x *StreamRoomRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_room_v1_room_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamRoomRequest.ProtoReflect.Descriptor instead.
+func (*StreamRoomRequest) Descriptor() ([]byte, []int) {
+	return file_room_v1_room_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *StreamRoomRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+// StreamRoomResponse names the room the key belongs to.
+type StreamRoomResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// room_id is the room whose current stream key matched.
+	RoomId        int64 `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamRoomResponse) Reset() {
+	*x = StreamRoomResponse{}
+	mi := &file_room_v1_room_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamRoomResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamRoomResponse) ProtoMessage() {}
+
+func (x *StreamRoomResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_room_v1_room_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamRoomResponse.ProtoReflect.Descriptor instead.
+func (*StreamRoomResponse) Descriptor() ([]byte, []int) {
+	return file_room_v1_room_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *StreamRoomResponse) GetRoomId() int64 {
+	if x != nil {
+		return x.RoomId
+	}
+	return 0
+}
+
+// SetStreamLiveRequest sets the live status of a room from its video.
+type SetStreamLiveRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// room_id is the room to change.
+	RoomId int64 `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// live is true when the video started, false when it stopped.
+	Live          bool `protobuf:"varint,2,opt,name=live,proto3" json:"live,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetStreamLiveRequest) Reset() {
+	*x = SetStreamLiveRequest{}
+	mi := &file_room_v1_room_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetStreamLiveRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetStreamLiveRequest) ProtoMessage() {}
+
+func (x *SetStreamLiveRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_room_v1_room_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetStreamLiveRequest.ProtoReflect.Descriptor instead.
+func (*SetStreamLiveRequest) Descriptor() ([]byte, []int) {
+	return file_room_v1_room_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SetStreamLiveRequest) GetRoomId() int64 {
+	if x != nil {
+		return x.RoomId
+	}
+	return 0
+}
+
+func (x *SetStreamLiveRequest) GetLive() bool {
+	if x != nil {
+		return x.Live
+	}
+	return false
+}
+
+// SetStreamLiveResponse is empty; it exists so fields can be added without breaking callers.
+type SetStreamLiveResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetStreamLiveResponse) Reset() {
+	*x = SetStreamLiveResponse{}
+	mi := &file_room_v1_room_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetStreamLiveResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetStreamLiveResponse) ProtoMessage() {}
+
+func (x *SetStreamLiveResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_room_v1_room_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetStreamLiveResponse.ProtoReflect.Descriptor instead.
+func (*SetStreamLiveResponse) Descriptor() ([]byte, []int) {
+	return file_room_v1_room_proto_rawDescGZIP(), []int{12}
+}
+
 var File_room_v1_room_proto protoreflect.FileDescriptor
 
 const file_room_v1_room_proto_rawDesc = "" +
@@ -827,17 +1011,28 @@ const file_room_v1_room_proto_rawDesc = "" +
 	"\x11ListRoomsResponse\x12-\n" +
 	"\x05rooms\x18\x01 \x03(\v2\x17.zhibo.room.v1.RoomViewR\x05rooms\x12\x1f\n" +
 	"\vnext_cursor\x18\x02 \x01(\tR\n" +
-	"nextCursor*Z\n" +
+	"nextCursor\"%\n" +
+	"\x11StreamRoomRequest\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\"-\n" +
+	"\x12StreamRoomResponse\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\"C\n" +
+	"\x14SetStreamLiveRequest\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12\x12\n" +
+	"\x04live\x18\x02 \x01(\bR\x04live\"\x17\n" +
+	"\x15SetStreamLiveResponse*Z\n" +
 	"\n" +
 	"LiveStatus\x12\x1b\n" +
 	"\x17LIVE_STATUS_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15LIVE_STATUS_PREPARING\x10\x01\x12\x14\n" +
-	"\x10LIVE_STATUS_LIVE\x10\x022\xb9\x02\n" +
+	"\x10LIVE_STATUS_LIVE\x10\x022\xe8\x03\n" +
 	"\vRoomService\x12=\n" +
 	"\aGetRoom\x12\x1d.zhibo.room.v1.GetRoomRequest\x1a\x13.zhibo.room.v1.Room\x12E\n" +
 	"\x06SetTag\x12\x1c.zhibo.room.v1.SetTagRequest\x1a\x1d.zhibo.room.v1.SetTagResponse\x12T\n" +
 	"\vGetRoomView\x12!.zhibo.room.v1.GetRoomViewRequest\x1a\".zhibo.room.v1.GetRoomViewResponse\x12N\n" +
-	"\tListRooms\x12\x1f.zhibo.room.v1.ListRoomsRequest\x1a .zhibo.room.v1.ListRoomsResponseB6Z4github.com/zhibo-live/zhibo/api/proto/room/v1;roomv1b\x06proto3"
+	"\tListRooms\x12\x1f.zhibo.room.v1.ListRoomsRequest\x1a .zhibo.room.v1.ListRoomsResponse\x12Q\n" +
+	"\n" +
+	"StreamRoom\x12 .zhibo.room.v1.StreamRoomRequest\x1a!.zhibo.room.v1.StreamRoomResponse\x12Z\n" +
+	"\rSetStreamLive\x12#.zhibo.room.v1.SetStreamLiveRequest\x1a$.zhibo.room.v1.SetStreamLiveResponseB6Z4github.com/zhibo-live/zhibo/api/proto/room/v1;roomv1b\x06proto3"
 
 var (
 	file_room_v1_room_proto_rawDescOnce sync.Once
@@ -852,38 +1047,46 @@ func file_room_v1_room_proto_rawDescGZIP() []byte {
 }
 
 var file_room_v1_room_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_room_v1_room_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_room_v1_room_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_room_v1_room_proto_goTypes = []any{
-	(LiveStatus)(0),             // 0: zhibo.room.v1.LiveStatus
-	(*Room)(nil),                // 1: zhibo.room.v1.Room
-	(*GetRoomRequest)(nil),      // 2: zhibo.room.v1.GetRoomRequest
-	(*SetTagRequest)(nil),       // 3: zhibo.room.v1.SetTagRequest
-	(*SetTagResponse)(nil),      // 4: zhibo.room.v1.SetTagResponse
-	(*GetRoomViewRequest)(nil),  // 5: zhibo.room.v1.GetRoomViewRequest
-	(*GetRoomViewResponse)(nil), // 6: zhibo.room.v1.GetRoomViewResponse
-	(*RoomView)(nil),            // 7: zhibo.room.v1.RoomView
-	(*ListRoomsRequest)(nil),    // 8: zhibo.room.v1.ListRoomsRequest
-	(*ListRoomsResponse)(nil),   // 9: zhibo.room.v1.ListRoomsResponse
+	(LiveStatus)(0),               // 0: zhibo.room.v1.LiveStatus
+	(*Room)(nil),                  // 1: zhibo.room.v1.Room
+	(*GetRoomRequest)(nil),        // 2: zhibo.room.v1.GetRoomRequest
+	(*SetTagRequest)(nil),         // 3: zhibo.room.v1.SetTagRequest
+	(*SetTagResponse)(nil),        // 4: zhibo.room.v1.SetTagResponse
+	(*GetRoomViewRequest)(nil),    // 5: zhibo.room.v1.GetRoomViewRequest
+	(*GetRoomViewResponse)(nil),   // 6: zhibo.room.v1.GetRoomViewResponse
+	(*RoomView)(nil),              // 7: zhibo.room.v1.RoomView
+	(*ListRoomsRequest)(nil),      // 8: zhibo.room.v1.ListRoomsRequest
+	(*ListRoomsResponse)(nil),     // 9: zhibo.room.v1.ListRoomsResponse
+	(*StreamRoomRequest)(nil),     // 10: zhibo.room.v1.StreamRoomRequest
+	(*StreamRoomResponse)(nil),    // 11: zhibo.room.v1.StreamRoomResponse
+	(*SetStreamLiveRequest)(nil),  // 12: zhibo.room.v1.SetStreamLiveRequest
+	(*SetStreamLiveResponse)(nil), // 13: zhibo.room.v1.SetStreamLiveResponse
 }
 var file_room_v1_room_proto_depIdxs = []int32{
-	0, // 0: zhibo.room.v1.Room.live_status:type_name -> zhibo.room.v1.LiveStatus
-	1, // 1: zhibo.room.v1.GetRoomViewResponse.room:type_name -> zhibo.room.v1.Room
-	7, // 2: zhibo.room.v1.GetRoomViewResponse.view:type_name -> zhibo.room.v1.RoomView
-	0, // 3: zhibo.room.v1.RoomView.live_status:type_name -> zhibo.room.v1.LiveStatus
-	7, // 4: zhibo.room.v1.ListRoomsResponse.rooms:type_name -> zhibo.room.v1.RoomView
-	2, // 5: zhibo.room.v1.RoomService.GetRoom:input_type -> zhibo.room.v1.GetRoomRequest
-	3, // 6: zhibo.room.v1.RoomService.SetTag:input_type -> zhibo.room.v1.SetTagRequest
-	5, // 7: zhibo.room.v1.RoomService.GetRoomView:input_type -> zhibo.room.v1.GetRoomViewRequest
-	8, // 8: zhibo.room.v1.RoomService.ListRooms:input_type -> zhibo.room.v1.ListRoomsRequest
-	1, // 9: zhibo.room.v1.RoomService.GetRoom:output_type -> zhibo.room.v1.Room
-	4, // 10: zhibo.room.v1.RoomService.SetTag:output_type -> zhibo.room.v1.SetTagResponse
-	6, // 11: zhibo.room.v1.RoomService.GetRoomView:output_type -> zhibo.room.v1.GetRoomViewResponse
-	9, // 12: zhibo.room.v1.RoomService.ListRooms:output_type -> zhibo.room.v1.ListRoomsResponse
-	9, // [9:13] is the sub-list for method output_type
-	5, // [5:9] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	0,  // 0: zhibo.room.v1.Room.live_status:type_name -> zhibo.room.v1.LiveStatus
+	1,  // 1: zhibo.room.v1.GetRoomViewResponse.room:type_name -> zhibo.room.v1.Room
+	7,  // 2: zhibo.room.v1.GetRoomViewResponse.view:type_name -> zhibo.room.v1.RoomView
+	0,  // 3: zhibo.room.v1.RoomView.live_status:type_name -> zhibo.room.v1.LiveStatus
+	7,  // 4: zhibo.room.v1.ListRoomsResponse.rooms:type_name -> zhibo.room.v1.RoomView
+	2,  // 5: zhibo.room.v1.RoomService.GetRoom:input_type -> zhibo.room.v1.GetRoomRequest
+	3,  // 6: zhibo.room.v1.RoomService.SetTag:input_type -> zhibo.room.v1.SetTagRequest
+	5,  // 7: zhibo.room.v1.RoomService.GetRoomView:input_type -> zhibo.room.v1.GetRoomViewRequest
+	8,  // 8: zhibo.room.v1.RoomService.ListRooms:input_type -> zhibo.room.v1.ListRoomsRequest
+	10, // 9: zhibo.room.v1.RoomService.StreamRoom:input_type -> zhibo.room.v1.StreamRoomRequest
+	12, // 10: zhibo.room.v1.RoomService.SetStreamLive:input_type -> zhibo.room.v1.SetStreamLiveRequest
+	1,  // 11: zhibo.room.v1.RoomService.GetRoom:output_type -> zhibo.room.v1.Room
+	4,  // 12: zhibo.room.v1.RoomService.SetTag:output_type -> zhibo.room.v1.SetTagResponse
+	6,  // 13: zhibo.room.v1.RoomService.GetRoomView:output_type -> zhibo.room.v1.GetRoomViewResponse
+	9,  // 14: zhibo.room.v1.RoomService.ListRooms:output_type -> zhibo.room.v1.ListRoomsResponse
+	11, // 15: zhibo.room.v1.RoomService.StreamRoom:output_type -> zhibo.room.v1.StreamRoomResponse
+	13, // 16: zhibo.room.v1.RoomService.SetStreamLive:output_type -> zhibo.room.v1.SetStreamLiveResponse
+	11, // [11:17] is the sub-list for method output_type
+	5,  // [5:11] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_room_v1_room_proto_init() }
@@ -897,7 +1100,7 @@ func file_room_v1_room_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_room_v1_room_proto_rawDesc), len(file_room_v1_room_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   9,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

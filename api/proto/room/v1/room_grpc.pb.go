@@ -23,10 +23,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RoomService_GetRoom_FullMethodName     = "/zhibo.room.v1.RoomService/GetRoom"
-	RoomService_SetTag_FullMethodName      = "/zhibo.room.v1.RoomService/SetTag"
-	RoomService_GetRoomView_FullMethodName = "/zhibo.room.v1.RoomService/GetRoomView"
-	RoomService_ListRooms_FullMethodName   = "/zhibo.room.v1.RoomService/ListRooms"
+	RoomService_GetRoom_FullMethodName       = "/zhibo.room.v1.RoomService/GetRoom"
+	RoomService_SetTag_FullMethodName        = "/zhibo.room.v1.RoomService/SetTag"
+	RoomService_GetRoomView_FullMethodName   = "/zhibo.room.v1.RoomService/GetRoomView"
+	RoomService_ListRooms_FullMethodName     = "/zhibo.room.v1.RoomService/ListRooms"
+	RoomService_StreamRoom_FullMethodName    = "/zhibo.room.v1.RoomService/StreamRoom"
+	RoomService_SetStreamLive_FullMethodName = "/zhibo.room.v1.RoomService/SetStreamLive"
 )
 
 // RoomServiceClient is the client API for RoomService service.
@@ -47,6 +49,14 @@ type RoomServiceClient interface {
 	// ListRooms returns a page of the room list (live first, then by popularity) as its cards
 	// show it: base, live, anchor and stats.
 	ListRooms(ctx context.Context, in *ListRoomsRequest, opts ...grpc.CallOption) (*ListRoomsResponse, error)
+	// StreamRoom returns the room whose current stream key is the one given: the media
+	// component asks it when an encoder publishes. PERMISSION_DENIED when no room has that key
+	// (wrong, or rotated away).
+	StreamRoom(ctx context.Context, in *StreamRoomRequest, opts ...grpc.CallOption) (*StreamRoomResponse, error)
+	// SetStreamLive sets a room live or preparing because its video started or stopped; the
+	// room's viewers get LIVE or PREPARING when the status changes. Idempotent. NOT_FOUND for an
+	// unknown room.
+	SetStreamLive(ctx context.Context, in *SetStreamLiveRequest, opts ...grpc.CallOption) (*SetStreamLiveResponse, error)
 }
 
 type roomServiceClient struct {
@@ -97,6 +107,26 @@ func (c *roomServiceClient) ListRooms(ctx context.Context, in *ListRoomsRequest,
 	return out, nil
 }
 
+func (c *roomServiceClient) StreamRoom(ctx context.Context, in *StreamRoomRequest, opts ...grpc.CallOption) (*StreamRoomResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StreamRoomResponse)
+	err := c.cc.Invoke(ctx, RoomService_StreamRoom_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *roomServiceClient) SetStreamLive(ctx context.Context, in *SetStreamLiveRequest, opts ...grpc.CallOption) (*SetStreamLiveResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetStreamLiveResponse)
+	err := c.cc.Invoke(ctx, RoomService_SetStreamLive_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RoomServiceServer is the server API for RoomService service.
 // All implementations must embed UnimplementedRoomServiceServer
 // for forward compatibility.
@@ -115,6 +145,14 @@ type RoomServiceServer interface {
 	// ListRooms returns a page of the room list (live first, then by popularity) as its cards
 	// show it: base, live, anchor and stats.
 	ListRooms(context.Context, *ListRoomsRequest) (*ListRoomsResponse, error)
+	// StreamRoom returns the room whose current stream key is the one given: the media
+	// component asks it when an encoder publishes. PERMISSION_DENIED when no room has that key
+	// (wrong, or rotated away).
+	StreamRoom(context.Context, *StreamRoomRequest) (*StreamRoomResponse, error)
+	// SetStreamLive sets a room live or preparing because its video started or stopped; the
+	// room's viewers get LIVE or PREPARING when the status changes. Idempotent. NOT_FOUND for an
+	// unknown room.
+	SetStreamLive(context.Context, *SetStreamLiveRequest) (*SetStreamLiveResponse, error)
 	mustEmbedUnimplementedRoomServiceServer()
 }
 
@@ -136,6 +174,12 @@ func (UnimplementedRoomServiceServer) GetRoomView(context.Context, *GetRoomViewR
 }
 func (UnimplementedRoomServiceServer) ListRooms(context.Context, *ListRoomsRequest) (*ListRoomsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListRooms not implemented")
+}
+func (UnimplementedRoomServiceServer) StreamRoom(context.Context, *StreamRoomRequest) (*StreamRoomResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method StreamRoom not implemented")
+}
+func (UnimplementedRoomServiceServer) SetStreamLive(context.Context, *SetStreamLiveRequest) (*SetStreamLiveResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetStreamLive not implemented")
 }
 func (UnimplementedRoomServiceServer) mustEmbedUnimplementedRoomServiceServer() {}
 func (UnimplementedRoomServiceServer) testEmbeddedByValue()                     {}
@@ -230,6 +274,42 @@ func _RoomService_ListRooms_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RoomService_StreamRoom_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StreamRoomRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RoomServiceServer).StreamRoom(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RoomService_StreamRoom_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RoomServiceServer).StreamRoom(ctx, req.(*StreamRoomRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RoomService_SetStreamLive_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetStreamLiveRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RoomServiceServer).SetStreamLive(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RoomService_SetStreamLive_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RoomServiceServer).SetStreamLive(ctx, req.(*SetStreamLiveRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RoomService_ServiceDesc is the grpc.ServiceDesc for RoomService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -252,6 +332,14 @@ var RoomService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListRooms",
 			Handler:    _RoomService_ListRooms_Handler,
+		},
+		{
+			MethodName: "StreamRoom",
+			Handler:    _RoomService_StreamRoom_Handler,
+		},
+		{
+			MethodName: "SetStreamLive",
+			Handler:    _RoomService_SetStreamLive_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

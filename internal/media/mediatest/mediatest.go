@@ -1,0 +1,108 @@
+// Package mediatest drives real ffmpeg and ffprobe for the tests of the media path: publish a
+// generated stream over RTMP, probe a playback URL.
+package mediatest
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// NeedFFmpeg skips the test when ffmpeg or ffprobe is missing (.ci/run installs them, and CI
+// fails on a skipped test).
+func NeedFFmpeg(t testing.TB) {
+	for _, bin := range []string{"ffmpeg", "ffprobe"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s not installed (apt-get install ffmpeg; .ci/run installs it)", bin)
+		}
+	}
+}
+
+// Publisher is an ffmpeg pushing a generated stream: testsrc picture, 1 s GOP (30 frames at
+// 30 fps), x264 ultrafast, AAC sine.
+type Publisher struct {
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  strings.Builder
+	done chan struct{}
+	err  error
+}
+
+// Publish pushes seconds of video of the given size ("1280x720") to url
+// (rtmp://HOST:PORT/live/NAME); extra are more ffmpeg output options. ffmpeg is killed at
+// the end of the test if still running.
+func Publish(t testing.TB, url, size string, seconds int, extra ...string) *Publisher {
+	args := []string{"-hide_banner", "-loglevel", "error", "-re",
+		"-f", "lavfi", "-i", "testsrc=size=" + size + ":rate=30", "-f", "lavfi", "-i", "sine=frequency=440",
+		"-t", fmt.Sprint(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "30",
+		"-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k"}
+	args = append(append(args, extra...), "-f", "flv", url)
+	p := &Publisher{cmd: exec.Command("ffmpeg", args...), done: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = (*syncWriter)(p), (*syncWriter)(p)
+	require.NoError(t, p.cmd.Start())
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	})
+	return p
+}
+
+type syncWriter Publisher
+
+func (w *syncWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.out.Write(b)
+}
+
+// Output is what ffmpeg printed (errors only).
+func (p *Publisher) Output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// Wait returns ffmpeg's exit error, failing the test if it runs past limit.
+func (p *Publisher) Wait(t testing.TB, limit time.Duration) error {
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(limit):
+		t.Fatalf("ffmpeg still running after %s", limit)
+		return nil
+	}
+}
+
+// Running reports whether ffmpeg has not exited yet.
+func (p *Publisher) Running() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Probe runs ffprobe on url and returns the distinct codec names of its streams, sorted
+// (HLS lists each stream again under its program).
+func Probe(t testing.TB, url string) []string {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-rw_timeout", "5000000",
+		"-show_entries", "stream=codec_name", "-of", "csv=p=0", url).CombinedOutput()
+	require.NoError(t, err, "ffprobe %s: %s", url, out)
+	codecs := strings.Fields(string(out))
+	slices.Sort(codecs)
+	return slices.Compact(codecs)
+}
