@@ -90,15 +90,15 @@ func (e *env) room(owner int64, title string) int64 {
 
 // page is the room page as a client decodes it; modules stay raw to tell their shapes apart.
 type page struct {
-	Room      room.View               `json:"room"`
-	Playback  *room.PlayURLs `json:"playback"`
-	Switches  map[string]bool         `json:"switches"`
-	DanmuInfo json.RawMessage         `json:"danmu_info"`
-	Comments  json.RawMessage         `json:"comments"`
-	Gifts     json.RawMessage         `json:"gifts"`
-	Wallet    json.RawMessage         `json:"wallet"`
-	Rank      json.RawMessage         `json:"rank"`
-	Viewer    json.RawMessage         `json:"viewer"`
+	Room      room.View       `json:"room"`
+	Playback  *room.PlayURLs  `json:"playback"`
+	Switches  map[string]bool `json:"switches"`
+	DanmuInfo json.RawMessage `json:"danmu_info"`
+	Comments  json.RawMessage `json:"comments"`
+	Gifts     json.RawMessage `json:"gifts"`
+	Wallet    json.RawMessage `json:"wallet"`
+	Rank      json.RawMessage `json:"rank"`
+	Viewer    json.RawMessage `json:"viewer"`
 }
 
 func (p page) module(name string) json.RawMessage {
