@@ -3,6 +3,7 @@ module github.com/zhibo-live/zhibo
 go 1.26.8
 
 require (
+	connectrpc.com/vanguard v0.4.0
 	github.com/andybalholm/brotli v1.2.8
 	github.com/axiomhq/hyperloglog v0.2.5
 	github.com/cespare/xxhash/v2 v2.3.0
@@ -41,6 +42,7 @@ require (
 )
 
 require (
+	connectrpc.com/connect v1.19.1 // indirect
 	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/beorn7/perks v1.0.1 // indirect

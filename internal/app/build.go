@@ -425,7 +425,14 @@ func buildGateway(a *App) (lifecycle, error) {
 	}
 	deps.Routes = append(deps.Routes, reloadRoutes{a}) // reload.go
 	deps.OpenAPI = append(deps.OpenAPI, reloadOpenAPI)
-	var err error
+	rpc, err := newRPCRoutes(a) // rpc.go
+	if err != nil {
+		return nil, err
+	}
+	if rpc != nil {
+		deps.Routes = append(deps.Routes, rpc)
+		deps.OpenAPI = append(deps.OpenAPI, rpcOpenAPI)
+	}
 	a.Gateway, err = gateway.New(a.cfg.Gateway, deps)
 	if err != nil {
 		return nil, err
