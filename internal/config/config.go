@@ -28,6 +28,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/media"
 	"github.com/zhibo-live/zhibo/internal/platform/cache"
 	"github.com/zhibo-live/zhibo/internal/platform/connlimit"
+	"github.com/zhibo-live/zhibo/internal/platform/flagx"
 	"github.com/zhibo-live/zhibo/internal/platform/lease"
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
@@ -112,15 +113,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		}
 		return nil
 	})
-	fs.Func("banned_words", "comma-separated words refused anywhere in comments, room titles and areas, seen through case, full-width forms, invisible characters and look-alike letters (empty = none).", func(v string) error {
-		c.BannedWords = nil
-		for _, w := range strings.Split(v, ",") {
-			if w = strings.TrimSpace(w); w != "" {
-				c.BannedWords = append(c.BannedWords, w)
-			}
-		}
-		return nil
-	})
+	flagx.Strings(fs, "banned_words", "comma-separated words refused anywhere in comments, room titles and areas, seen through case, full-width forms, invisible characters and look-alike letters (empty = none).", &c.BannedWords)
 	fs.StringVar(&c.Log.Level, "log.level", "info", "log level: debug, info, warn or error.")
 	c.Trace.RegisterFlags(fs, "trace.")
 	fs.StringVar(&c.Log.Format, "log.format", "auto", "log format: json, text, or auto (text when stderr is a terminal, JSON otherwise).")
@@ -230,15 +223,7 @@ func (p *Peers) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.StringVar(&p.Gift, prefix+"gift", "", "gRPC target of a remote gift, host:port or dns:///name:port (empty = gift runs here, or none: /api/me shows no balance).")
 	fs.StringVar(&p.Danmaku, prefix+"danmaku", "", "gRPC target of a remote danmaku, host:port or dns:///name:port (empty = danmaku runs here).")
 	fs.StringVar(&p.Logic, prefix+"logic", "", "gRPC target of a remote logic, host:port or dns:///name:port (empty = logic runs here).")
-	fs.Func(prefix+"comets", "gRPC targets of the remote comets a job delivers to, comma-separated (empty = the comet runs here).", func(v string) error {
-		p.Comets = nil
-		for _, c := range strings.Split(v, ",") {
-			if c = strings.TrimSpace(c); c != "" {
-				p.Comets = append(p.Comets, c)
-			}
-		}
-		return nil
-	})
+	flagx.Strings(fs, prefix+"comets", "gRPC targets of the remote comets a job delivers to, comma-separated (empty = the comet runs here).", &p.Comets)
 }
 
 // Validate checks the peers.

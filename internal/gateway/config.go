@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zhibo-live/zhibo/internal/platform/flagx"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 )
 
@@ -73,26 +74,10 @@ const DefaultMaxConnsPerIP = 256
 
 // RegisterFlags binds the config to flags under prefix.
 func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
-	fs.Func(prefix+"trusted_proxies", "CIDRs or addresses of reverse proxies whose X-Forwarded-For / X-Real-IP name the client, comma-separated (empty = none: the direct peer is the client).", func(v string) error {
-		c.TrustedProxies = nil
-		for _, s := range strings.Split(v, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				c.TrustedProxies = append(c.TrustedProxies, s)
-			}
-		}
-		return nil
-	})
+	flagx.Strings(fs, prefix+"trusted_proxies", "CIDRs or addresses of reverse proxies whose X-Forwarded-For / X-Real-IP name the client, comma-separated (empty = none: the direct peer is the client).", &c.TrustedProxies)
 	fs.StringVar(&c.TLSCertFile, prefix+"tls_cert_file", "", "PEM certificate (chain) of http_addr: HTTPS and WSS when set with tls_key_file; re-read when it changes.")
 	fs.StringVar(&c.TLSKeyFile, prefix+"tls_key_file", "", "PEM private key of tls_cert_file.")
-	fs.Func(prefix+"cors_origins", "origins whose pages may call the API from a browser, comma-separated, \"*\" for any (empty = same origin only).", func(v string) error {
-		c.CORSOrigins = nil
-		for _, s := range strings.Split(v, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				c.CORSOrigins = append(c.CORSOrigins, s)
-			}
-		}
-		return nil
-	})
+	flagx.Strings(fs, prefix+"cors_origins", "origins whose pages may call the API from a browser, comma-separated, \"*\" for any (empty = same origin only).", &c.CORSOrigins)
 	fs.StringVar(&c.FrameOptions, prefix+"frame_options", "DENY", "X-Frame-Options of every answer: DENY, SAMEORIGIN or empty (none).")
 	fs.DurationVar(&c.HSTSMaxAge, prefix+"hsts_max_age", 0, "with tls_cert_file: Strict-Transport-Security max-age (0 = no HSTS; e.g. 4320h once HTTPS is there to stay).")
 	fs.StringVar(&c.HTTPAddr, prefix+"http_addr", ":8080", "listen address of the API, web UI and /sub WebSocket.")

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zhibo-live/zhibo/internal/platform/flagx"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/pkg/hotkey"
 )
@@ -62,15 +63,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	c.Likes.RegisterFlags(fs, prefix+"likes.")
 	fs.Int64Var(&c.CoverMaxBytes, prefix+"cover_max_bytes", 2<<20, "largest uploaded cover image in bytes, 1 KiB..4 MiB.")
 	fs.IntVar(&c.CoverMaxSide, prefix+"cover_max_side", 4096, "largest width and height of an uploaded cover in pixels, checked before decoding, 16..8192.")
-	fs.Func(prefix+"cover_hosts", "hosts external cover URLs may use, comma-separated: https only, no IP literals; *.example.com allows subdomains (empty = uploaded covers only).", func(v string) error {
-		c.CoverHosts = nil
-		for _, h := range strings.Split(v, ",") {
-			if h = strings.TrimSpace(h); h != "" {
-				c.CoverHosts = append(c.CoverHosts, h)
-			}
-		}
-		return nil
-	})
+	flagx.Strings(fs, prefix+"cover_hosts", "hosts external cover URLs may use, comma-separated: https only, no IP literals; *.example.com allows subdomains (empty = uploaded covers only).", &c.CoverHosts)
 	fs.DurationVar(&c.SwitchesRefresh, prefix+"switches_refresh", time.Second, "how often the global feature switches are reloaded from the store (a switch set in another room process is seen this late).")
 	fs.Int64Var(&c.HotThreshold, prefix+"hot_threshold", 1000, "online count from which /api/admin/hot lists a room as hot.")
 	fs.Func(prefix+"hot_rooms", "room ids pinned hot from start, comma-separated (e.g. an announced event).", func(v string) error {
