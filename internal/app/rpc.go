@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/zhibo-live/zhibo/internal/gateway"
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
 	"github.com/zhibo-live/zhibo/internal/platform/grpcx"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
@@ -32,10 +33,13 @@ var rpcOpenAPI []byte
 // rpcMaxBody bounds a request message.
 const rpcMaxBody = 1 << 20
 
-// rpcRoutes serves /rpc/ by transcoding into the gRPC services of the local components.
+// rpcRoutes serves /rpc/ by transcoding into the gRPC services of the local components, and
+// sends the calls of a component gateway.upstreams names on to its process (services are
+// named zhibo.<component>.v1.…), which transcodes them there.
 type rpcRoutes struct {
-	a *App
-	h http.Handler
+	a      *App
+	h      http.Handler            // nil: no local component serves gRPC
+	remote map[string]http.Handler // component → its process
 }
 
 // newRPCRoutes registers every local component's gRPC services on a server of their own (or
@@ -51,8 +55,19 @@ func newRPCRoutes(a *App) (*rpcRoutes, error) {
 			}
 		}
 	}
+	remote := map[string]http.Handler{}
+	for name := range a.cfg.Gateway.Upstreams {
+		u, err := a.cfg.Gateway.UpstreamURL(name)
+		if err != nil {
+			return nil, err
+		}
+		remote[name] = gateway.NewProxy(name, u, a.logger("rpc"), nil)
+	}
 	if len(s.GetServiceInfo()) == 0 {
-		return nil, nil
+		if len(remote) == 0 {
+			return nil, nil
+		}
+		return &rpcRoutes{a: a, remote: remote}, nil
 	}
 	strict := func(res vanguard.TypeResolver) vanguard.Codec { // unknown fields refused, as the HTTP API does
 		c := vanguard.NewJSONCodec(res)
@@ -63,7 +78,7 @@ func newRPCRoutes(a *App) (*rpcRoutes, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &rpcRoutes{a: a, h: http.StripPrefix("/rpc", t)}, nil
+	return &rpcRoutes{a: a, h: http.StripPrefix("/rpc", t), remote: remote}, nil
 }
 
 // Register implements gateway.Routes.
@@ -72,6 +87,14 @@ func (r *rpcRoutes) Register(mux *http.ServeMux) {
 	mux.Handle("POST /rpc/", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if _, err := httpx.RequireAdmin(req, r.a.isAdmin); err != nil {
 			httpx.WriteError(log, w, req, err)
+			return
+		}
+		if p := r.remote[rpcComponent(req.URL.Path)]; p != nil {
+			p.ServeHTTP(w, req) // that process checks the caller again
+			return
+		}
+		if r.h == nil {
+			httpx.WriteError(log, w, req, apierr.NotFound.Withf("no component here serves %s", req.URL.Path))
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, rpcMaxBody))
@@ -110,4 +133,14 @@ func checkRequestJSON(path string, body []byte) error {
 		return apierr.BadRequest.Withf("the body is not a %s as JSON: %v", msg.Descriptor().FullName(), err)
 	}
 	return nil
+}
+
+// rpcComponent is the component a /rpc/zhibo.<component>.v1.<Service>/<Method> path names.
+func rpcComponent(path string) string {
+	svc, _, _ := strings.Cut(strings.TrimPrefix(path, "/rpc/"), "/")
+	parts := strings.Split(svc, ".")
+	if len(parts) < 4 || parts[0] != "zhibo" {
+		return ""
+	}
+	return parts[1]
 }

@@ -14,6 +14,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/zhibo-live/zhibo/internal/config"
+	"github.com/zhibo-live/zhibo/internal/platform/obs"
+	"github.com/zhibo-live/zhibo/internal/platform/queue/queuetest"
 	"github.com/zhibo-live/zhibo/internal/room"
 )
 
@@ -74,3 +77,49 @@ func TestRPCOverHTTPJSON(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// A front gateway sends /rpc/ calls of a component it forwards to that component's process.
+func TestRPCForwardedToTheComponentsProcess(t *testing.T) {
+	natsURL := queuetest.URL(t)
+	back, backURL := startAll(t, filepath.Join(t.TempDir(), "data"), func(c *config.Config) {
+		c.GRPCAddr = "127.0.0.1:0"
+		c.Queue.URL, c.Queue.Namespace = natsURL, queuetest.Namespace(t, natsURL, "rpcfwd")
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	op, err := back.Account.SignUp(ctx, "rpc_front_op", "password1")
+	require.NoError(t, err)
+	rm, err := back.Room.Create(ctx, op.UID, room.Fields{Title: ptr("behind the front")})
+	require.NoError(t, err)
+	back.reload.admins.Store(&[]int64{op.UID})
+
+	cfg := config.Defaults()
+	cfg.DataDir = t.TempDir()
+	cfg.Gateway.HTTPAddr = "127.0.0.1:0"
+	cfg.Peers.Account = back.GRPCAddr().String()
+	cfg.Gateway.Upstreams = map[string]string{"room": backURL}
+	front, err := New(cfg, []string{"gateway"}, obs.Discard())
+	require.NoError(t, err)
+	require.NoError(t, front.Start(ctx))
+	t.Cleanup(func() { require.NoError(t, front.Stop(context.Background())) })
+	front.reload.admins.Store(&[]int64{op.UID})
+
+	req, err := http.NewRequest("POST", "http://"+front.HTTPAddr().String()+"/rpc/zhibo.room.v1.RoomService/GetRoom",
+		strings.NewReader(`{"id":`+itoa(rm.ID)+`}`))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+op.Token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	require.Equal(t, 200, resp.StatusCode, "%v", out)
+	require.Equal(t, "behind the front", out["title"])
+
+	req, _ = http.NewRequest("POST", "http://"+front.HTTPAddr().String()+"/rpc/zhibo.gift.v1.GiftService/Balance", strings.NewReader(`{}`))
+	req.Header.Set("Authorization", "Bearer "+op.Token)
+	resp2, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp2.Body.Close()
+	require.Equal(t, 404, resp2.StatusCode, "gift is neither here nor forwarded")
+}

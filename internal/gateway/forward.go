@@ -45,7 +45,25 @@ var upstreamTransport = &http.Transport{
 // A failed upstream answers 503 in the usual envelope, counted by upstream.
 func forward(mux *http.ServeMux, u Upstream, log *slog.Logger, failures *prometheus.CounterVec) error {
 	target := u.URL
-	proxy := &httputil.ReverseProxy{
+	proxy := NewProxy(u.Name, target, log, func() { failures.WithLabelValues(u.Name).Inc() })
+	routes, err := operations(u.OpenAPI)
+	if err != nil {
+		return fmt.Errorf("upstream %s: %w", u.Name, err)
+	}
+	if len(routes) == 0 {
+		return fmt.Errorf("upstream %s: its API description has no routes", u.Name)
+	}
+	for _, r := range routes {
+		mux.Handle(r, proxy)
+	}
+	log.Info("forwarding", "upstream", u.Name, "url", target.String(), "routes", len(routes))
+	return nil
+}
+
+// NewProxy sends requests on to the component process at target, with the client's address,
+// host and trace; a failed upstream answers 503 in the usual envelope (onFail counts it).
+func NewProxy(name string, target *url.URL, log *slog.Logger, onFail func()) http.Handler {
+	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.SetXForwarded()
@@ -59,23 +77,13 @@ func forward(mux *http.ServeMux, u Upstream, log *slog.Logger, failures *prometh
 		Transport: upstreamTransport,
 		ErrorLog:  slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			failures.WithLabelValues(u.Name).Inc()
-			log.WarnContext(r.Context(), "upstream failed", "upstream", u.Name, "path", r.URL.Path, "err", err)
-			httpx.WriteError(log, w, r, apierr.Unavailable.Withf("%s is unavailable", u.Name).Wrap(err))
+			if onFail != nil {
+				onFail()
+			}
+			log.WarnContext(r.Context(), "upstream failed", "upstream", name, "path", r.URL.Path, "err", err)
+			httpx.WriteError(log, w, r, apierr.Unavailable.Withf("%s is unavailable", name).Wrap(err))
 		},
 	}
-	routes, err := operations(u.OpenAPI)
-	if err != nil {
-		return fmt.Errorf("upstream %s: %w", u.Name, err)
-	}
-	if len(routes) == 0 {
-		return fmt.Errorf("upstream %s: its API description has no routes", u.Name)
-	}
-	for _, r := range routes {
-		mux.Handle(r, proxy)
-	}
-	log.Info("forwarding", "upstream", u.Name, "url", target.String(), "routes", len(routes))
-	return nil
 }
 
 // operations lists "METHOD /path/{var}" patterns, one per operation in the fragments.
