@@ -127,6 +127,7 @@ func (s *Service) relayOnce(ctx context.Context) (int, error) {
 			if pushErr = s.pushOnce(ctx, rm, c); pushErr != nil {
 				break
 			}
+			s.metrics.relayed.Inc() // pushed, whether or not the mark below lands
 			done = append(done, c.ID)
 		}
 		if len(done) > 0 {
@@ -134,7 +135,6 @@ func (s *Service) relayOnce(ctx context.Context) (int, error) {
 				return total, err
 			}
 			total += len(done)
-			s.metrics.relayed.Add(float64(len(done)))
 		}
 		if pushErr != nil {
 			return total, pushErr

@@ -95,12 +95,27 @@ func (p *Publisher) Running() bool {
 }
 
 // Probe runs ffprobe on url and returns the distinct codec names of its streams, sorted
-// (HLS lists each stream again under its program).
+// (HLS lists each stream again under its program). A probe is tried up to three times, a
+// second apart, as a player reconnects: on a loaded machine ffprobe sometimes gives up on the
+// first access unit it reads ("missing picture in access unit") and exits with an error.
 func Probe(t testing.TB, url string) []string {
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-rw_timeout", "5000000",
-		"-show_entries", "stream=codec_name", "-of", "csv=p=0", url).CombinedOutput()
+	var (
+		out []byte
+		err error
+	)
+	for try := range 3 {
+		if try > 0 {
+			t.Logf("ffprobe %s failed (%v): %s; trying again", url, err, out)
+			time.Sleep(time.Second)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		out, err = exec.CommandContext(ctx, "ffprobe", "-v", "error", "-rw_timeout", "5000000",
+			"-show_entries", "stream=codec_name", "-of", "csv=p=0", url).CombinedOutput()
+		cancel()
+		if err == nil {
+			break
+		}
+	}
 	require.NoError(t, err, "ffprobe %s: %s", url, out)
 	codecs := strings.Fields(string(out))
 	slices.Sort(codecs)
