@@ -3,6 +3,7 @@
 package mediatest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os/exec"
@@ -100,23 +101,27 @@ func (p *Publisher) Running() bool {
 // first access unit it reads ("missing picture in access unit") and exits with an error.
 func Probe(t testing.TB, url string) []string {
 	var (
-		out []byte
-		err error
+		out    []byte
+		stderr bytes.Buffer
+		err    error
 	)
 	for try := range 3 {
 		if try > 0 {
-			t.Logf("ffprobe %s failed (%v): %s; trying again", url, err, out)
+			t.Logf("ffprobe %s failed (%v): %s; trying again", url, err, stderr.String())
 			time.Sleep(time.Second)
 		}
+		stderr.Reset()
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		out, err = exec.CommandContext(ctx, "ffprobe", "-v", "error", "-rw_timeout", "5000000",
-			"-show_entries", "stream=codec_name", "-of", "csv=p=0", url).CombinedOutput()
+		cmd := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-rw_timeout", "5000000",
+			"-show_entries", "stream=codec_name", "-of", "csv=p=0", url)
+		cmd.Stderr = &stderr // warnings stay out of the codec list
+		out, err = cmd.Output()
 		cancel()
 		if err == nil {
 			break
 		}
 	}
-	require.NoError(t, err, "ffprobe %s: %s", url, out)
+	require.NoError(t, err, "ffprobe %s: %s", url, stderr.String())
 	codecs := strings.Fields(string(out))
 	slices.Sort(codecs)
 	return slices.Compact(codecs)
