@@ -63,6 +63,9 @@ type Config struct {
 	RatePerIP float64 `yaml:"rate_per_ip"`
 	// BurstPerIP is how many requests above the rate one IP may make at once.
 	BurstPerIP int `yaml:"burst_per_ip"`
+	// Limits are per-route rate limits, each counted for the whole route, per user or per IP,
+	// on top of rate_per_ip; a request over any rule it matches is answered 429 (empty = none).
+	Limits []LimitRule `yaml:"limits"`
 }
 
 // DefaultMaxConnsPerIP is generous: one browser holds a /sub WebSocket and a few API
@@ -119,11 +122,13 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.DurationVar(&c.ShutdownTimeout, prefix+"shutdown_timeout", 10*time.Second, "graceful drain of in-flight requests on stop.")
 	fs.Float64Var(&c.RatePerIP, prefix+"rate_per_ip", 50, "API requests per second per client IP (0 = no limit).")
 	fs.IntVar(&c.BurstPerIP, prefix+"burst_per_ip", 100, "burst of API requests per client IP above the rate.")
+	fs.Var(jsonListFlag[LimitRule]{&c.Limits}, prefix+"limits",
+		`per-route rate limits as a JSON list of {"name","match":"METHOD /path/{id}","scope":"route"|"user"|"ip","rate","burst"} (empty = none; a list in YAML).`)
 }
 
 // LiveKeys are the settings (below the gateway. prefix) that Reload changes in a running
 // gateway; any other needs a restart.
-func LiveKeys() []string { return []string{"rate_per_ip", "burst_per_ip"} }
+func LiveKeys() []string { return []string{"rate_per_ip", "burst_per_ip", "limits"} }
 
 // Validate checks the config.
 func (c *Config) Validate() error {
@@ -167,7 +172,7 @@ func (c *Config) Validate() error {
 	if c.RatePerIP < 0 || (c.RatePerIP > 0 && c.BurstPerIP < 1) {
 		return errors.New("gateway.rate_per_ip must be >= 0 and burst_per_ip >= 1 when limiting")
 	}
-	return nil
+	return validateRules(c.Limits)
 }
 
 // UpstreamURL parses the base URL of a component's upstream.

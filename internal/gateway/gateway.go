@@ -1,7 +1,7 @@
 // Package gateway is the public HTTP entry of a zhibo node: it mounts the routes of every
 // component running in the process, the WebSocket endpoint /sub, the web UI, health, metrics
-// and the merged OpenAPI description, behind one chain of trace → per-IP rate limit →
-// identity → route metrics.
+// and the merged OpenAPI description, behind one chain of trace and route metrics → per-IP
+// rate limit → identity → per-route limits.
 package gateway
 
 import (
@@ -55,6 +55,7 @@ type Service struct {
 	handler http.Handler
 	srv     *http.Server
 	ipLimit *ratelimit.Keyed[string] // rate_per_ip, changed by Reload
+	limits  *routeLimits             // gateway.limits, changed by Reload
 	certs   *tlsx.Certs              // nil: plain HTTP
 
 	mu   sync.Mutex
@@ -122,12 +123,18 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		deps.Web.ServeHTTP(w, r)
 	}))
 
+	m := newLimitMetrics(deps.Registry)
+	limits, err := newRouteLimits(cfg.Limits, m.limited, deps.Logger)
+	if err != nil {
+		return nil, err
+	}
 	var h http.Handler = mux
+	h = limitRoutes(limits, h) // after Identify: a user rule needs the uid
 	if deps.Verifier != nil {
 		h = httpx.Identify(deps.Verifier, h)
 	}
 	ipLimit := ratelimit.NewKeyed[string](cfg.RatePerIP, cfg.BurstPerIP)
-	h = limitPerIP(ipLimit, h)
+	h = limitPerIP(ipLimit, m.limited, h)
 	h = httpx.Observe(deps.Logger, httpx.NewMetrics(deps.Registry), h)
 	proxies, err := httpx.ParseProxies(cfg.TrustedProxies)
 	if err != nil {
@@ -137,7 +144,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	h = securityHeaders(cfg, h)
 	h = httpx.TrustProxies(proxies, h)
 	h = withTimeout(cfg, h)
-	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, handler: h, ipLimit: ipLimit}
+	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, handler: h, ipLimit: ipLimit, limits: limits}
 	if cfg.TLSCertFile != "" {
 		if s.certs, err = tlsx.Load(cfg.TLSCertFile, cfg.TLSKeyFile, deps.Logger); err != nil {
 			return nil, fmt.Errorf("gateway: %w", err)

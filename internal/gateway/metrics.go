@@ -1,0 +1,23 @@
+package gateway
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// limitMetrics count the requests the gateway's limits refuse. Every label value comes from
+// the config (rule names, scopes) or a fixed set (reasons), never from the request.
+type limitMetrics struct {
+	limited *prometheus.CounterVec // rule, scope
+}
+
+func newLimitMetrics(reg prometheus.Registerer) *limitMetrics {
+	f := promauto.With(reg)
+	m := &limitMetrics{
+		limited: f.NewCounterVec(prometheus.CounterOpts{Name: "zhibo_gateway_limited_total",
+			Help: "Requests answered 429 by a rate limit, by rule (a gateway.limits name, or rate_per_ip) and scope (route, user, ip)."},
+			[]string{"rule", "scope"}),
+	}
+	m.limited.WithLabelValues(rateRule, ScopeIP)
+	return m
+}
