@@ -66,6 +66,14 @@ type Config struct {
 	// Limits are per-route rate limits, each counted for the whole route, per user or per IP,
 	// on top of rate_per_ip; a request over any rule it matches is answered 429 (empty = none).
 	Limits []LimitRule `yaml:"limits"`
+	// Adaptive turns on load shedding: while the process's CPU use is over
+	// adaptive_cpu_threshold and more requests are in flight than the node has lately shown it
+	// can serve, new requests are answered 503 (reason overloaded) at once instead of queueing.
+	// /healthz, /readyz, /metrics and /sub are never shed. false = off (the default).
+	Adaptive bool `yaml:"adaptive"`
+	// AdaptiveCPUThreshold is the CPU use, in thousandths of the process's CPU quota (its
+	// cgroup's, else the machine's), above which adaptive shedding may refuse requests.
+	AdaptiveCPUThreshold int64 `yaml:"adaptive_cpu_threshold"`
 }
 
 // DefaultMaxConnsPerIP is generous: one browser holds a /sub WebSocket and a few API
@@ -122,13 +130,17 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.DurationVar(&c.ShutdownTimeout, prefix+"shutdown_timeout", 10*time.Second, "graceful drain of in-flight requests on stop.")
 	fs.Float64Var(&c.RatePerIP, prefix+"rate_per_ip", 50, "API requests per second per client IP (0 = no limit).")
 	fs.IntVar(&c.BurstPerIP, prefix+"burst_per_ip", 100, "burst of API requests per client IP above the rate.")
+	fs.BoolVar(&c.Adaptive, prefix+"adaptive", false, "shed requests (503, reason overloaded) while CPU use is over adaptive_cpu_threshold and more are in flight than the node has shown it serves; health, metrics and /sub are never shed.")
+	fs.Int64Var(&c.AdaptiveCPUThreshold, prefix+"adaptive_cpu_threshold", 800, "with adaptive: CPU use in thousandths of the CPU quota above which requests may be shed (1..1000).")
 	fs.Var(jsonListFlag[LimitRule]{&c.Limits}, prefix+"limits",
 		`per-route rate limits as a JSON list of {"name","match":"METHOD /path/{id}","scope":"route"|"user"|"ip","rate","burst"} (empty = none; a list in YAML).`)
 }
 
 // LiveKeys are the settings (below the gateway. prefix) that Reload changes in a running
 // gateway; any other needs a restart.
-func LiveKeys() []string { return []string{"rate_per_ip", "burst_per_ip", "limits"} }
+func LiveKeys() []string {
+	return []string{"rate_per_ip", "burst_per_ip", "limits", "adaptive", "adaptive_cpu_threshold"}
+}
 
 // Validate checks the config.
 func (c *Config) Validate() error {
@@ -171,6 +183,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RatePerIP < 0 || (c.RatePerIP > 0 && c.BurstPerIP < 1) {
 		return errors.New("gateway.rate_per_ip must be >= 0 and burst_per_ip >= 1 when limiting")
+	}
+	if c.AdaptiveCPUThreshold < 1 || c.AdaptiveCPUThreshold > 1000 {
+		return errors.New("gateway.adaptive_cpu_threshold must be in 1..1000")
 	}
 	return validateRules(c.Limits)
 }

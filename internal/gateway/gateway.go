@@ -1,7 +1,7 @@
 // Package gateway is the public HTTP entry of a zhibo node: it mounts the routes of every
 // component running in the process, the WebSocket endpoint /sub, the web UI, health, metrics
-// and the merged OpenAPI description, behind one chain of trace and route metrics → per-IP
-// rate limit → identity → per-route limits.
+// and the merged OpenAPI description, behind one chain of trace and route metrics → adaptive
+// shedding → per-IP rate limit → identity → per-route limits.
 package gateway
 
 import (
@@ -56,6 +56,7 @@ type Service struct {
 	srv     *http.Server
 	ipLimit *ratelimit.Keyed[string] // rate_per_ip, changed by Reload
 	limits  *routeLimits             // gateway.limits, changed by Reload
+	shed    *shedder                 // gateway.adaptive, changed by Reload
 	certs   *tlsx.Certs              // nil: plain HTTP
 
 	mu   sync.Mutex
@@ -135,6 +136,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	ipLimit := ratelimit.NewKeyed[string](cfg.RatePerIP, cfg.BurstPerIP)
 	h = limitPerIP(ipLimit, m.limited, h)
+	shedding := &shedder{shed: m.shed}
+	shedding.set(cfg.Adaptive, cfg.AdaptiveCPUThreshold)
+	h = shed(shedding, h)
 	h = httpx.Observe(deps.Logger, httpx.NewMetrics(deps.Registry), h)
 	proxies, err := httpx.ParseProxies(cfg.TrustedProxies)
 	if err != nil {
@@ -144,7 +148,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	h = securityHeaders(cfg, h)
 	h = httpx.TrustProxies(proxies, h)
 	h = withTimeout(cfg, h)
-	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, handler: h, ipLimit: ipLimit, limits: limits}
+	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, handler: h, ipLimit: ipLimit, limits: limits, shed: shedding}
 	if cfg.TLSCertFile != "" {
 		if s.certs, err = tlsx.Load(cfg.TLSCertFile, cfg.TLSKeyFile, deps.Logger); err != nil {
 			return nil, fmt.Errorf("gateway: %w", err)

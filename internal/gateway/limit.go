@@ -29,12 +29,20 @@ func limitPerIP(l *ratelimit.Keyed[string], limited *prometheus.CounterVec, next
 }
 
 // Reload applies the settings of cfg that LiveKeys names to the running gateway, for the next
-// request: the per-IP rate and burst, and the per-route limits. The other settings are those
-// it started with.
+// request: the per-IP rate and burst, the per-route limits and adaptive shedding (a change of
+// either adaptive setting starts its statistics afresh). The other settings are those it
+// started with.
 func (s *Service) Reload(cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if err := s.limits.reload(cfg.Limits); err != nil {
+		return err
+	}
 	s.ipLimit.SetLimit(cfg.RatePerIP, cfg.BurstPerIP, time.Now())
-	return s.limits.reload(cfg.Limits)
+	if cfg.Adaptive != s.cfg.Adaptive || cfg.AdaptiveCPUThreshold != s.cfg.AdaptiveCPUThreshold {
+		s.shed.set(cfg.Adaptive, cfg.AdaptiveCPUThreshold)
+	}
+	s.cfg.Adaptive, s.cfg.AdaptiveCPUThreshold = cfg.Adaptive, cfg.AdaptiveCPUThreshold
+	return nil
 }

@@ -42,6 +42,7 @@ func (gifts) Register(mux *http.ServeMux) {
 func limitConfig(rules ...LimitRule) Config {
 	cfg := edgeConfig()
 	cfg.Limits = rules
+	cfg.AdaptiveCPUThreshold = 800
 	return cfg
 }
 

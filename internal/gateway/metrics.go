@@ -9,6 +9,7 @@ import (
 // the config (rule names, scopes) or a fixed set (reasons), never from the request.
 type limitMetrics struct {
 	limited *prometheus.CounterVec // rule, scope
+	shed    prometheus.Counter
 }
 
 func newLimitMetrics(reg prometheus.Registerer) *limitMetrics {
@@ -17,6 +18,8 @@ func newLimitMetrics(reg prometheus.Registerer) *limitMetrics {
 		limited: f.NewCounterVec(prometheus.CounterOpts{Name: "zhibo_gateway_limited_total",
 			Help: "Requests answered 429 by a rate limit, by rule (a gateway.limits name, or rate_per_ip) and scope (route, user, ip)."},
 			[]string{"rule", "scope"}),
+		shed: f.NewCounter(prometheus.CounterOpts{Name: "zhibo_gateway_shed_total",
+			Help: "Requests answered 503 (reason overloaded) by adaptive shedding (gateway.adaptive)."}),
 	}
 	m.limited.WithLabelValues(rateRule, ScopeIP)
 	return m

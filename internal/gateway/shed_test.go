@@ -1,0 +1,101 @@
+package gateway
+
+import (
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-kratos/aegis/ratelimit/bbr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zhibo-live/zhibo/internal/platform/obs"
+)
+
+// slow holds every request to /api/slow until release is closed.
+type slow struct {
+	release chan struct{}
+	in      *atomic.Int64
+}
+
+func (s slow) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/slow", func(w http.ResponseWriter, _ *http.Request) {
+		s.in.Add(1)
+		<-s.release
+		_, _ = w.Write([]byte(`{"code":0}`))
+	})
+}
+
+// An overloaded node sheds instead of queueing: with the CPU taken as over its threshold (a
+// threshold of 0, which any reading passes) and requests stuck in flight beyond what the node
+// has shown it serves (an idle limiter has seen at most one at a time), the next API request is answered 503 overloaded at once — while health,
+// readiness, metrics and /sub are still served. Once the stuck requests finish, requests pass
+// again.
+func TestAdaptiveShedsUnderOverload(t *testing.T) {
+	s := slow{release: make(chan struct{}), in: &atomic.Int64{}}
+	cfg := edgeConfig()
+	cfg.AdaptiveCPUThreshold = 800
+	reg := prometheus.NewRegistry()
+	sub := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(299) })
+	g, err := New(cfg, Deps{Logger: obs.Discard(), Registry: reg, Gatherer: reg, Routes: []Routes{s, route{}}, Sub: sub})
+	require.NoError(t, err)
+	h := g.Handler()
+	require.Nil(t, g.shed.bbr.Load(), "off by default")
+
+	// Overload: the CPU source of the limiter reads above a threshold of 0.
+	g.shed.bbr.Store(bbr.NewLimiter(bbr.WithCPUThreshold(0), bbr.WithWindow(time.Second), bbr.WithBucket(10)))
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Go(func() { require.Equal(t, 200, do(h, "GET", "/api/slow", "", "10.0.0.1").status) })
+		require.Eventually(t, func() bool { return s.in.Load() == int64(i+1) }, 5*time.Second, time.Millisecond)
+	}
+
+	start := time.Now()
+	a := do(h, "GET", "/api/ping", "", "10.0.0.2")
+	require.Equal(t, http.StatusServiceUnavailable, a.status)
+	require.Equal(t, "overloaded", a.reason)
+	require.Equal(t, -503, a.code)
+	require.Less(t, time.Since(start), 100*time.Millisecond, "answered at once, not queued")
+	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
+		require.Equal(t, 200, do(h, "GET", p, "", "10.0.0.2").status, p)
+	}
+	require.Equal(t, 299, do(h, "GET", "/sub", "", "10.0.0.2").status, "/sub is never shed")
+	require.Equal(t, 1.0, testutil.ToFloat64(g.shed.shed))
+
+	close(s.release)
+	wg.Wait()
+	require.Equal(t, 200, do(h, "GET", "/api/ping", "", "10.0.0.2").status, "nothing in flight: served")
+
+	// Without the adaptive limit the same pile-up is simply served.
+	g.shed.set(false, 800)
+	s2 := slow{release: make(chan struct{}), in: &atomic.Int64{}}
+	g2, err := New(cfg, Deps{Logger: obs.Discard(), Registry: prometheus.NewRegistry(), Routes: []Routes{s2, route{}}})
+	require.NoError(t, err)
+	for range 3 {
+		wg.Go(func() { require.Equal(t, 200, do(g2.Handler(), "GET", "/api/slow", "", "10.0.0.1").status) })
+	}
+	require.Eventually(t, func() bool { return s2.in.Load() == 3 }, 5*time.Second, time.Millisecond)
+	require.Equal(t, 200, do(g2.Handler(), "GET", "/api/ping", "", "10.0.0.2").status)
+	close(s2.release)
+	wg.Wait()
+}
+
+// gateway.adaptive is live: a reload turns it on and off.
+func TestAdaptiveReload(t *testing.T) {
+	cfg := edgeConfig()
+	cfg.AdaptiveCPUThreshold = 800
+	g, err := New(cfg, Deps{Logger: obs.Discard(), Registry: prometheus.NewRegistry(), Routes: []Routes{route{}}})
+	require.NoError(t, err)
+	cfg.Adaptive = true
+	require.NoError(t, g.Reload(cfg))
+	require.NotNil(t, g.shed.bbr.Load())
+	require.Equal(t, 200, do(g.Handler(), "GET", "/api/ping", "", "10.0.0.1").status, "an idle node serves")
+	cfg.Adaptive = false
+	require.NoError(t, g.Reload(cfg))
+	require.Nil(t, g.shed.bbr.Load())
+	cfg.AdaptiveCPUThreshold = 0
+	require.Error(t, g.Reload(cfg))
+}
