@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,6 +75,9 @@ type Config struct {
 	// AdaptiveCPUThreshold is the CPU use, in thousandths of the process's CPU quota (its
 	// cgroup's, else the machine's), above which adaptive shedding may refuse requests.
 	AdaptiveCPUThreshold int64 `yaml:"adaptive_cpu_threshold"`
+	// SharedLimitTimeout bounds the Redis call of a shared rule (limits with shared: true):
+	// past it, and for the next second, the rule is counted by each gateway alone.
+	SharedLimitTimeout time.Duration `yaml:"shared_limit_timeout"`
 }
 
 // DefaultMaxConnsPerIP is generous: one browser holds a /sub WebSocket and a few API
@@ -133,7 +137,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.BoolVar(&c.Adaptive, prefix+"adaptive", false, "shed requests (503, reason overloaded) while CPU use is over adaptive_cpu_threshold and more are in flight than the node has shown it serves; health, metrics and /sub are never shed.")
 	fs.Int64Var(&c.AdaptiveCPUThreshold, prefix+"adaptive_cpu_threshold", 800, "with adaptive: CPU use in thousandths of the CPU quota above which requests may be shed (1..1000).")
 	fs.Var(jsonListFlag[LimitRule]{&c.Limits}, prefix+"limits",
-		`per-route rate limits as a JSON list of {"name","match":"METHOD /path/{id}","scope":"route"|"user"|"ip","rate","burst"} (empty = none; a list in YAML).`)
+		`per-route rate limits as a JSON list of {"name","match":"METHOD /path/{id}","scope":"route"|"user"|"ip","rate","burst","shared":false} (empty = none; a list in YAML; shared needs redis.addr).`)
+	fs.DurationVar(&c.SharedLimitTimeout, prefix+"shared_limit_timeout", 50*time.Millisecond, "time limit of the Redis call of a shared limit rule; past it the rule counts in each gateway alone for a second.")
 }
 
 // LiveKeys are the settings (below the gateway. prefix) that Reload changes in a running
@@ -184,10 +189,18 @@ func (c *Config) Validate() error {
 	if c.RatePerIP < 0 || (c.RatePerIP > 0 && c.BurstPerIP < 1) {
 		return errors.New("gateway.rate_per_ip must be >= 0 and burst_per_ip >= 1 when limiting")
 	}
+	if c.SharedLimitTimeout <= 0 {
+		return errors.New("gateway.shared_limit_timeout must be positive")
+	}
 	if c.AdaptiveCPUThreshold < 1 || c.AdaptiveCPUThreshold > 1000 {
 		return errors.New("gateway.adaptive_cpu_threshold must be in 1..1000")
 	}
 	return validateRules(c.Limits)
+}
+
+// SharedLimits reports whether any rule of limits is shared through Redis.
+func (c *Config) SharedLimits() bool {
+	return slices.ContainsFunc(c.Limits, func(r LimitRule) bool { return r.Shared })
 }
 
 // UpstreamURL parses the base URL of a component's upstream.

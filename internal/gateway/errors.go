@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
@@ -17,6 +18,9 @@ var (
 	// errOverloaded answers a request shed by an overloaded gateway.
 	errOverloaded = apierr.Unavailable.Withf("server overloaded, try again shortly")
 )
+
+// errBadScriptReply is a shared-limit script answer of the wrong shape.
+var errBadScriptReply = errors.New("shared limit: unexpected reply from Redis")
 
 // writeEnvelope writes env with the headers every API answer has.
 func writeEnvelope(w http.ResponseWriter, status int, env httpx.Envelope) {

@@ -17,7 +17,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/rueidis"
 
+	"github.com/zhibo-live/zhibo/internal/platform/cache"
 	"github.com/zhibo-live/zhibo/internal/platform/connlimit"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 	"github.com/zhibo-live/zhibo/internal/platform/ratelimit"
@@ -42,6 +44,9 @@ type Deps struct {
 	Sub       http.Handler // WebSocket endpoint, nil when no comet runs here
 	Web       http.Handler // the UI, nil for an API-only node
 	Ready     func(ctx context.Context) error
+	// Shared is the Redis the rules marked shared count in (nil = none: they count in this
+	// process alone, as fallbacks).
+	Shared *cache.Redis
 	// Conns is the process-wide connection budget shared with the other listeners of the
 	// process (nil = no total cap).
 	Conns *connlimit.Total
@@ -125,7 +130,13 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}))
 
 	m := newLimitMetrics(deps.Registry)
-	limits, err := newRouteLimits(cfg.Limits, m.limited, deps.Logger)
+	var client rueidis.Client
+	prefix := ""
+	if deps.Shared != nil {
+		client, prefix = deps.Shared.Client(), deps.Shared.Prefix()
+	}
+	shared := newSharedLimiter(client, prefix, cfg.SharedLimitTimeout, m.fallbacks, deps.Logger)
+	limits, err := newRouteLimits(cfg.Limits, shared, m.limited, deps.Logger)
 	if err != nil {
 		return nil, err
 	}

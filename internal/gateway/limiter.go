@@ -30,7 +30,8 @@ const rateRule = "rate_per_ip"
 // reload; a request sees either the old set or the new one.
 type routeLimits struct {
 	set     atomic.Pointer[[]*liveRule]
-	mu      sync.Mutex // serialises reloads
+	mu      sync.Mutex     // serialises reloads
+	shared  *sharedLimiter // rules marked shared; nil: no Redis, they count locally
 	limited *prometheus.CounterVec
 	log     *slog.Logger
 }
@@ -42,8 +43,8 @@ type liveRule struct {
 	local *ratelimit.Keyed[string]
 }
 
-func newRouteLimits(rules []LimitRule, limited *prometheus.CounterVec, log *slog.Logger) (*routeLimits, error) {
-	l := &routeLimits{limited: limited, log: log}
+func newRouteLimits(rules []LimitRule, shared *sharedLimiter, limited *prometheus.CounterVec, log *slog.Logger) (*routeLimits, error) {
+	l := &routeLimits{shared: shared, limited: limited, log: log}
 	if err := l.reload(rules); err != nil {
 		return nil, err
 	}
@@ -96,7 +97,13 @@ func (l *routeLimits) check(r *http.Request) *refusal {
 			continue
 		}
 		key, reason := limitKey(rule.Scope, r)
-		ok, wait := rule.local.Allow(key, time.Now())
+		var ok bool
+		var wait time.Duration
+		if rule.Shared && l.shared != nil {
+			ok, wait = l.shared.allow(r.Context(), rule, key)
+		} else {
+			ok, wait = rule.local.Allow(key, time.Now())
+		}
 		if !ok {
 			l.limited.WithLabelValues(rule.Name, rule.Scope).Inc()
 			return &refusal{reason: reason, rule: rule.Name, wait: wait}

@@ -43,6 +43,7 @@ func limitConfig(rules ...LimitRule) Config {
 	cfg := edgeConfig()
 	cfg.Limits = rules
 	cfg.AdaptiveCPUThreshold = 800
+	cfg.SharedLimitTimeout = 50 * time.Millisecond
 	return cfg
 }
 

@@ -8,8 +8,9 @@ import (
 // limitMetrics count the requests the gateway's limits refuse. Every label value comes from
 // the config (rule names, scopes) or a fixed set (reasons), never from the request.
 type limitMetrics struct {
-	limited *prometheus.CounterVec // rule, scope
-	shed    prometheus.Counter
+	limited   *prometheus.CounterVec // rule, scope
+	shed      prometheus.Counter
+	fallbacks prometheus.Counter
 }
 
 func newLimitMetrics(reg prometheus.Registerer) *limitMetrics {
@@ -20,6 +21,8 @@ func newLimitMetrics(reg prometheus.Registerer) *limitMetrics {
 			[]string{"rule", "scope"}),
 		shed: f.NewCounter(prometheus.CounterOpts{Name: "zhibo_gateway_shed_total",
 			Help: "Requests answered 503 (reason overloaded) by adaptive shedding (gateway.adaptive)."}),
+		fallbacks: f.NewCounter(prometheus.CounterOpts{Name: "zhibo_gateway_limit_fallbacks_total",
+			Help: "Decisions of shared limit rules taken in this process alone because Redis did not answer in time (or is not reachable)."}),
 	}
 	m.limited.WithLabelValues(rateRule, ScopeIP)
 	return m

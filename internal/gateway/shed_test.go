@@ -36,8 +36,7 @@ func (s slow) Register(mux *http.ServeMux) {
 // again.
 func TestAdaptiveShedsUnderOverload(t *testing.T) {
 	s := slow{release: make(chan struct{}), in: &atomic.Int64{}}
-	cfg := edgeConfig()
-	cfg.AdaptiveCPUThreshold = 800
+	cfg := limitConfig()
 	reg := prometheus.NewRegistry()
 	sub := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(299) })
 	g, err := New(cfg, Deps{Logger: obs.Discard(), Registry: reg, Gatherer: reg, Routes: []Routes{s, route{}}, Sub: sub})
@@ -85,8 +84,7 @@ func TestAdaptiveShedsUnderOverload(t *testing.T) {
 
 // gateway.adaptive is live: a reload turns it on and off.
 func TestAdaptiveReload(t *testing.T) {
-	cfg := edgeConfig()
-	cfg.AdaptiveCPUThreshold = 800
+	cfg := limitConfig()
 	g, err := New(cfg, Deps{Logger: obs.Discard(), Registry: prometheus.NewRegistry(), Routes: []Routes{route{}}})
 	require.NoError(t, err)
 	cfg.Adaptive = true

@@ -1,0 +1,188 @@
+package gateway
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zhibo-live/zhibo/internal/platform/cache"
+	"github.com/zhibo-live/zhibo/internal/platform/cache/cachetest"
+	"github.com/zhibo-live/zhibo/internal/platform/obs"
+)
+
+// envRedis names the variable with the address of the Redis for integration tests.
+const envRedis = "ZHIBO_TEST_REDIS_ADDR"
+
+// openRedis is a connection of its own to the Redis at addr, keys under prefix.
+func openRedis(t *testing.T, addr, prefix string) *cache.Redis {
+	t.Helper()
+	r, err := cache.Open(cache.Config{Addr: addr, LocalTTL: time.Second, LocalBytes: 1 << 20, Prefix: prefix,
+		Timeout: time.Second}, nil, nil)
+	require.NoError(t, err)
+	t.Cleanup(r.Close)
+	return r
+}
+
+// replica is one gateway process's handler chain, with its own Redis connection.
+func replica(t *testing.T, cfg Config, r *cache.Redis, log *slog.Logger) *Service {
+	t.Helper()
+	if log == nil {
+		log = obs.Discard()
+	}
+	g, err := New(cfg, Deps{Logger: log, Registry: prometheus.NewRegistry(), Routes: []Routes{gifts{}, route{}}, Shared: r})
+	require.NoError(t, err)
+	return g
+}
+
+func sharedConfig(rate float64, burst int) Config {
+	cfg := limitConfig(LimitRule{Name: "room", Match: "GET /api/rooms/{id}", Scope: ScopeRoute, Rate: rate, Burst: burst, Shared: true})
+	return cfg
+}
+
+// The target of the distributed limit: 3 gateway replicas sharing one rule of 1,000 req/s let
+// through 1,000 ± 5 % per second. Each replica is offered about 1,000 req/s (3,000 in all);
+// after half a second in which the initial burst is spent, each of the next 3 whole seconds
+// passes 950..1,050, and none of the decisions fell back to local counting. The burst (50, a
+// twentieth of a second's worth) lets the rate through a short stall of the offering side (the
+// race detector, a busy machine) without lifting any second by more than 5 %.
+func TestSharedLimitAcrossReplicas(t *testing.T) {
+	addr := os.Getenv(envRedis)
+	if addr == "" {
+		t.Skip(envRedis + " not set: Redis integration test skipped")
+	}
+	const (
+		rate     = 1000
+		burst    = 50
+		warmup   = 500 * time.Millisecond
+		seconds  = 3
+		replicas = 3
+		workers  = 4                    // per replica
+		every    = 4 * time.Millisecond // per worker: 250 req/s, 1,000 per replica
+	)
+	prefix := fmt.Sprintf("zhibo:test:%d:", time.Now().UnixNano())
+	cfg := sharedConfig(rate, burst)
+	// What is measured is the limit kept in Redis; a slow answer (the race detector, a busy
+	// machine) would count locally instead, which the fallback test covers.
+	cfg.SharedLimitTimeout = time.Second
+	var gs []*Service
+	for range replicas {
+		g := replica(t, cfg, openRedis(t, addr, prefix), nil)
+		require.Equal(t, 200, do(g.Handler(), "GET", "/api/rooms/1", "", "10.0.0.1").status) // connected, script loaded
+		gs = append(gs, g)
+	}
+	var passed [seconds]atomic.Int64
+	var offered, limited atomic.Int64
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, g := range gs {
+		h := g.Handler()
+		for range workers {
+			wg.Go(func() {
+				tick := time.NewTicker(every)
+				defer tick.Stop()
+				for range tick.C {
+					if time.Since(start) >= warmup+seconds*time.Second {
+						return
+					}
+					offered.Add(1)
+					switch a := do(h, "GET", "/api/rooms/1", "", "10.0.0.1"); a.status {
+					case 200:
+						if at := time.Since(start) - warmup; at >= 0 && at < seconds*time.Second {
+							passed[at/time.Second].Add(1)
+						}
+					case 429:
+						limited.Add(1)
+					default:
+						t.Errorf("status %d", a.status)
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	var per []int64
+	for i := range passed {
+		per = append(per, passed[i].Load())
+	}
+	t.Logf("offered %d, limited %d; passed per second %v (target %d ± 5 %%)", offered.Load(), limited.Load(), per, rate)
+	require.Greater(t, offered.Load(), int64(2*rate*seconds), "the replicas were offered well over the limit")
+	for i, n := range per {
+		require.InDelta(t, rate, n, rate*0.05, "second %d", i)
+	}
+	for _, g := range gs {
+		require.Zero(t, testutil.ToFloat64(g.limits.shared.fallbacks), "every decision was taken in Redis")
+	}
+}
+
+// syncLog collects log lines from several goroutines.
+type syncLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *syncLog) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Count(l.buf.String(), s)
+}
+
+// Two replicas share a rule through a Redis of their own. When that Redis stops, each replica
+// counts the rule alone (its local bucket), answers within the timeout, counts every such
+// decision and logs the outage once; when Redis is back, the rule is shared again.
+func TestSharedLimitFallsBackWhenRedisStops(t *testing.T) {
+	srv := cachetest.NewServer(t)
+	cfg := sharedConfig(0.001, 2)
+	logs := &syncLog{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	g1 := replica(t, cfg, openRedis(t, srv.Addr(), "zhibo:"), log)
+	g2 := replica(t, cfg, openRedis(t, srv.Addr(), "zhibo:"), log)
+	h1, h2 := g1.Handler(), g2.Handler()
+
+	require.Equal(t, 200, do(h1, "GET", "/api/rooms/1", "", "10.0.0.1").status)
+	require.Equal(t, 200, do(h2, "GET", "/api/rooms/1", "", "10.0.0.1").status)
+	a := do(h1, "GET", "/api/rooms/1", "", "10.0.0.1")
+	require.Equal(t, 429, a.status, "the burst of 2 is shared by both replicas")
+	require.Equal(t, "route_limit", a.reason)
+	require.Equal(t, 429, do(h2, "GET", "/api/rooms/1", "", "10.0.0.1").status)
+
+	srv.Stop()
+	for _, h := range []*Service{g1, g2} {
+		var codes []int
+		for range 4 {
+			start := time.Now()
+			codes = append(codes, do(h.Handler(), "GET", "/api/rooms/1", "", "10.0.0.1").status)
+			require.Less(t, time.Since(start), cfg.SharedLimitTimeout+200*time.Millisecond, "bounded by the timeout")
+		}
+		require.Equal(t, []int{200, 200, 429, 429}, codes, "each replica alone: its local burst of 2")
+		require.Equal(t, 4.0, testutil.ToFloat64(h.limits.shared.fallbacks))
+	}
+	require.Equal(t, 2, logs.count("Redis did not answer"), "one line per replica per outage, not per request")
+
+	srv.Start() // empty: the shared bucket starts full
+	require.Eventually(t, func() bool {
+		return do(h1, "GET", "/api/rooms/1", "", "10.0.0.1").status == 200 && logs.count("Redis answers again") >= 1
+	}, 5*time.Second, 20*time.Millisecond)
+	fallbacks := testutil.ToFloat64(g1.limits.shared.fallbacks)
+	require.Eventually(t, func() bool {
+		return do(h2, "GET", "/api/rooms/1", "", "10.0.0.1").status == 429 && logs.count("Redis answers again") == 2
+	}, 5*time.Second, 20*time.Millisecond, "shared again: the bucket g1 drew from")
+	require.Equal(t, 429, do(h1, "GET", "/api/rooms/1", "", "10.0.0.1").status)
+	require.Equal(t, fallbacks, testutil.ToFloat64(g1.limits.shared.fallbacks), "no fallback once Redis answers")
+	require.Equal(t, 2, logs.count("Redis did not answer"))
+}
