@@ -48,3 +48,20 @@ func TestFileChangeAppliesRouteLimit(t *testing.T) {
 	_, metrics := n.call("GET", "/metrics", "", nil)
 	require.True(t, strings.Contains(metrics, `zhibo_gateway_limited_total{rule="catalog",scope="route"} 2`), "counted by rule and scope")
 }
+
+// A deny list edited in the config file applies without a restart: the client's address range
+// is refused from the next request (403 denied_ip), and served again once taken out.
+func TestFileChangeAppliesDenyList(t *testing.T) {
+	n := startReloadNode(t, "gateway:\n  rate_per_ip: 0\n", 20*time.Millisecond)
+	code, _ := n.call("GET", "/api/gifts", "", nil)
+	require.Equal(t, 200, code)
+	n.write("gateway:\n  rate_per_ip: 0\n  deny:\n    ips: [127.0.0.0/8]\n")
+	require.Eventually(t, func() bool { return n.reloads(triggerFile, resultApplied) == 1 }, 2*time.Second, 5*time.Millisecond)
+	code, body := n.call("GET", "/api/gifts", "", nil)
+	require.Equal(t, 403, code)
+	require.Contains(t, body, `"reason":"denied_ip"`)
+	n.write("gateway:\n  rate_per_ip: 0\n")
+	require.Eventually(t, func() bool { return n.reloads(triggerFile, resultApplied) == 2 }, 2*time.Second, 5*time.Millisecond)
+	code, _ = n.call("GET", "/api/gifts", "", nil)
+	require.Equal(t, 200, code)
+}

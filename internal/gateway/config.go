@@ -78,6 +78,12 @@ type Config struct {
 	// SharedLimitTimeout bounds the Redis call of a shared rule (limits with shared: true):
 	// past it, and for the next second, the rule is counted by each gateway alone.
 	SharedLimitTimeout time.Duration `yaml:"shared_limit_timeout"`
+	// Deny lists callers refused outright: 403 with reason denied_uid, denied_ip or
+	// denied_device.
+	Deny DenyConfig `yaml:"deny"`
+	// Velocity bounds how often one caller may use sensitive routes (gift sending,
+	// registration, login): 429 with reason velocity (empty = none).
+	Velocity []VelocityRule `yaml:"velocity"`
 }
 
 // DefaultMaxConnsPerIP is generous: one browser holds a /sub WebSocket and a few API
@@ -138,13 +144,17 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.Int64Var(&c.AdaptiveCPUThreshold, prefix+"adaptive_cpu_threshold", 800, "with adaptive: CPU use in thousandths of the CPU quota above which requests may be shed (1..1000).")
 	fs.Var(jsonListFlag[LimitRule]{&c.Limits}, prefix+"limits",
 		`per-route rate limits as a JSON list of {"name","match":"METHOD /path/{id}","scope":"route"|"user"|"ip","rate","burst","shared":false} (empty = none; a list in YAML; shared needs redis.addr).`)
+	c.Deny.RegisterFlags(fs, prefix+"deny.")
+	fs.Var(jsonListFlag[VelocityRule]{&c.Velocity}, prefix+"velocity",
+		`per-caller velocity on sensitive routes as a JSON list of {"name","match":"POST /api/auth/login","count","window":"1m"} (empty = none; a list in YAML).`)
 	fs.DurationVar(&c.SharedLimitTimeout, prefix+"shared_limit_timeout", 50*time.Millisecond, "time limit of the Redis call of a shared limit rule; past it the rule counts in each gateway alone for a second.")
 }
 
 // LiveKeys are the settings (below the gateway. prefix) that Reload changes in a running
 // gateway; any other needs a restart.
 func LiveKeys() []string {
-	return []string{"rate_per_ip", "burst_per_ip", "limits", "adaptive", "adaptive_cpu_threshold"}
+	return []string{"rate_per_ip", "burst_per_ip", "limits", "adaptive", "adaptive_cpu_threshold",
+		"deny.uids", "deny.ips", "deny.devices", "deny.device_header", "velocity"}
 }
 
 // Validate checks the config.
@@ -194,6 +204,12 @@ func (c *Config) Validate() error {
 	}
 	if c.AdaptiveCPUThreshold < 1 || c.AdaptiveCPUThreshold > 1000 {
 		return errors.New("gateway.adaptive_cpu_threshold must be in 1..1000")
+	}
+	if err := c.Deny.Validate(); err != nil {
+		return err
+	}
+	if _, err := asLimits(c.Velocity); err != nil {
+		return err
 	}
 	return validateRules(c.Limits)
 }

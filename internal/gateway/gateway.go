@@ -1,7 +1,7 @@
 // Package gateway is the public HTTP entry of a zhibo node: it mounts the routes of every
 // component running in the process, the WebSocket endpoint /sub, the web UI, health, metrics
 // and the merged OpenAPI description, behind one chain of trace and route metrics → adaptive
-// shedding → per-IP rate limit → identity → per-route limits.
+// shedding → per-IP rate limit → identity → deny lists → velocity → per-route limits.
 package gateway
 
 import (
@@ -62,6 +62,7 @@ type Service struct {
 	ipLimit *ratelimit.Keyed[string] // rate_per_ip, changed by Reload
 	limits  *routeLimits             // gateway.limits, changed by Reload
 	shed    *shedder                 // gateway.adaptive, changed by Reload
+	risk    *risk                    // gateway.deny and gateway.velocity, changed by Reload
 	certs   *tlsx.Certs              // nil: plain HTTP
 
 	mu   sync.Mutex
@@ -140,8 +141,13 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	rk, err := newRisk(cfg, m, deps.Logger)
+	if err != nil {
+		return nil, err
+	}
 	var h http.Handler = mux
 	h = limitRoutes(limits, h) // after Identify: a user rule needs the uid
+	h = guard(rk, h)           // deny lists, then velocity; after Identify too
 	if deps.Verifier != nil {
 		h = httpx.Identify(deps.Verifier, h)
 	}
@@ -159,7 +165,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	h = securityHeaders(cfg, h)
 	h = httpx.TrustProxies(proxies, h)
 	h = withTimeout(cfg, h)
-	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, handler: h, ipLimit: ipLimit, limits: limits, shed: shedding}
+	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, handler: h, ipLimit: ipLimit, limits: limits, shed: shedding, risk: rk}
 	if cfg.TLSCertFile != "" {
 		if s.certs, err = tlsx.Load(cfg.TLSCertFile, cfg.TLSKeyFile, deps.Logger); err != nil {
 			return nil, fmt.Errorf("gateway: %w", err)

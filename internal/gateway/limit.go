@@ -29,7 +29,8 @@ func limitPerIP(l *ratelimit.Keyed[string], limited *prometheus.CounterVec, next
 }
 
 // Reload applies the settings of cfg that LiveKeys names to the running gateway, for the next
-// request: the per-IP rate and burst, the per-route limits and adaptive shedding (a change of
+// request: the per-IP rate and burst, the per-route limits, the deny lists, the velocity
+// rules and adaptive shedding (a change of
 // either adaptive setting starts its statistics afresh). The other settings are those it
 // started with.
 func (s *Service) Reload(cfg Config) error {
@@ -37,6 +38,9 @@ func (s *Service) Reload(cfg Config) error {
 		return err
 	}
 	if err := s.limits.reload(cfg.Limits); err != nil {
+		return err
+	}
+	if err := s.risk.reload(cfg); err != nil {
 		return err
 	}
 	s.ipLimit.SetLimit(cfg.RatePerIP, cfg.BurstPerIP, time.Now())

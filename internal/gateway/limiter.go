@@ -34,6 +34,9 @@ type routeLimits struct {
 	shared  *sharedLimiter // rules marked shared; nil: no Redis, they count locally
 	limited *prometheus.CounterVec
 	log     *slog.Logger
+	// scope, when set, is the scope label of every rule's refusals (velocity rules are counted
+	// as scope velocity); else each rule's own scope.
+	scope string
 }
 
 // liveRule is a rule with its matcher and its local buckets.
@@ -76,11 +79,18 @@ func (l *routeLimits) reload(rules []LimitRule) error {
 		} else {
 			lr.local = ratelimit.NewKeyed[string](r.Rate, r.Burst)
 		}
-		l.limited.WithLabelValues(r.Name, r.Scope)
+		l.limited.WithLabelValues(r.Name, l.scopeLabel(r.Scope))
 		set = append(set, lr)
 	}
 	l.set.Store(&set)
 	return nil
+}
+
+func (l *routeLimits) scopeLabel(scope string) string {
+	if l.scope != "" {
+		return l.scope
+	}
+	return scope
 }
 
 // refusal is why a request is not served.
@@ -105,7 +115,7 @@ func (l *routeLimits) check(r *http.Request) *refusal {
 			ok, wait = rule.local.Allow(key, time.Now())
 		}
 		if !ok {
-			l.limited.WithLabelValues(rule.Name, rule.Scope).Inc()
+			l.limited.WithLabelValues(rule.Name, l.scopeLabel(rule.Scope)).Inc()
 			return &refusal{reason: reason, rule: rule.Name, wait: wait}
 		}
 	}
