@@ -174,15 +174,23 @@ func TestSharedLimitFallsBackWhenRedisStops(t *testing.T) {
 	}
 	require.Equal(t, 2, logs.count("Redis did not answer"), "one line per replica per outage, not per request")
 
-	srv.Start() // empty: the shared bucket starts full
+	// Redis back (empty): within the retry period both replicas count in it again — decisions
+	// stop falling back, the rule's key is in the new Redis, and the recovery is logged once
+	// per replica per outage. (A replica may see its connection reset once more while the
+	// client reconnects; that is one more fallback period, not a lasting one.)
+	srv.Start()
+	fallbacks := func() float64 {
+		return testutil.ToFloat64(g1.limits.shared.fallbacks) + testutil.ToFloat64(g2.limits.shared.fallbacks)
+	}
 	require.Eventually(t, func() bool {
-		return do(h1, "GET", "/api/rooms/1", "", "10.0.0.1").status == 200 && logs.count("Redis answers again") >= 1
-	}, 5*time.Second, 20*time.Millisecond)
-	fallbacks := testutil.ToFloat64(g1.limits.shared.fallbacks)
-	require.Eventually(t, func() bool {
-		return do(h2, "GET", "/api/rooms/1", "", "10.0.0.1").status == 429 && logs.count("Redis answers again") == 2
-	}, 5*time.Second, 20*time.Millisecond, "shared again: the bucket g1 drew from")
-	require.Equal(t, 429, do(h1, "GET", "/api/rooms/1", "", "10.0.0.1").status)
-	require.Equal(t, fallbacks, testutil.ToFloat64(g1.limits.shared.fallbacks), "no fallback once Redis answers")
-	require.Equal(t, 2, logs.count("Redis did not answer"))
+		before := fallbacks()
+		do(h1, "GET", "/api/rooms/1", "", "10.0.0.1")
+		do(h2, "GET", "/api/rooms/1", "", "10.0.0.1")
+		return fallbacks() == before
+	}, 10*time.Second, 20*time.Millisecond)
+	c := openRedis(t, srv.Addr(), "").Client()
+	n, err := c.Do(t.Context(), c.B().Exists().Key("zhibo:gateway:limit:room:").Build()).AsInt64()
+	require.NoError(t, err)
+	require.Equal(t, int64(1), n, "the shared bucket is in Redis again")
+	require.Equal(t, logs.count("Redis did not answer"), logs.count("Redis answers again"), "each outage logged once, its end once")
 }
