@@ -137,11 +137,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		client, prefix = deps.Shared.Client(), deps.Shared.Prefix()
 	}
 	shared := newSharedLimiter(client, prefix, cfg.SharedLimitTimeout, m.fallbacks, deps.Logger)
-	limits, err := newRouteLimits(cfg.Limits, shared, m.limited, deps.Logger)
+	limits, err := newRouteLimits(cfg.Limits, shared, m.limited)
 	if err != nil {
 		return nil, err
 	}
-	rk, err := newRisk(cfg, m, deps.Logger)
+	rk, err := newRisk(cfg, m)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
@@ -33,7 +32,6 @@ type routeLimits struct {
 	mu      sync.Mutex     // serialises reloads
 	shared  *sharedLimiter // rules marked shared; nil: no Redis, they count locally
 	limited *prometheus.CounterVec
-	log     *slog.Logger
 	// scope, when set, is the scope label of every rule's refusals (velocity rules are counted
 	// as scope velocity); else each rule's own scope.
 	scope string
@@ -46,8 +44,8 @@ type liveRule struct {
 	local *ratelimit.Keyed[string]
 }
 
-func newRouteLimits(rules []LimitRule, shared *sharedLimiter, limited *prometheus.CounterVec, log *slog.Logger) (*routeLimits, error) {
-	l := &routeLimits{shared: shared, limited: limited, log: log}
+func newRouteLimits(rules []LimitRule, shared *sharedLimiter, limited *prometheus.CounterVec) (*routeLimits, error) {
+	l := &routeLimits{shared: shared, limited: limited}
 	if err := l.reload(rules); err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -224,8 +223,8 @@ func neverDenied(p string) bool {
 	return p == "/healthz" || p == "/readyz" || p == "/metrics"
 }
 
-func newRisk(cfg Config, m *limitMetrics, log *slog.Logger) (*risk, error) {
-	k := &risk{denied: m.denied, velocity: &routeLimits{limited: m.limited, log: log, scope: reasonVelocity}}
+func newRisk(cfg Config, m *limitMetrics) (*risk, error) {
+	k := &risk{denied: m.denied, velocity: &routeLimits{limited: m.limited, scope: reasonVelocity}}
 	if err := k.reload(cfg); err != nil {
 		return nil, err
 	}
