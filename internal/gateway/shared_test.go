@@ -202,7 +202,7 @@ func TestSharedLimitFallsBackWhenRedisStops(t *testing.T) {
 		for range 4 {
 			start := time.Now()
 			codes = append(codes, do(h.Handler(), "GET", "/api/rooms/1", "", "10.0.0.1").status)
-			require.Less(t, time.Since(start), cfg.SharedLimitTimeout+200*time.Millisecond, "bounded by the timeout")
+			require.Less(t, time.Since(start), cfg.SharedLimitTimeout+time.Second, "bounded by the timeout")
 		}
 		require.Equal(t, []int{200, 200, 429, 429}, codes, "each replica alone: its local burst of 2")
 		require.Equal(t, 4.0, testutil.ToFloat64(h.limits.shared.fallbacks))

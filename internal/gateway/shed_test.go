@@ -57,7 +57,7 @@ func TestAdaptiveShedsUnderOverload(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, a.status)
 	require.Equal(t, "overloaded", a.reason)
 	require.Equal(t, -503, a.code)
-	require.Less(t, time.Since(start), 100*time.Millisecond, "answered at once, not queued")
+	require.Less(t, time.Since(start), 2*time.Second, "answered, not queued behind the held requests (which never finish unless released)")
 	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
 		require.Equal(t, 200, do(h, "GET", p, "", "10.0.0.2").status, p)
 	}
