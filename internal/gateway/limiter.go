@@ -30,7 +30,7 @@ const rateRule = "rate_per_ip"
 type routeLimits struct {
 	set     atomic.Pointer[[]*liveRule]
 	mu      sync.Mutex     // serialises reloads
-	shared  *sharedLimiter // rules marked shared; nil: no Redis, they count locally
+	shared  *sharedLimiter // counts the rules marked shared (nil for velocity rules, never shared)
 	limited *prometheus.CounterVec
 	// scope, when set, is the scope label of every rule's refusals (velocity rules are counted
 	// as scope velocity); else each rule's own scope.
