@@ -72,8 +72,8 @@ type Config struct {
 	// can serve, new requests are answered 503 (reason overloaded) at once instead of queueing.
 	// /healthz, /readyz, /metrics and /sub are never shed. false = off (the default).
 	Adaptive bool `yaml:"adaptive"`
-	// AdaptiveCPUThreshold is the CPU use, in thousandths of the process's CPU quota (its
-	// cgroup's, else the machine's), above which adaptive shedding may refuse requests.
+	// AdaptiveCPUThreshold is the CPU use, in thousandths (of the process's cgroup quota under
+	// cgroup v1, else of the whole machine), above which adaptive shedding may refuse requests.
 	AdaptiveCPUThreshold int64 `yaml:"adaptive_cpu_threshold"`
 	// SharedLimitTimeout bounds the Redis call of a shared rule (limits with shared: true):
 	// past it, and for the next second, the rule is counted by each gateway alone.
