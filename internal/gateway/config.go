@@ -72,8 +72,8 @@ type Config struct {
 	// can serve, new requests are answered 503 (reason overloaded) at once instead of queueing.
 	// /healthz, /readyz, /metrics and /sub are never shed. false = off (the default).
 	Adaptive bool `yaml:"adaptive"`
-	// AdaptiveCPUThreshold is the CPU use, in thousandths (of the process's cgroup quota under
-	// cgroup v1, else of the whole machine), above which adaptive shedding may refuse requests.
+	// AdaptiveCPUThreshold is the process's CPU use, in thousandths of its GOMAXPROCS cores,
+	// above which adaptive shedding may refuse requests.
 	AdaptiveCPUThreshold int64 `yaml:"adaptive_cpu_threshold"`
 	// SharedLimitTimeout bounds the Redis call of a shared rule (limits with shared: true):
 	// past it, and for the next second, the rule is counted by each gateway alone.
@@ -141,7 +141,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.Float64Var(&c.RatePerIP, prefix+"rate_per_ip", 50, "API requests per second per client IP (0 = no limit).")
 	fs.IntVar(&c.BurstPerIP, prefix+"burst_per_ip", 100, "burst of API requests per client IP above the rate.")
 	fs.BoolVar(&c.Adaptive, prefix+"adaptive", false, "shed requests (503, reason overloaded) while CPU use is over adaptive_cpu_threshold and more are in flight than the node has shown it serves; health, metrics and /sub are never shed.")
-	fs.Int64Var(&c.AdaptiveCPUThreshold, prefix+"adaptive_cpu_threshold", 800, "with adaptive: CPU use in thousandths of the CPU quota above which requests may be shed (1..1000).")
+	fs.Int64Var(&c.AdaptiveCPUThreshold, prefix+"adaptive_cpu_threshold", 800, "with adaptive: the process's CPU use, in thousandths of its GOMAXPROCS cores, above which requests may be shed (1..1000).")
 	fs.Var(jsonListFlag[LimitRule]{&c.Limits}, prefix+"limits",
 		`per-route rate limits as a JSON list of {"name","match":"METHOD /path/{id}","scope":"route"|"user"|"ip","rate","burst","shared":false} (empty = none; a list in YAML; shared needs redis.addr).`)
 	c.Deny.RegisterFlags(fs, prefix+"deny.")

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/go-kratos/aegis/ratelimit"
-	"github.com/go-kratos/aegis/ratelimit/bbr"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -16,14 +14,8 @@ import (
 // node answers 503 at once instead of queueing work it cannot finish. Off, it costs one atomic
 // load per request.
 type shedder struct {
-	bbr  atomic.Pointer[bbr.BBR] // nil: off
+	bbr  atomic.Pointer[bbr] // nil: off
 	shed prometheus.Counter
-}
-
-// newBBR is the limiter of gateway.adaptive: statistics over the last 10 s in 100 buckets, the
-// defaults of the library.
-func newBBR(cpuThreshold int64) *bbr.BBR {
-	return bbr.NewLimiter(bbr.WithCPUThreshold(cpuThreshold))
 }
 
 // set turns the limiter on with a fresh one (on) or off.
@@ -32,7 +24,7 @@ func (s *shedder) set(on bool, cpuThreshold int64) {
 		s.bbr.Store(nil)
 		return
 	}
-	s.bbr.Store(newBBR(cpuThreshold))
+	s.bbr.Store(newBBR(cpuThreshold, processCPU))
 }
 
 // neverShed are the requests the adaptive limit neither refuses nor counts: health checks, so
@@ -49,14 +41,14 @@ func shed(s *shedder, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		done, err := l.Allow()
-		if err != nil {
+		done, ok := l.allow()
+		if !ok {
 			s.shed.Inc()
 			w.Header().Set("Retry-After", "1")
 			refuse(w, errOverloaded.Status, errOverloaded.Code, errOverloaded.Message, reasonOverloaded, "")
 			return
 		}
-		defer done(ratelimit.DoneInfo{})
+		defer done()
 		next.ServeHTTP(w, r)
 	})
 }

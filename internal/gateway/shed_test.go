@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-kratos/aegis/ratelimit/bbr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
@@ -44,8 +43,8 @@ func TestAdaptiveShedsUnderOverload(t *testing.T) {
 	h := g.Handler()
 	require.Nil(t, g.shed.bbr.Load(), "off by default")
 
-	// Overload: the CPU source of the limiter reads above a threshold of 0.
-	g.shed.bbr.Store(bbr.NewLimiter(bbr.WithCPUThreshold(0), bbr.WithWindow(time.Second), bbr.WithBucket(10)))
+	// Overload: the limiter's CPU source reads 100 % against a threshold of 0.
+	g.shed.bbr.Store(newBBR(0, func() int64 { return 1000 }))
 	var wg sync.WaitGroup
 	for i := range 2 {
 		wg.Go(func() { require.Equal(t, 200, do(h, "GET", "/api/slow", "", "10.0.0.1").status) })
@@ -96,4 +95,61 @@ func TestAdaptiveReload(t *testing.T) {
 	require.Nil(t, g.shed.bbr.Load())
 	cfg.AdaptiveCPUThreshold = 0
 	require.Error(t, g.Reload(cfg))
+}
+
+// The limit follows what the node has shown it serves: most passed per bucket × least mean
+// latency. Under the CPU threshold nothing is refused, except for a second after a refusal.
+func TestBBRLimitFollowsThroughputAndLatency(t *testing.T) {
+	var cpu int64 // under the threshold while the node shows what it serves
+	clock := time.Unix(1000, 0)
+	b := newBBR(800, func() int64 { return cpu })
+	b.now = func() time.Time { return clock }
+	require.EqualValues(t, 1, b.maxInFlight(), "nothing seen yet")
+
+	// 50 requests of 20 ms each end in one 100 ms bucket: 50 × 10 buckets/s × 0.02 s = 10.
+	var dones []func()
+	for range 50 {
+		done, ok := b.allow()
+		require.True(t, ok, "under the threshold nothing is refused")
+		dones = append(dones, done)
+	}
+	clock = clock.Add(20 * time.Millisecond)
+	for _, d := range dones {
+		d()
+	}
+	clock = clock.Add(100 * time.Millisecond) // that bucket is finished
+	require.EqualValues(t, 10, b.maxInFlight())
+
+	// Over the threshold: up to 10 in flight (the 11th is admitted at 10, as "more than"),
+	// then refused.
+	cpu = 900
+	dones = dones[:0]
+	for i := range 11 {
+		done, ok := b.allow()
+		require.True(t, ok, "request %d", i)
+		dones = append(dones, done)
+	}
+	_, ok := b.allow()
+	require.False(t, ok, "over the concurrency the node has shown, while the CPU is high")
+
+	// The CPU falls: refusals go on for a second after the last one, then stop.
+	cpu = 100
+	_, ok = b.allow()
+	require.False(t, ok, "cooling down")
+	clock = clock.Add(1100 * time.Millisecond)
+	done, ok := b.allow()
+	require.True(t, ok, "cooled down")
+	done()
+	for _, d := range dones {
+		d()
+	}
+}
+
+func TestProcessCPUIsRead(t *testing.T) {
+	stop := time.Now().Add(700 * time.Millisecond)
+	processCPU()
+	for time.Now().Before(stop) { // keep a core busy so the reading moves
+	}
+	require.Eventually(t, func() bool { return processCPU() > 0 }, 3*time.Second, 50*time.Millisecond,
+		"the process's CPU use is read from runtime/metrics")
 }
