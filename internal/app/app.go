@@ -178,12 +178,19 @@ func (a *App) start(ctx context.Context) error {
 			return err
 		}
 	}
-	if a.cfg.Redis.Addr != "" && a.has("room") {
+	// Room caches in Redis; the gateway counts its shared limit rules there. A gateway
+	// without room starts without a reachable Redis: its shared rules then count in this
+	// process alone (counted as fallbacks) until a restart finds Redis.
+	if a.cfg.Redis.Addr != "" {
 		r, err := cache.Open(a.cfg.Redis, a.hotKey, a.Reg)
-		if err != nil {
+		switch {
+		case err == nil:
+			a.redis = r
+		case a.has("room"):
 			return err
+		default:
+			a.log.Warn("redis unreachable: shared gateway limits count in this process alone until a restart", "err", err)
 		}
-		a.redis = r
 	}
 	if a.needs(func(c Component) bool { return c.Key }) {
 		key, err := token.LoadOrCreateKey(a.cfg.Secret, filepath.Join(a.cfg.DataDir, "secret"))

@@ -397,6 +397,9 @@ func buildGateway(a *App) (lifecycle, error) {
 	if a.accounts != nil {
 		deps.Verifier = a.accounts
 	}
+	if a.redis != nil {
+		deps.Shared = a.redis
+	}
 	for _, n := range a.names {
 		c, _ := component(n)
 		if c.routes != nil {

@@ -154,6 +154,9 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("banned_words %q: a word may not contain a comma", w))
 		}
 	}
+	if c.Gateway.SharedLimits() && c.Redis.Addr == "" {
+		errs = append(errs, errors.New("gateway.limits: a shared rule needs redis.addr (the Redis every gateway counts it in)"))
+	}
 	if c.Node < 0 || c.Node > ids.MaxNode {
 		errs = append(errs, fmt.Errorf("node must be in 0..%d", ids.MaxNode))
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/zhibo-live/zhibo/internal/gateway"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -139,4 +141,13 @@ func TestBannedWordsAtRoot(t *testing.T) {
 	require.NoError(t, os.WriteFile(file, []byte("danmaku:\n  banned_words: [spam]\n"), 0o644))
 	_, _, err = Load("t", []string{"-config", file}, env(nil), &out, nil)
 	require.ErrorContains(t, err, "banned_words")
+}
+
+// A shared limit rule needs the Redis it is counted in.
+func TestSharedLimitNeedsRedis(t *testing.T) {
+	c := Defaults()
+	c.Gateway.Limits = []gateway.LimitRule{{Name: "g", Match: "POST /api/rooms/{id}/gifts", Scope: "user", Rate: 1, Burst: 1, Shared: true}}
+	require.ErrorContains(t, c.Validate(), "redis.addr")
+	c.Redis.Addr = "127.0.0.1:6379"
+	require.NoError(t, c.Validate())
 }

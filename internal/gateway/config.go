@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,6 +66,26 @@ type Config struct {
 	RatePerIP float64 `yaml:"rate_per_ip"`
 	// BurstPerIP is how many requests above the rate one IP may make at once.
 	BurstPerIP int `yaml:"burst_per_ip"`
+	// Limits are per-route rate limits, each counted for the whole route, per user or per IP,
+	// on top of rate_per_ip; a request over any rule it matches is answered 429 (empty = none).
+	Limits []LimitRule `yaml:"limits"`
+	// Adaptive turns on load shedding: while the process's CPU use is over
+	// adaptive_cpu_threshold and more requests are in flight than the node has lately shown it
+	// can serve, new requests are answered 503 (reason overloaded) at once instead of queueing.
+	// /healthz, /readyz, /metrics and /sub are never shed. false = off (the default).
+	Adaptive bool `yaml:"adaptive"`
+	// AdaptiveCPUThreshold is the process's CPU use, in thousandths of its GOMAXPROCS cores,
+	// above which adaptive shedding may refuse requests.
+	AdaptiveCPUThreshold int64 `yaml:"adaptive_cpu_threshold"`
+	// SharedLimitTimeout bounds the Redis call of a shared rule (limits with shared: true):
+	// past it, and for the next second, the rule is counted by each gateway alone.
+	SharedLimitTimeout time.Duration `yaml:"shared_limit_timeout"`
+	// Deny lists callers refused outright: 403 with reason denied_uid, denied_ip or
+	// denied_device.
+	Deny DenyConfig `yaml:"deny"`
+	// Velocity bounds how often one caller may use sensitive routes (gift sending,
+	// registration, login): 429 with reason velocity (empty = none).
+	Velocity []VelocityRule `yaml:"velocity"`
 }
 
 // DefaultMaxConnsPerIP is generous: one browser holds a /sub WebSocket and a few API
@@ -105,11 +126,22 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.DurationVar(&c.ShutdownTimeout, prefix+"shutdown_timeout", 10*time.Second, "graceful drain of in-flight requests on stop.")
 	fs.Float64Var(&c.RatePerIP, prefix+"rate_per_ip", 50, "API requests per second per client IP (0 = no limit).")
 	fs.IntVar(&c.BurstPerIP, prefix+"burst_per_ip", 100, "burst of API requests per client IP above the rate.")
+	fs.BoolVar(&c.Adaptive, prefix+"adaptive", false, "shed requests (503, reason overloaded) while CPU use is over adaptive_cpu_threshold and more are in flight than the node has shown it serves; health, metrics and /sub are never shed.")
+	fs.Int64Var(&c.AdaptiveCPUThreshold, prefix+"adaptive_cpu_threshold", 800, "with adaptive: the process's CPU use, in thousandths of its GOMAXPROCS cores, above which requests may be shed (1..1000).")
+	fs.Var(jsonListFlag[LimitRule]{&c.Limits}, prefix+"limits",
+		`per-route rate limits as a JSON list of {"name","match":"METHOD /path/{id}","scope":"route"|"user"|"ip","rate","burst","shared":false} (empty = none; a list in YAML; shared needs redis.addr).`)
+	c.Deny.RegisterFlags(fs, prefix+"deny.")
+	fs.Var(jsonListFlag[VelocityRule]{&c.Velocity}, prefix+"velocity",
+		`per-caller velocity on sensitive routes as a JSON list of {"name","match":"POST /api/auth/login","count","window":"1m"} (empty = none; a list in YAML).`)
+	fs.DurationVar(&c.SharedLimitTimeout, prefix+"shared_limit_timeout", 50*time.Millisecond, "time limit of the Redis call of a shared limit rule; past it the rule counts in each gateway alone for a second.")
 }
 
 // LiveKeys are the settings (below the gateway. prefix) that Reload changes in a running
 // gateway; any other needs a restart.
-func LiveKeys() []string { return []string{"rate_per_ip", "burst_per_ip"} }
+func LiveKeys() []string {
+	return []string{"rate_per_ip", "burst_per_ip", "limits", "adaptive", "adaptive_cpu_threshold",
+		"deny.uids", "deny.ips", "deny.devices", "deny.device_header", "velocity"}
+}
 
 // Validate checks the config.
 func (c *Config) Validate() error {
@@ -153,7 +185,24 @@ func (c *Config) Validate() error {
 	if c.RatePerIP < 0 || (c.RatePerIP > 0 && c.BurstPerIP < 1) {
 		return errors.New("gateway.rate_per_ip must be >= 0 and burst_per_ip >= 1 when limiting")
 	}
-	return nil
+	if c.SharedLimitTimeout <= 0 {
+		return errors.New("gateway.shared_limit_timeout must be positive")
+	}
+	if c.AdaptiveCPUThreshold < 1 || c.AdaptiveCPUThreshold > 1000 {
+		return errors.New("gateway.adaptive_cpu_threshold must be in 1..1000")
+	}
+	if err := c.Deny.Validate(); err != nil {
+		return err
+	}
+	if _, err := asLimits(c.Velocity); err != nil {
+		return err
+	}
+	return validateRules(c.Limits)
+}
+
+// SharedLimits reports whether any rule of limits is shared through Redis.
+func (c *Config) SharedLimits() bool {
+	return slices.ContainsFunc(c.Limits, func(r LimitRule) bool { return r.Shared })
 }
 
 // UpstreamURL parses the base URL of a component's upstream.

@@ -1,7 +1,7 @@
 // Package gateway is the public HTTP entry of a zhibo node: it mounts the routes of every
 // component running in the process, the WebSocket endpoint /sub, the web UI, health, metrics
-// and the merged OpenAPI description, behind one chain of trace → per-IP rate limit →
-// identity → route metrics.
+// and the merged OpenAPI description, behind one chain of trace and route metrics → adaptive
+// shedding → per-IP rate limit → identity → deny lists → velocity → per-route limits.
 package gateway
 
 import (
@@ -17,7 +17,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/rueidis"
 
+	"github.com/zhibo-live/zhibo/internal/platform/cache"
 	"github.com/zhibo-live/zhibo/internal/platform/connlimit"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 	"github.com/zhibo-live/zhibo/internal/platform/ratelimit"
@@ -45,6 +47,9 @@ type Deps struct {
 	// Streams are path prefixes of long-lived responses (HTTP-FLV), served or forwarded
 	// without the whole-request timeouts: each write is bounded by write_timeout instead.
 	Streams []string
+	// Shared is the Redis the rules marked shared count in (nil = none: they count in this
+	// process alone, as fallbacks).
+	Shared *cache.Redis
 	// Conns is the process-wide connection budget shared with the other listeners of the
 	// process (nil = no total cap).
 	Conns *connlimit.Total
@@ -58,6 +63,9 @@ type Service struct {
 	handler http.Handler
 	srv     *http.Server
 	ipLimit *ratelimit.Keyed[string] // rate_per_ip, changed by Reload
+	limits  *routeLimits             // gateway.limits, changed by Reload
+	shed    *shedder                 // gateway.adaptive, changed by Reload
+	risk    *risk                    // gateway.deny and gateway.velocity, changed by Reload
 	certs   *tlsx.Certs              // nil: plain HTTP
 
 	mu   sync.Mutex
@@ -125,12 +133,32 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		deps.Web.ServeHTTP(w, r)
 	}))
 
+	m := newLimitMetrics(deps.Registry)
+	var client rueidis.Client
+	prefix := ""
+	if deps.Shared != nil {
+		client, prefix = deps.Shared.Client(), deps.Shared.Prefix()
+	}
+	shared := newSharedLimiter(client, prefix, cfg.SharedLimitTimeout, m.fallbacks, deps.Logger)
+	limits, err := newRouteLimits(cfg.Limits, shared, m.limited)
+	if err != nil {
+		return nil, err
+	}
+	rk, err := newRisk(cfg, m)
+	if err != nil {
+		return nil, err
+	}
 	var h http.Handler = mux
+	h = limitRoutes(limits, h) // after Identify: a user rule needs the uid
+	h = guard(rk, h)           // deny lists, then velocity; after Identify too
 	if deps.Verifier != nil {
 		h = httpx.Identify(deps.Verifier, h)
 	}
 	ipLimit := ratelimit.NewKeyed[string](cfg.RatePerIP, cfg.BurstPerIP)
-	h = limitPerIP(ipLimit, h)
+	h = limitPerIP(ipLimit, m.limited, h)
+	shedding := &shedder{shed: m.shed}
+	shedding.set(cfg.Adaptive, cfg.AdaptiveCPUThreshold)
+	h = shed(shedding, h)
 	h = httpx.Observe(deps.Logger, httpx.NewMetrics(deps.Registry), h)
 	proxies, err := httpx.ParseProxies(cfg.TrustedProxies)
 	if err != nil {
@@ -141,7 +169,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	h = httpx.TrustProxies(proxies, h)
 	h = withTimeout(cfg, h)
 	h = withStreams(deps.Streams, cfg.WriteTimeout, h)
-	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, handler: h, ipLimit: ipLimit}
+	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, handler: h, ipLimit: ipLimit, limits: limits, shed: shedding, risk: rk}
 	if cfg.TLSCertFile != "" {
 		if s.certs, err = tlsx.Load(cfg.TLSCertFile, cfg.TLSKeyFile, deps.Logger); err != nil {
 			return nil, fmt.Errorf("gateway: %w", err)

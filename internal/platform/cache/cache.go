@@ -19,7 +19,7 @@ import (
 // Config selects the Redis behind the cache.
 type Config struct {
 	// Addr is host:port of Redis (empty = no shared cache: components keep only their
-	// in-process hot-key caches).
+	// in-process hot-key caches; and no gateway limit rule may be shared).
 	Addr string `yaml:"addr"`
 	// LocalTTL bounds how long a hot key is served from process memory; Redis invalidates it
 	// sooner on every write.
@@ -35,7 +35,7 @@ type Config struct {
 
 // RegisterFlags binds the config to flags under prefix.
 func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
-	fs.StringVar(&c.Addr, prefix+"addr", "", "Redis host:port for the shared cache (empty = in-process caches only).")
+	fs.StringVar(&c.Addr, prefix+"addr", "", "Redis host:port for the shared cache and the gateway's shared limit rules (empty = in-process caches only, no shared rules).")
 	fs.DurationVar(&c.LocalTTL, prefix+"local_ttl", 30*time.Second, "longest a hot key is served from process memory (writes invalidate it sooner).")
 	fs.IntVar(&c.LocalBytes, prefix+"local_bytes", 64<<20, "client-side cache bytes per Redis connection.")
 	fs.StringVar(&c.Prefix, prefix+"prefix", "zhibo:", "prefix of every cache key in Redis.")
@@ -145,6 +145,13 @@ func (r *Redis) bound(ctx context.Context) (context.Context, context.CancelFunc)
 	}
 	return context.WithTimeout(ctx, r.timeout)
 }
+
+// Client is the connection to Redis, for callers that run their own commands (the gateway's
+// shared limits); keys they write start with Prefix.
+func (r *Redis) Client() rueidis.Client { return r.c }
+
+// Prefix starts every key written through this Redis (redis.prefix).
+func (r *Redis) Prefix() string { return r.prefix }
 
 // Close disconnects.
 func (r *Redis) Close() { r.c.Close() }
