@@ -385,6 +385,7 @@ func buildMedia(a *App) (lifecycle, error) {
 	}
 	if a.Room != nil {
 		a.Room.OnKeyRotated(a.Media.KeyRotated) // at once; a remote room is polled (media.key_check_interval)
+		a.Room.CountVideoViewers(a.Media.VideoViewers)
 	}
 	return a.Media, nil
 }

@@ -94,6 +94,8 @@ type Service struct {
 	rotatedMu sync.Mutex
 	rotated   []func(id int64) // OnKeyRotated
 
+	videoViewers atomic.Pointer[func(ids []int64) map[int64]int64] // CountVideoViewers
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -398,6 +400,12 @@ func (s *Service) OnKeyRotated(fn func(id int64)) {
 	s.rotatedMu.Lock()
 	defer s.rotatedMu.Unlock()
 	s.rotated = append(s.rotated, fn)
+}
+
+// CountVideoViewers gives the stats module a count of each room's video viewers (the media
+// component in the same process); without it stats carry no video_viewers.
+func (s *Service) CountVideoViewers(fn func(ids []int64) map[int64]int64) {
+	s.videoViewers.Store(&fn)
 }
 
 // Mine returns the caller's room.
