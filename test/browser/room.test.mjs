@@ -11,7 +11,9 @@
 // while offline (the poster, marked offline); ffmpeg then publishes a generated
 // test stream (colour bars) to zhibo's RTMP port with the room's key, and the
 // open page switches to the player by itself: the video's currentTime advances,
-// a frame drawn to a canvas is not black, and a sent comment scrolls over it.
+// a frame drawn to a canvas is not black, and a sent comment scrolls over it;
+// fullscreen takes the stage with its comments, and the HLS fallbacks (native,
+// hls.js) play when mpegts.js is made unavailable.
 // The anchor's "My room" shows the server URL and previews the stream, and a
 // fresh load of the room counts the viewer in stats.video_viewers, still with
 // one API call (the stream's own requests are counted apart). Last, an operator
@@ -465,6 +467,46 @@ async function main() {
           'hiding comments left them visible');
         await viewer.getByTestId('bullets-toggle').click();
       });
+
+      await step('fullscreen takes the whole stage, comments included', async () => {
+        await viewer.getByTestId('video-fullscreen').click();
+        await viewer.waitForFunction(() => document.fullscreenElement?.dataset.testid === 'stage');
+        const inside = await viewer.evaluate(() => !!document.fullscreenElement.querySelector('.bullet-layer') &&
+          !!document.fullscreenElement.querySelector('[data-testid="stage-video"]'));
+        check(inside, 'the fullscreen element does not hold both the video and the comment layer');
+        await viewer.getByTestId('video-fullscreen').click();
+        await viewer.waitForFunction(() => document.fullscreenElement === null);
+      });
+
+      // Where mpegts.js cannot play (no MSE live playback), the page falls back to HLS: the
+      // browser's own where it has one, else hls.js. Both are forced here by hiding what
+      // comes before them.
+      for (const [engine, hideNative] of [['native-hls', false], ['hls.js', true]]) {
+        await step(`fallback: the room plays through ${engine}`, async () => {
+          const ctx = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+          await ctx.addInitScript((hideNative) => {
+            window.mpegts = { isSupported: () => false, getFeatureList: () => ({}) };
+            if (hideNative) {
+              const can = HTMLMediaElement.prototype.canPlayType;
+              HTMLMediaElement.prototype.canPlayType = function (t) { return /mpegurl/i.test(t) ? '' : can.call(this, t); };
+            }
+          }, hideNative);
+          const page = await ctx.newPage();
+          page.setDefaultTimeout(STEP_TIMEOUT);
+          watchPage(`fallback-${engine}`, page);
+          if (!hideNative && !(await page.evaluate(() => document.createElement('video').canPlayType('application/vnd.apple.mpegurl')))) {
+            log('  this Chromium has no native HLS: skipped');
+          } else {
+            await page.goto(`${BASE}/#/room/${vroomId}`);
+            await page.locator(`[data-testid="stage"][data-video="playing"][data-engine="${engine}"]`).waitFor({ timeout: 30_000 });
+            const f = await videoPlays(page, '[data-testid="stage-video"]', 1);
+            log(`  ${engine}: ${f.width}x${f.height}, mean brightness ${f.mean.toFixed(1)}`);
+            check(f.mean > 40 && f.spread > 100, `the ${engine} frame looks black: ${JSON.stringify(f)}`);
+          }
+          delete pages[`fallback-${engine}`];
+          await ctx.close();
+        });
+      }
 
       await step('"My room" shows the server URL and OBS settings, and previews the stream', async () => {
         const owner = await browser.newContext({ viewport: { width: 1100, height: 800 } });

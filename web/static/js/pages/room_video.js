@@ -62,6 +62,7 @@ export function roomVideo(stageEl, { id, live, getPoster }) {
   const paint = () => {
     const playing = player.state === 'playing';
     stageEl.dataset.video = playing ? 'playing' : 'poster';
+    stageEl.dataset.engine = player.engine; // which player plays, for tests and bug reports
     getPoster().hidden = playing;
     const isLive = stageEl.dataset.live === 'live';
     offline.hidden = playing;
