@@ -23,7 +23,13 @@ function loadMpegts() {
   if (window.mpegts) return Promise.resolve(window.mpegts);
   mpegtsLoading ??= new Promise((resolve, reject) => {
     const s = h('script', { src: MPEGTS_SRC });
-    s.onload = () => (window.mpegts ? resolve(window.mpegts) : reject(new Error('mpegts.js did not load')));
+    s.onload = () => {
+      const m = window.mpegts;
+      if (!m) return reject(new Error('mpegts.js did not load'));
+      // Warnings and errors only: its info lines would fill the console on every reconnect.
+      Object.assign(m.LoggingControl, { enableVerbose: false, enableDebug: false, enableInfo: false });
+      resolve(m);
+    };
     s.onerror = () => {
       mpegtsLoading = null;
       s.remove();

@@ -48,7 +48,7 @@ export function ingestPanel(id, { signal }) {
       status.dataset.publishing = String(!!st.publishing);
       if (st.publishing) {
         const v = st.viewers || {};
-        status.textContent = `Receiving your stream · ${(v.flv || 0) + (v.hls || 0)} watching the video`;
+        status.textContent = `Receiving your stream · ${(v.flv || 0) + (v.hls || 0)} watching the video, this preview included`;
         player.play(st.play || playbackOf(id));
       } else {
         status.textContent = 'No stream is arriving. Start streaming in OBS; the preview appears here.';
