@@ -74,8 +74,17 @@ export class Player extends EventTarget {
   }
 
   // play starts (or keeps) playing urls {flv, hls}, paths on the page's origin.
+  // Called again with the same urls while waiting to retry, it retries at once
+  // (the room page does so when LIVE arrives).
   play(urls) {
-    if (this.#urls && urls && this.#urls.flv === urls.flv && this.#urls.hls === urls.hls) return;
+    if (this.#urls && urls && this.#urls.flv === urls.flv && this.#urls.hls === urls.hls) {
+      if (this.#state === 'waiting') {
+        clearTimeout(this.#retry);
+        this.#retry = null;
+        this.#start();
+      }
+      return;
+    }
     this.stop();
     if (!urls) return;
     this.#urls = urls;
