@@ -1,6 +1,7 @@
 package media
 
 import (
+	"context"
 	_ "embed"
 	"net"
 	"net/http"
@@ -128,13 +129,13 @@ func (s *Service) rtmpPort() int {
 }
 
 // VideoViewers counts the video viewers (HTTP-FLV and HLS together) of each room in ids that
-// has any; room in the same process adds them to its stats module.
-func (s *Service) VideoViewers(ids []int64) map[int64]int64 {
+// has any; room adds them to its stats module (in process, or over gRPC through Remote).
+func (s *Service) VideoViewers(_ context.Context, ids []int64) (map[int64]int64, error) {
 	out := make(map[int64]int64, len(ids))
 	for _, id := range ids {
 		if v := s.engine.Viewers(id); v.FLV+v.HLS > 0 {
 			out[id] = int64(v.FLV + v.HLS)
 		}
 	}
-	return out
+	return out, nil
 }

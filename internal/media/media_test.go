@@ -53,7 +53,9 @@ func TestPublishAndPlay(t *testing.T) {
 	require.Equal(t, "/hls/7.m3u8", st.Play.HLS)
 	require.Equal(t, 2, st.Viewers.HLS, "two clients read the playlist: the poll above and ffprobe")
 	require.Equal(t, e.s.RTMPAddr().(*net.TCPAddr).Port, st.RTMPPort)
-	require.Equal(t, map[int64]int64{7: 2}, e.s.VideoViewers([]int64{7, 8}), "FLV and HLS viewers together, rooms with none left out")
+	vv, err := e.s.VideoViewers(context.Background(), []int64{7, 8})
+	require.NoError(t, err)
+	require.Equal(t, map[int64]int64{7: 2}, vv, "FLV and HLS viewers together, rooms with none left out")
 	require.Positive(t, testutil.ToFloat64(e.s.m.out.WithLabelValues("flv")))
 	require.Positive(t, testutil.ToFloat64(e.s.m.out.WithLabelValues("hls")))
 

@@ -94,7 +94,7 @@ type Service struct {
 	rotatedMu sync.Mutex
 	rotated   []func(id int64) // OnKeyRotated
 
-	videoViewers atomic.Pointer[func(ids []int64) map[int64]int64] // CountVideoViewers
+	videoViewers atomic.Pointer[VideoViewers] // CountVideoViewers
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -402,9 +402,13 @@ func (s *Service) OnKeyRotated(fn func(id int64)) {
 	s.rotated = append(s.rotated, fn)
 }
 
-// CountVideoViewers gives the stats module a count of each room's video viewers (the media
-// component in the same process); without it stats carry no video_viewers.
-func (s *Service) CountVideoViewers(fn func(ids []int64) map[int64]int64) {
+// VideoViewers counts the video viewers of rooms (the media component, in this process or
+// over gRPC); rooms with none may be left out.
+type VideoViewers func(ctx context.Context, ids []int64) (map[int64]int64, error)
+
+// CountVideoViewers gives the stats module a count of each room's video viewers; without it,
+// or when it fails, stats carry no video_viewers.
+func (s *Service) CountVideoViewers(fn VideoViewers) {
 	s.videoViewers.Store(&fn)
 }
 

@@ -229,7 +229,7 @@ func TestHTTPModulesAndErrors(t *testing.T) {
 	require.NotNil(t, env.Data.Stats)
 	require.NotNil(t, env.Data.Tags)
 	require.Nil(t, env.Data.Stats.VideoViewers, "no video_viewers without media in the process")
-	s.CountVideoViewers(func(ids []int64) map[int64]int64 { return map[int64]int64{id: 3} })
+	s.CountVideoViewers(func(context.Context, []int64) (map[int64]int64, error) { return map[int64]int64{id: 3}, nil })
 	env.Data = View{}
 	require.Equal(t, 200, get(t, u+"?mask=stats", "", &env))
 	require.NotNil(t, env.Data.Stats.VideoViewers)

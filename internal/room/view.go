@@ -111,7 +111,10 @@ func (s *Service) Views(ctx context.Context, rooms []Room, mask fieldmask.Mask, 
 			counts = nil
 		}
 		if fn := s.videoViewers.Load(); fn != nil && counts != nil {
-			video = (*fn)(ids)
+			if video, err = (*fn)(ctx, ids); err != nil {
+				s.log.WarnContext(ctx, "video viewers left out of stats", "err", err)
+				video = nil
+			}
 		}
 	}
 	out := make([]View, len(rooms))
