@@ -51,7 +51,7 @@ func init() {
 				a.remoteLogic = logic.NewRemote(cc)
 				return err
 			}},
-		{Name: "room", About: "rooms, live status, stream keys, tags, feature switches, room list, danmu-info and the push API",
+		{Name: "room", About: "rooms, live status, stream keys, tags, feature switches, room list, danmu-info and the push API (without media: no video viewers in stats)",
 			Uses: []string{"account", "logic", "media"}, Optional: []string{"logic", "media"}, Store: true, Queue: true, Key: true, build: buildRoom,
 			schema:  room.Migrations,
 			serve:   func(a *App, s *grpcx.Server) { room.RegisterGRPC(s, a.Room) },
