@@ -36,8 +36,8 @@ type Stats struct {
 	logic.Count
 	Likes int64 `json:"likes"`
 	// VideoViewers are the viewers playing the room's video (HTTP-FLV and HLS), counted apart
-	// from Online (the danmaku connections); absent where room does not run in the same process
-	// as media.
+	// from Online (the danmaku connections); absent when room cannot ask media (none here nor
+	// in peers.media, or it failed).
 	VideoViewers *int64 `json:"video_viewers,omitempty"`
 }
 

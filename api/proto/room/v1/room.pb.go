@@ -504,8 +504,8 @@ type RoomView struct {
 	Online   int64 `protobuf:"varint,13,opt,name=online,proto3" json:"online,omitempty"`
 	Watched  int64 `protobuf:"varint,14,opt,name=watched,proto3" json:"watched,omitempty"`
 	Likes    int64 `protobuf:"varint,15,opt,name=likes,proto3" json:"likes,omitempty"`
-	// video_viewers are the viewers of the room's video (stats module), set only where room
-	// counts them (media in its process).
+	// video_viewers are the viewers of the room's video (stats module), set only when room
+	// could ask media.
 	VideoViewers  *int64 `protobuf:"varint,16,opt,name=video_viewers,json=videoViewers,proto3,oneof" json:"video_viewers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -1,7 +1,8 @@
-// The room page: stage with the video (or the poster) under bullet comments, chat, input, gifts, rank, and
-// the room's long connection. It loads with one call, GET /api/room/enter, then
-// opens the WebSocket; modules the room's switches turn off are not shown and
-// cost no request.
+// The room page: stage with the video (or the poster) under bullet comments,
+// chat, input, gifts, rank, and the room's long connection. It loads with one
+// call, GET /api/room/enter, then opens the WebSocket (and, while the room is
+// live, the video); modules the room's switches turn off are not shown and cost
+// no request.
 import { h, fmtCount, toast } from '../dom.js';
 import { api, roomPath, session } from '../api.js';
 import { sameId } from '../json.js';
