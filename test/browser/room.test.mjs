@@ -11,7 +11,8 @@
 // while offline (the poster, marked offline); ffmpeg then publishes a generated
 // test stream (colour bars) to zhibo's RTMP port with the room's key, and the
 // open page switches to the player by itself: the video's currentTime advances,
-// a frame drawn to a canvas is not black, and a sent comment scrolls over it;
+// a frame drawn to a canvas is not black, unmute, volume and mute act on the
+// video, and a sent comment scrolls over it;
 // fullscreen takes the stage with its comments, and the HLS fallbacks (native,
 // hls.js) play when mpegts.js is made unavailable.
 // The anchor's "My room" shows the server URL and previews the stream, and a
@@ -432,12 +433,22 @@ async function main() {
         check(rec.media.some((m) => m === `GET /live/${vroomId}.flv`), `the player did not ask for /live/${vroomId}.flv`);
       });
 
-      await step('the video plays: currentTime advances and a frame is not black', async () => {
+      await step('the video plays: currentTime advances, a frame is not black; mute and volume work', async () => {
         const f = await videoPlays(viewer, '[data-testid="stage-video"]', 1.5);
         log(`  video ${f.width}x${f.height} at ${f.currentTime.toFixed(2)} s, mean brightness ${f.mean.toFixed(1)}, spread ${f.spread.toFixed(1)}`);
         check(f.width === 640 && f.height === 360, `video size ${f.width}x${f.height}, published 640x360`);
         check(f.mean > 40 && f.spread > 100, `the frame looks black or flat: mean ${f.mean}, spread ${f.spread}`);
         check(await viewer.getByTestId('video-mute').textContent() === 'Unmute', 'the video does not start muted');
+        await viewer.getByTestId('video-mute').click();
+        await viewer.getByTestId('video-volume').evaluate((el) => {
+          el.value = '0.3';
+          el.dispatchEvent(new Event('input', { bubbles: true }));
+        });
+        const sound = await viewer.getByTestId('stage-video').evaluate((v) => ({ muted: v.muted, volume: v.volume }));
+        check(!sound.muted && Math.abs(sound.volume - 0.3) < 0.01, `unmute and volume 0.3 gave ${JSON.stringify(sound)}`);
+        check(await viewer.getByTestId('video-mute').textContent() === 'Mute', 'the mute button does not offer to mute');
+        await viewer.getByTestId('video-mute').click();
+        check(await viewer.getByTestId('stage-video').evaluate((v) => v.muted), 'mute did not mute');
       });
 
       const over = `over the video ${suffix}`;
