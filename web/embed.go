@@ -58,6 +58,10 @@ func contentType(ext string) string {
 // the page's own origin (uploaded covers), data: URLs and the cover hosts the
 // operator allowed (room.cover_hosts) — never from a host a room owner picks,
 // which would learn every viewer's address.
+//
+// Video comes from the page's own origin (/live/, /hls/) or from blob: URLs: the
+// players (mpegts.js, hls.js) feed a MediaSource that the video element plays
+// through a blob: URL. They run without Web Workers, so no worker-src is needed.
 func contentSecurityPolicy(coverHosts []string) string {
 	img := "'self' data:"
 	for _, h := range coverHosts {
@@ -66,7 +70,7 @@ func contentSecurityPolicy(coverHosts []string) string {
 		}
 	}
 	return "default-src 'self'; script-src 'self'; style-src 'self'; " +
-		"img-src " + img + "; connect-src 'self'; object-src 'none'; " +
+		"img-src " + img + "; media-src 'self' blob:; connect-src 'self'; object-src 'none'; " +
 		"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 }
 

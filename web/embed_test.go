@@ -144,3 +144,16 @@ func TestCSPImageSources(t *testing.T) {
 		require.Equal(t, 1, strings.Count(csp, "script-src"), csp)
 	}
 }
+
+// Video plays from the page's origin or a MediaSource blob: URL (the players), nothing else;
+// scripts and connections stay on the origin.
+func TestCSPMediaSources(t *testing.T) {
+	srv := httptest.NewServer(Handler())
+	defer srv.Close()
+	res, _ := get(t, srv, "/", nil)
+	csp := res.Header.Get("Content-Security-Policy")
+	require.Contains(t, csp, "media-src 'self' blob:;")
+	require.Contains(t, csp, "script-src 'self';")
+	require.Contains(t, csp, "connect-src 'self';")
+	require.NotContains(t, csp, "worker-src")
+}

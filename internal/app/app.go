@@ -82,6 +82,7 @@ type App struct {
 	gifts        gift.Client
 	danmakus     danmaku.Client
 	remoteLogic  *logic.Remote
+	remoteMedia  *media.Remote
 	remoteComets []job.Comet
 	LogicAPI     *logic.API
 

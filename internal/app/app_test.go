@@ -78,7 +78,7 @@ func TestCLI(t *testing.T) {
 	require.Equal(t, 0, code)
 	require.Contains(t, out, "comet")
 	require.Regexp(t, `comet +uses logic `, out)
-	require.Regexp(t, `room +uses account,logic\? `, out)
+	require.Regexp(t, `room +uses account,logic\?,media\? `, out)
 
 	code, out, _ = run("config", "check")
 	require.Equal(t, 0, code)

@@ -51,8 +51,8 @@ func init() {
 				a.remoteLogic = logic.NewRemote(cc)
 				return err
 			}},
-		{Name: "room", About: "rooms, live status, stream keys, tags, feature switches, room list, danmu-info and the push API",
-			Uses: []string{"account", "logic"}, Optional: []string{"logic"}, Store: true, Queue: true, Key: true, build: buildRoom,
+		{Name: "room", About: "rooms, live status, stream keys, tags, feature switches, room list, danmu-info and the push API (without media: no video viewers in stats)",
+			Uses: []string{"account", "logic", "media"}, Optional: []string{"logic", "media"}, Store: true, Queue: true, Key: true, build: buildRoom,
 			schema:  room.Migrations,
 			serve:   func(a *App, s *grpcx.Server) { room.RegisterGRPC(s, a.Room) },
 			routes:  func(a *App) []gateway.Routes { return []gateway.Routes{a.Room, a.LogicAPI} },
@@ -107,8 +107,15 @@ func init() {
 			Uses: []string{"comet"}, Optional: []string{"comet"}, Queue: true, build: buildJob},
 		{Name: "media", About: "RTMP ingest by stream key, HTTP-FLV and HLS playback, live status from the video",
 			Uses: []string{"room"}, build: buildMedia, streams: media.StreamPrefixes,
+			serve:   func(a *App, s *grpcx.Server) { media.RegisterGRPC(s, a.Media) },
 			routes:  func(a *App) []gateway.Routes { return []gateway.Routes{a.Media} },
-			openAPI: func() [][]byte { return [][]byte{media.OpenAPI()} }},
+			openAPI: func() [][]byte { return [][]byte{media.OpenAPI()} },
+			remote:  func(p config.Peers) string { return p.Media },
+			dial: func(a *App) error {
+				cc, err := a.dial(a.cfg.Peers.Media)
+				a.remoteMedia = media.NewRemote(cc)
+				return err
+			}},
 		{Name: "gateway", About: "HTTP entry of every process: API of local components (and forwarding to remote ones), web UI, /sub, metrics, health",
 			Uses: []string{"account"}, Optional: []string{"account"}, build: buildGateway},
 	}
@@ -240,6 +247,9 @@ func buildRoom(a *App) (lifecycle, error) {
 		return nil, err
 	}
 	a.rooms = a.Room
+	if a.remoteMedia != nil { // media in this process is wired in buildMedia
+		a.Room.CountVideoViewers(a.remoteMedia.VideoViewers)
+	}
 	a.Room.AddHotKeys("room", func() []room.HotKey { return hotKeys(a.Room.HotKeys()) })
 	if a.LogicAPI, err = logic.NewAPI(a.cfg.Logic, logic.APIDeps{Logger: a.logger("room"), Signer: a.signer,
 		Accounts: a.accounts, LocalHosts: a.localHosts, Pusher: a.pub, IsAdmin: a.isAdmin,
@@ -385,6 +395,7 @@ func buildMedia(a *App) (lifecycle, error) {
 	}
 	if a.Room != nil {
 		a.Room.OnKeyRotated(a.Media.KeyRotated) // at once; a remote room is polled (media.key_check_interval)
+		a.Room.CountVideoViewers(a.Media.VideoViewers)
 	}
 	return a.Media, nil
 }

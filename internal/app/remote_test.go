@@ -14,6 +14,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/config"
 	"github.com/zhibo-live/zhibo/internal/danmaku"
 	"github.com/zhibo-live/zhibo/internal/gift"
+	"github.com/zhibo-live/zhibo/internal/media"
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
 	"github.com/zhibo-live/zhibo/internal/platform/grpcx"
 	"github.com/zhibo-live/zhibo/internal/platform/queue/queuetest"
@@ -157,6 +158,16 @@ func TestRemoteClientsMatchLocal(t *testing.T) {
 	require.ErrorIs(t, err, danmaku.ErrCommentsOff, "the refusal keeps its kind across gRPC")
 	_, err = comments.Send(ctx, 424242, sess.UID, "nobody here", 0, 0)
 	require.True(t, errors.Is(err, room.ErrRoomNotFound) || apierr.From(err).Status == 404, "unknown room: %v", err)
+
+	// media
+	videos := media.NewRemote(cc)
+	vv, err := videos.VideoViewers(ctx, []int64{rm.ID, rm.ID + 1})
+	require.NoError(t, err)
+	localVV, err := a.Media.VideoViewers(ctx, []int64{rm.ID, rm.ID + 1})
+	require.NoError(t, err)
+	require.Equal(t, localVV, vv)
+	_, err = videos.VideoViewers(ctx, make([]int64, 10001))
+	require.Equal(t, 400, apierr.From(err).Status, "too many rooms in one call")
 
 	// The server counted those calls by method and code.
 	handled := func(code string) float64 {

@@ -201,6 +201,9 @@ type Peers struct {
 	Logic string `yaml:"logic"`
 	// Comets are every comet a job in this process delivers to, when no comet runs here.
 	Comets []string `yaml:"comets"`
+	// Media is where media runs when it is not in this process (room reads the video viewers
+	// of its stats from it; empty = stats carry no video_viewers unless media runs here).
+	Media string `yaml:"media"`
 	// CacheTTL is how long this process keeps what a remote account or room told it about a
 	// token, a user or a room (0 = ask every time). A revoked token or a changed room is seen
 	// here at most this late.
@@ -226,6 +229,7 @@ func (p *Peers) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.StringVar(&p.Gift, prefix+"gift", "", "gRPC target of a remote gift, host:port or dns:///name:port (empty = gift runs here, or none: /api/me shows no balance).")
 	fs.StringVar(&p.Danmaku, prefix+"danmaku", "", "gRPC target of a remote danmaku, host:port or dns:///name:port (empty = danmaku runs here).")
 	fs.StringVar(&p.Logic, prefix+"logic", "", "gRPC target of a remote logic, host:port or dns:///name:port (empty = logic runs here).")
+	fs.StringVar(&p.Media, prefix+"media", "", "gRPC target of a remote media, host:port or dns:///name:port (empty = media runs here, or none: room stats carry no video_viewers).")
 	flagx.Strings(fs, prefix+"comets", "gRPC targets of the remote comets a job delivers to, comma-separated (empty = the comet runs here).", &p.Comets)
 }
 
@@ -237,7 +241,7 @@ func (p *Peers) Validate() error {
 	if p.TLSCertFile != "" && p.TLSCAFile == "" {
 		return errors.New("peers.tls_cert_file needs peers.tls_ca_file (a client certificate is only sent over TLS)")
 	}
-	for _, c := range append([]string{p.Account, p.Room, p.Gift, p.Danmaku, p.Logic}, p.Comets...) {
+	for _, c := range append([]string{p.Account, p.Room, p.Gift, p.Danmaku, p.Logic, p.Media}, p.Comets...) {
 		if strings.ContainsAny(c, " \t") {
 			return fmt.Errorf("peers: bad target %q", c)
 		}

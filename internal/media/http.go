@@ -1,7 +1,9 @@
 package media
 
 import (
+	"context"
 	_ "embed"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -100,6 +102,8 @@ type Status struct {
 	Publishing bool           `json:"publishing"`
 	Viewers    Viewers        `json:"viewers"`
 	Play       *room.PlayURLs `json:"play,omitempty"`
+	// RTMPPort is the port encoders publish to (rtmp://HOST:PORT/live), 0 before Start.
+	RTMPPort int `json:"rtmp_port"`
 }
 
 func (s *Service) status(w http.ResponseWriter, r *http.Request) error {
@@ -108,10 +112,30 @@ func (s *Service) status(w http.ResponseWriter, r *http.Request) error {
 		return apierr.BadRequest.Withf("bad room id")
 	}
 	_, publishing := s.engine.Publishing()[id]
-	st := Status{Room: id, Publishing: publishing, Viewers: s.engine.Viewers(id)}
+	st := Status{Room: id, Publishing: publishing, Viewers: s.engine.Viewers(id), RTMPPort: s.rtmpPort()}
 	if publishing {
 		p := room.Playback(id)
 		st.Play = &p
 	}
 	return httpx.OK(w, st)
+}
+
+// rtmpPort is the port the RTMP listener bound, 0 before Start.
+func (s *Service) rtmpPort() int {
+	if a, ok := s.RTMPAddr().(*net.TCPAddr); ok {
+		return a.Port
+	}
+	return 0
+}
+
+// VideoViewers counts the video viewers (HTTP-FLV and HLS together) of each room in ids that
+// has any; room adds them to its stats module (in process, or over gRPC through Remote).
+func (s *Service) VideoViewers(_ context.Context, ids []int64) (map[int64]int64, error) {
+	out := make(map[int64]int64, len(ids))
+	for _, id := range ids {
+		if v := s.engine.Viewers(id); v.FLV+v.HLS > 0 {
+			out[id] = int64(v.FLV + v.HLS)
+		}
+	}
+	return out, nil
 }

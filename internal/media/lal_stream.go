@@ -89,7 +89,7 @@ func (st *stream) OnReadRtmpAvMsg(msg base.RtmpMsg) {
 		tag := httpflv.PackHttpflvTag(base.RtmpTypeIdMetadata, msg.Header.TimestampAbs, payload)
 		st.mu.Lock()
 		st.gop.SetMetadata(tag, tag)
-		st.broadcast(tag, false)
+		st.broadcast(tag, false, true)
 		st.mu.Unlock()
 		return
 	case base.RtmpTypeIdAudio:
@@ -121,7 +121,7 @@ func (st *stream) OnReadRtmpAvMsg(msg base.RtmpMsg) {
 	tag := remux.RtmpMsg2FlvTag(msg).Raw
 	st.mu.Lock()
 	st.gop.Feed(msg, tag)
-	st.broadcast(tag, msg.IsVideoKeyNalu())
+	st.broadcast(tag, msg.IsVideoKeyNalu(), msg.IsVideoKeySeqHeader() || msg.IsAacSeqHeader())
 	st.mu.Unlock()
 	st.ts.FeedRtmpMessage(msg) // → st.hls, on this goroutine
 }
@@ -163,9 +163,11 @@ func (st *stream) overBitrate(n int) bool {
 }
 
 // broadcast queues tag to every viewer (st.mu held); a viewer whose queue is full is dropped.
-func (st *stream) broadcast(tag []byte, key bool) {
+// A viewer waiting for a keyframe gets only headers (metadata, sequence headers: a viewer
+// that joined before the publisher sent them needs them to decode) until the keyframe.
+func (st *stream) broadcast(tag []byte, key, header bool) {
 	for v := range st.flv {
-		if v.waitKey {
+		if v.waitKey && !header {
 			if !key {
 				continue
 			}

@@ -52,6 +52,10 @@ func TestPublishAndPlay(t *testing.T) {
 	require.Equal(t, "/live/7.flv", st.Play.FLV)
 	require.Equal(t, "/hls/7.m3u8", st.Play.HLS)
 	require.Equal(t, 2, st.Viewers.HLS, "two clients read the playlist: the poll above and ffprobe")
+	require.Equal(t, e.s.RTMPAddr().(*net.TCPAddr).Port, st.RTMPPort)
+	vv, err := e.s.VideoViewers(context.Background(), []int64{7, 8})
+	require.NoError(t, err)
+	require.Equal(t, map[int64]int64{7: 2}, vv, "FLV and HLS viewers together, rooms with none left out")
 	require.Positive(t, testutil.ToFloat64(e.s.m.out.WithLabelValues("flv")))
 	require.Positive(t, testutil.ToFloat64(e.s.m.out.WithLabelValues("hls")))
 
@@ -285,4 +289,54 @@ func TestFLVStartsOnKeyframe(t *testing.T) {
 			_ = p.Wait(t, 10*time.Second)
 		})
 	}
+}
+
+// TestFLVJoinAtPublishStart: a viewer that joins as soon as the stream exists — before the
+// publisher sent its metadata and sequence headers, as a player does when LIVE arrives — still
+// gets the sequence headers before the first frame, and that frame is a keyframe.
+func TestFLVJoinAtPublishStart(t *testing.T) {
+	mediatest.NeedFFmpeg(t)
+	e := start(t, nil)
+	key := e.rooms.Add(9)
+	p := mediatest.Publish(t, e.rtmp+"/"+key, small, 3)
+	var resp *http.Response
+	require.Eventually(t, func() bool {
+		r, err := http.Get(e.http + "/live/9.flv")
+		if err != nil || r.StatusCode != 200 {
+			if r != nil {
+				r.Body.Close()
+			}
+			return false
+		}
+		resp = r
+		return true
+	}, 5*time.Second, time.Millisecond)
+	defer resp.Body.Close()
+	head := make([]byte, len(httpflv.FlvHeader))
+	_, err := io.ReadFull(resp.Body, head)
+	require.NoError(t, err)
+	sawVideoSeq, sawAudioSeq := false, false
+	for {
+		tag, err := httpflv.ReadTag(resp.Body)
+		require.NoError(t, err)
+		if tag.Header.Type == httpflv.TagTypeAudio {
+			if tag.IsAacSeqHeader() {
+				sawAudioSeq = true
+			} else {
+				require.True(t, sawAudioSeq, "the AAC sequence header comes before any audio frame")
+			}
+			continue
+		}
+		if tag.Header.Type != httpflv.TagTypeVideo {
+			continue
+		}
+		if tag.IsVideoKeySeqHeader() {
+			sawVideoSeq = true
+			continue
+		}
+		require.True(t, sawVideoSeq, "the video sequence header comes before any frame")
+		require.True(t, tag.IsAvcKeyNalu(), "the first frame is a keyframe")
+		break
+	}
+	_ = p.Wait(t, 10*time.Second)
 }

@@ -195,6 +195,7 @@ func viewToProto(v View) *roomv1.RoomView {
 	}
 	if v.Stats != nil {
 		out.HasStats, out.Online, out.Watched, out.Likes = true, v.Stats.Online, v.Stats.Watched, v.Stats.Likes
+		out.VideoViewers = v.Stats.VideoViewers
 	}
 	return out
 }
@@ -214,6 +215,10 @@ func viewFromProto(p *roomv1.RoomView) View {
 	if p.GetHasStats() {
 		v.Stats = &Stats{Likes: p.GetLikes()}
 		v.Stats.Online, v.Stats.Watched = p.GetOnline(), p.GetWatched()
+		if p.VideoViewers != nil {
+			n := p.GetVideoViewers()
+			v.Stats.VideoViewers = &n
+		}
 	}
 	return v
 }

@@ -94,6 +94,8 @@ type Service struct {
 	rotatedMu sync.Mutex
 	rotated   []func(id int64) // OnKeyRotated
 
+	videoViewers atomic.Pointer[VideoViewers] // CountVideoViewers
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -398,6 +400,16 @@ func (s *Service) OnKeyRotated(fn func(id int64)) {
 	s.rotatedMu.Lock()
 	defer s.rotatedMu.Unlock()
 	s.rotated = append(s.rotated, fn)
+}
+
+// VideoViewers counts the video viewers of rooms (the media component, in this process or
+// over gRPC); rooms with none may be left out.
+type VideoViewers func(ctx context.Context, ids []int64) (map[int64]int64, error)
+
+// CountVideoViewers gives the stats module a count of each room's video viewers; without it,
+// or when it fails, stats carry no video_viewers.
+func (s *Service) CountVideoViewers(fn VideoViewers) {
+	s.videoViewers.Store(&fn)
 }
 
 // Mine returns the caller's room.

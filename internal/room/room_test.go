@@ -228,6 +228,12 @@ func TestHTTPModulesAndErrors(t *testing.T) {
 	require.Nil(t, env.Data.Base)
 	require.NotNil(t, env.Data.Stats)
 	require.NotNil(t, env.Data.Tags)
+	require.Nil(t, env.Data.Stats.VideoViewers, "no video_viewers without media in the process")
+	s.CountVideoViewers(func(context.Context, []int64) (map[int64]int64, error) { return map[int64]int64{id: 3}, nil })
+	env.Data = View{}
+	require.Equal(t, 200, get(t, u+"?mask=stats", "", &env))
+	require.NotNil(t, env.Data.Stats.VideoViewers)
+	require.Equal(t, int64(3), *env.Data.Stats.VideoViewers)
 	require.Equal(t, 400, get(t, u+"?mask=base,secret", "", nil))
 	require.Equal(t, 404, get(t, srv.URL+"/api/rooms/424242", "", nil))
 	require.Equal(t, 400, get(t, srv.URL+"/api/rooms/abc", "", nil))

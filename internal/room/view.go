@@ -35,6 +35,10 @@ type View struct {
 type Stats struct {
 	logic.Count
 	Likes int64 `json:"likes"`
+	// VideoViewers are the viewers playing the room's video (HTTP-FLV and HLS), counted apart
+	// from Online (the danmaku connections); absent when room cannot ask media (none here nor
+	// in peers.media, or it failed).
+	VideoViewers *int64 `json:"video_viewers,omitempty"`
 }
 
 // BaseView is the "base" module.
@@ -88,7 +92,7 @@ func (s *Service) Views(ctx context.Context, rooms []Room, mask fieldmask.Mask, 
 		}
 	}
 	var counts map[int64]logic.Count
-	var likes map[int64]int64
+	var likes, video map[int64]int64
 	if mask.Has("stats") {
 		counts = map[int64]logic.Count{}
 		ids := make([]int64, len(rooms))
@@ -105,6 +109,12 @@ func (s *Service) Views(ctx context.Context, rooms []Room, mask fieldmask.Mask, 
 		if err != nil {
 			s.log.WarnContext(ctx, "stats module degraded", "err", err)
 			counts = nil
+		}
+		if fn := s.videoViewers.Load(); fn != nil && counts != nil {
+			if video, err = (*fn)(ctx, ids); err != nil {
+				s.log.WarnContext(ctx, "video viewers left out of stats", "err", err)
+				video = nil
+			}
 		}
 	}
 	out := make([]View, len(rooms))
@@ -124,6 +134,10 @@ func (s *Service) Views(ctx context.Context, rooms []Room, mask fieldmask.Mask, 
 		}
 		if counts != nil {
 			v.Stats = &Stats{Count: counts[r.ID], Likes: likes[r.ID]}
+			if video != nil {
+				n := video[r.ID]
+				v.Stats.VideoViewers = &n
+			}
 		}
 		if mask.Has("tags") {
 			v.Tags = append([]string{}, r.Tags...)

@@ -7,12 +7,24 @@
 // "My room" that the viewer sees in the room list (served by zhibo itself).
 // The API requests each page makes on load are counted: the room list loads
 // with one GET /api/home, the room page with one GET /api/room/enter (plus its
-// WebSocket) and no call per module. Last, an operator switches gifts and rank
-// off in the room and comments off everywhere: the room page then shows none of
-// them and still makes its one call, and the API refuses a gift.
+// WebSocket) and no call per module. Video: a second anchor's room is opened
+// while offline (the poster, marked offline); ffmpeg then publishes a generated
+// test stream (colour bars) to zhibo's RTMP port with the room's key, and the
+// open page switches to the player by itself: the video's currentTime advances,
+// a frame drawn to a canvas is not black, unmute, volume and mute act on the
+// video, and a sent comment scrolls over it;
+// fullscreen takes the stage with its comments, and the HLS fallbacks (native,
+// hls.js) play when mpegts.js is made unavailable.
+// The anchor's "My room" shows the server URL and previews the stream, and a
+// fresh load of the room counts the viewer in stats.video_viewers, still with
+// one API call (the stream's own requests are counted apart). Last, an operator
+// switches gifts and rank off in the room and comments off everywhere: the room
+// page then shows none of them and still makes its one call, and the API
+// refuses a gift.
 //
 // Exit code 0 on success, 1 on failure; screenshots go to $ARTIFACTS_DIR.
 import { chromium } from 'playwright-core';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +34,7 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const CONFIG_FILE = process.env.ZHIBO_BROWSER_CONFIG || '';
 const ARTIFACTS = process.env.ARTIFACTS_DIR || mkdtempSync(join(tmpdir(), 'zhibo-browser-'));
 const STEP_TIMEOUT = 20_000;
-const TOTAL_TIMEOUT = 240_000;
+const TOTAL_TIMEOUT = 300_000;
 const PASSWORD = 'zhibo-browser-test-1';
 
 // COVER_PNG is a 32x18 PNG the anchor uploads as the room cover.
@@ -132,20 +144,74 @@ async function screenshots(prefix) {
 }
 
 // recordAPI collects "METHOD /path" of every API request page makes until
-// stop() is called.
+// stop() is called; requests for the video itself (/live/, /hls/) go to
+// media, apart.
 function recordAPI(page) {
   const seen = [];
+  const media = [];
   const onRequest = (r) => {
     const u = new URL(r.url());
     if (u.pathname.startsWith('/api/') || u.pathname.startsWith('/xlive/')) seen.push(`${r.method()} ${u.pathname}`);
+    else if (u.pathname.startsWith('/live/') || u.pathname.startsWith('/hls/')) media.push(`${r.method()} ${u.pathname}`);
   };
   page.on('request', onRequest);
   return {
+    media,
     stop() {
       page.off('request', onRequest);
       return seen;
     },
   };
+}
+
+// publish starts ffmpeg pushing a generated test stream (testsrc colour bars
+// and a sine tone, H.264 + AAC, 1 s GOP) to url; stop() ends it.
+function publish(url, seconds) {
+  const args = ['-hide_banner', '-loglevel', 'error', '-re',
+    '-f', 'lavfi', '-i', 'testsrc=size=640x360:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440',
+    '-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '30',
+    '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '64k', '-f', 'flv', url];
+  const proc = spawn(process.env.FFMPEG || 'ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let output = '';
+  proc.stderr.on('data', (d) => { output = (output + d).slice(-4000); });
+  const exited = new Promise((resolve) => proc.on('exit', (code, sig) => resolve({ code, sig })));
+  return {
+    get output() { return output; },
+    exited,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+// videoPlays waits until the stage's video has advanced by at least `by`
+// seconds and returns the mean brightness (0..255) of one of its frames drawn
+// to a canvas, and how much its pixels differ from each other.
+async function videoPlays(page, selector, by) {
+  const t0 = await page.locator(selector).evaluate((v) => v.currentTime);
+  await page.waitForFunction(({ selector, t0, by }) => {
+    const v = document.querySelector(selector);
+    return v && !v.paused && v.currentTime >= t0 + by && v.videoWidth > 0;
+  }, { selector, t0, by }, { timeout: STEP_TIMEOUT, polling: 100 });
+  return page.locator(selector).evaluate((v) => {
+    const c = document.createElement('canvas');
+    c.width = 64;
+    c.height = 36;
+    const ctx = c.getContext('2d', { willReadFrequently: true });
+    ctx.drawImage(v, 0, 0, c.width, c.height);
+    const px = ctx.getImageData(0, 0, c.width, c.height).data;
+    let sum = 0;
+    let min = 255;
+    let max = 0;
+    for (let i = 0; i < px.length; i += 4) {
+      const y = (px[i] + px[i + 1] + px[i + 2]) / 3;
+      sum += y;
+      min = Math.min(min, y);
+      max = Math.max(max, y);
+    }
+    return { currentTime: v.currentTime, width: v.videoWidth, height: v.videoHeight, mean: sum / (px.length / 4), spread: max - min };
+  });
 }
 
 function watchPage(name, page) {
@@ -324,6 +390,179 @@ async function main() {
         const img = document.querySelector(`[data-testid="room-card"][data-room-id="${id}"] img`);
         return img && img.complete && img.naturalWidth === 32 && new URL(img.src).origin === location.origin;
       }, roomId);
+    });
+
+    // Video: a second anchor's room, offline until ffmpeg publishes to it.
+    const streamer = await step('register a streamer and create an offline room (API)', () =>
+      call('POST', '/api/auth/register', { name: `str_${suffix}`, password: PASSWORD }));
+    const vroom = await call('POST', '/api/rooms', { title: `Video test ${suffix}` }, streamer.token);
+    const vroomId = String(vroom.id);
+    const streamKey = vroom.live?.stream_key;
+    check(streamKey, 'the new room carries no stream key for its owner');
+    const media = await call('GET', `/api/media/rooms/${vroomId}`);
+    check(media.rtmp_port > 0 && !media.publishing, `media status of the new room: ${JSON.stringify(media)}`);
+    const rtmpURL = `rtmp://${new URL(BASE).hostname}:${media.rtmp_port}/live/${streamKey}`;
+
+    await step('viewer opens the offline room: the offline poster, in one call', async () => {
+      const rec = recordAPI(viewer);
+      await viewer.goto(`${BASE}/#/room/${vroomId}`);
+      await viewer.locator('[data-testid="conn-status"][data-state="connected"]').waitFor();
+      await viewer.locator('[data-testid="stage"][data-live="offline"][data-video="poster"]').waitFor();
+      check(await viewer.getByTestId('poster').isVisible(), 'the poster is not shown in an offline room');
+      await waitText(viewer, '[data-testid="stage-label"]', 'Offline', 'offline label');
+      await viewer.waitForTimeout(300);
+      const calls = rec.stop();
+      log(`  offline room load: ${JSON.stringify(calls)}, media ${JSON.stringify(rec.media)}`);
+      check(JSON.stringify(calls) === JSON.stringify(['GET /api/room/enter']),
+        `the offline room page should load with one GET /api/room/enter, made ${JSON.stringify(calls)}`);
+      check(rec.media.length === 0, `an offline room asked for video: ${JSON.stringify(rec.media)}`);
+    });
+
+    const ffmpeg = publish(rtmpURL, 150);
+    try {
+      await step('the stream starts: the open page switches to the player without a reload', async () => {
+        const rec = recordAPI(viewer);
+        const exited = ffmpeg.exited.then(({ code }) => { throw new Error(`ffmpeg exited (${code}): ${ffmpeg.output}`); });
+        await Promise.race([exited,
+          viewer.locator('[data-testid="stage"][data-live="live"][data-video="playing"]').waitFor({ timeout: 30_000 })]);
+        await viewer.locator('[data-testid="live-badge"][data-status="live"]').first().waitFor();
+        check(await viewer.getByTestId('poster').isHidden(), 'the poster still covers the playing video');
+        const calls = rec.stop();
+        log(`  after LIVE: api ${JSON.stringify(calls)}, media ${JSON.stringify(rec.media)}`);
+        check(calls.length === 0, `switching to the player made API calls: ${JSON.stringify(calls)}`);
+        check(rec.media.some((m) => m === `GET /live/${vroomId}.flv`), `the player did not ask for /live/${vroomId}.flv`);
+      });
+
+      await step('the video plays: currentTime advances, a frame is not black; mute and volume work', async () => {
+        const f = await videoPlays(viewer, '[data-testid="stage-video"]', 1.5);
+        log(`  video ${f.width}x${f.height} at ${f.currentTime.toFixed(2)} s, mean brightness ${f.mean.toFixed(1)}, spread ${f.spread.toFixed(1)}`);
+        check(f.width === 640 && f.height === 360, `video size ${f.width}x${f.height}, published 640x360`);
+        check(f.mean > 40 && f.spread > 100, `the frame looks black or flat: mean ${f.mean}, spread ${f.spread}`);
+        check(await viewer.getByTestId('video-mute').textContent() === 'Unmute', 'the video does not start muted');
+        await viewer.getByTestId('video-mute').click();
+        await viewer.getByTestId('video-volume').evaluate((el) => {
+          el.value = '0.3';
+          el.dispatchEvent(new Event('input', { bubbles: true }));
+        });
+        const sound = await viewer.getByTestId('stage-video').evaluate((v) => ({ muted: v.muted, volume: v.volume }));
+        check(!sound.muted && Math.abs(sound.volume - 0.3) < 0.01, `unmute and volume 0.3 gave ${JSON.stringify(sound)}`);
+        check(await viewer.getByTestId('video-mute').textContent() === 'Mute', 'the mute button does not offer to mute');
+        await viewer.getByTestId('video-mute').click();
+        check(await viewer.getByTestId('stage-video').evaluate((v) => v.muted), 'mute did not mute');
+      });
+
+      const over = `over the video ${suffix}`;
+      await step('a sent comment scrolls over the playing video', async () => {
+        await sendComment(viewer, over, 'enter');
+        await waitText(viewer, '[data-testid="stage"] [data-testid="bullet"]', over, 'bullet over the video');
+        const geo = await viewer.evaluate((text) => {
+          const b = [...document.querySelectorAll('[data-testid="stage"] [data-testid="bullet"]')].find((e) => e.textContent === text);
+          const v = document.querySelector('[data-testid="stage-video"]');
+          const layer = b.closest('.bullet-layer');
+          const rb = b.getBoundingClientRect();
+          const rv = v.getBoundingClientRect();
+          return {
+            inside: rb.top >= rv.top && rb.bottom <= rv.bottom,
+            layerAbove: !!(v.compareDocumentPosition(layer) & Node.DOCUMENT_POSITION_FOLLOWING),
+            playing: !v.paused,
+            x0: rb.left,
+          };
+        }, over);
+        check(geo.inside && geo.layerAbove && geo.playing, `the comment is not over the playing video: ${JSON.stringify(geo)}`);
+        await viewer.waitForFunction(({ text, x0 }) => {
+          const b = [...document.querySelectorAll('[data-testid="stage"] [data-testid="bullet"]')].find((e) => e.textContent === text);
+          return b && b.getBoundingClientRect().left < x0 - 20;
+        }, { text: over, x0: geo.x0 }, { timeout: STEP_TIMEOUT, polling: 50 });
+        await viewer.getByTestId('bullets-toggle').click();
+        check(await viewer.evaluate(() => getComputedStyle(document.querySelector('.bullet-layer')).visibility) === 'hidden',
+          'hiding comments left them visible');
+        await viewer.getByTestId('bullets-toggle').click();
+      });
+
+      await step('fullscreen takes the whole stage, comments included', async () => {
+        await viewer.getByTestId('video-fullscreen').click();
+        await viewer.waitForFunction(() => document.fullscreenElement?.dataset.testid === 'stage');
+        const inside = await viewer.evaluate(() => !!document.fullscreenElement.querySelector('.bullet-layer') &&
+          !!document.fullscreenElement.querySelector('[data-testid="stage-video"]'));
+        check(inside, 'the fullscreen element does not hold both the video and the comment layer');
+        await viewer.getByTestId('video-fullscreen').click();
+        await viewer.waitForFunction(() => document.fullscreenElement === null);
+      });
+
+      // Where mpegts.js cannot play (no MSE live playback), the page falls back to HLS: the
+      // browser's own where it has one, else hls.js. Both are forced here by hiding what
+      // comes before them.
+      for (const [engine, hideNative] of [['native-hls', false], ['hls.js', true]]) {
+        await step(`fallback: the room plays through ${engine}`, async () => {
+          const ctx = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+          await ctx.addInitScript((hideNative) => {
+            window.mpegts = { isSupported: () => false, getFeatureList: () => ({}) };
+            if (hideNative) {
+              const can = HTMLMediaElement.prototype.canPlayType;
+              HTMLMediaElement.prototype.canPlayType = function (t) { return /mpegurl/i.test(t) ? '' : can.call(this, t); };
+            }
+          }, hideNative);
+          const page = await ctx.newPage();
+          page.setDefaultTimeout(STEP_TIMEOUT);
+          watchPage(`fallback-${engine}`, page);
+          if (!hideNative && !(await page.evaluate(() => document.createElement('video').canPlayType('application/vnd.apple.mpegurl')))) {
+            log('  this Chromium has no native HLS: skipped');
+          } else {
+            await page.goto(`${BASE}/#/room/${vroomId}`);
+            await page.locator(`[data-testid="stage"][data-video="playing"][data-engine="${engine}"]`).waitFor({ timeout: 30_000 });
+            const f = await videoPlays(page, '[data-testid="stage-video"]', 1);
+            log(`  ${engine}: ${f.width}x${f.height}, mean brightness ${f.mean.toFixed(1)}`);
+            check(f.mean > 40 && f.spread > 100, `the ${engine} frame looks black: ${JSON.stringify(f)}`);
+          }
+          delete pages[`fallback-${engine}`];
+          await ctx.close();
+        });
+      }
+
+      await step('"My room" shows the server URL and OBS settings, and previews the stream', async () => {
+        const owner = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+        owner.setDefaultTimeout(STEP_TIMEOUT);
+        const s = JSON.stringify({ uid: streamer.uid, name: streamer.name, token: streamer.token });
+        await owner.addInitScript((v) => localStorage.setItem('zhibo.session', v), s);
+        const page = await owner.newPage();
+        watchPage('streamer', page);
+        await page.goto(`${BASE}/#/me/room`);
+        const want = `rtmp://${new URL(BASE).hostname}:${media.rtmp_port}/live`;
+        await page.waitForFunction((want) => document.querySelector('[data-testid="ingest-server"]')?.value === want, want);
+        check(/Keyframe interval 1 s/.test(await page.getByTestId('obs-settings').textContent()), 'the OBS settings do not say the keyframe interval');
+        check(await page.getByTestId('stream-key').inputValue() === streamKey, 'My room shows another stream key');
+        await page.locator('[data-testid="ingest-status"][data-publishing="true"]').waitFor();
+        const f = await videoPlays(page, '[data-testid="ingest-preview"]', 1);
+        check(f.mean > 40 && f.spread > 100, `the preview frame looks black: ${JSON.stringify(f)}`);
+        await page.close();
+        delete pages.streamer;
+        await owner.close();
+      });
+
+      await step('a fresh load counts the viewer in video_viewers, still in one call', async () => {
+        const other = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+        const page = await other.newPage();
+        page.setDefaultTimeout(STEP_TIMEOUT);
+        const rec = recordAPI(page);
+        await page.goto(`${BASE}/#/room/${vroomId}`);
+        await page.locator('[data-testid="video-viewers"]').waitFor();
+        const n = Number(await page.getByTestId('video-viewers').getAttribute('data-value'));
+        await page.locator('[data-testid="stage"][data-video="playing"]').waitFor({ timeout: 30_000 });
+        const calls = rec.stop();
+        log(`  load of a live room: api ${JSON.stringify(calls)}, media ${JSON.stringify(rec.media)}, video viewers ${n}`);
+        check(n >= 1, `stats.video_viewers is ${n} while the viewer plays the video`);
+        check(JSON.stringify(calls) === JSON.stringify(['GET /api/room/enter']),
+          `the live room page should load with one GET /api/room/enter, made ${JSON.stringify(calls)}`);
+        await other.close();
+      });
+    } finally {
+      await ffmpeg.stop();
+    }
+
+    await step('the stream ends: the page goes back to the offline poster', async () => {
+      // PREPARING comes one grace (media.offline_grace, 10 s by default) after the stream ends.
+      await viewer.locator('[data-testid="stage"][data-live="offline"][data-video="poster"]').waitFor({ timeout: 30_000 });
+      check(await viewer.getByTestId('poster').isVisible(), 'the poster is not back');
     });
 
     await step('operator switches gifts and rank off in the room, comments everywhere', async () => {

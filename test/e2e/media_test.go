@@ -46,6 +46,21 @@ func videoPublishing(t *testing.T, n Node, id int64) bool {
 	return st.Publishing
 }
 
+// videoViewers reads the room's stats.video_viewers (-1 when absent).
+func videoViewers(t *testing.T, n Node, id int64) int64 {
+	var v struct {
+		Stats struct {
+			VideoViewers *int64 `json:"video_viewers"`
+		} `json:"stats"`
+	}
+	code, _ := api(t, n, "GET", fmt.Sprintf("/api/rooms/%d?mask=stats", id), "", nil, &v)
+	require.Equal(t, 200, code)
+	if v.Stats.VideoViewers == nil {
+		return -1
+	}
+	return *v.Stats.VideoViewers
+}
+
 // status is the HTTP status of a GET of path on n, answered within 3 s.
 func status(t *testing.T, n Node, path string) int {
 	c := http.Client{Timeout: 3 * time.Second}
@@ -58,7 +73,8 @@ func status(t *testing.T, n Node, path string) int {
 // MediaScenario is the video path: an offline room plays nothing (404 at once), a wrong key
 // is refused, ffmpeg publishing a 720p test stream with the room's key makes the room live
 // (its viewers get LIVE, the live module carries the playback URLs), the stream plays as
-// HTTP-FLV and HLS with H.264 + AAC through the node's HTTP origin, a second publisher is
+// HTTP-FLV and HLS with H.264 + AAC through the node's HTTP origin, an FLV viewer shows in the
+// room's stats.video_viewers, a second publisher is
 // refused, the end of the publish brings PREPARING after the grace, and rotating the key cuts
 // a publisher.
 func MediaScenario(t *testing.T, n Node) {
@@ -102,6 +118,15 @@ func MediaScenario(t *testing.T, n Node) {
 	require.Empty(t, lv.StreamKey, "the key is the owner's alone")
 
 	require.Equal(t, []string{"aac", "h264"}, mediatest.Probe(t, n.URL+flv))
+
+	// An open FLV response is a viewer of the video: the room's stats count it apart from the
+	// danmaku connections (room asks media, in process or over gRPC).
+	watch, err := http.Get(n.URL + flv)
+	require.NoError(t, err)
+	require.Equal(t, 200, watch.StatusCode)
+	require.Eventually(t, func() bool { return videoViewers(t, n, room.ID) >= 1 }, 5*time.Second, 50*time.Millisecond,
+		"stats.video_viewers counts the FLV viewer")
+	_ = watch.Body.Close()
 	require.Eventually(t, func() bool { return status(t, n, hls) == 200 }, 5*time.Second, 50*time.Millisecond)
 	require.Equal(t, []string{"aac", "h264"}, mediatest.Probe(t, n.URL+hls))
 

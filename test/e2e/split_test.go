@@ -187,7 +187,7 @@ func startAloneWith(t *testing.T, natsURL string, dbs map[string]sqlstore.Config
 	ns := queuetest.Namespace(t, natsURL, "alone") // its cleanup runs after the processes are stopped
 	port := func() string { return fmt.Sprint(freePort(t)) }
 	rpc := map[string]string{}
-	for _, n := range []string{"account", "room", "gift", "danmaku", "logic", "comet1", "comet2"} {
+	for _, n := range []string{"account", "room", "gift", "danmaku", "logic", "comet1", "comet2", "media"} {
 		rpc[n] = "127.0.0.1:" + port()
 	}
 	httpPort := map[string]string{}
@@ -206,7 +206,7 @@ func startAloneWith(t *testing.T, natsURL string, dbs map[string]sqlstore.Config
 	}
 	// No -peers.comets: the jobs find the comets through their reports (presence).
 	peers := []string{"-peers.account", rpc["account"], "-peers.room", rpc["room"], "-peers.gift", rpc["gift"],
-		"-peers.danmaku", rpc["danmaku"], "-peers.logic", rpc["logic"]}
+		"-peers.danmaku", rpc["danmaku"], "-peers.logic", rpc["logic"], "-peers.media", rpc["media"]}
 	hosts := fmt.Sprintf("127.0.0.1:%s:%s,127.0.0.1:%s:%s", c1TCP, httpPort["comet1"], c2TCP, httpPort["comet2"])
 	procs := []struct {
 		name, components string
@@ -222,7 +222,7 @@ func startAloneWith(t *testing.T, natsURL string, dbs map[string]sqlstore.Config
 		{"comet2", "comet", []string{"-grpc_addr", rpc["comet2"], "-comet.tcp_addr", "127.0.0.1:" + c2TCP}},
 		{"job1", "job", nil},
 		{"job2", "job", nil},
-		{"media", "media", []string{"-media.rtmp_addr", "127.0.0.1:" + rtmp}},
+		{"media", "media", []string{"-grpc_addr", rpc["media"], "-media.rtmp_addr", "127.0.0.1:" + rtmp}},
 		{"gateway", "gateway", []string{"-gateway.upstreams", fmt.Sprintf(
 			"account=http://127.0.0.1:%s,room=http://127.0.0.1:%s,gift=http://127.0.0.1:%s,danmaku=http://127.0.0.1:%s,bff=http://127.0.0.1:%s,media=http://127.0.0.1:%s",
 			httpPort["account"], httpPort["room"], httpPort["gift"], httpPort["danmaku"], httpPort["bff"], httpPort["media"])}},

@@ -500,10 +500,13 @@ type RoomView struct {
 	HasAnchor  bool   `protobuf:"varint,10,opt,name=has_anchor,json=hasAnchor,proto3" json:"has_anchor,omitempty"`
 	AnchorName string `protobuf:"bytes,11,opt,name=anchor_name,json=anchorName,proto3" json:"anchor_name,omitempty"`
 	// has_stats says online, watched and likes are known (the "stats" module).
-	HasStats      bool  `protobuf:"varint,12,opt,name=has_stats,json=hasStats,proto3" json:"has_stats,omitempty"`
-	Online        int64 `protobuf:"varint,13,opt,name=online,proto3" json:"online,omitempty"`
-	Watched       int64 `protobuf:"varint,14,opt,name=watched,proto3" json:"watched,omitempty"`
-	Likes         int64 `protobuf:"varint,15,opt,name=likes,proto3" json:"likes,omitempty"`
+	HasStats bool  `protobuf:"varint,12,opt,name=has_stats,json=hasStats,proto3" json:"has_stats,omitempty"`
+	Online   int64 `protobuf:"varint,13,opt,name=online,proto3" json:"online,omitempty"`
+	Watched  int64 `protobuf:"varint,14,opt,name=watched,proto3" json:"watched,omitempty"`
+	Likes    int64 `protobuf:"varint,15,opt,name=likes,proto3" json:"likes,omitempty"`
+	// video_viewers are the viewers of the room's video (stats module), set only when room
+	// could ask media.
+	VideoViewers  *int64 `protobuf:"varint,16,opt,name=video_viewers,json=videoViewers,proto3,oneof" json:"video_viewers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -639,6 +642,13 @@ func (x *RoomView) GetWatched() int64 {
 func (x *RoomView) GetLikes() int64 {
 	if x != nil {
 		return x.Likes
+	}
+	return 0
+}
+
+func (x *RoomView) GetVideoViewers() int64 {
+	if x != nil && x.VideoViewers != nil {
+		return *x.VideoViewers
 	}
 	return 0
 }
@@ -981,7 +991,7 @@ const file_room_v1_room_proto_rawDesc = "" +
 	"\x06viewer\x18\x02 \x01(\x03R\x06viewer\"k\n" +
 	"\x13GetRoomViewResponse\x12'\n" +
 	"\x04room\x18\x01 \x01(\v2\x13.zhibo.room.v1.RoomR\x04room\x12+\n" +
-	"\x04view\x18\x02 \x01(\v2\x17.zhibo.room.v1.RoomViewR\x04view\"\xbe\x03\n" +
+	"\x04view\x18\x02 \x01(\v2\x17.zhibo.room.v1.RoomViewR\x04view\"\xfa\x03\n" +
 	"\bRoomView\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12\x12\n" +
@@ -1003,7 +1013,9 @@ const file_room_v1_room_proto_rawDesc = "" +
 	"\thas_stats\x18\f \x01(\bR\bhasStats\x12\x16\n" +
 	"\x06online\x18\r \x01(\x03R\x06online\x12\x18\n" +
 	"\awatched\x18\x0e \x01(\x03R\awatched\x12\x14\n" +
-	"\x05likes\x18\x0f \x01(\x03R\x05likes\"X\n" +
+	"\x05likes\x18\x0f \x01(\x03R\x05likes\x12(\n" +
+	"\rvideo_viewers\x18\x10 \x01(\x03H\x00R\fvideoViewers\x88\x01\x01B\x10\n" +
+	"\x0e_video_viewers\"X\n" +
 	"\x10ListRoomsRequest\x12\x16\n" +
 	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x16\n" +
@@ -1094,6 +1106,7 @@ func file_room_v1_room_proto_init() {
 	if File_room_v1_room_proto != nil {
 		return
 	}
+	file_room_v1_room_proto_msgTypes[6].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -1,8 +1,10 @@
 // "My room": create the caller's room, edit it, upload its cover, go live or
-// stop, show and rotate the stream key, mute and unmute viewers.
+// stop, show and rotate the stream key, stream from OBS (server, settings,
+// preview), mute and unmute viewers.
 import { h, toast, safeImageURL } from '../dom.js';
 import { api, roomPath, ApiError } from '../api.js';
 import { liveBadge, setLive } from './common.js';
+import { ingestPanel } from './my_room_ingest.js';
 
 export async function myRoomPage(view, params, { signal, navigate }) {
   let room;
@@ -25,6 +27,7 @@ export async function myRoomPage(view, params, { signal, navigate }) {
       editPanel(id, room.base || {}),
       coverPanel(id, room.base || {}),
       livePanel(id, room.live || {}),
+      ingestPanel(id, { signal }),
       mutePanel(id))));
 }
 

@@ -1,7 +1,8 @@
-// The room page: stage with bullet comments, chat, input, gifts, rank, and
-// the room's long connection. It loads with one call, GET /api/room/enter, then
-// opens the WebSocket; modules the room's switches turn off are not shown and
-// cost no request.
+// The room page: stage with the video (or the poster) under bullet comments,
+// chat, input, gifts, rank, and the room's long connection. It loads with one
+// call, GET /api/room/enter, then opens the WebSocket (and, while the room is
+// live, the video); modules the room's switches turn off are not shown and cost
+// no request.
 import { h, fmtCount, toast } from '../dom.js';
 import { api, roomPath, session } from '../api.js';
 import { sameId } from '../json.js';
@@ -11,6 +12,7 @@ import { ChatList } from '../chat.js';
 import { GiftPanel, RankList } from './room_gifts.js';
 import { poster, liveBadge, setLive } from './common.js';
 import { commandHandler } from './room_commands.js';
+import { roomVideo } from './room_video.js';
 
 // An own comment shown on send is matched with its echo from the long
 // connection for this long; the echo then only marks it confirmed.
@@ -54,6 +56,10 @@ export async function roomPage(view, { id }, { signal }) {
   const badge = liveBadge(room.live?.status);
   const online = h('span', { class: 'stat', testid: 'online-count', text: fmtCount(room.stats?.online || 0) });
   const watched = h('span', { class: 'stat', testid: 'watched-count', text: fmtCount(room.stats?.watched || 0) });
+  // Viewers of the video, counted by media apart from the danmaku connections (at load).
+  const videoViewers = room.stats?.video_viewers;
+  const videoCount = videoViewers == null ? null
+    : h('span', { class: 'stat', testid: 'video-viewers', dataset: { value: String(videoViewers) }, text: fmtCount(videoViewers) });
   const conn = h('span', { class: 'conn', testid: 'conn-status', dataset: { state: 'connecting' }, title: 'connecting' });
 
   // Stage and chat.
@@ -93,7 +99,8 @@ export async function roomPage(view, { id }, { signal }) {
       h('div', { class: 'room-head-meta' },
         h('span', { testid: 'anchor-name', text: room.anchor?.name || '' }), area,
         h('span', { class: 'muted' }, online, ' online'),
-        h('span', { class: 'muted' }, watched, ' watched'), conn)),
+        h('span', { class: 'muted' }, watched, ' watched'),
+        videoCount && h('span', { class: 'muted' }, videoCount, ' watching the video'), conn)),
     h('div', { class: 'room-layout' },
       h('div', { class: 'room-main' }, stageEl,
         h('div', { class: 'room-extras' }, ...[gifts?.el, rank?.el].filter(Boolean))),
@@ -105,6 +112,11 @@ export async function roomPage(view, { id }, { signal }) {
         sendError))));
 
   const stage = new Stage(stageEl);
+  const video = roomVideo(stageEl, {
+    id,
+    live: { status: room.live?.status, playback: enter.playback },
+    getPoster: () => posterEl,
+  });
   sendBtn.addEventListener('click', send);
   // Enter sends, except while an input method is still composing the text.
   input.addEventListener('keydown', (ev) => {
@@ -181,7 +193,10 @@ export async function roomPage(view, { id }, { signal }) {
     chat,
     setOnline: (n) => { online.textContent = fmtCount(n); online.dataset.value = String(n); },
     setWatched: (n) => { watched.textContent = fmtCount(n); watched.dataset.value = String(n); },
-    setLive: (status) => setLive(badge, status),
+    setLive: (status) => {
+      setLive(badge, status);
+      video.setLive(status);
+    },
     onGift: () => rank?.refresh(),
     onRoomChange: async (data) => {
       if (data && typeof data.title === 'string') title.textContent = data.title;
@@ -193,6 +208,7 @@ export async function roomPage(view, { id }, { signal }) {
         const next = poster(room, { big: true });
         posterEl.replaceWith(next);
         posterEl = next;
+        video.repaint();
       } catch (err) {
         if (err.name !== 'AbortError') console.warn('room refresh failed', err);
       }
@@ -251,6 +267,7 @@ export async function roomPage(view, { id }, { signal }) {
 
   return () => {
     live.stop();
+    video.destroy();
     stage.destroy();
     clearTimeout(errorTimer);
   };
