@@ -226,7 +226,8 @@ func buildRoom(a *App) (lifecycle, error) {
 		a.log.Warn("room: no logic here and none named in peers.logic: online counts read as zero")
 	}
 	deps := room.Deps{Logger: a.logger("room"), Registry: a.Reg, DB: a.db("room"),
-		Accounts: a.accounts, Pusher: a.pub, Counter: counter, IsAdmin: a.isAdmin, Queue: a.q, Words: a.words, Leases: a.leases}
+		Accounts: a.accounts, Pusher: a.pub, Counter: counter, IsAdmin: a.isAdmin, Queue: a.q, Words: a.words, Leases: a.leases,
+		Hot: a.hot.tracker, Pins: a.hotPins()}
 	if a.redis != nil {
 		deps.Shared = a.redis
 	}
@@ -300,7 +301,7 @@ func buildBFF(a *App) (lifecycle, error) {
 	}
 	var err error
 	a.BFF, err = bff.New(a.cfg.BFF, bff.Deps{Logger: a.logger("bff"), Registry: a.Reg, Rooms: a.rooms, Gifts: a.gifts,
-		Danmaku: a.danmakus, DanmuInfo: issuer.DanmuInfoFor})
+		Danmaku: a.danmakus, DanmuInfo: issuer.DanmuInfoFor, Hot: a.hot.tracker})
 	return a.BFF, err
 }
 
