@@ -272,7 +272,7 @@ func buildDanmaku(a *App) (lifecycle, error) {
 	}
 	if a.Danmaku, err = danmaku.New(a.cfg.Danmaku, danmaku.Deps{Logger: a.logger("danmaku"), Registry: a.Reg,
 		DB: a.db("danmaku"), IDs: a.ids, Rooms: a.rooms, Accounts: a.accounts, Pusher: a.pub, Exp: exp, Words: a.words,
-		Leases: a.leases}); err != nil {
+		Leases: a.leases, Hot: a.hot.tracker}); err != nil {
 		return nil, err
 	}
 	a.danmakus = a.Danmaku

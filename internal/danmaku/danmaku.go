@@ -23,6 +23,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/push"
 	"github.com/zhibo-live/zhibo/internal/room"
 	"github.com/zhibo-live/zhibo/pkg/hotkey"
+	"github.com/zhibo-live/zhibo/pkg/hotroom"
 	"github.com/zhibo-live/zhibo/pkg/ids"
 )
 
@@ -44,6 +45,9 @@ type Deps struct {
 	Now func() time.Time
 	// Leases let one danmaku process of a cluster run the outbox relay (nil = this process).
 	Leases *lease.Node
+	// Hot says which rooms are hot (online counts and pins); their recent comments are kept
+	// in memory (hot_history.go). nil = none is.
+	Hot *hotroom.Tracker
 }
 
 // Exp grants experience points; account.ExpPublisher implements it.
@@ -69,6 +73,7 @@ type Service struct {
 	metrics  *metrics
 	muteKeys *hotkey.Detector                  // hot rooms of mute checks
 	mutes    *hotkey.Cache[map[int64]struct{}] // nil when cfg.MuteCacheTTL is 0
+	hist     *hotHistory                       // hot rooms' recent comments
 
 	leases     *lease.Node
 	marks      marks
@@ -120,6 +125,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("danmaku: metrics: %w", err)
 	}
 	s.metrics = m
+	if s.hist, err = newHotHistory(cfg, deps.Hot, s.now, deps.Registry); err != nil {
+		return nil, fmt.Errorf("danmaku: metrics: %w", err)
+	}
 	if err := s.initMutes(deps.Registry); err != nil {
 		return nil, err
 	}
