@@ -255,7 +255,8 @@ func buildGift(a *App) (lifecycle, error) {
 		return nil, err
 	}
 	if a.Gift, err = gift.New(a.cfg.Gift, gift.Deps{Logger: a.logger("gift"), Registry: a.Reg, DB: a.db("gift"),
-		IDs: a.ids, Queue: a.q, Rooms: a.rooms, Accounts: a.accounts, Pusher: a.pub, Exp: exp, IsAdmin: a.isAdmin, Leases: a.leases}); err != nil {
+		IDs: a.ids, Queue: a.q, Rooms: a.rooms, Accounts: a.accounts, Pusher: a.pub, Exp: exp, IsAdmin: a.isAdmin, Leases: a.leases,
+		Hot: a.hot.tracker}); err != nil {
 		return nil, err
 	}
 	a.gifts = a.Gift
