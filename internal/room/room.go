@@ -64,8 +64,13 @@ type Pins interface {
 	UnpinRoom(ctx context.Context, room int64) error
 	PinKey(ctx context.Context, key string, until time.Time, reason string) error
 	UnpinKey(ctx context.Context, key string) error
-	PutCounts(ctx context.Context, counts map[int64]int64) error
+	PutCounts(ctx context.Context, counts map[int64]int64, ttl time.Duration) error
 }
+
+// countsTTL is how long the shared counts outlive their last write: several refreshes, so a
+// late one does not make them vanish, and not much more, so counts nobody refreshes any more
+// (no room process holds the lease) stop making rooms hot.
+func countsTTL(interval time.Duration) time.Duration { return max(30*time.Second, 10*interval) }
 
 // Leases of the room's once-per-cluster work.
 const (
@@ -247,7 +252,7 @@ func (s *Service) refreshPopularity(ctx context.Context) error {
 		if err = s.store.SetPopularity(ctx, pop); err != nil || s.deps.Pins == nil {
 			return
 		}
-		err = s.deps.Pins.PutCounts(ctx, pop)
+		err = s.deps.Pins.PutCounts(ctx, pop, countsTTL(s.cfg.PopularityInterval))
 	})
 	return err
 }

@@ -5,7 +5,8 @@
 //   - room.<id>: a room pinned hot until a time, whatever its audience;
 //   - key.<encoded key>: a cache key pinned hot (see Caches for what a key names);
 //   - counts: the online counts of the CountsSize most watched live rooms, written by the one
-//     room process holding the list-order lease at every refresh.
+//     room process holding the list-order lease at every refresh, with a TTL so that counts
+//     nobody refreshes any more are forgotten.
 //
 // A pin is written with a TTL that ends at its until, so the bucket forgets it then (watchers
 // see a delete marker); readers also judge a pin by its until, since a marker may come late.
@@ -25,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
@@ -78,6 +80,7 @@ type Pin struct {
 // Table reads and writes the bucket.
 type Table struct {
 	kv  jetstream.KeyValue
+	js  jetstream.JetStream
 	log *slog.Logger
 	now func() time.Time
 }
@@ -91,7 +94,7 @@ func Open(ctx context.Context, q *queue.Queue, log *slog.Logger, now func() time
 	if now == nil {
 		now = time.Now
 	}
-	return &Table{kv: kv, log: log, now: now}, nil
+	return &Table{kv: kv, js: q.JS, log: log, now: now}, nil
 }
 
 func roomKey(id int64) string { return "room." + strconv.FormatInt(id, 10) }
@@ -131,18 +134,15 @@ func (t *Table) put(ctx context.Context, k string, p Pin) error {
 	if err != nil {
 		return err
 	}
-	// Create takes a TTL and Put does not: delete the earlier pin first. Two operators pinning
-	// the same key at once may both find it taken; one more round settles it.
-	for range 3 {
-		if _, err = t.kv.Create(ctx, k, b, jetstream.KeyTTL(ttl)); !errors.Is(err, jetstream.ErrKeyExists) {
-			break
-		}
-		if err = t.kv.Delete(ctx, k); err != nil {
-			break
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("hotpin: %s: %w", k, err)
+	return t.putTTL(ctx, k, b, ttl)
+}
+
+// putTTL writes value under key with its own TTL (a Put that takes one): the bucket removes
+// the key ttl after this write and watchers get a delete marker then.
+func (t *Table) putTTL(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	msg := &nats.Msg{Subject: "$KV." + t.kv.Bucket() + "." + key, Data: value}
+	if _, err := t.js.PublishMsg(ctx, msg, jetstream.WithMsgTTL(ttl)); err != nil {
+		return fmt.Errorf("hotpin: %s: %w", key, err)
 	}
 	return nil
 }
@@ -154,8 +154,10 @@ func (t *Table) del(ctx context.Context, k string) error {
 	return nil
 }
 
-// PutCounts stores the online counts of the CountsSize most watched rooms of counts.
-func (t *Table) PutCounts(ctx context.Context, counts map[int64]int64) error {
+// PutCounts stores the online counts of the CountsSize most watched rooms of counts, for ttl:
+// if no newer counts are written by then (the writer stopped), the bucket forgets them and
+// every watcher is told the counts are gone.
+func (t *Table) PutCounts(ctx context.Context, counts map[int64]int64, ttl time.Duration) error {
 	ids := make([]int64, 0, len(counts))
 	for id, n := range counts {
 		if n > 0 {
@@ -179,10 +181,7 @@ func (t *Table) PutCounts(ctx context.Context, counts map[int64]int64) error {
 	if err != nil {
 		return err
 	}
-	if _, err := t.kv.Put(ctx, countsKey, b); err != nil {
-		return fmt.Errorf("hotpin: counts: %w", err)
-	}
-	return nil
+	return t.putTTL(ctx, countsKey, b, max(time.Second, ttl.Truncate(time.Second)))
 }
 
 // Event is one change seen by Watch: a pin set (Pin), a pin gone (Gone, with Pin.Room or

@@ -90,12 +90,17 @@ func TestPinsAreSharedAndExpire(t *testing.T) {
 	require.NoError(t, a.UnpinRoom(ctx, 7))
 	require.Eventually(t, func() bool { return !s.has(room) }, 5*time.Second, 10*time.Millisecond)
 
-	require.NoError(t, a.PutCounts(ctx, map[int64]int64{1: 10, 2: 0, 3: 30}))
+	require.NoError(t, a.PutCounts(ctx, map[int64]int64{1: 10, 2: 0, 3: 30}, 2*time.Second))
 	require.Eventually(t, func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		return s.cnt[1] == 10 && s.cnt[3] == 30 && len(s.cnt) == 2
 	}, 5*time.Second, 10*time.Millisecond, "counts of watched rooms only")
+	require.Eventually(t, func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.cnt != nil && len(s.cnt) == 0
+	}, 10*time.Second, 50*time.Millisecond, "counts nobody refreshes are forgotten")
 }
 
 func TestKeysAndLimits(t *testing.T) {
