@@ -227,7 +227,7 @@ func buildRoom(a *App) (lifecycle, error) {
 	}
 	deps := room.Deps{Logger: a.logger("room"), Registry: a.Reg, DB: a.db("room"),
 		Accounts: a.accounts, Pusher: a.pub, Counter: counter, IsAdmin: a.isAdmin, Queue: a.q, Words: a.words, Leases: a.leases,
-		Hot: a.hot.tracker, Pins: a.hotPins()}
+		Hot: a.hot.tracker, Pins: a.hotPins(), OnWrite: a.roomWritten}
 	if a.redis != nil {
 		deps.Shared = a.redis
 	}
@@ -256,7 +256,7 @@ func buildGift(a *App) (lifecycle, error) {
 	}
 	if a.Gift, err = gift.New(a.cfg.Gift, gift.Deps{Logger: a.logger("gift"), Registry: a.Reg, DB: a.db("gift"),
 		IDs: a.ids, Queue: a.q, Rooms: a.rooms, Accounts: a.accounts, Pusher: a.pub, Exp: exp, IsAdmin: a.isAdmin, Leases: a.leases,
-		Hot: a.hot.tracker}); err != nil {
+		Hot: a.hot.tracker, OnRanks: a.ranksChanged}); err != nil {
 		return nil, err
 	}
 	a.gifts = a.Gift
@@ -273,7 +273,7 @@ func buildDanmaku(a *App) (lifecycle, error) {
 	}
 	if a.Danmaku, err = danmaku.New(a.cfg.Danmaku, danmaku.Deps{Logger: a.logger("danmaku"), Registry: a.Reg,
 		DB: a.db("danmaku"), IDs: a.ids, Rooms: a.rooms, Accounts: a.accounts, Pusher: a.pub, Exp: exp, Words: a.words,
-		Leases: a.leases, Hot: a.hot.tracker}); err != nil {
+		Leases: a.leases, Hot: a.hot.tracker, OnComment: a.commentStored}); err != nil {
 		return nil, err
 	}
 	a.danmakus = a.Danmaku

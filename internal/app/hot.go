@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/zhibo-live/zhibo/internal/danmaku"
 	"github.com/zhibo-live/zhibo/internal/platform/hotpin"
 	"github.com/zhibo-live/zhibo/internal/room"
 	"github.com/zhibo-live/zhibo/pkg/hotkey"
@@ -143,6 +144,26 @@ func (a *App) applyKeyPin(p hotpin.Pin, gone bool) error {
 		det.Pin(key, p.Until)
 	}
 	return nil
+}
+
+// roomWritten, ranksChanged and commentStored tell a BFF of this process about writes its
+// components took, so the pages it keeps show them at once.
+func (a *App) roomWritten(id int64) {
+	if a.BFF != nil {
+		a.BFF.Invalidate(id)
+	}
+}
+
+func (a *App) ranksChanged(rooms []int64) {
+	if a.BFF != nil {
+		a.BFF.Invalidate(rooms...)
+	}
+}
+
+func (a *App) commentStored(c danmaku.Comment) {
+	if a.BFF != nil {
+		a.BFF.CommentAdded(c)
+	}
 }
 
 // keyPins lists the key pins in force, by key.

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zhibo-live/zhibo/internal/config"
+	"github.com/zhibo-live/zhibo/internal/gift"
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 	"github.com/zhibo-live/zhibo/internal/platform/queue/queuetest"
 	"github.com/zhibo-live/zhibo/internal/room"
@@ -69,6 +70,7 @@ func TestPinThroughOneProcessWarmsAnother(t *testing.T) {
 		c.Queue.URL, c.Queue.Namespace = natsURL, ns
 		c.BFF.HotRefresh = time.Hour // loads happen on a pin, not on a timer, within the test
 		c.Peers.CacheTTL = 0
+		c.Gateway.RatePerIP = 0
 	}
 	a, baseA := startAll(t, filepath.Join(t.TempDir(), "a"), func(c *config.Config) {
 		hourly(c)
@@ -135,4 +137,64 @@ func TestPinThroughOneProcessWarmsAnother(t *testing.T) {
 		return code == 200 && reads() > r
 	}, 15*time.Second, 100*time.Millisecond)
 	require.False(t, b.hot.tracker.IsHot(rm.ID, 1<<40))
+}
+
+// In one process, writes its components take show on a hot room's page kept in memory at
+// once: a comment is added to it without a read, a room write and a rank change reload it.
+func TestWritesShowOnAHotPageAtOnce(t *testing.T) {
+	a, base := startAll(t, filepath.Join(t.TempDir(), "data"), func(c *config.Config) {
+		c.BFF.HotRefresh = time.Hour // nothing reloads the page but the writes
+		c.Gateway.RatePerIP = 0
+		c.Gift.InitialBalance = 100
+		c.Gift.AggregateWindow = 20 * time.Millisecond
+	})
+	ctx := context.Background()
+	owner, err := a.Account.SignUp(ctx, "hot_owner", "password1")
+	require.NoError(t, err)
+	fan, err := a.Account.SignUp(ctx, "hot_fan", "password1")
+	require.NoError(t, err)
+	rm, err := a.Room.Create(ctx, owner.UID, room.Fields{Title: ptr("before")})
+	require.NoError(t, err)
+	enter := func() string {
+		code, body := call(t, "GET", fmt.Sprintf("%s/api/room/enter?id=%d", base, rm.ID), "", "")
+		require.Equal(t, 200, code, body)
+		return body
+	}
+	reads := func() float64 { return metric(t, a, "zhibo_room_reads_total", nil) }
+	history := func() float64 {
+		return metric(t, a, "zhibo_danmaku_history_reads_total", map[string]string{"source": "store"}) +
+			metric(t, a, "zhibo_danmaku_history_reads_total", map[string]string{"source": "memory"})
+	}
+
+	require.NoError(t, a.hot.table.PinRoom(ctx, rm.ID, time.Now().Add(time.Hour), "test"))
+	require.Eventually(t, func() bool { return metric(t, a, "zhibo_bff_hot_rooms", nil) == 1 }, 10*time.Second, 10*time.Millisecond)
+	r0, h0 := reads(), history()
+	enter()
+	require.Equal(t, r0, reads(), "from memory")
+
+	_, err = a.Danmaku.Send(ctx, rm.ID, fan.UID, "fresh comment", 0, 0) // reads the room itself
+	require.NoError(t, err)
+	r0 = reads()
+	require.Contains(t, enter(), "fresh comment", "added to the page at once")
+	require.Equal(t, r0, reads(), "without reading the room")
+	require.Equal(t, h0, history(), "nor the history")
+
+	_, err = a.Room.Update(ctx, owner.UID, rm.ID, room.Fields{Title: ptr("after")})
+	require.NoError(t, err)
+	require.Contains(t, enter(), `"title":"after"`, "a room write drops the page: the next enter reads it")
+	require.Eventually(t, func() bool {
+		r := reads()
+		return strings.Contains(enter(), `"title":"after"`) && reads() == r
+	}, 10*time.Second, 10*time.Millisecond, "and the page is loaded again")
+
+	// The first gift tags the room (a room write); the second changes only the rank.
+	_, err = a.Gift.Send(ctx, gift.SendRequest{RoomID: rm.ID, UID: fan.UID, GiftID: 1, Num: 1, Key: "hot-1"})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return strings.Contains(enter(), `"uname":"hot_fan"`) }, 10*time.Second, 10*time.Millisecond)
+	fan2, err := a.Account.SignUp(ctx, "hot_fan_two", "password1")
+	require.NoError(t, err)
+	_, err = a.Gift.Send(ctx, gift.SendRequest{RoomID: rm.ID, UID: fan2.UID, GiftID: 1, Num: 1, Key: "hot-2"})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return strings.Contains(enter(), `"uname":"hot_fan_two"`) }, 10*time.Second, 10*time.Millisecond,
+		"the flush that counted the gift reloads the page's rank")
 }

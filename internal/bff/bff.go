@@ -104,6 +104,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, m: newMetrics(deps.Registry), halt: func() {}}
 	s.hot.pages.Store(&map[int64]*hotPage{})
 	s.hot.kick = make(chan struct{}, 1)
+	s.hot.again = make(chan struct{}, 1)
+	s.hot.dirty, s.hot.gen = map[int64]bool{}, map[int64]uint64{}
 	return s, nil
 }
 

@@ -28,9 +28,10 @@ type Config struct {
 	// count). 0 = only pinned rooms.
 	HotThreshold int64 `yaml:"hot_threshold"`
 	// HotRefresh is how often the pages kept in memory are read again from their components,
-	// and so how stale a hot room's room record, comments, gift catalog and rank may be; a
-	// room that turned hot or was pinned is loaded within it, at once for a pin seen by this
-	// process.
+	// and so how stale a hot room's room record, comments, gift catalog and rank may be after
+	// a write taken in another process (writes taken by components in this process show at
+	// once); a room that turned hot is loaded within it, a pinned one as soon as this process
+	// sees the pin.
 	HotRefresh time.Duration `yaml:"hot_refresh"`
 	// HotMaxRooms bounds the pages kept in memory: the most watched hot rooms, pinned first
 	// (0 = none: every enter reads its components).

@@ -48,6 +48,9 @@ type Deps struct {
 	// Hot says which rooms are hot (online counts and pins); their recent comments are kept
 	// in memory (hot_history.go). nil = none is.
 	Hot *hotroom.Tracker
+	// OnComment, when set, is told of every comment this process stored (a BFF in the same
+	// process adds it to the room's page it keeps).
+	OnComment func(c Comment)
 }
 
 // Exp grants experience points; account.ExpPublisher implements it.
@@ -59,21 +62,22 @@ type Exp interface {
 // Service is the danmaku component. Sends run on the caller's goroutine; Start adds the
 // outbox's marker and relay (outbox.go).
 type Service struct {
-	cfg      Config
-	log      *slog.Logger
-	store    Store
-	ids      *ids.Generator
-	rooms    room.Client
-	accounts account.Client
-	pusher   push.Client
-	exp      Exp
-	now      func() time.Time
-	words    atomic.Pointer[textnorm.Words] // SetWords swaps it
-	limiter  *ratelimit.Keyed[int64]
-	metrics  *metrics
-	muteKeys *hotkey.Detector                  // hot rooms of mute checks
-	mutes    *hotkey.Cache[map[int64]struct{}] // nil when cfg.MuteCacheTTL is 0
-	hist     *hotHistory                       // hot rooms' recent comments
+	cfg       Config
+	log       *slog.Logger
+	store     Store
+	ids       *ids.Generator
+	rooms     room.Client
+	accounts  account.Client
+	pusher    push.Client
+	exp       Exp
+	now       func() time.Time
+	words     atomic.Pointer[textnorm.Words] // SetWords swaps it
+	limiter   *ratelimit.Keyed[int64]
+	metrics   *metrics
+	muteKeys  *hotkey.Detector                  // hot rooms of mute checks
+	mutes     *hotkey.Cache[map[int64]struct{}] // nil when cfg.MuteCacheTTL is 0
+	hist      *hotHistory                       // hot rooms' recent comments
+	onComment func(c Comment)                   // Deps.OnComment
 
 	leases     *lease.Node
 	marks      marks
@@ -104,17 +108,18 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		cfg.PushTimeout = 3 * time.Second
 	}
 	s := &Service{
-		cfg:      cfg,
-		log:      deps.Logger,
-		store:    NewSQLStore(deps.DB),
-		ids:      deps.IDs,
-		rooms:    deps.Rooms,
-		accounts: deps.Accounts,
-		pusher:   deps.Pusher,
-		exp:      deps.Exp,
-		now:      deps.Now,
-		limiter:  ratelimit.NewKeyed[int64](cfg.Rate, cfg.Burst),
-		leases:   deps.Leases,
+		cfg:       cfg,
+		log:       deps.Logger,
+		store:     NewSQLStore(deps.DB),
+		ids:       deps.IDs,
+		rooms:     deps.Rooms,
+		accounts:  deps.Accounts,
+		pusher:    deps.Pusher,
+		exp:       deps.Exp,
+		now:       deps.Now,
+		limiter:   ratelimit.NewKeyed[int64](cfg.Rate, cfg.Burst),
+		leases:    deps.Leases,
+		onComment: deps.OnComment,
 	}
 	if s.now == nil {
 		s.now = time.Now

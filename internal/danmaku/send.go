@@ -71,6 +71,9 @@ func (s *Service) send(ctx context.Context, rm room.Room, uid int64, text string
 		return 0, fmt.Errorf("send: %w", err)
 	}
 	s.hist.add(c)
+	if s.onComment != nil {
+		s.onComment(c)
+	}
 	s.push(ctx, rm, c)
 	s.grantExp(ctx, c)
 	s.metrics.accepted.Inc()

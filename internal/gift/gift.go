@@ -65,6 +65,9 @@ type Deps struct {
 	// Hot says which rooms are hot (online counts and pins); their ranks are kept in memory
 	// (nil = only ranks the detector finds hot by their reads are).
 	Hot *hotroom.Tracker
+	// OnRanks, when set, is told of the rooms whose rank an aggregation flush of this process
+	// changed (a BFF in the same process reloads their pages).
+	OnRanks func(rooms []int64)
 }
 
 // Exp grants experience points; account.ExpPublisher implements it.
@@ -145,7 +148,12 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gift aggregation: %w", err)
 	}
-	s.agg.onRanks = s.invalidateRanks
+	s.agg.onRanks = func(rooms []int64) {
+		s.invalidateRanks(rooms)
+		if deps.OnRanks != nil {
+			deps.OnRanks(rooms)
+		}
+	}
 	return s, nil
 }
 

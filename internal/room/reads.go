@@ -115,6 +115,9 @@ func (c *cachedRoom) Room() *Room { return (*Room)(&c.plain) }
 // invalidate drops a written room from the caches: from the shared cache, and Redis then
 // invalidates every process's local copy; without one, from this process's hot cache.
 func (s *Service) invalidate(ctx context.Context, id int64) {
+	if s.deps.OnWrite != nil {
+		defer s.deps.OnWrite(id)
+	}
 	if s.deps.Shared == nil {
 		s.hotCache.Invalidate(cacheKey(id)) // this process's copy; other processes' expire within HotCacheTTL
 		return

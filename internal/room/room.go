@@ -55,6 +55,9 @@ type Deps struct {
 	// Pins keeps operator pins and the hot list where every process sees them (nil = pins
 	// and counts stay in this process).
 	Pins Pins
+	// OnWrite, when set, is told of every write to a room taken by this process, after its
+	// caches were invalidated (a BFF in the same process reloads the room's page).
+	OnWrite func(id int64)
 }
 
 // Pins is where operator pins and the online counts of the most watched rooms are shared
