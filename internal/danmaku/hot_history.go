@@ -107,6 +107,9 @@ func (h *hotHistory) makeRoom() bool {
 
 // add appends a comment this process accepted to its room's history kept in memory.
 func (h *hotHistory) add(c Comment) {
+	if h.hot == nil || h.ttl == 0 {
+		return // nothing is kept
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	e := h.rooms[c.RoomID]
