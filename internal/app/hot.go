@@ -36,6 +36,9 @@ func (a *App) openHot(ctx context.Context) error {
 		room.ConfigPins(a.hot.tracker, a.cfg.Room.HotRooms) // the room component pins them itself
 	}
 	if a.q == nil {
+		if a.has("bff") {
+			a.log.Warn("bff: no queue here (queue.url unset): hot rooms are only those room.hot_rooms pins; pins and counts of the cluster are not seen")
+		}
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
