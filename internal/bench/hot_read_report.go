@@ -179,9 +179,10 @@ func (rep *ReadStormReport) WriteTable(w io.Writer) error {
 		row("downstream", "%s", d)
 	}
 	if p := rep.Probe; p.Reads > 0 {
-		row("hot room probe", "%d sequential reads after the storm: %d from memory, %d from the store", p.Reads, p.Memory, p.Store)
 		if p.Downstream != nil {
-			row("probe downstream", "%s", p.Downstream)
+			row("hot room probe", "%d sequential pages after the storm: %s", p.Reads, p.Downstream)
+		} else {
+			row("hot room probe", "%d sequential reads after the storm: %d from memory, %d from the store", p.Reads, p.Memory, p.Store)
 		}
 	}
 	if c.PID > 0 {
