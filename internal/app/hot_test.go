@@ -198,3 +198,21 @@ func TestWritesShowOnAHotPageAtOnce(t *testing.T) {
 	require.Eventually(t, func() bool { return strings.Contains(enter(), `"uname":"hot_fan_two"`) }, 10*time.Second, 10*time.Millisecond,
 		"the flush that counted the gift reloads the page's rank")
 }
+
+// A room pinned by room.hot_rooms stays pinned when a pin of the shared table on it ends.
+func TestSharedUnpinLeavesAConfigPin(t *testing.T) {
+	a, _ := startAll(t, filepath.Join(t.TempDir(), "data"), nil)
+	ctx := context.Background()
+	room.ConfigPins(a.hot.tracker, []int64{7})
+	require.NoError(t, a.hot.table.PinRoom(ctx, 8, time.Now().Add(time.Hour), "by hand"))
+	require.NoError(t, a.hot.table.PinRoom(ctx, 7, time.Now().Add(time.Hour), "by hand"))
+	require.Eventually(t, func() bool {
+		p, ok := a.hot.tracker.Pinned(7)
+		return ok && p.Reason == "by hand" && a.hot.tracker.IsHot(8, 0)
+	}, 10*time.Second, 10*time.Millisecond)
+	room.ConfigPins(a.hot.tracker, []int64{7}) // the config is applied again (a reload)
+	require.NoError(t, a.hot.table.UnpinRoom(ctx, 7))
+	require.NoError(t, a.hot.table.UnpinRoom(ctx, 8))
+	require.Eventually(t, func() bool { return !a.hot.tracker.IsHot(8, 0) }, 10*time.Second, 10*time.Millisecond)
+	require.True(t, a.hot.tracker.IsHot(7, 0), "the config's pin stays")
+}
