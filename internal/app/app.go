@@ -74,6 +74,8 @@ type App struct {
 	presence *presence.Table
 	// leases: once-per-cluster work (relays, refreshes, pruning) holds a lease on the queue.
 	leases *lease.Node
+	// hot: the hot rooms and keys of the cluster as this process sees them (hot.go).
+	hot *hotState
 
 	// What local components use of their peers: the local component, or its gRPC client
 	// when peers names another process.
@@ -167,7 +169,8 @@ func (a *App) start(ctx context.Context) error {
 	if err := a.openStores(ctx); err != nil {
 		return err
 	}
-	if a.needs(func(c Component) bool { return c.Queue }) {
+	// A BFF alone needs no queue, but with one it sees the cluster's hot rooms (hot.go).
+	if a.needs(func(c Component) bool { return c.Queue }) || (a.has("bff") && a.cfg.Queue.URL != "") {
 		q, err := queue.Open(ctx, a.cfg.Queue, a.cfg.DataDir, a.logger("queue"))
 		if err != nil {
 			return err
@@ -207,6 +210,9 @@ func (a *App) start(ctx context.Context) error {
 		return err
 	}
 	a.words = a.cfg.Words()
+	if err := a.openHot(ctx); err != nil {
+		return err
+	}
 	if err := a.dialPeers(); err != nil {
 		return err
 	}
@@ -224,7 +230,7 @@ func (a *App) start(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
+	return a.watchHot(ctx)
 }
 
 // needs reports whether a local component has the property.
@@ -282,6 +288,7 @@ func (a *App) lifecycles() []lifecycle { return a.built }
 // Stop stops components in reverse start order, then closes the queue and the store.
 func (a *App) Stop(ctx context.Context) error {
 	var errs []error
+	a.stopHot()
 	for i := len(a.started) - 1; i >= 0; i-- {
 		if err := a.started[i].Stop(ctx); err != nil {
 			errs = append(errs, err)

@@ -238,7 +238,8 @@ func buildRoom(a *App) (lifecycle, error) {
 		a.log.Warn("room: no logic here and none named in peers.logic: online counts read as zero")
 	}
 	deps := room.Deps{Logger: a.logger("room"), Registry: a.Reg, DB: a.db("room"),
-		Accounts: a.accounts, Pusher: a.pub, Counter: counter, IsAdmin: a.isAdmin, Queue: a.q, Words: a.words, Leases: a.leases}
+		Accounts: a.accounts, Pusher: a.pub, Counter: counter, IsAdmin: a.isAdmin, Queue: a.q, Words: a.words, Leases: a.leases,
+		Hot: a.hot.tracker, Pins: a.hotPins(), OnWrite: a.roomWritten}
 	if a.redis != nil {
 		deps.Shared = a.redis
 	}
@@ -269,7 +270,8 @@ func buildGift(a *App) (lifecycle, error) {
 		return nil, err
 	}
 	if a.Gift, err = gift.New(a.cfg.Gift, gift.Deps{Logger: a.logger("gift"), Registry: a.Reg, DB: a.db("gift"),
-		IDs: a.ids, Queue: a.q, Rooms: a.rooms, Accounts: a.accounts, Pusher: a.pub, Exp: exp, IsAdmin: a.isAdmin, Leases: a.leases}); err != nil {
+		IDs: a.ids, Queue: a.q, Rooms: a.rooms, Accounts: a.accounts, Pusher: a.pub, Exp: exp, IsAdmin: a.isAdmin, Leases: a.leases,
+		Hot: a.hot.tracker, OnRanks: a.ranksChanged}); err != nil {
 		return nil, err
 	}
 	a.gifts = a.Gift
@@ -286,7 +288,7 @@ func buildDanmaku(a *App) (lifecycle, error) {
 	}
 	if a.Danmaku, err = danmaku.New(a.cfg.Danmaku, danmaku.Deps{Logger: a.logger("danmaku"), Registry: a.Reg,
 		DB: a.db("danmaku"), IDs: a.ids, Rooms: a.rooms, Accounts: a.accounts, Pusher: a.pub, Exp: exp, Words: a.words,
-		Leases: a.leases}); err != nil {
+		Leases: a.leases, Hot: a.hot.tracker, OnComment: a.commentStored}); err != nil {
 		return nil, err
 	}
 	a.danmakus = a.Danmaku
@@ -315,7 +317,7 @@ func buildBFF(a *App) (lifecycle, error) {
 	}
 	var err error
 	a.BFF, err = bff.New(a.cfg.BFF, bff.Deps{Logger: a.logger("bff"), Registry: a.Reg, Rooms: a.rooms, Gifts: a.gifts,
-		Danmaku: a.danmakus, DanmuInfo: issuer.DanmuInfoFor})
+		Danmaku: a.danmakus, DanmuInfo: issuer.DanmuInfoFor, Hot: a.hot.tracker})
 	return a.BFF, err
 }
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"time"
 )
 
 // createRoom makes anchor's room (not live) and returns its id.
@@ -21,8 +23,22 @@ func (a *apiClient) createRoom(ctx context.Context, anchor session, title string
 
 // getRoom reads a room's public page as a guest; the body is read and dropped, since only
 // the status and the time matter to a read storm.
-func (a *apiClient) getRoom(ctx context.Context, id int64) error {
-	req, err := http.NewRequestWithContext(ctx, "GET", a.base+roomPath(id, ""), nil)
+func (a *apiClient) getRoom(ctx context.Context, id int64) error { return a.get(ctx, roomPath(id, "")) }
+
+// getEnter reads room id's page.
+func (a *apiClient) getEnter(ctx context.Context, id int64) error {
+	return a.get(ctx, "/api/room/enter?id="+strconv.FormatInt(id, 10))
+}
+
+// pinRoom pins room id hot for d through the admin API.
+func (a *apiClient) pinRoom(ctx context.Context, tok string, id int64, d time.Duration) error {
+	return a.call(ctx, "POST", "/api/admin/hot/rooms/"+strconv.FormatInt(id, 10), tok,
+		map[string]string{"for": d.String(), "reason": "zhibo bench hot read"}, nil)
+}
+
+// get reads path and discards the body of a 200.
+func (a *apiClient) get(ctx context.Context, path string) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", a.base+path, nil)
 	if err != nil {
 		return err
 	}

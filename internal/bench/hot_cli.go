@@ -14,10 +14,13 @@ import (
 
 const readUsage = `Usage: zhibo bench hot read [flags]
 
-A read storm on one room's public page (GET /api/rooms/{id}) over a Zipf background on
--rooms other rooms, against a zhibo running on this machine. Reports reads/s, latency of the
-hot room and of the background separately, and — from the server's /metrics before and after
-— how many reads the hot-key cache served from memory and how many went to the store.
+A read storm on one room's public page (GET /api/rooms/{id}, or with -target enter the whole
+room page, GET /api/room/enter?id=) over a Zipf background on -rooms other rooms, against a
+zhibo running on this machine. Reports reads/s, latency of the hot room and of the background
+separately, and — from the server's /metrics before and after — how many reads the hot-key
+cache served from memory and how many went to the store; with -target enter also the room,
+history and rank reads the pages caused downstream and how many pages the BFF served from
+memory. -admin_token pins the hot room hot for the run (an admin's token).
 Start the server with -gateway.rate_per_ip 0 -account.limits.register_per_ip_hour 0; -account.bcrypt_cost 4 makes creating the
 rooms (one anchor user each) quick.
 

@@ -37,7 +37,19 @@ type ReadStormConfig struct {
 	PID int `yaml:"pid" json:"pid"`
 	// JSON is a file the report is written to; empty means none.
 	JSON string `yaml:"json" json:"json"`
+	// Target is what a read fetches: "room", a room's public record (GET /api/rooms/{id}), or
+	// "enter", its whole page (GET /api/room/enter?id=).
+	Target string `yaml:"target" json:"target"`
+	// AdminToken, when set, is an admin's bearer token used to pin the hot room hot
+	// (POST /api/admin/hot/rooms/{id}) for the storm, so every component serves it from memory.
+	AdminToken string `yaml:"admin_token" json:"-"`
 }
+
+// Read targets of ReadStormConfig.Target.
+const (
+	TargetRoom  = "room"
+	TargetEnter = "enter"
+)
 
 // RegisterFlags binds every field to a flag named prefix+yaml_name.
 func (c *ReadStormConfig) RegisterFlags(fs *flag.FlagSet, prefix string) {
@@ -52,6 +64,8 @@ func (c *ReadStormConfig) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.DurationVar(&c.SetupTimeout, prefix+"setup_timeout", 2*time.Minute, "bound on registering the anchors and creating the rooms.")
 	fs.IntVar(&c.PID, prefix+"pid", 0, "server process id whose CPU use is reported (0 = not measured).")
 	fs.StringVar(&c.JSON, prefix+"json", "", "write the JSON report to this file (empty = none).")
+	fs.StringVar(&c.Target, prefix+"target", TargetRoom, "what a read fetches: room (GET /api/rooms/{id}) or enter (the room page, GET /api/room/enter?id=).")
+	fs.StringVar(&c.AdminToken, prefix+"admin_token", "", "an admin's bearer token: pin the hot room hot for the storm through /api/admin/hot/rooms/{id} (empty = not pinned).")
 }
 
 // Validate checks every field and names the offending one.
@@ -87,6 +101,9 @@ func (c *ReadStormConfig) Validate() error {
 	}
 	if c.PID < 0 {
 		add("pid %d: want >= 0", c.PID)
+	}
+	if c.Target != TargetRoom && c.Target != TargetEnter {
+		add("target %q: want %s or %s", c.Target, TargetRoom, TargetEnter)
 	}
 	return errors.Join(errs...)
 }

@@ -69,6 +69,16 @@ func (s *ReadStorm) Run(ctx context.Context) (*ReadStormReport, error) {
 	rep.SetupSeconds = time.Since(setupStart).Seconds()
 	rep.HotRoom = ids[0]
 	s.deps.Logger.Info("rooms ready", "rooms", cfg.Rooms, "hot_room", ids[0], "seconds", rep.SetupSeconds)
+	read := api.getRoom
+	if cfg.Target == TargetEnter {
+		read = api.getEnter
+	}
+	if cfg.AdminToken != "" {
+		if err := s.pin(ctx, api, ids[0]); err != nil {
+			return nil, err
+		}
+		rep.Pinned = true
+	}
 
 	before, err := scrapeMetrics(ctx, api.hc, api.base)
 	if err != nil {
@@ -111,7 +121,7 @@ func (s *ReadStorm) Run(ctx context.Context) (*ReadStormReport, error) {
 				}
 				rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 				t0 := time.Now()
-				err := api.getRoom(rctx, id)
+				err := read(rctx, id)
 				d := time.Since(t0)
 				rcancel()
 				if err != nil {
@@ -141,7 +151,7 @@ func (s *ReadStorm) Run(ctx context.Context) (*ReadStormReport, error) {
 	}
 	rep.fill(hot, bg, before, after)
 	if cfg.Probe > 0 {
-		if err := s.probe(context.WithoutCancel(ctx), api, ids[0], after, rep); err != nil {
+		if err := s.probe(context.WithoutCancel(ctx), read, api, ids[0], after, rep); err != nil {
 			return rep, err
 		}
 	}
@@ -153,11 +163,11 @@ func (s *ReadStorm) Run(ctx context.Context) (*ReadStormReport, error) {
 
 // probe reads the hot room cfg.Probe times one after another with nothing else running, so
 // the change of the cache counters is this room's alone.
-func (s *ReadStorm) probe(ctx context.Context, api *apiClient, id int64, before Metrics, rep *ReadStormReport) error {
+func (s *ReadStorm) probe(ctx context.Context, read func(context.Context, int64) error, api *apiClient, id int64, before Metrics, rep *ReadStormReport) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for range s.cfg.Probe {
-		if err := api.getRoom(ctx, id); err != nil {
+		if err := read(ctx, id); err != nil {
 			return fmt.Errorf("probe room %d: %w", id, err)
 		}
 		rep.Probe.Reads++
@@ -168,7 +178,38 @@ func (s *ReadStorm) probe(ctx context.Context, api *apiClient, id int64, before 
 	}
 	c := cacheCounts(before, after)
 	rep.Probe.Memory, rep.Probe.Store = int64(c.memory), int64(c.store)
+	if s.cfg.Target == TargetEnter {
+		rep.Probe.Downstream = downstreamReads(before, after)
+	}
 	return nil
+}
+
+// pin pins the hot room hot for the whole run and, when the server runs a BFF, waits until
+// it holds the room's page in memory (zhibo_bff_hot_rooms), so the storm measures the
+// pre-warmed state.
+func (s *ReadStorm) pin(ctx context.Context, api *apiClient, id int64) error {
+	if err := api.pinRoom(ctx, s.cfg.AdminToken, id, s.cfg.Duration+time.Minute); err != nil {
+		return fmt.Errorf("pin room %d hot: %w", id, err)
+	}
+	if s.cfg.Target != TargetEnter {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for {
+		m, err := scrapeMetrics(wctx, api.hc, api.base)
+		if err != nil {
+			return err
+		}
+		if n, ok := m.Sum("zhibo_bff_hot_rooms"); !ok || n >= 1 {
+			return nil // no BFF here to wait for, or the page is loaded
+		}
+		select {
+		case <-wctx.Done():
+			return fmt.Errorf("room %d pinned, but the BFF did not load its page within 10s", id)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // progressLine is the progress text: reads/s overall and on the hot room, p99 of each class.

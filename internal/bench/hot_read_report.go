@@ -15,6 +15,8 @@ type ReadStormReport struct {
 	SetupSeconds float64         `json:"setup_seconds"`
 	Seconds      float64         `json:"seconds"` // of the storm
 	HotRoom      int64           `json:"hot_room"`
+	// Pinned: the hot room was pinned hot through the admin API for the run.
+	Pinned bool `json:"pinned"`
 
 	Reads       int64   `json:"reads"` // answered 200
 	ReadsPerSec float64 `json:"reads_per_sec"`
@@ -47,12 +49,45 @@ type ReadStormReport struct {
 		Reads  int64 `json:"reads"`
 		Memory int64 `json:"memory"`
 		Store  int64 `json:"store"`
+		// Downstream is what the probe's enters cost the components (target enter only).
+		Downstream *Downstream `json:"downstream,omitempty"`
 	} `json:"probe"`
+
+	// Downstream is what the storm's enters cost the components behind the BFF (target
+	// enter only), from the server's counters.
+	Downstream *Downstream `json:"downstream,omitempty"`
 
 	CPU struct {
 		Server    float64 `json:"server,omitempty"`
 		Generator float64 `json:"generator"`
 	} `json:"cpu_cores"`
+}
+
+// Downstream counts the reads that room pages caused in the components behind the BFF.
+type Downstream struct {
+	RoomReads     float64 `json:"room_reads"`      // zhibo_room_reads_total
+	BFFFromMemory float64 `json:"bff_from_memory"` // zhibo_bff_hot_served_total{module="room"}: pages whose room came from the BFF's memory
+	HistoryStore  float64 `json:"history_store"`   // zhibo_danmaku_history_reads_total{source="store"}
+	HistoryMemory float64 `json:"history_memory"`  // zhibo_danmaku_history_reads_total{source="memory"}
+	RankStore     float64 `json:"rank_store"`      // zhibo_hotkey_cache_misses_total{cache="gift_rank"}
+	RankMemory    float64 `json:"rank_memory"`     // zhibo_hotkey_cache_hits_total{cache="gift_rank"}
+}
+
+// downstreamReads is the change of the page's downstream counters between two scrapes.
+func downstreamReads(before, after Metrics) *Downstream {
+	return &Downstream{
+		RoomReads:     Delta(before, after, "zhibo_room_reads_total"),
+		BFFFromMemory: Delta(before, after, "zhibo_bff_hot_served_total", `module="room"`),
+		HistoryStore:  Delta(before, after, "zhibo_danmaku_history_reads_total", `source="store"`),
+		HistoryMemory: Delta(before, after, "zhibo_danmaku_history_reads_total", `source="memory"`),
+		RankStore:     Delta(before, after, "zhibo_hotkey_cache_misses_total", `cache="gift_rank"`),
+		RankMemory:    Delta(before, after, "zhibo_hotkey_cache_hits_total", `cache="gift_rank"`),
+	}
+}
+
+func (d *Downstream) String() string {
+	return fmt.Sprintf("%.0f room reads, %.0f rooms from the BFF's memory; histories %.0f from the store, %.0f from memory; ranks %.0f from the store, %.0f from memory",
+		d.RoomReads, d.BFFFromMemory, d.HistoryStore, d.HistoryMemory, d.RankStore, d.RankMemory)
 }
 
 // ReadClassReport is the reads of the hot room, or of the background.
@@ -98,6 +133,9 @@ func (rep *ReadStormReport) fill(hot, bg *readClass, before, after Metrics) {
 	}
 	rep.Cache.StorePerSec = c.store / t
 	rep.Cache.RoomReads = Delta(before, after, "zhibo_room_reads_total")
+	if rep.Config.Target == TargetEnter {
+		rep.Downstream = downstreamReads(before, after)
+	}
 	rep.Cache.HotKeysAfter, _ = after.Sum("zhibo_hotkey_hot_keys", `detector="room"`)
 	if rep.Hot.Reads > 0 {
 		rep.Cache.HotFromMemoryMin = max(0, c.memory-float64(rep.Background.Reads)) / float64(rep.Hot.Reads)
@@ -113,8 +151,16 @@ func (rep *ReadStormReport) WriteTable(w io.Writer) error {
 	if c.Rate > 0 {
 		target = fmt.Sprintf("target %.0f/s", c.Rate)
 	}
-	row("target", "%s  (%d rooms: room %d hot with %.0f%% of reads, Zipf s=%.2f over the other %d; %d in flight, %s)",
-		c.URL, c.Rooms, rep.HotRoom, 100*c.HotShare, c.ZipfS, c.Rooms-1, c.Concurrency, target)
+	path := "GET /api/rooms/{id}"
+	if c.Target == TargetEnter {
+		path = "GET /api/room/enter?id="
+	}
+	pinned := ""
+	if rep.Pinned {
+		pinned = ", pinned hot"
+	}
+	row("target", "%s %s  (%d rooms: room %d hot%s with %.0f%% of reads, Zipf s=%.2f over the other %d; %d in flight, %s)",
+		c.URL, path, c.Rooms, rep.HotRoom, pinned, 100*c.HotShare, c.ZipfS, c.Rooms-1, c.Concurrency, target)
 	row("reads", "%d in %.1fs = %s/s, %d errors", rep.Reads, rep.Seconds, human(rep.ReadsPerSec), rep.Errors)
 	row("hot room", "%d reads = %s/s  %s", rep.Hot.Reads, human(rep.Hot.PerSec), rep.Hot.Latency)
 	row("background", "%d reads = %s/s  %s", rep.Background.Reads, human(rep.Background.PerSec), rep.Background.Latency)
@@ -126,9 +172,18 @@ func (rep *ReadStormReport) WriteTable(w io.Writer) error {
 		row("server cache", "%s: %.0f from memory (%.1f%%), %.0f read through to the store = %.0f store reads/s; %.0f hot keys at the end",
 			cc.Mode, cc.Memory, 100*cc.MemoryShare, cc.Store, cc.StorePerSec, cc.HotKeysAfter)
 	}
-	row("hot room from memory", "≥ %.1f%% during the storm (memory reads − background reads)", 100*cc.HotFromMemoryMin)
+	if c.Target != TargetEnter { // enters of a page kept by the BFF do not read the room at all
+		row("hot room from memory", "≥ %.1f%% during the storm (memory reads − background reads)", 100*cc.HotFromMemoryMin)
+	}
+	if d := rep.Downstream; d != nil {
+		row("downstream", "%s", d)
+	}
 	if p := rep.Probe; p.Reads > 0 {
-		row("hot room probe", "%d sequential reads after the storm: %d from memory, %d from the store", p.Reads, p.Memory, p.Store)
+		if p.Downstream != nil {
+			row("hot room probe", "%d sequential pages after the storm: %s", p.Reads, p.Downstream)
+		} else {
+			row("hot room probe", "%d sequential reads after the storm: %d from memory, %d from the store", p.Reads, p.Memory, p.Store)
+		}
 	}
 	if c.PID > 0 {
 		row("server CPU", "%.2f cores during the storm", rep.CPU.Server)

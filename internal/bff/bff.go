@@ -23,6 +23,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/logic"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 	"github.com/zhibo-live/zhibo/internal/room"
+	"github.com/zhibo-live/zhibo/pkg/hotroom"
 )
 
 // Deps are the components the pages are made of.
@@ -35,6 +36,9 @@ type Deps struct {
 	// DanmuInfo issues the long-connection token and hosts of a room the BFF has already
 	// read, for the request's user (logic.API.DanmuInfoFor).
 	DanmuInfo func(r *http.Request, roomID int64) (logic.DanmuInfo, error)
+	// Hot says which rooms are hot (online counts and pins, shared by the cluster); nil = no
+	// page is kept in memory.
+	Hot *hotroom.Tracker
 }
 
 // Service serves the page routes.
@@ -46,6 +50,10 @@ type Service struct {
 	// calls are the module calls under way, some perhaps past their page (a late answer is
 	// dropped, but the call is waited for on Stop).
 	calls inflight
+
+	hot   hotPages // hot rooms' pages kept in memory (hot.go)
+	loops sync.WaitGroup
+	halt  context.CancelFunc // ends hotLoop
 }
 
 // inflight counts calls under way; unlike a WaitGroup, it may be waited for with a deadline
@@ -93,16 +101,33 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, deps: deps, log: deps.Logger, m: newMetrics(deps.Registry)}, nil
+	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, m: newMetrics(deps.Registry), halt: func() {}}
+	s.hot.pages.Store(&map[int64]*hotPage{})
+	s.hot.kick = make(chan struct{}, 1)
+	s.hot.again = make(chan struct{}, 1)
+	s.hot.dirty, s.hot.gen = map[int64]bool{}, map[int64]uint64{}
+	return s, nil
 }
 
-// Start has nothing to start: the BFF keeps no state.
-func (s *Service) Start(context.Context) error { return nil }
+// Start begins keeping hot rooms' pages in memory (when Deps.Hot is set and
+// bff.hot_max_rooms is not 0); the BFF owns no other state.
+func (s *Service) Start(context.Context) error {
+	if s.deps.Hot == nil || s.cfg.HotMaxRooms == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.halt = cancel
+	s.loops.Add(1)
+	go s.hotLoop(ctx)
+	return nil
+}
 
-// Stop waits, until ctx ends, for module calls still under way (each ends with its timeout
-// unless its component ignores its context). The routes are gone by then: the gateway
-// stops first.
+// Stop ends the refresh of hot pages and waits, until ctx ends, for module calls still under
+// way (each ends with its timeout unless its component ignores its context). The routes are
+// gone by then: the gateway stops first.
 func (s *Service) Stop(ctx context.Context) error {
+	s.halt()
+	s.loops.Wait()
 	select {
 	case <-s.calls.none():
 		return nil

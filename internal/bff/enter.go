@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -74,15 +75,26 @@ func (s *Service) handleEnter(w http.ResponseWriter, r *http.Request) error {
 	return httpx.OK(w, page)
 }
 
-// Enter builds the room page of room id for the request's user.
+// Enter builds the room page of room id for the request's user. A hot room's record and the
+// modules every viewer sees alike (comments, gift catalog, rank) come from process memory
+// (hot.go) when this BFF keeps its page; the viewer's own modules are always fetched.
 func (s *Service) Enter(r *http.Request, id int64) (Enter, error) {
 	ctx := r.Context()
 	viewer, _ := httpx.UID(ctx)
-	rctx, cancel := context.WithTimeout(ctx, s.cfg.RoomTimeout)
-	rm, view, err := s.deps.Rooms.View(rctx, id, viewer)
-	cancel()
-	if err != nil {
-		return Enter{}, peerError("room", err)
+	hp := s.hotPage(id, viewer)
+	var rm room.Room
+	var view room.View
+	if hp != nil {
+		rm, view = hp.rm, hp.view
+		s.m.hotServed.WithLabelValues(modRoom).Inc()
+	} else {
+		rctx, cancel := context.WithTimeout(ctx, s.cfg.RoomTimeout)
+		var err error
+		rm, view, err = s.deps.Rooms.View(rctx, id, viewer)
+		cancel()
+		if err != nil {
+			return Enter{}, peerError("room", err)
+		}
 	}
 	page := Enter{Room: view, Switches: map[string]bool{}}
 	if view.Live != nil {
@@ -97,17 +109,19 @@ func (s *Service) Enter(r *http.Request, id int64) (Enter, error) {
 	}
 	add(modDanmuInfo, func(ctx context.Context) (any, error) { return s.deps.DanmuInfo(r.WithContext(ctx), rm.ID) })
 
+	// The modules every viewer sees alike: from memory for a hot room, else fetched.
+	got := map[string]any{}
+	for _, m := range s.sharedModules(rm) {
+		if v, ok := hp.module(m.name); ok {
+			got[m.name] = v
+			s.m.hotServed.WithLabelValues(m.name).Inc()
+			continue
+		}
+		mods = append(mods, m)
+	}
 	if rm.IsOff(room.SwitchComments) {
 		page.Comments = Off{Off: true}
 		s.skip(modComments, skipSwitch)
-	} else {
-		add(modComments, func(ctx context.Context) (any, error) {
-			items, err := s.deps.Danmaku.History(ctx, rm.ID, s.cfg.Comments)
-			if items == nil {
-				items = []danmaku.Comment{}
-			}
-			return Comments{Items: items}, err
-		})
 	}
 
 	switch {
@@ -115,22 +129,13 @@ func (s *Service) Enter(r *http.Request, id int64) (Enter, error) {
 		page.Gifts, page.Wallet = Off{Off: true}, Off{Off: true}
 		s.skip(modGifts, skipSwitch)
 		s.skip(modWallet, skipSwitch)
+	case viewer == 0:
+		s.skip(modWallet, skipGuest) // Wallet stays null
 	default:
-		add(modGifts, func(ctx context.Context) (any, error) {
-			gs, err := s.deps.Gifts.Gifts(ctx)
-			if gs == nil {
-				gs = []gift.Gift{}
-			}
-			return Gifts{Items: gs}, err
+		add(modWallet, func(ctx context.Context) (any, error) {
+			b, err := s.deps.Gifts.Balance(ctx, viewer)
+			return Wallet{Balance: b}, err
 		})
-		if viewer == 0 {
-			s.skip(modWallet, skipGuest) // Wallet stays null
-		} else {
-			add(modWallet, func(ctx context.Context) (any, error) {
-				b, err := s.deps.Gifts.Balance(ctx, viewer)
-				return Wallet{Balance: b}, err
-			})
-		}
 	}
 
 	switch {
@@ -140,14 +145,6 @@ func (s *Service) Enter(r *http.Request, id int64) (Enter, error) {
 	case !slices.Contains(rm.Tags, gift.RankTag):
 		page.Rank = Rank{Items: []gift.RankEntry{}} // never got a gift: nothing to read
 		s.skip(modRank, skipTag)
-	default:
-		add(modRank, func(ctx context.Context) (any, error) {
-			rk, err := s.deps.Gifts.RankOf(ctx, rm, s.cfg.RankSize)
-			if rk.Items == nil {
-				rk.Items = []gift.RankEntry{}
-			}
-			return Rank{Items: rk.Items, AnchorScore: &rk.AnchorScore}, err
-		})
 	}
 
 	me := Viewer{UID: viewer, Owner: viewer != 0 && viewer == rm.OwnerUID}
@@ -167,7 +164,7 @@ func (s *Service) Enter(r *http.Request, id int64) (Enter, error) {
 		})
 	}
 
-	got := s.fetch(ctx, mods)
+	maps.Copy(got, s.fetch(ctx, mods))
 	for name, v := range got {
 		switch name {
 		case modDanmuInfo:
@@ -185,6 +182,40 @@ func (s *Service) Enter(r *http.Request, id int64) (Enter, error) {
 		}
 	}
 	return page, nil
+}
+
+// sharedModules are the modules of rm's page that every viewer sees alike and that its
+// switches and TAGs leave on: comments, the gift catalog and the rank.
+func (s *Service) sharedModules(rm room.Room) []module {
+	var mods []module
+	if !rm.IsOff(room.SwitchComments) {
+		mods = append(mods, module{name: modComments, run: func(ctx context.Context) (any, error) {
+			items, err := s.deps.Danmaku.History(ctx, rm.ID, s.cfg.Comments)
+			if items == nil {
+				items = []danmaku.Comment{}
+			}
+			return Comments{Items: items}, err
+		}})
+	}
+	if !rm.IsOff(room.SwitchGifts) {
+		mods = append(mods, module{name: modGifts, run: func(ctx context.Context) (any, error) {
+			gs, err := s.deps.Gifts.Gifts(ctx)
+			if gs == nil {
+				gs = []gift.Gift{}
+			}
+			return Gifts{Items: gs}, err
+		}})
+	}
+	if !rm.IsOff(room.SwitchRank) && slices.Contains(rm.Tags, gift.RankTag) {
+		mods = append(mods, module{name: modRank, run: func(ctx context.Context) (any, error) {
+			rk, err := s.deps.Gifts.RankOf(ctx, rm, s.cfg.RankSize)
+			if rk.Items == nil {
+				rk.Items = []gift.RankEntry{}
+			}
+			return Rank{Items: rk.Items, AnchorScore: &rk.AnchorScore}, err
+		}})
+	}
+	return mods
 }
 
 // peerError keeps a component's error kind (404, 400 …) and turns anything else — a timeout,

@@ -13,6 +13,10 @@ type metrics struct {
 	degraded *prometheus.CounterVec
 	skipped  *prometheus.CounterVec
 	seconds  *prometheus.HistogramVec
+	// Hot rooms' pages kept in memory (hot.go).
+	hotServed *prometheus.CounterVec
+	hotLoads  *prometheus.CounterVec
+	hotRooms  prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -24,11 +28,22 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "zhibo_bff_module_seconds",
 			Help:    "Time a page module's component took to answer (the page waits at most bff.module_timeout), by module.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"module"}),
+		hotServed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zhibo_bff_hot_served_total",
+			Help: "Page modules of hot rooms served from this BFF's memory without calling their component, by module (room, comments, gifts, rank)."}, []string{"module"}),
+		hotLoads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zhibo_bff_hot_loads_total",
+			Help: "Loads of a hot room's page into memory (pre-warm and refresh), by result (ok, error)."}, []string{"result"}),
+		hotRooms: prometheus.NewGauge(prometheus.GaugeOpts{Name: "zhibo_bff_hot_rooms",
+			Help: "Hot rooms whose page this BFF keeps in memory."}),
 	}
 	for _, mod := range modules {
 		m.degraded.WithLabelValues(mod)
 		m.seconds.WithLabelValues(mod)
 	}
-	reg.MustRegister(m.degraded, m.skipped, m.seconds)
+	for _, mod := range []string{modRoom, modComments, modGifts, modRank} {
+		m.hotServed.WithLabelValues(mod)
+	}
+	m.hotLoads.WithLabelValues("ok")
+	m.hotLoads.WithLabelValues("error")
+	reg.MustRegister(m.degraded, m.skipped, m.seconds, m.hotServed, m.hotLoads, m.hotRooms)
 	return m
 }

@@ -14,6 +14,8 @@ const (
 	modWallet    = "wallet"
 	modRank      = "rank"
 	modViewer    = "viewer"
+	// modRoom is the room read itself, in zhibo_bff_hot_served_total.
+	modRoom = "room"
 )
 
 var modules = []string{modDanmuInfo, modComments, modGifts, modWallet, modRank, modViewer}

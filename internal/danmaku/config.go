@@ -41,6 +41,13 @@ type Config struct {
 	MuteCacheTTL time.Duration `yaml:"mute_cache_ttl"`
 	// HotKeys is the detector of rooms whose mute checks are hot (those are cached).
 	HotKeys hotkey.Config `yaml:"hotkeys"`
+	// HotThreshold is the online count from which this component keeps a room's recent
+	// comments in memory (a room pinned hot is kept whatever its count); 0 = pinned rooms only.
+	HotThreshold int64 `yaml:"hot_threshold"`
+	// HotHistoryTTL is how long a hot room's recent comments kept in memory are served before
+	// the store is read again. A comment accepted by this process is added to them at once;
+	// one accepted by another danmaku process shows within it. 0 = never kept.
+	HotHistoryTTL time.Duration `yaml:"hot_history_ttl"`
 }
 
 // RegisterFlags binds every field to a flag named prefix+yaml_name, with its default.
@@ -54,6 +61,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.DurationVar(&c.RelayInterval, prefix+"relay_interval", time.Second, "how often comments whose push failed (queue down) are pushed again (0 = never).")
 	fs.DurationVar(&c.MuteCacheTTL, prefix+"mute_cache_ttl", time.Second, "how long a hot room's muted users are served from memory; a mute or unmute through another danmaku process is seen within it (0 = read the store for every comment).")
 	c.HotKeys.RegisterFlags(fs, prefix+"hotkeys.")
+	fs.Int64Var(&c.HotThreshold, prefix+"hot_threshold", 5000, "online count from which a room's recent comments are kept in memory (pinned rooms always are; 0 = pinned rooms only).")
+	fs.DurationVar(&c.HotHistoryTTL, prefix+"hot_history_ttl", time.Second, "how long a hot room's recent comments are served from memory before the store is read again; comments sent through another danmaku process show within it (0 = never kept).")
 }
 
 // DefaultConfig is the configuration the flags default to.
@@ -70,6 +79,9 @@ func LiveKeys() []string { return []string{"rate", "burst"} }
 // Validate checks every field and names the offending one.
 func (c *Config) Validate() error {
 	var errs []error
+	if c.HotThreshold < 0 || c.HotHistoryTTL < 0 {
+		errs = append(errs, errors.New("danmaku.hot_threshold and danmaku.hot_history_ttl must not be negative"))
+	}
 	if c.MaxRunes < 1 || c.MaxRunes > maxRunesLimit {
 		errs = append(errs, fmt.Errorf("danmaku.max_runes %d: want 1..%d", c.MaxRunes, maxRunesLimit))
 	}

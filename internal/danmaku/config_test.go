@@ -16,9 +16,10 @@ func TestConfigFlags(t *testing.T) {
 	c.RegisterFlags(fs, "danmaku.")
 	require.NotNil(t, fs.Lookup("danmaku.hotkeys.k"))
 	c.HotKeys = hotkey.Config{} // the detector's own flags are tested in pkg/hotkey
-	require.Equal(t, Config{MaxRunes: 100, Rate: 1, Burst: 3, HistorySize: 50, PushTimeout: 3 * time.Second, RelayInterval: time.Second, MuteCacheTTL: time.Second}, c)
+	require.Equal(t, Config{MaxRunes: 100, Rate: 1, Burst: 3, HistorySize: 50, PushTimeout: 3 * time.Second, RelayInterval: time.Second, MuteCacheTTL: time.Second,
+		HotThreshold: 5000, HotHistoryTTL: time.Second}, c)
 	require.NoError(t, c.Validate())
-	for _, name := range []string{"max_runes", "rate", "burst", "history_size", "push_timeout", "mute_cache_ttl"} {
+	for _, name := range []string{"max_runes", "rate", "burst", "history_size", "push_timeout", "mute_cache_ttl", "hot_threshold", "hot_history_ttl"} {
 		f := fs.Lookup("danmaku." + name)
 		require.NotNil(t, f, name)
 		require.NotEmpty(t, f.Usage, name)
@@ -26,12 +27,14 @@ func TestConfigFlags(t *testing.T) {
 	require.NoError(t, fs.Parse([]string{
 		"-danmaku.rate", "0.5", "-danmaku.burst", "10",
 		"-danmaku.max_runes", "20", "-danmaku.history_size", "7", "-danmaku.push_timeout", "1s", "-danmaku.mute_cache_ttl", "0",
+		"-danmaku.hot_threshold", "0", "-danmaku.hot_history_ttl", "0",
 	}))
 	require.Equal(t, Config{MaxRunes: 20, Rate: 0.5, Burst: 10,
 		HistorySize: 7, PushTimeout: time.Second, RelayInterval: time.Second, MuteCacheTTL: 0}, c)
 	def := DefaultConfig()
 	def.HotKeys = hotkey.Config{}
-	require.Equal(t, def, Config{MaxRunes: 100, Rate: 1, Burst: 3, HistorySize: 50, PushTimeout: 3 * time.Second, RelayInterval: time.Second, MuteCacheTTL: time.Second})
+	require.Equal(t, def, Config{MaxRunes: 100, Rate: 1, Burst: 3, HistorySize: 50, PushTimeout: 3 * time.Second, RelayInterval: time.Second, MuteCacheTTL: time.Second,
+		HotThreshold: 5000, HotHistoryTTL: time.Second})
 }
 
 func TestConfigValidate(t *testing.T) {
@@ -40,6 +43,8 @@ func TestConfigValidate(t *testing.T) {
 		err  string
 	}{
 		{func(c *Config) { c.MaxRunes = 0 }, "danmaku.max_runes"},
+		{func(c *Config) { c.HotThreshold = -1 }, "danmaku.hot_threshold"},
+		{func(c *Config) { c.HotHistoryTTL = -time.Second }, "danmaku.hot_history_ttl"},
 		{func(c *Config) { c.MaxRunes = 501 }, "danmaku.max_runes"},
 		{func(c *Config) { c.Rate = -1 }, "danmaku.rate"},
 		{func(c *Config) { c.Burst = 0 }, "danmaku.burst"},

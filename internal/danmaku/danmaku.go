@@ -23,6 +23,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/push"
 	"github.com/zhibo-live/zhibo/internal/room"
 	"github.com/zhibo-live/zhibo/pkg/hotkey"
+	"github.com/zhibo-live/zhibo/pkg/hotroom"
 	"github.com/zhibo-live/zhibo/pkg/ids"
 )
 
@@ -44,6 +45,12 @@ type Deps struct {
 	Now func() time.Time
 	// Leases let one danmaku process of a cluster run the outbox relay (nil = this process).
 	Leases *lease.Node
+	// Hot says which rooms are hot (online counts and pins); their recent comments are kept
+	// in memory (hot_history.go). nil = none is.
+	Hot *hotroom.Tracker
+	// OnComment, when set, is told of every comment this process stored (a BFF in the same
+	// process adds it to the room's page it keeps).
+	OnComment func(c Comment)
 }
 
 // Exp grants experience points; account.ExpPublisher implements it.
@@ -55,20 +62,22 @@ type Exp interface {
 // Service is the danmaku component. Sends run on the caller's goroutine; Start adds the
 // outbox's marker and relay (outbox.go).
 type Service struct {
-	cfg      Config
-	log      *slog.Logger
-	store    Store
-	ids      *ids.Generator
-	rooms    room.Client
-	accounts account.Client
-	pusher   push.Client
-	exp      Exp
-	now      func() time.Time
-	words    atomic.Pointer[textnorm.Words] // SetWords swaps it
-	limiter  *ratelimit.Keyed[int64]
-	metrics  *metrics
-	muteKeys *hotkey.Detector                  // hot rooms of mute checks
-	mutes    *hotkey.Cache[map[int64]struct{}] // nil when cfg.MuteCacheTTL is 0
+	cfg       Config
+	log       *slog.Logger
+	store     Store
+	ids       *ids.Generator
+	rooms     room.Client
+	accounts  account.Client
+	pusher    push.Client
+	exp       Exp
+	now       func() time.Time
+	words     atomic.Pointer[textnorm.Words] // SetWords swaps it
+	limiter   *ratelimit.Keyed[int64]
+	metrics   *metrics
+	muteKeys  *hotkey.Detector                  // hot rooms of mute checks
+	mutes     *hotkey.Cache[map[int64]struct{}] // nil when cfg.MuteCacheTTL is 0
+	hist      *hotHistory                       // hot rooms' recent comments
+	onComment func(c Comment)                   // Deps.OnComment
 
 	leases     *lease.Node
 	marks      marks
@@ -99,17 +108,18 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		cfg.PushTimeout = 3 * time.Second
 	}
 	s := &Service{
-		cfg:      cfg,
-		log:      deps.Logger,
-		store:    NewSQLStore(deps.DB),
-		ids:      deps.IDs,
-		rooms:    deps.Rooms,
-		accounts: deps.Accounts,
-		pusher:   deps.Pusher,
-		exp:      deps.Exp,
-		now:      deps.Now,
-		limiter:  ratelimit.NewKeyed[int64](cfg.Rate, cfg.Burst),
-		leases:   deps.Leases,
+		cfg:       cfg,
+		log:       deps.Logger,
+		store:     NewSQLStore(deps.DB),
+		ids:       deps.IDs,
+		rooms:     deps.Rooms,
+		accounts:  deps.Accounts,
+		pusher:    deps.Pusher,
+		exp:       deps.Exp,
+		now:       deps.Now,
+		limiter:   ratelimit.NewKeyed[int64](cfg.Rate, cfg.Burst),
+		leases:    deps.Leases,
+		onComment: deps.OnComment,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -120,6 +130,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("danmaku: metrics: %w", err)
 	}
 	s.metrics = m
+	if s.hist, err = newHotHistory(cfg, deps.Hot, s.now, deps.Registry); err != nil {
+		return nil, fmt.Errorf("danmaku: metrics: %w", err)
+	}
 	if err := s.initMutes(deps.Registry); err != nil {
 		return nil, err
 	}

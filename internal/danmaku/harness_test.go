@@ -147,6 +147,11 @@ func newHarnessWith(t testing.TB, db *sqlstore.DB, edit func(*danmaku.Config), r
 
 // newHarnessWords is newHarnessWith with banned words.
 func newHarnessWords(t testing.TB, db *sqlstore.DB, edit func(*danmaku.Config), realClock bool, banned []string) *harness {
+	return newHarnessDeps(t, db, edit, realClock, banned, nil)
+}
+
+// newHarnessDeps is newHarnessWords with the service's deps changed by editDeps.
+func newHarnessDeps(t testing.TB, db *sqlstore.DB, edit func(*danmaku.Config), realClock bool, banned []string, editDeps func(*danmaku.Deps)) *harness {
 	cfg := danmaku.DefaultConfig()
 	if edit != nil {
 		edit(&cfg)
@@ -171,6 +176,9 @@ func newHarnessWords(t testing.TB, db *sqlstore.DB, edit func(*danmaku.Config), 
 	}
 	if realClock {
 		deps.Now = nil
+	}
+	if editDeps != nil {
+		editDeps(&deps)
 	}
 	h.svc, err = danmaku.New(cfg, deps)
 	require.NoError(t, err)

@@ -70,6 +70,10 @@ func (s *Service) send(ctx context.Context, rm room.Room, uid int64, text string
 	if err := s.store.InsertComment(ctx, c); err != nil {
 		return 0, fmt.Errorf("send: %w", err)
 	}
+	s.hist.add(c)
+	if s.onComment != nil {
+		s.onComment(c)
+	}
 	s.push(ctx, rm, c)
 	s.grantExp(ctx, c)
 	s.metrics.accepted.Inc()
@@ -143,13 +147,15 @@ func (s *Service) History(ctx context.Context, roomID int64, limit int) ([]Comme
 	if limit <= 0 || limit > s.cfg.HistorySize {
 		limit = s.cfg.HistorySize
 	}
-	items, err := s.store.Recent(ctx, roomID, limit)
-	for i := range items {
-		// Rows stored before the text policy are shown cleaned; a clean text is returned
-		// as it is, without a copy.
-		items[i].Text = textnorm.Clean(items[i].Text)
-	}
-	return items, err
+	return s.hist.get(ctx, roomID, limit, func(ctx context.Context, n int) ([]Comment, error) {
+		items, err := s.store.Recent(ctx, roomID, n)
+		for i := range items {
+			// Rows stored before the text policy are shown cleaned; a clean text is returned
+			// as it is, without a copy.
+			items[i].Text = textnorm.Clean(items[i].Text)
+		}
+		return items, err
+	})
 }
 
 func truncateRunes(s string, n int) string {

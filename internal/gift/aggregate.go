@@ -48,6 +48,10 @@ type aggregator struct {
 	m     *metrics
 
 	applied uint64 // highest sequence known applied; written by start and by flushes (serial)
+	// touched are the rooms the flush under way changed; onRanks is told of them once the
+	// flush has committed (flushes are serial).
+	touched []int64
+	onRanks func(rooms []int64)
 }
 
 func newAggregator(st Store, db *sql.DB, q *queue.Queue, window time.Duration, log *slog.Logger,
@@ -61,7 +65,7 @@ func newAggregator(st Store, db *sql.DB, q *queue.Queue, window time.Duration, l
 			AckWait: scoreAckWait, MaxAckPending: scoreInFlight, DeliverPolicy: jetstream.DeliverAllPolicy,
 		},
 		OnFlush: a.report,
-	}, q.JS, db, scoreSink{st}, aggregate.Options{Name: ScoreConsumer, Logger: log, Registry: reg})
+	}, q.JS, db, scoreSink{store: st, agg: a}, aggregate.Options{Name: ScoreConsumer, Logger: log, Registry: reg})
 	if err != nil {
 		return nil, err
 	}
@@ -93,6 +97,11 @@ func (a *aggregator) flush(ctx context.Context) error { return a.d.Flush(ctx) }
 
 // report keeps the gift metrics of each flush.
 func (a *aggregator) report(r aggregate.FlushReport) {
+	touched := a.touched
+	a.touched = nil
+	if r.Err == nil && len(touched) > 0 && a.onRanks != nil {
+		a.onRanks(touched)
+	}
 	if r.Err != nil {
 		a.m.flushes.WithLabelValues("error").Inc()
 		return
@@ -109,7 +118,10 @@ func (a *aggregator) report(r aggregate.FlushReport) {
 }
 
 // scoreSink decodes order events and applies them to the score tables.
-type scoreSink struct{ store Store }
+type scoreSink struct {
+	store Store
+	agg   *aggregator
+}
 
 func (scoreSink) Decode(data []byte) (aggregate.Event[rankKey], error) {
 	var ev struct {
@@ -123,5 +135,6 @@ func (scoreSink) Decode(data []byte) (aggregate.Event[rankKey], error) {
 
 func (s scoreSink) Apply(ctx context.Context, tx *sql.Tx, b aggregate.Batch[rankKey]) (aggregate.Result, error) {
 	res, err := s.store.ApplyScoresTx(ctx, tx, ScoreConsumer, b.MaxSeq, b.IDs(), time.Now().UnixMilli())
+	s.agg.touched = res.Rooms
 	return aggregate.Result{Applied: res.Orders, Keys: res.Rows}, err
 }

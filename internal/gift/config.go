@@ -51,6 +51,10 @@ type Config struct {
 	HotCacheTTL time.Duration `yaml:"hot_cache_ttl"`
 	// HotKeys is the detector of hot rank reads.
 	HotKeys hotkey.Config `yaml:"hotkeys"`
+	// HotThreshold is the online count from which a room's rank is kept in memory (within
+	// hot_cache_ttl) whatever its reads, as is a pinned room's; 0 = pinned rooms only. Ranks
+	// read often enough are kept anyway (hotkeys).
+	HotThreshold int64 `yaml:"hot_threshold"`
 }
 
 // RegisterFlags sets the defaults and binds every field to a flag named prefix+yaml_name.
@@ -67,6 +71,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.DurationVar(&c.AggregateWindow, prefix+"aggregate_window", time.Second,
 		"window over which score increments are folded into one write.")
 	fs.DurationVar(&c.HotCacheTTL, prefix+"hot_cache_ttl", time.Second, "staleness bound of hot rank reads served from memory.")
+	fs.Int64Var(&c.HotThreshold, prefix+"hot_threshold", 5000, "online count from which a room's rank is kept in memory (pinned rooms always are; 0 = pinned rooms only).")
 	c.HotKeys.RegisterFlags(fs, prefix+"hotkeys.")
 	fs.DurationVar(&c.RelayInterval, prefix+"relay_interval", time.Second,
 		"how often the outbox relay republishes order events whose publish did not complete.")
@@ -96,6 +101,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HotCacheTTL < 0 {
 		errs = append(errs, fmt.Errorf("gift.hot_cache_ttl must not be negative"))
+	}
+	if c.HotThreshold < 0 {
+		errs = append(errs, fmt.Errorf("gift.hot_threshold must not be negative"))
 	}
 	if err := c.HotKeys.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("gift.hotkeys: %w", err))

@@ -26,20 +26,21 @@ func TestConfigDefaultsAndFlags(t *testing.T) {
 	require.Equal(t, 20, cfg.RankSize)
 	require.Equal(t, time.Second, cfg.AggregateWindow)
 	require.Equal(t, time.Second, cfg.RelayInterval)
+	require.Equal(t, int64(5000), cfg.HotThreshold)
 	require.Equal(t, DefaultCatalog(), cfg.Catalog)
-	for _, name := range []string{"initial_balance", "max_topup", "catalog", "max_num", "rank_size", "aggregate_window", "relay_interval"} {
+	for _, name := range []string{"initial_balance", "max_topup", "catalog", "max_num", "rank_size", "aggregate_window", "relay_interval", "hot_threshold"} {
 		require.NotNil(t, fs.Lookup("gift."+name), name)
 	}
 
 	require.NoError(t, fs.Parse([]string{
 		"-gift.initial_balance=5", "-gift.max_topup=50", "-gift.max_num=3", "-gift.rank_size=7",
-		"-gift.aggregate_window=250ms", "-gift.relay_interval=2s",
+		"-gift.aggregate_window=250ms", "-gift.relay_interval=2s", "-gift.hot_threshold=7",
 		`-gift.catalog=[{"id":9,"name":"Star","price":3,"coin_type":"silver"}]`,
 	}))
 	require.NoError(t, cfg.Validate())
 	cfg.HotKeys = hotkey.Config{} // the detector's own flags are tested in pkg/hotkey
 	require.Equal(t, Config{InitialBalance: 5, MaxTopup: 50, MaxNum: 3, RankSize: 7, AggregateWindow: 250 * time.Millisecond,
-		RelayInterval: 2 * time.Second, HotCacheTTL: time.Second,
+		RelayInterval: 2 * time.Second, HotCacheTTL: time.Second, HotThreshold: 7,
 		Catalog: []Gift{{ID: 9, Name: "Star", Price: 3, CoinType: CoinSilver}}}, cfg)
 
 	err := fs.Parse([]string{`-gift.catalog=[{"id":1,"nam":"x"}]`})

@@ -24,6 +24,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/push"
 	"github.com/zhibo-live/zhibo/internal/room"
 	"github.com/zhibo-live/zhibo/pkg/hotkey"
+	"github.com/zhibo-live/zhibo/pkg/hotroom"
 	"github.com/zhibo-live/zhibo/pkg/ids"
 )
 
@@ -61,6 +62,12 @@ type Deps struct {
 	// Leases let one gift process of a cluster run the outbox relay (nil = this process runs
 	// it, alone).
 	Leases *lease.Node
+	// Hot says which rooms are hot (online counts and pins); their ranks are kept in memory
+	// (nil = only ranks the detector finds hot by their reads are).
+	Hot *hotroom.Tracker
+	// OnRanks, when set, is told of the rooms whose rank an aggregation flush of this process
+	// changed (a BFF in the same process reloads their pages).
+	OnRanks func(rooms []int64)
 }
 
 // Exp grants experience points; account.ExpPublisher implements it.
@@ -87,6 +94,7 @@ type Service struct {
 	agg      *aggregator
 	reg      prometheus.Registerer
 
+	hot      *hotroom.Tracker
 	rankKeys *hotkey.Detector
 	ranks    *hotkey.Cache[Rank]
 	owners   *lru.Cache[int64, int64] // room → its owner (fixed for a room's life), for rank loads
@@ -130,6 +138,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		leases:   deps.Leases,
 		tagged:   map[int64]bool{},
 		reg:      deps.Registry,
+		hot:      deps.Hot,
 	}
 	s.live.Store(newLiveSettings(cfg))
 	if err := s.initRanks(); err != nil {
@@ -138,6 +147,12 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	s.agg, err = newAggregator(st, deps.DB.DB, deps.Queue, cfg.AggregateWindow, deps.Logger, deps.Registry, m)
 	if err != nil {
 		return nil, fmt.Errorf("gift aggregation: %w", err)
+	}
+	s.agg.onRanks = func(rooms []int64) {
+		s.invalidateRanks(rooms)
+		if deps.OnRanks != nil {
+			deps.OnRanks(rooms)
+		}
 	}
 	return s, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
@@ -25,7 +26,11 @@ func (s *Service) Rank(ctx context.Context, roomID int64, limit int) (Rank, erro
 	if limit <= 0 || limit > s.cfg.RankSize {
 		limit = s.cfg.RankSize
 	}
-	full, err := s.ranks.Get(ctx, strconv.FormatInt(roomID, 10))
+	key := strconv.FormatInt(roomID, 10)
+	if s.hot != nil && !s.rankKeys.IsHot(key) && s.hot.IsHot(roomID, s.cfg.HotThreshold) {
+		s.rankKeys.Pin(key, time.Now().Add(hotPinFor)) // re-pinned at a read after it ends if still hot
+	}
+	full, err := s.ranks.Get(ctx, key)
 	if err != nil {
 		return Rank{}, err
 	}
@@ -41,6 +46,9 @@ func (s *Service) RankOf(ctx context.Context, r room.Room, limit int) (Rank, err
 	}
 	return s.Rank(ctx, r.ID, limit)
 }
+
+// hotPinFor is how long a rank read of a hot room keeps its key pinned in the detector.
+const hotPinFor = time.Minute
 
 // maxOwners bounds the room → owner memory of rank loads.
 const maxOwners = 100_000
@@ -80,6 +88,16 @@ func (s *Service) initRanks() error {
 			return s.loadRank(ctx, id)
 		})
 	return err
+}
+
+// invalidateRanks drops the ranks of rooms whose scores a flush of this process changed from
+// its rank cache; other processes' copies end within hot_cache_ttl.
+func (s *Service) invalidateRanks(rooms []int64) {
+	keys := make([]string, len(rooms))
+	for i, id := range rooms {
+		keys[i] = strconv.FormatInt(id, 10)
+	}
+	s.ranks.Invalidate(keys...)
 }
 
 // RankKeys is the detector of hot rank reads (for /api/admin/hot).

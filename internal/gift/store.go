@@ -39,6 +39,8 @@ type RankEntry struct {
 type flushResult struct {
 	Orders int // orders counted for the first time
 	Rows   int // score rows written (anchor scores + rank entries)
+	// Rooms are the rooms whose rank (and anchor score) changed, in id order.
+	Rooms []int64
 }
 
 // Store keeps wallets, orders and scores.

@@ -64,6 +64,11 @@ func (s *sqlStore) ApplyScoresTx(ctx context.Context, tx *sql.Tx, consumer strin
 			}
 		}
 		res = flushResult{Orders: len(fresh), Rows: len(anchors) + len(ranks)}
+		for _, k := range keys {
+			if len(res.Rooms) == 0 || res.Rooms[len(res.Rooms)-1] != k.room {
+				res.Rooms = append(res.Rooms, k.room)
+			}
+		}
 		return nil
 	}()
 	return res, err

@@ -25,8 +25,9 @@ type Config struct {
 	PopularityInterval time.Duration `yaml:"popularity_interval"`
 	// MaxListLimit caps ?limit= of the room list.
 	MaxListLimit int `yaml:"max_list_limit"`
-	// HotThreshold is the audience from which /api/admin/hot lists a room as hot (each
-	// component asking hotroom picks its own threshold).
+	// HotThreshold is the audience from which /api/admin/hot lists a room as hot and this
+	// component keeps the room's record in memory (within hot_cache_ttl) whatever its reads;
+	// each component asking hotroom picks its own threshold.
 	HotThreshold int64 `yaml:"hot_threshold"`
 	// HotRooms are pinned hot from start, e.g. for an announced event.
 	HotRooms []int64 `yaml:"hot_rooms"`
@@ -65,7 +66,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&c.CoverMaxSide, prefix+"cover_max_side", 4096, "largest width and height of an uploaded cover in pixels, checked before decoding, 16..8192.")
 	flagx.Strings(fs, prefix+"cover_hosts", "hosts external cover URLs may use, comma-separated: https only, no IP literals; *.example.com allows subdomains (empty = uploaded covers only).", &c.CoverHosts)
 	fs.DurationVar(&c.SwitchesRefresh, prefix+"switches_refresh", time.Second, "how often the global feature switches are reloaded from the store (a switch set in another room process is seen this late).")
-	fs.Int64Var(&c.HotThreshold, prefix+"hot_threshold", 1000, "online count from which /api/admin/hot lists a room as hot.")
+	fs.Int64Var(&c.HotThreshold, prefix+"hot_threshold", 1000, "online count from which /api/admin/hot lists a room as hot and its record is kept in memory.")
 	fs.Func(prefix+"hot_rooms", "room ids pinned hot from start, comma-separated (e.g. an announced event).", func(v string) error {
 		c.HotRooms = nil
 		for _, s := range strings.Split(v, ",") {

@@ -18,6 +18,9 @@ type SharedCache interface {
 	Del(ctx context.Context, keys ...string) error
 }
 
+// hotPinFor is how long a read of a hot room keeps its key pinned in the detector.
+const hotPinFor = time.Minute
+
 // sharedTTL is how long a room stays in the shared cache without being written.
 const sharedTTL = 5 * time.Minute
 
@@ -65,6 +68,11 @@ func (s *Service) HotKeys() *hotkey.Detector { return s.det }
 // read returns a room through the caches.
 func (s *Service) read(ctx context.Context, id int64) (Room, error) {
 	key := cacheKey(id)
+	if !s.det.IsHot(key) && s.hot.IsHot(id, s.hotThreshold.Load()) {
+		// A room hot by its audience or a pin is kept in memory whatever its reads; the pin
+		// is renewed by a read after it ends while the room stays hot.
+		s.det.Pin(key, time.Now().Add(hotPinFor))
+	}
 	if s.deps.Shared == nil {
 		return s.hotCache.Get(ctx, key)
 	}
@@ -107,6 +115,9 @@ func (c *cachedRoom) Room() *Room { return (*Room)(&c.plain) }
 // invalidate drops a written room from the caches: from the shared cache, and Redis then
 // invalidates every process's local copy; without one, from this process's hot cache.
 func (s *Service) invalidate(ctx context.Context, id int64) {
+	if s.deps.OnWrite != nil {
+		defer s.deps.OnWrite(id)
+	}
 	if s.deps.Shared == nil {
 		s.hotCache.Invalidate(cacheKey(id)) // this process's copy; other processes' expire within HotCacheTTL
 		return

@@ -16,6 +16,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
 	"github.com/zhibo-live/zhibo/internal/push/pushtest"
 	"github.com/zhibo-live/zhibo/pkg/hotkey"
+	"github.com/zhibo-live/zhibo/pkg/hotroom"
 )
 
 func hotConfig() Config {
@@ -120,4 +121,34 @@ func BenchmarkRoomGet(b *testing.B) {
 			}
 		})
 	})
+}
+
+// A room hot by its audience (room.hot_threshold) or by a pin is kept in memory from its first
+// read, before its reads alone would make it hot.
+func TestRoomHotByAudienceOrPinIsKeptInMemory(t *testing.T) {
+	tr := hotroom.New(nil)
+	cfg := hotConfig()
+	cfg.HotKeys.MinCount = 1 << 30 // reads never make a key hot here
+	s, err := New(cfg, Deps{Logger: obs.Discard(), Registry: prometheus.NewRegistry(), DB: sqltest.OpenSQLite(t),
+		Accounts: fakeAccounts{}, Pusher: &pushtest.Recorder{}, Hot: tr})
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, s.Start(ctx))
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	a, err := s.Create(ctx, 1, Fields{Title: str("a")})
+	require.NoError(t, err)
+	b, err := s.Create(ctx, 2, Fields{Title: str("b")})
+	require.NoError(t, err)
+
+	_, err = s.Get(ctx, a.ID)
+	require.NoError(t, err)
+	require.False(t, s.HotKeys().IsHot(cacheKey(a.ID)))
+	tr.Update(map[int64]int64{a.ID: 1000})
+	_, err = s.Get(ctx, a.ID)
+	require.NoError(t, err)
+	require.True(t, s.HotKeys().IsHot(cacheKey(a.ID)), "hot by its audience")
+	tr.PinRoom(b.ID, time.Now().Add(time.Hour), "event")
+	_, err = s.Get(ctx, b.ID)
+	require.NoError(t, err)
+	require.True(t, s.HotKeys().IsHot(cacheKey(b.ID)), "pinned")
 }

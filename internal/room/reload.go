@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
+	"github.com/zhibo-live/zhibo/pkg/hotroom"
 )
 
 // Pins from room.hot_rooms carry this reason and last as long as the setting names the room;
@@ -12,6 +13,12 @@ const (
 	configPinReason    = "config: room.hot_rooms"
 	configPinUntilUnix = 253402300799 // 9999-12-31T23:59:59Z: never expires, and still encodes as JSON
 )
+
+// ConfigPins pins rooms (room.hot_rooms) in t as the room component does, so a process
+// without it treats them as hot too.
+func ConfigPins(t *hotroom.Tracker, rooms []int64) {
+	t.SetPins(rooms, time.Unix(configPinUntilUnix, 0), configPinReason)
+}
 
 // Reload applies the settings of cfg that LiveKeys names to the running service: the rooms
 // pinned hot by config (added ones pinned, removed ones unpinned), the threshold of

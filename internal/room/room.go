@@ -49,7 +49,31 @@ type Deps struct {
 	// Leases let one room process of a cluster write the list order and prune claimed like
 	// ids (nil = this process does, alone).
 	Leases *lease.Node
+	// Hot is the process's tracker of hot rooms, shared with the other components that ask it
+	// (nil = the room component keeps its own).
+	Hot *hotroom.Tracker
+	// Pins keeps operator pins and the hot list where every process sees them (nil = pins
+	// and counts stay in this process).
+	Pins Pins
+	// OnWrite, when set, is told of every write to a room taken by this process, after its
+	// caches were invalidated (a BFF in the same process reloads the room's page).
+	OnWrite func(id int64)
 }
+
+// Pins is where operator pins and the online counts of the most watched rooms are shared
+// (hotpin.Table on the queue).
+type Pins interface {
+	PinRoom(ctx context.Context, room int64, until time.Time, reason string) error
+	UnpinRoom(ctx context.Context, room int64) error
+	PinKey(ctx context.Context, key string, until time.Time, reason string) error
+	UnpinKey(ctx context.Context, key string) error
+	PutCounts(ctx context.Context, counts map[int64]int64, ttl time.Duration) error
+}
+
+// countsTTL is how long the shared counts outlive their last write: several refreshes, so a
+// late one does not make them vanish, and not much more, so counts nobody refreshes any more
+// (no room process holds the lease) stop making rooms hot.
+func countsTTL(interval time.Duration) time.Duration { return max(30*time.Second, 10*interval) }
 
 // Leases of the room's once-per-cluster work.
 const (
@@ -85,6 +109,7 @@ type Service struct {
 
 	hotKeysMu sync.Mutex
 	hotKeys   map[string]HotKeys
+	keyPins   KeyPins
 
 	likes       *likeFold // nil without a queue
 	likeLimiter *ratelimit.Keyed[int64]
@@ -109,7 +134,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
-	hot := hotroom.New(now)
+	hot := deps.Hot
+	if hot == nil {
+		hot = hotroom.New(now)
+	}
 	hot.SetPins(cfg.HotRooms, time.Unix(configPinUntilUnix, 0), configPinReason)
 	if cfg.CoverMaxBytes == 0 {
 		cfg.CoverMaxBytes = 2 << 20
@@ -211,9 +239,9 @@ func (s *Service) refreshLoop() {
 
 // refreshPopularity feeds the online counts of live rooms to this process's hot-room tracker
 // and, in the one process of the cluster holding popularityLease, copies them into the list
-// order. The tracker is per process (each answers /api/admin/hot and its own hot checks);
-// the stored order is one for the cluster, and every process writing the same counts would
-// only multiply the writes.
+// order and shares them (Deps.Pins) with every process's tracker, BFFs included. The
+// stored order is one for the cluster, and every process writing the same counts would only
+// multiply the writes.
 func (s *Service) refreshPopularity(ctx context.Context) error {
 	ids, err := s.store.LiveIDs(ctx)
 	if err != nil || len(ids) == 0 {
@@ -228,7 +256,12 @@ func (s *Service) refreshPopularity(ctx context.Context) error {
 		pop[id] = counts[id].Online
 	}
 	s.hot.Update(pop)
-	s.pop.Do(ctx, func(ctx context.Context) { err = s.store.SetPopularity(ctx, pop) })
+	s.pop.Do(ctx, func(ctx context.Context) {
+		if err = s.store.SetPopularity(ctx, pop); err != nil || s.deps.Pins == nil {
+			return
+		}
+		err = s.deps.Pins.PutCounts(ctx, pop, countsTTL(s.cfg.PopularityInterval))
+	})
 	return err
 }
 

@@ -70,6 +70,15 @@ func (t *Tracker) IsHot(room, threshold int64) bool {
 	return threshold > 0 && (*t.counts.Load())[room] >= threshold
 }
 
+// Pinned returns room's pin while it lasts.
+func (t *Tracker) Pinned(room int64) (Pin, bool) {
+	p, ok := (*t.pins.Load())[room]
+	if !ok || !t.now().Before(p.Until) {
+		return Pin{}, false
+	}
+	return p, true
+}
+
 // PinRoom marks room hot until until (replacing an earlier pin).
 func (t *Tracker) PinRoom(room int64, until time.Time, reason string) {
 	t.editPins(func(p map[int64]Pin) { p[room] = Pin{Until: until, Reason: reason} })

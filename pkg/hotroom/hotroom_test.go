@@ -101,3 +101,18 @@ func TestSetPinsReplacesOneReason(t *testing.T) {
 	require.False(t, tr.IsHot(2, 0) || tr.IsHot(4, 0))
 	require.True(t, tr.IsHot(3, 0))
 }
+
+// Pinned reports a pin only while it lasts.
+func TestPinned(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	tr := New(func() time.Time { return now })
+	_, ok := tr.Pinned(1)
+	require.False(t, ok)
+	tr.PinRoom(1, now.Add(time.Minute), "event")
+	p, ok := tr.Pinned(1)
+	require.True(t, ok)
+	require.Equal(t, "event", p.Reason)
+	now = now.Add(time.Minute)
+	_, ok = tr.Pinned(1)
+	require.False(t, ok, "ended")
+}

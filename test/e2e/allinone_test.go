@@ -118,7 +118,7 @@ func TestOpenAPIIsComplete(t *testing.T) {
 		"/api/auth/password", "/api/me", "/api/rooms", "/api/rooms/{id}",
 		"/api/rooms/{id}/live", "/api/rooms/{id}/danmu-info", "/xlive/web-room/v1/index/getDanmuInfo",
 		"/api/rooms/{id}/danmaku", "/api/rooms/{id}/mutes", "/api/rooms/{id}/mutes/{uid}", "/api/gifts",
-		"/api/rooms/{id}/gifts", "/api/rooms/{id}/rank", "/api/push/rooms/{id}", "/api/push/users", "/api/push/all", "/api/admin/hot", "/api/admin/hot/rooms/{id}",
+		"/api/rooms/{id}/gifts", "/api/rooms/{id}/rank", "/api/push/rooms/{id}", "/api/push/users", "/api/push/all", "/api/admin/hot", "/api/admin/hot/rooms/{id}", "/api/admin/hot/keys/{key}",
 		"/api/admin/wallets/{uid}/topup", "/api/admin/wallets/credits", "/api/admin/config/reload",
 		"/api/room/enter", "/api/home", "/api/admin/switches", "/api/admin/rooms/{id}/switches"} {
 		require.Contains(t, paths, p)

@@ -1,0 +1,129 @@
+package bff_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zhibo-live/zhibo/internal/bff"
+	"github.com/zhibo-live/zhibo/internal/gift"
+	"github.com/zhibo-live/zhibo/internal/platform/httpx"
+	"github.com/zhibo-live/zhibo/internal/platform/obs"
+	"github.com/zhibo-live/zhibo/pkg/hotroom"
+)
+
+// hotEnv is env with a BFF that keeps hot rooms' pages in memory, judged by its own tracker,
+// refreshed only when told (Warm) within the test: the refresh period is an hour.
+func hotEnv(t *testing.T, threshold int64) (*env, *hotroom.Tracker) {
+	e := start(t, time.Second)
+	tr := hotroom.New(nil)
+	e.reg = prometheus.NewRegistry() // the hot BFF's, not start's
+	cfg := e.cfg.BFF
+	cfg.HotThreshold, cfg.HotRefresh, cfg.HotMaxRooms = threshold, time.Hour, 10
+	svc, err := bff.New(cfg, bff.Deps{Logger: obs.Discard(), Registry: e.reg, Rooms: e.rooms, Gifts: e.gifts,
+		Danmaku: e.dm, DanmuInfo: e.a.LogicAPI.DanmuInfoFor, Hot: tr})
+	require.NoError(t, err)
+	require.NoError(t, svc.Start(context.Background()))
+	t.Cleanup(func() { require.NoError(t, svc.Stop(context.Background())) })
+	e.svc = svc
+	mux := http.NewServeMux()
+	svc.Register(mux)
+	srv := httptest.NewServer(httpx.Identify(e.a.Account, mux))
+	t.Cleanup(srv.Close)
+	e.url = srv.URL
+	return e, tr
+}
+
+// downstream is what the page's components were asked: room reads in the room component,
+// and the history, catalog and rank calls the BFF made.
+func (e *env) downstream() [4]float64 {
+	g, d := e.gifts.Calls(), e.dm.Calls()
+	return [4]float64{e.roomReads(), float64(d["History"]), float64(g["Gifts"]), float64(g["RankOf"])}
+}
+
+func (e *env) hotRooms() float64 {
+	mfs, err := e.reg.Gather()
+	require.NoError(e.t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == "zhibo_bff_hot_rooms" {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	return 0
+}
+
+// A room whose audience reaches the BFF's threshold is loaded into memory, and enters within
+// the refresh period cost its components nothing for the room, comments, catalog and rank;
+// the viewer's own modules are still fetched, and the owner still gets their stream key.
+func TestHotRoomByAudienceIsServedFromMemory(t *testing.T) {
+	e, tr := hotEnv(t, 5000)
+	anchor, fan := e.user("anchor"), e.user("fan")
+	id := e.room(anchor.UID, "hot")
+	_, err := e.a.Gift.Send(context.Background(), gift.SendRequest{RoomID: id, UID: fan.UID, GiftID: 1, Num: 2, Key: "h1"})
+	require.NoError(t, err)
+	_, err = e.a.Danmaku.Send(context.Background(), id, fan.UID, "first", 0, 0)
+	require.NoError(t, err)
+
+	tr.Update(map[int64]int64{id: 4999})
+	e.svc.Warm()
+	before := e.downstream()
+	e.enter(id, "")
+	require.NotEqual(t, before, e.downstream(), "below the threshold: every enter reads its components")
+
+	tr.Update(map[int64]int64{id: 5000})
+	e.svc.Warm()
+	require.Eventually(t, func() bool { return e.hotRooms() == 1 }, 5*time.Second, 5*time.Millisecond, "pre-warmed")
+	before = e.downstream()
+	for range 5 {
+		p := e.enter(id, "")
+		require.Contains(t, string(p.Comments), "first")
+		require.Contains(t, string(p.Rank), `"anchor_score":`)
+	}
+	walletBefore := e.gifts.Calls()["Balance"]
+	p := e.enter(id, fan.Token)
+	require.Equal(t, before, e.downstream(), "no room, history, catalog or rank read for 6 enters")
+	require.Equal(t, walletBefore+1, e.gifts.Calls()["Balance"], "the viewer's balance is the viewer's: fetched")
+	require.Contains(t, string(p.Wallet), `"balance":`)
+	require.Equal(t, float64(6), counter(t, e.reg, "zhibo_bff_hot_served_total", map[string]string{"module": "room"}))
+
+	// A comment posted meanwhile shows at the next refresh: the staleness bound.
+	_, err = e.a.Danmaku.Send(context.Background(), id, fan.UID, "second", 0, 0)
+	require.NoError(t, err)
+	require.NotContains(t, string(e.enter(id, "").Comments), "second")
+	e.svc.Warm()
+	require.Eventually(t, func() bool { return strings.Contains(string(e.enter(id, "").Comments), "second") }, 5*time.Second, 5*time.Millisecond)
+
+	own := e.enter(id, anchor.Token)
+	require.NotEmpty(t, own.Room.Live.StreamKey, "the owner's view is read for them")
+
+	tr.Update(map[int64]int64{id: 10})
+	before = e.downstream()
+	e.enter(id, "")
+	require.NotEqual(t, before, e.downstream(), "cooled off: read again at once, before the next refresh")
+}
+
+// A pinned room is served from memory whatever its audience, until the pin ends.
+func TestPinnedRoomIsServedFromMemoryUntilItsPinEnds(t *testing.T) {
+	e, tr := hotEnv(t, 0)
+	anchor := e.user("anchor")
+	id := e.room(anchor.UID, "pinned")
+	tr.PinRoom(id, time.Now().Add(1500*time.Millisecond), "final")
+	e.svc.Warm()
+	require.Eventually(t, func() bool { return e.hotRooms() == 1 }, 5*time.Second, 5*time.Millisecond)
+	before := e.downstream()
+	for range 3 {
+		e.enter(id, "")
+	}
+	require.Equal(t, before, e.downstream())
+	require.Eventually(t, func() bool {
+		b := e.downstream()
+		e.enter(id, "")
+		return b != e.downstream()
+	}, 5*time.Second, 50*time.Millisecond, "the pin ended: enters read the components again")
+}
