@@ -196,39 +196,7 @@ type Event struct {
 // ends; ready is closed once the current entries have been sent. A malformed entry is logged
 // and skipped.
 func (t *Table) Watch(ctx context.Context, fn func(Event)) (ready <-chan struct{}, err error) {
-	w, err := t.kv.WatchAll(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("hotpin: watch: %w", err)
-	}
-	r := make(chan struct{})
-	go func() {
-		defer func() { _ = w.Stop() }()
-		initial := true
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e == nil {
-					if initial {
-						initial = false
-						close(r)
-					}
-					continue
-				}
-				ev, err := decode(e)
-				if err != nil {
-					t.log.Warn("hotpin: skipping malformed entry", "key", e.Key(), "err", err)
-					continue
-				}
-				fn(ev)
-			}
-		}
-	}()
-	return r, nil
+	return queue.WatchKV(ctx, t.kv, "hotpin", t.log, decode, fn)
 }
 
 func decode(e jetstream.KeyValueEntry) (Event, error) {

@@ -351,3 +351,43 @@ func (q *Queue) shutdownServer() {
 		q.ns.WaitForShutdown()
 	}
 }
+
+// WatchKV sends every current entry of kv, decoded, and then every change to fn, on one
+// goroutine, until ctx ends; ready is closed once the current entries have been sent. An entry
+// decode refuses is logged (as name's) and skipped.
+func WatchKV[E any](ctx context.Context, kv jetstream.KeyValue, name string, log *slog.Logger,
+	decode func(jetstream.KeyValueEntry) (E, error), fn func(E)) (ready <-chan struct{}, err error) {
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: watch: %w", name, err)
+	}
+	r := make(chan struct{})
+	go func() {
+		defer func() { _ = w.Stop() }()
+		initial := true
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case e, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+				if e == nil { // the current entries are all sent
+					if initial {
+						initial = false
+						close(r)
+					}
+					continue
+				}
+				ev, err := decode(e)
+				if err != nil {
+					log.Warn(name+": skipping malformed entry", "key", e.Key(), "err", err)
+					continue
+				}
+				fn(ev)
+			}
+		}
+	}()
+	return r, nil
+}
