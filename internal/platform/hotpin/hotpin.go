@@ -5,11 +5,13 @@
 //   - room.<id>: a room pinned hot until a time, whatever its audience;
 //   - key.<encoded key>: a cache key pinned hot (see Caches for what a key names);
 //   - counts: the online counts of the CountsSize most watched live rooms, written by the one
-//     room process holding the list-order lease at every refresh, with a TTL so that counts
-//     nobody refreshes any more are forgotten.
+//     room process holding the list-order lease at every refresh, valid for a while so that
+//     counts nobody refreshes any more are forgotten.
 //
-// A pin is written with a TTL that ends at its until, so the bucket forgets it then (watchers
-// see a delete marker); readers also judge a pin by its until, since a marker may come late.
+// Every entry carries its end (a pin's until, the counts' valid-until): a watcher is told an
+// entry is gone when it ends, by its own clock, as when it is deleted. The bucket itself keeps
+// an entry MaxPin after its last write. (Per-key lifetimes in the server would need NATS 2.11;
+// this works with the JetStream servers of older releases too.)
 // Every process watches the bucket and feeds its own hotroom.Tracker and hot-key detectors, so
 // a pin made through the admin API of one process makes every process treat the room as hot.
 package hotpin
@@ -24,9 +26,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
@@ -80,21 +82,20 @@ type Pin struct {
 // Table reads and writes the bucket.
 type Table struct {
 	kv  jetstream.KeyValue
-	js  jetstream.JetStream
 	log *slog.Logger
 	now func() time.Time
 }
 
 // Open creates the bucket if needed; now is the clock pins are judged by (nil = time.Now).
 func Open(ctx context.Context, q *queue.Queue, log *slog.Logger, now func() time.Time) (*Table, error) {
-	kv, err := q.EnsureKV(ctx, queue.KVSpec{Name: Bucket, KeyTTL: true})
+	kv, err := q.EnsureKV(ctx, queue.KVSpec{Name: Bucket, TTL: MaxPin + time.Hour})
 	if err != nil {
 		return nil, fmt.Errorf("hotpin: %w", err)
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &Table{kv: kv, js: q.JS, log: log, now: now}, nil
+	return &Table{kv: kv, log: log, now: now}, nil
 }
 
 func roomKey(id int64) string { return "room." + strconv.FormatInt(id, 10) }
@@ -123,25 +124,21 @@ func (t *Table) UnpinRoom(ctx context.Context, room int64) error { return t.del(
 // UnpinKey removes key's pin.
 func (t *Table) UnpinKey(ctx context.Context, key string) error { return t.del(ctx, keyKey(key)) }
 
-// put writes a pin whose key expires at its until (whole seconds, rounded up).
+// put writes a pin; watchers are told it is gone at its until.
 func (t *Table) put(ctx context.Context, k string, p Pin) error {
 	ttl := p.Until.Sub(t.now())
 	if ttl <= 0 || ttl > MaxPin+time.Minute {
 		return fmt.Errorf("hotpin: until must be within %s from now", MaxPin)
 	}
-	ttl = (ttl + time.Second - 1).Truncate(time.Second)
 	b, err := json.Marshal(p)
 	if err != nil {
 		return err
 	}
-	return t.putTTL(ctx, k, b, ttl)
+	return t.write(ctx, k, b)
 }
 
-// putTTL writes value under key with its own TTL (a Put that takes one): the bucket removes
-// the key ttl after this write and watchers get a delete marker then.
-func (t *Table) putTTL(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	msg := &nats.Msg{Subject: "$KV." + t.kv.Bucket() + "." + key, Data: value}
-	if _, err := t.js.PublishMsg(ctx, msg, jetstream.WithMsgTTL(ttl)); err != nil {
+func (t *Table) write(ctx context.Context, key string, value []byte) error {
+	if _, err := t.kv.Put(ctx, key, value); err != nil {
 		return fmt.Errorf("hotpin: %s: %w", key, err)
 	}
 	return nil
@@ -154,9 +151,9 @@ func (t *Table) del(ctx context.Context, k string) error {
 	return nil
 }
 
-// PutCounts stores the online counts of the CountsSize most watched rooms of counts, for ttl:
-// if no newer counts are written by then (the writer stopped), the bucket forgets them and
-// every watcher is told the counts are gone.
+// PutCounts stores the online counts of the CountsSize most watched rooms of counts, valid for
+// ttl: if no newer counts are written by then (the writer stopped), every watcher is told the
+// counts are gone.
 func (t *Table) PutCounts(ctx context.Context, counts map[int64]int64, ttl time.Duration) error {
 	ids := make([]int64, 0, len(counts))
 	for id, n := range counts {
@@ -177,26 +174,90 @@ func (t *Table) PutCounts(ctx context.Context, counts map[int64]int64, ttl time.
 	for _, id := range ids[:min(len(ids), CountsSize)] {
 		top[strconv.FormatInt(id, 10)] = counts[id]
 	}
-	b, err := json.Marshal(top)
+	b, err := json.Marshal(countsValue{Until: t.now().Add(max(time.Second, ttl)), Rooms: top})
 	if err != nil {
 		return err
 	}
-	return t.putTTL(ctx, countsKey, b, max(time.Second, ttl.Truncate(time.Second)))
+	return t.write(ctx, countsKey, b)
+}
+
+// countsValue is the counts entry: the counts of the most watched rooms, by room id.
+type countsValue struct {
+	Until time.Time        `json:"until"`
+	Rooms map[string]int64 `json:"rooms"`
 }
 
 // Event is one change seen by Watch: a pin set (Pin), a pin gone (Gone, with Pin.Room or
-// Pin.Key naming what was unpinned), or new counts (Counts non-nil).
+// Pin.Key naming what was unpinned: deleted, or past its until), or new counts (Counts
+// non-nil; empty when the counts are gone).
 type Event struct {
 	Pin    Pin
 	Gone   bool
 	Counts map[int64]int64
+	until  time.Time // when the entry ends (zero: gone already)
+}
+
+// key is the bucket key an event is about.
+func (e Event) key() string {
+	switch {
+	case e.Counts != nil:
+		return countsKey
+	case e.Pin.Room != 0:
+		return roomKey(e.Pin.Room)
+	default:
+		return keyKey(e.Pin.Key)
+	}
+}
+
+// gone is the event that says e's entry ended.
+func (e Event) gone() Event {
+	if e.Counts != nil {
+		return Event{Counts: map[int64]int64{}}
+	}
+	return Event{Pin: Pin{Room: e.Pin.Room, Key: e.Pin.Key}, Gone: true}
 }
 
 // Watch sends every current entry and then every change to fn, on one goroutine, until ctx
 // ends; ready is closed once the current entries have been sent. A malformed entry is logged
 // and skipped.
 func (t *Table) Watch(ctx context.Context, fn func(Event)) (ready <-chan struct{}, err error) {
-	return queue.WatchKV(ctx, t.kv, "hotpin", t.log, decode, fn)
+	x := &expirer{ctx: ctx, fn: fn, now: t.now, gen: map[string]uint64{}}
+	return queue.WatchKV(ctx, t.kv, "hotpin", t.log, decode, x.deliver)
+}
+
+// expirer hands entries to a watcher and tells it when each ends; calls to fn are serialised.
+type expirer struct {
+	ctx context.Context
+	fn  func(Event)
+	now func() time.Time
+
+	mu  sync.Mutex
+	gen map[string]uint64 // per key: bumped by each event, so an older end is not told
+}
+
+func (x *expirer) deliver(ev Event) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	k := ev.key()
+	x.gen[k]++
+	g := x.gen[k]
+	left := ev.until.Sub(x.now())
+	if !ev.until.IsZero() && left <= 0 {
+		ev = ev.gone() // ended before it was seen
+	}
+	x.fn(ev)
+	if ev.until.IsZero() || left <= 0 {
+		return
+	}
+	time.AfterFunc(left, func() {
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		if x.gen[k] != g || x.ctx.Err() != nil {
+			return // replaced, deleted, or no longer watched
+		}
+		x.gen[k]++
+		x.fn(ev.gone())
+	})
 }
 
 func decode(e jetstream.KeyValueEntry) (Event, error) {
@@ -207,19 +268,19 @@ func decode(e jetstream.KeyValueEntry) (Event, error) {
 		if gone {
 			return Event{Counts: map[int64]int64{}}, nil
 		}
-		var raw map[string]int64
-		if err := json.Unmarshal(e.Value(), &raw); err != nil {
+		var v countsValue
+		if err := json.Unmarshal(e.Value(), &v); err != nil {
 			return Event{}, err
 		}
-		c := make(map[int64]int64, len(raw))
-		for s, n := range raw {
+		c := make(map[int64]int64, len(v.Rooms))
+		for s, n := range v.Rooms {
 			id, err := strconv.ParseInt(s, 10, 64)
 			if err != nil {
 				return Event{}, err
 			}
 			c[id] = n
 		}
-		return Event{Counts: c}, nil
+		return Event{Counts: c, until: v.Until}, nil
 	case strings.HasPrefix(k, "room."):
 		id, err := strconv.ParseInt(strings.TrimPrefix(k, "room."), 10, 64)
 		if err != nil {
@@ -243,5 +304,5 @@ func decode(e jetstream.KeyValueEntry) (Event, error) {
 	if err := json.Unmarshal(e.Value(), &p); err != nil {
 		return Event{}, err
 	}
-	return Event{Pin: p}, nil
+	return Event{Pin: p, until: p.Until}, nil
 }

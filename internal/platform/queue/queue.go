@@ -190,13 +190,7 @@ type KVSpec struct {
 	// TTL removes a key this long after its last write (0 = never). Expiry is silent: a
 	// watcher gets no delete marker, so readers judge freshness by each entry's time too.
 	TTL time.Duration
-	// KeyTTL lets writers give a key its own lifetime (jetstream.KeyTTL on Create); an expired
-	// key leaves a delete marker that watchers see, kept for the marker TTL below.
-	KeyTTL bool
 }
-
-// keyTTLMarker is how long the delete marker of a key whose own TTL ran out is kept.
-const keyTTLMarker = time.Minute
 
 // EnsureKV creates or updates a key-value bucket that keeps only the latest value of each key.
 func (q *Queue) EnsureKV(ctx context.Context, s KVSpec) (jetstream.KeyValue, error) {
@@ -216,9 +210,6 @@ func (q *Queue) EnsureKV(ctx context.Context, s KVSpec) (jetstream.KeyValue, err
 		MaxBytes: mb,
 		TTL:      s.TTL,
 		Replicas: q.replicas(),
-	}
-	if s.KeyTTL {
-		cfg.LimitMarkerTTL = keyTTLMarker
 	}
 	kv, err := q.JS.CreateOrUpdateKeyValue(ctx, cfg)
 	if err != nil {
