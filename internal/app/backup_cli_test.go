@@ -23,7 +23,7 @@ func TestBackupAndRestore(t *testing.T) {
 	data := filepath.Join(dir, "data")
 	cfg := config.Defaults()
 	cfg.DataDir = data
-	cfg.Gateway.HTTPAddr, cfg.Comet.TCPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Gateway.HTTPAddr, cfg.Comet.TCPAddr, cfg.Media.RTMPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Account.BcryptCost = 4
 	a, err := New(cfg, AllNames(), obs.Discard())
 	require.NoError(t, err)

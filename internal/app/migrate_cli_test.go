@@ -48,7 +48,7 @@ func TestMigrateCommand(t *testing.T) {
 
 	cfg := config.Defaults()
 	cfg.DataDir = dir
-	cfg.Gateway.HTTPAddr, cfg.Comet.TCPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Gateway.HTTPAddr, cfg.Comet.TCPAddr, cfg.Media.RTMPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	a, err := New(cfg, AllNames(), obs.Discard())
 	require.NoError(t, err)
 	require.NoError(t, a.Start(context.Background()))

@@ -23,6 +23,7 @@ func TestReadStormEnterPinned(t *testing.T) {
 	cfg.Gateway.HTTPAddr = "127.0.0.1:0"
 	cfg.Gateway.RatePerIP = 0
 	cfg.Comet.TCPAddr = "127.0.0.1:0"
+	cfg.Media.RTMPAddr = "127.0.0.1:0"
 	cfg.Account.BcryptCost = 4
 	cfg.Account.Limits.RegisterPerIPHour = 0
 	cfg.BFF.HotRefresh = time.Hour // the pinned page is loaded once, when pinned

@@ -50,6 +50,7 @@ func start(t *testing.T, moduleTimeout time.Duration) *env {
 	cfg.Gateway.HTTPAddr = "127.0.0.1:0"
 	cfg.Gateway.RatePerIP = 0
 	cfg.Comet.TCPAddr = "127.0.0.1:0"
+	cfg.Media.RTMPAddr = "127.0.0.1:0"
 	cfg.Account.BcryptCost = 4
 	cfg.Account.Limits.RegisterPerIPHour = 0
 	cfg.Gift.InitialBalance = 1000
