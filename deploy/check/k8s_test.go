@@ -24,10 +24,10 @@ import (
 )
 
 // components are the roles of a split zhibo; each must have exactly one workload.
-var components = []string{"account", "room", "gift", "danmaku", "logic", "comet", "job", "gateway"}
+var components = []string{"account", "room", "gift", "danmaku", "logic", "comet", "job", "bff", "media", "gateway"}
 
 // autoscaled are the components the base scales horizontally.
-var autoscaled = []string{"account", "room", "gift", "danmaku", "comet", "job"}
+var autoscaled = []string{"account", "room", "gift", "danmaku", "comet", "job", "bff"}
 
 // base is everything the kustomize base builds, decoded into the Kubernetes API types.
 type base struct {
