@@ -392,7 +392,7 @@ func (c foundComet) Close() error { return c.cc.Close() }
 func buildMedia(a *App) (lifecycle, error) {
 	var err error
 	if a.Media, err = media.New(a.cfg.Media, media.Deps{Logger: a.logger("media"), Registry: a.Reg,
-		Rooms: a.rooms, Conns: a.total}); err != nil {
+		Rooms: a.rooms, Conns: a.total, DataDir: a.cfg.DataDir}); err != nil {
 		return nil, err
 	}
 	if a.Room != nil {

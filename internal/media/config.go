@@ -60,6 +60,12 @@ type Config struct {
 	// HLSWindow is how many segments the live playlist lists; two more are kept in memory
 	// for clients that read the playlist just before it moved on.
 	HLSWindow int `yaml:"hls_window"`
+	// Record writes every publish session to an FLV file under RecordDir as it arrives,
+	// listed for and downloadable by the room's owner (off: nothing is written).
+	Record bool `yaml:"record"`
+	// RecordDir holds the recordings, one directory per room, one <start unix ms>.flv per
+	// publish session (empty = <data_dir>/recordings).
+	RecordDir string `yaml:"record_dir"`
 }
 
 // RegisterFlags binds the config to flags under prefix.
@@ -78,6 +84,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&c.ViewerQueue, prefix+"viewer_queue", 1024, "FLV tags that may wait for one slow viewer before it is dropped.")
 	fs.DurationVar(&c.HLSSegment, prefix+"hls_segment", time.Second, "target HLS segment duration (segments end on keyframes).")
 	fs.IntVar(&c.HLSWindow, prefix+"hls_window", 4, "segments listed in the live HLS playlist.")
+	fs.BoolVar(&c.Record, prefix+"record", false, "write every publish session to <record_dir>/<room>/<start unix ms>.flv, listed for and downloadable by the room's owner.")
+	fs.StringVar(&c.RecordDir, prefix+"record_dir", "", "directory of the recordings (empty = <data_dir>/recordings).")
 }
 
 // Validate checks the config.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"time"
 )
 
 // Engine is the media library as the component sees it: RTMP in, HTTP-FLV and HLS out, and
@@ -45,4 +46,7 @@ type Hooks struct {
 	// Published is told that the room's video started; Unpublished that it stopped.
 	Published   func(room int64)
 	Unpublished func(room int64)
+	// Record, when set, is asked at each accepted publish for a sink of its FLV bytes (nil:
+	// the session is not recorded); the sink is closed when the publish ends.
+	Record func(room int64, started time.Time) FLVSink
 }

@@ -16,6 +16,8 @@ var (
 	// ErrBadMediaPath refuses a playback path that is not /live/{room}.flv,
 	// /hls/{room}.m3u8 or /hls/{room}/{n}.ts.
 	ErrBadMediaPath = apierr.New(http.StatusNotFound, -60002, "no such media path")
+	// ErrNoRecording answers a download of a recording the room does not have.
+	ErrNoRecording = apierr.New(http.StatusNotFound, -60003, "no such recording")
 )
 
 // errNoKey refuses a publish without a stream name.

@@ -9,12 +9,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 	"github.com/zhibo-live/zhibo/internal/room/roomtest"
 )
@@ -49,7 +51,7 @@ func start(t testing.TB, edit func(*Config)) *env {
 	require.NoError(t, s.Start(context.Background()))
 	mux := http.NewServeMux()
 	s.Register(mux)
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(asUser(mux))
 	t.Cleanup(func() {
 		srv.Close()
 		require.NoError(t, s.Stop(context.Background()))
@@ -97,4 +99,38 @@ func body(t testing.TB, url string) string {
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// testUID is the header asUser reads: the uid the request acts as (absent = a guest), in
+// place of a session token and the gateway's httpx.Identify.
+const testUID = "X-Test-Uid"
+
+func asUser(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if v := r.Header.Get(testUID); v != "" {
+			uid, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				http.Error(w, "bad "+testUID, http.StatusBadRequest)
+				return
+			}
+			r = r.WithContext(httpx.WithUID(r.Context(), uid))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// getAs fetches url as uid (0 = a guest) and returns the status and body.
+func getAs(t testing.TB, url string, uid int64) (int, []byte, http.Header) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	require.NoError(t, err)
+	if uid != 0 {
+		req.Header.Set(testUID, strconv.FormatInt(uid, 10))
+	}
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Do(req)
+	require.NoError(t, err, url)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, b, resp.Header
 }

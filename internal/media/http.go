@@ -23,12 +23,14 @@ func OpenAPI() []byte { return openAPI }
 // bounds each write instead of the whole response.
 func StreamPrefixes() []string { return []string{"/live/"} }
 
-// Register mounts playback and the video status.
+// Register mounts playback, the video status and the recordings.
 func (s *Service) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /live/{file}", s.serveFLV)
 	mux.HandleFunc("GET /hls/{file}", s.servePlaylist)
 	mux.HandleFunc("GET /hls/{room}/{segment}", s.serveSegment)
 	mux.Handle("GET /api/media/rooms/{id}", httpx.Handle(s.log, s.status))
+	mux.Handle("GET /api/rooms/{id}/recordings", httpx.Handle(s.log, s.listRecordings))
+	mux.Handle("GET /api/rooms/{id}/recordings/{rec}", httpx.Handle(s.log, s.downloadRecording))
 }
 
 // roomID parses a room id as playback paths carry it: 1 to 18 digits, no sign, no leading

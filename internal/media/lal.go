@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/q191201771/lal/pkg/httpflv"
 	"github.com/q191201771/lal/pkg/rtmp"
 )
 
@@ -182,6 +183,12 @@ func (e *lalEngine) OnNewRtmpPubSession(s *rtmp.ServerSession) error {
 	e.streams[room] = st
 	e.m.streams.Inc()
 	e.mu.Unlock()
+	// Before the first tag (the observer), on this goroutine, which also ends the stream.
+	if e.hooks.Record != nil {
+		if st.rec = e.hooks.Record(room, st.started); st.rec != nil {
+			st.rec.Write(httpflv.FlvHeader)
+		}
+	}
 	s.SetPubSessionObserver(st)
 	_ = c.conn.SetWriteDeadline(time.Time{}) // acks to the encoder from now on; reads: lal's deadline
 	e.m.publishes.Inc()

@@ -40,6 +40,7 @@ type stream struct {
 	secBytes int64
 	overSecs int
 	ts       *remux.Rtmp2MpegtsRemuxer
+	rec      FLVSink // nil: not recorded
 
 	mu      sync.Mutex
 	ended   bool
@@ -91,6 +92,7 @@ func (st *stream) OnReadRtmpAvMsg(msg base.RtmpMsg) {
 		st.gop.SetMetadata(tag, tag)
 		st.broadcast(tag, false, true)
 		st.mu.Unlock()
+		st.record(tag)
 		return
 	case base.RtmpTypeIdAudio:
 		if n < 2 {
@@ -123,7 +125,15 @@ func (st *stream) OnReadRtmpAvMsg(msg base.RtmpMsg) {
 	st.gop.Feed(msg, tag)
 	st.broadcast(tag, msg.IsVideoKeyNalu(), msg.IsVideoKeySeqHeader() || msg.IsAacSeqHeader())
 	st.mu.Unlock()
+	st.record(tag)
 	st.ts.FeedRtmpMessage(msg) // → st.hls, on this goroutine
+}
+
+// record hands tag to the recording, if any (publisher goroutine).
+func (st *stream) record(tag []byte) {
+	if st.rec != nil {
+		st.rec.Write(tag)
+	}
 }
 
 func (st *stream) allowed(codec string) bool {
@@ -195,8 +205,11 @@ func (st *stream) cut(reason string) {
 	})
 }
 
-// end closes every viewer; the stream takes no new ones.
+// end closes every viewer and the recording; the stream takes no new ones.
 func (st *stream) end() {
+	if st.rec != nil {
+		st.rec.Close()
+	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.ended = true

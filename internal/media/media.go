@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +27,9 @@ type Deps struct {
 	Rooms room.Client
 	// Conns is the process-wide connection budget (nil = no total cap).
 	Conns *connlimit.Total
+	// DataDir is the process's data directory; recordings go under <DataDir>/recordings
+	// unless media.record_dir names another place.
+	DataDir string
 }
 
 // Service is the media component.
@@ -36,6 +40,7 @@ type Service struct {
 	m      *metrics
 	engine Engine
 	live   *liveStatus
+	rec    *recorder // nil: no recording directory known (nothing recorded, nothing listed)
 
 	mu   sync.Mutex
 	addr net.Addr
@@ -56,8 +61,21 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, m: newMetrics(deps.Registry), stop: make(chan struct{})}
 	s.live = newLiveStatus(deps.Rooms, cfg.OfflineGrace, s.log, s.m)
-	s.engine = newLalEngine(cfg, Hooks{Authorize: s.authorize, Published: s.live.published,
-		Unpublished: s.live.unpublished}, s.log, s.m)
+	hooks := Hooks{Authorize: s.authorize, Published: s.live.published, Unpublished: s.live.unpublished}
+	dir := cfg.RecordDir
+	if dir == "" && deps.DataDir != "" {
+		dir = filepath.Join(deps.DataDir, "recordings")
+	}
+	if dir != "" {
+		s.rec = newRecorder(dir, s.log, s.m)
+	}
+	if cfg.Record {
+		if s.rec == nil {
+			return nil, errors.New("media: media.record needs media.record_dir or a data directory")
+		}
+		hooks.Record = s.rec.start
+	}
+	s.engine = newLalEngine(cfg, hooks, s.log, s.m)
 	return s, nil
 }
 
@@ -104,6 +122,9 @@ func (s *Service) Stop(ctx context.Context) error {
 		close(s.stop)
 		s.wg.Wait()
 		s.stopErr = s.engine.Stop(ctx)
+		if s.rec != nil && s.stopErr == nil {
+			s.stopErr = s.rec.wait(ctx) // the streams ended: their recordings are closing
+		}
 		s.live.stop(ctx)
 	})
 	return s.stopErr

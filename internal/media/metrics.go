@@ -28,6 +28,10 @@ type metrics struct {
 	dropped   prometheus.Counter
 	rtmpErrs  prometheus.Counter
 	liveErrs  prometheus.Counter
+
+	recStarted prometheus.Counter
+	recFailed  prometheus.Counter
+	recBytes   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -52,7 +56,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "RTMP connections ended by a fault in the library while handling their bytes (recovered; other connections are unaffected)."}),
 		liveErrs: prometheus.NewCounter(prometheus.CounterOpts{Name: "zhibo_media_live_status_errors_total",
 			Help: "Live status changes room did not take after retries."}),
+		recStarted: prometheus.NewCounter(prometheus.CounterOpts{Name: "zhibo_media_recordings_started_total",
+			Help: "Publish sessions media.record began to record."}),
+		recFailed: prometheus.NewCounter(prometheus.CounterOpts{Name: "zhibo_media_recordings_failed_total",
+			Help: "Recordings stopped by a disk error or a disk too slow for the stream, or never started (the stream went on)."}),
+		recBytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "zhibo_media_recorded_bytes_total",
+			Help: "Bytes written to recordings."}),
 	}
-	reg.MustRegister(m.streams, m.publishes, m.refused, m.cut, m.viewers, m.ingest, m.out, m.dropped, m.rtmpErrs, m.liveErrs)
+	reg.MustRegister(m.streams, m.publishes, m.refused, m.cut, m.viewers, m.ingest, m.out, m.dropped, m.rtmpErrs, m.liveErrs,
+		m.recStarted, m.recFailed, m.recBytes)
 	return m
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -125,4 +126,18 @@ func Probe(t testing.TB, url string) []string {
 	codecs := strings.Fields(string(out))
 	slices.Sort(codecs)
 	return slices.Compact(codecs)
+}
+
+// Duration is the duration in seconds ffprobe reads from the container of the file at path.
+func Duration(t testing.TB, path string) float64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "ffprobe %s: %s", path, stderr.String())
+	d, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+	require.NoError(t, err, "ffprobe duration %q", out)
+	return d
 }

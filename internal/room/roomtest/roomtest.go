@@ -84,6 +84,13 @@ func (r *Rooms) Add(id int64) string {
 	return key
 }
 
+// SetOwner makes uid the owner of room id.
+func (r *Rooms) SetOwner(id, uid int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rooms[id].OwnerUID = uid
+}
+
 // Rotate gives room id a new stream key and returns it.
 func (r *Rooms) Rotate(id int64) string {
 	r.mu.Lock()
