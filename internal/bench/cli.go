@@ -19,6 +19,7 @@ var ErrLoss = errors.New("bench: messages or connections were lost")
 const usage = `Usage: zhibo bench fanout [flags]
        zhibo bench hot read [flags]     (see zhibo bench hot read -h)
        zhibo bench hot gifts [flags]    (see zhibo bench hot gifts -h)
+       zhibo bench media [flags]        (see zhibo bench media -h)
 
 Opens -conns viewer connections to -rooms live rooms of a zhibo running on this machine,
 sends -rate comments per second for -duration, and reports connections, delivered
@@ -33,9 +34,12 @@ func Main(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "hot" {
 		return hotMain(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "media" {
+		return mediaMain(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "fanout" {
 		fmt.Fprint(stderr, usage)
-		return errors.New(`bench needs a sub-command: fanout, hot read or hot gifts`)
+		return errors.New(`bench needs a sub-command: fanout, hot read, hot gifts or media`)
 	}
 	fs := flag.NewFlagSet("zhibo bench fanout", flag.ContinueOnError)
 	fs.SetOutput(stderr)
