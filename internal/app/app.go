@@ -29,6 +29,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/media"
 	"github.com/zhibo-live/zhibo/internal/platform/cache"
 	"github.com/zhibo-live/zhibo/internal/platform/connlimit"
+	"github.com/zhibo-live/zhibo/internal/platform/elastic"
 	"github.com/zhibo-live/zhibo/internal/platform/grpcx"
 	"github.com/zhibo-live/zhibo/internal/platform/lease"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
@@ -63,6 +64,8 @@ type App struct {
 	grpc   *grpcx.Server
 	conns  []*grpc.ClientConn // to remote peers
 	rpcm   *grpcx.Metrics     // gRPC server and client metrics of this process
+	// elasticm counts the calls to peers by pool (fixed or elastic).
+	elasticm *elastic.Metrics
 	// peerOptions are the options of connections to peers (peerOpts), built on first use.
 	peerOptions []grpcx.Option
 	total       *connlimit.Total // connection budget shared by the gateway's and the comet's listeners
@@ -117,7 +120,7 @@ func New(cfg config.Config, components []string, log *slog.Logger) (*App, error)
 	total := connlimit.NewTotal(cfg.Conns.Limit(nofile))
 	log.Info("connection cap", "max_total", total.Max(), "rlimit_nofile", nofile, "fd_reserve", cfg.Conns.FDReserve)
 	return &App{cfg: cfg, names: names, log: log, Reg: reg, total: total, reload: newReloader(cfg, reg),
-		rpcm: grpcx.NewMetrics(reg)}, nil
+		rpcm: grpcx.NewMetrics(reg), elasticm: elastic.NewMetrics(reg)}, nil
 }
 
 // Plan checks the config and whether the listed components can run on it in one process

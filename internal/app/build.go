@@ -23,6 +23,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/job"
 	"github.com/zhibo-live/zhibo/internal/logic"
 	"github.com/zhibo-live/zhibo/internal/media"
+	"github.com/zhibo-live/zhibo/internal/platform/elastic"
 	"github.com/zhibo-live/zhibo/internal/platform/grpcx"
 	"github.com/zhibo-live/zhibo/internal/presence"
 	"github.com/zhibo-live/zhibo/internal/room"
@@ -39,7 +40,7 @@ func init() {
 			openAPI: func() [][]byte { return [][]byte{account.OpenAPI()} },
 			remote:  func(p config.Peers) string { return p.Account },
 			dial: func(a *App) error {
-				cc, err := a.dial(a.cfg.Peers.Account)
+				cc, err := a.dialPeer("account", a.cfg.Peers.Account)
 				a.accounts = account.NewRemote(cc, a.cfg.Peers.CacheTTL)
 				return err
 			}},
@@ -47,7 +48,7 @@ func init() {
 			serve:  func(a *App, s *grpcx.Server) { logic.RegisterGRPC(s, a.Logic) },
 			remote: func(p config.Peers) string { return p.Logic },
 			dial: func(a *App) error {
-				cc, err := a.dial(a.cfg.Peers.Logic)
+				cc, err := a.dialPeer("logic", a.cfg.Peers.Logic)
 				a.remoteLogic = logic.NewRemote(cc)
 				return err
 			}},
@@ -59,7 +60,7 @@ func init() {
 			openAPI: func() [][]byte { return [][]byte{room.OpenAPI(), logic.OpenAPI()} },
 			remote:  func(p config.Peers) string { return p.Room },
 			dial: func(a *App) error {
-				cc, err := a.dial(a.cfg.Peers.Room)
+				cc, err := a.dialPeer("room", a.cfg.Peers.Room)
 				a.rooms = room.NewRemote(cc, a.cfg.Peers.CacheTTL)
 				return err
 			}},
@@ -70,7 +71,7 @@ func init() {
 			openAPI: func() [][]byte { return [][]byte{gift.OpenAPI()} },
 			remote:  func(p config.Peers) string { return p.Gift },
 			dial: func(a *App) error {
-				cc, err := a.dial(a.cfg.Peers.Gift)
+				cc, err := a.dialPeer("gift", a.cfg.Peers.Gift)
 				a.gifts = gift.NewRemote(cc)
 				return err
 			}},
@@ -81,7 +82,7 @@ func init() {
 			openAPI: func() [][]byte { return [][]byte{danmaku.OpenAPI()} },
 			remote:  func(p config.Peers) string { return p.Danmaku },
 			dial: func(a *App) error {
-				cc, err := a.dial(a.cfg.Peers.Danmaku)
+				cc, err := a.dialPeer("danmaku", a.cfg.Peers.Danmaku)
 				a.danmakus = danmaku.NewRemote(cc)
 				return err
 			}},
@@ -112,7 +113,7 @@ func init() {
 			openAPI: func() [][]byte { return [][]byte{media.OpenAPI()} },
 			remote:  func(p config.Peers) string { return p.Media },
 			dial: func(a *App) error {
-				cc, err := a.dial(a.cfg.Peers.Media)
+				cc, err := a.dialPeer("media", a.cfg.Peers.Media)
 				a.remoteMedia = media.NewRemote(cc)
 				return err
 			}},
@@ -140,6 +141,24 @@ func (a *App) dial(target string) (*grpc.ClientConn, error) {
 	}
 	a.conns = append(a.conns, cc)
 	return cc, nil
+}
+
+// dialPeer opens the connection to component name at target and, when peers.elastic names
+// an elastic target for it, one there too: the calls of requests marked for the elastic pool
+// go to that one (elastic.Conn, which counts every call by pool).
+func (a *App) dialPeer(name, target string) (grpc.ClientConnInterface, error) {
+	fixed, err := a.dial(target)
+	if err != nil {
+		return nil, err
+	}
+	var pool *grpc.ClientConn
+	if t := a.cfg.Peers.Elastic.Of(name); t != "" {
+		if pool, err = a.dial(t); err != nil {
+			return nil, fmt.Errorf("peers.elastic.%s: %w", name, err)
+		}
+		a.log.Info("elastic peer", "component", name, "target", t)
+	}
+	return elastic.NewConn(name, fixed, pool, a.elasticm), nil
 }
 
 // dialPeers makes a client for every component a local one uses that does not run here but

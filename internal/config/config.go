@@ -216,6 +216,28 @@ type Peers struct {
 	// require one (grpc_tls_client_ca_file).
 	TLSCertFile string `yaml:"tls_cert_file"`
 	TLSKeyFile  string `yaml:"tls_key_file"`
+	// Elastic names a second target per peer for the calls of requests marked for the
+	// elastic pool (package elastic: the gateway marks requests over a route's overflow
+	// threshold); empty = marked calls go to the peer above like every other.
+	Elastic ElasticPeers `yaml:"elastic"`
+}
+
+// ElasticPeers are the gRPC targets of the elastic pool of each peer: the calls a marked
+// request causes go there, so a burst the gateway sent to the elastic pool stays in it. Each
+// needs the peer's normal target (a component running in this process is called in process).
+type ElasticPeers struct {
+	Account string `yaml:"account"`
+	Room    string `yaml:"room"`
+	Gift    string `yaml:"gift"`
+	Danmaku string `yaml:"danmaku"`
+	Logic   string `yaml:"logic"`
+	Media   string `yaml:"media"`
+}
+
+// Of is the elastic target of component ("" = none, or not a peer with one).
+func (e ElasticPeers) Of(component string) string {
+	return map[string]string{"account": e.Account, "room": e.Room, "gift": e.Gift, "danmaku": e.Danmaku,
+		"logic": e.Logic, "media": e.Media}[component]
 }
 
 // RegisterFlags binds the peers to flags under prefix.
@@ -231,6 +253,14 @@ func (p *Peers) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.StringVar(&p.Logic, prefix+"logic", "", "gRPC target of a remote logic, host:port or dns:///name:port (empty = logic runs here).")
 	fs.StringVar(&p.Media, prefix+"media", "", "gRPC target of a remote media, host:port or dns:///name:port (empty = media runs here, or none: room stats carry no video_viewers).")
 	flagx.Strings(fs, prefix+"comets", "gRPC targets of the remote comets a job delivers to, comma-separated (empty = the comet runs here).", &p.Comets)
+	for _, e := range []struct {
+		name string
+		v    *string
+	}{{"account", &p.Elastic.Account}, {"room", &p.Elastic.Room}, {"gift", &p.Elastic.Gift},
+		{"danmaku", &p.Elastic.Danmaku}, {"logic", &p.Elastic.Logic}, {"media", &p.Elastic.Media}} {
+		fs.StringVar(e.v, prefix+"elastic."+e.name, "", "gRPC target of the elastic pool of the remote "+e.name+
+			", called instead of peers."+e.name+" for requests marked for the elastic pool (X-Zhibo-Pool from a trusted proxy); empty = marked calls go to peers."+e.name+".")
+	}
 }
 
 // Validate checks the peers.
@@ -241,9 +271,17 @@ func (p *Peers) Validate() error {
 	if p.TLSCertFile != "" && p.TLSCAFile == "" {
 		return errors.New("peers.tls_cert_file needs peers.tls_ca_file (a client certificate is only sent over TLS)")
 	}
-	for _, c := range append([]string{p.Account, p.Room, p.Gift, p.Danmaku, p.Logic, p.Media}, p.Comets...) {
+	e := p.Elastic
+	for _, c := range append([]string{p.Account, p.Room, p.Gift, p.Danmaku, p.Logic, p.Media,
+		e.Account, e.Room, e.Gift, e.Danmaku, e.Logic, e.Media}, p.Comets...) {
 		if strings.ContainsAny(c, " \t") {
 			return fmt.Errorf("peers: bad target %q", c)
+		}
+	}
+	for _, c := range []struct{ name, fixed, elastic string }{{"account", p.Account, e.Account}, {"room", p.Room, e.Room},
+		{"gift", p.Gift, e.Gift}, {"danmaku", p.Danmaku, e.Danmaku}, {"logic", p.Logic, e.Logic}, {"media", p.Media, e.Media}} {
+		if c.elastic != "" && c.fixed == "" {
+			return fmt.Errorf("peers.elastic.%s needs peers.%s (a %s running in this process is called in process)", c.name, c.name, c.name)
 		}
 	}
 	return nil

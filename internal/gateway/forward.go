@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
+	"github.com/zhibo-live/zhibo/internal/platform/elastic"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 )
@@ -61,7 +62,7 @@ func forward(mux *http.ServeMux, u Upstream, log *slog.Logger, failures *prometh
 }
 
 // NewProxy sends requests on to the component process at target, with the client's address,
-// host and trace; a failed upstream answers 503 in the usual envelope (onFail counts it).
+// host, trace and elastic-pool mark; a failed upstream answers 503 in the usual envelope (onFail counts it).
 func NewProxy(name string, target *url.URL, log *slog.Logger, onFail func()) http.Handler {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -73,6 +74,9 @@ func NewProxy(name string, target *url.URL, log *slog.Logger, onFail func()) htt
 			pr.Out.Host = pr.In.Host // the component builds links (danmu-info hosts) from it
 			// The component's spans join the caller's trace.
 			obs.Inject(pr.In.Context(), propagation.HeaderCarrier(pr.Out.Header))
+			// The elastic mark as this gateway decided it (elastic.Middleware), never as the
+			// client wrote it.
+			elastic.SetHeader(pr.In.Context(), pr.Out.Header)
 		},
 		Transport: upstreamTransport,
 		ErrorLog:  slog.NewLogLogger(log.Handler(), slog.LevelWarn),

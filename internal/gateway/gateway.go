@@ -21,6 +21,7 @@ import (
 
 	"github.com/zhibo-live/zhibo/internal/platform/cache"
 	"github.com/zhibo-live/zhibo/internal/platform/connlimit"
+	"github.com/zhibo-live/zhibo/internal/platform/elastic"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 	"github.com/zhibo-live/zhibo/internal/platform/ratelimit"
 	"github.com/zhibo-live/zhibo/internal/platform/tlsx"
@@ -166,6 +167,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	h = withCORS(cfg, h)
 	h = securityHeaders(cfg, h)
+	h = elastic.Middleware(h) // the pool mark, from trusted proxies only: inside TrustProxies
 	h = httpx.TrustProxies(proxies, h)
 	h = withTimeout(cfg, h)
 	h = withStreams(deps.Streams, cfg.WriteTimeout, h)

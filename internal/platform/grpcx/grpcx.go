@@ -1,6 +1,7 @@
 // Package grpcx is the gRPC plumbing between components of a cluster: a server with panic
-// recovery, logging and error mapping, and client connections to peers named in config
-// (host:port, or dns:///name:port to follow DNS).
+// recovery, logging, error mapping and the elastic-pool mark (package elastic), and client
+// connections to peers named in config (host:port, or dns:///name:port to follow DNS) that
+// carry the mark on.
 package grpcx
 
 import (
@@ -27,6 +28,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
+	"github.com/zhibo-live/zhibo/internal/platform/elastic"
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 )
 
@@ -47,7 +49,8 @@ type Server struct {
 func NewServer(addr string, log *slog.Logger, opts ...Option) *Server {
 	o := apply(opts)
 	s := &Server{log: log, addr: addr, metrics: o.metrics}
-	unary := []grpc.UnaryServerInterceptor{s.recover, toStatus}
+	// The elastic mark first, so the handler and every interceptor see a marked context.
+	unary := []grpc.UnaryServerInterceptor{elastic.UnaryServerInterceptor(), s.recover, toStatus}
 	if o.metrics != nil {
 		unary = append([]grpc.UnaryServerInterceptor{o.metrics.server.UnaryServerInterceptor()}, unary...)
 	}
@@ -61,6 +64,7 @@ func NewServer(addr string, log *slog.Logger, opts ...Option) *Server {
 		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(obs.TracerProvider()),
 			otelgrpc.WithPropagators(obs.Propagator))),
 		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(elastic.StreamServerInterceptor()),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 	)...)
@@ -215,7 +219,10 @@ func Dial(target string, opts ...Option) (*grpc.ClientConn, error) {
 	if o.tls != nil {
 		creds = credentials.NewTLS(o.tls)
 	}
-	dialOpts := []grpc.DialOption{grpc.WithTransportCredentials(creds)}
+	dialOpts := []grpc.DialOption{grpc.WithTransportCredentials(creds),
+		// A call made for a request marked for the elastic pool carries the mark on.
+		grpc.WithChainUnaryInterceptor(elastic.UnaryClientInterceptor()),
+		grpc.WithChainStreamInterceptor(elastic.StreamClientInterceptor())}
 	if o.metrics != nil {
 		dialOpts = append(dialOpts, grpc.WithChainUnaryInterceptor(o.metrics.client.UnaryClientInterceptor()))
 	}

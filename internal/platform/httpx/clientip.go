@@ -85,22 +85,44 @@ func (p *Proxies) Client(r *http.Request) string {
 	return client.String()
 }
 
+// Trusts reports whether r's direct peer is one of the trusted proxies.
+func (p *Proxies) Trusts(r *http.Request) bool {
+	peer := peerAddr(r.RemoteAddr)
+	return p != nil && peer.IsValid() && p.trusts(peer)
+}
+
 type clientKey struct{}
 
-// TrustProxies records each request's client address (Proxies.Client) for ClientIP.
+// client is what TrustProxies found about a request's sender.
+type client struct {
+	ip      string
+	trusted bool // the direct peer is a trusted proxy
+}
+
+// TrustProxies records each request's client address (Proxies.Client) for ClientIP, and
+// whether its direct peer is a trusted proxy for FromTrustedProxy.
 func TrustProxies(p *Proxies, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, p.Client(r))))
+		c := client{ip: p.Client(r), trusted: p.Trusts(r)}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, c)))
 	})
 }
 
 // ClientIP is the address of the client that sent r: as TrustProxies found it, else (a handler
 // served without it) the direct peer's.
 func ClientIP(r *http.Request) string {
-	if ip, ok := r.Context().Value(clientKey{}).(string); ok {
-		return ip
+	if c, ok := r.Context().Value(clientKey{}).(client); ok {
+		return c.ip
 	}
 	return hostOf(r.RemoteAddr)
+}
+
+// FromTrustedProxy reports whether r's direct peer is a trusted proxy (gateway.trusted_proxies),
+// as TrustProxies found it: only such a peer may set headers that speak for the request
+// (X-Forwarded-For, the elastic pool mark). A handler served without TrustProxies trusts no one.
+func FromTrustedProxy(r *http.Request) bool {
+	c, ok := r.Context().Value(clientKey{}).(client)
+	return ok && c.trusted
 }
 
 func peerAddr(remote string) netip.Addr {

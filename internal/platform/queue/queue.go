@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/zhibo-live/zhibo/internal/platform/elastic"
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 )
 
@@ -220,7 +221,8 @@ func (q *Queue) EnsureKV(ctx context.Context, s KVSpec) (jetstream.KeyValue, err
 
 // Publish stores data on subject and waits for the acknowledgement. A non-empty msgID makes
 // retries within the stream's duplicate window store the message once. The message carries
-// the trace context of ctx in its headers (Carrier), so its consumer continues the trace.
+// the trace context of ctx in its headers (Carrier), so its consumer continues the trace, and
+// the elastic-pool mark of a marked ctx (MsgContext restores both).
 func (q *Queue) Publish(ctx context.Context, subject string, data []byte, msgID string) error {
 	var opts []jetstream.PublishOpt
 	if msgID != "" {
@@ -236,6 +238,12 @@ func (q *Queue) Publish(ctx context.Context, subject string, data []byte, msgID 
 		}
 		msg.Header = nats.Header{}
 		obs.Inject(ctx, Carrier(msg.Header))
+	}
+	if elastic.Marked(ctx) { // work a marked request enqueues stays in the elastic pool
+		if msg.Header == nil {
+			msg.Header = nats.Header{}
+		}
+		elastic.Inject(ctx, Carrier(msg.Header))
 	}
 	if _, err := q.JS.PublishMsg(ctx, msg, opts...); err != nil {
 		return fmt.Errorf("publish %s: %w", subject, err)
@@ -267,13 +275,13 @@ func (c Carrier) Keys() []string {
 	return out
 }
 
-// MsgContext returns ctx with the trace context m carries, if any.
+// MsgContext returns ctx with the trace context and the elastic-pool mark m carries, if any.
 func MsgContext(ctx context.Context, m Msg) context.Context {
 	h := m.Headers()
 	if len(h) == 0 {
 		return ctx
 	}
-	return obs.Extract(ctx, Carrier(h))
+	return elastic.Extract(obs.Extract(ctx, Carrier(h)), Carrier(h))
 }
 
 // PublishAsync stores data without waiting; the returned future reports the outcome.
