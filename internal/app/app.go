@@ -172,8 +172,9 @@ func (a *App) start(ctx context.Context) error {
 	if err := a.openStores(ctx); err != nil {
 		return err
 	}
-	// A BFF alone needs no queue, but with one it sees the cluster's hot rooms (hot.go).
-	if a.needs(func(c Component) bool { return c.Queue }) || (a.has("bff") && a.cfg.Queue.URL != "") {
+	// A BFF alone needs no queue, but with one it sees the cluster's hot rooms (hot.go); a
+	// gateway alone, the operator's route table all gateways share.
+	if a.needs(func(c Component) bool { return c.Queue }) || ((a.has("bff") || a.has("gateway")) && a.cfg.Queue.URL != "") {
 		q, err := queue.Open(ctx, a.cfg.Queue, a.cfg.DataDir, a.logger("queue"))
 		if err != nil {
 			return err

@@ -19,6 +19,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/config"
 	"github.com/zhibo-live/zhibo/internal/danmaku"
 	"github.com/zhibo-live/zhibo/internal/gateway"
+	"github.com/zhibo-live/zhibo/internal/gateway/table"
 	"github.com/zhibo-live/zhibo/internal/gift"
 	"github.com/zhibo-live/zhibo/internal/job"
 	"github.com/zhibo-live/zhibo/internal/logic"
@@ -118,7 +119,7 @@ func init() {
 				return err
 			}},
 		{Name: "gateway", About: "HTTP entry of every process: API of local components (and forwarding to remote ones), web UI, /sub, metrics, health",
-			Uses: []string{"account"}, Optional: []string{"account"}, build: buildGateway},
+			Uses: []string{"account"}, Optional: []string{"account"}, Key: true, build: buildGateway},
 	}
 }
 
@@ -431,6 +432,18 @@ func buildGateway(a *App) (lifecycle, error) {
 	}
 	if a.redis != nil {
 		deps.Shared = a.redis
+	}
+	deps.IsAdmin = a.isAdmin
+	if a.signer != nil {
+		deps.Identities = a.signer
+	}
+	if a.q != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		var err error
+		if deps.Tables, err = table.OpenShared(ctx, a.q, a.logger("gateway")); err != nil {
+			return nil, err
+		}
 	}
 	for _, n := range a.names {
 		c, _ := component(n)

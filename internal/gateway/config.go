@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zhibo-live/zhibo/internal/gateway/pool"
+	"github.com/zhibo-live/zhibo/internal/gateway/table"
 	"github.com/zhibo-live/zhibo/internal/platform/flagx"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 )
@@ -29,6 +31,8 @@ type Config struct {
 	WriteTimeout time.Duration `yaml:"write_timeout"`
 	// IdleTimeout closes a keep-alive connection that sends no new request for this long.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxHeaderBytes bounds a request's line and headers; a larger one is answered 431.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
 	// MaxConnsPerIP caps the connections one client IP holds on the HTTP port, WebSockets at
 	// /sub included (0 = no cap). Behind a proxy or load balancer every connection comes from
 	// the proxy's address: set 0 there and cap at the proxy. The process-wide cap is conns.max_total.
@@ -86,7 +90,18 @@ type Config struct {
 	// Velocity bounds how often one caller may use sensitive routes (gift sending,
 	// registration, login): 429 with reason velocity (empty = none).
 	Velocity []VelocityRule `yaml:"velocity"`
+	// Groups are the upstream groups routes send requests to: addresses, balancing, health
+	// checks, retries and outlier ejection (docs/gateway.md; empty = none).
+	Groups []pool.Config `yaml:"groups"`
+	// Routes is the route table, tried in order before the gateway's own routes: match,
+	// rewrite, auth, cache, upstream, overflow, timeout, breaker and degradation per route
+	// (docs/gateway.md; empty = only the gateway's own routes). An operator's table set through
+	// the admin API (PUT /api/admin/gateway/routes) is served instead while it exists.
+	Routes []table.Route `yaml:"routes"`
 }
+
+// Table is the route table of the config.
+func (c *Config) Table() table.Table { return table.Table{Groups: c.Groups, Routes: c.Routes} }
 
 // DefaultMaxConnsPerIP is generous: one browser holds a /sub WebSocket and a few API
 // connections, and viewers behind one carrier NAT share an address; one address still cannot
@@ -106,6 +121,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.DurationVar(&c.ReadTimeout, prefix+"read_timeout", 15*time.Second, "time a client has to send a whole request, headers and body.")
 	fs.DurationVar(&c.WriteTimeout, prefix+"write_timeout", 30*time.Second, "time to serve one request after its headers, response included (>= request_timeout; not /sub WebSockets).")
 	fs.DurationVar(&c.IdleTimeout, prefix+"idle_timeout", 60*time.Second, "an idle keep-alive connection is closed after this long.")
+	fs.IntVar(&c.MaxHeaderBytes, prefix+"max_header_bytes", 64<<10, "largest request line and headers accepted, in bytes (431 above it).")
 	fs.IntVar(&c.MaxConnsPerIP, prefix+"max_conns_per_ip", DefaultMaxConnsPerIP, "connections one client IP may hold on http_addr, /sub WebSockets included (0 = no cap; set 0 behind a proxy).")
 	fs.StringVar(&c.MetricsAddr, prefix+"metrics_addr", "", "separate, internal listen address of /metrics and /debug/pprof/ (empty = /metrics on http_addr, no pprof).")
 	fs.Func(prefix+"upstreams", "components in other processes whose routes this gateway forwards, comma-separated component=http://host:port (empty = none).", func(v string) error {
@@ -133,6 +149,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	c.Deny.RegisterFlags(fs, prefix+"deny.")
 	fs.Var(jsonListFlag[VelocityRule]{&c.Velocity}, prefix+"velocity",
 		`per-caller velocity on sensitive routes as a JSON list of {"name","match":"POST /api/auth/login","count","window":"1m"} (empty = none; a list in YAML).`)
+	fs.Var(jsonListFlag[pool.Config]{&c.Groups}, prefix+"groups",
+		`upstream groups of the route table as a JSON list of {"name","addrs":["http://host:port"],"balance","health","retries","retry_budget","eject"} (empty = none; a list in YAML; docs/gateway.md).`)
+	fs.Var(jsonListFlag[table.Route]{&c.Routes}, prefix+"routes",
+		`the route table as a JSON list of {"name","match":"GET /path/","upstream":"group"|"local",...}, tried in order before the built-in routes (empty = none; a list in YAML; docs/gateway.md).`)
 	fs.DurationVar(&c.SharedLimitTimeout, prefix+"shared_limit_timeout", 50*time.Millisecond, "time limit of the Redis call of a shared limit rule; past it the rule counts in each gateway alone for a second.")
 }
 
@@ -140,7 +160,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 // gateway; any other needs a restart.
 func LiveKeys() []string {
 	return []string{"rate_per_ip", "burst_per_ip", "limits", "adaptive", "adaptive_cpu_threshold",
-		"deny.uids", "deny.ips", "deny.devices", "deny.device_header", "velocity"}
+		"deny.uids", "deny.ips", "deny.devices", "deny.device_header", "velocity", "groups", "routes"}
 }
 
 // Validate checks the config.
@@ -179,6 +199,9 @@ func (c *Config) Validate() error {
 	if c.WriteTimeout < c.RequestTimeout {
 		return errors.New("gateway.write_timeout must be at least request_timeout")
 	}
+	if c.MaxHeaderBytes < 0 {
+		return errors.New("gateway.max_header_bytes must not be negative")
+	}
 	if c.MaxConnsPerIP < 0 {
 		return errors.New("gateway.max_conns_per_ip must not be negative")
 	}
@@ -197,7 +220,10 @@ func (c *Config) Validate() error {
 	if _, err := asLimits(c.Velocity); err != nil {
 		return err
 	}
-	return validateRules(c.Limits)
+	if err := validateRules(c.Limits); err != nil {
+		return err
+	}
+	return c.Table().Validate()
 }
 
 // SharedLimits reports whether any rule of limits is shared through Redis.

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -24,8 +23,5 @@ var errBadScriptReply = errors.New("shared limit: unexpected reply from Redis")
 
 // writeEnvelope writes env with the headers every API answer has.
 func writeEnvelope(w http.ResponseWriter, status int, env httpx.Envelope) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(env)
+	_ = httpx.WriteEnvelope(w, status, env)
 }

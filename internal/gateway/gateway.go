@@ -14,11 +14,13 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/rueidis"
 
+	"github.com/zhibo-live/zhibo/internal/gateway/table"
 	"github.com/zhibo-live/zhibo/internal/platform/cache"
 	"github.com/zhibo-live/zhibo/internal/platform/connlimit"
 	"github.com/zhibo-live/zhibo/internal/platform/elastic"
@@ -54,6 +56,20 @@ type Deps struct {
 	// Conns is the process-wide connection budget shared with the other listeners of the
 	// process (nil = no total cap).
 	Conns *connlimit.Total
+	// Identities signs the caller of a route-table request for its upstream and verifies the
+	// identities a gateway in front of this one signed (nil = none are signed or accepted).
+	Identities Identities
+	// IsAdmin decides who may call the operator routes and routes with auth admin.
+	IsAdmin func(uid int64) bool
+	// Tables, when set, shares the operator's route table (the admin API's) with every
+	// gateway of the cluster; nil = it applies to this process alone, until a restart.
+	Tables *table.Shared
+}
+
+// Identities signs and verifies the identities the gateway passes downstream.
+type Identities interface {
+	httpx.Identities
+	SignIdentity(uid int64, now time.Time) string
 }
 
 // Service is the gateway.
@@ -67,6 +83,7 @@ type Service struct {
 	limits  *routeLimits             // gateway.limits, changed by Reload
 	shed    *shedder                 // gateway.adaptive, changed by Reload
 	risk    *risk                    // gateway.deny and gateway.velocity, changed by Reload
+	routes  *routes                  // gateway.routes and gateway.groups, or the operator's table
 	certs   *tlsx.Certs              // nil: plain HTTP
 
 	mu   sync.Mutex
@@ -88,7 +105,17 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	rdeps := table.Deps{Logger: deps.Logger, Registry: deps.Registry, Timeout: cfg.RequestTimeout, IsAdmin: deps.IsAdmin}
+	if deps.Identities != nil {
+		rdeps.Identity = func(uid int64) string { return deps.Identities.SignIdentity(uid, time.Now()) }
+	}
+	router, err := table.New(cfg.Table(), rdeps)
+	if err != nil {
+		return nil, err
+	}
+	rts := &routes{router: router, cfg: cfg.Table(), shared: deps.Tables, isAdmin: deps.IsAdmin, log: deps.Logger}
 	mux := http.NewServeMux()
+	rts.register(mux)
 	for _, r := range deps.Routes {
 		r.Register(mux)
 	}
@@ -149,11 +176,15 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	var h http.Handler = mux
-	h = limitRoutes(limits, h) // after Identify: a user rule needs the uid
-	h = guard(rk, h)           // deny lists, then velocity; after Identify too
-	if deps.Verifier != nil {
-		h = httpx.Identify(deps.Verifier, h)
+	var h http.Handler = router.Handler(mux) // the table first, then the built-in routes
+	h = limitRoutes(limits, h)               // after Identify: a user rule needs the uid
+	h = guard(rk, h)                         // deny lists, then velocity; after Identify too
+	if deps.Verifier != nil || deps.Identities != nil {
+		var ids httpx.Identities
+		if deps.Identities != nil {
+			ids = deps.Identities
+		}
+		h = httpx.Identify(deps.Verifier, ids, h)
 	}
 	ipLimit := ratelimit.NewKeyed[string](cfg.RatePerIP, cfg.BurstPerIP)
 	h = limitPerIP(ipLimit, m.limited, h)
@@ -171,7 +202,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	h = httpx.TrustProxies(proxies, h)
 	h = withTimeout(cfg, h)
 	h = withStreams(deps.Streams, cfg.WriteTimeout, h)
-	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, handler: h, ipLimit: ipLimit, limits: limits, shed: shedding, risk: rk}
+	h = closeAfterChunked(h)
+	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, handler: h, ipLimit: ipLimit, limits: limits, shed: shedding, risk: rk, routes: rts}
 	if cfg.TLSCertFile != "" {
 		if s.certs, err = tlsx.Load(cfg.TLSCertFile, cfg.TLSKeyFile, deps.Logger); err != nil {
 			return nil, fmt.Errorf("gateway: %w", err)
@@ -200,7 +232,7 @@ func withTimeout(cfg Config, next http.Handler) http.Handler {
 }
 
 // Start listens and serves in the background.
-func (s *Service) Start(context.Context) error {
+func (s *Service) Start(ctx context.Context) error {
 	lim, err := connlimit.New(connlimit.Options{Listener: "gateway", PerIP: s.cfg.MaxConnsPerIP,
 		Total: s.deps.Conns, Logger: s.log, Registry: s.deps.Registry})
 	if err != nil {
@@ -214,8 +246,13 @@ func (s *Service) Start(context.Context) error {
 			return err
 		}
 	}
+	if err := s.routes.start(ctx); err != nil {
+		s.stopDebug(context.Background())
+		return fmt.Errorf("gateway: route table: %w", err)
+	}
 	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
 	if err != nil {
+		s.routes.stop()
 		s.stopDebug(context.Background())
 		return fmt.Errorf("gateway: listen %s: %w", s.cfg.HTTPAddr, err)
 	}
@@ -232,6 +269,7 @@ func (s *Service) Start(context.Context) error {
 		ReadTimeout:       s.cfg.ReadTimeout,
 		WriteTimeout:      s.cfg.WriteTimeout,
 		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes, // 0 = net/http's 1 MiB
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	s.mu.Lock()
@@ -260,6 +298,7 @@ func (s *Service) Stop(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
 	defer cancel()
 	defer s.stopDebug(ctx)
+	defer s.routes.stop() // after the drain: requests in flight keep their groups
 	if s.srv == nil {
 		return nil
 	}

@@ -30,7 +30,7 @@ func limitPerIP(l *ratelimit.Keyed[string], limited *prometheus.CounterVec, next
 
 // Reload applies the settings of cfg that LiveKeys names to the running gateway, for the next
 // request: the per-IP rate and burst, the per-route limits, the deny lists, the velocity
-// rules and adaptive shedding (a change of
+// rules, the route table and its groups (unless an operator's table is in force) and adaptive shedding (a change of
 // either adaptive setting starts its statistics afresh). The other settings are those it
 // started with.
 func (s *Service) Reload(cfg Config) error {
@@ -41,6 +41,9 @@ func (s *Service) Reload(cfg Config) error {
 		return err
 	}
 	if err := s.risk.reload(cfg); err != nil {
+		return err
+	}
+	if err := s.routes.configChanged(cfg.Table()); err != nil {
 		return err
 	}
 	s.ipLimit.SetLimit(cfg.RatePerIP, cfg.BurstPerIP, time.Now())

@@ -11,6 +11,8 @@ import (
 
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 	"github.com/zhibo-live/zhibo/internal/platform/ratelimit"
+
+	"github.com/zhibo-live/zhibo/internal/gateway/table"
 )
 
 // Reasons given in the data of a refusal's envelope ({"reason": …, "rule": …}).
@@ -40,7 +42,7 @@ type routeLimits struct {
 // liveRule is a rule with its matcher and its local buckets.
 type liveRule struct {
 	LimitRule
-	m     matcher
+	m     table.Pattern
 	local *ratelimit.Keyed[string]
 }
 
@@ -69,7 +71,7 @@ func (l *routeLimits) reload(rules []LimitRule) error {
 	now := time.Now()
 	set := make([]*liveRule, 0, len(rules))
 	for _, r := range rules {
-		m, _ := newMatcher(r.Match) // validated above
+		m, _ := table.NewPattern(r.Match) // validated above
 		lr := &liveRule{LimitRule: r, m: m}
 		if o := old[r.Name]; o != nil && o.Match == r.Match && o.Scope == r.Scope && o.Shared == r.Shared {
 			lr.local = o.local
@@ -101,7 +103,7 @@ type refusal struct {
 // check takes one token of every rule r matches, in order, and returns the first refusal.
 func (l *routeLimits) check(r *http.Request) *refusal {
 	for _, rule := range *l.set.Load() {
-		if !rule.m.match(r) {
+		if !rule.m.Match(r) {
 			continue
 		}
 		key, reason := limitKey(rule.Scope, r)

@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"regexp"
+
+	"github.com/zhibo-live/zhibo/internal/gateway/table"
 )
 
 // Scopes of a limit rule: whose requests share one bucket.
@@ -52,7 +53,7 @@ func validateRules(rules []LimitRule) error {
 			errs = append(errs, fmt.Errorf("gateway.limits[%d]: name %q used twice", i, r.Name))
 		}
 		seen[r.Name] = true
-		if _, err := newMatcher(r.Match); err != nil {
+		if _, err := table.NewPattern(r.Match); err != nil {
 			errs = append(errs, fmt.Errorf("gateway.limits %q: match: %w", r.Name, err))
 		}
 		switch r.Scope {
@@ -65,35 +66,6 @@ func validateRules(rules []LimitRule) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// matcher tells whether a request matches one ServeMux pattern, with the same rules the
-// router uses (methods, hosts, wildcards, subtrees).
-type matcher struct{ mux *http.ServeMux }
-
-// matched marks the one handler of a matcher's mux.
-type matched struct{}
-
-func (matched) ServeHTTP(http.ResponseWriter, *http.Request) {}
-
-func newMatcher(pattern string) (m matcher, err error) {
-	if pattern == "" {
-		return m, errors.New("empty pattern")
-	}
-	defer func() { // ServeMux refuses a bad pattern by panicking
-		if p := recover(); p != nil {
-			err = fmt.Errorf("%v", p)
-		}
-	}()
-	m.mux = http.NewServeMux()
-	m.mux.Handle(pattern, matched{})
-	return m, nil
-}
-
-func (m matcher) match(r *http.Request) bool {
-	h, _ := m.mux.Handler(r)
-	_, ok := h.(matched)
-	return ok
 }
 
 // jsonListFlag sets a list of structs from a JSON list given on the command line or in the

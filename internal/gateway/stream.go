@@ -49,3 +49,16 @@ func (s *streamWriter) Flush() { _ = s.rc.Flush() }
 
 // Unwrap lets http.ResponseController reach the real writer.
 func (s *streamWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// closeAfterChunked closes the connection after answering a request whose body came chunked.
+// A request with both Content-Length and Transfer-Encoding is read by its chunks (RFC 9112
+// 6.3), but a proxy in front may have framed it by its length; whatever such a proxy took for
+// the next request is then dropped with the connection instead of being served as one.
+func closeAfterChunked(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.TransferEncoding) > 0 {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, r)
+	})
+}

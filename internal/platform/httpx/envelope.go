@@ -44,6 +44,11 @@ func WriteError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err er
 	_ = write(w, e.Status, Envelope{Code: e.Code, Message: e.Message, Data: nil})
 }
 
+// WriteEnvelope writes env with the status and the headers every API answer has.
+func WriteEnvelope(w http.ResponseWriter, status int, env Envelope) error {
+	return write(w, status, env)
+}
+
 func write(w http.ResponseWriter, status int, env Envelope) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

@@ -53,7 +53,7 @@ func newServer(t *testing.T) (*httptest.Server, *prometheus.Registry) {
 		return errors.New("disk on fire")
 	}))
 	mux.HandleFunc("GET /panic", func(http.ResponseWriter, *http.Request) { panic("bug") })
-	h := Observe(log, NewMetrics(reg), Identify(fakeVerifier{"good": 7}, mux))
+	h := Observe(log, NewMetrics(reg), Identify(fakeVerifier{"good": 7}, nil, mux))
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv, reg
