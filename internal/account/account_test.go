@@ -97,7 +97,7 @@ func TestHTTP(t *testing.T) {
 	s, _ := newService(t, sqltest.OpenSQLite(t), fakeWallets{})
 	mux := http.NewServeMux()
 	s.Register(mux)
-	srv := httptest.NewServer(httpx.Identify(s, mux))
+	srv := httptest.NewServer(httpx.Identify(s, nil, mux))
 	defer srv.Close()
 
 	do := func(method, path, tok, body string) (int, map[string]any) {

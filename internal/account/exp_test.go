@@ -148,7 +148,7 @@ func TestMeShowsExpAndLevel(t *testing.T) {
 	s := expService(t, sqltest.OpenSQLite(t), q)
 	mux := http.NewServeMux()
 	s.Register(mux)
-	srv := httptest.NewServer(httpx.Identify(s, mux))
+	srv := httptest.NewServer(httpx.Identify(s, nil, mux))
 	defer srv.Close()
 	sess, err := s.SignUp(ctx, "dave", "secret1")
 	require.NoError(t, err)

@@ -65,7 +65,7 @@ func startHTTPWith(t *testing.T, db *sqlstore.DB, cfg Config, signer *token.Sign
 	mux := http.NewServeMux()
 	s.Register(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
-	srv := httptest.NewServer(httpx.Identify(s, mux))
+	srv := httptest.NewServer(httpx.Identify(s, nil, mux))
 	t.Cleanup(srv.Close)
 	return &testEnv{t: t, s: s, clk: clk, reg: reg, url: srv.URL}
 }

@@ -71,7 +71,7 @@ func start(t *testing.T, moduleTimeout time.Duration) *env {
 	e.svc = svc
 	mux := http.NewServeMux()
 	svc.Register(mux)
-	srv := httptest.NewServer(httpx.Identify(a.Account, mux))
+	srv := httptest.NewServer(httpx.Identify(a.Account, nil, mux))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
 	return e

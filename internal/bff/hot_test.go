@@ -34,7 +34,7 @@ func hotEnv(t *testing.T, threshold int64) (*env, *hotroom.Tracker) {
 	e.svc = svc
 	mux := http.NewServeMux()
 	svc.Register(mux)
-	srv := httptest.NewServer(httpx.Identify(e.a.Account, mux))
+	srv := httptest.NewServer(httpx.Identify(e.a.Account, nil, mux))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
 	return e, tr

@@ -187,7 +187,7 @@ func newHarnessDeps(t testing.TB, db *sqlstore.DB, edit func(*danmaku.Config), r
 	t.Cleanup(func() { require.NoError(t, h.svc.Stop(ctx)) })
 	mux := http.NewServeMux()
 	h.svc.Register(mux)
-	srv := httptest.NewServer(httpx.Identify(h.accounts, mux))
+	srv := httptest.NewServer(httpx.Identify(h.accounts, nil, mux))
 	t.Cleanup(srv.Close)
 	h.url = srv.URL
 	return h

@@ -68,7 +68,7 @@ func newExpEnv(t *testing.T, db *sqlstore.DB, exp Exp) *env {
 	t.Cleanup(func() { require.NoError(t, e.svc.Stop(context.Background())) })
 	mux := http.NewServeMux()
 	e.svc.Register(mux)
-	e.srv = httptest.NewServer(httpx.Identify(e.accounts, mux))
+	e.srv = httptest.NewServer(httpx.Identify(e.accounts, nil, mux))
 	t.Cleanup(e.srv.Close)
 	return e
 }

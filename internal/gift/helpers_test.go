@@ -161,7 +161,7 @@ func newEnv(t testing.TB, db *sqlstore.DB, mod func(*Config)) *env {
 	e.svc = e.start(t, cfg)
 	mux := http.NewServeMux()
 	e.svc.Register(mux)
-	e.srv = httptest.NewServer(httpx.Identify(e.accounts, mux))
+	e.srv = httptest.NewServer(httpx.Identify(e.accounts, nil, mux))
 	t.Cleanup(e.srv.Close)
 	return e
 }

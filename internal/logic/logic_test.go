@@ -211,7 +211,7 @@ func TestAdminPush(t *testing.T) {
 	s, q, _ := newLogic(t)
 	mux := http.NewServeMux()
 	s.tokens.Register(mux)
-	srv := httptest.NewServer(httpx.Identify(uidVerifier{"admin": 42, "user": 7}, mux))
+	srv := httptest.NewServer(httpx.Identify(uidVerifier{"admin": 42, "user": 7}, nil, mux))
 	defer srv.Close()
 	post := func(path, tok, body string) int {
 		req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(body))

@@ -134,7 +134,7 @@ func coverServer(t *testing.T, db *sqlstore.DB, maxBytes int64, maxSide int) (*S
 	s, _ := newServiceWith(t, db, func(c *Config, _ *Deps) { c.CoverMaxBytes, c.CoverMaxSide = maxBytes, maxSide })
 	mux := http.NewServeMux()
 	s.Register(mux)
-	srv := httptest.NewServer(httpx.Identify(fakeAccounts{}, mux))
+	srv := httptest.NewServer(httpx.Identify(fakeAccounts{}, nil, mux))
 	t.Cleanup(srv.Close)
 	r, err := s.Create(context.Background(), 1, Fields{Title: str("covered")})
 	require.NoError(t, err)

@@ -62,7 +62,7 @@ func TestLikesCountedOnce(t *testing.T) {
 		require.NoError(t, err)
 		mux := http.NewServeMux()
 		s.Register(mux)
-		srv := httptest.NewServer(httpx.Identify(fakeAccounts{}, mux))
+		srv := httptest.NewServer(httpx.Identify(fakeAccounts{}, nil, mux))
 		defer srv.Close()
 		u := srv.URL + "/api/rooms/" + itoa(rm.ID) + "/likes"
 		like := func(tok, body string) int {

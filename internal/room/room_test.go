@@ -151,7 +151,7 @@ func TestListOrderAndCursor(t *testing.T) {
 
 		mux := http.NewServeMux()
 		s.Register(mux)
-		srv := httptest.NewServer(httpx.Identify(fakeAccounts{}, mux))
+		srv := httptest.NewServer(httpx.Identify(fakeAccounts{}, nil, mux))
 		defer srv.Close()
 		var seen []int64
 		cursor := ""
@@ -202,7 +202,7 @@ func TestHTTPModulesAndErrors(t *testing.T) {
 	s, _ := newService(t, sqltest.OpenSQLite(t), fakeCounter{})
 	mux := http.NewServeMux()
 	s.Register(mux)
-	srv := httptest.NewServer(httpx.Identify(fakeAccounts{}, mux))
+	srv := httptest.NewServer(httpx.Identify(fakeAccounts{}, nil, mux))
 	defer srv.Close()
 
 	var env struct {
@@ -272,7 +272,7 @@ func TestAdminHot(t *testing.T) {
 
 	mux := http.NewServeMux()
 	s.Register(mux)
-	srv := httptest.NewServer(httpx.Identify(fakeAccounts{}, mux))
+	srv := httptest.NewServer(httpx.Identify(fakeAccounts{}, nil, mux))
 	defer srv.Close()
 	var env struct {
 		Data HotView `json:"data"`
@@ -305,7 +305,7 @@ func TestConfigPinsAreListed(t *testing.T) {
 	s, _ := newServiceWith(t, sqltest.OpenSQLite(t), func(c *Config, _ *Deps) { c.HotRooms = []int64{7} })
 	mux := http.NewServeMux()
 	s.Register(mux)
-	srv := httptest.NewServer(httpx.Identify(fakeAccounts{}, mux))
+	srv := httptest.NewServer(httpx.Identify(fakeAccounts{}, nil, mux))
 	defer srv.Close()
 	var env struct {
 		Data HotView `json:"data"`
