@@ -30,7 +30,13 @@ func (g *Group) RoundTrip(r *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
-		out := r.Clone(ctx)
+		// A shallow copy with its own URL: the transport reads the headers and never
+		// changes them, so they need no deep copy (a Clone was a sixth of the bytes allocated
+		// per proxied request).
+		out := new(http.Request)
+		*out = *r
+		url := *r.URL
+		out.URL = &url
 		if attempt > 0 && r.GetBody != nil && r.Body != nil && r.Body != http.NoBody {
 			if out.Body, err = r.GetBody(); err != nil {
 				return nil, fmt.Errorf("group %q: retry: %w", g.cfg.Name, err)

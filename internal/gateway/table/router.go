@@ -44,6 +44,7 @@ type Router struct {
 	log     *slog.Logger
 	m       *metrics
 	pm      *pool.Metrics
+	buffers *buffers
 	cur     atomic.Pointer[compiled]
 	mu      sync.Mutex // one swap at a time; guards started and stopped
 	started bool
@@ -82,7 +83,7 @@ func New(t Table, deps Deps) (*Router, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
-	rt := &Router{deps: deps, log: deps.Logger, m: newMetrics(deps.Registry), pm: pool.NewMetrics(deps.Registry)}
+	rt := &Router{deps: deps, log: deps.Logger, m: newMetrics(deps.Registry), pm: pool.NewMetrics(deps.Registry), buffers: newBuffers()}
 	if err := rt.Swap(t); err != nil {
 		return nil, err
 	}
