@@ -47,8 +47,9 @@ func (rt *Router) newProxy(name string, g *pool.Group) http.Handler {
 		},
 		Transport:  g,
 		BufferPool: rt.buffers,
-		// Answers stream as they come (server-sent events, video): no buffering here.
-		FlushInterval: -1,
+		// No FlushInterval: answers of unknown length (video, server-sent events) are flushed
+		// as they come by ReverseProxy itself; flushing every write of the others would cost a
+		// write call each.
 		ModifyResponse: func(resp *http.Response) error {
 			cl := callOf(resp.Request.Context())
 			if cl == nil {
