@@ -272,6 +272,14 @@ func (s *Service) Start(ctx context.Context) error {
 		MaxHeaderBytes:    s.cfg.MaxHeaderBytes, // 0 = net/http's 1 MiB
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	if s.certs == nil {
+		// Plain HTTP also takes HTTP/2 with prior knowledge (h2c): what a gRPC client without
+		// TLS speaks, for route-table routes to gRPC upstream groups. HTTP/1 clients, and the
+		// /sub WebSocket upgrade, are untouched.
+		s.srv.Protocols = new(http.Protocols)
+		s.srv.Protocols.SetHTTP1(true)
+		s.srv.Protocols.SetUnencryptedHTTP2(true)
+	}
 	s.mu.Lock()
 	s.addr = ln.Addr()
 	s.done = make(chan struct{})

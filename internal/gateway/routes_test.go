@@ -6,12 +6,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 
 	"github.com/zhibo-live/zhibo/internal/gateway/pool"
 	"github.com/zhibo-live/zhibo/internal/gateway/table"
@@ -184,4 +191,35 @@ func TestGroupsAndRoutesFlags(t *testing.T) {
 	require.Equal(t, pool.Duration(2*time.Second), c.Routes[0].Timeout)
 	require.NoError(t, c.Table().Validate())
 	require.Error(t, fs.Parse([]string{"-gateway.routes", `[{"name":"x","unknown":1}]`}))
+}
+
+func TestGRPCClientsReachAGRPCGroupThroughTheTable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s := grpc.NewServer()
+	hs := health.NewServer()
+	hs.SetServingStatus("zhibo.test", healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(s, hs)
+	go func() { _ = s.Serve(l) }()
+	t.Cleanup(s.Stop)
+
+	cfg := edgeConfig()
+	cfg.Groups = []pool.Config{{Name: "grpc", Addrs: []string{"h2c://" + l.Addr().String()},
+		Health: pool.Health{Path: "/zhibo.test", Interval: pool.Duration(50 * time.Millisecond)}}}
+	cfg.Routes = []table.Route{{Name: "health", Match: "POST /grpc.health.v1.Health/", Upstream: "grpc"}}
+	g, _ := startGateway(t, cfg, Deps{})
+
+	conn, err := grpc.NewClient(g.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	client := healthpb.NewHealthClient(conn)
+	resp, err := client.Check(context.Background(), &healthpb.HealthCheckRequest{Service: "zhibo.test"})
+	require.NoError(t, err)
+	require.Equal(t, healthpb.HealthCheckResponse_SERVING, resp.GetStatus())
+	_, err = client.Check(context.Background(), &healthpb.HealthCheckRequest{Service: "nosuch"})
+	require.Equal(t, codes.NotFound, status.Code(err), "the upstream's status comes back in the trailers")
+
+	// HTTP/1 clients on the same port are as before.
+	code, _ := call(t, "GET", base(g)+"/healthz", "", "")
+	require.Equal(t, 200, code)
 }

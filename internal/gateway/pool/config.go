@@ -62,9 +62,10 @@ type Config struct {
 // Health configures the active checks: a GET of Path on every address.
 type Health struct {
 	// Path is probed on each address (2xx and 3xx pass); empty = no active checks, every
-	// address is always up as far as health goes. h2c addresses are probed with an HTTP/2
-	// GET, which a plain grpc-go server refuses: leave Path empty for those (ejection still
-	// applies) unless the upstream serves the path over h2c too.
+	// address is always up as far as health goes. An h2c address (a gRPC server) is asked
+	// the standard gRPC health check (grpc.health.v1.Health/Check) instead, for the service
+	// Path names: "/" = the server as a whole, "/zhibo.room.v1.RoomService" = that service;
+	// SERVING passes.
 	Path string `yaml:"path" json:"path"`
 	// Interval between probes of one address, ±10% jitter; 0 = 2s.
 	Interval Duration `yaml:"interval" json:"interval"`

@@ -8,6 +8,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
@@ -103,4 +104,31 @@ func TestH2CCarriesGRPCThroughReverseProxy(t *testing.T) {
 	eventually(t, func() bool {
 		return status(t, g, a).InFlight == 0 && status(t, g, b).InFlight == 0
 	}, "streams end")
+}
+
+func TestGRPCHealthCheckTakesANotServingServerOutAndBack(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s := grpc.NewServer()
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(s, hs)
+	go func() { _ = s.Serve(l) }()
+	t.Cleanup(s.Stop)
+	addr := "h2c://" + l.Addr().String()
+	const svc = "zhibo.room.v1.RoomService"
+	hs.SetServingStatus(svc, healthpb.HealthCheckResponse_SERVING)
+
+	g, _ := newGroup(t, Config{Addrs: []string{addr},
+		Health: Health{Path: "/" + svc, Interval: ms(20), Timeout: ms(500), Fails: 2, Passes: 1}})
+	time.Sleep(100 * time.Millisecond) // a few probes: it stays up while SERVING
+	require.True(t, status(t, g, addr).Up)
+	hs.SetServingStatus(svc, healthpb.HealthCheckResponse_NOT_SERVING)
+	eventually(t, func() bool { return !status(t, g, addr).Up }, "NOT_SERVING takes it out")
+	hs.SetServingStatus(svc, healthpb.HealthCheckResponse_SERVING)
+	eventually(t, func() bool { return status(t, g, addr).Up }, "SERVING brings it back")
+
+	// A service the server does not know answers NOT_FOUND: down.
+	g2, _ := newGroup(t, Config{Name: "unknown", Addrs: []string{addr},
+		Health: Health{Path: "/no.such.Service", Interval: ms(20), Timeout: ms(500), Fails: 1}})
+	eventually(t, func() bool { return !status(t, g2, addr).Up }, "unknown service is down")
 }

@@ -66,9 +66,13 @@ func (g *Group) setHealthy(u *upstream, ok bool) {
 }
 
 // probe sends one GET of Health.Path to u: a 2xx or 3xx answer within Health.Timeout passes.
+// An h2c address (a gRPC server) gets the standard gRPC health check instead.
 func (g *Group) probe(ctx context.Context, u *upstream) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(g.cfg.Health.Timeout))
 	defer cancel()
+	if u.h2c {
+		return g.probeGRPC(ctx, u)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.scheme+"://"+u.host+g.cfg.Health.Path, nil)
 	if err != nil {
 		return err
