@@ -565,6 +565,14 @@ func (a *App) localHosts(r *http.Request) []logic.Host {
 // isAdmin reports whether uid may call operator routes (admins as last reloaded).
 func (a *App) isAdmin(uid int64) bool { return a.reload.isAdmin(uid) }
 
+// signIdentity signs the caller a gateway of this process forwards (nil without the key).
+func (a *App) signIdentity() func(uid int64) string {
+	if a.signer == nil {
+		return nil
+	}
+	return func(uid int64) string { return a.signer.SignIdentity(uid, time.Now()) }
+}
+
 // hotKeys lists a detector's current top keys for /api/admin/hot.
 func hotKeys(d *hotkey.Detector) []room.HotKey {
 	out := []room.HotKey{}

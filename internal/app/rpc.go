@@ -61,7 +61,7 @@ func newRPCRoutes(a *App) (*rpcRoutes, error) {
 		if err != nil {
 			return nil, err
 		}
-		remote[name] = gateway.NewProxy(name, u, a.logger("rpc"), nil)
+		remote[name] = gateway.NewProxy(name, u, a.logger("rpc"), a.signIdentity(), nil)
 	}
 	if len(s.GetServiceInfo()) == 0 {
 		if len(remote) == 0 {

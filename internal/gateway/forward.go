@@ -13,12 +13,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.opentelemetry.io/otel/propagation"
-
+	"github.com/zhibo-live/zhibo/internal/gateway/table"
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
-	"github.com/zhibo-live/zhibo/internal/platform/elastic"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
-	"github.com/zhibo-live/zhibo/internal/platform/obs"
 )
 
 // Upstream is a component that runs in another process. The gateway forwards every route of
@@ -44,9 +41,9 @@ var upstreamTransport = &http.Transport{
 
 // forward registers on mux one route per operation of u's API description, each sent on to u.
 // A failed upstream answers 503 in the usual envelope, counted by upstream.
-func forward(mux *http.ServeMux, u Upstream, log *slog.Logger, failures *prometheus.CounterVec) error {
+func forward(mux *http.ServeMux, u Upstream, log *slog.Logger, sign func(uid int64) string, failures *prometheus.CounterVec) error {
 	target := u.URL
-	proxy := NewProxy(u.Name, target, log, func() { failures.WithLabelValues(u.Name).Inc() })
+	proxy := NewProxy(u.Name, target, log, sign, func() { failures.WithLabelValues(u.Name).Inc() })
 	routes, err := operations(u.OpenAPI)
 	if err != nil {
 		return fmt.Errorf("upstream %s: %w", u.Name, err)
@@ -61,22 +58,15 @@ func forward(mux *http.ServeMux, u Upstream, log *slog.Logger, failures *prometh
 	return nil
 }
 
-// NewProxy sends requests on to the component process at target, with the client's address,
-// host, trace and elastic-pool mark; a failed upstream answers 503 in the usual envelope (onFail counts it).
-func NewProxy(name string, target *url.URL, log *slog.Logger, onFail func()) http.Handler {
+// NewProxy sends requests on to the component process at target, prepared as the route
+// table's are (table.Prepare: client address, host, trace, pool mark, and the caller signed by
+// sign, so the component need not check the token again; nil = no identity passed); a failed
+// upstream answers 503 in the usual envelope (onFail counts it).
+func NewProxy(name string, target *url.URL, log *slog.Logger, sign func(uid int64) string, onFail func()) http.Handler {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
-			pr.SetXForwarded()
-			// The client as this gateway found it (gateway.trusted_proxies), not the direct
-			// peer: the component trusts this gateway and keys its limits on that address.
-			pr.Out.Header.Set("X-Forwarded-For", httpx.ClientIP(pr.In))
-			pr.Out.Host = pr.In.Host // the component builds links (danmu-info hosts) from it
-			// The component's spans join the caller's trace.
-			obs.Inject(pr.In.Context(), propagation.HeaderCarrier(pr.Out.Header))
-			// The elastic mark as this gateway decided it (elastic.Middleware), never as the
-			// client wrote it.
-			elastic.SetHeader(pr.In.Context(), pr.Out.Header)
+			table.Prepare(pr, sign)
 		},
 		Transport: upstreamTransport,
 		ErrorLog:  slog.NewLogLogger(log.Handler(), slog.LevelWarn),

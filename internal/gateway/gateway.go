@@ -124,7 +124,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 			Help: "Forwarded requests that got no answer from the component's process, by upstream."}, []string{"upstream"})
 		deps.Registry.MustRegister(failures)
 		for _, u := range deps.Upstreams {
-			if err := forward(mux, u, deps.Logger, failures); err != nil {
+			if err := forward(mux, u, deps.Logger, rdeps.Identity, failures); err != nil {
 				return nil, err
 			}
 		}

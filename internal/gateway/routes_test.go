@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -222,4 +223,21 @@ func TestGRPCClientsReachAGRPCGroupThroughTheTable(t *testing.T) {
 	// HTTP/1 clients on the same port are as before.
 	code, _ := call(t, "GET", base(g)+"/healthz", "", "")
 	require.Equal(t, 200, code)
+}
+
+func TestForwardedComponentRoutesCarryTheSignedIdentity(t *testing.T) {
+	s := signer(t)
+	// The component's process checks no token itself (no Verifier): only the identity names the caller.
+	back, _ := startGateway(t, edgeConfig(), Deps{Identities: s, Routes: []Routes{whoami{}}})
+	u, err := url.Parse(base(back))
+	require.NoError(t, err)
+	spec := []byte(`{"openapi":"3.1.0","paths":{"/api/whoami":{"get":{}}}}`)
+	front, _ := startGateway(t, edgeConfig(), Deps{Verifier: tokens{}, Identities: s,
+		Upstreams: []Upstream{{Name: "who", URL: u, OpenAPI: [][]byte{spec}}}})
+
+	code, body := call(t, "GET", base(front)+"/api/whoami", "u2", "")
+	require.Equal(t, 200, code, body)
+	require.JSONEq(t, `{"uid":2}`, body)
+	_, body = call(t, "GET", base(front)+"/api/whoami", "", "", httpx.IdentityHeader, s.SignIdentity(1, time.Now().Add(-time.Hour)))
+	require.JSONEq(t, `{"uid":0}`, body, "an expired identity from the client names nobody")
 }

@@ -28,21 +28,9 @@ func (rt *Router) newProxy(name string, g *pool.Group) http.Handler {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
-			pr.SetXForwarded()
-			pr.Out.Header.Set("X-Forwarded-For", httpx.ClientIP(pr.In))
-			pr.Out.Host = pr.In.Host
-			obs.Inject(pr.In.Context(), propagation.HeaderCarrier(pr.Out.Header))
-			pr.Out.Header.Del(IdentityHeader)
-			// The pool mark as this gateway decided it (overflow, or a marked caller), never
-			// as the client wrote it.
-			elastic.SetHeader(pr.In.Context(), pr.Out.Header)
-			cl := callOf(pr.In.Context())
-			if cl == nil {
-				return
-			}
-			cl.plan.apply(pr.Out)
-			if cl.uid > 0 && rt.deps.Identity != nil {
-				pr.Out.Header.Set(IdentityHeader, rt.deps.Identity(cl.uid))
+			Prepare(pr, rt.deps.Identity)
+			if cl := callOf(pr.In.Context()); cl != nil {
+				cl.plan.apply(pr.Out)
 			}
 		},
 		Transport:  g,
@@ -81,6 +69,24 @@ func (rt *Router) newProxy(name string, g *pool.Group) http.Handler {
 			}
 			rt.degrade(w, r, cl.route, key, reasonFor(err))
 		},
+	}
+}
+
+// Prepare sets what every request a gateway forwards carries: X-Forwarded-* with the client
+// as this gateway found it (gateway.trusted_proxies), not the direct peer, so the upstream keys
+// its limits on that address; the client's Host (upstreams build links from it); the trace, so
+// the upstream's spans join the caller's; the pool mark as this gateway decided it, never as
+// the client wrote it; and the caller this gateway identified, signed by sign (nil = none), in
+// place of any X-Zhibo-Identity the client sent.
+func Prepare(pr *httputil.ProxyRequest, sign func(uid int64) string) {
+	pr.SetXForwarded()
+	pr.Out.Header.Set("X-Forwarded-For", httpx.ClientIP(pr.In))
+	pr.Out.Host = pr.In.Host
+	obs.Inject(pr.In.Context(), propagation.HeaderCarrier(pr.Out.Header))
+	elastic.SetHeader(pr.In.Context(), pr.Out.Header)
+	pr.Out.Header.Del(IdentityHeader)
+	if uid, ok := httpx.UID(pr.In.Context()); ok && sign != nil {
+		pr.Out.Header.Set(IdentityHeader, sign(uid))
 	}
 }
 
