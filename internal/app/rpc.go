@@ -61,7 +61,12 @@ func newRPCRoutes(a *App) (*rpcRoutes, error) {
 		if err != nil {
 			return nil, err
 		}
-		remote[name] = gateway.NewProxy(name, u, a.logger("rpc"), a.signIdentity(), nil)
+		// Its own group, not probed (no Start): the gateway's group of the component probes.
+		g, err := gateway.UpstreamGroup(name, u, a.logger("rpc"), nil)
+		if err != nil {
+			return nil, err
+		}
+		remote[name] = gateway.NewProxy(name, u, g, a.logger("rpc"), a.signIdentity(), nil)
 	}
 	if len(s.GetServiceInfo()) == 0 {
 		if len(remote) == 0 {

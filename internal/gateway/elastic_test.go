@@ -55,7 +55,9 @@ func TestForwardCarriesTheElasticMarkFromTrustedProxiesOnly(t *testing.T) {
 	require.Empty(t, get(untrusting, elastic.Value), "a client cannot pick its pool")
 
 	// The proxy alone: the context decides, whatever the incoming header says.
-	p := NewProxy("things", u, obs.Discard(), nil, nil)
+	g, err := UpstreamGroup("things", u, obs.Discard(), nil)
+	require.NoError(t, err)
+	p := NewProxy("things", u, g, obs.Discard(), nil, nil)
 	for _, c := range []struct {
 		marked bool
 		header string

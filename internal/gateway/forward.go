@@ -4,15 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/zhibo-live/zhibo/internal/gateway/pool"
 	"github.com/zhibo-live/zhibo/internal/gateway/table"
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
@@ -30,20 +29,20 @@ type Upstream struct {
 // forwardMethods are the operations of an OpenAPI path item that become routes.
 var forwardMethods = []string{"get", "put", "post", "delete", "patch"}
 
-// upstreamTransport is shared by every upstream: keep-alive connections to each, bounded
-// dials, and no response-header wait beyond what the request's own deadline allows.
-var upstreamTransport = &http.Transport{
-	Proxy:               nil,
-	DialContext:         (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-	MaxIdleConnsPerHost: 256,
-	IdleConnTimeout:     90 * time.Second,
+// UpstreamGroup is the upstream group of a component process at target: one address, its
+// /healthz probed, so a process that is down answers 503 at once instead of after a dial
+// timeout; its requests, in-flight and health are in the upstream metrics under group
+// "component:<name>". Start starts the probes.
+func UpstreamGroup(name string, target *url.URL, log *slog.Logger, m *pool.Metrics) (*pool.Group, error) {
+	return pool.New(pool.Config{Name: "component:" + name, Addrs: []string{target.String()},
+		Health: pool.Health{Path: "/healthz"}}, log, m)
 }
 
-// forward registers on mux one route per operation of u's API description, each sent on to u.
-// A failed upstream answers 503 in the usual envelope, counted by upstream.
-func forward(mux *http.ServeMux, u Upstream, log *slog.Logger, sign func(uid int64) string, failures *prometheus.CounterVec) error {
+// forward registers on mux one route per operation of u's API description, each sent on to u
+// through g. A failed upstream answers 503 in the usual envelope, counted by upstream.
+func forward(mux *http.ServeMux, u Upstream, g *pool.Group, log *slog.Logger, sign func(uid int64) string, failures *prometheus.CounterVec) error {
 	target := u.URL
-	proxy := NewProxy(u.Name, target, log, sign, func() { failures.WithLabelValues(u.Name).Inc() })
+	proxy := NewProxy(u.Name, target, g, log, sign, func() { failures.WithLabelValues(u.Name).Inc() })
 	routes, err := operations(u.OpenAPI)
 	if err != nil {
 		return fmt.Errorf("upstream %s: %w", u.Name, err)
@@ -61,14 +60,15 @@ func forward(mux *http.ServeMux, u Upstream, log *slog.Logger, sign func(uid int
 // NewProxy sends requests on to the component process at target, prepared as the route
 // table's are (table.Prepare: client address, host, trace, pool mark, and the caller signed by
 // sign, so the component need not check the token again; nil = no identity passed); a failed
-// upstream answers 503 in the usual envelope (onFail counts it).
-func NewProxy(name string, target *url.URL, log *slog.Logger, sign func(uid int64) string, onFail func()) http.Handler {
+// upstream answers 503 in the usual envelope (onFail counts it). transport sends the requests
+// (an UpstreamGroup).
+func NewProxy(name string, target *url.URL, transport http.RoundTripper, log *slog.Logger, sign func(uid int64) string, onFail func()) http.Handler {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			table.Prepare(pr, sign)
 		},
-		Transport: upstreamTransport,
+		Transport: transport,
 		ErrorLog:  slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if onFail != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/rueidis"
 
+	"github.com/zhibo-live/zhibo/internal/gateway/pool"
 	"github.com/zhibo-live/zhibo/internal/gateway/table"
 	"github.com/zhibo-live/zhibo/internal/platform/cache"
 	"github.com/zhibo-live/zhibo/internal/platform/connlimit"
@@ -84,6 +85,7 @@ type Service struct {
 	shed    *shedder                 // gateway.adaptive, changed by Reload
 	risk    *risk                    // gateway.deny and gateway.velocity, changed by Reload
 	routes  *routes                  // gateway.routes and gateway.groups, or the operator's table
+	groups  []*pool.Group            // of the component upstreams (gateway.upstreams)
 	certs   *tlsx.Certs              // nil: plain HTTP
 
 	mu   sync.Mutex
@@ -105,7 +107,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	rdeps := table.Deps{Logger: deps.Logger, Registry: deps.Registry, Timeout: cfg.RequestTimeout, IsAdmin: deps.IsAdmin}
+	pools := pool.NewMetrics(deps.Registry) // the table's groups and the component upstreams'
+	rdeps := table.Deps{Logger: deps.Logger, Registry: deps.Registry, Pools: pools, Timeout: cfg.RequestTimeout, IsAdmin: deps.IsAdmin}
 	if deps.Identities != nil {
 		rdeps.Identity = func(uid int64) string { return deps.Identities.SignIdentity(uid, time.Now()) }
 	}
@@ -116,6 +119,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	rts := &routes{router: router, cfg: cfg.Table(), shared: deps.Tables, isAdmin: deps.IsAdmin, log: deps.Logger}
 	mux := http.NewServeMux()
 	rts.register(mux)
+	var groups []*pool.Group // of the component upstreams
 	for _, r := range deps.Routes {
 		r.Register(mux)
 	}
@@ -124,7 +128,12 @@ func New(cfg Config, deps Deps) (*Service, error) {
 			Help: "Forwarded requests that got no answer from the component's process, by upstream."}, []string{"upstream"})
 		deps.Registry.MustRegister(failures)
 		for _, u := range deps.Upstreams {
-			if err := forward(mux, u, deps.Logger, rdeps.Identity, failures); err != nil {
+			g, err := UpstreamGroup(u.Name, u.URL, deps.Logger, pools)
+			if err != nil {
+				return nil, err
+			}
+			groups = append(groups, g)
+			if err := forward(mux, u, g, deps.Logger, rdeps.Identity, failures); err != nil {
 				return nil, err
 			}
 		}
@@ -203,7 +212,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	h = withTimeout(cfg, h)
 	h = withStreams(deps.Streams, cfg.WriteTimeout, h)
 	h = closeAfterChunked(h)
-	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, handler: h, ipLimit: ipLimit, limits: limits, shed: shedding, risk: rk, routes: rts}
+	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, handler: h, ipLimit: ipLimit, limits: limits, shed: shedding, risk: rk, routes: rts, groups: groups}
 	if cfg.TLSCertFile != "" {
 		if s.certs, err = tlsx.Load(cfg.TLSCertFile, cfg.TLSKeyFile, deps.Logger); err != nil {
 			return nil, fmt.Errorf("gateway: %w", err)
@@ -245,6 +254,9 @@ func (s *Service) Start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+	}
+	for _, g := range s.groups {
+		g.Start()
 	}
 	if err := s.routes.start(ctx); err != nil {
 		s.stopDebug(context.Background())
@@ -307,6 +319,11 @@ func (s *Service) Stop(ctx context.Context) error {
 	defer cancel()
 	defer s.stopDebug(ctx)
 	defer s.routes.stop() // after the drain: requests in flight keep their groups
+	defer func() {
+		for _, g := range s.groups {
+			g.Stop()
+		}
+	}()
 	if s.srv == nil {
 		return nil
 	}

@@ -30,6 +30,8 @@ import (
 type Deps struct {
 	Logger   *slog.Logger
 	Registry prometheus.Registerer
+	// Pools are the upstream metrics the groups count in (nil = made from Registry).
+	Pools *pool.Metrics
 	// Timeout is the upstream time limit of a route that names none.
 	Timeout time.Duration
 	// IsAdmin decides the routes with auth admin (nil = nobody is).
@@ -83,7 +85,10 @@ func New(t Table, deps Deps) (*Router, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
-	rt := &Router{deps: deps, log: deps.Logger, m: newMetrics(deps.Registry), pm: pool.NewMetrics(deps.Registry), buffers: newBuffers()}
+	if deps.Pools == nil {
+		deps.Pools = pool.NewMetrics(deps.Registry)
+	}
+	rt := &Router{deps: deps, log: deps.Logger, m: newMetrics(deps.Registry), pm: deps.Pools, buffers: newBuffers()}
 	if err := rt.Swap(t); err != nil {
 		return nil, err
 	}
