@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/zhibo-live/zhibo/internal/gateway/pool"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 )
 
@@ -175,20 +176,7 @@ type VelocityRule struct {
 }
 
 // Span is a duration written as in Go ("90s", "10m", "1h") in YAML and JSON alike.
-type Span time.Duration
-
-// MarshalText writes the span as Go writes a duration.
-func (s Span) MarshalText() ([]byte, error) { return []byte(time.Duration(s).String()), nil }
-
-// UnmarshalText reads a Go duration ("10m").
-func (s *Span) UnmarshalText(b []byte) error {
-	d, err := time.ParseDuration(string(b))
-	if err != nil {
-		return err
-	}
-	*s = Span(d)
-	return nil
-}
+type Span = pool.Duration
 
 // asLimits turns velocity rules into user-scoped limit rules.
 func asLimits(vs []VelocityRule) ([]LimitRule, error) {

@@ -97,7 +97,8 @@ func (ro *route) replaces5xx() bool {
 		(ro.cache != nil && ro.cache.stale > 0)
 }
 
-// capture tees a streamed answer into a buffer (up to limit) for the cache.
+// capture remembers a streamed answer's status and tees its body into a buffer, up to limit
+// (0 = no buffer: the status alone), for the cache.
 type capture struct {
 	http.ResponseWriter
 	limit  int
@@ -132,27 +133,6 @@ func (c *capture) Write(b []byte) (int, error) {
 func (c *capture) Flush() { http.NewResponseController(c.ResponseWriter).Flush() }
 
 func (c *capture) Unwrap() http.ResponseWriter { return c.ResponseWriter }
-
-// statusWriter remembers the status of a streamed answer.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if !s.wrote {
-		s.status, s.wrote = code, true
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	s.wrote = true
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // heldWriter keeps a whole answer until it is known to be good.
 type heldWriter struct {

@@ -137,7 +137,7 @@ func (rt *Router) serveLocal(local http.Handler, ro *route, cl *call, key string
 	holds := ro.Degrade.Fallback == FallbackStatic || ro.Degrade.Fallback == FallbackCache ||
 		(ro.cache != nil && ro.cache.stale > 0)
 	if !holds {
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		sw := &capture{ResponseWriter: w, status: http.StatusOK}
 		local.ServeHTTP(sw, r)
 		cl.status = sw.status
 		if r.Context().Err() == context.DeadlineExceeded && sw.status >= 500 {
