@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -26,13 +27,17 @@ type ProxyConfig struct {
 	LatencyLoad float64 `json:"latency_load"`
 	// Nginx is the nginx binary; empty or missing = the run goes without nginx.
 	Nginx string `json:"nginx"`
-	JSON  string `json:"-"`
-	HTML  string `json:"-"`
+	// ReloadEvery is how often the reload phase rewrites the gateway's route table while the
+	// gateway is under closed-loop load (0 = no reload phase).
+	ReloadEvery time.Duration `json:"reload_every"`
+	JSON        string        `json:"-"`
+	HTML        string        `json:"-"`
 }
 
 // DefaultProxyConfig is the command's defaults.
 func DefaultProxyConfig() ProxyConfig {
-	return ProxyConfig{Conns: 64, Duration: 10 * time.Second, Rounds: 2, LatencyLoad: 0.5, Nginx: "/usr/sbin/nginx"}
+	return ProxyConfig{Conns: 64, Duration: 10 * time.Second, Rounds: 2, LatencyLoad: 0.5, Nginx: "/usr/sbin/nginx",
+		ReloadEvery: 500 * time.Millisecond}
 }
 
 // RegisterFlags binds the config to flags under prefix.
@@ -43,6 +48,7 @@ func (c *ProxyConfig) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&c.Rounds, prefix+"rounds", d.Rounds, "times the closed-loop phases direct, nginx, gateway alternate (1..10).")
 	fs.Float64Var(&c.LatencyLoad, prefix+"latency_load", d.LatencyLoad, "open-loop rate of the latency phases, as a share of nginx's best req/s (0 = no latency phases).")
 	fs.StringVar(&c.Nginx, prefix+"nginx", d.Nginx, "nginx binary (empty or missing = run without nginx).")
+	fs.DurationVar(&c.ReloadEvery, prefix+"reload_every", d.ReloadEvery, "reload phase: rewrite the gateway's route table this often while it is under full load, every failed request counted (0 = no reload phase; at least 50ms).")
 	fs.StringVar(&c.JSON, prefix+"json", "", "write the JSON report to this file (empty = none).")
 	fs.StringVar(&c.HTML, prefix+"html", "", "write the HTML report to this file (empty = none).")
 }
@@ -58,6 +64,8 @@ func (c *ProxyConfig) Validate() error {
 		return errors.New("-rounds must be in 1..10")
 	case c.LatencyLoad < 0 || c.LatencyLoad > 1:
 		return errors.New("-latency_load must be in 0..1")
+	case c.ReloadEvery != 0 && c.ReloadEvery < 50*time.Millisecond:
+		return errors.New("-reload_every must be 0 or at least 50ms")
 	}
 	return nil
 }
@@ -76,21 +84,37 @@ const (
 )
 
 // proxyGatewayFlags configure zhibo's gateway for the bench (zhibo serve's flags): on a free
-// loopback port, no per-IP limits, and the bench route: GET /bench/ forwarded to the upstream
-// for users with a valid token, under a per-user limit far above what the run sends (it is
-// counted on every request but must never refuse).
-func proxyGatewayFlags(dataDir, upstream string) []string {
+// loopback port, no per-IP limits, a per-user limit on the bench route far above what the run
+// sends (it is paid on every request and never refuses), and the config file holding the
+// route table (proxyTable), which the reload phase rewrites.
+func proxyGatewayFlags(dataDir, configFile string) []string {
 	return []string{
+		"-config", configFile,
 		"-data_dir", dataDir,
 		"-log.level", "warn",
 		"-gateway.http_addr", "127.0.0.1:0",
 		"-gateway.rate_per_ip", "0",
 		"-gateway.max_conns_per_ip", "0",
 		"-account.bcrypt_cost", "4",
-		"-gateway.groups", `[{"name":"bench","addrs":["http://` + upstream + `"]}]`,
-		"-gateway.routes", `[{"name":"bench","match":"GET /bench/","upstream":"bench","auth":"user"}]`,
 		"-gateway.limits", `[{"name":"bench-user","match":"GET /bench/","scope":"user","rate":1000000,"burst":1000000}]`,
 	}
+}
+
+// proxyTable is the gateway's config file: the group of the upstream and the bench route,
+// GET /bench/ forwarded to it for users with a valid token (auth user). version changes the
+// route's timeout only, so each version is a new table that serves the same.
+func proxyTable(upstream string, version int) []byte {
+	return fmt.Appendf(nil, `gateway:
+  groups:
+    - name: bench
+      addrs: ["http://%s"]
+  routes:
+    - name: bench
+      match: "GET /bench/"
+      upstream: bench
+      auth: user
+      timeout: %ds
+`, upstream, 5+version%2)
 }
 
 // Proxy is one configured `zhibo bench proxy` run.
@@ -125,7 +149,7 @@ type proxyTarget struct {
 // report with Errors > 0 is returned with a nil error: the caller decides.
 func (p *Proxy) Run(ctx context.Context) (*ProxyReport, error) {
 	cfg := p.cfg
-	phases := cfg.Rounds*3 + 3
+	phases := cfg.Rounds*3 + 4
 	perPhase := cfg.Duration + min(cfg.Duration/10, time.Second) + 2*time.Second
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute+time.Duration(phases)*perPhase)
 	defer cancel()
@@ -148,8 +172,11 @@ func (p *Proxy) Run(ctx context.Context) (*ProxyReport, error) {
 		return nil, fmt.Errorf("upstream: %w", err)
 	}
 	stops = append(stops, up.Stop)
-	gwDir := filepath.Join(dir, "gateway")
-	gw, err := p.start.Gateway(ctx, []string{"gateway", "account"}, proxyGatewayFlags(gwDir, up.Addr))
+	gwDir, gwConfig := filepath.Join(dir, "gateway"), filepath.Join(dir, "gateway.yaml")
+	if err := os.WriteFile(gwConfig, proxyTable(up.Addr, 0), 0o600); err != nil {
+		return nil, err
+	}
+	gw, err := p.start.Gateway(ctx, []string{"gateway", "account"}, proxyGatewayFlags(gwDir, gwConfig))
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -212,6 +239,14 @@ func (p *Proxy) Run(ctx context.Context) (*ProxyReport, error) {
 		}
 	}
 	rep.summarize()
+	if cfg.ReloadEvery > 0 && rep.Errors == 0 {
+		ph, reloads, err := p.reloadPhase(ctx, targets[len(targets)-1], up, req, gwConfig)
+		if err != nil {
+			return rep, err
+		}
+		rep.Reload, rep.Reloads = &ph, reloads
+		rep.summarize()
+	}
 	if cfg.LatencyLoad > 0 && rep.Errors == 0 {
 		base := rep.Best[TargetNginx].RPS
 		rep.LatencyBase = TargetNginx
@@ -231,8 +266,53 @@ func (p *Proxy) Run(ctx context.Context) (*ProxyReport, error) {
 	return rep, nil
 }
 
+// reloadPhase loads the gateway in a closed loop while its route table is rewritten every
+// ReloadEvery; it returns the phase and how many reloads the gateway applied meanwhile (its
+// zhibo_config_reloads_total{result="applied"}), which must all pass with no failed request.
+func (p *Proxy) reloadPhase(ctx context.Context, gw proxyTarget, up *ProxyProc, req []byte, configFile string) (ProxyPhase, float64, error) {
+	hc := &http.Client{Timeout: 5 * time.Second}
+	base := "http://" + gw.addr
+	before, err := scrapeMetrics(ctx, hc, base)
+	if err != nil {
+		return ProxyPhase{}, 0, fmt.Errorf("gateway metrics: %w", err)
+	}
+	rctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var werr error
+	wg.Go(func() {
+		tick := time.NewTicker(p.cfg.ReloadEvery)
+		defer tick.Stop()
+		for v := 1; ; v++ {
+			select {
+			case <-rctx.Done():
+				return
+			case <-tick.C:
+			}
+			if err := os.WriteFile(configFile, proxyTable(up.Addr, v), 0o600); err != nil {
+				werr = err
+				return
+			}
+		}
+	})
+	ph, err := p.phase(ctx, gw, up.PID, req, -1, 0)
+	stop()
+	wg.Wait()
+	if err == nil {
+		err = werr
+	}
+	if err != nil {
+		return ph, 0, err
+	}
+	time.Sleep(600 * time.Millisecond) // the last write, applied within two polls of the file
+	after, err := scrapeMetrics(ctx, hc, base)
+	if err != nil {
+		return ph, 0, fmt.Errorf("gateway metrics: %w", err)
+	}
+	return ph, Delta(before, after, "zhibo_config_reloads_total", `result="applied"`), nil
+}
+
 // phase loads target t for the configured duration: closed loop when rate is 0, else open
-// loop at rate requests/s. round 0 marks a latency phase.
+// loop at rate requests/s. round 0 marks a latency phase, -1 the reload phase.
 func (p *Proxy) phase(ctx context.Context, t proxyTarget, upPID int, req []byte, round int, rate float64) (ProxyPhase, error) {
 	cfg := p.cfg
 	conns := make([]*rawConn, cfg.Conns)
@@ -254,8 +334,11 @@ func (p *Proxy) phase(ctx context.Context, t proxyTarget, upPID int, req []byte,
 		mode = fmt.Sprintf("open loop at %s/s", human(rate))
 	}
 	label := fmt.Sprintf("%-7s %s", t.name, mode)
-	if round > 0 {
+	switch {
+	case round > 0:
 		label += fmt.Sprintf(", round %d/%d", round, cfg.Rounds)
+	case round < 0:
+		label += fmt.Sprintf(", route table rewritten every %s", cfg.ReloadEvery)
 	}
 	gen0, srv0, up0 := ownCPU(), treeCPU(t.pid), treeCPU(upPID)
 	start := time.Now()

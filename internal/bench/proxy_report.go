@@ -75,6 +75,11 @@ type ProxyReport struct {
 	// ≤ 1 ms); NginxAddedP99MS the same for nginx.
 	GatewayAddedP99MS float64 `json:"gateway_added_p99_ms"`
 	NginxAddedP99MS   float64 `json:"nginx_added_p99_ms,omitempty"`
+	// Reload is the gateway's closed-loop phase during which its route table was rewritten
+	// every ReloadEvery; Reloads how many of those the gateway applied (goal: all, with no
+	// failed request).
+	Reload  *ProxyPhase `json:"reload,omitempty"`
+	Reloads float64     `json:"reloads_applied,omitempty"`
 	// Errors over every phase: any is a failed run.
 	Errors int64 `json:"errors"`
 }
@@ -91,6 +96,9 @@ func (rep *ProxyReport) summarize() {
 	}
 	if n := rep.Best[TargetNginx].RPS; n > 0 {
 		rep.GatewayVsNginx = rep.Best[TargetGateway].RPS / n
+	}
+	if rep.Reload != nil {
+		rep.Errors += rep.Reload.Errors
 	}
 	lat := map[string]ProxyLatency{}
 	for _, ph := range rep.Latency {
@@ -135,6 +143,10 @@ func (rep *ProxyReport) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, ": gateway = %.2f× nginx (goal ≥ 1.0×)", rep.GatewayVsNginx)
 	}
 	fmt.Fprintln(w)
+	if ph := rep.Reload; ph != nil {
+		fmt.Fprintf(w, "\nreload    the gateway's route table rewritten every %s under closed-loop load: %d reloads applied, %s req/s, p99 %.3f ms, %d failed (goal 0)\n",
+			c.ReloadEvery, int(rep.Reloads), human(ph.RPS), ph.Latency.P99MS, ph.Errors)
+	}
 	if len(rep.Latency) > 0 {
 		fmt.Fprintf(w, "\nopen loop at %.0f%% of %s's best (%s/s), latency from each request's send:\n",
 			100*c.LatencyLoad, rep.LatencyBase, human(rep.Latency[0].TargetRPS))
@@ -153,7 +165,11 @@ func (rep *ProxyReport) WriteTable(w io.Writer) error {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "errors    %d\n", rep.Errors)
-	for _, ph := range append(append([]ProxyPhase{}, rep.Phases...), rep.Latency...) {
+	all := append(append([]ProxyPhase{}, rep.Phases...), rep.Latency...)
+	if rep.Reload != nil {
+		all = append(all, *rep.Reload)
+	}
+	for _, ph := range all {
 		if ph.FirstError != "" {
 			fmt.Fprintf(w, "first error (%s): %s\n", ph.Target, ph.FirstError)
 			break
@@ -222,6 +238,9 @@ func (rep *ProxyReport) WriteHTML(w io.Writer) error {
 	}
 	var names []string
 	var rps, p50, p99 []float64
+	if rep.Reload != nil {
+		rep.Errors += rep.Reload.Errors
+	}
 	lat := map[string]ProxyLatency{}
 	for _, ph := range rep.Latency {
 		lat[ph.Target] = ph.Latency
