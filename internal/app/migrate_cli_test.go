@@ -26,17 +26,17 @@ func TestMigrateCommand(t *testing.T) {
 	dir := t.TempDir()
 	code, out, errs := run("migrate", "status", "-data_dir", dir)
 	require.Equal(t, 0, code, errs)
-	require.Regexp(t, `(?m)^room +sqlite \(data_dir\) +none +v1 rooms, v2 likes, v3 covers, v4 switches, v5 stream key index$`, out)
+	require.Regexp(t, `(?m)^room +sqlite \(data_dir\) +none +v1 rooms, v2 likes, v3 covers, v4 switches, v5 stream key index, v6 stream confirmations$`, out)
 	require.Regexp(t, `(?m)^danmaku .* none +v1 comments and mutes, v2 comment outbox$`, out)
 
 	code, out, errs = run("migrate", "up", "-data_dir", dir, "-components", "room,danmaku")
 	require.Equal(t, 0, code, errs)
-	require.Regexp(t, `(?m)^room .* v5 stream key index +none$`, out)
+	require.Regexp(t, `(?m)^room .* v6 stream confirmations +none$`, out)
 	require.NotContains(t, out, "account", "only the named components")
 
 	code, out, _ = run("migrate", "status", "-data_dir", dir)
 	require.Equal(t, 0, code)
-	require.Regexp(t, `(?m)^room .* v5 stream key index +none$`, out)
+	require.Regexp(t, `(?m)^room .* v6 stream confirmations +none$`, out)
 	require.Regexp(t, `(?m)^account .* none +v1 users`, out, "account was not named, so not migrated")
 	require.Len(t, regexp.MustCompile(`(?m) none$`).FindAllString(out, -1), 2, "room and danmaku have nothing pending:\n%s", out)
 

@@ -114,6 +114,9 @@ func TestRemoteClientsMatchLocal(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, got.Live)
 	require.ErrorIs(t, rooms.SetStreamLive(ctx, 424242, true), room.ErrRoomNotFound)
+	require.NoError(t, rooms.ConfirmStreams(ctx, "media-remote", []int64{rm.ID, 424242}))
+	err = rooms.ConfirmStreams(ctx, "media-remote", make([]int64, 10001))
+	require.ErrorIs(t, err, room.ErrBadRoom, "too many rooms in one confirmation, its kind across the wire")
 
 	// gift
 	gifts := gift.NewRemote(cc)

@@ -157,6 +157,11 @@ func (c *Config) Validate() error {
 	if c.Gateway.SharedLimits() && c.Redis.Addr == "" {
 		errs = append(errs, errors.New("gateway.limits: a shared rule needs redis.addr (the Redis every gateway counts it in)"))
 	}
+	// A room live by its video outlives a missed confirmation or two, and a media process
+	// restarted within the offline grace (its encoder reconnecting) does not make it flap.
+	if floor := c.Media.OfflineGrace + 2*c.Media.LiveHeartbeat; c.Room.LiveTimeout > 0 && c.Room.LiveTimeout <= floor {
+		errs = append(errs, fmt.Errorf("room.live_timeout %s must be above media.offline_grace + 2 × media.live_heartbeat (%s), or 0", c.Room.LiveTimeout, floor))
+	}
 	if c.Node < 0 || c.Node > ids.MaxNode {
 		errs = append(errs, fmt.Errorf("node must be in 0..%d", ids.MaxNode))
 	}

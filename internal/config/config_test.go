@@ -151,3 +151,19 @@ func TestSharedLimitNeedsRedis(t *testing.T) {
 	c.Redis.Addr = "127.0.0.1:6379"
 	require.NoError(t, c.Validate())
 }
+
+// room.live_timeout must outlast the offline grace and two heartbeats of media, or a room
+// would expire between confirmations, or flap while its encoder reconnects; 0 turns expiry off.
+func TestLiveTimeoutOutlastsGraceAndHeartbeats(t *testing.T) {
+	c := Defaults()
+	require.Equal(t, 25*time.Second, c.Room.LiveTimeout)
+	require.Equal(t, 5*time.Second, c.Media.LiveHeartbeat)
+	c.Room.LiveTimeout = 20 * time.Second // = 10 s grace + 2 × 5 s
+	require.ErrorContains(t, c.Validate(), "room.live_timeout")
+	c.Media.OfflineGrace = 9 * time.Second
+	require.NoError(t, c.Validate())
+	c.Room.LiveTimeout = 0
+	require.NoError(t, c.Validate())
+	c.Room.LiveTimeout = -time.Second
+	require.ErrorContains(t, c.Validate(), "room.live_timeout must not be negative")
+}

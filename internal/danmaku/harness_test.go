@@ -64,7 +64,8 @@ func (f *fakeRooms) SetTag(context.Context, int64, string, bool) error { return 
 func (f *fakeRooms) StreamRoom(context.Context, string) (int64, error) {
 	return 0, room.ErrBadStreamKey
 }
-func (f *fakeRooms) SetStreamLive(context.Context, int64, bool) error { return nil }
+func (f *fakeRooms) SetStreamLive(context.Context, int64, bool) error      { return nil }
+func (f *fakeRooms) ConfirmStreams(context.Context, string, []int64) error { return nil }
 
 type fakeAccounts struct {
 	names    map[int64]string

@@ -85,7 +85,8 @@ func (f *fakeRooms) StreamRoom(context.Context, string) (int64, error) {
 	return 0, room.ErrBadStreamKey
 }
 
-func (f *fakeRooms) SetStreamLive(context.Context, int64, bool) error { return nil }
+func (f *fakeRooms) SetStreamLive(context.Context, int64, bool) error      { return nil }
+func (f *fakeRooms) ConfirmStreams(context.Context, string, []int64) error { return nil }
 
 func (f *fakeRooms) tagCalls() []tagCall {
 	f.mu.Lock()

@@ -19,6 +19,9 @@ const (
 // knownCodecs are the codecs the ingest can carry through to both playback protocols.
 var knownCodecs = []string{CodecH264, CodecH265, CodecAAC}
 
+// DefaultLiveHeartbeat is media.live_heartbeat's default.
+const DefaultLiveHeartbeat = 5 * time.Second
+
 // Config of the media component.
 type Config struct {
 	// RTMPAddr is where encoders (OBS, ffmpeg) publish: rtmp://HOST/live with the room's
@@ -44,6 +47,11 @@ type Config struct {
 	// OfflineGrace is how long after a publisher goes away the room stays live: an encoder
 	// reconnecting within it keeps the room live without a PREPARING / LIVE flap.
 	OfflineGrace time.Duration `yaml:"offline_grace"`
+	// LiveHeartbeat is how often media confirms to room the rooms it publishes (and those in
+	// their offline grace): room sets a room live by its video preparing when no confirmation
+	// came for room.live_timeout, so the rooms of a media process that died without ending
+	// its streams do not stay live.
+	LiveHeartbeat time.Duration `yaml:"live_heartbeat"`
 	// KeyCheckInterval is how often the key of every publishing stream is checked again with
 	// room, so that a rotated key cuts its publisher also when room runs in another process
 	// (in the same process the cut is immediate).
@@ -79,6 +87,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	c.Codecs = slices.Clone(knownCodecs)
 	fs.Var((*codecList)(&c.Codecs), prefix+"codecs", "codecs a publisher may send, comma-separated, of h264, h265, aac.")
 	fs.DurationVar(&c.OfflineGrace, prefix+"offline_grace", 10*time.Second, "how long a room stays live after its publisher goes away (a reconnect within it does not flap).")
+	fs.DurationVar(&c.LiveHeartbeat, prefix+"live_heartbeat", DefaultLiveHeartbeat, "how often the publishing rooms are confirmed to room (room.live_timeout without one sets a room preparing).")
 	fs.DurationVar(&c.KeyCheckInterval, prefix+"key_check_interval", time.Second, "how often publishing streams' keys are checked again with room (a rotated key cuts the publisher).")
 	fs.IntVar(&c.GOPCache, prefix+"gop_cache", 1, "whole GOPs kept so a new HTTP-FLV viewer starts on a keyframe at once (0 = wait for the next keyframe).")
 	fs.IntVar(&c.ViewerQueue, prefix+"viewer_queue", 1024, "FLV tags that may wait for one slow viewer before it is dropped.")
@@ -119,6 +128,9 @@ func (c *Config) Validate() error {
 	}
 	if c.OfflineGrace < 0 {
 		errs = append(errs, errors.New("media.offline_grace must not be negative"))
+	}
+	if c.LiveHeartbeat <= 0 {
+		errs = append(errs, errors.New("media.live_heartbeat must be positive"))
 	}
 	if c.KeyCheckInterval <= 0 {
 		errs = append(errs, errors.New("media.key_check_interval must be positive"))

@@ -76,6 +76,18 @@ func (l *liveStatus) unpublished(id int64) {
 	l.pending[id] = t
 }
 
+// waiting lists the rooms whose video stopped and that wait out their grace: still live for
+// room until then, so they are confirmed with the publishing ones.
+func (l *liveStatus) waiting() []int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ids := make([]int64, 0, len(l.pending))
+	for id := range l.pending {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
 // send queues a change (l.mu held).
 func (l *liveStatus) send(c liveChange) {
 	if l.stopped {

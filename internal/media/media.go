@@ -36,6 +36,7 @@ type Deps struct {
 type Service struct {
 	cfg    Config
 	deps   Deps
+	node   string // names this process in its confirmations to room
 	log    *slog.Logger
 	m      *metrics
 	engine Engine
@@ -59,7 +60,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, m: newMetrics(deps.Registry), stop: make(chan struct{})}
+	s := &Service{cfg: cfg, deps: deps, node: newNodeID(), log: deps.Logger, m: newMetrics(deps.Registry), stop: make(chan struct{})}
 	s.live = newLiveStatus(deps.Rooms, cfg.OfflineGrace, s.log, s.m)
 	hooks := Hooks{Authorize: s.authorize, Published: s.live.published, Unpublished: s.live.unpublished}
 	dir := cfg.RecordDir
@@ -98,9 +99,10 @@ func (s *Service) Start(context.Context) error {
 	s.mu.Lock()
 	s.addr = ln.Addr()
 	s.mu.Unlock()
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.keyCheckLoop()
-	s.log.Info("rtmp listening", "addr", ln.Addr().String())
+	go s.confirmLoop()
+	s.log.Info("rtmp listening", "addr", ln.Addr().String(), "node", s.node)
 	return nil
 }
 

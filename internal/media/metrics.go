@@ -18,16 +18,17 @@ const (
 )
 
 type metrics struct {
-	streams   prometheus.Gauge
-	publishes prometheus.Counter
-	refused   *prometheus.CounterVec
-	cut       *prometheus.CounterVec
-	viewers   *prometheus.GaugeVec
-	ingest    prometheus.Counter
-	out       *prometheus.CounterVec
-	dropped   prometheus.Counter
-	rtmpErrs  prometheus.Counter
-	liveErrs  prometheus.Counter
+	streams     prometheus.Gauge
+	publishes   prometheus.Counter
+	refused     *prometheus.CounterVec
+	cut         *prometheus.CounterVec
+	viewers     *prometheus.GaugeVec
+	ingest      prometheus.Counter
+	out         *prometheus.CounterVec
+	dropped     prometheus.Counter
+	rtmpErrs    prometheus.Counter
+	liveErrs    prometheus.Counter
+	confirmErrs prometheus.Counter
 
 	recStarted prometheus.Counter
 	recFailed  prometheus.Counter
@@ -56,6 +57,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "RTMP connections ended by a fault in the library while handling their bytes (recovered; other connections are unaffected)."}),
 		liveErrs: prometheus.NewCounter(prometheus.CounterOpts{Name: "zhibo_media_live_status_errors_total",
 			Help: "Live status changes room did not take after retries."}),
+		confirmErrs: prometheus.NewCounter(prometheus.CounterOpts{Name: "zhibo_media_live_confirm_errors_total",
+			Help: "Confirmations of the publishing rooms (every media.live_heartbeat) room did not take."}),
 		recStarted: prometheus.NewCounter(prometheus.CounterOpts{Name: "zhibo_media_recordings_started_total",
 			Help: "Publish sessions media.record began to record."}),
 		recFailed: prometheus.NewCounter(prometheus.CounterOpts{Name: "zhibo_media_recordings_failed_total",
@@ -64,6 +67,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Bytes written to recordings."}),
 	}
 	reg.MustRegister(m.streams, m.publishes, m.refused, m.cut, m.viewers, m.ingest, m.out, m.dropped, m.rtmpErrs, m.liveErrs,
-		m.recStarted, m.recFailed, m.recBytes)
+		m.confirmErrs, m.recStarted, m.recFailed, m.recBytes)
 	return m
 }

@@ -40,4 +40,10 @@ type Client interface {
 	// without an owner check (the media component is the caller); the room's viewers get
 	// LIVE or PREPARING when the status changes. Idempotent.
 	SetStreamLive(ctx context.Context, id int64, on bool) error
+	// ConfirmStreams tells room that the media process node still publishes the rooms ids, or
+	// waits out their offline grace. A room live by its video that no confirmation (nor a
+	// publish start) renewed for room.live_timeout is set preparing, so the rooms of a media
+	// process that died without ending its streams do not stay live. Rooms among ids that are
+	// not live by their video (preparing, or switched live by hand) are left as they are.
+	ConfirmStreams(ctx context.Context, node string, ids []int64) error
 }

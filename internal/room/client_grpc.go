@@ -73,6 +73,13 @@ func (g *grpcServer) SetStreamLive(ctx context.Context, r *roomv1.SetStreamLiveR
 	return &roomv1.SetStreamLiveResponse{}, nil
 }
 
+func (g *grpcServer) ConfirmStreams(ctx context.Context, r *roomv1.ConfirmStreamsRequest) (*roomv1.ConfirmStreamsResponse, error) {
+	if err := g.c.ConfirmStreams(ctx, r.GetNode(), r.GetRoomIds()); err != nil {
+		return nil, err
+	}
+	return &roomv1.ConfirmStreamsResponse{}, nil
+}
+
 // Remote is the room component in another process, reached over gRPC; it implements Client.
 // With a cache TTL it keeps the rooms it was told about for that long: a change to a room (its
 // owner, live state, tags) reaches this process at most the TTL late. SetTag drops the room.
@@ -238,5 +245,12 @@ func (r *Remote) SetStreamLive(ctx context.Context, id int64, on bool) error {
 		r.rooms.Remove(id)
 	}
 	_, err := r.c.SetStreamLive(ctx, &roomv1.SetStreamLiveRequest{RoomId: id, Live: on})
+	return grpcx.FromStatus(err)
+}
+
+// ConfirmStreams implements Client. It leaves the cache alone: a confirmation changes no
+// field a Room carries.
+func (r *Remote) ConfirmStreams(ctx context.Context, node string, ids []int64) error {
+	_, err := r.c.ConfirmStreams(ctx, &roomv1.ConfirmStreamsRequest{Node: node, RoomIds: ids})
 	return grpcx.FromStatus(err)
 }

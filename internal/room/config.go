@@ -51,7 +51,18 @@ type Config struct {
 	// SwitchesRefresh is how often this process reloads the global feature switches from the
 	// store, so a switch set through another room process is seen here at most this late.
 	SwitchesRefresh time.Duration `yaml:"switches_refresh"`
+	// LiveTimeout is how long a room live by its video stays live without media confirming
+	// the stream (media confirms every media.live_heartbeat, rooms in their offline grace
+	// included); past it the room is set preparing as if the publish had ended, e.g. after
+	// the media process was killed. Rooms switched live by hand are never expired. Keep it
+	// above media.offline_grace + 2 × media.live_heartbeat, so that an encoder reconnecting
+	// to a restarted media process within the grace does not flap. 0 = never expire.
+	LiveTimeout time.Duration `yaml:"live_timeout"`
 }
+
+// DefaultLiveTimeout is room.live_timeout's default: three of media.live_heartbeat's default
+// 5 s and media.offline_grace's default 10 s.
+const DefaultLiveTimeout = 25 * time.Second
 
 // RegisterFlags binds the config to flags under prefix.
 func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
@@ -66,6 +77,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&c.CoverMaxSide, prefix+"cover_max_side", 4096, "largest width and height of an uploaded cover in pixels, checked before decoding, 16..8192.")
 	flagx.Strings(fs, prefix+"cover_hosts", "hosts external cover URLs may use, comma-separated: https only, no IP literals; *.example.com allows subdomains (empty = uploaded covers only).", &c.CoverHosts)
 	fs.DurationVar(&c.SwitchesRefresh, prefix+"switches_refresh", time.Second, "how often the global feature switches are reloaded from the store (a switch set in another room process is seen this late).")
+	fs.DurationVar(&c.LiveTimeout, prefix+"live_timeout", DefaultLiveTimeout, "how long a room live by its video stays live without media confirming the stream (then PREPARING, as at a publish end); above media.offline_grace + 2 × media.live_heartbeat; 0 = never expire.")
 	fs.Int64Var(&c.HotThreshold, prefix+"hot_threshold", 1000, "online count from which /api/admin/hot lists a room as hot and its record is kept in memory.")
 	fs.Func(prefix+"hot_rooms", "room ids pinned hot from start, comma-separated (e.g. an announced event).", func(v string) error {
 		c.HotRooms = nil
@@ -94,6 +106,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PopularityInterval < 0 {
 		return errors.New("room.popularity_interval must not be negative")
+	}
+	if c.LiveTimeout < 0 {
+		return errors.New("room.live_timeout must not be negative")
 	}
 	if c.SwitchesRefresh <= 0 {
 		return errors.New("room.switches_refresh must be positive")

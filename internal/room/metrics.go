@@ -7,6 +7,7 @@ type metrics struct {
 	reads       prometheus.Counter
 	liveChanges *prometheus.CounterVec
 	cacheErrors prometheus.Counter
+	liveExpired prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -16,6 +17,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		liveChanges: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zhibo_room_live_changes_total", Help: "Live status changes by new status."}, []string{"status"}),
 	}
 	m.cacheErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "zhibo_room_cache_errors_total", Help: "Shared cache failures (reads fell back to the store)."})
-	reg.MustRegister(m.created, m.reads, m.liveChanges, m.cacheErrors)
+	m.liveExpired = prometheus.NewCounter(prometheus.CounterOpts{Name: "zhibo_room_live_expired_total",
+		Help: "Rooms live by their video set preparing because no media process confirmed the stream within room.live_timeout."})
+	reg.MustRegister(m.created, m.reads, m.liveChanges, m.cacheErrors, m.liveExpired)
 	return m
 }

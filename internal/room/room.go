@@ -79,6 +79,7 @@ func countsTTL(interval time.Duration) time.Duration { return max(30*time.Second
 const (
 	popularityLease = "room-popularity"
 	likesPruneLease = "room-likes-prune"
+	liveExpiryLease = "room-live-expiry"
 )
 
 // Service implements Client and the /api/rooms routes.
@@ -120,6 +121,8 @@ type Service struct {
 	rotated   []func(id int64) // OnKeyRotated
 
 	videoViewers atomic.Pointer[VideoViewers] // CountVideoViewers
+
+	endExpiry context.CancelFunc // ends the expiry of unconfirmed streams (nil: not running)
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -187,6 +190,11 @@ func (s *Service) Start(ctx context.Context) error {
 			return err
 		}
 	}
+	if s.cfg.LiveTimeout > 0 {
+		expiryCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		s.endExpiry = cancel
+		s.wg.Go(func() { s.deps.Leases.Run(expiryCtx, liveExpiryLease, expiryEvery(s.cfg.LiveTimeout), s.expireStreams) })
+	}
 	if s.cfg.PopularityInterval > 0 && s.deps.Counter != nil {
 		s.pop.Start(ctx)
 		s.wg.Add(1)
@@ -204,6 +212,9 @@ func (s *Service) Stop(ctx context.Context) error {
 // shutdown is Stop's first run.
 func (s *Service) shutdown(ctx context.Context) error {
 	close(s.stop)
+	if s.endExpiry != nil {
+		s.endExpiry()
+	}
 	s.wg.Wait()
 	if err := s.pop.Stop(ctx); err != nil {
 		s.log.Warn("list order lease not released; another process takes it over after its ttl", "err", err)
@@ -352,36 +363,48 @@ func (s *Service) Update(ctx context.Context, uid, id int64, f Fields) (Room, er
 }
 
 // SetLive starts or stops the stream; only the owner may. It is the manual switch: the video
-// (SetStreamLive) changes the same status, and the latest change wins.
+// (SetStreamLive) changes the same status, and the latest change wins. A room switched live
+// here is never expired for want of confirmations (ConfirmStreams).
 func (s *Service) SetLive(ctx context.Context, uid, id int64, on bool) (Room, error) {
 	r, err := s.owned(ctx, uid, id)
 	if err != nil {
 		return Room{}, err
 	}
-	return s.setLive(ctx, r, on)
+	return s.setLive(ctx, r, on, false)
 }
 
-// SetStreamLive implements Client.
+// SetStreamLive implements Client. A publish start in a room already live (by the manual
+// switch) makes it live by its video from now on, without a second LIVE.
 func (s *Service) SetStreamLive(ctx context.Context, id int64, on bool) error {
 	r, err := s.store.Get(ctx, id)
 	if err != nil {
 		return err
 	}
-	_, err = s.setLive(ctx, r, on)
+	if on && r.Live {
+		return s.store.StreamLive(ctx, id, s.now().UnixMilli())
+	}
+	_, err = s.setLive(ctx, r, on, true)
 	return err
 }
 
-// setLive stores a change of r's live status and tells its viewers.
-func (s *Service) setLive(ctx context.Context, r Room, on bool) (Room, error) {
+// setLive stores a change of r's live status (stream: made by the video) and tells its
+// viewers.
+func (s *Service) setLive(ctx context.Context, r Room, on, stream bool) (Room, error) {
 	if r.Live == on {
 		return r, nil
 	}
 	id := r.ID
-	now := s.now().UnixMilli()
-	r, err := s.store.SetLive(ctx, id, on, now, now)
+	r, err := s.store.SetLive(ctx, id, on, stream, s.now().UnixMilli())
 	if err != nil {
 		return Room{}, err
 	}
+	s.liveChanged(ctx, id, on)
+	return r, nil
+}
+
+// liveChanged tells a stored change of the room's live status to its caches, its viewers,
+// the metrics and the log.
+func (s *Service) liveChanged(ctx context.Context, id int64, on bool) {
 	s.invalidate(ctx, id)
 	if on {
 		s.m.liveChanges.WithLabelValues("live").Inc()
@@ -391,7 +414,6 @@ func (s *Service) setLive(ctx context.Context, r Room, on bool) (Room, error) {
 		s.push(ctx, id, protocol.PreparingMsg(id))
 	}
 	s.log.InfoContext(ctx, "live status changed", "room", id, "live", on)
-	return r, nil
 }
 
 // StreamRoom implements Client.

@@ -29,8 +29,21 @@ type Store interface {
 	Get(ctx context.Context, id int64) (Room, error)
 	ByOwner(ctx context.Context, owner int64) (Room, error)
 	Update(ctx context.Context, id int64, p Patch, now int64) (Room, error)
-	// SetLive switches live status; started is the start time when going live.
-	SetLive(ctx context.Context, id int64, live bool, started, now int64) (Room, error)
+	// SetLive switches live status at now (also the start time when going live); stream says
+	// the video set it live, so it counts as confirmed now (else it is live by the manual
+	// switch, which nothing expires). Going preparing forgets any confirmation.
+	SetLive(ctx context.Context, id int64, live, stream bool, now int64) (Room, error)
+	// StreamLive marks a room already live as live by its video, confirmed at now (a publish
+	// started in a room switched live by hand: the latest change wins).
+	StreamLive(ctx context.Context, id int64, now int64) error
+	// ConfirmStreams records that node still publishes (or waits out the grace of) the rooms
+	// ids; only rooms live by their video are touched.
+	ConfirmStreams(ctx context.Context, node string, ids []int64, now int64) error
+	// StaleStreams lists the rooms live by their video last confirmed before before.
+	StaleStreams(ctx context.Context, before int64) ([]StaleStream, error)
+	// ExpireStream sets the room preparing if it is still live by its video and still last
+	// confirmed before before, and reports whether it did.
+	ExpireStream(ctx context.Context, id, before, now int64) (bool, error)
 	SetStreamKey(ctx context.Context, id int64, key string, now int64) (Room, error)
 	// ByStreamKey returns the id of the room whose stream key is key, or ErrRoomNotFound.
 	ByStreamKey(ctx context.Context, key string) (int64, error)

@@ -42,7 +42,7 @@ CREATE INDEX rooms_list ON rooms (live, popularity, id)`,
 	updated_at BIGINT NOT NULL,
 	KEY rooms_owner (owner_uid),
 	KEY rooms_list (live, popularity, id)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
-}, likesMigration, coverMigration, switchesMigration, streamKeyMigration}
+}, likesMigration, coverMigration, switchesMigration, streamKeyMigration, streamMigration}
 
 type sqlStore struct{ db *sqlstore.DB }
 
@@ -136,11 +136,17 @@ func (s *sqlStore) Update(ctx context.Context, id int64, p Patch, now int64) (Ro
 	return s.exec(ctx, id, "UPDATE rooms SET "+strings.Join(set, ", ")+" WHERE id = ?", args...)
 }
 
-func (s *sqlStore) SetLive(ctx context.Context, id int64, live bool, started, now int64) (Room, error) {
+func (s *sqlStore) SetLive(ctx context.Context, id int64, live, stream bool, now int64) (Room, error) {
 	if live {
-		return s.exec(ctx, id, "UPDATE rooms SET live = 1, live_started_at = ?, updated_at = ? WHERE id = ?", started, now, id)
+		seen := int64(0)
+		if stream {
+			seen = now
+		}
+		return s.exec(ctx, id, "UPDATE rooms SET live = 1, live_started_at = ?, stream_seen_at = ?, stream_node = '', updated_at = ? WHERE id = ?",
+			now, seen, now, id)
 	}
-	return s.exec(ctx, id, "UPDATE rooms SET live = 0, live_started_at = 0, popularity = 0, updated_at = ? WHERE id = ?", now, id)
+	return s.exec(ctx, id, `UPDATE rooms SET live = 0, live_started_at = 0, popularity = 0, stream_seen_at = 0, stream_node = '',
+		updated_at = ? WHERE id = ?`, now, id)
 }
 
 func (s *sqlStore) SetStreamKey(ctx context.Context, id int64, key string, now int64) (Room, error) {

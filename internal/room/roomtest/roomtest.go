@@ -25,6 +25,21 @@ var _ room.Client = (*Counting)(nil)
 // Count wraps c.
 func Count(c room.Client) *Counting { return &Counting{Client: c} }
 
+// Confirms are the ConfirmStreams calls made so far, in order.
+func (r *Rooms) Confirms() []Confirm {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.confirms)
+}
+
+// ConfirmStreams implements room.Client: it records the call.
+func (r *Rooms) ConfirmStreams(_ context.Context, node string, ids []int64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.confirms = append(r.confirms, Confirm{Node: node, Rooms: slices.Sorted(slices.Values(ids))})
+	return nil
+}
+
 // Get implements room.Client.
 func (c *Counting) Get(ctx context.Context, id int64) (room.Room, error) {
 	c.gets.Add(1)
@@ -59,9 +74,16 @@ func (c *Counting) Calls() map[string]int64 {
 
 // Rooms keeps rooms in memory and records the live status changes it is asked for.
 type Rooms struct {
-	mu      sync.Mutex
-	rooms   map[int64]*room.Room
-	changes []Change
+	mu       sync.Mutex
+	rooms    map[int64]*room.Room
+	changes  []Change
+	confirms []Confirm
+}
+
+// Confirm is one ConfirmStreams call.
+type Confirm struct {
+	Node  string
+	Rooms []int64 // sorted
 }
 
 // Change is one SetStreamLive call that changed a room.

@@ -956,6 +956,98 @@ func (*SetStreamLiveResponse) Descriptor() ([]byte, []int) {
 	return file_room_v1_room_proto_rawDescGZIP(), []int{12}
 }
 
+// ConfirmStreamsRequest names the rooms one media process publishes now.
+type ConfirmStreamsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// node names the media process (logged when its rooms expire).
+	Node string `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	// room_ids are the rooms it publishes or waits out the offline grace of.
+	RoomIds       []int64 `protobuf:"varint,2,rep,packed,name=room_ids,json=roomIds,proto3" json:"room_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmStreamsRequest) Reset() {
+	*x = ConfirmStreamsRequest{}
+	mi := &file_room_v1_room_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmStreamsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmStreamsRequest) ProtoMessage() {}
+
+func (x *ConfirmStreamsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_room_v1_room_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmStreamsRequest.ProtoReflect.Descriptor instead.
+func (*ConfirmStreamsRequest) Descriptor() ([]byte, []int) {
+	return file_room_v1_room_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ConfirmStreamsRequest) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *ConfirmStreamsRequest) GetRoomIds() []int64 {
+	if x != nil {
+		return x.RoomIds
+	}
+	return nil
+}
+
+// ConfirmStreamsResponse is empty; it exists so fields can be added without breaking callers.
+type ConfirmStreamsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmStreamsResponse) Reset() {
+	*x = ConfirmStreamsResponse{}
+	mi := &file_room_v1_room_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmStreamsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmStreamsResponse) ProtoMessage() {}
+
+func (x *ConfirmStreamsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_room_v1_room_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmStreamsResponse.ProtoReflect.Descriptor instead.
+func (*ConfirmStreamsResponse) Descriptor() ([]byte, []int) {
+	return file_room_v1_room_proto_rawDescGZIP(), []int{14}
+}
+
 var File_room_v1_room_proto protoreflect.FileDescriptor
 
 const file_room_v1_room_proto_rawDesc = "" +
@@ -1031,12 +1123,16 @@ const file_room_v1_room_proto_rawDesc = "" +
 	"\x14SetStreamLiveRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12\x12\n" +
 	"\x04live\x18\x02 \x01(\bR\x04live\"\x17\n" +
-	"\x15SetStreamLiveResponse*Z\n" +
+	"\x15SetStreamLiveResponse\"F\n" +
+	"\x15ConfirmStreamsRequest\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x19\n" +
+	"\broom_ids\x18\x02 \x03(\x03R\aroomIds\"\x18\n" +
+	"\x16ConfirmStreamsResponse*Z\n" +
 	"\n" +
 	"LiveStatus\x12\x1b\n" +
 	"\x17LIVE_STATUS_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15LIVE_STATUS_PREPARING\x10\x01\x12\x14\n" +
-	"\x10LIVE_STATUS_LIVE\x10\x022\xe8\x03\n" +
+	"\x10LIVE_STATUS_LIVE\x10\x022\xc7\x04\n" +
 	"\vRoomService\x12=\n" +
 	"\aGetRoom\x12\x1d.zhibo.room.v1.GetRoomRequest\x1a\x13.zhibo.room.v1.Room\x12E\n" +
 	"\x06SetTag\x12\x1c.zhibo.room.v1.SetTagRequest\x1a\x1d.zhibo.room.v1.SetTagResponse\x12T\n" +
@@ -1044,7 +1140,8 @@ const file_room_v1_room_proto_rawDesc = "" +
 	"\tListRooms\x12\x1f.zhibo.room.v1.ListRoomsRequest\x1a .zhibo.room.v1.ListRoomsResponse\x12Q\n" +
 	"\n" +
 	"StreamRoom\x12 .zhibo.room.v1.StreamRoomRequest\x1a!.zhibo.room.v1.StreamRoomResponse\x12Z\n" +
-	"\rSetStreamLive\x12#.zhibo.room.v1.SetStreamLiveRequest\x1a$.zhibo.room.v1.SetStreamLiveResponseB6Z4github.com/zhibo-live/zhibo/api/proto/room/v1;roomv1b\x06proto3"
+	"\rSetStreamLive\x12#.zhibo.room.v1.SetStreamLiveRequest\x1a$.zhibo.room.v1.SetStreamLiveResponse\x12]\n" +
+	"\x0eConfirmStreams\x12$.zhibo.room.v1.ConfirmStreamsRequest\x1a%.zhibo.room.v1.ConfirmStreamsResponseB6Z4github.com/zhibo-live/zhibo/api/proto/room/v1;roomv1b\x06proto3"
 
 var (
 	file_room_v1_room_proto_rawDescOnce sync.Once
@@ -1059,22 +1156,24 @@ func file_room_v1_room_proto_rawDescGZIP() []byte {
 }
 
 var file_room_v1_room_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_room_v1_room_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_room_v1_room_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_room_v1_room_proto_goTypes = []any{
-	(LiveStatus)(0),               // 0: zhibo.room.v1.LiveStatus
-	(*Room)(nil),                  // 1: zhibo.room.v1.Room
-	(*GetRoomRequest)(nil),        // 2: zhibo.room.v1.GetRoomRequest
-	(*SetTagRequest)(nil),         // 3: zhibo.room.v1.SetTagRequest
-	(*SetTagResponse)(nil),        // 4: zhibo.room.v1.SetTagResponse
-	(*GetRoomViewRequest)(nil),    // 5: zhibo.room.v1.GetRoomViewRequest
-	(*GetRoomViewResponse)(nil),   // 6: zhibo.room.v1.GetRoomViewResponse
-	(*RoomView)(nil),              // 7: zhibo.room.v1.RoomView
-	(*ListRoomsRequest)(nil),      // 8: zhibo.room.v1.ListRoomsRequest
-	(*ListRoomsResponse)(nil),     // 9: zhibo.room.v1.ListRoomsResponse
-	(*StreamRoomRequest)(nil),     // 10: zhibo.room.v1.StreamRoomRequest
-	(*StreamRoomResponse)(nil),    // 11: zhibo.room.v1.StreamRoomResponse
-	(*SetStreamLiveRequest)(nil),  // 12: zhibo.room.v1.SetStreamLiveRequest
-	(*SetStreamLiveResponse)(nil), // 13: zhibo.room.v1.SetStreamLiveResponse
+	(LiveStatus)(0),                // 0: zhibo.room.v1.LiveStatus
+	(*Room)(nil),                   // 1: zhibo.room.v1.Room
+	(*GetRoomRequest)(nil),         // 2: zhibo.room.v1.GetRoomRequest
+	(*SetTagRequest)(nil),          // 3: zhibo.room.v1.SetTagRequest
+	(*SetTagResponse)(nil),         // 4: zhibo.room.v1.SetTagResponse
+	(*GetRoomViewRequest)(nil),     // 5: zhibo.room.v1.GetRoomViewRequest
+	(*GetRoomViewResponse)(nil),    // 6: zhibo.room.v1.GetRoomViewResponse
+	(*RoomView)(nil),               // 7: zhibo.room.v1.RoomView
+	(*ListRoomsRequest)(nil),       // 8: zhibo.room.v1.ListRoomsRequest
+	(*ListRoomsResponse)(nil),      // 9: zhibo.room.v1.ListRoomsResponse
+	(*StreamRoomRequest)(nil),      // 10: zhibo.room.v1.StreamRoomRequest
+	(*StreamRoomResponse)(nil),     // 11: zhibo.room.v1.StreamRoomResponse
+	(*SetStreamLiveRequest)(nil),   // 12: zhibo.room.v1.SetStreamLiveRequest
+	(*SetStreamLiveResponse)(nil),  // 13: zhibo.room.v1.SetStreamLiveResponse
+	(*ConfirmStreamsRequest)(nil),  // 14: zhibo.room.v1.ConfirmStreamsRequest
+	(*ConfirmStreamsResponse)(nil), // 15: zhibo.room.v1.ConfirmStreamsResponse
 }
 var file_room_v1_room_proto_depIdxs = []int32{
 	0,  // 0: zhibo.room.v1.Room.live_status:type_name -> zhibo.room.v1.LiveStatus
@@ -1088,14 +1187,16 @@ var file_room_v1_room_proto_depIdxs = []int32{
 	8,  // 8: zhibo.room.v1.RoomService.ListRooms:input_type -> zhibo.room.v1.ListRoomsRequest
 	10, // 9: zhibo.room.v1.RoomService.StreamRoom:input_type -> zhibo.room.v1.StreamRoomRequest
 	12, // 10: zhibo.room.v1.RoomService.SetStreamLive:input_type -> zhibo.room.v1.SetStreamLiveRequest
-	1,  // 11: zhibo.room.v1.RoomService.GetRoom:output_type -> zhibo.room.v1.Room
-	4,  // 12: zhibo.room.v1.RoomService.SetTag:output_type -> zhibo.room.v1.SetTagResponse
-	6,  // 13: zhibo.room.v1.RoomService.GetRoomView:output_type -> zhibo.room.v1.GetRoomViewResponse
-	9,  // 14: zhibo.room.v1.RoomService.ListRooms:output_type -> zhibo.room.v1.ListRoomsResponse
-	11, // 15: zhibo.room.v1.RoomService.StreamRoom:output_type -> zhibo.room.v1.StreamRoomResponse
-	13, // 16: zhibo.room.v1.RoomService.SetStreamLive:output_type -> zhibo.room.v1.SetStreamLiveResponse
-	11, // [11:17] is the sub-list for method output_type
-	5,  // [5:11] is the sub-list for method input_type
+	14, // 11: zhibo.room.v1.RoomService.ConfirmStreams:input_type -> zhibo.room.v1.ConfirmStreamsRequest
+	1,  // 12: zhibo.room.v1.RoomService.GetRoom:output_type -> zhibo.room.v1.Room
+	4,  // 13: zhibo.room.v1.RoomService.SetTag:output_type -> zhibo.room.v1.SetTagResponse
+	6,  // 14: zhibo.room.v1.RoomService.GetRoomView:output_type -> zhibo.room.v1.GetRoomViewResponse
+	9,  // 15: zhibo.room.v1.RoomService.ListRooms:output_type -> zhibo.room.v1.ListRoomsResponse
+	11, // 16: zhibo.room.v1.RoomService.StreamRoom:output_type -> zhibo.room.v1.StreamRoomResponse
+	13, // 17: zhibo.room.v1.RoomService.SetStreamLive:output_type -> zhibo.room.v1.SetStreamLiveResponse
+	15, // 18: zhibo.room.v1.RoomService.ConfirmStreams:output_type -> zhibo.room.v1.ConfirmStreamsResponse
+	12, // [12:19] is the sub-list for method output_type
+	5,  // [5:12] is the sub-list for method input_type
 	5,  // [5:5] is the sub-list for extension type_name
 	5,  // [5:5] is the sub-list for extension extendee
 	0,  // [0:5] is the sub-list for field type_name
@@ -1113,7 +1214,7 @@ func file_room_v1_room_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_room_v1_room_proto_rawDesc), len(file_room_v1_room_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,12 +23,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RoomService_GetRoom_FullMethodName       = "/zhibo.room.v1.RoomService/GetRoom"
-	RoomService_SetTag_FullMethodName        = "/zhibo.room.v1.RoomService/SetTag"
-	RoomService_GetRoomView_FullMethodName   = "/zhibo.room.v1.RoomService/GetRoomView"
-	RoomService_ListRooms_FullMethodName     = "/zhibo.room.v1.RoomService/ListRooms"
-	RoomService_StreamRoom_FullMethodName    = "/zhibo.room.v1.RoomService/StreamRoom"
-	RoomService_SetStreamLive_FullMethodName = "/zhibo.room.v1.RoomService/SetStreamLive"
+	RoomService_GetRoom_FullMethodName        = "/zhibo.room.v1.RoomService/GetRoom"
+	RoomService_SetTag_FullMethodName         = "/zhibo.room.v1.RoomService/SetTag"
+	RoomService_GetRoomView_FullMethodName    = "/zhibo.room.v1.RoomService/GetRoomView"
+	RoomService_ListRooms_FullMethodName      = "/zhibo.room.v1.RoomService/ListRooms"
+	RoomService_StreamRoom_FullMethodName     = "/zhibo.room.v1.RoomService/StreamRoom"
+	RoomService_SetStreamLive_FullMethodName  = "/zhibo.room.v1.RoomService/SetStreamLive"
+	RoomService_ConfirmStreams_FullMethodName = "/zhibo.room.v1.RoomService/ConfirmStreams"
 )
 
 // RoomServiceClient is the client API for RoomService service.
@@ -57,6 +58,12 @@ type RoomServiceClient interface {
 	// room's viewers get LIVE or PREPARING when the status changes. Idempotent. NOT_FOUND for an
 	// unknown room.
 	SetStreamLive(ctx context.Context, in *SetStreamLiveRequest, opts ...grpc.CallOption) (*SetStreamLiveResponse, error)
+	// ConfirmStreams tells room, every media.live_heartbeat, which rooms a media process still
+	// publishes (or waits out the offline grace of). A room live by its video that no
+	// confirmation renewed for room.live_timeout is set preparing, with PREPARING to its
+	// viewers. Rooms not live by their video are left as they are. INVALID_ARGUMENT over 10000
+	// rooms or a node name over 128 bytes.
+	ConfirmStreams(ctx context.Context, in *ConfirmStreamsRequest, opts ...grpc.CallOption) (*ConfirmStreamsResponse, error)
 }
 
 type roomServiceClient struct {
@@ -127,6 +134,16 @@ func (c *roomServiceClient) SetStreamLive(ctx context.Context, in *SetStreamLive
 	return out, nil
 }
 
+func (c *roomServiceClient) ConfirmStreams(ctx context.Context, in *ConfirmStreamsRequest, opts ...grpc.CallOption) (*ConfirmStreamsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ConfirmStreamsResponse)
+	err := c.cc.Invoke(ctx, RoomService_ConfirmStreams_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RoomServiceServer is the server API for RoomService service.
 // All implementations must embed UnimplementedRoomServiceServer
 // for forward compatibility.
@@ -153,6 +170,12 @@ type RoomServiceServer interface {
 	// room's viewers get LIVE or PREPARING when the status changes. Idempotent. NOT_FOUND for an
 	// unknown room.
 	SetStreamLive(context.Context, *SetStreamLiveRequest) (*SetStreamLiveResponse, error)
+	// ConfirmStreams tells room, every media.live_heartbeat, which rooms a media process still
+	// publishes (or waits out the offline grace of). A room live by its video that no
+	// confirmation renewed for room.live_timeout is set preparing, with PREPARING to its
+	// viewers. Rooms not live by their video are left as they are. INVALID_ARGUMENT over 10000
+	// rooms or a node name over 128 bytes.
+	ConfirmStreams(context.Context, *ConfirmStreamsRequest) (*ConfirmStreamsResponse, error)
 	mustEmbedUnimplementedRoomServiceServer()
 }
 
@@ -180,6 +203,9 @@ func (UnimplementedRoomServiceServer) StreamRoom(context.Context, *StreamRoomReq
 }
 func (UnimplementedRoomServiceServer) SetStreamLive(context.Context, *SetStreamLiveRequest) (*SetStreamLiveResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetStreamLive not implemented")
+}
+func (UnimplementedRoomServiceServer) ConfirmStreams(context.Context, *ConfirmStreamsRequest) (*ConfirmStreamsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ConfirmStreams not implemented")
 }
 func (UnimplementedRoomServiceServer) mustEmbedUnimplementedRoomServiceServer() {}
 func (UnimplementedRoomServiceServer) testEmbeddedByValue()                     {}
@@ -310,6 +336,24 @@ func _RoomService_SetStreamLive_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RoomService_ConfirmStreams_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ConfirmStreamsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RoomServiceServer).ConfirmStreams(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RoomService_ConfirmStreams_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RoomServiceServer).ConfirmStreams(ctx, req.(*ConfirmStreamsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RoomService_ServiceDesc is the grpc.ServiceDesc for RoomService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -340,6 +384,10 @@ var RoomService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetStreamLive",
 			Handler:    _RoomService_SetStreamLive_Handler,
+		},
+		{
+			MethodName: "ConfirmStreams",
+			Handler:    _RoomService_ConfirmStreams_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
