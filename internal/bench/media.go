@@ -148,6 +148,10 @@ func RunMedia(ctx context.Context, c MediaConfig, progress io.Writer) (*MediaRep
 	api := &apiClient{base: c.URL, hc: &http.Client{Timeout: 10 * time.Second}}
 	rooms := make([]int64, c.Streams)
 	sent := make([]*sentLog, c.Streams)
+	var (
+		seen      []seenSegment // the first room's playlist poll
+		pollStart time.Time
+	)
 	tag := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
 	for i := range rooms {
 		s, err := api.register(ctx, fmt.Sprintf("bm%s_%d", tag, i))
@@ -172,6 +176,14 @@ func RunMedia(ctx context.Context, c MediaConfig, progress io.Writer) (*MediaRep
 		if err := api.call(ctx, "GET", fmt.Sprintf("/api/media/rooms/%d", id), "", nil, &st); err != nil {
 			return nil, fmt.Errorf("media status: %w", err)
 		}
+		if i == 0 && c.HLSPoll > 0 {
+			// From before the publish: the first poll finds no playlist, so every segment
+			// listed later is seen fresh.
+			phc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableCompression: true}}
+			url := fmt.Sprintf("%s/hls/%d.m3u8", c.URL, id)
+			pollStart = time.Now()
+			pubWG.Go(func() { seen = pollPlaylist(pubCtx, phc, url, c.HLSPoll) })
+		}
 		pub, err := dialPublish(ctx, fmt.Sprintf("127.0.0.1:%d", st.RTMPPort), view.Live.StreamKey)
 		if err != nil {
 			return nil, err
@@ -183,13 +195,6 @@ func RunMedia(ctx context.Context, c MediaConfig, progress io.Writer) (*MediaRep
 				pubErrs <- fmt.Errorf("publisher of room %d: %w", id, err)
 			}
 		})
-	}
-	var seen []seenSegment
-	pollStart := time.Now()
-	if c.HLSPoll > 0 {
-		phc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableCompression: true}}
-		url := fmt.Sprintf("%s/hls/%d.m3u8", c.URL, rooms[0])
-		pubWG.Go(func() { seen = pollPlaylist(pubCtx, phc, url, c.HLSPoll) })
 	}
 	failed := func() error {
 		select {

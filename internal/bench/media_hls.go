@@ -19,18 +19,22 @@ const (
 )
 
 // seenSegment is a segment of the live playlist: its media sequence number, its duration
-// (#EXTINF, in ms) and when the poll whose response first listed it had been read.
+// (#EXTINF, in ms) and when the poll whose response first listed it had been read. stale: it
+// was listed by the first poll, so when it appeared is not known.
 type seenSegment struct {
 	seq   int64
 	durMS uint32
 	at    time.Time
+	stale bool
 }
 
 // pollPlaylist reads url every interval (from the end of one request to the start of the
-// next) until ctx ends, and returns every segment it saw, in the order first seen.
+// next) until ctx ends, and returns every segment it saw, in the order first seen; those the
+// first answered poll listed are stale.
 func pollPlaylist(ctx context.Context, hc *http.Client, url string, every time.Duration) []seenSegment {
 	var out []seenSegment
 	known := map[int64]bool{}
+	answered := false
 	timer := time.NewTimer(every)
 	defer timer.Stop()
 	for {
@@ -46,11 +50,12 @@ func pollPlaylist(ctx context.Context, hc *http.Client, url string, every time.D
 				for _, s := range parsePlaylist(string(body)) {
 					if !known[s.seq] {
 						known[s.seq] = true
-						s.at = at
+						s.at, s.stale = at, !answered
 						out = append(out, s)
 					}
 				}
 			}
+			answered = answered || rerr == nil
 		}
 		timer.Reset(every)
 		select {
@@ -102,13 +107,13 @@ type segmentDelay struct {
 }
 
 // segmentDelays matches each segment seen to the keyframe that closed it and returns the
-// delay of each matched one, in sequence order. zhibo's segmenter (internal/media lal_hls.go) starts the first segment on the
-// stream's first keyframe and closes each on a later keyframe, which also starts the next;
-// the #EXTINF duration is the difference of the two timestamps, exact in ms (printed with
-// three decimals, measured from the first keyframe). So segment n ends at the first
+// delay of each matched one, in sequence order. zhibo's segmenter (internal/media lal_hls.go)
+// starts the first segment on the stream's first keyframe and closes each on a later
+// keyframe, which also starts the next; the #EXTINF duration is the difference of the two
+// timestamps, exact in ms (printed with three decimals). So segment n ends at the first
 // keyframe's timestamp plus the durations of segments 0..n, and that timestamp must be a
 // keyframe the publisher sent: a segment whose end is not (or that follows a segment never
-// seen, which breaks the chain) counts as unmatched.
+// seen, which breaks the chain) counts as unmatched. A stale segment only carries the chain.
 func segmentDelays(seen []seenSegment, sent *sentLog) (delays []segmentDelay, unmatched int) {
 	start, ok := sent.first()
 	if !ok {
@@ -132,9 +137,12 @@ func segmentDelays(seen []seenSegment, sent *sentLog) (delays []segmentDelay, un
 			return delays, unmatched
 		}
 		end := start + s.durMS
-		if at, ok := sent.keyframe(end); ok {
+		at, ok := sent.keyframe(end)
+		switch {
+		case s.stale: // listed when the poll began: when it appeared is unknown
+		case ok:
 			delays = append(delays, segmentDelay{listed: s.at, delay: s.at.Sub(at)})
-		} else {
+		default:
 			unmatched++
 		}
 		start = end

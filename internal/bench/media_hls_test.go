@@ -40,6 +40,12 @@ func TestSegmentDelays(t *testing.T) {
 	require.Len(t, d, 1)
 	require.Equal(t, 1, un, "seq 1 never seen: seq 2's end is unknown")
 
+	stale := append([]seenSegment(nil), seen...)
+	stale[0].stale = true
+	d, un = segmentDelays(stale, sent)
+	require.Equal(t, []segmentDelay{{at(3507), 7 * time.Millisecond}}, d, "a stale segment only carries the chain")
+	require.Equal(t, 1, un)
+
 	d, un = segmentDelays(seen, newSentLog())
 	require.Empty(t, d)
 	require.Equal(t, 3, un, "nothing sent")
