@@ -77,7 +77,10 @@ func loadFLV(path string) (*flvSource, error) {
 			tag.header = true
 		case t.IsVideoKeySeqHeader() || t.IsAacSeqHeader():
 			tag.header = true
-		case t.Header.Type == httpflv.TagTypeVideo && len(p) > 1:
+		case t.Header.Type == httpflv.TagTypeVideo:
+			if len(p) < 2 || p[1] != 1 {
+				continue // not NAL units: ffmpeg ends the file with an end-of-sequence tag
+			}
 			tag.video = true
 			tag.key = t.IsVideoKeyNalu()
 			prevVideo, lastVideo = lastVideo, tag.ts
