@@ -1,0 +1,274 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/q191201771/lal/pkg/base"
+	"github.com/q191201771/lal/pkg/httpflv"
+	"github.com/q191201771/lal/pkg/rtmp"
+)
+
+// The bench publishes in process rather than with ffmpeg -re, so that it knows when each tag
+// reached the server: a tag's send time is when the publisher's socket write of its last
+// chunk returned. lal's rtmp.PushSession would do, but it logs through nazalog's process-wide
+// logger, to stdout by default (where the table goes); this client uses lal's handshake,
+// AMF0 and chunking pieces, which do not log, on a plain net.Conn.
+
+// RTMP chunk streams and message stream of the commands and media this client sends (the
+// ones lal and ffmpeg use).
+const (
+	rtmpCsidControl = 2
+	rtmpCsidConn    = 3
+	rtmpCsidStream  = 5
+	rtmpMsid        = rtmp.Msid1
+	rtmpDialTimeout = 10 * time.Second
+)
+
+// flvTag is one tag of the source file.
+type flvTag struct {
+	typ     uint8
+	ts      uint32 // ms
+	payload []byte
+	header  bool // metadata or a sequence header: sent once, not on each loop
+	video   bool // a video frame (not a sequence header)
+	key     bool // a video keyframe
+}
+
+// flvSource is the pre-encoded file in memory; span is what each loop adds to timestamps.
+type flvSource struct {
+	tags []flvTag
+	span uint32
+}
+
+// loadFLV reads the tags of an FLV file.
+func loadFLV(path string) (*flvSource, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	head := make([]byte, len(httpflv.FlvHeader)) // the 9-byte header and the first previous-tag size
+	if _, err := io.ReadFull(f, head); err != nil {
+		return nil, fmt.Errorf("flv header: %w", err)
+	}
+	src := &flvSource{}
+	var lastTS, lastVideo, prevVideo uint32
+	for {
+		t, err := httpflv.ReadTag(f)
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		p := t.Payload()
+		tag := flvTag{typ: t.Header.Type, ts: t.Header.Timestamp, payload: p}
+		switch {
+		case t.IsMetadata():
+			tag.header = true
+		case t.IsVideoKeySeqHeader() || t.IsAacSeqHeader():
+			tag.header = true
+		case t.Header.Type == httpflv.TagTypeVideo:
+			if len(p) < 2 || p[1] != 1 {
+				continue // not NAL units: ffmpeg ends the file with an end-of-sequence tag
+			}
+			tag.video = true
+			tag.key = t.IsVideoKeyNalu()
+			prevVideo, lastVideo = lastVideo, tag.ts
+		case t.Header.Type != httpflv.TagTypeAudio:
+			continue
+		}
+		lastTS = max(lastTS, tag.ts)
+		src.tags = append(src.tags, tag)
+	}
+	if len(src.tags) == 0 || lastVideo == 0 {
+		return nil, errors.New("the source has no video")
+	}
+	src.span = lastTS + max(1, lastVideo-prevVideo) // one frame after the last tag
+	return src, nil
+}
+
+// sentLog is one stream's record of when the publisher's socket write of each video frame
+// returned, by tag timestamp (ms), and which of those frames were keyframes.
+type sentLog struct {
+	mu       sync.RWMutex
+	frames   map[uint32]time.Time
+	keys     map[uint32]bool
+	firstKey uint32
+	anyKey   bool
+}
+
+func newSentLog() *sentLog {
+	return &sentLog{frames: map[uint32]time.Time{}, keys: map[uint32]bool{}}
+}
+
+func (l *sentLog) add(ts uint32, key bool, at time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.frames[ts] = at
+	if key {
+		l.keys[ts] = true
+		if !l.anyKey {
+			l.firstKey, l.anyKey = ts, true
+		}
+	}
+}
+
+// frame is when the video frame of timestamp ts was written, if it was.
+func (l *sentLog) frame(ts uint32) (time.Time, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	at, ok := l.frames[ts]
+	return at, ok
+}
+
+// keyframe is when the keyframe of timestamp ts was written, if it was.
+func (l *sentLog) keyframe(ts uint32) (time.Time, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if !l.keys[ts] {
+		return time.Time{}, false
+	}
+	return l.frames[ts], true
+}
+
+// first is the timestamp of the first keyframe written.
+func (l *sentLog) first() (uint32, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.firstKey, l.anyKey
+}
+
+// rtmpPublisher is one RTMP publish connection to the server.
+type rtmpPublisher struct {
+	conn net.Conn
+}
+
+// dialPublish connects to addr and publishes stream key under app "live": handshake, chunk
+// size, connect, createStream, publish. The server's answers are read and discarded (it
+// refuses by closing the connection, which the next write reports; the bench waits for the
+// room to go live through the API).
+func dialPublish(ctx context.Context, addr, key string) (*rtmpPublisher, error) {
+	d := net.Dialer{Timeout: rtmpDialTimeout}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	p := &rtmpPublisher{conn: conn}
+	if err := p.open(addr, key); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("rtmp publish %s: %w", addr, err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, conn) }() // ends when the connection closes
+	return p, nil
+}
+
+func (p *rtmpPublisher) open(addr, key string) error {
+	_ = p.conn.SetDeadline(time.Now().Add(rtmpDialTimeout))
+	defer func() { _ = p.conn.SetDeadline(time.Time{}) }()
+	var hs rtmp.HandshakeClientSimple
+	if err := hs.WriteC0C1(p.conn); err != nil {
+		return err
+	}
+	if err := hs.ReadS0S1(p.conn); err != nil {
+		return err
+	}
+	if err := hs.WriteC2(p.conn); err != nil {
+		return err
+	}
+	if err := hs.ReadS2(p.conn); err != nil {
+		return err
+	}
+	// Message2Chunks cuts at rtmp.LocalChunkSize: announce it.
+	if err := p.send(rtmpCsidControl, base.RtmpTypeIdSetChunkSize, 0, 0,
+		binary.BigEndian.AppendUint32(nil, uint32(rtmp.LocalChunkSize))); err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	_ = rtmp.Amf0.WriteString(&b, "connect")
+	_ = rtmp.Amf0.WriteNumber(&b, 1)
+	_ = rtmp.Amf0.WriteObject(&b, rtmp.ObjectPairArray{
+		{Key: "app", Value: "live"}, {Key: "type", Value: "nonprivate"},
+		{Key: "flashVer", Value: "FMLE/3.0 (compatible; zhibo bench)"},
+		{Key: "tcUrl", Value: "rtmp://" + addr + "/live"},
+	})
+	if err := p.send(rtmpCsidConn, base.RtmpTypeIdCommandMessageAmf0, 0, 0, b.Bytes()); err != nil {
+		return err
+	}
+	b.Reset()
+	_ = rtmp.Amf0.WriteString(&b, "createStream")
+	_ = rtmp.Amf0.WriteNumber(&b, 2)
+	_ = rtmp.Amf0.WriteNull(&b)
+	if err := p.send(rtmpCsidConn, base.RtmpTypeIdCommandMessageAmf0, 0, 0, b.Bytes()); err != nil {
+		return err
+	}
+	b.Reset()
+	_ = rtmp.Amf0.WriteString(&b, "publish")
+	_ = rtmp.Amf0.WriteNumber(&b, 3)
+	_ = rtmp.Amf0.WriteNull(&b)
+	_ = rtmp.Amf0.WriteString(&b, key)
+	_ = rtmp.Amf0.WriteString(&b, "live")
+	return p.send(rtmpCsidStream, base.RtmpTypeIdCommandMessageAmf0, rtmpMsid, 0, b.Bytes())
+}
+
+// send writes one message; it returns when the socket write of its last chunk returned.
+func (p *rtmpPublisher) send(csid int, typ uint8, msid int, ts uint32, body []byte) error {
+	h := base.RtmpHeader{Csid: csid, MsgLen: uint32(len(body)), MsgTypeId: typ, MsgStreamId: msid, TimestampAbs: ts}
+	_, err := p.conn.Write(rtmp.Message2Chunks(body, &h))
+	return err
+}
+
+func (p *rtmpPublisher) Close() error { return p.conn.Close() }
+
+// run sends src's tags at their timestamps, paced by the wall clock, looping with increasing
+// timestamps until ctx ends, and records each video frame's send time in sent.
+func (p *rtmpPublisher) run(ctx context.Context, src *flvSource, sent *sentLog) error {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	start := time.Now()
+	for loop := uint32(0); ; loop++ {
+		off := loop * src.span
+		for i := range src.tags {
+			t := &src.tags[i]
+			if t.header && loop > 0 {
+				continue
+			}
+			ts := t.ts + off
+			if d := time.Until(start.Add(time.Duration(ts) * time.Millisecond)); d > 0 {
+				timer.Reset(d)
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-timer.C:
+				}
+			} else if ctx.Err() != nil {
+				return nil
+			}
+			csid := rtmp.CsidAudio
+			switch t.typ {
+			case httpflv.TagTypeVideo:
+				csid = rtmp.CsidVideo
+			case httpflv.TagTypeMetadata:
+				csid = rtmp.CsidAmf
+			}
+			if err := p.send(csid, t.typ, rtmpMsid, ts, t.payload); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			if t.video {
+				sent.add(ts, t.key, time.Now())
+			}
+		}
+	}
+}
