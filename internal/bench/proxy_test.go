@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -43,19 +44,31 @@ func inProcessStarters(t testing.TB) bench.ProxyStarters {
 			}}, nil
 		},
 		Gateway: func(ctx context.Context, components, flags []string) (*bench.ProxyProc, error) {
-			cfg, rest, err := config.Load("zhibo", flags, func(string) string { return "" }, io.Discard, nil)
+			// As zhibo serve does: the config re-read from the same flags (and file) on a change.
+			load := func() (config.Config, error) {
+				cfg, rest, err := config.Load("zhibo", flags, func(string) string { return "" }, io.Discard, nil)
+				if err == nil && len(rest) > 0 {
+					err = fmt.Errorf("unexpected arguments %q", rest)
+				}
+				return cfg, err
+			}
+			cfg, err := load()
 			if err != nil {
 				return nil, err
 			}
-			require.Empty(t, rest)
 			a, err := app.New(cfg, components, obs.Discard())
 			if err != nil {
 				return nil, err
 			}
+			a.ReloadFrom(load)
 			if err := a.Start(ctx); err != nil {
 				return nil, err
 			}
+			wctx, cancel := context.WithCancel(context.Background())
+			stopWatch := a.WatchConfig(wctx, 50*time.Millisecond)
 			return &bench.ProxyProc{Addr: a.HTTPAddr().String(), Stop: func() error {
+				stopWatch()
+				cancel()
 				return a.Stop(context.Background())
 			}}, nil
 		},
@@ -72,6 +85,7 @@ func TestBenchProxySmoke(t *testing.T) {
 	cfg.Conns = 4
 	cfg.Duration = time.Second
 	cfg.Rounds = 1
+	cfg.ReloadEvery = 200 * time.Millisecond
 	withNginx := true
 	if _, err := os.Stat(cfg.Nginx); err != nil {
 		t.Logf("nginx is not installed (%v): its phases are skipped", err)
@@ -115,6 +129,14 @@ func TestBenchProxySmoke(t *testing.T) {
 		require.LessOrEqual(t, ph.Latency.P99MS, ph.Latency.MaxMS)
 		require.Equal(t, ph, rep.Best[ph.Target], "one round: its phase is the best")
 	}
+	// The reload phase: the route table was rewritten under load, the gateway applied the new
+	// tables (at 200 ms over a second, at least two) and no request failed.
+	require.NotNil(t, rep.Reload)
+	require.Equal(t, bench.TargetGateway, rep.Reload.Target)
+	require.Positive(t, rep.Reload.Requests)
+	require.Zero(t, rep.Reload.Errors, rep.Reload.FirstError)
+	require.GreaterOrEqual(t, rep.Reloads, 2.0)
+
 	rate := rep.Latency[0].TargetRPS
 	require.InDelta(t, cfg.LatencyLoad*rep.Best[rep.LatencyBase].RPS, rate, 1e-6)
 	for i, ph := range rep.Latency {
