@@ -130,6 +130,7 @@ func RunMedia(ctx context.Context, c MediaConfig, progress io.Writer) (*MediaRep
 		"-g", "30", "-b:v", fmt.Sprintf("%dk", c.Bitrate), "-minrate", fmt.Sprintf("%dk", c.Bitrate),
 		"-maxrate", fmt.Sprintf("%dk", c.Bitrate), "-bufsize", fmt.Sprintf("%dk", c.Bitrate),
 		"-x264-params", "nal-hrd=cbr", // constant bitrate: the test pattern would compress far below it
+		"-pix_fmt", "yuv420p", // what players decode (testsrc is RGB: x264 would pick High 4:4:4)
 		"-c:a", "aac", "-f", "flv", path)
 	if out, err := enc.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("encode the source: %v: %s", err, out)
