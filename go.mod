@@ -4,8 +4,10 @@ go 1.26.8
 
 require (
 	connectrpc.com/vanguard v0.4.0
+	github.com/abema/go-mp4 v1.7.1
 	github.com/andybalholm/brotli v1.2.8
 	github.com/axiomhq/hyperloglog v0.2.5
+	github.com/bluenviron/gortmplib v1.0.1
 	github.com/cespare/xxhash/v2 v2.3.0
 	github.com/go-sql-driver/mysql v1.10.1
 	github.com/gobwas/ws v1.5.0
@@ -46,6 +48,7 @@ require (
 	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/bluenviron/mediacommon/v2 v2.9.3 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
 	github.com/dgryski/go-metro v0.0.0-20180109044635-280f6062b5bc // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect
