@@ -146,7 +146,10 @@ func TestMonitoringUsesExportedMetrics(t *testing.T) {
 		"-queue.url", natsURL, "-queue.namespace", fmt.Sprintf("mon%d", time.Now().UnixNano()),
 		"-gateway.tls_cert_file", cert, "-gateway.tls_key_file", key,
 		"-gateway.rate_per_ip", "0", "-account.limits.register_per_ip_hour", "0", "-danmaku.rate", "0",
-		"-account.bcrypt_cost", "4", "-log.level", "warn")
+		"-account.bcrypt_cost", "4", "-log.level", "warn",
+		// A route table entry, so the gateway's route and upstream families exist.
+		"-gateway.groups", `[{"name":"mon","addrs":["http://127.0.0.1:9"]}]`,
+		"-gateway.routes", `[{"name":"mon","match":"GET /mon/","upstream":"mon"}]`)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	require.NoError(t, cmd.Start())

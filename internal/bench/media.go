@@ -28,7 +28,7 @@ viewers for -duration. Reports:
 
   first frame     a viewer's request to its first video frame (p50/p99);
   added latency   per video frame, its arrival at a viewer (tag read whole) minus when the
-                  publisher's socket write of it returned, matched by (room, timestamp);
+                  publisher began its socket write, matched by (room, timestamp);
                   frames written before the viewer had its response headers (the GOP cache
                   it gets on joining) are left out (p50/p95/p99; target p95 <= 5 ms);
   segment delay   the first room's HLS playlist polled every -hls_poll: when a new segment

@@ -18,8 +18,8 @@ import (
 )
 
 // The bench publishes in process rather than with ffmpeg -re, so that it knows when each tag
-// reached the server: a tag's send time is when the publisher's socket write of its last
-// chunk returned. lal's rtmp.PushSession would do, but it logs through nazalog's process-wide
+// reached the server: a tag's send time is just before the publisher's socket write of it
+// (a write may return after the server has taken the tag on). lal's rtmp.PushSession would do, but it logs through nazalog's process-wide
 // logger, to stdout by default (where the table goes); this client uses lal's handshake,
 // AMF0 and chunking pieces, which do not log, on a plain net.Conn.
 
@@ -97,8 +97,8 @@ func loadFLV(path string) (*flvSource, error) {
 	return src, nil
 }
 
-// sentLog is one stream's record of when the publisher's socket write of each video frame
-// returned, by tag timestamp (ms), and which of those frames were keyframes.
+// sentLog is one stream's record of when the publisher began its socket write of each video
+// frame, by tag timestamp (ms), and which of those frames were keyframes.
 type sentLog struct {
 	mu       sync.RWMutex
 	frames   map[uint32]time.Time
@@ -260,14 +260,16 @@ func (p *rtmpPublisher) run(ctx context.Context, src *flvSource, sent *sentLog) 
 			case httpflv.TagTypeMetadata:
 				csid = rtmp.CsidAmf
 			}
+			if t.video {
+				// Stamped just before the write: a write can return after the server has
+				// already taken the frame on (and a poller seen the segment it closed).
+				sent.add(ts, t.key, time.Now())
+			}
 			if err := p.send(csid, t.typ, rtmpMsid, ts, t.payload); err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
 				return err
-			}
-			if t.video {
-				sent.add(ts, t.key, time.Now())
 			}
 		}
 	}

@@ -19,8 +19,8 @@ type MediaReport struct {
 	FirstFrameP50Ms float64 `json:"first_frame_p50_ms"`
 	FirstFrameP99Ms float64 `json:"first_frame_p99_ms"`
 
-	// Added latency: per video frame, its arrival at a viewer minus when the publisher's
-	// socket write of it returned (frames from the GOP cache a viewer gets on joining are
+	// Added latency: per video frame, its arrival at a viewer minus when the publisher began
+	// its socket write (frames from the GOP cache a viewer gets on joining are
 	// left out). AddedSamples is how many frames were matched by timestamp.
 	AddedSamples uint64  `json:"added_latency_samples"`
 	AddedP50Ms   float64 `json:"added_latency_p50_ms"`

@@ -39,8 +39,9 @@ func TestMediaFanout(t *testing.T) {
 	require.Equal(t, int64(0), rep.NoFrame, "every viewer got a frame")
 	require.Greater(t, rep.FirstFrameP50Ms, 0.0)
 	require.LessOrEqual(t, rep.FirstFrameP50Ms, rep.FirstFrameP99Ms)
-	// 6 viewers of a 500 kbit/s stream: about 3 Mbit/s delivered (the audio adds a little).
-	require.InDelta(t, 3.0, rep.Mbps, 1.5)
+	// 6 viewers of a 500 kbit/s video with ffmpeg's default AAC (128 kbit/s): about 3.8 Mbit/s
+	// delivered (an encoder's CBR overshoots a little on a short source).
+	require.InEpsilon(t, 6*(0.5+0.128), rep.Mbps, 0.5)
 
 	// 6 viewers × 30 frames/s × 3 s: about 540 frames matched by timestamp.
 	require.Greater(t, rep.AddedSamples, uint64(100), "added-latency samples")
