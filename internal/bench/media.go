@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/zhibo-live/zhibo/internal/media/rtmppub"
 )
 
 const mediaUsage = `Usage: zhibo bench media [flags]
@@ -185,14 +187,14 @@ func RunMedia(ctx context.Context, c MediaConfig, progress io.Writer) (*MediaRep
 			pollStart = time.Now()
 			pubWG.Go(func() { seen = pollPlaylist(pubCtx, phc, url, c.HLSPoll) })
 		}
-		pub, err := dialPublish(ctx, fmt.Sprintf("127.0.0.1:%d", st.RTMPPort), view.Live.StreamKey)
+		pub, err := rtmppub.Dial(ctx, fmt.Sprintf("127.0.0.1:%d", st.RTMPPort), "live", view.Live.StreamKey, rtmpDialTimeout)
 		if err != nil {
 			return nil, err
 		}
 		rooms[i], sent[i] = id, newSentLog()
 		pubWG.Go(func() {
 			defer pub.Close()
-			if err := pub.run(pubCtx, src, sent[i]); err != nil {
+			if err := publishLoop(pubCtx, pub, src, sent[i]); err != nil {
 				pubErrs <- fmt.Errorf("publisher of room %d: %w", id, err)
 			}
 		})

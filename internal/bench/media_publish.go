@@ -1,37 +1,25 @@
 package bench
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"sync"
 	"time"
 
-	"github.com/q191201771/lal/pkg/base"
 	"github.com/q191201771/lal/pkg/httpflv"
-	"github.com/q191201771/lal/pkg/rtmp"
+
+	"github.com/zhibo-live/zhibo/internal/media/rtmppub"
 )
 
-// The bench publishes in process rather than with ffmpeg -re, so that it knows when each tag
-// reached the server: a tag's send time is just before the publisher's socket write of it
-// (a write may return after the server has taken the tag on). lal's rtmp.PushSession would do, but it logs through nazalog's process-wide
-// logger, to stdout by default (where the table goes); this client uses lal's handshake,
-// AMF0 and chunking pieces, which do not log, on a plain net.Conn.
+// The bench publishes in process (internal/media/rtmppub) rather than with ffmpeg -re, so that
+// it knows when each tag reached the server: a tag's send time is just before the publisher's
+// socket write of it (a write may return after the server has taken the tag on).
 
-// RTMP chunk streams and message stream of the commands and media this client sends (the
-// ones lal and ffmpeg use).
-const (
-	rtmpCsidControl = 2
-	rtmpCsidConn    = 3
-	rtmpCsidStream  = 5
-	rtmpMsid        = rtmp.Msid1
-	rtmpDialTimeout = 10 * time.Second
-)
+// rtmpDialTimeout bounds connecting and publishing.
+const rtmpDialTimeout = 10 * time.Second
 
 // flvTag is one tag of the source file.
 type flvTag struct {
@@ -148,90 +136,9 @@ func (l *sentLog) first() (uint32, bool) {
 	return l.firstKey, l.anyKey
 }
 
-// rtmpPublisher is one RTMP publish connection to the server.
-type rtmpPublisher struct {
-	conn net.Conn
-}
-
-// dialPublish connects to addr and publishes stream key under app "live": handshake, chunk
-// size, connect, createStream, publish. The server's answers are read and discarded (it
-// refuses by closing the connection, which the next write reports; the bench waits for the
-// room to go live through the API).
-func dialPublish(ctx context.Context, addr, key string) (*rtmpPublisher, error) {
-	d := net.Dialer{Timeout: rtmpDialTimeout}
-	conn, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	p := &rtmpPublisher{conn: conn}
-	if err := p.open(addr, key); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("rtmp publish %s: %w", addr, err)
-	}
-	go func() { _, _ = io.Copy(io.Discard, conn) }() // ends when the connection closes
-	return p, nil
-}
-
-func (p *rtmpPublisher) open(addr, key string) error {
-	_ = p.conn.SetDeadline(time.Now().Add(rtmpDialTimeout))
-	defer func() { _ = p.conn.SetDeadline(time.Time{}) }()
-	var hs rtmp.HandshakeClientSimple
-	if err := hs.WriteC0C1(p.conn); err != nil {
-		return err
-	}
-	if err := hs.ReadS0S1(p.conn); err != nil {
-		return err
-	}
-	if err := hs.WriteC2(p.conn); err != nil {
-		return err
-	}
-	if err := hs.ReadS2(p.conn); err != nil {
-		return err
-	}
-	// Message2Chunks cuts at rtmp.LocalChunkSize: announce it.
-	if err := p.send(rtmpCsidControl, base.RtmpTypeIdSetChunkSize, 0, 0,
-		binary.BigEndian.AppendUint32(nil, uint32(rtmp.LocalChunkSize))); err != nil {
-		return err
-	}
-	var b bytes.Buffer
-	_ = rtmp.Amf0.WriteString(&b, "connect")
-	_ = rtmp.Amf0.WriteNumber(&b, 1)
-	_ = rtmp.Amf0.WriteObject(&b, rtmp.ObjectPairArray{
-		{Key: "app", Value: "live"}, {Key: "type", Value: "nonprivate"},
-		{Key: "flashVer", Value: "FMLE/3.0 (compatible; zhibo bench)"},
-		{Key: "tcUrl", Value: "rtmp://" + addr + "/live"},
-	})
-	if err := p.send(rtmpCsidConn, base.RtmpTypeIdCommandMessageAmf0, 0, 0, b.Bytes()); err != nil {
-		return err
-	}
-	b.Reset()
-	_ = rtmp.Amf0.WriteString(&b, "createStream")
-	_ = rtmp.Amf0.WriteNumber(&b, 2)
-	_ = rtmp.Amf0.WriteNull(&b)
-	if err := p.send(rtmpCsidConn, base.RtmpTypeIdCommandMessageAmf0, 0, 0, b.Bytes()); err != nil {
-		return err
-	}
-	b.Reset()
-	_ = rtmp.Amf0.WriteString(&b, "publish")
-	_ = rtmp.Amf0.WriteNumber(&b, 3)
-	_ = rtmp.Amf0.WriteNull(&b)
-	_ = rtmp.Amf0.WriteString(&b, key)
-	_ = rtmp.Amf0.WriteString(&b, "live")
-	return p.send(rtmpCsidStream, base.RtmpTypeIdCommandMessageAmf0, rtmpMsid, 0, b.Bytes())
-}
-
-// send writes one message; it returns when the socket write of its last chunk returned.
-func (p *rtmpPublisher) send(csid int, typ uint8, msid int, ts uint32, body []byte) error {
-	h := base.RtmpHeader{Csid: csid, MsgLen: uint32(len(body)), MsgTypeId: typ, MsgStreamId: msid, TimestampAbs: ts}
-	_, err := p.conn.Write(rtmp.Message2Chunks(body, &h))
-	return err
-}
-
-func (p *rtmpPublisher) Close() error { return p.conn.Close() }
-
-// run sends src's tags at their timestamps, paced by the wall clock, looping with increasing
-// timestamps until ctx ends, and records each video frame's send time in sent.
-func (p *rtmpPublisher) run(ctx context.Context, src *flvSource, sent *sentLog) error {
+// publishLoop sends src's tags on p at their timestamps, paced by the wall clock, looping
+// with increasing timestamps until ctx ends, and records each video frame's send time in sent.
+func publishLoop(ctx context.Context, p *rtmppub.Publisher, src *flvSource, sent *sentLog) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	start := time.Now()
@@ -253,19 +160,12 @@ func (p *rtmpPublisher) run(ctx context.Context, src *flvSource, sent *sentLog) 
 			} else if ctx.Err() != nil {
 				return nil
 			}
-			csid := rtmp.CsidAudio
-			switch t.typ {
-			case httpflv.TagTypeVideo:
-				csid = rtmp.CsidVideo
-			case httpflv.TagTypeMetadata:
-				csid = rtmp.CsidAmf
-			}
 			if t.video {
 				// Stamped just before the write: a write can return after the server has
 				// already taken the frame on (and a poller seen the segment it closed).
 				sent.add(ts, t.key, time.Now())
 			}
-			if err := p.send(csid, t.typ, rtmpMsid, ts, t.payload); err != nil {
+			if err := p.Send(t.typ, ts, t.payload); err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}

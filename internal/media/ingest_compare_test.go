@@ -1,11 +1,8 @@
 package media
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -18,7 +15,8 @@ import (
 
 	"github.com/q191201771/lal/pkg/base"
 	"github.com/q191201771/lal/pkg/httpflv"
-	"github.com/q191201771/lal/pkg/rtmp"
+
+	"github.com/zhibo-live/zhibo/internal/media/rtmppub"
 )
 
 // BenchmarkIngestCompare measures the RTMP ingest of the two candidate libraries — lal
@@ -88,13 +86,13 @@ func icRun(b *testing.B, start func(testing.TB, *icFanout) net.Addr, rebuilt boo
 	addr := start(b, fan)
 	ctx, cancel := context.WithTimeout(context.Background(), icWait)
 	defer cancel()
-	pub, err := icDial(ctx, addr.String())
+	pub, err := rtmppub.Dial(ctx, addr.String(), "live", "bench", icWait)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer pub.conn.Close()
+	defer pub.Close()
 	if meta := src.meta; meta != nil {
-		if err := pub.send(meta.typ, 0, meta.payload); err != nil {
+		if err := pub.Send(meta.typ, 0, meta.payload); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -115,7 +113,7 @@ func icRun(b *testing.B, start func(testing.TB, *icFanout) net.Addr, rebuilt boo
 			}
 			fan.sentAt[k] = time.Now().UnixNano()
 		}
-		if err := pub.send(t.typ, ts, t.payload); err != nil {
+		if err := pub.Send(t.typ, ts, t.payload); err != nil {
 			b.Fatalf("publish tag %d: %v", k, err)
 		}
 	}
@@ -208,90 +206,4 @@ func icEncode(b *testing.B) *icSource {
 	}
 	src.span = last + max(1, lastVideo-prevVideo)
 	return src
-}
-
-// icPublisher is the one RTMP publisher both libraries get, built from lal's client-side
-// pieces (handshake, AMF0, chunking), as `zhibo bench media`'s is.
-type icPublisher struct{ conn net.Conn }
-
-// icDial connects and publishes stream "bench" under app "live" without waiting for answers;
-// the server's messages are read and discarded.
-func icDial(ctx context.Context, addr string) (*icPublisher, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	p := &icPublisher{conn: conn}
-	if err := p.open(addr); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("rtmp publish %s: %w", addr, err)
-	}
-	go func() { _, _ = io.Copy(io.Discard, conn) }() // ends when the connection closes
-	return p, nil
-}
-
-func (p *icPublisher) open(addr string) error {
-	_ = p.conn.SetDeadline(time.Now().Add(icWait))
-	defer func() { _ = p.conn.SetDeadline(time.Time{}) }()
-	var hs rtmp.HandshakeClientSimple
-	if err := hs.WriteC0C1(p.conn); err != nil {
-		return err
-	}
-	if err := hs.ReadS0S1(p.conn); err != nil {
-		return err
-	}
-	if err := hs.WriteC2(p.conn); err != nil {
-		return err
-	}
-	if err := hs.ReadS2(p.conn); err != nil {
-		return err
-	}
-	if err := p.sendOn(2, base.RtmpTypeIdSetChunkSize, 0, 0,
-		binary.BigEndian.AppendUint32(nil, uint32(rtmp.LocalChunkSize))); err != nil {
-		return err
-	}
-	var b bytes.Buffer
-	_ = rtmp.Amf0.WriteString(&b, "connect")
-	_ = rtmp.Amf0.WriteNumber(&b, 1)
-	_ = rtmp.Amf0.WriteObject(&b, rtmp.ObjectPairArray{
-		{Key: "app", Value: "live"}, {Key: "type", Value: "nonprivate"},
-		{Key: "flashVer", Value: "FMLE/3.0 (compatible; zhibo bench)"},
-		{Key: "tcUrl", Value: "rtmp://" + addr + "/live"},
-	})
-	if err := p.sendOn(3, base.RtmpTypeIdCommandMessageAmf0, 0, 0, b.Bytes()); err != nil {
-		return err
-	}
-	b.Reset()
-	_ = rtmp.Amf0.WriteString(&b, "createStream")
-	_ = rtmp.Amf0.WriteNumber(&b, 2)
-	_ = rtmp.Amf0.WriteNull(&b)
-	if err := p.sendOn(3, base.RtmpTypeIdCommandMessageAmf0, 0, 0, b.Bytes()); err != nil {
-		return err
-	}
-	b.Reset()
-	_ = rtmp.Amf0.WriteString(&b, "publish")
-	_ = rtmp.Amf0.WriteNumber(&b, 3)
-	_ = rtmp.Amf0.WriteNull(&b)
-	_ = rtmp.Amf0.WriteString(&b, "bench")
-	_ = rtmp.Amf0.WriteString(&b, "live")
-	return p.sendOn(5, base.RtmpTypeIdCommandMessageAmf0, rtmp.Msid1, 0, b.Bytes())
-}
-
-// send writes one media message on the chunk stream lal and ffmpeg use for its type.
-func (p *icPublisher) send(typ uint8, ts uint32, body []byte) error {
-	csid := rtmp.CsidAudio
-	switch typ {
-	case base.RtmpTypeIdVideo:
-		csid = rtmp.CsidVideo
-	case base.RtmpTypeIdMetadata:
-		csid = rtmp.CsidAmf
-	}
-	return p.sendOn(csid, typ, rtmp.Msid1, ts, body)
-}
-
-func (p *icPublisher) sendOn(csid int, typ uint8, msid int, ts uint32, body []byte) error {
-	h := base.RtmpHeader{Csid: csid, MsgLen: uint32(len(body)), MsgTypeId: typ, MsgStreamId: msid, TimestampAbs: ts}
-	_, err := p.conn.Write(rtmp.Message2Chunks(body, &h))
-	return err
 }
