@@ -189,6 +189,11 @@ func TestMonitoringUsesExportedMetrics(t *testing.T) {
 	call(t, hc, base, "POST", fmt.Sprintf("/api/rooms/%d/gifts", rid), fan["token"].(string), `{"gift_id":1,"num":1,"idempotency_key":"mon-1"}`)
 	call(t, hc, base, "POST", fmt.Sprintf("/api/rooms/%d/danmaku", rid), fan["token"].(string), `{"text":"hello"}`)
 	call(t, hc, base, "GET", fmt.Sprintf("/api/rooms/%d", rid), "", "")
+	// The route table's group has no one listening: the route answers degraded.
+	resp, err := hc.Get(base + "/mon/x")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 
 	var families map[string]bool
 	require.Eventually(t, func() bool {
