@@ -1,11 +1,9 @@
 package bench
 
 import (
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -103,22 +101,10 @@ func (rep *MediaReport) Write(stdout io.Writer, jsonPath, htmlPath string) error
 	if err := rep.WriteTable(stdout); err != nil {
 		return err
 	}
-	if jsonPath != "" {
-		b, _ := json.MarshalIndent(rep, "", "  ")
-		if err := os.WriteFile(jsonPath, append(b, '\n'), 0o644); err != nil {
-			return fmt.Errorf("json report: %w", err)
-		}
+	if err := writeJSONFile(jsonPath, rep); err != nil {
+		return err
 	}
-	if htmlPath != "" {
-		var b strings.Builder
-		if err := rep.WriteHTML(&b); err != nil {
-			return err
-		}
-		if err := os.WriteFile(htmlPath, []byte(b.String()), 0o644); err != nil {
-			return fmt.Errorf("html report: %w", err)
-		}
-	}
-	return nil
+	return writeHTMLFile(htmlPath, rep.WriteHTML)
 }
 
 // WriteHTML writes a self-contained page: the summary table, the added latency of each second

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -216,17 +215,7 @@ func (rep *ProxyReport) Write(stdout io.Writer) error {
 	if err := writeJSONFile(rep.Config.JSON, rep); err != nil {
 		return err
 	}
-	if rep.Config.HTML == "" {
-		return nil
-	}
-	var b strings.Builder
-	if err := rep.WriteHTML(&b); err != nil {
-		return err
-	}
-	if err := os.WriteFile(rep.Config.HTML, []byte(b.String()), 0o644); err != nil {
-		return fmt.Errorf("html report: %w", err)
-	}
-	return nil
+	return writeHTMLFile(rep.Config.HTML, rep.WriteHTML)
 }
 
 // WriteHTML writes a self-contained page: the tables and two bar charts (best req/s, and
