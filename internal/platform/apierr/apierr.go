@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // Error is an error kind with a code, an HTTP status and a message safe to show to users.
@@ -68,7 +70,7 @@ var (
 )
 
 // From returns the *Error in err's chain; Unavailable wrapping err when err is a dependency
-// that cannot be reached (a network error, a database connection gone): the service is
+// that cannot be reached (a network error, a database connection gone or cut mid-statement): the service is
 // degraded, not broken; else Internal wrapping err.
 func From(err error) *Error {
 	var e *Error
@@ -76,7 +78,9 @@ func From(err error) *Error {
 		return e
 	}
 	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) {
+	// mysql.ErrInvalidConn: the connection died under a statement (a database stopped
+	// mid-query), which database/sql does not turn into ErrBadConn once the statement is sent.
+	if errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) {
 		return Unavailable.Wrap(err)
 	}
 	return Internal.Wrap(err)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/stretchr/testify/require"
 )
 
@@ -34,5 +35,6 @@ func TestUnreachableIsUnavailable(t *testing.T) {
 	require.Error(t, err)
 	require.Equal(t, 503, From(fmt.Errorf("insert comment: %w", err)).Status)
 	require.Equal(t, 503, From(fmt.Errorf("query: %w", driver.ErrBadConn)).Status)
+	require.Equal(t, 503, From(fmt.Errorf("send: insert comment: %w", mysql.ErrInvalidConn)).Status)
 	require.Equal(t, 500, From(errors.New("something else")).Status)
 }
