@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/rueidis"
 
+	"github.com/zhibo-live/zhibo/internal/gateway/lane"
 	"github.com/zhibo-live/zhibo/internal/gateway/pool"
 	"github.com/zhibo-live/zhibo/internal/gateway/table"
 	"github.com/zhibo-live/zhibo/internal/platform/cache"
@@ -80,12 +81,15 @@ type Service struct {
 	log     *slog.Logger
 	handler http.Handler
 	srv     *http.Server
+	lane    *lane.Server // nil: net/http serves every connection
 	ipLimit *ratelimit.Keyed[string] // rate_per_ip, changed by Reload
 	limits  *routeLimits             // gateway.limits, changed by Reload
 	shed    *shedder                 // gateway.adaptive, changed by Reload
 	risk    *risk                    // gateway.deny and gateway.velocity, changed by Reload
 	routes  *routes                  // gateway.routes and gateway.groups, or the operator's table
 	groups  []*pool.Group            // of the component upstreams (gateway.upstreams)
+
+	laneMetrics *lane.Metrics
 	certs   *tlsx.Certs              // nil: plain HTTP
 
 	mu   sync.Mutex
@@ -212,7 +216,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	h = withTimeout(cfg, h)
 	h = withStreams(deps.Streams, cfg.WriteTimeout, h)
 	h = closeAfterChunked(h)
-	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, handler: h, ipLimit: ipLimit, limits: limits, shed: shedding, risk: rk, routes: rts, groups: groups}
+	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, handler: h, ipLimit: ipLimit, limits: limits, shed: shedding, risk: rk, routes: rts, groups: groups,
+		laneMetrics: lane.NewMetrics(deps.Registry)}
 	if cfg.TLSCertFile != "" {
 		if s.certs, err = tlsx.Load(cfg.TLSCertFile, cfg.TLSKeyFile, deps.Logger); err != nil {
 			return nil, fmt.Errorf("gateway: %w", err)
@@ -292,13 +297,21 @@ func (s *Service) Start(ctx context.Context) error {
 		s.srv.Protocols.SetHTTP1(true)
 		s.srv.Protocols.SetUnencryptedHTTP2(true)
 	}
+	serve := s.srv.Serve
+	if s.certs == nil && s.cfg.Lane {
+		s.lane = &lane.Server{Handler: s.handler, Takes: s.routes.router.Lean, Fallback: s.srv,
+			ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, ReadTimeout: s.cfg.ReadTimeout,
+			WriteTimeout: s.cfg.WriteTimeout, IdleTimeout: s.cfg.IdleTimeout,
+			MaxHeaderBytes: s.cfg.MaxHeaderBytes, Log: s.log, Metrics: s.laneMetrics}
+		serve = s.lane.Serve
+	}
 	s.mu.Lock()
 	s.addr = ln.Addr()
 	s.done = make(chan struct{})
 	s.mu.Unlock()
 	go func() {
 		defer close(s.done)
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("gateway stopped serving", "err", err)
 		}
 	}()
@@ -327,7 +340,12 @@ func (s *Service) Stop(ctx context.Context) error {
 	if s.srv == nil {
 		return nil
 	}
-	err := s.srv.Shutdown(ctx)
+	var err error
+	if s.lane != nil {
+		err = s.lane.Shutdown(ctx) // and the net/http server it hands connections to
+	} else {
+		err = s.srv.Shutdown(ctx)
+	}
 	<-s.done
 	return err
 }

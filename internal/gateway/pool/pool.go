@@ -39,6 +39,8 @@ type upstream struct {
 	h2c    bool
 	m      addrMetrics
 
+	idleConns // of the lean client (h1.go)
+
 	inFlight atomic.Int64
 	healthy  atomic.Bool  // by active health checks; true until a probe says otherwise
 	until    atomic.Int64 // ejected until this time, Unix nanoseconds; 0 = never ejected
@@ -167,6 +169,9 @@ func (g *Group) Stop() {
 	g.mu.Unlock()
 	g.wg.Wait()
 	g.http.CloseIdleConnections()
+	for _, u := range g.addrs {
+		u.closeIdle()
+	}
 	if g.h2c != nil {
 		g.h2c.CloseIdleConnections()
 	}

@@ -22,14 +22,9 @@ func (g *Group) RoundTrip(r *http.Request) (*http.Response, error) {
 	if g.budget != nil {
 		g.budget.request(time.Now())
 	}
-	var triedBuf [4]*upstream
-	tried := triedBuf[:0]
-	u, err := g.pick(nil)
-	if err != nil {
-		closeBody(r)
-		return nil, err
-	}
-	for attempt := 0; ; attempt++ {
+	attempts := 0
+	resp, _, err := retries(g, ctx, retryable, func(u *upstream) (*http.Response, int, error) {
+		attempts++
 		// A shallow copy with its own URL: the transport reads the headers and never
 		// changes them, so they need no deep copy (a Clone was a sixth of the bytes allocated
 		// per proxied request).
@@ -37,29 +32,59 @@ func (g *Group) RoundTrip(r *http.Request) (*http.Response, error) {
 		*out = *r
 		url := *r.URL
 		out.URL = &url
-		if attempt > 0 && r.GetBody != nil && r.Body != nil && r.Body != http.NoBody {
-			if out.Body, err = r.GetBody(); err != nil {
-				return nil, fmt.Errorf("group %q: retry: %w", g.cfg.Name, err)
+		if attempts > 1 && r.GetBody != nil && r.Body != nil && r.Body != http.NoBody {
+			b, err := r.GetBody()
+			if err != nil {
+				return nil, 0, fmt.Errorf("group %q: retry: %w", g.cfg.Name, err)
 			}
+			out.Body = b
 		}
 		out.URL.Scheme, out.URL.Host = u.scheme, u.host
-		resp, err := g.send(ctx, u, out)
-		if !retryable || attempt >= g.cfg.Retries || ctx.Err() != nil || !retryableResult(resp, err) {
-			return resp, wrapErr(g.cfg.Name, u, err)
+		resp, err := g.send(ctx, u, out) //nolint:bodyclose // the caller's, or discard's
+		if err != nil {
+			return nil, 0, err
+		}
+		return resp, resp.StatusCode, nil
+	}, func(resp *http.Response) { // discarded: read a little so its connection can be reused
+		_, _ = io.CopyN(io.Discard, resp.Body, discardDrain)
+		resp.Body.Close()
+	})
+	if attempts == 0 { // no address to send it to
+		closeBody(r)
+	}
+	return resp, err
+}
+
+// retries makes an attempt with try on an address the balance policy picks and, while the
+// result is retryable (no answer, or 502, 503 or 504) and retryable is true, again on another
+// address, up to cfg.Retries times as the retry budget allows. A discarded answer is given to
+// discard. It returns the last attempt's answer, its address and its error, wrapped with the
+// group and address.
+func retries[T any](g *Group, ctx context.Context, retryable bool, try func(u *upstream) (T, int, error), discard func(T)) (T, *upstream, error) {
+	var zero T
+	var triedBuf [4]*upstream
+	tried := triedBuf[:0]
+	u, err := g.pick(nil)
+	if err != nil {
+		return zero, nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		ans, status, err := try(u)
+		if !retryable || attempt >= g.cfg.Retries || ctx.Err() != nil || !retryableResult(status, err) {
+			return ans, u, wrapErr(g.cfg.Name, u, err)
 		}
 		tried = append(tried, u)
 		next, perr := g.pick(tried)
 		if perr != nil {
-			return resp, wrapErr(g.cfg.Name, u, err)
+			return ans, u, wrapErr(g.cfg.Name, u, err)
 		}
 		if !g.budget.retry(time.Now()) {
 			g.retries.exhausted.Inc()
-			return resp, wrapErr(g.cfg.Name, u, err)
+			return ans, u, wrapErr(g.cfg.Name, u, err)
 		}
 		g.retries.sent.Inc()
-		if resp != nil { // discarded: read a little so its connection can be reused
-			_, _ = io.CopyN(io.Discard, resp.Body, discardDrain)
-			resp.Body.Close()
+		if err == nil {
+			discard(ans)
 		}
 		u = next
 	}
@@ -104,11 +129,11 @@ func retryableRequest(r *http.Request) bool {
 
 // retryableResult reports whether an attempt failed in a way another address may not: no
 // answer at all, or an answer that says the upstream could not serve it.
-func retryableResult(resp *http.Response, err error) bool {
+func retryableResult(status int, err error) bool {
 	if err != nil {
 		return true
 	}
-	switch resp.StatusCode {
+	switch status {
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return true
 	}

@@ -20,6 +20,16 @@ import (
 // IdentityHeader carries the caller the gateway verified, signed, to the upstream.
 const IdentityHeader = httpx.IdentityHeader
 
+// proxyFor is what sends a route's requests to group g: the lean proxy for a group of plain
+// http:// addresses, the ReverseProxy alone for the others.
+func (rt *Router) proxyFor(name string, g *pool.Group) http.Handler {
+	rp := rt.newProxy(name, g)
+	if !g.Lean() {
+		return rp
+	}
+	return &leanProxy{rt: rt, g: g, rp: rp}
+}
+
 // newProxy is the reverse proxy of one group: the group picks the address (its RoundTrip),
 // the hooks carry the route's rewrite, the signed identity, the trace and the pool mark, and
 // feed the call's outcome to the route's breaker and fallback.

@@ -127,7 +127,7 @@ func (rt *Router) Swap(t Table) error {
 			return err
 		}
 		started = append(started, pg)
-		next.groups[gc.Name] = &group{g: pg, proxy: rt.newProxy(gc.Name, pg)}
+		next.groups[gc.Name] = &group{g: pg, proxy: rt.proxyFor(gc.Name, pg)}
 	}
 	byName := map[string]*route{}
 	if old != nil {
@@ -263,6 +263,26 @@ func (rt *Router) Handler(local http.Handler) http.Handler {
 		}
 		local.ServeHTTP(w, r)
 	})
+}
+
+// Lean reports whether the table in force sends r to an upstream group the lean proxy serves
+// (plain http:// addresses): the requests the gateway's fast lane takes.
+func (rt *Router) Lean(r *http.Request) bool {
+	c := rt.cur.Load()
+	for _, ro := range c.routes {
+		if ro.pat.Match(r) && allHold(ro.when, r) {
+			if ro.Upstream == Local {
+				return false
+			}
+			g, ok := c.groups[ro.Upstream]
+			if !ok {
+				return false
+			}
+			lp, ok := g.proxy.(*leanProxy)
+			return ok && lp.takes(r)
+		}
+	}
+	return false
 }
 
 // Status is the table in force with the state of its groups and routes, for the admin API.

@@ -1,0 +1,275 @@
+package lane
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// heldMax is how much of an answer without a Content-Length is held to learn its length; a
+// longer one, or one flushed, goes out chunked.
+const heldMax = 4 << 10
+
+// writer is a connection's http.ResponseWriter, reset for each request.
+type writer struct {
+	c      *conn
+	req    *http.Request
+	header http.Header
+	status int
+	head   bool // the status line and headers are written
+	chunk  bool // the body goes chunked
+	length int64
+	wrote  int64
+	held   []byte
+	close  bool  // the connection ends after this answer
+	failed error // a write to the client failed
+	noBody bool // HEAD, 204, 304
+}
+
+func (w *writer) reset(req *http.Request) {
+	clear(w.header)
+	w.req, w.status, w.head, w.chunk, w.length, w.wrote = req, 0, false, false, -1, 0
+	w.held, w.close, w.failed, w.noBody = w.held[:0], false, nil, req.Method == http.MethodHead
+}
+
+func (w *writer) Header() http.Header { return w.header }
+
+func (w *writer) WriteHeader(code int) {
+	if w.status != 0 || w.head {
+		return
+	}
+	if code < 100 || code > 999 {
+		panic("invalid WriteHeader code " + strconv.Itoa(code))
+	}
+	if code < 200 { // interim answers are not sent by the lane
+		return
+	}
+	w.status = code
+	if code == http.StatusNoContent || code == http.StatusNotModified {
+		w.noBody = true
+	}
+	if cl := w.header.Get("Content-Length"); cl != "" {
+		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
+			w.length = n
+		} else {
+			w.header.Del("Content-Length")
+		}
+	}
+}
+
+func (w *writer) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.failed != nil {
+		return 0, w.failed
+	}
+	if w.noBody {
+		w.wrote += int64(len(p)) // a HEAD's length, when the handler gives none
+		return len(p), nil       // net/http does the same: the body is dropped
+	}
+	if w.length >= 0 && w.wrote+int64(len(p)) > w.length {
+		return 0, http.ErrContentLength
+	}
+	if !w.head && w.length < 0 && len(w.held)+len(p) <= heldMax {
+		w.held = append(w.held, p...)
+		w.wrote += int64(len(p))
+		return len(p), nil
+	}
+	if !w.head {
+		w.writeHead(w.length < 0, false)
+	}
+	w.wrote += int64(len(p))
+	var err error
+	if w.chunk {
+		err = w.chunkOut(p)
+	} else {
+		_, err = w.c.bw.Write(p)
+	}
+	if err != nil {
+		w.failed = err
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// chunkOut writes p as one chunk.
+func (w *writer) chunkOut(p []byte) error {
+	if len(p) == 0 {
+		return nil
+	}
+	bw := w.c.bw
+	var n [16]byte
+	_, _ = bw.Write(strconv.AppendInt(n[:0], int64(len(p)), 16))
+	_, _ = bw.WriteString("\r\n")
+	_, _ = bw.Write(p)
+	_, err := bw.WriteString("\r\n")
+	return err
+}
+
+// writeHead writes the status line and headers, then what was held. chunked: the length is
+// not known; final: the handler returned.
+func (w *writer) writeHead(chunked, final bool) {
+	w.head = true
+	bw := w.c.bw
+	h := w.header
+	status := w.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	var num [20]byte
+	_, _ = bw.WriteString("HTTP/1.1 ")
+	_, _ = bw.Write(strconv.AppendInt(num[:0], int64(status), 10))
+	_, _ = bw.WriteString(" ")
+	_, _ = bw.WriteString(http.StatusText(status))
+	_, _ = bw.WriteString("\r\n")
+	if _, ok := h["Date"]; !ok {
+		_, _ = bw.WriteString("Date: ")
+		_, _ = bw.WriteString(httpDate())
+		_, _ = bw.WriteString("\r\n")
+	}
+	if w.noBody {
+		chunked = false
+		if final && w.length < 0 && w.req.Method == http.MethodHead && w.wrote > 0 {
+			_, _ = bw.WriteString("Content-Length: ")
+			_, _ = bw.Write(strconv.AppendInt(num[:0], w.wrote, 10))
+			_, _ = bw.WriteString("\r\n")
+		}
+	} else if chunked {
+		h.Del("Content-Length")
+		w.chunk = true
+		_, _ = bw.WriteString("Transfer-Encoding: chunked\r\n")
+	} else if w.length < 0 {
+		w.length = int64(len(w.held))
+		_, _ = bw.WriteString("Content-Length: ")
+		_, _ = bw.Write(strconv.AppendInt(num[:0], w.length, 10))
+		_, _ = bw.WriteString("\r\n")
+	}
+	if _, ok := h["Content-Type"]; !ok && len(w.held) > 0 && !w.noBody {
+		_, _ = bw.WriteString("Content-Type: ")
+		_, _ = bw.WriteString(http.DetectContentType(w.held))
+		_, _ = bw.WriteString("\r\n")
+	}
+	if w.close || w.req.Close || w.c.s.shutting.Load() || connectionClose(h) {
+		w.close = true
+		if _, ok := h["Connection"]; !ok {
+			_, _ = bw.WriteString("Connection: close\r\n")
+		}
+	}
+	for k, vs := range h {
+		if k == "Transfer-Encoding" || !validName(k) {
+			continue
+		}
+		for _, v := range vs {
+			_, _ = bw.WriteString(k)
+			_, _ = bw.WriteString(": ")
+			writeValue(bw, v)
+			_, _ = bw.WriteString("\r\n")
+		}
+	}
+	_, _ = bw.WriteString("\r\n")
+	if len(w.held) > 0 && !w.noBody {
+		if w.chunk {
+			_ = w.chunkOut(w.held)
+		} else {
+			_, _ = bw.Write(w.held)
+		}
+	}
+	w.held = w.held[:0]
+}
+
+// finish ends the answer; false means the connection cannot carry another one.
+func (w *writer) finish() bool {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.head {
+		w.writeHead(false, true)
+	}
+	if w.chunk {
+		_, _ = w.c.bw.WriteString("0\r\n\r\n")
+	} else if !w.noBody && w.wrote != w.length {
+		return false // fewer bytes than its Content-Length: the client must see it cut
+	}
+	return w.failed == nil
+}
+
+// Flush sends what was written so far; an answer of unknown length goes chunked from then on.
+func (w *writer) Flush() { _ = w.FlushError() }
+
+// FlushError is Flush with its error, for http.ResponseController.
+func (w *writer) FlushError() error {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.head {
+		w.writeHead(w.length < 0, false)
+	}
+	if err := w.c.bw.Flush(); err != nil {
+		w.failed = err
+		return err
+	}
+	return nil
+}
+
+// SetReadDeadline and SetWriteDeadline move the connection's deadlines, for
+// http.ResponseController.
+func (w *writer) SetReadDeadline(t time.Time) error  { return w.c.nc.SetReadDeadline(t) }
+func (w *writer) SetWriteDeadline(t time.Time) error { return w.c.nc.SetWriteDeadline(t) }
+
+func connectionClose(h http.Header) bool {
+	return slices.ContainsFunc(h["Connection"], func(v string) bool { return strings.EqualFold(strings.TrimSpace(v), "close") })
+}
+
+// validName reports whether k may be written as a header name (a token).
+func validName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := range len(k) {
+		b := k[i]
+		if b <= ' ' || b >= 0x7f || b == ':' {
+			return false
+		}
+	}
+	return true
+}
+
+// writeValue writes v with CR and LF as spaces, as net/http does, so no value starts a line.
+func writeValue(bw interface {
+	WriteString(string) (int, error)
+	WriteByte(byte) error
+}, v string) {
+	if !strings.ContainsAny(v, "\r\n") {
+		_, _ = bw.WriteString(v)
+		return
+	}
+	for i := range len(v) {
+		b := v[i]
+		if b == '\r' || b == '\n' {
+			b = ' '
+		}
+		_ = bw.WriteByte(b)
+	}
+}
+
+// httpDate is the Date header's value, made once a second.
+func httpDate() string {
+	now := time.Now().Unix()
+	if d := date.Load(); d != nil && d.unix == now {
+		return d.s
+	}
+	d := &dated{unix: now, s: time.Unix(now, 0).UTC().Format(http.TimeFormat)}
+	date.Store(d)
+	return d.s
+}
+
+type dated struct {
+	unix int64
+	s    string
+}
+
+var date atomic.Pointer[dated]

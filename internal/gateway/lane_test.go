@@ -1,0 +1,89 @@
+package gateway
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/zhibo-live/zhibo/internal/gateway/pool"
+	"github.com/zhibo-live/zhibo/internal/gateway/table"
+	"github.com/zhibo-live/zhibo/internal/platform/httpx"
+)
+
+// A route-table request to a group of http:// addresses is served in the fast lane and
+// forwarded by the lean proxy; the upstream sees exactly what it sees through net/http's
+// server and the ReverseProxy (gateway.lane=false): the client's headers but the hop-by-hop
+// ones, the gateway's X-Forwarded-*, the signed identity, never what the client forged.
+func TestLaneForwardsAsTheFullServerDoes(t *testing.T) {
+	seen := make(chan http.Header, 1)
+	back := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Clone()
+		h.Set("Host", r.Host)
+		h.Set("X-Uri", r.RequestURI)
+		if id := r.Header.Get(httpx.IdentityHeader); id != "" {
+			h.Set(httpx.IdentityHeader, "present")
+		}
+		seen <- h
+		w.Header().Set("Connection", "X-Up-Hop")
+		w.Header().Set("X-Up-Hop", "1")
+		w.Header().Set("X-Up", "kept")
+		_, _ = io.WriteString(w, `{"code":0}`)
+	}))
+	defer back.Close()
+
+	view := func(lane bool) (http.Header, *http.Response, float64) {
+		cfg := edgeConfig()
+		cfg.Lane = lane
+		cfg.Groups = []pool.Config{{Name: "back", Addrs: []string{back.URL}}}
+		cfg.Routes = []table.Route{{Name: "r", Match: "GET /api/r/", Upstream: "back", Auth: table.AuthUser}}
+		g, reg := startGateway(t, cfg, Deps{Verifier: tokens{}, Identities: signer(t), IsAdmin: isAdmin})
+		req, err := http.NewRequest("GET", base(g)+"/api/r/a%2Fb?q=1&q=2", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer u2")
+		req.Header.Set("Connection", "X-Hop")
+		req.Header.Set("X-Hop", "dropped")
+		req.Header.Set("X-Keep", "kept")
+		req.Header.Set("X-Forwarded-For", "6.6.6.6")
+		req.Header.Set("X-Zhibo-Pool", "elastic")
+		req.Header.Set(httpx.IdentityHeader, "forged")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, 200, resp.StatusCode)
+		h := <-seen
+		for _, k := range []string{"Accept-Encoding", "User-Agent", "Traceparent"} {
+			h.Del(k)
+		}
+		return h, resp, counter(t, reg, "zhibo_gateway_lane_requests_total", nil)
+	}
+	full, fullResp, n := view(false)
+	require.Zero(t, n)
+	lean, leanResp, n := view(true)
+	require.EqualValues(t, 1, n, "served in the lane")
+
+	require.Equal(t, "kept", lean.Get("X-Keep"))
+	require.Empty(t, lean.Get("X-Hop"))
+	require.Empty(t, lean.Get("Connection"))
+	require.Equal(t, "127.0.0.1", lean.Get("X-Forwarded-For"))
+	require.Empty(t, lean.Get("X-Zhibo-Pool"))
+	require.Equal(t, "present", lean.Get(httpx.IdentityHeader))
+	require.Equal(t, "/api/r/a%2Fb?q=1&q=2", lean.Get("X-Uri"))
+	// The Host differs by the gateway's port alone.
+	for _, k := range []string{"Host", "X-Forwarded-Host"} {
+		full.Del(k)
+		lean.Del(k)
+	}
+	fj, _ := json.Marshal(full)
+	lj, _ := json.Marshal(lean)
+	require.JSONEq(t, string(fj), string(lj))
+
+	require.Equal(t, "kept", leanResp.Header.Get("X-Up"))
+	require.Empty(t, leanResp.Header.Get("X-Up-Hop"))
+	require.Equal(t, fullResp.Header.Get("X-Content-Type-Options"), leanResp.Header.Get("X-Content-Type-Options"))
+	require.Equal(t, fullResp.ContentLength, leanResp.ContentLength)
+}

@@ -1,0 +1,242 @@
+package table
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/textproto"
+	"strings"
+	"sync"
+
+	"github.com/zhibo-live/zhibo/internal/gateway/pool"
+	"github.com/zhibo-live/zhibo/internal/platform/elastic"
+	"github.com/zhibo-live/zhibo/internal/platform/httpx"
+	"github.com/zhibo-live/zhibo/internal/platform/obs"
+)
+
+// leanProxy forwards a route's requests to a group of plain http:// addresses with the group's
+// lean HTTP/1.1 client (pool.Group.Exchange): the outgoing head is written straight from the
+// incoming request, with what Prepare sets on the ReverseProxy path. Requests it does not
+// take — protocol upgrades (WebSocket), and gRPC's (trailers) — go to the ReverseProxy, as do
+// every request of a group with an https:// or h2c:// address.
+type leanProxy struct {
+	rt *Router
+	g  *pool.Group
+	rp http.Handler
+}
+
+// takes reports whether the lean path serves r.
+func (p *leanProxy) takes(r *http.Request) bool {
+	if len(r.Header["Upgrade"]) > 0 {
+		return false
+	}
+	for _, te := range r.Header["Te"] {
+		if strings.Contains(te, "trailers") {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *leanProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	cl := callOf(r.Context())
+	if cl == nil || !p.takes(r) {
+		p.rp.ServeHTTP(w, r)
+		return
+	}
+	out := r
+	if cl.plan.changes() {
+		out = r.Clone(r.Context())
+		cl.plan.apply(out)
+	}
+	hb := heads.Get().(*headBuf)
+	defer heads.Put(hb)
+	head := p.head(hb, out, cl)
+	var body io.Reader
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		body = r.Body
+	}
+	idempotent := r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions ||
+		r.Method == http.MethodPut || r.Method == http.MethodDelete
+	ctx := r.Context()
+	a, err := p.g.Exchange(ctx, head, body, r.ContentLength, idempotent)
+	if err != nil {
+		p.failed(w, r, cl, err)
+		return
+	}
+	defer a.Close()
+	cl.status = a.Status
+	if a.Status >= 500 && cl.route.replaces5xx() {
+		p.failed(w, r, cl, errUpstreamStatus)
+		return
+	}
+	if r.Method == http.MethodHead {
+		a.NoBody()
+	}
+	h := w.Header()
+	a.Header(func(name, value []byte) {
+		k := textproto.CanonicalMIMEHeaderKey(string(name))
+		h[k] = append(h[k], string(value))
+	})
+	w.WriteHeader(a.Status)
+	stream := a.ContentLength < 0 // video, server-sent events: each piece as it comes
+	buf := hb.copy[:]
+	for {
+		n, err := a.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return // the client left; the connection to the upstream is closed
+			}
+			if stream {
+				_ = http.NewResponseController(w).Flush()
+			}
+		}
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			// The answer broke off after its head went out: the client must see it broken,
+			// not complete (as httputil.ReverseProxy does).
+			cl.err = err
+			if ctx.Err() == nil || !errors.Is(err, context.Canceled) {
+				p.rt.log.WarnContext(ctx, "upstream answer cut", "route", cl.route.Name, "path", r.URL.Path, "err", err)
+			}
+			panic(http.ErrAbortHandler)
+		}
+	}
+}
+
+// failed answers a request the upstream did not serve: the route's degradation, as the
+// ReverseProxy's ErrorHandler does.
+func (p *leanProxy) failed(w http.ResponseWriter, r *http.Request, cl *call, err error) {
+	cl.err = err
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		return // the caller went away: nobody to answer
+	}
+	p.rt.log.WarnContext(r.Context(), "upstream failed", "route", cl.route.Name, "path", r.URL.Path, "err", err)
+	key := ""
+	if cl.route.cache != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		key = cl.route.cache.key(r)
+	}
+	if c, ok := w.(*capture); ok {
+		w = c.ResponseWriter // a fallback is not cached as the upstream's answer
+	}
+	p.rt.degrade(w, r, cl.route, key, reasonFor(err))
+}
+
+// head writes the outgoing request line and headers into hb: the request's own headers but
+// the hop-by-hop ones and those Prepare sets, then what Prepare sets — X-Forwarded-For (the
+// client as gateway.trusted_proxies found it), -Host and -Proto, the trace, the pool mark and
+// the signed identity. The Host is the client's.
+func (p *leanProxy) head(hb *headBuf, r *http.Request, cl *call) []byte {
+	b := hb.b[:0]
+	b = append(b, r.Method...)
+	b = append(b, ' ')
+	if uri := r.RequestURI; uri != "" && uri[0] == '/' && !cl.plan.changes() {
+		b = append(b, uri...)
+	} else {
+		b = append(b, r.URL.RequestURI()...)
+	}
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, r.Host...)
+	b = append(b, "\r\n"...)
+	hb.carrier.keys = hb.carrier.keys[:0]
+	hb.carrier.b = b
+	obs.Inject(r.Context(), &hb.carrier)
+	b = hb.carrier.b
+	connection := r.Header["Connection"]
+	for k, vs := range r.Header {
+		if skipOutgoing(k) || hb.carrier.injected(k) || listedIn(connection, k) {
+			continue
+		}
+		for _, v := range vs {
+			b = append(b, k...)
+			b = append(b, ": "...)
+			b = append(b, v...)
+			b = append(b, "\r\n"...)
+		}
+	}
+	b = append(b, "X-Forwarded-For: "...)
+	b = append(b, httpx.ClientIP(r)...)
+	b = append(b, "\r\nX-Forwarded-Host: "...)
+	b = append(b, r.Host...)
+	if r.TLS != nil {
+		b = append(b, "\r\nX-Forwarded-Proto: https\r\n"...)
+	} else {
+		b = append(b, "\r\nX-Forwarded-Proto: http\r\n"...)
+	}
+	if elastic.Marked(r.Context()) {
+		b = append(b, elastic.Header+": "+elastic.Value+"\r\n"...)
+	}
+	if uid, ok := httpx.UID(r.Context()); ok && p.rt.deps.Identity != nil {
+		b = append(b, IdentityHeader+": "...)
+		b = append(b, p.rt.deps.Identity(uid)...)
+		b = append(b, "\r\n"...)
+	}
+	hb.b = b
+	return b
+}
+
+// skipOutgoing reports whether an incoming header is not copied to the upstream: hop-by-hop
+// headers, the framing (Exchange writes its own), Expect (the body is sent at once), and what
+// the gateway itself sets.
+func skipOutgoing(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length", "Expect", "Host",
+		"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
+		"X-Zhibo-Identity", "X-Zhibo-Pool":
+		return true
+	}
+	return false
+}
+
+// listedIn reports whether the Connection header values name k (hop-by-hop by that listing).
+func listedIn(connection []string, k string) bool {
+	for _, v := range connection {
+		for tok := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), k) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// headBuf is one forwarding's scratch: the outgoing head and the body copy buffer.
+type headBuf struct {
+	b       []byte
+	carrier headCarrier
+	copy    [16 << 10]byte
+}
+
+var heads = sync.Pool{New: func() any { return &headBuf{b: make([]byte, 0, 1024)} }}
+
+// headCarrier takes the trace headers the propagator injects as header lines.
+type headCarrier struct {
+	b    []byte
+	keys []string
+}
+
+func (c *headCarrier) Get(string) string { return "" }
+
+func (c *headCarrier) Set(k, v string) {
+	k = textproto.CanonicalMIMEHeaderKey(k)
+	c.keys = append(c.keys, k)
+	c.b = append(c.b, k...)
+	c.b = append(c.b, ": "...)
+	c.b = append(c.b, v...)
+	c.b = append(c.b, "\r\n"...)
+}
+
+func (c *headCarrier) Keys() []string { return nil }
+
+func (c *headCarrier) injected(k string) bool {
+	for _, x := range c.keys {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
