@@ -81,7 +81,7 @@ type Service struct {
 	log     *slog.Logger
 	handler http.Handler
 	srv     *http.Server
-	lane    *lane.Server // nil: net/http serves every connection
+	lane    *lane.Server             // nil: net/http serves every connection
 	ipLimit *ratelimit.Keyed[string] // rate_per_ip, changed by Reload
 	limits  *routeLimits             // gateway.limits, changed by Reload
 	shed    *shedder                 // gateway.adaptive, changed by Reload
@@ -90,7 +90,7 @@ type Service struct {
 	groups  []*pool.Group            // of the component upstreams (gateway.upstreams)
 
 	laneMetrics *lane.Metrics
-	certs   *tlsx.Certs              // nil: plain HTTP
+	certs       *tlsx.Certs // nil: plain HTTP
 
 	mu   sync.Mutex
 	addr net.Addr

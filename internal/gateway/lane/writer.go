@@ -26,7 +26,7 @@ type writer struct {
 	held   []byte
 	close  bool  // the connection ends after this answer
 	failed error // a write to the client failed
-	noBody bool // HEAD, 204, 304
+	noBody bool  // HEAD, 204, 304
 }
 
 func (w *writer) reset(req *http.Request) {
