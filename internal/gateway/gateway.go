@@ -114,7 +114,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	pools := pool.NewMetrics(deps.Registry) // the table's groups and the component upstreams'
 	rdeps := table.Deps{Logger: deps.Logger, Registry: deps.Registry, Pools: pools, Timeout: cfg.RequestTimeout, IsAdmin: deps.IsAdmin}
 	if deps.Identities != nil {
-		rdeps.Identity = func(uid int64) string { return deps.Identities.SignIdentity(uid, time.Now()) }
+		ids := &identityCache{sign: deps.Identities.SignIdentity}
+		rdeps.Identity = ids.get
 	}
 	router, err := table.New(cfg.Table(), rdeps)
 	if err != nil {

@@ -230,8 +230,7 @@ func (c *conn) serve() {
 		}
 		start := time.Now()
 		c.saved = c.saved[:0]
-		setDeadlineFrom(c.nc.SetReadDeadline, start, c.s.ReadHeaderTimeout)
-		n, err := c.headLen(max)
+		n, err := c.headLen(max, start)
 		if err != nil {
 			if errors.Is(err, errHeadTooBig) {
 				handedOver = c.handOver(reasonHead)
@@ -263,9 +262,11 @@ var http2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 
 var errHeadTooBig = errors.New("request head too big")
 
-// headLen waits for a whole request head in the read buffer and returns its length.
-func (c *conn) headLen(max int) (int, error) {
+// headLen waits for a whole request head in the read buffer and returns its length; a head
+// that did not come whole with its first bytes has until ReadHeaderTimeout from start.
+func (c *conn) headLen(max int, start time.Time) (int, error) {
 	limit := min(max, c.br.Size())
+	armed := false
 	for {
 		b, _ := c.br.Peek(c.br.Buffered())
 		if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 {
@@ -276,6 +277,10 @@ func (c *conn) headLen(max int) (int, error) {
 		}
 		if len(b) >= limit {
 			return 0, errHeadTooBig // net/http, with its larger buffer, answers it
+		}
+		if !armed { // the deadline stands for the rest of the head
+			setDeadlineFrom(c.nc.SetReadDeadline, start, c.s.ReadHeaderTimeout)
+			armed = true
 		}
 		if _, err := c.br.Peek(len(b) + 1); err != nil {
 			return 0, err
@@ -314,7 +319,9 @@ func (c *conn) serveOne(req *http.Request, start time.Time) (keep bool) {
 	ctx, cancel := context.WithCancel(c.ctx)
 	defer cancel()
 	req = req.WithContext(ctx)
-	setDeadlineFrom(c.nc.SetReadDeadline, start, c.s.ReadTimeout)
+	if req.ContentLength != 0 { // the body has until ReadTimeout
+		setDeadlineFrom(c.nc.SetReadDeadline, start, c.s.ReadTimeout)
+	}
 	setDeadline(c.nc.SetWriteDeadline, c.s.WriteTimeout)
 	w := &c.w
 	w.reset(req)

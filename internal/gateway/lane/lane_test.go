@@ -27,7 +27,7 @@ type env struct {
 
 // start serves handler in a lane that takes paths under /lane/; the fallback serves the same
 // handler, marking its answers.
-func start(t *testing.T, handler http.HandlerFunc) *env {
+func start(t *testing.T, handler http.HandlerFunc, opts ...func(*Server)) *env {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -44,6 +44,9 @@ func start(t *testing.T, handler http.HandlerFunc) *env {
 		}), MaxHeaderBytes: 8 << 10},
 		ReadHeaderTimeout: 2 * time.Second, IdleTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
 		MaxHeaderBytes: 8 << 10, Metrics: m,
+	}
+	for _, o := range opts {
+		o(s)
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ln) }()
@@ -253,8 +256,7 @@ func TestAnswerFraming(t *testing.T) {
 }
 
 func TestSlowHeadIsCutAtReadHeaderTimeout(t *testing.T) {
-	e := start(t, echo)
-	e.srv.ReadHeaderTimeout = 200 * time.Millisecond
+	e := start(t, echo, func(s *Server) { s.ReadHeaderTimeout = 200 * time.Millisecond })
 	c, br := dial(t, e.addr)
 	_, err := io.WriteString(c, "GET /lane/slow HTTP/1.1\r\nHost: x\r\n")
 	require.NoError(t, err)

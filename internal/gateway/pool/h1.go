@@ -138,9 +138,8 @@ func (g *Group) exchangeOn(ctx context.Context, u *upstream, head []byte, body i
 			return nil, err
 		}
 		a := &Answer{g: g, ctx: ctx, u: u, c: c}
-		if dl, ok := ctx.Deadline(); ok {
-			_ = c.nc.SetDeadline(dl)
-		}
+		// The context's end, by its deadline or a cancel, cuts the connection: no deadline of
+		// the connection's own is set, and none needs clearing when it goes back idle.
 		if ctx.Done() != nil {
 			a.stop = context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
 		}
@@ -408,7 +407,7 @@ func (a *Answer) Close() {
 	a.closed = true
 	c := a.c
 	held := a.stop == nil || a.stop() // false: the context ended and cut the connection
-	if held && a.reuse && a.eof && c.nc.SetDeadline(time.Time{}) == nil {
+	if held && a.reuse && a.eof {
 		c.used = true
 		a.u.put(c)
 	} else {

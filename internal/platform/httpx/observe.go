@@ -103,7 +103,7 @@ func Observe(log *slog.Logger, m *Metrics, mux http.Handler) http.Handler {
 				}
 			}
 			span.End()
-			if !rec.hijacked {
+			if !rec.hijacked && log.Enabled(r.Context(), slog.LevelDebug) { // the arguments cost
 				log.DebugContext(r.Context(), "http request", "method", method, "route", route,
 					"path", r.URL.Path, "ip", ClientIP(r), "status", rec.status, "bytes", rec.bytes, "duration", d)
 			}
