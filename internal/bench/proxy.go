@@ -30,14 +30,17 @@ type ProxyConfig struct {
 	// ReloadEvery is how often the reload phase rewrites the gateway's route table while the
 	// gateway is under closed-loop load (0 = no reload phase).
 	ReloadEvery time.Duration `json:"reload_every"`
-	JSON        string        `json:"-"`
-	HTML        string        `json:"-"`
+	// Full also measures the gateway with its fast lane off (gateway.lane=false), in the same
+	// run: the comparison of the two forwarding paths.
+	Full bool   `json:"full"`
+	JSON string `json:"-"`
+	HTML string `json:"-"`
 }
 
 // DefaultProxyConfig is the command's defaults.
 func DefaultProxyConfig() ProxyConfig {
 	return ProxyConfig{Conns: 64, Duration: 10 * time.Second, Rounds: 2, LatencyLoad: 0.5, Nginx: "/usr/sbin/nginx",
-		ReloadEvery: 500 * time.Millisecond}
+		ReloadEvery: 500 * time.Millisecond, Full: true}
 }
 
 // RegisterFlags binds the config to flags under prefix.
@@ -49,6 +52,7 @@ func (c *ProxyConfig) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.Float64Var(&c.LatencyLoad, prefix+"latency_load", d.LatencyLoad, "open-loop rate of the latency phases, as a share of nginx's best req/s (0 = no latency phases).")
 	fs.StringVar(&c.Nginx, prefix+"nginx", d.Nginx, "nginx binary (empty or missing = run without nginx).")
 	fs.DurationVar(&c.ReloadEvery, prefix+"reload_every", d.ReloadEvery, "reload phase: rewrite the gateway's route table this often while it is under full load, every failed request counted (0 = no reload phase; at least 50ms).")
+	fs.BoolVar(&c.Full, prefix+"full", d.Full, "also measure a second gateway with gateway.lane=false (net/http's server and ReverseProxy), in the same rounds.")
 	fs.StringVar(&c.JSON, prefix+"json", "", "write the JSON report to this file (empty = none).")
 	fs.StringVar(&c.HTML, prefix+"html", "", "write the HTML report to this file (empty = none).")
 }
@@ -81,6 +85,9 @@ const (
 	TargetDirect  = "direct"
 	TargetNginx   = "nginx"
 	TargetGateway = "gateway"
+	// TargetGatewayFull is the same gateway with gateway.lane=false: net/http's server and
+	// httputil.ReverseProxy for every request, the path before the fast lane.
+	TargetGatewayFull = "gateway-nethttp"
 )
 
 // proxyGatewayFlags configure zhibo's gateway for the bench (zhibo serve's flags): on a free
@@ -142,14 +149,15 @@ func NewProxy(cfg ProxyConfig, deps Deps, start ProxyStarters) (*Proxy, error) {
 type proxyTarget struct {
 	name string
 	addr string
-	pid  int // its process (0 = not measured)
+	pid  int    // its process (0 = not measured)
+	req  []byte // what it is sent (nil = the run's request)
 }
 
 // Run starts the servers, checks the route, measures the phases and stops everything. A
 // report with Errors > 0 is returned with a nil error: the caller decides.
 func (p *Proxy) Run(ctx context.Context) (*ProxyReport, error) {
 	cfg := p.cfg
-	phases := cfg.Rounds*3 + 4
+	phases := cfg.Rounds*4 + 5
 	perPhase := cfg.Duration + min(cfg.Duration/10, time.Second) + 2*time.Second
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute+time.Duration(phases)*perPhase)
 	defer cancel()
@@ -181,7 +189,7 @@ func (p *Proxy) Run(ctx context.Context) (*ProxyReport, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	stops = append(stops, gw.Stop)
-	targets := []proxyTarget{{TargetDirect, up.Addr, up.PID}}
+	targets := []proxyTarget{{name: TargetDirect, addr: up.Addr, pid: up.PID}}
 	if cfg.Nginx != "" {
 		if v, verr := nginxVersion(cfg.Nginx); verr != nil {
 			rep.NginxAbsent = verr.Error()
@@ -197,12 +205,25 @@ func (p *Proxy) Run(ctx context.Context) (*ProxyReport, error) {
 			}
 			stops = append(stops, ng.Stop)
 			rep.NginxVersion = v
-			targets = append(targets, proxyTarget{TargetNginx, ng.Addr, ng.PID})
+			targets = append(targets, proxyTarget{name: TargetNginx, addr: ng.Addr, pid: ng.PID})
 		}
 	} else {
 		rep.NginxAbsent = "no -nginx given"
 	}
-	targets = append(targets, proxyTarget{TargetGateway, gw.Addr, gw.PID})
+	gwTarget := proxyTarget{name: TargetGateway, addr: gw.Addr, pid: gw.PID}
+	targets = append(targets, gwTarget)
+	var full *ProxyProc
+	if cfg.Full {
+		fullDir, fullConfig := filepath.Join(dir, "gateway-nethttp"), filepath.Join(dir, "gateway-nethttp.yaml")
+		if err := os.WriteFile(fullConfig, proxyTable(up.Addr, 0), 0o600); err != nil {
+			return nil, err
+		}
+		full, err = p.start.Gateway(ctx, []string{"gateway", "account"}, append(proxyGatewayFlags(fullDir, fullConfig), "-gateway.lane=false"))
+		if err != nil {
+			return nil, fmt.Errorf("gateway with the lane off: %w", err)
+		}
+		stops = append(stops, full.Stop)
+	}
 	log.Info("servers up", "upstream", up.Addr, "gateway", gw.Addr, "nginx", rep.NginxVersion)
 
 	api, tag, err := newAPI("http://"+gw.Addr, 2)
@@ -214,8 +235,20 @@ func (p *Proxy) Run(ctx context.Context) (*ProxyReport, error) {
 		return nil, fmt.Errorf("register the bench user at the gateway: %w%s", err, hint(err))
 	}
 	req := proxyRequest(proxyPath, user.Token)
+	if full != nil {
+		fapi, ftag, err := newAPI("http://"+full.Addr, 2)
+		if err != nil {
+			return nil, err
+		}
+		fuser, err := fapi.register(ctx, ftag+"proxy")
+		if err != nil {
+			return nil, fmt.Errorf("register the bench user at the gateway with the lane off: %w%s", err, hint(err))
+		}
+		targets = append(targets, proxyTarget{name: TargetGatewayFull, addr: full.Addr, pid: full.PID,
+			req: proxyRequest(proxyPath, fuser.Token)})
+	}
 	for _, t := range targets {
-		if status, err := newRawConn(t.addr, req).do(); err != nil || status != 200 {
+		if status, err := newRawConn(t.addr, t.request(req)).do(); err != nil || status != 200 {
 			return nil, fmt.Errorf("GET %s through %s (%s): status %d, err %v; the gateway needs the route table (-gateway.routes)", proxyPath, t.name, t.addr, status, err)
 		}
 	}
@@ -231,7 +264,7 @@ func (p *Proxy) Run(ctx context.Context) (*ProxyReport, error) {
 
 	for round := 1; round <= cfg.Rounds; round++ {
 		for _, t := range targets {
-			ph, err := p.phase(ctx, t, up.PID, req, round, 0)
+			ph, err := p.phase(ctx, t, up.PID, t.request(req), round, 0)
 			if err != nil {
 				return rep, err
 			}
@@ -240,7 +273,7 @@ func (p *Proxy) Run(ctx context.Context) (*ProxyReport, error) {
 	}
 	rep.summarize()
 	if cfg.ReloadEvery > 0 && rep.Errors == 0 {
-		ph, reloads, err := p.reloadPhase(ctx, targets[len(targets)-1], up, req, gwConfig)
+		ph, reloads, err := p.reloadPhase(ctx, gwTarget, up, req, gwConfig)
 		if err != nil {
 			return rep, err
 		}
@@ -255,7 +288,7 @@ func (p *Proxy) Run(ctx context.Context) (*ProxyReport, error) {
 		}
 		rate := cfg.LatencyLoad * base
 		for _, t := range targets {
-			ph, err := p.phase(ctx, t, up.PID, req, 0, rate)
+			ph, err := p.phase(ctx, t, up.PID, t.request(req), 0, rate)
 			if err != nil {
 				return rep, err
 			}
@@ -264,6 +297,14 @@ func (p *Proxy) Run(ctx context.Context) (*ProxyReport, error) {
 		rep.summarize()
 	}
 	return rep, nil
+}
+
+// request is what t is sent: its own request, or the run's.
+func (t proxyTarget) request(req []byte) []byte {
+	if t.req != nil {
+		return t.req
+	}
+	return req
 }
 
 // reloadPhase loads the gateway in a closed loop while its route table is rewritten every

@@ -74,6 +74,10 @@ type ProxyReport struct {
 	// ≤ 1 ms); NginxAddedP99MS the same for nginx.
 	GatewayAddedP99MS float64 `json:"gateway_added_p99_ms"`
 	NginxAddedP99MS   float64 `json:"nginx_added_p99_ms,omitempty"`
+	// GatewayVsFull is the gateway's best req/s over its own with the fast lane off (-full);
+	// FullAddedP99MS is the p99 the lane-off gateway adds over direct.
+	GatewayVsFull  float64 `json:"gateway_vs_full,omitempty"`
+	FullAddedP99MS float64 `json:"full_added_p99_ms,omitempty"`
 	// Reload is the gateway's closed-loop phase during which its route table was rewritten
 	// every ReloadEvery; Reloads how many of those the gateway applied (goal: all, with no
 	// failed request).
@@ -82,6 +86,9 @@ type ProxyReport struct {
 	// Errors over every phase: any is a failed run.
 	Errors int64 `json:"errors"`
 }
+
+// proxyTargets are the targets in report order.
+var proxyTargets = []string{TargetDirect, TargetNginx, TargetGateway, TargetGatewayFull}
 
 // summarize fills the figures computed from the phases.
 func (rep *ProxyReport) summarize() {
@@ -95,6 +102,9 @@ func (rep *ProxyReport) summarize() {
 	}
 	if n := rep.Best[TargetNginx].RPS; n > 0 {
 		rep.GatewayVsNginx = rep.Best[TargetGateway].RPS / n
+	}
+	if f := rep.Best[TargetGatewayFull].RPS; f > 0 {
+		rep.GatewayVsFull = rep.Best[TargetGateway].RPS / f
 	}
 	if rep.Reload != nil {
 		rep.Errors += rep.Reload.Errors
@@ -110,6 +120,9 @@ func (rep *ProxyReport) summarize() {
 		}
 		if n, ok := lat[TargetNginx]; ok {
 			rep.NginxAddedP99MS = n.P99MS - d.P99MS
+		}
+		if f, ok := lat[TargetGatewayFull]; ok {
+			rep.FullAddedP99MS = f.P99MS - d.P99MS
 		}
 	}
 }
@@ -132,7 +145,7 @@ func (rep *ProxyReport) WriteTable(w io.Writer) error {
 		return err
 	}
 	var best []string
-	for _, t := range []string{TargetDirect, TargetNginx, TargetGateway} {
+	for _, t := range proxyTargets {
 		if b, ok := rep.Best[t]; ok {
 			best = append(best, fmt.Sprintf("%s %s/s", t, human(b.RPS)))
 		}
@@ -140,6 +153,9 @@ func (rep *ProxyReport) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "best      %s", strings.Join(best, ", "))
 	if rep.GatewayVsNginx > 0 {
 		fmt.Fprintf(w, ": gateway = %.2f× nginx (goal ≥ 1.0×)", rep.GatewayVsNginx)
+	}
+	if rep.GatewayVsFull > 0 {
+		fmt.Fprintf(w, "; the fast lane = %.2f× the net/http path", rep.GatewayVsFull)
 	}
 	fmt.Fprintln(w)
 	if ph := rep.Reload; ph != nil {
@@ -160,6 +176,9 @@ func (rep *ProxyReport) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "added p99 gateway %+.3f ms over direct (goal ≤ 1 ms)", rep.GatewayAddedP99MS)
 		if rep.NginxVersion != "" {
 			fmt.Fprintf(w, "; nginx %+.3f ms", rep.NginxAddedP99MS)
+		}
+		if _, ok := rep.Best[TargetGatewayFull]; ok {
+			fmt.Fprintf(w, "; gateway-nethttp %+.3f ms", rep.FullAddedP99MS)
 		}
 		fmt.Fprintln(w)
 	}
@@ -234,7 +253,7 @@ func (rep *ProxyReport) WriteHTML(w io.Writer) error {
 	for _, ph := range rep.Latency {
 		lat[ph.Target] = ph.Latency
 	}
-	for _, t := range []string{TargetDirect, TargetNginx, TargetGateway} {
+	for _, t := range proxyTargets {
 		if b, ok := rep.Best[t]; ok {
 			names = append(names, t)
 			rps = append(rps, b.RPS)

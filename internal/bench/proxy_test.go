@@ -107,9 +107,11 @@ func TestBenchProxySmoke(t *testing.T) {
 
 	require.Equal(t, http.StatusUnauthorized, rep.GatewayWithoutToken, "the route needs a user's token")
 	require.Zero(t, rep.Errors, "no phase had an error, so the per-user limit never refused")
-	targets := []string{bench.TargetDirect, bench.TargetGateway}
+	// The gateway with its fast lane off is measured beside it (-full, on by default).
+	targets := []string{bench.TargetDirect, bench.TargetGateway, bench.TargetGatewayFull}
+	require.Positive(t, rep.GatewayVsFull)
 	if withNginx {
-		targets = []string{bench.TargetDirect, bench.TargetNginx, bench.TargetGateway}
+		targets = []string{bench.TargetDirect, bench.TargetNginx, bench.TargetGateway, bench.TargetGatewayFull}
 		require.NotEmpty(t, rep.NginxVersion)
 		require.Positive(t, rep.GatewayVsNginx)
 		require.Equal(t, bench.TargetNginx, rep.LatencyBase)
