@@ -102,8 +102,13 @@ func TestPinThroughOneProcessWarmsAnother(t *testing.T) {
 	require.Equal(t, 200, code, body)
 	require.Greater(t, reads(), r0, "not hot: B's enter reads the room in A")
 
-	code, body = call(t, "POST", fmt.Sprintf("%s/api/admin/hot/rooms/%d", baseA, rm.ID), op.Token, `{"for":"3s","reason":"final"}`)
-	require.Equal(t, 200, code, body)
+	// Pinned for an hour, so a busy machine cannot end the pin under the enters counted below;
+	// the pin is shortened (replaced) to see it end further down.
+	pinRoom := func(d string) {
+		code, body := call(t, "POST", fmt.Sprintf("%s/api/admin/hot/rooms/%d", baseA, rm.ID), op.Token, `{"for":"`+d+`","reason":"final"}`)
+		require.Equal(t, 200, code, body)
+	}
+	pinRoom("1h")
 	require.Eventually(t, func() bool { return metric(t, b, "zhibo_bff_hot_rooms", nil) == 1 }, 10*time.Second, 10*time.Millisecond,
 		"B pre-warmed the pinned room's page")
 	// A runs a BFF too and pre-warms the same page: wait for its read so it is not counted below.
@@ -133,8 +138,9 @@ func TestPinThroughOneProcessWarmsAnother(t *testing.T) {
 	code, _ = call(t, "POST", baseA+"/api/admin/hot/keys/elsewhere:1", op.Token, `{"for":"1h"}`)
 	require.Equal(t, 400, code, "a key must name a cache")
 
-	// The pin ends at its until, in B too: enters read the room again. (A's own reads are not
-	// B's, so the pin's end is asserted first.)
+	// A pin replaced by a shorter one ends at its new until, in B too: enters read the room
+	// again. (A's own reads are not B's, so the pin's end is asserted first.)
+	pinRoom("1s")
 	require.Eventually(t, func() bool { return !b.hot.tracker.IsHot(rm.ID, 1<<40) }, 15*time.Second, 50*time.Millisecond)
 	require.Eventually(t, func() bool {
 		r := reads()

@@ -25,7 +25,7 @@ func TestFileChangeAppliesRouteLimit(t *testing.T) {
       rate: 0.001
       burst: 2
 `)
-	require.Eventually(t, func() bool { return n.reloads(triggerFile, resultApplied) == 1 }, 2*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return n.reloads(triggerFile, resultApplied) == 1 }, reloadWait, 5*time.Millisecond)
 	var codes []int
 	var last string
 	for range 3 {
@@ -37,12 +37,12 @@ func TestFileChangeAppliesRouteLimit(t *testing.T) {
 	require.Contains(t, last, `"rule":"catalog"`)
 
 	n.write("gateway:\n  rate_per_ip: 0\n  limits: [{name: catalog, match: GET /api/{, scope: route, rate: 1, burst: 1}]\n")
-	require.Eventually(t, func() bool { return n.reloads(triggerFile, resultRefused) == 1 }, 2*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return n.reloads(triggerFile, resultRefused) == 1 }, reloadWait, 5*time.Millisecond)
 	code, _ := n.call("GET", "/api/gifts", "", nil)
 	require.Equal(t, 429, code, "a bad rule is refused, the old one stays")
 
 	n.write("gateway:\n  rate_per_ip: 0\n")
-	require.Eventually(t, func() bool { return n.reloads(triggerFile, resultApplied) == 2 }, 2*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return n.reloads(triggerFile, resultApplied) == 2 }, reloadWait, 5*time.Millisecond)
 	code, body := n.call("GET", "/api/gifts", "", nil)
 	require.Equal(t, 200, code, body)
 	_, metrics := n.call("GET", "/metrics", "", nil)
@@ -56,12 +56,12 @@ func TestFileChangeAppliesDenyList(t *testing.T) {
 	code, _ := n.call("GET", "/api/gifts", "", nil)
 	require.Equal(t, 200, code)
 	n.write("gateway:\n  rate_per_ip: 0\n  deny:\n    ips: [127.0.0.0/8]\n")
-	require.Eventually(t, func() bool { return n.reloads(triggerFile, resultApplied) == 1 }, 2*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return n.reloads(triggerFile, resultApplied) == 1 }, reloadWait, 5*time.Millisecond)
 	code, body := n.call("GET", "/api/gifts", "", nil)
 	require.Equal(t, 403, code)
 	require.Contains(t, body, `"reason":"denied_ip"`)
 	n.write("gateway:\n  rate_per_ip: 0\n")
-	require.Eventually(t, func() bool { return n.reloads(triggerFile, resultApplied) == 2 }, 2*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return n.reloads(triggerFile, resultApplied) == 2 }, reloadWait, 5*time.Millisecond)
 	code, _ = n.call("GET", "/api/gifts", "", nil)
 	require.Equal(t, 200, code)
 }

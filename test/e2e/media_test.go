@@ -124,10 +124,10 @@ func MediaScenario(t *testing.T, n Node) {
 	watch, err := http.Get(n.URL + flv)
 	require.NoError(t, err)
 	require.Equal(t, 200, watch.StatusCode)
-	require.Eventually(t, func() bool { return videoViewers(t, n, room.ID) >= 1 }, 5*time.Second, 50*time.Millisecond,
+	require.Eventually(t, func() bool { return videoViewers(t, n, room.ID) >= 1 }, 15*time.Second, 50*time.Millisecond,
 		"stats.video_viewers counts the FLV viewer")
 	_ = watch.Body.Close()
-	require.Eventually(t, func() bool { return status(t, n, hls) == 200 }, 5*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool { return status(t, n, hls) == 200 }, 15*time.Second, 50*time.Millisecond)
 	require.Equal(t, []string{"aac", "h264"}, mediatest.Probe(t, n.URL+hls))
 
 	second := mediatest.Publish(t, fmt.Sprintf("%s/%d?key=%s", n.RTMP, room.ID, key), "320x240", 3)
@@ -142,12 +142,13 @@ func MediaScenario(t *testing.T, n Node) {
 	require.Equal(t, 404, status(t, n, flv))
 
 	// Rotating the key in "my room" cuts the publisher.
-	pub = mediatest.Publish(t, n.RTMP+"/"+key, "320x240", 10)
+	// A minute: only the cut may end it within the wait below.
+	pub = mediatest.Publish(t, n.RTMP+"/"+key, "320x240", 60)
 	require.Eventually(t, func() bool { return videoPublishing(t, n, room.ID) }, 10*time.Second, 50*time.Millisecond)
 	code, _ = api(t, n, "POST", fmt.Sprintf("/api/rooms/%d/stream-key", room.ID), anchor.Token, nil, nil)
 	require.Equal(t, 200, code)
 	rotated := time.Now()
-	require.Eventually(t, func() bool { return !videoPublishing(t, n, room.ID) }, 3*time.Second, 20*time.Millisecond,
+	require.Eventually(t, func() bool { return !videoPublishing(t, n, room.ID) }, 10*time.Second, 20*time.Millisecond,
 		"the publisher is cut after the key rotation")
 	t.Logf("publisher cut %v after the key rotation", time.Since(rotated).Round(time.Millisecond))
 	_ = pub.Wait(t, 10*time.Second)

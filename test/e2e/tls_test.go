@@ -110,7 +110,7 @@ func TestTLSOnEveryListener(t *testing.T) {
 	time.Sleep(10 * time.Millisecond) // a later modification time than the first files
 	ca.Issue(t, dir, "server", "renewed", false)
 	require.Eventually(t, func() bool { return peer(host) == "renewed" && peer(n.TCPAddr) == "renewed" },
-		5*time.Second, 100*time.Millisecond, "the renewed certificate is served without a restart")
+		15*time.Second, 100*time.Millisecond, "the renewed certificate is served without a restart")
 	// A broken renewal keeps the good certificate.
 	tlsxtest.WriteAtomic(t, certFile, []byte("not a certificate"))
 	time.Sleep(1100 * time.Millisecond)

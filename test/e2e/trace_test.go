@@ -73,7 +73,7 @@ func TestOneCommentIsOneTrace(t *testing.T) {
 		publish = find("queue publish")
 		batch, push = find("job batch"), find("comet push")
 		return publish != nil && batch != nil && push != nil
-	}, 5*time.Second, 20*time.Millisecond, "spans of the comment's trace: %v", names(spans))
+	}, 15*time.Second, 20*time.Millisecond, "spans of the comment's trace: %v", names(spans))
 
 	require.Equal(t, trace.SpanKindServer, api.SpanKind())
 	require.Equal(t, api.SpanContext().SpanID(), parentOf(t, publish, api), "the publish is a child of the API call")

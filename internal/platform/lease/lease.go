@@ -307,9 +307,10 @@ func (l *Lease) acquire(rev uint64, sent time.Time, from string) {
 	l.held, l.rev, l.until = true, rev, sent.Add(l.n.cfg.TTL)
 	l.term, l.endTerm = context.WithCancel(context.Background())
 	l.seenRev = 0
-	l.mu.Unlock()
+	// Counted under l.mu, like the hold itself: whoever sees the hold (Held, Do) sees it counted.
 	l.n.m.held.WithLabelValues(l.name).Set(1)
 	l.n.m.changes.WithLabelValues(l.name, "acquired").Inc()
+	l.mu.Unlock()
 	if from != "" {
 		l.n.log.Info("lease acquired", "lease", l.name, "node", l.n.id, "taken_over_from", from)
 	} else {
@@ -326,9 +327,9 @@ func (l *Lease) end(change, reason string) {
 	}
 	l.held = false
 	l.endTerm()
-	l.mu.Unlock()
 	l.n.m.held.WithLabelValues(l.name).Set(0)
 	l.n.m.changes.WithLabelValues(l.name, change).Inc()
+	l.mu.Unlock()
 	if change == "lost" {
 		l.n.log.Warn("lease lost", "lease", l.name, "node", l.n.id, "reason", reason)
 	} else {
