@@ -112,7 +112,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, err
 	}
 	pools := pool.NewMetrics(deps.Registry) // the table's groups and the component upstreams'
-	rdeps := table.Deps{Logger: deps.Logger, Registry: deps.Registry, Pools: pools, Timeout: cfg.RequestTimeout, IsAdmin: deps.IsAdmin}
+	rdeps := table.Deps{Logger: deps.Logger, Registry: deps.Registry, Pools: pools, Timeout: cfg.RequestTimeout, IsAdmin: deps.IsAdmin,
+		Lean: cfg.Lane}
 	if deps.Identities != nil {
 		ids := &identityCache{sign: deps.Identities.SignIdentity}
 		rdeps.Identity = ids.get

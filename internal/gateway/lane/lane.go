@@ -316,9 +316,10 @@ func (c *conn) handOver(reason string) bool {
 
 // serveOne serves req; false means the connection is to be closed.
 func (c *conn) serveOne(req *http.Request, start time.Time) (keep bool) {
-	ctx, cancel := context.WithCancel(c.ctx)
-	defer cancel()
-	req = req.WithContext(ctx)
+	// The connection's context, with no cancel of its own: every route the lane serves bounds
+	// its upstream call with a context of its route's timeout, canceled when it returns, and a
+	// cancel here would cost each request a registration with its parent.
+	req = req.WithContext(c.ctx)
 	if req.ContentLength != 0 { // the body has until ReadTimeout
 		setDeadlineFrom(c.nc.SetReadDeadline, start, c.s.ReadTimeout)
 	}

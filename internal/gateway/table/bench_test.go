@@ -15,8 +15,18 @@ import (
 
 // BenchmarkProxiedRequest is one GET through a route to a group of one loopback upstream,
 // served in process (no client socket): the route table's own cost per request plus the
-// upstream round trip.
+// upstream round trip, with the lean client and with the ReverseProxy.
 func BenchmarkProxiedRequest(b *testing.B) {
+	for _, lean := range []bool{true, false} {
+		name := "reverseproxy"
+		if lean {
+			name = "lean"
+		}
+		b.Run(name, func(b *testing.B) { benchProxied(b, lean) })
+	}
+}
+
+func benchProxied(b *testing.B, lean bool) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, `{"code":0}`)
 	}))
@@ -24,7 +34,7 @@ func BenchmarkProxiedRequest(b *testing.B) {
 	rt, err := New(Table{Groups: []pool.Config{{Name: "up", Addrs: []string{up.URL}}},
 		Routes: []Route{{Name: "r", Match: "GET /bench/", Upstream: "up", Auth: AuthUser}}},
 		Deps{Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(), Timeout: 1e9,
-			Identity: func(int64) string { return "signed" }})
+			Identity: func(int64) string { return "signed" }, Lean: lean})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -76,7 +76,10 @@ func (p *leanProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	a.Header(func(name, value []byte) {
-		k := textproto.CanonicalMIMEHeaderKey(string(name))
+		k, ok := commonHeaders[string(name)]
+		if !ok {
+			k = textproto.CanonicalMIMEHeaderKey(string(name))
+		}
 		h[k] = append(h[k], string(value))
 	})
 	w.WriteHeader(a.Status)
@@ -106,6 +109,20 @@ func (p *leanProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 }
+
+// commonHeaders are the answer headers most upstreams send, as they come and in canonical
+// form, so they cost no allocation to name.
+var commonHeaders = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{"Content-Type", "Content-Length", "Date", "Cache-Control", "Etag",
+		"Last-Modified", "Expires", "Vary", "Server", "Set-Cookie", "Location", "Content-Encoding",
+		"Traceparent", "X-Content-Type-Options", "Accept-Ranges", "Age"} {
+		m[k] = k
+		m[strings.ToLower(k)] = k
+	}
+	m["ETag"] = "Etag"
+	return m
+}()
 
 // failed answers a request the upstream did not serve: the route's degradation, as the
 // ReverseProxy's ErrorHandler does.

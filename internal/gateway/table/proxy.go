@@ -24,7 +24,7 @@ const IdentityHeader = httpx.IdentityHeader
 // http:// addresses, the ReverseProxy alone for the others.
 func (rt *Router) proxyFor(name string, g *pool.Group) http.Handler {
 	rp := rt.newProxy(name, g)
-	if !g.Lean() {
+	if !g.Lean() || !rt.deps.Lean {
 		return rp
 	}
 	return &leanProxy{rt: rt, g: g, rp: rp}

@@ -38,6 +38,9 @@ type Deps struct {
 	IsAdmin func(uid int64) bool
 	// Identity signs the caller's uid for the upstream (nil = no identity is passed).
 	Identity func(uid int64) string
+	// Lean forwards to groups of plain http:// addresses with the lean client
+	// (pool.Group.Exchange) instead of httputil.ReverseProxy (gateway.lane).
+	Lean bool
 }
 
 // Router serves the table in force and falls through to the local routes.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,10 +74,22 @@ type testGateway struct {
 	reg *prometheus.Registry
 }
 
+// leanPath says which client the routes forward with: the lean one (the default) or the
+// ReverseProxy. TestMain runs every test of the package with each.
+var leanPath = true
+
+func TestMain(m *testing.M) {
+	if code := m.Run(); code != 0 {
+		os.Exit(code)
+	}
+	leanPath = false
+	os.Exit(m.Run())
+}
+
 func newGateway(t testing.TB, tab Table, local http.Handler) *testGateway {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	rt, err := New(tab, Deps{Logger: slog.New(slog.DiscardHandler), Registry: reg, Timeout: 2 * time.Second,
+	rt, err := New(tab, Deps{Logger: slog.New(slog.DiscardHandler), Registry: reg, Timeout: 2 * time.Second, Lean: leanPath,
 		IsAdmin:  func(uid int64) bool { return uid == 1 },
 		Identity: func(uid int64) string { return "signed-" + strconv.FormatInt(uid, 10) }})
 	require.NoError(t, err)

@@ -40,6 +40,38 @@ func TestSignVerify(t *testing.T) {
 	require.Error(t, err)
 }
 
+// A genuine token is remembered, and the memory changes no answer: it still expires, is still
+// of its kind only; what was never genuine is never remembered; the memory is bounded.
+func TestVerifiedTokensAreRemembered(t *testing.T) {
+	s, err := NewSigner([]byte("0123456789abcdef"))
+	require.NoError(t, err)
+	now := time.Unix(1_800_000_000, 0)
+	tok := s.Sign("user", Claims{UID: 7, Exp: now.Add(time.Minute).Unix()})
+	_, err = s.Verify("user", tok, now)
+	require.NoError(t, err)
+	_, ok := s.verified.Load(tok)
+	require.True(t, ok)
+	c, err := s.Verify("user", tok, now.Add(30*time.Second))
+	require.NoError(t, err)
+	require.EqualValues(t, 7, c.UID)
+	_, err = s.Verify("user", tok, now.Add(time.Minute))
+	require.ErrorIs(t, err, ErrExpired)
+	_, err = s.Verify("conn", tok, now)
+	require.ErrorIs(t, err, ErrInvalid)
+	_, err = s.Verify("user", tok+"x", now)
+	require.ErrorIs(t, err, ErrInvalid)
+	_, ok = s.verified.Load(tok + "x")
+	require.False(t, ok)
+
+	for i := range verifiedMax + 1 {
+		_, err := s.Verify("user", s.Sign("user", Claims{UID: int64(i + 1), Exp: now.Add(time.Hour).Unix()}), now)
+		require.NoError(t, err)
+	}
+	n := 0
+	s.verified.Range(func(any, any) bool { n++; return true })
+	require.LessOrEqual(t, n, verifiedMax)
+}
+
 // TestClaimsCompatible: version and id travel in the token, and tokens without them (issued
 // before they existed, or of other kinds) still verify with zero values.
 func TestClaimsCompatible(t *testing.T) {
