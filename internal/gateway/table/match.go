@@ -14,6 +14,7 @@ import (
 type Pattern struct {
 	text string
 	mux  *http.ServeMux
+	wild bool // has wildcards: binding needs the mux's match
 }
 
 // matched marks the one handler of a pattern's mux.
@@ -33,7 +34,7 @@ func NewPattern(text string) (p Pattern, err error) {
 			err = fmt.Errorf("%v", v)
 		}
 	}()
-	p = Pattern{text: text, mux: http.NewServeMux()}
+	p = Pattern{text: text, mux: http.NewServeMux(), wild: wildcardRE.MatchString(text)}
 	p.mux.Handle(text, matched{})
 	return p, nil
 }
@@ -48,6 +49,10 @@ func (p Pattern) Match(r *http.Request) bool {
 // Bind makes r's path values those of the pattern, which r matches, and r.Pattern the
 // pattern (the request's metrics are labelled with it).
 func (p Pattern) Bind(r *http.Request) {
+	if !p.wild { // no path values to set: the pattern is all a match gives
+		r.Pattern = p.text
+		return
+	}
 	p.mux.ServeHTTP(nil, r) // sets r.Pattern and the path values, then calls matched
 }
 
