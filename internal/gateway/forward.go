@@ -40,9 +40,15 @@ func UpstreamGroup(name string, target *url.URL, log *slog.Logger, m *pool.Metri
 
 // forward registers on mux one route per operation of u's API description, each sent on to u
 // through g. A failed upstream answers 503 in the usual envelope, counted by upstream.
-func forward(mux *http.ServeMux, u Upstream, g *pool.Group, log *slog.Logger, sign func(uid int64) string, failures *prometheus.CounterVec) error {
+// With lean, a component at a plain http:// address without a path is forwarded to with the
+// lean client (table.NewLeanProxy), and its routes are served in the gateway's fast lane.
+func forward(mux *http.ServeMux, u Upstream, g *pool.Group, log *slog.Logger, sign func(uid int64) string, failures *prometheus.CounterVec, lean bool) error {
 	target := u.URL
-	proxy := NewProxy(u.Name, target, g, log, sign, func() { failures.WithLabelValues(u.Name).Inc() })
+	onFail := func() { failures.WithLabelValues(u.Name).Inc() }
+	proxy := NewProxy(u.Name, target, g, log, sign, onFail)
+	if lean && g.Lean() && (target.Path == "" || target.Path == "/") && target.RawQuery == "" {
+		proxy = table.NewLeanProxy(g, sign, log, proxy, upstreamFailed(u.Name, log, onFail))
+	}
 	routes, err := operations(u.OpenAPI)
 	if err != nil {
 		return fmt.Errorf("upstream %s: %w", u.Name, err)
@@ -68,15 +74,21 @@ func NewProxy(name string, target *url.URL, transport http.RoundTripper, log *sl
 			pr.SetURL(target)
 			table.Prepare(pr, sign)
 		},
-		Transport: transport,
-		ErrorLog:  slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			if onFail != nil {
-				onFail()
-			}
-			log.WarnContext(r.Context(), "upstream failed", "upstream", name, "path", r.URL.Path, "err", err)
-			httpx.WriteError(log, w, r, apierr.Unavailable.Withf("%s is unavailable", name).Wrap(err))
-		},
+		Transport:    transport,
+		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorHandler: upstreamFailed(name, log, onFail),
+	}
+}
+
+// upstreamFailed answers a request the component's process did not serve: 503 in the usual
+// envelope, logged and counted (onFail; nil = not counted).
+func upstreamFailed(name string, log *slog.Logger, onFail func()) func(w http.ResponseWriter, r *http.Request, err error) {
+	return func(w http.ResponseWriter, r *http.Request, err error) {
+		if onFail != nil {
+			onFail()
+		}
+		log.WarnContext(r.Context(), "upstream failed", "upstream", name, "path", r.URL.Path, "err", err)
+		httpx.WriteError(log, w, r, apierr.Unavailable.Withf("%s is unavailable", name).Wrap(err))
 	}
 }
 

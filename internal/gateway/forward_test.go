@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -20,6 +21,14 @@ import (
 // its process, with the caller's path, query, host and trace; a route the description does
 // not name is not forwarded; a process that does not answer gives 503 in the envelope.
 func TestForwardsTheComponentsRoutes(t *testing.T) {
+	for _, lane := range []bool{false, true} {
+		t.Run(map[bool]string{false: "nethttp", true: "lane"}[lane], func(t *testing.T) { testForwards(t, lane) })
+	}
+}
+
+// testForwards forwards with the ReverseProxy behind net/http's server, or (lane) with the
+// lean client in the fast lane.
+func testForwards(t *testing.T, lane bool) {
 	type seen struct{ Method, Path, Query, Host, Trace, Forwarded string }
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]any{"code": 0, "data": seen{r.Method, r.URL.Path, r.URL.RawQuery, r.Host,
@@ -29,18 +38,19 @@ func TestForwardsTheComponentsRoutes(t *testing.T) {
 	u, _ := url.Parse(upstream.URL)
 	spec := []byte(`{"paths":{"/api/things/{id}":{"get":{},"delete":{}},"/api/things":{"post":{}}}}`)
 	reg := prometheus.NewRegistry()
-	cfg := Config{HTTPAddr: "127.0.0.1:0", ReadHeaderTimeout: time.Second, RequestTimeout: time.Second, ShutdownTimeout: time.Second}
+	cfg := Config{HTTPAddr: "127.0.0.1:0", ReadHeaderTimeout: time.Second, RequestTimeout: time.Second, ShutdownTimeout: time.Second,
+		Lane: lane}
 	dead, _ := url.Parse("http://127.0.0.1:1")
 	g, err := New(cfg, Deps{Logger: obs.Discard(), Registry: reg, Upstreams: []Upstream{
 		{Name: "things", URL: u, OpenAPI: [][]byte{spec}},
 		{Name: "gone", URL: dead, OpenAPI: [][]byte{[]byte(`{"paths":{"/api/gone":{"get":{}}}}`)}},
 	}})
 	require.NoError(t, err)
-	front := httptest.NewServer(g.Handler())
-	defer front.Close()
+	require.NoError(t, g.Start(context.Background()))
+	t.Cleanup(func() { _ = g.Stop(context.Background()) })
 
 	do := func(method, path string) (int, http.Header, string) {
-		req, err := http.NewRequest(method, front.URL+path, strings.NewReader(""))
+		req, err := http.NewRequest(method, base(g)+path, strings.NewReader(""))
 		require.NoError(t, err)
 		req.Host = "live.example"
 		resp, err := http.DefaultClient.Do(req)
@@ -76,6 +86,14 @@ func TestForwardsTheComponentsRoutes(t *testing.T) {
 	require.Equal(t, 503, code)
 	require.Contains(t, body, "gone is unavailable")
 	require.EqualValues(t, 1, failures(t, reg, "gone"))
+	served := counter(t, reg, "zhibo_gateway_lane_requests_total", nil)
+	if lane {
+		// The GET and the POST; the PUT the description does not name handed the client's
+		// connection to net/http's server, which served the rest.
+		require.EqualValues(t, 2, served)
+	} else {
+		require.Zero(t, served)
+	}
 }
 
 // failures is zhibo_gateway_upstream_failures_total of one upstream.

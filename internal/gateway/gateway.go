@@ -80,6 +80,7 @@ type Service struct {
 	deps    Deps
 	log     *slog.Logger
 	handler http.Handler
+	mux     *http.ServeMux // the built-in routes, behind the route table
 	srv     *http.Server
 	lane    *lane.Server             // nil: net/http serves every connection
 	ipLimit *ratelimit.Keyed[string] // rate_per_ip, changed by Reload
@@ -139,7 +140,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 				return nil, err
 			}
 			groups = append(groups, g)
-			if err := forward(mux, u, g, deps.Logger, rdeps.Identity, failures); err != nil {
+			if err := forward(mux, u, g, deps.Logger, rdeps.Identity, failures, cfg.Lane); err != nil {
 				return nil, err
 			}
 		}
@@ -218,7 +219,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	h = withTimeout(cfg, h)
 	h = withStreams(deps.Streams, cfg.WriteTimeout, h)
 	h = closeAfterChunked(h)
-	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, handler: h, ipLimit: ipLimit, limits: limits, shed: shedding, risk: rk, routes: rts, groups: groups,
+	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, handler: h, mux: mux, ipLimit: ipLimit, limits: limits, shed: shedding, risk: rk, routes: rts, groups: groups,
 		laneMetrics: lane.NewMetrics(deps.Registry)}
 	if cfg.TLSCertFile != "" {
 		if s.certs, err = tlsx.Load(cfg.TLSCertFile, cfg.TLSKeyFile, deps.Logger); err != nil {
@@ -301,7 +302,7 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	serve := s.srv.Serve
 	if s.certs == nil && s.cfg.Lane {
-		s.lane = &lane.Server{Handler: s.handler, Takes: s.routes.router.Lean, Fallback: s.srv,
+		s.lane = &lane.Server{Handler: s.handler, Takes: s.laneTakes, Fallback: s.srv,
 			ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, ReadTimeout: s.cfg.ReadTimeout,
 			WriteTimeout: s.cfg.WriteTimeout, IdleTimeout: s.cfg.IdleTimeout,
 			MaxHeaderBytes: s.cfg.MaxHeaderBytes, Log: s.log, Metrics: s.laneMetrics}
@@ -319,6 +320,18 @@ func (s *Service) Start(ctx context.Context) error {
 	}()
 	s.log.Info("gateway listening", "addr", ln.Addr().String())
 	return nil
+}
+
+// laneTakes decides the requests the fast lane serves: those the route table sends to a
+// group it forwards to with the lean client, and those of the components of other processes
+// forwarded the same way.
+func (s *Service) laneTakes(r *http.Request) bool {
+	if s.routes.router.Lean(r) {
+		return true
+	}
+	h, _ := s.mux.Handler(r)
+	lp, ok := h.(interface{ Takes(*http.Request) bool })
+	return ok && lp.Takes(r)
 }
 
 // Addr is the listening address after Start.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/textproto"
 	"strings"
@@ -21,10 +22,25 @@ import (
 // take — protocol upgrades (WebSocket), and gRPC's (trailers) — go to the ReverseProxy, as do
 // every request of a group with an https:// or h2c:// address.
 type leanProxy struct {
-	rt *Router
-	g  *pool.Group
-	rp http.Handler
+	rt   *Router // nil: not a route's (NewLeanProxy)
+	g    *pool.Group
+	rp   http.Handler
+	log  *slog.Logger
+	sign func(uid int64) string
+	// fail answers a request the upstream did not serve, when rt is nil.
+	fail func(w http.ResponseWriter, r *http.Request, err error)
 }
+
+// NewLeanProxy forwards requests to g, a group of plain http:// addresses (g.Lean), with its
+// lean client, prepared as Prepare prepares them (sign: the caller's identity, nil = none).
+// Requests it does not take (Takes) go to full; a request the upstream did not serve is
+// answered by fail.
+func NewLeanProxy(g *pool.Group, sign func(uid int64) string, log *slog.Logger, full http.Handler, fail func(w http.ResponseWriter, r *http.Request, err error)) http.Handler {
+	return &leanProxy{g: g, rp: full, log: log, sign: sign, fail: fail}
+}
+
+// Takes reports whether the lean path serves r: the gateway's fast lane asks it.
+func (p *leanProxy) Takes(r *http.Request) bool { return p.takes(r) }
 
 // takes reports whether the lean path serves r.
 func (p *leanProxy) takes(r *http.Request) bool {
@@ -41,9 +57,12 @@ func (p *leanProxy) takes(r *http.Request) bool {
 
 func (p *leanProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cl := callOf(r.Context())
-	if cl == nil || !p.takes(r) {
+	if (cl == nil && p.rt != nil) || !p.takes(r) {
 		p.rp.ServeHTTP(w, r)
 		return
+	}
+	if cl == nil { // not a route's: nothing to rewrite, no route to degrade
+		cl = &call{}
 	}
 	out := r
 	if cl.plan.changes() {
@@ -67,7 +86,7 @@ func (p *leanProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer a.Close()
 	cl.status = a.Status
-	if a.Status >= 500 && cl.route.replaces5xx() {
+	if a.Status >= 500 && cl.route != nil && cl.route.replaces5xx() {
 		p.failed(w, r, cl, errUpstreamStatus)
 		return
 	}
@@ -103,7 +122,7 @@ func (p *leanProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// not complete (as httputil.ReverseProxy does).
 			cl.err = err
 			if ctx.Err() == nil || !errors.Is(err, context.Canceled) {
-				p.rt.log.WarnContext(ctx, "upstream answer cut", "route", cl.route.Name, "path", r.URL.Path, "err", err)
+				p.log.WarnContext(ctx, "upstream answer cut", "path", r.URL.Path, "err", err)
 			}
 			panic(http.ErrAbortHandler)
 		}
@@ -130,6 +149,10 @@ func (p *leanProxy) failed(w http.ResponseWriter, r *http.Request, cl *call, err
 	cl.err = err
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		return // the caller went away: nobody to answer
+	}
+	if p.rt == nil {
+		p.fail(w, r, err)
+		return
 	}
 	p.rt.log.WarnContext(r.Context(), "upstream failed", "route", cl.route.Name, "path", r.URL.Path, "err", err)
 	key := ""
@@ -186,9 +209,9 @@ func (p *leanProxy) head(hb *headBuf, r *http.Request, cl *call) []byte {
 	if elastic.Marked(r.Context()) {
 		b = append(b, elastic.Header+": "+elastic.Value+"\r\n"...)
 	}
-	if uid, ok := httpx.UID(r.Context()); ok && p.rt.deps.Identity != nil {
+	if uid, ok := httpx.UID(r.Context()); ok && p.sign != nil {
 		b = append(b, IdentityHeader+": "...)
-		b = append(b, p.rt.deps.Identity(uid)...)
+		b = append(b, p.sign(uid)...)
 		b = append(b, "\r\n"...)
 	}
 	hb.b = b

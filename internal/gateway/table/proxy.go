@@ -27,7 +27,7 @@ func (rt *Router) proxyFor(name string, g *pool.Group) http.Handler {
 	if !g.Lean() || !rt.deps.Lean {
 		return rp
 	}
-	return &leanProxy{rt: rt, g: g, rp: rp}
+	return &leanProxy{rt: rt, g: g, rp: rp, log: rt.log, sign: rt.deps.Identity}
 }
 
 // newProxy is the reverse proxy of one group: the group picks the address (its RoundTrip),
