@@ -58,7 +58,6 @@ type Server struct {
 	conns    map[*conn]struct{}
 	shutting atomic.Bool
 	wg       sync.WaitGroup
-	fbDone   chan error
 }
 
 // Metrics count the lane's requests and handovers.
@@ -97,12 +96,16 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.Log = slog.New(slog.DiscardHandler)
 	}
 	s.mu.Lock()
+	if s.shutting.Load() { // Shutdown came first
+		s.mu.Unlock()
+		_ = ln.Close()
+		return http.ErrServerClosed
+	}
 	s.ln = ln
 	s.handoff = newChanListener(ln.Addr())
 	s.conns = map[*conn]struct{}{}
-	s.fbDone = make(chan error, 1)
 	s.mu.Unlock()
-	go func() { s.fbDone <- s.Fallback.Serve(s.handoff) }()
+	go func() { _ = s.Fallback.Serve(s.handoff) }() // ends when Shutdown closes the handoff
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -155,6 +158,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.mu.Unlock()
 		err = ctx.Err()
 	}
+	s.mu.Lock()
+	if s.handoff != nil {
+		_ = s.handoff.Close() // no connection waits on a fallback server that stopped accepting
+	}
+	s.mu.Unlock()
 	if s.Fallback != nil {
 		if ferr := s.Fallback.Shutdown(ctx); ferr != nil && err == nil {
 			err = ferr

@@ -300,3 +300,14 @@ func TestShutdownDrains(t *testing.T) {
 	require.True(t, resp.Close, "Connection: close")
 	require.NoError(t, <-shut)
 }
+
+// A Shutdown that comes before Serve has started makes Serve return at once.
+func TestShutdownBeforeServe(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s := &Server{Handler: http.NotFoundHandler(), Takes: func(*http.Request) bool { return true }, Fallback: &http.Server{}}
+	require.NoError(t, s.Shutdown(context.Background()))
+	require.ErrorIs(t, s.Serve(ln), http.ErrServerClosed)
+	_, err = net.Dial("tcp", ln.Addr().String())
+	require.Error(t, err, "the listener is closed")
+}
