@@ -99,26 +99,14 @@ func (g *Group) Exchange(ctx context.Context, head []byte, body io.Reader, conte
 
 // exchange makes one attempt on u, accounted as send accounts for RoundTrip's.
 func (g *Group) exchange(ctx context.Context, u *upstream, head []byte, body io.Reader, contentLength int64) (*Answer, error) {
-	u.inFlight.Add(1)
-	u.m.inFlight.Inc()
+	u.begin()
 	a, err := g.exchangeOn(ctx, u, head, body, contentLength)
 	if err != nil {
-		u.inFlight.Add(-1)
-		u.m.inFlight.Dec()
-		u.m.failed.Inc()
-		if ctx.Err() == nil {
-			g.observe(u, true)
-		}
+		g.ended(ctx, u, 0, err)
 		return nil, err
 	}
 	a.counted = true
-	if a.Status >= 500 {
-		u.m.status5xx.Inc()
-		g.observe(u, true)
-	} else {
-		u.m.ok.Inc()
-		g.observe(u, false)
-	}
+	g.ended(ctx, u, a.Status, nil)
 	return a, nil
 }
 

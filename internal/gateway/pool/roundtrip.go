@@ -93,27 +93,42 @@ func retries[T any](g *Group, ctx context.Context, retryable bool, try func(u *u
 // send makes one attempt on u and accounts for it: in flight (until the body is closed),
 // requests by result, and outlier ejection.
 func (g *Group) send(ctx context.Context, u *upstream, r *http.Request) (*http.Response, error) {
-	u.inFlight.Add(1)
-	u.m.inFlight.Inc()
+	u.begin()
 	resp, err := g.transport(u).RoundTrip(r)
 	if err != nil {
+		g.ended(ctx, u, 0, err)
+		return nil, err
+	}
+	g.ended(ctx, u, resp.StatusCode, nil)
+	resp.Body = trackBody(resp.Body, u)
+	return resp, nil
+}
+
+// begin counts an attempt on u in flight.
+func (u *upstream) begin() {
+	u.inFlight.Add(1)
+	u.m.inFlight.Inc()
+}
+
+// ended accounts for an attempt's result: by status for an answer (which stays in flight
+// until its body is closed), or err for none (out of flight at once; a failure of u's unless
+// the caller left).
+func (g *Group) ended(ctx context.Context, u *upstream, status int, err error) {
+	switch {
+	case err != nil:
 		u.inFlight.Add(-1)
 		u.m.inFlight.Dec()
 		u.m.failed.Inc()
 		if ctx.Err() == nil { // a client that left is not the upstream's failure
 			g.observe(u, true)
 		}
-		return nil, err
-	}
-	if resp.StatusCode >= 500 {
+	case status >= 500:
 		u.m.status5xx.Inc()
 		g.observe(u, true)
-	} else {
+	default:
 		u.m.ok.Inc()
 		g.observe(u, false)
 	}
-	resp.Body = trackBody(resp.Body, u)
-	return resp, nil
 }
 
 // retryableRequest reports whether r may be sent twice: an idempotent method, and a body that
