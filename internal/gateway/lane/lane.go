@@ -404,6 +404,15 @@ func (p *prefixConn) Read(b []byte) (int, error) {
 	return p.Conn.Read(b)
 }
 
+// Transparent is the connection underneath once the bytes the lane read are all read again
+// (connlimit.Unwrap): the comet writes a WebSocket's frames to its descriptor directly.
+func (p *prefixConn) Transparent() net.Conn {
+	if len(p.prefix) > 0 {
+		return nil
+	}
+	return p.Conn
+}
+
 // CloseWrite lets net/http end its side first when it refuses a request, so its error answer
 // is read before the connection resets.
 func (p *prefixConn) CloseWrite() error {

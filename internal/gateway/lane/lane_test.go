@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
+
+	"github.com/zhibo-live/zhibo/internal/platform/connlimit"
 )
 
 // served says which server answered: the lane or the fallback.
@@ -310,4 +312,34 @@ func TestShutdownBeforeServe(t *testing.T) {
 	require.ErrorIs(t, s.Serve(ln), http.ErrServerClosed)
 	_, err = net.Dial("tcp", ln.Addr().String())
 	require.Error(t, err, "the listener is closed")
+}
+
+// A connection handed over and hijacked (the /sub WebSocket) is the TCP connection underneath
+// for connlimit.Unwrap, so the comet writes to its descriptor directly.
+func TestHandedOverConnectionUnwrapsToTCP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	got := make(chan net.Conn, 1)
+	s := &Server{
+		Handler: http.NotFoundHandler(),
+		Takes:   func(*http.Request) bool { return false },
+		Fallback: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			nc, _, err := http.NewResponseController(w).Hijack()
+			require.NoError(t, err)
+			got <- nc
+			_, _ = io.WriteString(nc, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		})},
+	}
+	go func() { _ = s.Serve(ln) }()
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	c, br := dial(t, ln.Addr().String())
+	_, err = io.WriteString(c, "GET /sub HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	require.NoError(t, err)
+	resp, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	require.Equal(t, 101, resp.StatusCode)
+	nc := <-got
+	defer nc.Close()
+	_, isTCP := connlimit.Unwrap(nc).(*net.TCPConn)
+	require.True(t, isTCP, "%T", nc)
 }

@@ -133,3 +133,27 @@ func TestListenersShareTheTotal(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 6, n, "one vector per metric shared by both listeners")
 }
+
+// wrapped stands for a wrapper that becomes transparent once its own bytes are read.
+type wrapped struct {
+	net.Conn
+	own bool
+}
+
+func (w *wrapped) Transparent() net.Conn {
+	if w.own {
+		return nil
+	}
+	return w.Conn
+}
+
+func TestUnwrapLooksThroughTransparentWrappers(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	w := &wrapped{Conn: &Conn{Conn: a}, own: true}
+	require.Same(t, w, Unwrap(w), "not transparent while it has bytes of its own")
+	w.own = false
+	require.Equal(t, a, Unwrap(w), "through the wrapper and the Conn")
+	require.Equal(t, b, Unwrap(b))
+}

@@ -69,11 +69,30 @@ func (c *Conn) CloseWrite() error {
 	return errors.ErrUnsupported
 }
 
-// Unwrap is the accepted connection under a Conn, or nc itself for any other connection. A
-// Conn is transparent, unlike TLS: code that needs the plain *net.TCPConn may look through it.
+// Transparent is a connection wrapper that adds nothing to the byte stream, or no longer
+// does: Transparent returns the connection underneath, or nil while the wrapper still has
+// bytes of its own to give (the gateway's fast lane hands connections over with the bytes it
+// read of them).
+type Transparent interface {
+	Transparent() net.Conn
+}
+
+// Unwrap is the accepted connection under a Conn and under any Transparent wrapper, or nc
+// itself for any other connection. They are transparent, unlike TLS: code that needs the
+// plain *net.TCPConn may look through them.
 func Unwrap(nc net.Conn) net.Conn {
-	if c, ok := nc.(*Conn); ok {
-		return c.Conn
+	for {
+		switch c := nc.(type) {
+		case *Conn:
+			nc = c.Conn
+		case Transparent:
+			u := c.Transparent()
+			if u == nil {
+				return nc
+			}
+			nc = u
+		default:
+			return nc
+		}
 	}
-	return nc
 }
