@@ -399,6 +399,9 @@ func (p *prefixConn) Read(b []byte) (int, error) {
 	if len(p.prefix) > 0 {
 		n := copy(b, p.prefix)
 		p.prefix = p.prefix[n:]
+		if len(p.prefix) == 0 {
+			p.prefix = nil // a WebSocket lives long: its handshake's bytes need not
+		}
 		return n, nil
 	}
 	return p.Conn.Read(b)
