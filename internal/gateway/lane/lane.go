@@ -192,8 +192,10 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String()}
-	c.br = bufio.NewReaderSize(nc, 4<<10)
-	c.bw = bufio.NewWriterSize(nc, 4<<10)
+	c.br = readers.Get().(*bufio.Reader)
+	c.br.Reset(nc)
+	c.bw = writers.Get().(*bufio.Writer)
+	c.bw.Reset(nc)
 	ctx := context.WithValue(context.Background(), http.ServerContextKey, s.Fallback)
 	c.ctx = context.WithValue(ctx, http.LocalAddrContextKey, nc.LocalAddr())
 	c.w.c = c
@@ -212,6 +214,13 @@ func (c *conn) done(handedOver bool) {
 	if !handedOver {
 		_ = c.nc.Close()
 	}
+	// The buffers go back for the next connection: most connections handed over (WebSockets)
+	// live long and would keep them for nothing.
+	c.br.Reset(nil)
+	readers.Put(c.br)
+	c.bw.Reset(nil)
+	writers.Put(c.bw)
+	c.br, c.bw = nil, nil
 	c.s.mu.Lock()
 	delete(c.s.conns, c)
 	c.s.mu.Unlock()
@@ -265,6 +274,11 @@ func (c *conn) serve() {
 		}
 	}
 }
+
+var (
+	readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4<<10) }}
+	writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4<<10) }}
+)
 
 var http2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 
