@@ -199,7 +199,6 @@ func newConn(s *Server, nc net.Conn) *conn {
 	ctx := context.WithValue(context.Background(), http.ServerContextKey, s.Fallback)
 	c.ctx = context.WithValue(ctx, http.LocalAddrContextKey, nc.LocalAddr())
 	c.w.c = c
-	c.w.header = http.Header{}
 	return c
 }
 
@@ -259,6 +258,10 @@ func (c *conn) serve() {
 			return
 		}
 		b, _ := c.br.Peek(n)
+		if hasUpgrade(b) { // a WebSocket handshake: straight over, not even parsed here
+			handedOver = c.handOver(reasonRequest)
+			return
+		}
 		c.saved = append(c.saved[:0], b...)
 		req, err := http.ReadRequest(c.br)
 		if err != nil {
@@ -283,6 +286,21 @@ var (
 var http2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 
 var errHeadTooBig = errors.New("request head too big")
+
+// hasUpgrade reports whether a request head has an Upgrade header line (any case).
+func hasUpgrade(head []byte) bool {
+	for len(head) > 0 {
+		i := bytes.IndexByte(head, '\n')
+		if i < 0 {
+			return false
+		}
+		head = head[i+1:]
+		if len(head) >= 8 && (head[0]|0x20) == 'u' && bytes.EqualFold(head[:8], []byte("upgrade:")) {
+			return true
+		}
+	}
+	return false
+}
 
 // headLen waits for a whole request head in the read buffer and returns its length; a head
 // that did not come whole with its first bytes has until ReadHeaderTimeout from start.

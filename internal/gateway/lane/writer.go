@@ -30,6 +30,9 @@ type writer struct {
 }
 
 func (w *writer) reset(req *http.Request) {
+	if w.header == nil { // on the first request the lane serves, not for every connection
+		w.header = http.Header{}
+	}
 	clear(w.header)
 	w.req, w.status, w.head, w.chunk, w.length, w.wrote = req, 0, false, false, -1, 0
 	w.held, w.close, w.failed, w.noBody = w.held[:0], false, nil, req.Method == http.MethodHead
