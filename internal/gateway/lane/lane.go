@@ -191,15 +191,24 @@ type conn struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String()}
+	c := &conn{s: s, nc: nc}
 	c.br = readers.Get().(*bufio.Reader)
 	c.br.Reset(nc)
 	c.bw = writers.Get().(*bufio.Writer)
 	c.bw.Reset(nc)
-	ctx := context.WithValue(context.Background(), http.ServerContextKey, s.Fallback)
-	c.ctx = context.WithValue(ctx, http.LocalAddrContextKey, nc.LocalAddr())
 	c.w.c = c
 	return c
+}
+
+// served readies what requests served in the lane carry, once per connection: most
+// connections handed over (WebSockets) never need it.
+func (c *conn) served() {
+	if c.ctx != nil {
+		return
+	}
+	c.remote = c.nc.RemoteAddr().String()
+	ctx := context.WithValue(context.Background(), http.ServerContextKey, c.s.Fallback)
+	c.ctx = context.WithValue(ctx, http.LocalAddrContextKey, c.nc.LocalAddr())
 }
 
 func (c *conn) closeIfIdle() {
@@ -334,6 +343,7 @@ func (c *conn) takes(req *http.Request) bool {
 		req.Header.Get("Upgrade") != "" || req.Header.Get("Expect") != "" {
 		return false
 	}
+	c.served()
 	req.RemoteAddr = c.remote
 	return c.s.Takes(req)
 }
