@@ -6,6 +6,7 @@ type metrics struct {
 	created     prometheus.Counter
 	reads       prometheus.Counter
 	liveChanges *prometheus.CounterVec
+	pushRetries *prometheus.CounterVec
 	cacheErrors prometheus.Counter
 	liveExpired prometheus.Counter
 }
@@ -19,6 +20,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.cacheErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "zhibo_room_cache_errors_total", Help: "Shared cache failures (reads fell back to the store)."})
 	m.liveExpired = prometheus.NewCounter(prometheus.CounterOpts{Name: "zhibo_room_live_expired_total",
 		Help: "Rooms live by their video set preparing because no media process confirmed the stream within room.live_timeout."})
-	reg.MustRegister(m.created, m.reads, m.liveChanges, m.cacheErrors, m.liveExpired)
+	m.pushRetries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zhibo_room_push_retries_total",
+		Help: "Room notices (LIVE, PREPARING, ROOM_CHANGE) the queue refused, by what became of them: kept, pushed (again), dropped (after a minute)."}, []string{"result"})
+	reg.MustRegister(m.created, m.reads, m.liveChanges, m.cacheErrors, m.liveExpired, m.pushRetries)
 	return m
 }

@@ -124,6 +124,9 @@ type Service struct {
 
 	endExpiry context.CancelFunc // ends the expiry of unconfirmed streams (nil: not running)
 
+	notices        notices       // refused by the queue, to push again (pushes.go)
+	pushRetryEvery time.Duration // pushRetryEvery; shorter in tests
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -185,6 +188,12 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.wg.Add(1)
 	go s.switchesLoop()
+	every := s.pushRetryEvery
+	if every == 0 {
+		every = pushRetryEvery
+	}
+	s.wg.Add(1)
+	go s.pushLoop(every)
 	if s.likes != nil {
 		if err := s.likes.start(ctx); err != nil {
 			return err
@@ -358,7 +367,7 @@ func (s *Service) Update(ctx context.Context, uid, id int64, f Fields) (Room, er
 		}
 	}
 	s.invalidate(ctx, id)
-	s.push(ctx, id, protocol.RoomChange{Title: r.Title, AreaName: r.Area}.JSON())
+	s.push(ctx, id, noticeChange, protocol.RoomChange{Title: r.Title, AreaName: r.Area}.JSON())
 	return r, nil
 }
 
@@ -408,10 +417,10 @@ func (s *Service) liveChanged(ctx context.Context, id int64, on bool) {
 	s.invalidate(ctx, id)
 	if on {
 		s.m.liveChanges.WithLabelValues("live").Inc()
-		s.push(ctx, id, protocol.LiveMsg(id))
+		s.push(ctx, id, noticeStatus, protocol.LiveMsg(id))
 	} else {
 		s.m.liveChanges.WithLabelValues("preparing").Inc()
-		s.push(ctx, id, protocol.PreparingMsg(id))
+		s.push(ctx, id, noticeStatus, protocol.PreparingMsg(id))
 	}
 	s.log.InfoContext(ctx, "live status changed", "room", id, "live", on)
 }
@@ -481,13 +490,6 @@ func (s *Service) owned(ctx context.Context, uid, id int64) (Room, error) {
 		return Room{}, ErrNotOwner
 	}
 	return r, nil
-}
-
-// push tells the room's viewers; the change is already stored, so a failed push is logged.
-func (s *Service) push(ctx context.Context, id int64, msg []byte) {
-	if err := s.deps.Pusher.PushRoom(ctx, id, msg); err != nil {
-		s.log.WarnContext(ctx, "room push failed", "room", id, "err", err)
-	}
 }
 
 func newStreamKey() string {
