@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/zhibo-live/zhibo/internal/room"
 )
@@ -56,29 +55,19 @@ func (s *Service) keyRotated(id int64) {
 	s.engine.Kick(id, reasonRotated)
 }
 
-// keyCheckLoop asks room again, every key_check_interval, whether each publishing stream's
-// key is still its room's: a rotated key cuts its publisher within about one interval also
-// when room runs in another process. A room that cannot be asked keeps the stream going.
-func (s *Service) keyCheckLoop() {
-	defer s.wg.Done()
-	t := time.NewTicker(s.cfg.KeyCheckInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-		}
-		for id, key := range s.engine.Publishing() {
-			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.KeyCheckInterval)
-			got, err := s.deps.Rooms.StreamRoom(ctx, key)
-			cancel()
-			switch {
-			case errors.Is(err, room.ErrBadStreamKey) || (err == nil && got != id):
-				s.engine.Kick(id, reasonRotated)
-			case err != nil:
-				s.log.Warn("stream key check failed; the stream goes on", "room", id, "err", err)
-			}
+// checkKeys asks room again, every key_check_interval, whether each publishing stream's key
+// is still its room's: a rotated key cuts its publisher within about one interval also when
+// room runs in another process. A room that cannot be asked keeps the stream going.
+func (s *Service) checkKeys() {
+	for id, key := range s.engine.Publishing() {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.KeyCheckInterval)
+		got, err := s.deps.Rooms.StreamRoom(ctx, key)
+		cancel()
+		switch {
+		case errors.Is(err, room.ErrBadStreamKey) || (err == nil && got != id):
+			s.engine.Kick(id, reasonRotated)
+		case err != nil:
+			s.log.Warn("stream key check failed; the stream goes on", "room", id, "err", err)
 		}
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"os"
 	"slices"
-	"time"
 )
 
 // confirmLoop tells room, every media.live_heartbeat, which rooms this process publishes and
@@ -16,20 +15,6 @@ import (
 // room holds for the process: if the process dies without ending its streams, the
 // confirmations stop and room sets those rooms preparing after room.live_timeout. A
 // confirmation room does not take is logged and counted; the next one renews the lease.
-func (s *Service) confirmLoop() {
-	defer s.wg.Done()
-	t := time.NewTicker(s.cfg.LiveHeartbeat)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-		}
-		s.confirm()
-	}
-}
-
 // confirm sends one confirmation (none when no room publishes or waits).
 func (s *Service) confirm() {
 	ids := append(slices.Collect(maps.Keys(s.engine.Publishing())), s.live.waiting()...)

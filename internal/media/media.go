@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zhibo-live/zhibo/internal/platform/connlimit"
+	"github.com/zhibo-live/zhibo/internal/platform/every"
 	"github.com/zhibo-live/zhibo/internal/room"
 )
 
@@ -99,9 +100,8 @@ func (s *Service) Start(context.Context) error {
 	s.mu.Lock()
 	s.addr = ln.Addr()
 	s.mu.Unlock()
-	s.wg.Add(2)
-	go s.keyCheckLoop()
-	go s.confirmLoop()
+	s.wg.Go(func() { every.Run(s.stop, s.cfg.KeyCheckInterval, s.checkKeys) })
+	s.wg.Go(func() { every.Run(s.stop, s.cfg.LiveHeartbeat, s.confirm) })
 	s.log.Info("rtmp listening", "addr", ln.Addr().String(), "node", s.node)
 	return nil
 }

@@ -74,18 +74,3 @@ func (s *Service) retryPushes(ctx context.Context) {
 		}
 	}
 }
-
-// pushLoop retries the kept notices until Stop.
-func (s *Service) pushLoop(every time.Duration) {
-	defer s.wg.Done()
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			s.retryPushes(context.Background())
-		}
-	}
-}

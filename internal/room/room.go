@@ -19,6 +19,7 @@ import (
 
 	"github.com/zhibo-live/zhibo/internal/account"
 	"github.com/zhibo-live/zhibo/internal/logic"
+	"github.com/zhibo-live/zhibo/internal/platform/every"
 	"github.com/zhibo-live/zhibo/internal/platform/lease"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/ratelimit"
@@ -186,14 +187,14 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.loadGlobalSwitches(ctx); err != nil {
 		return fmt.Errorf("room: global switches: %w", err)
 	}
-	s.wg.Add(1)
-	go s.switchesLoop()
-	every := s.pushRetryEvery
-	if every == 0 {
-		every = pushRetryEvery
+	// The global switches are reloaded every SwitchesRefresh, so a switch set through another
+	// room process reaches this one.
+	s.wg.Go(func() { every.Run(s.stop, s.cfg.SwitchesRefresh, s.reloadSwitches) })
+	retry := s.pushRetryEvery
+	if retry == 0 {
+		retry = pushRetryEvery
 	}
-	s.wg.Add(1)
-	go s.pushLoop(every)
+	s.wg.Go(func() { every.Run(s.stop, retry, func() { s.retryPushes(context.Background()) }) })
 	if s.likes != nil {
 		if err := s.likes.start(ctx); err != nil {
 			return err
@@ -206,8 +207,7 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	if s.cfg.PopularityInterval > 0 && s.deps.Counter != nil {
 		s.pop.Start(ctx)
-		s.wg.Add(1)
-		go s.refreshLoop()
+		s.wg.Go(func() { every.Run(s.stop, s.cfg.PopularityInterval, s.refresh) })
 	}
 	return nil
 }
@@ -239,21 +239,11 @@ func (s *Service) shutdown(ctx context.Context) error {
 	return nil
 }
 
-// refreshLoop runs in every room process: each feeds its own hot-room tracker. Only the
-// holder of popularityLease writes the list order (refreshPopularity).
-func (s *Service) refreshLoop() {
-	defer s.wg.Done()
-	t := time.NewTicker(s.cfg.PopularityInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			if err := s.refreshPopularity(context.Background()); err != nil {
-				s.log.Warn("popularity refresh failed", "err", err)
-			}
-		}
+// refresh runs in every room process, every PopularityInterval: each feeds its own hot-room
+// tracker. Only the holder of popularityLease writes the list order (refreshPopularity).
+func (s *Service) refresh() {
+	if err := s.refreshPopularity(context.Background()); err != nil {
+		s.log.Warn("popularity refresh failed", "err", err)
 	}
 }
 

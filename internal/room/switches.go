@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"slices"
-	"time"
 
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 )
@@ -69,23 +68,12 @@ func (s *Service) loadGlobalSwitches(ctx context.Context) error {
 	return nil
 }
 
-// switchesLoop reloads the global switches every SwitchesRefresh, so a switch set through
-// another room process reaches this one.
-func (s *Service) switchesLoop() {
-	defer s.wg.Done()
-	t := time.NewTicker(s.cfg.SwitchesRefresh)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.SwitchesRefresh)
-			if err := s.loadGlobalSwitches(ctx); err != nil {
-				s.log.Warn("global switches not reloaded, keeping the last ones", "err", err)
-			}
-			cancel()
-		}
+// reloadSwitches reloads the global switches, within one SwitchesRefresh.
+func (s *Service) reloadSwitches() {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.SwitchesRefresh)
+	defer cancel()
+	if err := s.loadGlobalSwitches(ctx); err != nil {
+		s.log.Warn("global switches not reloaded, keeping the last ones", "err", err)
 	}
 }
 
