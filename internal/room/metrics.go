@@ -22,6 +22,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Help: "Rooms live by their video set preparing because no media process confirmed the stream within room.live_timeout."})
 	m.pushRetries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zhibo_room_push_retries_total",
 		Help: "Room notices (LIVE, PREPARING, ROOM_CHANGE) the queue refused, by what became of them: kept, pushed (again), dropped (after a minute)."}, []string{"result"})
+	for _, r := range []string{"kept", "pushed", "dropped"} {
+		m.pushRetries.WithLabelValues(r) // exported from the start: the alert sees 0, not nothing
+	}
 	reg.MustRegister(m.created, m.reads, m.liveChanges, m.cacheErrors, m.liveExpired, m.pushRetries)
 	return m
 }
