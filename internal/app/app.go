@@ -24,6 +24,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/danmaku"
 	"github.com/zhibo-live/zhibo/internal/gateway"
 	"github.com/zhibo-live/zhibo/internal/gift"
+	"github.com/zhibo-live/zhibo/internal/im/chat"
 	"github.com/zhibo-live/zhibo/internal/job"
 	"github.com/zhibo-live/zhibo/internal/logic"
 	"github.com/zhibo-live/zhibo/internal/media"
@@ -100,6 +101,7 @@ type App struct {
 	Comet   *comet.Service
 	Job     *job.Service
 	Media   *media.Service
+	IMChat  *chat.Service
 	Gateway *gateway.Service
 
 	built   []lifecycle // every local component, in start order

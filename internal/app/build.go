@@ -21,6 +21,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/gateway"
 	"github.com/zhibo-live/zhibo/internal/gateway/table"
 	"github.com/zhibo-live/zhibo/internal/gift"
+	"github.com/zhibo-live/zhibo/internal/im/chat"
 	"github.com/zhibo-live/zhibo/internal/job"
 	"github.com/zhibo-live/zhibo/internal/logic"
 	"github.com/zhibo-live/zhibo/internal/media"
@@ -118,6 +119,10 @@ func init() {
 				a.remoteMedia = media.NewRemote(cc)
 				return err
 			}},
+		{Name: "im-chat", About: "private messages between two users: send through the queue, conversations, unread counts, recall, blocks",
+			Uses: []string{"account"}, Store: true, Queue: true, build: buildIMChat, schema: chat.Migrations,
+			routes:  func(a *App) []gateway.Routes { return []gateway.Routes{a.IMChat} },
+			openAPI: func() [][]byte { return [][]byte{chat.OpenAPI()} }},
 		{Name: "gateway", About: "HTTP entry of every process: API of local components (and forwarding to remote ones), web UI, /sub, metrics, health",
 			Uses: []string{"account"}, Optional: []string{"account"}, Key: true, build: buildGateway},
 	}
@@ -299,6 +304,13 @@ func buildGift(a *App) (lifecycle, error) {
 		a.Room.AddHotKeys("gift_rank", func() []room.HotKey { return hotKeys(a.Gift.RankKeys()) })
 	}
 	return a.Gift, nil
+}
+
+func buildIMChat(a *App) (lifecycle, error) {
+	var err error
+	a.IMChat, err = chat.New(a.cfg.IMChat, chat.Deps{Logger: a.logger("im-chat"), Registry: a.Reg, DB: a.db("im-chat"),
+		IDs: a.ids, Queue: a.q, Accounts: a.accounts, Pusher: a.pub, Words: a.words})
+	return a.IMChat, err
 }
 
 func buildDanmaku(a *App) (lifecycle, error) {

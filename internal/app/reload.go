@@ -219,6 +219,9 @@ func (a *App) applyNext(ctx context.Context) ([]string, error) {
 		if a.Danmaku != nil {
 			a.Danmaku.SetWords(words)
 		}
+		if a.IMChat != nil {
+			a.IMChat.SetWords(words)
+		}
 	}
 	if has("admins") {
 		admins := slices.Clone(next.Admins)
@@ -238,6 +241,9 @@ func (a *App) applyNext(ctx context.Context) ([]string, error) {
 	}
 	if under("gift.") && a.Gift != nil {
 		errs = append(errs, a.Gift.Reload(next.Gift))
+	}
+	if under("im_chat.") && a.IMChat != nil {
+		errs = append(errs, a.IMChat.Reload(next.IMChat))
 	}
 	if under("logic.") && a.Logic != nil {
 		errs = append(errs, a.Logic.Reload(next.Logic))

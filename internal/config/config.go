@@ -23,6 +23,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/danmaku"
 	"github.com/zhibo-live/zhibo/internal/gateway"
 	"github.com/zhibo-live/zhibo/internal/gift"
+	"github.com/zhibo-live/zhibo/internal/im/chat"
 	"github.com/zhibo-live/zhibo/internal/job"
 	"github.com/zhibo-live/zhibo/internal/logic"
 	"github.com/zhibo-live/zhibo/internal/media"
@@ -83,6 +84,7 @@ type Config struct {
 	Comet   comet.Config    `yaml:"comet"`
 	Job     job.Config      `yaml:"job"`
 	Media   media.Config    `yaml:"media"`
+	IMChat  chat.Config     `yaml:"im_chat"`
 
 	// File is the YAML file the config was loaded from (empty = none); a running process
 	// watches it for changes (see docs/config.md, "Changing settings without a restart").
@@ -132,6 +134,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Comet.RegisterFlags(fs, "comet.")
 	c.Job.RegisterFlags(fs, "job.")
 	c.Media.RegisterFlags(fs, "media.")
+	c.IMChat.RegisterFlags(fs, "im_chat.")
 }
 
 // Validate checks every section and reports all problems at once.
@@ -165,14 +168,14 @@ func (c *Config) Validate() error {
 	if c.Node < 0 || c.Node > ids.MaxNode {
 		errs = append(errs, fmt.Errorf("node must be in 0..%d", ids.MaxNode))
 	}
-	for _, name := range []string{"account", "room", "gift", "danmaku"} {
+	for _, name := range []string{"account", "room", "gift", "danmaku", "im-chat"} {
 		sc := c.StoreOf(name)
 		if err := sc.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("%s.store: %w", name, err))
 		}
 	}
 	for _, v := range []interface{ Validate() error }{&c.Log, &c.Trace, &c.Peers, &c.Conns, &c.Store, &c.Queue, &c.Lease, &c.Redis, &c.Gateway, &c.Account,
-		&c.Room, &c.Danmaku, &c.Gift, &c.BFF, &c.Logic, c.Comet, &c.Job, &c.Media} {
+		&c.Room, &c.Danmaku, &c.Gift, &c.BFF, &c.Logic, c.Comet, &c.Job, &c.Media, &c.IMChat} {
 		if err := v.Validate(); err != nil {
 			errs = append(errs, err)
 		}
@@ -184,7 +187,7 @@ func (c *Config) Validate() error {
 // shared one. Components without tables get the shared one.
 func (c *Config) StoreOf(component string) sqlstore.Config {
 	own := map[string]sqlstore.Own{"account": c.Account.Store, "room": c.Room.Store, "gift": c.Gift.Store,
-		"danmaku": c.Danmaku.Store}[component]
+		"danmaku": c.Danmaku.Store, "im-chat": c.IMChat.Store}[component]
 	return own.Over(c.Store)
 }
 

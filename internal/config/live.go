@@ -15,6 +15,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/danmaku"
 	"github.com/zhibo-live/zhibo/internal/gateway"
 	"github.com/zhibo-live/zhibo/internal/gift"
+	"github.com/zhibo-live/zhibo/internal/im/chat"
 	"github.com/zhibo-live/zhibo/internal/logic"
 	"github.com/zhibo-live/zhibo/internal/room"
 )
@@ -32,6 +33,7 @@ func LiveKeys() []string {
 		"danmaku.": danmaku.LiveKeys(),
 		"gift.":    gift.LiveKeys(),
 		"logic.":   logic.LiveKeys(),
+		"im_chat.": chat.LiveKeys(),
 	} {
 		for _, k := range ks {
 			keys = append(keys, prefix+k)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"reflect"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
 )
@@ -19,7 +20,7 @@ const MaxBody = 64 << 10
 // errBodyTimeout answers a body that did not arrive before the server's read deadline.
 var errBodyTimeout = apierr.New(http.StatusRequestTimeout, -408, "request body not received in time")
 
-// Decode reads one JSON object from r's body into dst: at most MaxBody bytes, no unknown
+// Decode reads one JSON object from r's body into dst: at most MaxBody bytes of valid UTF-8, no unknown
 // fields, field names in their exact case, no name twice in one object, no trailing data.
 // Every failure is a BadRequest (or TooLarge, or RequestTimeout for a body that does not
 // arrive within the server's read timeout) with a precise message.
@@ -32,6 +33,9 @@ func DecodeLimit(w http.ResponseWriter, r *http.Request, dst any, limit int64) e
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		return decodeError(err, limit)
+	}
+	if !utf8.Valid(body) { // encoding/json would silently turn the bad bytes into U+FFFD
+		return apierr.BadRequest.Withf("request body must be valid UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

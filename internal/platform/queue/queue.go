@@ -149,6 +149,9 @@ type StreamSpec struct {
 	MaxAge     time.Duration // how long messages are kept (0 = forever)
 	MaxBytes   int64         // 0 = unlimited
 	Duplicates time.Duration // window for Nats-Msg-Id de-duplication (0 = 2 min)
+	// RefuseWhenFull refuses new messages once MaxBytes is reached instead of discarding the
+	// oldest: for streams whose messages must all be consumed (nothing acknowledged is lost).
+	RefuseWhenFull bool
 }
 
 // replicas is how many copies of a stream or bucket the server keeps: 1 on the embedded
@@ -167,7 +170,12 @@ func (q *Queue) EnsureStream(ctx context.Context, s StreamSpec) error {
 	if mb == 0 {
 		mb = -1
 	}
+	discard := jetstream.DiscardOld
+	if s.RefuseWhenFull {
+		discard = jetstream.DiscardNew
+	}
 	_, err := q.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Discard:    discard,
 		Name:       s.Name,
 		Subjects:   s.Subjects,
 		Storage:    jetstream.FileStorage,
@@ -224,6 +232,14 @@ func (q *Queue) EnsureKV(ctx context.Context, s KVSpec) (jetstream.KeyValue, err
 // the trace context of ctx in its headers (Carrier), so its consumer continues the trace, and
 // the elastic-pool mark of a marked ctx (MsgContext restores both).
 func (q *Queue) Publish(ctx context.Context, subject string, data []byte, msgID string) error {
+	_, err := q.PublishAck(ctx, subject, data, msgID)
+	return err
+}
+
+// PublishAck is Publish returning the stream's acknowledgement: the message's sequence, or,
+// when msgID repeats one stored within the duplicate window, Duplicate and the sequence of
+// the message stored first (Stored reads it back).
+func (q *Queue) PublishAck(ctx context.Context, subject string, data []byte, msgID string) (*jetstream.PubAck, error) {
 	var opts []jetstream.PublishOpt
 	if msgID != "" {
 		opts = append(opts, jetstream.WithMsgID(msgID))
@@ -245,10 +261,24 @@ func (q *Queue) Publish(ctx context.Context, subject string, data []byte, msgID 
 		}
 		elastic.Inject(ctx, Carrier(msg.Header))
 	}
-	if _, err := q.JS.PublishMsg(ctx, msg, opts...); err != nil {
-		return fmt.Errorf("publish %s: %w", subject, err)
+	ack, err := q.JS.PublishMsg(ctx, msg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("publish %s: %w", subject, err)
 	}
-	return nil
+	return ack, nil
+}
+
+// Stored returns the data of the message stored in stream at seq.
+func (q *Queue) Stored(ctx context.Context, stream string, seq uint64) ([]byte, error) {
+	st, err := q.JS.Stream(ctx, stream)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", stream, err)
+	}
+	m, err := st.GetMsg(ctx, seq)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s message %d: %w", stream, seq, err)
+	}
+	return m.Data, nil
 }
 
 // Carrier reads and writes the trace context in a message's headers, under the exact W3C

@@ -1,0 +1,84 @@
+// Package accounttest holds an account.Client fake for the tests of components that call
+// accounts: a fixed set of users, tokens "tok-<uid>", and a switch that makes it fail like an
+// account process that is down.
+package accounttest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/zhibo-live/zhibo/internal/account"
+	"github.com/zhibo-live/zhibo/internal/platform/apierr"
+)
+
+// Fake is an account.Client over a fixed map of users.
+type Fake struct {
+	mu    sync.Mutex
+	names map[int64]string
+	err   error
+}
+
+var _ account.Client = (*Fake)(nil)
+
+// New returns a fake knowing these users (uid → name).
+func New(names map[int64]string) *Fake {
+	f := &Fake{names: map[int64]string{}}
+	for k, v := range names {
+		f.names[k] = v
+	}
+	return f
+}
+
+// Fail makes every later call return err (nil = answer again).
+func (f *Fake) Fail(err error) {
+	f.mu.Lock()
+	f.err = err
+	f.mu.Unlock()
+}
+
+// Token is the bearer token Verify accepts for uid.
+func Token(uid int64) string { return fmt.Sprintf("tok-%d", uid) }
+
+// Verify accepts Token(uid) of every known user.
+func (f *Fake) Verify(_ context.Context, token string) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var uid int64
+	if _, err := fmt.Sscanf(token, "tok-%d", &uid); err == nil {
+		if _, ok := f.names[uid]; ok {
+			return uid, nil
+		}
+	}
+	return 0, apierr.Unauthorized.Withf("invalid token")
+}
+
+// User implements account.Client.
+func (f *Fake) User(_ context.Context, uid int64) (account.User, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return account.User{}, f.err
+	}
+	n, ok := f.names[uid]
+	if !ok {
+		return account.User{}, account.ErrUserNotFound
+	}
+	return account.User{UID: uid, Name: n}, nil
+}
+
+// Names implements account.Client.
+func (f *Fake) Names(_ context.Context, uids []int64) (map[int64]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	out := map[int64]string{}
+	for _, u := range uids {
+		if n, ok := f.names[u]; ok {
+			out[u] = n
+		}
+	}
+	return out, nil
+}

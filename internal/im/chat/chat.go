@@ -1,0 +1,159 @@
+// Package chat is single chat, the private messages between two users (component im-chat).
+// A send is validated (text policy, settings, blocks, a per-user limit), put on the durable
+// queue and acknowledged; from the queue a store writer applies messages in batches (write
+// diffusion: content once, both sides' timelines and conversations, the receiver's unread
+// counts) and a deliverer pushes each to both sides' long connections. A replayed client
+// message id is the same message. Conversation lists are keyset pages with per-conversation
+// unread counts and a total kept in one row. Blocks and who-may-message-me live here too:
+// every send checks them, so they sit beside the send rather than a call away.
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/zhibo-live/zhibo/internal/account"
+	"github.com/zhibo-live/zhibo/internal/platform/queue"
+	"github.com/zhibo-live/zhibo/internal/platform/ratelimit"
+	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
+	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
+	"github.com/zhibo-live/zhibo/internal/push"
+	"github.com/zhibo-live/zhibo/pkg/ids"
+)
+
+// Deps are what the component is built from.
+type Deps struct {
+	Logger   *slog.Logger
+	Registry prometheus.Registerer
+	DB       *sqlstore.DB
+	IDs      *ids.Generator
+	Queue    *queue.Queue
+	Accounts account.Client
+	Pusher   push.Client
+	// Words are the banned words (the root banned_words setting); the zero value bans none.
+	Words textnorm.Words
+	// Now is the clock of limits, timestamps and the recall window; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service is the single-chat component.
+type Service struct {
+	cfg      Config
+	log      *slog.Logger
+	store    Store
+	ids      *ids.Generator
+	q        *queue.Queue
+	accounts account.Client
+	pusher   push.Client
+	now      func() time.Time
+	words    atomic.Pointer[textnorm.Words]
+	limiter  *ratelimit.Keyed[int64]
+	m        *metrics
+
+	batches  chan queue.Msg // the store writer's input
+	stops    []func()       // the consumers'
+	wg       sync.WaitGroup
+	stopOnce sync.Once
+}
+
+// The queue of accepted messages: one stream, read by two durable consumers.
+const (
+	streamName      = "IM"
+	subjectPrefix   = "im.chat."
+	storeConsumer   = "im-chat-store"
+	deliverConsumer = "im-chat-deliver"
+)
+
+// New checks cfg and deps and builds the service; it touches neither the database nor the queue.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	switch {
+	case deps.Logger == nil || deps.Registry == nil:
+		return nil, errors.New("im-chat: Deps.Logger and Deps.Registry are required")
+	case deps.DB == nil || deps.IDs == nil || deps.Queue == nil:
+		return nil, errors.New("im-chat: Deps.DB, Deps.IDs and Deps.Queue are required")
+	case deps.Accounts == nil || deps.Pusher == nil:
+		return nil, errors.New("im-chat: Deps.Accounts and Deps.Pusher are required")
+	}
+	m, err := newMetrics(deps.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("im-chat: metrics: %w", err)
+	}
+	s := &Service{
+		cfg: cfg, log: deps.Logger, store: NewSQLStore(deps.DB), ids: deps.IDs, q: deps.Queue,
+		accounts: deps.Accounts, pusher: deps.Pusher, now: deps.Now, m: m,
+		limiter: ratelimit.NewKeyed[int64](cfg.Rate, cfg.Burst),
+		batches: make(chan queue.Msg, 4*cfg.BatchSize),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.SetWords(deps.Words)
+	return s, nil
+}
+
+// SetWords replaces the banned words (a reload).
+func (s *Service) SetWords(w textnorm.Words) { s.words.Store(&w) }
+
+// Reload applies the settings of LiveKeys from cfg.
+func (s *Service) Reload(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	s.limiter.SetLimit(cfg.Rate, cfg.Burst, s.now())
+	return nil
+}
+
+// stream is the queue's name of the stream of accepted messages.
+func (s *Service) stream() string { return s.q.Stream(streamName) }
+
+// Start migrates the tables, creates the stream and starts the store writer and the
+// deliverer; the service is ready when it returns.
+func (s *Service) Start(ctx context.Context) error {
+	if err := s.store.Migrate(ctx); err != nil {
+		return fmt.Errorf("im-chat: %w", err)
+	}
+	if err := s.q.EnsureStream(ctx, queue.StreamSpec{
+		Name: s.stream(), Subjects: []string{s.q.Subject(subjectPrefix + ">")},
+		MaxAge: s.cfg.Retention, MaxBytes: s.cfg.QueueBytes, Duplicates: s.cfg.Dedupe, RefuseWhenFull: true,
+	}); err != nil {
+		return fmt.Errorf("im-chat: %w", err)
+	}
+	s.wg.Add(1)
+	go s.writer()
+	for _, c := range []struct {
+		name string
+		fn   func(queue.Msg)
+	}{{storeConsumer, func(m queue.Msg) { s.batches <- m }}, {deliverConsumer, s.deliver}} {
+		stop, err := s.q.Consume(ctx, queue.ConsumerSpec{Stream: s.stream(), Durable: c.name,
+			MaxPending: 4 * s.cfg.BatchSize}, c.fn)
+		if err != nil {
+			s.Stop(ctx)
+			return fmt.Errorf("im-chat: %w", err)
+		}
+		s.stops = append(s.stops, stop)
+	}
+	return nil
+}
+
+// Stop stops consuming, lets the store writer apply what it holds and waits for it. Messages
+// not yet acknowledged are delivered again to the next process. A second call does nothing.
+func (s *Service) Stop(context.Context) error {
+	s.stopOnce.Do(func() {
+		for _, stop := range s.stops {
+			stop()
+		}
+		close(s.batches)
+		s.wg.Wait()
+	})
+	return nil
+}

@@ -1,0 +1,97 @@
+package chat
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
+)
+
+// Limits of the configuration: the longest message a store row is meant for, and the largest
+// page any read returns.
+const (
+	maxRunesLimit = 5000
+	maxPageLimit  = 500
+)
+
+// Config tunes single chat.
+type Config struct {
+	// Store is where this component keeps its tables; its fields override the shared store
+	// section (see sqlstore.Own).
+	Store sqlstore.Own `yaml:"store"`
+	// MaxRunes is the longest message in Unicode code points after trimming (1..5000).
+	MaxRunes int `yaml:"max_runes"`
+	// Rate is how many messages per second one user may send on average (0 = no limit).
+	Rate float64 `yaml:"rate"`
+	// Burst is how many messages a user may send at once before Rate applies (>= 1 when Rate is set).
+	Burst int `yaml:"burst"`
+	// RecallWindow is how long after sending a message its sender may recall it (0 = never).
+	RecallWindow time.Duration `yaml:"recall_window"`
+	// Dedupe is how long the queue remembers a client message id: a send replayed within it
+	// returns the first one's message even before it is stored (after it, the store answers).
+	Dedupe time.Duration `yaml:"dedupe"`
+	// Retention is how long an accepted message waits in the queue for the store; the store
+	// writer must catch up within it (a day covers any outage the alerts would not flag).
+	Retention time.Duration `yaml:"retention"`
+	// QueueBytes caps the queue of accepted messages not yet known stored; a full queue
+	// refuses new sends (503) rather than dropping accepted ones.
+	QueueBytes int64 `yaml:"queue_bytes"`
+	// BatchSize is the most messages the store writer applies in one transaction (1..1000).
+	BatchSize int `yaml:"batch_size"`
+}
+
+// RegisterFlags binds every field to a flag named prefix+yaml_name, with its default.
+func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
+	c.Store.RegisterFlags(fs, prefix+"store.")
+	fs.IntVar(&c.MaxRunes, prefix+"max_runes", 1000, "longest private message in characters (Unicode code points) after trimming, 1..5000.")
+	fs.Float64Var(&c.Rate, prefix+"rate", 5, "private messages per second one user may send on average (0 = no per-user limit).")
+	fs.IntVar(&c.Burst, prefix+"burst", 20, "private messages a user may send at once before the rate applies (>= 1 when rate is set).")
+	fs.DurationVar(&c.RecallWindow, prefix+"recall_window", 2*time.Minute, "how long after sending a private message its sender may recall it (0 = never).")
+	fs.DurationVar(&c.Dedupe, prefix+"dedupe", 10*time.Minute, "how long the queue remembers a client message id (a replay within it is the same message before it is stored), 1s..24h.")
+	fs.DurationVar(&c.Retention, prefix+"retention", 24*time.Hour, "how long an accepted message waits in the queue for the store writer, at least 1m.")
+	fs.Int64Var(&c.QueueBytes, prefix+"queue_bytes", 1<<30, "bytes of accepted messages the queue holds for the store writer; when full, sends are refused with 503 (at least 1 MiB).")
+	fs.IntVar(&c.BatchSize, prefix+"batch_size", 256, "most messages the store writer applies in one transaction, 1..1000.")
+}
+
+// DefaultConfig is the configuration the flags default to.
+func DefaultConfig() Config {
+	var c Config
+	c.RegisterFlags(flag.NewFlagSet("im_chat", flag.ContinueOnError), "")
+	return c
+}
+
+// LiveKeys are the settings (below the im_chat. prefix) that Reload changes in a running
+// service; any other needs a restart.
+func LiveKeys() []string { return []string{"rate", "burst"} }
+
+// Validate checks every field and names the offending one.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.MaxRunes < 1 || c.MaxRunes > maxRunesLimit {
+		errs = append(errs, fmt.Errorf("im_chat.max_runes %d: want 1..%d", c.MaxRunes, maxRunesLimit))
+	}
+	if c.Rate < 0 || c.Rate != c.Rate {
+		errs = append(errs, fmt.Errorf("im_chat.rate %v: want >= 0", c.Rate))
+	}
+	if c.Rate > 0 && c.Burst < 1 {
+		errs = append(errs, fmt.Errorf("im_chat.burst %d: want >= 1 when im_chat.rate is set", c.Burst))
+	}
+	if c.RecallWindow < 0 {
+		errs = append(errs, fmt.Errorf("im_chat.recall_window %s: want >= 0", c.RecallWindow))
+	}
+	if c.Dedupe < time.Second || c.Dedupe > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("im_chat.dedupe %s: want 1s..24h", c.Dedupe))
+	}
+	if c.Retention < time.Minute {
+		errs = append(errs, fmt.Errorf("im_chat.retention %s: want at least 1m", c.Retention))
+	}
+	if c.QueueBytes < 1<<20 {
+		errs = append(errs, fmt.Errorf("im_chat.queue_bytes %d: want at least 1 MiB", c.QueueBytes))
+	}
+	if c.BatchSize < 1 || c.BatchSize > 1000 {
+		errs = append(errs, fmt.Errorf("im_chat.batch_size %d: want 1..1000", c.BatchSize))
+	}
+	return errors.Join(errs...)
+}

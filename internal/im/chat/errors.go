@@ -1,0 +1,31 @@
+package chat
+
+import (
+	"net/http"
+
+	"github.com/zhibo-live/zhibo/internal/platform/apierr"
+)
+
+// Error kinds of private messages (codes -70xxx). Messages given with Withf say exactly what
+// was wrong.
+var (
+	ErrBadInput       = apierr.New(http.StatusBadRequest, -70001, "invalid message")
+	ErrBanned         = apierr.New(http.StatusBadRequest, -70002, "contains a banned word")
+	ErrUserNotFound   = apierr.New(http.StatusNotFound, -70003, "user not found")
+	ErrBlocked        = apierr.New(http.StatusForbidden, -70004, "this user does not accept your messages")
+	ErrNotAccepting   = apierr.New(http.StatusForbidden, -70005, "this user accepts no private messages")
+	ErrRateLimited    = apierr.New(http.StatusTooManyRequests, -70006, "sending messages too fast")
+	ErrNoMessage      = apierr.New(http.StatusNotFound, -70007, "message not found")
+	ErrRecallLate     = apierr.New(http.StatusForbidden, -70008, "too late to recall this message")
+	ErrNoConversation = apierr.New(http.StatusNotFound, -70009, "conversation not found")
+	ErrSelf           = apierr.New(http.StatusBadRequest, -70010, "you cannot message yourself")
+	ErrQueue          = apierr.New(http.StatusServiceUnavailable, -70011, "message queue unavailable, try again")
+)
+
+// limitedError is ErrRateLimited carrying when the sender may try again (Retry-After).
+type limitedError struct {
+	retryAfter float64 // seconds
+}
+
+func (e *limitedError) Error() string { return ErrRateLimited.Error() }
+func (e *limitedError) Unwrap() error { return ErrRateLimited }

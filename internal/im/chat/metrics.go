@@ -1,0 +1,67 @@
+package chat
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Refusal reasons of a send, the values of the reason label.
+const (
+	reasonBadInput = "bad_input"
+	reasonBanned   = "banned"
+	reasonBlocked  = "blocked"
+	reasonLimited  = "limited"
+	reasonNoUser   = "no_user"
+	reasonQueue    = "queue"
+)
+
+// metrics count what happens to private messages on their way.
+type metrics struct {
+	accepted  prometheus.Counter
+	replayed  prometheus.Counter
+	refused   *prometheus.CounterVec
+	stored    prometheus.Counter
+	batch     prometheus.Histogram
+	storeLag  prometheus.Histogram
+	failures  *prometheus.CounterVec
+	delivered prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		accepted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zhibo_im_accepted_total", Help: "Private messages accepted (on the queue, acknowledged to the sender).",
+		}),
+		replayed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zhibo_im_replayed_total", Help: "Sends that repeated a client message id: answered with the first message, nothing stored twice.",
+		}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zhibo_im_refused_total", Help: "Private messages refused, by reason (bad_input, banned, blocked, limited, no_user, queue).",
+		}, []string{"reason"}),
+		stored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zhibo_im_stored_total", Help: "Private messages written to the store (content, both timelines, both conversations).",
+		}),
+		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "zhibo_im_store_batch_size", Help: "Messages per store transaction.",
+			Buckets: []float64{1, 4, 16, 64, 256, 1000},
+		}),
+		storeLag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "zhibo_im_store_lag_seconds", Help: "From a message's acceptance to its store write.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
+		}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zhibo_im_failures_total", Help: "Store writes and deliveries that failed and will be retried, by stage (store, deliver).",
+		}, []string{"stage"}),
+		delivered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zhibo_im_delivered_total", Help: "Private messages handed to the push path for their two sides' connections.",
+		}),
+	}
+	for _, r := range []string{reasonBadInput, reasonBanned, reasonBlocked, reasonLimited, reasonNoUser, reasonQueue} {
+		m.refused.WithLabelValues(r)
+	}
+	m.failures.WithLabelValues("store")
+	m.failures.WithLabelValues("deliver")
+	for _, c := range []prometheus.Collector{m.accepted, m.replayed, m.refused, m.stored, m.batch, m.storeLag, m.failures, m.delivered} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,223 @@
+package chat
+
+import (
+	"context"
+	"strconv"
+	"strings"
+)
+
+// ConversationView is a conversation as a client lists it: with the peer's name and the last
+// message (blank when recalled).
+type ConversationView struct {
+	Conversation
+	PeerName string   `json:"peer_name"`
+	Last     *Message `json:"last,omitempty"`
+}
+
+// Page is a page of a conversation list; Next continues it ("" at the end).
+type Page struct {
+	Items []ConversationView `json:"items"`
+	Next  string             `json:"next"`
+}
+
+// ParseCursor reads a Page's Next ("" is the top of the list).
+func ParseCursor(s string) (Cursor, error) {
+	if s == "" {
+		return Cursor{}, nil
+	}
+	a, b, ok := strings.Cut(s, "_")
+	mt, err1 := strconv.ParseInt(a, 10, 64)
+	peer, err2 := strconv.ParseInt(b, 10, 64)
+	if !ok || err1 != nil || err2 != nil || mt <= 0 || peer <= 0 {
+		return Cursor{}, ErrBadInput.Withf("cursor %q is not one this API gave", s)
+	}
+	return Cursor{Mtime: mt, Peer: peer}, nil
+}
+
+func (c Cursor) String() string {
+	return strconv.FormatInt(c.Mtime, 10) + "_" + strconv.FormatInt(c.Peer, 10)
+}
+
+// Conversations is a page of uid's conversation list, newest first: a keyset page of limit
+// rows, their last messages and the peers' names, whatever the number of conversations.
+func (s *Service) Conversations(ctx context.Context, uid int64, cursor string, limit int) (Page, error) {
+	c, err := ParseCursor(cursor)
+	if err != nil {
+		return Page{}, err
+	}
+	limit = clampPage(limit)
+	convs, err := s.store.Conversations(ctx, uid, c, limit)
+	if err != nil {
+		return Page{}, err
+	}
+	page := Page{Items: make([]ConversationView, len(convs))}
+	if len(convs) == 0 {
+		return page, nil
+	}
+	lastIDs := make([]int64, len(convs))
+	peers := make([]int64, len(convs))
+	for i, cv := range convs {
+		lastIDs[i], peers[i] = cv.LastID, cv.Peer
+	}
+	msgs, err := s.store.Messages(ctx, lastIDs)
+	if err != nil {
+		return Page{}, err
+	}
+	names, err := s.accounts.Names(ctx, peers)
+	if err != nil {
+		s.log.WarnContext(ctx, "im-chat: peer names unavailable", "err", err) // the list still shows
+	}
+	for i, cv := range convs {
+		page.Items[i] = ConversationView{Conversation: cv, PeerName: names[cv.Peer]}
+		if m, ok := msgs[cv.LastID]; ok {
+			page.Items[i].Last = &m
+		}
+	}
+	if len(convs) == limit {
+		last := convs[len(convs)-1]
+		page.Next = Cursor{Mtime: last.Mtime, Peer: last.Peer}.String()
+	}
+	return page, nil
+}
+
+func clampPage(limit int) int {
+	if limit <= 0 {
+		return 20
+	}
+	return min(limit, maxPageLimit)
+}
+
+// Chat is a page of one conversation's history, newest first, with the peer's read position
+// (every message of uid up to PeerReadID is read: read receipts).
+type Chat struct {
+	Peer       int64     `json:"peer"`
+	PeerName   string    `json:"peer_name"`
+	PeerReadID int64     `json:"peer_read_id"`
+	Items      []Message `json:"items"`
+}
+
+// History returns up to limit messages of uid's chat with peer older than before (0 = newest).
+func (s *Service) History(ctx context.Context, uid, peer, before int64, limit int) (Chat, error) {
+	if peer <= 0 {
+		return Chat{}, ErrBadInput.Withf("peer must be a user id")
+	}
+	msgs, err := s.store.History(ctx, uid, peer, before, clampPage(limit))
+	if err != nil {
+		return Chat{}, err
+	}
+	out := Chat{Peer: peer, Items: msgs}
+	if out.Items == nil {
+		out.Items = []Message{}
+	}
+	if theirs, ok, err := s.store.Conversation(ctx, peer, uid); err != nil {
+		return Chat{}, err
+	} else if ok {
+		out.PeerReadID = theirs.ReadID
+	}
+	if names, err := s.accounts.Names(ctx, []int64{peer}); err == nil {
+		out.PeerName = names[peer]
+	}
+	return out, nil
+}
+
+// Sync returns up to limit messages of every chat of uid newer than after, oldest first: what
+// a client missed; it asks again from the last id until it gets fewer than limit.
+func (s *Service) Sync(ctx context.Context, uid, after int64, limit int) ([]Message, error) {
+	if after < 0 {
+		return nil, ErrBadInput.Withf("after must be a message id")
+	}
+	msgs, err := s.store.Since(ctx, uid, after, clampPage(limit))
+	if msgs == nil {
+		msgs = []Message{}
+	}
+	return msgs, err
+}
+
+// Unread is uid's unread total (the badge).
+func (s *Service) Unread(ctx context.Context, uid int64) (int64, error) { return s.store.Unread(ctx, uid) }
+
+// MarkRead records that uid has read peer's messages up to upto and tells both sides (the
+// peer's read receipt, uid's other devices) with IM_READ.
+func (s *Service) MarkRead(ctx context.Context, uid, peer, upto int64) (Conversation, error) {
+	if peer <= 0 || upto <= 0 {
+		return Conversation{}, ErrBadInput.Withf("peer and read_id must be ids")
+	}
+	before, ok, err := s.store.Conversation(ctx, uid, peer)
+	if err != nil {
+		return Conversation{}, err
+	}
+	if !ok {
+		return Conversation{}, ErrNoConversation
+	}
+	c, err := s.store.MarkRead(ctx, uid, peer, upto)
+	if err != nil {
+		return Conversation{}, err
+	}
+	if c.ReadID > before.ReadID {
+		s.notify(ctx, []int64{peer, uid}, "IM_READ", map[string]int64{"uid": uid, "peer": peer, "read_id": c.ReadID})
+	}
+	return c, nil
+}
+
+// Recall blanks a message uid sent within the recall window and tells both sides with IM_RECALL.
+func (s *Service) Recall(ctx context.Context, uid, id int64) (Message, error) {
+	if s.cfg.RecallWindow == 0 {
+		return Message{}, ErrRecallLate.Withf("recalling messages is switched off")
+	}
+	m, err := s.store.Recall(ctx, uid, id, s.now().Add(-s.cfg.RecallWindow).UnixMilli())
+	if err != nil {
+		return Message{}, err
+	}
+	s.notify(ctx, []int64{m.To, m.From}, "IM_RECALL", map[string]int64{"id": m.ID, "from": m.From, "to": m.To})
+	return m, nil
+}
+
+// Delete removes a message from uid's side only.
+func (s *Service) Delete(ctx context.Context, uid, id int64) error { return s.store.Delete(ctx, uid, id) }
+
+// SetMuted mutes or unmutes uid's conversation with peer.
+func (s *Service) SetMuted(ctx context.Context, uid, peer int64, muted bool) error {
+	return s.store.SetMuted(ctx, uid, peer, muted)
+}
+
+// Block stops other from messaging uid.
+func (s *Service) Block(ctx context.Context, uid, other int64) error {
+	switch {
+	case other <= 0:
+		return ErrBadInput.Withf("uid must be a user id")
+	case other == uid:
+		return ErrSelf.Withf("you cannot block yourself")
+	}
+	if _, err := s.accounts.User(ctx, other); err != nil {
+		return ErrUserNotFound.Withf("user %d not found", other)
+	}
+	return s.store.Block(ctx, uid, other, s.now().UnixMilli())
+}
+
+// Unblock lets other message uid again.
+func (s *Service) Unblock(ctx context.Context, uid, other int64) error {
+	ok, err := s.store.Unblock(ctx, uid, other)
+	if err == nil && !ok {
+		return apiNotBlocked(other)
+	}
+	return err
+}
+
+func apiNotBlocked(uid int64) error { return ErrUserNotFound.Withf("user %d is not blocked", uid) }
+
+// Blocks lists the users uid blocked, most recent first.
+func (s *Service) Blocks(ctx context.Context, uid int64, limit int) ([]int64, error) {
+	return s.store.Blocks(ctx, uid, clampPage(limit))
+}
+
+// Settings returns uid's settings.
+func (s *Service) Settings(ctx context.Context, uid int64) (Settings, error) { return s.store.Settings(ctx, uid) }
+
+// SetSettings stores uid's settings.
+func (s *Service) SetSettings(ctx context.Context, uid int64, st Settings) error {
+	if st.Allow != AllowEveryone && st.Allow != AllowNobody {
+		return ErrBadInput.Withf("allow must be %d (everyone) or %d (nobody)", AllowEveryone, AllowNobody)
+	}
+	return s.store.SetSettings(ctx, uid, st)
+}
+

@@ -1,0 +1,171 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/zhibo-live/zhibo/internal/platform/apierr"
+	"github.com/zhibo-live/zhibo/internal/platform/httpx"
+	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
+)
+
+// SendInput is what a sender gives: the receiver, the text and, optionally, the client's own
+// id of the message (a retry with the same id is the same message).
+type SendInput struct {
+	To       int64  `json:"to"`
+	Text     string `json:"text"`
+	ClientID string `json:"client_id"`
+}
+
+// Send accepts a message from `from`: checked, on the queue (so it will be stored and
+// delivered), with its id and time. replay is true when ClientID repeats an earlier send:
+// the earlier message is returned and nothing new is accepted.
+func (s *Service) Send(ctx context.Context, from int64, in SendInput) (m Message, replay bool, err error) {
+	defer func() {
+		switch {
+		case err != nil:
+			s.m.refused.WithLabelValues(refusalReason(err)).Inc()
+		case replay:
+			s.m.replayed.Inc()
+		default:
+			s.m.accepted.Inc()
+		}
+	}()
+	text, err := s.checkText(in.Text)
+	if err != nil {
+		return Message{}, false, err
+	}
+	if in.ClientID != "" && !httpx.ValidIdempotencyKey(in.ClientID) {
+		return Message{}, false, ErrBadInput.Withf("client_id must be 1 to 64 letters, digits, '-', '_', '.' or ':'")
+	}
+	switch {
+	case in.To <= 0:
+		return Message{}, false, ErrBadInput.Withf("to must be a user id")
+	case in.To == from:
+		return Message{}, false, ErrSelf
+	}
+	if in.ClientID != "" {
+		if id, ok, err := s.store.SentID(ctx, from, in.ClientID); err != nil {
+			return Message{}, false, err
+		} else if ok {
+			got, err := s.store.Messages(ctx, []int64{id})
+			if err != nil {
+				return Message{}, false, err
+			}
+			return got[id], true, nil
+		}
+	}
+	now := s.now()
+	if ok, wait := s.limiter.Allow(from, now); !ok {
+		return Message{}, false, &limitedError{retryAfter: wait.Seconds()}
+	}
+	if err := s.mayMessage(ctx, from, in.To); err != nil {
+		return Message{}, false, err
+	}
+	id, err := s.ids.Next()
+	if err != nil {
+		return Message{}, false, fmt.Errorf("message id: %w", err)
+	}
+	m = Message{ID: id, From: from, To: in.To, Text: text, ClientID: in.ClientID, Ts: now.UnixMilli()}
+	data, err := json.Marshal(m)
+	if err != nil {
+		return Message{}, false, err
+	}
+	dedupe := ""
+	if in.ClientID != "" {
+		dedupe = "im-chat-" + strconv.FormatInt(from, 10) + "-" + in.ClientID
+	}
+	ack, err := s.q.PublishAck(ctx, s.q.Subject(subjectPrefix+strconv.FormatInt(in.To, 10)), data, dedupe)
+	if err != nil {
+		return Message{}, false, ErrQueue.Wrap(err)
+	}
+	if ack.Duplicate { // the same client id went on the queue first in another request
+		first, err := s.q.Stored(ctx, s.stream(), ack.Sequence)
+		if err != nil {
+			return Message{}, false, ErrQueue.Wrap(err)
+		}
+		var prev Message
+		if err := json.Unmarshal(first, &prev); err != nil {
+			return Message{}, false, fmt.Errorf("replayed message: %w", err)
+		}
+		return prev, true, nil
+	}
+	return m, false, nil
+}
+
+// checkText cleans text by the text policy (textnorm.Clean), trims it and validates it: valid
+// UTF-8, not empty, at most max_runes, no control characters but newlines and tabs, no banned
+// word.
+func (s *Service) checkText(text string) (string, error) {
+	if !utf8.ValidString(text) {
+		return "", ErrBadInput.Withf("text must be valid UTF-8")
+	}
+	text = strings.TrimSpace(textnorm.Clean(text))
+	n := utf8.RuneCountInString(text)
+	if n == 0 {
+		return "", ErrBadInput.Withf("text must not be empty")
+	}
+	if n > s.cfg.MaxRunes {
+		return "", ErrBadInput.Withf("text is %d characters long, at most %d are allowed", n, s.cfg.MaxRunes)
+	}
+	pos := 0
+	for _, r := range text {
+		pos++
+		if r != '\n' && r != '\t' && (unicode.IsControl(r) || r == utf8.RuneError) {
+			return "", ErrBadInput.Withf("text contains the character U+%04X at character %d", r, pos)
+		}
+	}
+	if s.words.Load().Found(text) {
+		return "", ErrBanned
+	}
+	return text, nil
+}
+
+// mayMessage checks that to exists and accepts messages from from.
+func (s *Service) mayMessage(ctx context.Context, from, to int64) error {
+	if _, err := s.accounts.User(ctx, to); err != nil {
+		var e *apierr.Error
+		if errors.As(err, &e) && e.Status == 404 {
+			return ErrUserNotFound.Withf("user %d not found", to)
+		}
+		return apierr.Unavailable.Wrap(fmt.Errorf("look up user %d: %w", to, err))
+	}
+	blocked, err := s.store.Blocked(ctx, to, from)
+	if err != nil {
+		return err
+	}
+	if blocked {
+		return ErrBlocked
+	}
+	st, err := s.store.Settings(ctx, to)
+	if err != nil {
+		return err
+	}
+	if st.Allow == AllowNobody {
+		return ErrNotAccepting
+	}
+	return nil
+}
+
+// refusalReason is the reason label of a refused send.
+func refusalReason(err error) string {
+	switch {
+	case errors.Is(err, ErrRateLimited):
+		return reasonLimited
+	case errors.Is(err, ErrBanned):
+		return reasonBanned
+	case errors.Is(err, ErrBlocked), errors.Is(err, ErrNotAccepting):
+		return reasonBlocked
+	case errors.Is(err, ErrUserNotFound):
+		return reasonNoUser
+	case errors.Is(err, ErrQueue):
+		return reasonQueue
+	}
+	return reasonBadInput
+}

@@ -1,0 +1,95 @@
+package chat
+
+import "context"
+
+// Message is one private message, stored once whoever reads it. ID is a Snowflake id (pkg/ids),
+// so ordering by id is ordering by time; Ts is when it was accepted, unix milliseconds.
+type Message struct {
+	ID       int64  `json:"id"`
+	From     int64  `json:"from"`
+	To       int64  `json:"to"`
+	Text     string `json:"text"`
+	ClientID string `json:"client_id,omitempty"`
+	Ts       int64  `json:"ts"`
+	Recalled bool   `json:"recalled,omitempty"`
+}
+
+// Conversation is one user's side of a chat with Peer: what the conversation list shows.
+type Conversation struct {
+	Peer   int64 `json:"peer"`
+	LastID int64 `json:"last_id"` // the newest message either side sent
+	Mtime  int64 `json:"mtime"`   // unix ms of that message: the list is ordered by it
+	Unread int64 `json:"unread"`  // messages from Peer after ReadID
+	ReadID int64 `json:"read_id"` // the newest message of Peer this user has read
+	Muted  bool  `json:"muted"`   // no notification for new messages (they still count as unread)
+}
+
+// Cursor is a position in a user's conversation list, newest first: the list continues with
+// the conversations ordered after (Mtime, Peer). The zero Cursor is the top of the list.
+type Cursor struct {
+	Mtime int64
+	Peer  int64
+}
+
+// Settings are who may message a user.
+type Settings struct {
+	// Allow is AllowEveryone or AllowNobody (the zero value allows everyone).
+	Allow int `json:"allow"`
+}
+
+// Who may message a user (Settings.Allow).
+const (
+	AllowEveryone = 0
+	AllowNobody   = 2
+)
+
+// Store keeps messages, each user's timeline and conversations, unread counts and settings.
+// Reads of a conversation list are keyset pages: none loads all of a user's conversations.
+type Store interface {
+	// Migrate creates or upgrades the tables.
+	Migrate(ctx context.Context) error
+	// Apply stores accepted messages: the content once, an entry in the timelines of both
+	// sides, both sides' conversation rows and the receiver's unread counts. Messages already
+	// stored (by id, or by sender and client id) are skipped, so applying a batch again, or
+	// one that overlaps an earlier one, changes nothing twice. It returns how many it stored.
+	Apply(ctx context.Context, msgs []Message) (int, error)
+	// SentID returns the id of the message from sent with clientID, if one is stored.
+	SentID(ctx context.Context, from int64, clientID string) (int64, bool, error)
+	// Conversations returns up to limit of uid's conversations after c, newest first.
+	Conversations(ctx context.Context, uid int64, c Cursor, limit int) ([]Conversation, error)
+	// Conversation returns uid's conversation with peer (false when there is none).
+	Conversation(ctx context.Context, uid, peer int64) (Conversation, bool, error)
+	// Messages returns the stored messages among ids.
+	Messages(ctx context.Context, ids []int64) (map[int64]Message, error)
+	// History returns up to limit messages of uid's chat with peer older than before (0 = the
+	// newest), newest first, without those uid deleted for themself.
+	History(ctx context.Context, uid, peer, before int64, limit int) ([]Message, error)
+	// Since returns up to limit messages of every chat of uid newer than after, oldest first,
+	// without those uid deleted: what a client missed while offline.
+	Since(ctx context.Context, uid, after int64, limit int) ([]Message, error)
+	// Unread is uid's unread total over every conversation, kept as one row (O(1)).
+	Unread(ctx context.Context, uid int64) (int64, error)
+	// MarkRead records that uid has read peer's messages up to upto (capped at the newest),
+	// recounts that conversation's unread messages and the total, and returns the
+	// conversation. ErrNoConversation when there is none; an older upto changes nothing.
+	MarkRead(ctx context.Context, uid, peer, upto int64) (Conversation, error)
+	// Recall blanks message id sent by uid, if it was accepted at or after notBefore (unix
+	// ms), and returns it. ErrNoMessage when uid sent no such message, ErrRecallLate when it
+	// is older; recalling it again returns it unchanged.
+	Recall(ctx context.Context, uid, id, notBefore int64) (Message, error)
+	// Delete removes message id from uid's timeline only (delete for me); ErrNoMessage when it
+	// is not in uid's timeline.
+	Delete(ctx context.Context, uid, id int64) error
+	// SetMuted mutes or unmutes uid's conversation with peer; ErrNoConversation when there is none.
+	SetMuted(ctx context.Context, uid, peer int64, muted bool) error
+	// Block stops blocked from messaging uid; Unblock lets them again (false when there was no block).
+	Block(ctx context.Context, uid, blocked int64, at int64) error
+	Unblock(ctx context.Context, uid, blocked int64) (bool, error)
+	// Blocks returns up to limit users uid blocked, most recent first.
+	Blocks(ctx context.Context, uid int64, limit int) ([]int64, error)
+	// Blocked reports whether uid blocked other.
+	Blocked(ctx context.Context, uid, other int64) (bool, error)
+	// Settings returns uid's settings (the defaults when never set); SetSettings stores them.
+	Settings(ctx context.Context, uid int64) (Settings, error)
+	SetSettings(ctx context.Context, uid int64, s Settings) error
+}

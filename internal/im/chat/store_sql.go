@@ -1,0 +1,744 @@
+package chat
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
+)
+
+// Migrations are the tables of private messages, for zhibo migrate.
+//
+// Single chat is write diffusion: a message's content is stored once (im_messages), and each
+// side gets a timeline entry (im_timeline: (uid, msg_id) for a client's sync, (uid, peer,
+// msg_id) for a chat's history) and a conversation row (im_conversations, listed by (uid,
+// mtime, peer) in keyset pages). im_unread keeps each user's unread total in one row, so the
+// badge is one point read. im_sends maps a sender's client message id to the message, so a
+// replayed send is one message.
+func Migrations() []sqlstore.Migration {
+	return []sqlstore.Migration{
+		{Version: 1, Name: "single chat",
+			SQLite: `CREATE TABLE im_messages (
+	id BIGINT NOT NULL PRIMARY KEY,
+	sender BIGINT NOT NULL,
+	receiver BIGINT NOT NULL,
+	body TEXT NOT NULL,
+	client_id VARCHAR(64) NOT NULL DEFAULT '',
+	created_at BIGINT NOT NULL,
+	recalled INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE im_sends (
+	sender BIGINT NOT NULL,
+	client_id VARCHAR(64) NOT NULL,
+	msg_id BIGINT NOT NULL,
+	created_at BIGINT NOT NULL,
+	PRIMARY KEY (sender, client_id));
+CREATE TABLE im_timeline (
+	uid BIGINT NOT NULL,
+	msg_id BIGINT NOT NULL,
+	peer BIGINT NOT NULL,
+	outgoing INTEGER NOT NULL,
+	deleted INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (uid, msg_id));
+CREATE INDEX im_timeline_chat ON im_timeline (uid, peer, msg_id);
+CREATE TABLE im_conversations (
+	uid BIGINT NOT NULL,
+	peer BIGINT NOT NULL,
+	last_id BIGINT NOT NULL,
+	mtime BIGINT NOT NULL,
+	unread BIGINT NOT NULL DEFAULT 0,
+	read_id BIGINT NOT NULL DEFAULT 0,
+	muted INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (uid, peer));
+CREATE INDEX im_conversations_list ON im_conversations (uid, mtime, peer);
+CREATE TABLE im_unread (
+	uid BIGINT NOT NULL PRIMARY KEY,
+	total BIGINT NOT NULL);
+CREATE TABLE im_blocks (
+	uid BIGINT NOT NULL,
+	blocked BIGINT NOT NULL,
+	created_at BIGINT NOT NULL,
+	PRIMARY KEY (uid, blocked));
+CREATE INDEX im_blocks_recent ON im_blocks (uid, created_at);
+CREATE TABLE im_settings (
+	uid BIGINT NOT NULL PRIMARY KEY,
+	allow INTEGER NOT NULL);`,
+			MySQL: `CREATE TABLE im_messages (
+	id BIGINT NOT NULL PRIMARY KEY,
+	sender BIGINT NOT NULL,
+	receiver BIGINT NOT NULL,
+	body TEXT NOT NULL,
+	client_id VARCHAR(64) NOT NULL DEFAULT '',
+	created_at BIGINT NOT NULL,
+	recalled TINYINT NOT NULL DEFAULT 0
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+CREATE TABLE im_sends (
+	sender BIGINT NOT NULL,
+	client_id VARCHAR(64) NOT NULL,
+	msg_id BIGINT NOT NULL,
+	created_at BIGINT NOT NULL,
+	PRIMARY KEY (sender, client_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+CREATE TABLE im_timeline (
+	uid BIGINT NOT NULL,
+	msg_id BIGINT NOT NULL,
+	peer BIGINT NOT NULL,
+	outgoing TINYINT NOT NULL,
+	deleted TINYINT NOT NULL DEFAULT 0,
+	PRIMARY KEY (uid, msg_id),
+	KEY im_timeline_chat (uid, peer, msg_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+CREATE TABLE im_conversations (
+	uid BIGINT NOT NULL,
+	peer BIGINT NOT NULL,
+	last_id BIGINT NOT NULL,
+	mtime BIGINT NOT NULL,
+	unread BIGINT NOT NULL DEFAULT 0,
+	read_id BIGINT NOT NULL DEFAULT 0,
+	muted TINYINT NOT NULL DEFAULT 0,
+	PRIMARY KEY (uid, peer),
+	KEY im_conversations_list (uid, mtime, peer)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+CREATE TABLE im_unread (
+	uid BIGINT NOT NULL PRIMARY KEY,
+	total BIGINT NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+CREATE TABLE im_blocks (
+	uid BIGINT NOT NULL,
+	blocked BIGINT NOT NULL,
+	created_at BIGINT NOT NULL,
+	PRIMARY KEY (uid, blocked),
+	KEY im_blocks_recent (uid, created_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+CREATE TABLE im_settings (
+	uid BIGINT NOT NULL PRIMARY KEY,
+	allow INT NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;`},
+	}
+}
+
+// sqlStore is the Store on SQLite or MySQL.
+type sqlStore struct {
+	db *sqlstore.DB
+}
+
+// NewSQLStore returns the Store kept in db.
+func NewSQLStore(db *sqlstore.DB) Store { return &sqlStore{db: db} }
+
+func (s *sqlStore) Migrate(ctx context.Context) error { return s.db.Migrate(ctx, "im-chat", Migrations()) }
+
+// errRace is a batch whose messages another writer stored while this one was at it: the
+// transaction is rolled back and the batch applied again, seeing what the other stored.
+var errRace = errors.New("im: batch raced another writer")
+
+// applyAttempts bounds the retries of a batch that raced or deadlocked.
+const applyAttempts = 10
+
+func (s *sqlStore) Apply(ctx context.Context, msgs []Message) (int, error) {
+	seen := make(map[int64]bool, len(msgs))
+	uniq := msgs[:0:0]
+	for _, m := range msgs {
+		if !seen[m.ID] {
+			seen[m.ID] = true
+			uniq = append(uniq, m)
+		}
+	}
+	// Rows are written in key order, so two writers take their locks in the same order and
+	// rarely deadlock; when they do, or raced, the batch runs again after a short pause.
+	slices.SortFunc(uniq, func(a, b Message) int { return cmp.Compare(a.ID, b.ID) })
+	for attempt := 1; ; attempt++ {
+		n, err := s.apply(ctx, uniq)
+		if (errors.Is(err, errRace) || isDeadlock(err)) && attempt < applyAttempts && ctx.Err() == nil {
+			time.Sleep(time.Duration(rand.IntN(attempt*5)+1) * time.Millisecond)
+			continue
+		}
+		return n, err
+	}
+}
+
+// isDeadlock reports a MySQL deadlock or lock wait timeout: the transaction may simply run again.
+func isDeadlock(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
+}
+
+// pair is one side of a chat: uid's conversation with peer.
+type pair struct{ uid, peer int64 }
+
+// convDelta is what a batch changes in one conversation.
+type convDelta struct {
+	lastID, mtime int64
+	incoming      []int64 // ids of the messages peer sent (unread unless read already)
+}
+
+func (s *sqlStore) apply(ctx context.Context, msgs []Message) (int, error) {
+	stored := 0
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		fresh, err := s.unstored(ctx, tx, msgs)
+		if err != nil || len(fresh) == 0 {
+			return err
+		}
+		if err := insertRows(ctx, tx, s.db.InsertIgnore()+" INTO im_messages (id, sender, receiver, body, client_id, created_at) VALUES ",
+			6, len(fresh), func(i int) []any {
+				m := fresh[i]
+				return []any{m.ID, m.From, m.To, m.Text, m.ClientID, m.Ts}
+			}, len(fresh)); err != nil {
+			return err
+		}
+		var sends []Message
+		for _, m := range fresh {
+			if m.ClientID != "" {
+				sends = append(sends, m)
+			}
+		}
+		if err := insertRows(ctx, tx, s.db.InsertIgnore()+" INTO im_sends (sender, client_id, msg_id, created_at) VALUES ",
+			4, len(sends), func(i int) []any {
+				m := sends[i]
+				return []any{m.From, m.ClientID, m.ID, m.Ts}
+			}, len(sends)); err != nil {
+			return err
+		}
+		entries := make([][4]int64, 0, 2*len(fresh))
+		for _, m := range fresh {
+			entries = append(entries, [4]int64{m.From, m.ID, m.To, 1}, [4]int64{m.To, m.ID, m.From, 0})
+		}
+		slices.SortFunc(entries, func(a, b [4]int64) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
+		if err := insertRows(ctx, tx, s.db.InsertIgnore()+" INTO im_timeline (uid, msg_id, peer, outgoing) VALUES ",
+			4, len(entries), func(i int) []any {
+				e := entries[i]
+				return []any{e[0], e[1], e[2], e[3]}
+			}, len(entries)); err != nil {
+			return err
+		}
+		if err := s.applyConversations(ctx, tx, fresh); err != nil {
+			return err
+		}
+		stored = len(fresh)
+		return nil
+	})
+	return stored, err
+}
+
+// unstored returns the messages of msgs not stored yet, by id and by sender and client id.
+func (s *sqlStore) unstored(ctx context.Context, tx *sql.Tx, msgs []Message) ([]Message, error) {
+	have := map[int64]bool{}
+	ids := make([]any, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+	}
+	if err := scanEach(ctx, tx, "SELECT id FROM im_messages WHERE id IN ("+marks(len(ids))+")", ids, func(r *sql.Rows) error {
+		var id int64
+		err := r.Scan(&id)
+		have[id] = true
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("stored messages: %w", err)
+	}
+	type sent struct {
+		from int64
+		cid  string
+	}
+	var senders, cids []any
+	for _, m := range msgs {
+		if m.ClientID != "" && !have[m.ID] {
+			senders = append(senders, m.From)
+			cids = append(cids, m.ClientID)
+		}
+	}
+	sentAs := map[sent]int64{}
+	if len(senders) > 0 {
+		q := "SELECT sender, client_id, msg_id FROM im_sends WHERE sender IN (" + marks(len(senders)) +
+			") AND client_id IN (" + marks(len(cids)) + ")"
+		if err := scanEach(ctx, tx, q, append(senders, cids...), func(r *sql.Rows) error {
+			var k sent
+			var id int64
+			err := r.Scan(&k.from, &k.cid, &id)
+			sentAs[k] = id
+			return err
+		}); err != nil {
+			return nil, fmt.Errorf("stored client ids: %w", err)
+		}
+	}
+	var fresh []Message
+	taken := map[sent]bool{}
+	for _, m := range msgs {
+		if have[m.ID] {
+			continue
+		}
+		if m.ClientID != "" {
+			k := sent{m.From, m.ClientID}
+			if _, ok := sentAs[k]; ok || taken[k] {
+				continue // a replay of a stored message under a new id
+			}
+			taken[k] = true
+		}
+		fresh = append(fresh, m)
+	}
+	return fresh, nil
+}
+
+// applyConversations moves both sides' conversations to the batch's newest message and adds
+// the receivers' unread messages: those newer than what the receiver has already read (a
+// client may mark a message read from its push before it is stored).
+func (s *sqlStore) applyConversations(ctx context.Context, tx *sql.Tx, msgs []Message) error {
+	deltas := map[pair]*convDelta{}
+	var order []pair
+	touch := func(p pair, m Message) *convDelta {
+		d := deltas[p]
+		if d == nil {
+			d = &convDelta{}
+			deltas[p] = d
+			order = append(order, p)
+		}
+		if m.ID > d.lastID {
+			d.lastID, d.mtime = m.ID, m.Ts
+		}
+		return d
+	}
+	uids, peers := map[int64]bool{}, map[int64]bool{}
+	for _, m := range msgs {
+		touch(pair{m.From, m.To}, m)
+		d := touch(pair{m.To, m.From}, m)
+		d.incoming = append(d.incoming, m.ID)
+		uids[m.From], uids[m.To], peers[m.To], peers[m.From] = true, true, true, true
+	}
+	readID := map[pair]int64{}
+	lock := ""
+	if s.db.Dialect == sqlstore.MySQL {
+		lock = " FOR UPDATE"
+	}
+	args := append(keysOf(uids), keysOf(peers)...)
+	q := "SELECT uid, peer, read_id FROM im_conversations WHERE uid IN (" + marks(len(uids)) + ") AND peer IN (" +
+		marks(len(peers)) + ")" + lock
+	if err := scanEach(ctx, tx, q, args, func(r *sql.Rows) error {
+		var p pair
+		var id int64
+		err := r.Scan(&p.uid, &p.peer, &id)
+		readID[p] = id
+		return err
+	}); err != nil {
+		return fmt.Errorf("read positions: %w", err)
+	}
+	slices.SortFunc(order, func(a, b pair) int { return cmp.Or(cmp.Compare(a.uid, b.uid), cmp.Compare(a.peer, b.peer)) })
+	unread := map[int64]int64{}
+	var totals []int64
+	rows := make([][]any, 0, len(order))
+	for _, p := range order {
+		d := deltas[p]
+		var n int64
+		for _, id := range d.incoming {
+			if id > readID[p] {
+				n++
+			}
+		}
+		if n > 0 {
+			if _, ok := unread[p.uid]; !ok {
+				totals = append(totals, p.uid)
+			}
+			unread[p.uid] += n
+		}
+		rows = append(rows, []any{p.uid, p.peer, d.lastID, d.mtime, n})
+	}
+	up := upsertTail(s.db.Dialect, []string{"uid", "peer"},
+		"last_id = GREATEST(last_id, EXCLUDED(last_id))", "mtime = GREATEST(mtime, EXCLUDED(mtime))",
+		"unread = unread + EXCLUDED(unread)")
+	if err := insertRows(ctx, tx, "INSERT INTO im_conversations (uid, peer, last_id, mtime, unread) VALUES ", 5, len(rows),
+		func(i int) []any { return rows[i] }, -1, up); err != nil {
+		return err
+	}
+	slices.Sort(totals)
+	up = upsertTail(s.db.Dialect, []string{"uid"}, "total = total + EXCLUDED(total)")
+	return insertRows(ctx, tx, "INSERT INTO im_unread (uid, total) VALUES ", 2, len(totals),
+		func(i int) []any { return []any{totals[i], unread[totals[i]]} }, -1, up)
+}
+
+// upsertTail is the dialect's "on conflict update" clause after a multi-row VALUES list, with
+// EXCLUDED(col) for the proposed value and GREATEST(a, b) for the larger of two.
+func upsertTail(d sqlstore.Dialect, key []string, assignments ...string) string {
+	set := strings.Join(assignments, ", ")
+	if d == sqlstore.MySQL {
+		return " ON DUPLICATE KEY UPDATE " + rewrite(set, "EXCLUDED(", "VALUES(")
+	}
+	set = rewrite(set, "GREATEST(", "MAX(")
+	return " ON CONFLICT(" + strings.Join(key, ",") + ") DO UPDATE SET " + rewriteExcluded(set)
+}
+
+func rewrite(s, from, to string) string { return strings.ReplaceAll(s, from, to) }
+
+// rewriteExcluded turns EXCLUDED(col) into SQLite's excluded.col.
+func rewriteExcluded(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "EXCLUDED(")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		j := strings.IndexByte(s[i:], ')')
+		b.WriteString(s[:i])
+		b.WriteString("excluded.")
+		b.WriteString(s[i+len("EXCLUDED(") : i+j])
+		s = s[i+j+1:]
+	}
+}
+
+// insertRows runs head followed by n rows of width placeholders (row(i) gives their values)
+// and tail. want >= 0 is how many rows the statement must insert: fewer means another writer
+// stored some meanwhile (errRace).
+func insertRows(ctx context.Context, tx *sql.Tx, head string, width, n int, row func(i int) []any, want int, tail ...string) error {
+	if n == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString(head)
+	one := "(" + marks(width) + ")"
+	args := make([]any, 0, n*width)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(one)
+		args = append(args, row(i)...)
+	}
+	for _, t := range tail {
+		b.WriteString(t)
+	}
+	res, err := tx.ExecContext(ctx, b.String(), args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", tableOf(head), err)
+	}
+	if want >= 0 {
+		if got, err := res.RowsAffected(); err == nil && got != int64(want) {
+			return errRace
+		}
+	}
+	return nil
+}
+
+// tableOf names the table of an INSERT statement, for errors.
+func tableOf(head string) string {
+	f := strings.Fields(head)
+	for i, w := range f {
+		if w == "INTO" && i+1 < len(f) {
+			return f[i+1]
+		}
+	}
+	return head
+}
+
+// marks is n comma-separated placeholders.
+func marks(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
+
+func keysOf(m map[int64]bool) []any {
+	out := make([]any, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// querier is what reads need of a pool or a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}
+
+// scanEach runs q and calls fn for each row.
+func scanEach(ctx context.Context, db querier, q string, args []any, fn func(*sql.Rows) error) error {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (s *sqlStore) SentID(ctx context.Context, from int64, clientID string) (int64, bool, error) {
+	var id int64
+	err := s.db.QueryRowContext(ctx, "SELECT msg_id FROM im_sends WHERE sender = ? AND client_id = ?", from, clientID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("sent id: %w", err)
+	}
+	return id, true, nil
+}
+
+const convColumns = "peer, last_id, mtime, unread, read_id, muted"
+
+func scanConv(r interface{ Scan(...any) error }) (Conversation, error) {
+	var c Conversation
+	err := r.Scan(&c.Peer, &c.LastID, &c.Mtime, &c.Unread, &c.ReadID, &c.Muted)
+	return c, err
+}
+
+func (s *sqlStore) Conversations(ctx context.Context, uid int64, c Cursor, limit int) ([]Conversation, error) {
+	if c.Mtime == 0 && c.Peer == 0 {
+		c = Cursor{Mtime: math.MaxInt64, Peer: math.MaxInt64}
+	}
+	out := make([]Conversation, 0, limit)
+	err := scanEach(ctx, s.db.Reader(), "SELECT "+convColumns+` FROM im_conversations
+		WHERE uid = ? AND (mtime < ? OR (mtime = ? AND peer < ?)) ORDER BY mtime DESC, peer DESC LIMIT ?`,
+		[]any{uid, c.Mtime, c.Mtime, c.Peer, limit}, func(r *sql.Rows) error {
+			cv, err := scanConv(r)
+			out = append(out, cv)
+			return err
+		})
+	if err != nil {
+		return nil, fmt.Errorf("conversations: %w", err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) Conversation(ctx context.Context, uid, peer int64) (Conversation, bool, error) {
+	c, err := scanConv(s.db.QueryRowContext(ctx, "SELECT "+convColumns+" FROM im_conversations WHERE uid = ? AND peer = ?", uid, peer))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Conversation{}, false, nil
+	}
+	if err != nil {
+		return Conversation{}, false, fmt.Errorf("conversation: %w", err)
+	}
+	return c, true, nil
+}
+
+const msgColumns = "id, sender, receiver, body, client_id, created_at, recalled"
+
+func scanMsg(r interface{ Scan(...any) error }) (Message, error) {
+	var m Message
+	err := r.Scan(&m.ID, &m.From, &m.To, &m.Text, &m.ClientID, &m.Ts, &m.Recalled)
+	return m, err
+}
+
+func (s *sqlStore) Messages(ctx context.Context, ids []int64) (map[int64]Message, error) {
+	out := make(map[int64]Message, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	err := scanEach(ctx, s.db.Reader(), "SELECT "+msgColumns+" FROM im_messages WHERE id IN ("+marks(len(ids))+")", args,
+		func(r *sql.Rows) error {
+			m, err := scanMsg(r)
+			out[m.ID] = m
+			return err
+		})
+	if err != nil {
+		return nil, fmt.Errorf("messages: %w", err)
+	}
+	return out, nil
+}
+
+// timelineMessages returns the messages of the timeline entries q selects, in its order.
+func (s *sqlStore) timelineMessages(ctx context.Context, what, q string, args ...any) ([]Message, error) {
+	var out []Message
+	err := scanEach(ctx, s.db.Reader(), "SELECT m.id, m.sender, m.receiver, m.body, m.client_id, m.created_at, m.recalled"+
+		" FROM im_timeline t JOIN im_messages m ON m.id = t.msg_id "+q, args, func(r *sql.Rows) error {
+		m, err := scanMsg(r)
+		out = append(out, m)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) History(ctx context.Context, uid, peer, before int64, limit int) ([]Message, error) {
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	return s.timelineMessages(ctx, "history", `WHERE t.uid = ? AND t.peer = ? AND t.msg_id < ? AND t.deleted = 0
+		ORDER BY t.msg_id DESC LIMIT ?`, uid, peer, before, limit)
+}
+
+func (s *sqlStore) Since(ctx context.Context, uid, after int64, limit int) ([]Message, error) {
+	return s.timelineMessages(ctx, "sync", `WHERE t.uid = ? AND t.msg_id > ? AND t.deleted = 0
+		ORDER BY t.msg_id LIMIT ?`, uid, after, limit)
+}
+
+func (s *sqlStore) Unread(ctx context.Context, uid int64) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, "SELECT total FROM im_unread WHERE uid = ?", uid).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("unread: %w", err)
+	}
+	return n, nil
+}
+
+func (s *sqlStore) MarkRead(ctx context.Context, uid, peer, upto int64) (Conversation, error) {
+	var out Conversation
+	lock := ""
+	if s.db.Dialect == sqlstore.MySQL {
+		lock = " FOR UPDATE"
+	}
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		c, err := scanConv(tx.QueryRowContext(ctx, "SELECT "+convColumns+" FROM im_conversations WHERE uid = ? AND peer = ?"+lock, uid, peer))
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNoConversation
+		}
+		if err != nil {
+			return fmt.Errorf("mark read: %w", err)
+		}
+		upto = min(upto, c.LastID)
+		if upto <= c.ReadID {
+			out = c
+			return nil
+		}
+		var left int64
+		if upto < c.LastID {
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM im_timeline
+				WHERE uid = ? AND peer = ? AND msg_id > ? AND outgoing = 0`, uid, peer, upto).Scan(&left); err != nil {
+				return fmt.Errorf("mark read: count: %w", err)
+			}
+			left = min(left, c.Unread)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE im_conversations SET unread = ?, read_id = ? WHERE uid = ? AND peer = ?",
+			left, upto, uid, peer); err != nil {
+			return fmt.Errorf("mark read: %w", err)
+		}
+		if d := c.Unread - left; d > 0 {
+			if _, err := tx.ExecContext(ctx, "UPDATE im_unread SET total = total - ? WHERE uid = ?", d, uid); err != nil {
+				return fmt.Errorf("mark read: total: %w", err)
+			}
+		}
+		c.Unread, c.ReadID = left, upto
+		out = c
+		return nil
+	})
+	return out, err
+}
+
+func (s *sqlStore) Recall(ctx context.Context, uid, id, notBefore int64) (Message, error) {
+	var out Message
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		m, err := scanMsg(tx.QueryRowContext(ctx, "SELECT "+msgColumns+" FROM im_messages WHERE id = ? AND sender = ?", id, uid))
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNoMessage
+		}
+		if err != nil {
+			return fmt.Errorf("recall: %w", err)
+		}
+		if m.Recalled {
+			out = m
+			return nil
+		}
+		if m.Ts < notBefore {
+			return ErrRecallLate
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE im_messages SET recalled = 1, body = '' WHERE id = ?", id); err != nil {
+			return fmt.Errorf("recall: %w", err)
+		}
+		m.Recalled, m.Text = true, ""
+		out = m
+		return nil
+	})
+	return out, err
+}
+
+func (s *sqlStore) Delete(ctx context.Context, uid, id int64) error {
+	res, err := s.db.ExecContext(ctx, "UPDATE im_timeline SET deleted = 1 WHERE uid = ? AND msg_id = ? AND deleted = 0", uid, id)
+	if err != nil {
+		return fmt.Errorf("delete message: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNoMessage
+	}
+	return nil
+}
+
+func (s *sqlStore) SetMuted(ctx context.Context, uid, peer int64, muted bool) error {
+	var exists int
+	if err := s.db.QueryRowContext(ctx, "SELECT 1 FROM im_conversations WHERE uid = ? AND peer = ?", uid, peer).Scan(&exists); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNoConversation
+		}
+		return fmt.Errorf("mute conversation: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, "UPDATE im_conversations SET muted = ? WHERE uid = ? AND peer = ?", muted, uid, peer); err != nil {
+		return fmt.Errorf("mute conversation: %w", err)
+	}
+	return nil
+}
+
+func (s *sqlStore) Block(ctx context.Context, uid, blocked, at int64) error {
+	if _, err := s.db.ExecContext(ctx, s.db.InsertIgnore()+" INTO im_blocks (uid, blocked, created_at) VALUES (?, ?, ?)",
+		uid, blocked, at); err != nil {
+		return fmt.Errorf("block: %w", err)
+	}
+	return nil
+}
+
+func (s *sqlStore) Unblock(ctx context.Context, uid, blocked int64) (bool, error) {
+	res, err := s.db.ExecContext(ctx, "DELETE FROM im_blocks WHERE uid = ? AND blocked = ?", uid, blocked)
+	if err != nil {
+		return false, fmt.Errorf("unblock: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
+func (s *sqlStore) Blocks(ctx context.Context, uid int64, limit int) ([]int64, error) {
+	out := []int64{}
+	err := scanEach(ctx, s.db.DB, "SELECT blocked FROM im_blocks WHERE uid = ? ORDER BY created_at DESC, blocked DESC LIMIT ?",
+		[]any{uid, limit}, func(r *sql.Rows) error {
+			var id int64
+			err := r.Scan(&id)
+			out = append(out, id)
+			return err
+		})
+	if err != nil {
+		return nil, fmt.Errorf("blocks: %w", err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) Blocked(ctx context.Context, uid, other int64) (bool, error) {
+	var one int
+	err := s.db.QueryRowContext(ctx, "SELECT 1 FROM im_blocks WHERE uid = ? AND blocked = ?", uid, other).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("blocked: %w", err)
+	}
+	return true, nil
+}
+
+func (s *sqlStore) Settings(ctx context.Context, uid int64) (Settings, error) {
+	var st Settings
+	err := s.db.QueryRowContext(ctx, "SELECT allow FROM im_settings WHERE uid = ?", uid).Scan(&st.Allow)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Settings{}, nil
+	}
+	if err != nil {
+		return Settings{}, fmt.Errorf("settings: %w", err)
+	}
+	return st, nil
+}
+
+func (s *sqlStore) SetSettings(ctx context.Context, uid int64, st Settings) error {
+	if _, err := s.db.ExecContext(ctx, s.db.Upsert("im_settings", []string{"uid", "allow"}, []string{"uid"}, "allow = EXCLUDED(allow)"),
+		uid, st.Allow); err != nil {
+		return fmt.Errorf("set settings: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,267 @@
+package chat
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
+	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
+)
+
+func newStore(t *testing.T, db *sqlstore.DB) Store {
+	s := NewSQLStore(db)
+	require.NoError(t, s.Migrate(context.Background()))
+	return s
+}
+
+func msg(id, from, to int64, text string) Message {
+	return Message{ID: id, From: from, To: to, Text: text, Ts: 1000 + id}
+}
+
+func TestStoreWriteDiffusionAndUnread(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s := newStore(t, db)
+		n, err := s.Apply(ctx, []Message{msg(1, 10, 20, "hi"), msg(2, 10, 20, "there"), msg(3, 20, 10, "yo"), msg(4, 30, 20, "hey")})
+		require.NoError(t, err)
+		require.Equal(t, 4, n)
+
+		// Applying the same messages again (a redelivered batch), or a batch overlapping it,
+		// changes nothing twice.
+		n, err = s.Apply(ctx, []Message{msg(2, 10, 20, "there"), msg(4, 30, 20, "hey"), msg(5, 10, 20, "new")})
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+
+		total, err := s.Unread(ctx, 20)
+		require.NoError(t, err)
+		require.EqualValues(t, 4, total) // 1, 2, 5 from 10 and 4 from 30
+		total, err = s.Unread(ctx, 10)
+		require.NoError(t, err)
+		require.EqualValues(t, 1, total)
+
+		list, err := s.Conversations(ctx, 20, Cursor{}, 10)
+		require.NoError(t, err)
+		require.Len(t, list, 2)
+		require.Equal(t, Conversation{Peer: 10, LastID: 5, Mtime: 1005, Unread: 3}, list[0])
+		require.Equal(t, Conversation{Peer: 30, LastID: 4, Mtime: 1004, Unread: 1}, list[1])
+
+		h, err := s.History(ctx, 10, 20, 0, 10)
+		require.NoError(t, err)
+		require.Equal(t, []int64{5, 3, 2, 1}, idsOf(h))
+		h, err = s.History(ctx, 10, 20, 3, 10)
+		require.NoError(t, err)
+		require.Equal(t, []int64{2, 1}, idsOf(h))
+
+		// Reading up to 2 leaves 5 unread; the total follows.
+		c, err := s.MarkRead(ctx, 20, 10, 2)
+		require.NoError(t, err)
+		require.EqualValues(t, 1, c.Unread)
+		require.EqualValues(t, 2, c.ReadID)
+		total, _ = s.Unread(ctx, 20)
+		require.EqualValues(t, 2, total)
+		// An older position changes nothing; a position past the newest is capped.
+		c, err = s.MarkRead(ctx, 20, 10, 1)
+		require.NoError(t, err)
+		require.EqualValues(t, 2, c.ReadID)
+		c, err = s.MarkRead(ctx, 20, 10, 1<<60)
+		require.NoError(t, err)
+		require.EqualValues(t, 0, c.Unread)
+		require.EqualValues(t, 5, c.ReadID)
+		total, _ = s.Unread(ctx, 20)
+		require.EqualValues(t, 1, total)
+		_, err = s.MarkRead(ctx, 20, 99, 1)
+		require.ErrorIs(t, err, ErrNoConversation)
+
+		// A message already read (from its push, before it was stored) is not unread.
+		_, err = s.MarkRead(ctx, 20, 30, 4)
+		require.NoError(t, err)
+		_, err = s.Apply(ctx, []Message{msg(6, 30, 20, "late")})
+		require.NoError(t, err)
+		total, _ = s.Unread(ctx, 20)
+		require.EqualValues(t, 1, total)
+
+		since, err := s.Since(ctx, 20, 2, 10)
+		require.NoError(t, err)
+		require.Equal(t, []int64{3, 4, 5, 6}, idsOf(since))
+	})
+}
+
+func idsOf(ms []Message) []int64 {
+	out := make([]int64, len(ms))
+	for i, m := range ms {
+		out[i] = m.ID
+	}
+	return out
+}
+
+func TestStoreClientIDIsOneMessage(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s := newStore(t, db)
+		a := msg(1, 10, 20, "once")
+		a.ClientID = "c-1"
+		b := a
+		b.ID = 2 // the same send replayed under a new id
+		n, err := s.Apply(ctx, []Message{a, b})
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		n, err = s.Apply(ctx, []Message{b})
+		require.NoError(t, err)
+		require.Equal(t, 0, n)
+		id, ok, err := s.SentID(ctx, 10, "c-1")
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.EqualValues(t, 1, id)
+		total, _ := s.Unread(ctx, 20)
+		require.EqualValues(t, 1, total)
+	})
+}
+
+// Batches applied at once by several writers (two consumers of one stream, a redelivery
+// overlapping the first delivery) store every message once and count it unread once.
+func TestStoreConcurrentOverlappingBatches(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s := newStore(t, db)
+		var all []Message
+		for i := int64(1); i <= 200; i++ {
+			all = append(all, msg(i, 100+i%5, 200+i%3, fmt.Sprint("m", i)))
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for w := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for start := w * 10; start < len(all); start += 40 {
+					_, err := s.Apply(ctx, all[start:min(start+60, len(all))])
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+		var sum int64
+		for r := int64(200); r < 203; r++ {
+			n, err := s.Unread(ctx, r)
+			require.NoError(t, err)
+			sum += n
+			list, err := s.Conversations(ctx, r, Cursor{}, 100)
+			require.NoError(t, err)
+			var per int64
+			for _, c := range list {
+				per += c.Unread
+			}
+			require.Equal(t, n, per, "total of %d is the sum of its conversations", r)
+		}
+		require.EqualValues(t, len(all), sum)
+	})
+}
+
+func TestStoreKeysetPages(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s := newStore(t, db)
+		var batch []Message
+		for i := int64(1); i <= 25; i++ {
+			m := msg(i, 1000+i, 7, "x")
+			if i > 20 {
+				m.Ts = 1020 // equal times: the peer breaks the tie
+			}
+			batch = append(batch, m)
+		}
+		_, err := s.Apply(ctx, batch)
+		require.NoError(t, err)
+		var got []int64
+		var c Cursor
+		for {
+			page, err := s.Conversations(ctx, 7, c, 4)
+			require.NoError(t, err)
+			if len(page) == 0 {
+				break
+			}
+			for _, cv := range page {
+				got = append(got, cv.Peer)
+			}
+			last := page[len(page)-1]
+			c = Cursor{Mtime: last.Mtime, Peer: last.Peer}
+		}
+		require.Len(t, got, 25)
+		for i := 1; i < len(got); i++ {
+			require.NotEqual(t, got[i-1], got[i])
+		}
+		require.EqualValues(t, 1025, got[0])
+		require.EqualValues(t, 1001, got[24])
+	})
+}
+
+func TestStoreRecallDeleteBlocksSettings(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s := newStore(t, db)
+		_, err := s.Apply(ctx, []Message{msg(1, 10, 20, "oops"), msg(2, 10, 20, "fine")})
+		require.NoError(t, err)
+		_, err = s.Recall(ctx, 20, 1, 0)
+		require.ErrorIs(t, err, ErrNoMessage, "only the sender recalls")
+		_, err = s.Recall(ctx, 10, 1, 2000)
+		require.ErrorIs(t, err, ErrRecallLate)
+		m, err := s.Recall(ctx, 10, 1, 1000)
+		require.NoError(t, err)
+		require.True(t, m.Recalled)
+		require.Empty(t, m.Text)
+		got, err := s.Messages(ctx, []int64{1, 2})
+		require.NoError(t, err)
+		require.True(t, got[1].Recalled)
+		require.Equal(t, "fine", got[2].Text)
+
+		require.NoError(t, s.Delete(ctx, 20, 2))
+		require.ErrorIs(t, s.Delete(ctx, 20, 2), ErrNoMessage)
+		h, err := s.History(ctx, 20, 10, 0, 10)
+		require.NoError(t, err)
+		require.Equal(t, []int64{1}, idsOf(h))
+		h, err = s.History(ctx, 10, 20, 0, 10)
+		require.NoError(t, err)
+		require.Equal(t, []int64{2, 1}, idsOf(h), "delete for me leaves the other side's copy")
+
+		require.NoError(t, s.SetMuted(ctx, 20, 10, true))
+		c, ok, err := s.Conversation(ctx, 20, 10)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.True(t, c.Muted)
+		require.ErrorIs(t, s.SetMuted(ctx, 20, 11, true), ErrNoConversation)
+
+		require.NoError(t, s.Block(ctx, 20, 10, 5))
+		require.NoError(t, s.Block(ctx, 20, 10, 6))
+		require.NoError(t, s.Block(ctx, 20, 11, 7))
+		b, err := s.Blocked(ctx, 20, 10)
+		require.NoError(t, err)
+		require.True(t, b)
+		list, err := s.Blocks(ctx, 20, 10)
+		require.NoError(t, err)
+		require.Equal(t, []int64{11, 10}, list)
+		ok, err = s.Unblock(ctx, 20, 10)
+		require.NoError(t, err)
+		require.True(t, ok)
+		ok, err = s.Unblock(ctx, 20, 10)
+		require.NoError(t, err)
+		require.False(t, ok)
+
+		st, err := s.Settings(ctx, 20)
+		require.NoError(t, err)
+		require.Equal(t, AllowEveryone, st.Allow)
+		require.NoError(t, s.SetSettings(ctx, 20, Settings{Allow: AllowNobody}))
+		require.NoError(t, s.SetSettings(ctx, 20, Settings{Allow: AllowNobody}))
+		st, _ = s.Settings(ctx, 20)
+		require.Equal(t, AllowNobody, st.Allow)
+	})
+}
