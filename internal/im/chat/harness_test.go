@@ -32,9 +32,9 @@ import (
 
 // The fixture's users.
 const (
-	alice int64 = 201
-	bob   int64 = 202
-	carol int64 = 203
+	alice  int64 = 201
+	bob    int64 = 202
+	carol  int64 = 203
 	nobody int64 = 999 // not a user
 )
 

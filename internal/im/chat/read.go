@@ -134,7 +134,9 @@ func (s *Service) Sync(ctx context.Context, uid, after int64, limit int) ([]Mess
 }
 
 // Unread is uid's unread total (the badge).
-func (s *Service) Unread(ctx context.Context, uid int64) (int64, error) { return s.store.Unread(ctx, uid) }
+func (s *Service) Unread(ctx context.Context, uid int64) (int64, error) {
+	return s.store.Unread(ctx, uid)
+}
 
 // MarkRead records that uid has read peer's messages up to upto and tells both sides (the
 // peer's read receipt, uid's other devices) with IM_READ.
@@ -173,7 +175,9 @@ func (s *Service) Recall(ctx context.Context, uid, id int64) (Message, error) {
 }
 
 // Delete removes a message from uid's side only.
-func (s *Service) Delete(ctx context.Context, uid, id int64) error { return s.store.Delete(ctx, uid, id) }
+func (s *Service) Delete(ctx context.Context, uid, id int64) error {
+	return s.store.Delete(ctx, uid, id)
+}
 
 // SetMuted mutes or unmutes uid's conversation with peer.
 func (s *Service) SetMuted(ctx context.Context, uid, peer int64, muted bool) error {
@@ -211,7 +215,9 @@ func (s *Service) Blocks(ctx context.Context, uid int64, limit int) ([]int64, er
 }
 
 // Settings returns uid's settings.
-func (s *Service) Settings(ctx context.Context, uid int64) (Settings, error) { return s.store.Settings(ctx, uid) }
+func (s *Service) Settings(ctx context.Context, uid int64) (Settings, error) {
+	return s.store.Settings(ctx, uid)
+}
 
 // SetSettings stores uid's settings.
 func (s *Service) SetSettings(ctx context.Context, uid int64, st Settings) error {
@@ -220,4 +226,3 @@ func (s *Service) SetSettings(ctx context.Context, uid int64, st Settings) error
 	}
 	return s.store.SetSettings(ctx, uid, st)
 }
-

@@ -134,7 +134,9 @@ type sqlStore struct {
 // NewSQLStore returns the Store kept in db.
 func NewSQLStore(db *sqlstore.DB) Store { return &sqlStore{db: db} }
 
-func (s *sqlStore) Migrate(ctx context.Context) error { return s.db.Migrate(ctx, "im-chat", Migrations()) }
+func (s *sqlStore) Migrate(ctx context.Context) error {
+	return s.db.Migrate(ctx, "im-chat", Migrations())
+}
 
 // errRace is a batch whose messages another writer stored while this one was at it: the
 // transaction is rolled back and the batch applied again, seeing what the other stored.
