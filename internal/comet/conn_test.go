@@ -99,7 +99,7 @@ func TestProtocolErrorsCloseOnlyThatConnection(t *testing.T) {
 		{"server op from client", true, protocol.AppendPacket(nil, 0, protocol.OpMessage, 1, []byte("{}")), protoUnexpectedOp},
 		{"second auth", true, authPkt(`{"roomid":2}`), protoDuplicateAuth},
 		{"bad auth json", false, authPkt(`{"roomid":`), "bad_auth"},
-		{"auth without room", false, authPkt(`{"uid":1}`), "bad_auth"},
+		{"auth negative room", false, authPkt(`{"uid":1,"roomid":-1}`), "bad_auth"},
 		{"auth bad protover", false, authPkt(`{"roomid":1,"protover":7}`), "bad_auth"},
 	}
 	for _, tr := range transports {

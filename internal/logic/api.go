@@ -87,6 +87,7 @@ func (s *API) connToken(ctx context.Context, uid, roomID int64) (string, error) 
 func (s *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/rooms/{id}/danmu-info", httpx.Handle(s.log, s.handleDanmuInfo))
 	mux.Handle("GET /xlive/web-room/v1/index/getDanmuInfo", http.HandlerFunc(s.handleBiliDanmuInfo))
+	mux.Handle("GET /api/channel", httpx.Handle(s.log, s.handleChannel))
 	mux.Handle("POST /api/push/rooms/{id}", httpx.Handle(s.log, s.handlePushRoom))
 	mux.Handle("POST /api/push/users", httpx.Handle(s.log, s.handlePushUsers))
 	mux.Handle("POST /api/push/all", httpx.Handle(s.log, s.handlePushAll))
@@ -121,6 +122,20 @@ func (s *API) DanmuInfoFor(r *http.Request, roomID int64) (DanmuInfo, error) {
 		hosts = []Host{}
 	}
 	return DanmuInfo{Token: tok, HostList: hosts}, nil
+}
+
+// handleChannel gives a signed-in user what opens their own channel: a connection joined to
+// room 0 with this token receives what is pushed to the user (private messages, notices)
+// without a room's traffic.
+func (s *API) handleChannel(w http.ResponseWriter, r *http.Request) error {
+	if _, err := httpx.RequireUID(r); err != nil {
+		return err
+	}
+	info, err := s.DanmuInfoFor(r, 0)
+	if err != nil {
+		return err
+	}
+	return httpx.OK(w, info)
 }
 
 func (s *API) handleDanmuInfo(w http.ResponseWriter, r *http.Request) error {

@@ -174,16 +174,28 @@ func (s *Service) loop() {
 
 // Connect checks an auth packet: the token must be for this room, and for this uid unless the
 // client sent uid 0 (many clients do; the token's uid is used), and must not already hold
-// max_conns_per_token connections. It returns the uid the connection acts as, the token's
+// max_conns_per_token connections. Room 0 is a signed-in user's own channel (a token from
+// GET /api/channel): it gets what is pushed to the user and counts in no room. It returns the uid the connection acts as, the token's
 // session id (Disconnect hands it back) and the room's popularity. The viewer (see
 // viewerKey) counts as watched once, and a logged-in viewer's entry is announced with
 // INTERACT_WORD at most once per entry_interval per room.
 func (s *Service) Connect(ctx context.Context, server, tok string, uid, roomID int64) (int64, int64, int64, error) {
 	now := s.now()
 	c, err := s.deps.Signer.Verify(connKind, tok, now)
-	if err != nil || c.RoomID != roomID || (uid != 0 && uid != c.UID) || c.SID <= 0 {
+	if err != nil || c.RoomID != roomID || (uid != 0 && uid != c.UID) || c.SID <= 0 || (roomID == 0 && c.UID <= 0) {
 		s.m.connects.WithLabelValues(connectInvalid).Inc()
 		return 0, 0, 0, ErrConnRejected
+	}
+	if roomID == 0 { // a user's own channel: no audience, no entry, no room to route
+		s.mu.Lock()
+		ok := s.takeSlot(c.SID, c.Exp, server)
+		s.mu.Unlock()
+		if !ok {
+			s.m.connects.WithLabelValues(connectTokenBusy).Inc()
+			return 0, 0, 0, ErrConnRejected
+		}
+		s.m.connects.WithLabelValues(connectOK).Inc()
+		return c.UID, c.SID, 0, nil
 	}
 	s.mu.Lock()
 	if !s.takeSlot(c.SID, c.Exp, server) {

@@ -2,9 +2,11 @@ package logic
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -110,6 +112,66 @@ func TestConnectChecksToken(t *testing.T) {
 
 	counts, _ := s.Counts(ctx, []int64{7})
 	require.Equal(t, int64(1), counts[7].Watched, "one user entering twice watched once")
+}
+
+// Room 0 is a signed-in user's channel: admitted with a token issued for it, never for a
+// guest or with a room's token, and counted in no room.
+func TestUserChannel(t *testing.T) {
+	s, _, _ := newLogic(t)
+	ctx := context.Background()
+	tok, err := s.tokens.connToken(ctx, 5, 0)
+	require.NoError(t, err)
+	uid, session, pop, err := s.Connect(ctx, "c1", tok, 0, 0)
+	require.NoError(t, err)
+	require.Equal(t, int64(5), uid)
+	require.Positive(t, session)
+	require.Zero(t, pop)
+	guest, err := s.tokens.connToken(ctx, 0, 0)
+	require.NoError(t, err)
+	_, _, _, err = s.Connect(ctx, "c1", guest, 0, 0)
+	require.ErrorIs(t, err, ErrConnRejected, "guests have no channel")
+	roomTok, err := s.tokens.IssueConnToken(ctx, 5, 7)
+	require.NoError(t, err)
+	_, _, _, err = s.Connect(ctx, "c1", roomTok, 5, 0)
+	require.ErrorIs(t, err, ErrConnRejected, "a room's token does not open the channel")
+	_, _, _, err = s.Connect(ctx, "c1", tok, 5, 7)
+	require.ErrorIs(t, err, ErrConnRejected, "the channel's token does not open a room")
+	s.mu.Lock()
+	_, watched := s.watched[0]
+	s.mu.Unlock()
+	require.False(t, watched, "no audience is kept for the channel")
+
+	mux := http.NewServeMux()
+	s.tokens.Register(mux)
+	srv := httptest.NewServer(httpx.Identify(uidFromHeader{}, nil, mux))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/api/channel")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 401, resp.StatusCode)
+	req, _ := http.NewRequest("GET", srv.URL+"/api/channel", nil)
+	req.Header.Set("Authorization", "Bearer 5")
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode, "%s", b)
+	var env struct{ Data DanmuInfo }
+	require.NoError(t, json.Unmarshal(b, &env))
+	uid, _, _, err = s.Connect(ctx, "c1", env.Data.Token, 0, 0)
+	require.NoError(t, err)
+	require.Equal(t, int64(5), uid)
+}
+
+// uidFromHeader takes the bearer token as the uid.
+type uidFromHeader struct{}
+
+func (uidFromHeader) Verify(_ context.Context, tok string) (int64, error) {
+	uid, err := strconv.ParseInt(tok, 10, 64)
+	if err != nil {
+		return 0, apierr.Unauthorized
+	}
+	return uid, nil
 }
 
 func TestOnlineAggregatesAcrossComets(t *testing.T) {

@@ -27,7 +27,7 @@ const (
 // Unknown fields (newer clients send "buvid" and others) are ignored.
 type AuthBody struct {
 	UID      int64  `json:"uid"`      // 0 = guest
-	RoomID   int64  `json:"roomid"`   // real room id, > 0
+	RoomID   int64  `json:"roomid"`   // real room id, > 0; 0 = the user's own channel (below)
 	ProtoVer int    `json:"protover"` // 0 or 1 plain, 2 zlib, 3 brotli
 	Platform string `json:"platform"` // "web", ...
 	Type     int    `json:"type"`     // 2 for web clients
@@ -49,8 +49,12 @@ func (a AuthBody) MessageVer() uint16 {
 }
 
 // ParseAuth validates and decodes an auth body: at most MaxAuthBody bytes, a
-// single JSON object, uid >= 0, roomid > 0, protover in {0,1,2,3}. Missing
+// single JSON object, uid >= 0, roomid >= 0, protover in {0,1,2,3}. Missing
 // fields take their zero value (a missing protover means plain messages).
+//
+// Room 0 is zhibo's own addition: a signed-in user's channel, joined with a token issued
+// for it (GET /api/channel), that carries only what is pushed to the user (private
+// messages, notices) and no room's traffic. Logic admits it only with such a token.
 func ParseAuth(b []byte) (AuthBody, error) {
 	var a AuthBody
 	if len(b) > MaxAuthBody {
@@ -66,8 +70,8 @@ func ParseAuth(b []byte) (AuthBody, error) {
 	switch {
 	case a.UID < 0:
 		return a, errorf(ErrAuth, "uid %d is negative", a.UID)
-	case a.RoomID <= 0:
-		return a, errorf(ErrAuth, "roomid %d must be positive", a.RoomID)
+	case a.RoomID < 0:
+		return a, errorf(ErrAuth, "roomid %d is negative", a.RoomID)
 	case a.ProtoVer < 0 || a.ProtoVer > int(maxVer):
 		return a, errorf(ErrAuth, "protover %d not in 0..3", a.ProtoVer)
 	}

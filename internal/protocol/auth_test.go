@@ -30,8 +30,6 @@ func TestParseAuthRejects(t *testing.T) {
 		"string":        `"x"`,
 		"not json":      `{roomid:1}`,
 		"trailing":      `{"roomid":1} {}`,
-		"no room":       `{"uid":1}`,
-		"zero room":     `{"roomid":0}`,
 		"negative room": `{"roomid":-3}`,
 		"negative uid":  `{"uid":-1,"roomid":3}`,
 		"protover 4":    `{"roomid":3,"protover":4}`,
@@ -47,6 +45,15 @@ func TestParseAuthRejects(t *testing.T) {
 			require.ErrorIs(t, err, ErrAuth)
 			require.Equal(t, "bad_auth", Reason(err))
 		})
+	}
+}
+
+// Room 0 is a user's own channel: the parser takes it, logic decides with the token.
+func TestParseAuthUserChannel(t *testing.T) {
+	for _, body := range []string{`{"uid":1}`, `{"uid":1,"roomid":0,"key":"k"}`} {
+		a, err := ParseAuth([]byte(body))
+		require.NoError(t, err)
+		require.Zero(t, a.RoomID)
 	}
 }
 

@@ -126,7 +126,7 @@ func FuzzParseAuth(f *testing.F) {
 			}
 			return
 		}
-		if a.RoomID <= 0 || a.UID < 0 || a.ProtoVer < 0 || a.ProtoVer > 3 || len(b) > MaxAuthBody {
+		if a.RoomID < 0 || a.UID < 0 || a.ProtoVer < 0 || a.ProtoVer > 3 || len(b) > MaxAuthBody {
 			t.Fatalf("accepted invalid auth %+v", a)
 		}
 		// What we accept survives a round trip.
