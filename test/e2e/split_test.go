@@ -126,7 +126,7 @@ func TestSplitCluster(t *testing.T) {
 func stores(t *testing.T) map[string]sqlstore.Config {
 	out := map[string]sqlstore.Config{}
 	dir := t.TempDir()
-	for _, c := range []string{"account", "room", "gift", "danmaku"} {
+	for _, c := range []string{"account", "room", "gift", "danmaku", "im-chat"} {
 		if os.Getenv(sqltest.EnvMySQL) != "" {
 			out[c] = sqlstore.Config{Driver: "mysql", DSN: sqltest.NewMySQLDatabase(t)}
 		} else {
@@ -191,7 +191,7 @@ func startAloneWith(t *testing.T, natsURL string, dbs map[string]sqlstore.Config
 		rpc[n] = "127.0.0.1:" + port()
 	}
 	httpPort := map[string]string{}
-	for _, n := range []string{"account", "room", "gift", "danmaku", "bff", "logic", "comet1", "comet2", "job1", "job2", "media", "gateway"} {
+	for _, n := range []string{"account", "room", "gift", "danmaku", "bff", "logic", "comet1", "comet2", "job1", "job2", "media", "im-chat", "gateway"} {
 		httpPort[n] = port()
 	}
 	c1TCP, c2TCP, rtmp := port(), port(), port()
@@ -202,7 +202,8 @@ func startAloneWith(t *testing.T, natsURL string, dbs map[string]sqlstore.Config
 		"-danmaku.rate", "1000", "-danmaku.burst", "1000", "-gift.initial_balance", "1000", "-banned_words", bannedE2E}
 	common = append(common, extra...)
 	for c, sc := range dbs {
-		common = append(common, "-"+c+".store.driver", sc.Driver, "-"+c+".store.dsn", sc.DSN)
+		section := strings.ReplaceAll(c, "-", "_") // im-chat's settings are under im_chat.
+		common = append(common, "-"+section+".store.driver", sc.Driver, "-"+section+".store.dsn", sc.DSN)
 	}
 	// No -peers.comets: the jobs find the comets through their reports (presence).
 	peers := []string{"-peers.account", rpc["account"], "-peers.room", rpc["room"], "-peers.gift", rpc["gift"],
@@ -223,9 +224,10 @@ func startAloneWith(t *testing.T, natsURL string, dbs map[string]sqlstore.Config
 		{"job1", "job", nil},
 		{"job2", "job", nil},
 		{"media", "media", []string{"-grpc_addr", rpc["media"], "-media.rtmp_addr", "127.0.0.1:" + rtmp}},
+		{"im-chat", "im-chat", nil},
 		{"gateway", "gateway", []string{"-gateway.upstreams", fmt.Sprintf(
-			"account=http://127.0.0.1:%s,room=http://127.0.0.1:%s,gift=http://127.0.0.1:%s,danmaku=http://127.0.0.1:%s,bff=http://127.0.0.1:%s,media=http://127.0.0.1:%s",
-			httpPort["account"], httpPort["room"], httpPort["gift"], httpPort["danmaku"], httpPort["bff"], httpPort["media"])}},
+			"account=http://127.0.0.1:%s,room=http://127.0.0.1:%s,gift=http://127.0.0.1:%s,danmaku=http://127.0.0.1:%s,bff=http://127.0.0.1:%s,media=http://127.0.0.1:%s,im-chat=http://127.0.0.1:%s",
+			httpPort["account"], httpPort["room"], httpPort["gift"], httpPort["danmaku"], httpPort["bff"], httpPort["media"], httpPort["im-chat"])}},
 	}
 	a := &alone{procs: map[string]*testbin.Proc{}, dbs: dbs, roomURL: "http://127.0.0.1:" + httpPort["room"], front: Node{URL: "http://127.0.0.1:" + httpPort["gateway"],
 		WSURL: "ws://127.0.0.1:" + httpPort["comet1"] + "/sub", TCPAddr: "127.0.0.1:" + c2TCP,
@@ -247,6 +249,7 @@ func TestEveryComponentAlone(t *testing.T) {
 	dbs := a.dbs
 	httpPort := map[string]string{"gateway": strings.TrimPrefix(a.front.URL, "http://127.0.0.1:")}
 	CoreScenario(t, a.front)
+	IMScenario(t, a.front)
 	// The BFF alone, its peers over gRPC, behind the gateway: still one room read per enter.
 	id, tok := EnterScenario(t, a.front)
 	require.EqualValues(t, 1, roomReadsPerEnter(t, a.front, a.roomURL, id, tok), "one room read per enter")
@@ -266,6 +269,7 @@ func TestEveryComponentAlone(t *testing.T) {
 		"room":    {"room_covers", "room_likes", "room_likes_applied", "room_settings", "rooms"},
 		"gift":    {"gift_agg_offsets", "gift_anchor_scores", "gift_orders", "gift_rank", "gift_wallet_credits", "gift_wallets"},
 		"danmaku": {"danmaku_comments", "danmaku_mutes"},
+		"im-chat": {"im_blocks", "im_conversations", "im_messages", "im_sends", "im_settings", "im_timeline", "im_unread"},
 	}
 	for c, sc := range dbs {
 		require.Equal(t, want[c], tables(t, sc), "%s's store holds its own tables only", c)
