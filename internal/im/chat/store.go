@@ -55,11 +55,12 @@ type Store interface {
 	Apply(ctx context.Context, msgs []Message) (int, error)
 	// SentID returns the id of the message from sent with clientID, if one is stored.
 	SentID(ctx context.Context, from int64, clientID string) (int64, bool, error)
-	// Conversations returns up to limit of uid's conversations after c, newest first.
+	// Conversations returns up to limit of uid's conversations after c, newest first. It, History
+	// and Since may be served by the read replica (a list that lags by the replica's delay).
 	Conversations(ctx context.Context, uid int64, c Cursor, limit int) ([]Conversation, error)
 	// Conversation returns uid's conversation with peer (false when there is none).
 	Conversation(ctx context.Context, uid, peer int64) (Conversation, bool, error)
-	// Messages returns the stored messages among ids.
+	// Messages returns the stored messages among ids (from the primary: point reads).
 	Messages(ctx context.Context, ids []int64) (map[int64]Message, error)
 	// History returns up to limit messages of uid's chat with peer older than before (0 = the
 	// newest), newest first, without those uid deleted for themself.

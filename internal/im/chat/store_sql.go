@@ -534,7 +534,7 @@ func (s *sqlStore) Messages(ctx context.Context, ids []int64) (map[int64]Message
 	for i, id := range ids {
 		args[i] = id
 	}
-	err := scanEach(ctx, s.db.Reader(), "SELECT "+msgColumns+" FROM im_messages WHERE id IN ("+marks(len(ids))+")", args,
+	err := scanEach(ctx, s.db.DB, "SELECT "+msgColumns+" FROM im_messages WHERE id IN ("+marks(len(ids))+")", args,
 		func(r *sql.Rows) error {
 			m, err := scanMsg(r)
 			out[m.ID] = m
