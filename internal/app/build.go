@@ -307,9 +307,13 @@ func buildGift(a *App) (lifecycle, error) {
 }
 
 func buildIMChat(a *App) (lifecycle, error) {
+	deps := chat.Deps{Logger: a.logger("im-chat"), Registry: a.Reg, DB: a.db("im-chat"),
+		IDs: a.ids, Queue: a.q, Accounts: a.accounts, Pusher: a.pub, Words: a.words}
+	if a.redis != nil {
+		deps.Shared = a.redis
+	}
 	var err error
-	a.IMChat, err = chat.New(a.cfg.IMChat, chat.Deps{Logger: a.logger("im-chat"), Registry: a.Reg, DB: a.db("im-chat"),
-		IDs: a.ids, Queue: a.q, Accounts: a.accounts, Pusher: a.pub, Words: a.words})
+	a.IMChat, err = chat.New(a.cfg.IMChat, deps)
 	return a.IMChat, err
 }
 

@@ -30,6 +30,15 @@ func New(names map[int64]string) *Fake {
 	return f
 }
 
+// Add makes more users known, named after their uid.
+func (f *Fake) Add(uids ...int64) {
+	f.mu.Lock()
+	for _, u := range uids {
+		f.names[u] = fmt.Sprintf("user%d", u)
+	}
+	f.mu.Unlock()
+}
+
 // Fail makes every later call return err (nil = answer again).
 func (f *Fake) Fail(err error) {
 	f.mu.Lock()

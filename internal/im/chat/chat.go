@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zhibo-live/zhibo/internal/account"
+	"github.com/zhibo-live/zhibo/internal/platform/cache"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/ratelimit"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
@@ -41,6 +42,8 @@ type Deps struct {
 	Words textnorm.Words
 	// Now is the clock of limits, timestamps and the recall window; nil means time.Now.
 	Now func() time.Time
+	// Shared is Redis, which holds the hot tier (hot.go); nil = every read goes to the store.
+	Shared *cache.Redis
 }
 
 // Service is the single-chat component.
@@ -57,18 +60,25 @@ type Service struct {
 	limiter  *ratelimit.Keyed[int64]
 	m        *metrics
 
+	hot     *hotTier     // nil without Redis
+	shared  *cache.Redis // the hot tier's Redis (its call time limit)
+	warming warming      // users being put in the hot tier (tier.go)
+
 	batches  chan queue.Msg // the store writer's input
 	stops    []func()       // the consumers'
 	wg       sync.WaitGroup
 	stopOnce sync.Once
 }
 
-// The queue of accepted messages: one stream, read by two durable consumers.
+// The queue: one stream of accepted messages (im.msg.<receiver>), read by the store writer
+// and the deliverer, and of the store's changes (im.conv), read by the hot tier's updater.
 const (
 	streamName      = "IM"
-	subjectPrefix   = "im.chat."
+	subjectPrefix   = "im.msg."
+	changeSubject   = "im.conv"
 	storeConsumer   = "im-chat-store"
 	deliverConsumer = "im-chat-deliver"
+	cacheConsumer   = "im-chat-cache"
 )
 
 // New checks cfg and deps and builds the service; it touches neither the database nor the queue.
@@ -97,6 +107,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if deps.Shared != nil {
+		s.shared = deps.Shared
+		s.hot = &hotTier{c: deps.Shared.Client(), prefix: deps.Shared.Prefix(), cap: cfg.HotConversations, ttl: cfg.HotTTL}
+	}
+	s.warming.init()
 	s.SetWords(deps.Words)
 	return s, nil
 }
@@ -123,18 +138,25 @@ func (s *Service) Start(ctx context.Context) error {
 		return fmt.Errorf("im-chat: %w", err)
 	}
 	if err := s.q.EnsureStream(ctx, queue.StreamSpec{
-		Name: s.stream(), Subjects: []string{s.q.Subject(subjectPrefix + ">")},
+		Name: s.stream(), Subjects: []string{s.q.Subject("im.>")},
 		MaxAge: s.cfg.Retention, MaxBytes: s.cfg.QueueBytes, Duplicates: s.cfg.Dedupe, RefuseWhenFull: true,
 	}); err != nil {
 		return fmt.Errorf("im-chat: %w", err)
 	}
 	s.wg.Add(1)
 	go s.writer()
-	for _, c := range []struct {
-		name string
-		fn   func(queue.Msg)
-	}{{storeConsumer, func(m queue.Msg) { s.batches <- m }}, {deliverConsumer, s.deliver}} {
-		stop, err := s.q.Consume(ctx, queue.ConsumerSpec{Stream: s.stream(), Durable: c.name,
+	consumers := []struct {
+		name, filter string
+		fn           func(queue.Msg)
+	}{{storeConsumer, subjectPrefix + ">", func(m queue.Msg) { s.batches <- m }}, {deliverConsumer, subjectPrefix + ">", s.deliver}}
+	if s.hot != nil {
+		consumers = append(consumers, struct {
+			name, filter string
+			fn           func(queue.Msg)
+		}{cacheConsumer, changeSubject, s.applyChange})
+	}
+	for _, c := range consumers {
+		stop, err := s.q.Consume(ctx, queue.ConsumerSpec{Stream: s.stream(), Durable: c.name, Filter: s.q.Subject(c.filter),
 			MaxPending: 4 * s.cfg.BatchSize}, c.fn)
 		if err != nil {
 			s.Stop(ctx)
@@ -154,6 +176,7 @@ func (s *Service) Stop(context.Context) error {
 		}
 		close(s.batches)
 		s.wg.Wait()
+		s.warming.wait()
 	})
 	return nil
 }

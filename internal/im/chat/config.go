@@ -40,6 +40,15 @@ type Config struct {
 	QueueBytes int64 `yaml:"queue_bytes"`
 	// BatchSize is the most messages the store writer applies in one transaction (1..1000).
 	BatchSize int `yaml:"batch_size"`
+	// HotConversations is how many of a user's newest conversations the hot tier keeps when
+	// Redis is configured (redis.addr); deeper pages of the list read the store (10..100000).
+	HotConversations int `yaml:"hot_conversations"`
+	// HotTTL is how long a user's hot-tier entries, and messages' content, stay in Redis after
+	// their last change (at least 1m).
+	HotTTL time.Duration `yaml:"hot_ttl"`
+	// WarmThreshold: a user with at least this many conversations is put in the hot tier when
+	// a message for them is stored, before they open their inbox (0 = only when they read it).
+	WarmThreshold int `yaml:"warm_threshold"`
 }
 
 // RegisterFlags binds every field to a flag named prefix+yaml_name, with its default.
@@ -53,6 +62,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.DurationVar(&c.Retention, prefix+"retention", 24*time.Hour, "how long an accepted message waits in the queue for the store writer, at least 1m.")
 	fs.Int64Var(&c.QueueBytes, prefix+"queue_bytes", 1<<30, "bytes of accepted messages the queue holds for the store writer; when full, sends are refused with 503 (at least 1 MiB).")
 	fs.IntVar(&c.BatchSize, prefix+"batch_size", 256, "most messages the store writer applies in one transaction, 1..1000.")
+	fs.IntVar(&c.HotConversations, prefix+"hot_conversations", 600, "newest conversations per user the hot tier keeps in Redis when redis.addr is set (deeper list pages read the store), 10..100000.")
+	fs.DurationVar(&c.HotTTL, prefix+"hot_ttl", 24*time.Hour, "how long a user's hot-tier entries and messages' content stay in Redis after their last change, at least 1m.")
+	fs.IntVar(&c.WarmThreshold, prefix+"warm_threshold", 1000, "conversations from which a user is put in the hot tier when a message for them is stored, before they open their inbox (0 = only when they read it).")
 }
 
 // DefaultConfig is the configuration the flags default to.
@@ -89,6 +101,15 @@ func (c *Config) Validate() error {
 	}
 	if c.QueueBytes < 1<<20 {
 		errs = append(errs, fmt.Errorf("im_chat.queue_bytes %d: want at least 1 MiB", c.QueueBytes))
+	}
+	if c.HotConversations < 10 || c.HotConversations > 100000 {
+		errs = append(errs, fmt.Errorf("im_chat.hot_conversations %d: want 10..100000", c.HotConversations))
+	}
+	if c.HotTTL < time.Minute {
+		errs = append(errs, fmt.Errorf("im_chat.hot_ttl %s: want at least 1m", c.HotTTL))
+	}
+	if c.WarmThreshold < 0 {
+		errs = append(errs, fmt.Errorf("im_chat.warm_threshold %d: want >= 0", c.WarmThreshold))
 	}
 	if c.BatchSize < 1 || c.BatchSize > 1000 {
 		errs = append(errs, fmt.Errorf("im_chat.batch_size %d: want 1..1000", c.BatchSize))

@@ -60,7 +60,12 @@ func (s *Service) apply(batch []queue.Msg) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
-	n, err := s.store.Apply(ctx, msgs)
+	applied, err := s.store.Apply(ctx, msgs)
+	if err == nil {
+		// The change stream carries the states after the batch to the hot tier; until it has
+		// them the batch is not acknowledged (a redelivery reads and sends them again).
+		err = s.publishChange(ctx, change{Convs: applied.Convs, Totals: applied.Totals})
+	}
 	if err != nil {
 		s.m.failures.WithLabelValues("store").Inc()
 		s.log.Warn("im-chat: store write failed, messages queued for another try", "messages", len(msgs), "err", err)
@@ -73,7 +78,14 @@ func (s *Service) apply(batch []queue.Msg) {
 	for _, m := range msgs {
 		s.m.storeLag.Observe(float64(max(0, now-m.Ts)) / 1000)
 	}
-	s.m.stored.Add(float64(n))
+	s.m.stored.Add(float64(applied.Stored))
+	if s.hot != nil {
+		hctx, cancel := s.shared.Bound(ctx)
+		if err := s.hot.putMessages(hctx, msgs); err != nil {
+			s.m.failures.WithLabelValues("hot").Inc() // reads of these fall back to the store
+		}
+		cancel()
+	}
 	s.m.batch.Observe(float64(len(msgs)))
 	for _, qm := range keep {
 		_ = qm.Ack()

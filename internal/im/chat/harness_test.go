@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,8 @@ import (
 
 	"github.com/zhibo-live/zhibo/internal/account/accounttest"
 	"github.com/zhibo-live/zhibo/internal/im/chat"
+	"github.com/zhibo-live/zhibo/internal/platform/cache"
+	"github.com/zhibo-live/zhibo/internal/platform/cache/cachetest"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/queue/queuetest"
@@ -68,14 +71,34 @@ type harness struct {
 // newHarness runs the service on db and a queue of its own (the NATS of ZHIBO_TEST_NATS_URL
 // under a fresh namespace, or an in-process server), with its HTTP routes on a test server.
 func newHarness(t *testing.T, db *sqlstore.DB, tune func(*chat.Config)) *harness {
+	return newHarnessOn(t, db, tune, nil)
+}
+
+// newHarnessHot is newHarness with the hot tier on a Redis: the one of ZHIBO_TEST_REDIS_ADDR
+// under a fresh prefix, or a private redis-server.
+func newHarnessHot(t *testing.T, db *sqlstore.DB, tune func(*chat.Config)) (*harness, *cache.Redis) {
+	addr := os.Getenv("ZHIBO_TEST_REDIS_ADDR")
+	if addr == "" {
+		addr = cachetest.NewServer(t).Addr()
+	}
+	r, err := cache.Open(cache.Config{Addr: addr, LocalTTL: time.Minute, LocalBytes: 1 << 20, Prefix: "imt" + randHex(4) + ":",
+		Timeout: time.Second}, nil, nil)
+	require.NoError(t, err)
+	t.Cleanup(r.Close)
+	return newHarnessOn(t, db, tune, r), r
+}
+
+func newHarnessOn(t *testing.T, db *sqlstore.DB, tune func(*chat.Config), shared *cache.Redis) *harness {
 	cfg := chat.DefaultConfig()
 	cfg.Rate, cfg.Burst = 0, 0
+	cfg.QueueBytes = 16 << 20 // a stream reserves its limit on the server
 	if tune != nil {
 		tune(&cfg)
 	}
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	q, err := queue.Open(ctx, queue.Config{URL: queuetest.URL(t), Namespace: "imt" + randHex(4)}, t.TempDir(), log)
+	url := queuetest.URL(t)
+	q, err := queue.Open(ctx, queue.Config{URL: url, Namespace: queuetest.Namespace(t, url, "imt")}, t.TempDir(), log)
 	require.NoError(t, err)
 	t.Cleanup(q.Close)
 	gen, err := ids.New(1)
@@ -83,7 +106,7 @@ func newHarness(t *testing.T, db *sqlstore.DB, tune func(*chat.Config)) *harness
 	h := &harness{t: t, pushes: &pushtest.Recorder{}, clock: &clock{now: time.Now()}, reg: prometheus.NewRegistry(),
 		users: accounttest.New(map[int64]string{alice: "alice", bob: "bob", carol: "carol"})}
 	h.svc, err = chat.New(cfg, chat.Deps{Logger: log, Registry: h.reg, DB: db, IDs: gen, Queue: q,
-		Accounts: h.users, Pusher: h.pushes, Words: textnorm.NewWords([]string{"spam"}), Now: h.clock.Now})
+		Accounts: h.users, Pusher: h.pushes, Words: textnorm.NewWords([]string{"spam"}), Now: h.clock.Now, Shared: shared})
 	require.NoError(t, err)
 	require.NoError(t, h.svc.Start(ctx))
 	t.Cleanup(func() { _ = h.svc.Stop(ctx) })

@@ -22,6 +22,10 @@ type metrics struct {
 	storeLag  prometheus.Histogram
 	failures  *prometheus.CounterVec
 	delivered prometheus.Counter
+
+	reads      *prometheus.CounterVec
+	hotUpdates prometheus.Counter
+	warms      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -47,18 +51,33 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
 		}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "zhibo_im_failures_total", Help: "Store writes and deliveries that failed and will be retried, by stage (store, deliver).",
+			Name: "zhibo_im_failures_total", Help: "Failures by stage: store and deliver (retried), hot (a hot-tier call; the store answered or the event is retried).",
 		}, []string{"stage"}),
 		delivered: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "zhibo_im_delivered_total", Help: "Private messages handed to the push path for their two sides' connections.",
 		}),
 	}
+	m.reads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "zhibo_im_reads_total", Help: "Conversation-list and unread reads by where they were answered: hot (the Redis tier) or store.",
+	}, []string{"source"})
+	m.hotUpdates = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "zhibo_im_hot_updates_total", Help: "States of the change stream offered to the hot tier (each written only over an older version).",
+	})
+	m.warms = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "zhibo_im_hot_warms_total", Help: "Users put in the hot tier, by why: read (a read missed it) or prewarm (a message for a user with many conversations).",
+	}, []string{"why"})
+	m.reads.WithLabelValues(sourceHot)
+	m.reads.WithLabelValues(sourceStore)
+	m.warms.WithLabelValues("read")
+	m.warms.WithLabelValues("prewarm")
+	m.failures.WithLabelValues("hot")
 	for _, r := range []string{reasonBadInput, reasonBanned, reasonBlocked, reasonLimited, reasonNoUser, reasonQueue} {
 		m.refused.WithLabelValues(r)
 	}
 	m.failures.WithLabelValues("store")
 	m.failures.WithLabelValues("deliver")
-	for _, c := range []prometheus.Collector{m.accepted, m.replayed, m.refused, m.stored, m.batch, m.storeLag, m.failures, m.delivered} {
+	for _, c := range []prometheus.Collector{m.accepted, m.replayed, m.refused, m.stored, m.batch, m.storeLag, m.failures, m.delivered,
+		m.reads, m.hotUpdates, m.warms} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -18,6 +18,9 @@ type ConversationView struct {
 type Page struct {
 	Items []ConversationView `json:"items"`
 	Next  string             `json:"next"`
+	// Source is where the page was read: "hot" (the Redis tier, which may trail the store by
+	// the change stream's delay) or "store".
+	Source string `json:"source"`
 }
 
 // ParseCursor reads a Page's Next ("" is the top of the list).
@@ -46,11 +49,12 @@ func (s *Service) Conversations(ctx context.Context, uid int64, cursor string, l
 		return Page{}, err
 	}
 	limit = clampPage(limit)
-	convs, err := s.store.Conversations(ctx, uid, c, limit)
+	convs, source, err := readThrough(s, ctx, uid, func(ctx context.Context) ([]Conversation, error) { return s.hot.page(ctx, uid, c, limit) },
+		func() ([]Conversation, error) { return s.store.Conversations(ctx, uid, c, limit) })
 	if err != nil {
 		return Page{}, err
 	}
-	page := Page{Items: make([]ConversationView, len(convs))}
+	page := Page{Items: make([]ConversationView, len(convs)), Source: source}
 	if len(convs) == 0 {
 		return page, nil
 	}
@@ -59,7 +63,7 @@ func (s *Service) Conversations(ctx context.Context, uid int64, cursor string, l
 	for i, cv := range convs {
 		lastIDs[i], peers[i] = cv.LastID, cv.Peer
 	}
-	msgs, err := s.store.Messages(ctx, lastIDs)
+	msgs, err := s.messages(ctx, lastIDs)
 	if err != nil {
 		return Page{}, err
 	}
@@ -78,6 +82,37 @@ func (s *Service) Conversations(ctx context.Context, uid int64, cursor string, l
 		page.Next = Cursor{Mtime: last.Mtime, Peer: last.Peer}.String()
 	}
 	return page, nil
+}
+
+// messages returns the messages of ids: from the hot tier what it holds, the rest from the store.
+func (s *Service) messages(ctx context.Context, ids []int64) (map[int64]Message, error) {
+	got := map[int64]Message{}
+	if s.hot != nil {
+		hctx, cancel := s.shared.Bound(ctx)
+		var err error
+		if got, err = s.hot.messages(hctx, ids); err != nil {
+			s.m.failures.WithLabelValues("hot").Inc()
+			got = map[int64]Message{}
+		}
+		cancel()
+	}
+	var missing []int64
+	for _, id := range ids {
+		if _, ok := got[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return got, nil
+	}
+	rest, err := s.store.Messages(ctx, missing)
+	if err != nil {
+		return nil, err
+	}
+	for id, m := range rest {
+		got[id] = m
+	}
+	return got, nil
 }
 
 func clampPage(limit int) int {
@@ -144,21 +179,25 @@ func (s *Service) MarkRead(ctx context.Context, uid, peer, upto int64) (Conversa
 	if peer <= 0 || upto <= 0 {
 		return Conversation{}, ErrBadInput.Withf("peer and read_id must be ids")
 	}
-	before, ok, err := s.store.Conversation(ctx, uid, peer)
-	if err != nil {
-		return Conversation{}, err
-	}
-	if !ok {
-		return Conversation{}, ErrNoConversation
-	}
 	c, err := s.store.MarkRead(ctx, uid, peer, upto)
 	if err != nil {
 		return Conversation{}, err
 	}
-	if c.ReadID > before.ReadID {
-		s.notify(ctx, []int64{peer, uid}, "IM_READ", map[string]int64{"uid": uid, "peer": peer, "read_id": c.ReadID})
+	if c.Changed {
+		s.changed(ctx, c)
+		s.notify(ctx, []int64{peer, uid}, "IM_READ", map[string]int64{"uid": uid, "peer": peer, "read_id": c.Conv.ReadID})
 	}
-	return c, nil
+	return c.Conv.Conversation, nil
+}
+
+// changed puts a read's or a mute's states on the change stream. A failure leaves the hot
+// tier behind until the conversation's next change or the user's next warm; it is counted,
+// and the write itself stands.
+func (s *Service) changed(ctx context.Context, c Change) {
+	if err := s.publishChange(context.WithoutCancel(ctx), change{Convs: []ConvState{c.Conv}, Totals: []Total{c.Total}}); err != nil {
+		s.m.failures.WithLabelValues("hot").Inc()
+		s.log.WarnContext(ctx, "im-chat: change event not published", "uid", c.Conv.UID, "err", err)
+	}
 }
 
 // Recall blanks a message uid sent within the recall window and tells both sides with IM_RECALL.
@@ -169,6 +208,13 @@ func (s *Service) Recall(ctx context.Context, uid, id int64) (Message, error) {
 	m, err := s.store.Recall(ctx, uid, id, s.now().Add(-s.cfg.RecallWindow).UnixMilli())
 	if err != nil {
 		return Message{}, err
+	}
+	if s.hot != nil {
+		hctx, cancel := s.shared.Bound(ctx)
+		if err := s.hot.dropMessage(hctx, id); err != nil {
+			s.m.failures.WithLabelValues("hot").Inc()
+		}
+		cancel()
 	}
 	s.notify(ctx, []int64{m.To, m.From}, "IM_RECALL", map[string]int64{"id": m.ID, "from": m.From, "to": m.To})
 	return m, nil
@@ -181,7 +227,11 @@ func (s *Service) Delete(ctx context.Context, uid, id int64) error {
 
 // SetMuted mutes or unmutes uid's conversation with peer.
 func (s *Service) SetMuted(ctx context.Context, uid, peer int64, muted bool) error {
-	return s.store.SetMuted(ctx, uid, peer, muted)
+	c, err := s.store.SetMuted(ctx, uid, peer, muted)
+	if err == nil {
+		s.changed(ctx, c)
+	}
+	return err
 }
 
 // Block stops other from messaging uid.

@@ -24,6 +24,35 @@ type Conversation struct {
 	Muted  bool  `json:"muted"`   // no notification for new messages (they still count as unread)
 }
 
+// ConvState is a conversation row of UID with its version, which every change counts up.
+type ConvState struct {
+	UID int64 `json:"uid"`
+	Conversation
+	Version int64 `json:"v"`
+}
+
+// Total is a user's unread total with its version.
+type Total struct {
+	UID     int64 `json:"uid"`
+	Total   int64 `json:"total"`
+	Version int64 `json:"v"`
+}
+
+// Applied is what a batch of messages did: how many were new and the states after it.
+type Applied struct {
+	Stored int
+	Convs  []ConvState
+	Totals []Total
+}
+
+// Change is one conversation's state and its user's total after a read or a mute; Changed is
+// false when nothing changed.
+type Change struct {
+	Conv    ConvState
+	Total   Total
+	Changed bool
+}
+
 // Cursor is a position in a user's conversation list, newest first: the list continues with
 // the conversations ordered after (Mtime, Peer). The zero Cursor is the top of the list.
 type Cursor struct {
@@ -51,8 +80,9 @@ type Store interface {
 	// Apply stores accepted messages: the content once, an entry in the timelines of both
 	// sides, both sides' conversation rows and the receiver's unread counts. Messages already
 	// stored (by id, or by sender and client id) are skipped, so applying a batch again, or
-	// one that overlaps an earlier one, changes nothing twice. It returns how many it stored.
-	Apply(ctx context.Context, msgs []Message) (int, error)
+	// one that overlaps an earlier one, changes nothing twice. It returns how many it stored
+	// and the states of the conversations and totals the batch touches, as they are after it.
+	Apply(ctx context.Context, msgs []Message) (Applied, error)
 	// SentID returns the id of the message from sent with clientID, if one is stored.
 	SentID(ctx context.Context, from int64, clientID string) (int64, bool, error)
 	// Conversations returns up to limit of uid's conversations after c, newest first. It, History
@@ -71,9 +101,9 @@ type Store interface {
 	// Unread is uid's unread total over every conversation, kept as one row (O(1)).
 	Unread(ctx context.Context, uid int64) (int64, error)
 	// MarkRead records that uid has read peer's messages up to upto (capped at the newest),
-	// recounts that conversation's unread messages and the total, and returns the
-	// conversation. ErrNoConversation when there is none; an older upto changes nothing.
-	MarkRead(ctx context.Context, uid, peer, upto int64) (Conversation, error)
+	// recounts that conversation's unread messages and the total, and returns them.
+	// ErrNoConversation when there is none; an older upto changes nothing (Changed false).
+	MarkRead(ctx context.Context, uid, peer, upto int64) (Change, error)
 	// Recall blanks message id sent by uid, if it was accepted at or after notBefore (unix
 	// ms), and returns it. ErrNoMessage when uid sent no such message, ErrRecallLate when it
 	// is older; recalling it again returns it unchanged.
@@ -82,7 +112,12 @@ type Store interface {
 	// is not in uid's timeline.
 	Delete(ctx context.Context, uid, id int64) error
 	// SetMuted mutes or unmutes uid's conversation with peer; ErrNoConversation when there is none.
-	SetMuted(ctx context.Context, uid, peer int64, muted bool) error
+	SetMuted(ctx context.Context, uid, peer int64, muted bool) (Change, error)
+	// Warm returns uid's newest limit conversations with their versions, and uid's total:
+	// what the hot tier is built from.
+	Warm(ctx context.Context, uid int64, limit int) ([]ConvState, Total, error)
+	// AtLeast reports whether uid has at least n conversations, counting no further.
+	AtLeast(ctx context.Context, uid int64, n int) (bool, error)
 	// Block stops blocked from messaging uid; Unblock lets them again (false when there was no block).
 	Block(ctx context.Context, uid, blocked int64, at int64) error
 	Unblock(ctx context.Context, uid, blocked int64) (bool, error)

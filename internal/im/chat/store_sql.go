@@ -123,6 +123,13 @@ CREATE TABLE im_settings (
 	uid BIGINT NOT NULL PRIMARY KEY,
 	allow INT NOT NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;`},
+		// Every change of a conversation row or an unread total counts up its version: the
+		// hot tier keeps a state only over an older version, so a late event never wins.
+		{Version: 2, Name: "state versions",
+			SQLite: `ALTER TABLE im_conversations ADD COLUMN version BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE im_unread ADD COLUMN version BIGINT NOT NULL DEFAULT 0;`,
+			MySQL: `ALTER TABLE im_conversations ADD COLUMN version BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE im_unread ADD COLUMN version BIGINT NOT NULL DEFAULT 0;`},
 	}
 }
 
@@ -145,7 +152,7 @@ var errRace = errors.New("im: batch raced another writer")
 // applyAttempts bounds the retries of a batch that raced or deadlocked.
 const applyAttempts = 10
 
-func (s *sqlStore) Apply(ctx context.Context, msgs []Message) (int, error) {
+func (s *sqlStore) Apply(ctx context.Context, msgs []Message) (Applied, error) {
 	seen := make(map[int64]bool, len(msgs))
 	uniq := msgs[:0:0]
 	for _, m := range msgs {
@@ -163,8 +170,57 @@ func (s *sqlStore) Apply(ctx context.Context, msgs []Message) (int, error) {
 			time.Sleep(time.Duration(rand.IntN(attempt*5)+1) * time.Millisecond)
 			continue
 		}
-		return n, err
+		if err != nil {
+			return Applied{}, err
+		}
+		// The states after the batch, also when it was stored before (a redelivery): the
+		// hot tier may have missed their events then.
+		out := Applied{Stored: n}
+		out.Convs, out.Totals, err = s.states(ctx, uniq)
+		return out, err
 	}
+}
+
+// states reads the conversation rows and unread totals msgs touch.
+func (s *sqlStore) states(ctx context.Context, msgs []Message) ([]ConvState, []Total, error) {
+	uids, peers := map[int64]bool{}, map[int64]bool{}
+	want := map[pair]bool{}
+	for _, m := range msgs {
+		uids[m.From], uids[m.To], peers[m.To], peers[m.From] = true, true, true, true
+		want[pair{m.From, m.To}], want[pair{m.To, m.From}] = true, true
+	}
+	var convs []ConvState
+	args := append(keysOf(uids), keysOf(peers)...)
+	err := scanEach(ctx, s.db.DB, "SELECT uid, "+convColumns+", version FROM im_conversations WHERE uid IN ("+
+		marks(len(uids))+") AND peer IN ("+marks(len(peers))+")", args, func(r *sql.Rows) error {
+		var c ConvState
+		err := r.Scan(&c.UID, &c.Peer, &c.LastID, &c.Mtime, &c.Unread, &c.ReadID, &c.Muted, &c.Version)
+		if want[pair{c.UID, c.Peer}] {
+			convs = append(convs, c)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("conversation states: %w", err)
+	}
+	totals, err := s.totals(ctx, s.db.DB, keysOf(uids))
+	return convs, totals, err
+}
+
+// totals reads the unread totals of uids (a user without a row has none).
+func (s *sqlStore) totals(ctx context.Context, db querier, uids []any) ([]Total, error) {
+	var out []Total
+	err := scanEach(ctx, db, "SELECT uid, total, version FROM im_unread WHERE uid IN ("+marks(len(uids))+")", uids,
+		func(r *sql.Rows) error {
+			var t Total
+			err := r.Scan(&t.UID, &t.Total, &t.Version)
+			out = append(out, t)
+			return err
+		})
+	if err != nil {
+		return nil, fmt.Errorf("unread totals: %w", err)
+	}
+	return out, nil
 }
 
 // isDeadlock reports a MySQL deadlock or lock wait timeout: the transaction may simply run again.
@@ -348,19 +404,19 @@ func (s *sqlStore) applyConversations(ctx context.Context, tx *sql.Tx, msgs []Me
 			}
 			unread[p.uid] += n
 		}
-		rows = append(rows, []any{p.uid, p.peer, d.lastID, d.mtime, n})
+		rows = append(rows, []any{p.uid, p.peer, d.lastID, d.mtime, n, 1})
 	}
 	up := upsertTail(s.db.Dialect, []string{"uid", "peer"},
 		"last_id = GREATEST(last_id, EXCLUDED(last_id))", "mtime = GREATEST(mtime, EXCLUDED(mtime))",
-		"unread = unread + EXCLUDED(unread)")
-	if err := insertRows(ctx, tx, "INSERT INTO im_conversations (uid, peer, last_id, mtime, unread) VALUES ", 5, len(rows),
+		"unread = unread + EXCLUDED(unread)", "version = version + 1")
+	if err := insertRows(ctx, tx, "INSERT INTO im_conversations (uid, peer, last_id, mtime, unread, version) VALUES ", 6, len(rows),
 		func(i int) []any { return rows[i] }, -1, up); err != nil {
 		return err
 	}
 	slices.Sort(totals)
-	up = upsertTail(s.db.Dialect, []string{"uid"}, "total = total + EXCLUDED(total)")
-	return insertRows(ctx, tx, "INSERT INTO im_unread (uid, total) VALUES ", 2, len(totals),
-		func(i int) []any { return []any{totals[i], unread[totals[i]]} }, -1, up)
+	up = upsertTail(s.db.Dialect, []string{"uid"}, "total = total + EXCLUDED(total)", "version = version + 1")
+	return insertRows(ctx, tx, "INSERT INTO im_unread (uid, total, version) VALUES ", 3, len(totals),
+		func(i int) []any { return []any{totals[i], unread[totals[i]], 1} }, -1, up)
 }
 
 // upsertTail is the dialect's "on conflict update" clause after a multi-row VALUES list, with
@@ -586,8 +642,8 @@ func (s *sqlStore) Unread(ctx context.Context, uid int64) (int64, error) {
 	return n, nil
 }
 
-func (s *sqlStore) MarkRead(ctx context.Context, uid, peer, upto int64) (Conversation, error) {
-	var out Conversation
+func (s *sqlStore) MarkRead(ctx context.Context, uid, peer, upto int64) (Change, error) {
+	var out Change
 	lock := ""
 	if s.db.Dialect == sqlstore.MySQL {
 		lock = " FOR UPDATE"
@@ -602,7 +658,7 @@ func (s *sqlStore) MarkRead(ctx context.Context, uid, peer, upto int64) (Convers
 		}
 		upto = min(upto, c.LastID)
 		if upto <= c.ReadID {
-			out = c
+			out.Conv = ConvState{UID: uid, Conversation: c}
 			return nil
 		}
 		var left int64
@@ -613,20 +669,45 @@ func (s *sqlStore) MarkRead(ctx context.Context, uid, peer, upto int64) (Convers
 			}
 			left = min(left, c.Unread)
 		}
-		if _, err := tx.ExecContext(ctx, "UPDATE im_conversations SET unread = ?, read_id = ? WHERE uid = ? AND peer = ?",
+		if _, err := tx.ExecContext(ctx, "UPDATE im_conversations SET unread = ?, read_id = ?, version = version + 1 WHERE uid = ? AND peer = ?",
 			left, upto, uid, peer); err != nil {
 			return fmt.Errorf("mark read: %w", err)
 		}
 		if d := c.Unread - left; d > 0 {
-			if _, err := tx.ExecContext(ctx, "UPDATE im_unread SET total = total - ? WHERE uid = ?", d, uid); err != nil {
+			if _, err := tx.ExecContext(ctx, "UPDATE im_unread SET total = total - ?, version = version + 1 WHERE uid = ?", d, uid); err != nil {
 				return fmt.Errorf("mark read: total: %w", err)
 			}
 		}
-		c.Unread, c.ReadID = left, upto
-		out = c
+		if out, err = s.change(ctx, tx, uid, peer); err != nil {
+			return fmt.Errorf("mark read: %w", err)
+		}
+		out.Changed = true
 		return nil
 	})
 	return out, err
+}
+
+// change reads uid's conversation with peer and uid's unread total as they are now.
+func (s *sqlStore) change(ctx context.Context, db interface {
+	querier
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}, uid, peer int64) (Change, error) {
+	var out Change
+	out.Conv.UID = uid
+	c := &out.Conv
+	if err := db.QueryRowContext(ctx, "SELECT "+convColumns+", version FROM im_conversations WHERE uid = ? AND peer = ?", uid, peer).
+		Scan(&c.Peer, &c.LastID, &c.Mtime, &c.Unread, &c.ReadID, &c.Muted, &c.Version); err != nil {
+		return Change{}, err
+	}
+	totals, err := s.totals(ctx, db, []any{uid})
+	if err != nil {
+		return Change{}, err
+	}
+	out.Total = Total{UID: uid}
+	if len(totals) == 1 {
+		out.Total = totals[0]
+	}
+	return out, nil
 }
 
 func (s *sqlStore) Recall(ctx context.Context, uid, id, notBefore int64) (Message, error) {
@@ -667,18 +748,55 @@ func (s *sqlStore) Delete(ctx context.Context, uid, id int64) error {
 	return nil
 }
 
-func (s *sqlStore) SetMuted(ctx context.Context, uid, peer int64, muted bool) error {
-	var exists int
-	if err := s.db.QueryRowContext(ctx, "SELECT 1 FROM im_conversations WHERE uid = ? AND peer = ?", uid, peer).Scan(&exists); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
+func (s *sqlStore) SetMuted(ctx context.Context, uid, peer int64, muted bool) (Change, error) {
+	var out Change
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE im_conversations SET muted = ?, version = version + 1 WHERE uid = ? AND peer = ?", muted, uid, peer)
+		if err != nil {
+			return fmt.Errorf("mute conversation: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNoConversation
 		}
-		return fmt.Errorf("mute conversation: %w", err)
+		if out, err = s.change(ctx, tx, uid, peer); err != nil {
+			return fmt.Errorf("mute conversation: %w", err)
+		}
+		out.Changed = true
+		return nil
+	})
+	return out, err
+}
+
+func (s *sqlStore) Warm(ctx context.Context, uid int64, limit int) ([]ConvState, Total, error) {
+	var convs []ConvState
+	err := scanEach(ctx, s.db.DB, "SELECT "+convColumns+", version FROM im_conversations WHERE uid = ? ORDER BY mtime DESC, peer DESC LIMIT ?",
+		[]any{uid, limit}, func(r *sql.Rows) error {
+			c := ConvState{UID: uid}
+			err := r.Scan(&c.Peer, &c.LastID, &c.Mtime, &c.Unread, &c.ReadID, &c.Muted, &c.Version)
+			convs = append(convs, c)
+			return err
+		})
+	if err != nil {
+		return nil, Total{}, fmt.Errorf("warm conversations: %w", err)
 	}
-	if _, err := s.db.ExecContext(ctx, "UPDATE im_conversations SET muted = ? WHERE uid = ? AND peer = ?", muted, uid, peer); err != nil {
-		return fmt.Errorf("mute conversation: %w", err)
+	totals, err := s.totals(ctx, s.db.DB, []any{uid})
+	if err != nil {
+		return nil, Total{}, err
 	}
-	return nil
+	t := Total{UID: uid}
+	if len(totals) == 1 {
+		t = totals[0]
+	}
+	return convs, t, nil
+}
+
+func (s *sqlStore) AtLeast(ctx context.Context, uid int64, n int) (bool, error) {
+	var got int
+	err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM (SELECT 1 FROM im_conversations WHERE uid = ? LIMIT ?) t", uid, n).Scan(&got)
+	if err != nil {
+		return false, fmt.Errorf("count conversations: %w", err)
+	}
+	return got >= n, nil
 }
 
 func (s *sqlStore) Block(ctx context.Context, uid, blocked, at int64) error {

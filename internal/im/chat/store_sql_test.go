@@ -26,15 +26,29 @@ func TestStoreWriteDiffusionAndUnread(t *testing.T) {
 	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
 		s := newStore(t, db)
-		n, err := s.Apply(ctx, []Message{msg(1, 10, 20, "hi"), msg(2, 10, 20, "there"), msg(3, 20, 10, "yo"), msg(4, 30, 20, "hey")})
+		a, err := s.Apply(ctx, []Message{msg(1, 10, 20, "hi"), msg(2, 10, 20, "there"), msg(3, 20, 10, "yo"), msg(4, 30, 20, "hey")})
 		require.NoError(t, err)
-		require.Equal(t, 4, n)
+		require.Equal(t, 4, a.Stored)
+		require.Len(t, a.Convs, 4, "10↔20 both sides, 30→20 both sides")
+		require.Len(t, a.Totals, 2, "20 and 10 have unread messages")
+		v1 := map[pair]int64{}
+		for _, c := range a.Convs {
+			v1[pair{c.UID, c.Peer}] = c.Version
+		}
 
 		// Applying the same messages again (a redelivered batch), or a batch overlapping it,
 		// changes nothing twice.
-		n, err = s.Apply(ctx, []Message{msg(2, 10, 20, "there"), msg(4, 30, 20, "hey"), msg(5, 10, 20, "new")})
+		a, err = s.Apply(ctx, []Message{msg(2, 10, 20, "there"), msg(4, 30, 20, "hey"), msg(5, 10, 20, "new")})
 		require.NoError(t, err)
-		require.Equal(t, 1, n)
+		require.Equal(t, 1, a.Stored)
+		for _, c := range a.Convs {
+			p := pair{c.UID, c.Peer}
+			if p == (pair{30, 20}) || p == (pair{20, 30}) {
+				require.Equal(t, v1[p], c.Version, "a redelivery changes no version")
+			} else {
+				require.Greater(t, c.Version, v1[p], "a change counts the version up")
+			}
+		}
 
 		total, err := s.Unread(ctx, 20)
 		require.NoError(t, err)
@@ -59,18 +73,18 @@ func TestStoreWriteDiffusionAndUnread(t *testing.T) {
 		// Reading up to 2 leaves 5 unread; the total follows.
 		c, err := s.MarkRead(ctx, 20, 10, 2)
 		require.NoError(t, err)
-		require.EqualValues(t, 1, c.Unread)
-		require.EqualValues(t, 2, c.ReadID)
+		require.EqualValues(t, 1, c.Conv.Unread)
+		require.EqualValues(t, 2, c.Conv.ReadID)
 		total, _ = s.Unread(ctx, 20)
 		require.EqualValues(t, 2, total)
 		// An older position changes nothing; a position past the newest is capped.
 		c, err = s.MarkRead(ctx, 20, 10, 1)
 		require.NoError(t, err)
-		require.EqualValues(t, 2, c.ReadID)
+		require.EqualValues(t, 2, c.Conv.ReadID)
 		c, err = s.MarkRead(ctx, 20, 10, 1<<60)
 		require.NoError(t, err)
-		require.EqualValues(t, 0, c.Unread)
-		require.EqualValues(t, 5, c.ReadID)
+		require.EqualValues(t, 0, c.Conv.Unread)
+		require.EqualValues(t, 5, c.Conv.ReadID)
 		total, _ = s.Unread(ctx, 20)
 		require.EqualValues(t, 1, total)
 		_, err = s.MarkRead(ctx, 20, 99, 1)
@@ -106,12 +120,12 @@ func TestStoreClientIDIsOneMessage(t *testing.T) {
 		a.ClientID = "c-1"
 		b := a
 		b.ID = 2 // the same send replayed under a new id
-		n, err := s.Apply(ctx, []Message{a, b})
+		got, err := s.Apply(ctx, []Message{a, b})
 		require.NoError(t, err)
-		require.Equal(t, 1, n)
-		n, err = s.Apply(ctx, []Message{b})
+		require.Equal(t, 1, got.Stored)
+		got, err = s.Apply(ctx, []Message{b})
 		require.NoError(t, err)
-		require.Equal(t, 0, n)
+		require.Equal(t, 0, got.Stored)
 		id, ok, err := s.SentID(ctx, 10, "c-1")
 		require.NoError(t, err)
 		require.True(t, ok)
@@ -233,12 +247,16 @@ func TestStoreRecallDeleteBlocksSettings(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, []int64{2, 1}, idsOf(h), "delete for me leaves the other side's copy")
 
-		require.NoError(t, s.SetMuted(ctx, 20, 10, true))
+		ch, err := s.SetMuted(ctx, 20, 10, true)
+		require.NoError(t, err)
+		require.True(t, ch.Changed)
+		require.True(t, ch.Conv.Muted)
 		c, ok, err := s.Conversation(ctx, 20, 10)
 		require.NoError(t, err)
 		require.True(t, ok)
 		require.True(t, c.Muted)
-		require.ErrorIs(t, s.SetMuted(ctx, 20, 11, true), ErrNoConversation)
+		_, err = s.SetMuted(ctx, 20, 11, true)
+		require.ErrorIs(t, err, ErrNoConversation)
 
 		require.NoError(t, s.Block(ctx, 20, 10, 5))
 		require.NoError(t, s.Block(ctx, 20, 10, 6))

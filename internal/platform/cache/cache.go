@@ -138,6 +138,10 @@ func (r *Redis) Del(ctx context.Context, keys ...string) error {
 	return nil
 }
 
+// Bound puts the time limit of one cache call (redis.timeout) on ctx, for callers that run
+// their own commands through Client.
+func (r *Redis) Bound(ctx context.Context) (context.Context, context.CancelFunc) { return r.bound(ctx) }
+
 // bound puts the call time limit on ctx (none when it is 0: a Redis built without Open's config).
 func (r *Redis) bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	if r.timeout <= 0 {
