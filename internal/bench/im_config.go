@@ -19,9 +19,10 @@ Private messages (single chat) against a zhibo running on this machine: register
 users, opens each one's own channel (GET /api/channel, then a WebSocket to /sub or raw TCP
 joined to room 0), and sends -rate messages/s in total for -duration through
 POST /api/im/messages from -senders HTTP workers (each keeps its connection alive).
-Users are paired (0↔1, 2↔3, …): every user writes to its partner, and the messages are
-spread over the pairs in turn, so every conversation sees many. A message's text carries its
-pair, its sequence number in that pair and its scheduled send time; its client_id is unique.
+Users are paired (0↔1, 2↔3, …; an odd last user writes to user 0): every user writes to its
+partner, and the messages are spread over the pairs in turn, so every conversation sees
+many. A message's text carries its pair, its sequence number in that pair and its scheduled
+send time; its client_id is unique.
 
 The schedule is open-loop: message k is due at k/rate whatever the answers, each pair is
 sent by one worker, in order, the next only after the previous was answered; latencies are

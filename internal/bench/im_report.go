@@ -140,6 +140,10 @@ func (rep *IMReport) WriteTable(w io.Writer) error {
 	row("sender echoes", "%d of %d on the sender's own channel: %d missing, %d duplicated",
 		k.Echoes-k.EchoUnconfirmed, k.Acked, k.EchoLost, k.EchoDuplicated)
 	row("drain", "%.2fs after the last send", rep.DrainSeconds)
+	if rep.Sent > 0 && float64(rep.Behind) > 0.01*float64(rep.Sent) {
+		row("note", "%.0f%% of the sends started late: the workers waited for earlier answers, so the latencies include that wait; more -senders show whether the server or the workers were the limit",
+			100*float64(rep.Behind)/float64(rep.Sent))
+	}
 	if rep.Foreign > 0 || rep.Mismatched > 0 || rep.Replays > 0 {
 		row("other", "%d IM_MSG of other senders, %d with a wrong sender/receiver/client_id, %d replayed acknowledgements",
 			rep.Foreign, rep.Mismatched, rep.Replays)
