@@ -61,19 +61,19 @@ type imRun struct {
 	ack   *Hist // due time → acknowledgement
 	e2e   *Hist // due time → the receiver's IM_MSG
 
-	phase                   atomic.Value // string
-	sent, acked, behind     atomic.Int64
-	received, echoes        atomic.Int64 // IM_MSG of this run on the receiver's / sender's channel, copies included
-	foreign, mismatched     atomic.Int64
-	replays                 atomic.Int64
-	up, dropped             atomic.Int64
-	closing                 atomic.Bool
-	readers                 sync.WaitGroup
-	readDeadline            time.Time
-	wsURL, tcpAddr          string
-	errMu                   sync.Mutex
-	errs                    map[string]int64 // by HTTP status, or "transport"
-	firstErr, firstDropErrS string
+	phase               atomic.Value // string
+	sent, acked, behind atomic.Int64
+	received, echoes    atomic.Int64 // IM_MSG of this run on the receiver's / sender's channel, copies included
+	foreign, mismatched atomic.Int64
+	replays             atomic.Int64
+	up, dropped         atomic.Int64
+	closing             atomic.Bool
+	readers             sync.WaitGroup
+	readDeadline        time.Time
+	wsURL, tcpAddr      string
+	errMu               sync.Mutex
+	errs                map[string]int64 // by HTTP status, or "transport"
+	firstErr            string
 }
 
 // partner is who user i writes to: 0↔1, 2↔3, …; an odd last user writes to user 0.
