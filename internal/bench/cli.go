@@ -21,6 +21,7 @@ const usage = `Usage: zhibo bench fanout [flags]
        zhibo bench hot gifts [flags]    (see zhibo bench hot gifts -h)
        zhibo bench media [flags]        (see zhibo bench media -h)
        zhibo bench proxy [flags]        (see zhibo bench proxy -h)
+       zhibo bench im [flags]           (see zhibo bench im -h)
 
 Opens -conns viewer connections to -rooms live rooms of a zhibo running on this machine,
 sends -rate comments per second for -duration, and reports connections, delivered
@@ -41,9 +42,12 @@ func Main(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "proxy" {
 		return proxyMain(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "im" {
+		return imMain(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "fanout" {
 		fmt.Fprint(stderr, usage)
-		return errors.New(`bench needs a sub-command: fanout, hot read, hot gifts, media or proxy`)
+		return errors.New(`bench needs a sub-command: fanout, hot read, hot gifts, media, proxy or im`)
 	}
 	fs := flag.NewFlagSet("zhibo bench fanout", flag.ContinueOnError)
 	fs.SetOutput(stderr)

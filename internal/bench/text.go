@@ -54,7 +54,15 @@ func scanDanmu(body []byte) (st stamp, ok bool) {
 	if i < 0 {
 		return st, false
 	}
-	rest := body[i+len(marker):]
+	return parseStamp(body[i:])
+}
+
+// parseStamp reads the stamp at the start of b (a text appendText made, or what follows it).
+func parseStamp(b []byte) (st stamp, ok bool) {
+	if !bytes.HasPrefix(b, markerBytes) {
+		return st, false
+	}
+	rest := b[len(marker):]
 	var sender, seq, ts int64
 	if sender, rest, ok = scanInt(rest); !ok {
 		return st, false

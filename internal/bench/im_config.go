@@ -1,0 +1,176 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+const imUsage = `Usage: zhibo bench im [flags]
+
+Private messages (single chat) against a zhibo running on this machine: registers -users
+users, opens each one's own channel (GET /api/channel, then a WebSocket to /sub or raw TCP
+joined to room 0), and sends -rate messages/s in total for -duration through
+POST /api/im/messages from -senders HTTP workers (each keeps its connection alive).
+Users are paired (0↔1, 2↔3, …; an odd last user writes to user 0): every user writes to its
+partner, and the messages are spread over the pairs in turn, so every conversation sees
+many. A message's text carries its pair, its sequence number in that pair and its scheduled
+send time; its client_id is unique.
+
+The schedule is open-loop: message k is due at k/rate whatever the answers, each pair is
+sent by one worker, in order, the next only after the previous was answered; latencies are
+counted from the due time, so a slow server shows as latency (and "behind"), not as a lower
+offered load. Reports offered and acknowledged messages/s, send→acknowledgement latency,
+send→receive latency (to the receiver's IM_MSG), errors by HTTP status, and the receivers'
+check: every acknowledged message reached its receiver, and the sender's own channel, exactly
+once (lost = not received within -drain after the last send), and how many arrived after a
+later one of the same pair. Exits 1 when an acknowledged message was lost or duplicated, or a
+channel dropped.
+
+Start the server with -gateway.rate_per_ip 0 -account.limits.register_per_ip_hour 0
+-im_chat.rate 0 -gateway.max_conns_per_ip 0 -comet.max_conns_per_ip 0, and
+-account.bcrypt_cost 4 to register the users quickly.
+
+Flags:
+`
+
+// IMConfig is one `zhibo bench im` run.
+type IMConfig struct {
+	// URL is the platform's HTTP base (loopback only).
+	URL string `json:"url"`
+	// Users is how many users are registered, each with a channel connection.
+	Users int `json:"users"`
+	// Rate is messages per second sent in total.
+	Rate float64 `json:"rate"`
+	// Duration is how long messages are scheduled.
+	Duration time.Duration `json:"duration"`
+	// Senders is how many HTTP workers send; each owns some pairs and keeps one keep-alive
+	// connection. At most one per pair is used.
+	Senders int `json:"senders"`
+	// Drain is how long to wait after the last send for messages still on their way.
+	Drain time.Duration `json:"drain"`
+	// SetupTimeout bounds registering the users and opening their channels.
+	SetupTimeout time.Duration `json:"setup_timeout"`
+	// WSRatio is the share of channels over WebSocket; the rest use raw TCP.
+	WSRatio float64 `json:"ws_ratio"`
+	// ProtoVer is the protover the channels ask for: 0 plain, 2 zlib, 3 brotli.
+	ProtoVer int `json:"protover"`
+	// PID, when positive, is the server process whose CPU is read while sending.
+	PID int `json:"pid,omitempty"`
+	// JSON and HTML are files the report is written to; empty means none.
+	JSON string `json:"json,omitempty"`
+	HTML string `json:"html,omitempty"`
+}
+
+// Bounds of an im run: it stops by itself, and its sockets stay far within 20,000 files.
+const (
+	imMaxDuration = 2 * time.Minute
+	imMaxUsers    = 10_000
+	imMaxSenders  = 1000
+	imMaxRate     = 100_000
+)
+
+// RegisterFlags binds the flags to c with their defaults.
+func (c *IMConfig) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.URL, "url", "http://127.0.0.1:8080", "platform HTTP base URL; loopback hosts only (127.0.0.0/8, ::1, localhost).")
+	fs.IntVar(&c.Users, "users", 200, "users to register, each with a channel connection, paired 0↔1, 2↔3, … (2..10000).")
+	fs.Float64Var(&c.Rate, "rate", 1000, "messages per second in total, open-loop (each due at its time whatever the answers).")
+	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "how long messages are scheduled (1s..2m).")
+	fs.IntVar(&c.Senders, "senders", 64, "HTTP workers, each with one keep-alive connection and its share of the pairs (at most one per pair is used).")
+	fs.DurationVar(&c.Drain, "drain", 5*time.Second, "wait after the last send for messages on their way before counting them lost (0..1m).")
+	fs.DurationVar(&c.SetupTimeout, "setup_timeout", time.Minute, "bound on registering the users and opening their channels.")
+	fs.Float64Var(&c.WSRatio, "ws_ratio", 1, "share of channels over WebSocket (1 = all, 0 = all raw TCP).")
+	fs.IntVar(&c.ProtoVer, "protover", 2, "protover the channels ask for: 0 plain, 2 zlib, 3 brotli.")
+	fs.IntVar(&c.PID, "pid", 0, "server process id whose CPU is read while sending (0 = not measured).")
+	fs.StringVar(&c.JSON, "json", "", "write the JSON report to this file (empty = none).")
+	fs.StringVar(&c.HTML, "html", "", "write an HTML report with throughput and latency charts to this file (empty = none).")
+}
+
+// DefaultIMConfig is the configuration the flags default to.
+func DefaultIMConfig() IMConfig {
+	var c IMConfig
+	c.RegisterFlags(flag.NewFlagSet("im", flag.ContinueOnError))
+	return c
+}
+
+// Validate checks every field and names the offending one.
+func (c *IMConfig) Validate() error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if err := CheckLoopbackURL(c.URL); err != nil {
+		errs = append(errs, fmt.Errorf("url: %w", err))
+	}
+	if c.Users < 2 || c.Users > imMaxUsers {
+		add("users %d: want 2..%d", c.Users, imMaxUsers)
+	}
+	if !(c.Rate > 0 && c.Rate <= imMaxRate) {
+		add("rate %v: want (0, %d] messages/s", c.Rate, imMaxRate)
+	}
+	if c.Duration < time.Second || c.Duration > imMaxDuration {
+		add("duration %s: want 1s..%s", c.Duration, imMaxDuration)
+	}
+	if c.Senders < 1 || c.Senders > imMaxSenders {
+		add("senders %d: want 1..%d", c.Senders, imMaxSenders)
+	}
+	if c.Drain < 0 || c.Drain > time.Minute {
+		add("drain %s: want 0..1m", c.Drain)
+	}
+	if c.SetupTimeout < time.Second || c.SetupTimeout > 10*time.Minute {
+		add("setup_timeout %s: want 1s..10m", c.SetupTimeout)
+	}
+	if !(c.WSRatio >= 0 && c.WSRatio <= 1) {
+		add("ws_ratio %v: want 0..1", c.WSRatio)
+	}
+	if c.ProtoVer != 0 && c.ProtoVer != 2 && c.ProtoVer != 3 {
+		add("protover %d: want 0, 2 or 3", c.ProtoVer)
+	}
+	if c.PID < 0 {
+		add("pid %d: want >= 0", c.PID)
+	}
+	return errors.Join(errs...)
+}
+
+// imMain runs "zhibo bench im <flags>".
+func imMain(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("zhibo bench im", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, imUsage); fs.PrintDefaults() }
+	cfg := DefaultIMConfig()
+	cfg.RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	deps := Deps{Logger: slog.New(slog.NewTextHandler(stderr, nil)), Progress: stderr}
+	if f, ok := stderr.(*os.File); ok {
+		deps.Terminal = isTerminal(f)
+	}
+	b, err := NewIM(cfg, deps)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	rep, err := b.Run(ctx)
+	if rep != nil {
+		if werr := rep.Write(stdout); werr != nil {
+			return werr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if !rep.Check.OK() || rep.Conns.Dropped > 0 || rep.Conns.Established < int64(cfg.Users) {
+		return ErrLoss
+	}
+	return nil
+}
