@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zhibo-live/zhibo/internal/account"
+	"github.com/zhibo-live/zhibo/internal/im/impath"
 	"github.com/zhibo-live/zhibo/internal/platform/cache"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/ratelimit"
@@ -64,8 +65,8 @@ type Service struct {
 	shared  *cache.Redis // the hot tier's Redis (its call time limit)
 	warming warming      // users being put in the hot tier (tier.go)
 
-	batches  chan queue.Msg // the store writer's input
-	stops    []func()       // the consumers'
+	writer   *impath.Writer[Message] // the store writer
+	stops    []func()                // the consumers'
 	wg       sync.WaitGroup
 	stopOnce sync.Once
 }
@@ -102,7 +103,6 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		cfg: cfg, log: deps.Logger, store: NewSQLStore(deps.DB), ids: deps.IDs, q: deps.Queue,
 		accounts: deps.Accounts, pusher: deps.Pusher, now: deps.Now, m: m,
 		limiter: ratelimit.NewKeyed[int64](cfg.Rate, cfg.Burst),
-		batches: make(chan queue.Msg, 4*cfg.BatchSize),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -112,6 +112,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		s.hot = &hotTier{c: deps.Shared.Client(), prefix: deps.Shared.Prefix(), cap: cfg.HotConversations, ttl: cfg.HotTTL}
 	}
 	s.warming.init()
+	s.writer = impath.NewWriter("im-chat", s.log, cfg.BatchSize, storeTimeout, decodeMessage, s.storeBatch,
+		func(error, int) { s.m.failures.WithLabelValues("store").Inc() })
 	s.SetWords(deps.Words)
 	return s, nil
 }
@@ -144,11 +146,11 @@ func (s *Service) Start(ctx context.Context) error {
 		return fmt.Errorf("im-chat: %w", err)
 	}
 	s.wg.Add(1)
-	go s.writer()
+	go func() { defer s.wg.Done(); s.writer.Run() }()
 	consumers := []struct {
 		name, filter string
 		fn           func(queue.Msg)
-	}{{storeConsumer, subjectPrefix + ">", func(m queue.Msg) { s.batches <- m }}, {deliverConsumer, subjectPrefix + ">", s.deliver}}
+	}{{storeConsumer, subjectPrefix + ">", s.writer.Add}, {deliverConsumer, subjectPrefix + ">", s.deliver}}
 	if s.hot != nil {
 		consumers = append(consumers, struct {
 			name, filter string
@@ -174,7 +176,7 @@ func (s *Service) Stop(context.Context) error {
 		for _, stop := range s.stops {
 			stop()
 		}
-		close(s.batches)
+		s.writer.Close()
 		s.wg.Wait()
 		s.warming.wait()
 	})

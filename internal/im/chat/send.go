@@ -2,17 +2,13 @@ package chat
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/zhibo-live/zhibo/internal/im/impath"
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
-	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
 )
 
 // SendInput is what a sender gives: the receiver, the text and, optionally, the client's own
@@ -73,58 +69,23 @@ func (s *Service) Send(ctx context.Context, from int64, in SendInput) (m Message
 		return Message{}, false, fmt.Errorf("message id: %w", err)
 	}
 	m = Message{ID: id, From: from, To: in.To, Text: text, ClientID: in.ClientID, Ts: now.UnixMilli()}
-	data, err := json.Marshal(m)
-	if err != nil {
-		return Message{}, false, err
-	}
 	dedupe := ""
 	if in.ClientID != "" {
 		dedupe = "im-chat-" + strconv.FormatInt(from, 10) + "-" + in.ClientID
 	}
-	ack, err := s.q.PublishAck(ctx, s.q.Subject(subjectPrefix+strconv.FormatInt(in.To, 10)), data, dedupe)
+	first, replay, err := impath.Enqueue(ctx, s.q, s.stream(), s.q.Subject(subjectPrefix+strconv.FormatInt(in.To, 10)), m, dedupe)
 	if err != nil {
-		return Message{}, false, ErrQueue.Wrap(err)
-	}
-	if ack.Duplicate { // the same client id went on the queue first in another request
-		first, err := s.q.Stored(ctx, s.stream(), ack.Sequence)
-		if err != nil {
+		if errors.Is(err, impath.ErrQueue) {
 			return Message{}, false, ErrQueue.Wrap(err)
 		}
-		var prev Message
-		if err := json.Unmarshal(first, &prev); err != nil {
-			return Message{}, false, fmt.Errorf("replayed message: %w", err)
-		}
-		return prev, true, nil
+		return Message{}, false, err
 	}
-	return m, false, nil
+	return first, replay, nil
 }
 
-// checkText cleans text by the text policy (textnorm.Clean), trims it and validates it: valid
-// UTF-8, not empty, at most max_runes, no control characters but newlines and tabs, no banned
-// word.
+// checkText applies the text policy of private messages (impath.CheckText).
 func (s *Service) checkText(text string) (string, error) {
-	if !utf8.ValidString(text) {
-		return "", ErrBadInput.Withf("text must be valid UTF-8")
-	}
-	text = strings.TrimSpace(textnorm.Clean(text))
-	n := utf8.RuneCountInString(text)
-	if n == 0 {
-		return "", ErrBadInput.Withf("text must not be empty")
-	}
-	if n > s.cfg.MaxRunes {
-		return "", ErrBadInput.Withf("text is %d characters long, at most %d are allowed", n, s.cfg.MaxRunes)
-	}
-	pos := 0
-	for _, r := range text {
-		pos++
-		if r != '\n' && r != '\t' && (unicode.IsControl(r) || r == utf8.RuneError) {
-			return "", ErrBadInput.Withf("text contains the character U+%04X at character %d", r, pos)
-		}
-	}
-	if s.words.Load().Found(text) {
-		return "", ErrBanned
-	}
-	return text, nil
+	return impath.CheckText(text, s.cfg.MaxRunes, *s.words.Load(), ErrBadInput, ErrBanned)
 }
 
 // mayMessage checks that to exists and accepts messages from from.

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/zhibo-live/zhibo/internal/im/impath"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 )
 
@@ -45,7 +46,7 @@ func (s *Service) applyChange(qm queue.Msg) {
 	if err != nil {
 		s.m.failures.WithLabelValues("hot").Inc()
 		s.log.Warn("im-chat: hot tier update failed, retrying", "err", err)
-		_ = qm.NakWithDelay(retryDelay)
+		_ = qm.NakWithDelay(impath.RetryDelay)
 		return
 	}
 	s.m.hotUpdates.Add(float64(len(c.Convs) + len(c.Totals)))
