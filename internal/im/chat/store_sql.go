@@ -9,10 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"time"
-
-	"github.com/go-sql-driver/mysql"
 
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 )
@@ -166,7 +163,7 @@ func (s *sqlStore) Apply(ctx context.Context, msgs []Message) (Applied, error) {
 	slices.SortFunc(uniq, func(a, b Message) int { return cmp.Compare(a.ID, b.ID) })
 	for attempt := 1; ; attempt++ {
 		n, err := s.apply(ctx, uniq)
-		if (errors.Is(err, errRace) || isDeadlock(err)) && attempt < applyAttempts && ctx.Err() == nil {
+		if (errors.Is(err, errRace) || sqlstore.IsRetryable(err)) && attempt < applyAttempts && ctx.Err() == nil {
 			time.Sleep(time.Duration(rand.IntN(attempt*5)+1) * time.Millisecond)
 			continue
 		}
@@ -191,8 +188,8 @@ func (s *sqlStore) states(ctx context.Context, msgs []Message) ([]ConvState, []T
 	}
 	var convs []ConvState
 	args := append(keysOf(uids), keysOf(peers)...)
-	err := scanEach(ctx, s.db.DB, "SELECT uid, "+convColumns+", version FROM im_conversations WHERE uid IN ("+
-		marks(len(uids))+") AND peer IN ("+marks(len(peers))+")", args, func(r *sql.Rows) error {
+	err := sqlstore.Each(ctx, s.db.DB, "SELECT uid, "+convColumns+", version FROM im_conversations WHERE uid IN ("+
+		sqlstore.Marks(len(uids))+") AND peer IN ("+sqlstore.Marks(len(peers))+")", args, func(r *sql.Rows) error {
 		var c ConvState
 		err := r.Scan(&c.UID, &c.Peer, &c.LastID, &c.Mtime, &c.Unread, &c.ReadID, &c.Muted, &c.Version)
 		if want[pair{c.UID, c.Peer}] {
@@ -208,9 +205,9 @@ func (s *sqlStore) states(ctx context.Context, msgs []Message) ([]ConvState, []T
 }
 
 // totals reads the unread totals of uids (a user without a row has none).
-func (s *sqlStore) totals(ctx context.Context, db querier, uids []any) ([]Total, error) {
+func (s *sqlStore) totals(ctx context.Context, db sqlstore.Querier, uids []any) ([]Total, error) {
 	var out []Total
-	err := scanEach(ctx, db, "SELECT uid, total, version FROM im_unread WHERE uid IN ("+marks(len(uids))+")", uids,
+	err := sqlstore.Each(ctx, db, "SELECT uid, total, version FROM im_unread WHERE uid IN ("+sqlstore.Marks(len(uids))+")", uids,
 		func(r *sql.Rows) error {
 			var t Total
 			err := r.Scan(&t.UID, &t.Total, &t.Version)
@@ -221,12 +218,6 @@ func (s *sqlStore) totals(ctx context.Context, db querier, uids []any) ([]Total,
 		return nil, fmt.Errorf("unread totals: %w", err)
 	}
 	return out, nil
-}
-
-// isDeadlock reports a MySQL deadlock or lock wait timeout: the transaction may simply run again.
-func isDeadlock(err error) bool {
-	var me *mysql.MySQLError
-	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
 }
 
 // pair is one side of a chat: uid's conversation with peer.
@@ -293,7 +284,7 @@ func (s *sqlStore) unstored(ctx context.Context, tx *sql.Tx, msgs []Message) ([]
 	for i, m := range msgs {
 		ids[i] = m.ID
 	}
-	if err := scanEach(ctx, tx, "SELECT id FROM im_messages WHERE id IN ("+marks(len(ids))+")", ids, func(r *sql.Rows) error {
+	if err := sqlstore.Each(ctx, tx, "SELECT id FROM im_messages WHERE id IN ("+sqlstore.Marks(len(ids))+")", ids, func(r *sql.Rows) error {
 		var id int64
 		err := r.Scan(&id)
 		have[id] = true
@@ -314,9 +305,9 @@ func (s *sqlStore) unstored(ctx context.Context, tx *sql.Tx, msgs []Message) ([]
 	}
 	sentAs := map[sent]int64{}
 	if len(senders) > 0 {
-		q := "SELECT sender, client_id, msg_id FROM im_sends WHERE sender IN (" + marks(len(senders)) +
-			") AND client_id IN (" + marks(len(cids)) + ")"
-		if err := scanEach(ctx, tx, q, append(senders, cids...), func(r *sql.Rows) error {
+		q := "SELECT sender, client_id, msg_id FROM im_sends WHERE sender IN (" + sqlstore.Marks(len(senders)) +
+			") AND client_id IN (" + sqlstore.Marks(len(cids)) + ")"
+		if err := sqlstore.Each(ctx, tx, q, append(senders, cids...), func(r *sql.Rows) error {
 			var k sent
 			var id int64
 			err := r.Scan(&k.from, &k.cid, &id)
@@ -370,14 +361,11 @@ func (s *sqlStore) applyConversations(ctx context.Context, tx *sql.Tx, msgs []Me
 		uids[m.From], uids[m.To], peers[m.To], peers[m.From] = true, true, true, true
 	}
 	readID := map[pair]int64{}
-	lock := ""
-	if s.db.Dialect == sqlstore.MySQL {
-		lock = " FOR UPDATE"
-	}
+	lock := s.db.ForUpdate()
 	args := append(keysOf(uids), keysOf(peers)...)
-	q := "SELECT uid, peer, read_id FROM im_conversations WHERE uid IN (" + marks(len(uids)) + ") AND peer IN (" +
-		marks(len(peers)) + ")" + lock
-	if err := scanEach(ctx, tx, q, args, func(r *sql.Rows) error {
+	q := "SELECT uid, peer, read_id FROM im_conversations WHERE uid IN (" + sqlstore.Marks(len(uids)) + ") AND peer IN (" +
+		sqlstore.Marks(len(peers)) + ")" + lock
+	if err := sqlstore.Each(ctx, tx, q, args, func(r *sql.Rows) error {
 		var p pair
 		var id int64
 		err := r.Scan(&p.uid, &p.peer, &id)
@@ -406,7 +394,7 @@ func (s *sqlStore) applyConversations(ctx context.Context, tx *sql.Tx, msgs []Me
 		}
 		rows = append(rows, []any{p.uid, p.peer, d.lastID, d.mtime, n, 1})
 	}
-	up := upsertTail(s.db.Dialect, []string{"uid", "peer"},
+	up := s.db.UpsertTail([]string{"uid", "peer"},
 		"last_id = GREATEST(last_id, EXCLUDED(last_id))", "mtime = GREATEST(mtime, EXCLUDED(mtime))",
 		"unread = unread + EXCLUDED(unread)", "version = version + 1")
 	if err := insertRows(ctx, tx, "INSERT INTO im_conversations (uid, peer, last_id, mtime, unread, version) VALUES ", 6, len(rows),
@@ -414,87 +402,23 @@ func (s *sqlStore) applyConversations(ctx context.Context, tx *sql.Tx, msgs []Me
 		return err
 	}
 	slices.Sort(totals)
-	up = upsertTail(s.db.Dialect, []string{"uid"}, "total = total + EXCLUDED(total)", "version = version + 1")
+	up = s.db.UpsertTail([]string{"uid"}, "total = total + EXCLUDED(total)", "version = version + 1")
 	return insertRows(ctx, tx, "INSERT INTO im_unread (uid, total, version) VALUES ", 3, len(totals),
 		func(i int) []any { return []any{totals[i], unread[totals[i]], 1} }, -1, up)
 }
 
-// upsertTail is the dialect's "on conflict update" clause after a multi-row VALUES list, with
-// EXCLUDED(col) for the proposed value and GREATEST(a, b) for the larger of two.
-func upsertTail(d sqlstore.Dialect, key []string, assignments ...string) string {
-	set := strings.Join(assignments, ", ")
-	if d == sqlstore.MySQL {
-		return " ON DUPLICATE KEY UPDATE " + rewrite(set, "EXCLUDED(", "VALUES(")
-	}
-	set = rewrite(set, "GREATEST(", "MAX(")
-	return " ON CONFLICT(" + strings.Join(key, ",") + ") DO UPDATE SET " + rewriteExcluded(set)
-}
-
-func rewrite(s, from, to string) string { return strings.ReplaceAll(s, from, to) }
-
-// rewriteExcluded turns EXCLUDED(col) into SQLite's excluded.col.
-func rewriteExcluded(s string) string {
-	var b strings.Builder
-	for {
-		i := strings.Index(s, "EXCLUDED(")
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		j := strings.IndexByte(s[i:], ')')
-		b.WriteString(s[:i])
-		b.WriteString("excluded.")
-		b.WriteString(s[i+len("EXCLUDED(") : i+j])
-		s = s[i+j+1:]
-	}
-}
-
-// insertRows runs head followed by n rows of width placeholders (row(i) gives their values)
-// and tail. want >= 0 is how many rows the statement must insert: fewer means another writer
-// stored some meanwhile (errRace).
+// insertRows is sqlstore.InsertRows; want >= 0 is how many rows the statement must insert:
+// fewer means another writer stored some meanwhile (errRace).
 func insertRows(ctx context.Context, tx *sql.Tx, head string, width, n int, row func(i int) []any, want int, tail ...string) error {
-	if n == 0 {
-		return nil
-	}
-	var b strings.Builder
-	b.WriteString(head)
-	one := "(" + marks(width) + ")"
-	args := make([]any, 0, n*width)
-	for i := range n {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(one)
-		args = append(args, row(i)...)
-	}
-	for _, t := range tail {
-		b.WriteString(t)
-	}
-	res, err := tx.ExecContext(ctx, b.String(), args...)
+	got, err := sqlstore.InsertRows(ctx, tx, head, width, n, row, tail...)
 	if err != nil {
-		return fmt.Errorf("%s: %w", tableOf(head), err)
+		return err
 	}
-	if want >= 0 {
-		if got, err := res.RowsAffected(); err == nil && got != int64(want) {
-			return errRace
-		}
+	if want >= 0 && got != int64(want) {
+		return errRace
 	}
 	return nil
 }
-
-// tableOf names the table of an INSERT statement, for errors.
-func tableOf(head string) string {
-	f := strings.Fields(head)
-	for i, w := range f {
-		if w == "INTO" && i+1 < len(f) {
-			return f[i+1]
-		}
-	}
-	return head
-}
-
-// marks is n comma-separated placeholders.
-func marks(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
 
 func keysOf(m map[int64]bool) []any {
 	out := make([]any, 0, len(m))
@@ -502,26 +426,6 @@ func keysOf(m map[int64]bool) []any {
 		out = append(out, k)
 	}
 	return out
-}
-
-// querier is what reads need of a pool or a transaction.
-type querier interface {
-	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
-}
-
-// scanEach runs q and calls fn for each row.
-func scanEach(ctx context.Context, db querier, q string, args []any, fn func(*sql.Rows) error) error {
-	rows, err := db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := fn(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
 }
 
 func (s *sqlStore) SentID(ctx context.Context, from int64, clientID string) (int64, bool, error) {
@@ -549,7 +453,7 @@ func (s *sqlStore) Conversations(ctx context.Context, uid int64, c Cursor, limit
 		c = Cursor{Mtime: math.MaxInt64, Peer: math.MaxInt64}
 	}
 	out := make([]Conversation, 0, limit)
-	err := scanEach(ctx, s.db.Reader(), "SELECT "+convColumns+` FROM im_conversations
+	err := sqlstore.Each(ctx, s.db.Reader(), "SELECT "+convColumns+` FROM im_conversations
 		WHERE uid = ? AND (mtime < ? OR (mtime = ? AND peer < ?)) ORDER BY mtime DESC, peer DESC LIMIT ?`,
 		[]any{uid, c.Mtime, c.Mtime, c.Peer, limit}, func(r *sql.Rows) error {
 			cv, err := scanConv(r)
@@ -590,7 +494,7 @@ func (s *sqlStore) Messages(ctx context.Context, ids []int64) (map[int64]Message
 	for i, id := range ids {
 		args[i] = id
 	}
-	err := scanEach(ctx, s.db.DB, "SELECT "+msgColumns+" FROM im_messages WHERE id IN ("+marks(len(ids))+")", args,
+	err := sqlstore.Each(ctx, s.db.DB, "SELECT "+msgColumns+" FROM im_messages WHERE id IN ("+sqlstore.Marks(len(ids))+")", args,
 		func(r *sql.Rows) error {
 			m, err := scanMsg(r)
 			out[m.ID] = m
@@ -605,7 +509,7 @@ func (s *sqlStore) Messages(ctx context.Context, ids []int64) (map[int64]Message
 // timelineMessages returns the messages of the timeline entries q selects, in its order.
 func (s *sqlStore) timelineMessages(ctx context.Context, what, q string, args ...any) ([]Message, error) {
 	var out []Message
-	err := scanEach(ctx, s.db.Reader(), "SELECT m.id, m.sender, m.receiver, m.body, m.client_id, m.created_at, m.recalled"+
+	err := sqlstore.Each(ctx, s.db.Reader(), "SELECT m.id, m.sender, m.receiver, m.body, m.client_id, m.created_at, m.recalled"+
 		" FROM im_timeline t JOIN im_messages m ON m.id = t.msg_id "+q, args, func(r *sql.Rows) error {
 		m, err := scanMsg(r)
 		out = append(out, m)
@@ -644,10 +548,7 @@ func (s *sqlStore) Unread(ctx context.Context, uid int64) (int64, error) {
 
 func (s *sqlStore) MarkRead(ctx context.Context, uid, peer, upto int64) (Change, error) {
 	var out Change
-	lock := ""
-	if s.db.Dialect == sqlstore.MySQL {
-		lock = " FOR UPDATE"
-	}
+	lock := s.db.ForUpdate()
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		c, err := scanConv(tx.QueryRowContext(ctx, "SELECT "+convColumns+" FROM im_conversations WHERE uid = ? AND peer = ?"+lock, uid, peer))
 		if errors.Is(err, sql.ErrNoRows) {
@@ -689,7 +590,7 @@ func (s *sqlStore) MarkRead(ctx context.Context, uid, peer, upto int64) (Change,
 
 // change reads uid's conversation with peer and uid's unread total as they are now.
 func (s *sqlStore) change(ctx context.Context, db interface {
-	querier
+	sqlstore.Querier
 	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 }, uid, peer int64) (Change, error) {
 	var out Change
@@ -769,7 +670,7 @@ func (s *sqlStore) SetMuted(ctx context.Context, uid, peer int64, muted bool) (C
 
 func (s *sqlStore) Warm(ctx context.Context, uid int64, limit int) ([]ConvState, Total, error) {
 	var convs []ConvState
-	err := scanEach(ctx, s.db.DB, "SELECT "+convColumns+", version FROM im_conversations WHERE uid = ? ORDER BY mtime DESC, peer DESC LIMIT ?",
+	err := sqlstore.Each(ctx, s.db.DB, "SELECT "+convColumns+", version FROM im_conversations WHERE uid = ? ORDER BY mtime DESC, peer DESC LIMIT ?",
 		[]any{uid, limit}, func(r *sql.Rows) error {
 			c := ConvState{UID: uid}
 			err := r.Scan(&c.Peer, &c.LastID, &c.Mtime, &c.Unread, &c.ReadID, &c.Muted, &c.Version)
@@ -818,7 +719,7 @@ func (s *sqlStore) Unblock(ctx context.Context, uid, blocked int64) (bool, error
 
 func (s *sqlStore) Blocks(ctx context.Context, uid int64, limit int) ([]int64, error) {
 	out := []int64{}
-	err := scanEach(ctx, s.db.DB, "SELECT blocked FROM im_blocks WHERE uid = ? ORDER BY created_at DESC, blocked DESC LIMIT ?",
+	err := sqlstore.Each(ctx, s.db.DB, "SELECT blocked FROM im_blocks WHERE uid = ? ORDER BY created_at DESC, blocked DESC LIMIT ?",
 		[]any{uid, limit}, func(r *sql.Rows) error {
 			var id int64
 			err := r.Scan(&id)

@@ -1,0 +1,101 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// Helpers of stores that write in batches: multi-row inserts and upserts, IN lists, row scans.
+
+// Marks is n comma-separated placeholders, for IN lists and VALUES rows.
+func Marks(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
+
+// Querier is what reads need of a pool, a connection or a transaction.
+type Querier interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}
+
+// Each runs q and calls fn for each row.
+func Each(ctx context.Context, db Querier, q string, args []any, fn func(*sql.Rows) error) error {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// InsertRows runs head ("INSERT … INTO t (a, b) VALUES ") followed by n rows of width
+// placeholders, row(i) giving the values of row i, and then tail (an upsert clause, say). It
+// returns the rows affected. n = 0 runs nothing.
+func InsertRows(ctx context.Context, tx *sql.Tx, head string, width, n int, row func(i int) []any, tail ...string) (int64, error) {
+	if n == 0 {
+		return 0, nil
+	}
+	var b strings.Builder
+	b.WriteString(head)
+	one := "(" + Marks(width) + ")"
+	args := make([]any, 0, n*width)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(one)
+		args = append(args, row(i)...)
+	}
+	for _, t := range tail {
+		b.WriteString(t)
+	}
+	res, err := tx.ExecContext(ctx, b.String(), args...)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", tableOf(head), err)
+	}
+	return res.RowsAffected()
+}
+
+// tableOf names the table of an INSERT statement, for errors.
+func tableOf(head string) string {
+	f := strings.Fields(head)
+	for i, w := range f {
+		if w == "INTO" && i+1 < len(f) {
+			return f[i+1]
+		}
+	}
+	return head
+}
+
+// UpsertTail is the dialect's "on conflict update" clause after a multi-row VALUES list (see
+// Upsert for one row): assignments use EXCLUDED(col) for the proposed value and GREATEST(a, b)
+// for the larger of two.
+func (db *DB) UpsertTail(key []string, assignments ...string) string {
+	set := strings.Join(assignments, ", ")
+	if db.Dialect == MySQL {
+		return " ON DUPLICATE KEY UPDATE " + excluded(set, "VALUES(", ")")
+	}
+	return " ON CONFLICT(" + strings.Join(key, ",") + ") DO UPDATE SET " + excluded(strings.ReplaceAll(set, "GREATEST(", "MAX("), "excluded.", "")
+}
+
+// ForUpdate is the dialect's row lock of a SELECT in a transaction ("" on SQLite, whose
+// write transactions hold the whole database).
+func (db *DB) ForUpdate() string {
+	if db.Dialect == MySQL {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// IsRetryable reports a MySQL deadlock or lock wait timeout: the transaction may simply run again.
+func IsRetryable(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
+}
