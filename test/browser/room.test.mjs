@@ -86,15 +86,22 @@ async function screenshots(prefix) {
   }
 }
 
+// CHANNEL_CALLS are what the app, not the page, asks for once per sign-in
+// (or reload): the user's message channel token and the unread total of the
+// navigation's "Messages" badge.
+const CHANNEL_CALLS = new Set(['GET /api/channel', 'GET /api/im/unread']);
+
 // recordAPI collects "METHOD /path" of every API request page makes until
-// stop() is called; requests for the video itself (/live/, /hls/) go to
-// media, apart.
+// stop() is called, leaving out CHANNEL_CALLS; requests for the video itself
+// (/live/, /hls/) go to media, apart.
 function recordAPI(page) {
   const seen = [];
   const media = [];
   const onRequest = (r) => {
     const u = new URL(r.url());
-    if (u.pathname.startsWith('/api/') || u.pathname.startsWith('/xlive/')) seen.push(`${r.method()} ${u.pathname}`);
+    const call = `${r.method()} ${u.pathname}`;
+    if (CHANNEL_CALLS.has(call)) return;
+    if (u.pathname.startsWith('/api/') || u.pathname.startsWith('/xlive/')) seen.push(call);
     else if (u.pathname.startsWith('/live/') || u.pathname.startsWith('/hls/')) media.push(`${r.method()} ${u.pathname}`);
   };
   page.on('request', onRequest);
