@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds zhibo, starts it all-in-one on a free port with a throw-away data
-# directory, and runs the browser test against it in Debian's Chromium.
+# directory, and runs the browser tests against it in Debian's Chromium: the
+# room page (room.test.mjs), then private messages (inbox.test.mjs).
 #
 #   test/browser/run.sh            from anywhere inside the repository
 #   ARTIFACTS_DIR=out test/browser/run.sh   keep screenshots and the server log
+#   ZHIBO_BROWSER_TESTS=inbox test/browser/run.sh   only the tests named
 #
 # Needs go, node and npm; installs chromium with apt-get when it is missing.
 set -euo pipefail
@@ -87,4 +89,8 @@ until [[ "$(curl -s -o /dev/null -w '%{http_code}' "$ZHIBO_URL/readyz" || true)"
 	sleep 0.2
 done
 
-(cd "$here" && node room.test.mjs)
+# ZHIBO_BROWSER_TESTS picks the tests to run (default: all, in this order).
+for t in ${ZHIBO_BROWSER_TESTS:-room inbox}; do
+	echo "running $t.test.mjs" >&2
+	(cd "$here" && node "$t.test.mjs")
+done
