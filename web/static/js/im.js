@@ -13,6 +13,10 @@ export const Cmd = Object.freeze({ MSG: 'IM_MSG', READ: 'IM_READ', RECALL: 'IM_R
 // A refresh of the unread total right after an event waits this long, so a
 // burst of read receipts costs one request.
 const UNREAD_DEBOUNCE_MS = 150;
+// Messages are stored a few ms after they are pushed, so a total read at the
+// same time may miss one that was just counted here; it is read once more
+// after this long.
+const UNREAD_SETTLE_MS = 1_000;
 
 // Inbox emits:
 //   'state'  detail: 'connecting' | 'connected' | 'disconnected' (the channel)
@@ -28,6 +32,7 @@ export class Inbox extends EventTarget {
   #unread = 0;
   #state = 'connecting';
   #timer = null;
+  #settle = null;
   #stopped = false;
   #everConnected = false;
   open = null;
@@ -60,6 +65,7 @@ export class Inbox extends EventTarget {
   stop() {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#settle);
     this.#live.stop();
   }
 
@@ -77,7 +83,9 @@ export class Inbox extends EventTarget {
 
   #refreshSoon() {
     clearTimeout(this.#timer);
+    clearTimeout(this.#settle);
     this.#timer = setTimeout(() => this.refreshUnread(), UNREAD_DEBOUNCE_MS);
+    this.#settle = setTimeout(() => this.refreshUnread(), UNREAD_SETTLE_MS);
   }
 
   #setUnread(n) {
@@ -93,7 +101,7 @@ export class Inbox extends EventTarget {
     this.#state = state;
     if (state === 'connected') {
       // Whatever changed while the channel was down shows in the total.
-      if (this.#everConnected) this.refreshUnread();
+      if (this.#everConnected) this.#refreshSoon();
       this.#everConnected = true;
     }
     this.#emit('state', state);
