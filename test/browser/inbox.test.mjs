@@ -7,8 +7,11 @@
 // counting it unread. Alice recalls her message: it is replaced by a
 // "message recalled" marker on both sides. Bob deletes a message for himself
 // only, and after a reload it stays deleted for him and the recall stays.
-// Last, with the conversation API cut off in bob's browser, the inbox and
-// the chat show the copies saved in the tab, marked as such, not a blank page.
+// With the conversation API cut off in bob's browser, the inbox and the chat
+// show the copies saved in the tab, marked as such, not a blank page. Then
+// bob mutes the chat (marked in the list), a long chat loads its older
+// messages on request, and 20 new correspondents raise bob's badge live and
+// fill more than one page of his list ("Load more").
 //
 // Exit code 0 on success, 1 on failure; screenshots go to $ARTIFACTS_DIR.
 import { chromium } from 'playwright-core';
@@ -18,7 +21,7 @@ import { join } from 'node:path';
 import { BASE, CHROMIUM, CHROMIUM_ARGS, STEP_TIMEOUT, log, call, step, check, waitText } from './harness.mjs';
 
 const ARTIFACTS = process.env.ARTIFACTS_DIR || mkdtempSync(join(tmpdir(), 'zhibo-browser-'));
-const TOTAL_TIMEOUT = 120_000;
+const TOTAL_TIMEOUT = 180_000;
 const PASSWORD = 'zhibo-browser-test-1';
 
 const suffix = Date.now().toString(36).slice(-6) + Math.random().toString(36).slice(2, 5);
@@ -91,6 +94,29 @@ async function send(page, text, how) {
   if (how === 'enter') await input.press('Enter');
   else await page.getByTestId('msg-send').click();
   await message(page, text, '[data-state="sent"]').waitFor();
+}
+
+// until polls fn (an API read) until ok(value), for at most STEP_TIMEOUT.
+async function until(what, fn, ok) {
+  const deadline = Date.now() + STEP_TIMEOUT;
+  for (;;) {
+    const v = await fn();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`${what}: not reached in ${STEP_TIMEOUT} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+// waitStored waits until user's chat with peer holds n messages in the store.
+function waitStored(user, peer, n) {
+  return until(`${n} messages stored`, () => call('GET', `/api/im/conversations/${peer}/messages?limit=100`, undefined, user.token),
+    (c) => c.items.length >= n);
+}
+
+// waitConversations waits until user has n conversations in the store.
+function waitConversations(user, n) {
+  return until(`${n} conversations stored`, () => call('GET', '/api/im/conversations?limit=100', undefined, user.token),
+    (p) => p.items.length >= n);
 }
 
 async function main() {
@@ -182,6 +208,54 @@ async function main() {
       } finally {
         await b.unroute(cut);
       }
+    });
+
+    await step('bob mutes the chat: the list marks it muted, after a reload too', async () => {
+      await b.goto(`${BASE}/#/inbox`);
+      await b.locator(`[data-testid="conv-item"][data-peer="${aliceUid}"]`).click();
+      await b.waitForURL(new RegExp(`#/inbox/${aliceUid}$`));
+      await waitText(b, '[data-testid="chat-mute"]', 'Mute', 'mute button');
+      await b.getByTestId('chat-mute').click();
+      await waitText(b, '[data-testid="chat-mute"]', 'Unmute', 'mute button after muting');
+      await b.locator(`[data-testid="conv-item"][data-peer="${aliceUid}"][data-muted="true"] [data-testid="conv-muted"]`).waitFor();
+      await b.reload();
+      await b.locator(`[data-testid="conv-item"][data-peer="${aliceUid}"][data-muted="true"]`).waitFor();
+      await waitText(b, '[data-testid="chat-mute"]', 'Unmute', 'mute button after a reload');
+    });
+
+    await step('a long chat loads older messages on request', async () => {
+      // 30 more messages through the API (each side within its burst), read live by bob.
+      for (let i = 0; i < 15; i++) {
+        await call('POST', '/api/im/messages', { to: alice.uid, text: `b${i} ${suffix}`, client_id: `b${i}-${suffix}` }, bob.token);
+        await call('POST', '/api/im/messages', { to: bob.uid, text: `a${i} ${suffix}`, client_id: `a${i}-${suffix}` }, alice.token);
+      }
+      await message(b, `a14 ${suffix}`).waitFor();
+      await badge(b, 0, 'bob reading the long chat live');
+      await waitStored(bob, aliceUid, 31); // bob deleted one of the 32
+      await b.reload();
+      await message(b, `a14 ${suffix}`).waitFor();
+      check(await b.locator('[data-testid="msg-item"]').count() === 30, 'the chat should open with its 30 newest messages');
+      check(await b.locator('[data-testid="msg-recalled"]').count() === 0, 'the oldest message is shown before it is asked for');
+      await b.getByTestId('msg-older').click();
+      await b.locator('[data-testid="msg-recalled"]').waitFor();
+      await b.getByTestId('msg-older').waitFor({ state: 'hidden' });
+      check(await b.locator('[data-testid="msg-item"]').count() === 31, 'older messages: 31 expected');
+    });
+
+    await step('20 more people write to bob: the badge counts live, the list pages with "Load more"', async () => {
+      for (let i = 0; i < 20; i++) {
+        const u = await call('POST', '/api/auth/register', { name: `fr${i}_${suffix}`, password: PASSWORD });
+        await call('POST', '/api/im/messages', { to: bob.uid, text: `from ${i} ${suffix}` }, u.token);
+      }
+      await badge(b, 20, 'bob after 20 new conversations');
+      await waitConversations(bob, 21);
+      await b.goto(`${BASE}/#/inbox`);
+      await b.getByTestId('conv-more').waitFor();
+      check(await b.locator('[data-testid="conv-item"]').count() === 20, 'the first page of the list should have 20 conversations');
+      await b.getByTestId('conv-more').click();
+      await b.locator(`[data-testid="conv-item"][data-peer="${aliceUid}"]`).waitFor();
+      await b.getByTestId('conv-more').waitFor({ state: 'hidden' });
+      check(await b.locator('[data-testid="conv-item"]').count() === 21, 'after "Load more" the list should have 21 conversations');
     });
 
     check(pageErrors.length === 0, `uncaught errors in the pages:\n  ${pageErrors.join('\n  ')}`);

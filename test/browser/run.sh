@@ -66,12 +66,15 @@ export ZHIBO_BROWSER_CONFIG="$tmp/zhibo.yaml"
 echo 'admins: []' >"$ZHIBO_BROWSER_CONFIG"
 
 # The viewer sends a gift from a fresh account: 1000 coins per new wallet (the demo default of
-# zhibo up, given explicitly so the test does not hang on it).
+# zhibo up, given explicitly so the test does not hang on it). The tests register every user
+# from 127.0.0.1 (the inbox test 22 of them), more than the default hourly allowance of one
+# address.
 "$tmp/zhibo" up --data_dir "$tmp/data" --config "$ZHIBO_BROWSER_CONFIG" \
 	--gateway.http_addr "127.0.0.1:$port" \
 	--comet.tcp_addr 127.0.0.1:0 \
 	--media.rtmp_addr 127.0.0.1:0 \
 	--gift.initial_balance 1000 \
+	--account.limits.register_per_ip_hour 100 \
 	>"$tmp/server.log" 2>&1 &
 server_pid=$!
 
