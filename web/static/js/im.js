@@ -19,7 +19,9 @@ const UNREAD_DEBOUNCE_MS = 150;
 const UNREAD_SETTLE_MS = 1_000;
 
 // Inbox emits:
-//   'state'  detail: 'connecting' | 'connected' | 'disconnected' (the channel)
+//   'state'  detail: 'connecting' | 'connected' | 'disconnected' (the channel);
+//            a page that sees 'connected' reads again what it shows: pushes
+//            sent while the channel was down are not sent again
 //   'unread' detail: the unread total
 //   'msg'    detail: a message {id, from, to, text, client_id, ts}
 //   'read'   detail: {uid, peer, read_id}: uid has read peer's messages up to read_id
@@ -53,9 +55,6 @@ export class Inbox extends EventTarget {
   get me() { return this.#me; }
   get unread() { return this.#unread; }
   get state() { return this.#state; }
-  // everConnected is true once the channel has connected: a later
-  // 'connected' is a reconnect, after which a page reloads what it shows.
-  get everConnected() { return this.#everConnected; }
 
   start() {
     this.#live.start();

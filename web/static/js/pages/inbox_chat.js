@@ -153,10 +153,9 @@ export class ChatPane {
     }
   }
 
-  // #reload merges the newest page after the channel reconnected: what
+  // #reload merges the newest page once the channel (re)connects: what
   // arrived while it was down.
   async #reload() {
-    if (!this.#inbox?.everConnected) return;
     try {
       this.#show(await this.#fetch(0), { older: false });
       this.#offline.hidden = true;
