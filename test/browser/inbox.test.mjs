@@ -11,7 +11,8 @@
 // show the copies saved in the tab, marked as such, not a blank page. Then
 // bob mutes the chat (marked in the list), a long chat loads its older
 // messages on request, and 20 new correspondents raise bob's badge live and
-// fill more than one page of his list ("Load more").
+// fill more than one page of his list ("Load more"); "Message" on alice's
+// room page opens bob's chat with her.
 //
 // Exit code 0 on success, 1 on failure; screenshots go to $ARTIFACTS_DIR.
 import { chromium } from 'playwright-core';
@@ -256,6 +257,15 @@ async function main() {
       await b.locator(`[data-testid="conv-item"][data-peer="${aliceUid}"]`).waitFor();
       await b.getByTestId('conv-more').waitFor({ state: 'hidden' });
       check(await b.locator('[data-testid="conv-item"]').count() === 21, 'after "Load more" the list should have 21 conversations');
+    });
+
+    await step('"Message" on alice\'s room page opens bob\'s chat with her', async () => {
+      const room = await call('POST', '/api/rooms', { title: `Alice's room ${suffix}` }, alice.token);
+      await b.goto(`${BASE}/#/room/${room.id}`);
+      await b.getByTestId('message-anchor').click();
+      await b.waitForURL(new RegExp(`#/inbox/${aliceUid}$`));
+      await waitText(b, '[data-testid="chat-peer-name"]', alice.name, 'chat header');
+      await message(b, `a14 ${suffix}`).waitFor();
     });
 
     check(pageErrors.length === 0, `uncaught errors in the pages:\n  ${pageErrors.join('\n  ')}`);
