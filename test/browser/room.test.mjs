@@ -28,12 +28,10 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BASE, CHROMIUM, CHROMIUM_ARGS, STEP_TIMEOUT, log, call, step, check, waitText } from './harness.mjs';
 
-const BASE = (process.env.ZHIBO_URL || '').replace(/\/+$/, '');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const CONFIG_FILE = process.env.ZHIBO_BROWSER_CONFIG || '';
 const ARTIFACTS = process.env.ARTIFACTS_DIR || mkdtempSync(join(tmpdir(), 'zhibo-browser-'));
-const STEP_TIMEOUT = 20_000;
 const TOTAL_TIMEOUT = 300_000;
 const PASSWORD = 'zhibo-browser-test-1';
 
@@ -43,61 +41,6 @@ const COVER_PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAACAAAAASCAIAAAC1qksFAAAEF
 const suffix = Date.now().toString(36).slice(-6) + Math.random().toString(36).slice(2, 5);
 const pages = {}; // name -> Page, for screenshots
 const pageLogs = [];
-
-function log(...args) {
-  console.log(`[${new Date().toISOString().slice(11, 23)}]`, ...args);
-}
-
-// parseJSON keeps integers beyond 2^53 (64-bit ids) exact by reading them as
-// strings before JSON.parse could round them.
-function parseJSON(text) {
-  return JSON.parse(text.replace(/([:[,]\s*)(-?\d{16,})(?=\s*[,\]}])/g, '$1"$2"'));
-}
-
-// call invokes the HTTP API and returns the envelope's data.
-async function call(method, path, body, token) {
-  const headers = { Accept: 'application/json' };
-  if (token) headers.Authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const res = await fetch(BASE + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  let env;
-  try {
-    env = parseJSON(text);
-  } catch {
-    throw new Error(`${method} ${path}: HTTP ${res.status}, body is not JSON: ${text.slice(0, 200)}`);
-  }
-  if (!res.ok || env.code !== 0) {
-    throw new Error(`${method} ${path}: HTTP ${res.status} code ${env.code}: ${env.message}`);
-  }
-  return env.data;
-}
-
-async function step(name, fn) {
-  const t0 = Date.now();
-  log(`▶ ${name}`);
-  const out = await fn();
-  log(`✔ ${name} (${Date.now() - t0} ms)`);
-  return out;
-}
-
-function check(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-// waitText waits until an element matching selector has exactly this
-// textContent.
-async function waitText(page, selector, text, what) {
-  try {
-    await page.waitForFunction(
-      ({ selector, text }) => [...document.querySelectorAll(selector)].some((e) => e.textContent === text),
-      { selector, text },
-      { timeout: STEP_TIMEOUT, polling: 50 },
-    );
-  } catch (err) {
-    throw new Error(`${what}: no ${selector} with text ${JSON.stringify(text)} (${err.message.split('\n')[0]})`);
-  }
-}
 
 // sendComment types text and submits it (Enter or the send button). A rate
 // limit answer ("too fast") is retried after a pause; any other error fails.
@@ -143,15 +86,22 @@ async function screenshots(prefix) {
   }
 }
 
+// CHANNEL_CALLS are what the app, not the page, asks for once per sign-in
+// (or reload): the user's message channel token and the unread total of the
+// navigation's "Messages" badge.
+const CHANNEL_CALLS = new Set(['GET /api/channel', 'GET /api/im/unread']);
+
 // recordAPI collects "METHOD /path" of every API request page makes until
-// stop() is called; requests for the video itself (/live/, /hls/) go to
-// media, apart.
+// stop() is called, leaving out CHANNEL_CALLS; requests for the video itself
+// (/live/, /hls/) go to media, apart.
 function recordAPI(page) {
   const seen = [];
   const media = [];
   const onRequest = (r) => {
     const u = new URL(r.url());
-    if (u.pathname.startsWith('/api/') || u.pathname.startsWith('/xlive/')) seen.push(`${r.method()} ${u.pathname}`);
+    const call = `${r.method()} ${u.pathname}`;
+    if (CHANNEL_CALLS.has(call)) return;
+    if (u.pathname.startsWith('/api/') || u.pathname.startsWith('/xlive/')) seen.push(call);
     else if (u.pathname.startsWith('/live/') || u.pathname.startsWith('/hls/')) media.push(`${r.method()} ${u.pathname}`);
   };
   page.on('request', onRequest);
@@ -238,8 +188,7 @@ async function main() {
 
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: CHROMIUM_ARGS,
   });
   try {
     const viewerCtx = await browser.newContext({ viewport: { width: 1280, height: 860 } });

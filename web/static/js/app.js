@@ -1,10 +1,14 @@
 // Entry point: the hash router and the account area of the top bar.
 import { h, clear } from './dom.js';
 import { api, session } from './api.js';
+import { sameId } from './json.js';
 import { loginPage } from './pages/login.js';
 import { roomsPage } from './pages/rooms.js';
 import { roomPage } from './pages/room.js';
 import { myRoomPage } from './pages/my_room.js';
+import { inboxPage } from './pages/inbox.js';
+import { Inbox } from './im.js';
+import { forgetAll } from './saved.js';
 
 // routes map a hash path to a page. A page is
 // (view, params, {signal, navigate}) => cleanup function | undefined | Promise of one.
@@ -13,9 +17,14 @@ const routes = [
   { re: /^\/rooms$/, page: roomsPage },
   { re: /^\/room\/(\d{1,20})$/, page: roomPage, params: (m) => ({ id: m[1] }) },
   { re: /^\/me\/room$/, page: myRoomPage, auth: true },
+  { re: /^\/inbox$/, page: inboxPage, auth: true },
+  { re: /^\/inbox\/(\d{1,20})$/, page: inboxPage, auth: true, params: (m) => ({ peer: m[1] }) },
 ];
 
 let current = null; // { controller, cleanup }
+// inbox is the signed-in user's message channel and unread total (null when
+// logged out); pages get it in their context.
+let inbox = null;
 
 // navigate switches to a hash path such as "/room/12".
 export function navigate(path) {
@@ -59,7 +68,7 @@ async function render() {
   const params = route.params ? route.params(path.match(route.re)) : {};
   params.query = query;
   try {
-    const cleanup = await route.page(view, params, { signal: controller.signal, navigate });
+    const cleanup = await route.page(view, params, { signal: controller.signal, navigate, inbox });
     if (controller.signal.aborted) cleanup?.();
     else current.cleanup = cleanup || null;
   } catch (err) {
@@ -73,8 +82,35 @@ async function render() {
 
 function updateNav(path) {
   for (const a of document.querySelectorAll('.nav a')) {
-    a.classList.toggle('active', a.getAttribute('href') === `#${path}`);
+    const href = a.getAttribute('href');
+    a.classList.toggle('active', href === `#${path}` || `#${path}`.startsWith(`${href}/`));
   }
+}
+
+// syncInbox opens the message channel of the session's user, closing the
+// previous user's, and keeps the navigation's unread badge current.
+function syncInbox() {
+  const s = session.get();
+  if (inbox && s && sameId(inbox.me.uid, s.uid) && inbox.me.token === s.token) return;
+  inbox?.stop();
+  inbox = null;
+  const link = document.querySelector('[data-testid="nav-inbox"]');
+  const badge = document.querySelector('[data-testid="nav-unread"]');
+  const show = (n) => {
+    badge.dataset.count = String(n);
+    badge.textContent = n > 99 ? '99+' : String(n);
+    badge.hidden = n <= 0;
+  };
+  show(0);
+  if (!s) {
+    delete link.dataset.channel;
+    return;
+  }
+  const box = new Inbox(s);
+  box.addEventListener('unread', (ev) => { if (inbox === box) show(ev.detail); });
+  box.addEventListener('state', (ev) => { if (inbox === box) link.dataset.channel = ev.detail; });
+  inbox = box;
+  box.start();
 }
 
 function renderAccount() {
@@ -95,6 +131,7 @@ function renderAccount() {
         // End the session on the server too, so the token stops working even if it leaked;
         // the local session is dropped whatever the answer.
         api('/api/auth/logout', { method: 'POST' }).catch(() => {});
+        forgetAll();
         session.clear();
         navigate('/login');
       },
@@ -103,15 +140,22 @@ function renderAccount() {
 }
 
 window.addEventListener('hashchange', render);
-window.addEventListener('zhibo:session', renderAccount);
+window.addEventListener('zhibo:session', () => {
+  renderAccount();
+  syncInbox();
+});
 window.addEventListener('zhibo:unauthorized', () => {
   const { path } = parseHash();
   if (path !== '/login') navigate(`/login?next=${encodeURIComponent(path)}`);
 });
 // Another tab logging in or out changes this tab's session too.
 window.addEventListener('storage', (ev) => {
-  if (ev.key === 'zhibo.session') renderAccount();
+  if (ev.key === 'zhibo.session') {
+    renderAccount();
+    syncInbox();
+  }
 });
 
 renderAccount();
+syncInbox();
 render();

@@ -52,6 +52,15 @@ export function fmtCount(n) {
   return Number.isFinite(v) ? compact.format(v) : '0';
 }
 
+// shortTime renders a unix-ms time: the time of day when it is today, else
+// the date.
+export function shortTime(ms) {
+  const d = new Date(Number(ms));
+  return d.toDateString() === new Date().toDateString()
+    ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+    : d.toLocaleDateString();
+}
+
 // colorHex turns the integer RGB colour of a bullet comment into #rrggbb.
 export function colorHex(n) {
   const v = Number(n);

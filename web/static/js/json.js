@@ -7,7 +7,7 @@
 // round trip through the browser unchanged.
 
 // ID_KEYS names the request fields the server expects as JSON numbers.
-const ID_KEYS = new Set(['uid', 'roomid', 'room_id', 'gift_id', 'id', 'num']);
+const ID_KEYS = new Set(['uid', 'roomid', 'room_id', 'gift_id', 'id', 'num', 'to', 'read_id']);
 
 const DIGITS = /^-?\d+$/;
 
@@ -36,4 +36,12 @@ export function stringifyJSON(obj) {
 // sameId compares two ids that may be numbers or decimal strings.
 export function sameId(a, b) {
   return a != null && b != null && String(a) === String(b);
+}
+
+// cmpId orders two ids that may be numbers or decimal strings: negative when
+// a < b, 0 when equal, positive when a > b. A missing id counts as 0.
+export function cmpId(a, b) {
+  const x = BigInt(a ?? 0);
+  const y = BigInt(b ?? 0);
+  return x < y ? -1 : x > y ? 1 : 0;
 }

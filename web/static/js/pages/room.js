@@ -23,6 +23,14 @@ const COLORS = [
 ];
 const MODES = [['Scroll', 1], ['Top', 5], ['Bottom', 4]];
 
+// messageAnchor links a signed-in viewer to a private chat with the room's
+// owner (nothing for guests and for the owner themself).
+function messageAnchor(room, me) {
+  const owner = room.base?.owner_uid;
+  if (!me || !owner || sameId(owner, me.uid)) return null;
+  return h('a', { class: 'btn btn-small btn-ghost', href: `#/inbox/${owner}`, testid: 'message-anchor', text: 'Message' });
+}
+
 // usable reports whether a module of the room page came with data: not
 // {degraded: true} (its component failed) nor {off: true} (switched off).
 const usable = (m) => !!m && m.degraded !== true && m.off !== true;
@@ -97,7 +105,7 @@ export async function roomPage(view, { id }, { signal }) {
     h('div', { class: 'room-head' },
       h('div', { class: 'room-head-main' }, badge, title),
       h('div', { class: 'room-head-meta' },
-        h('span', { testid: 'anchor-name', text: room.anchor?.name || '' }), area,
+        h('span', { testid: 'anchor-name', text: room.anchor?.name || '' }), messageAnchor(room, me), area,
         h('span', { class: 'muted' }, online, ' online'),
         h('span', { class: 'muted' }, watched, ' watched'),
         videoCount && h('span', { class: 'muted' }, videoCount, ' watching the video'), conn)),

@@ -1,0 +1,64 @@
+// Helpers shared by the browser tests: the zhibo under test, the HTTP API
+// client, steps with timings and waits on the page's text.
+
+export const BASE = (process.env.ZHIBO_URL || '').replace(/\/+$/, '');
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+// CHROMIUM_ARGS run Debian's Chromium headless in a container.
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const STEP_TIMEOUT = 20_000;
+
+export function log(...args) {
+  console.log(`[${new Date().toISOString().slice(11, 23)}]`, ...args);
+}
+
+// parseJSON keeps integers beyond 2^53 (64-bit ids) exact by reading them as
+// strings before JSON.parse could round them.
+export function parseJSON(text) {
+  return JSON.parse(text.replace(/([:[,]\s*)(-?\d{16,})(?=\s*[,\]}])/g, '$1"$2"'));
+}
+
+// call invokes the HTTP API and returns the envelope's data.
+export async function call(method, path, body, token) {
+  const headers = { Accept: 'application/json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(BASE + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let env;
+  try {
+    env = parseJSON(text);
+  } catch {
+    throw new Error(`${method} ${path}: HTTP ${res.status}, body is not JSON: ${text.slice(0, 200)}`);
+  }
+  if (!res.ok || env.code !== 0) {
+    throw new Error(`${method} ${path}: HTTP ${res.status} code ${env.code}: ${env.message}`);
+  }
+  return env.data;
+}
+
+export async function step(name, fn) {
+  const t0 = Date.now();
+  log(`▶ ${name}`);
+  const out = await fn();
+  log(`✔ ${name} (${Date.now() - t0} ms)`);
+  return out;
+}
+
+export function check(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+// waitText waits until an element matching selector has exactly this
+// textContent.
+export async function waitText(page, selector, text, what) {
+  try {
+    await page.waitForFunction(
+      ({ selector, text }) => [...document.querySelectorAll(selector)].some((e) => e.textContent === text),
+      { selector, text },
+      { timeout: STEP_TIMEOUT, polling: 50 },
+    );
+  } catch (err) {
+    throw new Error(`${what}: no ${selector} with text ${JSON.stringify(text)} (${err.message.split('\n')[0]})`);
+  }
+}

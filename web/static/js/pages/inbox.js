@@ -1,0 +1,244 @@
+// The inbox: the conversation list (newest first, paged with the server's
+// cursor) beside the open chat, both kept current by the user's message
+// channel. A list that cannot be fetched is replaced by the last one saved in
+// this tab, marked as saved, rather than by a blank page.
+import { h, clear, shortTime } from '../dom.js';
+import { api, session } from '../api.js';
+import { sameId, cmpId } from '../json.js';
+import { save, load } from '../saved.js';
+import { ChatPane } from './inbox_chat.js';
+
+const PAGE_SIZE = 20;
+// A conversation that appears live without a name (a new peer) is fetched
+// again after this long, once the store has it.
+const NAME_REFRESH_MS = 400;
+
+export async function inboxPage(view, { peer }, { signal, navigate, inbox }) {
+  const me = session.get();
+  const list = new ConversationList({ me, inbox, signal, active: peer || null });
+  const chat = peer ? new ChatPane({ me, peer, inbox, signal, onMuted: (v) => list.setMuted(peer, v) }) : null;
+
+  const uidInput = h('input', {
+    testid: 'start-uid', inputmode: 'numeric', pattern: '[0-9]*', maxlength: '20',
+    placeholder: 'user id', 'aria-label': 'user id to message', autocomplete: 'off',
+  });
+  const startError = h('p', { class: 'form-error', testid: 'start-error', role: 'alert' });
+  const start = h('form', {
+    class: 'row inbox-start',
+    testid: 'start-form',
+    onsubmit: (ev) => {
+      ev.preventDefault();
+      const uid = uidInput.value.trim();
+      if (!/^\d{1,20}$/.test(uid) || /^0+$/.test(uid)) {
+        startError.textContent = 'enter a user id (a number)';
+        return;
+      }
+      if (sameId(uid, me.uid)) {
+        startError.textContent = 'that is you';
+        return;
+      }
+      navigate(`/inbox/${uid}`);
+    },
+  }, uidInput, h('button', { class: 'btn', type: 'submit', testid: 'start-chat', text: 'Message' }));
+
+  view.append(h('section', { class: 'page inbox-page', testid: 'inbox-page' },
+    h('div', { class: 'page-head' },
+      h('h1', { text: 'Messages' }),
+      h('span', { class: 'muted', testid: 'my-uid', text: `Your user id: ${me.uid}` })),
+    h('div', { class: 'inbox-layout' },
+      h('aside', { class: 'panel inbox-list-panel' }, start, startError, list.el),
+      chat ? chat.el : h('div', { class: 'panel inbox-empty muted', testid: 'chat-none',
+        text: 'Pick a conversation, or enter a user id to start one.' }))));
+
+  await Promise.all([list.load(), chat?.load()]);
+  if (chat && !signal.aborted) chat.setMuted(list.row(peer)?.muted === true);
+  return () => {
+    list.destroy();
+    chat?.destroy();
+  };
+}
+
+// ConversationList shows the signed-in user's conversations and keeps them
+// current from the channel's events.
+class ConversationList {
+  el;
+  #me;
+  #inbox;
+  #signal;
+  #active;
+  #rows = new Map(); // peer (string) -> conversation view
+  #next = '';
+  #loaded = false;
+  #ul = h('ul', { class: 'conv-list', testid: 'conv-list' });
+  #status = h('p', { class: 'muted', testid: 'conv-status', text: 'Loading conversations…' });
+  #offline = h('p', { class: 'note-offline', testid: 'inbox-offline', role: 'status', hidden: true });
+  #more = h('button', { class: 'btn btn-small', type: 'button', testid: 'conv-more', text: 'Load more', hidden: true });
+  #nameTimer = null;
+  #off = [];
+
+  constructor({ me, inbox, signal, active }) {
+    this.#me = me;
+    this.#inbox = inbox;
+    this.#signal = signal;
+    this.#active = active;
+    this.el = h('div', { class: 'conv-box' }, this.#offline, this.#status, this.#ul,
+      h('div', { class: 'center' }, this.#more));
+    this.#more.addEventListener('click', () => this.load({ more: true }));
+    this.#listen('msg', (m) => this.#onMsg(m));
+    this.#listen('read', (r) => this.#onRead(r));
+    this.#listen('recall', (r) => this.#onRecall(r));
+    this.#listen('state', (s) => { if (s === 'connected' && this.#loaded) this.load(); });
+  }
+
+  get #saveKey() { return `inbox.${this.#me.uid}`; }
+
+  #listen(type, fn) {
+    if (!this.#inbox) return;
+    const handler = (ev) => fn(ev.detail);
+    this.#inbox.addEventListener(type, handler);
+    this.#off.push(() => this.#inbox.removeEventListener(type, handler));
+  }
+
+  destroy() {
+    clearTimeout(this.#nameTimer);
+    for (const off of this.#off) off();
+  }
+
+  row(peer) {
+    return this.#rows.get(String(peer));
+  }
+
+  // load fetches the first page (or, with more, the next one) and merges it
+  // into what is shown.
+  async load({ more = false } = {}) {
+    this.#more.disabled = true;
+    try {
+      const q = new URLSearchParams({ limit: String(PAGE_SIZE) });
+      if (more && this.#next) q.set('cursor', this.#next);
+      const page = await api(`/api/im/conversations?${q}`, { signal: this.#signal });
+      for (const c of page.items || []) this.#merge(c);
+      if (more || !this.#loaded) this.#next = page.next || '';
+      this.#loaded = true;
+      this.#offline.hidden = true;
+      this.#status.textContent = '';
+      this.#render();
+    } catch (err) {
+      if (err.name === 'AbortError') return;
+      this.#failed(err);
+    } finally {
+      this.#more.disabled = false;
+    }
+  }
+
+  // #failed keeps the list on screen: what is shown already, else the copy
+  // saved in this tab, with a note saying so.
+  #failed(err) {
+    let note = `Offline — showing the conversations loaded before (${err.message})`;
+    if (this.#rows.size === 0) {
+      const saved = load(this.#saveKey);
+      if (saved && Array.isArray(saved.value.items)) {
+        for (const c of saved.value.items) this.#merge(c);
+        this.#next = saved.value.next || '';
+        const at = new Date(saved.at).toLocaleTimeString();
+        note = `Offline — showing saved conversations from ${at} (${err.message})`;
+      }
+    }
+    if (this.#rows.size === 0) {
+      this.#status.textContent = `Could not load conversations: ${err.message}`;
+      this.#offline.hidden = true;
+      return;
+    }
+    this.#status.textContent = '';
+    this.#offline.textContent = note;
+    this.#offline.hidden = false;
+    this.#render();
+  }
+
+  // #merge takes a conversation from the server unless the one shown is newer
+  // (a live message the store had not written when the page was read).
+  #merge(c) {
+    const key = String(c.peer);
+    const cur = this.#rows.get(key);
+    if (cur && cmpId(cur.last_id, c.last_id) > 0) {
+      if (!cur.peer_name) cur.peer_name = c.peer_name;
+      return;
+    }
+    this.#rows.set(key, { ...c });
+  }
+
+  setMuted(peer, muted) {
+    const r = this.row(peer);
+    if (!r) return;
+    r.muted = muted;
+    this.#render();
+  }
+
+  #onMsg(m) {
+    const mine = sameId(m.from, this.#me.uid);
+    const peer = String(mine ? m.to : m.from);
+    let r = this.#rows.get(peer);
+    if (r && cmpId(m.id, r.last_id) <= 0) return;
+    if (!r) {
+      r = { peer, peer_name: '', unread: 0, read_id: 0, muted: false };
+      this.#rows.set(peer, r);
+      clearTimeout(this.#nameTimer);
+      this.#nameTimer = setTimeout(() => this.load(), NAME_REFRESH_MS);
+    }
+    Object.assign(r, { last: m, last_id: m.id, mtime: m.ts });
+    if (!mine && !sameId(peer, this.#active)) r.unread = (Number(r.unread) || 0) + 1;
+    this.#status.textContent = '';
+    this.#render();
+  }
+
+  #onRead({ uid, peer, read_id: readId }) {
+    if (!sameId(uid, this.#me.uid)) return;
+    const r = this.row(peer);
+    if (!r) return;
+    r.read_id = readId;
+    if (cmpId(readId, r.last_id) >= 0) r.unread = 0;
+    else this.load(); // read up to a message before the last: let the server count
+    this.#render();
+  }
+
+  #onRecall({ id }) {
+    for (const r of this.#rows.values()) {
+      if (r.last && sameId(r.last.id, id)) {
+        r.last = { ...r.last, text: '', recalled: true };
+        this.#render();
+      }
+    }
+  }
+
+  #render() {
+    const rows = [...this.#rows.values()].sort((a, b) =>
+      (Number(b.mtime) - Number(a.mtime)) || cmpId(b.peer, a.peer));
+    clear(this.#ul).append(...rows.map((r) => this.#item(r)));
+    if (rows.length === 0 && this.#loaded) this.#status.textContent = 'No conversations yet.';
+    this.#more.hidden = !this.#next;
+    // What is shown is what a failed fetch shows later.
+    if (this.#loaded) save(this.#saveKey, { items: rows, next: this.#next });
+  }
+
+  #item(r) {
+    const unread = Number(r.unread) || 0;
+    const last = r.last;
+    let preview = '';
+    if (last) {
+      const text = last.recalled ? 'message recalled' : last.text;
+      preview = sameId(last.from, this.#me.uid) ? `You: ${text}` : text;
+    }
+    return h('li', {},
+      h('a', {
+        class: sameId(r.peer, this.#active) ? 'conv active' : 'conv',
+        href: `#/inbox/${r.peer}`,
+        testid: 'conv-item',
+        dataset: { peer: String(r.peer), unread: String(unread), muted: String(!!r.muted) },
+      },
+      h('span', { class: 'conv-top' },
+        h('span', { class: 'conv-name', testid: 'conv-name', text: r.peer_name || `uid ${r.peer}` }),
+        r.muted && h('span', { class: 'conv-muted', testid: 'conv-muted', title: 'muted', text: 'muted' }),
+        h('span', { class: 'conv-time muted', text: r.mtime ? shortTime(r.mtime) : '' }),
+        h('span', { class: 'nav-badge', testid: 'conv-unread', hidden: unread <= 0, text: unread > 99 ? '99+' : String(unread) })),
+      h('span', { class: 'conv-preview muted', testid: 'conv-preview', text: preview })));
+  }
+}
