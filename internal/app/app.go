@@ -25,6 +25,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/gateway"
 	"github.com/zhibo-live/zhibo/internal/gift"
 	"github.com/zhibo-live/zhibo/internal/im/chat"
+	"github.com/zhibo-live/zhibo/internal/im/group"
 	"github.com/zhibo-live/zhibo/internal/job"
 	"github.com/zhibo-live/zhibo/internal/logic"
 	"github.com/zhibo-live/zhibo/internal/media"
@@ -102,6 +103,7 @@ type App struct {
 	Job     *job.Service
 	Media   *media.Service
 	IMChat  *chat.Service
+	IMGroup *group.Service
 	Gateway *gateway.Service
 
 	built   []lifecycle // every local component, in start order

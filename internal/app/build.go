@@ -22,6 +22,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/gateway/table"
 	"github.com/zhibo-live/zhibo/internal/gift"
 	"github.com/zhibo-live/zhibo/internal/im/chat"
+	"github.com/zhibo-live/zhibo/internal/im/group"
 	"github.com/zhibo-live/zhibo/internal/job"
 	"github.com/zhibo-live/zhibo/internal/logic"
 	"github.com/zhibo-live/zhibo/internal/media"
@@ -123,6 +124,10 @@ func init() {
 			Uses: []string{"account"}, Store: true, Queue: true, build: buildIMChat, schema: chat.Migrations,
 			routes:  func(a *App) []gateway.Routes { return []gateway.Routes{a.IMChat} },
 			openAPI: func() [][]byte { return [][]byte{chat.OpenAPI()} }},
+		{Name: "im-group", About: "group chat: groups and members, one timeline per group read by every member, sends through the queue",
+			Uses: []string{"account"}, Store: true, Queue: true, build: buildIMGroup, schema: group.Migrations,
+			routes:  func(a *App) []gateway.Routes { return []gateway.Routes{a.IMGroup} },
+			openAPI: func() [][]byte { return [][]byte{group.OpenAPI()} }},
 		{Name: "gateway", About: "HTTP entry of every process: API of local components (and forwarding to remote ones), web UI, /sub, metrics, health",
 			Uses: []string{"account"}, Optional: []string{"account"}, Key: true, build: buildGateway},
 	}
@@ -315,6 +320,13 @@ func buildIMChat(a *App) (lifecycle, error) {
 	var err error
 	a.IMChat, err = chat.New(a.cfg.IMChat, deps)
 	return a.IMChat, err
+}
+
+func buildIMGroup(a *App) (lifecycle, error) {
+	var err error
+	a.IMGroup, err = group.New(a.cfg.IMGroup, group.Deps{Logger: a.logger("im-group"), Registry: a.Reg, DB: a.db("im-group"),
+		IDs: a.ids, Queue: a.q, Accounts: a.accounts, Pusher: a.pub, Words: a.words})
+	return a.IMGroup, err
 }
 
 func buildDanmaku(a *App) (lifecycle, error) {

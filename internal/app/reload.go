@@ -222,6 +222,9 @@ func (a *App) applyNext(ctx context.Context) ([]string, error) {
 		if a.IMChat != nil {
 			a.IMChat.SetWords(words)
 		}
+		if a.IMGroup != nil {
+			a.IMGroup.SetWords(words)
+		}
 	}
 	if has("admins") {
 		admins := slices.Clone(next.Admins)
@@ -244,6 +247,9 @@ func (a *App) applyNext(ctx context.Context) ([]string, error) {
 	}
 	if under("im_chat.") && a.IMChat != nil {
 		errs = append(errs, a.IMChat.Reload(next.IMChat))
+	}
+	if under("im_group.") && a.IMGroup != nil {
+		errs = append(errs, a.IMGroup.Reload(next.IMGroup))
 	}
 	if under("logic.") && a.Logic != nil {
 		errs = append(errs, a.Logic.Reload(next.Logic))

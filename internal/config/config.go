@@ -24,6 +24,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/gateway"
 	"github.com/zhibo-live/zhibo/internal/gift"
 	"github.com/zhibo-live/zhibo/internal/im/chat"
+	"github.com/zhibo-live/zhibo/internal/im/group"
 	"github.com/zhibo-live/zhibo/internal/job"
 	"github.com/zhibo-live/zhibo/internal/logic"
 	"github.com/zhibo-live/zhibo/internal/media"
@@ -85,6 +86,7 @@ type Config struct {
 	Job     job.Config      `yaml:"job"`
 	Media   media.Config    `yaml:"media"`
 	IMChat  chat.Config     `yaml:"im_chat"`
+	IMGroup group.Config    `yaml:"im_group"`
 
 	// File is the YAML file the config was loaded from (empty = none); a running process
 	// watches it for changes (see docs/config.md, "Changing settings without a restart").
@@ -135,6 +137,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Job.RegisterFlags(fs, "job.")
 	c.Media.RegisterFlags(fs, "media.")
 	c.IMChat.RegisterFlags(fs, "im_chat.")
+	c.IMGroup.RegisterFlags(fs, "im_group.")
 }
 
 // Validate checks every section and reports all problems at once.
@@ -168,14 +171,14 @@ func (c *Config) Validate() error {
 	if c.Node < 0 || c.Node > ids.MaxNode {
 		errs = append(errs, fmt.Errorf("node must be in 0..%d", ids.MaxNode))
 	}
-	for _, name := range []string{"account", "room", "gift", "danmaku", "im-chat"} {
+	for _, name := range []string{"account", "room", "gift", "danmaku", "im-chat", "im-group"} {
 		sc := c.StoreOf(name)
 		if err := sc.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("%s.store: %w", name, err))
 		}
 	}
 	for _, v := range []interface{ Validate() error }{&c.Log, &c.Trace, &c.Peers, &c.Conns, &c.Store, &c.Queue, &c.Lease, &c.Redis, &c.Gateway, &c.Account,
-		&c.Room, &c.Danmaku, &c.Gift, &c.BFF, &c.Logic, c.Comet, &c.Job, &c.Media, &c.IMChat} {
+		&c.Room, &c.Danmaku, &c.Gift, &c.BFF, &c.Logic, c.Comet, &c.Job, &c.Media, &c.IMChat, &c.IMGroup} {
 		if err := v.Validate(); err != nil {
 			errs = append(errs, err)
 		}
@@ -187,7 +190,7 @@ func (c *Config) Validate() error {
 // shared one. Components without tables get the shared one.
 func (c *Config) StoreOf(component string) sqlstore.Config {
 	own := map[string]sqlstore.Own{"account": c.Account.Store, "room": c.Room.Store, "gift": c.Gift.Store,
-		"danmaku": c.Danmaku.Store, "im-chat": c.IMChat.Store}[component]
+		"danmaku": c.Danmaku.Store, "im-chat": c.IMChat.Store, "im-group": c.IMGroup.Store}[component]
 	return own.Over(c.Store)
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/gateway"
 	"github.com/zhibo-live/zhibo/internal/gift"
 	"github.com/zhibo-live/zhibo/internal/im/chat"
+	"github.com/zhibo-live/zhibo/internal/im/group"
 	"github.com/zhibo-live/zhibo/internal/logic"
 	"github.com/zhibo-live/zhibo/internal/room"
 )
@@ -27,13 +28,14 @@ import (
 func LiveKeys() []string {
 	keys := []string{"admins", "banned_words", "log.level"}
 	for prefix, ks := range map[string][]string{
-		"gateway.": gateway.LiveKeys(),
-		"account.": account.LiveKeys(),
-		"room.":    room.LiveKeys(),
-		"danmaku.": danmaku.LiveKeys(),
-		"gift.":    gift.LiveKeys(),
-		"logic.":   logic.LiveKeys(),
-		"im_chat.": chat.LiveKeys(),
+		"gateway.":  gateway.LiveKeys(),
+		"account.":  account.LiveKeys(),
+		"room.":     room.LiveKeys(),
+		"danmaku.":  danmaku.LiveKeys(),
+		"gift.":     gift.LiveKeys(),
+		"logic.":    logic.LiveKeys(),
+		"im_chat.":  chat.LiveKeys(),
+		"im_group.": group.LiveKeys(),
 	} {
 		for _, k := range ks {
 			keys = append(keys, prefix+k)

@@ -109,6 +109,29 @@ func IMScenario(t *testing.T, n Node) {
 	require.Equal(t, 200, code)
 	code, _ = api(t, n, "POST", "/api/im/messages", a.Token, map[string]any{"to": b.UID, "text": "blocked"}, nil)
 	require.Equal(t, 403, code)
+
+	// A group: created by a with b, a message reaches b's channel and is counted unread once stored.
+	var g struct {
+		ID int64 `json:"id"`
+	}
+	code, _ = api(t, n, "POST", "/api/im/groups", a.Token, map[string]any{"name": "e2e group", "members": []int64{b.UID}}, &g)
+	require.Equal(t, 200, code)
+	var gm imMsg
+	code, _ = api(t, n, "POST", fmt.Sprintf("/api/im/groups/%d/messages", g.ID), a.Token, map[string]any{"text": "to the group"}, &gm)
+	require.Equal(t, 200, code)
+	var got2 imMsg
+	imEvent(t, waitFor(t, ch, "IM_GROUP_MSG", isCmd("IM_GROUP_MSG")), &got2)
+	require.Equal(t, gm.ID, got2.ID)
+	var groups struct {
+		Items []struct {
+			ID     int64 `json:"id"`
+			Unread int   `json:"unread"`
+		} `json:"items"`
+	}
+	require.Eventually(t, func() bool {
+		api(t, n, "GET", "/api/im/groups", b.Token, nil, &groups)
+		return len(groups.Items) == 1 && groups.Items[0].Unread == 1
+	}, 10*time.Second, 20*time.Millisecond)
 }
 
 func TestIMAllInOne(t *testing.T) {

@@ -1,0 +1,204 @@
+// Package group is group chat (component im-group): groups of up to max_members users, read
+// diffusion — a message is stored once in its group's timeline and each member keeps a read
+// position — sends through the durable queue like every private message (impath), and each
+// message pushed to the members' connections as IM_GROUP_MSG.
+package group
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/zhibo-live/zhibo/internal/account"
+	"github.com/zhibo-live/zhibo/internal/im/impath"
+	"github.com/zhibo-live/zhibo/internal/platform/queue"
+	"github.com/zhibo-live/zhibo/internal/platform/ratelimit"
+	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
+	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
+	"github.com/zhibo-live/zhibo/internal/push"
+	"github.com/zhibo-live/zhibo/pkg/ids"
+)
+
+// Deps are what the component is built from.
+type Deps struct {
+	Logger   *slog.Logger
+	Registry prometheus.Registerer
+	DB       *sqlstore.DB
+	IDs      *ids.Generator
+	Queue    *queue.Queue
+	Accounts account.Client
+	Pusher   push.Client
+	Words    textnorm.Words
+	Now      func() time.Time // nil = time.Now
+}
+
+// Service is the group-chat component.
+type Service struct {
+	cfg      Config
+	log      *slog.Logger
+	store    Store
+	ids      *ids.Generator
+	q        *queue.Queue
+	accounts account.Client
+	pusher   push.Client
+	now      func() time.Time
+	words    atomic.Pointer[textnorm.Words]
+	limiter  *ratelimit.Keyed[int64]
+	m        *metrics
+	writer   *impath.Writer[Message]
+
+	stops    []func()
+	wg       sync.WaitGroup
+	stopOnce sync.Once
+}
+
+// The queue of accepted group messages (im.group.<group id>), read by the store writer and
+// the deliverer.
+const (
+	streamName      = "IMGROUP"
+	subjectPrefix   = "imgroup."
+	storeConsumer   = "im-group-store"
+	deliverConsumer = "im-group-deliver"
+	storeTimeout    = 30 * time.Second
+	pushTimeout     = 5 * time.Second
+	pushChunk       = 1000 // members per push
+)
+
+// New checks cfg and deps and builds the service; it touches neither the database nor the queue.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Logger == nil || deps.Registry == nil || deps.DB == nil || deps.IDs == nil || deps.Queue == nil ||
+		deps.Accounts == nil || deps.Pusher == nil {
+		return nil, errors.New("im-group: Deps.Logger, Registry, DB, IDs, Queue, Accounts and Pusher are required")
+	}
+	m, err := newMetrics(deps.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("im-group: metrics: %w", err)
+	}
+	s := &Service{cfg: cfg, log: deps.Logger, store: NewSQLStore(deps.DB), ids: deps.IDs, q: deps.Queue,
+		accounts: deps.Accounts, pusher: deps.Pusher, now: deps.Now, m: m, limiter: ratelimit.NewKeyed[int64](cfg.Rate, cfg.Burst)}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.SetWords(deps.Words)
+	s.writer = impath.NewWriter("im-group", s.log, cfg.BatchSize, storeTimeout, decodeMessage, s.storeBatch,
+		func(error, int) { s.m.failures.WithLabelValues("store").Inc() })
+	return s, nil
+}
+
+// SetWords replaces the banned words (a reload).
+func (s *Service) SetWords(w textnorm.Words) { s.words.Store(&w) }
+
+// Reload applies the settings of LiveKeys from cfg.
+func (s *Service) Reload(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	s.limiter.SetLimit(cfg.Rate, cfg.Burst, s.now())
+	return nil
+}
+
+func (s *Service) stream() string { return s.q.Stream(streamName) }
+
+// Start migrates the tables, creates the stream and starts the store writer and the deliverer.
+func (s *Service) Start(ctx context.Context) error {
+	if err := s.store.Migrate(ctx); err != nil {
+		return fmt.Errorf("im-group: %w", err)
+	}
+	if err := s.q.EnsureStream(ctx, queue.StreamSpec{Name: s.stream(), Subjects: []string{s.q.Subject(subjectPrefix + ">")},
+		MaxAge: 24 * time.Hour, MaxBytes: s.cfg.QueueBytes, Duplicates: s.cfg.Dedupe, RefuseWhenFull: true}); err != nil {
+		return fmt.Errorf("im-group: %w", err)
+	}
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.writer.Run() }()
+	for _, c := range []struct {
+		name string
+		fn   func(queue.Msg)
+	}{{storeConsumer, s.writer.Add}, {deliverConsumer, s.deliver}} {
+		stop, err := s.q.Consume(ctx, queue.ConsumerSpec{Stream: s.stream(), Durable: c.name, MaxPending: 4 * s.cfg.BatchSize}, c.fn)
+		if err != nil {
+			s.Stop(ctx)
+			return fmt.Errorf("im-group: %w", err)
+		}
+		s.stops = append(s.stops, stop)
+	}
+	return nil
+}
+
+// Stop stops consuming and lets the store writer apply what it holds. A second call does nothing.
+func (s *Service) Stop(context.Context) error {
+	s.stopOnce.Do(func() {
+		for _, stop := range s.stops {
+			stop()
+		}
+		s.writer.Close()
+		s.wg.Wait()
+	})
+	return nil
+}
+
+// storeBatch is the store writer's batch: each message once in its group's timeline.
+func (s *Service) storeBatch(ctx context.Context, msgs []Message) error {
+	n, err := s.store.Apply(ctx, msgs)
+	if err != nil {
+		return err
+	}
+	s.m.stored.Add(float64(n))
+	return nil
+}
+
+// deliver pushes a queued message to every member of its group as IM_GROUP_MSG.
+func (s *Service) deliver(qm queue.Msg) {
+	m, err := decodeMessage(qm.Data())
+	if err != nil {
+		_ = qm.Term() // the writer logs it
+		return
+	}
+	ctx, cancel := context.WithTimeout(queue.MsgContext(context.Background(), qm), pushTimeout)
+	defer cancel()
+	ev := impath.Event("IM_GROUP_MSG", m)
+	for after := int64(0); ; {
+		members, err := s.store.Members(ctx, m.GroupID, after, pushChunk)
+		if err == nil && len(members) > 0 {
+			uids := make([]int64, len(members))
+			for i, mb := range members {
+				uids[i] = mb.UID
+			}
+			err = s.pusher.PushUsers(ctx, uids, ev)
+			after = uids[len(uids)-1]
+		}
+		if err != nil {
+			s.m.failures.WithLabelValues("deliver").Inc()
+			s.log.Warn("im-group: delivery failed, queued for another try", "id", m.ID, "err", err)
+			_ = qm.NakWithDelay(impath.RetryDelay)
+			return
+		}
+		if len(members) < pushChunk {
+			break
+		}
+	}
+	s.m.delivered.Inc()
+	_ = qm.Ack()
+}
+
+// notify pushes an event to users; a failure is logged: the change is stored and shows on the
+// next read.
+func (s *Service) notify(ctx context.Context, uids []int64, cmd string, data any) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pushTimeout)
+	defer cancel()
+	if err := s.pusher.PushUsers(ctx, uids, impath.Event(cmd, data)); err != nil {
+		s.m.failures.WithLabelValues("deliver").Inc()
+		s.log.WarnContext(ctx, "im-group: event push failed", "cmd", cmd, "err", err)
+	}
+}
+
+func subject(group int64) string { return subjectPrefix + strconv.FormatInt(group, 10) }
