@@ -92,7 +92,9 @@ type sqlStore struct{ db *sqlstore.DB }
 // NewSQLStore returns the Store kept in db.
 func NewSQLStore(db *sqlstore.DB) Store { return &sqlStore{db: db} }
 
-func (s *sqlStore) Migrate(ctx context.Context) error { return s.db.Migrate(ctx, "im-group", Migrations()) }
+func (s *sqlStore) Migrate(ctx context.Context) error {
+	return s.db.Migrate(ctx, "im-group", Migrations())
+}
 
 func (s *sqlStore) Create(ctx context.Context, g Group, members []int64, joinedID int64) error {
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
