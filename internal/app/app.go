@@ -26,6 +26,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/gift"
 	"github.com/zhibo-live/zhibo/internal/im/chat"
 	"github.com/zhibo-live/zhibo/internal/im/group"
+	"github.com/zhibo-live/zhibo/internal/im/notice"
 	"github.com/zhibo-live/zhibo/internal/job"
 	"github.com/zhibo-live/zhibo/internal/logic"
 	"github.com/zhibo-live/zhibo/internal/media"
@@ -93,18 +94,19 @@ type App struct {
 	remoteComets []job.Comet
 	LogicAPI     *logic.API
 
-	Account *account.Service
-	Room    *room.Service
-	Gift    *gift.Service
-	Danmaku *danmaku.Service
-	BFF     *bff.Service
-	Logic   *logic.Service
-	Comet   *comet.Service
-	Job     *job.Service
-	Media   *media.Service
-	IMChat  *chat.Service
-	IMGroup *group.Service
-	Gateway *gateway.Service
+	Account  *account.Service
+	Room     *room.Service
+	Gift     *gift.Service
+	Danmaku  *danmaku.Service
+	BFF      *bff.Service
+	Logic    *logic.Service
+	Comet    *comet.Service
+	Job      *job.Service
+	Media    *media.Service
+	IMChat   *chat.Service
+	IMGroup  *group.Service
+	IMNotice *notice.Service
+	Gateway  *gateway.Service
 
 	built   []lifecycle // every local component, in start order
 	started []lifecycle

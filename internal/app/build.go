@@ -23,6 +23,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/gift"
 	"github.com/zhibo-live/zhibo/internal/im/chat"
 	"github.com/zhibo-live/zhibo/internal/im/group"
+	"github.com/zhibo-live/zhibo/internal/im/notice"
 	"github.com/zhibo-live/zhibo/internal/job"
 	"github.com/zhibo-live/zhibo/internal/logic"
 	"github.com/zhibo-live/zhibo/internal/media"
@@ -128,6 +129,10 @@ func init() {
 			Uses: []string{"account"}, Store: true, Queue: true, build: buildIMGroup, schema: group.Migrations,
 			routes:  func(a *App) []gateway.Routes { return []gateway.Routes{a.IMGroup} },
 			openAPI: func() [][]byte { return [][]byte{group.OpenAPI()} }},
+		{Name: "im-notice", About: "system notices and batch sends: content once, a pointer per inbox, a normal lane under quota and a high-priority lane",
+			Store: true, Queue: true, build: buildIMNotice, schema: notice.Migrations,
+			routes:  func(a *App) []gateway.Routes { return []gateway.Routes{a.IMNotice} },
+			openAPI: func() [][]byte { return [][]byte{notice.OpenAPI()} }},
 		{Name: "gateway", About: "HTTP entry of every process: API of local components (and forwarding to remote ones), web UI, /sub, metrics, health",
 			Uses: []string{"account"}, Optional: []string{"account"}, Key: true, build: buildGateway},
 	}
@@ -327,6 +332,13 @@ func buildIMGroup(a *App) (lifecycle, error) {
 	a.IMGroup, err = group.New(a.cfg.IMGroup, group.Deps{Logger: a.logger("im-group"), Registry: a.Reg, DB: a.db("im-group"),
 		IDs: a.ids, Queue: a.q, Accounts: a.accounts, Pusher: a.pub, Words: a.words})
 	return a.IMGroup, err
+}
+
+func buildIMNotice(a *App) (lifecycle, error) {
+	var err error
+	a.IMNotice, err = notice.New(a.cfg.IMNotice, notice.Deps{Logger: a.logger("im-notice"), Registry: a.Reg, DB: a.db("im-notice"),
+		IDs: a.ids, Queue: a.q, Pusher: a.pub, IsAdmin: a.isAdmin})
+	return a.IMNotice, err
 }
 
 func buildDanmaku(a *App) (lifecycle, error) {

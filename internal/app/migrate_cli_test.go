@@ -55,5 +55,5 @@ func TestMigrateCommand(t *testing.T) {
 	require.NoError(t, a.Stop(context.Background()))
 	code, out, _ = run("migrate", "status", "-data_dir", dir)
 	require.Equal(t, 0, code)
-	require.Len(t, regexp.MustCompile(`(?m) none$`).FindAllString(out, -1), 6, "the node applied the rest at start:\n%s", out)
+	require.Len(t, regexp.MustCompile(`(?m) none$`).FindAllString(out, -1), 7, "the node applied the rest at start:\n%s", out)
 }

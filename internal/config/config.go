@@ -25,6 +25,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/gift"
 	"github.com/zhibo-live/zhibo/internal/im/chat"
 	"github.com/zhibo-live/zhibo/internal/im/group"
+	"github.com/zhibo-live/zhibo/internal/im/notice"
 	"github.com/zhibo-live/zhibo/internal/job"
 	"github.com/zhibo-live/zhibo/internal/logic"
 	"github.com/zhibo-live/zhibo/internal/media"
@@ -69,24 +70,25 @@ type Config struct {
 	// Conns is the connection budget every public listener of the process shares.
 	Conns connlimit.Config `yaml:"conns"`
 
-	Log     obs.LogConfig   `yaml:"log"`
-	Trace   obs.TraceConfig `yaml:"trace"`
-	Store   sqlstore.Config `yaml:"store"`
-	Queue   queue.Config    `yaml:"queue"`
-	Lease   lease.Config    `yaml:"lease"`
-	Redis   cache.Config    `yaml:"redis"`
-	Gateway gateway.Config  `yaml:"gateway"`
-	Account account.Config  `yaml:"account"`
-	Room    room.Config     `yaml:"room"`
-	Danmaku danmaku.Config  `yaml:"danmaku"`
-	Gift    gift.Config     `yaml:"gift"`
-	BFF     bff.Config      `yaml:"bff"`
-	Logic   logic.Config    `yaml:"logic"`
-	Comet   comet.Config    `yaml:"comet"`
-	Job     job.Config      `yaml:"job"`
-	Media   media.Config    `yaml:"media"`
-	IMChat  chat.Config     `yaml:"im_chat"`
-	IMGroup group.Config    `yaml:"im_group"`
+	Log      obs.LogConfig   `yaml:"log"`
+	Trace    obs.TraceConfig `yaml:"trace"`
+	Store    sqlstore.Config `yaml:"store"`
+	Queue    queue.Config    `yaml:"queue"`
+	Lease    lease.Config    `yaml:"lease"`
+	Redis    cache.Config    `yaml:"redis"`
+	Gateway  gateway.Config  `yaml:"gateway"`
+	Account  account.Config  `yaml:"account"`
+	Room     room.Config     `yaml:"room"`
+	Danmaku  danmaku.Config  `yaml:"danmaku"`
+	Gift     gift.Config     `yaml:"gift"`
+	BFF      bff.Config      `yaml:"bff"`
+	Logic    logic.Config    `yaml:"logic"`
+	Comet    comet.Config    `yaml:"comet"`
+	Job      job.Config      `yaml:"job"`
+	Media    media.Config    `yaml:"media"`
+	IMChat   chat.Config     `yaml:"im_chat"`
+	IMGroup  group.Config    `yaml:"im_group"`
+	IMNotice notice.Config   `yaml:"im_notice"`
 
 	// File is the YAML file the config was loaded from (empty = none); a running process
 	// watches it for changes (see docs/config.md, "Changing settings without a restart").
@@ -138,6 +140,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Media.RegisterFlags(fs, "media.")
 	c.IMChat.RegisterFlags(fs, "im_chat.")
 	c.IMGroup.RegisterFlags(fs, "im_group.")
+	c.IMNotice.RegisterFlags(fs, "im_notice.")
 }
 
 // Validate checks every section and reports all problems at once.
@@ -171,14 +174,14 @@ func (c *Config) Validate() error {
 	if c.Node < 0 || c.Node > ids.MaxNode {
 		errs = append(errs, fmt.Errorf("node must be in 0..%d", ids.MaxNode))
 	}
-	for _, name := range []string{"account", "room", "gift", "danmaku", "im-chat", "im-group"} {
+	for _, name := range []string{"account", "room", "gift", "danmaku", "im-chat", "im-group", "im-notice"} {
 		sc := c.StoreOf(name)
 		if err := sc.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("%s.store: %w", name, err))
 		}
 	}
 	for _, v := range []interface{ Validate() error }{&c.Log, &c.Trace, &c.Peers, &c.Conns, &c.Store, &c.Queue, &c.Lease, &c.Redis, &c.Gateway, &c.Account,
-		&c.Room, &c.Danmaku, &c.Gift, &c.BFF, &c.Logic, c.Comet, &c.Job, &c.Media, &c.IMChat, &c.IMGroup} {
+		&c.Room, &c.Danmaku, &c.Gift, &c.BFF, &c.Logic, c.Comet, &c.Job, &c.Media, &c.IMChat, &c.IMGroup, &c.IMNotice} {
 		if err := v.Validate(); err != nil {
 			errs = append(errs, err)
 		}
@@ -190,7 +193,8 @@ func (c *Config) Validate() error {
 // shared one. Components without tables get the shared one.
 func (c *Config) StoreOf(component string) sqlstore.Config {
 	own := map[string]sqlstore.Own{"account": c.Account.Store, "room": c.Room.Store, "gift": c.Gift.Store,
-		"danmaku": c.Danmaku.Store, "im-chat": c.IMChat.Store, "im-group": c.IMGroup.Store}[component]
+		"danmaku": c.Danmaku.Store, "im-chat": c.IMChat.Store, "im-group": c.IMGroup.Store,
+		"im-notice": c.IMNotice.Store}[component]
 	return own.Over(c.Store)
 }
 

@@ -126,7 +126,7 @@ func TestSplitCluster(t *testing.T) {
 func stores(t *testing.T) map[string]sqlstore.Config {
 	out := map[string]sqlstore.Config{}
 	dir := t.TempDir()
-	for _, c := range []string{"account", "room", "gift", "danmaku", "im-chat", "im-group"} {
+	for _, c := range []string{"account", "room", "gift", "danmaku", "im-chat", "im-group", "im-notice"} {
 		if os.Getenv(sqltest.EnvMySQL) != "" {
 			out[c] = sqlstore.Config{Driver: "mysql", DSN: sqltest.NewMySQLDatabase(t)}
 		} else {
@@ -191,7 +191,7 @@ func startAloneWith(t *testing.T, natsURL string, dbs map[string]sqlstore.Config
 		rpc[n] = "127.0.0.1:" + port()
 	}
 	httpPort := map[string]string{}
-	for _, n := range []string{"account", "room", "gift", "danmaku", "bff", "logic", "comet1", "comet2", "job1", "job2", "media", "im-chat", "im-group", "gateway"} {
+	for _, n := range []string{"account", "room", "gift", "danmaku", "bff", "logic", "comet1", "comet2", "job1", "job2", "media", "im-chat", "im-group", "im-notice", "gateway"} {
 		httpPort[n] = port()
 	}
 	c1TCP, c2TCP, rtmp := port(), port(), port()
@@ -226,9 +226,11 @@ func startAloneWith(t *testing.T, natsURL string, dbs map[string]sqlstore.Config
 		{"media", "media", []string{"-grpc_addr", rpc["media"], "-media.rtmp_addr", "127.0.0.1:" + rtmp}},
 		{"im-chat", "im-chat", nil},
 		{"im-group", "im-group", nil},
+		{"im-notice", "im-notice", nil},
 		{"gateway", "gateway", []string{"-gateway.upstreams", fmt.Sprintf(
-			"account=http://127.0.0.1:%s,room=http://127.0.0.1:%s,gift=http://127.0.0.1:%s,danmaku=http://127.0.0.1:%s,bff=http://127.0.0.1:%s,media=http://127.0.0.1:%s,im-chat=http://127.0.0.1:%s,im-group=http://127.0.0.1:%s",
-			httpPort["account"], httpPort["room"], httpPort["gift"], httpPort["danmaku"], httpPort["bff"], httpPort["media"], httpPort["im-chat"], httpPort["im-group"])}},
+			"account=http://127.0.0.1:%s,room=http://127.0.0.1:%s,gift=http://127.0.0.1:%s,danmaku=http://127.0.0.1:%s,bff=http://127.0.0.1:%s,media=http://127.0.0.1:%s,im-chat=http://127.0.0.1:%s,im-group=http://127.0.0.1:%s,im-notice=http://127.0.0.1:%s",
+			httpPort["account"], httpPort["room"], httpPort["gift"], httpPort["danmaku"], httpPort["bff"], httpPort["media"], httpPort["im-chat"],
+			httpPort["im-group"], httpPort["im-notice"])}},
 	}
 	a := &alone{procs: map[string]*testbin.Proc{}, dbs: dbs, roomURL: "http://127.0.0.1:" + httpPort["room"], front: Node{URL: "http://127.0.0.1:" + httpPort["gateway"],
 		WSURL: "ws://127.0.0.1:" + httpPort["comet1"] + "/sub", TCPAddr: "127.0.0.1:" + c2TCP,
@@ -266,12 +268,13 @@ func TestEveryComponentAlone(t *testing.T) {
 	require.EqualValues(t, 1000, *me.Balance)
 
 	want := map[string][]string{
-		"account":  {"account_exp_applied", "revoked_tokens", "users"},
-		"room":     {"room_covers", "room_likes", "room_likes_applied", "room_settings", "rooms"},
-		"gift":     {"gift_agg_offsets", "gift_anchor_scores", "gift_orders", "gift_rank", "gift_wallet_credits", "gift_wallets"},
-		"danmaku":  {"danmaku_comments", "danmaku_mutes"},
-		"im-chat":  {"im_blocks", "im_conversations", "im_messages", "im_sends", "im_settings", "im_timeline", "im_unread"},
-		"im-group": {"im_group_members", "im_group_messages", "im_group_sends", "im_groups"},
+		"account":   {"account_exp_applied", "revoked_tokens", "users"},
+		"room":      {"room_covers", "room_likes", "room_likes_applied", "room_settings", "rooms"},
+		"gift":      {"gift_agg_offsets", "gift_anchor_scores", "gift_orders", "gift_rank", "gift_wallet_credits", "gift_wallets"},
+		"danmaku":   {"danmaku_comments", "danmaku_mutes"},
+		"im-chat":   {"im_blocks", "im_conversations", "im_messages", "im_sends", "im_settings", "im_timeline", "im_unread"},
+		"im-group":  {"im_group_members", "im_group_messages", "im_group_sends", "im_groups"},
+		"im-notice": {"im_notice_chunks", "im_notice_inbox", "im_notice_unread", "im_notices"},
 	}
 	for c, sc := range dbs {
 		require.Equal(t, want[c], tables(t, sc), "%s's store holds its own tables only", c)

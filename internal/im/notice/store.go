@@ -1,0 +1,101 @@
+package notice
+
+import "context"
+
+// Kinds of notice, each its own tab and unread count.
+const (
+	KindSystem      = 1 // from the platform: announcements, events, account matters
+	KindInteractive = 2 // about what others did (reserved: nothing produces these yet)
+)
+
+// Priority lanes of a batch send.
+const (
+	LaneNormal = "normal"
+	LaneHigh   = "high"
+)
+
+// Notice is one notice, stored once however many users receive it.
+type Notice struct {
+	ID       int64  `json:"id"`
+	Business string `json:"business"`
+	Kind     int    `json:"kind"`
+	Lane     string `json:"lane"`
+	Title    string `json:"title"`
+	Body     string `json:"body"`
+	Sender   int64  `json:"sender"`
+	Ts       int64  `json:"ts"`
+}
+
+// Recipients says who gets a batch: listed users, or every uid of a range (bounds included).
+type Recipients struct {
+	UIDs []int64 `json:"uids,omitempty"`
+	From int64   `json:"from,omitempty"`
+	To   int64   `json:"to,omitempty"`
+}
+
+// Count is how many users the recipients name.
+func (r Recipients) Count() int64 {
+	if len(r.UIDs) > 0 {
+		return int64(len(r.UIDs))
+	}
+	if r.To >= r.From && r.From > 0 {
+		return r.To - r.From + 1
+	}
+	return 0
+}
+
+// Chunk returns the users of chunk i (of size n), nil past the end.
+func (r Recipients) Chunk(i, n int) []int64 {
+	if len(r.UIDs) > 0 {
+		lo := i * n
+		if lo >= len(r.UIDs) {
+			return nil
+		}
+		return r.UIDs[lo:min(lo+n, len(r.UIDs))]
+	}
+	lo := r.From + int64(i)*int64(n)
+	if lo > r.To {
+		return nil
+	}
+	hi := min(lo+int64(n)-1, r.To)
+	out := make([]int64, 0, hi-lo+1)
+	for u := lo; u <= hi; u++ {
+		out = append(out, u)
+	}
+	return out
+}
+
+// Batch is a notice on its way to its recipients: Done of Total delivered so far.
+type Batch struct {
+	Notice
+	Recipients Recipients `json:"-"`
+	Total      int64      `json:"total"`
+	Done       int64      `json:"done"`
+	Finished   bool       `json:"finished"`
+}
+
+// Item is a notice in a user's inbox.
+type Item struct {
+	Notice
+	Read bool `json:"read"`
+}
+
+// Store keeps notices, batches and each user's inbox of pointers.
+type Store interface {
+	Migrate(ctx context.Context) error
+	// Create stores a notice and its batch (not started).
+	Create(ctx context.Context, b Batch) error
+	// Batch returns a batch with its progress (ErrNoNotice when there is none).
+	Batch(ctx context.Context, id int64) (Batch, error)
+	// DeliverChunk puts the notice in the inboxes of uids and counts it unread for them,
+	// once: a chunk already delivered changes nothing (false).
+	DeliverChunk(ctx context.Context, n Notice, chunk int, uids []int64) (bool, error)
+	// Finish marks a batch delivered.
+	Finish(ctx context.Context, id int64) error
+	// Inbox returns up to limit of uid's notices of kind older than before (0 = newest), newest first.
+	Inbox(ctx context.Context, uid int64, kind int, before int64, limit int) ([]Item, error)
+	// Unread returns uid's unread counts by kind.
+	Unread(ctx context.Context, uid int64) (map[int]int64, error)
+	// MarkRead records that uid has read the notices of kind up to upto and recounts.
+	MarkRead(ctx context.Context, uid int64, kind int, upto int64) (int64, error)
+}
