@@ -40,6 +40,11 @@ func (p *Publisher) PushUsers(ctx context.Context, uids []int64, msgs ...[]byte)
 	return p.publish(ctx, "push.user", Push{Target: TargetUser, UIDs: uids, Msgs: msgs})
 }
 
+// PushUsersOnce implements Client.
+func (p *Publisher) PushUsersOnce(ctx context.Context, uids []int64, id string, msgs ...[]byte) error {
+	return p.publishID(ctx, "push.user", Push{Target: TargetUser, UIDs: uids, Msgs: msgs}, id)
+}
+
 // Broadcast implements Client.
 func (p *Publisher) Broadcast(ctx context.Context, msgs ...[]byte) error {
 	return p.publish(ctx, "push.all", Push{Target: TargetAll, Msgs: msgs})

@@ -24,6 +24,9 @@ type Client interface {
 	// it cannot tell from a success.
 	PushRoomOnce(ctx context.Context, roomID int64, id string, msgs ...[]byte) error
 	PushUsers(ctx context.Context, uids []int64, msgs ...[]byte) error
+	// PushUsersOnce is PushUsers with an id, stored once within the duplicate window like
+	// PushRoomOnce: a deliverer that retries cannot reach a user twice.
+	PushUsersOnce(ctx context.Context, uids []int64, id string, msgs ...[]byte) error
 	Broadcast(ctx context.Context, msgs ...[]byte) error
 }
 

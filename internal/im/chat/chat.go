@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zhibo-live/zhibo/internal/account"
@@ -60,15 +61,17 @@ type Service struct {
 	words    atomic.Pointer[textnorm.Words]
 	limiter  *ratelimit.Keyed[int64]
 	m        *metrics
+	users    *expirable.LRU[int64, struct{}] // users known to exist (userExists)
 
 	hot     *hotTier     // nil without Redis
 	shared  *cache.Redis // the hot tier's Redis (its call time limit)
 	warming warming      // users being put in the hot tier (tier.go)
 
-	writer   *impath.Writer[Message] // the store writer
-	stops    []func()                // the consumers'
-	wg       sync.WaitGroup
-	stopOnce sync.Once
+	writer    *impath.Writer[Message] // the store writer
+	deliverer *impath.Writer[Message] // pushes to both sides
+	stops     []func()                // the consumers'
+	wg        sync.WaitGroup
+	stopOnce  sync.Once
 }
 
 // The queue: one stream of accepted messages (im.msg.<receiver>), read by the store writer
@@ -80,6 +83,12 @@ const (
 	storeConsumer   = "im-chat-store"
 	deliverConsumer = "im-chat-deliver"
 	cacheConsumer   = "im-chat-cache"
+)
+
+// The users known to exist, kept to spare accounts a lookup per message.
+const (
+	userCacheSize = 100_000
+	userTTL       = 5 * time.Minute
 )
 
 // New checks cfg and deps and builds the service; it touches neither the database nor the queue.
@@ -103,6 +112,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		cfg: cfg, log: deps.Logger, store: NewSQLStore(deps.DB), ids: deps.IDs, q: deps.Queue,
 		accounts: deps.Accounts, pusher: deps.Pusher, now: deps.Now, m: m,
 		limiter: ratelimit.NewKeyed[int64](cfg.Rate, cfg.Burst),
+		users:   expirable.NewLRU[int64, struct{}](userCacheSize, nil, userTTL),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -112,8 +122,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		s.hot = &hotTier{c: deps.Shared.Client(), prefix: deps.Shared.Prefix(), cap: cfg.HotConversations, ttl: cfg.HotTTL}
 	}
 	s.warming.init()
-	s.writer = impath.NewWriter("im-chat", s.log, cfg.BatchSize, storeTimeout, decodeMessage, s.storeBatch,
+	s.writer = impath.NewWriter("im-chat", s.log, cfg.BatchSize, impath.Linger, storeTimeout, decodeMessage, s.storeBatch,
 		func(error, int) { s.m.failures.WithLabelValues("store").Inc() })
+	s.deliverer = impath.NewWriter("im-chat deliverer", s.log, cfg.BatchSize, 0, pushTimeout, decodeMessage, s.deliverBatch,
+		func(error, int) { s.m.failures.WithLabelValues("deliver").Inc() })
 	s.SetWords(deps.Words)
 	return s, nil
 }
@@ -145,12 +157,13 @@ func (s *Service) Start(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("im-chat: %w", err)
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.writer.Run() }()
+	go func() { defer s.wg.Done(); s.deliverer.Run() }()
 	consumers := []struct {
 		name, filter string
 		fn           func(queue.Msg)
-	}{{storeConsumer, subjectPrefix + ">", s.writer.Add}, {deliverConsumer, subjectPrefix + ">", s.deliver}}
+	}{{storeConsumer, subjectPrefix + ">", s.writer.Add}, {deliverConsumer, subjectPrefix + ">", s.deliverer.Add}}
 	if s.hot != nil {
 		consumers = append(consumers, struct {
 			name, filter string
@@ -177,6 +190,7 @@ func (s *Service) Stop(context.Context) error {
 			stop()
 		}
 		s.writer.Close()
+		s.deliverer.Close()
 		s.wg.Wait()
 		s.warming.wait()
 	})

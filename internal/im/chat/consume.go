@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/zhibo-live/zhibo/internal/im/impath"
-	"github.com/zhibo-live/zhibo/internal/platform/queue"
 )
 
 // Time limits of a push and of a store batch. A message is acknowledged only once it is
@@ -38,8 +40,16 @@ func (s *Service) storeBatch(ctx context.Context, msgs []Message) error {
 	if err != nil {
 		return err
 	}
-	if err := s.publishChange(ctx, change{Convs: applied.Convs, Totals: applied.Totals}); err != nil {
-		return err
+	if s.hot != nil {
+		// The states after the batch, also when it was stored before (a redelivery): the hot
+		// tier may have missed their events then.
+		convs, totals, err := s.store.States(ctx, msgs)
+		if err != nil {
+			return err
+		}
+		if err := s.publishChange(ctx, change{Convs: convs, Totals: totals}); err != nil {
+			return err
+		}
 	}
 	now := s.now().UnixMilli()
 	for _, m := range msgs {
@@ -57,24 +67,38 @@ func (s *Service) storeBatch(ctx context.Context, msgs []Message) error {
 	return nil
 }
 
-// deliver pushes a queued message to both sides' connections (the receiver's, and the
-// sender's other devices) as IM_MSG. The push is durable once the push stream takes it.
-func (s *Service) deliver(qm queue.Msg) {
-	m, err := decodeMessage(qm.Data())
-	if err != nil {
-		_ = qm.Term() // the writer logs it
-		return
+// deliverParallel bounds the pushes a deliverer batch has in flight.
+const deliverParallel = 32
+
+// deliverBatch pushes each message to both sides' connections (the receiver's, and the
+// sender's other devices) as IM_MSG. The messages of one conversation direction are pushed in
+// order, different ones at once. Each push carries the message's id, so a batch retried after
+// a failure, or a redelivery, reaches nobody twice within the push stream's duplicate window.
+func (s *Service) deliverBatch(ctx context.Context, msgs []Message) error {
+	type pair struct{ from, to int64 }
+	var order []pair
+	lines := map[pair][]Message{}
+	for _, m := range msgs {
+		p := pair{m.From, m.To}
+		if _, ok := lines[p]; !ok {
+			order = append(order, p)
+		}
+		lines[p] = append(lines[p], m)
 	}
-	ctx, cancel := context.WithTimeout(queue.MsgContext(context.Background(), qm), pushTimeout)
-	defer cancel()
-	if err := s.pusher.PushUsers(ctx, []int64{m.To, m.From}, impath.Event("IM_MSG", m)); err != nil {
-		s.m.failures.WithLabelValues("deliver").Inc()
-		s.log.Warn("im-chat: delivery failed, queued for another try", "id", m.ID, "err", err)
-		_ = qm.NakWithDelay(impath.RetryDelay)
-		return
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(deliverParallel)
+	for _, p := range order {
+		g.Go(func() error {
+			for _, m := range lines[p] {
+				if err := s.pusher.PushUsersOnce(gctx, []int64{m.To, m.From}, "im-"+strconv.FormatInt(m.ID, 10), impath.Event("IM_MSG", m)); err != nil {
+					return err
+				}
+				s.m.delivered.Inc()
+			}
+			return nil
+		})
 	}
-	s.m.delivered.Inc()
-	_ = qm.Ack()
+	return g.Wait()
 }
 
 // notify pushes an event to users; a failure is logged, not returned: the change it reports

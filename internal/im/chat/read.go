@@ -242,8 +242,8 @@ func (s *Service) Block(ctx context.Context, uid, other int64) error {
 	case other == uid:
 		return ErrSelf.Withf("you cannot block yourself")
 	}
-	if _, err := s.accounts.User(ctx, other); err != nil {
-		return ErrUserNotFound.Withf("user %d not found", other)
+	if err := s.userExists(ctx, other); err != nil {
+		return err
 	}
 	return s.store.Block(ctx, uid, other, s.now().UnixMilli())
 }

@@ -90,27 +90,36 @@ func (s *Service) checkText(text string) (string, error) {
 
 // mayMessage checks that to exists and accepts messages from from.
 func (s *Service) mayMessage(ctx context.Context, from, to int64) error {
-	if _, err := s.accounts.User(ctx, to); err != nil {
-		var e *apierr.Error
-		if errors.As(err, &e) && e.Status == 404 {
-			return ErrUserNotFound.Withf("user %d not found", to)
-		}
-		return apierr.Unavailable.Wrap(fmt.Errorf("look up user %d: %w", to, err))
+	if err := s.userExists(ctx, to); err != nil {
+		return err
 	}
-	blocked, err := s.store.Blocked(ctx, to, from)
+	blocked, st, err := s.store.Accepts(ctx, to, from)
 	if err != nil {
 		return err
 	}
 	if blocked {
 		return ErrBlocked
 	}
-	st, err := s.store.Settings(ctx, to)
-	if err != nil {
-		return err
-	}
 	if st.Allow == AllowNobody {
 		return ErrNotAccepting
 	}
+	return nil
+}
+
+// userExists checks uid is a user: accounts are asked once per userTTL per user (accounts are
+// not deleted, so a user found stays found).
+func (s *Service) userExists(ctx context.Context, uid int64) error {
+	if _, ok := s.users.Get(uid); ok {
+		return nil
+	}
+	if _, err := s.accounts.User(ctx, uid); err != nil {
+		var e *apierr.Error
+		if errors.As(err, &e) && e.Status == 404 {
+			return ErrUserNotFound.Withf("user %d not found", uid)
+		}
+		return apierr.Unavailable.Wrap(fmt.Errorf("look up user %d: %w", uid, err))
+	}
+	s.users.Add(uid, struct{}{})
 	return nil
 }
 

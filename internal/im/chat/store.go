@@ -38,11 +38,9 @@ type Total struct {
 	Version int64 `json:"v"`
 }
 
-// Applied is what a batch of messages did: how many were new and the states after it.
+// Applied is what a batch of messages did: how many were new.
 type Applied struct {
 	Stored int
-	Convs  []ConvState
-	Totals []Total
 }
 
 // Change is one conversation's state and its user's total after a read or a mute; Changed is
@@ -80,9 +78,10 @@ type Store interface {
 	// Apply stores accepted messages: the content once, an entry in the timelines of both
 	// sides, both sides' conversation rows and the receiver's unread counts. Messages already
 	// stored (by id, or by sender and client id) are skipped, so applying a batch again, or
-	// one that overlaps an earlier one, changes nothing twice. It returns how many it stored
-	// and the states of the conversations and totals the batch touches, as they are after it.
+	// one that overlaps an earlier one, changes nothing twice. It returns how many it stored.
 	Apply(ctx context.Context, msgs []Message) (Applied, error)
+	// States returns the conversations and totals msgs touch, as they are now.
+	States(ctx context.Context, msgs []Message) ([]ConvState, []Total, error)
 	// SentID returns the id of the message from sent with clientID, if one is stored.
 	SentID(ctx context.Context, from int64, clientID string) (int64, bool, error)
 	// Conversations returns up to limit of uid's conversations after c, newest first. It, History
@@ -123,6 +122,9 @@ type Store interface {
 	Unblock(ctx context.Context, uid, blocked int64) (bool, error)
 	// Blocks returns up to limit users uid blocked, most recent first.
 	Blocks(ctx context.Context, uid int64, limit int) ([]int64, error)
+	// Accepts returns, in one read, whether uid blocked from and uid's settings: what a send
+	// from from to uid checks.
+	Accepts(ctx context.Context, uid, from int64) (blocked bool, set Settings, err error)
 	// Blocked reports whether uid blocked other.
 	Blocked(ctx context.Context, uid, other int64) (bool, error)
 	// Settings returns uid's settings (the defaults when never set); SetSettings stores them.

@@ -162,20 +162,25 @@ func (s *sqlStore) Apply(ctx context.Context, msgs []Message) (Applied, error) {
 	// rarely deadlock; when they do, or raced, the batch runs again after a short pause.
 	slices.SortFunc(uniq, func(a, b Message) int { return cmp.Compare(a.ID, b.ID) })
 	for attempt := 1; ; attempt++ {
-		n, err := s.apply(ctx, uniq)
+		// The first try assumes what is nearly always true — no message of the batch is
+		// stored yet — and lets the inserts check it; a batch that overlaps stored messages
+		// runs again and looks first.
+		n, err := s.apply(ctx, uniq, attempt > 1)
 		if (errors.Is(err, errRace) || sqlstore.IsRetryable(err)) && attempt < applyAttempts && ctx.Err() == nil {
-			time.Sleep(time.Duration(rand.IntN(attempt*5)+1) * time.Millisecond)
+			if attempt > 1 {
+				time.Sleep(time.Duration(rand.IntN(attempt*5)+1) * time.Millisecond)
+			}
 			continue
 		}
 		if err != nil {
 			return Applied{}, err
 		}
-		// The states after the batch, also when it was stored before (a redelivery): the
-		// hot tier may have missed their events then.
-		out := Applied{Stored: n}
-		out.Convs, out.Totals, err = s.states(ctx, uniq)
-		return out, err
+		return Applied{Stored: n}, nil
 	}
+}
+
+func (s *sqlStore) States(ctx context.Context, msgs []Message) ([]ConvState, []Total, error) {
+	return s.states(ctx, msgs)
 }
 
 // states reads the conversation rows and unread totals msgs touch.
@@ -229,12 +234,15 @@ type convDelta struct {
 	incoming      []int64 // ids of the messages peer sent (unread unless read already)
 }
 
-func (s *sqlStore) apply(ctx context.Context, msgs []Message) (int, error) {
+func (s *sqlStore) apply(ctx context.Context, msgs []Message, careful bool) (int, error) {
 	stored := 0
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		fresh, err := s.unstored(ctx, tx, msgs)
-		if err != nil || len(fresh) == 0 {
-			return err
+		fresh := msgs
+		if careful {
+			var err error
+			if fresh, err = s.unstored(ctx, tx, msgs); err != nil || len(fresh) == 0 {
+				return err
+			}
 		}
 		if err := insertRows(ctx, tx, s.db.InsertIgnore()+" INTO im_messages (id, sender, receiver, body, client_id, created_at) VALUES ",
 			6, len(fresh), func(i int) []any {
@@ -429,8 +437,12 @@ func keysOf(m map[int64]bool) []any {
 }
 
 func (s *sqlStore) SentID(ctx context.Context, from int64, clientID string) (int64, bool, error) {
+	st, err := s.db.Stmt(ctx, "SELECT msg_id FROM im_sends WHERE sender = ? AND client_id = ?")
+	if err != nil {
+		return 0, false, err
+	}
 	var id int64
-	err := s.db.QueryRowContext(ctx, "SELECT msg_id FROM im_sends WHERE sender = ? AND client_id = ?", from, clientID).Scan(&id)
+	err = st.QueryRowContext(ctx, from, clientID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, nil
 	}
@@ -438,6 +450,20 @@ func (s *sqlStore) SentID(ctx context.Context, from int64, clientID string) (int
 		return 0, false, fmt.Errorf("sent id: %w", err)
 	}
 	return id, true, nil
+}
+
+func (s *sqlStore) Accepts(ctx context.Context, uid, from int64) (bool, Settings, error) {
+	st, err := s.db.Stmt(ctx, `SELECT (SELECT COUNT(*) FROM im_blocks WHERE uid = ? AND blocked = ?),
+		COALESCE((SELECT allow FROM im_settings WHERE uid = ?), 0)`)
+	if err != nil {
+		return false, Settings{}, err
+	}
+	var blocked int
+	var set Settings
+	if err := st.QueryRowContext(ctx, uid, from, uid).Scan(&blocked, &set.Allow); err != nil {
+		return false, Settings{}, fmt.Errorf("accepts: %w", err)
+	}
+	return blocked > 0, set, nil
 }
 
 const convColumns = "peer, last_id, mtime, unread, read_id, muted"

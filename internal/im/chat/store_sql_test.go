@@ -29,10 +29,12 @@ func TestStoreWriteDiffusionAndUnread(t *testing.T) {
 		a, err := s.Apply(ctx, []Message{msg(1, 10, 20, "hi"), msg(2, 10, 20, "there"), msg(3, 20, 10, "yo"), msg(4, 30, 20, "hey")})
 		require.NoError(t, err)
 		require.Equal(t, 4, a.Stored)
-		require.Len(t, a.Convs, 4, "10↔20 both sides, 30→20 both sides")
-		require.Len(t, a.Totals, 2, "20 and 10 have unread messages")
+		convs, totals, err := s.States(ctx, []Message{msg(1, 10, 20, "hi"), msg(3, 20, 10, "yo"), msg(4, 30, 20, "hey")})
+		require.NoError(t, err)
+		require.Len(t, convs, 4, "10↔20 both sides, 30→20 both sides")
+		require.Len(t, totals, 2, "20 and 10 have unread messages")
 		v1 := map[pair]int64{}
-		for _, c := range a.Convs {
+		for _, c := range convs {
 			v1[pair{c.UID, c.Peer}] = c.Version
 		}
 
@@ -41,7 +43,9 @@ func TestStoreWriteDiffusionAndUnread(t *testing.T) {
 		a, err = s.Apply(ctx, []Message{msg(2, 10, 20, "there"), msg(4, 30, 20, "hey"), msg(5, 10, 20, "new")})
 		require.NoError(t, err)
 		require.Equal(t, 1, a.Stored)
-		for _, c := range a.Convs {
+		convs, _, err = s.States(ctx, []Message{msg(2, 10, 20, "there"), msg(4, 30, 20, "hey")})
+		require.NoError(t, err)
+		for _, c := range convs {
 			p := pair{c.UID, c.Peer}
 			if p == (pair{30, 20}) || p == (pair{20, 30}) {
 				require.Equal(t, v1[p], c.Version, "a redelivery changes no version")

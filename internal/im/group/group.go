@@ -90,7 +90,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		s.now = time.Now
 	}
 	s.SetWords(deps.Words)
-	s.writer = impath.NewWriter("im-group", s.log, cfg.BatchSize, storeTimeout, decodeMessage, s.storeBatch,
+	s.writer = impath.NewWriter("im-group", s.log, cfg.BatchSize, impath.Linger, storeTimeout, decodeMessage, s.storeBatch,
 		func(error, int) { s.m.failures.WithLabelValues("store").Inc() })
 	return s, nil
 }

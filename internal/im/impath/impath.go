@@ -80,13 +80,14 @@ func Enqueue[T any](ctx context.Context, q *queue.Queue, stream, subject string,
 // the queue delivers it again.
 const RetryDelay = time.Second
 
-// Writer applies queued messages in batches: it takes what has arrived (up to size), decodes
+// Writer applies queued messages in batches: it takes what arrives within its linger (up to size), decodes
 // each (an undecodable one is logged and dropped: it would never apply), applies them in one
 // call and acknowledges each after it returns. A failed batch goes back to the queue for
 // another try after RetryDelay, so nothing is acknowledged before it is applied; apply must
 // skip what a redelivery brings twice.
 type Writer[T any] struct {
 	name    string
+	linger  time.Duration
 	log     *slog.Logger
 	in      chan queue.Msg
 	size    int
@@ -97,11 +98,12 @@ type Writer[T any] struct {
 	done    chan struct{}
 }
 
-// NewWriter returns a writer; Add feeds it, Run runs it, Close ends it after what it holds.
-// failed (may be nil) is told of each failed batch.
-func NewWriter[T any](name string, log *slog.Logger, size int, timeout time.Duration, decode func([]byte) (T, error),
+// NewWriter returns a writer; Add feeds it, Run runs it, Close ends it after what it holds. A
+// batch waits linger for more messages after its first (0 = takes what has arrived). failed
+// (may be nil) is told of each failed batch.
+func NewWriter[T any](name string, log *slog.Logger, size int, linger, timeout time.Duration, decode func([]byte) (T, error),
 	apply func(ctx context.Context, batch []T) error, failed func(err error, n int)) *Writer[T] {
-	return &Writer[T]{name: name, log: log, in: make(chan queue.Msg, 4*size), size: size, timeout: timeout,
+	return &Writer[T]{name: name, linger: linger, log: log, in: make(chan queue.Msg, 4*size), size: size, timeout: timeout,
 		decode: decode, apply: apply, failed: failed, done: make(chan struct{})}
 }
 
@@ -111,23 +113,48 @@ func (w *Writer[T]) Add(m queue.Msg) { w.in <- m }
 // Close stops taking messages; Run applies what it holds and returns.
 func (w *Writer[T]) Close() { close(w.in) }
 
+// Linger is how long a store writer's batch waits for more messages once the first has
+// arrived: one transaction per few messages costs the store far more than a few milliseconds
+// of delay before a message is stored (its delivery does not wait for the store).
+const Linger = 5 * time.Millisecond
+
 // Run applies batches until Close.
 func (w *Writer[T]) Run() {
 	batch := make([]queue.Msg, 0, w.size)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for first := range w.in {
 		batch = append(batch[:0], first)
+		var due <-chan time.Time
+		if w.linger > 0 {
+			timer.Reset(w.linger)
+			due = timer.C
+		}
 	fill:
 		for len(batch) < w.size {
+			if due == nil { // take what has arrived
+				select {
+				case m, ok := <-w.in:
+					if !ok {
+						break fill
+					}
+					batch = append(batch, m)
+				default:
+					break fill
+				}
+				continue
+			}
 			select {
 			case m, ok := <-w.in:
 				if !ok {
 					break fill
 				}
 				batch = append(batch, m)
-			default:
+			case <-due:
 				break fill
 			}
 		}
+		timer.Stop()
 		w.write(batch)
 	}
 }

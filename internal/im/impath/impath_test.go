@@ -78,7 +78,7 @@ func TestWriterAcksOnlyWhatItApplied(t *testing.T) {
 		applied = map[int]int{}
 		fail    = true
 	)
-	w := NewWriter("test", obs.Discard(), 8, 5*time.Second, func(b []byte) (int, error) {
+	w := NewWriter("test", obs.Discard(), 8, Linger, 5*time.Second, func(b []byte) (int, error) {
 		n, err := strconv.Atoi(string(b))
 		if err != nil {
 			return 0, errors.New("not a number")

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/go-sql-driver/mysql"
 	"modernc.org/sqlite"
@@ -80,7 +81,26 @@ func (c *Config) Validate() error {
 type DB struct {
 	*sql.DB
 	Dialect Dialect
-	read    *sql.DB // the read replica's pool, nil without one
+	read    *sql.DB  // the read replica's pool, nil without one
+	stmts   sync.Map // query → *sql.Stmt (Stmt)
+}
+
+// Stmt returns q prepared on the primary, once for the life of db (database/sql prepares it
+// again on each connection that runs it). For the hot statements of a fixed text: SQLite
+// otherwise parses a statement on every run.
+func (db *DB) Stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := db.stmts.Load(q); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	if prev, loaded := db.stmts.LoadOrStore(q, st); loaded {
+		_ = st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
 }
 
 // Reader is the pool for reads that may be stale (see Config.ReadDSN): the replica's when one
@@ -98,6 +118,7 @@ func (db *DB) Close() error {
 	if db.read != nil {
 		err = db.read.Close()
 	}
+	db.stmts.Range(func(_, v any) bool { _ = v.(*sql.Stmt).Close(); return true })
 	return errors.Join(db.DB.Close(), err)
 }
 

@@ -28,13 +28,23 @@ func (r *Recorder) PushRoom(_ context.Context, roomID int64, msgs ...[]byte) err
 
 // PushRoomOnce implements push.Client: a repeated id is taken and not recorded again.
 func (r *Recorder) PushRoomOnce(ctx context.Context, roomID int64, id string, msgs ...[]byte) error {
+	return r.once(id, func() error { return r.PushRoom(ctx, roomID, msgs...) })
+}
+
+// PushUsersOnce implements push.Client: a repeated id is taken and not recorded again.
+func (r *Recorder) PushUsersOnce(ctx context.Context, uids []int64, id string, msgs ...[]byte) error {
+	return r.once(id, func() error { return r.PushUsers(ctx, uids, msgs...) })
+}
+
+// once runs push unless id was pushed before, as the stream's duplicate window would.
+func (r *Recorder) once(id string, push func() error) error {
 	r.mu.Lock()
 	seen := r.ids[id]
 	r.mu.Unlock()
 	if seen {
 		return nil
 	}
-	if err := r.PushRoom(ctx, roomID, msgs...); err != nil {
+	if err := push(); err != nil {
 		return err
 	}
 	r.mu.Lock()
