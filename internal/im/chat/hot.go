@@ -17,7 +17,7 @@ import (
 //
 // Keys of one user share a hash tag ({uid}), so a user's scripts run on one Redis Cluster slot:
 //
-//	im:{uid}:c  hash, peer → "version,last_id,mtime,unread,read_id,muted" (or "version" alone
+//	im:{uid}:c  hash, peer → "version,last_id,mtime,unread,read_id,muted,stranger" (or "version" alone
 //	            for a conversation trimmed out of the newest: its version still guards it)
 //	im:{uid}:z  sorted set of the newest hot_conversations peers by mtime (peers zero-padded,
 //	            so equal times order by peer)
@@ -122,19 +122,22 @@ return redis.call('GET', KEYS[1]) or '0,0'`)
 func (h *hotTier) ttlMs() string { return strconv.FormatInt(h.ttl.Milliseconds(), 10) }
 
 func encodeConv(c ConvState) string {
-	muted := 0
-	if c.Muted {
-		muted = 1
+	b := func(v bool) int {
+		if v {
+			return 1
+		}
+		return 0
 	}
-	return fmt.Sprintf("%d,%d,%d,%d,%d,%d", c.Version, c.LastID, c.Mtime, c.Unread, c.ReadID, muted)
+	return fmt.Sprintf("%d,%d,%d,%d,%d,%d,%d", c.Version, c.LastID, c.Mtime, c.Unread, c.ReadID, b(c.Muted), b(c.Stranger))
 }
 
+// decodeConv reads encodeConv's state; any other (an older layout) is false: the store answers.
 func decodeConv(peer int64, s string) (Conversation, bool) {
 	f := strings.Split(s, ",")
-	if len(f) != 6 {
+	if len(f) != 7 {
 		return Conversation{}, false
 	}
-	var v [6]int64
+	var v [7]int64
 	for i, x := range f {
 		n, err := strconv.ParseInt(x, 10, 64)
 		if err != nil {
@@ -142,7 +145,7 @@ func decodeConv(peer int64, s string) (Conversation, bool) {
 		}
 		v[i] = n
 	}
-	return Conversation{Peer: peer, LastID: v[1], Mtime: v[2], Unread: v[3], ReadID: v[4], Muted: v[5] == 1}, true
+	return Conversation{Peer: peer, LastID: v[1], Mtime: v[2], Unread: v[3], ReadID: v[4], Muted: v[5] == 1, Stranger: v[6] == 1}, true
 }
 
 func (h *hotTier) convExec(c ConvState, force bool) rueidis.LuaExec {

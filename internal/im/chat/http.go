@@ -96,7 +96,11 @@ func (s *Service) handleConversations(w http.ResponseWriter, r *http.Request, ui
 	if err != nil {
 		return err
 	}
-	page, err := s.Conversations(r.Context(), uid, r.URL.Query().Get("cursor"), limit)
+	folder, err := ParseFolder(r.URL.Query().Get("folder"))
+	if err != nil {
+		return err
+	}
+	page, err := s.Conversations(r.Context(), uid, folder, r.URL.Query().Get("cursor"), limit)
 	if err != nil {
 		return err
 	}

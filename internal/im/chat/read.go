@@ -41,16 +41,37 @@ func (c Cursor) String() string {
 	return strconv.FormatInt(c.Mtime, 10) + "_" + strconv.FormatInt(c.Peer, 10)
 }
 
-// Conversations is a page of uid's conversation list, newest first: a keyset page of limit
-// rows, their last messages and the peers' names, whatever the number of conversations.
-func (s *Service) Conversations(ctx context.Context, uid int64, cursor string, limit int) (Page, error) {
+// ParseFolder reads a folder name: "" or "all" every conversation, "main" those the user
+// wrote in, "strangers" the others.
+func ParseFolder(v string) (int, error) {
+	switch v {
+	case "", "all":
+		return FolderAll, nil
+	case "main":
+		return FolderMain, nil
+	case "strangers":
+		return FolderStrangers, nil
+	}
+	return 0, ErrBadInput.Withf(`folder must be "all", "main" or "strangers"`)
+}
+
+// Conversations is a page of uid's conversation list in folder, newest first: a keyset page of
+// limit rows, their last messages and the peers' names, whatever the number of conversations.
+// The hot tier answers the whole list; a folder's is read from the store.
+func (s *Service) Conversations(ctx context.Context, uid int64, folder int, cursor string, limit int) (Page, error) {
 	c, err := ParseCursor(cursor)
 	if err != nil {
 		return Page{}, err
 	}
 	limit = clampPage(limit)
-	convs, source, err := readThrough(s, ctx, uid, func(ctx context.Context) ([]Conversation, error) { return s.hot.page(ctx, uid, c, limit) },
-		func() ([]Conversation, error) { return s.store.Conversations(ctx, uid, c, limit) })
+	store := func() ([]Conversation, error) { return s.store.Conversations(ctx, uid, folder, c, limit) }
+	var convs []Conversation
+	source := sourceStore
+	if folder == FolderAll {
+		convs, source, err = readThrough(s, ctx, uid, func(ctx context.Context) ([]Conversation, error) { return s.hot.page(ctx, uid, c, limit) }, store)
+	} else {
+		convs, err = store()
+	}
 	if err != nil {
 		return Page{}, err
 	}

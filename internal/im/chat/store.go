@@ -22,7 +22,17 @@ type Conversation struct {
 	Unread int64 `json:"unread"`  // messages from Peer after ReadID
 	ReadID int64 `json:"read_id"` // the newest message of Peer this user has read
 	Muted  bool  `json:"muted"`   // no notification for new messages (they still count as unread)
+	// Stranger: the user has never written in this conversation (the strangers folder); a
+	// reply moves it to the main folder for good.
+	Stranger bool `json:"stranger"`
 }
+
+// Folders of a conversation list.
+const (
+	FolderAll       = -1
+	FolderMain      = 0
+	FolderStrangers = 1
+)
 
 // ConvState is a conversation row of UID with its version, which every change counts up.
 type ConvState struct {
@@ -84,9 +94,10 @@ type Store interface {
 	States(ctx context.Context, msgs []Message) ([]ConvState, []Total, error)
 	// SentID returns the id of the message from sent with clientID, if one is stored.
 	SentID(ctx context.Context, from int64, clientID string) (int64, bool, error)
-	// Conversations returns up to limit of uid's conversations after c, newest first. It, History
+	// Conversations returns up to limit of uid's conversations in folder (FolderAll = every
+	// one) after c, newest first. It, History
 	// and Since may be served by the read replica (a list that lags by the replica's delay).
-	Conversations(ctx context.Context, uid int64, c Cursor, limit int) ([]Conversation, error)
+	Conversations(ctx context.Context, uid int64, folder int, c Cursor, limit int) ([]Conversation, error)
 	// Conversation returns uid's conversation with peer (false when there is none).
 	Conversation(ctx context.Context, uid, peer int64) (Conversation, bool, error)
 	// Messages returns the stored messages among ids (from the primary: point reads).

@@ -127,6 +127,12 @@ CREATE TABLE im_settings (
 ALTER TABLE im_unread ADD COLUMN version BIGINT NOT NULL DEFAULT 0;`,
 			MySQL: `ALTER TABLE im_conversations ADD COLUMN version BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE im_unread ADD COLUMN version BIGINT NOT NULL DEFAULT 0;`},
+		// A conversation the user never wrote in is a stranger's (folder 1) until they reply.
+		{Version: 3, Name: "stranger folder",
+			SQLite: `ALTER TABLE im_conversations ADD COLUMN folder INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX im_conversations_folder ON im_conversations (uid, folder, mtime, peer);`,
+			MySQL: `ALTER TABLE im_conversations ADD COLUMN folder TINYINT NOT NULL DEFAULT 0,
+	ADD KEY im_conversations_folder (uid, folder, mtime, peer);`},
 	}
 }
 
@@ -196,7 +202,9 @@ func (s *sqlStore) states(ctx context.Context, msgs []Message) ([]ConvState, []T
 	err := sqlstore.Each(ctx, s.db.DB, "SELECT uid, "+convColumns+", version FROM im_conversations WHERE uid IN ("+
 		sqlstore.Marks(len(uids))+") AND peer IN ("+sqlstore.Marks(len(peers))+")", args, func(r *sql.Rows) error {
 		var c ConvState
-		err := r.Scan(&c.UID, &c.Peer, &c.LastID, &c.Mtime, &c.Unread, &c.ReadID, &c.Muted, &c.Version)
+		var folder int
+		err := r.Scan(&c.UID, &c.Peer, &c.LastID, &c.Mtime, &c.Unread, &c.ReadID, &c.Muted, &folder, &c.Version)
+		c.Stranger = folder == FolderStrangers
 		if want[pair{c.UID, c.Peer}] {
 			convs = append(convs, c)
 		}
@@ -232,6 +240,7 @@ type pair struct{ uid, peer int64 }
 type convDelta struct {
 	lastID, mtime int64
 	incoming      []int64 // ids of the messages peer sent (unread unless read already)
+	wrote         bool    // uid sent a message in it: not a stranger's conversation
 }
 
 func (s *sqlStore) apply(ctx context.Context, msgs []Message, careful bool) (int, error) {
@@ -363,7 +372,7 @@ func (s *sqlStore) applyConversations(ctx context.Context, tx *sql.Tx, msgs []Me
 	}
 	uids, peers := map[int64]bool{}, map[int64]bool{}
 	for _, m := range msgs {
-		touch(pair{m.From, m.To}, m)
+		touch(pair{m.From, m.To}, m).wrote = true
 		d := touch(pair{m.To, m.From}, m)
 		d.incoming = append(d.incoming, m.ID)
 		uids[m.From], uids[m.To], peers[m.To], peers[m.From] = true, true, true, true
@@ -400,12 +409,16 @@ func (s *sqlStore) applyConversations(ctx context.Context, tx *sql.Tx, msgs []Me
 			}
 			unread[p.uid] += n
 		}
-		rows = append(rows, []any{p.uid, p.peer, d.lastID, d.mtime, n, 1})
+		folder := FolderStrangers
+		if d.wrote {
+			folder = FolderMain
+		}
+		rows = append(rows, []any{p.uid, p.peer, d.lastID, d.mtime, n, 1, folder})
 	}
 	up := s.db.UpsertTail([]string{"uid", "peer"},
 		"last_id = GREATEST(last_id, EXCLUDED(last_id))", "mtime = GREATEST(mtime, EXCLUDED(mtime))",
-		"unread = unread + EXCLUDED(unread)", "version = version + 1")
-	if err := insertRows(ctx, tx, "INSERT INTO im_conversations (uid, peer, last_id, mtime, unread, version) VALUES ", 6, len(rows),
+		"unread = unread + EXCLUDED(unread)", "version = version + 1", "folder = LEAST(folder, EXCLUDED(folder))")
+	if err := insertRows(ctx, tx, "INSERT INTO im_conversations (uid, peer, last_id, mtime, unread, version, folder) VALUES ", 7, len(rows),
 		func(i int) []any { return rows[i] }, -1, up); err != nil {
 		return err
 	}
@@ -466,22 +479,28 @@ func (s *sqlStore) Accepts(ctx context.Context, uid, from int64) (bool, Settings
 	return blocked > 0, set, nil
 }
 
-const convColumns = "peer, last_id, mtime, unread, read_id, muted"
+const convColumns = "peer, last_id, mtime, unread, read_id, muted, folder"
 
 func scanConv(r interface{ Scan(...any) error }) (Conversation, error) {
 	var c Conversation
-	err := r.Scan(&c.Peer, &c.LastID, &c.Mtime, &c.Unread, &c.ReadID, &c.Muted)
+	var folder int
+	err := r.Scan(&c.Peer, &c.LastID, &c.Mtime, &c.Unread, &c.ReadID, &c.Muted, &folder)
+	c.Stranger = folder == FolderStrangers
 	return c, err
 }
 
-func (s *sqlStore) Conversations(ctx context.Context, uid int64, c Cursor, limit int) ([]Conversation, error) {
+func (s *sqlStore) Conversations(ctx context.Context, uid int64, folder int, c Cursor, limit int) ([]Conversation, error) {
 	if c.Mtime == 0 && c.Peer == 0 {
 		c = Cursor{Mtime: math.MaxInt64, Peer: math.MaxInt64}
 	}
+	where, args := "uid = ?", []any{uid}
+	if folder != FolderAll {
+		where, args = "uid = ? AND folder = ?", []any{uid, folder}
+	}
 	out := make([]Conversation, 0, limit)
 	err := sqlstore.Each(ctx, s.db.Reader(), "SELECT "+convColumns+` FROM im_conversations
-		WHERE uid = ? AND (mtime < ? OR (mtime = ? AND peer < ?)) ORDER BY mtime DESC, peer DESC LIMIT ?`,
-		[]any{uid, c.Mtime, c.Mtime, c.Peer, limit}, func(r *sql.Rows) error {
+		WHERE `+where+` AND (mtime < ? OR (mtime = ? AND peer < ?)) ORDER BY mtime DESC, peer DESC LIMIT ?`,
+		append(args, c.Mtime, c.Mtime, c.Peer, limit), func(r *sql.Rows) error {
 			cv, err := scanConv(r)
 			out = append(out, cv)
 			return err
@@ -622,10 +641,12 @@ func (s *sqlStore) change(ctx context.Context, db interface {
 	var out Change
 	out.Conv.UID = uid
 	c := &out.Conv
+	var folder int
 	if err := db.QueryRowContext(ctx, "SELECT "+convColumns+", version FROM im_conversations WHERE uid = ? AND peer = ?", uid, peer).
-		Scan(&c.Peer, &c.LastID, &c.Mtime, &c.Unread, &c.ReadID, &c.Muted, &c.Version); err != nil {
+		Scan(&c.Peer, &c.LastID, &c.Mtime, &c.Unread, &c.ReadID, &c.Muted, &folder, &c.Version); err != nil {
 		return Change{}, err
 	}
+	c.Stranger = folder == FolderStrangers
 	totals, err := s.totals(ctx, db, []any{uid})
 	if err != nil {
 		return Change{}, err
@@ -699,7 +720,9 @@ func (s *sqlStore) Warm(ctx context.Context, uid int64, limit int) ([]ConvState,
 	err := sqlstore.Each(ctx, s.db.DB, "SELECT "+convColumns+", version FROM im_conversations WHERE uid = ? ORDER BY mtime DESC, peer DESC LIMIT ?",
 		[]any{uid, limit}, func(r *sql.Rows) error {
 			c := ConvState{UID: uid}
-			err := r.Scan(&c.Peer, &c.LastID, &c.Mtime, &c.Unread, &c.ReadID, &c.Muted, &c.Version)
+			var folder int
+			err := r.Scan(&c.Peer, &c.LastID, &c.Mtime, &c.Unread, &c.ReadID, &c.Muted, &folder, &c.Version)
+			c.Stranger = folder == FolderStrangers
 			convs = append(convs, c)
 			return err
 		})

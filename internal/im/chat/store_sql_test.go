@@ -61,11 +61,22 @@ func TestStoreWriteDiffusionAndUnread(t *testing.T) {
 		require.NoError(t, err)
 		require.EqualValues(t, 1, total)
 
-		list, err := s.Conversations(ctx, 20, Cursor{}, 10)
+		list, err := s.Conversations(ctx, 20, FolderAll, Cursor{}, 10)
 		require.NoError(t, err)
 		require.Len(t, list, 2)
+		// 20 wrote to 10 (message 3), never to 30: 30's is a stranger's conversation.
 		require.Equal(t, Conversation{Peer: 10, LastID: 5, Mtime: 1005, Unread: 3}, list[0])
-		require.Equal(t, Conversation{Peer: 30, LastID: 4, Mtime: 1004, Unread: 1}, list[1])
+		require.Equal(t, Conversation{Peer: 30, LastID: 4, Mtime: 1004, Unread: 1, Stranger: true}, list[1])
+		main, err := s.Conversations(ctx, 20, FolderMain, Cursor{}, 10)
+		require.NoError(t, err)
+		require.Len(t, main, 1)
+		strangers, err := s.Conversations(ctx, 20, FolderStrangers, Cursor{}, 10)
+		require.NoError(t, err)
+		require.Len(t, strangers, 1)
+		require.EqualValues(t, 30, strangers[0].Peer)
+		others, err := s.Conversations(ctx, 30, FolderAll, Cursor{}, 10)
+		require.NoError(t, err)
+		require.False(t, others[0].Stranger, "the sender's side is never a stranger's")
 
 		h, err := s.History(ctx, 10, 20, 0, 10)
 		require.NoError(t, err)
@@ -102,9 +113,18 @@ func TestStoreWriteDiffusionAndUnread(t *testing.T) {
 		total, _ = s.Unread(ctx, 20)
 		require.EqualValues(t, 1, total)
 
+		// A reply moves the conversation out of the strangers folder, for good.
+		_, err = s.Apply(ctx, []Message{msg(7, 20, 30, "thanks")})
+		require.NoError(t, err)
+		_, err = s.Apply(ctx, []Message{msg(8, 30, 20, "welcome")})
+		require.NoError(t, err)
+		strangers, err = s.Conversations(ctx, 20, FolderStrangers, Cursor{}, 10)
+		require.NoError(t, err)
+		require.Empty(t, strangers)
+
 		since, err := s.Since(ctx, 20, 2, 10)
 		require.NoError(t, err)
-		require.Equal(t, []int64{3, 4, 5, 6}, idsOf(since))
+		require.Equal(t, []int64{3, 4, 5, 6, 7, 8}, idsOf(since))
 	})
 }
 
@@ -174,7 +194,7 @@ func TestStoreConcurrentOverlappingBatches(t *testing.T) {
 			n, err := s.Unread(ctx, r)
 			require.NoError(t, err)
 			sum += n
-			list, err := s.Conversations(ctx, r, Cursor{}, 100)
+			list, err := s.Conversations(ctx, r, FolderAll, Cursor{}, 100)
 			require.NoError(t, err)
 			var per int64
 			for _, c := range list {
@@ -203,7 +223,7 @@ func TestStoreKeysetPages(t *testing.T) {
 		var got []int64
 		var c Cursor
 		for {
-			page, err := s.Conversations(ctx, 7, c, 4)
+			page, err := s.Conversations(ctx, 7, FolderAll, c, 4)
 			require.NoError(t, err)
 			if len(page) == 0 {
 				break

@@ -75,14 +75,14 @@ func tableOf(head string) string {
 }
 
 // UpsertTail is the dialect's "on conflict update" clause after a multi-row VALUES list (see
-// Upsert for one row): assignments use EXCLUDED(col) for the proposed value and GREATEST(a, b)
-// for the larger of two.
+// Upsert for one row): assignments use EXCLUDED(col) for the proposed value, GREATEST(a, b)
+// for the larger of two and LEAST(a, b) for the smaller.
 func (db *DB) UpsertTail(key []string, assignments ...string) string {
 	set := strings.Join(assignments, ", ")
 	if db.Dialect == MySQL {
 		return " ON DUPLICATE KEY UPDATE " + excluded(set, "VALUES(", ")")
 	}
-	return " ON CONFLICT(" + strings.Join(key, ",") + ") DO UPDATE SET " + excluded(strings.ReplaceAll(set, "GREATEST(", "MAX("), "excluded.", "")
+	return " ON CONFLICT(" + strings.Join(key, ",") + ") DO UPDATE SET " + excluded(strings.NewReplacer("GREATEST(", "MAX(", "LEAST(", "MIN(").Replace(set), "excluded.", "")
 }
 
 // ForUpdate is the dialect's row lock of a SELECT in a transaction ("" on SQLite, whose
