@@ -148,15 +148,15 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&c.BurstPerIP, prefix+"burst_per_ip", 100, "burst of API requests per client IP above the rate.")
 	fs.BoolVar(&c.Adaptive, prefix+"adaptive", false, "shed requests (503, reason overloaded) while CPU use is over adaptive_cpu_threshold and more are in flight than the node has shown it serves; health, metrics and /sub are never shed.")
 	fs.Int64Var(&c.AdaptiveCPUThreshold, prefix+"adaptive_cpu_threshold", 800, "with adaptive: the process's CPU use, in thousandths of its GOMAXPROCS cores, above which requests may be shed (1..1000).")
-	fs.Var(jsonListFlag[LimitRule]{&c.Limits}, prefix+"limits",
-		`per-route rate limits as a JSON list of {"name","match":"METHOD /path/{id}","scope":"route"|"user"|"ip","rate","burst","shared":false} (empty = none; a list in YAML; shared needs redis.addr).`)
+	flagx.JSONList(fs, prefix+"limits",
+		`per-route rate limits as a JSON list of {"name","match":"METHOD /path/{id}","scope":"route"|"user"|"ip","rate","burst","shared":false} (empty = none; a list in YAML; shared needs redis.addr).`, &c.Limits)
 	c.Deny.RegisterFlags(fs, prefix+"deny.")
-	fs.Var(jsonListFlag[VelocityRule]{&c.Velocity}, prefix+"velocity",
-		`per-caller velocity on sensitive routes as a JSON list of {"name","match":"POST /api/auth/login","count","window":"1m"} (empty = none; a list in YAML).`)
-	fs.Var(jsonListFlag[pool.Config]{&c.Groups}, prefix+"groups",
-		`upstream groups of the route table as a JSON list of {"name","addrs":["http://host:port"],"balance","health","retries","retry_budget","eject"} (empty = none; a list in YAML; docs/gateway.md).`)
-	fs.Var(jsonListFlag[table.Route]{&c.Routes}, prefix+"routes",
-		`the route table as a JSON list of {"name","match":"GET /path/","upstream":"group"|"local",...}, tried in order before the built-in routes (empty = none; a list in YAML; docs/gateway.md).`)
+	flagx.JSONList(fs, prefix+"velocity",
+		`per-caller velocity on sensitive routes as a JSON list of {"name","match":"POST /api/auth/login","count","window":"1m"} (empty = none; a list in YAML).`, &c.Velocity)
+	flagx.JSONList(fs, prefix+"groups",
+		`upstream groups of the route table as a JSON list of {"name","addrs":["http://host:port"],"balance","health","retries","retry_budget","eject"} (empty = none; a list in YAML; docs/gateway.md).`, &c.Groups)
+	flagx.JSONList(fs, prefix+"routes",
+		`the route table as a JSON list of {"name","match":"GET /path/","upstream":"group"|"local",...}, tried in order before the built-in routes (empty = none; a list in YAML; docs/gateway.md).`, &c.Routes)
 	fs.DurationVar(&c.SharedLimitTimeout, prefix+"shared_limit_timeout", 50*time.Millisecond, "time limit of the Redis call of a shared limit rule; past it the rule counts in each gateway alone for a second.")
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -218,10 +219,12 @@ func TestRuleValidation(t *testing.T) {
 
 // The flag (and ZHIBO_GATEWAY_LIMITS) takes the list as JSON, unknown fields refused.
 func TestLimitsFlag(t *testing.T) {
-	var rules []LimitRule
-	f := jsonListFlag[LimitRule]{&rules}
+	var c Config
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	c.RegisterFlags(fs, "")
+	f := fs.Lookup("limits").Value
 	require.NoError(t, f.Set(`[{"name":"g","match":"POST /api/rooms/{id}/gifts","scope":"user","rate":2,"burst":5}]`))
-	require.Equal(t, []LimitRule{{Name: "g", Match: "POST /api/rooms/{id}/gifts", Scope: "user", Rate: 2, Burst: 5}}, rules)
+	require.Equal(t, []LimitRule{{Name: "g", Match: "POST /api/rooms/{id}/gifts", Scope: "user", Rate: 2, Burst: 5}}, c.Limits)
 	require.Error(t, f.Set(`[{"name":"g","rat":2}]`))
 	require.Equal(t, `[{"name":"g","match":"POST /api/rooms/{id}/gifts","scope":"user","rate":2,"burst":5}]`, f.String())
 }

@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -70,23 +68,3 @@ func validateRules(rules []LimitRule) error {
 
 // jsonListFlag sets a list of structs from a JSON list given on the command line or in the
 // environment; the YAML file gives the same list as YAML.
-type jsonListFlag[T any] struct{ p *[]T }
-
-func (f jsonListFlag[T]) String() string {
-	if f.p == nil || len(*f.p) == 0 {
-		return "[]"
-	}
-	b, _ := json.Marshal(*f.p)
-	return string(b)
-}
-
-func (f jsonListFlag[T]) Set(s string) error {
-	dec := json.NewDecoder(bytes.NewReader([]byte(s)))
-	dec.DisallowUnknownFields()
-	var v []T
-	if err := dec.Decode(&v); err != nil {
-		return fmt.Errorf("want a JSON list: %w", err)
-	}
-	*f.p = v
-	return nil
-}
