@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,18 +51,19 @@ type Deps struct {
 
 // Service is the single-chat component.
 type Service struct {
-	cfg      Config
-	log      *slog.Logger
-	store    Store
-	ids      *ids.Generator
-	q        *queue.Queue
-	accounts account.Client
-	pusher   push.Client
-	now      func() time.Time
-	words    atomic.Pointer[textnorm.Words]
-	limiter  *ratelimit.Keyed[int64]
-	m        *metrics
-	users    *expirable.LRU[int64, struct{}] // users known to exist (userExists)
+	cfg       Config
+	log       *slog.Logger
+	store     Store
+	ids       *ids.Generator
+	q         *queue.Queue
+	accounts  account.Client
+	pusher    push.Client
+	now       func() time.Time
+	words     atomic.Pointer[textnorm.Words]
+	limiter   *ratelimit.Keyed[int64]
+	m         *metrics
+	users     *expirable.LRU[int64, struct{}] // users known to exist (userExists)
+	botClient *http.Client                    // bots' webhooks
 
 	hot     *hotTier     // nil without Redis
 	shared  *cache.Redis // the hot tier's Redis (its call time limit)
@@ -111,8 +113,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	s := &Service{
 		cfg: cfg, log: deps.Logger, store: NewSQLStore(deps.DB), ids: deps.IDs, q: deps.Queue,
 		accounts: deps.Accounts, pusher: deps.Pusher, now: deps.Now, m: m,
-		limiter: ratelimit.NewKeyed[int64](cfg.Rate, cfg.Burst),
-		users:   expirable.NewLRU[int64, struct{}](userCacheSize, nil, userTTL),
+		limiter:   ratelimit.NewKeyed[int64](cfg.Rate, cfg.Burst),
+		users:     expirable.NewLRU[int64, struct{}](userCacheSize, nil, userTTL),
+		botClient: &http.Client{Timeout: cfg.BotTimeout},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -178,6 +181,10 @@ func (s *Service) Start(ctx context.Context) error {
 			return fmt.Errorf("im-chat: %w", err)
 		}
 		s.stops = append(s.stops, stop)
+	}
+	if err := s.startBots(ctx); err != nil {
+		s.Stop(ctx)
+		return err
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/zhibo-live/zhibo/internal/platform/flagx"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 )
 
@@ -49,6 +50,10 @@ type Config struct {
 	// WarmThreshold: a user with at least this many conversations is put in the hot tier when
 	// a message for them is stored, before they open their inbox (0 = only when they read it).
 	WarmThreshold int `yaml:"warm_threshold"`
+	// Bots are the assistant bots: users whose messages a webhook answers (bots.go).
+	Bots []Bot `yaml:"bots"`
+	// BotTimeout bounds a webhook call (and the reply's send).
+	BotTimeout time.Duration `yaml:"bot_timeout"`
 }
 
 // RegisterFlags binds every field to a flag named prefix+yaml_name, with its default.
@@ -64,6 +69,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&c.BatchSize, prefix+"batch_size", 256, "most messages the store writer applies in one transaction, 1..1000.")
 	fs.IntVar(&c.HotConversations, prefix+"hot_conversations", 600, "newest conversations per user the hot tier keeps in Redis when redis.addr is set (deeper list pages read the store), 10..100000.")
 	fs.DurationVar(&c.HotTTL, prefix+"hot_ttl", 24*time.Hour, "how long a user's hot-tier entries and messages' content stay in Redis after their last change, at least 1m.")
+	flagx.JSONList(fs, prefix+"bots", `assistant bots as a JSON list of {"uid","url","secret"}: messages to the user uid are POSTed to url signed with secret (HMAC-SHA256, X-Zhibo-Signature) and the answer's "reply" is sent back (empty = none; a list in YAML).`, &c.Bots)
+	fs.DurationVar(&c.BotTimeout, prefix+"bot_timeout", 5*time.Second, "time limit of a bot webhook call, 100ms..1m.")
 	fs.IntVar(&c.WarmThreshold, prefix+"warm_threshold", 1000, "conversations from which a user is put in the hot tier when a message for them is stored, before they open their inbox (0 = only when they read it).")
 }
 
@@ -110,6 +117,12 @@ func (c *Config) Validate() error {
 	}
 	if c.WarmThreshold < 0 {
 		errs = append(errs, fmt.Errorf("im_chat.warm_threshold %d: want >= 0", c.WarmThreshold))
+	}
+	if err := validateBots(c.Bots); err != nil {
+		errs = append(errs, err)
+	}
+	if c.BotTimeout < 100*time.Millisecond || c.BotTimeout > time.Minute {
+		errs = append(errs, fmt.Errorf("im_chat.bot_timeout %s: want 100ms..1m", c.BotTimeout))
 	}
 	if c.BatchSize < 1 || c.BatchSize > 1000 {
 		errs = append(errs, fmt.Errorf("im_chat.batch_size %d: want 1..1000", c.BatchSize))

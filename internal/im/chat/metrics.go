@@ -26,6 +26,7 @@ type metrics struct {
 	reads      *prometheus.CounterVec
 	hotUpdates prometheus.Counter
 	warms      *prometheus.CounterVec
+	bots       *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -66,6 +67,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.warms = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "zhibo_im_hot_warms_total", Help: "Users put in the hot tier, by why: read (a read missed it) or prewarm (a message for a user with many conversations).",
 	}, []string{"why"})
+	m.bots = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "zhibo_im_bot_calls_total", Help: "Bot webhook calls by result: answered, retried (a failure, called again), dropped (failed every try).",
+	}, []string{"result"})
+	for _, r := range []string{"answered", "retried", "dropped"} {
+		m.bots.WithLabelValues(r)
+	}
 	m.reads.WithLabelValues(sourceHot)
 	m.reads.WithLabelValues(sourceStore)
 	m.warms.WithLabelValues("read")
@@ -77,7 +84,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.failures.WithLabelValues("store")
 	m.failures.WithLabelValues("deliver")
 	for _, c := range []prometheus.Collector{m.accepted, m.replayed, m.refused, m.stored, m.batch, m.storeLag, m.failures, m.delivered,
-		m.reads, m.hotUpdates, m.warms} {
+		m.reads, m.hotUpdates, m.warms, m.bots} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
