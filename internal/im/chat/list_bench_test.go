@@ -239,4 +239,3 @@ func BenchmarkIMHotReplay(b *testing.B) {
 		}
 	}
 }
-
