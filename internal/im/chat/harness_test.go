@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,11 +20,10 @@ import (
 
 	"github.com/zhibo-live/zhibo/internal/account/accounttest"
 	"github.com/zhibo-live/zhibo/internal/im/chat"
+	"github.com/zhibo-live/zhibo/internal/im/imtest"
 	"github.com/zhibo-live/zhibo/internal/platform/cache"
 	"github.com/zhibo-live/zhibo/internal/platform/cache/cachetest"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
-	"github.com/zhibo-live/zhibo/internal/platform/queue"
-	"github.com/zhibo-live/zhibo/internal/platform/queue/queuetest"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
 	"github.com/zhibo-live/zhibo/internal/push"
@@ -97,10 +95,7 @@ func newHarnessOn(t *testing.T, db *sqlstore.DB, tune func(*chat.Config), shared
 	}
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	url := queuetest.URL(t)
-	q, err := queue.Open(ctx, queue.Config{URL: url, Namespace: queuetest.Namespace(t, url, "imt")}, t.TempDir(), log)
-	require.NoError(t, err)
-	t.Cleanup(q.Close)
+	q := imtest.Queue(t, "imt", log)
 	gen, err := ids.New(1)
 	require.NoError(t, err)
 	h := &harness{t: t, pushes: &pushtest.Recorder{}, clock: &clock{now: time.Now()}, reg: prometheus.NewRegistry(),
@@ -126,25 +121,12 @@ func randHex(n int) string {
 // call sends a request as uid (0 = no token) and returns the status and the envelope's data.
 func (h *harness) call(uid int64, method, path, body string) (int, json.RawMessage, http.Header) {
 	h.t.Helper()
-	req, err := http.NewRequest(method, h.srv.URL+path, strings.NewReader(body))
-	require.NoError(h.t, err)
-	if uid != 0 {
-		req.Header.Set("Authorization", "Bearer "+accounttest.Token(uid))
+	var data json.RawMessage
+	code, raw, hdr := imtest.API{T: h.t, URL: h.srv.URL}.Call(uid, method, path, body, &data)
+	if code != http.StatusOK {
+		return code, raw, hdr
 	}
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(h.t, err)
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	require.NoError(h.t, err)
-	var env struct {
-		Code int             `json:"code"`
-		Data json.RawMessage `json:"data"`
-	}
-	require.NoError(h.t, json.Unmarshal(raw, &env), "%s", raw)
-	if res.StatusCode != 200 {
-		return res.StatusCode, raw, res.Header
-	}
-	return res.StatusCode, env.Data, res.Header
+	return code, data, hdr
 }
 
 // send sends text from → to through HTTP and returns the accepted message.

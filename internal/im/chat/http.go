@@ -21,13 +21,7 @@ func OpenAPI() []byte { return slices.Clone(openapi) }
 // Register adds the component's routes to mux. Every route acts as the signed-in user.
 func (s *Service) Register(mux *http.ServeMux) {
 	h := func(fn func(w http.ResponseWriter, r *http.Request, uid int64) error) http.Handler {
-		return httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error {
-			uid, err := httpx.RequireUID(r)
-			if err != nil {
-				return err
-			}
-			return fn(w, r, uid)
-		})
+		return httpx.HandleUser(s.log, fn)
 	}
 	mux.Handle("POST /api/im/messages", h(s.handleSend))
 	mux.Handle("POST /api/im/messages/{id}/recall", h(s.handleRecall))

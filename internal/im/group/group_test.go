@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,9 +17,8 @@ import (
 
 	"github.com/zhibo-live/zhibo/internal/account/accounttest"
 	"github.com/zhibo-live/zhibo/internal/im/group"
+	"github.com/zhibo-live/zhibo/internal/im/imtest"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
-	"github.com/zhibo-live/zhibo/internal/platform/queue"
-	"github.com/zhibo-live/zhibo/internal/platform/queue/queuetest"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
 	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
@@ -63,10 +61,7 @@ func newHarness(t *testing.T, db *sqlstore.DB, tune func(*group.Config)) *harnes
 	}
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	url := queuetest.URL(t)
-	q, err := queue.Open(ctx, queue.Config{URL: url, Namespace: queuetest.Namespace(t, url, "imgt")}, t.TempDir(), log)
-	require.NoError(t, err)
-	t.Cleanup(q.Close)
+	q := imtest.Queue(t, "imgt", log)
 	gen, err := ids.New(2)
 	require.NoError(t, err)
 	users := accounttest.New(map[int64]string{owner: "owner", ann: "ann", ben: "ben", out: "out"})
@@ -85,27 +80,8 @@ func newHarness(t *testing.T, db *sqlstore.DB, tune func(*group.Config)) *harnes
 
 func (h *harness) call(uid int64, method, path string, body any, out any) int {
 	h.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = strings.NewReader(string(b))
-	}
-	req, _ := http.NewRequest(method, h.srv.URL+path, rd)
-	if uid != 0 {
-		req.Header.Set("Authorization", "Bearer "+accounttest.Token(uid))
-	}
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(h.t, err)
-	defer res.Body.Close()
-	var env struct {
-		Data json.RawMessage `json:"data"`
-	}
-	raw, _ := io.ReadAll(res.Body)
-	require.NoError(h.t, json.Unmarshal(raw, &env), "%s", raw)
-	if out != nil && res.StatusCode == 200 {
-		require.NoError(h.t, json.Unmarshal(env.Data, out))
-	}
-	return res.StatusCode
+	code, _, _ := imtest.API{T: h.t, URL: h.srv.URL}.Call(uid, method, path, body, out)
+	return code
 }
 
 func (h *harness) send(uid, gid int64, text, cid string) group.Message {

@@ -19,13 +19,7 @@ func OpenAPI() []byte { return slices.Clone(openapi) }
 // Register adds the component's routes to mux; every route acts as the signed-in user.
 func (s *Service) Register(mux *http.ServeMux) {
 	h := func(fn func(w http.ResponseWriter, r *http.Request, uid int64) error) http.Handler {
-		return httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error {
-			uid, err := httpx.RequireUID(r)
-			if err != nil {
-				return err
-			}
-			return fn(w, r, uid)
-		})
+		return httpx.HandleUser(s.log, fn)
 	}
 	mux.Handle("POST /api/im/groups", h(s.handleCreate))
 	mux.Handle("GET /api/im/groups", h(s.handleGroups))

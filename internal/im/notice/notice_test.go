@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,10 +15,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zhibo-live/zhibo/internal/account/accounttest"
+	"github.com/zhibo-live/zhibo/internal/im/imtest"
 	"github.com/zhibo-live/zhibo/internal/im/notice"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
-	"github.com/zhibo-live/zhibo/internal/platform/queue"
-	"github.com/zhibo-live/zhibo/internal/platform/queue/queuetest"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
 	"github.com/zhibo-live/zhibo/internal/push"
@@ -42,10 +40,7 @@ func newHarness(t *testing.T, db *sqlstore.DB, tune func(*notice.Config)) *harne
 	}
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	url := queuetest.URL(t)
-	q, err := queue.Open(ctx, queue.Config{URL: url, Namespace: queuetest.Namespace(t, url, "imnt")}, t.TempDir(), log)
-	require.NoError(t, err)
-	t.Cleanup(q.Close)
+	q := imtest.Queue(t, "imnt", log)
 	gen, err := ids.New(3)
 	require.NoError(t, err)
 	h := &harness{t: t, pushes: &pushtest.Recorder{}}
@@ -65,27 +60,8 @@ func newHarness(t *testing.T, db *sqlstore.DB, tune func(*notice.Config)) *harne
 
 func (h *harness) call(uid int64, method, path string, body any, out any) int {
 	h.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = strings.NewReader(string(b))
-	}
-	req, _ := http.NewRequest(method, h.srv.URL+path, rd)
-	if uid != 0 {
-		req.Header.Set("Authorization", "Bearer "+accounttest.Token(uid))
-	}
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(h.t, err)
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	var env struct {
-		Data json.RawMessage `json:"data"`
-	}
-	require.NoError(h.t, json.Unmarshal(raw, &env), "%s", raw)
-	if out != nil && res.StatusCode == 200 {
-		require.NoError(h.t, json.Unmarshal(env.Data, out))
-	}
-	return res.StatusCode
+	code, _, _ := imtest.API{T: h.t, URL: h.srv.URL}.Call(uid, method, path, body, out)
+	return code
 }
 
 func (h *harness) batch(id int64) notice.Batch {

@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -115,6 +116,18 @@ func UIDAndPath(r *http.Request, name string) (uid, id int64, err error) {
 		return 0, 0, err
 	}
 	return uid, id, nil
+}
+
+// HandleUser is Handle for routes that act as the signed-in user: fn gets the caller's uid;
+// a request without one is answered 401.
+func HandleUser(log *slog.Logger, fn func(w http.ResponseWriter, r *http.Request, uid int64) error) http.Handler {
+	return Handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		uid, err := RequireUID(r)
+		if err != nil {
+			return err
+		}
+		return fn(w, r, uid)
+	})
 }
 
 // RequireAdmin is RequireUID for routes only operators may call: isAdmin decides (nil = nobody).
