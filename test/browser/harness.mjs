@@ -62,3 +62,42 @@ export async function waitText(page, selector, text, what) {
     throw new Error(`${what}: no ${selector} with text ${JSON.stringify(text)} (${err.message.split('\n')[0]})`);
   }
 }
+
+// until polls fn (an API read) until ok(value), for at most STEP_TIMEOUT.
+export async function until(what, fn, ok) {
+  const deadline = Date.now() + STEP_TIMEOUT;
+  for (;;) {
+    const v = await fn();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`${what}: not reached in ${STEP_TIMEOUT} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+// signedInPage opens a browser context signed in as user (the session the
+// login page would store) at path, and waits for the message channel.
+// onPage sees the page before it loads (to watch its console).
+export async function signedInPage(browser, user, path, onPage) {
+  const ctx = await browser.newContext({ viewport: { width: 1200, height: 820 } });
+  ctx.setDefaultTimeout(STEP_TIMEOUT);
+  const session = JSON.stringify({ uid: user.uid, name: user.name, token: user.token });
+  await ctx.addInitScript((s) => localStorage.setItem('zhibo.session', s), session);
+  const page = await ctx.newPage();
+  onPage?.(page);
+  await page.goto(`${BASE}/#${path}`);
+  await page.locator('[data-testid="nav-inbox"][data-channel="connected"]').waitFor();
+  return page;
+}
+
+// badge waits until the navigation's unread badge shows n (hidden at 0).
+export async function badge(page, n, what) {
+  try {
+    await page.waitForFunction((n) => {
+      const b = document.querySelector('[data-testid="nav-unread"]');
+      return b && b.dataset.count === String(n) && b.hidden === (n === 0);
+    }, n, { timeout: STEP_TIMEOUT, polling: 50 });
+  } catch (err) {
+    const now = await page.locator('[data-testid="nav-unread"]').getAttribute('data-count');
+    throw new Error(`${what}: unread badge should be ${n}, is ${now} (${err.message.split('\n')[0]})`);
+  }
+}

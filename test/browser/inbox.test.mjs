@@ -19,7 +19,9 @@ import { chromium } from 'playwright-core';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BASE, CHROMIUM, CHROMIUM_ARGS, STEP_TIMEOUT, log, call, step, check, waitText } from './harness.mjs';
+import {
+  BASE, CHROMIUM, CHROMIUM_ARGS, log, call, step, check, waitText, until, signedInPage, badge,
+} from './harness.mjs';
 
 const ARTIFACTS = process.env.ARTIFACTS_DIR || mkdtempSync(join(tmpdir(), 'zhibo-browser-'));
 const TOTAL_TIMEOUT = 180_000;
@@ -53,31 +55,9 @@ async function screenshots(prefix) {
   }
 }
 
-// userPage opens a browser context signed in as user (the session the login
-// page would store) at the inbox, and waits for the message channel.
-async function userPage(browser, name, user) {
-  const ctx = await browser.newContext({ viewport: { width: 1200, height: 820 } });
-  ctx.setDefaultTimeout(STEP_TIMEOUT);
-  const session = JSON.stringify({ uid: user.uid, name: user.name, token: user.token });
-  await ctx.addInitScript((s) => localStorage.setItem('zhibo.session', s), session);
-  const page = await ctx.newPage();
-  watchPage(name, page);
-  await page.goto(`${BASE}/#/inbox`);
-  await page.locator('[data-testid="nav-inbox"][data-channel="connected"]').waitFor();
-  return page;
-}
-
-// badge waits until the navigation's unread badge shows n (hidden at 0).
-async function badge(page, n, what) {
-  try {
-    await page.waitForFunction((n) => {
-      const b = document.querySelector('[data-testid="nav-unread"]');
-      return b && b.dataset.count === String(n) && b.hidden === (n === 0);
-    }, n, { timeout: STEP_TIMEOUT, polling: 50 });
-  } catch (err) {
-    const now = await page.locator('[data-testid="nav-unread"]').getAttribute('data-count');
-    throw new Error(`${what}: unread badge should be ${n}, is ${now} (${err.message.split('\n')[0]})`);
-  }
+// userPage opens the inbox signed in as user, once its channel is connected.
+function userPage(browser, name, user) {
+  return signedInPage(browser, user, '/inbox', (page) => watchPage(name, page));
 }
 
 // message is the chat's item showing text (sent: it has its id), and with
@@ -95,17 +75,6 @@ async function send(page, text, how) {
   if (how === 'enter') await input.press('Enter');
   else await page.getByTestId('msg-send').click();
   await message(page, text, '[data-state="sent"]').waitFor();
-}
-
-// until polls fn (an API read) until ok(value), for at most STEP_TIMEOUT.
-async function until(what, fn, ok) {
-  const deadline = Date.now() + STEP_TIMEOUT;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not reached in ${STEP_TIMEOUT} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 // waitStored waits until user's chat with peer holds n messages in the store.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds zhibo, starts it all-in-one on a free port with a throw-away data
 # directory, and runs the browser tests against it in Debian's Chromium: the
-# room page (room.test.mjs), then private messages (inbox.test.mjs).
+# room page (room.test.mjs), private messages (inbox.test.mjs), then group
+# chat and system notices (inbox_groups.test.mjs).
 #
 #   test/browser/run.sh            from anywhere inside the repository
 #   ARTIFACTS_DIR=out test/browser/run.sh   keep screenshots and the server log
@@ -60,8 +61,9 @@ echo "building zhibo" >&2
 port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 export ZHIBO_URL="http://127.0.0.1:$port"
 
-# The test names its operator in this config file once it has registered (zhibo reloads
-# admins when the file changes), to switch modules off through the admin API.
+# A test names its operator in this config file once it has registered (zhibo reloads
+# admins when the file changes): the room test to switch modules off through the admin
+# API, the groups test to send system notices.
 export ZHIBO_BROWSER_CONFIG="$tmp/zhibo.yaml"
 echo 'admins: []' >"$ZHIBO_BROWSER_CONFIG"
 
@@ -93,7 +95,7 @@ until [[ "$(curl -s -o /dev/null -w '%{http_code}' "$ZHIBO_URL/readyz" || true)"
 done
 
 # ZHIBO_BROWSER_TESTS picks the tests to run (default: all, in this order).
-for t in ${ZHIBO_BROWSER_TESTS:-room inbox}; do
+for t in ${ZHIBO_BROWSER_TESTS:-room inbox inbox_groups}; do
 	echo "running $t.test.mjs" >&2
 	(cd "$here" && node "$t.test.mjs")
 done

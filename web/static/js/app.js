@@ -19,6 +19,9 @@ const routes = [
   { re: /^\/me\/room$/, page: myRoomPage, auth: true },
   { re: /^\/inbox$/, page: inboxPage, auth: true },
   { re: /^\/inbox\/(\d{1,20})$/, page: inboxPage, auth: true, params: (m) => ({ peer: m[1] }) },
+  { re: /^\/inbox\/groups$/, page: inboxPage, auth: true, params: () => ({ tab: 'groups' }) },
+  { re: /^\/inbox\/groups\/(\d{1,20})$/, page: inboxPage, auth: true, params: (m) => ({ tab: 'groups', group: m[1] }) },
+  { re: /^\/inbox\/notices$/, page: inboxPage, auth: true, params: () => ({ tab: 'notices' }) },
 ];
 
 let current = null; // { controller, cleanup }

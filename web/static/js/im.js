@@ -1,14 +1,25 @@
 // The signed-in user's channel: one long connection joined to room 0 with a
 // token from GET /api/channel, which carries only what is pushed to the user
-// (private messages, read receipts, recalls), and the unread total shown in
-// the navigation. The connection, its packets and its reconnects are
+// (private and group messages, read receipts, recalls, system notices), and
+// the unread total shown in the navigation: unread chat messages, unread
+// group messages and unread system notices. The connection, its packets and its reconnects are
 // LiveClient's; this only names the events.
 import { api } from './api.js';
 import { LiveClient } from './live.js';
 import { sameId } from './json.js';
 
 // Private-message commands pushed on the channel.
-export const Cmd = Object.freeze({ MSG: 'IM_MSG', READ: 'IM_READ', RECALL: 'IM_RECALL' });
+export const Cmd = Object.freeze({
+  MSG: 'IM_MSG', READ: 'IM_READ', RECALL: 'IM_RECALL',
+  GROUP_MSG: 'IM_GROUP_MSG', GROUP_JOIN: 'IM_GROUP_JOIN', GROUP_LEAVE: 'IM_GROUP_LEAVE',
+  GROUP_READ: 'IM_GROUP_READ', GROUP_RECALL: 'IM_GROUP_RECALL', NOTICE: 'IM_NOTICE',
+});
+
+// NOTICE_SYSTEM is the kind of a system notice (im-notice's KindSystem).
+export const NOTICE_SYSTEM = 1;
+// Groups read for the unread total: the server's largest page. Unread
+// messages of groups beyond it (the least recently active) are not counted.
+const GROUP_PAGE = 200;
 
 // A refresh of the unread total right after an event waits this long, so a
 // burst of read receipts costs one request.
@@ -22,22 +33,30 @@ const UNREAD_SETTLE_MS = 1_000;
 //   'state'  detail: 'connecting' | 'connected' | 'disconnected' (the channel);
 //            a page that sees 'connected' reads again what it shows: pushes
 //            sent while the channel was down are not sent again
-//   'unread' detail: the unread total
+//   'unread' detail: the unread total (its parts are in `parts`)
 //   'msg'    detail: a message {id, from, to, text, client_id, ts}
 //   'read'   detail: {uid, peer, read_id}: uid has read peer's messages up to read_id
 //   'recall' detail: {id, from, to}
-// Pages may set `open` to the uid of the chat on screen: a message from that
-// peer is then not counted as unread (the page marks it read).
+//   'group-msg'    detail: a group message {id, group_id, from, text, client_id, ts}
+//   'group-join'   detail: {group_id, name?, uids}: uids joined the group
+//   'group-leave'  detail: {group_id, uid}: uid left or was removed
+//   'group-read'   detail: {group_id, read_id}: I read the group up to read_id
+//   'group-recall' detail: {group_id, id}
+//   'notice'       detail: a notice {id, business, kind, lane, title, body, sender, ts}
+// Pages may set `open` to the uid of the chat on screen, or `openGroup` to
+// the id of the group on screen: its messages are then not counted as unread
+// (the page marks them read).
 export class Inbox extends EventTarget {
   #me;
   #live;
-  #unread = 0;
+  #parts = { chats: 0, groups: 0, notices: 0 };
   #state = 'connecting';
   #timer = null;
   #settle = null;
   #stopped = false;
   #everConnected = false;
   open = null;
+  openGroup = null;
 
   constructor(me) {
     super();
@@ -53,7 +72,9 @@ export class Inbox extends EventTarget {
   }
 
   get me() { return this.#me; }
-  get unread() { return this.#unread; }
+  get unread() { return this.#parts.chats + this.#parts.groups + this.#parts.notices; }
+  // parts is the unread total by tab: {chats, groups, notices}.
+  get parts() { return { ...this.#parts }; }
   get state() { return this.#state; }
 
   start() {
@@ -68,16 +89,35 @@ export class Inbox extends EventTarget {
     this.#live.stop();
   }
 
-  // refreshUnread asks the server for the unread total now.
+  // refreshUnread asks the server for the unread counts now. A count that
+  // cannot be read keeps its last value.
   async refreshUnread() {
     clearTimeout(this.#timer);
     this.#timer = null;
-    try {
-      const data = await api('/api/im/unread');
-      if (!this.#stopped) this.#setUnread(Number(data.total) || 0);
-    } catch (err) {
-      if (err.name !== 'AbortError') console.warn('unread total', err);
-    }
+    const read = async (part, fn) => {
+      try {
+        const n = await fn();
+        if (!this.#stopped) this.#parts[part] = Math.max(0, n);
+      } catch (err) {
+        if (err.name !== 'AbortError') console.warn(`unread ${part}`, err);
+      }
+    };
+    await Promise.all([
+      read('chats', async () => Number((await api('/api/im/unread')).total) || 0),
+      read('groups', async () => {
+        const page = await api(`/api/im/groups?limit=${GROUP_PAGE}`);
+        return (page.items || []).reduce((n, g) => n + (Number(g.unread) || 0), 0);
+      }),
+      read('notices', async () => Number((await api('/api/im/notices/unread')).system) || 0),
+    ]);
+    if (!this.#stopped) this.#emitUnread();
+  }
+
+  // noticesRead takes the unread system notices left after the page marked
+  // them read (the server sends no event for it).
+  noticesRead(unread) {
+    this.#parts.notices = Math.max(0, Number(unread) || 0);
+    this.#emitUnread();
   }
 
   #refreshSoon() {
@@ -87,9 +127,13 @@ export class Inbox extends EventTarget {
     this.#settle = setTimeout(() => this.refreshUnread(), UNREAD_SETTLE_MS);
   }
 
-  #setUnread(n) {
-    this.#unread = Math.max(0, n);
-    this.#emit('unread', this.#unread);
+  #bump(part) {
+    this.#parts[part] += 1;
+    this.#emitUnread();
+  }
+
+  #emitUnread() {
+    this.#emit('unread', this.unread);
   }
 
   #emit(type, detail) {
@@ -115,7 +159,7 @@ export class Inbox extends EventTarget {
         // at once; the store catches up within milliseconds, so asking the
         // server now could miss it.
         if (sameId(d.to, this.#me.uid) && !sameId(d.from, this.#me.uid) && !sameId(d.from, this.open)) {
-          this.#setUnread(this.#unread + 1);
+          this.#bump('chats');
         }
         this.#emit('msg', d);
         break;
@@ -127,6 +171,31 @@ export class Inbox extends EventTarget {
         break;
       case Cmd.RECALL:
         this.#emit('recall', d);
+        break;
+      case Cmd.GROUP_MSG:
+        // Counted at once for the same reason as a chat message.
+        if (!sameId(d.from, this.#me.uid) && !sameId(d.group_id, this.openGroup)) this.#bump('groups');
+        this.#emit('group-msg', d);
+        break;
+      case Cmd.GROUP_JOIN:
+        this.#emit('group-join', d);
+        break;
+      case Cmd.GROUP_LEAVE:
+        // Leaving a group drops its unread messages from the total.
+        if (sameId(d.uid, this.#me.uid)) this.#refreshSoon();
+        this.#emit('group-leave', d);
+        break;
+      case Cmd.GROUP_READ:
+        this.#refreshSoon();
+        this.#emit('group-read', d);
+        break;
+      case Cmd.GROUP_RECALL:
+        this.#emit('group-recall', d);
+        break;
+      case Cmd.NOTICE:
+        // Pushed once the notice is in the inbox and counted.
+        if (Number(d.kind) === NOTICE_SYSTEM) this.#bump('notices');
+        this.#emit('notice', d);
         break;
       default:
         break;

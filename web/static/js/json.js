@@ -8,6 +8,9 @@
 
 // ID_KEYS names the request fields the server expects as JSON numbers.
 const ID_KEYS = new Set(['uid', 'roomid', 'room_id', 'gift_id', 'id', 'num', 'to', 'read_id']);
+// ID_LIST_KEYS name the request fields the server expects as lists of JSON
+// numbers.
+const ID_LIST_KEYS = new Set(['members', 'uids']);
 
 const DIGITS = /^-?\d+$/;
 
@@ -22,12 +25,16 @@ export function parseJSON(text) {
   });
 }
 
+function idNumber(value) {
+  return typeof JSON.rawJSON === 'function' ? JSON.rawJSON(value) : Number(value);
+}
+
 // stringifyJSON is JSON.stringify that writes decimal-string ids as numbers.
 export function stringifyJSON(obj) {
   return JSON.stringify(obj, (key, value) => {
-    if (ID_KEYS.has(key) && typeof value === 'string' && DIGITS.test(value)) {
-      if (typeof JSON.rawJSON === 'function') return JSON.rawJSON(value);
-      return Number(value);
+    if (ID_KEYS.has(key) && typeof value === 'string' && DIGITS.test(value)) return idNumber(value);
+    if (ID_LIST_KEYS.has(key) && Array.isArray(value)) {
+      return value.map((v) => (typeof v === 'string' && DIGITS.test(v) ? idNumber(v) : v));
     }
     return value;
   });

@@ -1,22 +1,77 @@
-// The inbox: the conversation list (newest first, paged with the server's
-// cursor) beside the open chat, both kept current by the user's message
-// channel. A list that cannot be fetched is replaced by the last one saved in
-// this tab, marked as saved, rather than by a blank page.
+// The inbox, in three tabs: Chats (the conversation list, newest first,
+// paged with the server's cursor, beside the open chat), Groups
+// (inbox_group.js) and Notices (inbox_notices.js), all kept current by the
+// user's message channel. A list that cannot be fetched is replaced by the
+// last one saved in this tab, marked as saved, rather than by a blank page.
 import { h, clear, shortTime } from '../dom.js';
 import { api, session } from '../api.js';
 import { sameId, cmpId } from '../json.js';
 import { save, load } from '../saved.js';
-import { ChatPane } from './inbox_chat.js';
+import { ChatPane, peerSource } from './inbox_chat.js';
+import { groupsView } from './inbox_group.js';
+import { noticesView } from './inbox_notices.js';
 
 const PAGE_SIZE = 20;
 // A conversation that appears live without a name (a new peer) is fetched
 // again after this long, once the store has it.
 const NAME_REFRESH_MS = 400;
 
-export async function inboxPage(view, { peer }, { signal, navigate, inbox }) {
+// TABS are the inbox's tabs: their path and the part of the unread total
+// (Inbox.parts) each one counts.
+const TABS = [
+  { id: 'chats', label: 'Chats', path: '/inbox' },
+  { id: 'groups', label: 'Groups', path: '/inbox/groups' },
+  { id: 'notices', label: 'Notices', path: '/inbox/notices' },
+];
+
+export async function inboxPage(view, { tab = 'chats', peer, group }, ctx) {
   const me = session.get();
+  const { inbox } = ctx;
+  const badges = {};
+  const tabs = h('nav', { class: 'tabs', testid: 'inbox-tabs', 'aria-label': 'inbox' }, TABS.map((t) => {
+    badges[t.id] = h('span', { class: 'nav-badge', testid: 'tab-unread', dataset: { count: '0' }, hidden: true });
+    return h('a', {
+      class: t.id === tab ? 'tab active' : 'tab', href: `#${t.path}`, testid: `inbox-tab-${t.id}`,
+      'aria-current': t.id === tab ? 'page' : null,
+    }, t.label, ' ', badges[t.id]);
+  }));
+  const showCounts = () => {
+    const parts = inbox ? inbox.parts : {};
+    for (const [id, b] of Object.entries(badges)) {
+      const n = Number(parts[id]) || 0;
+      b.dataset.count = String(n);
+      b.textContent = n > 99 ? '99+' : String(n);
+      b.hidden = n <= 0;
+    }
+  };
+  inbox?.addEventListener('unread', showCounts);
+  showCounts();
+  const head = h('div', { class: 'page-head' },
+    h('h1', { text: 'Messages' }),
+    h('span', { class: 'muted', testid: 'my-uid', text: `Your user id: ${me.uid}` }));
+  const section = h('section', { class: 'page inbox-page', testid: 'inbox-page', dataset: { tab } }, head, tabs);
+  view.append(section);
+  let cleanup;
+  try {
+    if (tab === 'groups') cleanup = await groupsView(section, { me, group }, ctx);
+    else if (tab === 'notices') cleanup = await noticesView(section, { me }, ctx);
+    else cleanup = await chatsView(section, { me, peer }, ctx);
+  } catch (err) {
+    inbox?.removeEventListener('unread', showCounts);
+    throw err;
+  }
+  return () => {
+    inbox?.removeEventListener('unread', showCounts);
+    cleanup?.();
+  };
+}
+
+// chatsView is the Chats tab: the conversation list beside the open chat.
+async function chatsView(section, { me, peer }, { signal, navigate, inbox }) {
   const list = new ConversationList({ me, inbox, signal, active: peer || null });
-  const chat = peer ? new ChatPane({ me, peer, inbox, signal, onMuted: (v) => list.setMuted(peer, v) }) : null;
+  const chat = peer ? new ChatPane({
+    me, inbox, signal, source: peerSource(me, peer, { onMuted: (v) => list.setMuted(peer, v) }),
+  }) : null;
 
   const uidInput = h('input', {
     testid: 'start-uid', inputmode: 'numeric', pattern: '[0-9]*', maxlength: '20',
@@ -41,14 +96,10 @@ export async function inboxPage(view, { peer }, { signal, navigate, inbox }) {
     },
   }, uidInput, h('button', { class: 'btn', type: 'submit', testid: 'start-chat', text: 'Message' }));
 
-  view.append(h('section', { class: 'page inbox-page', testid: 'inbox-page' },
-    h('div', { class: 'page-head' },
-      h('h1', { text: 'Messages' }),
-      h('span', { class: 'muted', testid: 'my-uid', text: `Your user id: ${me.uid}` })),
-    h('div', { class: 'inbox-layout' },
-      h('aside', { class: 'panel inbox-list-panel' }, start, startError, list.el),
-      chat ? chat.el : h('div', { class: 'panel inbox-empty muted', testid: 'chat-none',
-        text: 'Pick a conversation, or enter a user id to start one.' }))));
+  section.append(h('div', { class: 'inbox-layout' },
+    h('aside', { class: 'panel inbox-list-panel' }, start, startError, list.el),
+    chat ? chat.el : h('div', { class: 'panel inbox-empty muted', testid: 'chat-none',
+      text: 'Pick a conversation, or enter a user id to start one.' })));
 
   await Promise.all([list.load(), chat?.load()]);
   if (chat && !signal.aborted) chat.setMuted(list.row(peer)?.muted === true);

@@ -2,6 +2,11 @@
 // send box with an optimistic copy of each sent message reconciled by its
 // client id, read receipts, recall and delete for me, all kept current by
 // the user's message channel. The chat is marked read while it is on screen.
+//
+// The pane shows a chat with one user or a group chat: what differs (the
+// API paths, which channel events belong to it, read receipts, mute, delete
+// for me) is given by a source, peerSource here or groupSource in
+// inbox_group.js.
 import { h, clear, randomKey, toast, shortTime } from '../dom.js';
 import { api } from '../api.js';
 import { sameId, cmpId } from '../json.js';
@@ -20,13 +25,50 @@ const READ_RETRIES = 8;
 const READ_RETRY_MS = 250;
 const STICK_PX = 48;
 
+// peerSource is the chat of the signed-in user with peer (a uid).
+export function peerSource(me, peer, { onMuted } = {}) {
+  peer = String(peer);
+  const base = `/api/im/conversations/${peer}`;
+  return {
+    key: `chat.${me.uid}.${peer}`,
+    title: `uid ${peer}`,
+    dataset: { peer },
+    events: { msg: 'msg', recall: 'recall', read: 'read' },
+    receipts: true,
+    // A message of this chat: from the peer to me, or mine to the peer.
+    belongs: (m) => sameId(sameId(m.from, me.uid) ? m.to : m.from, peer),
+    async fetch(q, signal) {
+      const c = await api(`${base}/messages?${q}`, { signal });
+      return { title: c.peer_name, read_id: c.peer_read_id, items: c.items };
+    },
+    send: (text, clientId) => api('/api/im/messages', { method: 'POST', body: { to: peer, text, client_id: clientId } }),
+    recall: (id) => api(`/api/im/messages/${id}/recall`, { method: 'POST' }),
+    remove: (id) => api(`/api/im/messages/${id}`, { method: 'DELETE' }),
+    async markRead(id, signal) {
+      return (await api(`${base}/read`, { method: 'POST', body: { read_id: id }, signal })).read_id;
+    },
+    // The peer has read my messages up to the id returned.
+    peerRead: ({ uid, peer: reader, read_id: readId }) =>
+      (sameId(uid, peer) && sameId(reader, me.uid) ? readId : null),
+    recalled: ({ id }) => id,
+    setOpen(inbox, shown) {
+      if (shown) inbox.open = peer;
+      else if (sameId(inbox.open, peer)) inbox.open = null;
+    },
+    async mute(want) {
+      await api(`${base}/mute`, { method: 'PUT', body: { muted: want } });
+      onMuted?.(want);
+    },
+  };
+}
+
 export class ChatPane {
   el;
   #me;
-  #peer;
+  #src;
   #inbox;
   #signal;
-  #onMuted;
+  #closed = false;
   #peerReadId = '0';
   #readWanted = '0'; // newest peer message asked to be marked read
   #readTimer = null;
@@ -44,22 +86,23 @@ export class ChatPane {
   #status = h('p', { class: 'muted', testid: 'chat-status', text: 'Loading…' });
   #offline = h('p', { class: 'note-offline', testid: 'chat-offline', role: 'status', hidden: true });
   #muteBtn = h('button', { class: 'btn btn-small btn-ghost', type: 'button', testid: 'chat-mute', text: 'Mute' });
+  #sendBtn = h('button', { class: 'btn btn-primary', type: 'submit', testid: 'msg-send', text: 'Send' });
   #input = h('input', {
     class: 'msg-input', testid: 'msg-input', maxlength: '1000', autocomplete: 'off',
     placeholder: 'Write a message…', 'aria-label': 'message',
   });
   #error = h('p', { class: 'form-error', testid: 'msg-error', role: 'alert' });
 
-  constructor({ me, peer, inbox, signal, onMuted }) {
+  // source: what differs between a chat and a group chat (peerSource,
+  // groupSource); tools: more elements for the pane's head.
+  constructor({ me, source, inbox, signal, tools = [] }) {
     this.#me = me;
-    this.#peer = String(peer);
+    this.#src = source;
     this.#inbox = inbox;
     this.#signal = signal;
-    this.#onMuted = onMuted;
-    this.#name.textContent = `uid ${peer}`;
-    const send = h('button', { class: 'btn btn-primary', type: 'submit', testid: 'msg-send', text: 'Send' });
-    this.el = h('section', { class: 'panel chat-pane', testid: 'chat-pane', dataset: { peer: this.#peer } },
-      h('div', { class: 'panel-head' }, this.#name, this.#muteBtn),
+    this.#name.textContent = source.title;
+    this.el = h('section', { class: 'panel chat-pane', testid: 'chat-pane', dataset: source.dataset },
+      h('div', { class: 'panel-head' }, this.#name, source.mute && this.#muteBtn, tools),
       this.#offline,
       h('div', { class: 'center' }, this.#older),
       this.#status,
@@ -70,13 +113,13 @@ export class ChatPane {
           ev.preventDefault();
           this.#send();
         },
-      }, this.#input, send),
+      }, this.#input, this.#sendBtn),
       this.#error);
     this.#older.addEventListener('click', () => this.#loadOlder());
     this.#muteBtn.addEventListener('click', () => this.#toggleMute());
-    this.#listen('msg', (m) => this.#onMsg(m));
-    this.#listen('read', (r) => this.#onRead(r));
-    this.#listen('recall', (r) => this.#onRecall(r));
+    this.#listen(source.events.msg, (m) => this.#onMsg(m));
+    if (source.events.read) this.#listen(source.events.read, (r) => this.#onRead(r));
+    this.#listen(source.events.recall, (r) => this.#onRecall(r));
     this.#listen('state', (s) => { if (s === 'connected') this.#reload(); });
     const onVisible = () => this.#visibility();
     document.addEventListener('visibilitychange', onVisible);
@@ -85,7 +128,7 @@ export class ChatPane {
     this.#tick = setInterval(() => this.#expireRecalls(), RECALL_TICK_MS);
   }
 
-  get #saveKey() { return `chat.${this.#me.uid}.${this.#peer}`; }
+  get #saveKey() { return this.#src.key; }
 
   #listen(type, fn) {
     if (!this.#inbox) return;
@@ -99,15 +142,29 @@ export class ChatPane {
     clearTimeout(this.#readTimer);
     clearTimeout(this.#errorTimer);
     for (const off of this.#off) off();
-    if (this.#inbox && sameId(this.#inbox.open, this.#peer)) this.#inbox.open = null;
+    if (this.#inbox) this.#src.setOpen(this.#inbox, false);
+  }
+
+  // close ends the chat on screen (the user left the group): what is shown
+  // stays, with a note, and nothing more can be sent.
+  close(note) {
+    this.#closed = true;
+    if (this.#inbox) this.#src.setOpen(this.#inbox, false);
+    this.#input.disabled = true;
+    this.#sendBtn.disabled = true;
+    this.#status.textContent = note;
+  }
+
+  setTitle(title) {
+    if (title) this.#name.textContent = title;
   }
 
   // #visibility tells the inbox whether this chat is on screen (its messages
   // then do not count as unread) and marks it read when it comes back.
   #visibility() {
-    if (!this.#inbox) return;
+    if (!this.#inbox || this.#closed) return;
     const shown = document.visibilityState !== 'hidden';
-    this.#inbox.open = shown ? this.#peer : null;
+    this.#src.setOpen(this.#inbox, shown);
     if (shown) this.#markRead();
   }
 
@@ -121,9 +178,8 @@ export class ChatPane {
     const want = !this.#muted;
     this.#muteBtn.disabled = true;
     try {
-      await api(`/api/im/conversations/${this.#peer}/mute`, { method: 'PUT', body: { muted: want } });
+      await this.#src.mute(want);
       this.setMuted(want);
-      this.#onMuted?.(want);
     } catch (err) {
       this.#showError(err.message);
     } finally {
@@ -156,6 +212,7 @@ export class ChatPane {
   // #reload merges the newest page once the channel (re)connects: what
   // arrived while it was down.
   async #reload() {
+    if (this.#closed) return;
     try {
       this.#show(await this.#fetch(0), { older: false });
       this.#offline.hidden = true;
@@ -180,13 +237,13 @@ export class ChatPane {
   #fetch(before) {
     const q = new URLSearchParams({ limit: String(PAGE_SIZE) });
     if (before) q.set('before', String(before));
-    return api(`/api/im/conversations/${this.#peer}/messages?${q}`, { signal: this.#signal });
+    return this.#src.fetch(q, this.#signal);
   }
 
   // #show adds a page of history (newest first, as the server sends it).
   #show(c, { older }) {
-    if (c.peer_name) this.#name.textContent = c.peer_name;
-    this.#setPeerRead(c.peer_read_id);
+    this.setTitle(c.title);
+    this.#setPeerRead(c.read_id);
     const items = Array.isArray(c.items) ? c.items : [];
     for (const m of items) this.#add(m);
     const last = items[items.length - 1];
@@ -195,15 +252,15 @@ export class ChatPane {
     // reload of the newest page after a reconnect does not.
     if (older || !this.#shownOnce) this.#older.hidden = items.length < PAGE_SIZE;
     this.#shownOnce = true;
-    this.#status.textContent = this.#items.size || this.#pending.size ? '' : 'No messages yet. Say hello!';
+    if (!this.#closed) this.#status.textContent = this.#items.size || this.#pending.size ? '' : 'No messages yet. Say hello!';
     if (!older) this.#ul.scrollTop = this.#ul.scrollHeight;
-    this.#save(c.peer_name);
+    this.#save();
   }
 
-  #save(peerName) {
+  #save() {
     const items = [...this.#items.values()].map((x) => x.m)
       .sort((a, b) => cmpId(b.id, a.id)).slice(0, SAVED_MESSAGES);
-    save(this.#saveKey, { peer_name: peerName || this.#name.textContent, peer_read_id: this.#peerReadId, items });
+    save(this.#saveKey, { title: this.#name.textContent, read_id: this.#peerReadId, items });
   }
 
   // #add shows a stored message in id order, or updates the one shown.
@@ -256,6 +313,7 @@ export class ChatPane {
       ? h('span', { class: 'msg-recalled', testid: 'msg-recalled', text: 'message recalled' })
       : h('span', { class: 'msg-text', testid: 'msg-text', text: m.text });
     const meta = h('span', { class: 'msg-meta muted' }, h('span', { text: shortTime(m.ts) }));
+    if (!mine && this.#src.author) meta.prepend(h('span', { class: 'msg-author', testid: 'msg-author', text: this.#src.author(m) }));
     if (mine && state === 'pending') meta.append(h('span', { testid: 'msg-pending', text: 'sending…' }));
     if (mine && state === 'failed') {
       meta.append(h('button', {
@@ -263,7 +321,7 @@ export class ChatPane {
         onclick: () => this.#post(m.client_id),
       }));
     }
-    const read = mine && m.id && !m.recalled && cmpId(this.#peerReadId, m.id) >= 0;
+    const read = this.#src.receipts && mine && m.id && !m.recalled && cmpId(this.#peerReadId, m.id) >= 0;
     li.dataset.read = String(!!read);
     if (read) meta.append(h('span', { class: 'msg-read', testid: 'msg-read', text: 'read' }));
     if (m.id && !m.recalled && mine && Date.now() - Number(m.ts) < RECALL_MS) {
@@ -272,7 +330,7 @@ export class ChatPane {
         onclick: () => this.#recall(String(m.id)),
       }));
     }
-    if (m.id) {
+    if (m.id && this.#src.remove) {
       meta.append(h('button', {
         class: 'link-btn', type: 'button', testid: 'msg-delete', text: 'delete for me',
         onclick: () => this.#delete(String(m.id)),
@@ -300,8 +358,8 @@ export class ChatPane {
 
   #send() {
     const text = this.#input.value.trim();
-    if (!text) return;
-    const m = { id: null, from: this.#me.uid, to: this.#peer, text, client_id: randomKey(), ts: Date.now() };
+    if (!text || this.#closed) return;
+    const m = { id: null, from: this.#me.uid, text, client_id: randomKey(), ts: Date.now() };
     const li = this.#item(m);
     this.#pending.set(m.client_id, { m, li });
     this.#ul.append(li);
@@ -320,11 +378,7 @@ export class ChatPane {
     p.li.dataset.state = 'pending';
     this.#fill(p.li, p.m);
     try {
-      const m = await api('/api/im/messages', {
-        method: 'POST',
-        body: { to: this.#peer, text: p.m.text, client_id: clientId },
-      });
-      this.#confirm(m);
+      this.#confirm(await this.#src.send(p.m.text, clientId));
     } catch (err) {
       if (!this.#pending.has(clientId)) return; // the channel confirmed it meanwhile
       p.li.dataset.state = 'failed';
@@ -356,9 +410,8 @@ export class ChatPane {
   }
 
   #onMsg(m) {
+    if (!this.#src.belongs(m)) return;
     const mine = sameId(m.from, this.#me.uid);
-    const peer = mine ? m.to : m.from;
-    if (!sameId(peer, this.#peer)) return;
     if (mine) this.#confirm(m);
     else this.#add(m);
     this.#status.textContent = '';
@@ -366,12 +419,14 @@ export class ChatPane {
     if (!mine) this.#markRead();
   }
 
-  #onRead({ uid, peer, read_id: readId }) {
-    if (sameId(uid, this.#peer) && sameId(peer, this.#me.uid)) this.#setPeerRead(readId);
+  #onRead(r) {
+    const readId = this.#src.peerRead?.(r);
+    if (readId != null) this.#setPeerRead(readId);
   }
 
-  #onRecall({ id }) {
-    if (this.#items.has(String(id))) this.#markRecalled(String(id));
+  #onRecall(r) {
+    const id = this.#src.recalled(r);
+    if (id != null && this.#items.has(String(id))) this.#markRecalled(String(id));
   }
 
   #markRecalled(key) {
@@ -383,7 +438,7 @@ export class ChatPane {
 
   async #recall(key) {
     try {
-      await api(`/api/im/messages/${key}/recall`, { method: 'POST' });
+      await this.#src.recall(key);
       if (this.#items.has(key)) this.#markRecalled(key);
     } catch (err) {
       this.#showError(err.message);
@@ -392,7 +447,7 @@ export class ChatPane {
 
   async #delete(key) {
     try {
-      await api(`/api/im/messages/${key}`, { method: 'DELETE' });
+      await this.#src.remove(key);
       const x = this.#items.get(key);
       if (x) {
         x.li.remove();
@@ -405,14 +460,14 @@ export class ChatPane {
     }
   }
 
-  // #markRead marks the newest message from the peer read while the chat is
-  // on screen, again until the server's read position reaches it (it may not
-  // have stored a message that arrived live yet).
+  // #markRead marks the newest message from the others read while the chat
+  // is on screen, again until the server's read position reaches it (it may
+  // not have stored a message that arrived live yet).
   #markRead(attempt = 0) {
-    if (document.visibilityState === 'hidden' || this.#signal.aborted) return;
+    if (document.visibilityState === 'hidden' || this.#signal.aborted || this.#closed) return;
     let newest = null;
     for (const { m } of this.#items.values()) {
-      if (sameId(m.from, this.#peer) && (!newest || cmpId(m.id, newest) > 0)) newest = String(m.id);
+      if (!sameId(m.from, this.#me.uid) && (!newest || cmpId(m.id, newest) > 0)) newest = String(m.id);
     }
     if (!newest || (attempt === 0 && cmpId(newest, this.#readWanted) <= 0)) return;
     this.#readWanted = newest;
@@ -422,8 +477,8 @@ export class ChatPane {
         this.#readTimer = setTimeout(() => this.#markRead(attempt + 1), READ_RETRY_MS * (attempt + 1));
       }
     };
-    api(`/api/im/conversations/${this.#peer}/read`, { method: 'POST', body: { read_id: newest }, signal: this.#signal })
-      .then((c) => { if (cmpId(c.read_id, newest) < 0) retry(); })
+    this.#src.markRead(newest, this.#signal)
+      .then((readId) => { if (cmpId(readId, newest) < 0) retry(); })
       .catch((err) => {
         if (err.name === 'AbortError') return;
         if (err.status === 404) retry(); // the conversation is not stored yet
