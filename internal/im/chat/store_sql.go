@@ -497,10 +497,16 @@ func (s *sqlStore) Conversations(ctx context.Context, uid int64, folder int, c C
 	if folder != FolderAll {
 		where, args = "uid = ? AND folder = ?", []any{uid, folder}
 	}
+	// The keyset condition: SQLite ranges over the index only with a row value (with the OR it
+	// walks the list from the top: 50 ms for a page 500,000 deep), MariaDB with either.
+	after, afterArgs := "(mtime < ? OR (mtime = ? AND peer < ?))", []any{c.Mtime, c.Mtime, c.Peer}
+	if s.db.Dialect == sqlstore.SQLite {
+		after, afterArgs = "(mtime, peer) < (?, ?)", []any{c.Mtime, c.Peer}
+	}
 	out := make([]Conversation, 0, limit)
 	err := sqlstore.Each(ctx, s.db.Reader(), "SELECT "+convColumns+` FROM im_conversations
-		WHERE `+where+` AND (mtime < ? OR (mtime = ? AND peer < ?)) ORDER BY mtime DESC, peer DESC LIMIT ?`,
-		append(args, c.Mtime, c.Mtime, c.Peer, limit), func(r *sql.Rows) error {
+		WHERE `+where+` AND `+after+` ORDER BY mtime DESC, peer DESC LIMIT ?`,
+		append(append(args, afterArgs...), limit), func(r *sql.Rows) error {
 			cv, err := scanConv(r)
 			out = append(out, cv)
 			return err
