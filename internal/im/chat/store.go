@@ -136,8 +136,6 @@ type Store interface {
 	// Accepts returns, in one read, whether uid blocked from and uid's settings: what a send
 	// from from to uid checks.
 	Accepts(ctx context.Context, uid, from int64) (blocked bool, set Settings, err error)
-	// Blocked reports whether uid blocked other.
-	Blocked(ctx context.Context, uid, other int64) (bool, error)
 	// Settings returns uid's settings (the defaults when never set); SetSettings stores them.
 	Settings(ctx context.Context, uid int64) (Settings, error)
 	SetSettings(ctx context.Context, uid int64, s Settings) error

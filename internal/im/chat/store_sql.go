@@ -787,18 +787,6 @@ func (s *sqlStore) Blocks(ctx context.Context, uid int64, limit int) ([]int64, e
 	return out, nil
 }
 
-func (s *sqlStore) Blocked(ctx context.Context, uid, other int64) (bool, error) {
-	var one int
-	err := s.db.QueryRowContext(ctx, "SELECT 1 FROM im_blocks WHERE uid = ? AND blocked = ?", uid, other).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("blocked: %w", err)
-	}
-	return true, nil
-}
-
 func (s *sqlStore) Settings(ctx context.Context, uid int64) (Settings, error) {
 	var st Settings
 	err := s.db.QueryRowContext(ctx, "SELECT allow FROM im_settings WHERE uid = ?", uid).Scan(&st.Allow)
