@@ -62,8 +62,9 @@ type Service struct {
 	words     atomic.Pointer[textnorm.Words]
 	limiter   *ratelimit.Keyed[int64]
 	m         *metrics
-	users     *expirable.LRU[int64, struct{}] // users known to exist (userExists)
-	botClient *http.Client                    // bots' webhooks
+	users     *expirable.LRU[int64, struct{}]      // users known to exist (userExists)
+	accepted  *expirable.LRU[[2]int64, acceptance] // the last answer per pair (accepts)
+	botClient *http.Client                         // bots' webhooks
 
 	hot     *hotTier     // nil without Redis
 	shared  *cache.Redis // the hot tier's Redis (its call time limit)
@@ -87,10 +88,12 @@ const (
 	cacheConsumer   = "im-chat-cache"
 )
 
-// The users known to exist, kept to spare accounts a lookup per message.
+// The users known to exist, kept to spare accounts a lookup per message, and how long the
+// last settings answer of a pair may stand in for a store that does not answer.
 const (
 	userCacheSize = 100_000
 	userTTL       = 5 * time.Minute
+	acceptStale   = 10 * time.Minute
 )
 
 // New checks cfg and deps and builds the service; it touches neither the database nor the queue.
@@ -115,6 +118,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		accounts: deps.Accounts, pusher: deps.Pusher, now: deps.Now, m: m,
 		limiter:   ratelimit.NewKeyed[int64](cfg.Rate, cfg.Burst),
 		users:     expirable.NewLRU[int64, struct{}](userCacheSize, nil, userTTL),
+		accepted:  expirable.NewLRU[[2]int64, acceptance](userCacheSize, nil, acceptStale),
 		botClient: &http.Client{Timeout: cfg.BotTimeout},
 	}
 	if s.now == nil {

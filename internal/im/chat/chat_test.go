@@ -1,6 +1,7 @@
 package chat_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -255,4 +256,35 @@ func TestConversationPages(t *testing.T) {
 	require.True(t, page(h, alice, "").Items[1].Muted)
 	code, _, _ = h.call(alice, "PUT", fmt.Sprintf("/api/im/conversations/%d/mute", nobody), `{"muted":true}`)
 	require.Equal(t, 404, code)
+}
+
+// MariaDB stopped under a running service: sends go on into the queue, checked against the
+// last known blocks and settings, and land once it is back, each once.
+func TestSendsLandAfterAStoreOutage(t *testing.T) {
+	srv := sqltest.NewServer(t)
+	db, err := sqlstore.Open(context.Background(), sqlstore.Config{Driver: "mysql", DSN: srv.DSN("im")}, "")
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	h := newHarness(t, db, nil)
+	h.send(alice, bob, "before", "c-0")
+	h.waitFor("stored", func() bool { return unread(h, bob) == 1 })
+
+	srv.Stop()
+	sent := map[int64]bool{}
+	for i := 1; i <= 20; i++ {
+		m := h.send(alice, bob, fmt.Sprint("during ", i), fmt.Sprint("c-", i))
+		sent[m.ID] = true
+	}
+	code, _, _ := h.call(carol, "POST", "/api/im/messages", `{"to":202,"text":"never checked before"}`)
+	require.Equal(t, 503, code, "a pair never checked is refused while the store is away")
+	h.waitFor("delivered live meanwhile", func() bool { return len(h.delivered("IM_MSG")) >= 21 })
+	srv.Start()
+
+	h.waitFor("stored once back", func() bool { return unread(h, bob) == 21 })
+	got := history(h, bob, alice, "?limit=100").Items
+	require.Len(t, got, 21)
+	for _, m := range got[:20] {
+		require.True(t, sent[m.ID], "message %d was acknowledged during the outage", m.ID)
+	}
+	require.Positive(t, metric(h, "zhibo_im_settings_stale_total", ""))
 }

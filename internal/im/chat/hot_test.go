@@ -12,7 +12,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
 )
 
-// metric is the value of a counter with one label.
+// metric is the value of a counter with one label ("" for a counter without labels).
 func metric(h *harness, name, label string) float64 {
 	mfs, err := h.reg.Gather()
 	require.NoError(h.t, err)
@@ -21,7 +21,7 @@ func metric(h *harness, name, label string) float64 {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
-			if m.GetLabel()[0].GetValue() == label {
+			if ls := m.GetLabel(); (len(ls) == 0 && label == "") || (len(ls) > 0 && ls[0].GetValue() == label) {
 				return m.GetCounter().GetValue()
 			}
 		}

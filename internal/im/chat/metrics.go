@@ -27,6 +27,7 @@ type metrics struct {
 	hotUpdates prometheus.Counter
 	warms      *prometheus.CounterVec
 	bots       *prometheus.CounterVec
+	stale      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -73,6 +74,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, r := range []string{"answered", "retried", "dropped"} {
 		m.bots.WithLabelValues(r)
 	}
+	m.stale = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "zhibo_im_settings_stale_total", Help: "Sends checked against the last known blocks and settings because the store did not answer.",
+	})
 	m.reads.WithLabelValues(sourceHot)
 	m.reads.WithLabelValues(sourceStore)
 	m.warms.WithLabelValues("read")
@@ -84,7 +88,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.failures.WithLabelValues("store")
 	m.failures.WithLabelValues("deliver")
 	for _, c := range []prometheus.Collector{m.accepted, m.replayed, m.refused, m.stored, m.batch, m.storeLag, m.failures, m.delivered,
-		m.reads, m.hotUpdates, m.warms, m.bots} {
+		m.reads, m.hotUpdates, m.warms, m.bots, m.stale} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

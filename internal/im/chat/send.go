@@ -47,8 +47,10 @@ func (s *Service) Send(ctx context.Context, from int64, in SendInput) (m Message
 		return Message{}, false, ErrSelf
 	}
 	if in.ClientID != "" {
+		// With the store away the queue's duplicate window still recognises a replay (and the
+		// store writer stores a client id once): the send goes on rather than fail.
 		if id, ok, err := s.store.SentID(ctx, from, in.ClientID); err != nil {
-			return Message{}, false, err
+			s.log.DebugContext(ctx, "im-chat: replay check skipped, the store did not answer", "err", err)
 		} else if ok {
 			got, err := s.store.Messages(ctx, []int64{id})
 			if err != nil {
@@ -93,7 +95,7 @@ func (s *Service) mayMessage(ctx context.Context, from, to int64) error {
 	if err := s.userExists(ctx, to); err != nil {
 		return err
 	}
-	blocked, st, err := s.store.Accepts(ctx, to, from)
+	blocked, st, err := s.accepts(ctx, to, from)
 	if err != nil {
 		return err
 	}
@@ -104,6 +106,30 @@ func (s *Service) mayMessage(ctx context.Context, from, to int64) error {
 		return ErrNotAccepting
 	}
 	return nil
+}
+
+// acceptance is what Accepts answered for a pair, kept to answer while the store is away.
+type acceptance struct {
+	blocked bool
+	set     Settings
+}
+
+// accepts reads whether to takes messages from from. The store answers every send, so a
+// block or a change of settings applies at once; while the store does not answer, the last
+// answer of the pair (at most acceptStale old) does, so sends go on into the queue through
+// a short outage. A pair never seen is refused then (503).
+func (s *Service) accepts(ctx context.Context, to, from int64) (bool, Settings, error) {
+	key := [2]int64{to, from}
+	blocked, set, err := s.store.Accepts(ctx, to, from)
+	if err == nil {
+		s.accepted.Add(key, acceptance{blocked, set})
+		return blocked, set, nil
+	}
+	if last, ok := s.accepted.Get(key); ok {
+		s.m.stale.Inc()
+		return last.blocked, last.set, nil
+	}
+	return false, Settings{}, apierr.Unavailable.Wrap(fmt.Errorf("read the receiver's settings: %w", err))
 }
 
 // userExists checks uid is a user: accounts are asked once per userTTL per user (accounts are
