@@ -54,6 +54,8 @@ type Config struct {
 	Bots []Bot `yaml:"bots"`
 	// BotTimeout bounds a webhook call (and the reply's send).
 	BotTimeout time.Duration `yaml:"bot_timeout"`
+	// Services are the customer-service accounts and their agents (service.go).
+	Services []ServiceAccount `yaml:"services"`
 }
 
 // RegisterFlags binds every field to a flag named prefix+yaml_name, with its default.
@@ -70,6 +72,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&c.HotConversations, prefix+"hot_conversations", 600, "newest conversations per user the hot tier keeps in Redis when redis.addr is set (deeper list pages read the store), 10..100000.")
 	fs.DurationVar(&c.HotTTL, prefix+"hot_ttl", 24*time.Hour, "how long a user's hot-tier entries and messages' content stay in Redis after their last change, at least 1m.")
 	flagx.JSONList(fs, prefix+"bots", `assistant bots as a JSON list of {"uid","url","secret"}: messages to the user uid are POSTed to url signed with secret (HMAC-SHA256, X-Zhibo-Signature) and the answer's "reply" is sent back (empty = none; a list in YAML).`, &c.Bots)
+	flagx.JSONList(fs, prefix+"services", `customer-service accounts as a JSON list of {"uid","agents":[uids]}: a user writing to uid is assigned the least loaded agent, who gets the conversation live and answers as uid (empty = none; a list in YAML).`, &c.Services)
 	fs.DurationVar(&c.BotTimeout, prefix+"bot_timeout", 5*time.Second, "time limit of a bot webhook call, 100ms..1m.")
 	fs.IntVar(&c.WarmThreshold, prefix+"warm_threshold", 1000, "conversations from which a user is put in the hot tier when a message for them is stored, before they open their inbox (0 = only when they read it).")
 }
@@ -119,6 +122,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("im_chat.warm_threshold %d: want >= 0", c.WarmThreshold))
 	}
 	if err := validateBots(c.Bots); err != nil {
+		errs = append(errs, err)
+	}
+	if err := validateServices(c.Services, c.Bots); err != nil {
 		errs = append(errs, err)
 	}
 	if c.BotTimeout < 100*time.Millisecond || c.BotTimeout > time.Minute {

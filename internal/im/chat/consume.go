@@ -90,7 +90,15 @@ func (s *Service) deliverBatch(ctx context.Context, msgs []Message) error {
 	for _, p := range order {
 		g.Go(func() error {
 			for _, m := range lines[p] {
-				if err := s.pusher.PushUsersOnce(gctx, []int64{m.To, m.From}, "im-"+strconv.FormatInt(m.ID, 10), impath.Event("IM_MSG", m)); err != nil {
+				to := []int64{m.To, m.From}
+				agent, err := s.agentOf(gctx, m) // a service account's conversation: its agent too
+				if err != nil {
+					return err
+				}
+				if agent != 0 {
+					to = append(to, agent)
+				}
+				if err := s.pusher.PushUsersOnce(gctx, to, "im-"+strconv.FormatInt(m.ID, 10), impath.Event("IM_MSG", m)); err != nil {
 					return err
 				}
 				s.m.delivered.Inc()

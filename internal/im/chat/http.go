@@ -37,6 +37,10 @@ func (s *Service) Register(mux *http.ServeMux) {
 	mux.Handle("DELETE /api/im/blocks/{uid}", h(s.handleUnblock))
 	mux.Handle("GET /api/im/settings", h(s.handleSettings))
 	mux.Handle("PUT /api/im/settings", h(s.handleSetSettings))
+	mux.Handle("GET /api/im/services/{sid}/conversations", h(s.handleServiceConversations))
+	mux.Handle("GET /api/im/services/{sid}/conversations/{peer}/messages", h(s.handleServiceHistory))
+	mux.Handle("POST /api/im/services/{sid}/conversations/{peer}/read", h(s.handleServiceRead))
+	mux.Handle("POST /api/im/services/{sid}/messages", h(s.handleServiceSend))
 }
 
 // sendResponse is a message accepted (or, with replay, the one a client id named first).

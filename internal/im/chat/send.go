@@ -60,7 +60,7 @@ func (s *Service) Send(ctx context.Context, from int64, in SendInput) (m Message
 		}
 	}
 	now := s.now()
-	if ok, wait := s.limiter.Allow(from, now); !ok && !s.isBot(from) { // a bot answers everyone who writes
+	if ok, wait := s.limiter.Allow(from, now); !ok && !s.isBot(from) && !s.isService(from) { // they answer everyone who writes
 		return Message{}, false, &limitedError{retryAfter: wait.Seconds()}
 	}
 	if err := s.mayMessage(ctx, from, in.To); err != nil {

@@ -136,6 +136,11 @@ type Store interface {
 	// Accepts returns, in one read, whether uid blocked from and uid's settings: what a send
 	// from from to uid checks.
 	Accepts(ctx context.Context, uid, from int64) (blocked bool, set Settings, err error)
+	// Assign returns the agent of service's pool that answers uid: the one assigned before if
+	// still in agents, else the least loaded (assigned now, at).
+	Assign(ctx context.Context, service, uid int64, agents []int64, at int64) (int64, error)
+	// Assignments returns the agents assigned to uids of service.
+	Assignments(ctx context.Context, service int64, uids []int64) (map[int64]int64, error)
 	// Settings returns uid's settings (the defaults when never set); SetSettings stores them.
 	Settings(ctx context.Context, uid int64) (Settings, error)
 	SetSettings(ctx context.Context, uid int64, s Settings) error

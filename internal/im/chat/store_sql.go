@@ -133,6 +133,23 @@ ALTER TABLE im_unread ADD COLUMN version BIGINT NOT NULL DEFAULT 0;`},
 CREATE INDEX im_conversations_folder ON im_conversations (uid, folder, mtime, peer);`,
 			MySQL: `ALTER TABLE im_conversations ADD COLUMN folder TINYINT NOT NULL DEFAULT 0,
 	ADD KEY im_conversations_folder (uid, folder, mtime, peer);`},
+		// Customer service: which agent of a service account answers which user.
+		{Version: 4, Name: "service assignments",
+			SQLite: `CREATE TABLE im_service_assign (
+	service BIGINT NOT NULL,
+	uid BIGINT NOT NULL,
+	agent BIGINT NOT NULL,
+	assigned_at BIGINT NOT NULL,
+	PRIMARY KEY (service, uid));
+CREATE INDEX im_service_assign_agent ON im_service_assign (service, agent);`,
+			MySQL: `CREATE TABLE im_service_assign (
+	service BIGINT NOT NULL,
+	uid BIGINT NOT NULL,
+	agent BIGINT NOT NULL,
+	assigned_at BIGINT NOT NULL,
+	PRIMARY KEY (service, uid),
+	KEY im_service_assign_agent (service, agent)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;`},
 	}
 }
 
@@ -805,4 +822,60 @@ func (s *sqlStore) SetSettings(ctx context.Context, uid int64, st Settings) erro
 		return fmt.Errorf("set settings: %w", err)
 	}
 	return nil
+}
+
+func (s *sqlStore) Assign(ctx context.Context, service, uid int64, agents []int64, at int64) (int64, error) {
+	var agent int64
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, "SELECT agent FROM im_service_assign WHERE service = ? AND uid = ?"+s.db.ForUpdate(), service, uid).Scan(&agent)
+		if err == nil && slices.Contains(agents, agent) {
+			return nil // assigned already, to an agent still in the pool
+		}
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("assignment: %w", err)
+		}
+		load := map[int64]int{}
+		if err := sqlstore.Each(ctx, tx, "SELECT agent, COUNT(*) FROM im_service_assign WHERE service = ? GROUP BY agent", []any{service},
+			func(r *sql.Rows) error {
+				var a int64
+				var n int
+				err := r.Scan(&a, &n)
+				load[a] = n
+				return err
+			}); err != nil {
+			return fmt.Errorf("assignment load: %w", err)
+		}
+		agent = agents[0]
+		for _, a := range agents[1:] { // the least loaded, the first listed on a tie
+			if load[a] < load[agent] {
+				agent = a
+			}
+		}
+		_, err = tx.ExecContext(ctx, s.db.Upsert("im_service_assign", []string{"service", "uid", "agent", "assigned_at"}, []string{"service", "uid"},
+			"agent = EXCLUDED(agent)", "assigned_at = EXCLUDED(assigned_at)"), service, uid, agent, at)
+		return err
+	})
+	return agent, err
+}
+
+func (s *sqlStore) Assignments(ctx context.Context, service int64, uids []int64) (map[int64]int64, error) {
+	out := map[int64]int64{}
+	if len(uids) == 0 {
+		return out, nil
+	}
+	args := []any{service}
+	for _, u := range uids {
+		args = append(args, u)
+	}
+	err := sqlstore.Each(ctx, s.db.DB, "SELECT uid, agent FROM im_service_assign WHERE service = ? AND uid IN ("+sqlstore.Marks(len(uids))+")", args,
+		func(r *sql.Rows) error {
+			var u, a int64
+			err := r.Scan(&u, &a)
+			out[u] = a
+			return err
+		})
+	if err != nil {
+		return nil, fmt.Errorf("assignments: %w", err)
+	}
+	return out, nil
 }
