@@ -272,7 +272,7 @@ func TestEveryComponentAlone(t *testing.T) {
 		"room":      {"room_covers", "room_likes", "room_likes_applied", "room_settings", "rooms"},
 		"gift":      {"gift_agg_offsets", "gift_anchor_scores", "gift_orders", "gift_rank", "gift_wallet_credits", "gift_wallets"},
 		"danmaku":   {"danmaku_comments", "danmaku_mutes"},
-		"im-chat":   {"im_blocks", "im_conversations", "im_messages", "im_sends", "im_settings", "im_timeline", "im_unread"},
+		"im-chat":   {"im_blocks", "im_conversations", "im_messages", "im_sends", "im_service_assign", "im_settings", "im_timeline", "im_unread"},
 		"im-group":  {"im_group_members", "im_group_messages", "im_group_sends", "im_groups"},
 		"im-notice": {"im_notice_chunks", "im_notice_inbox", "im_notice_unread", "im_notices"},
 	}
