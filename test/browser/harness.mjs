@@ -1,6 +1,9 @@
 // Helpers shared by the browser tests: the zhibo under test, the HTTP API
 // client, steps with timings and waits on the page's text.
 
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 export const BASE = (process.env.ZHIBO_URL || '').replace(/\/+$/, '');
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 // CHROMIUM_ARGS run Debian's Chromium headless in a container.
@@ -99,5 +102,29 @@ export async function badge(page, n, what) {
   } catch (err) {
     const now = await page.locator('[data-testid="nav-unread"]').getAttribute('data-count');
     throw new Error(`${what}: unread badge should be ${n}, is ${now} (${err.message.split('\n')[0]})`);
+  }
+}
+
+// runTest runs main under a watchdog of timeout ms and reports: PASS, or FAIL with the
+// error and the page logs (also written to logFile in the artifacts dir). It sets the exit code.
+export async function runTest(main, { timeout, pageLogs, artifacts, logFile }) {
+  const watchdog = setTimeout(() => {
+    console.error(`FAIL: timed out after ${timeout} ms`);
+    process.exit(1);
+  }, timeout);
+  watchdog.unref();
+  try {
+    await main();
+    log('PASS');
+    process.exitCode = 0;
+  } catch (err) {
+    console.error(`FAIL: ${err.stack || err}`);
+    if (pageLogs.length) console.error(`page logs:\n  ${pageLogs.join('\n  ')}`);
+    try {
+      writeFileSync(join(artifacts, logFile), pageLogs.join('\n') + '\n');
+    } catch {
+      // Nothing more to report.
+    }
+    process.exitCode = 1;
   }
 }

@@ -16,12 +16,11 @@
 //
 // Exit code 0 on success, 1 on failure; screenshots go to $ARTIFACTS_DIR.
 import { chromium } from 'playwright-core';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  BASE, CHROMIUM, CHROMIUM_ARGS, log, call, step, check, waitText, until, signedInPage, badge,
-} from './harness.mjs';
+  BASE, CHROMIUM, CHROMIUM_ARGS, log, call, step, check, waitText, until, signedInPage, badge, runTest } from './harness.mjs';
 
 const ARTIFACTS = process.env.ARTIFACTS_DIR || mkdtempSync(join(tmpdir(), 'zhibo-browser-'));
 const TOTAL_TIMEOUT = 180_000;
@@ -247,23 +246,4 @@ async function main() {
   }
 }
 
-const watchdog = setTimeout(() => {
-  console.error(`FAIL: timed out after ${TOTAL_TIMEOUT} ms`);
-  process.exit(1);
-}, TOTAL_TIMEOUT);
-watchdog.unref();
-
-try {
-  await main();
-  log('PASS');
-  process.exitCode = 0;
-} catch (err) {
-  console.error(`FAIL: ${err.stack || err}`);
-  if (pageLogs.length) console.error(`page logs:\n  ${pageLogs.join('\n  ')}`);
-  try {
-    writeFileSync(join(ARTIFACTS, 'inbox-page-logs.txt'), pageLogs.join('\n') + '\n');
-  } catch {
-    // Nothing more to report.
-  }
-  process.exitCode = 1;
-}
+await runTest(main, { timeout: TOTAL_TIMEOUT, pageLogs, artifacts: ARTIFACTS, logFile: 'inbox-page-logs.txt' });

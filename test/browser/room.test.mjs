@@ -28,7 +28,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BASE, CHROMIUM, CHROMIUM_ARGS, STEP_TIMEOUT, log, call, step, check, waitText } from './harness.mjs';
+import { BASE, CHROMIUM, CHROMIUM_ARGS, STEP_TIMEOUT, log, call, step, check, waitText, runTest } from './harness.mjs';
 
 const CONFIG_FILE = process.env.ZHIBO_BROWSER_CONFIG || '';
 const ARTIFACTS = process.env.ARTIFACTS_DIR || mkdtempSync(join(tmpdir(), 'zhibo-browser-'));
@@ -563,23 +563,4 @@ async function main() {
   }
 }
 
-const watchdog = setTimeout(() => {
-  console.error(`FAIL: timed out after ${TOTAL_TIMEOUT} ms`);
-  process.exit(1);
-}, TOTAL_TIMEOUT);
-watchdog.unref();
-
-try {
-  await main();
-  log('PASS');
-  process.exitCode = 0;
-} catch (err) {
-  console.error(`FAIL: ${err.stack || err}`);
-  if (pageLogs.length) console.error(`page logs:\n  ${pageLogs.join('\n  ')}`);
-  try {
-    writeFileSync(join(ARTIFACTS, 'page-logs.txt'), pageLogs.join('\n') + '\n');
-  } catch {
-    // Nothing more to report.
-  }
-  process.exitCode = 1;
-}
+await runTest(main, { timeout: TOTAL_TIMEOUT, pageLogs, artifacts: ARTIFACTS, logFile: 'page-logs.txt' });
