@@ -91,13 +91,11 @@ func (s *Service) isBot(uid int64) bool {
 // startBots runs a consumer per bot on the messages sent to it.
 func (s *Service) startBots(ctx context.Context) error {
 	for _, b := range s.cfg.Bots {
-		stop, err := s.q.Consume(ctx, queue.ConsumerSpec{Stream: s.stream(), Durable: "im-chat-bot-" + strconv.FormatInt(b.UID, 10),
+		if err := s.consumers.Consume(ctx, s.q, queue.ConsumerSpec{Stream: s.stream(), Durable: "im-chat-bot-" + strconv.FormatInt(b.UID, 10),
 			Filter: s.q.Subject(subjectPrefix + strconv.FormatInt(b.UID, 10)), AckWait: 2 * s.cfg.BotTimeout, MaxPending: 64},
-			func(m queue.Msg) { s.callBot(b, m) })
-		if err != nil {
+			func(m queue.Msg) { s.callBot(b, m) }); err != nil {
 			return fmt.Errorf("im-chat: bot %d: %w", b.UID, err)
 		}
-		s.stops = append(s.stops, stop)
 	}
 	return nil
 }

@@ -72,7 +72,7 @@ type Service struct {
 
 	writer    *impath.Writer[Message] // the store writer
 	deliverer *impath.Writer[Message] // pushes to both sides
-	stops     []func()                // the consumers'
+	consumers impath.Consumers
 	wg        sync.WaitGroup
 	stopOnce  sync.Once
 }
@@ -167,24 +167,20 @@ func (s *Service) Start(ctx context.Context) error {
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.writer.Run() }()
 	go func() { defer s.wg.Done(); s.deliverer.Run() }()
-	consumers := []struct {
-		name, filter string
-		fn           func(queue.Msg)
-	}{{storeConsumer, subjectPrefix + ">", s.writer.Add}, {deliverConsumer, subjectPrefix + ">", s.deliverer.Add}}
-	if s.hot != nil {
-		consumers = append(consumers, struct {
-			name, filter string
-			fn           func(queue.Msg)
-		}{cacheConsumer, changeSubject, s.applyChange})
+	consume := func(name, filter string, fn func(queue.Msg)) error {
+		return s.consumers.Consume(ctx, s.q, queue.ConsumerSpec{Stream: s.stream(), Durable: name, Filter: s.q.Subject(filter),
+			MaxPending: 4 * s.cfg.BatchSize}, fn)
 	}
-	for _, c := range consumers {
-		stop, err := s.q.Consume(ctx, queue.ConsumerSpec{Stream: s.stream(), Durable: c.name, Filter: s.q.Subject(c.filter),
-			MaxPending: 4 * s.cfg.BatchSize}, c.fn)
-		if err != nil {
-			s.Stop(ctx)
-			return fmt.Errorf("im-chat: %w", err)
-		}
-		s.stops = append(s.stops, stop)
+	err := consume(storeConsumer, subjectPrefix+">", s.writer.Add)
+	if err == nil {
+		err = consume(deliverConsumer, subjectPrefix+">", s.deliverer.Add)
+	}
+	if err == nil && s.hot != nil {
+		err = consume(cacheConsumer, changeSubject, s.applyChange)
+	}
+	if err != nil {
+		s.Stop(ctx)
+		return fmt.Errorf("im-chat: %w", err)
 	}
 	if err := s.startBots(ctx); err != nil {
 		s.Stop(ctx)
@@ -197,9 +193,7 @@ func (s *Service) Start(ctx context.Context) error {
 // not yet acknowledged are delivered again to the next process. A second call does nothing.
 func (s *Service) Stop(context.Context) error {
 	s.stopOnce.Do(func() {
-		for _, stop := range s.stops {
-			stop()
-		}
+		s.consumers.Stop()
 		s.writer.Close()
 		s.deliverer.Close()
 		s.wg.Wait()

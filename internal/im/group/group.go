@@ -54,9 +54,9 @@ type Service struct {
 	m        *metrics
 	writer   *impath.Writer[Message]
 
-	stops    []func()
-	wg       sync.WaitGroup
-	stopOnce sync.Once
+	consumers impath.Consumers
+	wg        sync.WaitGroup
+	stopOnce  sync.Once
 }
 
 // The queue of accepted group messages (im.group.<group id>), read by the store writer and
@@ -120,16 +120,11 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.writer.Run() }()
-	for _, c := range []struct {
-		name string
-		fn   func(queue.Msg)
-	}{{storeConsumer, s.writer.Add}, {deliverConsumer, s.deliver}} {
-		stop, err := s.q.Consume(ctx, queue.ConsumerSpec{Stream: s.stream(), Durable: c.name, MaxPending: 4 * s.cfg.BatchSize}, c.fn)
-		if err != nil {
+	for name, fn := range map[string]func(queue.Msg){storeConsumer: s.writer.Add, deliverConsumer: s.deliver} {
+		if err := s.consumers.Consume(ctx, s.q, queue.ConsumerSpec{Stream: s.stream(), Durable: name, MaxPending: 4 * s.cfg.BatchSize}, fn); err != nil {
 			s.Stop(ctx)
 			return fmt.Errorf("im-group: %w", err)
 		}
-		s.stops = append(s.stops, stop)
 	}
 	return nil
 }
@@ -137,9 +132,7 @@ func (s *Service) Start(ctx context.Context) error {
 // Stop stops consuming and lets the store writer apply what it holds. A second call does nothing.
 func (s *Service) Stop(context.Context) error {
 	s.stopOnce.Do(func() {
-		for _, stop := range s.stops {
-			stop()
-		}
+		s.consumers.Stop()
 		s.writer.Close()
 		s.wg.Wait()
 	})

@@ -200,3 +200,26 @@ func Event(cmd string, data any) []byte {
 	}{cmd, data})
 	return b
 }
+
+// Consumers are the durable consumers a component runs; Stop stops every one.
+type Consumers struct {
+	stops []func()
+}
+
+// Consume starts a durable consumer of spec whose messages go to handle.
+func (c *Consumers) Consume(ctx context.Context, q *queue.Queue, spec queue.ConsumerSpec, handle func(queue.Msg)) error {
+	stop, err := q.Consume(ctx, spec, handle)
+	if err != nil {
+		return err
+	}
+	c.stops = append(c.stops, stop)
+	return nil
+}
+
+// Stop stops the consumers, each returning once its handler calls are done.
+func (c *Consumers) Stop() {
+	for _, stop := range c.stops {
+		stop()
+	}
+	c.stops = nil
+}

@@ -53,10 +53,10 @@ type Service struct {
 	mu     sync.Mutex
 	quotas map[string]*rate.Limiter // per business, normal lane
 
-	ctx      context.Context // ends at Stop: batches in flight stop between chunks
-	cancel   context.CancelFunc
-	stops    []func()
-	stopOnce sync.Once
+	ctx       context.Context // ends at Stop: batches in flight stop between chunks
+	cancel    context.CancelFunc
+	consumers impath.Consumers
+	stopOnce  sync.Once
 }
 
 // The lanes' stream: one subject per lane, each read by a consumer of its own.
@@ -101,14 +101,12 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for _, lane := range []string{LaneHigh, LaneNormal} {
-		stop, err := s.q.Consume(ctx, queue.ConsumerSpec{Stream: s.stream(), Durable: "im-notice-" + lane,
+		if err := s.consumers.Consume(ctx, s.q, queue.ConsumerSpec{Stream: s.stream(), Durable: "im-notice-" + lane,
 			Filter: s.q.Subject(subject + lane), AckWait: 30 * time.Second, MaxPending: 4},
-			func(m queue.Msg) { s.run(lane, m) })
-		if err != nil {
+			func(m queue.Msg) { s.run(lane, m) }); err != nil {
 			s.Stop(ctx)
 			return fmt.Errorf("im-notice: %w", err)
 		}
-		s.stops = append(s.stops, stop)
 	}
 	return nil
 }
@@ -120,9 +118,7 @@ func (s *Service) Stop(context.Context) error {
 		if s.cancel != nil {
 			s.cancel()
 		}
-		for _, stop := range s.stops {
-			stop()
-		}
+		s.consumers.Stop()
 	})
 	return nil
 }
