@@ -208,23 +208,20 @@ func (s *sqlStore) States(ctx context.Context, msgs []Message) ([]ConvState, []T
 
 // states reads the conversation rows and unread totals msgs touch.
 func (s *sqlStore) states(ctx context.Context, msgs []Message) ([]ConvState, []Total, error) {
-	uids, peers := map[int64]bool{}, map[int64]bool{}
+	uids := map[int64]bool{}
 	want := map[pair]bool{}
 	for _, m := range msgs {
-		uids[m.From], uids[m.To], peers[m.To], peers[m.From] = true, true, true, true
+		uids[m.From], uids[m.To] = true, true
 		want[pair{m.From, m.To}], want[pair{m.To, m.From}] = true, true
 	}
 	var convs []ConvState
-	args := append(keysOf(uids), keysOf(peers)...)
-	err := sqlstore.Each(ctx, s.db.DB, "SELECT uid, "+convColumns+", version FROM im_conversations WHERE uid IN ("+
-		sqlstore.Marks(len(uids))+") AND peer IN ("+sqlstore.Marks(len(peers))+")", args, func(r *sql.Rows) error {
+	err := sqlstore.Each(ctx, s.db.DB, "SELECT uid, "+convColumns+", version FROM im_conversations WHERE "+
+		sqlstore.Pairs("uid", "peer", len(want)), pairArgs(want), func(r *sql.Rows) error {
 		var c ConvState
 		var folder int
 		err := r.Scan(&c.UID, &c.Peer, &c.LastID, &c.Mtime, &c.Unread, &c.ReadID, &c.Muted, &folder, &c.Version)
 		c.Stranger = folder == FolderStrangers
-		if want[pair{c.UID, c.Peer}] {
-			convs = append(convs, c)
-		}
+		convs = append(convs, c)
 		return err
 	})
 	if err != nil {
@@ -330,18 +327,16 @@ func (s *sqlStore) unstored(ctx context.Context, tx *sql.Tx, msgs []Message) ([]
 		from int64
 		cid  string
 	}
-	var senders, cids []any
+	var args []any
 	for _, m := range msgs {
 		if m.ClientID != "" && !have[m.ID] {
-			senders = append(senders, m.From)
-			cids = append(cids, m.ClientID)
+			args = append(args, m.From, m.ClientID)
 		}
 	}
 	sentAs := map[sent]int64{}
-	if len(senders) > 0 {
-		q := "SELECT sender, client_id, msg_id FROM im_sends WHERE sender IN (" + sqlstore.Marks(len(senders)) +
-			") AND client_id IN (" + sqlstore.Marks(len(cids)) + ")"
-		if err := sqlstore.Each(ctx, tx, q, append(senders, cids...), func(r *sql.Rows) error {
+	if len(args) > 0 {
+		q := "SELECT sender, client_id, msg_id FROM im_sends WHERE " + sqlstore.Pairs("sender", "client_id", len(args)/2)
+		if err := sqlstore.Each(ctx, tx, q, args, func(r *sql.Rows) error {
 			var k sent
 			var id int64
 			err := r.Scan(&k.from, &k.cid, &id)
@@ -387,18 +382,18 @@ func (s *sqlStore) applyConversations(ctx context.Context, tx *sql.Tx, msgs []Me
 		}
 		return d
 	}
-	uids, peers := map[int64]bool{}, map[int64]bool{}
 	for _, m := range msgs {
 		touch(pair{m.From, m.To}, m).wrote = true
 		d := touch(pair{m.To, m.From}, m)
 		d.incoming = append(d.incoming, m.ID)
-		uids[m.From], uids[m.To], peers[m.To], peers[m.From] = true, true, true, true
 	}
+	slices.SortFunc(order, func(a, b pair) int { return cmp.Or(cmp.Compare(a.uid, b.uid), cmp.Compare(a.peer, b.peer)) })
 	readID := map[pair]int64{}
-	lock := s.db.ForUpdate()
-	args := append(keysOf(uids), keysOf(peers)...)
-	q := "SELECT uid, peer, read_id FROM im_conversations WHERE uid IN (" + sqlstore.Marks(len(uids)) + ") AND peer IN (" +
-		sqlstore.Marks(len(peers)) + ")" + lock
+	args := make([]any, 0, 2*len(order))
+	for _, p := range order {
+		args = append(args, p.uid, p.peer)
+	}
+	q := "SELECT uid, peer, read_id FROM im_conversations WHERE " + sqlstore.Pairs("uid", "peer", len(order)) + s.db.ForUpdate()
 	if err := sqlstore.Each(ctx, tx, q, args, func(r *sql.Rows) error {
 		var p pair
 		var id int64
@@ -408,7 +403,6 @@ func (s *sqlStore) applyConversations(ctx context.Context, tx *sql.Tx, msgs []Me
 	}); err != nil {
 		return fmt.Errorf("read positions: %w", err)
 	}
-	slices.SortFunc(order, func(a, b pair) int { return cmp.Or(cmp.Compare(a.uid, b.uid), cmp.Compare(a.peer, b.peer)) })
 	unread := map[int64]int64{}
 	var totals []int64
 	rows := make([][]any, 0, len(order))
@@ -456,6 +450,15 @@ func insertRows(ctx context.Context, tx *sql.Tx, head string, width, n int, row 
 		return errRace
 	}
 	return nil
+}
+
+// pairArgs is the arguments of sqlstore.Pairs("uid", "peer", len(ps)).
+func pairArgs(ps map[pair]bool) []any {
+	out := make([]any, 0, 2*len(ps))
+	for p := range ps {
+		out = append(out, p.uid, p.peer)
+	}
+	return out
 }
 
 func keysOf(m map[int64]bool) []any {

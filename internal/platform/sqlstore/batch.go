@@ -15,6 +15,15 @@ import (
 // Marks is n comma-separated placeholders, for IN lists and VALUES rows.
 func Marks(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
 
+// Pairs matches n (a, b) pairs: "((a = ? AND b = ?) OR …)", the arguments alternating a and
+// b. Both engines seek the index on (a, b) once per pair. "a IN (…) AND b IN (…)" would seek
+// every combination (n² for n distinct pairs), and SQLite scans the table for a row value
+// "(a, b) IN (VALUES …)".
+func Pairs(a, b string, n int) string {
+	one := "(" + a + " = ? AND " + b + " = ?)"
+	return "(" + strings.TrimSuffix(strings.Repeat(one+" OR ", n), " OR ") + ")"
+}
+
 // Querier is what reads need of a pool, a connection or a transaction.
 type Querier interface {
 	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)

@@ -132,3 +132,23 @@ func TestReadReplica(t *testing.T) {
 	require.NoError(t, one.Reader().QueryRow("SELECT v FROM scores WHERE k = 'x'").Scan(&v))
 	require.Equal(t, 1, v)
 }
+
+// Pairs matches the pairs given, not every combination of their halves.
+func TestPairs(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		_, err := db.ExecContext(ctx, "CREATE TABLE pairs (a BIGINT NOT NULL, b BIGINT NOT NULL, PRIMARY KEY (a, b))")
+		require.NoError(t, err)
+		_, err = db.ExecContext(ctx, "INSERT INTO pairs (a, b) VALUES (1, 2), (3, 4), (1, 4), (3, 2)")
+		require.NoError(t, err)
+		var got [][2]int64
+		require.NoError(t, sqlstore.Each(ctx, db, "SELECT a, b FROM pairs WHERE "+sqlstore.Pairs("a", "b", 3)+" ORDER BY a, b",
+			[]any{1, 2, 3, 4, 5, 6}, func(r *sql.Rows) error {
+				var p [2]int64
+				err := r.Scan(&p[0], &p[1])
+				got = append(got, p)
+				return err
+			}))
+		require.Equal(t, [][2]int64{{1, 2}, {3, 4}}, got)
+	})
+}
