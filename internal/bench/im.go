@@ -56,10 +56,14 @@ type imRun struct {
 	api   *apiClient
 	tag   string
 	users []imUser
-	pairs int
-	check *imCheck
-	ack   *Hist // due time → acknowledgement
-	e2e   *Hist // due time → the receiver's IM_MSG
+	pairs int // streams: one per user, who writes to a partner or to its group
+	// The first grouped users are in groups of cfg.GroupSize (group g: users g×size …);
+	// groups[g] is group g's id.
+	grouped int
+	groups  []int64
+	check   *imCheck
+	ack     *Hist // due time → acknowledgement
+	e2e     *Hist // due time → the receiver's IM_MSG
 
 	phase               atomic.Value // string
 	sent, acked, behind atomic.Int64
@@ -76,12 +80,57 @@ type imRun struct {
 	firstErr            string
 }
 
-// partner is who user i writes to: 0↔1, 2↔3, …; an odd last user writes to user 0.
+// partner is who paired user i writes to: the paired users (after the grouped ones) go
+// 0↔1, 2↔3, … among themselves, and an odd last one writes to the first of them (to user 0
+// when it is the only one).
 func (r *imRun) partner(i int) int {
-	if j := i ^ 1; j < len(r.users) {
+	base := r.grouped
+	if j := base + ((i - base) ^ 1); j < len(r.users) {
 		return j
 	}
+	if base != i {
+		return base
+	}
 	return 0
+}
+
+// groupOf is the group user p writes to, or -1 for a paired user.
+func (r *imRun) groupOf(p int) int {
+	if p < r.grouped {
+		return p / r.cfg.GroupSize
+	}
+	return -1
+}
+
+// slot is which receiver of stream p user i is: 0 for the partner, the member's place among
+// the others for a group; -1 when i is not a receiver of p.
+func (r *imRun) slot(p, i int) int {
+	g := r.groupOf(p)
+	if g < 0 {
+		if i == r.partner(p) {
+			return 0
+		}
+		return -1
+	}
+	if i == p || i >= r.grouped || r.groupOf(i) != g {
+		return -1
+	}
+	if i < p {
+		return i - g*r.cfg.GroupSize
+	}
+	return i - g*r.cfg.GroupSize - 1
+}
+
+// receivers is how many receivers each stream has.
+func (r *imRun) receivers() []int {
+	out := make([]int, len(r.users))
+	for p := range out {
+		out[p] = 1
+		if p < r.grouped {
+			out[p] = r.cfg.GroupSize - 1
+		}
+	}
+	return out
 }
 
 // Run registers the users, opens their channels, sends for the configured duration, drains
@@ -104,8 +153,10 @@ func (b *IM) Run(ctx context.Context) (*IMReport, error) {
 		rep.Notes = append(rep.Notes, note)
 	}
 	r := &imRun{cfg: cfg, api: api, tag: tag, users: make([]imUser, cfg.Users), pairs: cfg.Users,
-		check: newIMCheck(cfg.Users), ack: NewHist(4 * runtime.GOMAXPROCS(0)), e2e: NewHist(4 * runtime.GOMAXPROCS(0)),
+		grouped: cfg.groups() * cfg.GroupSize, groups: make([]int64, cfg.groups()),
+		ack: NewHist(4 * runtime.GOMAXPROCS(0)), e2e: NewHist(4 * runtime.GOMAXPROCS(0)),
 		readDeadline: time.Now().Add(hard), errs: map[string]int64{}}
+	r.check = newIMCheck(r.receivers())
 	r.phase.Store("setup")
 	start := time.Now()
 	pctx, pstop := context.WithCancel(context.Background())
@@ -144,7 +195,8 @@ func (b *IM) Run(ctx context.Context) (*IMReport, error) {
 	return rep, nil
 }
 
-// setup registers every user, fetches its channel token and opens its channel.
+// setup registers every user, fetches its channel token and opens its channel, then makes
+// the groups.
 func (r *imRun) setup(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.SetupTimeout)
 	defer cancel()
@@ -161,7 +213,7 @@ func (r *imRun) setup(ctx context.Context) error {
 		scheme = "wss"
 	}
 	var hostsOnce sync.Once
-	return parallel(ctx, len(r.users), 16, func(ctx context.Context, i int) error {
+	if err := parallel(ctx, len(r.users), 16, func(ctx context.Context, i int) error {
 		s, err := r.api.register(ctx, r.tag+"u"+strconv.Itoa(i))
 		if err != nil {
 			return err
@@ -197,6 +249,25 @@ func (r *imRun) setup(ctx context.Context) error {
 		r.users[i] = imUser{uid: s.UID, token: s.Token, conn: c}
 		r.up.Add(1)
 		r.readers.Go(func() { r.read(i) })
+		return nil
+	}); err != nil {
+		return err
+	}
+	return parallel(ctx, len(r.groups), 16, func(ctx context.Context, g int) error {
+		size := r.cfg.GroupSize
+		owner := &r.users[g*size]
+		members := make([]int64, 0, size-1)
+		for i := g*size + 1; i < (g+1)*size; i++ {
+			members = append(members, r.users[i].uid)
+		}
+		var grp struct {
+			ID int64 `json:"id"`
+		}
+		in := map[string]any{"name": r.tag + "g" + strconv.Itoa(g), "members": members}
+		if err := r.api.call(ctx, "POST", "/api/im/groups", owner.token, in, &grp); err != nil {
+			return fmt.Errorf("group %d: %w", g, err)
+		}
+		r.groups[g] = grp.ID
 		return nil
 	})
 }
@@ -261,20 +332,28 @@ type imSendAnswer struct {
 	Replay   bool   `json:"replay"`
 }
 
-// sendOne posts message seq of pair p and records its outcome.
+// imSendBody is a send: To for a partner, nothing for a group (named in the path).
+type imSendBody struct {
+	To       int64  `json:"to,omitempty"`
+	Text     string `json:"text"`
+	ClientID string `json:"client_id"`
+}
+
+// sendOne posts message seq of stream p and records its outcome.
 func (r *imRun) sendOne(ctx context.Context, shard, p int, seq int64, due time.Time, text []byte) {
-	from, to := &r.users[p], &r.users[r.partner(p)]
+	from := &r.users[p]
 	text = appendText(text[:0], stamp{sender: p, seq: seq, sentNS: due.UnixNano()}, imTextSize)
 	cid := r.clientID(p, seq)
-	body := struct {
-		To       int64  `json:"to"`
-		Text     string `json:"text"`
-		ClientID string `json:"client_id"`
-	}{to.uid, string(text), cid}
+	body, path := imSendBody{Text: string(text), ClientID: cid}, "/api/im/messages"
+	if g := r.groupOf(p); g >= 0 {
+		path = "/api/im/groups/" + strconv.FormatInt(r.groups[g], 10) + "/messages"
+	} else {
+		body.To = r.users[r.partner(p)].uid
+	}
 	r.sent.Add(1)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	var ans imSendAnswer
-	err := r.api.call(sctx, "POST", "/api/im/messages", from.token, body, &ans)
+	err := r.api.call(sctx, "POST", path, from.token, body, &ans)
 	cancel()
 	if err == nil && (ans.ClientID != cid || ans.ID <= 0) {
 		err = fmt.Errorf("answer names client_id %q (id %d), want %q", ans.ClientID, ans.ID, cid)

@@ -5,9 +5,9 @@ import (
 	"sync"
 )
 
-// imCheck is what the receivers of `zhibo bench im` check, per conversation direction (a
-// pair: one sender, one receiver): which sequence numbers the platform acknowledged, which
-// the receiver's channel got (how many twice, how many after a larger one), and which the
+// imCheck is what the receivers of `zhibo bench im` check, per stream (one sender writing to
+// one partner, or to a group): which sequence numbers the platform acknowledged, which each
+// receiver's channel got (how many twice, how many after a larger one), and which the
 // sender's own channel got back as its echo. Senders and channel readers record into it
 // concurrently; result adds it up once they have stopped.
 type imCheck struct {
@@ -17,11 +17,18 @@ type imCheck struct {
 type imPairCheck struct {
 	mu       sync.Mutex
 	acked    seqCheck
-	received seqCheck
+	received []seqCheck // one per receiver: the partner, or the group's other members
 	echoed   seqCheck
 }
 
-func newIMCheck(pairs int) *imCheck { return &imCheck{pairs: make([]imPairCheck, pairs)} }
+// newIMCheck checks len(receivers) streams, stream p having receivers[p] receivers.
+func newIMCheck(receivers []int) *imCheck {
+	c := &imCheck{pairs: make([]imPairCheck, len(receivers))}
+	for p, n := range receivers {
+		c.pairs[p].received = make([]seqCheck, n)
+	}
+	return c
+}
 
 // valid says a stamp names a pair of this run.
 func (c *imCheck) valid(pair int, seq int64) bool {
@@ -36,11 +43,11 @@ func (c *imCheck) acked(pair int, seq int64) {
 	p.mu.Unlock()
 }
 
-// received records that the receiver's channel got seq of pair.
-func (c *imCheck) received(pair int, seq int64) {
+// received records that receiver slot of pair got seq on its channel.
+func (c *imCheck) received(pair, slot int, seq int64) {
 	p := &c.pairs[pair]
 	p.mu.Lock()
-	p.received.add(seq)
+	p.received[slot].add(seq)
 	p.mu.Unlock()
 }
 
@@ -55,20 +62,23 @@ func (c *imCheck) echoed(pair int, seq int64) {
 // IMCheck is the receivers' verdict over every pair.
 type IMCheck struct {
 	Pairs int `json:"pairs"`
-	// Acked is the messages the platform acknowledged; every one must reach its receiver
-	// exactly once.
+	// Acked is the messages the platform acknowledged; every one must reach each of its
+	// receivers exactly once.
 	Acked int64 `json:"acked"`
-	// Received is the distinct messages the receivers got (acknowledged or not).
+	// Deliveries is what that makes: each acknowledged message times its receivers (one for
+	// a partner, the other members for a group).
+	Deliveries int64 `json:"deliveries"`
+	// Received is the distinct deliveries the receivers got (acknowledged or not).
 	Received int64 `json:"received"`
-	// Lost is acknowledged messages the receiver never got (within the drain period).
+	// Lost is deliveries of acknowledged messages never received (within the drain period).
 	Lost int64 `json:"lost"`
 	// Duplicated is extra copies: a message received twice counts 1.
 	Duplicated int64 `json:"duplicated"`
-	// Reordered is messages received after a later message of the same pair (each pair's
+	// Reordered is deliveries received after a later message of the same stream (a stream's
 	// messages are sent one after the other, the next only once the previous is
 	// acknowledged, so their order is defined).
 	Reordered int64 `json:"reordered"`
-	// Unconfirmed is messages received whose send was never acknowledged (it failed or
+	// Unconfirmed is deliveries received whose send was never acknowledged (it failed or
 	// timed out on the sender's side, yet the platform had taken it).
 	Unconfirmed int64 `json:"unconfirmed"`
 	// The sender's own channel: each acknowledged message should come back exactly once.
@@ -91,13 +101,17 @@ func (c *imCheck) result() IMCheck {
 		p := &c.pairs[i]
 		p.mu.Lock()
 		out.Acked += p.acked.distinct
-		out.Received += p.received.distinct
-		out.Duplicated += p.received.dups
-		out.Reordered += p.received.outOfOrder
+		for k := range p.received {
+			got := &p.received[k]
+			out.Deliveries += p.acked.distinct
+			out.Received += got.distinct
+			out.Duplicated += got.dups
+			out.Reordered += got.outOfOrder
+			out.Lost += missing(&p.acked, got)
+			out.Unconfirmed += missing(got, &p.acked)
+		}
 		out.Echoes += p.echoed.distinct
 		out.EchoDuplicated += p.echoed.dups
-		out.Lost += missing(&p.acked, &p.received)
-		out.Unconfirmed += missing(&p.received, &p.acked)
 		out.EchoLost += missing(&p.acked, &p.echoed)
 		out.EchoUnconfirmed += missing(&p.echoed, &p.acked)
 		p.mu.Unlock()
@@ -118,13 +132,16 @@ func missing(want, got *seqCheck) int64 {
 	return int64(n)
 }
 
-// settled says every acknowledged message has reached both channels at least once, so the
-// drain can end early.
+// settled says every acknowledged message has reached every receiver and its sender's
+// channel at least once, so the drain can end early.
 func (c *imCheck) settled() bool {
 	for i := range c.pairs {
 		p := &c.pairs[i]
 		p.mu.Lock()
-		done := missing(&p.acked, &p.received) == 0 && missing(&p.acked, &p.echoed) == 0
+		done := missing(&p.acked, &p.echoed) == 0
+		for k := range p.received {
+			done = done && missing(&p.acked, &p.received[k]) == 0
+		}
 		p.mu.Unlock()
 		if !done {
 			return false

@@ -24,6 +24,11 @@ partner, and the messages are spread over the pairs in turn, so every conversati
 many. A message's text carries its pair, its sequence number in that pair and its scheduled
 send time; its client_id is unique.
 
+With -group_share, that share of the users is put in groups of -group_size members instead
+(the first member creates the group through POST /api/im/groups): each of them writes to its
+group (POST /api/im/groups/{id}/messages), and every other member's channel must receive each
+message (IM_GROUP_MSG) exactly once. Start the server with -im_group.rate 0 as well.
+
 The schedule is open-loop: message k is due at k/rate whatever the answers, each pair is
 sent by one worker, in order, the next only after the previous was answered; latencies are
 counted from the due time, so a slow server shows as latency (and "behind"), not as a lower
@@ -62,6 +67,10 @@ type IMConfig struct {
 	WSRatio float64 `json:"ws_ratio"`
 	// ProtoVer is the protover the channels ask for: 0 plain, 2 zlib, 3 brotli.
 	ProtoVer int `json:"protover"`
+	// GroupShare is the share of the users put in groups of GroupSize members; the others
+	// are paired.
+	GroupShare float64 `json:"group_share"`
+	GroupSize  int     `json:"group_size"`
 	// PID, when positive, is the server process whose CPU is read while sending.
 	PID int `json:"pid,omitempty"`
 	// JSON and HTML are files the report is written to; empty means none.
@@ -88,6 +97,8 @@ func (c *IMConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.SetupTimeout, "setup_timeout", time.Minute, "bound on registering the users and opening their channels.")
 	fs.Float64Var(&c.WSRatio, "ws_ratio", 1, "share of channels over WebSocket (1 = all, 0 = all raw TCP).")
 	fs.IntVar(&c.ProtoVer, "protover", 2, "protover the channels ask for: 0 plain, 2 zlib, 3 brotli.")
+	fs.Float64Var(&c.GroupShare, "group_share", 0, "share of the users in groups of -group_size members, each writing to its group (0 = every user paired).")
+	fs.IntVar(&c.GroupSize, "group_size", 5, "members of each group, 3..100 (with -group_share).")
 	fs.IntVar(&c.PID, "pid", 0, "server process id whose CPU is read while sending (0 = not measured).")
 	fs.StringVar(&c.JSON, "json", "", "write the JSON report to this file (empty = none).")
 	fs.StringVar(&c.HTML, "html", "", "write an HTML report with throughput and latency charts to this file (empty = none).")
@@ -131,10 +142,27 @@ func (c *IMConfig) Validate() error {
 	if c.ProtoVer != 0 && c.ProtoVer != 2 && c.ProtoVer != 3 {
 		add("protover %d: want 0, 2 or 3", c.ProtoVer)
 	}
+	if !(c.GroupShare >= 0 && c.GroupShare <= 1) {
+		add("group_share %v: want 0..1", c.GroupShare)
+	} else if c.GroupShare > 0 {
+		if c.GroupSize < 3 || c.GroupSize > 100 {
+			add("group_size %d: want 3..100", c.GroupSize)
+		} else if c.groups() == 0 {
+			add("group_share %v of %d users is less than one group of %d", c.GroupShare, c.Users, c.GroupSize)
+		}
+	}
 	if c.PID < 0 {
 		add("pid %d: want >= 0", c.PID)
 	}
 	return errors.Join(errs...)
+}
+
+// groups is how many groups the users make up.
+func (c *IMConfig) groups() int {
+	if c.GroupShare <= 0 || c.GroupSize < 1 {
+		return 0
+	}
+	return int(float64(c.Users) * c.GroupShare / float64(c.GroupSize))
 }
 
 // imMain runs "zhibo bench im <flags>".

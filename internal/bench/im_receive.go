@@ -9,13 +9,15 @@ import (
 	"github.com/zhibo-live/zhibo/internal/protocol"
 )
 
-// imEvent is the op-5 body of a private message on a channel.
+// imEvent is the op-5 body of a private message (IM_MSG) or group message (IM_GROUP_MSG) on
+// a channel.
 type imEvent struct {
 	Cmd  string `json:"cmd"`
 	Data struct {
 		ID       int64  `json:"id"`
 		From     int64  `json:"from"`
 		To       int64  `json:"to"`
+		GroupID  int64  `json:"group_id"`
 		Text     string `json:"text"`
 		ClientID string `json:"client_id"`
 	} `json:"data"`
@@ -45,7 +47,7 @@ func (r *imRun) read(i int) {
 // consume checks one op-5 body that arrived on user i's channel at now.
 func (r *imRun) consume(i int, body []byte, now time.Time) {
 	var ev imEvent
-	if json.Unmarshal(body, &ev) != nil || ev.Cmd != "IM_MSG" {
+	if json.Unmarshal(body, &ev) != nil || (ev.Cmd != "IM_MSG" && ev.Cmd != "IM_GROUP_MSG") {
 		return
 	}
 	st, ok := parseStamp([]byte(ev.Data.Text))
@@ -54,23 +56,29 @@ func (r *imRun) consume(i int, body []byte, now time.Time) {
 		return
 	}
 	p := st.sender
-	from, to := r.users[p].uid, r.users[r.partner(p)].uid
-	if ev.Data.From != from || ev.Data.To != to || ev.Data.ClientID != r.clientID(p, st.seq) {
+	right := ev.Data.From == r.users[p].uid && ev.Data.ClientID == r.clientID(p, st.seq)
+	if g := r.groupOf(p); g < 0 {
+		right = right && ev.Cmd == "IM_MSG" && ev.Data.To == r.users[r.partner(p)].uid
+	} else {
+		right = right && ev.Cmd == "IM_GROUP_MSG" && ev.Data.GroupID == r.groups[g]
+	}
+	if !right {
 		r.mismatched.Add(1) // a stamp of this run on the wrong message
 		return
 	}
-	me := r.users[i].uid
-	switch me {
-	case to:
-		r.check.received(p, st.seq)
-		r.e2e.RecordN(i, now.Sub(time.Unix(0, st.sentNS)), 1)
-		r.received.Add(1)
-	case from:
+	if i == p {
 		r.check.echoed(p, st.seq)
 		r.echoes.Add(1)
-	default:
-		r.mismatched.Add(1) // pushed to a user who is neither side
+		return
 	}
+	slot := r.slot(p, i)
+	if slot < 0 {
+		r.mismatched.Add(1) // pushed to a user who is neither side
+		return
+	}
+	r.check.received(p, slot, st.seq)
+	r.e2e.RecordN(i, now.Sub(time.Unix(0, st.sentNS)), 1)
+	r.received.Add(1)
 }
 
 // heartbeats sends op 2 on every channel each 30 s until ctx ends.

@@ -119,8 +119,12 @@ func (rep *IMReport) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	c := rep.Config
 	row := func(k, format string, a ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, a...)...) }
-	row("target", "%s  (%d users in %d pairs of conversation directions, %d HTTP workers, protover %d)",
-		c.URL, rep.Users, rep.Check.Pairs, rep.Workers, c.ProtoVer)
+	groups := ""
+	if n := c.groups(); n > 0 {
+		groups = fmt.Sprintf(", %d of them in %d groups of %d", n*c.GroupSize, n, c.GroupSize)
+	}
+	row("target", "%s  (%d users%s, each writing to its partner or group, %d HTTP workers, protover %d)",
+		c.URL, rep.Users, groups, rep.Workers, c.ProtoVer)
 	row("channels", "%d of %d open (%d WebSocket, %d TCP), %d dropped during the run",
 		rep.Conns.Established, rep.Conns.Wanted, rep.Conns.WebSocket, rep.Conns.TCP, rep.Conns.Dropped)
 	row("offered", "%d messages in %s = %.1f/s (open loop); %d sent, %d started >10ms late",
@@ -129,14 +133,14 @@ func (rep *IMReport) WriteTable(w io.Writer) error {
 	l := rep.AckLatency
 	row("send → ack", "p50 %.1fms  p99 %.1fms  p99.9 %.1fms  max %.1fms  (%d messages, from the due time)", l.P50MS, l.P99MS, l.P999MS, l.MaxMS, l.Count)
 	l = rep.E2ELatency
-	row("send → receive", "p50 %.1fms  p99 %.1fms  p99.9 %.1fms  max %.1fms  (%d messages, to the receiver's IM_MSG)", l.P50MS, l.P99MS, l.P999MS, l.MaxMS, l.Count)
+	row("send → receive", "p50 %.1fms  p99 %.1fms  p99.9 %.1fms  max %.1fms  (%d deliveries, to each receiver's IM_MSG or IM_GROUP_MSG)", l.P50MS, l.P99MS, l.P999MS, l.MaxMS, l.Count)
 	k := rep.Check
 	verdict := "OK: every acknowledged message received exactly once"
 	if !k.OK() {
 		verdict = "FAILED"
 	}
-	row("receivers", "%d of %d acknowledged received: %d lost, %d duplicated, %d reordered, %d received unacknowledged — %s",
-		k.Received-k.Unconfirmed, k.Acked, k.Lost, k.Duplicated, k.Reordered, k.Unconfirmed, verdict)
+	row("receivers", "%d of %d deliveries of %d acknowledged messages received: %d lost, %d duplicated, %d reordered, %d received unacknowledged — %s",
+		k.Received-k.Unconfirmed, k.Deliveries, k.Acked, k.Lost, k.Duplicated, k.Reordered, k.Unconfirmed, verdict)
 	row("sender echoes", "%d of %d on the sender's own channel: %d missing, %d duplicated",
 		k.Echoes-k.EchoUnconfirmed, k.Acked, k.EchoLost, k.EchoDuplicated)
 	row("drain", "%.2fs after the last send", rep.DrainSeconds)

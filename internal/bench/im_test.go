@@ -85,3 +85,39 @@ func TestIMConfigBounds(t *testing.T) {
 	cfg.Users = 1
 	require.ErrorContains(t, cfg.Validate(), "users")
 }
+
+// Half the users in groups of five: every group message reaches the other four members and
+// the sender's channel exactly once, next to the paired users' messages.
+func TestIMGroupsAllInOne(t *testing.T) {
+	url := startNode(t, func(c *config.Config) { c.IMChat.Rate, c.IMGroup.Rate = 0, 0 })
+	cfg := bench.DefaultIMConfig()
+	cfg.URL = url
+	cfg.Users = 20
+	cfg.GroupShare = 0.5
+	cfg.GroupSize = 5
+	cfg.Rate = 200
+	cfg.Duration = 2 * time.Second
+	cfg.Senders = 8
+	cfg.Drain = 10 * time.Second
+	b, err := bench.NewIM(cfg, bench.Deps{Progress: &bytes.Buffer{}})
+	require.NoError(t, err)
+	rep, err := b.Run(context.Background())
+	require.NoError(t, err)
+	var out bytes.Buffer
+	require.NoError(t, rep.Write(&out))
+	t.Log("\n" + out.String())
+
+	require.Zero(t, rep.ErrorCount, rep.FirstError)
+	require.Equal(t, int64(400), rep.Acked)
+	k := rep.Check
+	// 200 messages in the 10 group streams reach 4 members each, 200 in the pairs 1 each.
+	require.Equal(t, int64(200*4+200), k.Deliveries)
+	require.Equal(t, k.Deliveries, k.Received)
+	require.Zero(t, k.Lost)
+	require.Zero(t, k.Duplicated)
+	require.Equal(t, int64(400), k.Echoes)
+	require.True(t, k.OK())
+	require.Zero(t, rep.Mismatched)
+	require.Equal(t, uint64(1000), rep.E2ELatency.Count)
+	require.Contains(t, out.String(), "10 of them in 2 groups of 5")
+}
