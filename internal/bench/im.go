@@ -62,8 +62,9 @@ type imRun struct {
 	grouped int
 	groups  []int64
 	check   *imCheck
-	ack     *Hist // due time → acknowledgement
-	e2e     *Hist // due time → the receiver's IM_MSG
+	notices *imNotices // nil without -notice_batch and -notice_high_every
+	ack     *Hist      // due time → acknowledgement
+	e2e     *Hist      // due time → the receiver's IM_MSG
 
 	phase               atomic.Value // string
 	sent, acked, behind atomic.Int64
@@ -157,6 +158,9 @@ func (b *IM) Run(ctx context.Context) (*IMReport, error) {
 		ack: NewHist(4 * runtime.GOMAXPROCS(0)), e2e: NewHist(4 * runtime.GOMAXPROCS(0)),
 		readDeadline: time.Now().Add(hard), errs: map[string]int64{}}
 	r.check = newIMCheck(r.receivers())
+	if cfg.NoticeBatch > 0 || cfg.NoticeHighEvery > 0 {
+		r.notices = newIMNotices(cfg, api, tag, 4*runtime.GOMAXPROCS(0))
+	}
 	r.phase.Store("setup")
 	start := time.Now()
 	pctx, pstop := context.WithCancel(context.Background())
@@ -174,6 +178,11 @@ func (b *IM) Run(ctx context.Context) (*IMReport, error) {
 	bg.Go(func() { r.heartbeats(hctx) })
 
 	r.phase.Store("send")
+	nctx, nstop := context.WithCancel(ctx)
+	var nwg sync.WaitGroup
+	if r.notices != nil {
+		nwg.Go(func() { r.notices.run(nctx, r.users) })
+	}
 	cpu := startCPU(cfg.PID)
 	sendStart := time.Now()
 	rep.Offered = r.send(ctx, sendStart)
@@ -182,10 +191,20 @@ func (b *IM) Run(ctx context.Context) (*IMReport, error) {
 
 	r.phase.Store("drain")
 	drainStart := time.Now()
-	for time.Since(drainStart) < cfg.Drain && ctx.Err() == nil && !r.check.settled() {
+	stopHigh := r.notices != nil && cfg.NoticeBatch == 0
+	if stopHigh {
+		nstop() // no batch to follow: no high notice after the sends
+		nwg.Wait()
+	}
+	for time.Since(drainStart) < cfg.Drain && ctx.Err() == nil && !(r.check.settled() && (r.notices == nil || r.notices.settled())) {
 		time.Sleep(20 * time.Millisecond)
 	}
+	nstop()
+	nwg.Wait()
 	rep.DrainSeconds = time.Since(drainStart).Seconds()
+	if r.notices != nil {
+		rep.Notices = r.notices.report()
+	}
 	hstop()
 	r.closeAll()
 	r.finish(rep)

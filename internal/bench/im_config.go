@@ -29,6 +29,12 @@ With -group_share, that share of the users is put in groups of -group_size membe
 group (POST /api/im/groups/{id}/messages), and every other member's channel must receive each
 message (IM_GROUP_MSG) exactly once. Start the server with -im_group.rate 0 as well.
 
+With -admin_token (an admin's bearer token), -notice_batch N sends one system notice to the
+uid range 1..N on the normal lane when the sends start and follows its progress
+(GET /api/admin/notices/{id}), and -notice_high_every D sends a high-priority notice to one of
+the run's users every D, each checked to reach that user's channel (IM_NOTICE) exactly once.
+Start the server with -im_notice.normal_rate above the rate to measure (the quota caps it).
+
 The schedule is open-loop: message k is due at k/rate whatever the answers, each pair is
 sent by one worker, in order, the next only after the previous was answered; latencies are
 counted from the due time, so a slow server shows as latency (and "behind"), not as a lower
@@ -71,6 +77,12 @@ type IMConfig struct {
 	// are paired.
 	GroupShare float64 `json:"group_share"`
 	GroupSize  int     `json:"group_size"`
+	// NoticeBatch, when positive, is the size of a batch notice to the uid range 1..N sent on
+	// the normal lane as the sends start; NoticeHighEvery, when positive, how often a
+	// high-lane notice goes to one of the run's users. Both need AdminToken.
+	NoticeBatch     int           `json:"notice_batch,omitempty"`
+	NoticeHighEvery time.Duration `json:"notice_high_every,omitempty"`
+	AdminToken      string        `json:"-"`
 	// PID, when positive, is the server process whose CPU is read while sending.
 	PID int `json:"pid,omitempty"`
 	// JSON and HTML are files the report is written to; empty means none.
@@ -99,6 +111,9 @@ func (c *IMConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.ProtoVer, "protover", 2, "protover the channels ask for: 0 plain, 2 zlib, 3 brotli.")
 	fs.Float64Var(&c.GroupShare, "group_share", 0, "share of the users in groups of -group_size members, each writing to its group (0 = every user paired).")
 	fs.IntVar(&c.GroupSize, "group_size", 5, "members of each group, 3..100 (with -group_share).")
+	fs.IntVar(&c.NoticeBatch, "notice_batch", 0, "send one system notice to the uid range 1..N on the normal lane as the sends start, and report its recipients/s (0 = none; needs -admin_token).")
+	fs.DurationVar(&c.NoticeHighEvery, "notice_high_every", 0, "send a high-priority notice to one of the run's users this often, checked exactly once at its channel (0 = none; needs -admin_token).")
+	fs.StringVar(&c.AdminToken, "admin_token", "", "an admin's bearer token, for the notices (POST /api/admin/notices).")
 	fs.IntVar(&c.PID, "pid", 0, "server process id whose CPU is read while sending (0 = not measured).")
 	fs.StringVar(&c.JSON, "json", "", "write the JSON report to this file (empty = none).")
 	fs.StringVar(&c.HTML, "html", "", "write an HTML report with throughput and latency charts to this file (empty = none).")
@@ -151,6 +166,15 @@ func (c *IMConfig) Validate() error {
 			add("group_share %v of %d users is less than one group of %d", c.GroupShare, c.Users, c.GroupSize)
 		}
 	}
+	if c.NoticeBatch < 0 || c.NoticeBatch > 10_000_000 {
+		add("notice_batch %d: want 0..10000000", c.NoticeBatch)
+	}
+	if c.NoticeHighEvery != 0 && (c.NoticeHighEvery < 10*time.Millisecond || c.NoticeHighEvery > time.Minute) {
+		add("notice_high_every %s: want 0 or 10ms..1m", c.NoticeHighEvery)
+	}
+	if (c.NoticeBatch > 0 || c.NoticeHighEvery > 0) && c.AdminToken == "" {
+		add("notice_batch and notice_high_every need -admin_token")
+	}
 	if c.PID < 0 {
 		add("pid %d: want >= 0", c.PID)
 	}
@@ -197,7 +221,7 @@ func imMain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if !rep.Check.OK() || rep.Conns.Dropped > 0 || rep.Conns.Established < int64(cfg.Users) {
+	if !rep.Check.OK() || !rep.Notices.OK() || rep.Conns.Dropped > 0 || rep.Conns.Established < int64(cfg.Users) {
 		return ErrLoss
 	}
 	return nil

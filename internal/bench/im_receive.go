@@ -18,6 +18,7 @@ type imEvent struct {
 		From     int64  `json:"from"`
 		To       int64  `json:"to"`
 		GroupID  int64  `json:"group_id"`
+		Title    string `json:"title"`
 		Text     string `json:"text"`
 		ClientID string `json:"client_id"`
 	} `json:"data"`
@@ -47,7 +48,14 @@ func (r *imRun) read(i int) {
 // consume checks one op-5 body that arrived on user i's channel at now.
 func (r *imRun) consume(i int, body []byte, now time.Time) {
 	var ev imEvent
-	if json.Unmarshal(body, &ev) != nil || (ev.Cmd != "IM_MSG" && ev.Cmd != "IM_GROUP_MSG") {
+	if json.Unmarshal(body, &ev) != nil {
+		return
+	}
+	if ev.Cmd == "IM_NOTICE" && r.notices != nil {
+		r.notices.received(i, ev.Data.Title, now)
+		return
+	}
+	if ev.Cmd != "IM_MSG" && ev.Cmd != "IM_GROUP_MSG" {
 		return
 	}
 	st, ok := parseStamp([]byte(ev.Data.Text))

@@ -64,9 +64,11 @@ type IMReport struct {
 		Server    float64 `json:"server,omitempty"`
 		Generator float64 `json:"generator"`
 	} `json:"cpu_cores"`
-	GeneratorRSSKB int64     `json:"generator_rss_kb"`
-	Notes          []string  `json:"notes,omitempty"`
-	Series         []IMPoint `json:"series"`
+	// Notices is the notice load (-notice_batch, -notice_high_every); nil without.
+	Notices        *IMNoticeReport `json:"notices,omitempty"`
+	GeneratorRSSKB int64           `json:"generator_rss_kb"`
+	Notes          []string        `json:"notes,omitempty"`
+	Series         []IMPoint       `json:"series"`
 }
 
 // finish fills the report from the run's counters once every reader and worker has stopped.
@@ -143,6 +145,9 @@ func (rep *IMReport) WriteTable(w io.Writer) error {
 		k.Received-k.Unconfirmed, k.Deliveries, k.Acked, k.Lost, k.Duplicated, k.Reordered, k.Unconfirmed, verdict)
 	row("sender echoes", "%d of %d on the sender's own channel: %d missing, %d duplicated",
 		k.Echoes-k.EchoUnconfirmed, k.Acked, k.EchoLost, k.EchoDuplicated)
+	if rep.Notices != nil {
+		rep.Notices.writeRows(row)
+	}
 	row("drain", "%.2fs after the last send", rep.DrainSeconds)
 	if rep.Sent > 0 && float64(rep.Behind) > 0.01*float64(rep.Sent) {
 		row("note", "%.0f%% of the sends started late: the workers waited for earlier answers, so the latencies include that wait; more -senders show whether the server or the workers were the limit",

@@ -11,8 +11,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/zhibo-live/zhibo/internal/app"
 	"github.com/zhibo-live/zhibo/internal/bench"
 	"github.com/zhibo-live/zhibo/internal/config"
+	"github.com/zhibo-live/zhibo/internal/platform/obs"
 )
 
 // A short private-message run against a real node, half the channels over raw TCP: every
@@ -120,4 +122,59 @@ func TestIMGroupsAllInOne(t *testing.T) {
 	require.Zero(t, rep.Mismatched)
 	require.Equal(t, uint64(1000), rep.E2ELatency.Count)
 	require.Contains(t, out.String(), "10 of them in 2 groups of 5")
+}
+
+// A batch notice to 20,000 uids on the normal lane and a high-lane notice every 50 ms beside
+// the messages: the batch finishes and is reported, and every high notice reaches its user's
+// channel exactly once.
+func TestIMNoticesAllInOne(t *testing.T) {
+	cfg := config.Defaults()
+	cfg.DataDir = t.TempDir()
+	cfg.Gateway.HTTPAddr, cfg.Comet.TCPAddr, cfg.Media.RTMPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Gateway.RatePerIP, cfg.Gateway.MaxConnsPerIP, cfg.Comet.MaxConnsPerIP = 0, 0, 0
+	cfg.Account.BcryptCost, cfg.Account.Limits.RegisterPerIPHour = 4, 0
+	cfg.IMChat.Rate = 0
+	a, err := app.New(cfg, app.AllNames(), obs.Discard())
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, a.Start(ctx))
+	t.Cleanup(func() { require.NoError(t, a.Stop(context.Background())) })
+	op, err := a.Account.SignUp(ctx, "bench_operator", "password1")
+	require.NoError(t, err)
+	admin := cfg
+	admin.Admins = []int64{op.UID}
+	a.ReloadFrom(func() (config.Config, error) { return admin, nil })
+	_, err = a.Reload(ctx, "test")
+	require.NoError(t, err)
+
+	ic := bench.DefaultIMConfig()
+	ic.URL = "http://" + a.HTTPAddr().String()
+	ic.Users, ic.Rate, ic.Duration, ic.Senders, ic.Drain = 10, 100, 2*time.Second, 4, 20*time.Second
+	ic.NoticeBatch, ic.NoticeHighEvery, ic.AdminToken = 20_000, 50*time.Millisecond, op.Token
+	b, err := bench.NewIM(ic, bench.Deps{Progress: &bytes.Buffer{}})
+	require.NoError(t, err)
+	rep, err := b.Run(ctx)
+	require.NoError(t, err)
+	var out bytes.Buffer
+	require.NoError(t, rep.Write(&out))
+	t.Log("\n" + out.String())
+
+	require.True(t, rep.Check.OK())
+	n := rep.Notices
+	require.NotNil(t, n)
+	require.Empty(t, n.BatchError)
+	require.True(t, n.BatchFinished)
+	require.Equal(t, int64(20_000), n.BatchDone)
+	require.Positive(t, n.BatchPerSec)
+	require.GreaterOrEqual(t, n.HighSent, int64(20))
+	require.Zero(t, n.HighErrors)
+	require.Equal(t, n.HighSent, n.HighReceived)
+	require.Zero(t, n.HighLost)
+	require.Zero(t, n.HighDuplicated)
+	require.Zero(t, n.HighWrongUser)
+	require.True(t, n.OK())
+	require.Contains(t, out.String(), "20000 of 20000 recipients")
+
+	ic.AdminToken = ""
+	require.ErrorContains(t, ic.Validate(), "admin_token")
 }
