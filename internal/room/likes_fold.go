@@ -162,7 +162,7 @@ type likeSink struct {
 }
 
 func (*likeSink) Decode(data []byte) (aggregate.Event[int64], error) {
-	var ev likeEvent
+	var ev LikeEvent
 	if err := json.Unmarshal(data, &ev); err != nil {
 		return aggregate.Event[int64]{}, fmt.Errorf("like event: %w", err)
 	}
