@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/zhibo-live/zhibo/internal/platform/apierr"
 	"github.com/zhibo-live/zhibo/internal/platform/lease"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
@@ -358,6 +359,38 @@ func (s *Service) Names(ctx context.Context, uids []int64) (map[int64]string, er
 		out[u.UID] = u.Name
 	}
 	s.mu.Unlock()
+	return out, nil
+}
+
+// UIDs returns the uids of the users named names, matched as login matches them (the case
+// folded). A name that could not be registered is unknown without a read; at most maxNames
+// names are looked up in one call.
+func (s *Service) UIDs(ctx context.Context, names []string) (map[string]int64, error) {
+	if len(names) > maxNames {
+		return nil, apierr.BadRequest.Withf("at most %d names per call", maxNames)
+	}
+	byKey := make(map[string][]string, len(names))
+	keys := make([]string, 0, len(names))
+	for _, n := range names {
+		if validName(n) != nil {
+			continue
+		}
+		k := nameKey(n)
+		if _, ok := byKey[k]; !ok {
+			keys = append(keys, k)
+		}
+		byKey[k] = append(byKey[k], n)
+	}
+	us, err := s.store.ByNameKeys(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int64, len(names))
+	for _, u := range us {
+		for _, n := range byKey[nameKey(u.Name)] {
+			out[n] = u.UID
+		}
+	}
 	return out, nil
 }
 

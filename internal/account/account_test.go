@@ -77,6 +77,27 @@ func TestSignUpLoginVerify(t *testing.T) {
 	})
 }
 
+// Users are found by name as login finds them: without regard to case; unknown and
+// impossible names are absent, and too many names in one call are refused.
+func TestUIDs(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s, _ := newService(t, db, nil)
+		alice, err := s.SignUp(ctx, "Alice", "secret1")
+		require.NoError(t, err)
+		bob, err := s.SignUp(ctx, "bob_2", "secret1")
+		require.NoError(t, err)
+		got, err := s.UIDs(ctx, []string{"alice", "ALICE", "bob_2", "nobody", "x", "no spaces"})
+		require.NoError(t, err)
+		require.Equal(t, map[string]int64{"alice": alice.UID, "ALICE": alice.UID, "bob_2": bob.UID}, got)
+		got, err = s.UIDs(ctx, nil)
+		require.NoError(t, err)
+		require.Empty(t, got)
+		_, err = s.UIDs(ctx, make([]string, maxNames+1))
+		require.Error(t, err)
+	})
+}
+
 func TestSignUpValidation(t *testing.T) {
 	s, _ := newService(t, sqltest.OpenSQLite(t), nil)
 	ctx := context.Background()

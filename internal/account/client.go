@@ -17,4 +17,7 @@ type Client interface {
 	User(ctx context.Context, uid int64) (User, error)
 	// Names returns the names of the given users; unknown ids are absent from the map.
 	Names(ctx context.Context, uids []int64) (map[int64]string, error)
+	// UIDs returns the users named names, matched without regard to case as at login; the
+	// map is keyed by the names as given, and unknown names are absent from it.
+	UIDs(ctx context.Context, names []string) (map[string]int64, error)
 }

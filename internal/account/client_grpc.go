@@ -54,6 +54,17 @@ func (g *grpcServer) Names(ctx context.Context, r *accountv1.NamesRequest) (*acc
 	return &accountv1.NamesResponse{Names: names}, nil
 }
 
+func (g *grpcServer) UIDs(ctx context.Context, r *accountv1.UIDsRequest) (*accountv1.UIDsResponse, error) {
+	if len(r.GetNames()) > maxNames {
+		return nil, apierr.BadRequest.Withf("at most %d names per call", maxNames)
+	}
+	uids, err := g.c.UIDs(ctx, r.GetNames())
+	if err != nil {
+		return nil, err
+	}
+	return &accountv1.UIDsResponse{Uids: uids}, nil
+}
+
 // Remote is the account component in another process, reached over gRPC; it implements Client.
 // With a cache TTL it keeps accepted tokens and users it was told about for that long (a
 // revoked token then works for at most the TTL longer, beside account.revocation_ttl).
@@ -126,6 +137,23 @@ func (r *Remote) Names(ctx context.Context, uids []int64) (map[int64]string, err
 			out[id] = name
 		}
 		uids = uids[n:]
+	}
+	return out, nil
+}
+
+// UIDs implements Client, in calls of at most maxNames names.
+func (r *Remote) UIDs(ctx context.Context, names []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(names))
+	for len(names) > 0 {
+		n := min(len(names), maxNames)
+		resp, err := r.c.UIDs(ctx, &accountv1.UIDsRequest{Names: names[:n]})
+		if err != nil {
+			return nil, grpcx.FromStatus(err)
+		}
+		for name, uid := range resp.GetUids() {
+			out[name] = uid
+		}
+		names = names[n:]
 	}
 	return out, nil
 }

@@ -14,6 +14,8 @@ type Store interface {
 	ByID(ctx context.Context, uid int64) (Credentials, error)
 	// ByIDs returns the users that exist among ids.
 	ByIDs(ctx context.Context, ids []int64) ([]User, error)
+	// ByNameKeys returns the users that exist among these name keys (case-folded names).
+	ByNameKeys(ctx context.Context, keys []string) ([]User, error)
 	// Exp returns a user's experience points; ErrUserNotFound when absent.
 	Exp(ctx context.Context, uid int64) (int64, error)
 

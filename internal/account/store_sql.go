@@ -199,5 +199,31 @@ func (s *sqlStore) ByIDs(ctx context.Context, ids []int64) ([]User, error) {
 	return out, rows.Err()
 }
 
+func (s *sqlStore) ByNameKeys(ctx context.Context, keys []string) ([]User, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		args[i] = k
+	}
+	q := "SELECT id, name, created_at FROM users WHERE name_key IN (" +
+		strings.TrimSuffix(strings.Repeat("?,", len(keys)), ",") + ")"
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []User
+	for rows.Next() {
+		var u User
+		if err := rows.Scan(&u.UID, &u.Name, &u.CreatedAt); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
 // Migrations are the account tables' schema steps, for zhibo migrate.
 func Migrations() []sqlstore.Migration { return migrations }

@@ -129,8 +129,8 @@ func init() {
 			Uses: []string{"account"}, Store: true, Queue: true, build: buildIMGroup, schema: group.Migrations,
 			routes:  func(a *App) []gateway.Routes { return []gateway.Routes{a.IMGroup} },
 			openAPI: func() [][]byte { return [][]byte{group.OpenAPI()} }},
-		{Name: "im-notice", About: "system notices and batch sends: content once, a pointer per inbox, a normal lane under quota and a high-priority lane",
-			Store: true, Queue: true, build: buildIMNotice, schema: notice.Migrations,
+		{Name: "im-notice", About: "system notices and batch sends: content once, a pointer per inbox, a normal lane under quota and a high-priority lane; mention notices from bullet comments, like notices for anchors (without room: no like notices)",
+			Uses: []string{"account", "room"}, Optional: []string{"room"}, Store: true, Queue: true, build: buildIMNotice, schema: notice.Migrations,
 			routes:  func(a *App) []gateway.Routes { return []gateway.Routes{a.IMNotice} },
 			openAPI: func() [][]byte { return [][]byte{notice.OpenAPI()} }},
 		{Name: "gateway", About: "HTTP entry of every process: API of local components (and forwarding to remote ones), web UI, /sub, metrics, health",
@@ -335,9 +335,17 @@ func buildIMGroup(a *App) (lifecycle, error) {
 }
 
 func buildIMNotice(a *App) (lifecycle, error) {
+	cfg := a.cfg.IMNotice
+	deps := notice.Deps{Logger: a.logger("im-notice"), Registry: a.Reg, DB: a.db("im-notice"),
+		IDs: a.ids, Queue: a.q, Pusher: a.pub, IsAdmin: a.isAdmin, Accounts: a.accounts, Leases: a.leases}
+	if a.rooms != nil {
+		deps.Rooms = a.rooms
+	} else if cfg.Likes {
+		a.log.Warn("im-notice: no room here and none named in peers.room: no like notices")
+		cfg.Likes = false
+	}
 	var err error
-	a.IMNotice, err = notice.New(a.cfg.IMNotice, notice.Deps{Logger: a.logger("im-notice"), Registry: a.Reg, DB: a.db("im-notice"),
-		IDs: a.ids, Queue: a.q, Pusher: a.pub, IsAdmin: a.isAdmin})
+	a.IMNotice, err = notice.New(cfg, deps)
 	return a.IMNotice, err
 }
 

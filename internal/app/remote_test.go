@@ -67,6 +67,9 @@ func TestRemoteClientsMatchLocal(t *testing.T) {
 	names, err := accounts.Names(ctx, many)
 	require.NoError(t, err)
 	require.Equal(t, map[int64]string{sess.UID: "remote_owner"}, names)
+	byName, err := accounts.UIDs(ctx, []string{"Remote_Owner", "nobody"})
+	require.NoError(t, err)
+	require.Equal(t, map[string]int64{"Remote_Owner": sess.UID}, byName)
 
 	// room
 	rooms := room.NewRemote(cc, 0)

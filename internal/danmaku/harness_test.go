@@ -104,6 +104,11 @@ func (f *fakeAccounts) Names(_ context.Context, uids []int64) (map[int64]string,
 	return out, nil
 }
 
+// UIDs knows no names: these tests look nobody up by name.
+func (f *fakeAccounts) UIDs(context.Context, []string) (map[string]int64, error) {
+	return map[string]int64{}, nil
+}
+
 // fakeClock only moves when told to, so rate-limit tests need no sleeps.
 type fakeClock struct {
 	mu  sync.Mutex

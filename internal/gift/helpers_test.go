@@ -127,6 +127,11 @@ func (f *fakeAccounts) Names(_ context.Context, uids []int64) (map[int64]string,
 	return out, nil
 }
 
+// UIDs knows no names: these tests look nobody up by name.
+func (f *fakeAccounts) UIDs(context.Context, []string) (map[string]int64, error) {
+	return map[string]int64{}, nil
+}
+
 // testConfig is the default config with short windows and 1000 coins in every new wallet
 // (wallets start empty by default; these tests are about spending).
 func testConfig(t testing.TB) Config {

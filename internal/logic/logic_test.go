@@ -38,6 +38,11 @@ func (fakeAccounts) Names(_ context.Context, uids []int64) (map[int64]string, er
 	return out, nil
 }
 
+// UIDs knows no names: these tests look nobody up by name.
+func (fakeAccounts) UIDs(context.Context, []string) (map[string]int64, error) {
+	return map[string]int64{}, nil
+}
+
 type clock struct {
 	mu sync.Mutex
 	t  time.Time

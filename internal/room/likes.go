@@ -68,12 +68,16 @@ func (c *LikesConfig) Validate() error {
 	return nil
 }
 
-// likeEvent is one like request on the LIKES stream.
-type likeEvent struct {
+// LikeEvent is one like request on the LIKES stream (subject LikesSubjectPrefix + room id):
+// room folds it into the room's total, im-notice into its anchor's like notice.
+type LikeEvent struct {
 	Room  int64 `json:"room_id"`
 	UID   int64 `json:"uid"`
 	Count int64 `json:"count"`
-	ID    int64 `json:"id"`
+	// ID is the request's idempotency id: the same for every copy of one request.
+	ID int64 `json:"id"`
+	// Ts is when the request was accepted, unix ms (0 in events stored before it was added).
+	Ts int64 `json:"ts,omitempty"`
 }
 
 // Like records count likes of room id by uid. It returns once the likes are stored on the
@@ -96,7 +100,7 @@ func (s *Service) Like(ctx context.Context, uid, id int64, count int, key string
 		s.likes.rejected.Inc()
 		return &likeLimitedError{kind: ErrLikeLimited.Withf("liking too fast: try again in %.1fs", wait.Seconds()), wait: wait}
 	}
-	ev := likeEvent{Room: id, UID: uid, Count: int64(count), ID: likeEventID(uid, id, key)}
+	ev := LikeEvent{Room: id, UID: uid, Count: int64(count), ID: likeEventID(uid, id, key), Ts: s.now().UnixMilli()}
 	data, err := json.Marshal(ev)
 	if err != nil {
 		return err

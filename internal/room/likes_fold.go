@@ -95,10 +95,7 @@ func newLikeFold(cfg LikesConfig, deps Deps, now func() time.Time) (*likeFold, e
 // process consumes (one durable consumer shares the events out); one per cluster prunes,
 // under likesPruneLease: the same DELETE from every process would only repeat the work.
 func (f *likeFold) start(ctx context.Context) error {
-	if err := f.q.EnsureStream(ctx, queue.StreamSpec{
-		Name: f.q.Stream(LikesStreamName), Subjects: []string{f.q.Subject(LikesSubjectPrefix + ">")},
-		MaxAge: likesStreamMaxAge, Duplicates: likesStreamDuplicates,
-	}); err != nil {
+	if err := EnsureLikesStream(ctx, f.q); err != nil {
 		return fmt.Errorf("room: likes: %w", err)
 	}
 	if err := f.d.Start(ctx); err != nil {
@@ -109,6 +106,15 @@ func (f *likeFold) start(ctx context.Context) error {
 	pruner := aggregate.Pruner{DB: f.db, Table: likesAppliedTable, Keep: likesIDRetention, Now: f.now, Log: f.log}
 	f.wg.Go(func() { f.leases.Run(pruneCtx, likesPruneLease, likesPruneEvery, pruner.Prune) })
 	return nil
+}
+
+// EnsureLikesStream creates or updates the LIKES stream; room and the other consumers of
+// like events (im-notice) call it, whichever starts first.
+func EnsureLikesStream(ctx context.Context, q *queue.Queue) error {
+	return q.EnsureStream(ctx, queue.StreamSpec{
+		Name: q.Stream(LikesStreamName), Subjects: []string{q.Subject(LikesSubjectPrefix + ">")},
+		MaxAge: likesStreamMaxAge, Duplicates: likesStreamDuplicates,
+	})
 }
 
 // stopFold stops consuming and flushes what was received.
@@ -162,7 +168,7 @@ type likeSink struct {
 }
 
 func (*likeSink) Decode(data []byte) (aggregate.Event[int64], error) {
-	var ev likeEvent
+	var ev LikeEvent
 	if err := json.Unmarshal(data, &ev); err != nil {
 		return aggregate.Event[int64]{}, fmt.Errorf("like event: %w", err)
 	}

@@ -105,7 +105,7 @@ func TestLikesCountedOnce(t *testing.T) {
 		// A re-publish past the duplicate window (new message, known id) and a redelivery of
 		// an event whose commit was not acknowledged are both skipped.
 		id := likeEventID(2, rm.ID, "tap-1")
-		data, _ := json.Marshal(likeEvent{Room: rm.ID, UID: 2, Count: 5, ID: id})
+		data, _ := json.Marshal(LikeEvent{Room: rm.ID, UID: 2, Count: 5, ID: id})
 		require.NoError(t, q.Publish(ctx, q.Subject(LikesSubjectPrefix+itoa(rm.ID)), data, "late-copy"))
 		require.Eventually(t, func() bool {
 			return testutil.ToFloat64(s.likes.events.WithLabelValues("skipped")) >= 1
@@ -116,7 +116,7 @@ func TestLikesCountedOnce(t *testing.T) {
 
 		// Stop folds what it holds; the next process continues from the stream.
 		require.NoError(t, s.Stop(ctx))
-		data, _ = json.Marshal(likeEvent{Room: rm.ID, UID: 2, Count: 3, ID: likeEventID(2, rm.ID, "while-down")})
+		data, _ = json.Marshal(LikeEvent{Room: rm.ID, UID: 2, Count: 3, ID: likeEventID(2, rm.ID, "while-down")})
 		require.NoError(t, q.Publish(ctx, q.Subject(LikesSubjectPrefix+itoa(rm.ID)), data, ""))
 		s2 := likesService(t, db, q, p)
 		defer func() { require.NoError(t, s2.Stop(ctx)) }()

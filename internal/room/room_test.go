@@ -44,6 +44,11 @@ func (fakeAccounts) Names(_ context.Context, uids []int64) (map[int64]string, er
 	return out, nil
 }
 
+// UIDs knows no names: these tests look nobody up by name.
+func (fakeAccounts) UIDs(context.Context, []string) (map[string]int64, error) {
+	return map[string]int64{}, nil
+}
+
 type fakeCounter map[int64]logic.Count
 
 func (f fakeCounter) Counts(_ context.Context, ids []int64) (map[int64]logic.Count, error) {

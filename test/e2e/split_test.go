@@ -274,7 +274,7 @@ func TestEveryComponentAlone(t *testing.T) {
 		"danmaku":   {"danmaku_comments", "danmaku_mutes"},
 		"im-chat":   {"im_blocks", "im_conversations", "im_messages", "im_sends", "im_service_assign", "im_settings", "im_timeline", "im_unread"},
 		"im-group":  {"im_group_members", "im_group_messages", "im_group_sends", "im_groups"},
-		"im-notice": {"im_notice_chunks", "im_notice_inbox", "im_notice_unread", "im_notices"},
+		"im-notice": {"im_notice_chunks", "im_notice_inbox", "im_notice_like_events", "im_notice_likes", "im_notice_mentions", "im_notice_unread", "im_notices"},
 	}
 	for c, sc := range dbs {
 		require.Equal(t, want[c], tables(t, sc), "%s's store holds its own tables only", c)

@@ -6,6 +6,7 @@ package accounttest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/zhibo-live/zhibo/internal/account"
@@ -87,6 +88,24 @@ func (f *Fake) Names(_ context.Context, uids []int64) (map[int64]string, error) 
 	for _, u := range uids {
 		if n, ok := f.names[u]; ok {
 			out[u] = n
+		}
+	}
+	return out, nil
+}
+
+// UIDs implements account.Client: names match without regard to case, as in account.
+func (f *Fake) UIDs(_ context.Context, names []string) (map[string]int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	out := map[string]int64{}
+	for _, n := range names {
+		for uid, name := range f.names {
+			if strings.EqualFold(name, n) {
+				out[n] = uid
+			}
 		}
 	}
 	return out, nil

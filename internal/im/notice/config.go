@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"time"
 
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 )
@@ -17,6 +18,17 @@ type Config struct {
 	NormalRate int `yaml:"normal_rate"`
 	// Chunk is how many recipients are delivered in one transaction and one push (100..10000).
 	Chunk int `yaml:"chunk"`
+	// Mentions turns on mention notices: a bullet comment with @name gives that user one.
+	Mentions bool `yaml:"mentions"`
+	// MaxMentions is how many distinct names of one comment get a notice (1..20); the
+	// names after them are skipped.
+	MaxMentions int `yaml:"max_mentions"`
+	// Likes turns on like notices: the likes of a live room, folded into one notice for its
+	// anchor per room and LikeWindow.
+	Likes bool `yaml:"likes"`
+	// LikeWindow is how long one like notice gathers a room's likes (1m..24h, dividing a
+	// day): the first like after it opens a new notice, unread.
+	LikeWindow time.Duration `yaml:"like_window"`
 }
 
 // RegisterFlags binds every field to a flag named prefix+yaml_name, with its default.
@@ -24,6 +36,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	c.Store.RegisterFlags(fs, prefix+"store.")
 	fs.IntVar(&c.NormalRate, prefix+"normal_rate", 50000, "recipients per second each business's batch sends reach on the normal lane (the high lane has no quota), at least 100.")
 	fs.IntVar(&c.Chunk, prefix+"chunk", 1000, "recipients delivered in one transaction and one push, 100..10000.")
+	fs.BoolVar(&c.Mentions, prefix+"mentions", true, "give a user a mention notice when a bullet comment writes @their_name (consumes the push stream).")
+	fs.IntVar(&c.MaxMentions, prefix+"max_mentions", 5, "distinct @names of one comment that get a mention notice, 1..20; later ones are skipped.")
+	fs.BoolVar(&c.Likes, prefix+"likes", true, "give a room's anchor like notices, one per room and like_window (consumes the LIKES stream; needs room).")
+	fs.DurationVar(&c.LikeWindow, prefix+"like_window", time.Hour, "how long one like notice gathers a room's likes before the next like opens a new unread one, 1m..24h, dividing a day.")
 }
 
 // DefaultConfig is the configuration the flags default to.
@@ -41,6 +57,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Chunk < 100 || c.Chunk > 10000 {
 		errs = append(errs, fmt.Errorf("im_notice.chunk %d: want 100..10000", c.Chunk))
+	}
+	if c.MaxMentions < 1 || c.MaxMentions > 20 {
+		errs = append(errs, fmt.Errorf("im_notice.max_mentions %d: want 1..20", c.MaxMentions))
+	}
+	if c.LikeWindow < time.Minute || c.LikeWindow > 24*time.Hour || (24*time.Hour)%c.LikeWindow != 0 {
+		errs = append(errs, fmt.Errorf("im_notice.like_window %s: want 1m..24h, dividing a day", c.LikeWindow))
 	}
 	return errors.Join(errs...)
 }

@@ -126,15 +126,19 @@ func (s *Service) handleBatch(w http.ResponseWriter, r *http.Request) error {
 	return httpx.OK(w, b)
 }
 
-// kindOf reads a kind name.
+// kindOf reads a kind name ("" is system).
 func kindOf(v string) (int, error) {
-	switch v {
-	case "", "system":
+	if v == "" {
 		return KindSystem, nil
-	case "interactive":
-		return KindInteractive, nil
 	}
-	return 0, ErrBadInput.Withf(`kind must be "system" or "interactive"`)
+	names := make([]string, len(Kinds))
+	for i, k := range Kinds {
+		if k.Name == v {
+			return k.Kind, nil
+		}
+		names[i] = strconv.Quote(k.Name)
+	}
+	return 0, ErrBadInput.Withf("kind must be one of %s", strings.Join(names, ", "))
 }
 
 func (s *Service) handleInbox(w http.ResponseWriter, r *http.Request) error {
@@ -172,7 +176,11 @@ func (s *Service) handleUnread(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return httpx.OK(w, map[string]int64{"system": n[KindSystem], "interactive": n[KindInteractive]})
+	out := make(map[string]int64, len(Kinds))
+	for _, k := range Kinds {
+		out[k.Name] = n[k.Kind]
+	}
+	return httpx.OK(w, out)
 }
 
 type readRequest struct {

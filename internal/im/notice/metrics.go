@@ -9,7 +9,19 @@ type metrics struct {
 	latency      *prometheus.HistogramVec
 	failures     prometheus.Counter
 	pushFailures prometheus.Counter
+	produced     *prometheus.CounterVec
+	skipped      *prometheus.CounterVec
 }
+
+// Why a mention or a like gave no notice (zhibo_im_notice_skipped_total{reason}).
+const (
+	skipSelf     = "self"       // a user mentioning themself, an anchor liking their own room
+	skipUnknown  = "unknown"    // @name of no user
+	skipOverCap  = "over_cap"   // names past im_notice.max_mentions
+	skipReplay   = "replay"     // a comment or like event already counted
+	skipNoRoom   = "no_room"    // likes of a room that no longer exists
+	skipBadEvent = "unreadable" // a stream message that cannot be decoded
+)
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
@@ -32,6 +44,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		pushFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "zhibo_im_notice_push_failures_total", Help: "Delivered chunks whose live push failed (the notices wait in the inboxes).",
 		}),
+		produced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zhibo_im_notice_interactive_total", Help: "Interactive notices produced, by kind (mention; like: a like notice opened).",
+		}, []string{"kind"}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zhibo_im_notice_skipped_total", Help: "Mentions and like events that gave no notice, by reason (self, unknown, over_cap, replay, no_room, unreadable).",
+		}, []string{"reason"}),
+	}
+	for _, k := range []string{"mention", "like"} {
+		m.produced.WithLabelValues(k)
+	}
+	for _, r := range []string{skipSelf, skipUnknown, skipOverCap, skipReplay, skipNoRoom, skipBadEvent} {
+		m.skipped.WithLabelValues(r)
 	}
 	for _, l := range []string{LaneNormal, LaneHigh} {
 		m.sent.WithLabelValues(l)
@@ -39,7 +63,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.delivered.WithLabelValues(l)
 		m.latency.WithLabelValues(l)
 	}
-	for _, c := range []prometheus.Collector{m.sent, m.batches, m.delivered, m.latency, m.failures, m.pushFailures} {
+	for _, c := range []prometheus.Collector{m.sent, m.batches, m.delivered, m.latency, m.failures, m.pushFailures, m.produced, m.skipped} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -1,8 +1,10 @@
-// Package notice is system notices and batch sends (component im-notice): a notice is stored
-// once and a pointer put in each recipient's inbox, with an unread count per user and kind. A
-// batch to a million users runs on a lane: the normal lane under a per-business quota, the
-// high-priority lane on a consumer and a worker of its own, so an urgent notice is not queued
-// behind a big batch. Delivered users' connections get IM_NOTICE.
+// Package notice is system notices and batch sends, and the interactive notices (component
+// im-notice): a notice is stored once and a pointer put in each recipient's inbox, with an
+// unread count per user and kind. A batch to a million users runs on a lane: the normal lane
+// under a per-business quota, the high-priority lane on a consumer and a worker of its own, so
+// an urgent notice is not queued behind a big batch. Mention notices come from the @names of
+// bullet comments (mentions.go), like notices from the likes of live rooms (likes.go).
+// Delivered users' connections get IM_NOTICE.
 package notice
 
 import (
@@ -18,10 +20,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
+	"github.com/zhibo-live/zhibo/internal/account"
 	"github.com/zhibo-live/zhibo/internal/im/impath"
+	"github.com/zhibo-live/zhibo/internal/platform/lease"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/push"
+	"github.com/zhibo-live/zhibo/internal/room"
+	"github.com/zhibo-live/zhibo/pkg/aggregate"
 	"github.com/zhibo-live/zhibo/pkg/ids"
 )
 
@@ -36,6 +42,12 @@ type Deps struct {
 	// IsAdmin says who may send notices (the admins setting).
 	IsAdmin func(uid int64) bool
 	Now     func() time.Time // nil = time.Now
+	// Accounts resolve @names and likers' names (required with Mentions or Likes).
+	Accounts account.Client
+	// Rooms name the anchor of a liked room (required with Likes).
+	Rooms room.Client
+	// Leases let one process of a cluster prune the claimed like ids (nil = this process).
+	Leases *lease.Node
 }
 
 // Service is the notice component.
@@ -49,6 +61,14 @@ type Service struct {
 	isAdmin func(uid int64) bool
 	now     func() time.Time
 	m       *metrics
+	reg     prometheus.Registerer
+	db      *sqlstore.DB
+
+	accounts account.Client
+	rooms    room.Client
+	leases   *lease.Node
+	likes    *aggregate.Durable[likeKey] // nil without Likes
+	wg       sync.WaitGroup              // the pruning of like ids
 
 	mu     sync.Mutex
 	quotas map[string]*rate.Limiter // per business, normal lane
@@ -76,21 +96,34 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.Logger == nil || deps.Registry == nil || deps.DB == nil || deps.IDs == nil || deps.Queue == nil || deps.Pusher == nil {
 		return nil, errors.New("im-notice: Deps.Logger, Registry, DB, IDs, Queue and Pusher are required")
 	}
+	if (cfg.Mentions || cfg.Likes) && deps.Accounts == nil {
+		return nil, errors.New("im-notice: Deps.Accounts is required with im_notice.mentions or im_notice.likes")
+	}
+	if cfg.Likes && deps.Rooms == nil {
+		return nil, errors.New("im-notice: Deps.Rooms is required with im_notice.likes")
+	}
 	m, err := newMetrics(deps.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("im-notice: metrics: %w", err)
 	}
 	s := &Service{cfg: cfg, log: deps.Logger, store: NewSQLStore(deps.DB), ids: deps.IDs, q: deps.Queue, pusher: deps.Pusher,
-		isAdmin: deps.IsAdmin, now: deps.Now, m: m, quotas: map[string]*rate.Limiter{}}
+		isAdmin: deps.IsAdmin, now: deps.Now, m: m, quotas: map[string]*rate.Limiter{}, reg: deps.Registry, db: deps.DB,
+		accounts: deps.Accounts, rooms: deps.Rooms, leases: deps.Leases}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if cfg.Likes {
+		if s.likes, err = s.newLikes(); err != nil {
+			return nil, fmt.Errorf("im-notice: likes: %w", err)
+		}
 	}
 	return s, nil
 }
 
 func (s *Service) stream() string { return s.q.Stream(streamName) }
 
-// Start migrates the tables, creates the lanes' stream and starts a worker per lane.
+// Start migrates the tables, creates the lanes' stream and starts a worker per lane, and the
+// consumers of comments and likes that are turned on.
 func (s *Service) Start(ctx context.Context) error {
 	if err := s.store.Migrate(ctx); err != nil {
 		return fmt.Errorf("im-notice: %w", err)
@@ -108,19 +141,36 @@ func (s *Service) Start(ctx context.Context) error {
 			return fmt.Errorf("im-notice: %w", err)
 		}
 	}
+	if s.cfg.Mentions {
+		if err := s.startMentions(ctx); err != nil {
+			s.Stop(ctx)
+			return fmt.Errorf("im-notice: mentions: %w", err)
+		}
+	}
+	if s.likes != nil {
+		if err := s.startLikes(ctx); err != nil {
+			s.Stop(ctx)
+			return fmt.Errorf("im-notice: likes: %w", err)
+		}
+	}
 	return nil
 }
 
 // Stop ends the workers between chunks (a batch in flight goes on in the next process, its
-// delivered chunks skipped). A second call does nothing.
-func (s *Service) Stop(context.Context) error {
+// delivered chunks skipped) and flushes the likes received. A second call does nothing.
+func (s *Service) Stop(ctx context.Context) error {
+	var err error
 	s.stopOnce.Do(func() {
 		if s.cancel != nil {
 			s.cancel()
 		}
 		s.consumers.Stop()
+		if s.likes != nil {
+			err = s.likes.Stop(ctx)
+		}
+		s.wg.Wait()
 	})
-	return nil
+	return err
 }
 
 // quota is the normal lane's limiter of a business.

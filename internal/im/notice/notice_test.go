@@ -18,10 +18,12 @@ import (
 	"github.com/zhibo-live/zhibo/internal/im/imtest"
 	"github.com/zhibo-live/zhibo/internal/im/notice"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
+	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
 	"github.com/zhibo-live/zhibo/internal/push"
 	"github.com/zhibo-live/zhibo/internal/push/pushtest"
+	"github.com/zhibo-live/zhibo/internal/room/roomtest"
 	"github.com/zhibo-live/zhibo/pkg/ids"
 )
 
@@ -31,6 +33,8 @@ type harness struct {
 	t      *testing.T
 	srv    *httptest.Server
 	pushes *pushtest.Recorder
+	q      *queue.Queue
+	rooms  *roomtest.Rooms
 }
 
 func newHarness(t *testing.T, db *sqlstore.DB, tune func(*notice.Config)) *harness {
@@ -43,16 +47,16 @@ func newHarness(t *testing.T, db *sqlstore.DB, tune func(*notice.Config)) *harne
 	q := imtest.Queue(t, "imnt", log)
 	gen, err := ids.New(3)
 	require.NoError(t, err)
-	h := &harness{t: t, pushes: &pushtest.Recorder{}}
+	h := &harness{t: t, pushes: &pushtest.Recorder{}, q: q, rooms: roomtest.New()}
+	users := accounttest.New(map[int64]string{admin: "admin"})
+	users.Add(2, 3, 4, 5)
 	svc, err := notice.New(cfg, notice.Deps{Logger: log, Registry: prometheus.NewRegistry(), DB: db, IDs: gen, Queue: q,
-		Pusher: h.pushes, IsAdmin: func(uid int64) bool { return uid == admin }})
+		Pusher: h.pushes, IsAdmin: func(uid int64) bool { return uid == admin }, Accounts: users, Rooms: h.rooms})
 	require.NoError(t, err)
 	require.NoError(t, svc.Start(ctx))
 	t.Cleanup(func() { _ = svc.Stop(ctx) })
 	mux := http.NewServeMux()
 	svc.Register(mux)
-	users := accounttest.New(map[int64]string{admin: "admin"})
-	users.Add(2, 3, 4, 5)
 	h.srv = httptest.NewServer(httpx.Identify(users, nil, mux))
 	t.Cleanup(h.srv.Close)
 	return h
@@ -108,7 +112,7 @@ func TestBatchToListedUsers(t *testing.T) {
 
 		var unread map[string]int64
 		require.Equal(t, 200, h.call(3, "GET", "/api/im/notices/unread", nil, &unread))
-		require.Equal(t, map[string]int64{"system": 1, "interactive": 0}, unread)
+		require.Equal(t, map[string]int64{"system": 1, "mention": 0, "like": 0}, unread)
 		var inbox struct{ Items []notice.Item }
 		require.Equal(t, 200, h.call(3, "GET", "/api/im/notices?kind=system", nil, &inbox))
 		require.Len(t, inbox.Items, 1)

@@ -1,12 +1,22 @@
 package notice
 
-import "context"
-
-// Kinds of notice, each its own tab and unread count.
-const (
-	KindSystem      = 1 // from the platform: announcements, events, account matters
-	KindInteractive = 2 // about what others did (reserved: nothing produces these yet)
+import (
+	"context"
+	"database/sql"
 )
+
+// Kinds of notice, each its own inbox and unread count.
+const (
+	KindSystem  = 1 // from the platform: announcements, events, account matters
+	KindMention = 2 // someone wrote @name in a bullet comment
+	KindLike    = 3 // people liked the user's live room (one notice per room and window)
+)
+
+// Kinds names every kind as the API spells it, in the order unread counts list them.
+var Kinds = []struct {
+	Kind int
+	Name string
+}{{KindSystem, "system"}, {KindMention, "mention"}, {KindLike, "like"}}
 
 // Priority lanes of a batch send.
 const (
@@ -24,6 +34,18 @@ type Notice struct {
 	Body     string `json:"body"`
 	Sender   int64  `json:"sender"`
 	Ts       int64  `json:"ts"`
+	// Room is the live room a mention or like notice is about (0 for system notices).
+	Room int64 `json:"room_id,omitempty"`
+	// Count is how many likes a like notice holds.
+	Count int64 `json:"count,omitempty"`
+	// Actors are who did it: the mentioner, or a like notice's latest likers, newest first.
+	Actors []Actor `json:"actors,omitempty"`
+}
+
+// Actor is a user named in an interactive notice.
+type Actor struct {
+	UID  int64  `json:"uid"`
+	Name string `json:"name"`
 }
 
 // Recipients says who gets a batch: listed users, or every uid of a range (bounds included).
@@ -98,4 +120,19 @@ type Store interface {
 	Unread(ctx context.Context, uid int64) (map[int]int64, error)
 	// MarkRead records that uid has read the notices of kind up to upto and recounts.
 	MarkRead(ctx context.Context, uid int64, kind int, upto int64) (int64, error)
+	// Mention puts the mention notice n in uid's inbox and counts it unread, once per comment
+	// and user: a comment seen again changes nothing (false).
+	Mention(ctx context.Context, comment, uid int64, n Notice) (bool, error)
+	// AddLikes adds the likes of l to uid's like notice of (l.Room, window) within tx,
+	// creating it (in the inbox, one unread) with id newID when there is none. It returns the
+	// notice as it now is and whether it was created.
+	AddLikes(ctx context.Context, tx *sql.Tx, uid, window, newID int64, l LikeDelta) (Notice, bool, error)
+}
+
+// LikeDelta is what one flush adds to a like notice: Count likes, by Likers (newest first).
+type LikeDelta struct {
+	Room   int64
+	Count  int64
+	Likers []Actor
+	Ts     int64 // the newest like's time, unix ms
 }

@@ -80,6 +80,7 @@ CREATE TABLE im_notice_chunks (
 	chunk INT NOT NULL,
 	PRIMARY KEY (notice_id, chunk)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;`},
+		{Version: 2, Name: "interactive notices", SQLite: interactiveSQLite, MySQL: interactiveMySQL},
 	}
 }
 
@@ -162,12 +163,13 @@ func (s *sqlStore) Inbox(ctx context.Context, uid int64, kind int, before int64,
 		return nil, fmt.Errorf("inbox: %w", err)
 	}
 	out := []Item{}
-	err := sqlstore.Each(ctx, s.db.Reader(), `SELECT n.id, n.business, n.kind, n.lane, n.title, n.body, n.sender, n.created_at
+	err := sqlstore.Each(ctx, s.db.Reader(), `SELECT `+noticeCols+`
 		FROM im_notice_inbox i JOIN im_notices n ON n.id = i.notice_id
 		WHERE i.uid = ? AND i.kind = ? AND i.notice_id < ? ORDER BY i.notice_id DESC LIMIT ?`, []any{uid, kind, before, limit},
 		func(r *sql.Rows) error {
 			var it Item
-			err := r.Scan(&it.ID, &it.Business, &it.Kind, &it.Lane, &it.Title, &it.Body, &it.Sender, &it.Ts)
+			var err error
+			it.Notice, err = scanNotice(r)
 			it.Read = it.ID <= readID
 			out = append(out, it)
 			return err
@@ -179,7 +181,10 @@ func (s *sqlStore) Inbox(ctx context.Context, uid int64, kind int, before int64,
 }
 
 func (s *sqlStore) Unread(ctx context.Context, uid int64) (map[int]int64, error) {
-	out := map[int]int64{KindSystem: 0, KindInteractive: 0}
+	out := map[int]int64{}
+	for _, k := range Kinds {
+		out[k.Kind] = 0
+	}
 	err := sqlstore.Each(ctx, s.db.DB, "SELECT kind, unread FROM im_notice_unread WHERE uid = ?", []any{uid}, func(r *sql.Rows) error {
 		var k int
 		var n int64

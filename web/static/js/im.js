@@ -15,8 +15,13 @@ export const Cmd = Object.freeze({
   GROUP_READ: 'IM_GROUP_READ', GROUP_RECALL: 'IM_GROUP_RECALL', NOTICE: 'IM_NOTICE',
 });
 
-// NOTICE_SYSTEM is the kind of a system notice (im-notice's KindSystem).
-export const NOTICE_SYSTEM = 1;
+// NOTICE_KINDS are im-notice's kinds (notice.Kinds): system notices, mentions
+// in bullet comments and likes of the user's live room.
+export const NOTICE_KINDS = [
+  { kind: 1, name: 'system', label: 'System' },
+  { kind: 2, name: 'mention', label: 'Mentions' },
+  { kind: 3, name: 'like', label: 'Likes' },
+];
 // Groups read for the unread total: the server's largest page. Unread
 // messages of groups beyond it (the least recently active) are not counted.
 const GROUP_PAGE = 200;
@@ -50,6 +55,7 @@ export class Inbox extends EventTarget {
   #me;
   #live;
   #parts = { chats: 0, groups: 0, notices: 0 };
+  #noticeKinds = { system: 0, mention: 0, like: 0 }; // unread notices by kind
   #state = 'connecting';
   #timer = null;
   #settle = null;
@@ -108,15 +114,20 @@ export class Inbox extends EventTarget {
         const page = await api(`/api/im/groups?limit=${GROUP_PAGE}`);
         return (page.items || []).reduce((n, g) => n + (Number(g.unread) || 0), 0);
       }),
-      read('notices', async () => Number((await api('/api/im/notices/unread')).system) || 0),
+      read('notices', async () => {
+        const n = await api('/api/im/notices/unread');
+        for (const k of NOTICE_KINDS) this.#noticeKinds[k.name] = Math.max(0, Number(n[k.name]) || 0);
+        return Object.values(this.#noticeKinds).reduce((a, b) => a + b, 0);
+      }),
     ]);
     if (!this.#stopped) this.#emitUnread();
   }
 
-  // noticesRead takes the unread system notices left after the page marked
+  // noticesRead takes the unread notices of a kind left after the page marked
   // them read (the server sends no event for it).
-  noticesRead(unread) {
-    this.#parts.notices = Math.max(0, Number(unread) || 0);
+  noticesRead(kind, unread) {
+    this.#noticeKinds[kind] = Math.max(0, Number(unread) || 0);
+    this.#parts.notices = Object.values(this.#noticeKinds).reduce((a, b) => a + b, 0);
     this.#emitUnread();
   }
 
@@ -193,8 +204,13 @@ export class Inbox extends EventTarget {
         this.#emit('group-recall', d);
         break;
       case Cmd.NOTICE:
-        // Pushed once the notice is in the inbox and counted.
-        if (Number(d.kind) === NOTICE_SYSTEM) this.#bump('notices');
+        // Pushed once the notice is in the inbox and counted; a like notice's
+        // new count (new: false) is no new unread.
+        if (Number(d.kind) === 1 || d.new === true) {
+          const k = NOTICE_KINDS.find((x) => x.kind === Number(d.kind));
+          if (k) this.#noticeKinds[k.name]++;
+          this.#bump('notices');
+        }
         this.#emit('notice', d);
         break;
       default:

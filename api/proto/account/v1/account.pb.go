@@ -318,6 +318,98 @@ func (x *NamesResponse) GetNames() map[int64]string {
 	return nil
 }
 
+// UIDsRequest names users by name.
+type UIDsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// names are the names whose users are wanted; at most 1,000 per call.
+	Names         []string `protobuf:"bytes,1,rep,name=names,proto3" json:"names,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UIDsRequest) Reset() {
+	*x = UIDsRequest{}
+	mi := &file_account_v1_account_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UIDsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UIDsRequest) ProtoMessage() {}
+
+func (x *UIDsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_account_v1_account_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UIDsRequest.ProtoReflect.Descriptor instead.
+func (*UIDsRequest) Descriptor() ([]byte, []int) {
+	return file_account_v1_account_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *UIDsRequest) GetNames() []string {
+	if x != nil {
+		return x.Names
+	}
+	return nil
+}
+
+// UIDsResponse maps names to uids.
+type UIDsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// uids maps each known name, as it was asked, to its user's id.
+	Uids          map[string]int64 `protobuf:"bytes,1,rep,name=uids,proto3" json:"uids,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UIDsResponse) Reset() {
+	*x = UIDsResponse{}
+	mi := &file_account_v1_account_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UIDsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UIDsResponse) ProtoMessage() {}
+
+func (x *UIDsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_account_v1_account_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UIDsResponse.ProtoReflect.Descriptor instead.
+func (*UIDsResponse) Descriptor() ([]byte, []int) {
+	return file_account_v1_account_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *UIDsResponse) GetUids() map[string]int64 {
+	if x != nil {
+		return x.Uids
+	}
+	return nil
+}
+
 var File_account_v1_account_proto protoreflect.FileDescriptor
 
 const file_account_v1_account_proto_rawDesc = "" +
@@ -341,11 +433,19 @@ const file_account_v1_account_proto_rawDesc = "" +
 	"\n" +
 	"NamesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x03R\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x012\xec\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"#\n" +
+	"\vUIDsRequest\x12\x14\n" +
+	"\x05names\x18\x01 \x03(\tR\x05names\"\x85\x01\n" +
+	"\fUIDsResponse\x12<\n" +
+	"\x04uids\x18\x01 \x03(\v2(.zhibo.account.v1.UIDsResponse.UidsEntryR\x04uids\x1a7\n" +
+	"\tUidsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x012\xb3\x02\n" +
 	"\x0eAccountService\x12K\n" +
 	"\x06Verify\x12\x1f.zhibo.account.v1.VerifyRequest\x1a .zhibo.account.v1.VerifyResponse\x12C\n" +
 	"\aGetUser\x12 .zhibo.account.v1.GetUserRequest\x1a\x16.zhibo.account.v1.User\x12H\n" +
-	"\x05Names\x12\x1e.zhibo.account.v1.NamesRequest\x1a\x1f.zhibo.account.v1.NamesResponseB<Z:github.com/zhibo-live/zhibo/api/proto/account/v1;accountv1b\x06proto3"
+	"\x05Names\x12\x1e.zhibo.account.v1.NamesRequest\x1a\x1f.zhibo.account.v1.NamesResponse\x12E\n" +
+	"\x04UIDs\x12\x1d.zhibo.account.v1.UIDsRequest\x1a\x1e.zhibo.account.v1.UIDsResponseB<Z:github.com/zhibo-live/zhibo/api/proto/account/v1;accountv1b\x06proto3"
 
 var (
 	file_account_v1_account_proto_rawDescOnce sync.Once
@@ -359,7 +459,7 @@ func file_account_v1_account_proto_rawDescGZIP() []byte {
 	return file_account_v1_account_proto_rawDescData
 }
 
-var file_account_v1_account_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_account_v1_account_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_account_v1_account_proto_goTypes = []any{
 	(*VerifyRequest)(nil),  // 0: zhibo.account.v1.VerifyRequest
 	(*VerifyResponse)(nil), // 1: zhibo.account.v1.VerifyResponse
@@ -367,21 +467,27 @@ var file_account_v1_account_proto_goTypes = []any{
 	(*User)(nil),           // 3: zhibo.account.v1.User
 	(*NamesRequest)(nil),   // 4: zhibo.account.v1.NamesRequest
 	(*NamesResponse)(nil),  // 5: zhibo.account.v1.NamesResponse
-	nil,                    // 6: zhibo.account.v1.NamesResponse.NamesEntry
+	(*UIDsRequest)(nil),    // 6: zhibo.account.v1.UIDsRequest
+	(*UIDsResponse)(nil),   // 7: zhibo.account.v1.UIDsResponse
+	nil,                    // 8: zhibo.account.v1.NamesResponse.NamesEntry
+	nil,                    // 9: zhibo.account.v1.UIDsResponse.UidsEntry
 }
 var file_account_v1_account_proto_depIdxs = []int32{
-	6, // 0: zhibo.account.v1.NamesResponse.names:type_name -> zhibo.account.v1.NamesResponse.NamesEntry
-	0, // 1: zhibo.account.v1.AccountService.Verify:input_type -> zhibo.account.v1.VerifyRequest
-	2, // 2: zhibo.account.v1.AccountService.GetUser:input_type -> zhibo.account.v1.GetUserRequest
-	4, // 3: zhibo.account.v1.AccountService.Names:input_type -> zhibo.account.v1.NamesRequest
-	1, // 4: zhibo.account.v1.AccountService.Verify:output_type -> zhibo.account.v1.VerifyResponse
-	3, // 5: zhibo.account.v1.AccountService.GetUser:output_type -> zhibo.account.v1.User
-	5, // 6: zhibo.account.v1.AccountService.Names:output_type -> zhibo.account.v1.NamesResponse
-	4, // [4:7] is the sub-list for method output_type
-	1, // [1:4] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	8, // 0: zhibo.account.v1.NamesResponse.names:type_name -> zhibo.account.v1.NamesResponse.NamesEntry
+	9, // 1: zhibo.account.v1.UIDsResponse.uids:type_name -> zhibo.account.v1.UIDsResponse.UidsEntry
+	0, // 2: zhibo.account.v1.AccountService.Verify:input_type -> zhibo.account.v1.VerifyRequest
+	2, // 3: zhibo.account.v1.AccountService.GetUser:input_type -> zhibo.account.v1.GetUserRequest
+	4, // 4: zhibo.account.v1.AccountService.Names:input_type -> zhibo.account.v1.NamesRequest
+	6, // 5: zhibo.account.v1.AccountService.UIDs:input_type -> zhibo.account.v1.UIDsRequest
+	1, // 6: zhibo.account.v1.AccountService.Verify:output_type -> zhibo.account.v1.VerifyResponse
+	3, // 7: zhibo.account.v1.AccountService.GetUser:output_type -> zhibo.account.v1.User
+	5, // 8: zhibo.account.v1.AccountService.Names:output_type -> zhibo.account.v1.NamesResponse
+	7, // 9: zhibo.account.v1.AccountService.UIDs:output_type -> zhibo.account.v1.UIDsResponse
+	6, // [6:10] is the sub-list for method output_type
+	2, // [2:6] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_account_v1_account_proto_init() }
@@ -395,7 +501,7 @@ func file_account_v1_account_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_account_v1_account_proto_rawDesc), len(file_account_v1_account_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

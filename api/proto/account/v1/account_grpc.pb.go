@@ -25,6 +25,7 @@ const (
 	AccountService_Verify_FullMethodName  = "/zhibo.account.v1.AccountService/Verify"
 	AccountService_GetUser_FullMethodName = "/zhibo.account.v1.AccountService/GetUser"
 	AccountService_Names_FullMethodName   = "/zhibo.account.v1.AccountService/Names"
+	AccountService_UIDs_FullMethodName    = "/zhibo.account.v1.AccountService/UIDs"
 )
 
 // AccountServiceClient is the client API for AccountService service.
@@ -40,6 +41,9 @@ type AccountServiceClient interface {
 	GetUser(ctx context.Context, in *GetUserRequest, opts ...grpc.CallOption) (*User, error)
 	// Names returns the display names of the given users; unknown uids are absent.
 	Names(ctx context.Context, in *NamesRequest, opts ...grpc.CallOption) (*NamesResponse, error)
+	// UIDs returns the users with the given names, matched without regard to case; unknown
+	// names are absent. INVALID_ARGUMENT for more than 1,000 names.
+	UIDs(ctx context.Context, in *UIDsRequest, opts ...grpc.CallOption) (*UIDsResponse, error)
 }
 
 type accountServiceClient struct {
@@ -80,6 +84,16 @@ func (c *accountServiceClient) Names(ctx context.Context, in *NamesRequest, opts
 	return out, nil
 }
 
+func (c *accountServiceClient) UIDs(ctx context.Context, in *UIDsRequest, opts ...grpc.CallOption) (*UIDsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UIDsResponse)
+	err := c.cc.Invoke(ctx, AccountService_UIDs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AccountServiceServer is the server API for AccountService service.
 // All implementations must embed UnimplementedAccountServiceServer
 // for forward compatibility.
@@ -93,6 +107,9 @@ type AccountServiceServer interface {
 	GetUser(context.Context, *GetUserRequest) (*User, error)
 	// Names returns the display names of the given users; unknown uids are absent.
 	Names(context.Context, *NamesRequest) (*NamesResponse, error)
+	// UIDs returns the users with the given names, matched without regard to case; unknown
+	// names are absent. INVALID_ARGUMENT for more than 1,000 names.
+	UIDs(context.Context, *UIDsRequest) (*UIDsResponse, error)
 	mustEmbedUnimplementedAccountServiceServer()
 }
 
@@ -111,6 +128,9 @@ func (UnimplementedAccountServiceServer) GetUser(context.Context, *GetUserReques
 }
 func (UnimplementedAccountServiceServer) Names(context.Context, *NamesRequest) (*NamesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Names not implemented")
+}
+func (UnimplementedAccountServiceServer) UIDs(context.Context, *UIDsRequest) (*UIDsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UIDs not implemented")
 }
 func (UnimplementedAccountServiceServer) mustEmbedUnimplementedAccountServiceServer() {}
 func (UnimplementedAccountServiceServer) testEmbeddedByValue()                        {}
@@ -187,6 +207,24 @@ func _AccountService_Names_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AccountService_UIDs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UIDsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountServiceServer).UIDs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountService_UIDs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountServiceServer).UIDs(ctx, req.(*UIDsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AccountService_ServiceDesc is the grpc.ServiceDesc for AccountService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -205,6 +243,10 @@ var AccountService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Names",
 			Handler:    _AccountService_Names_Handler,
+		},
+		{
+			MethodName: "UIDs",
+			Handler:    _AccountService_UIDs_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

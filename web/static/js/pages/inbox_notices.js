@@ -1,21 +1,37 @@
-// The Notices tab: the signed-in user's system notices, newest first (older
-// ones on request), each marked "new" when it was unread as it came on
-// screen. While the tab is on screen every notice shown is marked read; a
-// notice pushed on the channel is added at the top. A list that cannot be
+// The Notices tab: the signed-in user's notices of one kind at a time —
+// system, mentions in bullet comments, likes of their live room — newest
+// first (older ones on request), each marked "new" when it was unread as it
+// came on screen. While a list is on screen every notice shown is marked
+// read; a notice pushed on the channel is added at the top, or, for a like
+// notice already shown, updated with its new count. A list that cannot be
 // fetched is replaced by the copy saved in this tab, marked as saved.
 import { h, clear, shortTime } from '../dom.js';
 import { api } from '../api.js';
 import { cmpId } from '../json.js';
 import { save, load } from '../saved.js';
-import { NOTICE_SYSTEM } from '../im.js';
+import { NOTICE_KINDS } from '../im.js';
 
 const PAGE_SIZE = 20;
 
 export async function noticesView(section, { me }, { signal, inbox }) {
-  const list = new NoticeList({ me, inbox, signal });
-  section.append(h('div', { class: 'panel notices-panel' }, list.el));
-  await list.load();
-  return () => list.destroy();
+  const panel = h('div', { class: 'panel notices-panel' });
+  const kinds = h('div', { class: 'notice-kinds', role: 'group', 'aria-label': 'Notice kind' });
+  section.append(kinds, panel);
+  let list = null;
+  const show = async (k) => {
+    list?.destroy();
+    for (const b of kinds.children) b.setAttribute('aria-pressed', String(b.dataset.kind === k.name));
+    list = new NoticeList({ me, inbox, signal, kind: k });
+    clear(panel).append(list.el);
+    await list.load();
+  };
+  for (const k of NOTICE_KINDS) {
+    const b = h('button', { class: 'btn btn-small', type: 'button', testid: `notice-kind-${k.name}`, text: k.label, dataset: { kind: k.name } });
+    b.addEventListener('click', () => show(k));
+    kinds.append(b);
+  }
+  await show(NOTICE_KINDS[0]);
+  return () => list?.destroy();
 }
 
 class NoticeList {
@@ -23,6 +39,7 @@ class NoticeList {
   #me;
   #inbox;
   #signal;
+  #kind; // {kind, name, label}
   #items = new Map(); // id (string) -> notice (with read: as it was when shown)
   #readWanted = '0';
   #readUpTo = '0'; // the server has them read up to here
@@ -33,8 +50,9 @@ class NoticeList {
   #older = h('button', { class: 'btn btn-small', type: 'button', testid: 'notice-older', text: 'Load older', hidden: true });
   #off = [];
 
-  constructor({ me, inbox, signal }) {
+  constructor({ me, inbox, signal, kind }) {
     this.#me = me;
+    this.#kind = kind;
     this.#inbox = inbox;
     this.#signal = signal;
     this.el = h('div', { class: 'conv-box' }, this.#offline, this.#status, this.#ul,
@@ -47,7 +65,7 @@ class NoticeList {
     this.#off.push(() => document.removeEventListener('visibilitychange', onVisible));
   }
 
-  get #saveKey() { return `notices.${this.#me.uid}`; }
+  get #saveKey() { return this.#kind.name === 'system' ? `notices.${this.#me.uid}` : `notices.${this.#kind.name}.${this.#me.uid}`; }
 
   #listen(type, fn) {
     if (!this.#inbox) return;
@@ -71,7 +89,7 @@ class NoticeList {
   async load({ older = false } = {}) {
     this.#older.disabled = true;
     try {
-      const q = new URLSearchParams({ kind: 'system', limit: String(PAGE_SIZE) });
+      const q = new URLSearchParams({ kind: this.#kind.name, limit: String(PAGE_SIZE) });
       const oldest = this.#oldest();
       if (older && oldest) q.set('before', oldest);
       const page = await api(`/api/im/notices?${q}`, { signal: this.#signal });
@@ -112,8 +130,11 @@ class NoticeList {
   }
 
   #onNotice(n) {
-    if (Number(n.kind) !== NOTICE_SYSTEM || this.#items.has(String(n.id))) return;
-    this.#items.set(String(n.id), { ...n, read: false });
+    if (Number(n.kind) !== this.#kind.kind) return;
+    const shown = this.#items.get(String(n.id));
+    if (shown && n.new !== false) return;
+    // A like notice's new count keeps the notice as read as it was.
+    this.#items.set(String(n.id), { ...n, read: shown ? shown.read : false });
     this.#render();
     this.#markRead();
   }
@@ -126,11 +147,11 @@ class NoticeList {
     for (const [k, n] of this.#items) if (!n.read && (!newest || cmpId(k, newest) > 0)) newest = k;
     if (!newest || cmpId(newest, this.#readWanted) <= 0) return;
     this.#readWanted = newest;
-    api('/api/im/notices/read', { method: 'POST', body: { kind: 'system', read_id: newest }, signal: this.#signal })
+    api('/api/im/notices/read', { method: 'POST', body: { kind: this.#kind.name, read_id: newest }, signal: this.#signal })
       .then((res) => {
         if (cmpId(newest, this.#readUpTo) > 0) this.#readUpTo = newest;
         this.#save();
-        this.#inbox?.noticesRead(res.unread);
+        this.#inbox?.noticesRead(this.#kind.name, res.unread);
       })
       .catch((err) => {
         if (err.name === 'AbortError') return;
@@ -161,6 +182,7 @@ class NoticeList {
         !n.read && h('span', { class: 'notice-new', testid: 'notice-new', text: 'new' }),
         h('span', { class: 'notice-title', testid: 'notice-title', text: n.title }),
         h('span', { class: 'muted', testid: 'notice-time', text: shortTime(n.ts) })),
-      h('div', { class: 'notice-body', testid: 'notice-body', text: n.body }));
+      n.body ? h('div', { class: 'notice-body', testid: 'notice-body', text: n.body }) : null,
+      n.room_id ? h('a', { class: 'muted', href: `/room/${n.room_id}`, text: `in room ${n.room_id}` }) : null);
   }
 }

@@ -1,0 +1,161 @@
+package notice_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zhibo-live/zhibo/internal/im/notice"
+	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
+	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
+	"github.com/zhibo-live/zhibo/internal/protocol"
+	"github.com/zhibo-live/zhibo/internal/push"
+	"github.com/zhibo-live/zhibo/internal/room"
+)
+
+// noticePushes returns the IM_NOTICE pushes to uid of kind, in order.
+func (h *harness) noticePushes(uid int64, kind int) []map[string]any {
+	var out []map[string]any
+	for _, p := range h.pushes.All() {
+		if p.Target != push.TargetUser || len(p.UIDs) != 1 || p.UIDs[0] != uid {
+			continue
+		}
+		var ev struct {
+			Cmd  string
+			Data map[string]any
+		}
+		if json.Unmarshal(p.Msgs[0], &ev) == nil && ev.Cmd == "IM_NOTICE" && ev.Data["kind"] == float64(kind) {
+			out = append(out, ev.Data)
+		}
+	}
+	return out
+}
+
+func (h *harness) inbox(uid int64, kind string) []notice.Item {
+	var in struct{ Items []notice.Item }
+	require.Equal(h.t, 200, h.call(uid, "GET", "/api/im/notices?kind="+kind, nil, &in))
+	return in.Items
+}
+
+func (h *harness) unread(uid int64) map[string]int64 {
+	var n map[string]int64
+	require.Equal(h.t, 200, h.call(uid, "GET", "/api/im/notices/unread", nil, &n))
+	return n
+}
+
+// A comment naming users gives each of them one mention notice, pushed; the sender naming
+// themself and names of nobody give none, and the comment read again gives no second one.
+func TestMentionNotices(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
+		h := newHarness(t, db, nil)
+		ctx := context.Background()
+		pub := push.NewPublisher(h.q, prometheus.NewRegistry())
+		require.NoError(t, push.EnsureStream(ctx, h.q))
+		c := protocol.Danmu{ID: 9001, UID: 2, Uname: "user2", Text: "hi @user3 and @USER4, me @user2, @nobody mail a@user5",
+			SendTime: time.UnixMilli(1_700_000_000_000)}
+		require.NoError(t, pub.PushRoomOnce(ctx, 77, "danmaku-9001", c.JSON()))
+		require.NoError(t, pub.PushRoom(ctx, 77, protocol.LiveMsg(77))) // not a comment
+
+		for _, u := range []int64{3, 4} {
+			require.Eventually(t, func() bool { return len(h.noticePushes(u, notice.KindMention)) == 1 }, 10*time.Second, 10*time.Millisecond)
+			items := h.inbox(u, "mention")
+			require.Len(t, items, 1)
+			require.Equal(t, c.Text, items[0].Body)
+			require.Equal(t, int64(77), items[0].Room)
+			require.Equal(t, []notice.Actor{{UID: 2, Name: "user2"}}, items[0].Actors)
+			require.False(t, items[0].Read)
+			require.Equal(t, map[string]int64{"system": 0, "mention": 1, "like": 0}, h.unread(u))
+		}
+		// Read again: the same comment under a new message id (as the outbox relay sends it
+		// past the stream's duplicate window), then a later comment to show the first was passed.
+		require.NoError(t, pub.PushRoomOnce(ctx, 77, "danmaku-9001-again", c.JSON()))
+		later := protocol.Danmu{ID: 9002, UID: 3, Uname: "user3", Text: "@user4 again", SendTime: time.UnixMilli(1_700_000_001_000)}
+		require.NoError(t, pub.PushRoomOnce(ctx, 77, "danmaku-9002", later.JSON()))
+		require.Eventually(t, func() bool { return len(h.noticePushes(4, notice.KindMention)) == 2 }, 10*time.Second, 10*time.Millisecond)
+		require.Len(t, h.inbox(4, "mention"), 2)
+		require.Len(t, h.inbox(3, "mention"), 1, "the comment read twice gave one notice")
+		require.Empty(t, h.inbox(2, "mention"), "no notice for mentioning oneself")
+		require.Empty(t, h.inbox(5, "mention"), "an e-mail address is no mention")
+	})
+}
+
+// 100 likes of a room from 3 users give its anchor one like notice with count 100 and one
+// unread, pushed; a like event delivered again does not count twice, nor does the anchor's own.
+func TestLikeNoticeAggregates(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
+		h := newHarness(t, db, nil)
+		ctx := context.Background()
+		const rm, anchor = 12, 5
+		h.rooms.Add(rm)
+		h.rooms.SetOwner(rm, anchor)
+		require.NoError(t, room.EnsureLikesStream(ctx, h.q))
+		base := time.Date(2026, 1, 2, 20, 10, 0, 0, time.UTC).UnixMilli()
+		like := func(ev room.LikeEvent, msgID string) {
+			data, err := json.Marshal(ev)
+			require.NoError(t, err)
+			require.NoError(t, h.q.Publish(ctx, h.q.Subject(room.LikesSubjectPrefix+strconv.Itoa(rm)), data, msgID))
+		}
+		var id int64
+		for _, l := range []struct{ uid, events int64 }{{2, 4}, {3, 3}, {4, 3}} {
+			for range l.events {
+				id++
+				like(room.LikeEvent{Room: rm, UID: l.uid, Count: 10, ID: id, Ts: base + id}, fmt.Sprint("like:", id))
+			}
+		}
+		like(room.LikeEvent{Room: rm, UID: anchor, Count: 7, ID: 500, Ts: base + 500}, "like:500") // the anchor's own
+		like(room.LikeEvent{Room: rm, UID: 4, Count: 10, ID: 10, Ts: base + 10}, "like:10-again")  // event 10 again
+
+		require.Eventually(t, func() bool {
+			items := h.inbox(anchor, "like")
+			return len(items) == 1 && items[0].Count == 100
+		}, 10*time.Second, 10*time.Millisecond)
+		// Nothing more arrives: the event read twice and the anchor's own like are not counted.
+		require.Never(t, func() bool { return h.inbox(anchor, "like")[0].Count != 100 }, 1500*time.Millisecond, 100*time.Millisecond)
+		it := h.inbox(anchor, "like")[0]
+		require.Equal(t, int64(rm), it.Room)
+		require.Equal(t, []notice.Actor{{UID: 4, Name: "user4"}, {UID: 3, Name: "user3"}, {UID: 2, Name: "user2"}}, it.Actors)
+		require.Equal(t, "user4, user3 and user2 liked your live (100 likes)", it.Title)
+		require.Equal(t, map[string]int64{"system": 0, "mention": 0, "like": 1}, h.unread(anchor))
+		pushes := h.noticePushes(anchor, notice.KindLike)
+		require.NotEmpty(t, pushes)
+		require.Equal(t, true, pushes[0]["new"])
+		require.Equal(t, float64(100), pushes[len(pushes)-1]["count"])
+		for _, p := range pushes[1:] {
+			require.Equal(t, false, p["new"], "later pushes update the notice")
+		}
+
+		// Read, then more likes in the same window: the count grows, nothing is unread; a
+		// like in the next hour opens a new unread notice.
+		require.Equal(t, 200, h.call(anchor, "POST", "/api/im/notices/read", map[string]any{"kind": "like", "read_id": it.ID}, nil))
+		like(room.LikeEvent{Room: rm, UID: 2, Count: 3, ID: 600, Ts: base + 600}, "like:600")
+		require.Eventually(t, func() bool { return h.inbox(anchor, "like")[0].Count == 103 }, 10*time.Second, 10*time.Millisecond)
+		require.Zero(t, h.unread(anchor)["like"])
+		like(room.LikeEvent{Room: rm, UID: 3, Count: 1, ID: 700, Ts: base + time.Hour.Milliseconds()}, "like:700")
+		require.Eventually(t, func() bool { return len(h.inbox(anchor, "like")) == 2 }, 10*time.Second, 10*time.Millisecond)
+		items := h.inbox(anchor, "like")
+		require.Equal(t, "user3 liked your live", items[0].Title)
+		require.Equal(t, int64(1), h.unread(anchor)["like"])
+	})
+}
+
+func TestMentioned(t *testing.T) {
+	for text, want := range map[string][]string{
+		"@ab hi":                                 {"ab"},
+		"@a @bb @BB @cc@dd":                      {"bb", "cc"},
+		"x@ab @名字 @@cd":                          {"名字", "cd"},
+		"@toolong_name_is_over_thirty_two_chars": nil,
+		"(@ab_c-d)":                              {"ab_c-d"},
+	} {
+		got, _ := notice.Mentioned(text, 5)
+		require.Equal(t, want, got, text)
+	}
+	got, over := notice.Mentioned("@u1 @u2 @u3 @u4", 2)
+	require.Equal(t, []string{"u1", "u2"}, got)
+	require.Equal(t, 2, over)
+}

@@ -1,0 +1,183 @@
+package notice
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/zhibo-live/zhibo/internal/im/impath"
+	"github.com/zhibo-live/zhibo/internal/platform/queue"
+	"github.com/zhibo-live/zhibo/internal/protocol"
+	"github.com/zhibo-live/zhibo/internal/push"
+)
+
+// Mentions: danmaku pushes every accepted comment to its room as a DANMU_MSG on the push
+// stream (subject push.room.<id>), which the job delivers. im-notice reads the same stream
+// with a durable consumer of its own (mentionsConsumer), finds the @names of each comment,
+// resolves them through account and gives each named user a mention notice — once per
+// comment and user (Store.Mention), however often the stream delivers the comment. The push
+// stream keeps an hour: a comment is noticed if im-notice reads it within that hour.
+const (
+	mentionsConsumer = "im-notice-mentions"
+	peerTimeout      = 5 * time.Second
+)
+
+// startMentions creates the push stream if need be and consumes its room pushes.
+func (s *Service) startMentions(ctx context.Context) error {
+	if err := push.EnsureStream(ctx, s.q); err != nil {
+		return err
+	}
+	return s.consumers.Consume(ctx, s.q, queue.ConsumerSpec{Stream: s.q.Stream(push.Stream), Durable: mentionsConsumer,
+		Filter: s.q.Subject("push.room.>"), AckWait: 30 * time.Second, MaxPending: 1000}, s.mentions)
+}
+
+// mentions handles one room push: every DANMU_MSG in it with an @name gives notices. A
+// failure (account or the store away) leaves the push to the queue for another try; the
+// notices already given are not given twice.
+func (s *Service) mentions(qm queue.Msg) {
+	data := qm.Data()
+	if !bytes.Contains(data, []byte(protocol.CmdDanmu)) || bytes.IndexByte(data, '@') < 0 {
+		_ = qm.Ack() // most pushes: not a comment naming anybody
+		return
+	}
+	p, err := push.Unmarshal(data)
+	if err != nil || p.Target != push.TargetRoom {
+		s.m.skipped.WithLabelValues(skipBadEvent).Inc()
+		_ = qm.Ack()
+		return
+	}
+	for _, body := range p.Msgs {
+		d, ok, err := protocol.ParseDanmu(body)
+		if err != nil {
+			s.m.skipped.WithLabelValues(skipBadEvent).Inc()
+			s.log.Warn("im-notice: unreadable comment skipped", "room_id", p.RoomID, "err", err)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		d.RoomID = p.RoomID
+		if err := s.mention(s.ctx, d); err != nil {
+			if s.ctx.Err() != nil {
+				_ = qm.Nak()
+				return
+			}
+			s.m.failures.Inc()
+			s.log.Warn("im-notice: mentions not stored, queued for another try", "comment", d.ID, "err", err)
+			_ = qm.NakWithDelay(impath.RetryDelay)
+			return
+		}
+	}
+	_ = qm.Ack()
+}
+
+// mention gives the users a comment names their notice.
+func (s *Service) mention(ctx context.Context, d protocol.Danmu) error {
+	names, over := Mentioned(d.Text, s.cfg.MaxMentions)
+	if over > 0 {
+		s.m.skipped.WithLabelValues(skipOverCap).Add(float64(over))
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, peerTimeout)
+	uids, err := s.accounts.UIDs(pctx, names)
+	cancel()
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		uid, ok := uids[name]
+		switch {
+		case !ok:
+			s.m.skipped.WithLabelValues(skipUnknown).Inc()
+			continue
+		case uid == d.UID:
+			s.m.skipped.WithLabelValues(skipSelf).Inc()
+			continue
+		}
+		id, err := s.ids.Next()
+		if err != nil {
+			return err
+		}
+		n := Notice{ID: id, Business: "danmaku", Kind: KindMention, Title: d.Uname + " mentioned you", Body: d.Text,
+			Sender: d.UID, Ts: d.SendTime.UnixMilli(), Room: d.RoomID, Actors: []Actor{{UID: d.UID, Name: d.Uname}}}
+		fresh, err := s.store.Mention(ctx, d.ID, uid, n)
+		if err != nil {
+			return err
+		}
+		if !fresh {
+			s.m.skipped.WithLabelValues(skipReplay).Inc()
+			continue
+		}
+		s.m.produced.WithLabelValues("mention").Inc()
+		s.log.Info("mention notice", "notice", id, "uid", uid, "by", d.UID, "room_id", d.RoomID, "comment", d.ID)
+		s.pushNotice(ctx, uid, n, true)
+	}
+	return nil
+}
+
+// Mentioned returns the distinct names a text mentions as @name, in order and at most max
+// (compared without regard to case), and how many more it names. A name is what an account
+// name may be: 2 to 32 letters, digits, '_' and '-'; an '@' after a letter or digit (an
+// e-mail address) is no mention.
+func Mentioned(text string, max int) (names []string, over int) {
+	seen := map[string]bool{}
+	prev := ' '
+	for i := 0; i < len(text); {
+		r, size := utf8.DecodeRuneInString(text[i:])
+		i += size
+		if r != '@' || isNameRune(prev) {
+			prev = r
+			continue
+		}
+		prev = r
+		start, n := i, 0
+		for i < len(text) {
+			c, cs := utf8.DecodeRuneInString(text[i:])
+			if !isNameRune(c) {
+				break
+			}
+			i, n, prev = i+cs, n+1, c
+		}
+		key := strings.ToLower(text[start:i])
+		if n < 2 || n > 32 || seen[key] {
+			continue
+		}
+		seen[key] = true
+		if len(names) < max {
+			names = append(names, text[start:i])
+		} else {
+			over++
+		}
+	}
+	return names, over
+}
+
+func isNameRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' || r == '-'
+}
+
+// pushNotice pushes IM_NOTICE to uid's connections. fresh says the notice is new in the
+// inbox (counted unread); false is a like notice's new count. A failed push leaves the
+// notice in the inbox.
+func (s *Service) pushNotice(ctx context.Context, uid int64, n Notice, fresh bool) {
+	pctx, cancel := context.WithTimeout(ctx, pushTimeout)
+	defer cancel()
+	ev := impath.Event("IM_NOTICE", pushed{Notice: n, New: fresh})
+	if err := s.pusher.PushUsers(pctx, []int64{uid}, ev); err != nil {
+		s.m.pushFailures.Inc()
+		s.log.Warn("im-notice: push failed; the notice waits in the inbox", "notice", n.ID, "uid", uid, "err", err)
+	}
+}
+
+// pushed is an interactive notice as IM_NOTICE carries it.
+type pushed struct {
+	Notice
+	// New is true when the notice arrived in the inbox with this push (one more unread of
+	// its kind), false when a like notice already there has a new count.
+	New bool `json:"new"`
+}
