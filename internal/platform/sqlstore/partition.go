@@ -41,12 +41,17 @@ type Partitioned struct {
 	// (0..MaxAhead): a pass that runs late still finds the new month split off.
 	Ahead int
 	// Retention drops the partitions whose every id is older than now - Retention
-	// (0 = keep every month). A month is dropped whole, so rows stay up to a month longer.
+	// (0 = keep every month, else at least MinRetention). A month is dropped whole, so rows
+	// stay up to a month longer.
 	Retention time.Duration
 }
 
-// MaxAhead is the most months Partitioned.Ahead may make in advance.
-const MaxAhead = 120
+// The limits of Partitioned: the most months made in advance, and the shortest retention
+// (a month is the unit dropped, so a shorter one would promise what is not done).
+const (
+	MaxAhead     = 120
+	MinRetention = 30 * 24 * time.Hour
+)
 
 var tableName = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 
@@ -57,8 +62,8 @@ func (p Partitioned) Validate() error {
 		return fmt.Errorf("partitioned table %q: want letters, digits and _", p.Table)
 	case p.Ahead < 0 || p.Ahead > MaxAhead:
 		return fmt.Errorf("partitions of %s: %d months ahead, want 0..%d", p.Table, p.Ahead, MaxAhead)
-	case p.Retention < 0:
-		return fmt.Errorf("partitions of %s: retention %s, want >= 0 (0 = keep)", p.Table, p.Retention)
+	case p.Retention != 0 && p.Retention < MinRetention:
+		return fmt.Errorf("partitions of %s: retention %s, want 0 (keep) or at least %s", p.Table, p.Retention, MinRetention)
 	}
 	return nil
 }

@@ -2,9 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
-	"database/sql"
 	"log/slog"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -134,35 +132,8 @@ func TestRowsLandInTheirMonthAndALookupReadsOne(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(2), parts[1].Rows, "information_schema counts January's rows after ANALYZE")
 
-	require.Equal(t, "p202701", explainPartitions(t, db, "SELECT * FROM msgs WHERE id = ?", jan))
-	require.Equal(t, "p202701,p202702", explainPartitions(t, db, "SELECT * FROM msgs WHERE g = 1 AND id >= ? AND id < ?", jan, ids.First(day(2027, 2, 20))))
-}
-
-// explainPartitions is the partitions column of EXPLAIN (MariaDB: EXPLAIN PARTITIONS).
-func explainPartitions(t *testing.T, db *sqlstore.DB, q string, args ...any) string {
-	t.Helper()
-	rows, err := db.Query("EXPLAIN PARTITIONS "+q, args...)
-	if err != nil && strings.Contains(err.Error(), "syntax") {
-		rows, err = db.Query("EXPLAIN "+q, args...) // MySQL 8: the column is always there
-	}
-	require.NoError(t, err)
-	defer rows.Close()
-	cols, err := rows.Columns()
-	require.NoError(t, err)
-	require.True(t, rows.Next())
-	vals := make([]sql.NullString, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	require.NoError(t, rows.Scan(ptrs...))
-	for i, c := range cols {
-		if c == "partitions" {
-			return vals[i].String
-		}
-	}
-	t.Fatalf("EXPLAIN has no partitions column: %v", cols)
-	return ""
+	require.Equal(t, "p202701", sqltest.ExplainPartitions(t, db, "SELECT * FROM msgs WHERE id = ?", jan))
+	require.Equal(t, "p202701,p202702", sqltest.ExplainPartitions(t, db, "SELECT * FROM msgs WHERE g = 1 AND id >= ? AND id < ?", jan, ids.First(day(2027, 2, 20))))
 }
 
 func TestRetentionDropsWholeOldMonths(t *testing.T) {
@@ -255,7 +226,7 @@ func metricOf(t *testing.T, g prometheus.Gatherer, family, table string) float64
 
 func TestPartitionsOnSQLiteAndBadSettings(t *testing.T) {
 	db := sqltest.OpenSQLite(t)
-	ch, err := db.MaintainPartitions(context.Background(), sqlstore.Partitioned{Table: "msgs", Ahead: 3, Retention: time.Hour}, time.Now())
+	ch, err := db.MaintainPartitions(context.Background(), sqlstore.Partitioned{Table: "msgs", Ahead: 3, Retention: sqlstore.MinRetention}, time.Now())
 	require.NoError(t, err, "SQLite is not partitioned: nothing to do")
 	require.Zero(t, ch.Partitions)
 	for _, p := range []sqlstore.Partitioned{
@@ -263,6 +234,7 @@ func TestPartitionsOnSQLiteAndBadSettings(t *testing.T) {
 		{Table: "msgs", Ahead: -1},
 		{Table: "msgs", Ahead: sqlstore.MaxAhead + 1},
 		{Table: "msgs", Ahead: 1, Retention: -time.Hour},
+		{Table: "msgs", Ahead: 1, Retention: sqlstore.MinRetention - time.Hour},
 	} {
 		require.Error(t, p.Validate(), "%+v", p)
 		_, err := sqlstore.NewPartitionKeeper(db, slog.New(slog.DiscardHandler), prometheus.NewRegistry(), nil, p)
