@@ -318,7 +318,7 @@ func buildGift(a *App) (lifecycle, error) {
 
 func buildIMChat(a *App) (lifecycle, error) {
 	deps := chat.Deps{Logger: a.logger("im-chat"), Registry: a.Reg, DB: a.db("im-chat"),
-		IDs: a.ids, Queue: a.q, Accounts: a.accounts, Pusher: a.pub, Words: a.words}
+		IDs: a.ids, Queue: a.q, Accounts: a.accounts, Pusher: a.pub, Words: a.words, Leases: a.leases}
 	if a.redis != nil {
 		deps.Shared = a.redis
 	}
@@ -330,7 +330,7 @@ func buildIMChat(a *App) (lifecycle, error) {
 func buildIMGroup(a *App) (lifecycle, error) {
 	var err error
 	a.IMGroup, err = group.New(a.cfg.IMGroup, group.Deps{Logger: a.logger("im-group"), Registry: a.Reg, DB: a.db("im-group"),
-		IDs: a.ids, Queue: a.q, Accounts: a.accounts, Pusher: a.pub, Words: a.words})
+		IDs: a.ids, Queue: a.q, Accounts: a.accounts, Pusher: a.pub, Words: a.words, Leases: a.leases})
 	return a.IMGroup, err
 }
 

@@ -83,5 +83,10 @@ func Time(id int64) time.Time {
 	return Epoch.Add(time.Duration(id>>timeShift) * time.Millisecond)
 }
 
+// First is the smallest id made at t's millisecond: every id made at t or later is at least
+// First(t), every id made before it is smaller. Ranges of ids are ranges of time, so a table
+// keyed by id can be split by time (sqlstore's monthly partitions).
+func First(t time.Time) int64 { return t.Sub(Epoch).Milliseconds() << timeShift }
+
 // Node is the node that made an id.
 func Node(id int64) int64 { return id >> seqBits & MaxNode }

@@ -68,3 +68,16 @@ func BenchmarkNext(b *testing.B) {
 		g.MustNext()
 	}
 }
+
+func TestFirstBoundsTheIdsOfAMillisecond(t *testing.T) {
+	at := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	g, err := New(MaxNode)
+	require.NoError(t, err)
+	for _, now := range []time.Time{at.Add(-time.Millisecond), at, at.Add(time.Millisecond)} {
+		g.now, g.last = func() time.Time { return now }, 0
+		id := g.MustNext()
+		require.Equal(t, now.Before(at), id < First(at), "id made at %s against First(%s)", now, at)
+		require.Equal(t, now, Time(First(now)))
+	}
+	require.Zero(t, First(Epoch))
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/account"
 	"github.com/zhibo-live/zhibo/internal/im/impath"
 	"github.com/zhibo-live/zhibo/internal/platform/cache"
+	"github.com/zhibo-live/zhibo/internal/platform/lease"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/ratelimit"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
@@ -47,6 +48,9 @@ type Deps struct {
 	Now func() time.Time
 	// Shared is Redis, which holds the hot tier (hot.go); nil = every read goes to the store.
 	Shared *cache.Redis
+	// Leases let one im-chat process of a cluster maintain the monthly partitions of
+	// im_messages (nil = this process does).
+	Leases *lease.Node
 }
 
 // Service is the single-chat component.
@@ -75,7 +79,14 @@ type Service struct {
 	consumers impath.Consumers
 	wg        sync.WaitGroup
 	stopOnce  sync.Once
+
+	parts     *sqlstore.PartitionKeeper // nil on SQLite
+	partLease *lease.Lease
+	endParts  context.CancelFunc // ends the partition keeper (nil until started)
 }
+
+// partitionLease is held by the im-chat process that maintains the partitions of im_messages.
+const partitionLease = "im-chat-partitions"
 
 // The queue: one stream of accepted messages (im.msg.<receiver>), read by the store writer
 // and the deliverer, and of the store's changes (im.conv), read by the hot tier's updater.
@@ -124,6 +135,15 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if deps.DB.Dialect == sqlstore.MySQL {
+		if s.parts, err = sqlstore.NewPartitionKeeper(deps.DB, deps.Logger, deps.Registry, deps.Now,
+			sqlstore.Partitioned{Table: "im_messages", Ahead: cfg.PartitionAhead, Retention: cfg.PartitionRetention}); err != nil {
+			return nil, fmt.Errorf("im-chat: %w", err)
+		}
+		s.partLease = deps.Leases.Lease(partitionLease)
+	} else if cfg.PartitionRetention != 0 {
+		return nil, errors.New("im-chat: im_chat.partition_retention needs a MySQL store: SQLite keeps every message (its tables are not partitioned)")
+	}
 	if deps.Shared != nil {
 		s.shared = deps.Shared
 		s.hot = &hotTier{c: deps.Shared.Client(), prefix: deps.Shared.Prefix(), cap: cfg.HotConversations, ttl: cfg.HotTTL}
@@ -153,7 +173,8 @@ func (s *Service) Reload(cfg Config) error {
 func (s *Service) stream() string { return s.q.Stream(streamName) }
 
 // Start migrates the tables, creates the stream and starts the store writer and the
-// deliverer; the service is ready when it returns.
+// deliverer, and on MySQL the maintainer of im_messages' monthly partitions; the service is
+// ready when it returns.
 func (s *Service) Start(ctx context.Context) error {
 	if err := s.store.Migrate(ctx); err != nil {
 		return fmt.Errorf("im-chat: %w", err)
@@ -186,18 +207,33 @@ func (s *Service) Start(ctx context.Context) error {
 		s.Stop(ctx)
 		return err
 	}
+	if s.parts != nil {
+		// A pass now, then daily, by the lease holder; it does not hold up the start.
+		s.partLease.Start(ctx)
+		pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		s.endParts = cancel
+		s.wg.Go(func() { s.parts.Run(pctx, s.partLease.Do) })
+	}
 	return nil
 }
 
 // Stop stops consuming, lets the store writer apply what it holds and waits for it. Messages
 // not yet acknowledged are delivered again to the next process. A second call does nothing.
-func (s *Service) Stop(context.Context) error {
+func (s *Service) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
+		if s.endParts != nil {
+			s.endParts()
+		}
 		s.consumers.Stop()
 		s.writer.Close()
 		s.deliverer.Close()
 		s.wg.Wait()
 		s.warming.wait()
+		if s.partLease != nil {
+			if err := s.partLease.Stop(ctx); err != nil {
+				s.log.Warn("im-chat: partition lease not released; another process takes it over after its ttl", "err", err)
+			}
+		}
 	})
 	return nil
 }

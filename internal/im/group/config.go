@@ -29,6 +29,15 @@ type Config struct {
 	QueueBytes int64 `yaml:"queue_bytes"`
 	// BatchSize is the most messages the store writer applies in one transaction (1..1000).
 	BatchSize int `yaml:"batch_size"`
+	// PartitionAhead is how many months after the current one have their partition of
+	// im_group_messages made in advance on MySQL (1..120; the daily maintainer may run up to
+	// a day after a month begins, so the next month must exist already). SQLite is not
+	// partitioned.
+	PartitionAhead int `yaml:"partition_ahead"`
+	// PartitionRetention, on MySQL, drops the months of im_group_messages whose every message
+	// is older than it, whole (0 = keep every message; otherwise at least 720h, as a month is
+	// the unit dropped). Needs a MySQL store.
+	PartitionRetention time.Duration `yaml:"partition_retention"`
 }
 
 // RegisterFlags binds every field to a flag named prefix+yaml_name, with its default.
@@ -42,6 +51,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.DurationVar(&c.Dedupe, prefix+"dedupe", 10*time.Minute, "how long the queue remembers a client message id, 1s..24h.")
 	fs.Int64Var(&c.QueueBytes, prefix+"queue_bytes", 1<<30, "bytes of accepted group messages the queue holds for the store writer; when full, sends are refused with 503 (at least 1 MiB).")
 	fs.IntVar(&c.BatchSize, prefix+"batch_size", 256, "most group messages the store writer applies in one transaction, 1..1000.")
+	fs.IntVar(&c.PartitionAhead, prefix+"partition_ahead", 3, "months after the current one whose partition of im_group_messages is made in advance on MySQL, 1..120 (SQLite is not partitioned).")
+	fs.DurationVar(&c.PartitionRetention, prefix+"partition_retention", 0, "on MySQL, drop the months of im_group_messages whose every message is older than this, whole (0 = keep every message; else at least 720h; needs a MySQL store).")
 }
 
 // DefaultConfig is the configuration the flags default to.
@@ -80,6 +91,12 @@ func (c *Config) Validate() error {
 	}
 	if c.BatchSize < 1 || c.BatchSize > 1000 {
 		errs = append(errs, fmt.Errorf("im_group.batch_size %d: want 1..1000", c.BatchSize))
+	}
+	if c.PartitionAhead < 1 || c.PartitionAhead > sqlstore.MaxAhead {
+		errs = append(errs, fmt.Errorf("im_group.partition_ahead %d: want 1..%d months", c.PartitionAhead, sqlstore.MaxAhead))
+	}
+	if c.PartitionRetention != 0 && c.PartitionRetention < sqlstore.MinRetention {
+		errs = append(errs, fmt.Errorf("im_group.partition_retention %s: want 0 (keep every message) or at least %s", c.PartitionRetention, sqlstore.MinRetention))
 	}
 	return errors.Join(errs...)
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/zhibo-live/zhibo/internal/account"
 	"github.com/zhibo-live/zhibo/internal/im/impath"
+	"github.com/zhibo-live/zhibo/internal/platform/lease"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/ratelimit"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
@@ -37,6 +38,9 @@ type Deps struct {
 	Pusher   push.Client
 	Words    textnorm.Words
 	Now      func() time.Time // nil = time.Now
+	// Leases let one im-group process of a cluster maintain the monthly partitions of
+	// im_group_messages (nil = this process does).
+	Leases *lease.Node
 }
 
 // Service is the group-chat component.
@@ -57,7 +61,15 @@ type Service struct {
 	consumers impath.Consumers
 	wg        sync.WaitGroup
 	stopOnce  sync.Once
+
+	parts     *sqlstore.PartitionKeeper // nil on SQLite
+	partLease *lease.Lease
+	endParts  context.CancelFunc // ends the partition keeper (nil until started)
 }
+
+// partitionLease is held by the im-group process that maintains the partitions of
+// im_group_messages.
+const partitionLease = "im-group-partitions"
 
 // The queue of accepted group messages (im.group.<group id>), read by the store writer and
 // the deliverer.
@@ -89,6 +101,15 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if deps.DB.Dialect == sqlstore.MySQL {
+		if s.parts, err = sqlstore.NewPartitionKeeper(deps.DB, deps.Logger, deps.Registry, deps.Now,
+			sqlstore.Partitioned{Table: "im_group_messages", Ahead: cfg.PartitionAhead, Retention: cfg.PartitionRetention}); err != nil {
+			return nil, fmt.Errorf("im-group: %w", err)
+		}
+		s.partLease = deps.Leases.Lease(partitionLease)
+	} else if cfg.PartitionRetention != 0 {
+		return nil, errors.New("im-group: im_group.partition_retention needs a MySQL store: SQLite keeps every message (its tables are not partitioned)")
+	}
 	s.SetWords(deps.Words)
 	s.writer = impath.NewWriter("im-group", s.log, cfg.BatchSize, impath.Linger, storeTimeout, decodeMessage, s.storeBatch,
 		func(error, int) { s.m.failures.WithLabelValues("store").Inc() })
@@ -109,7 +130,8 @@ func (s *Service) Reload(cfg Config) error {
 
 func (s *Service) stream() string { return s.q.Stream(streamName) }
 
-// Start migrates the tables, creates the stream and starts the store writer and the deliverer.
+// Start migrates the tables, creates the stream and starts the store writer and the
+// deliverer, and on MySQL the maintainer of im_group_messages' monthly partitions.
 func (s *Service) Start(ctx context.Context) error {
 	if err := s.store.Migrate(ctx); err != nil {
 		return fmt.Errorf("im-group: %w", err)
@@ -126,15 +148,30 @@ func (s *Service) Start(ctx context.Context) error {
 			return fmt.Errorf("im-group: %w", err)
 		}
 	}
+	if s.parts != nil {
+		// A pass now, then daily, by the lease holder; it does not hold up the start.
+		s.partLease.Start(ctx)
+		pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		s.endParts = cancel
+		s.wg.Go(func() { s.parts.Run(pctx, s.partLease.Do) })
+	}
 	return nil
 }
 
 // Stop stops consuming and lets the store writer apply what it holds. A second call does nothing.
-func (s *Service) Stop(context.Context) error {
+func (s *Service) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
+		if s.endParts != nil {
+			s.endParts()
+		}
 		s.consumers.Stop()
 		s.writer.Close()
 		s.wg.Wait()
+		if s.partLease != nil {
+			if err := s.partLease.Stop(ctx); err != nil {
+				s.log.Warn("im-group: partition lease not released; another process takes it over after its ttl", "err", err)
+			}
+		}
 	})
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -168,4 +169,33 @@ func (s *Server) Stop() {
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	_ = s.cmd.Wait()
 	s.cmd = nil
+}
+
+// ExplainPartitions is the partitions column of EXPLAIN for the first table q reads: the
+// partitions MySQL/MariaDB will read (MariaDB: EXPLAIN PARTITIONS; MySQL 8 shows the column
+// always), comma-separated, empty when the plan reads none.
+func ExplainPartitions(t testing.TB, db *sqlstore.DB, q string, args ...any) string {
+	t.Helper()
+	rows, err := db.Query("EXPLAIN PARTITIONS "+q, args...)
+	if err != nil && strings.Contains(err.Error(), "syntax") {
+		rows, err = db.Query("EXPLAIN "+q, args...)
+	}
+	require.NoError(t, err)
+	defer rows.Close()
+	cols, err := rows.Columns()
+	require.NoError(t, err)
+	require.True(t, rows.Next(), "EXPLAIN returned no row")
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	require.NoError(t, rows.Scan(ptrs...))
+	for i, c := range cols {
+		if c == "partitions" {
+			return vals[i].String
+		}
+	}
+	t.Fatalf("EXPLAIN has no partitions column: %v", cols)
+	return ""
 }
