@@ -61,9 +61,11 @@ func TestUnconfirmedStreamExpires(t *testing.T) {
 		clock.Store(600)
 		require.NoError(t, s.ConfirmStreams(ctx, "media-a", []int64{confirmed.ID, manual.ID, idle.ID}))
 		clock.Store(1200) // video: 1.2 s unconfirmed; confirmed: 0.6 s
-		require.Eventually(t, func() bool { return !live(video.ID) }, 10*time.Second, 20*time.Millisecond)
+		// The room is marked not live first, then counted and told: wait for all three.
+		require.Eventually(t, func() bool {
+			return !live(video.ID) && testutil.ToFloat64(s.m.liveExpired) == 1 && len(roomPushes(p, video.ID)) == 2
+		}, 10*time.Second, 20*time.Millisecond)
 		require.Equal(t, []string{string(protocol.LiveMsg(video.ID)), string(protocol.PreparingMsg(video.ID))}, roomPushes(p, video.ID))
-		require.Equal(t, 1.0, testutil.ToFloat64(s.m.liveExpired))
 		require.True(t, live(confirmed.ID), "confirmed 0.6 s ago")
 		got, err := s.Get(ctx, video.ID)
 		require.NoError(t, err)
@@ -72,9 +74,9 @@ func TestUnconfirmedStreamExpires(t *testing.T) {
 
 		// The confirmations of the other room stop too: it goes, the manual one stays.
 		clock.Store(5000)
-		require.Eventually(t, func() bool { return !live(confirmed.ID) }, 10*time.Second, 20*time.Millisecond)
-		require.Equal(t, 2.0, testutil.ToFloat64(s.m.liveExpired))
-		require.Len(t, roomPushes(p, confirmed.ID), 2, "LIVE, then one PREPARING")
+		require.Eventually(t, func() bool {
+			return !live(confirmed.ID) && testutil.ToFloat64(s.m.liveExpired) == 2 && len(roomPushes(p, confirmed.ID)) == 2
+		}, 10*time.Second, 20*time.Millisecond, "LIVE, then one PREPARING")
 		require.True(t, live(manual.ID), "switched live by hand: never expired")
 		require.False(t, live(idle.ID), "a confirmation does not make a room live")
 		require.Equal(t, []string{string(protocol.LiveMsg(manual.ID))}, roomPushes(p, manual.ID))
@@ -86,7 +88,7 @@ func TestUnconfirmedStreamExpires(t *testing.T) {
 		require.NoError(t, s.SetStreamLive(ctx, manual.ID, true))
 		require.Len(t, roomPushes(p, manual.ID), 1)
 		clock.Store(7000)
-		require.Eventually(t, func() bool { return !live(manual.ID) }, 10*time.Second, 20*time.Millisecond)
+		require.Eventually(t, func() bool { return !live(manual.ID) && len(roomPushes(p, manual.ID)) == 2 }, 10*time.Second, 20*time.Millisecond)
 		require.Equal(t, []string{string(protocol.LiveMsg(manual.ID)), string(protocol.PreparingMsg(manual.ID))}, roomPushes(p, manual.ID))
 
 		require.ErrorIs(t, s.ConfirmStreams(ctx, "media-a", make([]int64, maxConfirmRooms+1)), ErrBadRoom)
