@@ -1,10 +1,11 @@
 // The inbox, in three tabs: Chats (the conversation list, newest first,
 // paged with the server's cursor, beside the open chat), Groups
 // (inbox_group.js) and Notices (inbox_notices.js), all kept current by the
-// user's message channel. A tab's first list comes from the inbox's one call
-// (GET /api/im/inbox, Inbox.opening); later pages and reloads from the list's
-// own route. A list that cannot be fetched is replaced by the
-// last one saved in this tab, marked as saved, rather than by a blank page.
+// user's message channel. The Chats and Groups tabs' first lists come from
+// the inbox's one call (GET /api/im/inbox, Inbox.opening); later pages and
+// reloads from the list's own route. A list that cannot be fetched is
+// replaced by the last one saved in this tab, marked as saved, rather than by
+// a blank page.
 import { h, clear, shortTime } from '../dom.js';
 import { api, session } from '../api.js';
 import { sameId, cmpId } from '../json.js';
