@@ -89,6 +89,9 @@ type App struct {
 	rooms        room.Client
 	gifts        gift.Client
 	danmakus     danmaku.Client
+	imChats      chat.Client   // nil: no im-chat here nor in peers
+	imGroups     group.Client  // nil: no im-group here nor in peers
+	imNotices    notice.Client // nil: no im-notice here nor in peers
 	remoteLogic  *logic.Remote
 	remoteMedia  *media.Remote
 	remoteComets []job.Comet

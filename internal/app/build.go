@@ -90,10 +90,6 @@ func init() {
 				a.danmakus = danmaku.NewRemote(cc)
 				return err
 			}},
-		{Name: "bff", About: "the interface layer: one call per page (room enter, home), modules fetched concurrently, each degradable",
-			Uses: []string{"account", "room", "gift", "danmaku"}, Key: true, build: buildBFF,
-			routes:  func(a *App) []gateway.Routes { return []gateway.Routes{a.BFF} },
-			openAPI: func() [][]byte { return [][]byte{bff.OpenAPI()} }},
 		{Name: "comet", About: "long connections (WebSocket /sub and raw TCP), rooms in buckets", Uses: []string{"logic"},
 			build:  buildComet,
 			serve:  func(a *App, s *grpcx.Server) { comet.RegisterGRPC(s, a.Comet) },
@@ -123,16 +119,42 @@ func init() {
 			}},
 		{Name: "im-chat", About: "private messages between two users: send through the queue, conversations, unread counts, recall, blocks",
 			Uses: []string{"account"}, Store: true, Queue: true, build: buildIMChat, schema: chat.Migrations,
+			serve:   func(a *App, s *grpcx.Server) { chat.RegisterGRPC(s, a.IMChat) },
 			routes:  func(a *App) []gateway.Routes { return []gateway.Routes{a.IMChat} },
-			openAPI: func() [][]byte { return [][]byte{chat.OpenAPI()} }},
+			openAPI: func() [][]byte { return [][]byte{chat.OpenAPI()} },
+			remote:  func(p config.Peers) string { return p.IMChat },
+			dial: func(a *App) error {
+				cc, err := a.dialPeer("im-chat", a.cfg.Peers.IMChat)
+				a.imChats = chat.NewRemote(cc)
+				return err
+			}},
 		{Name: "im-group", About: "group chat: groups and members, one timeline per group read by every member, sends through the queue",
 			Uses: []string{"account"}, Store: true, Queue: true, build: buildIMGroup, schema: group.Migrations,
+			serve:   func(a *App, s *grpcx.Server) { group.RegisterGRPC(s, a.IMGroup) },
 			routes:  func(a *App) []gateway.Routes { return []gateway.Routes{a.IMGroup} },
-			openAPI: func() [][]byte { return [][]byte{group.OpenAPI()} }},
+			openAPI: func() [][]byte { return [][]byte{group.OpenAPI()} },
+			remote:  func(p config.Peers) string { return p.IMGroup },
+			dial: func(a *App) error {
+				cc, err := a.dialPeer("im-group", a.cfg.Peers.IMGroup)
+				a.imGroups = group.NewRemote(cc)
+				return err
+			}},
 		{Name: "im-notice", About: "system notices and batch sends: content once, a pointer per inbox, a normal lane under quota and a high-priority lane; mention notices from bullet comments, like notices for anchors (without room: no like notices)",
 			Uses: []string{"account", "room"}, Optional: []string{"room"}, Store: true, Queue: true, build: buildIMNotice, schema: notice.Migrations,
+			serve:   func(a *App, s *grpcx.Server) { notice.RegisterGRPC(s, a.IMNotice) },
 			routes:  func(a *App) []gateway.Routes { return []gateway.Routes{a.IMNotice} },
-			openAPI: func() [][]byte { return [][]byte{notice.OpenAPI()} }},
+			openAPI: func() [][]byte { return [][]byte{notice.OpenAPI()} },
+			remote:  func(p config.Peers) string { return p.IMNotice },
+			dial: func(a *App) error {
+				cc, err := a.dialPeer("im-notice", a.cfg.Peers.IMNotice)
+				a.imNotices = notice.NewRemote(cc)
+				return err
+			}},
+		{Name: "bff", About: "the interface layer: one call per page (room enter, home, the inbox), modules fetched concurrently, each degradable (without an IM component: the inbox's modules of it are null)",
+			Uses:     []string{"account", "room", "gift", "danmaku", "im-chat", "im-group", "im-notice"},
+			Optional: []string{"im-chat", "im-group", "im-notice"}, Key: true, build: buildBFF,
+			routes:  func(a *App) []gateway.Routes { return []gateway.Routes{a.BFF} },
+			openAPI: func() [][]byte { return [][]byte{bff.OpenAPI()} }},
 		{Name: "gateway", About: "HTTP entry of every process: API of local components (and forwarding to remote ones), web UI, /sub, metrics, health",
 			Uses: []string{"account"}, Optional: []string{"account"}, Key: true, build: buildGateway},
 	}
@@ -323,15 +345,21 @@ func buildIMChat(a *App) (lifecycle, error) {
 		deps.Shared = a.redis
 	}
 	var err error
-	a.IMChat, err = chat.New(a.cfg.IMChat, deps)
-	return a.IMChat, err
+	if a.IMChat, err = chat.New(a.cfg.IMChat, deps); err != nil {
+		return nil, err
+	}
+	a.imChats = a.IMChat
+	return a.IMChat, nil
 }
 
 func buildIMGroup(a *App) (lifecycle, error) {
 	var err error
-	a.IMGroup, err = group.New(a.cfg.IMGroup, group.Deps{Logger: a.logger("im-group"), Registry: a.Reg, DB: a.db("im-group"),
-		IDs: a.ids, Queue: a.q, Accounts: a.accounts, Pusher: a.pub, Words: a.words, Leases: a.leases})
-	return a.IMGroup, err
+	if a.IMGroup, err = group.New(a.cfg.IMGroup, group.Deps{Logger: a.logger("im-group"), Registry: a.Reg, DB: a.db("im-group"),
+		IDs: a.ids, Queue: a.q, Accounts: a.accounts, Pusher: a.pub, Words: a.words, Leases: a.leases}); err != nil {
+		return nil, err
+	}
+	a.imGroups = a.IMGroup
+	return a.IMGroup, nil
 }
 
 func buildIMNotice(a *App) (lifecycle, error) {
@@ -345,8 +373,11 @@ func buildIMNotice(a *App) (lifecycle, error) {
 		cfg.Likes = false
 	}
 	var err error
-	a.IMNotice, err = notice.New(cfg, deps)
-	return a.IMNotice, err
+	if a.IMNotice, err = notice.New(cfg, deps); err != nil {
+		return nil, err
+	}
+	a.imNotices = a.IMNotice
+	return a.IMNotice, nil
 }
 
 func buildDanmaku(a *App) (lifecycle, error) {
@@ -383,9 +414,25 @@ func buildBFF(a *App) (lifecycle, error) {
 			a.log.Warn("room enter will list no danmaku hosts: no comet runs here, set logic.hosts to the comets' public addresses")
 		}
 	}
+	deps := bff.Deps{Logger: a.logger("bff"), Registry: a.Reg, Rooms: a.rooms, Gifts: a.gifts,
+		Danmaku: a.danmakus, DanmuInfo: issuer.DanmuInfoFor, Hot: a.hot.tracker}
+	// Interface values only when set: a nil *Remote in an interface is not a nil interface.
+	if a.imChats != nil {
+		deps.Chats = a.imChats
+	}
+	if a.imGroups != nil {
+		deps.Groups = a.imGroups
+	}
+	if a.imNotices != nil {
+		deps.Notices = a.imNotices
+	}
+	for _, n := range []string{"im-chat", "im-group", "im-notice"} {
+		if !a.has(n) && remoteTarget(n, a.cfg.Peers) == "" {
+			a.log.Warn("the inbox's modules of "+n+" will be null: it runs neither here nor in peers", "flag", peerFlag(n))
+		}
+	}
 	var err error
-	a.BFF, err = bff.New(a.cfg.BFF, bff.Deps{Logger: a.logger("bff"), Registry: a.Reg, Rooms: a.rooms, Gifts: a.gifts,
-		Danmaku: a.danmakus, DanmuInfo: issuer.DanmuInfoFor, Hot: a.hot.tracker})
+	a.BFF, err = bff.New(a.cfg.BFF, deps)
 	return a.BFF, err
 }
 

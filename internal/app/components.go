@@ -89,7 +89,7 @@ func peerFlag(n string) string {
 	if n == "comet" {
 		return "-peers.comets host:port,…"
 	}
-	return "-peers." + n + " host:port"
+	return "-peers." + strings.ReplaceAll(n, "-", "_") + " host:port" // im-chat → -peers.im_chat
 }
 
 // Resolve validates a --components list and returns it in start order, with the gateway (every

@@ -140,12 +140,19 @@ func checkRequestJSON(path string, body []byte) error {
 	return nil
 }
 
-// rpcComponent is the component a /rpc/zhibo.<component>.v1.<Service>/<Method> path names.
+// rpcComponent is the component a /rpc/zhibo.<component>.v1.<Service>/<Method> path names;
+// the IM components' services are zhibo.im.<x>.v1.<Service>, of component im-<x>.
 func rpcComponent(path string) string {
 	svc, _, _ := strings.Cut(strings.TrimPrefix(path, "/rpc/"), "/")
 	parts := strings.Split(svc, ".")
 	if len(parts) < 4 || parts[0] != "zhibo" {
 		return ""
+	}
+	if parts[1] == "im" {
+		if len(parts) < 5 {
+			return ""
+		}
+		return "im-" + parts[2]
 	}
 	return parts[1]
 }

@@ -1,5 +1,6 @@
 // Package bff is the interface layer: one call per scene. GET /api/room/enter returns
-// everything a room page shows and GET /api/home the room list with what its cards show. The
+// everything a room page shows, GET /api/home the room list with what its cards show and
+// GET /api/im/inbox what the inbox opens with (inbox.go). The
 // room is read once and handed to the modules, which are fetched concurrently, each within its
 // own timeout; a module that fails or is late is sent as {"degraded": true} and the rest of the
 // page is returned. Modules a room's TAGs say are empty, or that a feature switch turned off,
@@ -20,6 +21,9 @@ import (
 
 	"github.com/zhibo-live/zhibo/internal/danmaku"
 	"github.com/zhibo-live/zhibo/internal/gift"
+	"github.com/zhibo-live/zhibo/internal/im/chat"
+	"github.com/zhibo-live/zhibo/internal/im/group"
+	"github.com/zhibo-live/zhibo/internal/im/notice"
 	"github.com/zhibo-live/zhibo/internal/logic"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 	"github.com/zhibo-live/zhibo/internal/room"
@@ -39,6 +43,11 @@ type Deps struct {
 	// Hot says which rooms are hot (online counts and pins, shared by the cluster); nil = no
 	// page is kept in memory.
 	Hot *hotroom.Tracker
+	// Chats, Groups and Notices are the IM components the inbox is made of; each may be nil
+	// (no such component in this process nor named in peers): its modules are then null.
+	Chats   chat.Client
+	Groups  group.Client
+	Notices notice.Client
 }
 
 // Service serves the page routes.
@@ -140,6 +149,7 @@ func (s *Service) Stop(ctx context.Context) error {
 func (s *Service) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/room/enter", httpx.Handle(s.log, s.handleEnter))
 	mux.Handle("GET /api/home", httpx.Handle(s.log, s.handleHome))
+	mux.Handle("GET /api/im/inbox", httpx.Handle(s.log, s.handleInbox))
 }
 
 //go:embed openapi.json

@@ -23,6 +23,9 @@ import (
 	"github.com/zhibo-live/zhibo/internal/danmaku/danmakutest"
 	"github.com/zhibo-live/zhibo/internal/gift"
 	"github.com/zhibo-live/zhibo/internal/gift/gifttest"
+	"github.com/zhibo-live/zhibo/internal/im/chat/chattest"
+	"github.com/zhibo-live/zhibo/internal/im/group/grouptest"
+	"github.com/zhibo-live/zhibo/internal/im/notice/noticetest"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 	"github.com/zhibo-live/zhibo/internal/room"
@@ -32,16 +35,19 @@ import (
 // env is a zhibo process with every component (real stores, queue and token key) and a BFF
 // built over its components through counting wrappers, served on its own test server.
 type env struct {
-	t     *testing.T
-	cfg   config.Config
-	a     *app.App
-	gw    string // the process's gateway
-	url   string // the test BFF
-	rooms *roomtest.Counting
-	gifts *gifttest.Client
-	dm    *danmakutest.Client
-	reg   *prometheus.Registry // the test BFF's metrics
-	svc   *bff.Service
+	t       *testing.T
+	cfg     config.Config
+	a       *app.App
+	gw      string // the process's gateway
+	url     string // the test BFF
+	rooms   *roomtest.Counting
+	gifts   *gifttest.Client
+	dm      *danmakutest.Client
+	chats   *chattest.Client
+	groups  *grouptest.Client
+	notices *noticetest.Client
+	reg     *prometheus.Registry // the test BFF's metrics
+	svc     *bff.Service
 }
 
 func start(t *testing.T, moduleTimeout time.Duration) *env {
@@ -60,13 +66,16 @@ func start(t *testing.T, moduleTimeout time.Duration) *env {
 	t.Cleanup(func() { require.NoError(t, a.Stop(context.Background())) })
 
 	e := &env{t: t, cfg: cfg, a: a, gw: "http://" + a.HTTPAddr().String(), rooms: roomtest.Count(a.Room),
-		gifts: gifttest.Wrap(a.Gift), dm: danmakutest.Wrap(a.Danmaku), reg: prometheus.NewRegistry()}
-	t.Cleanup(e.gifts.Release) // before the app stops: no call is left hanging
-	t.Cleanup(e.dm.Release)
+		gifts: gifttest.Wrap(a.Gift), dm: danmakutest.Wrap(a.Danmaku), chats: chattest.Wrap(a.IMChat),
+		groups: grouptest.Wrap(a.IMGroup), notices: noticetest.Wrap(a.IMNotice), reg: prometheus.NewRegistry()}
+	// Before the app stops: no call is left hanging.
+	for _, r := range []func(){e.gifts.Release, e.dm.Release, e.chats.Release, e.groups.Release, e.notices.Release} {
+		t.Cleanup(r)
+	}
 	bcfg := cfg.BFF
-	bcfg.ModuleTimeout = moduleTimeout
+	bcfg.ModuleTimeout, bcfg.IMModuleTimeout = moduleTimeout, moduleTimeout
 	svc, err := bff.New(bcfg, bff.Deps{Logger: obs.Discard(), Registry: e.reg, Rooms: e.rooms, Gifts: e.gifts,
-		Danmaku: e.dm, DanmuInfo: a.LogicAPI.DanmuInfoFor})
+		Danmaku: e.dm, DanmuInfo: a.LogicAPI.DanmuInfoFor, Chats: e.chats, Groups: e.groups, Notices: e.notices})
 	require.NoError(t, err)
 	e.svc = svc
 	mux := http.NewServeMux()

@@ -12,6 +12,9 @@ type Config struct {
 	// wallet, rank, viewer); a module that has not answered by then is sent as
 	// {"degraded": true} and the rest of the page is returned.
 	ModuleTimeout time.Duration `yaml:"module_timeout"`
+	// IMModuleTimeout bounds each module of the inbox (GET /api/im/inbox: conversations,
+	// unread total, groups, notices) the same way.
+	IMModuleTimeout time.Duration `yaml:"im_module_timeout"`
 	// RoomTimeout bounds the room read a page starts with; past it the page answers 503.
 	RoomTimeout time.Duration `yaml:"room_timeout"`
 	// Comments is how many recent comments the room page carries (1..1000; danmaku's
@@ -41,6 +44,7 @@ type Config struct {
 // RegisterFlags binds the config to flags under prefix, with the defaults.
 func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.DurationVar(&c.ModuleTimeout, prefix+"module_timeout", 300*time.Millisecond, "time each module of a page (comments, gifts, rank, …) has to answer before it is sent as degraded.")
+	fs.DurationVar(&c.IMModuleTimeout, prefix+"im_module_timeout", 500*time.Millisecond, "time each module of the inbox (conversations, unread total, groups, notices) has to answer before it is sent as degraded.")
 	fs.DurationVar(&c.RoomTimeout, prefix+"room_timeout", time.Second, "time the room read of a page has before the page answers 503.")
 	fs.IntVar(&c.Comments, prefix+"comments", 50, "recent comments on the room page, 1..1000 (danmaku.history_size caps it too).")
 	fs.IntVar(&c.RankSize, prefix+"rank_size", 10, "gift rank entries on the room page, 1..1000 (gift.rank_size caps it too).")
@@ -53,8 +57,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 // Validate checks the config.
 func (c *Config) Validate() error {
 	var errs []error
-	if c.ModuleTimeout <= 0 || c.RoomTimeout <= 0 {
-		errs = append(errs, errors.New("bff.module_timeout and bff.room_timeout must be positive"))
+	if c.ModuleTimeout <= 0 || c.IMModuleTimeout <= 0 || c.RoomTimeout <= 0 {
+		errs = append(errs, errors.New("bff.module_timeout, bff.im_module_timeout and bff.room_timeout must be positive"))
 	}
 	for _, f := range []struct {
 		name string

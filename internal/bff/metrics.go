@@ -7,6 +7,7 @@ const (
 	skipSwitch = "switched_off" // an operator switched the module off
 	skipTag    = "tag"          // the room's TAGs say the module is empty
 	skipGuest  = "guest"        // the module is the viewer's and the viewer is not logged in
+	skipAbsent = "absent"       // no component serves it: neither in this process nor named in peers
 )
 
 type metrics struct {
@@ -22,11 +23,11 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		degraded: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zhibo_bff_module_degraded_total",
-			Help: "Page modules sent as degraded (their component failed or did not answer within bff.module_timeout), by module."}, []string{"module"}),
+			Help: "Page modules sent as degraded (their component failed or did not answer within bff.module_timeout, bff.im_module_timeout for the inbox's), by module."}, []string{"module"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zhibo_bff_module_skipped_total",
-			Help: "Page modules answered without calling their component, by module and reason (switched_off, tag, guest)."}, []string{"module", "reason"}),
+			Help: "Page modules answered without calling their component, by module and reason (switched_off, tag, guest, absent)."}, []string{"module", "reason"}),
 		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "zhibo_bff_module_seconds",
-			Help:    "Time a page module's component took to answer (the page waits at most bff.module_timeout), by module.",
+			Help:    "Time a page module's component took to answer (the page waits at most bff.module_timeout, bff.im_module_timeout for the inbox's), by module.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"module"}),
 		hotServed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zhibo_bff_hot_served_total",
 			Help: "Page modules of hot rooms served from this BFF's memory without calling their component, by module (room, comments, gifts, rank)."}, []string{"module"}),

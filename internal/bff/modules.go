@@ -18,7 +18,16 @@ const (
 	modRoom = "room"
 )
 
-var modules = []string{modDanmuInfo, modComments, modGifts, modWallet, modRank, modViewer}
+// Modules of the inbox (inbox.go).
+const (
+	modChats   = "chats"   // im-chat: the first page of the conversation list
+	modUnread  = "unread"  // im-chat: the unread total
+	modGroups  = "groups"  // im-group: the first page of the group list
+	modNotices = "notices" // im-notice: unread notices by kind
+)
+
+var modules = []string{modDanmuInfo, modComments, modGifts, modWallet, modRank, modViewer,
+	modChats, modUnread, modGroups, modNotices}
 
 // Degraded is what a module that failed or did not answer in time is sent as.
 type Degraded struct {
@@ -41,16 +50,21 @@ type result struct {
 	err error
 }
 
-// fetch runs the modules concurrently, each with a context that ends ModuleTimeout from now,
+// fetch runs the modules of the room page concurrently within bff.module_timeout (fetchWithin).
+func (s *Service) fetch(ctx context.Context, mods []module) map[string]any {
+	return s.fetchWithin(ctx, s.cfg.ModuleTimeout, mods)
+}
+
+// fetchWithin runs the modules concurrently, each with a context that ends timeout from now,
 // and returns their values by name. It waits no longer than that timeout even for a module
 // whose component ignores its context: such a module is sent as degraded and its late answer
 // is dropped.
-func (s *Service) fetch(ctx context.Context, mods []module) map[string]any {
+func (s *Service) fetchWithin(ctx context.Context, timeout time.Duration, mods []module) map[string]any {
 	out := make(map[string]any, len(mods))
 	if len(mods) == 0 {
 		return out
 	}
-	deadline := time.Now().Add(s.cfg.ModuleTimeout)
+	deadline := time.Now().Add(timeout)
 	results := make([]chan result, len(mods))
 	for i, m := range mods {
 		results[i] = make(chan result, 1) // a late module's send never blocks

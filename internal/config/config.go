@@ -219,6 +219,12 @@ type Peers struct {
 	// Media is where media runs when it is not in this process (room reads the video viewers
 	// of its stats from it; empty = stats carry no video_viewers unless media runs here).
 	Media string `yaml:"media"`
+	// IMChat, IMGroup and IMNotice are where im-chat, im-group and im-notice run when they
+	// are not in this process (the BFF's inbox reads them; empty = the inbox's modules of a
+	// component that runs nowhere here are null).
+	IMChat   string `yaml:"im_chat"`
+	IMGroup  string `yaml:"im_group"`
+	IMNotice string `yaml:"im_notice"`
 	// CacheTTL is how long this process keeps what a remote account or room told it about a
 	// token, a user or a room (0 = ask every time). A revoked token or a changed room is seen
 	// here at most this late.
@@ -267,6 +273,14 @@ func (p *Peers) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.StringVar(&p.Danmaku, prefix+"danmaku", "", "gRPC target of a remote danmaku, host:port or dns:///name:port (empty = danmaku runs here).")
 	fs.StringVar(&p.Logic, prefix+"logic", "", "gRPC target of a remote logic, host:port or dns:///name:port (empty = logic runs here).")
 	fs.StringVar(&p.Media, prefix+"media", "", "gRPC target of a remote media, host:port or dns:///name:port (empty = media runs here, or none: room stats carry no video_viewers).")
+	for _, c := range []struct {
+		name string
+		v    *string
+	}{{"im_chat", &p.IMChat}, {"im_group", &p.IMGroup}, {"im_notice", &p.IMNotice}} {
+		component := strings.ReplaceAll(c.name, "_", "-")
+		fs.StringVar(c.v, prefix+c.name, "", "gRPC target of a remote "+component+", host:port or dns:///name:port (empty = "+
+			component+" runs here, or none: the BFF's inbox shows its modules as null).")
+	}
 	flagx.Strings(fs, prefix+"comets", "gRPC targets of the remote comets a job delivers to, comma-separated (empty = the comet runs here).", &p.Comets)
 	for _, e := range []struct {
 		name string
@@ -287,7 +301,7 @@ func (p *Peers) Validate() error {
 		return errors.New("peers.tls_cert_file needs peers.tls_ca_file (a client certificate is only sent over TLS)")
 	}
 	e := p.Elastic
-	for _, c := range append([]string{p.Account, p.Room, p.Gift, p.Danmaku, p.Logic, p.Media,
+	for _, c := range append([]string{p.Account, p.Room, p.Gift, p.Danmaku, p.Logic, p.Media, p.IMChat, p.IMGroup, p.IMNotice,
 		e.Account, e.Room, e.Gift, e.Danmaku, e.Logic, e.Media}, p.Comets...) {
 		if strings.ContainsAny(c, " \t") {
 			return fmt.Errorf("peers: bad target %q", c)

@@ -7,11 +7,12 @@
 // counting it unread. Alice recalls her message: it is replaced by a
 // "message recalled" marker on both sides. Bob deletes a message for himself
 // only, and after a reload it stays deleted for him and the recall stays.
-// With the conversation API cut off in bob's browser, the inbox and the chat
-// show the copies saved in the tab, marked as such, not a blank page. Then
-// bob mutes the chat (marked in the list), a long chat loads its older
+// With the conversation and inbox APIs cut off in bob's browser, the inbox and
+// the chat show the copies saved in the tab, marked as such, not a blank page.
+// Then bob mutes the chat (marked in the list), a long chat loads its older
 // messages on request, and 20 new correspondents raise bob's badge live and
-// fill more than one page of his list ("Load more"); "Message" on alice's
+// fill more than one page of his list, which opens with one GET /api/im/inbox
+// ("Load more" continues it); "Message" on alice's
 // room page opens bob's chat with her.
 //
 // Exit code 0 on success, 1 on failure; screenshots go to $ARTIFACTS_DIR.
@@ -164,7 +165,7 @@ async function main() {
     });
 
     await step('conversation API down: bob sees the saved list and chat, marked offline', async () => {
-      const cut = (url) => url.pathname.startsWith('/api/im/conversations');
+      const cut = (url) => url.pathname.startsWith('/api/im/conversations') || url.pathname === '/api/im/inbox';
       await b.route(cut, (route) => route.abort());
       try {
         await b.goto(`${BASE}/#/inbox`);
@@ -218,8 +219,17 @@ async function main() {
       }
       await badge(b, 20, 'bob after 20 new conversations');
       await waitConversations(bob, 21);
+      const calls = [];
+      const onRequest = (r) => {
+        const u = new URL(r.url());
+        if (u.pathname.startsWith('/api/im/')) calls.push(`${r.method()} ${u.pathname}`);
+      };
+      b.on('request', onRequest);
       await b.goto(`${BASE}/#/inbox`);
       await b.getByTestId('conv-more').waitFor();
+      b.off('request', onRequest);
+      check(JSON.stringify(calls) === JSON.stringify(['GET /api/im/inbox']),
+        `the inbox should open with one GET /api/im/inbox, made ${JSON.stringify(calls)}`);
       check(await b.locator('[data-testid="conv-item"]').count() === 20, 'the first page of the list should have 20 conversations');
       await b.getByTestId('conv-more').click();
       await b.locator(`[data-testid="conv-item"][data-peer="${aliceUid}"]`).waitFor();

@@ -235,7 +235,8 @@ async function main() {
     });
 
     await step('group and notice APIs down: bob sees the saved lists, marked offline', async () => {
-      const cut = (url) => url.pathname.startsWith('/api/im/groups') || url.pathname.startsWith('/api/im/notices');
+      const cut = (url) => url.pathname.startsWith('/api/im/groups') || url.pathname.startsWith('/api/im/notices') ||
+        url.pathname === '/api/im/inbox';
       await b.route(cut, (route) => route.abort());
       try {
         await b.goto(`${BASE}/#/inbox/groups`);

@@ -87,9 +87,10 @@ async function screenshots(prefix) {
 }
 
 // CHANNEL_CALLS are what the app, not the page, asks for once per sign-in
-// (or reload): the user's message channel token and the three unread counts
-// (chats, groups, system notices) of the navigation's "Messages" badge.
-const CHANNEL_CALLS = new Set(['GET /api/channel', 'GET /api/im/unread', 'GET /api/im/groups', 'GET /api/im/notices/unread']);
+// (or reload): the user's message channel token and the inbox's one call
+// with the unread counts (chats, groups, system notices) of the navigation's
+// "Messages" badge, or a count's own call when its module is degraded.
+const CHANNEL_CALLS = new Set(['GET /api/channel', 'GET /api/im/inbox', 'GET /api/im/unread', 'GET /api/im/groups', 'GET /api/im/notices/unread']);
 
 // recordAPI collects "METHOD /path" of every API request page makes until
 // stop() is called, leaving out CHANNEL_CALLS; requests for the video itself

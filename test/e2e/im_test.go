@@ -132,6 +132,34 @@ func IMScenario(t *testing.T, n Node) {
 		api(t, n, "GET", "/api/im/groups", b.Token, nil, &groups)
 		return len(groups.Items) == 1 && groups.Items[0].Unread == 1
 	}, 10*time.Second, 20*time.Millisecond)
+
+	// The inbox in one call from the BFF: each module what its component answers.
+	var inbox struct {
+		Chats struct {
+			Items []struct {
+				Peer int64 `json:"peer"`
+			} `json:"items"`
+		} `json:"chats"`
+		Unread  json.RawMessage `json:"unread"`
+		Groups  json.RawMessage `json:"groups"`
+		Notices json.RawMessage `json:"notices"`
+	}
+	code, _ = api(t, n, "GET", "/api/im/inbox", b.Token, nil, &inbox)
+	require.Equal(t, 200, code)
+	require.Len(t, inbox.Chats.Items, 1)
+	require.Equal(t, a.UID, inbox.Chats.Items[0].Peer)
+	require.JSONEq(t, "0", string(inbox.Unread), "read before")
+	var inboxGroups struct {
+		Items []struct {
+			ID     int64 `json:"id"`
+			Unread int   `json:"unread"`
+		} `json:"items"`
+	}
+	require.NoError(t, json.Unmarshal(inbox.Groups, &inboxGroups), "%s", inbox.Groups)
+	require.Equal(t, groups.Items, inboxGroups.Items)
+	require.JSONEq(t, `{"system":0,"interactive":0}`, string(inbox.Notices))
+	code, _ = api(t, n, "GET", "/api/im/inbox", "", nil, nil)
+	require.Equal(t, 401, code)
 }
 
 func TestIMAllInOne(t *testing.T) {

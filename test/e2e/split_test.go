@@ -169,8 +169,8 @@ type alone struct {
 	roomURL string // the room process's own HTTP listener (its /metrics)
 }
 
-// startAlone starts account, room, gift, danmaku, bff, logic, two comets, two jobs, media and
-// a front gateway, each in its own process, each business component on a database of its own; extra
+// startAlone starts account, room, gift, danmaku, bff, logic, two comets, two jobs, media, the
+// three IM components (the BFF reads its inbox from them over gRPC) and a front gateway, each in its own process, each business component on a database of its own; extra
 // flags go to every process.
 func startAlone(t *testing.T, extra ...string) *alone {
 	return startAloneOn(t, queuetest.URL(t), extra...)
@@ -187,7 +187,7 @@ func startAloneWith(t *testing.T, natsURL string, dbs map[string]sqlstore.Config
 	ns := queuetest.Namespace(t, natsURL, "alone") // its cleanup runs after the processes are stopped
 	port := func() string { return fmt.Sprint(freePort(t)) }
 	rpc := map[string]string{}
-	for _, n := range []string{"account", "room", "gift", "danmaku", "logic", "comet1", "comet2", "media"} {
+	for _, n := range []string{"account", "room", "gift", "danmaku", "logic", "comet1", "comet2", "media", "im-chat", "im-group", "im-notice"} {
 		rpc[n] = "127.0.0.1:" + port()
 	}
 	httpPort := map[string]string{}
@@ -207,7 +207,8 @@ func startAloneWith(t *testing.T, natsURL string, dbs map[string]sqlstore.Config
 	}
 	// No -peers.comets: the jobs find the comets through their reports (presence).
 	peers := []string{"-peers.account", rpc["account"], "-peers.room", rpc["room"], "-peers.gift", rpc["gift"],
-		"-peers.danmaku", rpc["danmaku"], "-peers.logic", rpc["logic"], "-peers.media", rpc["media"]}
+		"-peers.danmaku", rpc["danmaku"], "-peers.logic", rpc["logic"], "-peers.media", rpc["media"],
+		"-peers.im_chat", rpc["im-chat"], "-peers.im_group", rpc["im-group"], "-peers.im_notice", rpc["im-notice"]}
 	hosts := fmt.Sprintf("127.0.0.1:%s:%s,127.0.0.1:%s:%s", c1TCP, httpPort["comet1"], c2TCP, httpPort["comet2"])
 	procs := []struct {
 		name, components string
@@ -224,9 +225,9 @@ func startAloneWith(t *testing.T, natsURL string, dbs map[string]sqlstore.Config
 		{"job1", "job", nil},
 		{"job2", "job", nil},
 		{"media", "media", []string{"-grpc_addr", rpc["media"], "-media.rtmp_addr", "127.0.0.1:" + rtmp}},
-		{"im-chat", "im-chat", nil},
-		{"im-group", "im-group", nil},
-		{"im-notice", "im-notice", nil},
+		{"im-chat", "im-chat", []string{"-grpc_addr", rpc["im-chat"]}},
+		{"im-group", "im-group", []string{"-grpc_addr", rpc["im-group"]}},
+		{"im-notice", "im-notice", []string{"-grpc_addr", rpc["im-notice"]}},
 		{"gateway", "gateway", []string{"-gateway.upstreams", fmt.Sprintf(
 			"account=http://127.0.0.1:%s,room=http://127.0.0.1:%s,gift=http://127.0.0.1:%s,danmaku=http://127.0.0.1:%s,bff=http://127.0.0.1:%s,media=http://127.0.0.1:%s,im-chat=http://127.0.0.1:%s,im-group=http://127.0.0.1:%s,im-notice=http://127.0.0.1:%s",
 			httpPort["account"], httpPort["room"], httpPort["gift"], httpPort["danmaku"], httpPort["bff"], httpPort["media"], httpPort["im-chat"],

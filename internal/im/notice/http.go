@@ -172,13 +172,9 @@ func (s *Service) handleUnread(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	n, err := s.store.Unread(r.Context(), uid)
+	out, err := s.UnreadByKind(r.Context(), uid)
 	if err != nil {
 		return err
-	}
-	out := make(map[string]int64, len(Kinds))
-	for _, k := range Kinds {
-		out[k.Name] = n[k.Kind]
 	}
 	return httpx.OK(w, out)
 }

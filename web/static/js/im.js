@@ -2,8 +2,11 @@
 // token from GET /api/channel, which carries only what is pushed to the user
 // (private and group messages, read receipts, recalls, system notices), and
 // the unread total shown in the navigation: unread chat messages, unread
-// group messages and unread system notices. The connection, its packets and its reconnects are
-// LiveClient's; this only names the events.
+// group messages and unread system notices. The counts are read at start with
+// the inbox's one call (GET /api/im/inbox), which also gives the inbox's
+// first lists (opening), and with each count's own call after. The
+// connection, its packets and its reconnects are LiveClient's; this only
+// names the events.
 import { api } from './api.js';
 import { LiveClient } from './live.js';
 import { sameId } from './json.js';
@@ -25,6 +28,12 @@ export const NOTICE_KINDS = [
 // Groups read for the unread total: the server's largest page. Unread
 // messages of groups beyond it (the least recently active) are not counted.
 const GROUP_PAGE = 200;
+// INBOX_CHATS is the first page of the conversation list the inbox opens with
+// (the Chats tab's page size).
+export const INBOX_CHATS = 20;
+// An opening fetched this recently (the one made at start, say) is what a
+// page opening the inbox gets, rather than a fetch of its own.
+const OPENING_FRESH_MS = 2_000;
 
 // A refresh of the unread total right after an event waits this long, so a
 // burst of read receipts costs one request.
@@ -61,6 +70,7 @@ export class Inbox extends EventTarget {
   #settle = null;
   #stopped = false;
   #everConnected = false;
+  #opening = null; // {at, promise}: the last GET /api/im/inbox not yet taken by a page
   open = null;
   openGroup = null;
 
@@ -85,7 +95,61 @@ export class Inbox extends EventTarget {
 
   start() {
     this.#live.start();
-    this.refreshUnread();
+    this.readInbox().catch(() => {});
+  }
+
+  // readInbox reads the inbox in one call (GET /api/im/inbox): the first page
+  // of conversations, the unread total, the groups and the unread notices. It
+  // takes the unread counts from it; a count whose module is degraded (or
+  // null: no component serves it) is read with its own call, and a failed
+  // call leaves every count as it was. It resolves to the inbox's data, for a
+  // page to show; it rejects when the call fails.
+  readInbox() {
+    const promise = this.#fetchInbox();
+    this.#opening = { at: Date.now(), promise };
+    return promise;
+  }
+
+  // opening is what a page opening the inbox shows first: the data of the
+  // last readInbox() if it started within OPENING_FRESH_MS and no page took
+  // it yet, else of a new readInbox(). Pages treat a module that is degraded,
+  // or a rejection, by fetching their list themselves.
+  opening() {
+    const o = this.#opening;
+    this.#opening = null;
+    if (o && Date.now() - o.at <= OPENING_FRESH_MS) return o.promise;
+    const p = this.readInbox();
+    this.#opening = null;
+    return p;
+  }
+
+  async #fetchInbox() {
+    let data;
+    try {
+      data = await api(`/api/im/inbox?limit=${INBOX_CHATS}&group_limit=${GROUP_PAGE}`);
+    } catch (err) {
+      if (err.name !== 'AbortError') console.warn('inbox', err);
+      throw err;
+    }
+    if (this.#stopped) return data;
+    const ok = (m) => m !== null && m !== undefined && !(typeof m === 'object' && m.degraded);
+    const missing = [];
+    if (ok(data.unread)) this.#parts.chats = Math.max(0, Number(data.unread) || 0);
+    else missing.push('chats');
+    if (ok(data.groups)) this.#parts.groups = groupsUnread(data.groups);
+    else missing.push('groups');
+    if (ok(data.notices)) this.#parts.notices = this.#takeNoticeKinds(data.notices);
+    else missing.push('notices');
+    this.#emitUnread();
+    if (missing.length > 0) this.#readParts(missing);
+    return data;
+  }
+
+  // #takeNoticeKinds keeps the unread notices by kind of an answer of
+  // /api/im/notices/unread (or the inbox's notices) and returns their sum.
+  #takeNoticeKinds(n) {
+    for (const k of NOTICE_KINDS) this.#noticeKinds[k.name] = Math.max(0, Number(n[k.name]) || 0);
+    return Object.values(this.#noticeKinds).reduce((a, b) => a + b, 0);
   }
 
   stop() {
@@ -100,26 +164,25 @@ export class Inbox extends EventTarget {
   async refreshUnread() {
     clearTimeout(this.#timer);
     this.#timer = null;
-    const read = async (part, fn) => {
+    await this.#readParts(['chats', 'groups', 'notices']);
+  }
+
+  // #readParts reads the named parts of the unread total, each with its own
+  // call.
+  async #readParts(parts) {
+    const readers = {
+      chats: async () => Number((await api('/api/im/unread')).total) || 0,
+      groups: async () => groupsUnread(await api(`/api/im/groups?limit=${GROUP_PAGE}`)),
+      notices: async () => this.#takeNoticeKinds(await api('/api/im/notices/unread')),
+    };
+    await Promise.all(parts.map(async (part) => {
       try {
-        const n = await fn();
+        const n = await readers[part]();
         if (!this.#stopped) this.#parts[part] = Math.max(0, n);
       } catch (err) {
         if (err.name !== 'AbortError') console.warn(`unread ${part}`, err);
       }
-    };
-    await Promise.all([
-      read('chats', async () => Number((await api('/api/im/unread')).total) || 0),
-      read('groups', async () => {
-        const page = await api(`/api/im/groups?limit=${GROUP_PAGE}`);
-        return (page.items || []).reduce((n, g) => n + (Number(g.unread) || 0), 0);
-      }),
-      read('notices', async () => {
-        const n = await api('/api/im/notices/unread');
-        for (const k of NOTICE_KINDS) this.#noticeKinds[k.name] = Math.max(0, Number(n[k.name]) || 0);
-        return Object.values(this.#noticeKinds).reduce((a, b) => a + b, 0);
-      }),
-    ]);
+    }));
     if (!this.#stopped) this.#emitUnread();
   }
 
@@ -217,4 +280,9 @@ export class Inbox extends EventTarget {
         break;
     }
   }
+}
+
+// groupsUnread is the unread messages of a page of groups.
+function groupsUnread(page) {
+  return (page.items || []).reduce((n, g) => n + (Number(g.unread) || 0), 0);
 }

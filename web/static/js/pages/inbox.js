@@ -1,17 +1,21 @@
 // The inbox, in three tabs: Chats (the conversation list, newest first,
 // paged with the server's cursor, beside the open chat), Groups
 // (inbox_group.js) and Notices (inbox_notices.js), all kept current by the
-// user's message channel. A list that cannot be fetched is replaced by the
-// last one saved in this tab, marked as saved, rather than by a blank page.
+// user's message channel. The Chats and Groups tabs' first lists come from
+// the inbox's one call (GET /api/im/inbox, Inbox.opening); later pages and
+// reloads from the list's own route. A list that cannot be fetched is
+// replaced by the last one saved in this tab, marked as saved, rather than by
+// a blank page.
 import { h, clear, shortTime } from '../dom.js';
 import { api, session } from '../api.js';
 import { sameId, cmpId } from '../json.js';
 import { save, load } from '../saved.js';
+import { INBOX_CHATS } from '../im.js';
 import { ChatPane, peerSource } from './inbox_chat.js';
 import { groupsView } from './inbox_group.js';
 import { noticesView } from './inbox_notices.js';
 
-const PAGE_SIZE = 20;
+const PAGE_SIZE = INBOX_CHATS; // the first page comes with GET /api/im/inbox
 // A conversation that appears live without a name (a new peer) is fetched
 // again after this long, once the store has it.
 const NAME_REFRESH_MS = 400;
@@ -101,7 +105,8 @@ async function chatsView(section, { me, peer }, { signal, navigate, inbox }) {
     chat ? chat.el : h('div', { class: 'panel inbox-empty muted', testid: 'chat-none',
       text: 'Pick a conversation, or enter a user id to start one.' })));
 
-  await Promise.all([list.load(), chat?.load()]);
+  // The list's first page comes with the inbox's one call (Inbox.opening).
+  await Promise.all([list.load({ opening: inbox?.opening() }), chat?.load()]);
   if (chat && !signal.aborted) chat.setMuted(list.row(peer)?.muted === true);
   return () => {
     list.destroy();
@@ -160,13 +165,17 @@ class ConversationList {
   }
 
   // load fetches the first page (or, with more, the next one) and merges it
-  // into what is shown.
-  async load({ more = false } = {}) {
+  // into what is shown. opening, a promise of the inbox's data, gives the
+  // first page; when it fails or its chats are degraded, the page is fetched
+  // from the list's own route.
+  async load({ more = false, opening = null } = {}) {
     this.#more.disabled = true;
     try {
       const q = new URLSearchParams({ limit: String(PAGE_SIZE) });
       if (more && this.#next) q.set('cursor', this.#next);
-      const page = await api(`/api/im/conversations?${q}`, { signal: this.#signal });
+      let page = opening && await opening.then((d) => d.chats, () => null);
+      if (this.#signal.aborted) return;
+      if (!page || !Array.isArray(page.items)) page = await api(`/api/im/conversations?${q}`, { signal: this.#signal });
       for (const c of page.items || []) this.#merge(c);
       if (more || !this.#loaded) this.#next = page.next || '';
       this.#loaded = true;

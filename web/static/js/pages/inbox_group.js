@@ -109,7 +109,8 @@ export async function groupsView(section, { me, group }, { signal, navigate, inb
     chat ? chat.el : h('div', { class: 'panel inbox-empty muted', testid: 'chat-none',
       text: 'Pick a group, or start one with the user ids of its members.' })));
 
-  await Promise.all([list.load(), chat?.load()]);
+  // The list's first page comes with the inbox's one call (Inbox.opening).
+  await Promise.all([list.load({ opening: inbox?.opening() }), chat?.load()]);
   if (chat && !signal.aborted) {
     const row = list.row(group);
     if (row) chat.setTitle(row.name);
@@ -256,13 +257,17 @@ class GroupList {
   }
 
   // load fetches the first page (or, with more, the next one) and merges it
-  // into what is shown.
-  async load({ more = false } = {}) {
+  // into what is shown. opening, a promise of the inbox's data, gives the
+  // first page; when it fails or its groups are degraded, the page is
+  // fetched from the list's own route.
+  async load({ more = false, opening = null } = {}) {
     this.#more.disabled = true;
     try {
       const q = new URLSearchParams({ limit: String(PAGE_SIZE) });
       if (more && this.#next) q.set('cursor', this.#next);
-      const page = await api(`/api/im/groups?${q}`, { signal: this.#signal });
+      let page = opening && await opening.then((d) => d.groups, () => null);
+      if (this.#signal.aborted) return;
+      if (!page || !Array.isArray(page.items)) page = await api(`/api/im/groups?${q}`, { signal: this.#signal });
       for (const g of page.items || []) this.#merge(g);
       if (more || !this.#loaded) this.#next = page.next || '';
       this.#loaded = true;
