@@ -386,7 +386,7 @@ func buildDanmaku(a *App) (lifecycle, error) {
 		return nil, err
 	}
 	if a.Danmaku, err = danmaku.New(a.cfg.Danmaku, danmaku.Deps{Logger: a.logger("danmaku"), Registry: a.Reg,
-		DB: a.db("danmaku"), IDs: a.ids, Rooms: a.rooms, Accounts: a.accounts, Pusher: a.pub, Exp: exp, Words: a.words,
+		DB: a.db("danmaku"), IDs: a.ids, Rooms: a.rooms, Accounts: a.accounts, Pusher: a.pub, Exp: exp, Words: a.words, Queue: a.q,
 		Leases: a.leases, Hot: a.hot.tracker, OnComment: a.commentStored}); err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/account"
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
 	"github.com/zhibo-live/zhibo/internal/platform/lease"
+	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/ratelimit"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
@@ -48,6 +49,9 @@ type Deps struct {
 	// Hot says which rooms are hot (online counts and pins); their recent comments are kept
 	// in memory (hot_history.go). nil = none is.
 	Hot *hotroom.Tracker
+	// Queue, when set, takes the comments with an '@' on the MENTIONS stream (mentions.go);
+	// nil publishes none.
+	Queue *queue.Queue
 	// OnComment, when set, is told of every comment this process stored (a BFF in the same
 	// process adds it to the room's page it keeps).
 	OnComment func(c Comment)
@@ -70,6 +74,7 @@ type Service struct {
 	accounts  account.Client
 	pusher    push.Client
 	exp       Exp
+	mentions  *mentions
 	now       func() time.Time
 	words     atomic.Pointer[textnorm.Words] // SetWords swaps it
 	limiter   *ratelimit.Keyed[int64]
@@ -116,6 +121,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		accounts:  deps.Accounts,
 		pusher:    deps.Pusher,
 		exp:       deps.Exp,
+		mentions:  &mentions{q: deps.Queue},
 		now:       deps.Now,
 		limiter:   ratelimit.NewKeyed[int64](cfg.Rate, cfg.Burst),
 		leases:    deps.Leases,

@@ -17,6 +17,7 @@ type metrics struct {
 	rejected     *prometheus.CounterVec
 	pushFailures prometheus.Counter
 	relayed      prometheus.Counter
+	mentions     *prometheus.CounterVec
 }
 
 // newMetrics registers the component's metrics on reg; limiters reports how many per-user
@@ -35,14 +36,19 @@ func newMetrics(reg prometheus.Registerer, limiters func() float64) (*metrics, e
 		relayed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "zhibo_danmaku_relayed_total", Help: "Comments pushed by the outbox relay after their own push failed.",
 		}),
+		mentions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zhibo_danmaku_mentions_published_total", Help: "Comments with an '@' published on the MENTIONS stream for mention notices, by result (ok, error).",
+		}, []string{"result"}),
 	}
+	m.mentions.WithLabelValues("ok")
+	m.mentions.WithLabelValues("error")
 	for _, r := range []string{reasonBadInput, reasonBanned, reasonMuted, reasonLimited, reasonOff} {
 		m.rejected.WithLabelValues(r) // export zeros so rates work from the start
 	}
 	held := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "zhibo_danmaku_rate_limiters", Help: "Per-user rate limiters held in memory.",
 	}, limiters)
-	for _, c := range []prometheus.Collector{m.accepted, m.rejected, m.pushFailures, m.relayed, held} {
+	for _, c := range []prometheus.Collector{m.accepted, m.rejected, m.pushFailures, m.relayed, m.mentions, held} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

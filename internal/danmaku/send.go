@@ -75,6 +75,7 @@ func (s *Service) send(ctx context.Context, rm room.Room, uid int64, text string
 		s.onComment(c)
 	}
 	s.push(ctx, rm, c)
+	s.publishMention(ctx, c)
 	s.grantExp(ctx, c)
 	s.metrics.accepted.Inc()
 	return id, nil

@@ -1,9 +1,6 @@
 package protocol
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
 	"hash/crc32"
 	"strconv"
 	"time"
@@ -133,42 +130,4 @@ func danmuExtra(d Danmu, mode, size, color int, crc uint32) []byte {
 		strInt(d.ID).
 		raw(`,"icon":null,"show_reply":true,"reply_mid":0,"reply_uname":"","reply_uname_color":"","reply_is_mystery":false,"hit_combo":0}`)
 	return w.b
-}
-
-// ParseDanmu reads back a DANMU_MSG body as JSON renders it: the comment's id, sender, name,
-// text and send time (info[0][4], info[0][5], info[1], info[2][0], info[2][1]). ok is false
-// for a body of another command; an error says a DANMU_MSG body is malformed. RoomID is
-// not in the body: the push carrying it names the room.
-func ParseDanmu(body []byte) (d Danmu, ok bool, err error) {
-	var m struct {
-		Cmd  string            `json:"cmd"`
-		Info []json.RawMessage `json:"info"`
-	}
-	if err := json.Unmarshal(body, &m); err != nil {
-		return Danmu{}, false, fmt.Errorf("danmu: %w", err)
-	}
-	if m.Cmd != CmdDanmu {
-		return Danmu{}, false, nil
-	}
-	if len(m.Info) < 3 {
-		return Danmu{}, true, errors.New("danmu: info has fewer than 3 entries")
-	}
-	var meta, user []json.RawMessage
-	if err := json.Unmarshal(m.Info[0], &meta); err != nil || len(meta) < 6 {
-		return Danmu{}, true, fmt.Errorf("danmu: info[0] is not an array of at least 6 (%v)", err)
-	}
-	if err := json.Unmarshal(m.Info[2], &user); err != nil || len(user) < 2 {
-		return Danmu{}, true, fmt.Errorf("danmu: info[2] is not an array of at least 2 (%v)", err)
-	}
-	var ms int64
-	for _, f := range []struct {
-		raw json.RawMessage
-		to  any
-	}{{meta[4], &ms}, {meta[5], &d.ID}, {m.Info[1], &d.Text}, {user[0], &d.UID}, {user[1], &d.Uname}} {
-		if err := json.Unmarshal(f.raw, f.to); err != nil {
-			return Danmu{}, true, fmt.Errorf("danmu: %w", err)
-		}
-	}
-	d.SendTime = time.UnixMilli(ms)
-	return d, true, nil
 }

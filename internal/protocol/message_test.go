@@ -64,28 +64,6 @@ func TestDanmuLayout(t *testing.T) {
 	require.Len(t, ts["ct"], 8)
 }
 
-// A DANMU_MSG reads back as the comment it was rendered from; another command is not one, and
-// a broken DANMU_MSG is an error.
-func TestParseDanmu(t *testing.T) {
-	in := Danmu{ID: 42, UID: 7, Uname: "名字", Text: "hi @bob \"quoted\" ✓", SendTime: time.UnixMilli(1700000000123), RoomID: 9}
-	d, ok, err := ParseDanmu(in.JSON())
-	require.NoError(t, err)
-	require.True(t, ok)
-	require.Equal(t, in.ID, d.ID)
-	require.Equal(t, in.UID, d.UID)
-	require.Equal(t, in.Uname, d.Uname)
-	require.Equal(t, in.Text, d.Text)
-	require.Equal(t, in.SendTime.UnixMilli(), d.SendTime.UnixMilli())
-	_, ok, err = ParseDanmu(LiveMsg(1))
-	require.NoError(t, err)
-	require.False(t, ok)
-	_, ok, err = ParseDanmu([]byte(`{"cmd":"DANMU_MSG","info":[[0],"t",[1,"a"]]}`))
-	require.Error(t, err)
-	require.True(t, ok)
-	_, _, err = ParseDanmu([]byte(`{`))
-	require.Error(t, err)
-}
-
 func TestDanmuDefaults(t *testing.T) {
 	info := decodeJSON(t, Danmu{UID: 1, Text: "x"}.JSON())["info"].([]any)
 	meta := info[0].([]any)

@@ -36,7 +36,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	c.Store.RegisterFlags(fs, prefix+"store.")
 	fs.IntVar(&c.NormalRate, prefix+"normal_rate", 50000, "recipients per second each business's batch sends reach on the normal lane (the high lane has no quota), at least 100.")
 	fs.IntVar(&c.Chunk, prefix+"chunk", 1000, "recipients delivered in one transaction and one push, 100..10000.")
-	fs.BoolVar(&c.Mentions, prefix+"mentions", true, "give a user a mention notice when a bullet comment writes @their_name (consumes the push stream).")
+	fs.BoolVar(&c.Mentions, prefix+"mentions", true, "give a user a mention notice when a bullet comment writes @their_name (consumes the MENTIONS stream danmaku publishes them on).")
 	fs.IntVar(&c.MaxMentions, prefix+"max_mentions", 5, "distinct @names of one comment that get a mention notice, 1..20; later ones are skipped.")
 	fs.BoolVar(&c.Likes, prefix+"likes", true, "give a room's anchor like notices, one per room and like_window (consumes the LIKES stream; needs room).")
 	fs.DurationVar(&c.LikeWindow, prefix+"like_window", time.Hour, "how long one like notice gathers a room's likes before the next like opens a new unread one, 1m..24h, dividing a day.")

@@ -8,13 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zhibo-live/zhibo/internal/danmaku"
 	"github.com/zhibo-live/zhibo/internal/im/notice"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
-	"github.com/zhibo-live/zhibo/internal/protocol"
 	"github.com/zhibo-live/zhibo/internal/push"
 	"github.com/zhibo-live/zhibo/internal/room"
 )
@@ -55,12 +54,17 @@ func TestMentionNotices(t *testing.T) {
 	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
 		h := newHarness(t, db, nil)
 		ctx := context.Background()
-		pub := push.NewPublisher(h.q, prometheus.NewRegistry())
-		require.NoError(t, push.EnsureStream(ctx, h.q))
-		c := protocol.Danmu{ID: 9001, UID: 2, Uname: "user2", Text: "hi @user3 and @USER4, me @user2, @nobody mail a@user5",
-			SendTime: time.UnixMilli(1_700_000_000_000)}
-		require.NoError(t, pub.PushRoomOnce(ctx, 77, "danmaku-9001", c.JSON()))
-		require.NoError(t, pub.PushRoom(ctx, 77, protocol.LiveMsg(77))) // not a comment
+		require.NoError(t, h.q.EnsureStream(ctx, danmaku.MentionStream(h.q)))
+		// What danmaku publishes for a stored comment with an '@' (its own test checks it does).
+		publish := func(c danmaku.Mention, msgID string) {
+			data, err := json.Marshal(c)
+			require.NoError(t, err)
+			require.NoError(t, h.q.Publish(ctx, h.q.Subject(danmaku.MentionSubjectPrefix+"77"), data, msgID))
+		}
+		c := danmaku.Mention{ID: 9001, RoomID: 77, UID: 2, Uname: "user2", Text: "hi @user3 and @USER4, me @user2, @nobody mail a@user5",
+			Ts: 1_700_000_000_000}
+		publish(c, "mention-9001")
+		require.NoError(t, h.q.Publish(ctx, h.q.Subject(danmaku.MentionSubjectPrefix+"77"), []byte("{"), "")) // unreadable: skipped
 
 		for _, u := range []int64{3, 4} {
 			require.Eventually(t, func() bool { return len(h.noticePushes(u, notice.KindMention)) == 1 }, 10*time.Second, 10*time.Millisecond)
@@ -72,11 +76,10 @@ func TestMentionNotices(t *testing.T) {
 			require.False(t, items[0].Read)
 			require.Equal(t, map[string]int64{"system": 0, "mention": 1, "like": 0}, h.unread(u))
 		}
-		// Read again: the same comment under a new message id (as the outbox relay sends it
-		// past the stream's duplicate window), then a later comment to show the first was passed.
-		require.NoError(t, pub.PushRoomOnce(ctx, 77, "danmaku-9001-again", c.JSON()))
-		later := protocol.Danmu{ID: 9002, UID: 3, Uname: "user3", Text: "@user4 again", SendTime: time.UnixMilli(1_700_000_001_000)}
-		require.NoError(t, pub.PushRoomOnce(ctx, 77, "danmaku-9002", later.JSON()))
+		// Read again: the same comment under a new message id (past the stream's duplicate
+		// window), then a later comment to show the first was passed.
+		publish(c, "mention-9001-again")
+		publish(danmaku.Mention{ID: 9002, RoomID: 77, UID: 3, Uname: "user3", Text: "@user4 again", Ts: 1_700_000_001_000}, "mention-9002")
 		require.Eventually(t, func() bool { return len(h.noticePushes(4, notice.KindMention)) == 2 }, 10*time.Second, 10*time.Millisecond)
 		require.Len(t, h.inbox(4, "mention"), 2)
 		require.Len(t, h.inbox(3, "mention"), 1, "the comment read twice gave one notice")

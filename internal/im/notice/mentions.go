@@ -1,75 +1,59 @@
 package notice
 
 import (
-	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/zhibo-live/zhibo/internal/danmaku"
 	"github.com/zhibo-live/zhibo/internal/im/impath"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/protocol"
-	"github.com/zhibo-live/zhibo/internal/push"
 )
 
-// Mentions: danmaku pushes every accepted comment to its room as a DANMU_MSG on the push
-// stream (subject push.room.<id>), which the job delivers. im-notice reads the same stream
-// with a durable consumer of its own (mentionsConsumer), finds the @names of each comment,
-// resolves them through account and gives each named user a mention notice — once per
-// comment and user (Store.Mention), however often the stream delivers the comment. The push
-// stream keeps an hour: a comment is noticed if im-notice reads it within that hour.
+// Mentions: danmaku publishes each stored comment whose text has an '@' on the MENTIONS
+// stream (danmaku.MentionStream). im-notice reads it with a durable consumer of its own
+// (mentionsConsumer), finds the @names of each comment, resolves them through account and
+// gives each named user a mention notice — once per comment and user (Store.Mention), however
+// often the stream delivers the comment. The stream keeps a day: a comment is noticed if
+// im-notice reads it within that day.
 const (
 	mentionsConsumer = "im-notice-mentions"
 	peerTimeout      = 5 * time.Second
 )
 
-// startMentions creates the push stream if need be and consumes its room pushes.
+// startMentions creates the MENTIONS stream if need be and consumes it.
 func (s *Service) startMentions(ctx context.Context) error {
-	if err := push.EnsureStream(ctx, s.q); err != nil {
+	if err := s.q.EnsureStream(ctx, danmaku.MentionStream(s.q)); err != nil {
 		return err
 	}
-	return s.consumers.Consume(ctx, s.q, queue.ConsumerSpec{Stream: s.q.Stream(push.Stream), Durable: mentionsConsumer,
-		Filter: s.q.Subject("push.room.>"), AckWait: 30 * time.Second, MaxPending: 1000}, s.mentions)
+	return s.consumers.Consume(ctx, s.q, queue.ConsumerSpec{Stream: s.q.Stream(danmaku.MentionStreamName), Durable: mentionsConsumer,
+		AckWait: 30 * time.Second, MaxPending: 1000}, s.mentions)
 }
 
-// mentions handles one room push: every DANMU_MSG in it with an @name gives notices. A
-// failure (account or the store away) leaves the push to the queue for another try; the
-// notices already given are not given twice.
+// mentions handles one comment of the MENTIONS stream. A failure (account or the store away)
+// leaves it to the queue for another try; the notices already given are not given twice.
 func (s *Service) mentions(qm queue.Msg) {
-	data := qm.Data()
-	if !bytes.Contains(data, []byte(protocol.CmdDanmu)) || bytes.IndexByte(data, '@') < 0 {
-		_ = qm.Ack() // most pushes: not a comment naming anybody
-		return
-	}
-	p, err := push.Unmarshal(data)
-	if err != nil || p.Target != push.TargetRoom {
+	var c danmaku.Mention
+	if err := json.Unmarshal(qm.Data(), &c); err != nil || c.ID <= 0 || c.UID <= 0 {
 		s.m.skipped.WithLabelValues(skipBadEvent).Inc()
+		s.log.Warn("im-notice: unreadable comment skipped", "err", err)
 		_ = qm.Ack()
 		return
 	}
-	for _, body := range p.Msgs {
-		d, ok, err := protocol.ParseDanmu(body)
-		if err != nil {
-			s.m.skipped.WithLabelValues(skipBadEvent).Inc()
-			s.log.Warn("im-notice: unreadable comment skipped", "room_id", p.RoomID, "err", err)
-			continue
-		}
-		if !ok {
-			continue
-		}
-		d.RoomID = p.RoomID
-		if err := s.mention(s.ctx, d); err != nil {
-			if s.ctx.Err() != nil {
-				_ = qm.Nak()
-				return
-			}
-			s.m.failures.Inc()
-			s.log.Warn("im-notice: mentions not stored, queued for another try", "comment", d.ID, "err", err)
-			_ = qm.NakWithDelay(impath.RetryDelay)
+	d := protocol.Danmu{ID: c.ID, UID: c.UID, Uname: c.Uname, Text: c.Text, RoomID: c.RoomID, SendTime: time.UnixMilli(c.Ts)}
+	if err := s.mention(s.ctx, d); err != nil {
+		if s.ctx.Err() != nil {
+			_ = qm.Nak()
 			return
 		}
+		s.m.failures.Inc()
+		s.log.Warn("im-notice: mentions not stored, queued for another try", "comment", d.ID, "err", err)
+		_ = qm.NakWithDelay(impath.RetryDelay)
+		return
 	}
 	_ = qm.Ack()
 }
