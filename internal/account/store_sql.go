@@ -174,55 +174,35 @@ func (s *sqlStore) credentials(ctx context.Context, q string, arg any) (Credenti
 }
 
 func (s *sqlStore) ByIDs(ctx context.Context, ids []int64) ([]User, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
 	args := make([]any, len(ids))
 	for i, id := range ids {
 		args[i] = id
 	}
-	q := "SELECT id, name, created_at FROM users WHERE id IN (" +
-		strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + ")"
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []User
-	for rows.Next() {
-		var u User
-		if err := rows.Scan(&u.UID, &u.Name, &u.CreatedAt); err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return s.usersWhereIn(ctx, "id", args)
 }
 
 func (s *sqlStore) ByNameKeys(ctx context.Context, keys []string) ([]User, error) {
-	if len(keys) == 0 {
-		return nil, nil
-	}
 	args := make([]any, len(keys))
 	for i, k := range keys {
 		args[i] = k
 	}
-	q := "SELECT id, name, created_at FROM users WHERE name_key IN (" +
-		strings.TrimSuffix(strings.Repeat("?,", len(keys)), ",") + ")"
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
+	return s.usersWhereIn(ctx, "name_key", args)
+}
+
+// usersWhereIn reads the users whose column is one of values.
+func (s *sqlStore) usersWhereIn(ctx context.Context, column string, values []any) ([]User, error) {
+	if len(values) == 0 {
+		return nil, nil
 	}
-	defer rows.Close()
 	var out []User
-	for rows.Next() {
-		var u User
-		if err := rows.Scan(&u.UID, &u.Name, &u.CreatedAt); err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	err := sqlstore.Each(ctx, s.db, "SELECT id, name, created_at FROM users WHERE "+column+" IN ("+sqlstore.Marks(len(values))+")", values,
+		func(r *sql.Rows) error {
+			var u User
+			err := r.Scan(&u.UID, &u.Name, &u.CreatedAt)
+			out = append(out, u)
+			return err
+		})
+	return out, err
 }
 
 // Migrations are the account tables' schema steps, for zhibo migrate.

@@ -24,6 +24,12 @@ func startAllInOne(t *testing.T) string { return startNode(t, nil) }
 
 // startNode is startAllInOne with the configuration changed by mutate first (when not nil).
 func startNode(t *testing.T, mutate func(*config.Config)) string {
+	a, _ := startApp(t, mutate)
+	return "http://" + a.HTTPAddr().String()
+}
+
+// startApp is startNode's node and the configuration it runs.
+func startApp(t *testing.T, mutate func(*config.Config)) (*app.App, config.Config) {
 	cfg := config.Defaults()
 	cfg.DataDir = t.TempDir()
 	cfg.Gateway.HTTPAddr = "127.0.0.1:0"
@@ -44,7 +50,23 @@ func startNode(t *testing.T, mutate func(*config.Config)) string {
 	require.NoError(t, err)
 	require.NoError(t, a.Start(context.Background()))
 	t.Cleanup(func() { require.NoError(t, a.Stop(context.Background())) })
-	return "http://" + a.HTTPAddr().String()
+	return a, cfg
+}
+
+// startNodeWithOperator is startNode with an operator registered and then named in admins
+// (the configuration reloaded, as an operator would do it); it returns the HTTP base URL and
+// the operator's token.
+func startNodeWithOperator(t *testing.T, mutate func(*config.Config)) (url, token string) {
+	a, cfg := startApp(t, mutate)
+	ctx := context.Background()
+	op, err := a.Account.SignUp(ctx, "bench_operator", "password1")
+	require.NoError(t, err)
+	admin := cfg
+	admin.Admins = []int64{op.UID}
+	a.ReloadFrom(func() (config.Config, error) { return admin, nil })
+	_, err = a.Reload(ctx, "test")
+	require.NoError(t, err)
+	return "http://" + a.HTTPAddr().String(), op.Token
 }
 
 // A short bounded run against a real node: every connection is established, nothing is

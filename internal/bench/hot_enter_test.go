@@ -8,41 +8,22 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/zhibo-live/zhibo/internal/app"
 	"github.com/zhibo-live/zhibo/internal/bench"
 	"github.com/zhibo-live/zhibo/internal/config"
-	"github.com/zhibo-live/zhibo/internal/platform/obs"
 )
 
 // A short functional run of the enter target with the hot room pinned through the admin API:
 // the pages are read without errors, the report names what the enters cost downstream, and
 // the probe of the pinned room costs the room component no read. Not a measurement.
 func TestReadStormEnterPinned(t *testing.T) {
-	cfg := config.Defaults()
-	cfg.DataDir = t.TempDir()
-	cfg.Gateway.HTTPAddr = "127.0.0.1:0"
-	cfg.Gateway.RatePerIP = 0
-	cfg.Comet.TCPAddr = "127.0.0.1:0"
-	cfg.Media.RTMPAddr = "127.0.0.1:0"
-	cfg.Account.BcryptCost = 4
-	cfg.Account.Limits.RegisterPerIPHour = 0
-	cfg.BFF.HotRefresh = time.Hour // the pinned page is loaded once, when pinned
-	a, err := app.New(cfg, app.AllNames(), obs.Discard())
-	require.NoError(t, err)
+	url, token := startNodeWithOperator(t, func(c *config.Config) {
+		c.BFF.HotRefresh = time.Hour // the pinned page is loaded once, when pinned
+	})
 	ctx := context.Background()
-	require.NoError(t, a.Start(ctx))
-	t.Cleanup(func() { require.NoError(t, a.Stop(context.Background())) })
-	op, err := a.Account.SignUp(ctx, "bench_operator", "password1")
-	require.NoError(t, err)
-	admin := cfg
-	admin.Admins = []int64{op.UID}
-	a.ReloadFrom(func() (config.Config, error) { return admin, nil })
-	_, err = a.Reload(ctx, "test")
-	require.NoError(t, err)
 
 	rc := bench.DefaultReadStormConfig()
-	rc.URL = "http://" + a.HTTPAddr().String()
-	rc.Target, rc.AdminToken = bench.TargetEnter, op.Token
+	rc.URL = url
+	rc.Target, rc.AdminToken = bench.TargetEnter, token
 	rc.Rooms, rc.Concurrency, rc.Duration, rc.Probe = 20, 4, time.Second, 20
 	s, err := bench.NewReadStorm(rc, bench.Deps{Progress: &bytes.Buffer{}})
 	require.NoError(t, err)

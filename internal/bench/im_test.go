@@ -11,10 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/zhibo-live/zhibo/internal/app"
 	"github.com/zhibo-live/zhibo/internal/bench"
 	"github.com/zhibo-live/zhibo/internal/config"
-	"github.com/zhibo-live/zhibo/internal/platform/obs"
 )
 
 // A short private-message run against a real node, half the channels over raw TCP: every
@@ -128,29 +126,13 @@ func TestIMGroupsAllInOne(t *testing.T) {
 // the messages: the batch finishes and is reported, and every high notice reaches its user's
 // channel exactly once.
 func TestIMNoticesAllInOne(t *testing.T) {
-	cfg := config.Defaults()
-	cfg.DataDir = t.TempDir()
-	cfg.Gateway.HTTPAddr, cfg.Comet.TCPAddr, cfg.Media.RTMPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Gateway.RatePerIP, cfg.Gateway.MaxConnsPerIP, cfg.Comet.MaxConnsPerIP = 0, 0, 0
-	cfg.Account.BcryptCost, cfg.Account.Limits.RegisterPerIPHour = 4, 0
-	cfg.IMChat.Rate = 0
-	a, err := app.New(cfg, app.AllNames(), obs.Discard())
-	require.NoError(t, err)
+	url, token := startNodeWithOperator(t, func(c *config.Config) { c.IMChat.Rate = 0 })
 	ctx := context.Background()
-	require.NoError(t, a.Start(ctx))
-	t.Cleanup(func() { require.NoError(t, a.Stop(context.Background())) })
-	op, err := a.Account.SignUp(ctx, "bench_operator", "password1")
-	require.NoError(t, err)
-	admin := cfg
-	admin.Admins = []int64{op.UID}
-	a.ReloadFrom(func() (config.Config, error) { return admin, nil })
-	_, err = a.Reload(ctx, "test")
-	require.NoError(t, err)
 
 	ic := bench.DefaultIMConfig()
-	ic.URL = "http://" + a.HTTPAddr().String()
+	ic.URL = url
 	ic.Users, ic.Rate, ic.Duration, ic.Senders, ic.Drain = 10, 100, 2*time.Second, 4, 20*time.Second
-	ic.NoticeBatch, ic.NoticeHighEvery, ic.AdminToken = 20_000, 50*time.Millisecond, op.Token
+	ic.NoticeBatch, ic.NoticeHighEvery, ic.AdminToken = 20_000, 50*time.Millisecond, token
 	b, err := bench.NewIM(ic, bench.Deps{Progress: &bytes.Buffer{}})
 	require.NoError(t, err)
 	rep, err := b.Run(ctx)
