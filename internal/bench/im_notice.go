@@ -39,7 +39,8 @@ func newIMNotices(cfg IMConfig, api *apiClient, tag string, shards int) *imNotic
 }
 
 // run sends the batch, then a high notice every NoticeHighEvery until ctx ends, polling the
-// batch's progress each half second meanwhile.
+// batch's progress each half second meanwhile; it returns once the high notices sent have
+// been answered.
 func (n *imNotices) run(ctx context.Context, users []imUser) {
 	if n.cfg.NoticeBatch > 0 {
 		n.batchStart = time.Now()
@@ -62,6 +63,10 @@ func (n *imNotices) run(ctx context.Context, users []imUser) {
 		defer t.Stop()
 		highC = t.C
 	}
+	// Each high notice is sent on its own, when due (open loop): a slow answer does not hold
+	// back the next one.
+	var sends sync.WaitGroup
+	defer sends.Wait()
 	for {
 		select {
 		case <-ctx.Done():
@@ -69,7 +74,7 @@ func (n *imNotices) run(ctx context.Context, users []imUser) {
 		case <-poll.C:
 			n.pollBatch(ctx)
 		case <-highC:
-			n.sendHigh(ctx, users)
+			sends.Go(func() { n.sendHigh(context.WithoutCancel(ctx), users) })
 		}
 	}
 }
