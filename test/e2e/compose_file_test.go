@@ -191,7 +191,8 @@ func TestComposeFileChecks(t *testing.T) {
 		require.NoError(t, err, "%s: zhibo %s: %s", name, strings.Join(args, " "), out)
 		require.Equal(t, "config ok\n", string(out), name)
 	}
-	require.Equal(t, map[string]int{"account": 1, "room": 1, "gift": 1, "danmaku": 1, "logic": 1, "comet": 2, "job": 2, "bff": 1, "media": 1, "gateway": 1},
+	require.Equal(t, map[string]int{"account": 1, "room": 1, "gift": 1, "danmaku": 1, "logic": 1, "comet": 2, "job": 2, "bff": 1, "media": 1,
+		"im-chat": 1, "im-group": 1, "im-notice": 1, "gateway": 1},
 		count, "each component its own service, two comets, two jobs")
 }
 

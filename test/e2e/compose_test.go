@@ -101,7 +101,9 @@ func (tp *topology) hostPort(host string) string {
 // directory, a queue namespace and Redis prefix of its own, bcrypt cost 4, log level warn, and
 // 1000 coins per new wallet (the core scenario sends gifts from fresh accounts). Every process must answer
 // its compose health check; then the core scenario runs against the front gateway, with a
-// WebSocket viewer on comet 1 and a raw TCP viewer on comet 2, found through room's host list.
+// WebSocket viewer on comet 1 and a raw TCP viewer on comet 2, found through room's host list,
+// and the private-message scenario (a chat, a group, the BFF's inbox from the IM components
+// over gRPC), its user's channel on comet 1.
 func TestComposeTopology(t *testing.T) {
 	sqltest.MySQLDSN(t) // skips without the engines; CI sets them all
 	for _, env := range []string{envRedis, queuetest.EnvNATS} {
@@ -213,6 +215,7 @@ func TestComposeTopology(t *testing.T) {
 	front.WSURL = fmt.Sprintf("ws://%s:%d/sub", first.Host, first.WSPort)
 	front.TCPAddr = fmt.Sprintf("%s:%d", second.Host, second.Port)
 	CoreScenario(t, front)
+	IMScenario(t, front)
 }
 
 // requireLoopbackListeners runs `zhibo config print` with a process's flags and environment
