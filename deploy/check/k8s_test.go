@@ -23,11 +23,13 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// components are the roles of a split zhibo; each must have exactly one workload.
-var components = []string{"account", "room", "gift", "danmaku", "logic", "comet", "job", "bff", "media", "gateway"}
+// components are the roles of a split zhibo, every component of the registry
+// (TestEveryComponentIsDeployed); each must have exactly one workload.
+var components = []string{"account", "room", "gift", "danmaku", "logic", "comet", "job", "bff", "media",
+	"im-chat", "im-group", "im-notice", "gateway"}
 
 // autoscaled are the components the base scales horizontally.
-var autoscaled = []string{"account", "room", "gift", "danmaku", "comet", "job", "bff"}
+var autoscaled = []string{"account", "room", "gift", "danmaku", "comet", "job", "bff", "im-chat", "im-group", "im-notice"}
 
 // base is everything the kustomize base builds, decoded into the Kubernetes API types.
 type base struct {
