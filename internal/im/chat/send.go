@@ -46,24 +46,25 @@ func (s *Service) Send(ctx context.Context, from int64, in SendInput) (m Message
 	case in.To == from:
 		return Message{}, false, ErrSelf
 	}
-	if in.ClientID != "" {
-		// With the store away the queue's duplicate window still recognises a replay (and the
-		// store writer stores a client id once): the send goes on rather than fail.
-		if id, ok, err := s.store.SentID(ctx, from, in.ClientID); err != nil {
-			s.log.DebugContext(ctx, "im-chat: replay check skipped, the store did not answer", "err", err)
-		} else if ok {
-			got, err := s.store.Messages(ctx, []int64{id})
-			if err != nil {
-				return Message{}, false, err
-			}
-			return got[id], true, nil
+	// One read of the store for the replay check and the receiver's blocks and settings. With
+	// the store away the queue's duplicate window still recognises a replay (and the store
+	// writer stores a client id once), and the last answer for the pair decides (accepts):
+	// the send goes on rather than fail.
+	chk, cerr := s.store.CheckSend(ctx, from, in.To, in.ClientID)
+	if cerr != nil {
+		s.log.DebugContext(ctx, "im-chat: replay check skipped, the store did not answer", "err", cerr)
+	} else if chk.SentID != 0 {
+		got, err := s.store.Messages(ctx, []int64{chk.SentID})
+		if err != nil {
+			return Message{}, false, err
 		}
+		return got[chk.SentID], true, nil
 	}
 	now := s.now()
 	if ok, wait := s.limiter.Allow(from, now); !ok && !s.isBot(from) && !s.isService(from) { // they answer everyone who writes
 		return Message{}, false, &limitedError{retryAfter: wait.Seconds()}
 	}
-	if err := s.mayMessage(ctx, from, in.To); err != nil {
+	if err := s.mayMessage(ctx, from, in.To, chk, cerr); err != nil {
 		return Message{}, false, err
 	}
 	id, err := s.ids.Next()
@@ -90,12 +91,13 @@ func (s *Service) checkText(text string) (string, error) {
 	return impath.CheckText(text, s.cfg.MaxRunes, *s.words.Load(), ErrBadInput, ErrBanned)
 }
 
-// mayMessage checks that to exists and accepts messages from from.
-func (s *Service) mayMessage(ctx context.Context, from, to int64) error {
+// mayMessage checks that to exists and accepts messages from from, by what CheckSend read
+// (or its error).
+func (s *Service) mayMessage(ctx context.Context, from, to int64, chk SendCheck, cerr error) error {
 	if err := s.userExists(ctx, to); err != nil {
 		return err
 	}
-	blocked, st, err := s.accepts(ctx, to, from)
+	blocked, st, err := s.accepts(to, from, chk, cerr)
 	if err != nil {
 		return err
 	}
@@ -108,22 +110,21 @@ func (s *Service) mayMessage(ctx context.Context, from, to int64) error {
 	return nil
 }
 
-// acceptance is what Accepts answered for a pair, kept to answer while the store is away.
+// acceptance is what CheckSend answered for a pair, kept to answer while the store is away.
 type acceptance struct {
 	blocked bool
 	set     Settings
 }
 
-// accepts reads whether to takes messages from from. The store answers every send, so a
-// block or a change of settings applies at once; while the store does not answer, the last
-// answer of the pair (at most acceptStale old) does, so sends go on into the queue through
-// a short outage. A pair never seen is refused then (503).
-func (s *Service) accepts(ctx context.Context, to, from int64) (bool, Settings, error) {
+// accepts says whether to takes messages from from. The store answers every send
+// (CheckSend), so a block or a change of settings applies at once; while the store does not
+// answer (err), the last answer of the pair (at most acceptStale old) does, so sends go on
+// into the queue through a short outage. A pair never seen is refused then (503).
+func (s *Service) accepts(to, from int64, chk SendCheck, err error) (bool, Settings, error) {
 	key := [2]int64{to, from}
-	blocked, set, err := s.store.Accepts(ctx, to, from)
 	if err == nil {
-		s.accepted.Add(key, acceptance{blocked, set})
-		return blocked, set, nil
+		s.accepted.Add(key, acceptance{chk.Blocked, chk.Settings})
+		return chk.Blocked, chk.Settings, nil
 	}
 	if last, ok := s.accepted.Get(key); ok {
 		s.m.stale.Inc()

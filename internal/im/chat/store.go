@@ -74,6 +74,15 @@ type Settings struct {
 	Allow int `json:"allow"`
 }
 
+// SendCheck is what a send reads of the store: whether the sender's client id names a message
+// stored before (a replay), whether the receiver blocked the sender, and the receiver's
+// settings.
+type SendCheck struct {
+	SentID   int64 // the stored message of the client id; 0 = none
+	Blocked  bool
+	Settings Settings
+}
+
 // Who may message a user (Settings.Allow).
 const (
 	AllowEveryone = 0
@@ -92,8 +101,9 @@ type Store interface {
 	Apply(ctx context.Context, msgs []Message) (Applied, error)
 	// States returns the conversations and totals msgs touch, as they are now.
 	States(ctx context.Context, msgs []Message) ([]ConvState, []Total, error)
-	// SentID returns the id of the message from sent with clientID, if one is stored.
-	SentID(ctx context.Context, from int64, clientID string) (int64, bool, error)
+	// CheckSend reads, in one read, what a send from from to to checks (see SendCheck);
+	// clientID "" asks for no replay.
+	CheckSend(ctx context.Context, from, to int64, clientID string) (SendCheck, error)
 	// Conversations returns up to limit of uid's conversations in folder (FolderAll = every
 	// one) after c, newest first. It, History
 	// and Since may be served by the read replica (a list that lags by the replica's delay).
@@ -133,9 +143,6 @@ type Store interface {
 	Unblock(ctx context.Context, uid, blocked int64) (bool, error)
 	// Blocks returns up to limit users uid blocked, most recent first.
 	Blocks(ctx context.Context, uid int64, limit int) ([]int64, error)
-	// Accepts returns, in one read, whether uid blocked from and uid's settings: what a send
-	// from from to uid checks.
-	Accepts(ctx context.Context, uid, from int64) (blocked bool, set Settings, err error)
 	// Assign returns the agent of service's pool that answers uid: the one assigned before if
 	// still in agents, else the least loaded (assigned now, at).
 	Assign(ctx context.Context, service, uid int64, agents []int64, at int64) (int64, error)

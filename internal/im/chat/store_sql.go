@@ -477,34 +477,24 @@ func keysOf(m map[int64]bool) []any {
 	return out
 }
 
-func (s *sqlStore) SentID(ctx context.Context, from int64, clientID string) (int64, bool, error) {
-	st, err := s.db.Stmt(ctx, "SELECT msg_id FROM im_sends WHERE sender = ? AND client_id = ?")
-	if err != nil {
-		return 0, false, err
-	}
-	var id int64
-	err = st.QueryRowContext(ctx, from, clientID).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, false, nil
-	}
-	if err != nil {
-		return 0, false, fmt.Errorf("sent id: %w", err)
-	}
-	return id, true, nil
-}
 
-func (s *sqlStore) Accepts(ctx context.Context, uid, from int64) (bool, Settings, error) {
-	st, err := s.db.Stmt(ctx, `SELECT (SELECT COUNT(*) FROM im_blocks WHERE uid = ? AND blocked = ?),
+func (s *sqlStore) CheckSend(ctx context.Context, from, to int64, clientID string) (SendCheck, error) {
+	st, err := s.db.Stmt(ctx, `SELECT COALESCE((SELECT msg_id FROM im_sends WHERE sender = ? AND client_id = ?), 0),
+		(SELECT COUNT(*) FROM im_blocks WHERE uid = ? AND blocked = ?),
 		COALESCE((SELECT allow FROM im_settings WHERE uid = ?), 0)`)
 	if err != nil {
-		return false, Settings{}, err
+		return SendCheck{}, err
 	}
+	var c SendCheck
 	var blocked int
-	var set Settings
-	if err := st.QueryRowContext(ctx, uid, from, uid).Scan(&blocked, &set.Allow); err != nil {
-		return false, Settings{}, fmt.Errorf("accepts: %w", err)
+	if err := st.QueryRowContext(ctx, from, clientID, to, from, to).Scan(&c.SentID, &blocked, &c.Settings.Allow); err != nil {
+		return SendCheck{}, fmt.Errorf("check send: %w", err)
 	}
-	return blocked > 0, set, nil
+	c.Blocked = blocked > 0
+	if clientID == "" {
+		c.SentID = 0
+	}
+	return c, nil
 }
 
 const convColumns = "peer, last_id, mtime, unread, read_id, muted, folder"
