@@ -10,8 +10,10 @@
 // reloads) sends bob a system notice through the API: bob's badge and
 // Notices tab count it live, and both go back to 0 once he opens the tab and
 // it is shown there marked new; a second notice appears live at the top of
-// the open tab. With the group and notice APIs cut off in bob's browser, both
-// tabs show the copies saved in the tab, marked offline.
+// the open tab; carol naming bob in a room's bullet comment gives him a
+// mention notice, listed under Mentions. With the group and notice APIs cut
+// off in bob's browser, both tabs show the copies saved in the tab, marked
+// offline.
 //
 // Exit code 0 on success, 1 on failure; screenshots go to $ARTIFACTS_DIR.
 import { chromium } from 'playwright-core';
@@ -232,6 +234,23 @@ async function main() {
       await until('the second notice read', () => call('GET', '/api/im/notices/unread', undefined, bob.token),
         (n) => Number(n.system) === 0);
       await badge(b, 0, 'bob with the Notices tab open');
+    });
+
+    await step('carol names bob in a bullet comment: his Mentions list it, counted until shown', async () => {
+      const room = await call('POST', '/api/rooms', { title: `Mentions ${suffix}` }, alice.token);
+      const text = `hello @${bob.name} from the room`;
+      await call('POST', `/api/rooms/${room.id}/danmaku`, { text }, carol.token);
+      await until('the mention counted', () => call('GET', '/api/im/notices/unread', undefined, bob.token),
+        (n) => Number(n.mention) === 1);
+      await b.getByTestId('notice-kind-mention').click();
+      await waitText(b, '[data-testid="notice-item"]:first-child [data-testid="notice-body"]', text, 'mention body');
+      await waitText(b, '[data-testid="notice-item"]:first-child [data-testid="notice-title"]', `${carol.name} mentioned you`,
+        'mention title');
+      await until('the mention read', () => call('GET', '/api/im/notices/unread', undefined, bob.token),
+        (n) => Number(n.mention) === 0);
+      await badge(b, 0, 'bob with the mention shown');
+      await b.getByTestId('notice-kind-system').click();
+      await waitText(b, '[data-testid="notice-item"]:first-child [data-testid="notice-title"]', second, 'system notices again');
     });
 
     await step('group and notice APIs down: bob sees the saved lists, marked offline', async () => {

@@ -477,7 +477,6 @@ func keysOf(m map[int64]bool) []any {
 	return out
 }
 
-
 func (s *sqlStore) CheckSend(ctx context.Context, from, to int64, clientID string) (SendCheck, error) {
 	st, err := s.db.Stmt(ctx, `SELECT COALESCE((SELECT msg_id FROM im_sends WHERE sender = ? AND client_id = ?), 0),
 		(SELECT COUNT(*) FROM im_blocks WHERE uid = ? AND blocked = ?),
