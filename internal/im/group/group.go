@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/zhibo-live/zhibo/internal/account"
 	"github.com/zhibo-live/zhibo/internal/im/impath"
@@ -45,18 +46,19 @@ type Deps struct {
 
 // Service is the group-chat component.
 type Service struct {
-	cfg      Config
-	log      *slog.Logger
-	store    Store
-	ids      *ids.Generator
-	q        *queue.Queue
-	accounts account.Client
-	pusher   push.Client
-	now      func() time.Time
-	words    atomic.Pointer[textnorm.Words]
-	limiter  *ratelimit.Keyed[int64]
-	m        *metrics
-	writer   *impath.Writer[Message]
+	cfg       Config
+	log       *slog.Logger
+	store     Store
+	ids       *ids.Generator
+	q         *queue.Queue
+	accounts  account.Client
+	pusher    push.Client
+	now       func() time.Time
+	words     atomic.Pointer[textnorm.Words]
+	limiter   *ratelimit.Keyed[int64]
+	m         *metrics
+	writer    *impath.Writer[Message] // the store writer
+	deliverer *impath.Writer[Message] // pushes to the members
 
 	consumers impath.Consumers
 	wg        sync.WaitGroup
@@ -113,6 +115,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	s.SetWords(deps.Words)
 	s.writer = impath.NewWriter("im-group", s.log, cfg.BatchSize, impath.Linger, storeTimeout, decodeMessage, s.storeBatch,
 		func(error, int) { s.m.failures.WithLabelValues("store").Inc() })
+	s.deliverer = impath.NewWriter("im-group deliverer", s.log, cfg.BatchSize, 0, pushTimeout, decodeMessage, s.deliverBatch,
+		func(error, int) { s.m.failures.WithLabelValues("deliver").Inc() })
 	return s, nil
 }
 
@@ -142,7 +146,9 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.writer.Run() }()
-	for name, fn := range map[string]func(queue.Msg){storeConsumer: s.writer.Add, deliverConsumer: s.deliver} {
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.deliverer.Run() }()
+	for name, fn := range map[string]func(queue.Msg){storeConsumer: s.writer.Add, deliverConsumer: s.deliverer.Add} {
 		if err := s.consumers.Consume(ctx, s.q, queue.ConsumerSpec{Stream: s.stream(), Durable: name, MaxPending: 4 * s.cfg.BatchSize}, fn); err != nil {
 			s.Stop(ctx)
 			return fmt.Errorf("im-group: %w", err)
@@ -166,6 +172,7 @@ func (s *Service) Stop(ctx context.Context) error {
 		}
 		s.consumers.Stop()
 		s.writer.Close()
+		s.deliverer.Close()
 		s.wg.Wait()
 		if s.partLease != nil {
 			if err := s.partLease.Stop(ctx); err != nil {
@@ -186,38 +193,62 @@ func (s *Service) storeBatch(ctx context.Context, msgs []Message) error {
 	return nil
 }
 
-// deliver pushes a queued message to every member of its group as IM_GROUP_MSG.
-func (s *Service) deliver(qm queue.Msg) {
-	m, err := decodeMessage(qm.Data())
-	if err != nil {
-		_ = qm.Term() // the writer logs it
-		return
-	}
-	ctx, cancel := context.WithTimeout(queue.MsgContext(context.Background(), qm), pushTimeout)
-	defer cancel()
-	ev := impath.Event("IM_GROUP_MSG", m)
-	for after := int64(0); ; {
-		members, err := s.store.Members(ctx, m.GroupID, after, pushChunk)
-		if err == nil && len(members) > 0 {
-			uids := make([]int64, len(members))
-			for i, mb := range members {
-				uids[i] = mb.UID
-			}
-			err = s.pusher.PushUsers(ctx, uids, ev)
-			after = uids[len(uids)-1]
+// deliverParallel bounds the groups a deliverer batch pushes to at once.
+const deliverParallel = 32
+
+// deliverBatch pushes each message to every member of its group as IM_GROUP_MSG, in chunks of
+// pushChunk members. The messages of one group are pushed in order, different groups at once.
+// Each chunk's push carries the message's id and the chunk's place, so a batch retried after
+// a failure, or a redelivery, reaches nobody twice within the push stream's duplicate window.
+func (s *Service) deliverBatch(ctx context.Context, msgs []Message) error {
+	var order []int64
+	lines := map[int64][]Message{}
+	for _, m := range msgs {
+		if _, ok := lines[m.GroupID]; !ok {
+			order = append(order, m.GroupID)
 		}
+		lines[m.GroupID] = append(lines[m.GroupID], m)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(deliverParallel)
+	for _, group := range order {
+		g.Go(func() error {
+			for _, m := range lines[group] {
+				if err := s.deliverOne(gctx, m); err != nil {
+					return err
+				}
+				s.m.delivered.Inc()
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// deliverOne pushes m to its group's members, a chunk at a time.
+func (s *Service) deliverOne(ctx context.Context, m Message) error {
+	ev := impath.Event("IM_GROUP_MSG", m)
+	for after, chunk := int64(0), 0; ; chunk++ {
+		members, err := s.store.Members(ctx, m.GroupID, after, pushChunk)
 		if err != nil {
-			s.m.failures.WithLabelValues("deliver").Inc()
-			s.log.Warn("im-group: delivery failed, queued for another try", "id", m.ID, "err", err)
-			_ = qm.NakWithDelay(impath.RetryDelay)
-			return
+			return err
+		}
+		if len(members) == 0 {
+			return nil
+		}
+		uids := make([]int64, len(members))
+		for i, mb := range members {
+			uids[i] = mb.UID
+		}
+		id := "img-" + strconv.FormatInt(m.ID, 10) + "-" + strconv.Itoa(chunk)
+		if err := s.pusher.PushUsersOnce(ctx, uids, id, ev); err != nil {
+			return err
 		}
 		if len(members) < pushChunk {
-			break
+			return nil
 		}
+		after = uids[len(uids)-1]
 	}
-	s.m.delivered.Inc()
-	_ = qm.Ack()
 }
 
 // notify pushes an event to users; a failure is logged: the change is stored and shows on the
