@@ -237,6 +237,9 @@ async function main() {
     });
 
     await step('carol names bob in a bullet comment: his Mentions list it, counted until shown', async () => {
+      // Comments on everywhere: a test before this one on the same server may have switched
+      // them off for every room.
+      await call('PUT', '/api/admin/switches', { off: [] }, op.token);
       const room = await call('POST', '/api/rooms', { title: `Mentions ${suffix}` }, alice.token);
       const text = `hello @${bob.name} from the room`;
       await call('POST', `/api/rooms/${room.id}/danmaku`, { text }, carol.token);
