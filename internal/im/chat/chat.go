@@ -65,6 +65,7 @@ type Service struct {
 	now       func() time.Time
 	words     atomic.Pointer[textnorm.Words]
 	limiter   *ratelimit.Keyed[int64]
+	spam      *spamCheck // one text to many people (spam.go)
 	m         *metrics
 	users     *expirable.LRU[int64, struct{}]      // users known to exist (userExists)
 	accepted  *expirable.LRU[[2]int64, acceptance] // the last answer per pair (accepts)
@@ -128,6 +129,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		cfg: cfg, log: deps.Logger, store: NewSQLStore(deps.DB), ids: deps.IDs, q: deps.Queue,
 		accounts: deps.Accounts, pusher: deps.Pusher, now: deps.Now, m: m,
 		limiter:   ratelimit.NewKeyed[int64](cfg.Rate, cfg.Burst),
+		spam:      newSpamCheck(cfg.SpamReceivers, cfg.SpamWindow),
 		users:     expirable.NewLRU[int64, struct{}](userCacheSize, nil, userTTL),
 		accepted:  expirable.NewLRU[[2]int64, acceptance](userCacheSize, nil, acceptStale),
 		botClient: &http.Client{Timeout: cfg.BotTimeout},

@@ -288,3 +288,42 @@ func TestSendsLandAfterAStoreOutage(t *testing.T) {
 	}
 	require.Positive(t, metric(h, "zhibo_im_settings_stale_total", ""))
 }
+
+// One text to too many people is spam: refused for anyone new until its window has passed,
+// while the same text to those it reached, and other texts, go on.
+func TestSameTextToManyIsSpam(t *testing.T) {
+	h := newHarness(t, sqltest.OpenSQLite(t), func(c *chat.Config) { c.SpamReceivers, c.SpamWindow = 2, 10*time.Minute })
+	const dave, erin int64 = 204, 205
+	h.users.Add(dave, erin)
+	h.send(alice, bob, "buy followers at example.com", "")
+	h.send(alice, carol, "buy followers at example.com", "")
+	code, raw, _ := h.call(alice, "POST", "/api/im/messages", `{"to":204,"text":"buy followers at example.com"}`)
+	require.Equal(t, 429, code, "%s", raw)
+	require.Contains(t, string(raw), "-70012")
+	h.send(alice, bob, "buy followers at example.com", "")  // bob had it already
+	h.send(alice, dave, "hello dave", "")                   // another text
+	h.send(carol, dave, "buy followers at example.com", "") // another sender
+	require.Equal(t, 1.0, refused(t, h, "spam"))
+
+	h.clock.Advance(10 * time.Minute)
+	h.send(alice, erin, "buy followers at example.com", "")
+	h.waitFor("stored", func() bool { return unread(h, erin) == 1 && unread(h, dave) == 2 })
+	require.Len(t, history(h, dave, alice, "").Items, 1, "the refused text was not stored")
+}
+
+// refused is zhibo_im_refused_total{reason}.
+func refused(t *testing.T, h *harness, reason string) float64 {
+	mfs, err := h.reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != "zhibo_im_refused_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if m.GetLabel()[0].GetValue() == reason {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}

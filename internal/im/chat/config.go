@@ -28,6 +28,11 @@ type Config struct {
 	Rate float64 `yaml:"rate"`
 	// Burst is how many messages a user may send at once before Rate applies (>= 1 when Rate is set).
 	Burst int `yaml:"burst"`
+	// SpamReceivers is how many different users one sender's same text may reach within
+	// SpamWindow; more are refused (429, spam.go). 0 = no check.
+	SpamReceivers int `yaml:"spam_receivers"`
+	// SpamWindow is the window of SpamReceivers, from a text's first send (1m..24h).
+	SpamWindow time.Duration `yaml:"spam_window"`
 	// RecallWindow is how long after sending a message its sender may recall it (0 = never).
 	RecallWindow time.Duration `yaml:"recall_window"`
 	// Dedupe is how long the queue remembers a client message id: a send replayed within it
@@ -72,6 +77,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&c.MaxRunes, prefix+"max_runes", 1000, "longest private message in characters (Unicode code points) after trimming, 1..5000.")
 	fs.Float64Var(&c.Rate, prefix+"rate", 5, "private messages per second one user may send on average (0 = no per-user limit).")
 	fs.IntVar(&c.Burst, prefix+"burst", 20, "private messages a user may send at once before the rate applies (>= 1 when rate is set).")
+	fs.IntVar(&c.SpamReceivers, prefix+"spam_receivers", 10, "different users one sender's same text may reach within spam_window; more are refused as spam (0 = no check).")
+	fs.DurationVar(&c.SpamWindow, prefix+"spam_window", 10*time.Minute, "the window of spam_receivers, from a text's first send (1m..24h).")
 	fs.DurationVar(&c.RecallWindow, prefix+"recall_window", 2*time.Minute, "how long after sending a private message its sender may recall it (0 = never).")
 	fs.DurationVar(&c.Dedupe, prefix+"dedupe", 10*time.Minute, "how long the queue remembers a client message id (a replay within it is the same message before it is stored), 1s..24h.")
 	fs.DurationVar(&c.Retention, prefix+"retention", 24*time.Hour, "how long an accepted message waits in the queue for the store writer, at least 1m.")
@@ -109,6 +116,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Rate > 0 && c.Burst < 1 {
 		errs = append(errs, fmt.Errorf("im_chat.burst %d: want >= 1 when im_chat.rate is set", c.Burst))
+	}
+	if c.SpamReceivers < 0 {
+		errs = append(errs, fmt.Errorf("im_chat.spam_receivers %d: want >= 0", c.SpamReceivers))
+	}
+	if c.SpamWindow < time.Minute || c.SpamWindow > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("im_chat.spam_window %s: want 1m..24h", c.SpamWindow))
 	}
 	if c.RecallWindow < 0 {
 		errs = append(errs, fmt.Errorf("im_chat.recall_window %s: want >= 0", c.RecallWindow))

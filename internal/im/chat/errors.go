@@ -20,6 +20,7 @@ var (
 	ErrNoConversation = apierr.New(http.StatusNotFound, -70009, "conversation not found")
 	ErrSelf           = apierr.New(http.StatusBadRequest, -70010, "you cannot message yourself")
 	ErrQueue          = apierr.New(http.StatusServiceUnavailable, -70011, "message queue unavailable, try again")
+	ErrSpam           = apierr.New(http.StatusTooManyRequests, -70012, "the same message sent to too many people")
 )
 
 // limitedError is ErrRateLimited carrying when the sender may try again (Retry-After).

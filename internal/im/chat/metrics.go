@@ -10,6 +10,7 @@ const (
 	reasonLimited  = "limited"
 	reasonNoUser   = "no_user"
 	reasonQueue    = "queue"
+	reasonSpam     = "spam"
 )
 
 // metrics count what happens to private messages on their way.
@@ -39,7 +40,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "zhibo_im_replayed_total", Help: "Sends that repeated a client message id: answered with the first message, nothing stored twice.",
 		}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "zhibo_im_refused_total", Help: "Private messages refused, by reason (bad_input, banned, blocked, limited, no_user, queue).",
+			Name: "zhibo_im_refused_total", Help: "Private messages refused, by reason (bad_input, banned, blocked, limited, no_user, queue, spam).",
 		}, []string{"reason"}),
 		stored: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "zhibo_im_stored_total", Help: "Private messages written to the store (content, both timelines, both conversations).",
@@ -82,7 +83,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.warms.WithLabelValues("read")
 	m.warms.WithLabelValues("prewarm")
 	m.failures.WithLabelValues("hot")
-	for _, r := range []string{reasonBadInput, reasonBanned, reasonBlocked, reasonLimited, reasonNoUser, reasonQueue} {
+	for _, r := range []string{reasonBadInput, reasonBanned, reasonBlocked, reasonLimited, reasonNoUser, reasonQueue, reasonSpam} {
 		m.refused.WithLabelValues(r)
 	}
 	m.failures.WithLabelValues("store")

@@ -67,6 +67,9 @@ func (s *Service) Send(ctx context.Context, from int64, in SendInput) (m Message
 	if err := s.mayMessage(ctx, from, in.To, chk, cerr); err != nil {
 		return Message{}, false, err
 	}
+	if !s.isBot(from) && !s.isService(from) && !s.spam.allow(from, in.To, text, now) {
+		return Message{}, false, ErrSpam.Withf("this text has reached %d people within %s", s.cfg.SpamReceivers, s.cfg.SpamWindow)
+	}
 	id, err := s.ids.Next()
 	if err != nil {
 		return Message{}, false, fmt.Errorf("message id: %w", err)
@@ -163,6 +166,8 @@ func refusalReason(err error) string {
 		return reasonNoUser
 	case errors.Is(err, ErrQueue):
 		return reasonQueue
+	case errors.Is(err, ErrSpam):
+		return reasonSpam
 	}
 	return reasonBadInput
 }
