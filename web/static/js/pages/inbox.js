@@ -7,11 +7,12 @@
 // replaced by the last one saved in this tab, marked as saved, rather than by
 // a blank page.
 import { h, clear, shortTime } from '../dom.js';
-import { api, session } from '../api.js';
+import { session } from '../api.js';
 import { sameId, cmpId } from '../json.js';
-import { save, load } from '../saved.js';
+import { save } from '../saved.js';
 import { INBOX_CHATS } from '../im.js';
 import { ChatPane, peerSource } from './inbox_chat.js';
+import { InboxList } from './inbox_list.js';
 import { groupsView } from './inbox_group.js';
 import { noticesView } from './inbox_notices.js';
 
@@ -116,138 +117,71 @@ async function chatsView(section, { me, peer }, { signal, navigate, inbox }) {
 
 // ConversationList shows the signed-in user's conversations and keeps them
 // current from the channel's events.
-class ConversationList {
+class ConversationList extends InboxList {
   el;
   #me;
-  #inbox;
-  #signal;
   #active;
-  #rows = new Map(); // peer (string) -> conversation view
-  #next = '';
-  #loaded = false;
   #ul = h('ul', { class: 'conv-list', testid: 'conv-list' });
-  #status = h('p', { class: 'muted', testid: 'conv-status', text: 'Loading conversations…' });
-  #offline = h('p', { class: 'note-offline', testid: 'inbox-offline', role: 'status', hidden: true });
-  #more = h('button', { class: 'btn btn-small', type: 'button', testid: 'conv-more', text: 'Load more', hidden: true });
   #nameTimer = null;
-  #off = [];
 
   constructor({ me, inbox, signal, active }) {
+    super({
+      inbox, signal, noun: 'conversations', module: 'chats', route: '/api/im/conversations', pageSize: PAGE_SIZE,
+      status: h('p', { class: 'muted', testid: 'conv-status', text: 'Loading conversations…' }),
+      offline: h('p', { class: 'note-offline', testid: 'inbox-offline', role: 'status', hidden: true }),
+      more: h('button', { class: 'btn btn-small', type: 'button', testid: 'conv-more', text: 'Load more', hidden: true }),
+    });
     this.#me = me;
-    this.#inbox = inbox;
-    this.#signal = signal;
     this.#active = active;
-    this.el = h('div', { class: 'conv-box' }, this.#offline, this.#status, this.#ul,
-      h('div', { class: 'center' }, this.#more));
-    this.#more.addEventListener('click', () => this.load({ more: true }));
-    this.#listen('msg', (m) => this.#onMsg(m));
-    this.#listen('read', (r) => this.#onRead(r));
-    this.#listen('recall', (r) => this.#onRecall(r));
-    this.#listen('state', (s) => { if (s === 'connected' && this.#loaded) this.load(); });
+    this.el = h('div', { class: 'conv-box' }, this.offline, this.status, this.#ul,
+      h('div', { class: 'center' }, this.more));
+    this.listen('msg', (m) => this.#onMsg(m));
+    this.listen('read', (r) => this.#onRead(r));
+    this.listen('recall', (r) => this.#onRecall(r));
+    this.listen('state', (s) => { if (s === 'connected' && this.loaded) this.load(); });
   }
 
-  get #saveKey() { return `inbox.${this.#me.uid}`; }
-
-  #listen(type, fn) {
-    if (!this.#inbox) return;
-    const handler = (ev) => fn(ev.detail);
-    this.#inbox.addEventListener(type, handler);
-    this.#off.push(() => this.#inbox.removeEventListener(type, handler));
-  }
+  get saveKey() { return `inbox.${this.#me.uid}`; }
 
   destroy() {
     clearTimeout(this.#nameTimer);
-    for (const off of this.#off) off();
+    super.destroy();
   }
 
-  row(peer) {
-    return this.#rows.get(String(peer));
-  }
-
-  // load fetches the first page (or, with more, the next one) and merges it
-  // into what is shown. opening, a promise of the inbox's data, gives the
-  // first page; when it fails or its chats are degraded, the page is fetched
-  // from the list's own route.
-  async load({ more = false, opening = null } = {}) {
-    this.#more.disabled = true;
-    try {
-      const q = new URLSearchParams({ limit: String(PAGE_SIZE) });
-      if (more && this.#next) q.set('cursor', this.#next);
-      let page = opening && await opening.then((d) => d.chats, () => null);
-      if (this.#signal.aborted) return;
-      if (!page || !Array.isArray(page.items)) page = await api(`/api/im/conversations?${q}`, { signal: this.#signal });
-      for (const c of page.items || []) this.#merge(c);
-      if (more || !this.#loaded) this.#next = page.next || '';
-      this.#loaded = true;
-      this.#offline.hidden = true;
-      this.#status.textContent = '';
-      this.#render();
-    } catch (err) {
-      if (err.name === 'AbortError') return;
-      this.#failed(err);
-    } finally {
-      this.#more.disabled = false;
-    }
-  }
-
-  // #failed keeps the list on screen: what is shown already, else the copy
-  // saved in this tab, with a note saying so.
-  #failed(err) {
-    let note = `Offline — showing the conversations loaded before (${err.message})`;
-    if (this.#rows.size === 0) {
-      const saved = load(this.#saveKey);
-      if (saved && Array.isArray(saved.value.items)) {
-        for (const c of saved.value.items) this.#merge(c);
-        this.#next = saved.value.next || '';
-        const at = new Date(saved.at).toLocaleTimeString();
-        note = `Offline — showing saved conversations from ${at} (${err.message})`;
-      }
-    }
-    if (this.#rows.size === 0) {
-      this.#status.textContent = `Could not load conversations: ${err.message}`;
-      this.#offline.hidden = true;
-      return;
-    }
-    this.#status.textContent = '';
-    this.#offline.textContent = note;
-    this.#offline.hidden = false;
-    this.#render();
-  }
-
-  // #merge takes a conversation from the server unless the one shown is newer
+  // merge takes a conversation from the server unless the one shown is newer
   // (a live message the store had not written when the page was read).
-  #merge(c) {
+  merge(c) {
     const key = String(c.peer);
-    const cur = this.#rows.get(key);
+    const cur = this.rows.get(key);
     if (cur && cmpId(cur.last_id, c.last_id) > 0) {
       if (!cur.peer_name) cur.peer_name = c.peer_name;
       return;
     }
-    this.#rows.set(key, { ...c });
+    this.rows.set(key, { ...c });
   }
 
   setMuted(peer, muted) {
     const r = this.row(peer);
     if (!r) return;
     r.muted = muted;
-    this.#render();
+    this.render();
   }
 
   #onMsg(m) {
     const mine = sameId(m.from, this.#me.uid);
     const peer = String(mine ? m.to : m.from);
-    let r = this.#rows.get(peer);
+    let r = this.rows.get(peer);
     if (r && cmpId(m.id, r.last_id) <= 0) return;
     if (!r) {
       r = { peer, peer_name: '', unread: 0, read_id: 0, muted: false };
-      this.#rows.set(peer, r);
+      this.rows.set(peer, r);
       clearTimeout(this.#nameTimer);
       this.#nameTimer = setTimeout(() => this.load(), NAME_REFRESH_MS);
     }
     Object.assign(r, { last: m, last_id: m.id, mtime: m.ts });
     if (!mine && !sameId(peer, this.#active)) r.unread = (Number(r.unread) || 0) + 1;
-    this.#status.textContent = '';
-    this.#render();
+    this.status.textContent = '';
+    this.render();
   }
 
   #onRead({ uid, peer, read_id: readId }) {
@@ -257,26 +191,26 @@ class ConversationList {
     r.read_id = readId;
     if (cmpId(readId, r.last_id) >= 0) r.unread = 0;
     else this.load(); // read up to a message before the last: let the server count
-    this.#render();
+    this.render();
   }
 
   #onRecall({ id }) {
-    for (const r of this.#rows.values()) {
+    for (const r of this.rows.values()) {
       if (r.last && sameId(r.last.id, id)) {
         r.last = { ...r.last, text: '', recalled: true };
-        this.#render();
+        this.render();
       }
     }
   }
 
-  #render() {
-    const rows = [...this.#rows.values()].sort((a, b) =>
+  render() {
+    const rows = [...this.rows.values()].sort((a, b) =>
       (Number(b.mtime) - Number(a.mtime)) || cmpId(b.peer, a.peer));
     clear(this.#ul).append(...rows.map((r) => this.#item(r)));
-    if (rows.length === 0 && this.#loaded) this.#status.textContent = 'No conversations yet.';
-    this.#more.hidden = !this.#next;
+    if (rows.length === 0 && this.loaded) this.status.textContent = 'No conversations yet.';
+    this.more.hidden = !this.next;
     // What is shown is what a failed fetch shows later.
-    if (this.#loaded) save(this.#saveKey, { items: rows, next: this.#next });
+    if (this.loaded) save(this.saveKey, { items: rows, next: this.next });
   }
 
   #item(r) {

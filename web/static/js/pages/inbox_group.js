@@ -6,8 +6,9 @@
 import { h, clear, shortTime } from '../dom.js';
 import { api } from '../api.js';
 import { sameId, cmpId } from '../json.js';
-import { save, load } from '../saved.js';
+import { save } from '../saved.js';
 import { ChatPane } from './inbox_chat.js';
+import { InboxList } from './inbox_list.js';
 
 const PAGE_SIZE = 20;
 // The server's limit on a group's name (im-group maxNameRune).
@@ -207,115 +208,44 @@ class GroupTools {
 
 // GroupList shows the signed-in user's groups and keeps them current from
 // the channel's events.
-class GroupList {
+class GroupList extends InboxList {
   el;
   onLeft = null; // called with a group's id when I am no longer in it
   #me;
-  #inbox;
-  #signal;
   #active;
-  #rows = new Map(); // group id (string) -> group view
-  #next = '';
-  #loaded = false;
   #ul = h('ul', { class: 'conv-list', testid: 'group-list' });
-  #status = h('p', { class: 'muted', testid: 'group-status', text: 'Loading groups…' });
-  #offline = h('p', { class: 'note-offline', testid: 'groups-offline', role: 'status', hidden: true });
-  #more = h('button', { class: 'btn btn-small', type: 'button', testid: 'group-more', text: 'Load more', hidden: true });
-  #off = [];
 
   constructor({ me, inbox, signal, active }) {
+    super({
+      inbox, signal, noun: 'groups', module: 'groups', route: '/api/im/groups', pageSize: PAGE_SIZE,
+      status: h('p', { class: 'muted', testid: 'group-status', text: 'Loading groups…' }),
+      offline: h('p', { class: 'note-offline', testid: 'groups-offline', role: 'status', hidden: true }),
+      more: h('button', { class: 'btn btn-small', type: 'button', testid: 'group-more', text: 'Load more', hidden: true }),
+    });
     this.#me = me;
-    this.#inbox = inbox;
-    this.#signal = signal;
     this.#active = active;
-    this.el = h('div', { class: 'conv-box' }, this.#offline, this.#status, this.#ul,
-      h('div', { class: 'center' }, this.#more));
-    this.#more.addEventListener('click', () => this.load({ more: true }));
-    this.#listen('group-msg', (m) => this.#onMsg(m));
-    this.#listen('group-join', (j) => { if (j.uids?.some((u) => sameId(u, this.#me.uid))) this.load(); });
-    this.#listen('group-leave', (l) => this.#onLeave(l));
-    this.#listen('group-read', (r) => this.#onRead(r));
-    this.#listen('group-recall', (r) => this.#onRecall(r));
-    this.#listen('state', (s) => { if (s === 'connected' && this.#loaded) this.load(); });
+    this.el = h('div', { class: 'conv-box' }, this.offline, this.status, this.#ul,
+      h('div', { class: 'center' }, this.more));
+    this.listen('group-msg', (m) => this.#onMsg(m));
+    this.listen('group-join', (j) => { if (j.uids?.some((u) => sameId(u, this.#me.uid))) this.load(); });
+    this.listen('group-leave', (l) => this.#onLeave(l));
+    this.listen('group-read', (r) => this.#onRead(r));
+    this.listen('group-recall', (r) => this.#onRecall(r));
+    this.listen('state', (s) => { if (s === 'connected' && this.loaded) this.load(); });
   }
 
-  get #saveKey() { return `groups.${this.#me.uid}`; }
+  get saveKey() { return `groups.${this.#me.uid}`; }
 
-  #listen(type, fn) {
-    if (!this.#inbox) return;
-    const handler = (ev) => fn(ev.detail);
-    this.#inbox.addEventListener(type, handler);
-    this.#off.push(() => this.#inbox.removeEventListener(type, handler));
-  }
-
-  destroy() {
-    for (const off of this.#off) off();
-  }
-
-  row(id) {
-    return this.#rows.get(String(id));
-  }
-
-  // load fetches the first page (or, with more, the next one) and merges it
-  // into what is shown. opening, a promise of the inbox's data, gives the
-  // first page; when it fails or its groups are degraded, the page is
-  // fetched from the list's own route.
-  async load({ more = false, opening = null } = {}) {
-    this.#more.disabled = true;
-    try {
-      const q = new URLSearchParams({ limit: String(PAGE_SIZE) });
-      if (more && this.#next) q.set('cursor', this.#next);
-      let page = opening && await opening.then((d) => d.groups, () => null);
-      if (this.#signal.aborted) return;
-      if (!page || !Array.isArray(page.items)) page = await api(`/api/im/groups?${q}`, { signal: this.#signal });
-      for (const g of page.items || []) this.#merge(g);
-      if (more || !this.#loaded) this.#next = page.next || '';
-      this.#loaded = true;
-      this.#offline.hidden = true;
-      this.#status.textContent = '';
-      this.#render();
-    } catch (err) {
-      if (err.name === 'AbortError') return;
-      this.#failed(err);
-    } finally {
-      this.#more.disabled = false;
-    }
-  }
-
-  // #failed keeps the list on screen: what is shown already, else the copy
-  // saved in this tab, with a note saying so.
-  #failed(err) {
-    let note = `Offline — showing the groups loaded before (${err.message})`;
-    if (this.#rows.size === 0) {
-      const saved = load(this.#saveKey);
-      if (saved && Array.isArray(saved.value.items)) {
-        for (const g of saved.value.items) this.#merge(g);
-        this.#next = saved.value.next || '';
-        const at = new Date(saved.at).toLocaleTimeString();
-        note = `Offline — showing saved groups from ${at} (${err.message})`;
-      }
-    }
-    if (this.#rows.size === 0) {
-      this.#status.textContent = `Could not load groups: ${err.message}`;
-      this.#offline.hidden = true;
-      return;
-    }
-    this.#status.textContent = '';
-    this.#offline.textContent = note;
-    this.#offline.hidden = false;
-    this.#render();
-  }
-
-  // #merge takes a group from the server unless the one shown is newer (a
+  // merge takes a group from the server unless the one shown is newer (a
   // live message the store had not written when the page was read).
-  #merge(g) {
+  merge(g) {
     const key = String(g.id);
-    const cur = this.#rows.get(key);
+    const cur = this.rows.get(key);
     if (cur && cmpId(cur.last_id, g.last_id) > 0) {
       Object.assign(cur, { name: g.name, members: g.members, owner: g.owner });
       return;
     }
-    this.#rows.set(key, { ...g });
+    this.rows.set(key, { ...g });
   }
 
   #onMsg(m) {
@@ -327,13 +257,13 @@ class GroupList {
     if (cmpId(m.id, r.last_id) <= 0) return;
     Object.assign(r, { last: m, last_id: m.id, mtime: m.ts });
     if (!sameId(m.from, this.#me.uid) && !sameId(m.group_id, this.#active)) r.unread = (Number(r.unread) || 0) + 1;
-    this.#render();
+    this.render();
   }
 
   #onLeave({ group_id: gid, uid }) {
     if (!sameId(uid, this.#me.uid)) return;
-    this.#rows.delete(String(gid));
-    this.#render();
+    this.rows.delete(String(gid));
+    this.render();
     this.onLeft?.(gid);
   }
 
@@ -343,25 +273,25 @@ class GroupList {
     r.read_id = readId;
     if (cmpId(readId, r.last_id) >= 0) r.unread = 0;
     else this.load(); // read up to a message before the last: let the server count
-    this.#render();
+    this.render();
   }
 
   #onRecall({ group_id: gid, id }) {
     const r = this.row(gid);
     if (r?.last && sameId(r.last.id, id)) {
       r.last = { ...r.last, text: '', recalled: true };
-      this.#render();
+      this.render();
     }
   }
 
-  #render() {
-    const rows = [...this.#rows.values()].sort((a, b) =>
+  render() {
+    const rows = [...this.rows.values()].sort((a, b) =>
       (Number(b.mtime) - Number(a.mtime)) || cmpId(b.id, a.id));
     clear(this.#ul).append(...rows.map((r) => this.#item(r)));
-    this.#status.textContent = rows.length === 0 && this.#loaded ? 'No groups yet.' : '';
-    this.#more.hidden = !this.#next;
+    this.status.textContent = rows.length === 0 && this.loaded ? 'No groups yet.' : '';
+    this.more.hidden = !this.next;
     // What is shown is what a failed fetch shows later.
-    if (this.#loaded) save(this.#saveKey, { items: rows, next: this.#next });
+    if (this.loaded) save(this.saveKey, { items: rows, next: this.next });
   }
 
   #item(r) {
