@@ -148,7 +148,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	if deps.Shared != nil {
 		s.shared = deps.Shared
-		s.hot = &hotTier{c: deps.Shared.Client(), prefix: deps.Shared.Prefix(), cap: cfg.HotConversations, ttl: cfg.HotTTL}
+		s.hot = &hotTier{c: deps.Shared.Client(), prefix: deps.Shared.Prefix(), cap: cfg.HotConversations, ttl: cfg.HotTTL,
+			timelineCap: cfg.HotTimeline}
 	}
 	s.warming.init()
 	s.writer = impath.NewWriter("im-chat", s.log, cfg.BatchSize, impath.Linger, storeTimeout, decodeMessage, s.storeBatch,

@@ -49,6 +49,9 @@ type Config struct {
 	// HotConversations is how many of a user's newest conversations the hot tier keeps when
 	// Redis is configured (redis.addr); deeper pages of the list read the store (10..100000).
 	HotConversations int `yaml:"hot_conversations"`
+	// HotTimeline is how many of a user's newest timeline entries the hot tier keeps, for
+	// histories and syncs that fall within them; older ones read the store (10..100000).
+	HotTimeline int `yaml:"hot_timeline"`
 	// HotTTL is how long a user's hot-tier entries, and messages' content, stay in Redis after
 	// their last change (at least 1m).
 	HotTTL time.Duration `yaml:"hot_ttl"`
@@ -85,6 +88,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.Int64Var(&c.QueueBytes, prefix+"queue_bytes", 1<<30, "bytes of accepted messages the queue holds for the store writer; when full, sends are refused with 503 (at least 1 MiB).")
 	fs.IntVar(&c.BatchSize, prefix+"batch_size", 256, "most messages the store writer applies in one transaction, 1..1000.")
 	fs.IntVar(&c.HotConversations, prefix+"hot_conversations", 600, "newest conversations per user the hot tier keeps in Redis when redis.addr is set (deeper list pages read the store), 10..100000.")
+	fs.IntVar(&c.HotTimeline, prefix+"hot_timeline", 600, "newest timeline entries per user the hot tier keeps in Redis when redis.addr is set: chat histories and syncs within them are read from there, older ones from the store, 10..100000.")
 	fs.DurationVar(&c.HotTTL, prefix+"hot_ttl", 24*time.Hour, "how long a user's hot-tier entries and messages' content stay in Redis after their last change, at least 1m.")
 	flagx.JSONList(fs, prefix+"bots", `assistant bots as a JSON list of {"uid","url","secret"}: messages to the user uid are POSTed to url signed with secret (HMAC-SHA256, X-Zhibo-Signature) and the answer's "reply" is sent back (empty = none; a list in YAML).`, &c.Bots)
 	flagx.JSONList(fs, prefix+"services", `customer-service accounts as a JSON list of {"uid","agents":[uids]}: a user writing to uid is assigned the least loaded agent, who gets the conversation live and answers as uid (empty = none; a list in YAML).`, &c.Services)
@@ -137,6 +141,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HotConversations < 10 || c.HotConversations > 100000 {
 		errs = append(errs, fmt.Errorf("im_chat.hot_conversations %d: want 10..100000", c.HotConversations))
+	}
+	if c.HotTimeline < 10 || c.HotTimeline > 100000 {
+		errs = append(errs, fmt.Errorf("im_chat.hot_timeline %d: want 10..100000", c.HotTimeline))
 	}
 	if c.HotTTL < time.Minute {
 		errs = append(errs, fmt.Errorf("im_chat.hot_ttl %s: want at least 1m", c.HotTTL))

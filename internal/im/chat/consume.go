@@ -32,22 +32,30 @@ func decodeMessage(b []byte) (Message, error) {
 	return m, nil
 }
 
-// store is the store writer's batch (impath.Writer): write diffusion in one transaction, then
-// the states it left on the change stream for the hot tier (until it has them the batch is not
-// acknowledged: a redelivery reads and sends them again), then the content in the hot tier.
+// store is the store writer's batch (impath.Writer): write diffusion in one transaction, the
+// content in the hot tier, then the states and timeline entries it left on the change stream
+// for the hot tier (until it has them the batch is not acknowledged: a redelivery reads and
+// sends them again).
 func (s *Service) storeBatch(ctx context.Context, msgs []Message) error {
 	applied, err := s.store.Apply(ctx, msgs)
 	if err != nil {
 		return err
 	}
 	if s.hot != nil {
+		// The content first, so the tier's reads of these entries find it (a read that does
+		// not falls back to the store).
+		hctx, cancel := s.shared.Bound(ctx)
+		if err := s.hot.putMessages(hctx, msgs); err != nil {
+			s.m.failures.WithLabelValues("hot").Inc()
+		}
+		cancel()
 		// The states after the batch, also when it was stored before (a redelivery): the hot
 		// tier may have missed their events then.
 		convs, totals, err := s.store.States(ctx, msgs)
 		if err != nil {
 			return err
 		}
-		if err := s.publishChange(ctx, change{Convs: convs, Totals: totals}); err != nil {
+		if err := s.publishChange(ctx, change{Convs: convs, Totals: totals, Entries: entries(msgs)}); err != nil {
 			return err
 		}
 	}
@@ -57,13 +65,6 @@ func (s *Service) storeBatch(ctx context.Context, msgs []Message) error {
 	}
 	s.m.stored.Add(float64(applied.Stored))
 	s.m.batch.Observe(float64(len(msgs)))
-	if s.hot != nil {
-		hctx, cancel := s.shared.Bound(ctx)
-		if err := s.hot.putMessages(hctx, msgs); err != nil {
-			s.m.failures.WithLabelValues("hot").Inc() // reads of these fall back to the store
-		}
-		cancel()
-	}
 	return nil
 }
 

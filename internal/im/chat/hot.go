@@ -38,6 +38,8 @@ type hotTier struct {
 	prefix string
 	cap    int           // conversations kept per user
 	ttl    time.Duration // a user's keys live this long after their last write
+	// timelineCap is how many of a user's newest timeline entries the tier keeps (timeline.go).
+	timelineCap int
 }
 
 // peerWidth is the zero-padded width of a peer in the sorted set: the digits of MaxInt64.
@@ -201,7 +203,7 @@ func (h *hotTier) apply(ctx context.Context, convs []ConvState, totals []Total) 
 	return cold, nil
 }
 
-// warm puts uid in the tier from the store (see hotTier).
+// warm puts uid in the tier from the store (see hotTier), conversations and timeline.
 func (h *hotTier) warm(ctx context.Context, store Store, uid int64) error {
 	mark := h.key(uid, "w")
 	if err := h.c.Do(ctx, h.c.B().Set().Key(mark).Value("w").Px(h.ttl).Build()).Error(); err != nil {
@@ -232,14 +234,18 @@ func (h *hotTier) warm(ctx context.Context, store Store, uid int64) error {
 	if err := h.c.Do(ctx, h.c.B().Set().Key(mark).Value(done).Px(h.ttl).Build()).Error(); err != nil {
 		return fmt.Errorf("hot tier: warm: %w", err)
 	}
-	return nil
+	return h.warmTimeline(ctx, store, uid)
 }
 
-// errCold is a read the tier cannot answer: the user is not in it, or the page reaches past
-// the conversations it holds.
-var errCold = errors.New("hot tier: not held")
+// errCold is a read the tier cannot answer because the user is not in it (a warm puts them
+// there); errDeep one that reaches past what it holds of the user (the store answers, and a
+// warm would change nothing).
+var (
+	errCold = errors.New("hot tier: not held")
+	errDeep = errors.New("hot tier: past what is held")
+)
 
-// page returns a page of uid's list after c, or errCold.
+// page returns a page of uid's list after c, or errCold or errDeep.
 func (h *hotTier) page(ctx context.Context, uid int64, c Cursor, limit int) ([]Conversation, error) {
 	maxT, maxP := "9223372036854775807", strings.Repeat("9", peerWidth+1)
 	if c.Mtime != 0 || c.Peer != 0 {
@@ -268,7 +274,7 @@ func (h *hotTier) page(ctx context.Context, uid int64, c Cursor, limit int) ([]C
 	}
 	// Holding only the newest conversations, the tier answers a page it fills.
 	if arr[0] != "1" && len(out) < limit {
-		return nil, errCold
+		return nil, errDeep
 	}
 	return out, nil
 }
@@ -313,23 +319,29 @@ func (h *hotTier) dropMessage(ctx context.Context, id int64) error {
 	return h.c.Do(ctx, h.c.B().Del().Key(h.msgKey(id)).Build()).Error()
 }
 
-// messages returns the messages of ids the tier holds.
+// messages returns the messages of ids the tier holds: one MGET on a single Redis (per slot on
+// a cluster).
 func (h *hotTier) messages(ctx context.Context, ids []int64) (map[int64]Message, error) {
-	cmds := make(rueidis.Commands, len(ids))
+	keys := make([]string, len(ids))
 	for i, id := range ids {
-		cmds[i] = h.c.B().Get().Key(h.msgKey(id)).Build()
+		keys[i] = h.msgKey(id)
+	}
+	got, err := rueidis.MGet(h.c, ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("hot tier: messages: %w", err)
 	}
 	out := make(map[int64]Message, len(ids))
-	for i, r := range h.c.DoMulti(ctx, cmds...) {
-		b, err := r.AsBytes()
-		if rueidis.IsRedisNil(err) {
+	for i, id := range ids {
+		r, ok := got[keys[i]]
+		if !ok || r.IsNil() {
 			continue
 		}
+		b, err := r.AsBytes()
 		if err != nil {
 			return nil, fmt.Errorf("hot tier: messages: %w", err)
 		}
 		var m Message
-		if json.Unmarshal(b, &m) == nil && m.ID == ids[i] {
+		if json.Unmarshal(b, &m) == nil && m.ID == id {
 			out[m.ID] = m
 		}
 	}

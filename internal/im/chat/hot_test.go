@@ -68,10 +68,10 @@ func TestHotTierFollowsTheStore(t *testing.T) {
 // fills again.
 func TestHotTierRedisFlushed(t *testing.T) {
 	h, r := newHarnessHot(t, sqltest.OpenSQLite(t), nil)
-	h.send(alice, bob, "one", "")
+	m := h.send(alice, bob, "one", "")
 	h.waitFor("stored", func() bool { return unread(h, bob) == 1 })
 	page(h, bob, "")
-	h.waitFor("hot", func() bool { return page(h, bob, "").Source == "hot" })
+	h.waitFor("hot", func() bool { return page(h, bob, "").Source == "hot" && syncPage(h, bob, 0, 10).Source == "hot" })
 	ctx := context.Background()
 	keys, err := r.Client().Do(ctx, r.Client().B().Keys().Pattern(r.Prefix()+"*").Build()).AsStrSlice()
 	require.NoError(t, err)
@@ -81,7 +81,14 @@ func TestHotTierRedisFlushed(t *testing.T) {
 	require.Equal(t, "store", p.Source)
 	require.Len(t, p.Items, 1)
 	require.EqualValues(t, 1, unread(h, bob))
+	sp := syncPage(h, bob, 0, 10)
+	require.Equal(t, "store", sp.Source)
+	require.Equal(t, []int64{m.ID}, idsOf(sp.Items))
 	h.waitFor("hot again", func() bool { return page(h, bob, "").Source == "hot" })
+	h.waitFor("the timeline hot again", func() bool {
+		sp := syncPage(h, bob, 0, 10)
+		return sp.Source == "hot" && len(sp.Items) == 1 && sp.Items[0].Text == "one"
+	})
 }
 
 // A user with many conversations is put in the tier when a message for them is stored, before

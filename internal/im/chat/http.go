@@ -194,11 +194,11 @@ func (s *Service) handleSync(w http.ResponseWriter, r *http.Request, uid int64) 
 	if err != nil {
 		return err
 	}
-	msgs, err := s.Sync(r.Context(), uid, after, limit)
+	page, err := s.Sync(r.Context(), uid, after, limit)
 	if err != nil {
 		return err
 	}
-	return httpx.OK(w, map[string][]Message{"items": msgs})
+	return httpx.OK(w, page)
 }
 
 func (s *Service) handleBlocks(w http.ResponseWriter, r *http.Request, uid int64) error {

@@ -4,11 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zhibo-live/zhibo/internal/platform/cache"
 	"github.com/zhibo-live/zhibo/internal/platform/cache/cachetest"
@@ -138,12 +141,14 @@ func BenchmarkIMConversationList1M(b *testing.B) {
 }
 
 // BenchmarkIMOfflineSync: a client that missed 1,000 messages over 50 conversations pages
-// through them (Since, 200 at a time).
+// through them (Sync, 200 at a time), from the store, and from the hot tier holding the user's
+// newest 600 timeline entries (the default: the first 400 are below its floor and read from the
+// store) and 1,000.
 func BenchmarkIMOfflineSync(b *testing.B) {
 	db := benchDB(b)
 	ctx := context.Background()
-	s := NewSQLStore(db).(*sqlStore)
-	if err := s.Migrate(ctx); err != nil {
+	st := NewSQLStore(db).(*sqlStore)
+	if err := st.Migrate(ctx); err != nil {
 		b.Fatal(err)
 	}
 	var msgs []Message
@@ -151,33 +156,80 @@ func BenchmarkIMOfflineSync(b *testing.B) {
 		msgs = append(msgs, Message{ID: int64(i+1) << 22, From: int64(100 + i%50), To: bigUser, Text: "missed", Ts: int64(i)})
 	}
 	for lo := 0; lo < len(msgs); lo += 250 {
-		if _, err := s.Apply(ctx, msgs[lo:lo+250]); err != nil {
+		if _, err := st.Apply(ctx, msgs[lo:lo+250]); err != nil {
 			b.Fatal(err)
 		}
 	}
-	var took []time.Duration
-	b.ResetTimer()
-	for b.Loop() {
-		t := time.Now()
-		n, after := 0, int64(0)
-		for {
-			page, err := s.Since(ctx, bigUser, after, 200)
-			if err != nil {
-				b.Fatal(err)
-			}
-			n += len(page)
-			if len(page) < 200 {
-				break
-			}
-			after = page[len(page)-1].ID
+	svc := func(b *testing.B, timeline int) *Service {
+		m, err := newMetrics(prometheus.NewRegistry())
+		if err != nil {
+			b.Fatal(err)
 		}
-		if n != 1000 {
-			b.Fatalf("synced %d of 1000", n)
+		s := &Service{store: st, m: m, log: slog.New(slog.DiscardHandler)}
+		s.warming.init()
+		if timeline == 0 {
+			return s
 		}
-		took = append(took, time.Since(t))
+		addr := os.Getenv("ZHIBO_TEST_REDIS_ADDR")
+		if addr == "" {
+			addr = cachetest.NewServer(b).Addr()
+		}
+		r, err := cache.Open(cache.Config{Addr: addr, LocalTTL: time.Minute, LocalBytes: 1 << 20, Timeout: time.Second,
+			Prefix: fmt.Sprintf("sync%d:", time.Now().UnixNano())}, nil, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(r.Close)
+		s.shared = r
+		s.hot = &hotTier{c: r.Client(), prefix: r.Prefix(), cap: 600, ttl: time.Hour, timelineCap: timeline}
+		if err := s.hot.putMessages(ctx, msgs); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.hot.warmTimeline(ctx, st, bigUser); err != nil {
+			b.Fatal(err)
+		}
+		return s
 	}
-	b.StopTimer()
-	quantiles(b, "sync-1000", took)
+	for _, c := range []struct {
+		name     string
+		timeline int
+	}{{"store", 0}, {"hot-600", 600}, {"hot-1000", 1000}} {
+		b.Run(c.name, func(b *testing.B) {
+			s := svc(b, c.timeline)
+			var took []time.Duration
+			hot := 0
+			for b.Loop() {
+				t := time.Now()
+				n, after := 0, int64(0)
+				for {
+					page, err := s.Sync(ctx, bigUser, after, 200)
+					if err != nil {
+						b.Fatal(err)
+					}
+					for i, m := range page.Items {
+						if m.ID != msgs[n+i].ID || m.Text != "missed" {
+							b.Fatalf("message %d of the sync is %d %q, want %d", n+i, m.ID, m.Text, msgs[n+i].ID)
+						}
+					}
+					n += len(page.Items)
+					if page.Source == sourceHot {
+						hot += len(page.Items)
+					}
+					if len(page.Items) < 200 {
+						break
+					}
+					after = page.Items[len(page.Items)-1].ID
+				}
+				if n != 1000 {
+					b.Fatalf("synced %d of 1000", n)
+				}
+				took = append(took, time.Since(t))
+			}
+			b.StopTimer()
+			quantiles(b, "sync-1000", took)
+			b.ReportMetric(float64(hot)/float64(len(took)), "from-hot")
+		})
+	}
 }
 
 // BenchmarkIMHotReplay: n conversation updates replayed in random order, some twice, through

@@ -2,6 +2,8 @@ package chat
 
 import (
 	"context"
+	"errors"
+	"maps"
 	"strconv"
 	"strings"
 )
@@ -150,24 +152,37 @@ type Chat struct {
 	PeerName   string    `json:"peer_name"`
 	PeerReadID int64     `json:"peer_read_id"`
 	Items      []Message `json:"items"`
+	// Source is where the page was read: "hot" (the tier, which may trail the store by the
+	// change stream's delay) or "store".
+	Source string `json:"source"`
 }
 
-// History returns up to limit messages of uid's chat with peer older than before (0 = newest).
+// History returns up to limit messages of uid's chat with peer older than before (0 = newest):
+// from the hot tier when its timeline holds the whole page, else from the store.
 func (s *Service) History(ctx context.Context, uid, peer, before int64, limit int) (Chat, error) {
 	if peer <= 0 {
 		return Chat{}, ErrBadInput.Withf("peer must be a user id")
 	}
-	msgs, err := s.store.History(ctx, uid, peer, before, clampPage(limit))
+	limit = clampPage(limit)
+	msgs, source, err := readThrough(s, ctx, uid, func(hctx context.Context) ([]Message, error) {
+		ids, err := s.hot.history(hctx, uid, peer, before, limit)
+		if err != nil {
+			return nil, err
+		}
+		return s.timeline(ctx, hctx, ids)
+	}, func() ([]Message, error) { return s.store.History(ctx, uid, peer, before, limit) })
 	if err != nil {
 		return Chat{}, err
 	}
-	out := Chat{Peer: peer, Items: msgs}
+	out := Chat{Peer: peer, Items: msgs, Source: source}
 	if out.Items == nil {
 		out.Items = []Message{}
 	}
-	if theirs, ok, err := s.store.Conversation(ctx, peer, uid); err != nil {
+	theirs, ok, err := s.peerConversation(ctx, peer, uid)
+	if err != nil {
 		return Chat{}, err
-	} else if ok {
+	}
+	if ok {
 		out.PeerReadID = theirs.ReadID
 	}
 	if names, err := s.accounts.Names(ctx, []int64{peer}); err == nil {
@@ -176,17 +191,79 @@ func (s *Service) History(ctx context.Context, uid, peer, before int64, limit in
 	return out, nil
 }
 
-// Sync returns up to limit messages of every chat of uid newer than after, oldest first: what
-// a client missed; it asks again from the last id until it gets fewer than limit.
-func (s *Service) Sync(ctx context.Context, uid, after int64, limit int) ([]Message, error) {
-	if after < 0 {
-		return nil, ErrBadInput.Withf("after must be a message id")
+// peerConversation is uid's conversation with peer (false: none), from the hot tier when it
+// holds uid, else from the store. It does not put uid in the tier: uid is not the reader.
+func (s *Service) peerConversation(ctx context.Context, uid, peer int64) (Conversation, bool, error) {
+	if s.hot != nil {
+		hctx, cancel := s.shared.Bound(ctx)
+		c, ok, err := s.hot.conversation(hctx, uid, peer)
+		cancel()
+		if err == nil {
+			return c, ok, nil
+		}
+		if !errors.Is(err, errCold) {
+			s.m.failures.WithLabelValues("hot").Inc()
+		}
 	}
-	msgs, err := s.store.Since(ctx, uid, after, clampPage(limit))
+	return s.store.Conversation(ctx, uid, peer)
+}
+
+// timeline returns the messages of the tier's ids in their order: the content the tier holds
+// (read within hctx), the rest from the store (within ctx). An id whose message is gone from
+// the store too (a retention dropped it) is left out, as the store's own reads leave it.
+func (s *Service) timeline(ctx, hctx context.Context, ids []int64) ([]Message, error) {
+	got, err := s.hot.messages(hctx, ids)
+	if err != nil {
+		s.m.failures.WithLabelValues("hot").Inc()
+		got = map[int64]Message{}
+	}
+	var missing []int64
+	for _, id := range ids {
+		if _, ok := got[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		rest, err := s.store.Messages(ctx, missing)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(got, rest)
+	}
+	out := make([]Message, 0, len(ids))
+	for _, id := range ids {
+		if m, ok := got[id]; ok {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// Synced is a page of a sync: the messages, oldest first, and where they were read.
+type Synced struct {
+	Items  []Message `json:"items"`
+	Source string    `json:"source"`
+}
+
+// Sync returns up to limit messages of every chat of uid newer than after, oldest first: what
+// a client missed; it asks again from the last id until it gets fewer than limit. The hot
+// tier answers when its timeline holds every entry after after.
+func (s *Service) Sync(ctx context.Context, uid, after int64, limit int) (Synced, error) {
+	if after < 0 {
+		return Synced{}, ErrBadInput.Withf("after must be a message id")
+	}
+	limit = clampPage(limit)
+	msgs, source, err := readThrough(s, ctx, uid, func(hctx context.Context) ([]Message, error) {
+		ids, err := s.hot.since(hctx, uid, after, limit)
+		if err != nil {
+			return nil, err
+		}
+		return s.timeline(ctx, hctx, ids)
+	}, func() ([]Message, error) { return s.store.Since(ctx, uid, after, limit) })
 	if msgs == nil {
 		msgs = []Message{}
 	}
-	return msgs, err
+	return Synced{Items: msgs, Source: source}, err
 }
 
 // Unread is uid's unread total (the badge).
@@ -243,7 +320,20 @@ func (s *Service) Recall(ctx context.Context, uid, id int64) (Message, error) {
 
 // Delete removes a message from uid's side only.
 func (s *Service) Delete(ctx context.Context, uid, id int64) error {
-	return s.store.Delete(ctx, uid, id)
+	if err := s.store.Delete(ctx, uid, id); err != nil {
+		return err
+	}
+	if s.hot != nil {
+		hctx, cancel := s.shared.Bound(ctx)
+		defer cancel()
+		if err := s.hot.dropEntry(hctx, uid, id); err != nil {
+			// The tier keeps showing it to uid's syncs and histories until uid's timeline leaves
+			// the tier (hot_ttl after its last change) or is built again; counted and logged.
+			s.m.failures.WithLabelValues("hot").Inc()
+			s.log.WarnContext(ctx, "im-chat: deleted message still in the hot tier", "uid", uid, "id", id, "err", err)
+		}
+	}
+	return nil
 }
 
 // SetMuted mutes or unmutes uid's conversation with peer.

@@ -136,6 +136,9 @@ type Store interface {
 	// Warm returns uid's newest limit conversations with their versions, and uid's total:
 	// what the hot tier is built from.
 	Warm(ctx context.Context, uid int64, limit int) ([]ConvState, Total, error)
+	// Recent returns uid's newest limit timeline entries (not those uid deleted), newest
+	// first, read from the primary: what the hot tier's timeline is built from.
+	Recent(ctx context.Context, uid int64, limit int) ([]Entry, error)
 	// AtLeast reports whether uid has at least n conversations, counting no further.
 	AtLeast(ctx context.Context, uid int64, n int) (bool, error)
 	// Block stops blocked from messaging uid; Unblock lets them again (false when there was no block).

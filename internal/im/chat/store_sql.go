@@ -763,6 +763,23 @@ func (s *sqlStore) Warm(ctx context.Context, uid int64, limit int) ([]ConvState,
 	return convs, t, nil
 }
 
+func (s *sqlStore) Recent(ctx context.Context, uid int64, limit int) ([]Entry, error) {
+	var out []Entry
+	err := sqlstore.Each(ctx, s.db.DB, "SELECT msg_id, peer FROM im_timeline WHERE uid = ? AND deleted = 0 ORDER BY msg_id DESC LIMIT ?",
+		[]any{uid, limit}, func(r *sql.Rows) error {
+			e := Entry{UID: uid}
+			if err := r.Scan(&e.ID, &e.Peer); err != nil {
+				return err
+			}
+			out = append(out, e)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("recent timeline: %w", err)
+	}
+	return out, nil
+}
+
 func (s *sqlStore) AtLeast(ctx context.Context, uid int64, n int) (bool, error) {
 	var got int
 	err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM (SELECT 1 FROM im_conversations WHERE uid = ? LIMIT ?) t", uid, n).Scan(&got)

@@ -275,6 +275,12 @@ func TestStoreRecallDeleteBlocksSettings(t *testing.T) {
 		h, err = s.History(ctx, 10, 20, 0, 10)
 		require.NoError(t, err)
 		require.Equal(t, []int64{2, 1}, idsOf(h), "delete for me leaves the other side's copy")
+		recent, err := s.Recent(ctx, 20, 10)
+		require.NoError(t, err)
+		require.Equal(t, []Entry{{UID: 20, ID: 1, Peer: 10}}, recent, "what the hot timeline is built from: without the deleted")
+		recent, err = s.Recent(ctx, 10, 1)
+		require.NoError(t, err)
+		require.Equal(t, []Entry{{UID: 10, ID: 2, Peer: 20}}, recent, "newest first, limit kept")
 
 		ch, err := s.SetMuted(ctx, 20, 10, true)
 		require.NoError(t, err)

@@ -17,11 +17,13 @@ import (
 type change struct {
 	Convs  []ConvState `json:"convs"`
 	Totals []Total     `json:"totals"`
+	// Entries are the timeline entries a batch wrote (timeline.go).
+	Entries []Entry `json:"entries,omitempty"`
 }
 
 // publishChange puts the states on the change stream; the hot tier's updater applies them.
 func (s *Service) publishChange(ctx context.Context, c change) error {
-	if s.hot == nil || (len(c.Convs) == 0 && len(c.Totals) == 0) {
+	if s.hot == nil || (len(c.Convs) == 0 && len(c.Totals) == 0 && len(c.Entries) == 0) {
 		return nil
 	}
 	b, err := json.Marshal(c)
@@ -43,13 +45,16 @@ func (s *Service) applyChange(qm queue.Msg) {
 	ctx, cancel := s.shared.Bound(context.Background())
 	defer cancel()
 	cold, err := s.hot.apply(ctx, c.Convs, c.Totals)
+	if err == nil {
+		err = s.hot.addEntries(ctx, c.Entries)
+	}
 	if err != nil {
 		s.m.failures.WithLabelValues("hot").Inc()
 		s.log.Warn("im-chat: hot tier update failed, retrying", "err", err)
 		_ = qm.NakWithDelay(impath.RetryDelay)
 		return
 	}
-	s.m.hotUpdates.Add(float64(len(c.Convs) + len(c.Totals)))
+	s.m.hotUpdates.Add(float64(len(c.Convs) + len(c.Totals) + len(c.Entries)))
 	_ = qm.Ack()
 	if s.cfg.WarmThreshold > 0 {
 		for _, uid := range cold {
@@ -159,7 +164,7 @@ func (s *Service) warm(ctx context.Context, uid int64, why string) {
 }
 
 // readThrough answers from the hot tier when it holds the answer; otherwise it reads the
-// store and puts the user in the tier in the background. A Redis that fails costs a read of
+// store, and puts the user in the tier in the background when they are not in it. A Redis that fails costs a read of
 // the store, not an error.
 func readThrough[T any](s *Service, ctx context.Context, uid int64, hot func(context.Context) (T, error),
 	store func() (T, error)) (T, string, error) {
@@ -171,6 +176,7 @@ func readThrough[T any](s *Service, ctx context.Context, uid int64, hot func(con
 		case err == nil:
 			s.m.reads.WithLabelValues(sourceHot).Inc()
 			return v, sourceHot, nil
+		case errors.Is(err, errDeep):
 		case errors.Is(err, errCold):
 			s.warming.start(uid, func() {
 				wctx, cancel := context.WithTimeout(context.Background(), warmTimeout)
