@@ -2,14 +2,14 @@ package chat
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/zhibo-live/zhibo/internal/im/hotlist"
 )
 
 // The hot tier: each user's newest conversations and unread total in Redis, kept there for a
@@ -38,14 +38,14 @@ type hotTier struct {
 	prefix string
 	cap    int           // conversations kept per user
 	ttl    time.Duration // a user's keys live this long after their last write
-	// timelineCap is how many of a user's newest timeline entries the tier keeps (timeline.go).
-	timelineCap int
+	// timeline holds each user's newest timeline entries (timeline.go).
+	timeline *hotlist.Lists
 }
 
 // peerWidth is the zero-padded width of a peer in the sorted set: the digits of MaxInt64.
-const peerWidth = 19
+const peerWidth = hotlist.Width
 
-func padPeer(p int64) string { return fmt.Sprintf("%0*d", peerWidth, p) }
+func padPeer(p int64) string { return hotlist.Pad(p) }
 
 func (h *hotTier) key(uid int64, kind string) string {
 	return h.prefix + "im:{" + strconv.FormatInt(uid, 10) + "}:" + kind
@@ -241,8 +241,8 @@ func (h *hotTier) warm(ctx context.Context, store Store, uid int64) error {
 // there); errDeep one that reaches past what it holds of the user (the store answers, and a
 // warm would change nothing).
 var (
-	errCold = errors.New("hot tier: not held")
-	errDeep = errors.New("hot tier: past what is held")
+	errCold = hotlist.ErrCold
+	errDeep = hotlist.ErrDeep
 )
 
 // page returns a page of uid's list after c, or errCold or errDeep.
@@ -298,20 +298,11 @@ func (h *hotTier) unread(ctx context.Context, uid int64) (int64, error) {
 
 // putMessages keeps messages' content for the tier's time.
 func (h *hotTier) putMessages(ctx context.Context, msgs []Message) error {
-	cmds := make(rueidis.Commands, 0, len(msgs))
-	for _, m := range msgs {
-		b, err := json.Marshal(m)
-		if err != nil {
-			return err
-		}
-		cmds = append(cmds, h.c.B().Set().Key(h.msgKey(m.ID)).Value(rueidis.BinaryString(b)).Px(h.ttl).Build())
+	keys := make([]string, len(msgs))
+	for i, m := range msgs {
+		keys[i] = h.msgKey(m.ID)
 	}
-	for _, r := range h.c.DoMulti(ctx, cmds...) {
-		if err := r.Error(); err != nil {
-			return fmt.Errorf("hot tier: messages: %w", err)
-		}
-	}
-	return nil
+	return hotlist.PutJSON(ctx, h.c, keys, msgs, h.ttl)
 }
 
 // dropMessage forgets a message's content (it changed: a recall).
@@ -319,31 +310,47 @@ func (h *hotTier) dropMessage(ctx context.Context, id int64) error {
 	return h.c.Do(ctx, h.c.B().Del().Key(h.msgKey(id)).Build()).Error()
 }
 
-// messages returns the messages of ids the tier holds: one MGET on a single Redis (per slot on
-// a cluster).
+// messages returns the messages of ids the tier holds.
 func (h *hotTier) messages(ctx context.Context, ids []int64) (map[int64]Message, error) {
 	keys := make([]string, len(ids))
 	for i, id := range ids {
 		keys[i] = h.msgKey(id)
 	}
-	got, err := rueidis.MGet(h.c, ctx, keys)
+	got, err := hotlist.GetJSON(ctx, h.c, keys, func(i int, m Message) bool { return m.ID == ids[i] })
 	if err != nil {
-		return nil, fmt.Errorf("hot tier: messages: %w", err)
+		return nil, err
 	}
-	out := make(map[int64]Message, len(ids))
-	for i, id := range ids {
-		r, ok := got[keys[i]]
-		if !ok || r.IsNil() {
-			continue
-		}
-		b, err := r.AsBytes()
-		if err != nil {
-			return nil, fmt.Errorf("hot tier: messages: %w", err)
-		}
-		var m Message
-		if json.Unmarshal(b, &m) == nil && m.ID == id {
-			out[m.ID] = m
-		}
+	out := make(map[int64]Message, len(got))
+	for _, m := range got {
+		out[m.ID] = m
 	}
 	return out, nil
+}
+
+// conv reads one conversation state (KEYS c, w; ARGV padded peer): nil unless the user is
+// readable in the tier; "" when the tier holds every conversation of the user and not this one.
+var conv = rueidis.NewLuaScriptReadOnly(`
+local mark = redis.call('GET', KEYS[2])
+if not mark or mark == 'w' then return nil end
+local st = redis.call('HGET', KEYS[1], ARGV[1])
+if st then return st end
+if mark == '1' then return '' end
+return nil`)
+
+// conversation returns uid's conversation with peer (false: there is none), or errCold.
+func (h *hotTier) conversation(ctx context.Context, uid, peer int64) (Conversation, bool, error) {
+	st, err := conv.Exec(ctx, h.c, []string{h.key(uid, "c"), h.key(uid, "w")}, []string{padPeer(peer)}).ToString()
+	switch {
+	case rueidis.IsRedisNil(err):
+		return Conversation{}, false, errCold
+	case err != nil:
+		return Conversation{}, false, fmt.Errorf("hot tier: conversation: %w", err)
+	case st == "":
+		return Conversation{}, false, nil
+	}
+	c, ok := decodeConv(peer, st)
+	if !ok { // trimmed out of the newest: only its version is kept
+		return Conversation{}, false, errCold
+	}
+	return c, true, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/zhibo-live/zhibo/internal/im/hotlist"
 	"github.com/zhibo-live/zhibo/internal/platform/cache"
 	"github.com/zhibo-live/zhibo/internal/platform/cache/cachetest"
 )
@@ -23,7 +24,8 @@ func testTier(t *testing.T, capacity int) *hotTier {
 		Prefix: "cas" + time.Now().Format("150405.000000") + ":"}, nil, nil)
 	require.NoError(t, err)
 	t.Cleanup(r.Close)
-	return &hotTier{c: r.Client(), prefix: r.Prefix(), cap: capacity, ttl: time.Hour}
+	return &hotTier{c: r.Client(), prefix: r.Prefix(), cap: capacity, ttl: time.Hour,
+		timeline: &hotlist.Lists{C: r.Client(), Cap: 600, TTL: time.Hour}}
 }
 
 // Updates replayed late, twice and in any order, from several writers at once, leave every

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/zhibo-live/zhibo/internal/im/hotlist"
 	"github.com/zhibo-live/zhibo/internal/platform/cache"
 	"github.com/zhibo-live/zhibo/internal/platform/cache/cachetest"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
@@ -181,7 +182,8 @@ func BenchmarkIMOfflineSync(b *testing.B) {
 		}
 		b.Cleanup(r.Close)
 		s.shared = r
-		s.hot = &hotTier{c: r.Client(), prefix: r.Prefix(), cap: 600, ttl: time.Hour, timelineCap: timeline}
+		s.hot = &hotTier{c: r.Client(), prefix: r.Prefix(), cap: 600, ttl: time.Hour,
+			timeline: &hotlist.Lists{C: r.Client(), Cap: timeline, TTL: time.Hour}}
 		if err := s.hot.putMessages(ctx, msgs); err != nil {
 			b.Fatal(err)
 		}
