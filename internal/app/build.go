@@ -354,8 +354,12 @@ func buildIMChat(a *App) (lifecycle, error) {
 
 func buildIMGroup(a *App) (lifecycle, error) {
 	var err error
-	if a.IMGroup, err = group.New(a.cfg.IMGroup, group.Deps{Logger: a.logger("im-group"), Registry: a.Reg, DB: a.db("im-group"),
-		IDs: a.ids, Queue: a.q, Accounts: a.accounts, Pusher: a.pub, Words: a.words, Leases: a.leases}); err != nil {
+	deps := group.Deps{Logger: a.logger("im-group"), Registry: a.Reg, DB: a.db("im-group"),
+		IDs: a.ids, Queue: a.q, Accounts: a.accounts, Pusher: a.pub, Words: a.words, Leases: a.leases}
+	if a.redis != nil {
+		deps.Shared = a.redis
+	}
+	if a.IMGroup, err = group.New(a.cfg.IMGroup, deps); err != nil {
 		return nil, err
 	}
 	a.imGroups = a.IMGroup

@@ -232,7 +232,7 @@ func (s *Service) Stop(ctx context.Context) error {
 		s.writer.Close()
 		s.deliverer.Close()
 		s.wg.Wait()
-		s.warming.wait()
+		s.warming.Wait()
 		if s.partLease != nil {
 			if err := s.partLease.Stop(ctx); err != nil {
 				s.log.Warn("im-chat: partition lease not released; another process takes it over after its ttl", "err", err)

@@ -296,18 +296,19 @@ func (h *hotTier) unread(ctx context.Context, uid int64) (int64, error) {
 	return t, nil
 }
 
-// putMessages keeps messages' content for the tier's time.
+// putMessages keeps messages' content for the tier's time (a content kept already stays).
 func (h *hotTier) putMessages(ctx context.Context, msgs []Message) error {
 	keys := make([]string, len(msgs))
 	for i, m := range msgs {
 		keys[i] = h.msgKey(m.ID)
 	}
-	return hotlist.PutJSON(ctx, h.c, keys, msgs, h.ttl)
+	return hotlist.PutJSON(ctx, h.c, keys, msgs, h.ttl, false)
 }
 
-// dropMessage forgets a message's content (it changed: a recall).
-func (h *hotTier) dropMessage(ctx context.Context, id int64) error {
-	return h.c.Do(ctx, h.c.B().Del().Key(h.msgKey(id)).Build()).Error()
+// recalled replaces a message's content with its recalled form; a put of the original
+// delivered later (a batch stored again) does not overwrite it.
+func (h *hotTier) recalled(ctx context.Context, m Message) error {
+	return hotlist.PutJSON(ctx, h.c, []string{h.msgKey(m.ID)}, []Message{m}, h.ttl, true)
 }
 
 // messages returns the messages of ids the tier holds.

@@ -309,7 +309,7 @@ func (s *Service) Recall(ctx context.Context, uid, id int64) (Message, error) {
 	}
 	if s.hot != nil {
 		hctx, cancel := s.shared.Bound(ctx)
-		if err := s.hot.dropMessage(hctx, id); err != nil {
+		if err := s.hot.recalled(hctx, m); err != nil {
 			s.m.failures.WithLabelValues("hot").Inc()
 		}
 		cancel()

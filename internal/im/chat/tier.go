@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/zhibo-live/zhibo/internal/im/hotlist"
 	"github.com/zhibo-live/zhibo/internal/im/impath"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 )
@@ -66,11 +67,9 @@ func (s *Service) applyChange(qm queue.Msg) {
 // warming runs the warms of users, one at a time per user and at most warmConcurrency at once,
 // and remembers for a while which users were found too small to pre-warm.
 type warming struct {
-	mu      sync.Mutex
-	running map[int64]bool
-	small   map[int64]time.Time // users checked below warm_threshold, and when
-	slots   chan struct{}
-	wg      sync.WaitGroup
+	*hotlist.Background
+	mu    sync.Mutex
+	small map[int64]time.Time // users checked below warm_threshold, and when
 }
 
 // warmConcurrency bounds the warms in flight; smallFor is how long a user found below the
@@ -82,34 +81,7 @@ const (
 )
 
 func (w *warming) init() {
-	w.running, w.small, w.slots = map[int64]bool{}, map[int64]time.Time{}, make(chan struct{}, warmConcurrency)
-}
-
-func (w *warming) wait() { w.wg.Wait() }
-
-// start runs fn for uid in the background unless a warm of uid runs or too many do.
-func (w *warming) start(uid int64, fn func()) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.running[uid] {
-		return false
-	}
-	select {
-	case w.slots <- struct{}{}:
-	default:
-		return false
-	}
-	w.running[uid] = true
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		fn()
-		w.mu.Lock()
-		delete(w.running, uid)
-		w.mu.Unlock()
-		<-w.slots
-	}()
-	return true
+	w.Background, w.small = hotlist.NewBackground(warmConcurrency), map[int64]time.Time{}
 }
 
 // isSmall reports a recent check that found uid below the threshold, forgetting old ones.
@@ -139,7 +111,7 @@ func (s *Service) prewarm(uid int64) {
 	if s.warming.isSmall(uid, now) {
 		return
 	}
-	s.warming.start(uid, func() {
+	s.warming.Start(uid, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), warmTimeout)
 		defer cancel()
 		big, err := s.store.AtLeast(ctx, uid, s.cfg.WarmThreshold)
@@ -178,7 +150,7 @@ func readThrough[T any](s *Service, ctx context.Context, uid int64, hot func(con
 			return v, sourceHot, nil
 		case errors.Is(err, errDeep):
 		case errors.Is(err, errCold):
-			s.warming.start(uid, func() {
+			s.warming.Start(uid, func() {
 				wctx, cancel := context.WithTimeout(context.Background(), warmTimeout)
 				defer cancel()
 				s.warm(wctx, uid, "read")
@@ -196,6 +168,6 @@ func readThrough[T any](s *Service, ctx context.Context, uid int64, hot func(con
 
 // Where a read was answered from.
 const (
-	sourceHot   = "hot"
-	sourceStore = "store"
+	sourceHot   = hotlist.SourceHot
+	sourceStore = hotlist.SourceStore
 )

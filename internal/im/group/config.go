@@ -29,6 +29,12 @@ type Config struct {
 	QueueBytes int64 `yaml:"queue_bytes"`
 	// BatchSize is the most messages the store writer applies in one transaction (1..1000).
 	BatchSize int `yaml:"batch_size"`
+	// HotMessages is how many of a group's newest messages the hot tier keeps when Redis is
+	// configured (redis.addr); older history pages read the store (10..100000).
+	HotMessages int `yaml:"hot_messages"`
+	// HotTTL is how long a group's hot-tier list, and its messages' content, stay in Redis
+	// after its last message (at least 1m).
+	HotTTL time.Duration `yaml:"hot_ttl"`
 	// PartitionAhead is how many months after the current one have their partition of
 	// im_group_messages made in advance on MySQL (1..120; the daily maintainer may run up to
 	// a day after a month begins, so the next month must exist already). SQLite is not
@@ -51,6 +57,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.DurationVar(&c.Dedupe, prefix+"dedupe", 10*time.Minute, "how long the queue remembers a client message id, 1s..24h.")
 	fs.Int64Var(&c.QueueBytes, prefix+"queue_bytes", 1<<30, "bytes of accepted group messages the queue holds for the store writer; when full, sends are refused with 503 (at least 1 MiB).")
 	fs.IntVar(&c.BatchSize, prefix+"batch_size", 256, "most group messages the store writer applies in one transaction, 1..1000.")
+	fs.IntVar(&c.HotMessages, prefix+"hot_messages", 600, "newest messages per group the hot tier keeps in Redis when redis.addr is set: history pages within them are read from there, older ones from the store, 10..100000.")
+	fs.DurationVar(&c.HotTTL, prefix+"hot_ttl", 24*time.Hour, "how long a group's hot-tier list and its messages' content stay in Redis after its last message, at least 1m.")
 	fs.IntVar(&c.PartitionAhead, prefix+"partition_ahead", 3, "months after the current one whose partition of im_group_messages is made in advance on MySQL, 1..120 (SQLite is not partitioned).")
 	fs.DurationVar(&c.PartitionRetention, prefix+"partition_retention", 0, "on MySQL, drop the months of im_group_messages whose every message is older than this, whole (0 = keep every message; else at least 720h; needs a MySQL store).")
 }
@@ -70,6 +78,12 @@ func (c *Config) Validate() error {
 	var errs []error
 	if c.MaxMembers < 2 || c.MaxMembers > 100000 {
 		errs = append(errs, fmt.Errorf("im_group.max_members %d: want 2..100000", c.MaxMembers))
+	}
+	if c.HotMessages < 10 || c.HotMessages > 100000 {
+		errs = append(errs, fmt.Errorf("im_group.hot_messages %d: want 10..100000", c.HotMessages))
+	}
+	if c.HotTTL < time.Minute {
+		errs = append(errs, fmt.Errorf("im_group.hot_ttl %s: want at least 1m", c.HotTTL))
 	}
 	if c.MaxRunes < 1 || c.MaxRunes > 5000 {
 		errs = append(errs, fmt.Errorf("im_group.max_runes %d: want 1..5000", c.MaxRunes))

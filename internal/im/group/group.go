@@ -18,7 +18,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/zhibo-live/zhibo/internal/account"
+	"github.com/zhibo-live/zhibo/internal/im/hotlist"
 	"github.com/zhibo-live/zhibo/internal/im/impath"
+	"github.com/zhibo-live/zhibo/internal/platform/cache"
 	"github.com/zhibo-live/zhibo/internal/platform/lease"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/ratelimit"
@@ -42,6 +44,8 @@ type Deps struct {
 	// Leases let one im-group process of a cluster maintain the monthly partitions of
 	// im_group_messages (nil = this process does).
 	Leases *lease.Node
+	// Shared is the Redis of the hot tier (nil = none: history pages read the store).
+	Shared *cache.Redis
 }
 
 // Service is the group-chat component.
@@ -59,6 +63,9 @@ type Service struct {
 	m         *metrics
 	writer    *impath.Writer[Message] // the store writer
 	deliverer *impath.Writer[Message] // pushes to the members
+	cacher    *impath.Writer[Message] // feeds the hot tier (nil without one)
+	shared    *cache.Redis
+	hot       *hotTier // nil without Redis
 
 	consumers impath.Consumers
 	wg        sync.WaitGroup
@@ -80,6 +87,7 @@ const (
 	subjectPrefix   = "imgroup."
 	storeConsumer   = "im-group-store"
 	deliverConsumer = "im-group-deliver"
+	cacheConsumer   = "im-group-cache"
 	storeTimeout    = 30 * time.Second
 	pushTimeout     = 5 * time.Second
 	pushChunk       = 1000 // members per push
@@ -117,6 +125,14 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		func(error, int) { s.m.failures.WithLabelValues("store").Inc() })
 	s.deliverer = impath.NewWriter("im-group deliverer", s.log, cfg.BatchSize, 0, pushTimeout, decodeMessage, s.deliverBatch,
 		func(error, int) { s.m.failures.WithLabelValues("deliver").Inc() })
+	if deps.Shared != nil {
+		s.shared = deps.Shared
+		s.hot = &hotTier{c: deps.Shared.Client(), prefix: deps.Shared.Prefix(), ttl: cfg.HotTTL,
+			lists:  &hotlist.Lists{C: deps.Shared.Client(), Cap: cfg.HotMessages, TTL: cfg.HotTTL},
+			builds: hotlist.NewBackground(buildConcurrency)}
+		s.cacher = impath.NewWriter("im-group cache", s.log, cfg.BatchSize, 0, pushTimeout, decodeMessage, s.cacheBatch,
+			func(error, int) { s.m.failures.WithLabelValues("hot").Inc() })
+	}
 	return s, nil
 }
 
@@ -148,7 +164,12 @@ func (s *Service) Start(ctx context.Context) error {
 	go func() { defer s.wg.Done(); s.writer.Run() }()
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.deliverer.Run() }()
-	for name, fn := range map[string]func(queue.Msg){storeConsumer: s.writer.Add, deliverConsumer: s.deliverer.Add} {
+	consumers := map[string]func(queue.Msg){storeConsumer: s.writer.Add, deliverConsumer: s.deliverer.Add}
+	if s.cacher != nil {
+		s.wg.Go(s.cacher.Run)
+		consumers[cacheConsumer] = s.cacher.Add
+	}
+	for name, fn := range consumers {
 		if err := s.consumers.Consume(ctx, s.q, queue.ConsumerSpec{Stream: s.stream(), Durable: name, MaxPending: 4 * s.cfg.BatchSize}, fn); err != nil {
 			s.Stop(ctx)
 			return fmt.Errorf("im-group: %w", err)
@@ -173,6 +194,10 @@ func (s *Service) Stop(ctx context.Context) error {
 		s.consumers.Stop()
 		s.writer.Close()
 		s.deliverer.Close()
+		if s.cacher != nil {
+			s.cacher.Close()
+			s.hot.builds.Wait()
+		}
 		s.wg.Wait()
 		if s.partLease != nil {
 			if err := s.partLease.Stop(ctx); err != nil {

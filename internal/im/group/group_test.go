@@ -18,6 +18,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/account/accounttest"
 	"github.com/zhibo-live/zhibo/internal/im/group"
 	"github.com/zhibo-live/zhibo/internal/im/imtest"
+	"github.com/zhibo-live/zhibo/internal/platform/cache"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
@@ -54,6 +55,11 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 func newHarness(t *testing.T, db *sqlstore.DB, tune func(*group.Config)) *harness {
+	return newHarnessOn(t, db, tune, nil)
+}
+
+// newHarnessOn is newHarness with the hot tier on shared (nil = none).
+func newHarnessOn(t *testing.T, db *sqlstore.DB, tune func(*group.Config), shared *cache.Redis) *harness {
 	cfg := group.DefaultConfig()
 	cfg.Rate, cfg.Burst, cfg.QueueBytes = 0, 0, 16<<20
 	if tune != nil {
@@ -67,7 +73,7 @@ func newHarness(t *testing.T, db *sqlstore.DB, tune func(*group.Config)) *harnes
 	users := accounttest.New(map[int64]string{owner: "owner", ann: "ann", ben: "ben", out: "out"})
 	h := &harness{t: t, pushes: &pushtest.Recorder{}, clock: &clock{now: time.Now()}}
 	svc, err := group.New(cfg, group.Deps{Logger: log, Registry: prometheus.NewRegistry(), DB: db, IDs: gen, Queue: q,
-		Accounts: users, Pusher: h.pushes, Words: textnorm.NewWords([]string{"spam"}), Now: h.clock.Now})
+		Accounts: users, Pusher: h.pushes, Words: textnorm.NewWords([]string{"spam"}), Now: h.clock.Now, Shared: shared})
 	require.NoError(t, err)
 	require.NoError(t, svc.Start(ctx))
 	t.Cleanup(func() { _ = svc.Stop(ctx) })
@@ -92,9 +98,13 @@ func (h *harness) send(uid, gid int64, text, cid string) group.Message {
 }
 
 func (h *harness) history(uid, gid int64) []group.Message {
-	var v struct{ Items []group.Message }
-	require.Equal(h.t, 200, h.call(uid, "GET", fmt.Sprintf("/api/im/groups/%d/messages", gid), nil, &v))
-	return v.Items
+	return h.historyPage(uid, gid, "").Items
+}
+
+func (h *harness) historyPage(uid, gid int64, query string) group.History {
+	var v group.History
+	require.Equal(h.t, 200, h.call(uid, "GET", fmt.Sprintf("/api/im/groups/%d/messages%s", gid, query), nil, &v))
+	return v
 }
 
 func (h *harness) groups(uid int64, q string) group.GroupPage {

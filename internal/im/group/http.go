@@ -163,11 +163,11 @@ func (s *Service) handleHistory(w http.ResponseWriter, r *http.Request, uid int6
 	if err != nil {
 		return err
 	}
-	msgs, err := s.History(r.Context(), uid, id, before, limit)
+	page, err := s.History(r.Context(), uid, id, before, limit)
 	if err != nil {
 		return err
 	}
-	return httpx.OK(w, map[string][]Message{"items": msgs})
+	return httpx.OK(w, page)
 }
 
 type readRequest struct {

@@ -177,13 +177,25 @@ func (s *Service) Groups(ctx context.Context, uid int64, cursor string, limit in
 	return out, nil
 }
 
-// History returns a member's page of the group's messages (those since they joined), newest first.
-func (s *Service) History(ctx context.Context, uid, group, before int64, limit int) ([]Message, error) {
+// History is a page of a group's messages, newest first, and where it was read: "hot" (the
+// Redis tier, which may trail the queue by its consumer's delay) or "store".
+type History struct {
+	Items  []Message `json:"items"`
+	Source string    `json:"source"`
+}
+
+// History returns a member's page of the group's messages (those since they joined), newest
+// first: from the hot tier when it holds the page, else from the store.
+func (s *Service) History(ctx context.Context, uid, group, before int64, limit int) (History, error) {
 	mb, err := s.member(ctx, group, uid)
 	if err != nil {
-		return nil, err
+		return History{}, err
 	}
-	return s.store.History(ctx, group, mb.JoinedID, before, min(max(limit, 1), maxPage))
+	msgs, source, err := s.historyThrough(ctx, group, mb.JoinedID, before, min(max(limit, 1), maxPage))
+	if msgs == nil {
+		msgs = []Message{}
+	}
+	return History{Items: msgs, Source: source}, err
 }
 
 // MarkRead moves a member's read position forward and tells their other devices.
@@ -217,6 +229,7 @@ func (s *Service) Recall(ctx context.Context, uid, id int64) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
+	s.recalled(ctx, m)
 	for after := int64(0); ; {
 		members, err := s.store.Members(ctx, m.GroupID, after, pushChunk)
 		if err != nil || len(members) == 0 {

@@ -65,6 +65,11 @@ type Store interface {
 	SentID(ctx context.Context, from int64, clientID string) (int64, bool, error)
 	// Message returns a stored message (false when there is none).
 	Message(ctx context.Context, id int64) (Message, bool, error)
+	// Messages returns the stored messages among ids.
+	Messages(ctx context.Context, ids []int64) (map[int64]Message, error)
+	// Recent returns group's newest limit messages, newest first, read from the primary: what
+	// the hot tier builds a group's list from.
+	Recent(ctx context.Context, group int64, limit int) ([]Message, error)
 	// History returns up to limit messages of group newer than after and older than before (0 =
 	// the newest), newest first.
 	History(ctx context.Context, group, after, before int64, limit int) ([]Message, error)

@@ -322,12 +322,41 @@ func (s *sqlStore) Message(ctx context.Context, id int64) (Message, bool, error)
 	return m, true, nil
 }
 
+func (s *sqlStore) Messages(ctx context.Context, ids []int64) (map[int64]Message, error) {
+	out := make(map[int64]Message, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	err := sqlstore.Each(ctx, s.db.DB, "SELECT "+msgColumns+" FROM im_group_messages WHERE id IN ("+sqlstore.Marks(len(ids))+")", args,
+		func(r *sql.Rows) error {
+			m, err := scanMsg(r)
+			out[m.ID] = m
+			return err
+		})
+	if err != nil {
+		return nil, fmt.Errorf("group messages: %w", err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) Recent(ctx context.Context, group int64, limit int) ([]Message, error) {
+	return s.history(ctx, s.db.DB, group, 0, math.MaxInt64, limit)
+}
+
 func (s *sqlStore) History(ctx context.Context, group, after, before int64, limit int) ([]Message, error) {
 	if before <= 0 {
 		before = math.MaxInt64
 	}
+	return s.history(ctx, s.db.Reader(), group, after, before, limit)
+}
+
+func (s *sqlStore) history(ctx context.Context, db sqlstore.Querier, group, after, before int64, limit int) ([]Message, error) {
 	out := []Message{}
-	err := sqlstore.Each(ctx, s.db.Reader(), "SELECT "+msgColumns+` FROM im_group_messages
+	err := sqlstore.Each(ctx, db, "SELECT "+msgColumns+` FROM im_group_messages
 		WHERE group_id = ? AND id > ? AND id < ? ORDER BY id DESC LIMIT ?`, []any{group, after, before, limit},
 		func(r *sql.Rows) error {
 			m, err := scanMsg(r)

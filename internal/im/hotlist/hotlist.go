@@ -55,6 +55,13 @@ var (
 	ErrDeep = errors.New("hot tier: past what is held")
 )
 
+// Where a read was answered from, as responses and metrics name it: the hot tier (which may
+// trail the store by the delay of what feeds it) or the store.
+const (
+	SourceHot   = "hot"
+	SourceStore = "store"
+)
+
 // Width is the zero-padded width of an id in a member: the digits of MaxInt64.
 const Width = 19
 
@@ -282,18 +289,24 @@ func (l *Lists) Before(ctx context.Context, base string, tag, after, beforeID in
 	return ids(before.Exec(ctx, l.C, keys(base)[:2], []string{Pad(beforeID), Pad(max(after, 0)), t, strconv.Itoa(limit)}))
 }
 
-// PutJSON keeps values as JSON under keys for ttl, in one round trip.
-func PutJSON[T any](ctx context.Context, c rueidis.Client, keys []string, vals []T, ttl time.Duration) error {
+// PutJSON keeps values as JSON under keys for ttl, in one round trip. Without overwrite a key
+// that holds a value keeps it: a message's content is put once, and only a change of it (a
+// recall) overwrites it, so a put delivered late cannot bring back what the change replaced.
+func PutJSON[T any](ctx context.Context, c rueidis.Client, keys []string, vals []T, ttl time.Duration, overwrite bool) error {
 	cmds := make(rueidis.Commands, 0, len(vals))
 	for i, v := range vals {
 		b, err := json.Marshal(v)
 		if err != nil {
 			return err
 		}
-		cmds = append(cmds, c.B().Set().Key(keys[i]).Value(rueidis.BinaryString(b)).Px(ttl).Build())
+		if overwrite {
+			cmds = append(cmds, c.B().Set().Key(keys[i]).Value(rueidis.BinaryString(b)).Px(ttl).Build())
+		} else {
+			cmds = append(cmds, c.B().Set().Key(keys[i]).Value(rueidis.BinaryString(b)).Nx().Px(ttl).Build())
+		}
 	}
 	for _, r := range c.DoMulti(ctx, cmds...) {
-		if err := r.Error(); err != nil {
+		if err := r.Error(); err != nil && !rueidis.IsRedisNil(err) { // nil: kept as it was
 			return fmt.Errorf("hot tier: put: %w", err)
 		}
 	}

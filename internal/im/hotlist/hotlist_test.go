@@ -162,14 +162,25 @@ func TestCreatedByItsFirstAdd(t *testing.T) {
 	require.Equal(t, []int64{52, 51}, got, "tag 1 only")
 }
 
-// Values kept as JSON come back by index; a missing key and one the check refuses are left out.
+// Values kept as JSON come back by index; a missing key and one the check refuses are left out;
+// a value is put once unless overwritten.
 func TestJSON(t *testing.T) {
 	l, p := lists(t, 5)
 	ctx := context.Background()
 	type v struct{ ID int64 }
 	keys := []string{p + "m:1", p + "m:2", p + "m:3"}
-	require.NoError(t, hotlist.PutJSON(ctx, l.C, keys[:2], []v{{1}, {2}}, time.Minute))
+	require.NoError(t, hotlist.PutJSON(ctx, l.C, keys[:2], []v{{1}, {2}}, time.Minute, false))
 	got, err := hotlist.GetJSON(ctx, l.C, keys, func(i int, x v) bool { return x.ID != 2 })
 	require.NoError(t, err)
 	require.Equal(t, map[int]v{0: {1}}, got)
+
+	// A put again keeps the first value; an overwrite replaces it.
+	require.NoError(t, hotlist.PutJSON(ctx, l.C, keys[:1], []v{{10}}, time.Minute, false))
+	got, err = hotlist.GetJSON(ctx, l.C, keys[:1], func(int, v) bool { return true })
+	require.NoError(t, err)
+	require.Equal(t, map[int]v{0: {1}}, got)
+	require.NoError(t, hotlist.PutJSON(ctx, l.C, keys[:1], []v{{11}}, time.Minute, true))
+	got, err = hotlist.GetJSON(ctx, l.C, keys[:1], func(int, v) bool { return true })
+	require.NoError(t, err)
+	require.Equal(t, map[int]v{0: {11}}, got)
 }
