@@ -336,10 +336,11 @@ func (s *Service) Delete(ctx context.Context, uid, id int64) error {
 	return nil
 }
 
-// SetMuted mutes or unmutes uid's conversation with peer.
+// SetMuted mutes or unmutes uid's conversation with peer: a muted conversation is not
+// disturbing — its messages still arrive and count in its own unread, not in the badge.
 func (s *Service) SetMuted(ctx context.Context, uid, peer int64, muted bool) error {
 	c, err := s.store.SetMuted(ctx, uid, peer, muted)
-	if err == nil {
+	if err == nil && c.Changed {
 		s.changed(ctx, c)
 	}
 	return err

@@ -118,7 +118,7 @@ type Store interface {
 	// Since returns up to limit messages of every chat of uid newer than after, oldest first,
 	// without those uid deleted: what a client missed while offline.
 	Since(ctx context.Context, uid, after int64, limit int) ([]Message, error)
-	// Unread is uid's unread total over every conversation, kept as one row (O(1)).
+	// Unread is uid's unread total over every conversation not muted, kept as one row (O(1)).
 	Unread(ctx context.Context, uid int64) (int64, error)
 	// MarkRead records that uid has read peer's messages up to upto (capped at the newest),
 	// recounts that conversation's unread messages and the total, and returns them.
@@ -131,7 +131,10 @@ type Store interface {
 	// Delete removes message id from uid's timeline only (delete for me); ErrNoMessage when it
 	// is not in uid's timeline.
 	Delete(ctx context.Context, uid, id int64) error
-	// SetMuted mutes or unmutes uid's conversation with peer; ErrNoConversation when there is none.
+	// SetMuted mutes or unmutes uid's conversation with peer; ErrNoConversation when there is
+	// none, Changed false when it already was. A muted conversation's unread messages are not in
+	// uid's total (the badge): muting takes them out, unmuting puts them back, and while muted
+	// new messages and reads change only the conversation's own count.
 	SetMuted(ctx context.Context, uid, peer int64, muted bool) (Change, error)
 	// Warm returns uid's newest limit conversations with their versions, and uid's total:
 	// what the hot tier is built from.

@@ -397,16 +397,18 @@ func (s *sqlStore) applyConversations(ctx context.Context, tx *sql.Tx, msgs []Me
 	}
 	slices.SortFunc(order, func(a, b pair) int { return cmp.Or(cmp.Compare(a.uid, b.uid), cmp.Compare(a.peer, b.peer)) })
 	readID := map[pair]int64{}
+	muted := map[pair]bool{}
 	args := make([]any, 0, 2*len(order))
 	for _, p := range order {
 		args = append(args, p.uid, p.peer)
 	}
-	q := "SELECT uid, peer, read_id FROM im_conversations WHERE " + sqlstore.Pairs("uid", "peer", len(order)) + s.db.ForUpdate()
+	q := "SELECT uid, peer, read_id, muted FROM im_conversations WHERE " + sqlstore.Pairs("uid", "peer", len(order)) + s.db.ForUpdate()
 	if err := sqlstore.Each(ctx, tx, q, args, func(r *sql.Rows) error {
 		var p pair
 		var id int64
-		err := r.Scan(&p.uid, &p.peer, &id)
-		readID[p] = id
+		var m bool
+		err := r.Scan(&p.uid, &p.peer, &id, &m)
+		readID[p], muted[p] = id, m
 		return err
 	}); err != nil {
 		return fmt.Errorf("read positions: %w", err)
@@ -422,7 +424,7 @@ func (s *sqlStore) applyConversations(ctx context.Context, tx *sql.Tx, msgs []Me
 				n++
 			}
 		}
-		if n > 0 {
+		if n > 0 && !muted[p] { // a muted conversation's messages are not in the badge
 			if _, ok := unread[p.uid]; !ok {
 				totals = append(totals, p.uid)
 			}
@@ -642,7 +644,7 @@ func (s *sqlStore) MarkRead(ctx context.Context, uid, peer, upto int64) (Change,
 			left, upto, uid, peer); err != nil {
 			return fmt.Errorf("mark read: %w", err)
 		}
-		if d := c.Unread - left; d > 0 {
+		if d := c.Unread - left; d > 0 && !c.Muted {
 			if _, err := tx.ExecContext(ctx, "UPDATE im_unread SET total = total - ?, version = version + 1 WHERE uid = ?", d, uid); err != nil {
 				return fmt.Errorf("mark read: total: %w", err)
 			}
@@ -722,12 +724,29 @@ func (s *sqlStore) Delete(ctx context.Context, uid, id int64) error {
 func (s *sqlStore) SetMuted(ctx context.Context, uid, peer int64, muted bool) (Change, error) {
 	var out Change
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE im_conversations SET muted = ?, version = version + 1 WHERE uid = ? AND peer = ?", muted, uid, peer)
+		c, err := scanConv(tx.QueryRowContext(ctx, "SELECT "+convColumns+" FROM im_conversations WHERE uid = ? AND peer = ?"+s.db.ForUpdate(), uid, peer))
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNoConversation
+		}
 		if err != nil {
 			return fmt.Errorf("mute conversation: %w", err)
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNoConversation
+		if c.Muted == muted {
+			out.Conv = ConvState{UID: uid, Conversation: c}
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE im_conversations SET muted = ?, version = version + 1 WHERE uid = ? AND peer = ?", muted, uid, peer); err != nil {
+			return fmt.Errorf("mute conversation: %w", err)
+		}
+		if c.Unread > 0 { // its unread messages leave the badge, or come back to it
+			d := c.Unread
+			if muted {
+				d = -d
+			}
+			if _, err := tx.ExecContext(ctx, "INSERT INTO im_unread (uid, total, version) VALUES (?, ?, 1)"+
+				s.db.UpsertTail([]string{"uid"}, "total = total + EXCLUDED(total)", "version = version + 1"), uid, d); err != nil {
+				return fmt.Errorf("mute conversation: total: %w", err)
+			}
 		}
 		if out, err = s.change(ctx, tx, uid, peer); err != nil {
 			return fmt.Errorf("mute conversation: %w", err)

@@ -322,3 +322,53 @@ func TestStoreRecallDeleteBlocksSettings(t *testing.T) {
 		require.Equal(t, AllowNobody, st.Allow)
 	})
 }
+
+// A muted conversation does not disturb: its messages count in its own unread, not in the
+// user's total; muting takes them out of the total, unmuting puts them back, once each.
+func TestStoreMutedConversationsLeaveTheBadge(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s := newStore(t, db)
+		total := func() int64 {
+			n, err := s.Unread(ctx, 20)
+			require.NoError(t, err)
+			return n
+		}
+		conv := func(peer int64) Conversation {
+			c, ok, err := s.Conversation(ctx, 20, peer)
+			require.NoError(t, err)
+			require.True(t, ok)
+			return c
+		}
+		_, err := s.Apply(ctx, []Message{msg(1, 10, 20, "a"), msg(2, 11, 20, "b"), msg(3, 10, 20, "c")})
+		require.NoError(t, err)
+		require.EqualValues(t, 3, total())
+
+		ch, err := s.SetMuted(ctx, 20, 10, true)
+		require.NoError(t, err)
+		require.True(t, ch.Changed)
+		require.EqualValues(t, 1, ch.Total.Total, "the change carries the new total")
+		require.EqualValues(t, 1, total(), "10's two unread messages left the badge")
+		ch, err = s.SetMuted(ctx, 20, 10, true)
+		require.NoError(t, err)
+		require.False(t, ch.Changed, "muted already")
+		require.EqualValues(t, 1, total())
+
+		_, err = s.Apply(ctx, []Message{msg(4, 10, 20, "d"), msg(5, 11, 20, "e")})
+		require.NoError(t, err)
+		require.EqualValues(t, 2, total(), "only 11's new message")
+		require.EqualValues(t, 3, conv(10).Unread, "the muted conversation still counts its own")
+
+		_, err = s.MarkRead(ctx, 20, 10, 3)
+		require.NoError(t, err)
+		require.EqualValues(t, 1, conv(10).Unread)
+		require.EqualValues(t, 2, total(), "reading a muted conversation leaves the badge as it is")
+
+		_, err = s.SetMuted(ctx, 20, 10, false)
+		require.NoError(t, err)
+		require.EqualValues(t, 3, total(), "unmuted: its one unread message is back")
+		_, err = s.MarkRead(ctx, 20, 10, 4)
+		require.NoError(t, err)
+		require.EqualValues(t, 2, total())
+	})
+}
