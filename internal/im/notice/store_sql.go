@@ -12,8 +12,8 @@ import (
 )
 
 // Migrations are the notices' tables. A batch send stores the content once (im_notices) and a
-// pointer per recipient (im_notice_inbox); each user's unread count per kind is one row
-// (im_notice_unread). im_notice_chunks records the chunks delivered, in the transaction that
+// pointer per recipient (im_notice_inbox, keyed by user, kind and notice); each user's unread
+// count per kind is one row (im_notice_unread). im_notice_chunks records the chunks delivered, in the transaction that
 // delivers them, so a chunk delivered again after a crash changes nothing.
 func Migrations() []sqlstore.Migration {
 	return []sqlstore.Migration{
@@ -81,6 +81,27 @@ CREATE TABLE im_notice_chunks (
 	PRIMARY KEY (notice_id, chunk)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;`},
 		{Version: 2, Name: "interactive notices", SQLite: interactiveSQLite, MySQL: interactiveMySQL},
+		// One key a table: a batch writes one B-tree a recipient in each (the inbox's reads all
+		// go by user and kind), where the inbox had a second index and SQLite's rowid tables a
+		// key index beside the table.
+		{Version: 4, Name: "inbox clustered by user and kind", SQLite: `CREATE TABLE im_notice_inbox_v4 (
+	uid BIGINT NOT NULL,
+	kind INTEGER NOT NULL,
+	notice_id BIGINT NOT NULL,
+	PRIMARY KEY (uid, kind, notice_id)) WITHOUT ROWID;
+INSERT INTO im_notice_inbox_v4 (uid, kind, notice_id) SELECT uid, kind, notice_id FROM im_notice_inbox;
+DROP TABLE im_notice_inbox;
+ALTER TABLE im_notice_inbox_v4 RENAME TO im_notice_inbox;
+CREATE TABLE im_notice_unread_v4 (
+	uid BIGINT NOT NULL,
+	kind INTEGER NOT NULL,
+	unread BIGINT NOT NULL,
+	read_id BIGINT NOT NULL DEFAULT 0,
+	PRIMARY KEY (uid, kind)) WITHOUT ROWID;
+INSERT INTO im_notice_unread_v4 (uid, kind, unread, read_id) SELECT uid, kind, unread, read_id FROM im_notice_unread;
+DROP TABLE im_notice_unread;
+ALTER TABLE im_notice_unread_v4 RENAME TO im_notice_unread;`,
+			MySQL: `ALTER TABLE im_notice_inbox DROP PRIMARY KEY, ADD PRIMARY KEY (uid, kind, notice_id), DROP KEY im_notice_inbox_kind;`},
 	}
 }
 
