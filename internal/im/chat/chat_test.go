@@ -16,28 +16,30 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
 )
 
-func unread(h *harness, uid int64) int64 {
-	code, data, _ := h.call(uid, "GET", "/api/im/unread", "")
-	require.Equal(h.t, 200, code)
-	var v struct{ Total int64 }
+// get reads a GET answer's data as uid, requiring a 200.
+func get[T any](h *harness, uid int64, path string) T {
+	h.t.Helper()
+	code, data, _ := h.call(uid, "GET", path, "")
+	require.Equal(h.t, 200, code, "%s", data)
+	var v T
 	require.NoError(h.t, json.Unmarshal(data, &v))
-	return v.Total
+	return v
+}
+
+func unread(h *harness, uid int64) int64 {
+	return get[struct{ Total int64 }](h, uid, "/api/im/unread").Total
 }
 
 func page(h *harness, uid int64, query string) chat.Page {
-	code, data, _ := h.call(uid, "GET", "/api/im/conversations"+query, "")
-	require.Equal(h.t, 200, code, "%s", data)
-	var p chat.Page
-	require.NoError(h.t, json.Unmarshal(data, &p))
-	return p
+	return get[chat.Page](h, uid, "/api/im/conversations"+query)
 }
 
 func history(h *harness, uid, peer int64, query string) chat.Chat {
-	code, data, _ := h.call(uid, "GET", fmt.Sprintf("/api/im/conversations/%d/messages%s", peer, query), "")
-	require.Equal(h.t, 200, code, "%s", data)
-	var c chat.Chat
-	require.NoError(h.t, json.Unmarshal(data, &c))
-	return c
+	return get[chat.Chat](h, uid, fmt.Sprintf("/api/im/conversations/%d/messages%s", peer, query))
+}
+
+func syncPage(h *harness, uid, after int64, limit int) chat.Synced {
+	return get[chat.Synced](h, uid, fmt.Sprintf("/api/im/sync?after=%d&limit=%d", after, limit))
 }
 
 // A message goes through the queue to the store (both sides' conversations, the receiver's

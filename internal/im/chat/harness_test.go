@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -75,14 +74,7 @@ func newHarness(t *testing.T, db *sqlstore.DB, tune func(*chat.Config)) *harness
 // newHarnessHot is newHarness with the hot tier on a Redis: the one of ZHIBO_TEST_REDIS_ADDR
 // under a fresh prefix, or a private redis-server.
 func newHarnessHot(t *testing.T, db *sqlstore.DB, tune func(*chat.Config)) (*harness, *cache.Redis) {
-	addr := os.Getenv("ZHIBO_TEST_REDIS_ADDR")
-	if addr == "" {
-		addr = cachetest.NewServer(t).Addr()
-	}
-	r, err := cache.Open(cache.Config{Addr: addr, LocalTTL: time.Minute, LocalBytes: 1 << 20, Prefix: "imt" + randHex(4) + ":",
-		Timeout: time.Second}, nil, nil)
-	require.NoError(t, err)
-	t.Cleanup(r.Close)
+	r := cachetest.Open(t, "imt")
 	return newHarnessOn(t, db, tune, r), r
 }
 

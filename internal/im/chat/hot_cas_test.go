@@ -3,7 +3,6 @@ package chat
 import (
 	"context"
 	"math/rand/v2"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -11,19 +10,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zhibo-live/zhibo/internal/im/hotlist"
-	"github.com/zhibo-live/zhibo/internal/platform/cache"
 	"github.com/zhibo-live/zhibo/internal/platform/cache/cachetest"
 )
 
 func testTier(t *testing.T, capacity int) *hotTier {
-	addr := os.Getenv("ZHIBO_TEST_REDIS_ADDR")
-	if addr == "" {
-		addr = cachetest.NewServer(t).Addr()
-	}
-	r, err := cache.Open(cache.Config{Addr: addr, LocalTTL: time.Minute, LocalBytes: 1 << 20, Timeout: time.Second,
-		Prefix: "cas" + time.Now().Format("150405.000000") + ":"}, nil, nil)
-	require.NoError(t, err)
-	t.Cleanup(r.Close)
+	r := cachetest.Open(t, "cas")
 	return &hotTier{c: r.Client(), prefix: r.Prefix(), cap: capacity, ttl: time.Hour,
 		timeline: &hotlist.Lists{C: r.Client(), Cap: 600, TTL: time.Hour}}
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zhibo-live/zhibo/internal/im/hotlist"
-	"github.com/zhibo-live/zhibo/internal/platform/cache"
 	"github.com/zhibo-live/zhibo/internal/platform/cache/cachetest"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
@@ -84,16 +83,7 @@ func BenchmarkIMConversationList1M(b *testing.B) {
 	db := benchDB(b)
 	s := seedBig(b, db, 1_000_000)
 	ctx := context.Background()
-	addr := os.Getenv("ZHIBO_TEST_REDIS_ADDR")
-	if addr == "" {
-		addr = cachetest.NewServer(b).Addr()
-	}
-	r, err := cache.Open(cache.Config{Addr: addr, LocalTTL: time.Minute, LocalBytes: 1 << 20, Timeout: time.Second,
-		Prefix: fmt.Sprintf("bench%d:", time.Now().UnixNano())}, nil, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(r.Close)
+	r := cachetest.Open(b, "bench")
 	hot := &hotTier{c: r.Client(), prefix: r.Prefix(), cap: 600, ttl: time.Hour}
 	if err := hot.warm(ctx, s, bigUser); err != nil {
 		b.Fatal(err)
@@ -171,16 +161,7 @@ func BenchmarkIMOfflineSync(b *testing.B) {
 		if timeline == 0 {
 			return s
 		}
-		addr := os.Getenv("ZHIBO_TEST_REDIS_ADDR")
-		if addr == "" {
-			addr = cachetest.NewServer(b).Addr()
-		}
-		r, err := cache.Open(cache.Config{Addr: addr, LocalTTL: time.Minute, LocalBytes: 1 << 20, Timeout: time.Second,
-			Prefix: fmt.Sprintf("sync%d:", time.Now().UnixNano())}, nil, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(r.Close)
+		r := cachetest.Open(b, "sync")
 		s.shared = r
 		s.hot = &hotTier{c: r.Client(), prefix: r.Prefix(), cap: 600, ttl: time.Hour,
 			timeline: &hotlist.Lists{C: r.Client(), Cap: timeline, TTL: time.Hour}}
@@ -237,16 +218,7 @@ func BenchmarkIMOfflineSync(b *testing.B) {
 // BenchmarkIMHotReplay: n conversation updates replayed in random order, some twice, through
 // the hot tier's compare-and-set; at the end no entry is older than its newest update.
 func BenchmarkIMHotReplay(b *testing.B) {
-	addr := os.Getenv("ZHIBO_TEST_REDIS_ADDR")
-	if addr == "" {
-		addr = cachetest.NewServer(b).Addr()
-	}
-	r, err := cache.Open(cache.Config{Addr: addr, LocalTTL: time.Minute, LocalBytes: 1 << 20, Timeout: 5 * time.Second,
-		Prefix: fmt.Sprintf("replay%d:", time.Now().UnixNano())}, nil, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(r.Close)
+	r := cachetest.Open(b, "replay")
 	ctx := context.Background()
 	const users, peers, versions = 100, 100, 100 // 1,000,000 updates per run
 	h := &hotTier{c: r.Client(), prefix: r.Prefix(), cap: 1000, ttl: time.Hour}

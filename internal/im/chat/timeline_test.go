@@ -1,7 +1,6 @@
 package chat_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -12,14 +11,6 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
 )
-
-func syncPage(h *harness, uid, after int64, limit int) chat.Synced {
-	code, data, _ := h.call(uid, "GET", fmt.Sprintf("/api/im/sync?after=%d&limit=%d", after, limit), "")
-	require.Equal(h.t, 200, code, "%s", data)
-	var p chat.Synced
-	require.NoError(h.t, json.Unmarshal(data, &p))
-	return p
-}
 
 // A chat's history and a client's sync are answered by the hot tier's timeline once a read has
 // put the user in it, the same as the store answers them; a new message, a delete for me and a

@@ -3,14 +3,12 @@ package group_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/zhibo-live/zhibo/internal/im/group"
-	"github.com/zhibo-live/zhibo/internal/platform/cache"
 	"github.com/zhibo-live/zhibo/internal/platform/cache/cachetest"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
@@ -30,14 +28,7 @@ func idsOf(ms []group.Message) []int64 {
 // back.
 func TestGroupHotTier(t *testing.T) {
 	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
-		addr := os.Getenv("ZHIBO_TEST_REDIS_ADDR")
-		if addr == "" {
-			addr = cachetest.NewServer(t).Addr()
-		}
-		r, err := cache.Open(cache.Config{Addr: addr, LocalTTL: time.Minute, LocalBytes: 1 << 20, Timeout: time.Second,
-			Prefix: fmt.Sprintf("imgh%d:", time.Now().UnixNano())}, nil, nil)
-		require.NoError(t, err)
-		t.Cleanup(r.Close)
+		r := cachetest.Open(t, "imgh")
 		h := newHarnessOn(t, db, func(c *group.Config) { c.HotMessages = 10 }, r)
 		var g group.Group
 		require.Equal(t, 200, h.call(owner, "POST", "/api/im/groups", map[string]any{"name": "fans", "members": []int64{ann}}, &g))

@@ -323,20 +323,10 @@ func (s *sqlStore) Message(ctx context.Context, id int64) (Message, bool, error)
 }
 
 func (s *sqlStore) Messages(ctx context.Context, ids []int64) (map[int64]Message, error) {
-	out := make(map[int64]Message, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	err := sqlstore.Each(ctx, s.db.DB, "SELECT "+msgColumns+" FROM im_group_messages WHERE id IN ("+sqlstore.Marks(len(ids))+")", args,
-		func(r *sql.Rows) error {
-			m, err := scanMsg(r)
-			out[m.ID] = m
-			return err
-		})
+	out, err := sqlstore.ByID(ctx, s.db.DB, "SELECT "+msgColumns+" FROM im_group_messages WHERE id IN", ids, func(r *sql.Rows) (int64, Message, error) {
+		m, err := scanMsg(r)
+		return m.ID, m, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("group messages: %w", err)
 	}

@@ -3,28 +3,19 @@ package hotlist_test
 import (
 	"context"
 	"errors"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/zhibo-live/zhibo/internal/im/hotlist"
-	"github.com/zhibo-live/zhibo/internal/platform/cache"
 	"github.com/zhibo-live/zhibo/internal/platform/cache/cachetest"
 )
 
 // lists returns lists of cap items on the Redis of ZHIBO_TEST_REDIS_ADDR (a private
 // redis-server without it), and a fresh key prefix.
 func lists(t *testing.T, capacity int) (*hotlist.Lists, string) {
-	addr := os.Getenv("ZHIBO_TEST_REDIS_ADDR")
-	if addr == "" {
-		addr = cachetest.NewServer(t).Addr()
-	}
-	r, err := cache.Open(cache.Config{Addr: addr, LocalTTL: time.Minute, LocalBytes: 1 << 20, Timeout: time.Second,
-		Prefix: "hl" + time.Now().Format("150405.000000") + ":"}, nil, nil)
-	require.NoError(t, err)
-	t.Cleanup(r.Close)
+	r := cachetest.Open(t, "hl")
 	return &hotlist.Lists{C: r.Client(), Cap: capacity, TTL: time.Hour}, r.Prefix()
 }
 

@@ -44,6 +44,27 @@ func Each(ctx context.Context, db Querier, q string, args []any, fn func(*sql.Ro
 	return rows.Err()
 }
 
+// ByID reads the rows query selects for ids (query ends with "WHERE <id column> IN"), each
+// keyed by the id scan reads of it: one statement, nothing for no ids.
+func ByID[T any](ctx context.Context, db Querier, query string, ids []int64, scan func(*sql.Rows) (int64, T, error)) (map[int64]T, error) {
+	out := make(map[int64]T, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	err := Each(ctx, db, query+" ("+Marks(len(ids))+")", args, func(r *sql.Rows) error {
+		id, v, err := scan(r)
+		if err == nil {
+			out[id] = v
+		}
+		return err
+	})
+	return out, err
+}
+
 // InsertRows runs head ("INSERT … INTO t (a, b) VALUES ") followed by n rows of width
 // placeholders, row(i) giving the values of row i, and then tail (an upsert clause, say). It
 // returns the rows affected. n = 0 runs nothing.

@@ -6,13 +6,33 @@ package cachetest
 import (
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/zhibo-live/zhibo/internal/platform/cache"
 )
+
+// EnvAddr names the variable with the address of the Redis of integration tests.
+const EnvAddr = "ZHIBO_TEST_REDIS_ADDR"
+
+// Open connects to the Redis of EnvAddr, or to a private one where it is not set, with its keys
+// under prefix and a part of its own (a run never sees another's keys); it closes when t ends.
+func Open(t testing.TB, prefix string) *cache.Redis {
+	addr := os.Getenv(EnvAddr)
+	if addr == "" {
+		addr = NewServer(t).Addr()
+	}
+	r, err := cache.Open(cache.Config{Addr: addr, LocalTTL: time.Minute, LocalBytes: 1 << 20, Timeout: time.Second,
+		Prefix: fmt.Sprintf("%s%d:", prefix, time.Now().UnixNano())}, nil, nil)
+	require.NoError(t, err)
+	t.Cleanup(r.Close)
+	return r
+}
 
 // Server is a private redis-server.
 type Server struct {
