@@ -14,8 +14,10 @@ import (
 // im-notice reads it with a durable consumer of its own (followsConsumer) and gives the
 // followed user a follow notice, "alice followed you" — once per follow event (Store.Follow,
 // claimed by the event's id in the transaction that delivers the notice), however often the
-// stream delivers it. One notice per follow, not folded: a follow is news about one person,
-// and the followed user may want to look at each new follower. An unfollow publishes nothing.
+// stream delivers it, and at most once per follower and UTC day, so following, unfollowing
+// and following again cannot flood a user's notices. One notice per follower, not folded: a
+// follow is news about one person, whom the followed user may want to look at. An unfollow
+// publishes nothing.
 const followsConsumer = "im-notice-follows"
 
 // startFollows creates the FOLLOWS stream if need be and consumes it.
@@ -70,7 +72,7 @@ func (s *Service) follow(ctx context.Context, ev account.FollowEvent) error {
 	if err != nil {
 		return err
 	}
-	if !fresh {
+	if !fresh { // the event again, or the same follower earlier that day
 		s.m.skipped.WithLabelValues(skipReplay).Inc()
 		return nil
 	}

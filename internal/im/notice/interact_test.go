@@ -166,7 +166,7 @@ func TestMentioned(t *testing.T) {
 
 // A follow gives the followed user one follow notice, pushed, naming the follower; the same
 // event read again (a redelivery, or a re-publish past the duplicate window) gives none more,
-// while a later follow gives its own.
+// nor does the same follower following again that day, while another follow gives its own.
 func TestFollowNotices(t *testing.T) {
 	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
 		h := newHarness(t, db, nil)
@@ -202,11 +202,25 @@ func TestFollowNotices(t *testing.T) {
 
 		require.Equal(t, 200, h.call(5, "POST", "/api/im/notices/read", map[string]any{"kind": "follow", "read_id": items[0].ID}, nil))
 		require.Zero(t, h.unread(5)["follow"])
-		// Still once after the read; a later follow counts one unread.
+		// Still once after the read; user2 following again the same day (after an unfollow:
+		// a new event) gives none either; a later follow counts one unread.
 		publish(ev, "follow:7001-third")
+		publish(account.FollowEvent{ID: 7004, Follower: 2, Name: "user2", Followee: 5, Ts: ev.Ts + 3_600_000}, "follow:7004")
 		publish(account.FollowEvent{ID: 7003, Follower: 4, Name: "user4", Followee: 5, Ts: 1_700_000_002_000}, "follow:7003")
 		require.Eventually(t, func() bool { return len(h.noticePushes(5, notice.KindFollow)) == 3 }, 10*time.Second, 10*time.Millisecond)
-		require.Len(t, h.inbox(5, "follow"), 3)
+		titles := func() []string {
+			var out []string
+			for _, it := range h.inbox(5, "follow") {
+				out = append(out, it.Title)
+			}
+			return out
+		}
+		require.Equal(t, []string{"user4 followed you", "user3 followed you", "user2 followed you"}, titles())
 		require.Equal(t, int64(1), h.unread(5)["follow"])
+		// The next day user2's follow is news again.
+		publish(account.FollowEvent{ID: 7005, Follower: 2, Name: "user2", Followee: 5, Ts: ev.Ts + 86_400_000}, "follow:7005")
+		require.Eventually(t, func() bool { return len(h.noticePushes(5, notice.KindFollow)) == 4 }, 10*time.Second, 10*time.Millisecond)
+		require.Equal(t, []string{"user2 followed you", "user4 followed you", "user3 followed you", "user2 followed you"}, titles())
+		require.Equal(t, int64(2), h.unread(5)["follow"])
 	})
 }

@@ -18,7 +18,7 @@ const (
 	skipSelf     = "self"       // a user mentioning themself, an anchor liking their own room
 	skipUnknown  = "unknown"    // @name of no user
 	skipOverCap  = "over_cap"   // names past im_notice.max_mentions
-	skipReplay   = "replay"     // a comment, like or follow event already counted
+	skipReplay   = "replay"     // a comment, like or follow event already counted; a follower's second follow of a day
 	skipNoRoom   = "no_room"    // likes of a room that no longer exists
 	skipBadEvent = "unreadable" // a stream message that cannot be decoded
 )

@@ -125,8 +125,9 @@ type Store interface {
 	// Mention puts the mention notice n in uid's inbox and counts it unread, once per comment
 	// and user: a comment seen again changes nothing (false).
 	Mention(ctx context.Context, comment, uid int64, n Notice) (bool, error)
-	// Follow puts the follow notice n in uid's inbox and counts it unread, once per follow
-	// event: an event seen again changes nothing (false).
+	// Follow puts the follow notice n (from n.Sender, at n.Ts) in uid's inbox and counts it
+	// unread, once per follow event and at most once per follower and UTC day: an event seen
+	// again, or a follow again after an unfollow on the same day, changes nothing (false).
 	Follow(ctx context.Context, event, uid int64, n Notice) (bool, error)
 	// AddLikes adds the likes of l to uid's like notice of (l.Room, window) within tx,
 	// creating it (in the inbox, one unread) with id newID when there is none. It returns the
