@@ -260,3 +260,56 @@ type envelope struct {
 	Message string          `json:"message"`
 	Data    json.RawMessage `json:"data"`
 }
+
+// TestFollowCountsUnderRaces: many concurrent follows and unfollows of the same pairs, both
+// ways, leave counts that match the edges, and no transaction deadlocks.
+func TestFollowCountsUnderRaces(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s, _ := newService(t, db, nil)
+		u := signUpN(t, s, "racer", 4)
+		var wg sync.WaitGroup
+		errs := make(chan error, 64)
+		for g := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 20 {
+					a, b := u[(g+i)%4].UID, u[(g+i+1+g%3)%4].UID
+					if a == b {
+						continue
+					}
+					var err error
+					if (g+i)%3 == 0 {
+						err = s.Unfollow(ctx, a, b)
+					} else {
+						err = s.Follow(ctx, a, b)
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+		for _, x := range u {
+			var followers, following int64
+			for _, y := range u {
+				f, err := s.Follows(ctx, []FollowPair{{y.UID, x.UID}, {x.UID, y.UID}})
+				require.NoError(t, err)
+				if f[0] {
+					followers++
+				}
+				if f[1] {
+					following++
+				}
+			}
+			require.Equal(t, FollowCounts{Followers: followers, Following: following}, relation(t, s, 0, x.UID).FollowCounts, "user %d", x.UID)
+		}
+	})
+}

@@ -24,57 +24,59 @@ func followsMigration(tableOpts string) string {
 }
 
 func (s *sqlStore) Follow(ctx context.Context, follower, followee, now int64) (bool, error) {
-	fresh := false
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.db.InsertIgnore()+" INTO follows (follower, followee, created_at) VALUES (?, ?, ?)",
+	return s.changeEdge(ctx, follower, followee, 1, func(tx *sql.Tx) (sql.Result, error) {
+		return tx.ExecContext(ctx, s.db.InsertIgnore()+" INTO follows (follower, followee, created_at) VALUES (?, ?, ?)",
 			follower, followee, now)
-		if err != nil {
-			return fmt.Errorf("follow: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return err // followed before: the counts stay
-		}
-		fresh = true
-		return s.addCounts(ctx, tx, follower, followee, 1)
 	})
-	return fresh, err
 }
 
 func (s *sqlStore) Unfollow(ctx context.Context, follower, followee int64) (bool, error) {
-	gone := false
-	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "DELETE FROM follows WHERE follower = ? AND followee = ?", follower, followee)
-		if err != nil {
-			return fmt.Errorf("unfollow: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return err // not following: the counts stay
-		}
-		gone = true
-		return s.addCounts(ctx, tx, follower, followee, -1)
+	return s.changeEdge(ctx, follower, followee, -1, func(tx *sql.Tx) (sql.Result, error) {
+		return tx.ExecContext(ctx, "DELETE FROM follows WHERE follower = ? AND followee = ?", follower, followee)
 	})
-	return gone, err
 }
 
-// addCounts adds d to follower's following and followee's followers within tx, the lower uid
-// first so that two transactions on the same pair of users lock the rows in one order.
-func (s *sqlStore) addCounts(ctx context.Context, tx *sql.Tx, follower, followee, d int64) error {
-	type change struct {
-		uid                  int64
-		followers, following int64
-	}
-	cs := []change{{follower, 0, d}, {followee, d, 0}}
-	if followee < follower {
-		cs[0], cs[1] = cs[1], cs[0]
-	}
-	q := "INSERT INTO follow_counts (uid, followers, following) VALUES (?, ?, ?)" +
-		s.db.UpsertTail([]string{"uid"}, "followers = followers + EXCLUDED(followers)", "following = following + EXCLUDED(following)")
-	for _, c := range cs {
-		if _, err := tx.ExecContext(ctx, q, c.uid, c.followers, c.following); err != nil {
-			return fmt.Errorf("follow counts of %d: %w", c.uid, err)
+// edgeAttempts bounds the runs of an edge change that MySQL picked as a deadlock victim.
+const edgeAttempts = 10
+
+// changeEdge runs change (adding or removing the edge) and, when it changed a row, adds d to
+// follower's following and followee's followers, in one transaction. The two users' count
+// rows are locked first, the lower uid first, so changes of the same pair wait for each other
+// before touching follows and its indexes; a transaction MySQL still picks as a deadlock
+// victim (the indexes' gap locks between different pairs) runs again. It returns whether the
+// edge changed.
+func (s *sqlStore) changeEdge(ctx context.Context, follower, followee, d int64, change func(*sql.Tx) (sql.Result, error)) (bool, error) {
+	lock := "INSERT INTO follow_counts (uid, followers, following) VALUES (?, 0, 0)" + s.db.UpsertTail([]string{"uid"}, "followers = followers")
+	first, second := min(follower, followee), max(follower, followee)
+	for attempt := 1; ; attempt++ {
+		changed := false
+		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+			for _, uid := range []int64{first, second} {
+				if _, err := tx.ExecContext(ctx, lock, uid); err != nil {
+					return fmt.Errorf("lock follow counts of %d: %w", uid, err)
+				}
+			}
+			res, err := change(tx)
+			if err != nil {
+				return fmt.Errorf("change follow edge: %w", err)
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				return err // as asked already: the counts stay
+			}
+			changed = true
+			if _, err := tx.ExecContext(ctx, "UPDATE follow_counts SET following = following + ? WHERE uid = ?", d, follower); err != nil {
+				return fmt.Errorf("following count of %d: %w", follower, err)
+			}
+			if _, err := tx.ExecContext(ctx, "UPDATE follow_counts SET followers = followers + ? WHERE uid = ?", d, followee); err != nil {
+				return fmt.Errorf("follower count of %d: %w", followee, err)
+			}
+			return nil
+		})
+		if sqlstore.IsRetryable(err) && attempt < edgeAttempts && ctx.Err() == nil {
+			continue
 		}
+		return changed, err
 	}
-	return nil
 }
 
 func (s *sqlStore) FollowCounts(ctx context.Context, uid int64) (FollowCounts, error) {
