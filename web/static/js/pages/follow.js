@@ -17,7 +17,8 @@ export function followButton(uid, me, { signal } = {}) {
   let followed = false;
   const show = (rel) => {
     followed = rel.followed === true;
-    count.textContent = `${fmtCount(Number(rel.followers) || 0)} followers`;
+    const n = Number(rel.followers) || 0;
+    count.textContent = `${fmtCount(n)} ${n === 1 ? 'follower' : 'followers'}`;
     if (!btn) return;
     btn.textContent = followed ? 'Following' : 'Follow';
     btn.setAttribute('aria-pressed', String(followed));
