@@ -23,6 +23,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
 	"github.com/zhibo-live/zhibo/internal/platform/token"
+	"github.com/zhibo-live/zhibo/pkg/ids"
 )
 
 // tokenKind separates session tokens from every other token signed with the same key.
@@ -50,6 +51,9 @@ type Deps struct {
 	// Leases let one account process of a cluster prune claimed experience ids (nil = this
 	// process does, alone).
 	Leases *lease.Node
+	// IDs number follow events; with Queue, a new follow is published for its notice
+	// (either nil: none is).
+	IDs *ids.Generator
 }
 
 // Service implements Client and the /api/auth and /api/me routes.
@@ -64,8 +68,11 @@ type Service struct {
 	store   Store
 	m       *metrics
 	exp     *expFold // nil without a queue
-	dummy   string   // hash compared on unknown names so timing does not reveal them
-	guard   *guard
+	ids     *ids.Generator
+	// followEvents publishes new follows (nil without a queue or ids).
+	followEvents *followEvents
+	dummy        string // hash compared on unknown names so timing does not reveal them
+	guard        *guard
 	// sessions caches per-user token versions and revoked ids for Verify.
 	sessions          *sessionCache
 	lastRevocationLog atomic.Int64
@@ -91,7 +98,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	s := &Service{
 		cfg: cfg, log: deps.Logger, signer: deps.Signer, wallets: deps.Wallets, now: now,
 		db: deps.DB, m: newMetrics(deps.Registry), names: map[int64]string{},
-		sessions: newSessionCache(cfg.RevocationTTL),
+		sessions: newSessionCache(cfg.RevocationTTL), ids: deps.IDs,
+	}
+	if deps.Queue != nil && deps.IDs != nil {
+		s.followEvents = &followEvents{q: deps.Queue}
 	}
 	s.SetWords(deps.Words)
 	s.guard = newGuard(cfg, now, deps.Logger, s.m)

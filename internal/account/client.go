@@ -20,4 +20,7 @@ type Client interface {
 	// UIDs returns the users named names, matched without regard to case as at login; the
 	// map is keyed by the names as given, and unknown names are absent from it.
 	UIDs(ctx context.Context, names []string) (map[string]int64, error)
+	// Follows answers, for each pair in order, whether its Follower follows its Followee
+	// (unknown users follow nobody). At most 1,000 pairs are asked in one call over the wire.
+	Follows(ctx context.Context, pairs []FollowPair) ([]bool, error)
 }

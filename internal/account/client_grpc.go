@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
@@ -63,6 +64,21 @@ func (g *grpcServer) UIDs(ctx context.Context, r *accountv1.UIDsRequest) (*accou
 		return nil, err
 	}
 	return &accountv1.UIDsResponse{Uids: uids}, nil
+}
+
+func (g *grpcServer) Follows(ctx context.Context, r *accountv1.FollowsRequest) (*accountv1.FollowsResponse, error) {
+	if len(r.GetPairs()) > maxNames {
+		return nil, apierr.BadRequest.Withf("at most %d pairs per call", maxNames)
+	}
+	pairs := make([]FollowPair, len(r.GetPairs()))
+	for i, p := range r.GetPairs() {
+		pairs[i] = FollowPair{Follower: p.GetFollower(), Followee: p.GetFollowee()}
+	}
+	f, err := g.c.Follows(ctx, pairs)
+	if err != nil {
+		return nil, err
+	}
+	return &accountv1.FollowsResponse{Follows: f}, nil
 }
 
 // Remote is the account component in another process, reached over gRPC; it implements Client.
@@ -154,6 +170,29 @@ func (r *Remote) UIDs(ctx context.Context, names []string) (map[string]int64, er
 			out[name] = uid
 		}
 		names = names[n:]
+	}
+	return out, nil
+}
+
+// Follows implements Client, in calls of at most maxNames pairs. Answers are not cached: a
+// follow applies at once to whom it lets message.
+func (r *Remote) Follows(ctx context.Context, pairs []FollowPair) ([]bool, error) {
+	out := make([]bool, 0, len(pairs))
+	for len(pairs) > 0 {
+		n := min(len(pairs), maxNames)
+		req := &accountv1.FollowsRequest{Pairs: make([]*accountv1.FollowPair, n)}
+		for i, p := range pairs[:n] {
+			req.Pairs[i] = &accountv1.FollowPair{Follower: p.Follower, Followee: p.Followee}
+		}
+		resp, err := r.c.Follows(ctx, req)
+		if err != nil {
+			return nil, grpcx.FromStatus(err)
+		}
+		if len(resp.GetFollows()) != n {
+			return nil, fmt.Errorf("account: %d follow answers for %d pairs", len(resp.GetFollows()), n)
+		}
+		out = append(out, resp.GetFollows()...)
+		pairs = pairs[n:]
 	}
 	return out, nil
 }

@@ -28,4 +28,6 @@ var (
 	ErrWrongPassword = apierr.New(http.StatusForbidden, -40011, "wrong password")
 	// ErrTooManyAccounts is registration_per_ip_hour spent.
 	ErrTooManyAccounts = apierr.New(http.StatusTooManyRequests, -40012, "too many accounts created from this address, try again later")
+	// ErrFollowSelf is a follow of oneself.
+	ErrFollowSelf = apierr.New(http.StatusBadRequest, -40013, "you cannot follow yourself")
 )

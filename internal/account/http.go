@@ -27,6 +27,7 @@ func (s *Service) Register(mux *http.ServeMux) {
 	mux.Handle("POST /api/auth/logout-all", s.handle(s.handleLogoutAll))
 	mux.Handle("POST /api/auth/password", s.handle(s.handlePassword))
 	mux.Handle("GET /api/me", s.handle(s.handleMe))
+	s.registerFollows(mux)
 }
 
 // handle is httpx.Handle that answers limited attempts with Retry-After and without an error

@@ -10,6 +10,8 @@ type metrics struct {
 	bcryptInFlight prometheus.Gauge
 	revoked        *prometheus.CounterVec
 	revocationErrs prometheus.Counter
+	follows        *prometheus.CounterVec
+	followEvents   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -38,6 +40,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "zhibo_account_revocation_check_errors_total",
 			Help: "Token checks that could not read revocations from the store and accepted the signed token.",
 		}),
+		follows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zhibo_account_follows_total", Help: "Follow edges added (follow) and removed (unfollow); repeats that change nothing are not counted.",
+		}, []string{"change"}),
+		followEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zhibo_account_follow_events_total", Help: "New follows published on the FOLLOWS stream for their notices, by result (ok, error).",
+		}, []string{"result"}),
+	}
+	for _, c := range []string{"follow", "unfollow"} {
+		m.follows.WithLabelValues(c)
+	}
+	for _, r := range []string{"ok", "error"} {
+		m.followEvents.WithLabelValues(r)
 	}
 	for _, r := range []string{"ip_rate", "account_rate", "register_ip", "backoff", "backoff_ip", "concurrent", "busy"} {
 		m.refused.WithLabelValues(r)
@@ -45,6 +59,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, s := range []string{"account", "ip"} {
 		m.lockouts.WithLabelValues(s)
 	}
-	reg.MustRegister(m.registered, m.logins, m.refused, m.lockouts, m.bcryptInFlight, m.revoked, m.revocationErrs)
+	reg.MustRegister(m.registered, m.logins, m.refused, m.lockouts, m.bcryptInFlight, m.revoked, m.revocationErrs, m.follows, m.followEvents)
 	return m
 }

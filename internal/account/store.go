@@ -28,6 +28,19 @@ type Store interface {
 	// Sessions returns the user's token version and the ids of its revoked, unexpired tokens;
 	// ErrUserNotFound when absent.
 	Sessions(ctx context.Context, uid int64, now int64) (int64, []string, error)
+
+	// Follow adds the edge follower → followee at now (unix ms) and counts it on both users,
+	// in one transaction; false (and nothing changed) when it exists.
+	Follow(ctx context.Context, follower, followee, now int64) (bool, error)
+	// Unfollow removes the edge and uncounts it; false (and nothing changed) when there was none.
+	Unfollow(ctx context.Context, follower, followee int64) (bool, error)
+	// FollowCounts returns uid's counts (zero when never followed nor following).
+	FollowCounts(ctx context.Context, uid int64) (FollowCounts, error)
+	// Follows answers, for each pair in order, whether the edge exists.
+	Follows(ctx context.Context, pairs []FollowPair) ([]bool, error)
+	// FollowPage returns up to limit of uid's followers (followersSide) or followees
+	// (followingSide) after the cursor, most recent first.
+	FollowPage(ctx context.Context, uid int64, side int, after FollowCursor, limit int) ([]Followed, error)
 }
 
 // Credentials are what a password check needs of a user.

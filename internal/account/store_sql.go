@@ -40,6 +40,11 @@ var migrations = []sqlstore.Migration{{
 	Version: 3, Name: "skeletons and sessions",
 	SQLite: sessionsMigration(""),
 	MySQL:  sessionsMigration(" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"),
+}, {
+	// The follow graph and each user's follower and following counts (store_follow.go).
+	Version: 4, Name: "follows",
+	SQLite: followsMigration(""),
+	MySQL:  followsMigration(" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"),
 }}
 
 // expMigration is valid on both engines; the index serves the pruning of old ids.

@@ -257,7 +257,7 @@ func buildAccount(a *App) (lifecycle, error) {
 	}
 	var err error
 	a.Account, err = account.New(a.cfg.Account, account.Deps{Logger: a.logger("account"), Registry: a.Reg,
-		DB: a.db("account"), Signer: a.signer, Wallets: wallets, Queue: a.q, Words: a.words, Leases: a.leases})
+		DB: a.db("account"), Signer: a.signer, Wallets: wallets, Queue: a.q, Words: a.words, Leases: a.leases, IDs: a.ids})
 	a.accounts = a.Account
 	return a.Account, err
 }

@@ -70,6 +70,23 @@ func TestRemoteClientsMatchLocal(t *testing.T) {
 	byName, err := accounts.UIDs(ctx, []string{"Remote_Owner", "nobody"})
 	require.NoError(t, err)
 	require.Equal(t, map[string]int64{"Remote_Owner": sess.UID}, byName)
+	follower, err := a.Account.SignUp(ctx, "remote_follower", "password1")
+	require.NoError(t, err)
+	require.NoError(t, a.Account.Follow(ctx, follower.UID, sess.UID))
+	pairs := make([]account.FollowPair, 1500) // more than one call carries, the answer in order
+	pairs[1] = account.FollowPair{Follower: follower.UID, Followee: sess.UID}
+	pairs[1200] = account.FollowPair{Follower: sess.UID, Followee: follower.UID}
+	pairs[1499] = account.FollowPair{Follower: follower.UID, Followee: sess.UID}
+	follows, err := accounts.Follows(ctx, pairs)
+	require.NoError(t, err)
+	require.Len(t, follows, len(pairs))
+	var yes []int
+	for i, f := range follows {
+		if f {
+			yes = append(yes, i)
+		}
+	}
+	require.Equal(t, []int{1, 1499}, yes)
 
 	// room
 	rooms := room.NewRemote(cc, 0)

@@ -25,7 +25,7 @@ type Inbox struct {
 	Chats   any `json:"chats"`   // chat.Page: the first page of the conversation list
 	Unread  any `json:"unread"`  // the unread total of private messages, a number
 	Groups  any `json:"groups"`  // group.GroupPage: the first page of the group list
-	Notices any `json:"notices"` // unread notices by kind: {"system", "mention", "like"}
+	Notices any `json:"notices"` // unread notices by kind: {"system", "mention", "like", "follow"}
 }
 
 func (s *Service) handleInbox(w http.ResponseWriter, r *http.Request) error {

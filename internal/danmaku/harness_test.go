@@ -109,6 +109,10 @@ func (f *fakeAccounts) UIDs(context.Context, []string) (map[string]int64, error)
 	return map[string]int64{}, nil
 }
 
+func (f *fakeAccounts) Follows(_ context.Context, pairs []account.FollowPair) ([]bool, error) {
+	return make([]bool, len(pairs)), nil
+}
+
 // fakeClock only moves when told to, so rate-limit tests need no sleeps.
 type fakeClock struct {
 	mu  sync.Mutex

@@ -132,6 +132,10 @@ func (f *fakeAccounts) UIDs(context.Context, []string) (map[string]int64, error)
 	return map[string]int64{}, nil
 }
 
+func (f *fakeAccounts) Follows(_ context.Context, pairs []account.FollowPair) ([]bool, error) {
+	return make([]bool, len(pairs)), nil
+}
+
 // testConfig is the default config with short windows and 1000 coins in every new wallet
 // (wallets start empty by default; these tests are about spending).
 func testConfig(t testing.TB) Config {

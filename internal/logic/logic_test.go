@@ -43,6 +43,10 @@ func (fakeAccounts) UIDs(context.Context, []string) (map[string]int64, error) {
 	return map[string]int64{}, nil
 }
 
+func (fakeAccounts) Follows(_ context.Context, pairs []account.FollowPair) ([]bool, error) {
+	return make([]bool, len(pairs)), nil
+}
+
 type clock struct {
 	mu sync.Mutex
 	t  time.Time

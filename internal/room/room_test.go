@@ -49,6 +49,10 @@ func (fakeAccounts) UIDs(context.Context, []string) (map[string]int64, error) {
 	return map[string]int64{}, nil
 }
 
+func (fakeAccounts) Follows(_ context.Context, pairs []account.FollowPair) ([]bool, error) {
+	return make([]bool, len(pairs)), nil
+}
+
 type fakeCounter map[int64]logic.Count
 
 func (f fakeCounter) Counts(_ context.Context, ids []int64) (map[int64]logic.Count, error) {

@@ -254,6 +254,7 @@ func TestEveryComponentAlone(t *testing.T) {
 	httpPort := map[string]string{"gateway": strings.TrimPrefix(a.front.URL, "http://127.0.0.1:")}
 	CoreScenario(t, a.front)
 	IMScenario(t, a.front)
+	FollowScenario(t, a.front)
 	// The BFF alone, its peers over gRPC, behind the gateway: still one room read per enter.
 	id, tok := EnterScenario(t, a.front)
 	require.EqualValues(t, 1, roomReadsPerEnter(t, a.front, a.roomURL, id, tok), "one room read per enter")
@@ -269,13 +270,13 @@ func TestEveryComponentAlone(t *testing.T) {
 	require.EqualValues(t, 1000, *me.Balance)
 
 	want := map[string][]string{
-		"account":   {"account_exp_applied", "revoked_tokens", "users"},
+		"account":   {"account_exp_applied", "follow_counts", "follows", "revoked_tokens", "users"},
 		"room":      {"room_covers", "room_likes", "room_likes_applied", "room_settings", "rooms"},
 		"gift":      {"gift_agg_offsets", "gift_anchor_scores", "gift_orders", "gift_rank", "gift_wallet_credits", "gift_wallets"},
 		"danmaku":   {"danmaku_comments", "danmaku_mutes"},
 		"im-chat":   {"im_blocks", "im_conversations", "im_messages", "im_sends", "im_service_assign", "im_settings", "im_timeline", "im_unread"},
 		"im-group":  {"im_group_members", "im_group_messages", "im_group_sends", "im_groups"},
-		"im-notice": {"im_notice_chunks", "im_notice_inbox", "im_notice_like_events", "im_notice_likes", "im_notice_mentions", "im_notice_unread", "im_notices"},
+		"im-notice": {"im_notice_chunks", "im_notice_follows", "im_notice_inbox", "im_notice_like_events", "im_notice_likes", "im_notice_mentions", "im_notice_unread", "im_notices"},
 	}
 	for c, sc := range dbs {
 		require.Equal(t, want[c], tables(t, sc), "%s's store holds its own tables only", c)

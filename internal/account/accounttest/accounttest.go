@@ -15,16 +15,17 @@ import (
 
 // Fake is an account.Client over a fixed map of users.
 type Fake struct {
-	mu    sync.Mutex
-	names map[int64]string
-	err   error
+	mu      sync.Mutex
+	names   map[int64]string
+	follows map[account.FollowPair]bool
+	err     error
 }
 
 var _ account.Client = (*Fake)(nil)
 
 // New returns a fake knowing these users (uid → name).
 func New(names map[int64]string) *Fake {
-	f := &Fake{names: map[int64]string{}}
+	f := &Fake{names: map[int64]string{}, follows: map[account.FollowPair]bool{}}
 	for k, v := range names {
 		f.names[k] = v
 	}
@@ -107,6 +108,32 @@ func (f *Fake) UIDs(_ context.Context, names []string) (map[string]int64, error)
 				out[n] = uid
 			}
 		}
+	}
+	return out, nil
+}
+
+// Follow makes follower follow followee (false: unfollow).
+func (f *Fake) Follow(follower, followee int64, on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := account.FollowPair{Follower: follower, Followee: followee}
+	if on {
+		f.follows[p] = true
+	} else {
+		delete(f.follows, p)
+	}
+}
+
+// Follows implements account.Client over the edges Follow made.
+func (f *Fake) Follows(_ context.Context, pairs []account.FollowPair) ([]bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	out := make([]bool, len(pairs))
+	for i, p := range pairs {
+		out[i] = f.follows[p]
 	}
 	return out, nil
 }

@@ -181,7 +181,7 @@ func TestRefusedSends(t *testing.T) {
 	code, data, _ = h.call(alice, "POST", "/api/im/messages", `{"to":202,"text":"hi"}`)
 	require.Equal(t, 403, code)
 	require.Contains(t, string(data), "accepts no private messages")
-	code, _, _ = h.call(bob, "PUT", "/api/im/settings", `{"allow":1}`)
+	code, _, _ = h.call(bob, "PUT", "/api/im/settings", `{"allow":3}`)
 	require.Equal(t, 400, code)
 	code, _, _ = h.call(bob, "PUT", "/api/im/settings", `{"allow":0}`)
 	require.Equal(t, 200, code)

@@ -21,6 +21,9 @@ var (
 	ErrSelf           = apierr.New(http.StatusBadRequest, -70010, "you cannot message yourself")
 	ErrQueue          = apierr.New(http.StatusServiceUnavailable, -70011, "message queue unavailable, try again")
 	ErrSpam           = apierr.New(http.StatusTooManyRequests, -70012, "the same message sent to too many people")
+	// ErrFollowersOnly is a send to a user who takes messages from their followers only, from
+	// someone who does not follow them (nor is followed by them, nor was written to by them).
+	ErrFollowersOnly = apierr.New(http.StatusForbidden, -70013, "this user accepts private messages only from their followers")
 )
 
 // limitedError is ErrRateLimited carrying when the sender may try again (Retry-After).

@@ -11,6 +11,8 @@ const (
 	reasonNoUser   = "no_user"
 	reasonQueue    = "queue"
 	reasonSpam     = "spam"
+	// reasonNotFollower: the receiver takes messages from followers only.
+	reasonNotFollower = "not_follower"
 )
 
 // metrics count what happens to private messages on their way.
@@ -40,7 +42,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "zhibo_im_replayed_total", Help: "Sends that repeated a client message id: answered with the first message, nothing stored twice.",
 		}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "zhibo_im_refused_total", Help: "Private messages refused, by reason (bad_input, banned, blocked, limited, no_user, queue, spam).",
+			Name: "zhibo_im_refused_total", Help: "Private messages refused, by reason (bad_input, banned, blocked, limited, no_user, queue, spam, not_follower).",
 		}, []string{"reason"}),
 		stored: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "zhibo_im_stored_total", Help: "Private messages written to the store (content, both timelines, both conversations).",
@@ -83,7 +85,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.warms.WithLabelValues("read")
 	m.warms.WithLabelValues("prewarm")
 	m.failures.WithLabelValues("hot")
-	for _, r := range []string{reasonBadInput, reasonBanned, reasonBlocked, reasonLimited, reasonNoUser, reasonQueue, reasonSpam} {
+	for _, r := range []string{reasonBadInput, reasonBanned, reasonBlocked, reasonLimited, reasonNoUser, reasonQueue, reasonSpam, reasonNotFollower} {
 		m.refused.WithLabelValues(r)
 	}
 	m.failures.WithLabelValues("store")

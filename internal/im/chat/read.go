@@ -383,8 +383,8 @@ func (s *Service) Settings(ctx context.Context, uid int64) (Settings, error) {
 
 // SetSettings stores uid's settings.
 func (s *Service) SetSettings(ctx context.Context, uid int64, st Settings) error {
-	if st.Allow != AllowEveryone && st.Allow != AllowNobody {
-		return ErrBadInput.Withf("allow must be %d (everyone) or %d (nobody)", AllowEveryone, AllowNobody)
+	if st.Allow != AllowEveryone && st.Allow != AllowFollowers && st.Allow != AllowNobody {
+		return ErrBadInput.Withf("allow must be %d (everyone), %d (followers) or %d (nobody)", AllowEveryone, AllowFollowers, AllowNobody)
 	}
 	return s.store.SetSettings(ctx, uid, st)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/zhibo-live/zhibo/internal/account"
 	"github.com/zhibo-live/zhibo/internal/im/impath"
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
@@ -100,40 +101,58 @@ func (s *Service) mayMessage(ctx context.Context, from, to int64, chk SendCheck,
 	if err := s.userExists(ctx, to); err != nil {
 		return err
 	}
-	blocked, st, err := s.accepts(to, from, chk, cerr)
+	a, err := s.accepts(to, from, chk, cerr)
 	if err != nil {
 		return err
 	}
-	if blocked {
+	switch {
+	case a.blocked:
 		return ErrBlocked
-	}
-	if st.Allow == AllowNobody {
+	case a.set.Allow == AllowNobody:
 		return ErrNotAccepting
+	case a.set.Allow == AllowFollowers && !a.wrote:
+		return s.followersOnly(ctx, from, to)
 	}
 	return nil
+}
+
+// followersOnly admits from to a receiver who takes messages from followers only when from
+// follows to, or to follows from, asked of account at each send (a follow or an unfollow
+// applies at once). Account away is 503: the send may be tried again.
+func (s *Service) followersOnly(ctx context.Context, from, to int64) error {
+	f, err := s.accounts.Follows(ctx, []account.FollowPair{{Follower: from, Followee: to}, {Follower: to, Followee: from}})
+	if err != nil {
+		return apierr.Unavailable.Wrap(fmt.Errorf("ask who follows whom: %w", err))
+	}
+	if len(f) == 2 && (f[0] || f[1]) {
+		return nil
+	}
+	return ErrFollowersOnly.Withf("user %d accepts private messages only from their followers: follow them first", to)
 }
 
 // acceptance is what CheckSend answered for a pair, kept to answer while the store is away.
 type acceptance struct {
 	blocked bool
 	set     Settings
+	wrote   bool
 }
 
 // accepts says whether to takes messages from from. The store answers every send
 // (CheckSend), so a block or a change of settings applies at once; while the store does not
 // answer (err), the last answer of the pair (at most acceptStale old) does, so sends go on
 // into the queue through a short outage. A pair never seen is refused then (503).
-func (s *Service) accepts(to, from int64, chk SendCheck, err error) (bool, Settings, error) {
+func (s *Service) accepts(to, from int64, chk SendCheck, err error) (acceptance, error) {
 	key := [2]int64{to, from}
 	if err == nil {
-		s.accepted.Add(key, acceptance{chk.Blocked, chk.Settings})
-		return chk.Blocked, chk.Settings, nil
+		a := acceptance{chk.Blocked, chk.Settings, chk.Wrote}
+		s.accepted.Add(key, a)
+		return a, nil
 	}
 	if last, ok := s.accepted.Get(key); ok {
 		s.m.stale.Inc()
-		return last.blocked, last.set, nil
+		return last, nil
 	}
-	return false, Settings{}, apierr.Unavailable.Wrap(fmt.Errorf("read the receiver's settings: %w", err))
+	return acceptance{}, apierr.Unavailable.Wrap(fmt.Errorf("read the receiver's settings: %w", err))
 }
 
 // userExists checks uid is a user: accounts are asked once per userTTL per user (accounts are
@@ -168,6 +187,8 @@ func refusalReason(err error) string {
 		return reasonQueue
 	case errors.Is(err, ErrSpam):
 		return reasonSpam
+	case errors.Is(err, ErrFollowersOnly):
+		return reasonNotFollower
 	}
 	return reasonBadInput
 }

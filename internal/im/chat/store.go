@@ -70,23 +70,29 @@ type Cursor struct {
 
 // Settings are who may message a user.
 type Settings struct {
-	// Allow is AllowEveryone or AllowNobody (the zero value allows everyone).
+	// Allow is AllowEveryone, AllowFollowers or AllowNobody (the zero value allows everyone).
 	Allow int `json:"allow"`
 }
 
 // SendCheck is what a send reads of the store: whether the sender's client id names a message
-// stored before (a replay), whether the receiver blocked the sender, and the receiver's
-// settings.
+// stored before (a replay), whether the receiver blocked the sender, the receiver's settings
+// and whether the receiver has written to the sender.
 type SendCheck struct {
 	SentID   int64 // the stored message of the client id; 0 = none
 	Blocked  bool
 	Settings Settings
+	// Wrote: the receiver has written in their conversation with the sender (it is in their
+	// main folder), so the sender may answer under AllowFollowers.
+	Wrote bool
 }
 
-// Who may message a user (Settings.Allow).
+// Who may message a user (Settings.Allow). AllowFollowers admits the users who follow the
+// receiver — and, so that the receiver's own conversations keep working, the users the
+// receiver follows and those the receiver has written to.
 const (
-	AllowEveryone = 0
-	AllowNobody   = 2
+	AllowEveryone  = 0
+	AllowFollowers = 1
+	AllowNobody    = 2
 )
 
 // Store keeps messages, each user's timeline and conversations, unread counts and settings.

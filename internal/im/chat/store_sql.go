@@ -482,16 +482,17 @@ func keysOf(m map[int64]bool) []any {
 func (s *sqlStore) CheckSend(ctx context.Context, from, to int64, clientID string) (SendCheck, error) {
 	st, err := s.db.Stmt(ctx, `SELECT COALESCE((SELECT msg_id FROM im_sends WHERE sender = ? AND client_id = ?), 0),
 		(SELECT COUNT(*) FROM im_blocks WHERE uid = ? AND blocked = ?),
-		COALESCE((SELECT allow FROM im_settings WHERE uid = ?), 0)`)
+		COALESCE((SELECT allow FROM im_settings WHERE uid = ?), 0),
+		(SELECT COUNT(*) FROM im_conversations WHERE uid = ? AND peer = ? AND folder = 0)`)
 	if err != nil {
 		return SendCheck{}, err
 	}
 	var c SendCheck
-	var blocked int
-	if err := st.QueryRowContext(ctx, from, clientID, to, from, to).Scan(&c.SentID, &blocked, &c.Settings.Allow); err != nil {
+	var blocked, wrote int
+	if err := st.QueryRowContext(ctx, from, clientID, to, from, to, to, from).Scan(&c.SentID, &blocked, &c.Settings.Allow, &wrote); err != nil {
 		return SendCheck{}, fmt.Errorf("check send: %w", err)
 	}
-	c.Blocked = blocked > 0
+	c.Blocked, c.Wrote = blocked > 0, wrote > 0
 	if clientID == "" {
 		c.SentID = 0
 	}

@@ -26,6 +26,8 @@ type Config struct {
 	// Likes turns on like notices: the likes of a live room, folded into one notice for its
 	// anchor per room and LikeWindow.
 	Likes bool `yaml:"likes"`
+	// Follows turns on follow notices: a new follow gives the followed user one.
+	Follows bool `yaml:"follows"`
 	// LikeWindow is how long one like notice gathers a room's likes (1m..24h, dividing a
 	// day): the first like after it opens a new notice, unread.
 	LikeWindow time.Duration `yaml:"like_window"`
@@ -39,6 +41,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.BoolVar(&c.Mentions, prefix+"mentions", true, "give a user a mention notice when a bullet comment writes @their_name (consumes the MENTIONS stream danmaku publishes them on).")
 	fs.IntVar(&c.MaxMentions, prefix+"max_mentions", 5, "distinct @names of one comment that get a mention notice, 1..20; later ones are skipped.")
 	fs.BoolVar(&c.Likes, prefix+"likes", true, "give a room's anchor like notices, one per room and like_window (consumes the LIKES stream; needs room).")
+	fs.BoolVar(&c.Follows, prefix+"follows", true, "give a user a follow notice when someone follows them (consumes the FOLLOWS stream account publishes new follows on).")
 	fs.DurationVar(&c.LikeWindow, prefix+"like_window", time.Hour, "how long one like notice gathers a room's likes before the next like opens a new unread one, 1m..24h, dividing a day.")
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/zhibo-live/zhibo/internal/account"
 	"github.com/zhibo-live/zhibo/internal/danmaku"
 	"github.com/zhibo-live/zhibo/internal/im/notice"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
@@ -74,7 +75,7 @@ func TestMentionNotices(t *testing.T) {
 			require.Equal(t, int64(77), items[0].Room)
 			require.Equal(t, []notice.Actor{{UID: 2, Name: "user2"}}, items[0].Actors)
 			require.False(t, items[0].Read)
-			require.Equal(t, map[string]int64{"system": 0, "mention": 1, "like": 0}, h.unread(u))
+			require.Equal(t, map[string]int64{"system": 0, "mention": 1, "like": 0, "follow": 0}, h.unread(u))
 		}
 		// Read again: the same comment under a new message id (past the stream's duplicate
 		// window), then a later comment to show the first was passed.
@@ -124,7 +125,7 @@ func TestLikeNoticeAggregates(t *testing.T) {
 		require.Equal(t, int64(rm), it.Room)
 		require.Equal(t, []notice.Actor{{UID: 4, Name: "user4"}, {UID: 3, Name: "user3"}, {UID: 2, Name: "user2"}}, it.Actors)
 		require.Equal(t, "user4, user3 and user2 liked your live (100 likes)", it.Title)
-		require.Equal(t, map[string]int64{"system": 0, "mention": 0, "like": 1}, h.unread(anchor))
+		require.Equal(t, map[string]int64{"system": 0, "mention": 0, "like": 1, "follow": 0}, h.unread(anchor))
 		pushes := h.noticePushes(anchor, notice.KindLike)
 		require.NotEmpty(t, pushes)
 		require.Equal(t, true, pushes[0]["new"])
@@ -161,4 +162,65 @@ func TestMentioned(t *testing.T) {
 	got, over := notice.Mentioned("@u1 @u2 @u3 @u4", 2)
 	require.Equal(t, []string{"u1", "u2"}, got)
 	require.Equal(t, 2, over)
+}
+
+// A follow gives the followed user one follow notice, pushed, naming the follower; the same
+// event read again (a redelivery, or a re-publish past the duplicate window) gives none more,
+// nor does the same follower following again that day, while another follow gives its own.
+func TestFollowNotices(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
+		h := newHarness(t, db, nil)
+		ctx := context.Background()
+		require.NoError(t, h.q.EnsureStream(ctx, account.FollowStream(h.q)))
+		// What account publishes for a new follow (its own test checks it does).
+		publish := func(ev account.FollowEvent, msgID string) {
+			data, err := json.Marshal(ev)
+			require.NoError(t, err)
+			require.NoError(t, h.q.Publish(ctx, h.q.Subject(account.FollowSubjectPrefix+strconv.FormatInt(ev.Followee, 10)), data, msgID))
+		}
+		ev := account.FollowEvent{ID: 7001, Follower: 2, Name: "user2", Followee: 5, Ts: 1_700_000_000_000}
+		publish(ev, "follow:7001")
+		publish(ev, "follow:7001") // within the duplicate window: dropped by the queue
+		publish(ev, "follow:7001-again")
+		require.NoError(t, h.q.Publish(ctx, h.q.Subject(account.FollowSubjectPrefix+"5"), []byte("{"), "")) // unreadable: skipped
+		publish(account.FollowEvent{ID: 7002, Follower: 3, Name: "user3", Followee: 5, Ts: 1_700_000_001_000}, "follow:7002")
+
+		require.Eventually(t, func() bool { return len(h.noticePushes(5, notice.KindFollow)) == 2 }, 10*time.Second, 10*time.Millisecond)
+		items := h.inbox(5, "follow")
+		require.Len(t, items, 2, "the event read twice gave one notice")
+		require.Equal(t, "user3 followed you", items[0].Title)
+		require.Equal(t, []notice.Actor{{UID: 3, Name: "user3"}}, items[0].Actors)
+		require.Equal(t, "user2 followed you", items[1].Title)
+		require.Equal(t, int64(2), items[1].Sender)
+		require.Equal(t, int64(1_700_000_000_000), items[1].Ts)
+		require.Zero(t, items[1].Room)
+		require.False(t, items[1].Read)
+		require.Equal(t, map[string]int64{"system": 0, "mention": 0, "like": 0, "follow": 2}, h.unread(5))
+		pushed := h.noticePushes(5, notice.KindFollow)
+		require.Equal(t, true, pushed[0]["new"])
+		require.Empty(t, h.inbox(2, "follow"), "the follower gets nothing")
+
+		require.Equal(t, 200, h.call(5, "POST", "/api/im/notices/read", map[string]any{"kind": "follow", "read_id": items[0].ID}, nil))
+		require.Zero(t, h.unread(5)["follow"])
+		// Still once after the read; user2 following again the same day (after an unfollow:
+		// a new event) gives none either; a later follow counts one unread.
+		publish(ev, "follow:7001-third")
+		publish(account.FollowEvent{ID: 7004, Follower: 2, Name: "user2", Followee: 5, Ts: ev.Ts + 3_600_000}, "follow:7004")
+		publish(account.FollowEvent{ID: 7003, Follower: 4, Name: "user4", Followee: 5, Ts: 1_700_000_002_000}, "follow:7003")
+		require.Eventually(t, func() bool { return len(h.noticePushes(5, notice.KindFollow)) == 3 }, 10*time.Second, 10*time.Millisecond)
+		titles := func() []string {
+			var out []string
+			for _, it := range h.inbox(5, "follow") {
+				out = append(out, it.Title)
+			}
+			return out
+		}
+		require.Equal(t, []string{"user4 followed you", "user3 followed you", "user2 followed you"}, titles())
+		require.Equal(t, int64(1), h.unread(5)["follow"])
+		// The next day user2's follow is news again.
+		publish(account.FollowEvent{ID: 7005, Follower: 2, Name: "user2", Followee: 5, Ts: ev.Ts + 86_400_000}, "follow:7005")
+		require.Eventually(t, func() bool { return len(h.noticePushes(5, notice.KindFollow)) == 4 }, 10*time.Second, 10*time.Millisecond)
+		require.Equal(t, []string{"user2 followed you", "user4 followed you", "user3 followed you", "user2 followed you"}, titles())
+		require.Equal(t, int64(2), h.unread(5)["follow"])
+	})
 }

@@ -18,7 +18,7 @@ const (
 	skipSelf     = "self"       // a user mentioning themself, an anchor liking their own room
 	skipUnknown  = "unknown"    // @name of no user
 	skipOverCap  = "over_cap"   // names past im_notice.max_mentions
-	skipReplay   = "replay"     // a comment or like event already counted
+	skipReplay   = "replay"     // a comment, like or follow event already counted; a follower's second follow of a day
 	skipNoRoom   = "no_room"    // likes of a room that no longer exists
 	skipBadEvent = "unreadable" // a stream message that cannot be decoded
 )
@@ -45,13 +45,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "zhibo_im_notice_push_failures_total", Help: "Delivered chunks whose live push failed (the notices wait in the inboxes).",
 		}),
 		produced: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "zhibo_im_notice_interactive_total", Help: "Interactive notices produced, by kind (mention; like: a like notice opened).",
+			Name: "zhibo_im_notice_interactive_total", Help: "Interactive notices produced, by kind (mention, follow; like: a like notice opened).",
 		}, []string{"kind"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "zhibo_im_notice_skipped_total", Help: "Mentions and like events that gave no notice, by reason (self, unknown, over_cap, replay, no_room, unreadable).",
+			Name: "zhibo_im_notice_skipped_total", Help: "Mentions, like and follow events that gave no notice, by reason (self, unknown, over_cap, replay, no_room, unreadable).",
 		}, []string{"reason"}),
 	}
-	for _, k := range []string{"mention", "like"} {
+	for _, k := range []string{"mention", "like", "follow"} {
 		m.produced.WithLabelValues(k)
 	}
 	for _, r := range []string{skipSelf, skipUnknown, skipOverCap, skipReplay, skipNoRoom, skipBadEvent} {

@@ -3,7 +3,8 @@
 // unread count per user and kind. A batch to a million users runs on a lane: the normal lane
 // under a per-business quota, the high-priority lane on a consumer and a worker of its own, so
 // an urgent notice is not queued behind a big batch. Mention notices come from the @names of
-// bullet comments (mentions.go), like notices from the likes of live rooms (likes.go).
+// bullet comments (mentions.go), like notices from the likes of live rooms (likes.go), follow
+// notices from new follows (follows.go).
 // Delivered users' connections get IM_NOTICE.
 package notice
 
@@ -145,6 +146,12 @@ func (s *Service) Start(ctx context.Context) error {
 		if err := s.startMentions(ctx); err != nil {
 			s.Stop(ctx)
 			return fmt.Errorf("im-notice: mentions: %w", err)
+		}
+	}
+	if s.cfg.Follows {
+		if err := s.startFollows(ctx); err != nil {
+			s.Stop(ctx)
+			return fmt.Errorf("im-notice: follows: %w", err)
 		}
 	}
 	if s.likes != nil {

@@ -10,13 +10,14 @@ const (
 	KindSystem  = 1 // from the platform: announcements, events, account matters
 	KindMention = 2 // someone wrote @name in a bullet comment
 	KindLike    = 3 // people liked the user's live room (one notice per room and window)
+	KindFollow  = 4 // someone followed the user (one notice per follow)
 )
 
 // Kinds names every kind as the API spells it, in the order unread counts list them.
 var Kinds = []struct {
 	Kind int
 	Name string
-}{{KindSystem, "system"}, {KindMention, "mention"}, {KindLike, "like"}}
+}{{KindSystem, "system"}, {KindMention, "mention"}, {KindLike, "like"}, {KindFollow, "follow"}}
 
 // Priority lanes of a batch send.
 const (
@@ -34,11 +35,12 @@ type Notice struct {
 	Body     string `json:"body"`
 	Sender   int64  `json:"sender"`
 	Ts       int64  `json:"ts"`
-	// Room is the live room a mention or like notice is about (0 for system notices).
+	// Room is the live room a mention or like notice is about (0 for system and follow notices).
 	Room int64 `json:"room_id,omitempty"`
 	// Count is how many likes a like notice holds.
 	Count int64 `json:"count,omitempty"`
-	// Actors are who did it: the mentioner, or a like notice's latest likers, newest first.
+	// Actors are who did it: the mentioner, the follower, or a like notice's latest likers,
+	// newest first.
 	Actors []Actor `json:"actors,omitempty"`
 }
 
@@ -123,6 +125,10 @@ type Store interface {
 	// Mention puts the mention notice n in uid's inbox and counts it unread, once per comment
 	// and user: a comment seen again changes nothing (false).
 	Mention(ctx context.Context, comment, uid int64, n Notice) (bool, error)
+	// Follow puts the follow notice n (from n.Sender, at n.Ts) in uid's inbox and counts it
+	// unread, once per follow event and at most once per follower and UTC day: an event seen
+	// again, or a follow again after an unfollow on the same day, changes nothing (false).
+	Follow(ctx context.Context, event, uid int64, n Notice) (bool, error)
 	// AddLikes adds the likes of l to uid's like notice of (l.Room, window) within tx,
 	// creating it (in the inbox, one unread) with id newID when there is none. It returns the
 	// notice as it now is and whether it was created.

@@ -13,7 +13,9 @@ import (
 // The interactive notices' tables (migration 2). A mention or like notice is a notice like any
 // other (im_notices, with the room, the like count and the actors as JSON) in one inbox.
 // im_notice_mentions records each (comment, mentioned user) in the transaction that delivers
-// its notice, so a comment read again changes nothing; im_notice_likes names the like notice
+// its notice, so a comment read again changes nothing (im_notice_follows does the same for
+// each follow event, and keeps one per follower, user and day, migration 3); im_notice_likes
+// names the like notice
 // of each (anchor, room, window); im_notice_like_events holds the ids of the like events
 // counted (pkg/aggregate.ClaimIDs), pruned once no copy of an event can arrive.
 const (
@@ -102,12 +104,27 @@ func (s *sqlStore) insertOne(ctx context.Context, tx *sql.Tx, uid int64, n Notic
 }
 
 func (s *sqlStore) Mention(ctx context.Context, comment, uid int64, n Notice) (bool, error) {
+	return s.once(ctx, "INTO im_notice_mentions (comment_id, uid, notice_id) VALUES (?, ?, ?)", []any{comment, uid, n.ID}, uid, n)
+}
+
+// followDay is the span in which one follower gives a user at most one follow notice.
+const followDay = 24 * 60 * 60 * 1000 // ms
+
+func (s *sqlStore) Follow(ctx context.Context, event, uid int64, n Notice) (bool, error) {
+	day := n.Ts - n.Ts%followDay
+	return s.once(ctx, "INTO im_notice_follows (event_id, uid, follower, day_start, notice_id) VALUES (?, ?, ?, ?, ?)",
+		[]any{event, uid, n.Sender, day, n.ID}, uid, n)
+}
+
+// once claims what a notice is given for (claim: an insert-ignore's "INTO …" with its args)
+// and, when the claim is new, puts n in uid's inbox, unread, in the same transaction: a
+// second claim changes nothing (false).
+func (s *sqlStore) once(ctx context.Context, claim string, args []any, uid int64, n Notice) (bool, error) {
 	fresh := false
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.db.InsertIgnore()+" INTO im_notice_mentions (comment_id, uid, notice_id) VALUES (?, ?, ?)",
-			comment, uid, n.ID)
+		res, err := tx.ExecContext(ctx, s.db.InsertIgnore()+" "+claim, args...)
 		if err != nil {
-			return fmt.Errorf("claim mention: %w", err)
+			return fmt.Errorf("claim notice: %w", err)
 		}
 		if got, err := res.RowsAffected(); err != nil || got == 0 {
 			return err // delivered before

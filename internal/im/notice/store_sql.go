@@ -81,6 +81,22 @@ CREATE TABLE im_notice_chunks (
 	PRIMARY KEY (notice_id, chunk)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;`},
 		{Version: 2, Name: "interactive notices", SQLite: interactiveSQLite, MySQL: interactiveMySQL},
+		// Each follow event noticed, claimed in the transaction that delivers its notice: once
+		// per event, and once per follower, followee and UTC day.
+		{Version: 3, Name: "follow notices", SQLite: `CREATE TABLE im_notice_follows (
+	event_id BIGINT NOT NULL PRIMARY KEY,
+	uid BIGINT NOT NULL,
+	follower BIGINT NOT NULL,
+	day_start BIGINT NOT NULL,
+	notice_id BIGINT NOT NULL,
+	UNIQUE (uid, follower, day_start));`, MySQL: `CREATE TABLE im_notice_follows (
+	event_id BIGINT NOT NULL PRIMARY KEY,
+	uid BIGINT NOT NULL,
+	follower BIGINT NOT NULL,
+	day_start BIGINT NOT NULL,
+	notice_id BIGINT NOT NULL,
+	UNIQUE KEY im_notice_follows_pair (uid, follower, day_start)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;`},
 		// One key a table: a batch writes one B-tree a recipient in each (the inbox's reads all
 		// go by user and kind), where the inbox had a second index and SQLite's rowid tables a
 		// key index beside the table.

@@ -19,11 +19,12 @@ export const Cmd = Object.freeze({
 });
 
 // NOTICE_KINDS are im-notice's kinds (notice.Kinds): system notices, mentions
-// in bullet comments and likes of the user's live room.
+// in bullet comments, likes of the user's live room and new followers.
 export const NOTICE_KINDS = [
   { kind: 1, name: 'system', label: 'System' },
   { kind: 2, name: 'mention', label: 'Mentions' },
   { kind: 3, name: 'like', label: 'Likes' },
+  { kind: 4, name: 'follow', label: 'Follows' },
 ];
 // Groups read for the unread total: the server's largest page. Unread
 // messages of groups beyond it (the least recently active) are not counted.

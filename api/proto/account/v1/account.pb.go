@@ -410,6 +410,153 @@ func (x *UIDsResponse) GetUids() map[string]int64 {
 	return nil
 }
 
+// FollowPair asks whether follower follows followee.
+type FollowPair struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// follower is the user who may follow.
+	Follower int64 `protobuf:"varint,1,opt,name=follower,proto3" json:"follower,omitempty"`
+	// followee is the user who may be followed.
+	Followee      int64 `protobuf:"varint,2,opt,name=followee,proto3" json:"followee,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FollowPair) Reset() {
+	*x = FollowPair{}
+	mi := &file_account_v1_account_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FollowPair) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FollowPair) ProtoMessage() {}
+
+func (x *FollowPair) ProtoReflect() protoreflect.Message {
+	mi := &file_account_v1_account_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FollowPair.ProtoReflect.Descriptor instead.
+func (*FollowPair) Descriptor() ([]byte, []int) {
+	return file_account_v1_account_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *FollowPair) GetFollower() int64 {
+	if x != nil {
+		return x.Follower
+	}
+	return 0
+}
+
+func (x *FollowPair) GetFollowee() int64 {
+	if x != nil {
+		return x.Followee
+	}
+	return 0
+}
+
+// FollowsRequest lists the pairs to check.
+type FollowsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// pairs are the pairs asked about; at most 1,000 per call.
+	Pairs         []*FollowPair `protobuf:"bytes,1,rep,name=pairs,proto3" json:"pairs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FollowsRequest) Reset() {
+	*x = FollowsRequest{}
+	mi := &file_account_v1_account_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FollowsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FollowsRequest) ProtoMessage() {}
+
+func (x *FollowsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_account_v1_account_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FollowsRequest.ProtoReflect.Descriptor instead.
+func (*FollowsRequest) Descriptor() ([]byte, []int) {
+	return file_account_v1_account_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *FollowsRequest) GetPairs() []*FollowPair {
+	if x != nil {
+		return x.Pairs
+	}
+	return nil
+}
+
+// FollowsResponse answers each pair of the request.
+type FollowsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// follows holds, at the index of each pair asked, whether its follower follows its followee.
+	Follows       []bool `protobuf:"varint,1,rep,packed,name=follows,proto3" json:"follows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FollowsResponse) Reset() {
+	*x = FollowsResponse{}
+	mi := &file_account_v1_account_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FollowsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FollowsResponse) ProtoMessage() {}
+
+func (x *FollowsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_account_v1_account_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FollowsResponse.ProtoReflect.Descriptor instead.
+func (*FollowsResponse) Descriptor() ([]byte, []int) {
+	return file_account_v1_account_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *FollowsResponse) GetFollows() []bool {
+	if x != nil {
+		return x.Follows
+	}
+	return nil
+}
+
 var File_account_v1_account_proto protoreflect.FileDescriptor
 
 const file_account_v1_account_proto_rawDesc = "" +
@@ -440,12 +587,21 @@ const file_account_v1_account_proto_rawDesc = "" +
 	"\x04uids\x18\x01 \x03(\v2(.zhibo.account.v1.UIDsResponse.UidsEntryR\x04uids\x1a7\n" +
 	"\tUidsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x012\xb3\x02\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"D\n" +
+	"\n" +
+	"FollowPair\x12\x1a\n" +
+	"\bfollower\x18\x01 \x01(\x03R\bfollower\x12\x1a\n" +
+	"\bfollowee\x18\x02 \x01(\x03R\bfollowee\"D\n" +
+	"\x0eFollowsRequest\x122\n" +
+	"\x05pairs\x18\x01 \x03(\v2\x1c.zhibo.account.v1.FollowPairR\x05pairs\"+\n" +
+	"\x0fFollowsResponse\x12\x18\n" +
+	"\afollows\x18\x01 \x03(\bR\afollows2\x83\x03\n" +
 	"\x0eAccountService\x12K\n" +
 	"\x06Verify\x12\x1f.zhibo.account.v1.VerifyRequest\x1a .zhibo.account.v1.VerifyResponse\x12C\n" +
 	"\aGetUser\x12 .zhibo.account.v1.GetUserRequest\x1a\x16.zhibo.account.v1.User\x12H\n" +
 	"\x05Names\x12\x1e.zhibo.account.v1.NamesRequest\x1a\x1f.zhibo.account.v1.NamesResponse\x12E\n" +
-	"\x04UIDs\x12\x1d.zhibo.account.v1.UIDsRequest\x1a\x1e.zhibo.account.v1.UIDsResponseB<Z:github.com/zhibo-live/zhibo/api/proto/account/v1;accountv1b\x06proto3"
+	"\x04UIDs\x12\x1d.zhibo.account.v1.UIDsRequest\x1a\x1e.zhibo.account.v1.UIDsResponse\x12N\n" +
+	"\aFollows\x12 .zhibo.account.v1.FollowsRequest\x1a!.zhibo.account.v1.FollowsResponseB<Z:github.com/zhibo-live/zhibo/api/proto/account/v1;accountv1b\x06proto3"
 
 var (
 	file_account_v1_account_proto_rawDescOnce sync.Once
@@ -459,35 +615,41 @@ func file_account_v1_account_proto_rawDescGZIP() []byte {
 	return file_account_v1_account_proto_rawDescData
 }
 
-var file_account_v1_account_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_account_v1_account_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_account_v1_account_proto_goTypes = []any{
-	(*VerifyRequest)(nil),  // 0: zhibo.account.v1.VerifyRequest
-	(*VerifyResponse)(nil), // 1: zhibo.account.v1.VerifyResponse
-	(*GetUserRequest)(nil), // 2: zhibo.account.v1.GetUserRequest
-	(*User)(nil),           // 3: zhibo.account.v1.User
-	(*NamesRequest)(nil),   // 4: zhibo.account.v1.NamesRequest
-	(*NamesResponse)(nil),  // 5: zhibo.account.v1.NamesResponse
-	(*UIDsRequest)(nil),    // 6: zhibo.account.v1.UIDsRequest
-	(*UIDsResponse)(nil),   // 7: zhibo.account.v1.UIDsResponse
-	nil,                    // 8: zhibo.account.v1.NamesResponse.NamesEntry
-	nil,                    // 9: zhibo.account.v1.UIDsResponse.UidsEntry
+	(*VerifyRequest)(nil),   // 0: zhibo.account.v1.VerifyRequest
+	(*VerifyResponse)(nil),  // 1: zhibo.account.v1.VerifyResponse
+	(*GetUserRequest)(nil),  // 2: zhibo.account.v1.GetUserRequest
+	(*User)(nil),            // 3: zhibo.account.v1.User
+	(*NamesRequest)(nil),    // 4: zhibo.account.v1.NamesRequest
+	(*NamesResponse)(nil),   // 5: zhibo.account.v1.NamesResponse
+	(*UIDsRequest)(nil),     // 6: zhibo.account.v1.UIDsRequest
+	(*UIDsResponse)(nil),    // 7: zhibo.account.v1.UIDsResponse
+	(*FollowPair)(nil),      // 8: zhibo.account.v1.FollowPair
+	(*FollowsRequest)(nil),  // 9: zhibo.account.v1.FollowsRequest
+	(*FollowsResponse)(nil), // 10: zhibo.account.v1.FollowsResponse
+	nil,                     // 11: zhibo.account.v1.NamesResponse.NamesEntry
+	nil,                     // 12: zhibo.account.v1.UIDsResponse.UidsEntry
 }
 var file_account_v1_account_proto_depIdxs = []int32{
-	8, // 0: zhibo.account.v1.NamesResponse.names:type_name -> zhibo.account.v1.NamesResponse.NamesEntry
-	9, // 1: zhibo.account.v1.UIDsResponse.uids:type_name -> zhibo.account.v1.UIDsResponse.UidsEntry
-	0, // 2: zhibo.account.v1.AccountService.Verify:input_type -> zhibo.account.v1.VerifyRequest
-	2, // 3: zhibo.account.v1.AccountService.GetUser:input_type -> zhibo.account.v1.GetUserRequest
-	4, // 4: zhibo.account.v1.AccountService.Names:input_type -> zhibo.account.v1.NamesRequest
-	6, // 5: zhibo.account.v1.AccountService.UIDs:input_type -> zhibo.account.v1.UIDsRequest
-	1, // 6: zhibo.account.v1.AccountService.Verify:output_type -> zhibo.account.v1.VerifyResponse
-	3, // 7: zhibo.account.v1.AccountService.GetUser:output_type -> zhibo.account.v1.User
-	5, // 8: zhibo.account.v1.AccountService.Names:output_type -> zhibo.account.v1.NamesResponse
-	7, // 9: zhibo.account.v1.AccountService.UIDs:output_type -> zhibo.account.v1.UIDsResponse
-	6, // [6:10] is the sub-list for method output_type
-	2, // [2:6] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	11, // 0: zhibo.account.v1.NamesResponse.names:type_name -> zhibo.account.v1.NamesResponse.NamesEntry
+	12, // 1: zhibo.account.v1.UIDsResponse.uids:type_name -> zhibo.account.v1.UIDsResponse.UidsEntry
+	8,  // 2: zhibo.account.v1.FollowsRequest.pairs:type_name -> zhibo.account.v1.FollowPair
+	0,  // 3: zhibo.account.v1.AccountService.Verify:input_type -> zhibo.account.v1.VerifyRequest
+	2,  // 4: zhibo.account.v1.AccountService.GetUser:input_type -> zhibo.account.v1.GetUserRequest
+	4,  // 5: zhibo.account.v1.AccountService.Names:input_type -> zhibo.account.v1.NamesRequest
+	6,  // 6: zhibo.account.v1.AccountService.UIDs:input_type -> zhibo.account.v1.UIDsRequest
+	9,  // 7: zhibo.account.v1.AccountService.Follows:input_type -> zhibo.account.v1.FollowsRequest
+	1,  // 8: zhibo.account.v1.AccountService.Verify:output_type -> zhibo.account.v1.VerifyResponse
+	3,  // 9: zhibo.account.v1.AccountService.GetUser:output_type -> zhibo.account.v1.User
+	5,  // 10: zhibo.account.v1.AccountService.Names:output_type -> zhibo.account.v1.NamesResponse
+	7,  // 11: zhibo.account.v1.AccountService.UIDs:output_type -> zhibo.account.v1.UIDsResponse
+	10, // 12: zhibo.account.v1.AccountService.Follows:output_type -> zhibo.account.v1.FollowsResponse
+	8,  // [8:13] is the sub-list for method output_type
+	3,  // [3:8] is the sub-list for method input_type
+	3,  // [3:3] is the sub-list for extension type_name
+	3,  // [3:3] is the sub-list for extension extendee
+	0,  // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_account_v1_account_proto_init() }
@@ -501,7 +663,7 @@ func file_account_v1_account_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_account_v1_account_proto_rawDesc), len(file_account_v1_account_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,6 +26,7 @@ const (
 	AccountService_GetUser_FullMethodName = "/zhibo.account.v1.AccountService/GetUser"
 	AccountService_Names_FullMethodName   = "/zhibo.account.v1.AccountService/Names"
 	AccountService_UIDs_FullMethodName    = "/zhibo.account.v1.AccountService/UIDs"
+	AccountService_Follows_FullMethodName = "/zhibo.account.v1.AccountService/Follows"
 )
 
 // AccountServiceClient is the client API for AccountService service.
@@ -44,6 +45,9 @@ type AccountServiceClient interface {
 	// UIDs returns the users with the given names, matched without regard to case; unknown
 	// names are absent. INVALID_ARGUMENT for more than 1,000 names.
 	UIDs(ctx context.Context, in *UIDsRequest, opts ...grpc.CallOption) (*UIDsResponse, error)
+	// Follows says, for each pair, whether its follower follows its followee, in the order
+	// asked. INVALID_ARGUMENT for more than 1,000 pairs.
+	Follows(ctx context.Context, in *FollowsRequest, opts ...grpc.CallOption) (*FollowsResponse, error)
 }
 
 type accountServiceClient struct {
@@ -94,6 +98,16 @@ func (c *accountServiceClient) UIDs(ctx context.Context, in *UIDsRequest, opts .
 	return out, nil
 }
 
+func (c *accountServiceClient) Follows(ctx context.Context, in *FollowsRequest, opts ...grpc.CallOption) (*FollowsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FollowsResponse)
+	err := c.cc.Invoke(ctx, AccountService_Follows_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AccountServiceServer is the server API for AccountService service.
 // All implementations must embed UnimplementedAccountServiceServer
 // for forward compatibility.
@@ -110,6 +124,9 @@ type AccountServiceServer interface {
 	// UIDs returns the users with the given names, matched without regard to case; unknown
 	// names are absent. INVALID_ARGUMENT for more than 1,000 names.
 	UIDs(context.Context, *UIDsRequest) (*UIDsResponse, error)
+	// Follows says, for each pair, whether its follower follows its followee, in the order
+	// asked. INVALID_ARGUMENT for more than 1,000 pairs.
+	Follows(context.Context, *FollowsRequest) (*FollowsResponse, error)
 	mustEmbedUnimplementedAccountServiceServer()
 }
 
@@ -131,6 +148,9 @@ func (UnimplementedAccountServiceServer) Names(context.Context, *NamesRequest) (
 }
 func (UnimplementedAccountServiceServer) UIDs(context.Context, *UIDsRequest) (*UIDsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UIDs not implemented")
+}
+func (UnimplementedAccountServiceServer) Follows(context.Context, *FollowsRequest) (*FollowsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Follows not implemented")
 }
 func (UnimplementedAccountServiceServer) mustEmbedUnimplementedAccountServiceServer() {}
 func (UnimplementedAccountServiceServer) testEmbeddedByValue()                        {}
@@ -225,6 +245,24 @@ func _AccountService_UIDs_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AccountService_Follows_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FollowsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountServiceServer).Follows(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountService_Follows_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountServiceServer).Follows(ctx, req.(*FollowsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AccountService_ServiceDesc is the grpc.ServiceDesc for AccountService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -247,6 +285,10 @@ var AccountService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UIDs",
 			Handler:    _AccountService_UIDs_Handler,
+		},
+		{
+			MethodName: "Follows",
+			Handler:    _AccountService_Follows_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -15,6 +15,7 @@ import { ChatPane, peerSource } from './inbox_chat.js';
 import { InboxList } from './inbox_list.js';
 import { groupsView } from './inbox_group.js';
 import { noticesView } from './inbox_notices.js';
+import { whoMayMessage } from './inbox_settings.js';
 
 const PAGE_SIZE = INBOX_CHATS; // the first page comes with GET /api/im/inbox
 // A conversation that appears live without a name (a new peer) is fetched
@@ -53,7 +54,8 @@ export async function inboxPage(view, { tab = 'chats', peer, group }, ctx) {
   showCounts();
   const head = h('div', { class: 'page-head' },
     h('h1', { text: 'Messages' }),
-    h('span', { class: 'muted', testid: 'my-uid', text: `Your user id: ${me.uid}` }));
+    h('span', { class: 'muted', testid: 'my-uid', text: `Your user id: ${me.uid}` }),
+    whoMayMessage(ctx));
   const section = h('section', { class: 'page inbox-page', testid: 'inbox-page', dataset: { tab } }, head, tabs);
   view.append(section);
   let cleanup;

@@ -1,5 +1,5 @@
 // The Notices tab: the signed-in user's notices of one kind at a time —
-// system, mentions in bullet comments, likes of their live room — newest
+// system, mentions in bullet comments, likes of their live room, follows — newest
 // first (older ones on request), each marked "new" when it was unread as it
 // came on screen. While a list is on screen every notice shown is marked
 // read; a notice pushed on the channel is added at the top, or, for a like
@@ -183,6 +183,8 @@ class NoticeList {
         h('span', { class: 'notice-title', testid: 'notice-title', text: n.title }),
         h('span', { class: 'muted', testid: 'notice-time', text: shortTime(n.ts) })),
       n.body ? h('div', { class: 'notice-body', testid: 'notice-body', text: n.body }) : null,
-      n.room_id ? h('a', { class: 'muted', href: `/room/${n.room_id}`, text: `in room ${n.room_id}` }) : null);
+      n.room_id ? h('a', { class: 'muted', href: `/room/${n.room_id}`, text: `in room ${n.room_id}` }) : null,
+      Number(n.kind) === 4 && n.sender
+        ? h('a', { class: 'muted', href: `#/inbox/${n.sender}`, testid: 'notice-message', text: 'Message them' }) : null);
   }
 }

@@ -13,6 +13,7 @@ import { GiftPanel, RankList } from './room_gifts.js';
 import { poster, liveBadge, setLive } from './common.js';
 import { commandHandler } from './room_commands.js';
 import { roomVideo } from './room_video.js';
+import { followButton } from './follow.js';
 
 // An own comment shown on send is matched with its echo from the long
 // connection for this long; the echo then only marks it confirmed.
@@ -105,7 +106,8 @@ export async function roomPage(view, { id }, { signal }) {
     h('div', { class: 'room-head' },
       h('div', { class: 'room-head-main' }, badge, title),
       h('div', { class: 'room-head-meta' },
-        h('span', { testid: 'anchor-name', text: room.anchor?.name || '' }), messageAnchor(room, me), area,
+        h('span', { testid: 'anchor-name', text: room.anchor?.name || '' }),
+        followButton(room.base?.owner_uid, me, { signal }), messageAnchor(room, me), area,
         h('span', { class: 'muted' }, online, ' online'),
         h('span', { class: 'muted' }, watched, ' watched'),
         videoCount && h('span', { class: 'muted' }, videoCount, ' watching the video'), conn)),
