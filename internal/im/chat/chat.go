@@ -50,7 +50,7 @@ type Deps struct {
 	// Shared is Redis, which holds the hot tier (hot.go); nil = every read goes to the store.
 	Shared *cache.Redis
 	// Leases let one im-chat process of a cluster maintain the monthly partitions of
-	// im_messages (nil = this process does).
+	// im_messages, im_timeline and im_sends (nil = this process does).
 	Leases *lease.Node
 }
 
@@ -87,7 +87,8 @@ type Service struct {
 	endParts  context.CancelFunc // ends the partition keeper (nil until started)
 }
 
-// partitionLease is held by the im-chat process that maintains the partitions of im_messages.
+// partitionLease is held by the im-chat process that maintains the partitions of im_messages,
+// im_timeline and im_sends.
 const partitionLease = "im-chat-partitions"
 
 // The queue: one stream of accepted messages (im.msg.<receiver>), read by the store writer
@@ -140,7 +141,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	if deps.DB.Dialect == sqlstore.MySQL {
 		if s.parts, err = sqlstore.NewPartitionKeeper(deps.DB, deps.Logger, deps.Registry, deps.Now,
-			sqlstore.Partitioned{Table: "im_messages", Ahead: cfg.PartitionAhead, Retention: cfg.PartitionRetention}); err != nil {
+			partitioned(cfg.PartitionAhead, cfg.PartitionRetention)...); err != nil {
 			return nil, fmt.Errorf("im-chat: %w", err)
 		}
 		s.partLease = deps.Leases.Lease(partitionLease)
@@ -177,7 +178,7 @@ func (s *Service) Reload(cfg Config) error {
 func (s *Service) stream() string { return s.q.Stream(streamName) }
 
 // Start migrates the tables, creates the stream and starts the store writer and the
-// deliverer, and on MySQL the maintainer of im_messages' monthly partitions; the service is
+// deliverer, and on MySQL the maintainer of the monthly partitions (partitioned); the service is
 // ready when it returns.
 func (s *Service) Start(ctx context.Context) error {
 	if err := s.store.Migrate(ctx); err != nil {

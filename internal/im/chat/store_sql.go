@@ -158,6 +158,27 @@ CREATE INDEX im_service_assign_agent ON im_service_assign (service, agent);`,
 		{Version: 5, Name: "messages partitioned by month",
 			SQLite: `SELECT 1;`,
 			MySQL:  `ALTER TABLE im_messages PARTITION BY RANGE (id) (PARTITION pmax VALUES LESS THAN MAXVALUE);`},
+		// The timeline and the client-id records by the same months, by their msg_id, so a
+		// retention drops a month of them with its content. im_timeline's primary key (uid,
+		// msg_id) holds msg_id already. im_sends' was (sender, client_id), which MySQL cannot
+		// partition by msg_id: it becomes (sender, client_id, msg_id), and as the key no longer
+		// refuses a second id for a client id, the store writer looks for one first, with a
+		// locking read (Apply). SQLite keeps both tables and keys as they are.
+		{Version: 6, Name: "timeline and client ids partitioned by month",
+			SQLite: `SELECT 1;`,
+			MySQL: `ALTER TABLE im_timeline PARTITION BY RANGE (msg_id) (PARTITION pmax VALUES LESS THAN MAXVALUE);
+ALTER TABLE im_sends DROP PRIMARY KEY, ADD PRIMARY KEY (sender, client_id, msg_id)
+	PARTITION BY RANGE (msg_id) (PARTITION pmax VALUES LESS THAN MAXVALUE);`},
+	}
+}
+
+// partitioned are the tables kept in monthly partitions on MySQL, all by message id, so that a
+// month of content, of timeline entries and of client ids is split off and dropped together.
+func partitioned(ahead int, retention time.Duration) []sqlstore.Partitioned {
+	return []sqlstore.Partitioned{
+		{Table: "im_messages", Ahead: ahead, Retention: retention},
+		{Table: "im_timeline", Column: "msg_id", Ahead: ahead, Retention: retention},
+		{Table: "im_sends", Column: "msg_id", Ahead: ahead, Retention: retention},
 	}
 }
 
@@ -274,6 +295,18 @@ func (s *sqlStore) apply(ctx context.Context, msgs []Message, careful bool) (int
 			if fresh, err = s.unstored(ctx, tx, msgs); err != nil || len(fresh) == 0 {
 				return err
 			}
+		} else if s.db.Dialect == sqlstore.MySQL {
+			// On MySQL im_sends' key holds msg_id (it is partitioned by it), so inserting a
+			// replay under a new id would not fail: look for the batch's client ids first.
+			// The read locks what it looked at, so a writer inserting one of them meanwhile
+			// waits for this transaction (or deadlocks with it, and runs again).
+			sent, err := s.sentAs(ctx, tx, msgs, nil)
+			if err != nil {
+				return err
+			}
+			if len(sent) > 0 || repeatsClientID(msgs) {
+				return errRace // the careful pass skips the replays
+			}
 		}
 		if err := insertRows(ctx, tx, s.db.InsertIgnore()+" INTO im_messages (id, sender, receiver, body, client_id, created_at) VALUES ",
 			6, len(fresh), func(i int) []any {
@@ -331,28 +364,9 @@ func (s *sqlStore) unstored(ctx context.Context, tx *sql.Tx, msgs []Message) ([]
 	}); err != nil {
 		return nil, fmt.Errorf("stored messages: %w", err)
 	}
-	type sent struct {
-		from int64
-		cid  string
-	}
-	var args []any
-	for _, m := range msgs {
-		if m.ClientID != "" && !have[m.ID] {
-			args = append(args, m.From, m.ClientID)
-		}
-	}
-	sentAs := map[sent]int64{}
-	if len(args) > 0 {
-		q := "SELECT sender, client_id, msg_id FROM im_sends WHERE " + sqlstore.Pairs("sender", "client_id", len(args)/2)
-		if err := sqlstore.Each(ctx, tx, q, args, func(r *sql.Rows) error {
-			var k sent
-			var id int64
-			err := r.Scan(&k.from, &k.cid, &id)
-			sentAs[k] = id
-			return err
-		}); err != nil {
-			return nil, fmt.Errorf("stored client ids: %w", err)
-		}
+	sentAs, err := s.sentAs(ctx, tx, msgs, have)
+	if err != nil {
+		return nil, err
 	}
 	var fresh []Message
 	taken := map[sent]bool{}
@@ -370,6 +384,56 @@ func (s *sqlStore) unstored(ctx context.Context, tx *sql.Tx, msgs []Message) ([]
 		fresh = append(fresh, m)
 	}
 	return fresh, nil
+}
+
+// sent is a sender's client message id.
+type sent struct {
+	from int64
+	cid  string
+}
+
+// sentAs reads which client ids of msgs (but those whose id is in skip) are stored already,
+// and under which message id. On MySQL the read locks: see apply.
+func (s *sqlStore) sentAs(ctx context.Context, tx *sql.Tx, msgs []Message, skip map[int64]bool) (map[sent]int64, error) {
+	var args []any
+	for _, m := range msgs {
+		if m.ClientID != "" && !skip[m.ID] {
+			args = append(args, m.From, m.ClientID)
+		}
+	}
+	out := map[sent]int64{}
+	if len(args) == 0 {
+		return out, nil
+	}
+	q := "SELECT sender, client_id, msg_id FROM im_sends WHERE " + sqlstore.Pairs("sender", "client_id", len(args)/2) + s.db.ForUpdate()
+	if err := sqlstore.Each(ctx, tx, q, args, func(r *sql.Rows) error {
+		var k sent
+		var id int64
+		err := r.Scan(&k.from, &k.cid, &id)
+		if prev, ok := out[k]; !ok || id < prev {
+			out[k] = id
+		}
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("stored client ids: %w", err)
+	}
+	return out, nil
+}
+
+// repeatsClientID reports whether two messages of msgs have one sender and client id.
+func repeatsClientID(msgs []Message) bool {
+	seen := make(map[sent]bool, len(msgs))
+	for _, m := range msgs {
+		if m.ClientID == "" {
+			continue
+		}
+		k := sent{m.From, m.ClientID}
+		if seen[k] {
+			return true
+		}
+		seen[k] = true
+	}
+	return false
 }
 
 // applyConversations moves both sides' conversations to the batch's newest message and adds
@@ -480,7 +544,7 @@ func keysOf(m map[int64]bool) []any {
 }
 
 func (s *sqlStore) CheckSend(ctx context.Context, from, to int64, clientID string) (SendCheck, error) {
-	st, err := s.db.Stmt(ctx, `SELECT COALESCE((SELECT msg_id FROM im_sends WHERE sender = ? AND client_id = ?), 0),
+	st, err := s.db.Stmt(ctx, `SELECT COALESCE((SELECT MIN(msg_id) FROM im_sends WHERE sender = ? AND client_id = ?), 0),
 		(SELECT COUNT(*) FROM im_blocks WHERE uid = ? AND blocked = ?),
 		COALESCE((SELECT allow FROM im_settings WHERE uid = ?), 0),
 		(SELECT COUNT(*) FROM im_conversations WHERE uid = ? AND peer = ? AND folder = 0)`)

@@ -385,3 +385,43 @@ func TestStoreMutedConversationsLeaveTheBadge(t *testing.T) {
 		require.EqualValues(t, 2, total())
 	})
 }
+
+// Replays of the same sends under different ids, applied at once by several writers, are one
+// message each. On MySQL im_sends' key holds msg_id (it is partitioned by it), so this rests
+// on the writer's locking read of the client ids, not on the key.
+func TestStoreConcurrentReplaysAreOneMessage(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s := newStore(t, db)
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for w := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var batch []Message
+				for i := range 30 {
+					m := msg(int64(w*1000+i+1), 10, 20, "x")
+					m.ClientID = fmt.Sprint("c-", i)
+					batch = append(batch, m)
+				}
+				if _, err := s.Apply(ctx, batch); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+		for _, table := range []string{"im_messages", "im_sends"} {
+			var n int
+			require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM "+table).Scan(&n))
+			require.Equal(t, 30, n, table)
+		}
+		total, err := s.Unread(ctx, 20)
+		require.NoError(t, err)
+		require.EqualValues(t, 30, total)
+	})
+}
