@@ -42,7 +42,7 @@ type Deps struct {
 	Words    textnorm.Words
 	Now      func() time.Time // nil = time.Now
 	// Leases let one im-group process of a cluster maintain the monthly partitions of
-	// im_group_messages (nil = this process does).
+	// im_group_messages and im_group_sends (nil = this process does).
 	Leases *lease.Node
 	// Shared is the Redis of the hot tier (nil = none: history pages read the store).
 	Shared *cache.Redis
@@ -113,7 +113,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	if deps.DB.Dialect == sqlstore.MySQL {
 		if s.parts, err = sqlstore.NewPartitionKeeper(deps.DB, deps.Logger, deps.Registry, deps.Now,
-			sqlstore.Partitioned{Table: "im_group_messages", Ahead: cfg.PartitionAhead, Retention: cfg.PartitionRetention}); err != nil {
+			partitioned(cfg.PartitionAhead, cfg.PartitionRetention)...); err != nil {
 			return nil, fmt.Errorf("im-group: %w", err)
 		}
 		s.partLease = deps.Leases.Lease(partitionLease)
@@ -151,7 +151,7 @@ func (s *Service) Reload(cfg Config) error {
 func (s *Service) stream() string { return s.q.Stream(streamName) }
 
 // Start migrates the tables, creates the stream and starts the store writer and the
-// deliverer, and on MySQL the maintainer of im_group_messages' monthly partitions.
+// deliverer, and on MySQL the maintainer of the monthly partitions (partitioned).
 func (s *Service) Start(ctx context.Context) error {
 	if err := s.store.Migrate(ctx); err != nil {
 		return fmt.Errorf("im-group: %w", err)

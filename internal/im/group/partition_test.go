@@ -2,9 +2,12 @@ package group_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -74,4 +77,126 @@ func TestPartitionSettings(t *testing.T) {
 	_, err = group.New(c, group.Deps{Logger: log, Registry: prometheus.NewRegistry(), DB: sqltest.OpenSQLite(t), IDs: gen,
 		Queue: imtest.Queue(t, "imgt", log), Accounts: accounttest.New(nil), Pusher: &pushtest.Recorder{}})
 	require.ErrorContains(t, err, "im_group.partition_retention needs a MySQL store")
+}
+
+// monthAgo is an instant in the month add months from now's (UTC), on its second day.
+func monthAgo(add int) time.Time {
+	now := time.Now().UTC()
+	return time.Date(now.Year(), now.Month()+time.Month(add), 2, 12, 0, 0, 0, time.UTC)
+}
+
+// seedBeforeV3 migrates db to im-group v2 (im_group_sends not partitioned yet) and stores a
+// message of ann's in group 77 at each instant, with the client ids "c0", "c1", …
+func seedBeforeV3(t *testing.T, db *sqlstore.DB, at ...time.Time) []int64 {
+	t.Helper()
+	ctx := context.Background()
+	require.NoError(t, db.Migrate(ctx, "im-group", group.Migrations()[:2]))
+	var out []int64
+	for i, ts := range at {
+		id, cid := ids.First(ts)+3, fmt.Sprint("c", i)
+		_, err := db.ExecContext(ctx, "INSERT INTO im_group_messages (id, group_id, sender, body, client_id, created_at) VALUES (?, 77, ?, ?, ?, ?)",
+			id, ann, cid, cid, ts.UnixMilli())
+		require.NoError(t, err)
+		_, err = db.ExecContext(ctx, "INSERT INTO im_group_sends (sender, client_id, msg_id) VALUES (?, ?, ?)", ann, cid, id)
+		require.NoError(t, err)
+		out = append(out, id)
+	}
+	return out
+}
+
+func partitionNames(t *testing.T, db *sqlstore.DB, table string) []string {
+	t.Helper()
+	parts, err := db.Partitions(context.Background(), table)
+	require.NoError(t, err)
+	var out []string
+	for _, p := range parts {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+func countRows(t *testing.T, db *sqlstore.DB, from string) int {
+	t.Helper()
+	var n int
+	require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM "+from).Scan(&n))
+	return n
+}
+
+// Migration v3 partitions im_group_sends, which holds rows already, by msg_id: the rows stay,
+// each in its message's month after the first pass; a client id, which carries no time, is
+// looked up in every month, and its replay still answers with the first message.
+func TestSendsArePartitionedWithTheirRows(t *testing.T) {
+	db := sqltest.OpenMySQL(t)
+	old, cur := monthAgo(-2), time.Now().UTC().Add(-time.Minute)
+	seeded := seedBeforeV3(t, db, old, cur)
+	h := newHarness(t, db, func(c *group.Config) { c.PartitionAhead = 1 })
+	want := []string{sqlstore.PartitionName(old), sqlstore.PartitionName(monthAgo(-1)), sqlstore.PartitionName(cur),
+		sqlstore.PartitionName(monthAgo(1)), sqlstore.MaxPartition}
+	for _, table := range []string{"im_group_messages", "im_group_sends"} {
+		require.Eventually(t, func() bool { return slices.Equal(want, partitionNames(t, db, table)) },
+			10*time.Second, 5*time.Millisecond, "%s's months from its oldest row", table)
+	}
+	require.Equal(t, 1, countRows(t, db, "im_group_sends PARTITION ("+want[0]+")"))
+	require.Equal(t, 1, countRows(t, db, "im_group_sends PARTITION ("+want[2]+")"))
+	require.Zero(t, countRows(t, db, "im_group_sends PARTITION (pmax)"))
+	require.Equal(t, strings.Join(want, ","),
+		sqltest.ExplainPartitions(t, db, "SELECT msg_id FROM im_group_sends WHERE sender = ? AND client_id = ?", ann, "c0"))
+
+	// Sends go on: the old client id is a replay of its message, a new one is stored once.
+	var g group.Group
+	require.Equal(t, 200, h.call(owner, "POST", "/api/im/groups", map[string]any{"name": "g", "members": []int64{ann}}, &g))
+	require.Equal(t, seeded[0], h.send(ann, g.ID, "again", "c0").ID)
+	m := h.send(ann, g.ID, "new", "c9")
+	require.Eventually(t, func() bool { return len(h.history(owner, g.ID)) == 1 }, 10*time.Second, 5*time.Millisecond)
+	require.Equal(t, m.ID, h.send(ann, g.ID, "new", "c9").ID)
+	require.Equal(t, 1, countRows(t, db, "im_group_sends WHERE client_id = 'c9'"))
+}
+
+// A retention drops the old months of im_group_messages and im_group_sends together.
+func TestRetentionDropsTheMonthOfBothTables(t *testing.T) {
+	db := sqltest.OpenMySQL(t)
+	old, cur := monthAgo(-3), time.Now().UTC().Add(-time.Minute)
+	seedBeforeV3(t, db, old, cur)
+	newHarness(t, db, func(c *group.Config) { c.PartitionAhead = 1; c.PartitionRetention = 35 * 24 * time.Hour })
+	for _, table := range []string{"im_group_messages", "im_group_sends"} {
+		require.Eventually(t, func() bool {
+			names := partitionNames(t, db, table)
+			return len(names) > 1 && !slices.Contains(names, sqlstore.PartitionName(old))
+		}, 10*time.Second, 5*time.Millisecond, "%s without its old month", table)
+		require.Equal(t, 1, countRows(t, db, table), "%s keeps this month's row alone", table)
+	}
+}
+
+// Replays of the same sends under different ids, applied at once by several writers, are one
+// message each: on MySQL im_group_sends' key holds msg_id, so this rests on the writer's
+// locking read.
+func TestStoreConcurrentReplaysAreOneMessage(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s := group.NewSQLStore(db)
+		require.NoError(t, s.Migrate(ctx))
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for w := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var batch []group.Message
+				for i := range 30 {
+					batch = append(batch, group.Message{ID: int64(w*1000 + i + 1), GroupID: 5, From: ann, Text: "x",
+						ClientID: fmt.Sprint("c-", i), Ts: 1})
+				}
+				if _, err := s.Apply(ctx, batch); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+		require.Equal(t, 30, countRows(t, db, "im_group_messages"))
+		require.Equal(t, 30, countRows(t, db, "im_group_sends"))
+	})
 }

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
+	"time"
 
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 )
@@ -93,6 +95,24 @@ CREATE TABLE im_group_sends (
 		{Version: 2, Name: "messages partitioned by month",
 			SQLite: `SELECT 1;`,
 			MySQL:  `ALTER TABLE im_group_messages PARTITION BY RANGE (id) (PARTITION pmax VALUES LESS THAN MAXVALUE);`},
+		// The client-id records by the same months, by their msg_id, so a retention drops them
+		// with the messages. The primary key was (sender, client_id), which MySQL cannot
+		// partition by msg_id: it becomes (sender, client_id, msg_id), and as the key no longer
+		// refuses a second id for a client id, the store writer looks for one first, with a
+		// locking read (apply). SQLite keeps the table and its key as they are.
+		{Version: 3, Name: "client ids partitioned by month",
+			SQLite: `SELECT 1;`,
+			MySQL: `ALTER TABLE im_group_sends DROP PRIMARY KEY, ADD PRIMARY KEY (sender, client_id, msg_id)
+	PARTITION BY RANGE (msg_id) (PARTITION pmax VALUES LESS THAN MAXVALUE);`},
+	}
+}
+
+// partitioned are the tables kept in monthly partitions on MySQL, both by message id, so that
+// a month of messages and of their client ids is split off and dropped together.
+func partitioned(ahead int, retention time.Duration) []sqlstore.Partitioned {
+	return []sqlstore.Partitioned{
+		{Table: "im_group_messages", Ahead: ahead, Retention: retention},
+		{Table: "im_group_sends", Column: "msg_id", Ahead: ahead, Retention: retention},
 	}
 }
 
@@ -223,6 +243,9 @@ func (s *sqlStore) Apply(ctx context.Context, msgs []Message) (int, error) {
 	for attempt := 1; ; attempt++ {
 		n, err := s.apply(ctx, msgs)
 		if sqlstore.IsRetryable(err) && attempt < 10 && ctx.Err() == nil {
+			// Two writers locking the same client ids deadlock; a short random pause lets
+			// one of them through before the other runs again.
+			time.Sleep(time.Duration(rand.IntN(attempt*5)+1) * time.Millisecond)
 			continue
 		}
 		return n, err
@@ -246,12 +269,26 @@ func (s *sqlStore) apply(ctx context.Context, msgs []Message) (int, error) {
 			}); err != nil {
 			return fmt.Errorf("stored group messages: %w", err)
 		}
+		// One message per sender and client id, whatever its id. On SQLite the key of
+		// im_group_sends refuses a second id; on MySQL it holds msg_id (the table is
+		// partitioned by it), so the client ids are looked up first, with a locking read: a
+		// writer inserting one of them meanwhile waits for this transaction (or deadlocks
+		// with it, and runs again).
+		sent, err := s.sentClientIDs(ctx, tx, msgs, have)
+		if err != nil {
+			return err
+		}
 		var fresh []Message
 		for _, m := range msgs {
 			if have[m.ID] {
 				continue
 			}
-			if m.ClientID != "" { // one message per sender and client id, whatever its id
+			if m.ClientID != "" {
+				k := sentKey{m.From, m.ClientID}
+				if sent[k] {
+					continue
+				}
+				sent[k] = true
 				n, err := sqlstore.InsertRows(ctx, tx, s.db.InsertIgnore()+" INTO im_group_sends (sender, client_id, msg_id) VALUES ", 3, 1,
 					func(int) []any { return []any{m.From, m.ClientID, m.ID} })
 				if err != nil {
@@ -291,9 +328,41 @@ func (s *sqlStore) apply(ctx context.Context, msgs []Message) (int, error) {
 	return stored, err
 }
 
+// sentKey is a sender's client message id.
+type sentKey struct {
+	from int64
+	cid  string
+}
+
+// sentClientIDs reads, on MySQL, which client ids of msgs (but those in have) are stored
+// already, locking what it read; on SQLite it reads nothing (the key refuses a replay).
+func (s *sqlStore) sentClientIDs(ctx context.Context, tx *sql.Tx, msgs []Message, have map[int64]bool) (map[sentKey]bool, error) {
+	out := map[sentKey]bool{}
+	var args []any
+	for _, m := range msgs {
+		if m.ClientID != "" && !have[m.ID] {
+			args = append(args, m.From, m.ClientID)
+		}
+	}
+	if s.db.Dialect != sqlstore.MySQL || len(args) == 0 {
+		return out, nil
+	}
+	err := sqlstore.Each(ctx, tx, "SELECT sender, client_id FROM im_group_sends WHERE "+
+		sqlstore.Pairs("sender", "client_id", len(args)/2)+s.db.ForUpdate(), args, func(r *sql.Rows) error {
+		var k sentKey
+		err := r.Scan(&k.from, &k.cid)
+		out[k] = true
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("stored client ids: %w", err)
+	}
+	return out, nil
+}
+
 func (s *sqlStore) SentID(ctx context.Context, from int64, clientID string) (int64, bool, error) {
 	var id int64
-	err := s.db.QueryRowContext(ctx, "SELECT msg_id FROM im_group_sends WHERE sender = ? AND client_id = ?", from, clientID).Scan(&id)
+	err := s.db.QueryRowContext(ctx, "SELECT msg_id FROM im_group_sends WHERE sender = ? AND client_id = ? ORDER BY msg_id LIMIT 1", from, clientID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, nil
 	}
