@@ -148,7 +148,8 @@ func rowsIn(t *testing.T, db *sqlstore.DB, table, partition string) int {
 // Migration v6 partitions im_timeline and im_sends, which hold rows already, by msg_id: the
 // rows stay, and the first pass puts them in their months beside their messages. A timeline
 // entry read by its key reads one month; a sync read (uid, msg_id after) the months from its
-// cursor on; a client id, which carries no time, every month.
+// cursor on; a history page (msg_id before) the months up to its cursor; a client id, which
+// carries no time, every month.
 func TestTimelineAndSendsArePartitionedWithTheirRows(t *testing.T) {
 	db := sqltest.OpenMySQL(t)
 	old, cur := monthAgo(-2), time.Now().UTC().Add(-time.Minute)
@@ -176,6 +177,9 @@ func TestTimelineAndSendsArePartitionedWithTheirRows(t *testing.T) {
 	require.Equal(t, curPart+","+sqlstore.PartitionName(monthAgo(1))+",pmax",
 		sqltest.ExplainPartitions(t, db, "SELECT msg_id FROM im_timeline WHERE uid = ? AND msg_id > ? ORDER BY msg_id LIMIT 50", bob, seeded[1]-1),
 		"a sync from this month's cursor reads the months from there on")
+	require.Equal(t, strings.Join(want[:3], ","),
+		sqltest.ExplainPartitions(t, db, "SELECT msg_id FROM im_timeline WHERE uid = ? AND peer = ? AND msg_id < ? ORDER BY msg_id DESC LIMIT 20", bob, alice, seeded[1]),
+		"a history page before this month's message looks into every month up to it")
 	require.Equal(t, strings.Join(want, ","),
 		sqltest.ExplainPartitions(t, db, "SELECT msg_id FROM im_sends WHERE sender = ? AND client_id = ?", alice, "c0"),
 		"a client id reads every month")
