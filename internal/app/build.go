@@ -340,7 +340,7 @@ func buildGift(a *App) (lifecycle, error) {
 
 func buildIMChat(a *App) (lifecycle, error) {
 	deps := chat.Deps{Logger: a.logger("im-chat"), Registry: a.Reg, DB: a.db("im-chat"),
-		IDs: a.ids, Queue: a.q, Accounts: a.accounts, Pusher: a.pub, Words: a.words, Leases: a.leases}
+		IDs: a.ids, Queue: a.q, Accounts: a.accounts, Pusher: a.pub, Words: a.words, Leases: a.leases, IsAdmin: a.isAdmin}
 	if a.redis != nil {
 		deps.Shared = a.redis
 	}

@@ -49,6 +49,9 @@ type Deps struct {
 	Now func() time.Time
 	// Shared is Redis, which holds the hot tier (hot.go); nil = every read goes to the store.
 	Shared *cache.Redis
+	// IsAdmin says who may reassign any customer-service conversation besides its account's
+	// agents (the admins setting; nil = nobody).
+	IsAdmin func(uid int64) bool
 	// Leases let one im-chat process of a cluster maintain the monthly partitions of
 	// im_messages, im_timeline and im_sends (nil = this process does).
 	Leases *lease.Node
@@ -71,6 +74,7 @@ type Service struct {
 	users     *expirable.LRU[int64, struct{}]      // users known to exist (userExists)
 	accepted  *expirable.LRU[[2]int64, acceptance] // the last answer per pair (accepts)
 	botClient *http.Client                         // bots' webhooks
+	isAdmin   func(uid int64) bool                 // nil = nobody
 
 	hot     *hotTier     // nil without Redis
 	shared  *cache.Redis // the hot tier's Redis (its call time limit)
@@ -129,7 +133,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	s := &Service{
 		cfg: cfg, log: deps.Logger, store: NewSQLStore(deps.DB), ids: deps.IDs, q: deps.Queue,
-		accounts: deps.Accounts, pusher: deps.Pusher, now: deps.Now, m: m,
+		accounts: deps.Accounts, pusher: deps.Pusher, now: deps.Now, m: m, isAdmin: deps.IsAdmin,
 		limiter:   ratelimit.NewKeyed[int64](cfg.Rate, cfg.Burst),
 		spam:      newSpamCheck(cfg.SpamReceivers, cfg.SpamWindow),
 		users:     expirable.NewLRU[int64, struct{}](userCacheSize, nil, userTTL),

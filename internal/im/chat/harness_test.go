@@ -79,6 +79,11 @@ func newHarnessHot(t *testing.T, db *sqlstore.DB, tune func(*chat.Config)) (*har
 }
 
 func newHarnessOn(t *testing.T, db *sqlstore.DB, tune func(*chat.Config), shared *cache.Redis) *harness {
+	return newHarnessDeps(t, db, tune, shared, nil)
+}
+
+// newHarnessDeps is newHarnessOn with the service's dependencies changed by tuneDeps.
+func newHarnessDeps(t *testing.T, db *sqlstore.DB, tune func(*chat.Config), shared *cache.Redis, tuneDeps func(*chat.Deps)) *harness {
 	cfg := chat.DefaultConfig()
 	cfg.Rate, cfg.Burst = 0, 0
 	cfg.QueueBytes = 16 << 20 // a stream reserves its limit on the server
@@ -92,8 +97,12 @@ func newHarnessOn(t *testing.T, db *sqlstore.DB, tune func(*chat.Config), shared
 	require.NoError(t, err)
 	h := &harness{t: t, pushes: &pushtest.Recorder{}, clock: &clock{now: time.Now()}, reg: prometheus.NewRegistry(),
 		users: accounttest.New(map[int64]string{alice: "alice", bob: "bob", carol: "carol"})}
-	h.svc, err = chat.New(cfg, chat.Deps{Logger: log, Registry: h.reg, DB: db, IDs: gen, Queue: q,
-		Accounts: h.users, Pusher: h.pushes, Words: textnorm.NewWords([]string{"spam"}), Now: h.clock.Now, Shared: shared})
+	deps := chat.Deps{Logger: log, Registry: h.reg, DB: db, IDs: gen, Queue: q,
+		Accounts: h.users, Pusher: h.pushes, Words: textnorm.NewWords([]string{"spam"}), Now: h.clock.Now, Shared: shared}
+	if tuneDeps != nil {
+		tuneDeps(&deps)
+	}
+	h.svc, err = chat.New(cfg, deps)
 	require.NoError(t, err)
 	require.NoError(t, h.svc.Start(ctx))
 	t.Cleanup(func() { _ = h.svc.Stop(ctx) })

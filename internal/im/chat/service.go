@@ -22,6 +22,9 @@ type ServiceAccount struct {
 // ErrNotAgent is a call about a service account from someone not in its pool.
 var ErrNotAgent = apierr.New(http.StatusForbidden, -70012, "you are not an agent of this service account")
 
+// ErrNotInPool is a reassignment to a user who is not an agent of the account.
+var ErrNotInPool = apierr.New(http.StatusBadRequest, -70013, "not an agent of this service account")
+
 func validateServices(list []ServiceAccount, bots []Bot) error {
 	seen := map[int64]bool{}
 	for _, b := range bots {
@@ -148,4 +151,68 @@ func (s *Service) handleServiceRead(w http.ResponseWriter, r *http.Request, uid 
 		return err
 	}
 	return s.handleRead(w, r, sid)
+}
+
+// Reassignment is a conversation of a service account given to another agent.
+type Reassignment struct {
+	Service  int64 `json:"service"`
+	Peer     int64 `json:"peer"`
+	Agent    int64 `json:"agent"`
+	Previous int64 `json:"previous"` // the agent who answered it before (0 = none)
+	By       int64 `json:"by"`       // who reassigned it
+	Changed  bool  `json:"changed"`  // false: agent answered it already
+}
+
+// Reassign gives sid's conversation with peer to agent, an agent of the account, on the word
+// of by: one of its agents or an admin. From then on the conversation's messages are pushed
+// to agent and no longer to the agent before (the deliverer reads the assignment of each
+// message), and both get IM_SERVICE_AGENT.
+func (s *Service) Reassign(ctx context.Context, sid, peer, agent, by int64) (Reassignment, error) {
+	sa, ok := s.service(sid)
+	if !ok || (!slices.Contains(sa.Agents, by) && (s.isAdmin == nil || !s.isAdmin(by))) {
+		return Reassignment{}, ErrNotAgent
+	}
+	if !slices.Contains(sa.Agents, agent) {
+		return Reassignment{}, ErrNotInPool.Withf("user %d is not an agent of service account %d", agent, sid)
+	}
+	prev, err := s.store.Reassign(ctx, sid, peer, agent, s.now().UnixMilli())
+	if err != nil {
+		return Reassignment{}, err
+	}
+	out := Reassignment{Service: sid, Peer: peer, Agent: agent, Previous: prev, By: by, Changed: prev != agent}
+	if out.Changed {
+		to := []int64{agent}
+		if prev != 0 {
+			to = append(to, prev)
+		}
+		s.notify(ctx, to, "IM_SERVICE_AGENT", out)
+	}
+	return out, nil
+}
+
+type reassignRequest struct {
+	Agent int64 `json:"agent"`
+}
+
+func (s *Service) handleServiceReassign(w http.ResponseWriter, r *http.Request, uid int64) error {
+	sid, err := httpx.PathInt64(r, "sid")
+	if err != nil {
+		return err
+	}
+	peer, err := httpx.PathInt64(r, "peer")
+	if err != nil {
+		return err
+	}
+	var in reassignRequest
+	if err := httpx.Decode(w, r, &in); err != nil {
+		return err
+	}
+	if in.Agent <= 0 {
+		return ErrBadInput.Withf("agent must be a user id")
+	}
+	out, err := s.Reassign(r.Context(), sid, peer, in.Agent, uid)
+	if err != nil {
+		return err
+	}
+	return httpx.OK(w, out)
 }

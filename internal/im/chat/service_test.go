@@ -95,3 +95,110 @@ func TestServicesConfig(t *testing.T) {
 	c.Bots = []chat.Bot{{UID: 1, URL: "https://x.example", Secret: "0123456789abcdef"}}
 	require.ErrorContains(t, c.Validate(), "not a bot")
 }
+
+// An agent (or an admin) gives a conversation of the account to another agent of its pool:
+// from then on its messages, both ways, are pushed to the new agent and no longer to the one
+// before, and both are told with IM_SERVICE_AGENT. A reassignment refused — by someone not
+// an agent, to someone not in the pool, of a conversation the account does not have — changes
+// nothing and tells nobody.
+func TestServiceConversationReassigned(t *testing.T) {
+	const service, agent1, agent2, outsider, boss int64 = 900, 901, 902, 903, 904
+	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
+		h := newHarnessDeps(t, db, func(c *chat.Config) {
+			c.Services = []chat.ServiceAccount{{UID: service, Agents: []int64{agent1, agent2}}}
+		}, nil, func(d *chat.Deps) { d.IsAdmin = func(uid int64) bool { return uid == boss } })
+		h.users.Add(service, agent1, agent2, outsider, boss)
+		pushedTo := func(id int64) []int64 {
+			for _, d := range h.delivered("IM_MSG") {
+				if d.message(t).ID == id {
+					return d.uids
+				}
+			}
+			return nil
+		}
+		agentOf := func(peer int64) int64 {
+			code, data, _ := h.call(agent1, "GET", fmt.Sprintf("/api/im/services/%d/conversations", service), "")
+			require.Equal(t, 200, code, "%s", data)
+			var list struct {
+				Items []chat.ServiceConversation `json:"items"`
+			}
+			require.NoError(t, json.Unmarshal(data, &list))
+			for _, c := range list.Items {
+				if c.Peer == peer {
+					return c.Agent
+				}
+			}
+			return 0
+		}
+		reassign := func(by, sid, peer int64, body string) (int, int, chat.Reassignment) {
+			code, data, _ := h.call(by, "PUT", fmt.Sprintf("/api/im/services/%d/conversations/%d/agent", sid, peer), body)
+			var out chat.Reassignment
+			if code == 200 {
+				require.NoError(t, json.Unmarshal(data, &out))
+				return code, 0, out
+			}
+			var env struct{ Code int }
+			require.NoError(t, json.Unmarshal(data, &env), "%s", data)
+			return code, env.Code, out
+		}
+
+		first := h.send(alice, service, "where is my parcel?", "")
+		h.waitFor("stored", func() bool { return unread(h, service) == 1 })
+		h.waitFor("pushed to agent1", func() bool { return slices.Contains(pushedTo(first.ID), agent1) })
+
+		for _, c := range []struct {
+			by, sid, peer int64
+			body          string
+			status, code  int
+		}{
+			{outsider, service, alice, `{"agent":902}`, 403, -70012}, // not an agent
+			{agent1, alice, alice, `{"agent":902}`, 403, -70012},     // not a service account
+			{agent1, service, alice, `{"agent":903}`, 400, -70013},   // not in the pool
+			{agent1, service, alice, `{"agent":900}`, 400, -70013},   // the account itself
+			{agent1, service, carol, `{"agent":902}`, 404, -70009},   // no such conversation
+			{agent1, service, alice, `{"agent":0}`, 400, -70001},     // no agent
+			{agent1, service, alice, `{"agent":"902"}`, 400, 0},      // not a number
+		} {
+			status, code, _ := reassign(c.by, c.sid, c.peer, c.body)
+			require.Equal(t, c.status, status, "%+v", c)
+			if c.code != 0 {
+				require.Equal(t, c.code, code, "%+v", c)
+			}
+		}
+		require.Equal(t, agent1, agentOf(alice), "the refusals changed nothing")
+		require.Empty(t, h.delivered("IM_SERVICE_AGENT"), "and told nobody")
+
+		status, _, got := reassign(agent1, service, alice, `{"agent":902}`)
+		require.Equal(t, 200, status)
+		require.Equal(t, chat.Reassignment{Service: service, Peer: alice, Agent: agent2, Previous: agent1, By: agent1, Changed: true}, got)
+		require.Equal(t, agent2, agentOf(alice))
+		events := h.delivered("IM_SERVICE_AGENT")
+		require.Len(t, events, 1)
+		require.ElementsMatch(t, []int64{agent1, agent2}, events[0].uids, "both agents told")
+		require.JSONEq(t, `{"service":900,"peer":201,"agent":902,"previous":901,"by":901,"changed":true}`, string(events[0].data))
+
+		in := h.send(alice, service, "hello?", "")
+		code, data, _ := h.call(agent2, "POST", fmt.Sprintf("/api/im/services/%d/messages", service), `{"to":201,"text":"here"}`)
+		require.Equal(t, 200, code, "%s", data)
+		var out chat.Message
+		require.NoError(t, json.Unmarshal(data, &out))
+		for _, id := range []int64{in.ID, out.ID} {
+			h.waitFor("pushed", func() bool { return pushedTo(id) != nil })
+			require.Contains(t, pushedTo(id), agent2, "the new agent gets the conversation")
+			require.NotContains(t, pushedTo(id), agent1, "the agent before no longer does")
+		}
+
+		// An admin gives it back; the same agent again changes nothing.
+		status, _, got = reassign(boss, service, alice, `{"agent":901}`)
+		require.Equal(t, 200, status)
+		require.Equal(t, agent2, got.Previous)
+		status, _, got = reassign(agent2, service, alice, `{"agent":901}`)
+		require.Equal(t, 200, status)
+		require.False(t, got.Changed)
+		require.Len(t, h.delivered("IM_SERVICE_AGENT"), 2, "no event for what did not change")
+		back := h.send(alice, service, "thanks", "")
+		h.waitFor("pushed", func() bool { return pushedTo(back.ID) != nil })
+		require.Contains(t, pushedTo(back.ID), agent1)
+		require.NotContains(t, pushedTo(back.ID), agent2)
+	})
+}

@@ -158,6 +158,10 @@ type Store interface {
 	// Assign returns the agent of service's pool that answers uid: the one assigned before if
 	// still in agents, else the least loaded (assigned now, at).
 	Assign(ctx context.Context, service, uid int64, agents []int64, at int64) (int64, error)
+	// Reassign makes agent answer uid's conversation with service from now (at) and returns
+	// the agent who answered it before (0 = none). A conversation service does not have is
+	// ErrNoConversation, and nothing changes.
+	Reassign(ctx context.Context, service, uid, agent, at int64) (int64, error)
 	// Assignments returns the agents assigned to uids of service.
 	Assignments(ctx context.Context, service int64, uids []int64) (map[int64]int64, error)
 	// Settings returns uid's settings (the defaults when never set); SetSettings stores them.

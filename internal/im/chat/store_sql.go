@@ -949,6 +949,35 @@ func (s *sqlStore) Assign(ctx context.Context, service, uid int64, agents []int6
 	return agent, err
 }
 
+func (s *sqlStore) Reassign(ctx context.Context, service, uid, agent, at int64) (int64, error) {
+	var prev int64
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, "SELECT 1 FROM im_conversations WHERE uid = ? AND peer = ?", service, uid).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNoConversation
+		}
+		if err != nil {
+			return fmt.Errorf("reassign: %w", err)
+		}
+		// Locked like Assign's read, so a first message's assignment and this one take turns.
+		err = tx.QueryRowContext(ctx, "SELECT agent FROM im_service_assign WHERE service = ? AND uid = ?"+s.db.ForUpdate(), service, uid).Scan(&prev)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("reassign: %w", err)
+		}
+		if prev == agent {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, s.db.Upsert("im_service_assign", []string{"service", "uid", "agent", "assigned_at"}, []string{"service", "uid"},
+			"agent = EXCLUDED(agent)", "assigned_at = EXCLUDED(assigned_at)"), service, uid, agent, at)
+		if err != nil {
+			return fmt.Errorf("reassign: %w", err)
+		}
+		return nil
+	})
+	return prev, err
+}
+
 func (s *sqlStore) Assignments(ctx context.Context, service int64, uids []int64) (map[int64]int64, error) {
 	out := map[int64]int64{}
 	if len(uids) == 0 {
