@@ -24,6 +24,11 @@ var (
 	// ErrFollowersOnly is a send to a user who takes messages from their followers only, from
 	// someone who does not follow them (nor is followed by them, nor was written to by them).
 	ErrFollowersOnly = apierr.New(http.StatusForbidden, -70013, "this user accepts private messages only from their followers")
+	// ErrNotAgent is a call about a service account from someone not in its pool (nor an
+	// admin, where admins may act), or about a uid that is no service account.
+	ErrNotAgent = apierr.New(http.StatusForbidden, -70014, "you are not an agent of this service account")
+	// ErrNotInPool is a reassignment to a user who is not an agent of the account.
+	ErrNotInPool = apierr.New(http.StatusBadRequest, -70015, "not an agent of this service account")
 )
 
 // limitedError is ErrRateLimited carrying when the sender may try again (Retry-After).

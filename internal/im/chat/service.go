@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"slices"
 
-	"github.com/zhibo-live/zhibo/internal/platform/apierr"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 )
 
@@ -18,12 +17,6 @@ type ServiceAccount struct {
 	UID    int64   `yaml:"uid" json:"uid"`
 	Agents []int64 `yaml:"agents" json:"agents"`
 }
-
-// ErrNotAgent is a call about a service account from someone not in its pool.
-var ErrNotAgent = apierr.New(http.StatusForbidden, -70012, "you are not an agent of this service account")
-
-// ErrNotInPool is a reassignment to a user who is not an agent of the account.
-var ErrNotInPool = apierr.New(http.StatusBadRequest, -70013, "not an agent of this service account")
 
 func validateServices(list []ServiceAccount, bots []Bot) error {
 	seen := map[int64]bool{}

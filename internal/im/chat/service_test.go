@@ -151,10 +151,10 @@ func TestServiceConversationReassigned(t *testing.T) {
 			body          string
 			status, code  int
 		}{
-			{outsider, service, alice, `{"agent":902}`, 403, -70012}, // not an agent
-			{agent1, alice, alice, `{"agent":902}`, 403, -70012},     // not a service account
-			{agent1, service, alice, `{"agent":903}`, 400, -70013},   // not in the pool
-			{agent1, service, alice, `{"agent":900}`, 400, -70013},   // the account itself
+			{outsider, service, alice, `{"agent":902}`, 403, -70014}, // not an agent
+			{agent1, alice, alice, `{"agent":902}`, 403, -70014},     // not a service account
+			{agent1, service, alice, `{"agent":903}`, 400, -70015},   // not in the pool
+			{agent1, service, alice, `{"agent":900}`, 400, -70015},   // the account itself
 			{agent1, service, carol, `{"agent":902}`, 404, -70009},   // no such conversation
 			{agent1, service, alice, `{"agent":0}`, 400, -70001},     // no agent
 			{agent1, service, alice, `{"agent":"902"}`, 400, 0},      // not a number
