@@ -91,6 +91,10 @@ func TestPartitionSettings(t *testing.T) {
 	require.ErrorContains(t, err, "im_chat.partition_retention needs a MySQL store")
 }
 
+// ddlWait bounds the wait for a maintainer's first pass: it runs the ALTERs that copy tables
+// with rows, which a MariaDB shared with other tests may take seconds to finish.
+const ddlWait = 30 * time.Second
+
 // monthAgo is an instant in the month add months from now's (UTC), on its second day.
 func monthAgo(add int) time.Time {
 	now := time.Now().UTC()
@@ -158,9 +162,8 @@ func TestTimelineAndSendsArePartitionedWithTheirRows(t *testing.T) {
 	oldPart, curPart := sqlstore.PartitionName(old), sqlstore.PartitionName(cur)
 	want := []string{oldPart, sqlstore.PartitionName(monthAgo(-1)), curPart, sqlstore.PartitionName(monthAgo(1)), sqlstore.MaxPartition}
 	for _, table := range []string{"im_messages", "im_timeline", "im_sends"} {
-		h.waitFor(table+"'s months from its oldest row", func() bool {
-			return slices.Equal(want, partitionNames(t, db, table))
-		})
+		require.Eventually(t, func() bool { return slices.Equal(want, partitionNames(t, db, table)) },
+			ddlWait, 5*time.Millisecond, "%s's months from its oldest row", table)
 	}
 	for table, n := range map[string]int{"im_timeline": 2, "im_sends": 1} {
 		require.Equal(t, n, rowsIn(t, db, table, oldPart), "%s in the old month", table)
@@ -212,10 +215,10 @@ func TestRetentionDropsTheMonthOfEveryTable(t *testing.T) {
 	h := newHarness(t, db, func(c *chat.Config) { c.PartitionAhead = 1; c.PartitionRetention = 35 * 24 * time.Hour })
 	oldPart := sqlstore.PartitionName(old)
 	for _, table := range []string{"im_messages", "im_timeline", "im_sends"} {
-		h.waitFor(table+" without its old month", func() bool {
+		require.Eventually(t, func() bool {
 			names := partitionNames(t, db, table)
 			return len(names) > 1 && !slices.Contains(names, oldPart)
-		})
+		}, ddlWait, 5*time.Millisecond, "%s without its old month", table)
 		var n int
 		require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM "+table).Scan(&n))
 		want := map[string]int{"im_messages": 1, "im_timeline": 2, "im_sends": 1}[table]
