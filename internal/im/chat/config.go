@@ -65,8 +65,9 @@ type Config struct {
 	// Services are the customer-service accounts and their agents (service.go).
 	Services []ServiceAccount `yaml:"services"`
 	// PartitionAhead is how many months after the current one have their partitions of
-	// im_messages, im_timeline and im_sends made in advance on MySQL (1..120; the daily maintainer may run up to a day
-	// after a month begins, so the next month must exist already). SQLite is not partitioned.
+	// im_messages, im_timeline and im_sends made in advance on MySQL (1..120; the daily
+	// maintainer may run up to a day after a month begins, so the next month must exist
+	// already). SQLite is not partitioned.
 	PartitionAhead int `yaml:"partition_ahead"`
 	// PartitionRetention, on MySQL, drops the months of im_messages, im_timeline and im_sends
 	// whose every message is older than it, whole — content, timeline entries and client-id
