@@ -78,13 +78,12 @@ func TestHotTierRedisFlushed(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, keys)
 	require.NoError(t, r.Client().Do(ctx, r.Client().B().Del().Key(keys...).Build()).Error())
-	p := page(h, bob, "")
-	require.Equal(t, "store", p.Source)
-	require.Len(t, p.Items, 1)
-	require.EqualValues(t, 1, unread(h, bob))
+	// The first read after it is the store's; it starts a warm, so the next may be either.
 	sp := syncPage(h, bob, 0, 10)
 	require.Equal(t, "store", sp.Source)
 	require.Equal(t, []int64{m.ID}, idsOf(sp.Items))
+	require.Len(t, page(h, bob, "").Items, 1)
+	require.EqualValues(t, 1, unread(h, bob))
 	h.waitFor("hot again", func() bool { return page(h, bob, "").Source == "hot" })
 	h.waitFor("the timeline hot again", func() bool {
 		sp := syncPage(h, bob, 0, 10)

@@ -169,8 +169,14 @@ CREATE INDEX im_service_assign_agent ON im_service_assign (service, agent);`,
 			MySQL: `ALTER TABLE im_timeline PARTITION BY RANGE (msg_id) (PARTITION pmax VALUES LESS THAN MAXVALUE);
 ALTER TABLE im_sends DROP PRIMARY KEY, ADD PRIMARY KEY (sender, client_id, msg_id)
 	PARTITION BY RANGE (msg_id) (PARTITION pmax VALUES LESS THAN MAXVALUE);`},
+		// A muted conversation's unread messages are no longer in the user's total (SetMuted):
+		// the totals counted before are counted again without them.
+		{Version: 7, Name: "totals without muted conversations", SQLite: recountTotals, MySQL: recountTotals},
 	}
 }
+
+const recountTotals = `UPDATE im_unread SET total = (SELECT COALESCE(SUM(c.unread), 0) FROM im_conversations c
+	WHERE c.uid = im_unread.uid AND c.muted = 0), version = version + 1;`
 
 // partitioned are the tables kept in monthly partitions on MySQL, all by message id, so that a
 // month of content, of timeline entries and of client ids is split off and dropped together.

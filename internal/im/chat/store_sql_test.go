@@ -425,3 +425,29 @@ func TestStoreConcurrentReplaysAreOneMessage(t *testing.T) {
 		require.EqualValues(t, 30, total)
 	})
 }
+
+// Totals counted before muted conversations left them are counted again without them (v7).
+func TestStoreTotalsRecountedWithoutMuted(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		require.NoError(t, db.Migrate(ctx, "im-chat", Migrations()[:6]))
+		s := NewSQLStore(db)
+		_, err := s.Apply(ctx, []Message{msg(1, 10, 20, "a"), msg(2, 11, 20, "b"), msg(3, 10, 20, "c")})
+		require.NoError(t, err)
+		// Muted as it was before v7: the flag alone, the total left as it was.
+		_, err = db.ExecContext(ctx, "UPDATE im_conversations SET muted = 1 WHERE uid = 20 AND peer = 10")
+		require.NoError(t, err)
+		n, err := s.Unread(ctx, 20)
+		require.NoError(t, err)
+		require.EqualValues(t, 3, n)
+		require.NoError(t, s.Migrate(ctx))
+		n, err = s.Unread(ctx, 20)
+		require.NoError(t, err)
+		require.EqualValues(t, 1, n, "10's two unread messages are out of the total")
+		_, err = s.SetMuted(ctx, 20, 10, false)
+		require.NoError(t, err)
+		n, err = s.Unread(ctx, 20)
+		require.NoError(t, err)
+		require.EqualValues(t, 3, n)
+	})
+}
