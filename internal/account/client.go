@@ -23,4 +23,7 @@ type Client interface {
 	// Follows answers, for each pair in order, whether its Follower follows its Followee
 	// (unknown users follow nobody). At most 1,000 pairs are asked in one call over the wire.
 	Follows(ctx context.Context, pairs []FollowPair) ([]bool, error)
+	// Relation returns uid's follow counts and how viewer (0 = anonymous) stands to them
+	// (ErrUserNotFound when there is no such user).
+	Relation(ctx context.Context, viewer, uid int64) (Relation, error)
 }

@@ -81,6 +81,15 @@ func (g *grpcServer) Follows(ctx context.Context, r *accountv1.FollowsRequest) (
 	return &accountv1.FollowsResponse{Follows: f}, nil
 }
 
+func (g *grpcServer) Relation(ctx context.Context, r *accountv1.RelationRequest) (*accountv1.RelationResponse, error) {
+	rel, err := g.c.Relation(ctx, r.GetViewer(), r.GetUid())
+	if err != nil {
+		return nil, err
+	}
+	return &accountv1.RelationResponse{Uid: rel.UID, Followers: rel.Followers, Following: rel.Following,
+		Followed: rel.Followed, FollowsYou: rel.FollowsYou}, nil
+}
+
 // Remote is the account component in another process, reached over gRPC; it implements Client.
 // With a cache TTL it keeps accepted tokens and users it was told about for that long (a
 // revoked token then works for at most the TTL longer, beside account.revocation_ttl).
@@ -195,4 +204,14 @@ func (r *Remote) Follows(ctx context.Context, pairs []FollowPair) ([]bool, error
 		pairs = pairs[n:]
 	}
 	return out, nil
+}
+
+// Relation implements Client (not cached: a follow shows at once).
+func (r *Remote) Relation(ctx context.Context, viewer, uid int64) (Relation, error) {
+	resp, err := r.c.Relation(ctx, &accountv1.RelationRequest{Uid: uid, Viewer: viewer})
+	if err != nil {
+		return Relation{}, grpcx.FromStatus(err)
+	}
+	return Relation{UID: resp.GetUid(), FollowCounts: FollowCounts{Followers: resp.GetFollowers(), Following: resp.GetFollowing()},
+		Followed: resp.GetFollowed(), FollowsYou: resp.GetFollowsYou()}, nil
 }

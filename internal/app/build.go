@@ -424,6 +424,9 @@ func buildBFF(a *App) (lifecycle, error) {
 	if a.imChats != nil {
 		deps.Chats = a.imChats
 	}
+	if a.accounts != nil {
+		deps.Accounts = a.accounts
+	}
 	if a.imGroups != nil {
 		deps.Groups = a.imGroups
 	}

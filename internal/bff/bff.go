@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/zhibo-live/zhibo/internal/account"
 	"github.com/zhibo-live/zhibo/internal/danmaku"
 	"github.com/zhibo-live/zhibo/internal/gift"
 	"github.com/zhibo-live/zhibo/internal/im/chat"
@@ -48,6 +49,8 @@ type Deps struct {
 	Chats   chat.Client
 	Groups  group.Client
 	Notices notice.Client
+	// Accounts answers the anchor's follow relation on the room page (nil: that module is null).
+	Accounts account.Client
 }
 
 // Service serves the page routes.

@@ -75,7 +75,7 @@ func start(t *testing.T, moduleTimeout time.Duration) *env {
 	bcfg := cfg.BFF
 	bcfg.ModuleTimeout, bcfg.IMModuleTimeout = moduleTimeout, moduleTimeout
 	svc, err := bff.New(bcfg, bff.Deps{Logger: obs.Discard(), Registry: e.reg, Rooms: e.rooms, Gifts: e.gifts,
-		Danmaku: e.dm, DanmuInfo: a.LogicAPI.DanmuInfoFor, Chats: e.chats, Groups: e.groups, Notices: e.notices})
+		Danmaku: e.dm, DanmuInfo: a.LogicAPI.DanmuInfoFor, Chats: e.chats, Groups: e.groups, Notices: e.notices, Accounts: a.Account})
 	require.NoError(t, err)
 	e.svc = svc
 	mux := http.NewServeMux()
@@ -109,11 +109,12 @@ type page struct {
 	Wallet    json.RawMessage `json:"wallet"`
 	Rank      json.RawMessage `json:"rank"`
 	Viewer    json.RawMessage `json:"viewer"`
+	Anchor    json.RawMessage `json:"anchor"`
 }
 
 func (p page) module(name string) json.RawMessage {
 	return map[string]json.RawMessage{"danmu_info": p.DanmuInfo, "comments": p.Comments, "gifts": p.Gifts,
-		"wallet": p.Wallet, "rank": p.Rank, "viewer": p.Viewer}[name]
+		"wallet": p.Wallet, "rank": p.Rank, "viewer": p.Viewer, "anchor": p.Anchor}[name]
 }
 
 // get calls base+path with tok (empty = guest) and decodes the envelope's data into out.
@@ -407,4 +408,25 @@ func TestHome(t *testing.T) {
 	require.Equal(t, idle, home.Rooms[0].ID)
 	require.Equal(t, 400, get(t, "GET", e.url+"/api/home?limit=0", "", nil, nil))
 	require.Equal(t, 400, get(t, "GET", e.url+"/api/home?cursor=bad!", "", nil, nil))
+}
+
+// The page carries the anchor's follow counts and whether the viewer follows them, so the
+// follow button costs the client no call of its own.
+func TestEnterCarriesTheAnchorsRelation(t *testing.T) {
+	e := start(t, time.Second)
+	anchor, fan, guest := e.user("anchorf"), e.user("fanf"), ""
+	id := e.room(anchor.UID, "followed room")
+	require.NoError(t, e.a.Account.Follow(context.Background(), fan.UID, anchor.UID))
+	for _, c := range []struct {
+		tok      string
+		followed bool
+	}{{fan.Token, true}, {anchor.Token, false}, {guest, false}} {
+		var p page
+		require.Equal(t, 200, get(t, "GET", fmt.Sprintf("%s/api/room/enter?id=%d", e.url, id), c.tok, nil, &p))
+		var rel account.Relation
+		require.NoError(t, json.Unmarshal(p.Anchor, &rel), "%s", p.Anchor)
+		require.Equal(t, anchor.UID, rel.UID)
+		require.EqualValues(t, 1, rel.Followers)
+		require.Equal(t, c.followed, rel.Followed)
+	}
 }

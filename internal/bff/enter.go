@@ -32,6 +32,9 @@ type Enter struct {
 	Wallet    any             `json:"wallet"`     // Wallet; null for a guest
 	Rank      any             `json:"rank"`       // Rank
 	Viewer    any             `json:"viewer"`     // Viewer
+	// Anchor is the anchor's follow counts and whether the viewer follows them
+	// (account.Relation); null when no account component is reachable from here.
+	Anchor any `json:"anchor"`
 }
 
 // Comments is the room's recent comments, oldest first.
@@ -164,6 +167,10 @@ func (s *Service) Enter(r *http.Request, id int64) (Enter, error) {
 		})
 	}
 
+	if s.deps.Accounts != nil {
+		add(modAnchor, func(ctx context.Context) (any, error) { return s.deps.Accounts.Relation(ctx, viewer, rm.OwnerUID) })
+	}
+
 	maps.Copy(got, s.fetch(ctx, mods))
 	for name, v := range got {
 		switch name {
@@ -179,6 +186,8 @@ func (s *Service) Enter(r *http.Request, id int64) (Enter, error) {
 			page.Rank = v
 		case modViewer:
 			page.Viewer = v
+		case modAnchor:
+			page.Anchor = v
 		}
 	}
 	return page, nil

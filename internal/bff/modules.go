@@ -14,6 +14,7 @@ const (
 	modWallet    = "wallet"
 	modRank      = "rank"
 	modViewer    = "viewer"
+	modAnchor    = "anchor" // the anchor's follow counts and whether the viewer follows them
 	// modRoom is the room read itself, in zhibo_bff_hot_served_total.
 	modRoom = "room"
 )
@@ -26,7 +27,7 @@ const (
 	modNotices = "notices" // im-notice: unread notices by kind
 )
 
-var modules = []string{modDanmuInfo, modComments, modGifts, modWallet, modRank, modViewer,
+var modules = []string{modDanmuInfo, modComments, modGifts, modWallet, modRank, modViewer, modAnchor,
 	modChats, modUnread, modGroups, modNotices}
 
 // Degraded is what a module that failed or did not answer in time is sent as.

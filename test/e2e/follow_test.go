@@ -29,6 +29,18 @@ func FollowScenario(t *testing.T, n Node) {
 		require.Equal(t, 200, code)
 		require.Equal(t, relation{Followers: 1, Followed: true}, rel)
 	}
+	// The anchor's room page carries the relation (the BFF asks account, over gRPC when split).
+	var room struct {
+		ID int64 `json:"id"`
+	}
+	code, _ := api(t, n, "POST", "/api/rooms", anchor.Token, map[string]string{"title": "followed"}, &room)
+	require.Equal(t, 200, code)
+	var enter struct {
+		Anchor relation `json:"anchor"`
+	}
+	code, _ = api(t, n, "GET", fmt.Sprintf("/api/room/enter?id=%d", room.ID), fan.Token, nil, &enter)
+	require.Equal(t, 200, code)
+	require.Equal(t, relation{Followers: 1, Followed: true}, enter.Anchor)
 	code, ecode := api(t, n, "PUT", fmt.Sprintf("/api/users/%d/follow", fan.UID), fan.Token, nil, nil)
 	require.Equal(t, 400, code)
 	require.Equal(t, -40013, ecode)

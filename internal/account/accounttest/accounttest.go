@@ -137,3 +137,30 @@ func (f *Fake) Follows(_ context.Context, pairs []account.FollowPair) ([]bool, e
 	}
 	return out, nil
 }
+
+// Relation implements account.Client: the counts and the viewer's relation from the follows
+// set with Follow.
+func (f *Fake) Relation(ctx context.Context, viewer, uid int64) (account.Relation, error) {
+	if _, err := f.User(ctx, uid); err != nil {
+		return account.Relation{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	rel := account.Relation{UID: uid}
+	for p, on := range f.follows {
+		if !on {
+			continue
+		}
+		if p.Followee == uid {
+			rel.Followers++
+		}
+		if p.Follower == uid {
+			rel.Following++
+		}
+	}
+	if viewer > 0 && viewer != uid {
+		rel.Followed = f.follows[account.FollowPair{Follower: viewer, Followee: uid}]
+		rel.FollowsYou = f.follows[account.FollowPair{Follower: uid, Followee: viewer}]
+	}
+	return rel, nil
+}

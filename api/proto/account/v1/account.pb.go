@@ -557,6 +557,141 @@ func (x *FollowsResponse) GetFollows() []bool {
 	return nil
 }
 
+// RelationRequest names the user and the viewer.
+type RelationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// uid is the user asked about.
+	Uid int64 `protobuf:"varint,1,opt,name=uid,proto3" json:"uid,omitempty"`
+	// viewer is who asks (0 = anonymous).
+	Viewer        int64 `protobuf:"varint,2,opt,name=viewer,proto3" json:"viewer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RelationRequest) Reset() {
+	*x = RelationRequest{}
+	mi := &file_account_v1_account_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RelationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RelationRequest) ProtoMessage() {}
+
+func (x *RelationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_account_v1_account_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RelationRequest.ProtoReflect.Descriptor instead.
+func (*RelationRequest) Descriptor() ([]byte, []int) {
+	return file_account_v1_account_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *RelationRequest) GetUid() int64 {
+	if x != nil {
+		return x.Uid
+	}
+	return 0
+}
+
+func (x *RelationRequest) GetViewer() int64 {
+	if x != nil {
+		return x.Viewer
+	}
+	return 0
+}
+
+// RelationResponse is a user's follow counts and the viewer's relation to them.
+type RelationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Uid   int64                  `protobuf:"varint,1,opt,name=uid,proto3" json:"uid,omitempty"`
+	// followers and following are the user's counts.
+	Followers int64 `protobuf:"varint,2,opt,name=followers,proto3" json:"followers,omitempty"`
+	Following int64 `protobuf:"varint,3,opt,name=following,proto3" json:"following,omitempty"`
+	// followed: the viewer follows the user; follows_you: the user follows the viewer (both
+	// false for an anonymous viewer or the user themself).
+	Followed      bool `protobuf:"varint,4,opt,name=followed,proto3" json:"followed,omitempty"`
+	FollowsYou    bool `protobuf:"varint,5,opt,name=follows_you,json=followsYou,proto3" json:"follows_you,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RelationResponse) Reset() {
+	*x = RelationResponse{}
+	mi := &file_account_v1_account_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RelationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RelationResponse) ProtoMessage() {}
+
+func (x *RelationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_account_v1_account_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RelationResponse.ProtoReflect.Descriptor instead.
+func (*RelationResponse) Descriptor() ([]byte, []int) {
+	return file_account_v1_account_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RelationResponse) GetUid() int64 {
+	if x != nil {
+		return x.Uid
+	}
+	return 0
+}
+
+func (x *RelationResponse) GetFollowers() int64 {
+	if x != nil {
+		return x.Followers
+	}
+	return 0
+}
+
+func (x *RelationResponse) GetFollowing() int64 {
+	if x != nil {
+		return x.Following
+	}
+	return 0
+}
+
+func (x *RelationResponse) GetFollowed() bool {
+	if x != nil {
+		return x.Followed
+	}
+	return false
+}
+
+func (x *RelationResponse) GetFollowsYou() bool {
+	if x != nil {
+		return x.FollowsYou
+	}
+	return false
+}
+
 var File_account_v1_account_proto protoreflect.FileDescriptor
 
 const file_account_v1_account_proto_rawDesc = "" +
@@ -595,13 +730,24 @@ const file_account_v1_account_proto_rawDesc = "" +
 	"\x0eFollowsRequest\x122\n" +
 	"\x05pairs\x18\x01 \x03(\v2\x1c.zhibo.account.v1.FollowPairR\x05pairs\"+\n" +
 	"\x0fFollowsResponse\x12\x18\n" +
-	"\afollows\x18\x01 \x03(\bR\afollows2\x83\x03\n" +
+	"\afollows\x18\x01 \x03(\bR\afollows\";\n" +
+	"\x0fRelationRequest\x12\x10\n" +
+	"\x03uid\x18\x01 \x01(\x03R\x03uid\x12\x16\n" +
+	"\x06viewer\x18\x02 \x01(\x03R\x06viewer\"\x9d\x01\n" +
+	"\x10RelationResponse\x12\x10\n" +
+	"\x03uid\x18\x01 \x01(\x03R\x03uid\x12\x1c\n" +
+	"\tfollowers\x18\x02 \x01(\x03R\tfollowers\x12\x1c\n" +
+	"\tfollowing\x18\x03 \x01(\x03R\tfollowing\x12\x1a\n" +
+	"\bfollowed\x18\x04 \x01(\bR\bfollowed\x12\x1f\n" +
+	"\vfollows_you\x18\x05 \x01(\bR\n" +
+	"followsYou2\xd6\x03\n" +
 	"\x0eAccountService\x12K\n" +
 	"\x06Verify\x12\x1f.zhibo.account.v1.VerifyRequest\x1a .zhibo.account.v1.VerifyResponse\x12C\n" +
 	"\aGetUser\x12 .zhibo.account.v1.GetUserRequest\x1a\x16.zhibo.account.v1.User\x12H\n" +
 	"\x05Names\x12\x1e.zhibo.account.v1.NamesRequest\x1a\x1f.zhibo.account.v1.NamesResponse\x12E\n" +
 	"\x04UIDs\x12\x1d.zhibo.account.v1.UIDsRequest\x1a\x1e.zhibo.account.v1.UIDsResponse\x12N\n" +
-	"\aFollows\x12 .zhibo.account.v1.FollowsRequest\x1a!.zhibo.account.v1.FollowsResponseB<Z:github.com/zhibo-live/zhibo/api/proto/account/v1;accountv1b\x06proto3"
+	"\aFollows\x12 .zhibo.account.v1.FollowsRequest\x1a!.zhibo.account.v1.FollowsResponse\x12Q\n" +
+	"\bRelation\x12!.zhibo.account.v1.RelationRequest\x1a\".zhibo.account.v1.RelationResponseB<Z:github.com/zhibo-live/zhibo/api/proto/account/v1;accountv1b\x06proto3"
 
 var (
 	file_account_v1_account_proto_rawDescOnce sync.Once
@@ -615,38 +761,42 @@ func file_account_v1_account_proto_rawDescGZIP() []byte {
 	return file_account_v1_account_proto_rawDescData
 }
 
-var file_account_v1_account_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_account_v1_account_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_account_v1_account_proto_goTypes = []any{
-	(*VerifyRequest)(nil),   // 0: zhibo.account.v1.VerifyRequest
-	(*VerifyResponse)(nil),  // 1: zhibo.account.v1.VerifyResponse
-	(*GetUserRequest)(nil),  // 2: zhibo.account.v1.GetUserRequest
-	(*User)(nil),            // 3: zhibo.account.v1.User
-	(*NamesRequest)(nil),    // 4: zhibo.account.v1.NamesRequest
-	(*NamesResponse)(nil),   // 5: zhibo.account.v1.NamesResponse
-	(*UIDsRequest)(nil),     // 6: zhibo.account.v1.UIDsRequest
-	(*UIDsResponse)(nil),    // 7: zhibo.account.v1.UIDsResponse
-	(*FollowPair)(nil),      // 8: zhibo.account.v1.FollowPair
-	(*FollowsRequest)(nil),  // 9: zhibo.account.v1.FollowsRequest
-	(*FollowsResponse)(nil), // 10: zhibo.account.v1.FollowsResponse
-	nil,                     // 11: zhibo.account.v1.NamesResponse.NamesEntry
-	nil,                     // 12: zhibo.account.v1.UIDsResponse.UidsEntry
+	(*VerifyRequest)(nil),    // 0: zhibo.account.v1.VerifyRequest
+	(*VerifyResponse)(nil),   // 1: zhibo.account.v1.VerifyResponse
+	(*GetUserRequest)(nil),   // 2: zhibo.account.v1.GetUserRequest
+	(*User)(nil),             // 3: zhibo.account.v1.User
+	(*NamesRequest)(nil),     // 4: zhibo.account.v1.NamesRequest
+	(*NamesResponse)(nil),    // 5: zhibo.account.v1.NamesResponse
+	(*UIDsRequest)(nil),      // 6: zhibo.account.v1.UIDsRequest
+	(*UIDsResponse)(nil),     // 7: zhibo.account.v1.UIDsResponse
+	(*FollowPair)(nil),       // 8: zhibo.account.v1.FollowPair
+	(*FollowsRequest)(nil),   // 9: zhibo.account.v1.FollowsRequest
+	(*FollowsResponse)(nil),  // 10: zhibo.account.v1.FollowsResponse
+	(*RelationRequest)(nil),  // 11: zhibo.account.v1.RelationRequest
+	(*RelationResponse)(nil), // 12: zhibo.account.v1.RelationResponse
+	nil,                      // 13: zhibo.account.v1.NamesResponse.NamesEntry
+	nil,                      // 14: zhibo.account.v1.UIDsResponse.UidsEntry
 }
 var file_account_v1_account_proto_depIdxs = []int32{
-	11, // 0: zhibo.account.v1.NamesResponse.names:type_name -> zhibo.account.v1.NamesResponse.NamesEntry
-	12, // 1: zhibo.account.v1.UIDsResponse.uids:type_name -> zhibo.account.v1.UIDsResponse.UidsEntry
+	13, // 0: zhibo.account.v1.NamesResponse.names:type_name -> zhibo.account.v1.NamesResponse.NamesEntry
+	14, // 1: zhibo.account.v1.UIDsResponse.uids:type_name -> zhibo.account.v1.UIDsResponse.UidsEntry
 	8,  // 2: zhibo.account.v1.FollowsRequest.pairs:type_name -> zhibo.account.v1.FollowPair
 	0,  // 3: zhibo.account.v1.AccountService.Verify:input_type -> zhibo.account.v1.VerifyRequest
 	2,  // 4: zhibo.account.v1.AccountService.GetUser:input_type -> zhibo.account.v1.GetUserRequest
 	4,  // 5: zhibo.account.v1.AccountService.Names:input_type -> zhibo.account.v1.NamesRequest
 	6,  // 6: zhibo.account.v1.AccountService.UIDs:input_type -> zhibo.account.v1.UIDsRequest
 	9,  // 7: zhibo.account.v1.AccountService.Follows:input_type -> zhibo.account.v1.FollowsRequest
-	1,  // 8: zhibo.account.v1.AccountService.Verify:output_type -> zhibo.account.v1.VerifyResponse
-	3,  // 9: zhibo.account.v1.AccountService.GetUser:output_type -> zhibo.account.v1.User
-	5,  // 10: zhibo.account.v1.AccountService.Names:output_type -> zhibo.account.v1.NamesResponse
-	7,  // 11: zhibo.account.v1.AccountService.UIDs:output_type -> zhibo.account.v1.UIDsResponse
-	10, // 12: zhibo.account.v1.AccountService.Follows:output_type -> zhibo.account.v1.FollowsResponse
-	8,  // [8:13] is the sub-list for method output_type
-	3,  // [3:8] is the sub-list for method input_type
+	11, // 8: zhibo.account.v1.AccountService.Relation:input_type -> zhibo.account.v1.RelationRequest
+	1,  // 9: zhibo.account.v1.AccountService.Verify:output_type -> zhibo.account.v1.VerifyResponse
+	3,  // 10: zhibo.account.v1.AccountService.GetUser:output_type -> zhibo.account.v1.User
+	5,  // 11: zhibo.account.v1.AccountService.Names:output_type -> zhibo.account.v1.NamesResponse
+	7,  // 12: zhibo.account.v1.AccountService.UIDs:output_type -> zhibo.account.v1.UIDsResponse
+	10, // 13: zhibo.account.v1.AccountService.Follows:output_type -> zhibo.account.v1.FollowsResponse
+	12, // 14: zhibo.account.v1.AccountService.Relation:output_type -> zhibo.account.v1.RelationResponse
+	9,  // [9:15] is the sub-list for method output_type
+	3,  // [3:9] is the sub-list for method input_type
 	3,  // [3:3] is the sub-list for extension type_name
 	3,  // [3:3] is the sub-list for extension extendee
 	0,  // [0:3] is the sub-list for field type_name
@@ -663,7 +813,7 @@ func file_account_v1_account_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_account_v1_account_proto_rawDesc), len(file_account_v1_account_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -22,11 +22,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AccountService_Verify_FullMethodName  = "/zhibo.account.v1.AccountService/Verify"
-	AccountService_GetUser_FullMethodName = "/zhibo.account.v1.AccountService/GetUser"
-	AccountService_Names_FullMethodName   = "/zhibo.account.v1.AccountService/Names"
-	AccountService_UIDs_FullMethodName    = "/zhibo.account.v1.AccountService/UIDs"
-	AccountService_Follows_FullMethodName = "/zhibo.account.v1.AccountService/Follows"
+	AccountService_Verify_FullMethodName   = "/zhibo.account.v1.AccountService/Verify"
+	AccountService_GetUser_FullMethodName  = "/zhibo.account.v1.AccountService/GetUser"
+	AccountService_Names_FullMethodName    = "/zhibo.account.v1.AccountService/Names"
+	AccountService_UIDs_FullMethodName     = "/zhibo.account.v1.AccountService/UIDs"
+	AccountService_Follows_FullMethodName  = "/zhibo.account.v1.AccountService/Follows"
+	AccountService_Relation_FullMethodName = "/zhibo.account.v1.AccountService/Relation"
 )
 
 // AccountServiceClient is the client API for AccountService service.
@@ -48,6 +49,9 @@ type AccountServiceClient interface {
 	// Follows says, for each pair, whether its follower follows its followee, in the order
 	// asked. INVALID_ARGUMENT for more than 1,000 pairs.
 	Follows(ctx context.Context, in *FollowsRequest, opts ...grpc.CallOption) (*FollowsResponse, error)
+	// Relation returns a user's follow counts and how the viewer stands to them. NOT_FOUND
+	// when no user has the uid.
+	Relation(ctx context.Context, in *RelationRequest, opts ...grpc.CallOption) (*RelationResponse, error)
 }
 
 type accountServiceClient struct {
@@ -108,6 +112,16 @@ func (c *accountServiceClient) Follows(ctx context.Context, in *FollowsRequest, 
 	return out, nil
 }
 
+func (c *accountServiceClient) Relation(ctx context.Context, in *RelationRequest, opts ...grpc.CallOption) (*RelationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RelationResponse)
+	err := c.cc.Invoke(ctx, AccountService_Relation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AccountServiceServer is the server API for AccountService service.
 // All implementations must embed UnimplementedAccountServiceServer
 // for forward compatibility.
@@ -127,6 +141,9 @@ type AccountServiceServer interface {
 	// Follows says, for each pair, whether its follower follows its followee, in the order
 	// asked. INVALID_ARGUMENT for more than 1,000 pairs.
 	Follows(context.Context, *FollowsRequest) (*FollowsResponse, error)
+	// Relation returns a user's follow counts and how the viewer stands to them. NOT_FOUND
+	// when no user has the uid.
+	Relation(context.Context, *RelationRequest) (*RelationResponse, error)
 	mustEmbedUnimplementedAccountServiceServer()
 }
 
@@ -151,6 +168,9 @@ func (UnimplementedAccountServiceServer) UIDs(context.Context, *UIDsRequest) (*U
 }
 func (UnimplementedAccountServiceServer) Follows(context.Context, *FollowsRequest) (*FollowsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Follows not implemented")
+}
+func (UnimplementedAccountServiceServer) Relation(context.Context, *RelationRequest) (*RelationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Relation not implemented")
 }
 func (UnimplementedAccountServiceServer) mustEmbedUnimplementedAccountServiceServer() {}
 func (UnimplementedAccountServiceServer) testEmbeddedByValue()                        {}
@@ -263,6 +283,24 @@ func _AccountService_Follows_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AccountService_Relation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RelationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountServiceServer).Relation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountService_Relation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountServiceServer).Relation(ctx, req.(*RelationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AccountService_ServiceDesc is the grpc.ServiceDesc for AccountService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -289,6 +327,10 @@ var AccountService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Follows",
 			Handler:    _AccountService_Follows_Handler,
+		},
+		{
+			MethodName: "Relation",
+			Handler:    _AccountService_Relation_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,13 +1,14 @@
 // The follow button of a user shown on a page (the room's anchor): "Follow"
 // or "Following", with the user's follower count. Guests see the count only,
-// and a user sees no button for themself. A click follows or unfollows
-// (PUT / DELETE /api/users/{uid}/follow, both idempotent) and shows the
-// relation the server answers.
+// and a user sees no button for themself. The relation comes with the page
+// when it has it (`relation`, the room page's anchor module), else it is read
+// (GET /api/users/{uid}/follow). A click follows or unfollows (PUT / DELETE,
+// both idempotent) and shows the relation the server answers.
 import { h, fmtCount, toast } from '../dom.js';
 import { api } from '../api.js';
 import { sameId } from '../json.js';
 
-export function followButton(uid, me, { signal } = {}) {
+export function followButton(uid, me, { signal, relation } = {}) {
   if (!uid) return null;
   const path = `/api/users/${encodeURIComponent(String(uid))}/follow`;
   const count = h('span', { class: 'muted', testid: 'follower-count' });
@@ -24,10 +25,14 @@ export function followButton(uid, me, { signal } = {}) {
     btn.setAttribute('aria-pressed', String(followed));
     btn.disabled = false;
   };
-  api(path, { signal }).then(show).catch((err) => {
-    if (err.name === 'AbortError') return;
-    if (btn) btn.disabled = false; // the click still tries
-  });
+  if (relation) {
+    show(relation);
+  } else {
+    api(path, { signal }).then(show).catch((err) => {
+      if (err.name === 'AbortError') return;
+      if (btn) btn.disabled = false; // the click still tries
+    });
+  }
   btn?.addEventListener('click', async () => {
     btn.disabled = true;
     const method = followed ? 'DELETE' : 'PUT';

@@ -107,7 +107,7 @@ export async function roomPage(view, { id }, { signal }) {
       h('div', { class: 'room-head-main' }, badge, title),
       h('div', { class: 'room-head-meta' },
         h('span', { testid: 'anchor-name', text: room.anchor?.name || '' }),
-        followButton(room.base?.owner_uid, me, { signal }), messageAnchor(room, me), area,
+        followButton(room.base?.owner_uid, me, { signal, relation: usable(enter.anchor) ? enter.anchor : null }), messageAnchor(room, me), area,
         h('span', { class: 'muted' }, online, ' online'),
         h('span', { class: 'muted' }, watched, ' watched'),
         videoCount && h('span', { class: 'muted' }, videoCount, ' watching the video'), conn)),
