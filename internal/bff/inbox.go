@@ -26,6 +26,8 @@ type Inbox struct {
 	Unread  any `json:"unread"`  // the unread total of private messages, a number
 	Groups  any `json:"groups"`  // group.GroupPage: the first page of the group list
 	Notices any `json:"notices"` // unread notices by kind: {"system", "mention", "like", "follow"}
+	// Settings are who may message the user (chat.Settings: {"allow"}), shown in the inbox's head.
+	Settings any `json:"settings"`
 }
 
 func (s *Service) handleInbox(w http.ResponseWriter, r *http.Request) error {
@@ -49,7 +51,8 @@ func (s *Service) handleInbox(w http.ResponseWriter, r *http.Request) error {
 }
 
 // Inbox builds uid's inbox: the first page of conversations in folder (limit of them), the
-// unread total, the first page of groups (groups of them) and the unread notices by kind,
+// unread total and who may message uid, the first page of groups (groups of them) and the
+// unread notices by kind,
 // fetched concurrently from im-chat, im-group and im-notice, each within
 // bff.im_module_timeout.
 func (s *Service) Inbox(ctx context.Context, uid int64, folder, limit, groups int) Inbox {
@@ -63,10 +66,12 @@ func (s *Service) Inbox(ctx context.Context, uid int64, folder, limit, groups in
 				}
 				return p, err
 			}},
-			module{name: modUnread, run: func(ctx context.Context) (any, error) { return c.Unread(ctx, uid) }})
+			module{name: modUnread, run: func(ctx context.Context) (any, error) { return c.Unread(ctx, uid) }},
+			module{name: modSettings, run: func(ctx context.Context) (any, error) { return c.Settings(ctx, uid) }})
 	} else {
 		s.skip(modChats, skipAbsent)
 		s.skip(modUnread, skipAbsent)
+		s.skip(modSettings, skipAbsent)
 	}
 	if g := s.deps.Groups; g != nil {
 		mods = append(mods, module{name: modGroups, run: func(ctx context.Context) (any, error) {
@@ -85,5 +90,6 @@ func (s *Service) Inbox(ctx context.Context, uid int64, folder, limit, groups in
 		s.skip(modNotices, skipAbsent)
 	}
 	got := s.fetchWithin(ctx, s.cfg.IMModuleTimeout, mods)
-	return Inbox{Chats: got[modChats], Unread: got[modUnread], Groups: got[modGroups], Notices: got[modNotices]}
+	return Inbox{Chats: got[modChats], Unread: got[modUnread], Groups: got[modGroups], Notices: got[modNotices],
+		Settings: got[modSettings]}
 }

@@ -20,10 +20,11 @@ import (
 // inbox is GET /api/im/inbox as a client decodes it; modules stay raw to tell their shapes
 // apart.
 type inbox struct {
-	Chats   json.RawMessage `json:"chats"`
-	Unread  json.RawMessage `json:"unread"`
-	Groups  json.RawMessage `json:"groups"`
-	Notices json.RawMessage `json:"notices"`
+	Chats    json.RawMessage `json:"chats"`
+	Unread   json.RawMessage `json:"unread"`
+	Groups   json.RawMessage `json:"groups"`
+	Notices  json.RawMessage `json:"notices"`
+	Settings json.RawMessage `json:"settings"`
 }
 
 func (e *env) inbox(tok, query string) inbox {
@@ -79,7 +80,8 @@ func TestInbox(t *testing.T) {
 	require.Equal(t, wantGroups, groups)
 	require.Equal(t, 1, groups.Items[0].Unread)
 	require.JSONEq(t, `{"system":1,"mention":0,"like":0,"follow":0}`, string(in.Notices))
-	require.Equal(t, map[string]int{"Conversations": 1, "Unread": 1}, e.chats.Calls())
+	require.JSONEq(t, `{"allow":0}`, string(in.Settings))
+	require.Equal(t, map[string]int{"Conversations": 1, "Unread": 1, "Settings": 1}, e.chats.Calls())
 	require.Equal(t, map[string]int{"Groups": 1}, e.groups.Calls())
 	require.Equal(t, map[string]int{"UnreadByKind": 1}, e.notices.Calls())
 
@@ -112,9 +114,10 @@ func TestInboxDegradesAHangingModule(t *testing.T) {
 		method string
 		intact []string
 	}{
-		{"chats", e.chats, "Conversations", []string{"unread", "groups", "notices"}},
-		{"groups", e.groups, "Groups", []string{"chats", "unread", "notices"}},
-		{"notices", e.notices, "UnreadByKind", []string{"chats", "unread", "groups"}},
+		{"chats", e.chats, "Conversations", []string{"unread", "groups", "notices", "settings"}},
+		{"settings", e.chats, "Settings", []string{"chats", "unread", "groups", "notices"}},
+		{"groups", e.groups, "Groups", []string{"chats", "unread", "notices", "settings"}},
+		{"notices", e.notices, "UnreadByKind", []string{"chats", "unread", "groups", "settings"}},
 	} {
 		hang.client.Hang(hang.method)
 		var took []time.Duration
@@ -122,7 +125,8 @@ func TestInboxDegradesAHangingModule(t *testing.T) {
 			start := time.Now()
 			in := e.inbox(tok, "")
 			took = append(took, time.Since(start))
-			got := map[string]json.RawMessage{"chats": in.Chats, "unread": in.Unread, "groups": in.Groups, "notices": in.Notices}
+			got := map[string]json.RawMessage{"chats": in.Chats, "unread": in.Unread, "groups": in.Groups, "notices": in.Notices,
+				"settings": in.Settings}
 			require.True(t, isDegraded(got[hang.module]), "%s: %s", hang.module, got[hang.module])
 			for _, m := range hang.intact {
 				require.False(t, isDegraded(got[m]), "%s degraded while %s hangs", m, hang.module)
@@ -155,8 +159,8 @@ func TestInboxWithoutIMComponents(t *testing.T) {
 	require.Equal(t, bff.Inbox{}, in)
 	raw, err := json.Marshal(in)
 	require.NoError(t, err)
-	require.JSONEq(t, `{"chats":null,"unread":null,"groups":null,"notices":null}`, string(raw))
-	for _, m := range []string{"chats", "unread", "groups", "notices"} {
+	require.JSONEq(t, `{"chats":null,"unread":null,"groups":null,"notices":null,"settings":null}`, string(raw))
+	for _, m := range []string{"chats", "unread", "groups", "notices", "settings"} {
 		require.EqualValues(t, 1, counter(t, reg, "zhibo_bff_module_skipped_total", map[string]string{"module": m, "reason": "absent"}), m)
 	}
 	require.Zero(t, counter(t, reg, "zhibo_bff_module_degraded_total", map[string]string{"module": "chats"}))

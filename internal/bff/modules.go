@@ -21,14 +21,15 @@ const (
 
 // Modules of the inbox (inbox.go).
 const (
-	modChats   = "chats"   // im-chat: the first page of the conversation list
-	modUnread  = "unread"  // im-chat: the unread total
-	modGroups  = "groups"  // im-group: the first page of the group list
-	modNotices = "notices" // im-notice: unread notices by kind
+	modChats    = "chats"    // im-chat: the first page of the conversation list
+	modUnread   = "unread"   // im-chat: the unread total
+	modGroups   = "groups"   // im-group: the first page of the group list
+	modNotices  = "notices"  // im-notice: unread notices by kind
+	modSettings = "settings" // im-chat: who may message the user
 )
 
 var modules = []string{modDanmuInfo, modComments, modGifts, modWallet, modRank, modViewer, modAnchor,
-	modChats, modUnread, modGroups, modNotices}
+	modChats, modUnread, modGroups, modNotices, modSettings}
 
 // Degraded is what a module that failed or did not answer in time is sent as.
 type Degraded struct {

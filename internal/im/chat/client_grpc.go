@@ -50,6 +50,14 @@ func (g *grpcServer) Unread(ctx context.Context, r *imchatv1.UnreadRequest) (*im
 	return &imchatv1.UnreadResponse{Total: n}, nil
 }
 
+func (g *grpcServer) Settings(ctx context.Context, r *imchatv1.SettingsRequest) (*imchatv1.SettingsResponse, error) {
+	st, err := g.c.Settings(ctx, r.GetUid())
+	if err != nil {
+		return nil, err
+	}
+	return &imchatv1.SettingsResponse{Allow: int32(st.Allow)}, nil
+}
+
 // Remote is the im-chat component in another process, reached over gRPC; it implements
 // Client.
 type Remote struct{ c imchatv1.ChatServiceClient }
@@ -88,4 +96,13 @@ func (r *Remote) Unread(ctx context.Context, uid int64) (int64, error) {
 		return 0, grpcx.FromStatus(err)
 	}
 	return resp.GetTotal(), nil
+}
+
+// Settings implements Client.
+func (r *Remote) Settings(ctx context.Context, uid int64) (Settings, error) {
+	resp, err := r.c.Settings(ctx, &imchatv1.SettingsRequest{Uid: uid})
+	if err != nil {
+		return Settings{}, grpcx.FromStatus(err)
+	}
+	return Settings{Allow: int(resp.GetAllow())}, nil
 }

@@ -72,6 +72,7 @@ export class Inbox extends EventTarget {
   #stopped = false;
   #everConnected = false;
   #opening = null; // {at, promise}: the last GET /api/im/inbox not yet taken by a page
+  #settings = null; // who may message me, as the last inbox read had it (null: not known)
   open = null;
   openGroup = null;
 
@@ -93,6 +94,8 @@ export class Inbox extends EventTarget {
   // parts is the unread total by tab: {chats, groups, notices}.
   get parts() { return { ...this.#parts }; }
   get state() { return this.#state; }
+  // settings is who may message the user as the last inbox read had it ({allow}), or null.
+  get settings() { return this.#settings; }
 
   start() {
     this.#live.start();
@@ -130,10 +133,15 @@ export class Inbox extends EventTarget {
       data = await api(`/api/im/inbox?limit=${INBOX_CHATS}&group_limit=${GROUP_PAGE}`);
     } catch (err) {
       if (err.name !== 'AbortError') console.warn('inbox', err);
+      this.#emit('settings', null);
       throw err;
     }
     if (this.#stopped) return data;
     const ok = (m) => m !== null && m !== undefined && !(typeof m === 'object' && m.degraded);
+    // 'settings' detail: who may message me ({allow}), or null when the read
+    // did not bring them (a page then reads them itself).
+    this.#settings = ok(data.settings) ? data.settings : null;
+    this.#emit('settings', this.#settings);
     const missing = [];
     if (ok(data.unread)) this.#parts.chats = Math.max(0, Number(data.unread) || 0);
     else missing.push('chats');

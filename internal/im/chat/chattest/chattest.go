@@ -9,7 +9,7 @@ import (
 )
 
 // Client is a chat.Client that passes every call to another one, counts the calls by method
-// and can make a method ("Conversations" or "Unread") hang like an upstream that stopped
+// and can make a method ("Conversations", "Unread" or "Settings") hang like an upstream that stopped
 // answering (Hang, Release, Calls: calltest.Recorder).
 type Client struct {
 	next chat.Client
@@ -31,4 +31,10 @@ func (c *Client) Conversations(ctx context.Context, uid int64, folder int, curso
 func (c *Client) Unread(ctx context.Context, uid int64) (int64, error) {
 	c.Enter("Unread")
 	return c.next.Unread(ctx, uid)
+}
+
+// Settings implements chat.Client.
+func (c *Client) Settings(ctx context.Context, uid int64) (chat.Settings, error) {
+	c.Enter("Settings")
+	return c.next.Settings(ctx, uid)
 }

@@ -455,6 +455,96 @@ func (x *UnreadResponse) GetTotal() int64 {
 	return 0
 }
 
+// SettingsRequest names the user.
+type SettingsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Uid           int64                  `protobuf:"varint,1,opt,name=uid,proto3" json:"uid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SettingsRequest) Reset() {
+	*x = SettingsRequest{}
+	mi := &file_im_chat_v1_chat_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SettingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SettingsRequest) ProtoMessage() {}
+
+func (x *SettingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_im_chat_v1_chat_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SettingsRequest.ProtoReflect.Descriptor instead.
+func (*SettingsRequest) Descriptor() ([]byte, []int) {
+	return file_im_chat_v1_chat_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SettingsRequest) GetUid() int64 {
+	if x != nil {
+		return x.Uid
+	}
+	return 0
+}
+
+// SettingsResponse is who may message the user: 0 everyone, 1 followers, 2 nobody.
+type SettingsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Allow         int32                  `protobuf:"varint,1,opt,name=allow,proto3" json:"allow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SettingsResponse) Reset() {
+	*x = SettingsResponse{}
+	mi := &file_im_chat_v1_chat_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SettingsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SettingsResponse) ProtoMessage() {}
+
+func (x *SettingsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_im_chat_v1_chat_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SettingsResponse.ProtoReflect.Descriptor instead.
+func (*SettingsResponse) Descriptor() ([]byte, []int) {
+	return file_im_chat_v1_chat_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SettingsResponse) GetAllow() int32 {
+	if x != nil {
+		return x.Allow
+	}
+	return 0
+}
+
 var File_im_chat_v1_chat_proto protoreflect.FileDescriptor
 
 const file_im_chat_v1_chat_proto_rawDesc = "" +
@@ -490,10 +580,15 @@ const file_im_chat_v1_chat_proto_rawDesc = "" +
 	"\rUnreadRequest\x12\x10\n" +
 	"\x03uid\x18\x01 \x01(\x03R\x03uid\"&\n" +
 	"\x0eUnreadResponse\x12\x14\n" +
-	"\x05total\x18\x01 \x01(\x03R\x05total2\xbc\x01\n" +
+	"\x05total\x18\x01 \x01(\x03R\x05total\"#\n" +
+	"\x0fSettingsRequest\x12\x10\n" +
+	"\x03uid\x18\x01 \x01(\x03R\x03uid\"(\n" +
+	"\x10SettingsResponse\x12\x14\n" +
+	"\x05allow\x18\x01 \x01(\x05R\x05allow2\x8f\x02\n" +
 	"\vChatService\x12`\n" +
 	"\rConversations\x12&.zhibo.im.chat.v1.ConversationsRequest\x1a'.zhibo.im.chat.v1.ConversationsResponse\x12K\n" +
-	"\x06Unread\x12\x1f.zhibo.im.chat.v1.UnreadRequest\x1a .zhibo.im.chat.v1.UnreadResponseB;Z9github.com/zhibo-live/zhibo/api/proto/im/chat/v1;imchatv1b\x06proto3"
+	"\x06Unread\x12\x1f.zhibo.im.chat.v1.UnreadRequest\x1a .zhibo.im.chat.v1.UnreadResponse\x12Q\n" +
+	"\bSettings\x12!.zhibo.im.chat.v1.SettingsRequest\x1a\".zhibo.im.chat.v1.SettingsResponseB;Z9github.com/zhibo-live/zhibo/api/proto/im/chat/v1;imchatv1b\x06proto3"
 
 var (
 	file_im_chat_v1_chat_proto_rawDescOnce sync.Once
@@ -507,7 +602,7 @@ func file_im_chat_v1_chat_proto_rawDescGZIP() []byte {
 	return file_im_chat_v1_chat_proto_rawDescData
 }
 
-var file_im_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_im_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_im_chat_v1_chat_proto_goTypes = []any{
 	(*ConversationsRequest)(nil),  // 0: zhibo.im.chat.v1.ConversationsRequest
 	(*Message)(nil),               // 1: zhibo.im.chat.v1.Message
@@ -515,16 +610,20 @@ var file_im_chat_v1_chat_proto_goTypes = []any{
 	(*ConversationsResponse)(nil), // 3: zhibo.im.chat.v1.ConversationsResponse
 	(*UnreadRequest)(nil),         // 4: zhibo.im.chat.v1.UnreadRequest
 	(*UnreadResponse)(nil),        // 5: zhibo.im.chat.v1.UnreadResponse
+	(*SettingsRequest)(nil),       // 6: zhibo.im.chat.v1.SettingsRequest
+	(*SettingsResponse)(nil),      // 7: zhibo.im.chat.v1.SettingsResponse
 }
 var file_im_chat_v1_chat_proto_depIdxs = []int32{
 	1, // 0: zhibo.im.chat.v1.Conversation.last:type_name -> zhibo.im.chat.v1.Message
 	2, // 1: zhibo.im.chat.v1.ConversationsResponse.items:type_name -> zhibo.im.chat.v1.Conversation
 	0, // 2: zhibo.im.chat.v1.ChatService.Conversations:input_type -> zhibo.im.chat.v1.ConversationsRequest
 	4, // 3: zhibo.im.chat.v1.ChatService.Unread:input_type -> zhibo.im.chat.v1.UnreadRequest
-	3, // 4: zhibo.im.chat.v1.ChatService.Conversations:output_type -> zhibo.im.chat.v1.ConversationsResponse
-	5, // 5: zhibo.im.chat.v1.ChatService.Unread:output_type -> zhibo.im.chat.v1.UnreadResponse
-	4, // [4:6] is the sub-list for method output_type
-	2, // [2:4] is the sub-list for method input_type
+	6, // 4: zhibo.im.chat.v1.ChatService.Settings:input_type -> zhibo.im.chat.v1.SettingsRequest
+	3, // 5: zhibo.im.chat.v1.ChatService.Conversations:output_type -> zhibo.im.chat.v1.ConversationsResponse
+	5, // 6: zhibo.im.chat.v1.ChatService.Unread:output_type -> zhibo.im.chat.v1.UnreadResponse
+	7, // 7: zhibo.im.chat.v1.ChatService.Settings:output_type -> zhibo.im.chat.v1.SettingsResponse
+	5, // [5:8] is the sub-list for method output_type
+	2, // [2:5] is the sub-list for method input_type
 	2, // [2:2] is the sub-list for extension type_name
 	2, // [2:2] is the sub-list for extension extendee
 	0, // [0:2] is the sub-list for field type_name
@@ -541,7 +640,7 @@ func file_im_chat_v1_chat_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_im_chat_v1_chat_proto_rawDesc), len(file_im_chat_v1_chat_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

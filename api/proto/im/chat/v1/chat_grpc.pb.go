@@ -25,6 +25,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	ChatService_Conversations_FullMethodName = "/zhibo.im.chat.v1.ChatService/Conversations"
 	ChatService_Unread_FullMethodName        = "/zhibo.im.chat.v1.ChatService/Unread"
+	ChatService_Settings_FullMethodName      = "/zhibo.im.chat.v1.ChatService/Settings"
 )
 
 // ChatServiceClient is the client API for ChatService service.
@@ -38,6 +39,8 @@ type ChatServiceClient interface {
 	Conversations(ctx context.Context, in *ConversationsRequest, opts ...grpc.CallOption) (*ConversationsResponse, error)
 	// Unread returns a user's unread total (the badge).
 	Unread(ctx context.Context, in *UnreadRequest, opts ...grpc.CallOption) (*UnreadResponse, error)
+	// Settings returns who may message a user (the inbox opens with them).
+	Settings(ctx context.Context, in *SettingsRequest, opts ...grpc.CallOption) (*SettingsResponse, error)
 }
 
 type chatServiceClient struct {
@@ -68,6 +71,16 @@ func (c *chatServiceClient) Unread(ctx context.Context, in *UnreadRequest, opts 
 	return out, nil
 }
 
+func (c *chatServiceClient) Settings(ctx context.Context, in *SettingsRequest, opts ...grpc.CallOption) (*SettingsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SettingsResponse)
+	err := c.cc.Invoke(ctx, ChatService_Settings_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ChatServiceServer is the server API for ChatService service.
 // All implementations must embed UnimplementedChatServiceServer
 // for forward compatibility.
@@ -79,6 +92,8 @@ type ChatServiceServer interface {
 	Conversations(context.Context, *ConversationsRequest) (*ConversationsResponse, error)
 	// Unread returns a user's unread total (the badge).
 	Unread(context.Context, *UnreadRequest) (*UnreadResponse, error)
+	// Settings returns who may message a user (the inbox opens with them).
+	Settings(context.Context, *SettingsRequest) (*SettingsResponse, error)
 	mustEmbedUnimplementedChatServiceServer()
 }
 
@@ -94,6 +109,9 @@ func (UnimplementedChatServiceServer) Conversations(context.Context, *Conversati
 }
 func (UnimplementedChatServiceServer) Unread(context.Context, *UnreadRequest) (*UnreadResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Unread not implemented")
+}
+func (UnimplementedChatServiceServer) Settings(context.Context, *SettingsRequest) (*SettingsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Settings not implemented")
 }
 func (UnimplementedChatServiceServer) mustEmbedUnimplementedChatServiceServer() {}
 func (UnimplementedChatServiceServer) testEmbeddedByValue()                     {}
@@ -152,6 +170,24 @@ func _ChatService_Unread_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ChatService_Settings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SettingsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).Settings(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_Settings_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).Settings(ctx, req.(*SettingsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ChatService_ServiceDesc is the grpc.ServiceDesc for ChatService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -166,6 +202,10 @@ var ChatService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Unread",
 			Handler:    _ChatService_Unread_Handler,
+		},
+		{
+			MethodName: "Settings",
+			Handler:    _ChatService_Settings_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
