@@ -53,7 +53,7 @@ type Deps struct {
 	// agents (the admins setting; nil = nobody).
 	IsAdmin func(uid int64) bool
 	// Leases let one im-chat process of a cluster maintain the monthly partitions of
-	// im_messages, im_timeline and im_sends (nil = this process does).
+	// im_messages (nil = this process does).
 	Leases *lease.Node
 }
 
@@ -91,8 +91,7 @@ type Service struct {
 	endParts  context.CancelFunc // ends the partition keeper (nil until started)
 }
 
-// partitionLease is held by the im-chat process that maintains the partitions of im_messages,
-// im_timeline and im_sends.
+// partitionLease is held by the im-chat process that maintains the partitions of im_messages.
 const partitionLease = "im-chat-partitions"
 
 // The queue: one stream of accepted messages (im.msg.<receiver>), read by the store writer

@@ -64,15 +64,14 @@ type Config struct {
 	BotTimeout time.Duration `yaml:"bot_timeout"`
 	// Services are the customer-service accounts and their agents (service.go).
 	Services []ServiceAccount `yaml:"services"`
-	// PartitionAhead is how many months after the current one have their partitions of
-	// im_messages, im_timeline and im_sends made in advance on MySQL (1..120; the daily
+	// PartitionAhead is how many months after the current one have their partition of
+	// im_messages made in advance on MySQL (1..120; the daily
 	// maintainer may run up to a day after a month begins, so the next month must exist
 	// already). SQLite is not partitioned.
 	PartitionAhead int `yaml:"partition_ahead"`
-	// PartitionRetention, on MySQL, drops the months of im_messages, im_timeline and im_sends
-	// whose every message is older than it, whole — content, timeline entries and client-id
-	// records together (0 = keep every message; otherwise at least 720h, as a month is
-	// the unit dropped). Needs a MySQL store.
+	// PartitionRetention, on MySQL, drops the months of im_messages whose every message is
+	// older than it, whole; timeline entries and client-id records stay (0 = keep every
+	// message; otherwise at least 720h, as a month is the unit dropped). Needs a MySQL store.
 	PartitionRetention time.Duration `yaml:"partition_retention"`
 }
 
@@ -95,8 +94,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	flagx.JSONList(fs, prefix+"bots", `assistant bots as a JSON list of {"uid","url","secret"}: messages to the user uid are POSTed to url signed with secret (HMAC-SHA256, X-Zhibo-Signature) and the answer's "reply" is sent back (empty = none; a list in YAML).`, &c.Bots)
 	flagx.JSONList(fs, prefix+"services", `customer-service accounts as a JSON list of {"uid","agents":[uids]}: a user writing to uid is assigned the least loaded agent, who gets the conversation live and answers as uid (empty = none; a list in YAML).`, &c.Services)
 	fs.DurationVar(&c.BotTimeout, prefix+"bot_timeout", 5*time.Second, "time limit of a bot webhook call, 100ms..1m.")
-	fs.IntVar(&c.PartitionAhead, prefix+"partition_ahead", 3, "months after the current one whose partitions of im_messages, im_timeline and im_sends are made in advance on MySQL, 1..120 (SQLite is not partitioned).")
-	fs.DurationVar(&c.PartitionRetention, prefix+"partition_retention", 0, "on MySQL, drop the months of im_messages, im_timeline and im_sends whose every message is older than this, whole (0 = keep every message; else at least 720h; needs a MySQL store).")
+	fs.IntVar(&c.PartitionAhead, prefix+"partition_ahead", 3, "months after the current one whose partition of im_messages is made in advance on MySQL, 1..120 (SQLite is not partitioned).")
+	fs.DurationVar(&c.PartitionRetention, prefix+"partition_retention", 0, "on MySQL, drop the months of im_messages whose every message is older than this, whole (0 = keep every message; else at least 720h; needs a MySQL store).")
 	fs.IntVar(&c.WarmThreshold, prefix+"warm_threshold", 1000, "conversations from which a user is put in the hot tier when a message for them is stored, before they open their inbox (0 = only when they read it).")
 }
 

@@ -2,12 +2,10 @@ package chat_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -101,10 +99,10 @@ func monthAgo(add int) time.Time {
 	return time.Date(now.Year(), now.Month()+time.Month(add), 2, 12, 0, 0, 0, time.UTC)
 }
 
-// seedBeforeV6 migrates db to im-chat v5 (im_timeline and im_sends not partitioned yet) and
-// stores there, as the store writer would, a message alice sent bob at each instant, with the
-// client ids "c0", "c1", …. It returns the messages' ids.
-func seedBeforeV6(t *testing.T, db *sqlstore.DB, at ...time.Time) []int64 {
+// seedV5 migrates db to im-chat v5 and stores there, as the store writer would, a message
+// alice sent bob at each instant, with the client ids "c0", "c1", …. It returns the messages'
+// ids.
+func seedV5(t *testing.T, db *sqlstore.DB, at ...time.Time) []int64 {
 	t.Helper()
 	ctx := context.Background()
 	require.NoError(t, db.Migrate(ctx, "im-chat", chat.Migrations()[:5]))
@@ -142,87 +140,23 @@ func partitionNames(t *testing.T, db *sqlstore.DB, table string) []string {
 	return out
 }
 
-func rowsIn(t *testing.T, db *sqlstore.DB, table, partition string) int {
-	t.Helper()
-	var n int
-	require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM "+table+" PARTITION ("+partition+")").Scan(&n))
-	return n
-}
-
-// Migration v6 partitions im_timeline and im_sends, which hold rows already, by msg_id: the
-// rows stay, and the first pass puts them in their months beside their messages. A timeline
-// entry read by its key reads one month; a sync read (uid, msg_id after) the months from its
-// cursor on; a history page (msg_id before) the months up to its cursor; a client id, which
-// carries no time, every month.
-func TestTimelineAndSendsArePartitionedWithTheirRows(t *testing.T) {
-	db := sqltest.OpenMySQL(t)
-	old, cur := monthAgo(-2), time.Now().UTC().Add(-time.Minute)
-	seeded := seedBeforeV6(t, db, old, cur)
-	h := newHarness(t, db, func(c *chat.Config) { c.PartitionAhead = 1 })
-	oldPart, curPart := sqlstore.PartitionName(old), sqlstore.PartitionName(cur)
-	want := []string{oldPart, sqlstore.PartitionName(monthAgo(-1)), curPart, sqlstore.PartitionName(monthAgo(1)), sqlstore.MaxPartition}
-	for _, table := range []string{"im_messages", "im_timeline", "im_sends"} {
-		require.Eventually(t, func() bool { return slices.Equal(want, partitionNames(t, db, table)) },
-			ddlWait, 5*time.Millisecond, "%s's months from its oldest row", table)
-	}
-	for table, n := range map[string]int{"im_timeline": 2, "im_sends": 1} {
-		require.Equal(t, n, rowsIn(t, db, table, oldPart), "%s in the old month", table)
-		require.Equal(t, n, rowsIn(t, db, table, curPart), "%s in this month", table)
-		require.Zero(t, rowsIn(t, db, table, sqlstore.MaxPartition))
-	}
-	var pk string
-	require.NoError(t, db.QueryRow(`SELECT GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX) FROM information_schema.STATISTICS
-		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'im_sends' AND INDEX_NAME = 'PRIMARY'`).Scan(&pk))
-	require.Equal(t, "sender,client_id,msg_id", pk)
-
-	require.Equal(t, oldPart, sqltest.ExplainPartitions(t, db, "SELECT peer FROM im_timeline WHERE uid = ? AND msg_id = ?", bob, seeded[0]),
-		"an entry by its key reads its month alone")
-	require.Equal(t, curPart+","+sqlstore.PartitionName(monthAgo(1))+",pmax",
-		sqltest.ExplainPartitions(t, db, "SELECT msg_id FROM im_timeline WHERE uid = ? AND msg_id > ? ORDER BY msg_id LIMIT 50", bob, seeded[1]-1),
-		"a sync from this month's cursor reads the months from there on")
-	require.Equal(t, strings.Join(want[:3], ","),
-		sqltest.ExplainPartitions(t, db, "SELECT msg_id FROM im_timeline WHERE uid = ? AND peer = ? AND msg_id < ? ORDER BY msg_id DESC LIMIT 20", bob, alice, seeded[1]),
-		"a history page before this month's message looks into every month up to it")
-	require.Equal(t, strings.Join(want, ","),
-		sqltest.ExplainPartitions(t, db, "SELECT msg_id FROM im_sends WHERE sender = ? AND client_id = ?", alice, "c0"),
-		"a client id reads every month")
-
-	// Reads and writes go on over the partitioned tables: both messages in the history, the
-	// old send's replay answered with its message, a new message in this month.
-	got := history(h, bob, alice, "")
-	require.Len(t, got.Items, 2)
-	body, _ := json.Marshal(chat.SendInput{To: bob, Text: "again", ClientID: "c0"})
-	code, data, _ := h.call(alice, "POST", "/api/im/messages", string(body))
-	require.Equal(t, 200, code, "%s", data)
-	var replay struct {
-		ID     int64 `json:"id"`
-		Replay bool  `json:"replay"`
-	}
-	require.NoError(t, json.Unmarshal(data, &replay))
-	require.Equal(t, seeded[0], replay.ID)
-	require.True(t, replay.Replay)
-	m := h.send(alice, bob, "new", "c9")
-	h.waitFor("stored", func() bool { return len(history(h, bob, alice, "").Items) == 3 })
-	require.Equal(t, 2, rowsIn(t, db, "im_sends", sqlstore.PartitionName(ids.Time(m.ID))))
-}
-
-// A retention drops the old months of im_messages, im_timeline and im_sends together: the
-// history ends where the kept months begin, and the newer rows of every table stay.
-func TestRetentionDropsTheMonthOfEveryTable(t *testing.T) {
+// A retention drops the old months of im_messages: the history ends where the kept months
+// begin (a timeline entry whose content is gone is left out), and the timeline and the
+// client-id records, not partitioned, keep their rows.
+func TestRetentionDropsTheOldMonthsOfContent(t *testing.T) {
 	db := sqltest.OpenMySQL(t)
 	old, cur := monthAgo(-3), time.Now().UTC().Add(-time.Minute)
-	seedBeforeV6(t, db, old, cur)
+	seedV5(t, db, old, cur)
 	h := newHarness(t, db, func(c *chat.Config) { c.PartitionAhead = 1; c.PartitionRetention = 35 * 24 * time.Hour })
 	oldPart := sqlstore.PartitionName(old)
-	for _, table := range []string{"im_messages", "im_timeline", "im_sends"} {
-		require.Eventually(t, func() bool {
-			names := partitionNames(t, db, table)
-			return len(names) > 1 && !slices.Contains(names, oldPart)
-		}, ddlWait, 5*time.Millisecond, "%s without its old month", table)
+	require.Eventually(t, func() bool {
+		names := partitionNames(t, db, "im_messages")
+		return len(names) > 1 && !slices.Contains(names, oldPart)
+	}, ddlWait, 5*time.Millisecond, "im_messages without its old month")
+	for table, want := range map[string]int{"im_messages": 1, "im_timeline": 4, "im_sends": 2} {
 		var n int
 		require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM "+table).Scan(&n))
-		want := map[string]int{"im_messages": 1, "im_timeline": 2, "im_sends": 1}[table]
-		require.Equal(t, want, n, "%s keeps this month's rows alone", table)
+		require.Equal(t, want, n, table)
 	}
 	got := history(h, bob, alice, "")
 	require.Len(t, got.Items, 1)

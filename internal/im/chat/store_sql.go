@@ -158,33 +158,21 @@ CREATE INDEX im_service_assign_agent ON im_service_assign (service, agent);`,
 		{Version: 5, Name: "messages partitioned by month",
 			SQLite: `SELECT 1;`,
 			MySQL:  `ALTER TABLE im_messages PARTITION BY RANGE (id) (PARTITION pmax VALUES LESS THAN MAXVALUE);`},
-		// The timeline and the client-id records by the same months, by their msg_id, so a
-		// retention drops a month of them with its content. im_timeline's primary key (uid,
-		// msg_id) holds msg_id already. im_sends' was (sender, client_id), which MySQL cannot
-		// partition by msg_id: it becomes (sender, client_id, msg_id), and as the key no longer
-		// refuses a second id for a client id, the store writer looks for one first, with a
-		// locking read (Apply). SQLite keeps both tables and keys as they are.
-		{Version: 6, Name: "timeline and client ids partitioned by month",
-			SQLite: `SELECT 1;`,
-			MySQL: `ALTER TABLE im_timeline PARTITION BY RANGE (msg_id) (PARTITION pmax VALUES LESS THAN MAXVALUE);
-ALTER TABLE im_sends DROP PRIMARY KEY, ADD PRIMARY KEY (sender, client_id, msg_id)
-	PARTITION BY RANGE (msg_id) (PARTITION pmax VALUES LESS THAN MAXVALUE);`},
 		// A muted conversation's unread messages are no longer in the user's total (SetMuted):
 		// the totals counted before are counted again without them.
-		{Version: 7, Name: "totals without muted conversations", SQLite: recountTotals, MySQL: recountTotals},
+		{Version: 6, Name: "totals without muted conversations", SQLite: recountTotals, MySQL: recountTotals},
 	}
 }
 
 const recountTotals = `UPDATE im_unread SET total = (SELECT COALESCE(SUM(c.unread), 0) FROM im_conversations c
 	WHERE c.uid = im_unread.uid AND c.muted = 0), version = version + 1;`
 
-// partitioned are the tables kept in monthly partitions on MySQL, all by message id, so that a
-// month of content, of timeline entries and of client ids is split off and dropped together.
+// partitioned are the tables kept in monthly partitions on MySQL: the messages' content. The
+// timeline and the client-id records are not (docs/im.md, "A year of messages": partitioning
+// the timeline made the store writer several times slower on MariaDB).
 func partitioned(ahead int, retention time.Duration) []sqlstore.Partitioned {
 	return []sqlstore.Partitioned{
 		{Table: "im_messages", Ahead: ahead, Retention: retention},
-		{Table: "im_timeline", Column: "msg_id", Ahead: ahead, Retention: retention},
-		{Table: "im_sends", Column: "msg_id", Ahead: ahead, Retention: retention},
 	}
 }
 
@@ -301,18 +289,6 @@ func (s *sqlStore) apply(ctx context.Context, msgs []Message, careful bool) (int
 			if fresh, err = s.unstored(ctx, tx, msgs); err != nil || len(fresh) == 0 {
 				return err
 			}
-		} else if s.db.Dialect == sqlstore.MySQL {
-			// On MySQL im_sends' key holds msg_id (it is partitioned by it), so inserting a
-			// replay under a new id would not fail: look for the batch's client ids first.
-			// The read locks what it looked at, so a writer inserting one of them meanwhile
-			// waits for this transaction (or deadlocks with it, and runs again).
-			sent, err := s.sentAs(ctx, tx, msgs, nil)
-			if err != nil {
-				return err
-			}
-			if len(sent) > 0 || repeatsClientID(msgs) {
-				return errRace // the careful pass skips the replays
-			}
 		}
 		if err := insertRows(ctx, tx, s.db.InsertIgnore()+" INTO im_messages (id, sender, receiver, body, client_id, created_at) VALUES ",
 			6, len(fresh), func(i int) []any {
@@ -399,7 +375,7 @@ type sent struct {
 }
 
 // sentAs reads which client ids of msgs (but those whose id is in skip) are stored already,
-// and under which message id. On MySQL the read locks: see apply.
+// and under which message id.
 func (s *sqlStore) sentAs(ctx context.Context, tx *sql.Tx, msgs []Message, skip map[int64]bool) (map[sent]int64, error) {
 	var args []any
 	for _, m := range msgs {
@@ -411,7 +387,7 @@ func (s *sqlStore) sentAs(ctx context.Context, tx *sql.Tx, msgs []Message, skip 
 	if len(args) == 0 {
 		return out, nil
 	}
-	q := "SELECT sender, client_id, msg_id FROM im_sends WHERE " + sqlstore.Pairs("sender", "client_id", len(args)/2) + s.db.ForUpdate()
+	q := "SELECT sender, client_id, msg_id FROM im_sends WHERE " + sqlstore.Pairs("sender", "client_id", len(args)/2)
 	if err := sqlstore.Each(ctx, tx, q, args, func(r *sql.Rows) error {
 		var k sent
 		var id int64
@@ -424,22 +400,6 @@ func (s *sqlStore) sentAs(ctx context.Context, tx *sql.Tx, msgs []Message, skip 
 		return nil, fmt.Errorf("stored client ids: %w", err)
 	}
 	return out, nil
-}
-
-// repeatsClientID reports whether two messages of msgs have one sender and client id.
-func repeatsClientID(msgs []Message) bool {
-	seen := make(map[sent]bool, len(msgs))
-	for _, m := range msgs {
-		if m.ClientID == "" {
-			continue
-		}
-		k := sent{m.From, m.ClientID}
-		if seen[k] {
-			return true
-		}
-		seen[k] = true
-	}
-	return false
 }
 
 // applyConversations moves both sides' conversations to the batch's newest message and adds

@@ -430,7 +430,7 @@ func TestStoreConcurrentReplaysAreOneMessage(t *testing.T) {
 func TestStoreTotalsRecountedWithoutMuted(t *testing.T) {
 	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
-		require.NoError(t, db.Migrate(ctx, "im-chat", Migrations()[:6]))
+		require.NoError(t, db.Migrate(ctx, "im-chat", Migrations()[:5]))
 		s := NewSQLStore(db)
 		_, err := s.Apply(ctx, []Message{msg(1, 10, 20, "a"), msg(2, 11, 20, "b"), msg(3, 10, 20, "c")})
 		require.NoError(t, err)

@@ -35,15 +35,14 @@ type Config struct {
 	// HotTTL is how long a group's hot-tier list, and its messages' content, stay in Redis
 	// after its last message (at least 1m).
 	HotTTL time.Duration `yaml:"hot_ttl"`
-	// PartitionAhead is how many months after the current one have their partitions of
-	// im_group_messages and im_group_sends made in advance on MySQL (1..120; the daily
+	// PartitionAhead is how many months after the current one have their partition of
+	// im_group_messages made in advance on MySQL (1..120; the daily
 	// maintainer may run up to a day after a month begins, so the next month must exist
 	// already). SQLite is not partitioned.
 	PartitionAhead int `yaml:"partition_ahead"`
-	// PartitionRetention, on MySQL, drops the months of im_group_messages and im_group_sends
-	// whose every message is older than it, whole — messages and client-id records together
-	// (0 = keep every message; otherwise at least 720h, as a month is the unit dropped).
-	// Needs a MySQL store.
+	// PartitionRetention, on MySQL, drops the months of im_group_messages whose every message
+	// is older than it, whole; client-id records stay (0 = keep every message; otherwise at
+	// least 720h, as a month is the unit dropped). Needs a MySQL store.
 	PartitionRetention time.Duration `yaml:"partition_retention"`
 }
 
@@ -60,8 +59,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&c.BatchSize, prefix+"batch_size", 256, "most group messages the store writer applies in one transaction, 1..1000.")
 	fs.IntVar(&c.HotMessages, prefix+"hot_messages", 600, "newest messages per group the hot tier keeps in Redis when redis.addr is set: history pages within them are read from there, older ones from the store, 10..100000.")
 	fs.DurationVar(&c.HotTTL, prefix+"hot_ttl", 24*time.Hour, "how long a group's hot-tier list and its messages' content stay in Redis after its last message, at least 1m.")
-	fs.IntVar(&c.PartitionAhead, prefix+"partition_ahead", 3, "months after the current one whose partitions of im_group_messages and im_group_sends are made in advance on MySQL, 1..120 (SQLite is not partitioned).")
-	fs.DurationVar(&c.PartitionRetention, prefix+"partition_retention", 0, "on MySQL, drop the months of im_group_messages and im_group_sends whose every message is older than this, whole (0 = keep every message; else at least 720h; needs a MySQL store).")
+	fs.IntVar(&c.PartitionAhead, prefix+"partition_ahead", 3, "months after the current one whose partition of im_group_messages is made in advance on MySQL, 1..120 (SQLite is not partitioned).")
+	fs.DurationVar(&c.PartitionRetention, prefix+"partition_retention", 0, "on MySQL, drop the months of im_group_messages whose every message is older than this, whole (0 = keep every message; else at least 720h; needs a MySQL store).")
 }
 
 // DefaultConfig is the configuration the flags default to.

@@ -42,7 +42,7 @@ type Deps struct {
 	Words    textnorm.Words
 	Now      func() time.Time // nil = time.Now
 	// Leases let one im-group process of a cluster maintain the monthly partitions of
-	// im_group_messages and im_group_sends (nil = this process does).
+	// im_group_messages (nil = this process does).
 	Leases *lease.Node
 	// Shared is the Redis of the hot tier (nil = none: history pages read the store).
 	Shared *cache.Redis

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -89,9 +88,9 @@ func monthAgo(add int) time.Time {
 	return time.Date(now.Year(), now.Month()+time.Month(add), 2, 12, 0, 0, 0, time.UTC)
 }
 
-// seedBeforeV3 migrates db to im-group v2 (im_group_sends not partitioned yet) and stores a
+// seedV2 migrates db to im-group v2 and stores a
 // message of ann's in group 77 at each instant, with the client ids "c0", "c1", …
-func seedBeforeV3(t *testing.T, db *sqlstore.DB, at ...time.Time) []int64 {
+func seedV2(t *testing.T, db *sqlstore.DB, at ...time.Time) []int64 {
 	t.Helper()
 	ctx := context.Background()
 	require.NoError(t, db.Migrate(ctx, "im-group", group.Migrations()[:2]))
@@ -126,54 +125,23 @@ func countRows(t *testing.T, db *sqlstore.DB, from string) int {
 	return n
 }
 
-// Migration v3 partitions im_group_sends, which holds rows already, by msg_id: the rows stay,
-// each in its message's month after the first pass; a client id, which carries no time, is
-// looked up in every month, and its replay still answers with the first message.
-func TestSendsArePartitionedWithTheirRows(t *testing.T) {
-	db := sqltest.OpenMySQL(t)
-	old, cur := monthAgo(-2), time.Now().UTC().Add(-time.Minute)
-	seeded := seedBeforeV3(t, db, old, cur)
-	h := newHarness(t, db, func(c *group.Config) { c.PartitionAhead = 1 })
-	want := []string{sqlstore.PartitionName(old), sqlstore.PartitionName(monthAgo(-1)), sqlstore.PartitionName(cur),
-		sqlstore.PartitionName(monthAgo(1)), sqlstore.MaxPartition}
-	for _, table := range []string{"im_group_messages", "im_group_sends"} {
-		require.Eventually(t, func() bool { return slices.Equal(want, partitionNames(t, db, table)) },
-			ddlWait, 5*time.Millisecond, "%s's months from its oldest row", table)
-	}
-	require.Equal(t, 1, countRows(t, db, "im_group_sends PARTITION ("+want[0]+")"))
-	require.Equal(t, 1, countRows(t, db, "im_group_sends PARTITION ("+want[2]+")"))
-	require.Zero(t, countRows(t, db, "im_group_sends PARTITION (pmax)"))
-	require.Equal(t, strings.Join(want, ","),
-		sqltest.ExplainPartitions(t, db, "SELECT msg_id FROM im_group_sends WHERE sender = ? AND client_id = ?", ann, "c0"))
-
-	// Sends go on: the old client id is a replay of its message, a new one is stored once.
-	var g group.Group
-	require.Equal(t, 200, h.call(owner, "POST", "/api/im/groups", map[string]any{"name": "g", "members": []int64{ann}}, &g))
-	require.Equal(t, seeded[0], h.send(ann, g.ID, "again", "c0").ID)
-	m := h.send(ann, g.ID, "new", "c9")
-	require.Eventually(t, func() bool { return len(h.history(owner, g.ID)) == 1 }, 10*time.Second, 5*time.Millisecond)
-	require.Equal(t, m.ID, h.send(ann, g.ID, "new", "c9").ID)
-	require.Equal(t, 1, countRows(t, db, "im_group_sends WHERE client_id = 'c9'"))
-}
-
-// A retention drops the old months of im_group_messages and im_group_sends together.
-func TestRetentionDropsTheMonthOfBothTables(t *testing.T) {
+// A retention drops the old months of im_group_messages; the client-id records, not
+// partitioned, keep their rows.
+func TestRetentionDropsTheOldMonthsOfMessages(t *testing.T) {
 	db := sqltest.OpenMySQL(t)
 	old, cur := monthAgo(-3), time.Now().UTC().Add(-time.Minute)
-	seedBeforeV3(t, db, old, cur)
+	seedV2(t, db, old, cur)
 	newHarness(t, db, func(c *group.Config) { c.PartitionAhead = 1; c.PartitionRetention = 35 * 24 * time.Hour })
-	for _, table := range []string{"im_group_messages", "im_group_sends"} {
-		require.Eventually(t, func() bool {
-			names := partitionNames(t, db, table)
-			return len(names) > 1 && !slices.Contains(names, sqlstore.PartitionName(old))
-		}, ddlWait, 5*time.Millisecond, "%s without its old month", table)
-		require.Equal(t, 1, countRows(t, db, table), "%s keeps this month's row alone", table)
-	}
+	require.Eventually(t, func() bool {
+		names := partitionNames(t, db, "im_group_messages")
+		return len(names) > 1 && !slices.Contains(names, sqlstore.PartitionName(old))
+	}, ddlWait, 5*time.Millisecond, "im_group_messages without its old month")
+	require.Equal(t, 1, countRows(t, db, "im_group_messages"), "this month's message alone")
+	require.Equal(t, 2, countRows(t, db, "im_group_sends"))
 }
 
 // Replays of the same sends under different ids, applied at once by several writers, are one
-// message each: on MySQL im_group_sends' key holds msg_id, so this rests on the writer's
-// locking read.
+// message each: im_group_sends' key (sender, client_id) refuses the second id.
 func TestStoreConcurrentReplaysAreOneMessage(t *testing.T) {
 	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()

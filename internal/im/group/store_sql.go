@@ -95,24 +95,15 @@ CREATE TABLE im_group_sends (
 		{Version: 2, Name: "messages partitioned by month",
 			SQLite: `SELECT 1;`,
 			MySQL:  `ALTER TABLE im_group_messages PARTITION BY RANGE (id) (PARTITION pmax VALUES LESS THAN MAXVALUE);`},
-		// The client-id records by the same months, by their msg_id, so a retention drops them
-		// with the messages. The primary key was (sender, client_id), which MySQL cannot
-		// partition by msg_id: it becomes (sender, client_id, msg_id), and as the key no longer
-		// refuses a second id for a client id, the store writer looks for one first, with a
-		// locking read (apply). SQLite keeps the table and its key as they are.
-		{Version: 3, Name: "client ids partitioned by month",
-			SQLite: `SELECT 1;`,
-			MySQL: `ALTER TABLE im_group_sends DROP PRIMARY KEY, ADD PRIMARY KEY (sender, client_id, msg_id)
-	PARTITION BY RANGE (msg_id) (PARTITION pmax VALUES LESS THAN MAXVALUE);`},
 	}
 }
 
-// partitioned are the tables kept in monthly partitions on MySQL, both by message id, so that
-// a month of messages and of their client ids is split off and dropped together.
+// partitioned are the tables kept in monthly partitions on MySQL. The client-id records
+// (im_group_sends) are not: their key (sender, client_id) is what refuses a replay, whatever its
+// age (docs/im.md, "A year of messages").
 func partitioned(ahead int, retention time.Duration) []sqlstore.Partitioned {
 	return []sqlstore.Partitioned{
 		{Table: "im_group_messages", Ahead: ahead, Retention: retention},
-		{Table: "im_group_sends", Column: "msg_id", Ahead: ahead, Retention: retention},
 	}
 }
 
@@ -269,15 +260,9 @@ func (s *sqlStore) apply(ctx context.Context, msgs []Message) (int, error) {
 			}); err != nil {
 			return fmt.Errorf("stored group messages: %w", err)
 		}
-		// One message per sender and client id, whatever its id. On SQLite the key of
-		// im_group_sends refuses a second id; on MySQL it holds msg_id (the table is
-		// partitioned by it), so the client ids are looked up first, with a locking read: a
-		// writer inserting one of them meanwhile waits for this transaction (or deadlocks
-		// with it, and runs again).
-		sent, err := s.sentClientIDs(ctx, tx, msgs, have)
-		if err != nil {
-			return err
-		}
+		// One message per sender and client id, whatever its id: the key of im_group_sends
+		// refuses a second id.
+		sent := map[sentKey]bool{}
 		var fresh []Message
 		for _, m := range msgs {
 			if have[m.ID] {
@@ -332,32 +317,6 @@ func (s *sqlStore) apply(ctx context.Context, msgs []Message) (int, error) {
 type sentKey struct {
 	from int64
 	cid  string
-}
-
-// sentClientIDs reads, on MySQL, which client ids of msgs (but those in have) are stored
-// already, locking what it read; on SQLite it reads nothing (the key refuses a replay).
-func (s *sqlStore) sentClientIDs(ctx context.Context, tx *sql.Tx, msgs []Message, have map[int64]bool) (map[sentKey]bool, error) {
-	out := map[sentKey]bool{}
-	var args []any
-	for _, m := range msgs {
-		if m.ClientID != "" && !have[m.ID] {
-			args = append(args, m.From, m.ClientID)
-		}
-	}
-	if s.db.Dialect != sqlstore.MySQL || len(args) == 0 {
-		return out, nil
-	}
-	err := sqlstore.Each(ctx, tx, "SELECT sender, client_id FROM im_group_sends WHERE "+
-		sqlstore.Pairs("sender", "client_id", len(args)/2)+s.db.ForUpdate(), args, func(r *sql.Rows) error {
-		var k sentKey
-		err := r.Scan(&k.from, &k.cid)
-		out[k] = true
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("stored client ids: %w", err)
-	}
-	return out, nil
 }
 
 func (s *sqlStore) SentID(ctx context.Context, from int64, clientID string) (int64, bool, error) {
