@@ -30,7 +30,9 @@ type Config struct {
 	// BatchSize is the most messages the store writer applies in one transaction (1..1000).
 	BatchSize int `yaml:"batch_size"`
 	// HotMessages is how many of a group's newest messages the hot tier keeps when Redis is
-	// configured (redis.addr); older history pages read the store (10..100000).
+	// configured (redis.addr); older history pages read the store (0 = no hot tier for
+	// groups, else 10..100000). Off by default: its consumer costs every group message a
+	// queue delivery and two Redis calls (docs/im.md, "Groups").
 	HotMessages int `yaml:"hot_messages"`
 	// HotTTL is how long a group's hot-tier list, and its messages' content, stay in Redis
 	// after its last message (at least 1m).
@@ -57,7 +59,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.DurationVar(&c.Dedupe, prefix+"dedupe", 10*time.Minute, "how long the queue remembers a client message id, 1s..24h.")
 	fs.Int64Var(&c.QueueBytes, prefix+"queue_bytes", 1<<30, "bytes of accepted group messages the queue holds for the store writer; when full, sends are refused with 503 (at least 1 MiB).")
 	fs.IntVar(&c.BatchSize, prefix+"batch_size", 256, "most group messages the store writer applies in one transaction, 1..1000.")
-	fs.IntVar(&c.HotMessages, prefix+"hot_messages", 600, "newest messages per group the hot tier keeps in Redis when redis.addr is set: history pages within them are read from there, older ones from the store, 10..100000.")
+	fs.IntVar(&c.HotMessages, prefix+"hot_messages", 0, "newest messages per group the hot tier keeps in Redis when redis.addr is set: history pages within them are read from there, older ones from the store (0 = no hot tier for groups; else 10..100000, e.g. 600 for busy fan groups).")
 	fs.DurationVar(&c.HotTTL, prefix+"hot_ttl", 24*time.Hour, "how long a group's hot-tier list and its messages' content stay in Redis after its last message, at least 1m.")
 	fs.IntVar(&c.PartitionAhead, prefix+"partition_ahead", 3, "months after the current one whose partition of im_group_messages is made in advance on MySQL, 1..120 (SQLite is not partitioned).")
 	fs.DurationVar(&c.PartitionRetention, prefix+"partition_retention", 0, "on MySQL, drop the months of im_group_messages whose every message is older than this, whole (0 = keep every message; else at least 720h; needs a MySQL store).")
@@ -79,8 +81,8 @@ func (c *Config) Validate() error {
 	if c.MaxMembers < 2 || c.MaxMembers > 100000 {
 		errs = append(errs, fmt.Errorf("im_group.max_members %d: want 2..100000", c.MaxMembers))
 	}
-	if c.HotMessages < 10 || c.HotMessages > 100000 {
-		errs = append(errs, fmt.Errorf("im_group.hot_messages %d: want 10..100000", c.HotMessages))
+	if c.HotMessages != 0 && (c.HotMessages < 10 || c.HotMessages > 100000) {
+		errs = append(errs, fmt.Errorf("im_group.hot_messages %d: want 0 (off) or 10..100000", c.HotMessages))
 	}
 	if c.HotTTL < time.Minute {
 		errs = append(errs, fmt.Errorf("im_group.hot_ttl %s: want at least 1m", c.HotTTL))

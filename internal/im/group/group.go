@@ -125,7 +125,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		func(error, int) { s.m.failures.WithLabelValues("store").Inc() })
 	s.deliverer = impath.NewWriter("im-group deliverer", s.log, cfg.BatchSize, 0, pushTimeout, decodeMessage, s.deliverBatch,
 		func(error, int) { s.m.failures.WithLabelValues("deliver").Inc() })
-	if deps.Shared != nil {
+	if deps.Shared != nil && cfg.HotMessages > 0 {
 		s.shared = deps.Shared
 		s.hot = &hotTier{c: deps.Shared.Client(), prefix: deps.Shared.Prefix(), ttl: cfg.HotTTL,
 			lists:  &hotlist.Lists{C: deps.Shared.Client(), Cap: cfg.HotMessages, TTL: cfg.HotTTL},
