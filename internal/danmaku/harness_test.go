@@ -300,3 +300,8 @@ func (f *fakeRooms) View(ctx context.Context, id, _ int64) (room.Room, room.View
 func (f *fakeRooms) List(context.Context, string, int, int64) (room.Page, error) {
 	return room.Page{Rooms: []room.View{}}, nil
 }
+
+// Relation implements account.Client: nobody follows anybody here.
+func (f *fakeAccounts) Relation(_ context.Context, _, uid int64) (account.Relation, error) {
+	return account.Relation{UID: uid}, nil
+}

@@ -325,3 +325,8 @@ func TestAdminPush(t *testing.T) {
 	require.Equal(t, push.TargetAll, p.Target)
 	require.Len(t, p.Msgs, 2)
 }
+
+// Relation implements account.Client: nobody follows anybody here.
+func (fakeAccounts) Relation(_ context.Context, _, uid int64) (account.Relation, error) {
+	return account.Relation{UID: uid}, nil
+}

@@ -324,3 +324,8 @@ func TestConfigPinsAreListed(t *testing.T) {
 	require.Equal(t, int64(7), env.Data.Rooms[0].ID)
 	require.Equal(t, "config: room.hot_rooms", env.Data.Rooms[0].Pinned.Reason)
 }
+
+// Relation implements account.Client: nobody follows anybody here.
+func (fakeAccounts) Relation(_ context.Context, _, uid int64) (account.Relation, error) {
+	return account.Relation{UID: uid}, nil
+}
