@@ -22,7 +22,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zhibo-live/zhibo/internal/account"
-	"github.com/zhibo-live/zhibo/internal/im/hotlist"
 	"github.com/zhibo-live/zhibo/internal/im/impath"
 	"github.com/zhibo-live/zhibo/internal/platform/cache"
 	"github.com/zhibo-live/zhibo/internal/platform/lease"
@@ -153,8 +152,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	if deps.Shared != nil {
 		s.shared = deps.Shared
-		s.hot = &hotTier{c: deps.Shared.Client(), prefix: deps.Shared.Prefix(), cap: cfg.HotConversations, ttl: cfg.HotTTL,
-			timeline: &hotlist.Lists{C: deps.Shared.Client(), Cap: cfg.HotTimeline, TTL: cfg.HotTTL}}
+		s.hot = newHotTier(deps.Shared.Client(), deps.Shared.Prefix(), cfg.HotConversations, cfg.HotTimeline, cfg.HotTTL)
 	}
 	s.warming.init()
 	s.writer = impath.NewWriter("im-chat", s.log, cfg.BatchSize, impath.Linger, storeTimeout, decodeMessage, s.storeBatch,

@@ -42,6 +42,12 @@ type hotTier struct {
 	timeline *hotlist.Lists
 }
 
+// newHotTier is the tier on c, keys under prefix: conversations newest convs per user,
+// timeline entries newest entries per user, each kept ttl after its last write.
+func newHotTier(c rueidis.Client, prefix string, convs, entries int, ttl time.Duration) *hotTier {
+	return &hotTier{c: c, prefix: prefix, cap: convs, ttl: ttl, timeline: &hotlist.Lists{C: c, Cap: entries, TTL: ttl}}
+}
+
 // peerWidth is the zero-padded width of a peer in the sorted set: the digits of MaxInt64.
 const peerWidth = hotlist.Width
 

@@ -9,14 +9,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/zhibo-live/zhibo/internal/im/hotlist"
 	"github.com/zhibo-live/zhibo/internal/platform/cache/cachetest"
 )
 
 func testTier(t *testing.T, capacity int) *hotTier {
 	r := cachetest.Open(t, "cas")
-	return &hotTier{c: r.Client(), prefix: r.Prefix(), cap: capacity, ttl: time.Hour,
-		timeline: &hotlist.Lists{C: r.Client(), Cap: 600, TTL: time.Hour}}
+	return newHotTier(r.Client(), r.Prefix(), capacity, 600, time.Hour)
 }
 
 // Updates replayed late, twice and in any order, from several writers at once, leave every

@@ -13,7 +13,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/zhibo-live/zhibo/internal/im/hotlist"
 	"github.com/zhibo-live/zhibo/internal/platform/cache/cachetest"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
@@ -84,7 +83,7 @@ func BenchmarkIMConversationList1M(b *testing.B) {
 	s := seedBig(b, db, 1_000_000)
 	ctx := context.Background()
 	r := cachetest.Open(b, "bench")
-	hot := &hotTier{c: r.Client(), prefix: r.Prefix(), cap: 600, ttl: time.Hour}
+	hot := newHotTier(r.Client(), r.Prefix(), 600, 600, time.Hour)
 	if err := hot.warm(ctx, s, bigUser); err != nil {
 		b.Fatal(err)
 	}
@@ -163,8 +162,7 @@ func BenchmarkIMOfflineSync(b *testing.B) {
 		}
 		r := cachetest.Open(b, "sync")
 		s.shared = r
-		s.hot = &hotTier{c: r.Client(), prefix: r.Prefix(), cap: 600, ttl: time.Hour,
-			timeline: &hotlist.Lists{C: r.Client(), Cap: timeline, TTL: time.Hour}}
+		s.hot = newHotTier(r.Client(), r.Prefix(), 600, timeline, time.Hour)
 		if err := s.hot.putMessages(ctx, msgs); err != nil {
 			b.Fatal(err)
 		}
@@ -221,7 +219,7 @@ func BenchmarkIMHotReplay(b *testing.B) {
 	r := cachetest.Open(b, "replay")
 	ctx := context.Background()
 	const users, peers, versions = 100, 100, 100 // 1,000,000 updates per run
-	h := &hotTier{c: r.Client(), prefix: r.Prefix(), cap: 1000, ttl: time.Hour}
+	h := newHotTier(r.Client(), r.Prefix(), 1000, 600, time.Hour)
 	for b.Loop() {
 		for u := int64(1); u <= users; u++ {
 			if err := r.Client().Do(ctx, r.Client().B().Set().Key(h.key(u, "w")).Value("1").Build()).Error(); err != nil {
