@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/zhibo-live/zhibo/internal/account"
-	"github.com/zhibo-live/zhibo/internal/im/impath"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 )
 
@@ -39,17 +38,7 @@ func (s *Service) follows(qm queue.Msg) {
 		_ = qm.Ack()
 		return
 	}
-	if err := s.follow(s.ctx, ev); err != nil {
-		if s.ctx.Err() != nil {
-			_ = qm.Nak()
-			return
-		}
-		s.m.failures.Inc()
-		s.log.Warn("im-notice: follow notice not stored, queued for another try", "event", ev.ID, "err", err)
-		_ = qm.NakWithDelay(impath.RetryDelay)
-		return
-	}
-	_ = qm.Ack()
+	s.settle(qm, s.follow(s.ctx, ev), "im-notice: follow notice not stored, queued for another try", "event", ev.ID)
 }
 
 // follow gives the followed user the notice of ev, once.

@@ -45,17 +45,23 @@ func (s *Service) mentions(qm queue.Msg) {
 		return
 	}
 	d := protocol.Danmu{ID: c.ID, UID: c.UID, Uname: c.Uname, Text: c.Text, RoomID: c.RoomID, SendTime: time.UnixMilli(c.Ts)}
-	if err := s.mention(s.ctx, d); err != nil {
-		if s.ctx.Err() != nil {
-			_ = qm.Nak()
-			return
-		}
+	s.settle(qm, s.mention(s.ctx, d), "im-notice: mentions not stored, queued for another try", "comment", d.ID)
+}
+
+// settle ends the handling of an event: acknowledged when handled (err nil); else left to the
+// queue — at once when the service is stopping (the next process takes it on), after
+// impath.RetryDelay on a failure, counted and logged with msg and args.
+func (s *Service) settle(qm queue.Msg, err error, msg string, args ...any) {
+	switch {
+	case err == nil:
+		_ = qm.Ack()
+	case s.ctx.Err() != nil:
+		_ = qm.Nak()
+	default:
 		s.m.failures.Inc()
-		s.log.Warn("im-notice: mentions not stored, queued for another try", "comment", d.ID, "err", err)
+		s.log.Warn(msg, append(args, "err", err)...)
 		_ = qm.NakWithDelay(impath.RetryDelay)
-		return
 	}
-	_ = qm.Ack()
 }
 
 // mention gives the users a comment names their notice.
