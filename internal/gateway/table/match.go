@@ -15,6 +15,18 @@ type Pattern struct {
 	text string
 	mux  *http.ServeMux
 	wild bool // has wildcards: binding needs the mux's match
+	// lit is set for a pattern without a host and wildcards, whose path is clean and
+	// unescaped: its match against a clean, unescaped request path is a string comparison
+	// (litMatch), the same answer as the mux's without its lookup.
+	lit *literal
+}
+
+// literal is a pattern that names a method (or none) and a literal path: one path, or a
+// subtree when it ends in '/'.
+type literal struct {
+	method  string // "" = any; GET also matches HEAD, as in the mux
+	path    string
+	subtree bool
 }
 
 // matched marks the one handler of a pattern's mux.
@@ -36,11 +48,58 @@ func NewPattern(text string) (p Pattern, err error) {
 	}()
 	p = Pattern{text: text, mux: http.NewServeMux(), wild: wildcardRE.MatchString(text)}
 	p.mux.Handle(text, matched{})
+	p.lit = literalOf(text)
 	return p, nil
+}
+
+// literalOf is the literal form of a pattern (see Pattern.lit), or nil.
+func literalOf(text string) *literal {
+	method, path, ok := strings.Cut(text, " ")
+	if !ok {
+		method, path = "", text
+	}
+	path = strings.TrimLeft(path, " \t")
+	if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, "{}%") || !cleanPath(path) {
+		return nil // a host, a wildcard, an escape, or a path the mux would clean
+	}
+	return &literal{method: method, path: path, subtree: strings.HasSuffix(path, "/")}
+}
+
+// cleanPath reports whether p, a path starting with '/', is what path.Clean leaves it (but a
+// trailing slash): no empty, "." or ".." segment.
+func cleanPath(p string) bool {
+	for seg := range strings.SplitSeq(p[1:], "/") {
+		if seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return !strings.Contains(p, "//")
+}
+
+// litMatch answers Match for a literal pattern when r's path lets a string comparison
+// decide; ok is false when it does not (an escaped or unclean path, which the mux unescapes,
+// cleans or redirects).
+func (l *literal) litMatch(r *http.Request) (match, ok bool) {
+	if r.URL == nil || r.URL.RawPath != "" || !strings.HasPrefix(r.URL.Path, "/") || !cleanPath(r.URL.Path) {
+		return false, false
+	}
+	if l.method != "" && r.Method != l.method && (l.method != http.MethodGet || r.Method != http.MethodHead) {
+		return false, true
+	}
+	if l.subtree {
+		// "/a/" also takes "/a" to the mux, which redirects it: not a match either.
+		return strings.HasPrefix(r.URL.Path, l.path), true
+	}
+	return r.URL.Path == l.path, true
 }
 
 // Match reports whether r matches.
 func (p Pattern) Match(r *http.Request) bool {
+	if p.lit != nil {
+		if m, ok := p.lit.litMatch(r); ok {
+			return m
+		}
+	}
 	h, _ := p.mux.Handler(r)
 	_, ok := h.(matched)
 	return ok
