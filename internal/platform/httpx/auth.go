@@ -71,8 +71,14 @@ func identified(next http.Handler, w http.ResponseWriter, r *http.Request, uid i
 	next.ServeHTTP(w, r.WithContext(WithUID(r.Context(), uid)))
 }
 
-// reqState is per-request state Observe installs and later middleware fills in place.
-type reqState struct{ uid int64 }
+// reqState is the state of a request that middleware fills in place rather than each
+// copying the request for a context value of its own: TrustProxies starts it (else Observe
+// does), Identify sets the uid.
+type reqState struct {
+	uid      int64
+	client   *client // as TrustProxies found it; nil without it
+	observed bool    // Observe took the request in
+}
 
 type stateKey struct{}
 

@@ -91,8 +91,6 @@ func (p *Proxies) Trusts(r *http.Request) bool {
 	return p != nil && peer.IsValid() && p.trusts(peer)
 }
 
-type clientKey struct{}
-
 // client is what TrustProxies found about a request's sender.
 type client struct {
 	ip      string
@@ -101,18 +99,20 @@ type client struct {
 
 // TrustProxies records each request's client address (Proxies.Client) for ClientIP, and
 // whether its direct peer is a trusted proxy for FromTrustedProxy.
+//
+// It starts the request's state (reqState), which Observe and Identify then fill in place.
 func TrustProxies(p *Proxies, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := client{ip: p.Client(r), trusted: p.Trusts(r)}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, c)))
+		st := &reqState{client: &client{ip: p.Client(r), trusted: p.Trusts(r)}}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
 	})
 }
 
 // ClientIP is the address of the client that sent r: as TrustProxies found it, else (a handler
 // served without it) the direct peer's.
 func ClientIP(r *http.Request) string {
-	if c, ok := r.Context().Value(clientKey{}).(client); ok {
-		return c.ip
+	if st, ok := r.Context().Value(stateKey{}).(*reqState); ok && st.client != nil {
+		return st.client.ip
 	}
 	return hostOf(r.RemoteAddr)
 }
@@ -121,8 +121,8 @@ func ClientIP(r *http.Request) string {
 // as TrustProxies found it: only such a peer may set headers that speak for the request
 // (X-Forwarded-For, the elastic pool mark). A handler served without TrustProxies trusts no one.
 func FromTrustedProxy(r *http.Request) bool {
-	c, ok := r.Context().Value(clientKey{}).(client)
-	return ok && c.trusted
+	st, ok := r.Context().Value(stateKey{}).(*reqState)
+	return ok && st.client != nil && st.client.trusted
 }
 
 func peerAddr(remote string) netip.Addr {

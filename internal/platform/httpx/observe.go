@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,31 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	inflight prometheus.Gauge
+	// series holds the children of requests and latency by their labels, so a request finds
+	// its two series with one lookup instead of hashing its labels twice.
+	series sync.Map // seriesKey → *series
+}
+
+type seriesKey struct {
+	route, method string
+	status        int
+}
+
+type series struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
+}
+
+// seriesOf returns the request and latency series of the labels.
+func (m *Metrics) seriesOf(route, method string, status int) *series {
+	k := seriesKey{route, method, status}
+	if s, ok := m.series.Load(k); ok {
+		return s.(*series)
+	}
+	code := strconv.Itoa(status)
+	s, _ := m.series.LoadOrStore(k, &series{m.requests.WithLabelValues(route, method, code),
+		m.latency.WithLabelValues(route, method, code)})
+	return s.(*series)
 }
 
 // NewMetrics registers the HTTP metrics on reg.
@@ -56,6 +82,19 @@ func MethodLabel(m string) string {
 	return "other"
 }
 
+// serverSpan is the option every request's span starts with.
+var serverSpan = trace.WithSpanKind(trace.SpanKindServer)
+
+// spanNames are the names a request's span starts with, by MethodLabel.
+var spanNames = func() map[string]string {
+	m := map[string]string{}
+	for _, x := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace, "other"} {
+		m[x] = "HTTP " + x
+	}
+	return m
+}()
+
 // Observe wraps a ServeMux: it continues or starts the W3C trace (echoed in the response's
 // traceparent), recovers panics as 500, logs one line per request and records route metrics.
 // It must wrap the mux directly so that the matched pattern is known after serving. Every label
@@ -64,11 +103,22 @@ func MethodLabel(m string) string {
 func Observe(log *slog.Logger, m *Metrics, mux http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		ctx := obs.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-		ctx, span := obs.Tracer().Start(ctx, "HTTP "+MethodLabel(r.Method), trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithTimestamp(start))
-		obs.Inject(ctx, propagation.HeaderCarrier(w.Header())) // the answer names its trace
-		r = r.WithContext(context.WithValue(ctx, stateKey{}, &reqState{}))
+		ctx := r.Context()
+		if len(r.Header["Traceparent"]) > 0 { // the only header the W3C propagator starts from
+			ctx = obs.Extract(ctx, propagation.HeaderCarrier(r.Header))
+		}
+		ctx, span := obs.Tracer().Start(ctx, spanNames[MethodLabel(r.Method)], serverSpan, trace.WithTimestamp(start))
+		obs.InjectHeader(ctx, w.Header()) // the answer names its trace
+		if st, ok := ctx.Value(stateKey{}).(*reqState); ok && !st.observed {
+			st.observed = true // TrustProxies' state, filled in place from here on
+			r = r.WithContext(ctx)
+		} else { // a state of its own, as a request observed again had (uid unset)
+			fresh := &reqState{observed: true}
+			if ok {
+				fresh.client = st.client
+			}
+			r = r.WithContext(context.WithValue(ctx, stateKey{}, fresh))
+		}
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		m.inflight.Inc()
 		defer func() {
@@ -87,10 +137,10 @@ func Observe(log *slog.Logger, m *Metrics, mux http.Handler) http.Handler {
 				route = "unmatched"
 			}
 			method := MethodLabel(r.Method)
-			status := strconv.Itoa(rec.status)
 			d := time.Since(start)
-			m.requests.WithLabelValues(route, method, status).Inc()
-			m.latency.WithLabelValues(route, method, status).Observe(d.Seconds())
+			ser := m.seriesOf(route, method, rec.status)
+			ser.requests.Inc()
+			ser.latency.Observe(d.Seconds())
 			if span.IsRecording() {
 				name := route // patterns name their method ("POST /api/rooms"), or not ("/")
 				if !strings.HasPrefix(route, method+" ") {
