@@ -131,6 +131,12 @@ func (r *Remote) Verify(ctx context.Context, tok string) (int64, error) {
 	return resp.GetUid(), nil
 }
 
+// VerifiesAtOnce reports whether Verify of tok answers from the cache, without a call to
+// account (httpx.PromptVerifier).
+func (r *Remote) VerifiesAtOnce(tok string) bool {
+	return r.tokens != nil && r.tokens.Contains(tok)
+}
+
 // User implements Client.
 func (r *Remote) User(ctx context.Context, uid int64) (User, error) {
 	if r.users != nil {

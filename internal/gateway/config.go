@@ -36,6 +36,9 @@ type Config struct {
 	// Lane serves the requests forwarded to upstream groups of plain http:// addresses in the
 	// fast lane (internal/gateway/lane) instead of net/http's server; plain HTTP only.
 	Lane bool `yaml:"lane"`
+	// Loop serves the fast lane's requests on event loops (internal/gateway/loop: epoll,
+	// Linux), one goroutine per core for all connections; with Lane only.
+	Loop bool `yaml:"loop"`
 	// MaxConnsPerIP caps the connections one client IP holds on the HTTP port, WebSockets at
 	// /sub included (0 = no cap). Behind a proxy or load balancer every connection comes from
 	// the proxy's address: set 0 there and cap at the proxy. The process-wide cap is conns.max_total.
@@ -125,6 +128,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.DurationVar(&c.WriteTimeout, prefix+"write_timeout", 30*time.Second, "time to serve one request after its headers, response included (>= request_timeout; not /sub WebSockets).")
 	fs.DurationVar(&c.IdleTimeout, prefix+"idle_timeout", 60*time.Second, "an idle keep-alive connection is closed after this long.")
 	fs.IntVar(&c.MaxHeaderBytes, prefix+"max_header_bytes", 64<<10, "largest request line and headers accepted, in bytes (431 above it).")
+	fs.BoolVar(&c.Loop, prefix+"loop", true, "serve the fast lane's requests on event loops, one per core (epoll, Linux; with lane): a request that would block them (a token not in memory, a limit counted in Redis) and every other one go to the lane or net/http as before (false = a goroutine per connection).")
 	fs.BoolVar(&c.Lane, prefix+"lane", true, "serve requests forwarded to upstream groups in the fast lane, outside net/http's server (plain HTTP only; false = net/http for everything).")
 	fs.IntVar(&c.MaxConnsPerIP, prefix+"max_conns_per_ip", DefaultMaxConnsPerIP, "connections one client IP may hold on http_addr, /sub WebSockets included (0 = no cap; set 0 behind a proxy).")
 	fs.StringVar(&c.MetricsAddr, prefix+"metrics_addr", "", "separate, internal listen address of /metrics and /debug/pprof/ (empty = /metrics on http_addr, no pprof).")

@@ -39,7 +39,7 @@ func (echo) Register(mux *http.ServeMux) {
 func edgeConfig() Config {
 	return Config{HTTPAddr: "127.0.0.1:0", ReadHeaderTimeout: time.Minute, ReadTimeout: time.Minute,
 		WriteTimeout: time.Minute, IdleTimeout: time.Minute, RequestTimeout: time.Minute, ShutdownTimeout: 5 * time.Second,
-		Lane: true}
+		Lane: true, Loop: true}
 }
 
 func startGateway(t *testing.T, cfg Config, deps Deps) (*Service, *prometheus.Registry) {

@@ -21,6 +21,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/zhibo-live/zhibo/internal/gateway/lane"
+	"github.com/zhibo-live/zhibo/internal/gateway/loop"
 	"github.com/zhibo-live/zhibo/internal/gateway/pool"
 	"github.com/zhibo-live/zhibo/internal/gateway/table"
 	"github.com/zhibo-live/zhibo/internal/platform/cache"
@@ -83,6 +84,7 @@ type Service struct {
 	mux     *http.ServeMux // the built-in routes, behind the route table
 	srv     *http.Server
 	lane    *lane.Server             // nil: net/http serves every connection
+	loop    *loop.Server             // nil: the lane accepts the connections itself
 	ipLimit *ratelimit.Keyed[string] // rate_per_ip, changed by Reload
 	limits  *routeLimits             // gateway.limits, changed by Reload
 	shed    *shedder                 // gateway.adaptive, changed by Reload
@@ -91,6 +93,7 @@ type Service struct {
 	groups  []*pool.Group            // of the component upstreams (gateway.upstreams)
 
 	laneMetrics *lane.Metrics
+	loopMetrics *loop.Metrics
 	certs       *tlsx.Certs // nil: plain HTTP
 
 	mu   sync.Mutex
@@ -220,7 +223,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	h = withStreams(deps.Streams, cfg.WriteTimeout, h)
 	h = closeAfterChunked(h)
 	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, handler: h, mux: mux, ipLimit: ipLimit, limits: limits, shed: shedding, risk: rk, routes: rts, groups: groups,
-		laneMetrics: lane.NewMetrics(deps.Registry)}
+		laneMetrics: lane.NewMetrics(deps.Registry), loopMetrics: loop.NewMetrics(deps.Registry)}
 	if cfg.TLSCertFile != "" {
 		if s.certs, err = tlsx.Load(cfg.TLSCertFile, cfg.TLSKeyFile, deps.Logger); err != nil {
 			return nil, fmt.Errorf("gateway: %w", err)
@@ -243,7 +246,7 @@ func withTimeout(cfg Config, next http.Handler) http.Handler {
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), cfg.RequestTimeout)
-		defer cancel()
+		defer httpx.After(w, cancel)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -307,6 +310,13 @@ func (s *Service) Start(ctx context.Context) error {
 			WriteTimeout: s.cfg.WriteTimeout, IdleTimeout: s.cfg.IdleTimeout,
 			MaxHeaderBytes: s.cfg.MaxHeaderBytes, Log: s.log, Metrics: s.laneMetrics}
 		serve = s.lane.Serve
+		if s.cfg.Loop && loop.Available() {
+			s.loop = &loop.Server{Handler: s.handler, Takes: s.loopTakes, Lane: s.lane,
+				ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, ReadTimeout: s.cfg.ReadTimeout,
+				WriteTimeout: s.cfg.WriteTimeout, IdleTimeout: s.cfg.IdleTimeout,
+				MaxHeaderBytes: s.cfg.MaxHeaderBytes, Log: s.log, Metrics: s.loopMetrics}
+			serve = s.loop.Serve
+		}
 	}
 	s.mu.Lock()
 	s.addr = ln.Addr()
@@ -334,6 +344,30 @@ func (s *Service) laneTakes(r *http.Request) bool {
 	return ok && lp.Takes(r)
 }
 
+// loopTakes decides what the event loop does with a request: it serves those the lane would,
+// but for long-lived answers (streams) and requests under a limit counted in Redis, which stay
+// with the lane, and requests whose bearer token the verifier cannot check from memory, which
+// the lane serves before the connection comes back.
+func (s *Service) loopTakes(r *http.Request) loop.Verdict {
+	if !s.laneTakes(r) || s.limits.shares(r) {
+		return loop.Lane
+	}
+	for _, p := range s.deps.Streams {
+		if strings.HasPrefix(r.URL.Path, p) {
+			return loop.Lane
+		}
+	}
+	if s.deps.Verifier != nil {
+		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+			pv, prompt := s.deps.Verifier.(httpx.PromptVerifier)
+			if !prompt || !pv.VerifiesAtOnce(strings.TrimSpace(tok)) {
+				return loop.Wait
+			}
+		}
+	}
+	return loop.Serve
+}
+
 // Addr is the listening address after Start.
 func (s *Service) Addr() net.Addr {
 	s.mu.Lock()
@@ -356,7 +390,9 @@ func (s *Service) Stop(ctx context.Context) error {
 		return nil
 	}
 	var err error
-	if s.lane != nil {
+	if s.loop != nil {
+		err = s.loop.Shutdown(ctx) // and the lane, and the net/http server behind it
+	} else if s.lane != nil {
 		err = s.lane.Shutdown(ctx) // and the net/http server it hands connections to
 	} else {
 		err = s.srv.Shutdown(ctx)

@@ -9,15 +9,18 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/zhibo-live/zhibo/internal/gateway/loop"
 	"github.com/zhibo-live/zhibo/internal/gateway/pool"
 	"github.com/zhibo-live/zhibo/internal/gateway/table"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 )
 
-// A route-table request to a group of http:// addresses is served in the fast lane and
+// A route-table request to a group of http:// addresses is served in the fast lane — on the
+// event loops (gateway.loop) or a goroutine per connection (gateway.loop=false) — and
 // forwarded by the lean proxy; the upstream sees exactly what it sees through net/http's
 // server and the ReverseProxy (gateway.lane=false): the client's headers but the hop-by-hop
-// ones, the gateway's X-Forwarded-*, the signed identity, never what the client forged.
+// ones, the gateway's X-Forwarded-*, the signed identity, never what the client forged; and
+// the client gets the same answer.
 func TestLaneForwardsAsTheFullServerDoes(t *testing.T) {
 	seen := make(chan http.Header, 1)
 	back := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -35,9 +38,9 @@ func TestLaneForwardsAsTheFullServerDoes(t *testing.T) {
 	}))
 	defer back.Close()
 
-	view := func(lane bool) (http.Header, *http.Response, float64) {
+	view := func(lane, loop bool) (http.Header, *http.Response, [2]float64) {
 		cfg := edgeConfig()
-		cfg.Lane = lane
+		cfg.Lane, cfg.Loop = lane, loop
 		cfg.Groups = []pool.Config{{Name: "back", Addrs: []string{back.URL}}}
 		cfg.Routes = []table.Route{{Name: "r", Match: "GET /api/r/", Upstream: "back", Auth: table.AuthUser}}
 		g, reg := startGateway(t, cfg, Deps{Verifier: tokens{}, Identities: signer(t), IsAdmin: isAdmin})
@@ -59,12 +62,17 @@ func TestLaneForwardsAsTheFullServerDoes(t *testing.T) {
 		for _, k := range []string{"Accept-Encoding", "User-Agent", "Traceparent"} {
 			h.Del(k)
 		}
-		return h, resp, counter(t, reg, "zhibo_gateway_lane_requests_total", nil)
+		return h, resp, [2]float64{counter(t, reg, "zhibo_gateway_lane_requests_total", nil),
+			counter(t, reg, "zhibo_gateway_loop_requests_total", nil)}
 	}
-	full, fullResp, n := view(false)
-	require.Zero(t, n)
-	lean, leanResp, n := view(true)
-	require.EqualValues(t, 1, n, "served in the lane")
+	full, fullResp, n := view(false, false)
+	require.Equal(t, [2]float64{0, 0}, n)
+	lean, leanResp, n := view(true, false)
+	require.Equal(t, [2]float64{1, 0}, n, "served in the lane")
+	looped, loopResp, n := view(true, true)
+	if loop.Available() {
+		require.Equal(t, [2]float64{0, 1}, n, "served on the event loop")
+	}
 
 	require.Equal(t, "kept", lean.Get("X-Keep"))
 	require.Empty(t, lean.Get("X-Hop"))
@@ -77,10 +85,17 @@ func TestLaneForwardsAsTheFullServerDoes(t *testing.T) {
 	for _, k := range []string{"Host", "X-Forwarded-Host"} {
 		full.Del(k)
 		lean.Del(k)
+		looped.Del(k)
 	}
 	fj, _ := json.Marshal(full)
 	lj, _ := json.Marshal(lean)
 	require.JSONEq(t, string(fj), string(lj))
+	oj, _ := json.Marshal(looped)
+	require.JSONEq(t, string(lj), string(oj), "the event loop forwards what the lane does")
+	require.Equal(t, leanResp.Header.Get("X-Up"), loopResp.Header.Get("X-Up"))
+	require.Empty(t, loopResp.Header.Get("X-Up-Hop"))
+	require.Equal(t, leanResp.ContentLength, loopResp.ContentLength)
+	require.Equal(t, leanResp.Header.Get("Content-Type"), loopResp.Header.Get("Content-Type"))
 
 	require.Equal(t, "kept", leanResp.Header.Get("X-Up"))
 	require.Empty(t, leanResp.Header.Get("X-Up-Hop"))

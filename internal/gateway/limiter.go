@@ -122,6 +122,20 @@ func (l *routeLimits) check(r *http.Request) *refusal {
 	return nil
 }
 
+// shares reports whether r is under a rule counted in Redis: a round trip per request, which
+// the gateway's event loop leaves to the lane.
+func (l *routeLimits) shares(r *http.Request) bool {
+	if l.shared == nil || l.shared.client == nil {
+		return false
+	}
+	for _, rule := range *l.set.Load() {
+		if rule.Shared && rule.m.Match(r) {
+			return true
+		}
+	}
+	return false
+}
+
 // limitKey is the bucket of r under scope, and the reason a refusal under it gives.
 func limitKey(scope string, r *http.Request) (key, reason string) {
 	switch scope {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/zhibo-live/zhibo/internal/platform/httpx"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -49,7 +51,7 @@ func shed(s *shedder, next http.Handler) http.Handler {
 			refuse(w, errOverloaded.Status, errOverloaded.Code, errOverloaded.Message, reasonOverloaded, "")
 			return
 		}
-		defer done()
+		defer httpx.After(w, done) // the request's latency, to its answer's end
 		next.ServeHTTP(w, r)
 	})
 }

@@ -51,6 +51,11 @@ type Server struct {
 	MaxHeaderBytes int
 	Log            *slog.Logger
 	Metrics        *Metrics
+	// Return, when set, is offered each connection served with ServeConn as returnable
+	// once it is idle between requests with nothing read of it; true means it took the
+	// connection, which the lane then forgets (the gateway's event loop takes back what it
+	// gave the lane only for a request that would have blocked it).
+	Return func(nc net.Conn) bool
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -89,23 +94,10 @@ const (
 
 // Serve accepts on ln until Shutdown or an accept error, which it returns.
 func (s *Server) Serve(ln net.Listener) error {
-	if s.Metrics == nil {
-		s.Metrics = NewMetrics(nil)
-	}
-	if s.Log == nil {
-		s.Log = slog.New(slog.DiscardHandler)
-	}
-	s.mu.Lock()
-	if s.shutting.Load() { // Shutdown came first
-		s.mu.Unlock()
+	if err := s.start(ln.Addr(), ln); err != nil {
 		_ = ln.Close()
-		return http.ErrServerClosed
+		return err
 	}
-	s.ln = ln
-	s.handoff = newChanListener(ln.Addr())
-	s.conns = map[*conn]struct{}{}
-	s.mu.Unlock()
-	go func() { _ = s.Fallback.Serve(s.handoff) }() // ends when Shutdown closes the handoff
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -131,6 +123,51 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.mu.Unlock()
 		go lc.serve()
 	}
+}
+
+// start readies the server for connections of a listener at addr (ln, nil when another
+// accepts them: Start).
+func (s *Server) start(addr net.Addr, ln net.Listener) error {
+	if s.Metrics == nil {
+		s.Metrics = NewMetrics(nil)
+	}
+	if s.Log == nil {
+		s.Log = slog.New(slog.DiscardHandler)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutting.Load() { // Shutdown came first
+		return http.ErrServerClosed
+	}
+	s.ln = ln
+	s.handoff = newChanListener(addr)
+	s.conns = map[*conn]struct{}{}
+	go func() { _ = s.Fallback.Serve(s.handoff) }() // ends when Shutdown closes the handoff
+	return nil
+}
+
+// Start readies the server to serve connections another accepts (ServeConn), of a listener
+// at addr.
+func (s *Server) Start(addr net.Addr) error { return s.start(addr, nil) }
+
+// ServeConn serves nc, whose first bytes, already read of it, are prefix. When returnable,
+// the connection is offered back (Return) once it is idle between requests.
+func (s *Server) ServeConn(nc net.Conn, prefix []byte, returnable bool) {
+	if len(prefix) > 0 {
+		nc = &prefixConn{Conn: nc, prefix: prefix}
+	}
+	s.mu.Lock()
+	if s.shutting.Load() || s.conns == nil {
+		s.mu.Unlock()
+		_ = nc.Close()
+		return
+	}
+	lc := newConn(s, nc)
+	lc.returnable = returnable
+	s.conns[lc] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go lc.serve()
 }
 
 // Shutdown stops accepting, closes idle connections, lets the requests in flight finish
@@ -187,7 +224,10 @@ type conn struct {
 	ctx    context.Context // of the connection: the server and the local address
 	state  atomic.Int32
 	saved  []byte // the head of the request being read, for a handover
-	w      writer
+	// returnable: the connection is offered back to whoever gave it (Server.Return) once
+	// it is idle between requests.
+	returnable bool
+	w          Writer
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -196,7 +236,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c.br.Reset(nc)
 	c.bw = writers.Get().(*bufio.Writer)
 	c.bw.Reset(nc)
-	c.w.c = c
+	c.w.out, c.w.closing, c.w.conn = c.bw, c.s.shutting.Load, nc
 	return c
 }
 
@@ -246,6 +286,10 @@ func (c *conn) serve() {
 		if c.s.shutting.Load() {
 			return
 		}
+		if c.returnable && c.s.Return != nil && c.br.Buffered() == 0 && c.giveBack() {
+			handedOver = true
+			return
+		}
 		setDeadline(c.nc.SetReadDeadline, c.s.IdleTimeout)
 		if _, err := c.br.Peek(1); err != nil {
 			return // closed, idle too long, or shut down
@@ -262,7 +306,7 @@ func (c *conn) serve() {
 			}
 			return
 		}
-		if b, _ := c.br.Peek(min(n, len(http2Preface))); bytes.HasPrefix(http2Preface, b) && len(b) >= 3 {
+		if b, _ := c.br.Peek(min(n, len(http2Preface))); HTTP2(b) {
 			handedOver = c.handOver(reasonHTTP2)
 			return
 		}
@@ -318,11 +362,8 @@ func (c *conn) headLen(max int, start time.Time) (int, error) {
 	armed := false
 	for {
 		b, _ := c.br.Peek(c.br.Buffered())
-		if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 {
-			return i + 4, nil
-		}
-		if i := bytes.Index(b, []byte("\n\n")); i >= 0 { // bare LF lines, as net/http accepts
-			return i + 2, nil
+		if n := HeadLen(b); n >= 0 {
+			return n, nil
 		}
 		if len(b) >= limit {
 			return 0, errHeadTooBig // net/http, with its larger buffer, answers it
@@ -337,15 +378,54 @@ func (c *conn) headLen(max int, start time.Time) (int, error) {
 	}
 }
 
+// Plain reports whether req is one a lane serves at all: HTTP/1.1, no protocol upgrade, no
+// Expect, no chunked body. The others go to net/http's server.
+func Plain(req *http.Request) bool {
+	return req.ProtoMajor == 1 && req.ProtoMinor == 1 && len(req.TransferEncoding) == 0 &&
+		req.Header.Get("Upgrade") == "" && req.Header.Get("Expect") == ""
+}
+
+// HeadLen is the length of the request head at the start of b, the blank line included, or
+// -1 when b does not hold all of it yet.
+func HeadLen(b []byte) int {
+	if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 {
+		return i + 4
+	}
+	if i := bytes.Index(b, []byte("\n\n")); i >= 0 { // bare LF lines, as net/http accepts
+		return i + 2
+	}
+	return -1
+}
+
+// HTTP2 reports whether b, the first bytes of a connection, may be the HTTP/2 preface.
+func HTTP2(b []byte) bool {
+	b = b[:min(len(b), len(http2Preface))]
+	return len(b) >= 3 && bytes.HasPrefix(http2Preface, b)
+}
+
+// HasUpgrade reports whether a request head has an Upgrade header line (any case).
+func HasUpgrade(head []byte) bool { return hasUpgrade(head) }
+
 // takes reports whether the lane serves req.
 func (c *conn) takes(req *http.Request) bool {
-	if req.ProtoMajor != 1 || req.ProtoMinor != 1 || len(req.TransferEncoding) > 0 ||
-		req.Header.Get("Upgrade") != "" || req.Header.Get("Expect") != "" {
+	if !Plain(req) {
 		return false
 	}
 	c.served()
 	req.RemoteAddr = c.remote
 	return c.s.Takes(req)
+}
+
+// giveBack offers the idle connection back to the event loop it came from; true: taken.
+func (c *conn) giveBack() bool {
+	if !c.state.CompareAndSwap(stateIdle, stateClosed) {
+		return false
+	}
+	if c.bw.Flush() == nil && c.s.Return(c.nc) {
+		return true
+	}
+	c.state.Store(stateIdle)
+	return false
 }
 
 // handOver gives the connection, with the bytes read of it, to the fallback server.
@@ -375,12 +455,12 @@ func (c *conn) serveOne(req *http.Request, start time.Time) (keep bool) {
 	}
 	setDeadline(c.nc.SetWriteDeadline, c.s.WriteTimeout)
 	w := &c.w
-	w.reset(req)
+	w.Reset(req)
 	c.s.Metrics.served.Inc()
 	if !c.run(w, req) {
 		return false
 	}
-	if !w.finish() {
+	if !w.Finish() {
 		_ = c.bw.Flush() // what there is of the answer; the close tells the client it is cut
 		return false
 	}
@@ -404,7 +484,7 @@ func (c *conn) serveOne(req *http.Request, start time.Time) (keep bool) {
 }
 
 // run calls the handler; a panic closes the connection (http.ErrAbortHandler silently).
-func (c *conn) run(w *writer, req *http.Request) (ok bool) {
+func (c *conn) run(w *Writer, req *http.Request) (ok bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			ok = false

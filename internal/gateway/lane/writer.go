@@ -1,6 +1,7 @@
 package lane
 
 import (
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -13,23 +14,27 @@ import (
 // longer one, or one flushed, goes out chunked.
 const heldMax = 4 << 10
 
-// writer is a connection's http.ResponseWriter, reset for each request.
-type writer struct {
-	c      *conn
-	req    *http.Request
-	header http.Header
-	status int
-	head   bool // the status line and headers are written
-	chunk  bool // the body goes chunked
-	length int64
-	wrote  int64
-	held   []byte
-	close  bool  // the connection ends after this answer
-	failed error // a write to the client failed
-	noBody bool  // HEAD, 204, 304
+// Writer is a connection's http.ResponseWriter, reset for each request: the lane's, and the
+// event loop's (internal/gateway/loop), which writes the same answers the same way. Its output
+// is a buffered writer of the connection's (Sink); Flush sends what it holds.
+type Writer struct {
+	out     Sink
+	closing func() bool // the server is shutting down: each answer ends its connection
+	conn    deadliner
+	req     *http.Request
+	header  http.Header
+	status  int
+	head    bool // the status line and headers are written
+	chunk   bool // the body goes chunked
+	length  int64
+	wrote   int64
+	held    []byte
+	close   bool  // the connection ends after this answer
+	failed  error // a write to the client failed
+	noBody  bool  // HEAD, 204, 304
 }
 
-func (w *writer) reset(req *http.Request) {
+func (w *Writer) Reset(req *http.Request) {
 	if w.header == nil { // on the first request the lane serves, not for every connection
 		w.header = http.Header{}
 	}
@@ -38,9 +43,9 @@ func (w *writer) reset(req *http.Request) {
 	w.held, w.close, w.failed, w.noBody = w.held[:0], false, nil, req.Method == http.MethodHead
 }
 
-func (w *writer) Header() http.Header { return w.header }
+func (w *Writer) Header() http.Header { return w.header }
 
-func (w *writer) WriteHeader(code int) {
+func (w *Writer) WriteHeader(code int) {
 	if w.status != 0 || w.head {
 		return
 	}
@@ -63,7 +68,7 @@ func (w *writer) WriteHeader(code int) {
 	}
 }
 
-func (w *writer) Write(p []byte) (int, error) {
+func (w *Writer) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.WriteHeader(http.StatusOK)
 	}
@@ -90,7 +95,7 @@ func (w *writer) Write(p []byte) (int, error) {
 	if w.chunk {
 		err = w.chunkOut(p)
 	} else {
-		_, err = w.c.bw.Write(p)
+		_, err = w.out.Write(p)
 	}
 	if err != nil {
 		w.failed = err
@@ -100,11 +105,11 @@ func (w *writer) Write(p []byte) (int, error) {
 }
 
 // chunkOut writes p as one chunk.
-func (w *writer) chunkOut(p []byte) error {
+func (w *Writer) chunkOut(p []byte) error {
 	if len(p) == 0 {
 		return nil
 	}
-	bw := w.c.bw
+	bw := w.out
 	var n [16]byte
 	_, _ = bw.Write(strconv.AppendInt(n[:0], int64(len(p)), 16))
 	_, _ = bw.WriteString("\r\n")
@@ -115,9 +120,9 @@ func (w *writer) chunkOut(p []byte) error {
 
 // writeHead writes the status line and headers, then what was held. chunked: the length is
 // not known; final: the handler returned.
-func (w *writer) writeHead(chunked, final bool) {
+func (w *Writer) writeHead(chunked, final bool) {
 	w.head = true
-	bw := w.c.bw
+	bw := w.out
 	h := w.header
 	status := w.status
 	if status == 0 {
@@ -156,7 +161,7 @@ func (w *writer) writeHead(chunked, final bool) {
 		_, _ = bw.WriteString(http.DetectContentType(w.held))
 		_, _ = bw.WriteString("\r\n")
 	}
-	if w.close || w.req.Close || w.c.s.shutting.Load() || connectionClose(h) {
+	if w.close || w.req.Close || w.closing() || connectionClose(h) {
 		w.close = true
 		if _, ok := h["Connection"]; !ok {
 			_, _ = bw.WriteString("Connection: close\r\n")
@@ -184,8 +189,8 @@ func (w *writer) writeHead(chunked, final bool) {
 	w.held = w.held[:0]
 }
 
-// finish ends the answer; false means the connection cannot carry another one.
-func (w *writer) finish() bool {
+// Finish ends the answer; false means the connection cannot carry another one.
+func (w *Writer) Finish() bool {
 	if w.status == 0 {
 		w.WriteHeader(http.StatusOK)
 	}
@@ -193,7 +198,7 @@ func (w *writer) finish() bool {
 		w.writeHead(false, true)
 	}
 	if w.chunk {
-		_, _ = w.c.bw.WriteString("0\r\n\r\n")
+		_, _ = w.out.WriteString("0\r\n\r\n")
 	} else if !w.noBody && w.wrote != w.length {
 		return false // fewer bytes than its Content-Length: the client must see it cut
 	}
@@ -201,17 +206,17 @@ func (w *writer) finish() bool {
 }
 
 // Flush sends what was written so far; an answer of unknown length goes chunked from then on.
-func (w *writer) Flush() { _ = w.FlushError() }
+func (w *Writer) Flush() { _ = w.FlushError() }
 
 // FlushError is Flush with its error, for http.ResponseController.
-func (w *writer) FlushError() error {
+func (w *Writer) FlushError() error {
 	if w.status == 0 {
 		w.WriteHeader(http.StatusOK)
 	}
 	if !w.head {
 		w.writeHead(w.length < 0, false)
 	}
-	if err := w.c.bw.Flush(); err != nil {
+	if err := w.out.Flush(); err != nil {
 		w.failed = err
 		return err
 	}
@@ -220,8 +225,35 @@ func (w *writer) FlushError() error {
 
 // SetReadDeadline and SetWriteDeadline move the connection's deadlines, for
 // http.ResponseController.
-func (w *writer) SetReadDeadline(t time.Time) error  { return w.c.nc.SetReadDeadline(t) }
-func (w *writer) SetWriteDeadline(t time.Time) error { return w.c.nc.SetWriteDeadline(t) }
+func (w *Writer) SetReadDeadline(t time.Time) error  { return w.conn.SetReadDeadline(t) }
+func (w *Writer) SetWriteDeadline(t time.Time) error { return w.conn.SetWriteDeadline(t) }
+
+// Sink is where a Writer writes: a bufio.Writer on the connection for the lane, the event
+// loop's output buffer for it.
+type Sink interface {
+	io.Writer
+	io.StringWriter
+	io.ByteWriter
+	Flush() error
+}
+
+type deadliner interface {
+	SetReadDeadline(t time.Time) error
+	SetWriteDeadline(t time.Time) error
+}
+
+// NewWriter is a Writer on out; closing reports a shutdown, conn moves the connection's
+// deadlines (http.ResponseController).
+func NewWriter(out Sink, closing func() bool, conn interface {
+	SetReadDeadline(t time.Time) error
+	SetWriteDeadline(t time.Time) error
+}) *Writer {
+	return &Writer{out: out, closing: closing, conn: conn}
+}
+
+// Closes reports whether the connection ends after this answer (Connection: close, a
+// shutdown, an answer cut).
+func (w *Writer) Closes() bool { return w.close || w.req.Close }
 
 func connectionClose(h http.Header) bool {
 	return slices.ContainsFunc(h["Connection"], func(v string) bool { return strings.EqualFold(strings.TrimSpace(v), "close") })

@@ -39,7 +39,8 @@ type h1conn struct {
 	nc    net.Conn
 	br    *bufio.Reader
 	bw    *bufio.Writer
-	head  []byte // the current answer's header lines, copied out of br
+	head  []byte // scratch of the request's framing
+	h     Head   // the current answer's head
 	since time.Time
 	used  bool // carried an exchange before this one
 }
@@ -66,7 +67,7 @@ type Answer struct {
 	u       *upstream
 	c       *h1conn
 	stop    func() bool // ends the context's hold on the connection
-	drop    []string    // header names listed in Connection (hop-by-hop)
+	h       *Head       // the head as parsed, the connection's (reused)
 	remain  int64       // of a Content-Length body
 	chunked io.Reader   // of a chunked body
 	eof     bool        // body read to its end
@@ -204,7 +205,7 @@ func (a *Answer) send(head []byte, body io.Reader, contentLength int64) (got boo
 	}
 }
 
-// readHead reads a status line and header lines into c.head.
+// readHead reads a status line and header lines into a.h.
 func (a *Answer) readHead(got bool) (bool, error) {
 	c := a.c
 	line, err := c.br.ReadSlice('\n')
@@ -217,19 +218,13 @@ func (a *Answer) readHead(got bool) (bool, error) {
 		}
 		return got, err
 	}
-	// HTTP/1.x NNN reason
-	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
-		return got, fmt.Errorf("%w: status line %q", ErrBadAnswer, trimLine(line))
+	h := &c.h
+	a.h = h
+	if err := h.statusLine(line); err != nil {
+		return got, err
 	}
-	code, err := strconv.Atoi(string(line[9:12]))
-	if err != nil || code < 100 || code > 999 || (len(line) > 12 && line[12] != ' ' && line[12] != '\r' && line[12] != '\n') {
-		return got, fmt.Errorf("%w: status line %q", ErrBadAnswer, trimLine(line))
-	}
-	a.Status = code
-	http10 := line[7] == '0'
-	a.reuse = !http10
-	a.ContentLength, a.remain, a.chunked, a.drop = -1, 0, nil, a.drop[:0]
-	c.head = c.head[:0]
+	a.Status = h.Status
+	a.remain, a.chunked = 0, nil
 	for {
 		line, err := c.br.ReadSlice('\n')
 		if err != nil {
@@ -241,54 +236,23 @@ func (a *Answer) readHead(got bool) (bool, error) {
 		if len(line) <= 2 && trimLine(line) == nil {
 			break
 		}
-		if len(c.head)+len(line) > h1MaxHead {
-			return got, fmt.Errorf("%w: head over %d bytes", ErrBadAnswer, h1MaxHead)
-		}
-		name, value, ok := splitHeader(line)
-		if !ok {
-			return got, fmt.Errorf("%w: header line %q", ErrBadAnswer, trimLine(line))
-		}
-		switch {
-		case asciiEqualFold(name, "Content-Length"):
-			n, err := strconv.ParseInt(string(value), 10, 64)
-			if err != nil || n < 0 || (a.ContentLength >= 0 && n != a.ContentLength) {
-				return got, fmt.Errorf("%w: Content-Length %q", ErrBadAnswer, value)
-			}
-			a.ContentLength = n
-		case asciiEqualFold(name, "Transfer-Encoding"):
-			if !asciiEqualFold(value, "chunked") {
-				return got, fmt.Errorf("%w: Transfer-Encoding %q", ErrBadAnswer, value)
-			}
-			a.chunked = httputil.NewChunkedReader(c.br)
-		case asciiEqualFold(name, "Connection"):
-			for tok := range bytes.SplitSeq(value, []byte(",")) {
-				tok = bytes.TrimSpace(tok)
-				switch {
-				case asciiEqualFold(tok, "close"):
-					a.reuse = false
-				case asciiEqualFold(tok, "keep-alive"):
-					a.reuse = a.reuse || http10
-				case len(tok) > 0:
-					a.drop = append(a.drop, string(tok))
-				}
-			}
-		}
-		c.head = append(c.head, line...)
-	}
-	if a.chunked != nil {
-		if a.ContentLength >= 0 { // both: a smuggling attempt, or a broken upstream
-			return got, fmt.Errorf("%w: Content-Length with chunked", ErrBadAnswer)
+		if err := h.headerLine(line); err != nil {
+			return got, err
 		}
 	}
+	noBody, err := h.end()
+	if err != nil {
+		return got, err
+	}
+	a.ContentLength, a.reuse = h.ContentLength, h.Reuse
 	switch {
-	case a.Status < 200 || a.Status == http.StatusNoContent || a.Status == http.StatusNotModified:
-		a.ContentLength, a.eof = 0, true
-	case a.chunked != nil:
+	case noBody:
+		a.eof = true
+	case h.Chunked:
+		a.chunked = httputil.NewChunkedReader(c.br)
 	case a.ContentLength >= 0:
 		a.remain = a.ContentLength
 		a.eof = a.remain == 0
-	default:
-		a.reuse = false // the body ends with the connection
 	}
 	return got, nil
 }
@@ -298,31 +262,9 @@ func (a *Answer) NoBody() {
 	a.remain, a.chunked, a.eof = 0, nil, true
 }
 
-// Header calls fn with each header of the answer but the hop-by-hop ones (Connection and the
-// names it lists, Keep-Alive, Proxy-Connection, Transfer-Encoding, TE, Trailer, Upgrade),
-// name and value trimmed, in order. The slices are valid until Close.
-func (a *Answer) Header(fn func(name, value []byte)) {
-	h := a.c.head
-	for len(h) > 0 {
-		i := bytes.IndexByte(h, '\n')
-		line := h[:i+1]
-		h = h[i+1:]
-		name, value, _ := splitHeader(line)
-		if hopByHop(name) || a.listed(name) {
-			continue
-		}
-		fn(name, value)
-	}
-}
-
-func (a *Answer) listed(name []byte) bool {
-	for _, d := range a.drop {
-		if asciiEqualFold(name, d) {
-			return true
-		}
-	}
-	return false
-}
+// Header calls fn with each header of the answer but the hop-by-hop ones (Head.Header). The
+// slices are valid until Close.
+func (a *Answer) Header(fn func(name, value []byte)) { a.h.Header(fn) }
 
 // Read reads the body.
 func (a *Answer) Read(p []byte) (int, error) {

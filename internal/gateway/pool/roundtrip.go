@@ -114,12 +114,17 @@ func (u *upstream) begin() {
 // until its body is closed), or err for none (out of flight at once; a failure of u's unless
 // the caller left).
 func (g *Group) ended(ctx context.Context, u *upstream, status int, err error) {
+	g.endedLeft(u, status, err, err != nil && ctx.Err() != nil)
+}
+
+// endedLeft is ended, told whether the caller left.
+func (g *Group) endedLeft(u *upstream, status int, err error, left bool) {
 	switch {
 	case err != nil:
 		u.inFlight.Add(-1)
 		u.m.inFlight.Dec()
 		u.m.failed.Inc()
-		if ctx.Err() == nil { // a client that left is not the upstream's failure
+		if !left { // a client that left is not the upstream's failure
 			g.observe(u, true)
 		}
 	case status >= 500:

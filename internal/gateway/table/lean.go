@@ -3,6 +3,7 @@ package table
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -79,6 +80,23 @@ func (p *leanProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	idempotent := r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions ||
 		r.Method == http.MethodPut || r.Method == http.MethodDelete
 	ctx := r.Context()
+	if ax := asyncOf(w); ax != nil { // the event loop: the answer comes after this returns
+		var b []byte
+		if body != nil {
+			if bb, ok := body.(interface{ Bytes() []byte }); ok {
+				b = bb.Bytes() // the event loop's: read whole before the handlers ran
+			} else {
+				var err error
+				if b, err = io.ReadAll(body); err != nil {
+					p.failed(w, r, cl, fmt.Errorf("request body: %w", err))
+					return
+				}
+			}
+		}
+		dl, _ := ctx.Deadline()
+		ax.Exchange(p.g, head, b, dl, idempotent, &leanAnswer{p: p, w: w, r: r, cl: cl})
+		return
+	}
 	a, err := p.g.Exchange(ctx, head, body, r.ContentLength, idempotent)
 	if err != nil {
 		p.failed(w, r, cl, err)
@@ -93,14 +111,7 @@ func (p *leanProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodHead {
 		a.NoBody()
 	}
-	h := w.Header()
-	a.Header(func(name, value []byte) {
-		k, ok := commonHeaders[string(name)]
-		if !ok {
-			k = textproto.CanonicalMIMEHeaderKey(string(name))
-		}
-		h[k] = append(h[k], string(value))
-	})
+	copyHeader(w.Header(), a.Header)
 	w.WriteHeader(a.Status)
 	stream := a.ContentLength < 0 // video, server-sent events: each piece as it comes
 	buf := hb.copy[:]
@@ -126,6 +137,71 @@ func (p *leanProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			panic(http.ErrAbortHandler)
 		}
+	}
+}
+
+// copyHeader puts an answer's headers (each, as fn gives them) into h.
+func copyHeader(h http.Header, each func(fn func(name, value []byte))) {
+	each(func(name, value []byte) {
+		k, ok := commonHeaders[string(name)]
+		if !ok {
+			k = textproto.CanonicalMIMEHeaderKey(string(name))
+		}
+		h[k] = append(h[k], string(value))
+	})
+}
+
+// asyncOf is the event loop's exchanger under w, or nil when w is not the event loop's.
+func asyncOf(w http.ResponseWriter) pool.Async {
+	for {
+		switch x := w.(type) {
+		case pool.Async:
+			return x
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = x.Unwrap()
+		default:
+			return nil
+		}
+	}
+}
+
+// leanAnswer writes an answer an Async exchange gives, as ServeHTTP writes Exchange's.
+type leanAnswer struct {
+	p        *leanProxy
+	w        http.ResponseWriter
+	r        *http.Request
+	cl       *call
+	head     bool // the answer's head went to w
+	replaced bool // a 5xx the route's fallback replaces
+}
+
+func (a *leanAnswer) Head(h *pool.Head) bool {
+	a.cl.status = h.Status
+	if h.Status >= 500 && a.cl.route != nil && a.cl.route.replaces5xx() {
+		a.replaced = true
+		return false
+	}
+	copyHeader(a.w.Header(), h.Header)
+	a.w.WriteHeader(h.Status)
+	a.head = true
+	return true
+}
+
+func (a *leanAnswer) Body(p []byte) bool {
+	_, err := a.w.Write(p)
+	return err == nil
+}
+
+func (a *leanAnswer) End(err error) {
+	switch {
+	case a.replaced:
+		a.p.failed(a.w, a.r, a.cl, errUpstreamStatus)
+	case err == nil:
+	case !a.head:
+		a.p.failed(a.w, a.r, a.cl, err)
+	default: // cut after its head went out: the event loop closes the client's connection
+		a.cl.err = err
+		a.p.log.WarnContext(a.r.Context(), "upstream answer cut", "path", a.r.URL.Path, "err", err)
 	}
 }
 

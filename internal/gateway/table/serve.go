@@ -95,7 +95,12 @@ func (rt *Router) serve(c *compiled, ro *route, local http.Handler, w http.Respo
 	}
 	ro.counts.sent(cl.marked)
 	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), callKey{}, cl), ro.timeout)
-	defer cancel()
+	handed := false
+	defer func() {
+		if !handed { // a panic: the deadline's timer goes now
+			cancel()
+		}
+	}()
 	if cl.marked {
 		ctx = elastic.With(ctx)
 	}
@@ -109,10 +114,16 @@ func (rt *Router) serve(c *compiled, ro *route, local http.Handler, w http.Respo
 	} else {
 		c.groups[upstream].proxy.ServeHTTP(w, r.WithContext(ctx))
 	}
-	done(cl.failure())
-	if rec != nil && cl.err == nil && !rec.over && ro.cache.cacheable(rec.status, rec.Header(), rec.buf.Len()) {
-		ro.cache.put(key, rec.status, rec.Header(), bytes.Clone(rec.buf.Bytes()), now)
-	}
+	handed = true
+	// At the answer's end: when the proxy returned, or — on the gateway's event loop, which
+	// answers a forwarded request after the handlers returned — when the answer is complete.
+	httpx.After(w, func() {
+		cancel()
+		done(cl.failure())
+		if rec != nil && cl.err == nil && !rec.over && ro.cache.cacheable(rec.status, rec.Header(), rec.buf.Len()) {
+			ro.cache.put(key, rec.status, rec.Header(), bytes.Clone(rec.buf.Bytes()), now)
+		}
+	})
 }
 
 // failure is what the breaker is told: nil for a good answer.

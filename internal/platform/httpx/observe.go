@@ -121,17 +121,8 @@ func Observe(log *slog.Logger, m *Metrics, mux http.Handler) http.Handler {
 		}
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		m.inflight.Inc()
-		defer func() {
+		finish := func() {
 			m.inflight.Dec()
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
-				}
-				log.ErrorContext(r.Context(), "handler panicked", "path", r.URL.Path, "panic", p)
-				if !rec.wrote {
-					writePlainError(rec, r, apierr.Internal)
-				}
-			}
 			route := r.Pattern
 			if route == "" {
 				route = "unmatched"
@@ -157,6 +148,22 @@ func Observe(log *slog.Logger, m *Metrics, mux http.Handler) http.Handler {
 				log.DebugContext(r.Context(), "http request", "method", method, "route", route,
 					"path", r.URL.Path, "ip", ClientIP(r), "status", rec.status, "bytes", rec.bytes, "duration", d)
 			}
+		}
+		defer func() {
+			if p := recover(); p != nil {
+				if p != http.ErrAbortHandler {
+					log.ErrorContext(r.Context(), "handler panicked", "path", r.URL.Path, "panic", p)
+					if !rec.wrote {
+						writePlainError(rec, r, apierr.Internal)
+					}
+				}
+				finish()
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				return
+			}
+			After(rec, finish) // a request the event loop answers later is counted when it ends
 		}()
 		mux.ServeHTTP(rec, r)
 	})
