@@ -30,8 +30,8 @@ type ProxyConfig struct {
 	// ReloadEvery is how often the reload phase rewrites the gateway's route table while the
 	// gateway is under closed-loop load (0 = no reload phase).
 	ReloadEvery time.Duration `json:"reload_every"`
-	// Full also measures the gateway with its fast lane off (gateway.lane=false), in the same
-	// run: the comparison of the two forwarding paths.
+	// Full also measures the gateway without its event loops (gateway.loop=false: the lane, a
+	// goroutine per connection), in the same run: the comparison of the two serving paths.
 	Full bool   `json:"full"`
 	JSON string `json:"-"`
 	HTML string `json:"-"`
@@ -52,7 +52,7 @@ func (c *ProxyConfig) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.Float64Var(&c.LatencyLoad, prefix+"latency_load", d.LatencyLoad, "open-loop rate of the latency phases, as a share of nginx's best req/s (0 = no latency phases).")
 	fs.StringVar(&c.Nginx, prefix+"nginx", d.Nginx, "nginx binary (empty or missing = run without nginx).")
 	fs.DurationVar(&c.ReloadEvery, prefix+"reload_every", d.ReloadEvery, "reload phase: rewrite the gateway's route table this often while it is under full load, every failed request counted (0 = no reload phase; at least 50ms).")
-	fs.BoolVar(&c.Full, prefix+"full", d.Full, "also measure a second gateway with gateway.lane=false (net/http's server and ReverseProxy), in the same rounds.")
+	fs.BoolVar(&c.Full, prefix+"full", d.Full, "also measure a second gateway with gateway.loop=false (the fast lane on a goroutine per connection, without the event loops), in the same rounds.")
 	fs.StringVar(&c.JSON, prefix+"json", "", "write the JSON report to this file (empty = none).")
 	fs.StringVar(&c.HTML, prefix+"html", "", "write the HTML report to this file (empty = none).")
 }
@@ -85,9 +85,9 @@ const (
 	TargetDirect  = "direct"
 	TargetNginx   = "nginx"
 	TargetGateway = "gateway"
-	// TargetGatewayFull is the same gateway with gateway.lane=false: net/http's server and
-	// httputil.ReverseProxy for every request, the path before the fast lane.
-	TargetGatewayFull = "gateway-nethttp"
+	// TargetGatewayFull is the same gateway with gateway.loop=false: the fast lane on a
+	// goroutine per connection, the path before the event loops.
+	TargetGatewayFull = "gateway-lane"
 )
 
 // proxyGatewayFlags configure zhibo's gateway for the bench (zhibo serve's flags): on a free
@@ -214,13 +214,13 @@ func (p *Proxy) Run(ctx context.Context) (*ProxyReport, error) {
 	targets = append(targets, gwTarget)
 	var full *ProxyProc
 	if cfg.Full {
-		fullDir, fullConfig := filepath.Join(dir, "gateway-nethttp"), filepath.Join(dir, "gateway-nethttp.yaml")
+		fullDir, fullConfig := filepath.Join(dir, "gateway-lane"), filepath.Join(dir, "gateway-lane.yaml")
 		if err := os.WriteFile(fullConfig, proxyTable(up.Addr, 0), 0o600); err != nil {
 			return nil, err
 		}
-		full, err = p.start.Gateway(ctx, []string{"gateway", "account"}, append(proxyGatewayFlags(fullDir, fullConfig), "-gateway.lane=false"))
+		full, err = p.start.Gateway(ctx, []string{"gateway", "account"}, append(proxyGatewayFlags(fullDir, fullConfig), "-gateway.loop=false"))
 		if err != nil {
-			return nil, fmt.Errorf("gateway with the lane off: %w", err)
+			return nil, fmt.Errorf("gateway without the event loops: %w", err)
 		}
 		stops = append(stops, full.Stop)
 	}
@@ -242,7 +242,7 @@ func (p *Proxy) Run(ctx context.Context) (*ProxyReport, error) {
 		}
 		fuser, err := fapi.register(ctx, ftag+"proxy")
 		if err != nil {
-			return nil, fmt.Errorf("register the bench user at the gateway with the lane off: %w%s", err, hint(err))
+			return nil, fmt.Errorf("register the bench user at the gateway without the event loops: %w%s", err, hint(err))
 		}
 		targets = append(targets, proxyTarget{name: TargetGatewayFull, addr: full.Addr, pid: full.PID,
 			req: proxyRequest(proxyPath, fuser.Token)})

@@ -74,8 +74,8 @@ type ProxyReport struct {
 	// ≤ 1 ms); NginxAddedP99MS the same for nginx.
 	GatewayAddedP99MS float64 `json:"gateway_added_p99_ms"`
 	NginxAddedP99MS   float64 `json:"nginx_added_p99_ms,omitempty"`
-	// GatewayVsFull is the gateway's best req/s over its own with the fast lane off (-full);
-	// FullAddedP99MS is the p99 the lane-off gateway adds over direct.
+	// GatewayVsFull is the gateway's best req/s over its own without the event loops (-full);
+	// FullAddedP99MS is the p99 that gateway adds over direct.
 	GatewayVsFull  float64 `json:"gateway_vs_full,omitempty"`
 	FullAddedP99MS float64 `json:"full_added_p99_ms,omitempty"`
 	// Reload is the gateway's closed-loop phase during which its route table was rewritten
@@ -155,7 +155,7 @@ func (rep *ProxyReport) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, ": gateway = %.2f× nginx (goal ≥ 1.0×)", rep.GatewayVsNginx)
 	}
 	if rep.GatewayVsFull > 0 {
-		fmt.Fprintf(w, "; the fast lane = %.2f× the net/http path", rep.GatewayVsFull)
+		fmt.Fprintf(w, "; the event loops = %.2f× the lane alone", rep.GatewayVsFull)
 	}
 	fmt.Fprintln(w)
 	if ph := rep.Reload; ph != nil {
@@ -178,7 +178,7 @@ func (rep *ProxyReport) WriteTable(w io.Writer) error {
 			fmt.Fprintf(w, "; nginx %+.3f ms", rep.NginxAddedP99MS)
 		}
 		if _, ok := rep.Best[TargetGatewayFull]; ok {
-			fmt.Fprintf(w, "; gateway-nethttp %+.3f ms", rep.FullAddedP99MS)
+			fmt.Fprintf(w, "; gateway-lane %+.3f ms", rep.FullAddedP99MS)
 		}
 		fmt.Fprintln(w)
 	}
