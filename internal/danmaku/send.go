@@ -13,7 +13,7 @@ import (
 )
 
 // Send implements Client.
-func (s *Service) Send(ctx context.Context, roomID, uid int64, text string, color, mode int) (int64, error) {
+func (s *Service) Send(ctx context.Context, roomID, uid int64, text string, color, mode int, replyTo int64) (int64, error) {
 	if uid <= 0 {
 		return 0, apierr.Unauthorized
 	}
@@ -21,18 +21,18 @@ func (s *Service) Send(ctx context.Context, roomID, uid int64, text string, colo
 	if err != nil {
 		return 0, err
 	}
-	return s.send(ctx, rm, uid, text, color, mode)
+	return s.send(ctx, rm, uid, text, color, mode, replyTo)
 }
 
-// send runs the checks in a fixed order — input, banned words, mute, rate — so that only a
-// comment that would otherwise be accepted spends one of the sender's tokens; then it stores
-// the comment and pushes it.
-func (s *Service) send(ctx context.Context, rm room.Room, uid int64, text string, color, mode int) (int64, error) {
+// send runs the checks in a fixed order — input, banned words, mute, the comment replied to,
+// rate — so that only a comment that would otherwise be accepted spends one of the sender's
+// tokens; then it stores the comment and pushes it.
+func (s *Service) send(ctx context.Context, rm room.Room, uid int64, text string, color, mode int, replyTo int64) (int64, error) {
 	if rm.IsOff(room.SwitchComments) {
 		s.metrics.rejected.WithLabelValues(reasonOff).Inc()
 		return 0, ErrCommentsOff
 	}
-	in, err := checkInput(text, color, mode, s.cfg.MaxRunes)
+	in, err := checkInput(text, color, mode, replyTo, s.cfg.MaxRunes)
 	if err != nil {
 		s.metrics.rejected.WithLabelValues(reasonBadInput).Inc()
 		return 0, err
@@ -50,6 +50,12 @@ func (s *Service) send(ctx context.Context, rm room.Room, uid int64, text string
 		return 0, ErrMuted
 	}
 	now := s.now()
+	var replied Comment
+	if in.replyTo != 0 {
+		if replied, err = s.repliedTo(ctx, rm.ID, in.replyTo, now); err != nil {
+			return 0, err
+		}
+	}
 	if ok, wait := s.limiter.Allow(uid, now); !ok {
 		s.metrics.rejected.WithLabelValues(reasonLimited).Inc()
 		return 0, &limitedError{
@@ -66,7 +72,8 @@ func (s *Service) send(ctx context.Context, rm room.Room, uid int64, text string
 		return 0, fmt.Errorf("send: comment id: %w", err)
 	}
 	c := Comment{ID: id, RoomID: rm.ID, UID: uid, Uname: uname, Text: in.text,
-		Color: in.color, Mode: in.mode, Ts: now.UnixMilli()}
+		Color: in.color, Mode: in.mode, Ts: now.UnixMilli(),
+		ReplyTo: replied.ID, ReplyUID: replied.UID, ReplyUname: replied.Uname}
 	if err := s.store.InsertComment(ctx, c); err != nil {
 		return 0, fmt.Errorf("send: %w", err)
 	}
@@ -101,12 +108,35 @@ func (s *Service) pushOnce(ctx context.Context, rm room.Room, c Comment) error {
 	msg := protocol.Danmu{
 		ID: c.ID, UID: c.UID, Uname: c.Uname, Text: c.Text, Color: c.Color, Mode: c.Mode,
 		SendTime: time.UnixMilli(c.Ts), IsAdmin: c.UID == rm.OwnerUID, RoomID: rm.ID,
+		ReplyTo: c.ReplyTo, ReplyUID: c.ReplyUID, ReplyUname: c.ReplyUname,
 	}.JSON()
 	if err := s.pusher.PushRoomOnce(ctx, rm.ID, pushID(c.ID), msg); err != nil {
 		return err
 	}
 	s.marks.add(c.ID)
 	return nil
+}
+
+// repliedTo returns the comment a reply in roomID answers: ErrReplyNotFound when there is
+// none, ErrReplyOtherRoom when it was sent to another room, ErrReplyTooOld when it is older
+// than danmaku.reply_window. Those refusals are counted with reason bad_reply.
+func (s *Service) repliedTo(ctx context.Context, roomID, id int64, now time.Time) (Comment, error) {
+	c, ok, err := s.store.Comment(ctx, id)
+	if err != nil {
+		return Comment{}, fmt.Errorf("send: %w", err)
+	}
+	switch {
+	case !ok:
+		err = ErrReplyNotFound.Withf("reply_to: comment %d does not exist", id)
+	case c.RoomID != roomID:
+		err = ErrReplyOtherRoom.Withf("reply_to: comment %d was sent to another room", id)
+	case s.cfg.ReplyWindow > 0 && now.Sub(time.UnixMilli(c.Ts)) > s.cfg.ReplyWindow:
+		err = ErrReplyTooOld.Withf("reply_to: comment %d is older than %s, the longest a comment may be replied to", id, s.cfg.ReplyWindow)
+	default:
+		return c, nil
+	}
+	s.metrics.rejected.WithLabelValues(reasonReply).Inc()
+	return Comment{}, err
 }
 
 // expPerComment is the experience an accepted comment earns its sender.
