@@ -38,7 +38,7 @@ func newMetrics(reg prometheus.Registerer, limiters func() float64) (*metrics, e
 			Name: "zhibo_danmaku_relayed_total", Help: "Comments pushed by the outbox relay after their own push failed.",
 		}),
 		mentions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "zhibo_danmaku_mentions_published_total", Help: "Comments with an '@' published on the MENTIONS stream for mention notices, by result (ok, error).",
+			Name: "zhibo_danmaku_mentions_published_total", Help: "Comments published on the MENTIONS stream for mention and reply notices (those with an '@', and replies to someone else), by result (ok, error); a failed one is published again by the outbox relay.",
 		}, []string{"result"}),
 	}
 	m.mentions.WithLabelValues("ok")

@@ -5,12 +5,16 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/zhibo-live/zhibo/internal/danmaku"
+	"github.com/zhibo-live/zhibo/internal/platform/obs"
+	"github.com/zhibo-live/zhibo/internal/platform/queue"
+	"github.com/zhibo-live/zhibo/internal/platform/queue/queuetest"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
 )
@@ -119,4 +123,93 @@ func TestReplyRefusals(t *testing.T) {
 		_, err := h.svc.Send(context.Background(), room1, alice, "hi", 0, 0, other)
 		require.ErrorIs(t, err, danmaku.ErrReplyOtherRoom)
 	})
+}
+
+// reader reads the MENTIONS stream of q into a list, for the assertions of a test.
+type reader struct {
+	mu  sync.Mutex
+	got []danmaku.Mention
+}
+
+func readMentions(t *testing.T, q *queue.Queue) *reader {
+	t.Helper()
+	r := &reader{}
+	require.NoError(t, q.EnsureStream(context.Background(), danmaku.MentionStream(q)))
+	stop, err := q.Consume(context.Background(), queue.ConsumerSpec{Stream: q.Stream(danmaku.MentionStreamName), Durable: "test",
+		AckWait: 5 * time.Second, MaxPending: 10}, func(m queue.Msg) {
+		var c danmaku.Mention
+		require.NoError(t, json.Unmarshal(m.Data(), &c))
+		r.mu.Lock()
+		r.got = append(r.got, c)
+		r.mu.Unlock()
+		_ = m.Ack()
+	})
+	require.NoError(t, err)
+	t.Cleanup(stop)
+	return r
+}
+
+func (r *reader) all() []danmaku.Mention {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]danmaku.Mention(nil), r.got...)
+}
+
+// A reply to someone else's comment goes on the MENTIONS stream once, with the comment it
+// answers and that comment's sender; a reply to one's own comment does not. When the queue is
+// away the comment is stored and acknowledged all the same, and the outbox relay publishes it
+// once the queue is back — once, even when it is relayed again (marked too late).
+func TestRepliesArePublishedOnceThroughTheOutbox(t *testing.T) {
+	ctx := context.Background()
+	nats := queuetest.NewServer(t) // of this test's own: it is stopped and started
+	q, err := queue.Open(ctx, queue.Config{URL: nats.URL(), Namespace: queuetest.Namespace(t, nats.URL(), "replies")}, t.TempDir(), obs.Discard())
+	require.NoError(t, err)
+	t.Cleanup(q.Close)
+	db := sqltest.OpenSQLite(t)
+	h := newHarnessDeps(t, db, func(c *danmaku.Config) {
+		c.Rate, c.RelayInterval, c.PushTimeout = 0, 20*time.Millisecond, 300*time.Millisecond
+	}, false, nil, func(d *danmaku.Deps) { d.Queue = q })
+	unpushed := func() int {
+		var n int
+		require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM danmaku_comments WHERE pushed = 0").Scan(&n))
+		return n
+	}
+	r := readMentions(t, q)
+
+	first := h.sendOK(bob, room1, "first")
+	self := h.sendOK(alice, room1, "mine")
+	h.send(alice, room1, map[string]any{"text": "me again", "reply_to": self})
+	reply := h.send(alice, room1, map[string]any{"text": "welcome", "reply_to": first})
+	require.Equal(t, http.StatusOK, reply.status, reply.Msg)
+	var id struct{ ID int64 }
+	require.NoError(t, json.Unmarshal(reply.Data, &id))
+	want := danmaku.Mention{ID: id.ID, RoomID: room1, UID: alice, Uname: "alice", Text: "welcome", Ts: h.clock.Now().UnixMilli(),
+		ReplyTo: first, ReplyUID: bob, ReplyUname: "bob"}
+	require.Eventually(t, func() bool { return len(r.all()) == 1 }, 5*time.Second, 10*time.Millisecond)
+	require.Equal(t, []danmaku.Mention{want}, r.all(), "only the reply to someone else")
+	require.Eventually(t, func() bool { return unpushed() == 0 }, 5*time.Second, 10*time.Millisecond)
+
+	// The queue goes away: the reply is stored and acknowledged, its push (a recorder here)
+	// goes out, its publish does not.
+	nats.Stop()
+	second := h.send(carol, room1, map[string]any{"text": "me too", "reply_to": first})
+	require.Equal(t, http.StatusOK, second.status, second.Msg)
+	require.NoError(t, json.Unmarshal(second.Data, &id))
+	require.Equal(t, 1, unpushed())
+	require.Equal(t, 1.0, counterValue(t, h.reg, "zhibo_danmaku_mentions_published_total", "error"))
+	nats.Start()
+	h.clock.Advance(4 * time.Second) // past the relay's age
+	require.Eventually(t, func() bool { return len(r.all()) == 2 && unpushed() == 0 }, 15*time.Second, 20*time.Millisecond,
+		"the relay published the reply once the queue was back")
+	require.Equal(t, danmaku.Mention{ID: id.ID, RoomID: room1, UID: carol, Uname: "carol", Text: "me too",
+		Ts: h.clock.Now().Add(-4 * time.Second).UnixMilli(), ReplyTo: first, ReplyUID: bob, ReplyUname: "bob"}, r.all()[1])
+	require.Len(t, h.pusher.All(), 5, "the push that went out is not repeated")
+
+	// Marked too late (a crash after the publish): relayed again under the same message ids,
+	// taken once.
+	_, err = db.Exec("UPDATE danmaku_comments SET pushed = 0")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return unpushed() == 0 }, 5*time.Second, 10*time.Millisecond)
+	require.Never(t, func() bool { return len(r.all()) > 2 }, 300*time.Millisecond, 20*time.Millisecond, "a copy arrived")
+	require.Len(t, h.pusher.All(), 5)
 }

@@ -2,6 +2,7 @@ package danmaku
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -82,28 +83,36 @@ func (s *Service) send(ctx context.Context, rm room.Room, uid int64, text string
 		s.onComment(c)
 	}
 	s.push(ctx, rm, c)
-	s.publishMention(ctx, c)
 	s.grantExp(ctx, c)
 	s.metrics.accepted.Inc()
 	return id, nil
 }
 
-// push sends the stored comment to the room as a DANMU_MSG. A failure is logged and counted
-// but does not fail the send: the comment is stored and is in the room's history, and an
-// error would make the client send it again, storing it twice (a send carries no idempotency
-// key). The outbox relay pushes it once the queue is back (outbox.go). The push outlives a
-// client that hangs up right after sending, since the comment is already stored.
+// push sends the stored comment to the room as a DANMU_MSG and, when it names someone or
+// answers someone else's comment, publishes it for their notices (mentions.go). A failure is
+// logged and counted but does not fail the send: the comment is stored and is in the room's
+// history, and an error would make the client send it again, storing it twice (a send carries
+// no idempotency key). The outbox relay does what is left once the queue is back (outbox.go).
+// The push outlives a client that hangs up right after sending, since the comment is already
+// stored.
 func (s *Service) push(ctx context.Context, rm room.Room, c Comment) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.PushTimeout)
 	defer cancel()
-	if err := s.pushOnce(ctx, rm, c); err != nil {
+	err := s.pushOnce(ctx, rm, c)
+	var pe *publishError
+	switch {
+	case errors.As(err, &pe):
+		s.log.WarnContext(ctx, "danmaku: comment for notices not published, comment pushed; the outbox relay will publish it", "room_id", rm.ID, "id", c.ID, "err", err)
+	case err != nil:
 		s.metrics.pushFailures.Inc()
 		s.log.WarnContext(ctx, "danmaku push failed, comment stored; the outbox relay will push it", "room_id", rm.ID, "id", c.ID, "err", err)
 	}
 }
 
-// pushOnce publishes a stored comment's DANMU_MSG under its message id and, once it is on
-// the queue, has it marked pushed.
+// pushOnce publishes a stored comment's DANMU_MSG under its message id, then, when it concerns
+// someone else, the comment on the MENTIONS stream under its own (a *publishError when that
+// fails); once both are on the queue it has the comment marked pushed. Either published again
+// by the relay within its stream's duplicate window is taken once.
 func (s *Service) pushOnce(ctx context.Context, rm room.Room, c Comment) error {
 	msg := protocol.Danmu{
 		ID: c.ID, UID: c.UID, Uname: c.Uname, Text: c.Text, Color: c.Color, Mode: c.Mode,
@@ -113,9 +122,18 @@ func (s *Service) pushOnce(ctx context.Context, rm room.Room, c Comment) error {
 	if err := s.pusher.PushRoomOnce(ctx, rm.ID, pushID(c.ID), msg); err != nil {
 		return err
 	}
+	if err := s.publishMention(ctx, c); err != nil {
+		return &publishError{err}
+	}
 	s.marks.add(c.ID)
 	return nil
 }
+
+// publishError is a failed publish on the MENTIONS stream, the comment's push having succeeded.
+type publishError struct{ err error }
+
+func (e *publishError) Error() string { return "publish for notices: " + e.err.Error() }
+func (e *publishError) Unwrap() error { return e.err }
 
 // repliedTo returns the comment a reply in roomID answers: ErrReplyNotFound when there is
 // none, ErrReplyOtherRoom when it was sent to another room, ErrReplyTooOld when it is older
