@@ -34,7 +34,7 @@ func TestBackupAndRestore(t *testing.T) {
 	require.NoError(t, err)
 	rm, err := a.Room.Create(ctx, sess.UID, room.Fields{Title: ptr("before the backup")})
 	require.NoError(t, err)
-	_, err = a.Danmaku.Send(ctx, rm.ID, sess.UID, "kept comment", 0, 0)
+	_, err = a.Danmaku.Send(ctx, rm.ID, sess.UID, "kept comment", 0, 0, 0)
 	require.NoError(t, err)
 
 	out := filepath.Join(dir, "backup")

@@ -139,7 +139,7 @@ func init() {
 				a.imGroups = group.NewRemote(cc)
 				return err
 			}},
-		{Name: "im-notice", About: "system notices and batch sends: content once, a pointer per inbox, a normal lane under quota and a high-priority lane; mention notices from bullet comments, like notices for anchors (without room: no like notices)",
+		{Name: "im-notice", About: "system notices and batch sends: content once, a pointer per inbox, a normal lane under quota and a high-priority lane; mention and reply notices from bullet comments, follow notices, like notices for anchors (without room: no like notices)",
 			Uses: []string{"account", "room"}, Optional: []string{"room"}, Store: true, Queue: true, build: buildIMNotice, schema: notice.Migrations,
 			serve:   func(a *App, s *grpcx.Server) { notice.RegisterGRPC(s, a.IMNotice) },
 			routes:  func(a *App) []gateway.Routes { return []gateway.Routes{a.IMNotice} },

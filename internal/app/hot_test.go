@@ -182,7 +182,7 @@ func TestWritesShowOnAHotPageAtOnce(t *testing.T) {
 	enter()
 	require.Equal(t, r0, reads(), "from memory")
 
-	_, err = a.Danmaku.Send(ctx, rm.ID, fan.UID, "fresh comment", 0, 0) // reads the room itself
+	_, err = a.Danmaku.Send(ctx, rm.ID, fan.UID, "fresh comment", 0, 0, 0) // reads the room itself
 	require.NoError(t, err)
 	r0 = reads()
 	require.Contains(t, enter(), "fresh comment", "added to the page at once")

@@ -27,7 +27,7 @@ func TestMigrateCommand(t *testing.T) {
 	code, out, errs := run("migrate", "status", "-data_dir", dir)
 	require.Equal(t, 0, code, errs)
 	require.Regexp(t, `(?m)^room +sqlite \(data_dir\) +none +v1 rooms, v2 likes, v3 covers, v4 switches, v5 stream key index, v6 stream confirmations$`, out)
-	require.Regexp(t, `(?m)^danmaku .* none +v1 comments and mutes, v2 comment outbox$`, out)
+	require.Regexp(t, `(?m)^danmaku .* none +v1 comments and mutes, v2 comment outbox, v3 comment replies$`, out)
 
 	code, out, errs = run("migrate", "up", "-data_dir", dir, "-components", "room,danmaku")
 	require.Equal(t, 0, code, errs)

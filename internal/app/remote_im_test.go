@@ -84,7 +84,7 @@ func TestRemoteIMClientsMatchLocal(t *testing.T) {
 	notices := notice.NewRemote(cc)
 	unread, err := notices.UnreadByKind(ctx, bob.UID)
 	require.NoError(t, err)
-	require.Equal(t, map[string]int64{"system": 0, "mention": 0, "like": 0, "follow": 0}, unread)
+	require.Equal(t, map[string]int64{"system": 0, "mention": 0, "like": 0, "follow": 0, "reply": 0}, unread)
 	_, err = a.IMNotice.Send(ctx, notice.Batch{Notice: notice.Notice{Business: "test", Kind: notice.KindSystem,
 		Lane: notice.LaneHigh, Title: "hello", Body: "over the wire"}, Recipients: notice.Recipients{UIDs: []int64{bob.UID}}})
 	require.NoError(t, err)
@@ -97,7 +97,7 @@ func TestRemoteIMClientsMatchLocal(t *testing.T) {
 	local, err := a.IMNotice.UnreadByKind(ctx, bob.UID)
 	require.NoError(t, err)
 	require.Equal(t, local, unread)
-	require.Equal(t, map[string]int64{"system": 1, "mention": 0, "like": 0, "follow": 0}, unread)
+	require.Equal(t, map[string]int64{"system": 1, "mention": 0, "like": 0, "follow": 0, "reply": 0}, unread)
 
 	// A caller's deadline crosses the wire: the serving side's context ends when the caller's
 	// does.

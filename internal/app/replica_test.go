@@ -34,7 +34,7 @@ func TestStaleReadsGoToTheReplica(t *testing.T) {
 	require.NoError(t, err)
 	rm, err := a.Room.Create(ctx, sess.UID, room.Fields{Title: ptr("on the primary")})
 	require.NoError(t, err)
-	_, err = a.Danmaku.Send(ctx, rm.ID, sess.UID, "a comment", 0, 0)
+	_, err = a.Danmaku.Send(ctx, rm.ID, sess.UID, "a comment", 0, 0, 0)
 	require.NoError(t, err)
 
 	get := func(path string, out any) {

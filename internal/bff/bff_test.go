@@ -197,7 +197,7 @@ func TestEnterReadsTheRoomOnce(t *testing.T) {
 	id := e.room(anchor.UID, "once")
 	_, err := e.a.Gift.Send(context.Background(), gift.SendRequest{RoomID: id, UID: fan.UID, GiftID: 1, Num: 3, Key: "k1"})
 	require.NoError(t, err)
-	_, err = e.a.Danmaku.Send(context.Background(), id, fan.UID, "hello", 0, 0)
+	_, err = e.a.Danmaku.Send(context.Background(), id, fan.UID, "hello", 0, 0, 0)
 	require.NoError(t, err)
 
 	for _, tok := range []string{"", fan.Token} {
@@ -318,7 +318,7 @@ func TestSwitchesThroughTheAdminAPI(t *testing.T) {
 		require.Equal(t, bff.Viewer{UID: fan.UID}, viewer)
 	}
 	require.Equal(t, dmCalls, e.dm.Calls(), "no danmaku call while comments are off")
-	_, err = e.a.Danmaku.Send(context.Background(), other, fan.UID, "hi", 0, 0)
+	_, err = e.a.Danmaku.Send(context.Background(), other, fan.UID, "hi", 0, 0, 0)
 	require.ErrorIs(t, err, danmaku.ErrCommentsOff)
 	require.Equal(t, 200, get(t, "GET", roomSwitches, op.Token, nil, &sv))
 	require.Equal(t, room.SwitchesView{Off: []string{"gifts", "rank"}, GlobalOff: []string{"comments"}}, sv)
@@ -329,7 +329,7 @@ func TestSwitchesThroughTheAdminAPI(t *testing.T) {
 	p = e.enter(id, fan.Token)
 	require.Equal(t, map[string]bool{"comments": true, "gifts": true, "rank": true}, p.Switches)
 	require.False(t, isOff(p.Gifts) || isOff(p.Rank) || isOff(p.Comments))
-	_, err = e.a.Danmaku.Send(context.Background(), other, fan.UID, "hi again", 0, 0)
+	_, err = e.a.Danmaku.Send(context.Background(), other, fan.UID, "hi again", 0, 0, 0)
 	require.NoError(t, err)
 }
 

@@ -67,7 +67,7 @@ func TestHotRoomByAudienceIsServedFromMemory(t *testing.T) {
 	id := e.room(anchor.UID, "hot")
 	_, err := e.a.Gift.Send(context.Background(), gift.SendRequest{RoomID: id, UID: fan.UID, GiftID: 1, Num: 2, Key: "h1"})
 	require.NoError(t, err)
-	_, err = e.a.Danmaku.Send(context.Background(), id, fan.UID, "first", 0, 0)
+	_, err = e.a.Danmaku.Send(context.Background(), id, fan.UID, "first", 0, 0, 0)
 	require.NoError(t, err)
 
 	tr.Update(map[int64]int64{id: 4999})
@@ -93,7 +93,7 @@ func TestHotRoomByAudienceIsServedFromMemory(t *testing.T) {
 	require.Equal(t, float64(6), counter(t, e.reg, "zhibo_bff_hot_served_total", map[string]string{"module": "room"}))
 
 	// A comment posted meanwhile shows at the next refresh: the staleness bound.
-	_, err = e.a.Danmaku.Send(context.Background(), id, fan.UID, "second", 0, 0)
+	_, err = e.a.Danmaku.Send(context.Background(), id, fan.UID, "second", 0, 0, 0)
 	require.NoError(t, err)
 	require.NotContains(t, string(e.enter(id, "").Comments), "second")
 	e.svc.Warm()

@@ -25,7 +25,7 @@ type Inbox struct {
 	Chats   any `json:"chats"`   // chat.Page: the first page of the conversation list
 	Unread  any `json:"unread"`  // the unread total of private messages, a number
 	Groups  any `json:"groups"`  // group.GroupPage: the first page of the group list
-	Notices any `json:"notices"` // unread notices by kind: {"system", "mention", "like", "follow"}
+	Notices any `json:"notices"` // unread notices by kind: {"system", "mention", "like", "follow", "reply"}
 	// Settings are who may message the user (chat.Settings: {"allow"}), shown in the inbox's head.
 	Settings any `json:"settings"`
 }

@@ -79,7 +79,7 @@ func TestInbox(t *testing.T) {
 	require.NoError(t, json.Unmarshal(in.Groups, &groups))
 	require.Equal(t, wantGroups, groups)
 	require.Equal(t, 1, groups.Items[0].Unread)
-	require.JSONEq(t, `{"system":1,"mention":0,"like":0,"follow":0}`, string(in.Notices))
+	require.JSONEq(t, `{"system":1,"mention":0,"like":0,"follow":0,"reply":0}`, string(in.Notices))
 	require.JSONEq(t, `{"allow":0}`, string(in.Settings))
 	require.Equal(t, map[string]int{"Conversations": 1, "Unread": 1, "Settings": 1}, e.chats.Calls())
 	require.Equal(t, map[string]int{"Groups": 1}, e.groups.Calls())

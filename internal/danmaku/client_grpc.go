@@ -21,7 +21,7 @@ func RegisterGRPC(s grpc.ServiceRegistrar, c Client) {
 }
 
 func (g *grpcServer) Send(ctx context.Context, r *danmakuv1.SendRequest) (*danmakuv1.SendResponse, error) {
-	id, err := g.c.Send(ctx, r.GetRoomId(), r.GetUid(), r.GetText(), int(r.GetColor()), int(r.GetMode()))
+	id, err := g.c.Send(ctx, r.GetRoomId(), r.GetUid(), r.GetText(), int(r.GetColor()), int(r.GetMode()), r.GetReplyTo())
 	if err != nil {
 		return nil, err
 	}
@@ -36,7 +36,8 @@ func (g *grpcServer) History(ctx context.Context, r *danmakuv1.HistoryRequest) (
 	out := &danmakuv1.HistoryResponse{Items: make([]*danmakuv1.Danmaku, len(items))}
 	for i, c := range items {
 		out.Items[i] = &danmakuv1.Danmaku{Id: c.ID, RoomId: c.RoomID, Uid: c.UID, Uname: c.Uname, Text: c.Text,
-			Color: uint32(c.Color), Mode: danmakuv1.Mode(c.Mode), SentAt: c.Ts}
+			Color: uint32(c.Color), Mode: danmakuv1.Mode(c.Mode), SentAt: c.Ts,
+			ReplyTo: c.ReplyTo, ReplyUid: c.ReplyUID, ReplyUname: c.ReplyUname}
 	}
 	return out, nil
 }
@@ -62,12 +63,12 @@ func NewRemote(cc grpc.ClientConnInterface) *Remote {
 }
 
 // Send implements Client.
-func (r *Remote) Send(ctx context.Context, roomID, uid int64, text string, color, mode int) (int64, error) {
+func (r *Remote) Send(ctx context.Context, roomID, uid int64, text string, color, mode int, replyTo int64) (int64, error) {
 	if color < 0 || mode < 0 {
 		return 0, ErrBadInput.Withf("color and mode must not be negative")
 	}
 	resp, err := r.c.Send(ctx, &danmakuv1.SendRequest{RoomId: roomID, Uid: uid, Text: text,
-		Color: uint32(color), Mode: danmakuv1.Mode(mode)})
+		Color: uint32(color), Mode: danmakuv1.Mode(mode), ReplyTo: replyTo})
 	if err != nil {
 		return 0, grpcx.FromStatus(err)
 	}
@@ -83,7 +84,8 @@ func (r *Remote) History(ctx context.Context, roomID int64, limit int) ([]Commen
 	out := make([]Comment, len(resp.GetItems()))
 	for i, c := range resp.GetItems() {
 		out[i] = Comment{ID: c.GetId(), RoomID: c.GetRoomId(), UID: c.GetUid(), Uname: c.GetUname(), Text: c.GetText(),
-			Color: int(c.GetColor()), Mode: int(c.GetMode()), Ts: c.GetSentAt()}
+			Color: int(c.GetColor()), Mode: int(c.GetMode()), Ts: c.GetSentAt(),
+			ReplyTo: c.GetReplyTo(), ReplyUID: c.GetReplyUid(), ReplyUname: c.GetReplyUname()}
 	}
 	return out, nil
 }

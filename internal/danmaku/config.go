@@ -48,6 +48,9 @@ type Config struct {
 	// the store is read again. A comment accepted by this process is added to them at once;
 	// one accepted by another danmaku process shows within it. 0 = never kept.
 	HotHistoryTTL time.Duration `yaml:"hot_history_ttl"`
+	// ReplyWindow is how old a comment may be and still be replied to (reply_to); an older
+	// one is refused as too old. 0 = any age.
+	ReplyWindow time.Duration `yaml:"reply_window"`
 }
 
 // RegisterFlags binds every field to a flag named prefix+yaml_name, with its default.
@@ -63,6 +66,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	c.HotKeys.RegisterFlags(fs, prefix+"hotkeys.")
 	fs.Int64Var(&c.HotThreshold, prefix+"hot_threshold", 5000, "online count from which a room's recent comments are kept in memory (pinned rooms always are; 0 = pinned rooms only).")
 	fs.DurationVar(&c.HotHistoryTTL, prefix+"hot_history_ttl", time.Second, "how long a hot room's recent comments are served from memory before the store is read again; comments sent through another danmaku process show within it (0 = never kept).")
+	fs.DurationVar(&c.ReplyWindow, prefix+"reply_window", 24*time.Hour, "how old a comment may be and still be replied to; an older one is refused (0 = any age).")
 }
 
 // DefaultConfig is the configuration the flags default to.
@@ -96,6 +100,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PushTimeout < 0 {
 		errs = append(errs, fmt.Errorf("danmaku.push_timeout %s: want >= 0", c.PushTimeout))
+	}
+	if c.ReplyWindow < 0 {
+		errs = append(errs, fmt.Errorf("danmaku.reply_window %s: want >= 0", c.ReplyWindow))
 	}
 	if c.MuteCacheTTL < 0 {
 		errs = append(errs, fmt.Errorf("danmaku.mute_cache_ttl %s: want >= 0", c.MuteCacheTTL))

@@ -49,8 +49,8 @@ type Deps struct {
 	// Hot says which rooms are hot (online counts and pins); their recent comments are kept
 	// in memory (hot_history.go). nil = none is.
 	Hot *hotroom.Tracker
-	// Queue, when set, takes the comments with an '@' on the MENTIONS stream (mentions.go);
-	// nil publishes none.
+	// Queue, when set, takes the comments that concern someone else (an '@', a reply) on the
+	// MENTIONS stream (mentions.go); nil publishes none.
 	Queue *queue.Queue
 	// OnComment, when set, is told of every comment this process stored (a BFF in the same
 	// process adds it to the room's page it keeps).

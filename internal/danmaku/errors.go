@@ -17,6 +17,11 @@ var (
 	ErrMuteSelf     = apierr.New(http.StatusBadRequest, -20006, "you cannot mute yourself")
 	ErrUserNotFound = apierr.New(http.StatusNotFound, -20007, "user not found")
 	ErrCommentsOff  = apierr.New(http.StatusForbidden, -20008, "comments are switched off in this room")
+	// A reply (reply_to) must answer a stored comment of the same room, sent within
+	// danmaku.reply_window. Answering one's own comment is allowed: it notifies nobody.
+	ErrReplyNotFound  = apierr.New(http.StatusNotFound, -20009, "the comment replied to does not exist")
+	ErrReplyOtherRoom = apierr.New(http.StatusBadRequest, -20010, "the comment replied to is in another room")
+	ErrReplyTooOld    = apierr.New(http.StatusBadRequest, -20011, "the comment replied to is too old to reply to")
 )
 
 // limitedError is ErrRateLimited carrying when the sender may try again, so the HTTP handler

@@ -55,14 +55,14 @@ func TestSendGrantsExp(t *testing.T) {
 	require.NoError(t, svc.Start(ctx))
 	t.Cleanup(func() { require.NoError(t, svc.Stop(ctx)) })
 
-	id, err := svc.Send(ctx, room1, alice, "hello", 0, 0)
+	id, err := svc.Send(ctx, room1, alice, "hello", 0, 0, 0)
 	require.NoError(t, err)
-	_, err = svc.Send(ctx, room1, alice, "spam spam", 0, 0)
+	_, err = svc.Send(ctx, room1, alice, "spam spam", 0, 0, 0)
 	require.Error(t, err)
 	require.Equal(t, []grant{{alice, 1, id}}, exp.grants)
 
 	exp.err = errors.New("queue down")
-	_, err = svc.Send(ctx, room1, alice, "still stored", 0, 0)
+	_, err = svc.Send(ctx, room1, alice, "still stored", 0, 0, 0)
 	require.NoError(t, err)
 	require.Len(t, exp.grants, 1)
 }

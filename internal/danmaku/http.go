@@ -27,11 +27,13 @@ func (s *Service) Register(mux *http.ServeMux) {
 }
 
 // sendRequest is the body of POST /api/rooms/{id}/danmaku. Color and mode are optional;
-// 0 (or absent) means white and scroll.
+// 0 (or absent) means white and scroll. ReplyTo, optional, is the id of the earlier comment
+// of the room this one answers.
 type sendRequest struct {
-	Text  string `json:"text"`
-	Color int    `json:"color"`
-	Mode  int    `json:"mode"`
+	Text    string `json:"text"`
+	Color   int    `json:"color"`
+	Mode    int    `json:"mode"`
+	ReplyTo int64  `json:"reply_to"`
 }
 
 type idResponse struct {
@@ -56,7 +58,7 @@ func (s *Service) handleSend(w http.ResponseWriter, r *http.Request) error {
 		s.metrics.rejected.WithLabelValues(reasonBadInput).Inc()
 		return err
 	}
-	id, err := s.send(r.Context(), rm, uid, req.Text, req.Color, req.Mode)
+	id, err := s.send(r.Context(), rm, uid, req.Text, req.Color, req.Mode, req.ReplyTo)
 	if err != nil {
 		var le *limitedError
 		if errors.As(err, &le) {

@@ -11,11 +11,15 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
 )
 
-// Comments that may name someone. A stored comment whose text has an '@' is also published on
-// the MENTIONS stream (subject mention.room.<room id>), where im-notice finds the @names and
-// gives the users named their mention notices. Its consumers read only these comments, not
-// every push of every room. Like the push, the publish is best effort: the comment stands
-// when it fails (counted in zhibo_danmaku_mentions_published_total{result="error"}).
+// Comments that concern someone else. A stored comment whose text has an '@', or that replies
+// to someone else's comment, is also published on the MENTIONS stream (subject
+// mention.room.<room id>), where im-notice finds the @names and the user replied to and gives
+// them their mention and reply notices. Its consumers read only these comments, not every push
+// of every room. The publish is part of the comment's outbox, with its push (outbox.go): a
+// comment is marked pushed once both are on the queue, and the relay publishes what a queue
+// outage or a crash left, under the same message id ("mention:<comment id>"), so the stream
+// takes it once within its duplicate window — and im-notice gives each notice once, whatever
+// arrives (failures are counted in zhibo_danmaku_mentions_published_total{result="error"}).
 const (
 	MentionStreamName    = "MENTIONS"
 	MentionSubjectPrefix = "mention.room."
@@ -38,17 +42,28 @@ type Mention struct {
 	Uname  string `json:"uname"`
 	Text   string `json:"text"`
 	Ts     int64  `json:"ts"` // unix ms
+	// ReplyTo is the comment of the room this one answers (absent: none); ReplyUID and
+	// ReplyUname are its sender, whom a reply notice goes to.
+	ReplyTo    int64  `json:"reply_to,omitempty"`
+	ReplyUID   int64  `json:"reply_uid,omitempty"`
+	ReplyUname string `json:"reply_uname,omitempty"`
 }
 
-// mentions publishes the comments with an '@' (nil queue: none is published).
+// mentions publishes the comments that concern someone else (nil queue: none is published).
 type mentions struct {
 	q     *queue.Queue
 	ready atomic.Bool // the stream is known to exist
 }
 
-// publish puts c on the MENTIONS stream when its text has an '@'; false when it has none.
+// concerns reports whether c goes on the MENTIONS stream: its text may name someone, or it
+// answers someone else's comment (answering oneself notifies nobody).
+func concerns(c Comment) bool {
+	return strings.ContainsRune(c.Text, '@') || (c.ReplyUID != 0 && c.ReplyUID != c.UID)
+}
+
+// publish puts c on the MENTIONS stream when it concerns someone else; false when it does not.
 func (p *mentions) publish(ctx context.Context, c Comment) (bool, error) {
-	if p.q == nil || !strings.ContainsRune(c.Text, '@') {
+	if p.q == nil || !concerns(c) {
 		return false, nil
 	}
 	if !p.ready.Load() {
@@ -57,7 +72,8 @@ func (p *mentions) publish(ctx context.Context, c Comment) (bool, error) {
 		}
 		p.ready.Store(true)
 	}
-	data, err := json.Marshal(Mention{ID: c.ID, RoomID: c.RoomID, UID: c.UID, Uname: c.Uname, Text: c.Text, Ts: c.Ts})
+	data, err := json.Marshal(Mention{ID: c.ID, RoomID: c.RoomID, UID: c.UID, Uname: c.Uname, Text: c.Text, Ts: c.Ts,
+		ReplyTo: c.ReplyTo, ReplyUID: c.ReplyUID, ReplyUname: c.ReplyUname})
 	if err != nil {
 		return true, err
 	}
@@ -65,16 +81,15 @@ func (p *mentions) publish(ctx context.Context, c Comment) (bool, error) {
 	return true, p.q.Publish(ctx, p.q.Subject(MentionSubjectPrefix+strconv.FormatInt(c.RoomID, 10)), data, "mention:"+sid)
 }
 
-// publishMention publishes a stored comment that may name someone (see mentions).
-func (s *Service) publishMention(ctx context.Context, c Comment) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.PushTimeout)
-	defer cancel()
-	named, err := s.mentions.publish(ctx, c)
+// publishMention publishes a stored comment that concerns someone else (see mentions) and
+// counts the result; the caller leaves a failed one to the outbox relay.
+func (s *Service) publishMention(ctx context.Context, c Comment) error {
+	published, err := s.mentions.publish(ctx, c)
 	switch {
 	case err != nil:
 		s.metrics.mentions.WithLabelValues("error").Inc()
-		s.log.WarnContext(ctx, "danmaku: comment naming someone not published for mention notices", "id", c.ID, "room_id", c.RoomID, "err", err)
-	case named:
+	case published:
 		s.metrics.mentions.WithLabelValues("ok").Inc()
 	}
+	return err
 }

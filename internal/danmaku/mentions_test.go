@@ -40,9 +40,9 @@ func TestCommentsNamingSomeoneArePublished(t *testing.T) {
 	require.NoError(t, svc.Start(ctx))
 	t.Cleanup(func() { require.NoError(t, svc.Stop(ctx)) })
 
-	_, err = svc.Send(ctx, room1, alice, "nobody named", 0, 0)
+	_, err = svc.Send(ctx, room1, alice, "nobody named", 0, 0, 0)
 	require.NoError(t, err)
-	id, err := svc.Send(ctx, room1, alice, "hi @bob", 0, 0)
+	id, err := svc.Send(ctx, room1, alice, "hi @bob", 0, 0, 0)
 	require.NoError(t, err)
 
 	var mu sync.Mutex

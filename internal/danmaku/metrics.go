@@ -9,6 +9,7 @@ const (
 	reasonMuted    = "muted"
 	reasonLimited  = "limited"
 	reasonOff      = "switched_off"
+	reasonReply    = "bad_reply" // reply_to names no comment of the room, or too old a one
 )
 
 // metrics count what happens to sent comments.
@@ -28,7 +29,7 @@ func newMetrics(reg prometheus.Registerer, limiters func() float64) (*metrics, e
 			Name: "zhibo_danmaku_accepted_total", Help: "Comments stored and sent to their room.",
 		}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "zhibo_danmaku_rejected_total", Help: "Comments refused, by reason (bad_input, banned, muted, limited).",
+			Name: "zhibo_danmaku_rejected_total", Help: "Comments refused, by reason (bad_input, banned, muted, limited, switched_off, bad_reply).",
 		}, []string{"reason"}),
 		pushFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "zhibo_danmaku_push_failures_total", Help: "Stored comments whose push to the room failed (the outbox relay pushes them later).",
@@ -37,12 +38,12 @@ func newMetrics(reg prometheus.Registerer, limiters func() float64) (*metrics, e
 			Name: "zhibo_danmaku_relayed_total", Help: "Comments pushed by the outbox relay after their own push failed.",
 		}),
 		mentions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "zhibo_danmaku_mentions_published_total", Help: "Comments with an '@' published on the MENTIONS stream for mention notices, by result (ok, error).",
+			Name: "zhibo_danmaku_mentions_published_total", Help: "Comments published on the MENTIONS stream for mention and reply notices (those with an '@', and replies to someone else), by result (ok, error); a failed one is published again by the outbox relay.",
 		}, []string{"result"}),
 	}
 	m.mentions.WithLabelValues("ok")
 	m.mentions.WithLabelValues("error")
-	for _, r := range []string{reasonBadInput, reasonBanned, reasonMuted, reasonLimited, reasonOff} {
+	for _, r := range []string{reasonBadInput, reasonBanned, reasonMuted, reasonLimited, reasonOff, reasonReply} {
 		m.rejected.WithLabelValues(r) // export zeros so rates work from the start
 	}
 	held := prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -211,7 +211,7 @@ func BenchmarkSendMuteCache(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if _, err := h.svc.Send(context.Background(), room1, bob, "hello", 0, 0); err != nil {
+					if _, err := h.svc.Send(context.Background(), room1, bob, "hello", 0, 0, 0); err != nil {
 						b.Error(err)
 						return
 					}

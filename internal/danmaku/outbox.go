@@ -9,12 +9,15 @@ import (
 	"github.com/zhibo-live/zhibo/internal/room"
 )
 
-// The outbox. A comment is stored unpushed; once its DANMU_MSG is on the queue it is marked
-// pushed (in batches, every markEvery). The relay pushes every comment still unmarked after
-// relayAge — the queue was down, or the process died between the insert and the push — so an
-// acknowledged comment reaches its room even then. The comment id is the push's message id:
-// a push that did reach the stream is not stored twice if it is pushed again within the
-// stream's duplicate window (a minute); past it, viewers may see it twice (at least once).
+// The outbox. A comment is stored unpushed; once its DANMU_MSG — and, for a comment that
+// concerns someone else, its message on the MENTIONS stream (mentions.go) — is on the queue it
+// is marked pushed (in batches, every markEvery). The relay pushes and publishes every comment
+// still unmarked after relayAge — the queue was down, or the process died between the insert
+// and the push — so an acknowledged comment reaches its room, and its mention and reply
+// notices, even then. The comment id is in both message ids: a message that did reach its
+// stream is not stored twice if it is sent again within the stream's duplicate window (a
+// minute for pushes, ten for MENTIONS); past it, viewers may see the comment twice (at least
+// once), while im-notice still gives each notice once.
 const (
 	relayAge   = 3 * time.Second // younger comments may still be pushed, or marked, by their request
 	relayBatch = 256
@@ -99,8 +102,8 @@ func (s *Service) relay(ctx context.Context) {
 	}
 }
 
-// relayOnce pushes every unpushed comment older than relayAge and marks it pushed; it returns
-// how many it pushed.
+// relayOnce pushes (and publishes, see pushOnce) every unpushed comment older than relayAge
+// and marks it pushed; it returns how many it pushed.
 func (s *Service) relayOnce(ctx context.Context) (int, error) {
 	total := 0
 	rooms := map[int64]room.Room{}

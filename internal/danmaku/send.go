@@ -2,6 +2,7 @@ package danmaku
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -13,7 +14,7 @@ import (
 )
 
 // Send implements Client.
-func (s *Service) Send(ctx context.Context, roomID, uid int64, text string, color, mode int) (int64, error) {
+func (s *Service) Send(ctx context.Context, roomID, uid int64, text string, color, mode int, replyTo int64) (int64, error) {
 	if uid <= 0 {
 		return 0, apierr.Unauthorized
 	}
@@ -21,18 +22,18 @@ func (s *Service) Send(ctx context.Context, roomID, uid int64, text string, colo
 	if err != nil {
 		return 0, err
 	}
-	return s.send(ctx, rm, uid, text, color, mode)
+	return s.send(ctx, rm, uid, text, color, mode, replyTo)
 }
 
-// send runs the checks in a fixed order — input, banned words, mute, rate — so that only a
-// comment that would otherwise be accepted spends one of the sender's tokens; then it stores
-// the comment and pushes it.
-func (s *Service) send(ctx context.Context, rm room.Room, uid int64, text string, color, mode int) (int64, error) {
+// send runs the checks in a fixed order — input, banned words, mute, the comment replied to,
+// rate — so that only a comment that would otherwise be accepted spends one of the sender's
+// tokens; then it stores the comment and pushes it.
+func (s *Service) send(ctx context.Context, rm room.Room, uid int64, text string, color, mode int, replyTo int64) (int64, error) {
 	if rm.IsOff(room.SwitchComments) {
 		s.metrics.rejected.WithLabelValues(reasonOff).Inc()
 		return 0, ErrCommentsOff
 	}
-	in, err := checkInput(text, color, mode, s.cfg.MaxRunes)
+	in, err := checkInput(text, color, mode, replyTo, s.cfg.MaxRunes)
 	if err != nil {
 		s.metrics.rejected.WithLabelValues(reasonBadInput).Inc()
 		return 0, err
@@ -50,6 +51,12 @@ func (s *Service) send(ctx context.Context, rm room.Room, uid int64, text string
 		return 0, ErrMuted
 	}
 	now := s.now()
+	var replied Comment
+	if in.replyTo != 0 {
+		if replied, err = s.repliedTo(ctx, rm.ID, in.replyTo, now); err != nil {
+			return 0, err
+		}
+	}
 	if ok, wait := s.limiter.Allow(uid, now); !ok {
 		s.metrics.rejected.WithLabelValues(reasonLimited).Inc()
 		return 0, &limitedError{
@@ -66,7 +73,8 @@ func (s *Service) send(ctx context.Context, rm room.Room, uid int64, text string
 		return 0, fmt.Errorf("send: comment id: %w", err)
 	}
 	c := Comment{ID: id, RoomID: rm.ID, UID: uid, Uname: uname, Text: in.text,
-		Color: in.color, Mode: in.mode, Ts: now.UnixMilli()}
+		Color: in.color, Mode: in.mode, Ts: now.UnixMilli(),
+		ReplyTo: replied.ID, ReplyUID: replied.UID, ReplyUname: replied.Uname}
 	if err := s.store.InsertComment(ctx, c); err != nil {
 		return 0, fmt.Errorf("send: %w", err)
 	}
@@ -75,38 +83,78 @@ func (s *Service) send(ctx context.Context, rm room.Room, uid int64, text string
 		s.onComment(c)
 	}
 	s.push(ctx, rm, c)
-	s.publishMention(ctx, c)
 	s.grantExp(ctx, c)
 	s.metrics.accepted.Inc()
 	return id, nil
 }
 
-// push sends the stored comment to the room as a DANMU_MSG. A failure is logged and counted
-// but does not fail the send: the comment is stored and is in the room's history, and an
-// error would make the client send it again, storing it twice (a send carries no idempotency
-// key). The outbox relay pushes it once the queue is back (outbox.go). The push outlives a
-// client that hangs up right after sending, since the comment is already stored.
+// push sends the stored comment to the room as a DANMU_MSG and, when it names someone or
+// answers someone else's comment, publishes it for their notices (mentions.go). A failure is
+// logged and counted but does not fail the send: the comment is stored and is in the room's
+// history, and an error would make the client send it again, storing it twice (a send carries
+// no idempotency key). The outbox relay does what is left once the queue is back (outbox.go).
+// The push outlives a client that hangs up right after sending, since the comment is already
+// stored.
 func (s *Service) push(ctx context.Context, rm room.Room, c Comment) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.PushTimeout)
 	defer cancel()
-	if err := s.pushOnce(ctx, rm, c); err != nil {
+	err := s.pushOnce(ctx, rm, c)
+	var pe *publishError
+	switch {
+	case errors.As(err, &pe):
+		s.log.WarnContext(ctx, "danmaku: comment for notices not published, comment pushed; the outbox relay will publish it", "room_id", rm.ID, "id", c.ID, "err", err)
+	case err != nil:
 		s.metrics.pushFailures.Inc()
 		s.log.WarnContext(ctx, "danmaku push failed, comment stored; the outbox relay will push it", "room_id", rm.ID, "id", c.ID, "err", err)
 	}
 }
 
-// pushOnce publishes a stored comment's DANMU_MSG under its message id and, once it is on
-// the queue, has it marked pushed.
+// pushOnce publishes a stored comment's DANMU_MSG under its message id, then, when it concerns
+// someone else, the comment on the MENTIONS stream under its own (a *publishError when that
+// fails); once both are on the queue it has the comment marked pushed. Either published again
+// by the relay within its stream's duplicate window is taken once.
 func (s *Service) pushOnce(ctx context.Context, rm room.Room, c Comment) error {
 	msg := protocol.Danmu{
 		ID: c.ID, UID: c.UID, Uname: c.Uname, Text: c.Text, Color: c.Color, Mode: c.Mode,
 		SendTime: time.UnixMilli(c.Ts), IsAdmin: c.UID == rm.OwnerUID, RoomID: rm.ID,
+		ReplyTo: c.ReplyTo, ReplyUID: c.ReplyUID, ReplyUname: c.ReplyUname,
 	}.JSON()
 	if err := s.pusher.PushRoomOnce(ctx, rm.ID, pushID(c.ID), msg); err != nil {
 		return err
 	}
+	if err := s.publishMention(ctx, c); err != nil {
+		return &publishError{err}
+	}
 	s.marks.add(c.ID)
 	return nil
+}
+
+// publishError is a failed publish on the MENTIONS stream, the comment's push having succeeded.
+type publishError struct{ err error }
+
+func (e *publishError) Error() string { return "publish for notices: " + e.err.Error() }
+func (e *publishError) Unwrap() error { return e.err }
+
+// repliedTo returns the comment a reply in roomID answers: ErrReplyNotFound when there is
+// none, ErrReplyOtherRoom when it was sent to another room, ErrReplyTooOld when it is older
+// than danmaku.reply_window. Those refusals are counted with reason bad_reply.
+func (s *Service) repliedTo(ctx context.Context, roomID, id int64, now time.Time) (Comment, error) {
+	c, ok, err := s.store.Comment(ctx, id)
+	if err != nil {
+		return Comment{}, fmt.Errorf("send: %w", err)
+	}
+	switch {
+	case !ok:
+		err = ErrReplyNotFound.Withf("reply_to: comment %d does not exist", id)
+	case c.RoomID != roomID:
+		err = ErrReplyOtherRoom.Withf("reply_to: comment %d was sent to another room", id)
+	case s.cfg.ReplyWindow > 0 && now.Sub(time.UnixMilli(c.Ts)) > s.cfg.ReplyWindow:
+		err = ErrReplyTooOld.Withf("reply_to: comment %d is older than %s, the longest a comment may be replied to", id, s.cfg.ReplyWindow)
+	default:
+		return c, nil
+	}
+	s.metrics.rejected.WithLabelValues(reasonReply).Inc()
+	return Comment{}, err
 }
 
 // expPerComment is the experience an accepted comment earns its sender.

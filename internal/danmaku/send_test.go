@@ -213,12 +213,12 @@ func TestSendRateLimit(t *testing.T) {
 func TestSendRateRecoversOnRealClock(t *testing.T) {
 	h := newHarnessWith(t, sqltest.OpenSQLite(t), func(c *danmaku.Config) { c.Rate, c.Burst = 4, 1 }, true)
 	ctx := context.Background()
-	_, err := h.svc.Send(ctx, room1, bob, "one", 0, 0)
+	_, err := h.svc.Send(ctx, room1, bob, "one", 0, 0, 0)
 	require.NoError(t, err)
-	_, err = h.svc.Send(ctx, room1, bob, "two", 0, 0)
+	_, err = h.svc.Send(ctx, room1, bob, "two", 0, 0, 0)
 	require.ErrorIs(t, err, danmaku.ErrRateLimited)
 	require.Eventually(t, func() bool {
-		_, err := h.svc.Send(ctx, room1, bob, "three", 0, 0)
+		_, err := h.svc.Send(ctx, room1, bob, "three", 0, 0, 0)
 		return err == nil
 	}, 3*time.Second, 5*time.Millisecond)
 }
@@ -250,17 +250,17 @@ func TestClientSend(t *testing.T) {
 	h := newHarness(t, sqltest.OpenSQLite(t), nil)
 	ctx := context.Background()
 	var c danmaku.Client = h.svc
-	_, err := c.Send(ctx, room1, 0, "hi", 0, 0)
+	_, err := c.Send(ctx, room1, 0, "hi", 0, 0, 0)
 	require.ErrorIs(t, err, apierr.Unauthorized)
-	_, err = c.Send(ctx, 0, bob, "hi", 0, 0)
+	_, err = c.Send(ctx, 0, bob, "hi", 0, 0, 0)
 	require.ErrorIs(t, err, apierr.BadRequest)
-	_, err = c.Send(ctx, 9, bob, "hi", 0, 0)
+	_, err = c.Send(ctx, 9, bob, "hi", 0, 0, 0)
 	require.Equal(t, http.StatusNotFound, apierr.From(err).Status)
-	_, err = c.Send(ctx, room1, 999, "hi", 0, 0) // a uid the account component does not know
+	_, err = c.Send(ctx, room1, 999, "hi", 0, 0, 0) // a uid the account component does not know
 	require.ErrorIs(t, err, apierr.Unauthorized)
-	_, err = c.Send(ctx, room1, bob, "\xff", 0, 0)
+	_, err = c.Send(ctx, room1, bob, "\xff", 0, 0, 0)
 	require.ErrorIs(t, err, danmaku.ErrBadInput)
-	id, err := c.Send(ctx, room1, bob, "hi", 0x00FF00, 4)
+	id, err := c.Send(ctx, room1, bob, "hi", 0x00FF00, 4, 0)
 	require.NoError(t, err)
 	items, err := c.History(ctx, room1, 10)
 	require.NoError(t, err)

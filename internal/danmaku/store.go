@@ -12,6 +12,12 @@ type Comment struct {
 	Color  int    `json:"color"`
 	Mode   int    `json:"mode"`
 	Ts     int64  `json:"ts"`
+	// ReplyTo is the earlier comment of the same room this one answers (0: none); ReplyUID
+	// and ReplyUname are that comment's sender as it was stored, so that a client shows
+	// "reply to @name" without asking anyone.
+	ReplyTo    int64  `json:"reply_to,omitempty"`
+	ReplyUID   int64  `json:"reply_uid,omitempty"`
+	ReplyUname string `json:"reply_uname,omitempty"`
 }
 
 // Mute records that ByUID stopped UID from sending comments in RoomID at Since (unix ms).
@@ -28,6 +34,8 @@ type Store interface {
 	Migrate(ctx context.Context) error
 	// InsertComment stores c; its ID is new.
 	InsertComment(ctx context.Context, c Comment) error
+	// Comment returns the comment with this id, false when there is none.
+	Comment(ctx context.Context, id int64) (Comment, bool, error)
 	// Unpushed returns comments stored before beforeMs whose DANMU_MSG is not known to be on
 	// the queue, oldest first, at most limit.
 	Unpushed(ctx context.Context, beforeMs int64, limit int) ([]Comment, error)

@@ -61,7 +61,27 @@ CREATE TABLE danmaku_mutes (
 CREATE INDEX danmaku_comments_unpushed ON danmaku_comments (pushed, id);`,
 			MySQL: `ALTER TABLE danmaku_comments ADD COLUMN pushed TINYINT NOT NULL DEFAULT 1,
 	ADD KEY danmaku_comments_unpushed (pushed, id);`},
+		// Replies: the comment a comment answers and that comment's sender, copied when the
+		// reply is accepted (0 and '' for a comment that answers none).
+		{Version: 3, Name: "comment replies",
+			SQLite: `ALTER TABLE danmaku_comments ADD COLUMN reply_to BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE danmaku_comments ADD COLUMN reply_uid BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE danmaku_comments ADD COLUMN reply_uname VARCHAR(191) NOT NULL DEFAULT '';`,
+			MySQL: `ALTER TABLE danmaku_comments ADD COLUMN reply_to BIGINT NOT NULL DEFAULT 0,
+	ADD COLUMN reply_uid BIGINT NOT NULL DEFAULT 0,
+	ADD COLUMN reply_uname VARCHAR(191) NOT NULL DEFAULT '';`},
 	}
+}
+
+// commentCols are the columns scanComment reads.
+const commentCols = "id, room_id, uid, uname, text, color, mode, created_at, reply_to, reply_uid, reply_uname"
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanComment(r scanner) (Comment, error) {
+	var c Comment
+	err := r.Scan(&c.ID, &c.RoomID, &c.UID, &c.Uname, &c.Text, &c.Color, &c.Mode, &c.Ts, &c.ReplyTo, &c.ReplyUID, &c.ReplyUname)
+	return c, err
 }
 
 // sqlStore is the Store on SQLite or MySQL.
@@ -78,16 +98,29 @@ func (s *sqlStore) Migrate(ctx context.Context) error {
 
 func (s *sqlStore) InsertComment(ctx context.Context, c Comment) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO danmaku_comments
-		(id, room_id, uid, uname, text, color, mode, created_at, pushed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`,
-		c.ID, c.RoomID, c.UID, c.Uname, c.Text, c.Color, c.Mode, c.Ts)
+		(`+commentCols+`, pushed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
+		c.ID, c.RoomID, c.UID, c.Uname, c.Text, c.Color, c.Mode, c.Ts, c.ReplyTo, c.ReplyUID, c.ReplyUname)
 	if err != nil {
 		return fmt.Errorf("insert comment: %w", err)
 	}
 	return nil
 }
 
+// Comment reads the primary: a reply may come right after the comment it answers, before a
+// replica has it.
+func (s *sqlStore) Comment(ctx context.Context, id int64) (Comment, bool, error) {
+	c, err := scanComment(s.db.QueryRowContext(ctx, "SELECT "+commentCols+" FROM danmaku_comments WHERE id = ?", id))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return Comment{}, false, nil
+	case err != nil:
+		return Comment{}, false, fmt.Errorf("comment %d: %w", id, err)
+	}
+	return c, true, nil
+}
+
 func (s *sqlStore) Unpushed(ctx context.Context, beforeMs int64, limit int) ([]Comment, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, room_id, uid, uname, text, color, mode, created_at
+	rows, err := s.db.QueryContext(ctx, `SELECT `+commentCols+`
 		FROM danmaku_comments WHERE pushed = 0 AND created_at < ? ORDER BY id LIMIT ?`, beforeMs, limit)
 	if err != nil {
 		return nil, fmt.Errorf("unpushed comments: %w", err)
@@ -95,8 +128,8 @@ func (s *sqlStore) Unpushed(ctx context.Context, beforeMs int64, limit int) ([]C
 	defer rows.Close()
 	var out []Comment
 	for rows.Next() {
-		var c Comment
-		if err := rows.Scan(&c.ID, &c.RoomID, &c.UID, &c.Uname, &c.Text, &c.Color, &c.Mode, &c.Ts); err != nil {
+		c, err := scanComment(rows)
+		if err != nil {
 			return nil, fmt.Errorf("unpushed comments: %w", err)
 		}
 		out = append(out, c)
@@ -121,7 +154,7 @@ func (s *sqlStore) MarkPushed(ctx context.Context, ids []int64) error {
 }
 
 func (s *sqlStore) Recent(ctx context.Context, roomID int64, limit int) ([]Comment, error) {
-	rows, err := s.db.Reader().QueryContext(ctx, `SELECT id, room_id, uid, uname, text, color, mode, created_at
+	rows, err := s.db.Reader().QueryContext(ctx, `SELECT `+commentCols+`
 		FROM danmaku_comments WHERE room_id = ? ORDER BY id DESC LIMIT ?`, roomID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("recent comments: %w", err)
@@ -129,8 +162,8 @@ func (s *sqlStore) Recent(ctx context.Context, roomID int64, limit int) ([]Comme
 	defer rows.Close()
 	out := make([]Comment, 0, limit)
 	for rows.Next() {
-		var c Comment
-		if err := rows.Scan(&c.ID, &c.RoomID, &c.UID, &c.Uname, &c.Text, &c.Color, &c.Mode, &c.Ts); err != nil {
+		c, err := scanComment(rows)
+		if err != nil {
 			return nil, fmt.Errorf("recent comments: %w", err)
 		}
 		out = append(out, c)

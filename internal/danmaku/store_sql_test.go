@@ -26,7 +26,8 @@ func TestSQLStore(t *testing.T) {
 			{ID: 10, RoomID: 1, UID: 5, Uname: strings.Repeat("名", unameColumnRunes), Text: long, Color: 0xFFFFFF, Mode: 1, Ts: 1000},
 			{ID: 11, RoomID: 2, UID: 5, Uname: "u", Text: "other room", Color: 1, Mode: 4, Ts: 1001},
 			{ID: 12, RoomID: 1, UID: 6, Uname: "😀", Text: "emoji 😀", Color: 2, Mode: 5, Ts: 1002},
-			{ID: 13, RoomID: 1, UID: 7, Uname: "", Text: "x", Color: 3, Mode: 1, Ts: 1003},
+			{ID: 13, RoomID: 1, UID: 7, Uname: "", Text: "x", Color: 3, Mode: 1, Ts: 1003,
+				ReplyTo: 10, ReplyUID: 5, ReplyUname: strings.Repeat("名", unameColumnRunes)},
 		}
 		for _, c := range want {
 			require.NoError(t, s.InsertComment(ctx, c))
@@ -38,6 +39,16 @@ func TestSQLStore(t *testing.T) {
 		got, err = s.Recent(ctx, 1, 2)
 		require.NoError(t, err)
 		require.Equal(t, []Comment{want[2], want[3]}, got)
+		c, ok, err := s.Comment(ctx, 13)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, want[3], c, "a reply keeps what it answers")
+		_, ok, err = s.Comment(ctx, 14)
+		require.NoError(t, err)
+		require.False(t, ok)
+		unpushed, err := s.Unpushed(ctx, 2000, 10)
+		require.NoError(t, err)
+		require.Equal(t, want, unpushed, "the relay gets replies whole")
 
 		m, err := s.Mute(ctx, Mute{RoomID: 1, UID: 5, ByUID: 9, Since: 100})
 		require.NoError(t, err)

@@ -12,19 +12,21 @@ import (
 // maxColor is the largest RGB colour, 0xRRGGBB.
 const maxColor = 0xFFFFFF
 
-// input is a comment after validation: cleaned, trimmed text and the effective colour and mode.
+// input is a comment after validation: cleaned, trimmed text, the effective colour and mode,
+// and the comment it replies to (0: none; its existence is checked later, in the store).
 type input struct {
-	text  string
-	color int
-	mode  int
+	text    string
+	color   int
+	mode    int
+	replyTo int64
 }
 
 // checkInput cleans text by the text policy (textnorm.Clean: invisible and bidi controls
 // removed, NFKC), trims it and validates it, color and mode. The cleaned text is what is
 // matched against banned words, stored and shown. color 0 and mode 0 mean the defaults
-// (white, scroll), as in the wire protocol. Every error is an ErrBadInput with a message
-// naming the field and what is allowed.
-func checkInput(text string, color, mode, maxRunes int) (input, error) {
+// (white, scroll), as in the wire protocol; replyTo 0 means no reply. Every error is an
+// ErrBadInput with a message naming the field and what is allowed.
+func checkInput(text string, color, mode int, replyTo int64, maxRunes int) (input, error) {
 	if !utf8.ValidString(text) {
 		return input{}, ErrBadInput.Withf("text must be valid UTF-8")
 	}
@@ -57,7 +59,10 @@ func checkInput(text string, color, mode, maxRunes int) (input, error) {
 		return input{}, ErrBadInput.Withf("mode must be %d (scroll), %d (bottom) or %d (top), got %d",
 			protocol.DanmuModeScroll, protocol.DanmuModeBottom, protocol.DanmuModeTop, mode)
 	}
-	return input{text: text, color: color, mode: mode}, nil
+	if replyTo < 0 {
+		return input{}, ErrBadInput.Withf("reply_to must be the id of a comment, got %d", replyTo)
+	}
+	return input{text: text, color: color, mode: mode, replyTo: replyTo}, nil
 }
 
 // forbiddenRune reports characters that would break how a comment is drawn and that Clean

@@ -45,6 +45,12 @@ type Danmu struct {
 	SendTime time.Time
 	IsAdmin  bool
 	RoomID   int64
+	// ReplyTo is the comment this one answers (0: none); ReplyUID and ReplyUname are its
+	// sender. They fill extra's reply_mid and reply_uname, where Bilibili puts the user a
+	// comment replies to, and reply_id_str, zhibo's own key (present on replies only).
+	ReplyTo    int64
+	ReplyUID   int64
+	ReplyUname string
 }
 
 // UIDHash is the crc32 (IEEE) of the decimal uid, as Bilibili puts in
@@ -118,9 +124,11 @@ func (d Danmu) JSON() []byte {
 }
 
 // danmuExtra is the JSON document carried as a string in info[0][15].extra;
-// its user_hash is the same crc32 as info[0][7], in decimal.
+// its user_hash is the same crc32 as info[0][7], in decimal. A reply fills
+// reply_mid and reply_uname and adds reply_id_str: a key more in an object,
+// which clients reading Bilibili's keys pass over.
 func danmuExtra(d Danmu, mode, size, color int, crc uint32) []byte {
-	w := &jsonw{b: make([]byte, 0, 640+len(d.Text))}
+	w := &jsonw{b: make([]byte, 0, 640+len(d.Text)+len(d.ReplyUname))}
 	w.raw(`{"send_from_me":false,"mode":0,"color":`).int(int64(color)).
 		raw(`,"dm_type":0,"font_size":`).int(int64(size)).
 		raw(`,"player_mode":`).int(int64(mode)).
@@ -128,6 +136,12 @@ func danmuExtra(d Danmu, mode, size, color int, crc uint32) []byte {
 		raw(`,"user_hash":`).strInt(int64(crc)).
 		raw(`,"emoticon_unique":"","bulge_display":0,"recommend_score":0,"main_state_dm_color":"","objective_state_dm_color":"","direction":0,"pk_direction":0,"quartet_direction":0,"anniversary_crowd":0,"yeah_space_type":"","yeah_space_url":"","jump_to_url":"","space_type":"","space_url":"","animation":{},"emots":null,"is_audited":false,"id_str":`).
 		strInt(d.ID).
-		raw(`,"icon":null,"show_reply":true,"reply_mid":0,"reply_uname":"","reply_uname_color":"","reply_is_mystery":false,"hit_combo":0}`)
+		raw(`,"icon":null,"show_reply":true,"reply_mid":`).int(d.ReplyUID).
+		raw(`,"reply_uname":`).str(d.ReplyUname).
+		raw(`,"reply_uname_color":"","reply_is_mystery":false,"hit_combo":0`)
+	if d.ReplyTo != 0 {
+		w.raw(`,"reply_id_str":`).strInt(d.ReplyTo)
+	}
+	w.raw(`}`)
 	return w.b
 }

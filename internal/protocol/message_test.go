@@ -64,6 +64,27 @@ func TestDanmuLayout(t *testing.T) {
 	require.Len(t, ts["ct"], 8)
 }
 
+// A reply names the user and the comment it answers in extra, where Bilibili has
+// reply_mid and reply_uname; a comment that is no reply has them empty and no
+// reply_id_str.
+func TestDanmuReply(t *testing.T) {
+	extra := func(d Danmu) map[string]any {
+		info := decodeJSON(t, d.JSON())["info"].([]any)
+		var extra map[string]any
+		require.NoError(t, json.Unmarshal([]byte(info[0].([]any)[15].(map[string]any)["extra"].(string)), &extra))
+		return extra
+	}
+	e := extra(Danmu{ID: 43, UID: 2, Text: "me too", ReplyTo: 7301234567890123456, ReplyUID: 6088969, ReplyUname: "tim\"1997"})
+	require.EqualValues(t, 6088969, e["reply_mid"])
+	require.Equal(t, "tim\"1997", e["reply_uname"])
+	require.Equal(t, "7301234567890123456", e["reply_id_str"])
+	require.Equal(t, true, e["show_reply"])
+	e = extra(Danmu{ID: 44, UID: 2, Text: "hi"})
+	require.EqualValues(t, 0, e["reply_mid"])
+	require.Equal(t, "", e["reply_uname"])
+	require.NotContains(t, e, "reply_id_str")
+}
+
 func TestDanmuDefaults(t *testing.T) {
 	info := decodeJSON(t, Danmu{UID: 1, Text: "x"}.JSON())["info"].([]any)
 	meta := info[0].([]any)

@@ -21,12 +21,15 @@ export function parseJSON(text) {
   return JSON.parse(text.replace(/([:[,]\s*)(-?\d{16,})(?=\s*[,\]}])/g, '$1"$2"'));
 }
 
-// call invokes the HTTP API and returns the envelope's data.
+// call invokes the HTTP API and returns the envelope's data. A string body is
+// sent as it is: JSON written by hand, for ids beyond Number's precision
+// (parseJSON returns them as strings).
 export async function call(method, path, body, token) {
   const headers = { Accept: 'application/json' };
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const res = await fetch(BASE + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const raw = typeof body === 'string' ? body : JSON.stringify(body);
+  const res = await fetch(BASE + path, { method, headers, body: body === undefined ? undefined : raw });
   const text = await res.text();
   let env;
   try {

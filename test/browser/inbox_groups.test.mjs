@@ -11,7 +11,8 @@
 // Notices tab count it live, and both go back to 0 once he opens the tab and
 // it is shown there marked new; a second notice appears live at the top of
 // the open tab; carol naming bob in a room's bullet comment gives him a
-// mention notice, listed under Mentions. With the group and notice APIs cut
+// mention notice, listed under Mentions, and carol replying to his comment
+// one reply notice, listed under Replies. With the group and notice APIs cut
 // off in bob's browser, both tabs show the copies saved in the tab, marked
 // offline.
 //
@@ -236,11 +237,13 @@ async function main() {
       await badge(b, 0, 'bob with the Notices tab open');
     });
 
+    let talkRoom = null; // alice's room, where carol and bob comment
     await step('carol names bob in a bullet comment: his Mentions list it, counted until shown', async () => {
       // Comments on everywhere: a test before this one on the same server may have switched
       // them off for every room.
       await call('PUT', '/api/admin/switches', { off: [] }, op.token);
-      const room = await call('POST', '/api/rooms', { title: `Mentions ${suffix}` }, alice.token);
+      talkRoom = await call('POST', '/api/rooms', { title: `Mentions ${suffix}` }, alice.token);
+      const room = talkRoom;
       const text = `hello @${bob.name} from the room`;
       await call('POST', `/api/rooms/${room.id}/danmaku`, { text }, carol.token);
       await until('the mention counted', () => call('GET', '/api/im/notices/unread', undefined, bob.token),
@@ -252,6 +255,24 @@ async function main() {
       await until('the mention read', () => call('GET', '/api/im/notices/unread', undefined, bob.token),
         (n) => Number(n.mention) === 0);
       await badge(b, 0, 'bob with the mention shown');
+      await b.getByTestId('notice-kind-system').click();
+      await waitText(b, '[data-testid="notice-item"]:first-child [data-testid="notice-title"]', second, 'system notices again');
+    });
+
+    await step('carol replies to bob\'s bullet comment: his Replies list it once, counted until shown', async () => {
+      const mine = await call('POST', `/api/rooms/${talkRoom.id}/danmaku`, { text: `bob was here ${suffix}` }, bob.token);
+      const text = `nice one ${suffix}`;
+      await call('POST', `/api/rooms/${talkRoom.id}/danmaku`, `{"text":${JSON.stringify(text)},"reply_to":${mine.id}}`, carol.token);
+      await until('the reply counted', () => call('GET', '/api/im/notices/unread', undefined, bob.token),
+        (n) => Number(n.reply) === 1);
+      await b.getByTestId('notice-kind-reply').click();
+      await waitText(b, '[data-testid="notice-item"]:first-child [data-testid="notice-body"]', text, 'reply body');
+      await waitText(b, '[data-testid="notice-item"]:first-child [data-testid="notice-title"]', `${carol.name} replied to your comment`,
+        'reply title');
+      await until('the reply read', () => call('GET', '/api/im/notices/unread', undefined, bob.token),
+        (n) => Number(n.reply) === 0);
+      check(await b.locator('[data-testid="notice-item"]').count() === 1, 'more than one reply notice listed');
+      await badge(b, 0, 'bob with the reply shown');
       await b.getByTestId('notice-kind-system').click();
       await waitText(b, '[data-testid="notice-item"]:first-child [data-testid="notice-title"]', second, 'system notices again');
     });

@@ -3,7 +3,9 @@
 // then does everything through the UI: register, open the room, send bullet
 // comments (one of them HTML-looking text that must stay text) and a gift.
 // A second page, logged in as the anchor, proves comments travel through the
-// long connection and not only the sender's own echo, then uploads a cover on
+// long connection and not only the sender's own echo, replies to the viewer's
+// comment from its chat (sent with reply_to, shown as "reply to @name" on both
+// pages, one reply notice for the viewer), then uploads a cover on
 // "My room" that the viewer sees in the room list (served by zhibo itself).
 // The API requests each page makes on load are counted: the room list loads
 // with one GET /api/home, the room page with one GET /api/room/enter (plus its
@@ -28,7 +30,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BASE, CHROMIUM, CHROMIUM_ARGS, STEP_TIMEOUT, log, call, step, check, waitText, runTest } from './harness.mjs';
+import { BASE, CHROMIUM, CHROMIUM_ARGS, STEP_TIMEOUT, log, call, step, check, waitText, until, runTest } from './harness.mjs';
 
 const CONFIG_FILE = process.env.ZHIBO_BROWSER_CONFIG || '';
 const ARTIFACTS = process.env.ARTIFACTS_DIR || mkdtempSync(join(tmpdir(), 'zhibo-browser-'));
@@ -264,6 +266,38 @@ async function main() {
       await viewer.waitForFunction((text) => [...document.querySelectorAll('[data-testid="chat-item"]')]
         .some((li) => li.dataset.confirmed === 'true' && li.querySelector('[data-testid="chat-text"]')?.textContent === text),
       hello, { timeout: STEP_TIMEOUT, polling: 50 });
+    });
+
+    const answer = `welcome, viewer ${suffix}`;
+    await step('anchor replies to the comment from the chat: sent with reply_to, "reply to @name" on both pages', async () => {
+      const item = anchorPage.locator('[data-testid="chat-item"]', { hasText: hello }).first();
+      const commentId = await item.getAttribute('data-id');
+      check(/^\d+$/.test(commentId || ''), `the comment from the long connection has no id: ${JSON.stringify(commentId)}`);
+      const rec = recordAPI(anchorPage);
+      const bodies = [];
+      const onRequest = (r) => { if (r.method() === 'POST' && r.url().endsWith(`/api/rooms/${roomId}/danmaku`)) bodies.push(r.postData()); };
+      anchorPage.on('request', onRequest);
+      await item.getByTestId('chat-reply').click();
+      await waitText(anchorPage, '[data-testid="reply-target-name"]', `@${viewerName}`, 'reply target');
+      check(rec.stop().length === 0, 'choosing a comment to reply to made a request');
+      await sendComment(anchorPage, answer, 'enter');
+      anchorPage.off('request', onRequest);
+      check(bodies.length === 1 && new RegExp(`"reply_to":${commentId}[,}]`).test(bodies[0]),
+        `the reply was not sent with reply_to ${commentId}: ${JSON.stringify(bodies)}`);
+      check(await anchorPage.getByTestId('reply-target').isHidden(), 'the reply target stays after the send');
+      for (const [who, page] of [['anchor', anchorPage], ['viewer', viewer]]) {
+        const reply = page.locator('[data-testid="chat-item"]', { hasText: answer }).first();
+        await reply.waitFor();
+        const shown = await reply.getByTestId('chat-reply-to').textContent();
+        check(shown === `reply to @${viewerName}`, `${who}: the reply shows ${JSON.stringify(shown)}`);
+      }
+      await screenshots('reply');
+    });
+    await step('the viewer gets one reply notice (API)', async () => {
+      const token = await viewer.evaluate(() => JSON.parse(localStorage.getItem('zhibo.session')).token);
+      await until('the reply notice counted', () => call('GET', '/api/im/notices/unread', undefined, token), (n) => Number(n.reply) === 1);
+      const page = await call('GET', '/api/im/notices?kind=reply', undefined, token);
+      check(page.items.length === 1 && page.items[0].body === answer, `reply notices: ${JSON.stringify(page.items)}`);
     });
 
     const markup = '<b>x</b>';

@@ -157,7 +157,7 @@ func IMScenario(t *testing.T, n Node) {
 	}
 	require.NoError(t, json.Unmarshal(inbox.Groups, &inboxGroups), "%s", inbox.Groups)
 	require.Equal(t, groups.Items, inboxGroups.Items)
-	require.JSONEq(t, `{"system":0,"mention":0,"like":0,"follow":0}`, string(inbox.Notices))
+	require.JSONEq(t, `{"system":0,"mention":0,"like":0,"follow":0,"reply":0}`, string(inbox.Notices))
 	code, _ = api(t, n, "GET", "/api/im/inbox", "", nil, nil)
 	require.Equal(t, 401, code)
 }

@@ -255,6 +255,7 @@ func TestEveryComponentAlone(t *testing.T) {
 	CoreScenario(t, a.front)
 	IMScenario(t, a.front)
 	FollowScenario(t, a.front)
+	ReplyScenario(t, a.front)
 	// The BFF alone, its peers over gRPC, behind the gateway: still one room read per enter.
 	id, tok := EnterScenario(t, a.front)
 	require.EqualValues(t, 1, roomReadsPerEnter(t, a.front, a.roomURL, id, tok), "one room read per enter")

@@ -22,9 +22,9 @@ var _ danmaku.Client = (*Client)(nil)
 func Wrap(c danmaku.Client) *Client { return &Client{next: c, Recorder: calltest.New()} }
 
 // Send implements danmaku.Client.
-func (c *Client) Send(ctx context.Context, roomID, uid int64, text string, color, mode int) (int64, error) {
+func (c *Client) Send(ctx context.Context, roomID, uid int64, text string, color, mode int, replyTo int64) (int64, error) {
 	c.Enter("Send")
-	return c.next.Send(ctx, roomID, uid, text, color, mode)
+	return c.next.Send(ctx, roomID, uid, text, color, mode, replyTo)
 }
 
 // History implements danmaku.Client.

@@ -6,7 +6,8 @@ import "context"
 // through it. *Service implements it in process, Remote over gRPC.
 type Client interface {
 	// UnreadByKind is uid's unread notices of every kind, by kind name (Kinds: "system",
-	// "mention", "like", "follow"; 0 for a kind with none), as GET /api/im/notices/unread answers them.
+	// "mention", "like", "follow", "reply"; 0 for a kind with none), as GET /api/im/notices/unread
+	// answers them.
 	UnreadByKind(ctx context.Context, uid int64) (map[string]int64, error)
 }
 

@@ -28,6 +28,9 @@ type Config struct {
 	Likes bool `yaml:"likes"`
 	// Follows turns on follow notices: a new follow gives the followed user one.
 	Follows bool `yaml:"follows"`
+	// Replies turns on reply notices: a bullet comment that replies to someone else's comment
+	// gives that user one.
+	Replies bool `yaml:"replies"`
 	// LikeWindow is how long one like notice gathers a room's likes (1m..24h, dividing a
 	// day): the first like after it opens a new notice, unread.
 	LikeWindow time.Duration `yaml:"like_window"`
@@ -42,6 +45,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&c.MaxMentions, prefix+"max_mentions", 5, "distinct @names of one comment that get a mention notice, 1..20; later ones are skipped.")
 	fs.BoolVar(&c.Likes, prefix+"likes", true, "give a room's anchor like notices, one per room and like_window (consumes the LIKES stream; needs room).")
 	fs.BoolVar(&c.Follows, prefix+"follows", true, "give a user a follow notice when someone follows them (consumes the FOLLOWS stream account publishes new follows on).")
+	fs.BoolVar(&c.Replies, prefix+"replies", true, "give a user a reply notice when a bullet comment replies to theirs (consumes the MENTIONS stream danmaku publishes replies on).")
 	fs.DurationVar(&c.LikeWindow, prefix+"like_window", time.Hour, "how long one like notice gathers a room's likes before the next like opens a new unread one, 1m..24h, dividing a day.")
 }
 

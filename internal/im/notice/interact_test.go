@@ -75,7 +75,7 @@ func TestMentionNotices(t *testing.T) {
 			require.Equal(t, int64(77), items[0].Room)
 			require.Equal(t, []notice.Actor{{UID: 2, Name: "user2"}}, items[0].Actors)
 			require.False(t, items[0].Read)
-			require.Equal(t, map[string]int64{"system": 0, "mention": 1, "like": 0, "follow": 0}, h.unread(u))
+			require.Equal(t, map[string]int64{"system": 0, "mention": 1, "like": 0, "follow": 0, "reply": 0}, h.unread(u))
 		}
 		// Read again: the same comment under a new message id (past the stream's duplicate
 		// window), then a later comment to show the first was passed.
@@ -125,7 +125,7 @@ func TestLikeNoticeAggregates(t *testing.T) {
 		require.Equal(t, int64(rm), it.Room)
 		require.Equal(t, []notice.Actor{{UID: 4, Name: "user4"}, {UID: 3, Name: "user3"}, {UID: 2, Name: "user2"}}, it.Actors)
 		require.Equal(t, "user4, user3 and user2 liked your live (100 likes)", it.Title)
-		require.Equal(t, map[string]int64{"system": 0, "mention": 0, "like": 1, "follow": 0}, h.unread(anchor))
+		require.Equal(t, map[string]int64{"system": 0, "mention": 0, "like": 1, "follow": 0, "reply": 0}, h.unread(anchor))
 		pushes := h.noticePushes(anchor, notice.KindLike)
 		require.NotEmpty(t, pushes)
 		require.Equal(t, true, pushes[0]["new"])
@@ -195,7 +195,7 @@ func TestFollowNotices(t *testing.T) {
 		require.Equal(t, int64(1_700_000_000_000), items[1].Ts)
 		require.Zero(t, items[1].Room)
 		require.False(t, items[1].Read)
-		require.Equal(t, map[string]int64{"system": 0, "mention": 0, "like": 0, "follow": 2}, h.unread(5))
+		require.Equal(t, map[string]int64{"system": 0, "mention": 0, "like": 0, "follow": 2, "reply": 0}, h.unread(5))
 		pushed := h.noticePushes(5, notice.KindFollow)
 		require.Equal(t, true, pushed[0]["new"])
 		require.Empty(t, h.inbox(2, "follow"), "the follower gets nothing")
@@ -223,4 +223,87 @@ func TestFollowNotices(t *testing.T) {
 		require.Equal(t, []string{"user2 followed you", "user4 followed you", "user3 followed you", "user2 followed you"}, titles())
 		require.Equal(t, int64(2), h.unread(5)["follow"])
 	})
+}
+
+// publishComment puts c on the MENTIONS stream as danmaku does for a stored comment that
+// names someone or replies to someone else (its own tests check it does), under msgID.
+func (h *harness) publishComment(c danmaku.Mention, msgID string) {
+	h.t.Helper()
+	ctx := context.Background()
+	require.NoError(h.t, h.q.EnsureStream(ctx, danmaku.MentionStream(h.q)))
+	data, err := json.Marshal(c)
+	require.NoError(h.t, err)
+	require.NoError(h.t, h.q.Publish(ctx, h.q.Subject(danmaku.MentionSubjectPrefix+strconv.FormatInt(c.RoomID, 10)), data, msgID))
+}
+
+// A reply gives the sender of the comment it answers one reply notice, pushed, naming the
+// replier, the room, the reply and the comment answered — and no mention notice besides when
+// the reply also names them; others it names get their mention. The comment delivered again
+// gives none more; a reply to oneself gives none. Replies count unread on their own.
+func TestReplyNotices(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
+		h := newHarness(t, db, nil)
+		c := danmaku.Mention{ID: 9101, RoomID: 77, UID: 2, Uname: "user2", Text: "@user3 me too, ask @user4", Ts: 1_700_000_000_000,
+			ReplyTo: 9000, ReplyUID: 3, ReplyUname: "user3"}
+		h.publishComment(c, "mention:9101")
+		h.publishComment(c, "mention:9101") // within the duplicate window: dropped by the queue
+		h.publishComment(c, "mention:9101-again")
+		h.publishComment(danmaku.Mention{ID: 9102, RoomID: 77, UID: 5, Uname: "user5", Text: "@user5 note to self", Ts: 1_700_000_001_000,
+			ReplyTo: 9050, ReplyUID: 5, ReplyUname: "user5"}, "mention:9102")
+		// A later comment to show the ones before were passed.
+		h.publishComment(danmaku.Mention{ID: 9103, RoomID: 77, UID: 4, Uname: "user4", Text: "welcome", Ts: 1_700_000_002_000,
+			ReplyTo: 9001, ReplyUID: 3, ReplyUname: "user3"}, "mention:9103")
+
+		require.Eventually(t, func() bool { return len(h.noticePushes(3, notice.KindReply)) == 2 }, 10*time.Second, 10*time.Millisecond)
+		require.Eventually(t, func() bool { return len(h.noticePushes(4, notice.KindMention)) == 1 }, 10*time.Second, 10*time.Millisecond)
+		items := h.inbox(3, "reply")
+		require.Len(t, items, 2, "the comment read twice gave one notice")
+		it := items[1]
+		require.Equal(t, "user2 replied to your comment", it.Title)
+		require.Equal(t, c.Text, it.Body)
+		require.Equal(t, int64(77), it.Room)
+		require.Equal(t, int64(9000), it.ReplyTo)
+		require.Equal(t, int64(2), it.Sender)
+		require.Equal(t, c.Ts, it.Ts)
+		require.Equal(t, []notice.Actor{{UID: 2, Name: "user2"}}, it.Actors)
+		require.Equal(t, notice.KindReply, it.Kind)
+		require.False(t, it.Read)
+		require.Equal(t, int64(9001), items[0].ReplyTo)
+		require.Equal(t, "user4 replied to your comment", items[0].Title)
+		require.Empty(t, h.inbox(3, "mention"), "named in a reply to them: the reply notice is theirs")
+		require.Len(t, h.inbox(4, "mention"), 1, "named in someone else's reply: a mention")
+		require.Empty(t, h.inbox(4, "reply"))
+		require.Empty(t, h.inbox(5, "reply"), "no notice for replying to oneself")
+		require.Empty(t, h.inbox(5, "mention"))
+		require.Equal(t, map[string]int64{"system": 0, "mention": 0, "like": 0, "follow": 0, "reply": 2}, h.unread(3))
+		pushed := h.noticePushes(3, notice.KindReply)
+		require.Equal(t, true, pushed[0]["new"])
+		require.Equal(t, float64(9000), pushed[0]["reply_to"])
+
+		// Read: nothing unread; the first comment once more gives nothing, a new reply one unread.
+		require.Equal(t, 200, h.call(3, "POST", "/api/im/notices/read", map[string]any{"kind": "reply", "read_id": items[0].ID}, nil))
+		require.Zero(t, h.unread(3)["reply"])
+		h.publishComment(c, "mention:9101-third")
+		h.publishComment(danmaku.Mention{ID: 9104, RoomID: 78, UID: 4, Uname: "user4", Text: "and here", Ts: 1_700_000_003_000,
+			ReplyTo: 9002, ReplyUID: 3, ReplyUname: "user3"}, "mention:9104")
+		require.Eventually(t, func() bool { return len(h.noticePushes(3, notice.KindReply)) == 3 }, 10*time.Second, 10*time.Millisecond)
+		require.Len(t, h.inbox(3, "reply"), 3)
+		require.Equal(t, map[string]int64{"system": 0, "mention": 0, "like": 0, "follow": 0, "reply": 1}, h.unread(3))
+	})
+}
+
+// With im_notice.replies off a reply gives no reply notice; the user it answers, when it
+// names them, gets the mention notice instead.
+func TestReplyNoticesOff(t *testing.T) {
+	h := newHarness(t, sqltest.OpenSQLite(t), func(c *notice.Config) { c.Replies = false })
+	h.publishComment(danmaku.Mention{ID: 9201, RoomID: 77, UID: 2, Uname: "user2", Text: "@user3 yes", Ts: 1_700_000_000_000,
+		ReplyTo: 9000, ReplyUID: 3, ReplyUname: "user3"}, "mention:9201")
+	h.publishComment(danmaku.Mention{ID: 9202, RoomID: 77, UID: 2, Uname: "user2", Text: "no name", Ts: 1_700_000_001_000,
+		ReplyTo: 9000, ReplyUID: 4, ReplyUname: "user4"}, "mention:9202")
+	h.publishComment(danmaku.Mention{ID: 9203, RoomID: 77, UID: 2, Uname: "user2", Text: "@user4 later", Ts: 1_700_000_002_000}, "mention:9203")
+	require.Eventually(t, func() bool { return len(h.noticePushes(4, notice.KindMention)) == 1 }, 10*time.Second, 10*time.Millisecond)
+	require.Len(t, h.inbox(3, "mention"), 1)
+	require.Empty(t, h.inbox(3, "reply"))
+	require.Empty(t, h.inbox(4, "reply"))
+	require.Equal(t, map[string]int64{"system": 0, "mention": 1, "like": 0, "follow": 0, "reply": 0}, h.unread(3))
 }

@@ -11,15 +11,17 @@ import (
 	"github.com/zhibo-live/zhibo/internal/danmaku"
 	"github.com/zhibo-live/zhibo/internal/im/impath"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
-	"github.com/zhibo-live/zhibo/internal/protocol"
 )
 
-// Mentions: danmaku publishes each stored comment whose text has an '@' on the MENTIONS
-// stream (danmaku.MentionStream). im-notice reads it with a durable consumer of its own
-// (mentionsConsumer), finds the @names of each comment, resolves them through account and
-// gives each named user a mention notice — once per comment and user (Store.Mention), however
-// often the stream delivers the comment. The stream keeps a day: a comment is noticed if
-// im-notice reads it within that day.
+// Mentions and replies: danmaku publishes each stored comment whose text has an '@', or that
+// replies to someone else's comment, on the MENTIONS stream (danmaku.MentionStream), from its
+// outbox: once acknowledged, at least once. im-notice reads it with a durable consumer of its
+// own (mentionsConsumer). A reply gives the sender of the comment it answers a reply notice
+// (im_notice.replies); the @names of a comment are resolved through account and give each
+// named user a mention notice (im_notice.mentions) — the user a comment replies to excepted,
+// whose reply notice says it. Each is given once per comment and user (Store.ForComment),
+// however often the stream delivers the comment. The stream keeps a day: a comment is noticed
+// if im-notice reads it within that day.
 const (
 	mentionsConsumer = "im-notice-mentions"
 	peerTimeout      = 5 * time.Second
@@ -34,8 +36,9 @@ func (s *Service) startMentions(ctx context.Context) error {
 		AckWait: 30 * time.Second, MaxPending: 1000}, s.mentions)
 }
 
-// mentions handles one comment of the MENTIONS stream. A failure (account or the store away)
-// leaves it to the queue for another try; the notices already given are not given twice.
+// mentions handles one comment of the MENTIONS stream: its reply notice, then its mention
+// notices. A failure (account or the store away) leaves it to the queue for another try; the
+// notices already given are not given twice.
 func (s *Service) mentions(qm queue.Msg) {
 	var c danmaku.Mention
 	if err := json.Unmarshal(qm.Data(), &c); err != nil || c.ID <= 0 || c.UID <= 0 {
@@ -44,8 +47,11 @@ func (s *Service) mentions(qm queue.Msg) {
 		_ = qm.Ack()
 		return
 	}
-	d := protocol.Danmu{ID: c.ID, UID: c.UID, Uname: c.Uname, Text: c.Text, RoomID: c.RoomID, SendTime: time.UnixMilli(c.Ts)}
-	s.settle(qm, s.mention(s.ctx, d), "im-notice: mentions not stored, queued for another try", "comment", d.ID)
+	err := s.reply(s.ctx, c)
+	if err == nil {
+		err = s.mention(s.ctx, c)
+	}
+	s.settle(qm, err, "im-notice: mention or reply notices not stored, queued for another try", "comment", c.ID)
 }
 
 // settle ends the handling of an event: acknowledged when handled (err nil); else left to the
@@ -64,9 +70,31 @@ func (s *Service) settle(qm queue.Msg, err error, msg string, args ...any) {
 	}
 }
 
+// reply gives the sender of the comment c answers their reply notice, once; nothing when
+// replies are off, c answers no comment, or its own sender's.
+func (s *Service) reply(ctx context.Context, c danmaku.Mention) error {
+	if !s.cfg.Replies || c.ReplyUID <= 0 {
+		return nil
+	}
+	if c.ReplyUID == c.UID { // danmaku publishes no such reply; one with an '@' comes all the same
+		s.m.skipped.WithLabelValues(skipSelf).Inc()
+		return nil
+	}
+	id, err := s.ids.Next()
+	if err != nil {
+		return err
+	}
+	n := Notice{ID: id, Business: "danmaku", Kind: KindReply, Title: c.Uname + " replied to your comment", Body: c.Text,
+		Sender: c.UID, Ts: c.Ts, Room: c.RoomID, Actors: []Actor{{UID: c.UID, Name: c.Uname}}, ReplyTo: c.ReplyTo}
+	return s.give(ctx, c, c.ReplyUID, n)
+}
+
 // mention gives the users a comment names their notice.
-func (s *Service) mention(ctx context.Context, d protocol.Danmu) error {
-	names, over := Mentioned(d.Text, s.cfg.MaxMentions)
+func (s *Service) mention(ctx context.Context, c danmaku.Mention) error {
+	if !s.cfg.Mentions {
+		return nil
+	}
+	names, over := Mentioned(c.Text, s.cfg.MaxMentions)
 	if over > 0 {
 		s.m.skipped.WithLabelValues(skipOverCap).Add(float64(over))
 	}
@@ -85,28 +113,41 @@ func (s *Service) mention(ctx context.Context, d protocol.Danmu) error {
 		case !ok:
 			s.m.skipped.WithLabelValues(skipUnknown).Inc()
 			continue
-		case uid == d.UID:
+		case uid == c.UID:
 			s.m.skipped.WithLabelValues(skipSelf).Inc()
+			continue
+		case s.cfg.Replies && uid == c.ReplyUID:
+			s.m.skipped.WithLabelValues(skipReplied).Inc()
 			continue
 		}
 		id, err := s.ids.Next()
 		if err != nil {
 			return err
 		}
-		n := Notice{ID: id, Business: "danmaku", Kind: KindMention, Title: d.Uname + " mentioned you", Body: d.Text,
-			Sender: d.UID, Ts: d.SendTime.UnixMilli(), Room: d.RoomID, Actors: []Actor{{UID: d.UID, Name: d.Uname}}}
-		fresh, err := s.store.Mention(ctx, d.ID, uid, n)
-		if err != nil {
+		n := Notice{ID: id, Business: "danmaku", Kind: KindMention, Title: c.Uname + " mentioned you", Body: c.Text,
+			Sender: c.UID, Ts: c.Ts, Room: c.RoomID, Actors: []Actor{{UID: c.UID, Name: c.Uname}}}
+		if err := s.give(ctx, c, uid, n); err != nil {
 			return err
 		}
-		if !fresh {
-			s.m.skipped.WithLabelValues(skipReplay).Inc()
-			continue
-		}
-		s.m.produced.WithLabelValues("mention").Inc()
-		s.log.Info("mention notice", "notice", id, "uid", uid, "by", d.UID, "room_id", d.RoomID, "comment", d.ID)
-		s.pushNotice(ctx, uid, n, true)
 	}
+	return nil
+}
+
+// give stores the notice n that comment c gives uid, once per comment and user, and pushes
+// it when it is new.
+func (s *Service) give(ctx context.Context, c danmaku.Mention, uid int64, n Notice) error {
+	fresh, err := s.store.ForComment(ctx, c.ID, uid, n)
+	if err != nil {
+		return err
+	}
+	kind := kindName(n.Kind)
+	if !fresh {
+		s.m.skipped.WithLabelValues(skipReplay).Inc()
+		return nil
+	}
+	s.m.produced.WithLabelValues(kind).Inc()
+	s.log.Info(kind+" notice", "notice", n.ID, "uid", uid, "by", c.UID, "room_id", c.RoomID, "comment", c.ID)
+	s.pushNotice(ctx, uid, n, true)
 	return nil
 }
 

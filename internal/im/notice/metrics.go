@@ -13,9 +13,10 @@ type metrics struct {
 	skipped      *prometheus.CounterVec
 }
 
-// Why a mention or a like gave no notice (zhibo_im_notice_skipped_total{reason}).
+// Why a mention, a reply or a like gave no notice (zhibo_im_notice_skipped_total{reason}).
 const (
-	skipSelf     = "self"       // a user mentioning themself, an anchor liking their own room
+	skipSelf     = "self"       // a user mentioning or replying to themself, an anchor liking their own room
+	skipReplied  = "replied"    // @name of the user a comment replies to: their reply notice is the one
 	skipUnknown  = "unknown"    // @name of no user
 	skipOverCap  = "over_cap"   // names past im_notice.max_mentions
 	skipReplay   = "replay"     // a comment, like or follow event already counted; a follower's second follow of a day
@@ -45,16 +46,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "zhibo_im_notice_push_failures_total", Help: "Delivered chunks whose live push failed (the notices wait in the inboxes).",
 		}),
 		produced: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "zhibo_im_notice_interactive_total", Help: "Interactive notices produced, by kind (mention, follow; like: a like notice opened).",
+			Name: "zhibo_im_notice_interactive_total", Help: "Interactive notices produced, by kind (mention, reply, follow; like: a like notice opened).",
 		}, []string{"kind"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "zhibo_im_notice_skipped_total", Help: "Mentions, like and follow events that gave no notice, by reason (self, unknown, over_cap, replay, no_room, unreadable).",
+			Name: "zhibo_im_notice_skipped_total", Help: "Mentions, replies, like and follow events that gave no notice, by reason (self, unknown, over_cap, replay, replied, no_room, unreadable).",
 		}, []string{"reason"}),
 	}
-	for _, k := range []string{"mention", "like", "follow"} {
+	for _, k := range []string{"mention", "like", "follow", "reply"} {
 		m.produced.WithLabelValues(k)
 	}
-	for _, r := range []string{skipSelf, skipUnknown, skipOverCap, skipReplay, skipNoRoom, skipBadEvent} {
+	for _, r := range []string{skipSelf, skipUnknown, skipOverCap, skipReplay, skipReplied, skipNoRoom, skipBadEvent} {
 		m.skipped.WithLabelValues(r)
 	}
 	for _, l := range []string{LaneNormal, LaneHigh} {

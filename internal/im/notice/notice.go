@@ -2,9 +2,9 @@
 // im-notice): a notice is stored once and a pointer put in each recipient's inbox, with an
 // unread count per user and kind. A batch to a million users runs on a lane: the normal lane
 // under a per-business quota, the high-priority lane on a consumer and a worker of its own, so
-// an urgent notice is not queued behind a big batch. Mention notices come from the @names of
-// bullet comments (mentions.go), like notices from the likes of live rooms (likes.go), follow
-// notices from new follows (follows.go).
+// an urgent notice is not queued behind a big batch. Mention and reply notices come from the
+// @names and the replies of bullet comments (mentions.go), like notices from the likes of live
+// rooms (likes.go), follow notices from new follows (follows.go).
 // Delivered users' connections get IM_NOTICE.
 package notice
 
@@ -124,7 +124,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 func (s *Service) stream() string { return s.q.Stream(streamName) }
 
 // Start migrates the tables, creates the lanes' stream and starts a worker per lane, and the
-// consumers of comments and likes that are turned on.
+// consumers of comments, follows and likes that are turned on.
 func (s *Service) Start(ctx context.Context) error {
 	if err := s.store.Migrate(ctx); err != nil {
 		return fmt.Errorf("im-notice: %w", err)
@@ -142,7 +142,7 @@ func (s *Service) Start(ctx context.Context) error {
 			return fmt.Errorf("im-notice: %w", err)
 		}
 	}
-	if s.cfg.Mentions {
+	if s.cfg.Mentions || s.cfg.Replies {
 		if err := s.startMentions(ctx); err != nil {
 			s.Stop(ctx)
 			return fmt.Errorf("im-notice: mentions: %w", err)

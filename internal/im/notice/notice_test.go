@@ -112,7 +112,7 @@ func TestBatchToListedUsers(t *testing.T) {
 
 		var unread map[string]int64
 		require.Equal(t, 200, h.call(3, "GET", "/api/im/notices/unread", nil, &unread))
-		require.Equal(t, map[string]int64{"system": 1, "mention": 0, "like": 0, "follow": 0}, unread)
+		require.Equal(t, map[string]int64{"system": 1, "mention": 0, "like": 0, "follow": 0, "reply": 0}, unread)
 		var inbox struct{ Items []notice.Item }
 		require.Equal(t, 200, h.call(3, "GET", "/api/im/notices?kind=system", nil, &inbox))
 		require.Len(t, inbox.Items, 1)

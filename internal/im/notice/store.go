@@ -11,13 +11,24 @@ const (
 	KindMention = 2 // someone wrote @name in a bullet comment
 	KindLike    = 3 // people liked the user's live room (one notice per room and window)
 	KindFollow  = 4 // someone followed the user (one notice per follow)
+	KindReply   = 5 // someone replied to the user's bullet comment
 )
 
 // Kinds names every kind as the API spells it, in the order unread counts list them.
 var Kinds = []struct {
 	Kind int
 	Name string
-}{{KindSystem, "system"}, {KindMention, "mention"}, {KindLike, "like"}, {KindFollow, "follow"}}
+}{{KindSystem, "system"}, {KindMention, "mention"}, {KindLike, "like"}, {KindFollow, "follow"}, {KindReply, "reply"}}
+
+// kindName is the name Kinds gives a kind ("" for none).
+func kindName(kind int) string {
+	for _, k := range Kinds {
+		if k.Kind == kind {
+			return k.Name
+		}
+	}
+	return ""
+}
 
 // Priority lanes of a batch send.
 const (
@@ -35,13 +46,17 @@ type Notice struct {
 	Body     string `json:"body"`
 	Sender   int64  `json:"sender"`
 	Ts       int64  `json:"ts"`
-	// Room is the live room a mention or like notice is about (0 for system and follow notices).
+	// Room is the live room a mention, reply or like notice is about (0 for system and follow
+	// notices).
 	Room int64 `json:"room_id,omitempty"`
 	// Count is how many likes a like notice holds.
 	Count int64 `json:"count,omitempty"`
-	// Actors are who did it: the mentioner, the follower, or a like notice's latest likers,
-	// newest first.
+	// Actors are who did it: the mentioner, the replier, the follower, or a like notice's
+	// latest likers, newest first.
 	Actors []Actor `json:"actors,omitempty"`
+	// ReplyTo is the user's comment a reply notice answers (0 for the other kinds); the reply
+	// itself is the notice's body.
+	ReplyTo int64 `json:"reply_to,omitempty"`
 }
 
 // Actor is a user named in an interactive notice.
@@ -122,9 +137,11 @@ type Store interface {
 	Unread(ctx context.Context, uid int64) (map[int]int64, error)
 	// MarkRead records that uid has read the notices of kind up to upto and recounts.
 	MarkRead(ctx context.Context, uid int64, kind int, upto int64) (int64, error)
-	// Mention puts the mention notice n in uid's inbox and counts it unread, once per comment
-	// and user: a comment seen again changes nothing (false).
-	Mention(ctx context.Context, comment, uid int64, n Notice) (bool, error)
+	// ForComment puts the notice n that a bullet comment gives uid — a mention or a reply — in
+	// uid's inbox and counts it unread, once per comment and user: a comment seen again
+	// changes nothing (false), and neither does a second notice of the same comment for the
+	// same user.
+	ForComment(ctx context.Context, comment, uid int64, n Notice) (bool, error)
 	// Follow puts the follow notice n (from n.Sender, at n.Ts) in uid's inbox and counts it
 	// unread, once per follow event and at most once per follower and UTC day: an event seen
 	// again, or a follow again after an unfollow on the same day, changes nothing (false).

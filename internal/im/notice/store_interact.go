@@ -10,14 +10,15 @@ import (
 	"strings"
 )
 
-// The interactive notices' tables (migration 2). A mention or like notice is a notice like any
-// other (im_notices, with the room, the like count and the actors as JSON) in one inbox.
-// im_notice_mentions records each (comment, mentioned user) in the transaction that delivers
-// its notice, so a comment read again changes nothing (im_notice_follows does the same for
-// each follow event, and keeps one per follower, user and day, migration 3); im_notice_likes
-// names the like notice
-// of each (anchor, room, window); im_notice_like_events holds the ids of the like events
-// counted (pkg/aggregate.ClaimIDs), pruned once no copy of an event can arrive.
+// The interactive notices' tables (migration 2). A mention, reply or like notice is a notice
+// like any other (im_notices, with the room, the like count, the actors as JSON and, since
+// migration 5, the comment a reply answers) in one inbox. im_notice_mentions records each
+// (comment, user) given a notice of a comment — a mention or a reply — in the transaction that
+// delivers it, so a comment read again changes nothing and a user gets one notice of a comment
+// (im_notice_follows does the same for each follow event, and keeps one per follower, user and
+// day, migration 3); im_notice_likes names the like notice of each (anchor, room, window);
+// im_notice_like_events holds the ids of the like events counted (pkg/aggregate.ClaimIDs),
+// pruned once no copy of an event can arrive.
 const (
 	interactiveSQLite = `ALTER TABLE im_notices ADD COLUMN room_id BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE im_notices ADD COLUMN likes BIGINT NOT NULL DEFAULT 0;
@@ -59,14 +60,14 @@ CREATE TABLE im_notice_like_events (id BIGINT NOT NULL PRIMARY KEY, applied_at B
 const likeEventsTable = "im_notice_like_events"
 
 // noticeCols are the columns scanNotice reads, of im_notices as n.
-const noticeCols = "n.id, n.business, n.kind, n.lane, n.title, n.body, n.sender, n.created_at, n.room_id, n.likes, n.actors"
+const noticeCols = "n.id, n.business, n.kind, n.lane, n.title, n.body, n.sender, n.created_at, n.room_id, n.likes, n.actors, n.reply_to"
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanNotice(r scanner) (Notice, error) {
 	var n Notice
 	var actors string
-	if err := r.Scan(&n.ID, &n.Business, &n.Kind, &n.Lane, &n.Title, &n.Body, &n.Sender, &n.Ts, &n.Room, &n.Count, &actors); err != nil {
+	if err := r.Scan(&n.ID, &n.Business, &n.Kind, &n.Lane, &n.Title, &n.Body, &n.Sender, &n.Ts, &n.Room, &n.Count, &actors, &n.ReplyTo); err != nil {
 		return Notice{}, err
 	}
 	if actors != "" {
@@ -89,8 +90,8 @@ func actorsJSON(a []Actor) string {
 func (s *sqlStore) insertOne(ctx context.Context, tx *sql.Tx, uid int64, n Notice) error {
 	rec, _ := json.Marshal(Recipients{UIDs: []int64{uid}})
 	if _, err := tx.ExecContext(ctx, `INSERT INTO im_notices (id, business, kind, lane, title, body, sender, created_at, recipients,
-		total, done, finished, room_id, likes, actors) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1, 1, ?, ?, ?)`,
-		n.ID, n.Business, n.Kind, n.Lane, n.Title, n.Body, n.Sender, n.Ts, string(rec), n.Room, n.Count, actorsJSON(n.Actors)); err != nil {
+		total, done, finished, room_id, likes, actors, reply_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1, 1, ?, ?, ?, ?)`,
+		n.ID, n.Business, n.Kind, n.Lane, n.Title, n.Body, n.Sender, n.Ts, string(rec), n.Room, n.Count, actorsJSON(n.Actors), n.ReplyTo); err != nil {
 		return fmt.Errorf("store notice: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, "INSERT INTO im_notice_inbox (uid, notice_id, kind) VALUES (?, ?, ?)", uid, n.ID, n.Kind); err != nil {
@@ -103,7 +104,7 @@ func (s *sqlStore) insertOne(ctx context.Context, tx *sql.Tx, uid int64, n Notic
 	return nil
 }
 
-func (s *sqlStore) Mention(ctx context.Context, comment, uid int64, n Notice) (bool, error) {
+func (s *sqlStore) ForComment(ctx context.Context, comment, uid int64, n Notice) (bool, error) {
 	return s.once(ctx, "INTO im_notice_mentions (comment_id, uid, notice_id) VALUES (?, ?, ?)", []any{comment, uid, n.ID}, uid, n)
 }
 

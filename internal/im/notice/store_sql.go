@@ -118,6 +118,11 @@ INSERT INTO im_notice_unread_v4 (uid, kind, unread, read_id) SELECT uid, kind, u
 DROP TABLE im_notice_unread;
 ALTER TABLE im_notice_unread_v4 RENAME TO im_notice_unread;`,
 			MySQL: `ALTER TABLE im_notice_inbox DROP PRIMARY KEY, ADD PRIMARY KEY (uid, kind, notice_id), DROP KEY im_notice_inbox_kind;`},
+		// Reply notices: the comment a reply answers (0 for every other notice). Their claims
+		// share im_notice_mentions, one notice per comment and user.
+		{Version: 5, Name: "reply notices",
+			SQLite: `ALTER TABLE im_notices ADD COLUMN reply_to BIGINT NOT NULL DEFAULT 0;`,
+			MySQL:  `ALTER TABLE im_notices ADD COLUMN reply_to BIGINT NOT NULL DEFAULT 0;`},
 	}
 }
 

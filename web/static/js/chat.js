@@ -9,21 +9,37 @@ const STICK_PX = 48;
 
 export class ChatList {
   #el;
+  #onReply;
 
-  constructor(el) {
+  // onReply, when given, puts a reply action on every comment of someone
+  // else that has an id; it is called with that comment.
+  constructor(el, { onReply } = {}) {
     this.#el = el;
+    this.#onReply = onReply;
   }
 
-  // addComment appends {uid, uname, text, color, self} and returns its node.
-  addComment({ uid, uname, text, color, self }) {
+  // addComment appends {id, uid, uname, text, color, self, reply_uid,
+  // reply_uname} and returns its node; a reply shows whom it answers.
+  addComment(c) {
+    const { id, uid, uname, text, color, self } = c;
     const name = h('span', { class: 'chat-name', testid: 'chat-name', text: uname || `uid ${uid}` });
+    const replyTo = c.reply_uname || c.reply_uid
+      ? h('span', { class: 'chat-reply-to', testid: 'chat-reply-to', text: `reply to @${c.reply_uname || `uid ${c.reply_uid}`}` })
+      : null;
     const body = h('span', { class: 'chat-text', testid: 'chat-text', text });
     if (color != null && Number(color) !== 0xffffff) body.style.color = colorHex(color);
+    const hasId = id != null && id !== '' && String(id) !== '0';
+    const reply = this.#onReply && hasId && !self
+      ? h('button', {
+        type: 'button', class: 'chat-reply', testid: 'chat-reply', text: 'Reply',
+        'aria-label': `reply to ${uname || `uid ${uid}`}`, onclick: () => this.#onReply(c),
+      })
+      : null;
     const li = h('li', {
       class: self ? 'chat-item self' : 'chat-item',
       testid: 'chat-item',
-      dataset: { uid: String(uid ?? '') },
-    }, name, body);
+      dataset: { uid: String(uid ?? ''), id: hasId ? String(id) : '' },
+    }, name, replyTo, body, reply);
     this.#append(li);
     return li;
   }

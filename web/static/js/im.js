@@ -19,10 +19,12 @@ export const Cmd = Object.freeze({
 });
 
 // NOTICE_KINDS are im-notice's kinds (notice.Kinds): system notices, mentions
-// in bullet comments, likes of the user's live room and new followers.
+// in bullet comments, replies to the user's bullet comments, likes of the
+// user's live room and new followers.
 export const NOTICE_KINDS = [
   { kind: 1, name: 'system', label: 'System' },
   { kind: 2, name: 'mention', label: 'Mentions' },
+  { kind: 5, name: 'reply', label: 'Replies' },
   { kind: 3, name: 'like', label: 'Likes' },
   { kind: 4, name: 'follow', label: 'Follows' },
 ];

@@ -7,7 +7,7 @@
 // round trip through the browser unchanged.
 
 // ID_KEYS names the request fields the server expects as JSON numbers.
-const ID_KEYS = new Set(['uid', 'roomid', 'room_id', 'gift_id', 'id', 'num', 'to', 'read_id']);
+const ID_KEYS = new Set(['uid', 'roomid', 'room_id', 'gift_id', 'id', 'num', 'to', 'read_id', 'reply_to']);
 // ID_LIST_KEYS name the request fields the server expects as lists of JSON
 // numbers.
 const ID_LIST_KEYS = new Set(['members', 'uids']);

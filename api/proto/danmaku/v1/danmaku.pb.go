@@ -94,7 +94,9 @@ type SendRequest struct {
 	// color is the RGB colour as an integer (0xRRGGBB); 0 means the default white.
 	Color uint32 `protobuf:"varint,4,opt,name=color,proto3" json:"color,omitempty"`
 	// mode is where the comment is drawn.
-	Mode          Mode `protobuf:"varint,5,opt,name=mode,proto3,enum=zhibo.danmaku.v1.Mode" json:"mode,omitempty"`
+	Mode Mode `protobuf:"varint,5,opt,name=mode,proto3,enum=zhibo.danmaku.v1.Mode" json:"mode,omitempty"`
+	// reply_to is the id of the earlier comment of the same room this one answers; 0 for none.
+	ReplyTo       int64 `protobuf:"varint,6,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -162,6 +164,13 @@ func (x *SendRequest) GetMode() Mode {
 		return x.Mode
 	}
 	return Mode_MODE_UNSPECIFIED
+}
+
+func (x *SendRequest) GetReplyTo() int64 {
+	if x != nil {
+		return x.ReplyTo
+	}
+	return 0
 }
 
 // SendResponse identifies the stored comment.
@@ -329,7 +338,13 @@ type Danmaku struct {
 	// mode is where the comment is drawn.
 	Mode Mode `protobuf:"varint,7,opt,name=mode,proto3,enum=zhibo.danmaku.v1.Mode" json:"mode,omitempty"`
 	// sent_at is when the comment was accepted, unix milliseconds.
-	SentAt        int64 `protobuf:"varint,8,opt,name=sent_at,json=sentAt,proto3" json:"sent_at,omitempty"`
+	SentAt int64 `protobuf:"varint,8,opt,name=sent_at,json=sentAt,proto3" json:"sent_at,omitempty"`
+	// reply_to is the comment of the room this one answers; 0 for none.
+	ReplyTo int64 `protobuf:"varint,9,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
+	// reply_uid is the sender of the comment answered; 0 for none.
+	ReplyUid int64 `protobuf:"varint,10,opt,name=reply_uid,json=replyUid,proto3" json:"reply_uid,omitempty"`
+	// reply_uname is that sender's display name when they sent it; empty for none.
+	ReplyUname    string `protobuf:"bytes,11,opt,name=reply_uname,json=replyUname,proto3" json:"reply_uname,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -418,6 +433,27 @@ func (x *Danmaku) GetSentAt() int64 {
 		return x.SentAt
 	}
 	return 0
+}
+
+func (x *Danmaku) GetReplyTo() int64 {
+	if x != nil {
+		return x.ReplyTo
+	}
+	return 0
+}
+
+func (x *Danmaku) GetReplyUid() int64 {
+	if x != nil {
+		return x.ReplyUid
+	}
+	return 0
+}
+
+func (x *Danmaku) GetReplyUname() string {
+	if x != nil {
+		return x.ReplyUname
+	}
+	return ""
 }
 
 // IsMutedRequest names a room and a user.
@@ -522,20 +558,21 @@ var File_danmaku_v1_danmaku_proto protoreflect.FileDescriptor
 
 const file_danmaku_v1_danmaku_proto_rawDesc = "" +
 	"\n" +
-	"\x18danmaku/v1/danmaku.proto\x12\x10zhibo.danmaku.v1\"\x8e\x01\n" +
+	"\x18danmaku/v1/danmaku.proto\x12\x10zhibo.danmaku.v1\"\xa9\x01\n" +
 	"\vSendRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12\x10\n" +
 	"\x03uid\x18\x02 \x01(\x03R\x03uid\x12\x12\n" +
 	"\x04text\x18\x03 \x01(\tR\x04text\x12\x14\n" +
 	"\x05color\x18\x04 \x01(\rR\x05color\x12*\n" +
-	"\x04mode\x18\x05 \x01(\x0e2\x16.zhibo.danmaku.v1.ModeR\x04mode\"\x1e\n" +
+	"\x04mode\x18\x05 \x01(\x0e2\x16.zhibo.danmaku.v1.ModeR\x04mode\x12\x19\n" +
+	"\breply_to\x18\x06 \x01(\x03R\areplyTo\"\x1e\n" +
 	"\fSendResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\"?\n" +
 	"\x0eHistoryRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\"B\n" +
 	"\x0fHistoryResponse\x12/\n" +
-	"\x05items\x18\x01 \x03(\v2\x19.zhibo.danmaku.v1.DanmakuR\x05items\"\xc9\x01\n" +
+	"\x05items\x18\x01 \x03(\v2\x19.zhibo.danmaku.v1.DanmakuR\x05items\"\xa2\x02\n" +
 	"\aDanmaku\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x17\n" +
 	"\aroom_id\x18\x02 \x01(\x03R\x06roomId\x12\x10\n" +
@@ -544,7 +581,12 @@ const file_danmaku_v1_danmaku_proto_rawDesc = "" +
 	"\x04text\x18\x05 \x01(\tR\x04text\x12\x14\n" +
 	"\x05color\x18\x06 \x01(\rR\x05color\x12*\n" +
 	"\x04mode\x18\a \x01(\x0e2\x16.zhibo.danmaku.v1.ModeR\x04mode\x12\x17\n" +
-	"\asent_at\x18\b \x01(\x03R\x06sentAt\";\n" +
+	"\asent_at\x18\b \x01(\x03R\x06sentAt\x12\x19\n" +
+	"\breply_to\x18\t \x01(\x03R\areplyTo\x12\x1b\n" +
+	"\treply_uid\x18\n" +
+	" \x01(\x03R\breplyUid\x12\x1f\n" +
+	"\vreply_uname\x18\v \x01(\tR\n" +
+	"replyUname\";\n" +
 	"\x0eIsMutedRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12\x10\n" +
 	"\x03uid\x18\x02 \x01(\x03R\x03uid\"'\n" +

@@ -34,8 +34,9 @@ const (
 // DanmakuService sends bullet comments into rooms and reads them back.
 type DanmakuServiceClient interface {
 	// Send validates, filters and stores a comment, then publishes it for delivery to the room.
-	// INVALID_ARGUMENT for empty or over-long text, PERMISSION_DENIED when the sender is muted,
-	// RESOURCE_EXHAUSTED when the sender exceeds the per-user rate.
+	// INVALID_ARGUMENT for empty or over-long text, or a reply to a comment of another room or
+	// too old a one; NOT_FOUND for a reply to no comment; PERMISSION_DENIED when the sender is
+	// muted; RESOURCE_EXHAUSTED when the sender exceeds the per-user rate.
 	Send(ctx context.Context, in *SendRequest, opts ...grpc.CallOption) (*SendResponse, error)
 	// History returns the most recent comments of a room, newest last, so a viewer who just
 	// joined sees what was said before.
@@ -89,8 +90,9 @@ func (c *danmakuServiceClient) IsMuted(ctx context.Context, in *IsMutedRequest, 
 // DanmakuService sends bullet comments into rooms and reads them back.
 type DanmakuServiceServer interface {
 	// Send validates, filters and stores a comment, then publishes it for delivery to the room.
-	// INVALID_ARGUMENT for empty or over-long text, PERMISSION_DENIED when the sender is muted,
-	// RESOURCE_EXHAUSTED when the sender exceeds the per-user rate.
+	// INVALID_ARGUMENT for empty or over-long text, or a reply to a comment of another room or
+	// too old a one; NOT_FOUND for a reply to no comment; PERMISSION_DENIED when the sender is
+	// muted; RESOURCE_EXHAUSTED when the sender exceeds the per-user rate.
 	Send(context.Context, *SendRequest) (*SendResponse, error)
 	// History returns the most recent comments of a room, newest last, so a viewer who just
 	// joined sees what was said before.

@@ -1,10 +1,11 @@
 // The Notices tab: the signed-in user's notices of one kind at a time —
-// system, mentions in bullet comments, likes of their live room, follows — newest
-// first (older ones on request), each marked "new" when it was unread as it
-// came on screen. While a list is on screen every notice shown is marked
-// read; a notice pushed on the channel is added at the top, or, for a like
-// notice already shown, updated with its new count. A list that cannot be
-// fetched is replaced by the copy saved in this tab, marked as saved.
+// system, mentions in bullet comments, replies to their bullet comments, likes
+// of their live room, follows — newest first (older ones on request), each
+// marked "new" when it was unread as it came on screen. While a list is on
+// screen every notice shown is marked read; a notice pushed on the channel is
+// added at the top, or, for a like notice already shown, updated with its new
+// count. A list that cannot be fetched is replaced by the copy saved in this
+// tab, marked as saved.
 import { h, clear, shortTime } from '../dom.js';
 import { api } from '../api.js';
 import { cmpId } from '../json.js';

@@ -2,7 +2,8 @@
 // chat, input, gifts, rank, and the room's long connection. It loads with one
 // call, GET /api/room/enter, then opens the WebSocket (and, while the room is
 // live, the video); modules the room's switches turn off are not shown and cost
-// no request.
+// no request. A comment in the chat can be replied to: the next comment sent
+// names it (reply_to), and replies show whom they answer.
 import { h, fmtCount, toast } from '../dom.js';
 import { api, roomPath, session } from '../api.js';
 import { sameId } from '../json.js';
@@ -76,7 +77,12 @@ export async function roomPage(view, { id }, { signal }) {
   let posterEl = poster(room, { big: true });
   stageEl.append(posterEl);
   const chatEl = h('ul', { class: 'chat-list', testid: 'chat-list', 'aria-live': 'polite' });
-  const chat = new ChatList(chatEl);
+  const chat = new ChatList(chatEl, { onReply: canChat ? (c) => setReply(c) : undefined });
+  // The comment the next send replies to, shown above the input until sent or cancelled.
+  let replying = null; // {id, uid, uname}
+  const replyName = h('span', { testid: 'reply-target-name' });
+  const replyCancel = h('button', { type: 'button', class: 'btn btn-small btn-ghost', testid: 'reply-cancel', text: '×', 'aria-label': 'cancel reply' });
+  const replyBar = h('div', { class: 'reply-target', testid: 'reply-target', hidden: true }, 'Replying to ', replyName, replyCancel);
   const input = h('input', {
     class: 'danmaku-input', testid: 'danmaku-input', maxlength: '100', autocomplete: 'off',
     placeholder, disabled: !canChat, 'aria-label': 'comment',
@@ -118,7 +124,7 @@ export async function roomPage(view, { id }, { signal }) {
         h('div', { class: 'panel-head' }, h('h2', { text: 'Chat' })),
         chatEl,
         h('form', { class: 'danmaku-form', onsubmit: (ev) => ev.preventDefault() },
-          input, h('div', { class: 'row' }, color, mode, sendBtn)),
+          replyBar, input, h('div', { class: 'row' }, color, mode, sendBtn)),
         sendError))));
 
   const stage = new Stage(stageEl);
@@ -128,13 +134,25 @@ export async function roomPage(view, { id }, { signal }) {
     getPoster: () => posterEl,
   });
   sendBtn.addEventListener('click', send);
-  // Enter sends, except while an input method is still composing the text.
+  // Enter sends, except while an input method is still composing the text;
+  // Escape drops the reply.
   input.addEventListener('keydown', (ev) => {
     if (ev.key === 'Enter' && !ev.isComposing) {
       ev.preventDefault();
       send();
+    } else if (ev.key === 'Escape' && replying) {
+      setReply(null);
     }
   });
+  replyCancel.addEventListener('click', () => setReply(null));
+
+  // setReply makes the next comment a reply to c (null: to none).
+  function setReply(c) {
+    replying = c ? { id: c.id, uid: c.uid, uname: c.uname } : null;
+    replyBar.hidden = !replying;
+    replyName.textContent = replying ? `@${replying.uname || `uid ${replying.uid}`}` : '';
+    if (canChat) input.focus();
+  }
 
   // Own comments waiting for their echo, and echoes that beat the response.
   const awaitingEcho = new Map(); // text -> [{li, at}]
@@ -167,9 +185,17 @@ export async function roomPage(view, { id }, { signal }) {
     sendBtn.disabled = true;
     sendError.textContent = '';
     const c = { uid: me.uid, uname: me.name, text, color: Number(color.value), mode: Number(mode.value), self: true };
+    const body = { text, color: c.color, mode: c.mode };
+    const answering = replying;
+    if (answering) {
+      body.reply_to = answering.id;
+      Object.assign(c, { reply_to: answering.id, reply_uid: answering.uid, reply_uname: answering.uname });
+    }
     try {
-      await api(roomPath(id, '/danmaku'), { method: 'POST', body: { text, color: c.color, mode: c.mode } });
+      const res = await api(roomPath(id, '/danmaku'), { method: 'POST', body });
+      c.id = res?.id;
       input.value = '';
+      if (replying === answering) setReply(null);
       if (!take(earlyEcho, text)) {
         const li = showComment(c);
         li.dataset.confirmed = 'false';

@@ -1,5 +1,6 @@
 // Turns long-connection messages ({cmd, ...}) into updates of the room page,
 // reading the field positions Bilibili's clients use.
+import { parseJSON } from '../json.js';
 
 // commandHandler returns a function that handles one message. Unknown
 // commands are ignored, as clients must tolerate new ones.
@@ -15,12 +16,19 @@ export function commandHandler({ onComment, chat, setOnline, setWatched, setLive
         const meta = Array.isArray(info[0]) ? info[0] : [];
         const user = Array.isArray(info[2]) ? info[2] : [];
         if (typeof info[1] !== 'string') return;
+        const extra = danmuExtra(meta[15]);
         onComment({
+          id: str(extra.id_str, '') || (meta[5] ?? ''),
           text: info[1],
           uid: user[0] ?? 0,
           uname: typeof user[1] === 'string' ? user[1] : '',
           mode: Number(meta[1]) || 1,
           color: Number.isFinite(Number(meta[3])) ? Number(meta[3]) : 0xffffff,
+          // A reply names whom it answers where Bilibili does (reply_mid,
+          // reply_uname), and zhibo the comment (reply_id_str).
+          reply_to: str(extra.reply_id_str, '') || undefined,
+          reply_uid: Number(extra.reply_mid) ? extra.reply_mid : undefined,
+          reply_uname: str(extra.reply_uname, '') || undefined,
         });
         break;
       }
@@ -55,6 +63,18 @@ export function commandHandler({ onComment, chat, setOnline, setWatched, setLive
         break;
     }
   };
+}
+
+// danmuExtra reads the JSON document DANMU_MSG carries as a string in
+// info[0][15].extra ({} when there is none or it is not JSON).
+function danmuExtra(m) {
+  if (!m || typeof m.extra !== 'string') return {};
+  try {
+    const v = parseJSON(m.extra);
+    return v && typeof v === 'object' ? v : {};
+  } catch {
+    return {};
+  }
 }
 
 function str(v, fallback) {

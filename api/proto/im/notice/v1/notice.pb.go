@@ -71,7 +71,7 @@ func (x *UnreadRequest) GetUid() int64 {
 }
 
 // UnreadResponse is a user's unread count of every kind, by kind name ("system",
-// "mention", "like", "follow").
+// "mention", "like", "follow", "reply").
 type UnreadResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Unread        map[string]int64       `protobuf:"bytes,1,rep,name=unread,proto3" json:"unread,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
