@@ -94,7 +94,8 @@ func (rt *Router) serve(c *compiled, ro *route, local http.Handler, w http.Respo
 		upstream, cl.marked = ro.Elastic, true
 	}
 	ro.counts.sent(cl.marked)
-	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), callKey{}, cl), ro.timeout)
+	var ctx context.Context
+	ctx, cancel := withCall(r.Context(), cl, ro.timeout)
 	handed := false
 	defer func() {
 		if !handed { // a panic: the deadline's timer goes now
