@@ -98,10 +98,29 @@ func (s *Server) Serve(ln net.Listener) error {
 		_ = ln.Close()
 		return err
 	}
+	return Accept(ln, s.shutting.Load, func(c net.Conn) {
+		lc := newConn(s, c)
+		s.mu.Lock()
+		if s.shutting.Load() {
+			s.mu.Unlock()
+			_ = c.Close()
+			return
+		}
+		s.conns[lc] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go lc.serve()
+	})
+}
+
+// Accept gives each connection ln accepts to serve until ln fails: http.ErrServerClosed once
+// closing (a shutdown closed it), the error otherwise. A temporary error (too many open
+// files) is waited out.
+func Accept(ln net.Listener, closing func() bool, serve func(net.Conn)) error {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
-			if s.shutting.Load() {
+			if closing() {
 				return http.ErrServerClosed
 			}
 			var ne net.Error
@@ -111,17 +130,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			}
 			return err
 		}
-		lc := newConn(s, c)
-		s.mu.Lock()
-		if s.shutting.Load() {
-			s.mu.Unlock()
-			_ = c.Close()
-			continue
-		}
-		s.conns[lc] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go lc.serve()
+		serve(c)
 	}
 }
 

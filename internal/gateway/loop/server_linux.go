@@ -2,7 +2,6 @@ package loop
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -11,7 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
+
+	"github.com/zhibo-live/zhibo/internal/gateway/lane"
 
 	"golang.org/x/sys/unix"
 )
@@ -37,21 +37,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		_ = ln.Close()
 		return err
 	}
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if s.shutting.Load() {
-				return http.ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(5 * time.Millisecond)
-				continue
-			}
-			return err
-		}
-		s.adopt(nc, nil)
-	}
+	return lane.Accept(ln, s.shutting.Load, func(nc net.Conn) { s.adopt(nc, nil) })
 }
 
 func (s *Server) start(ln net.Listener) error {
