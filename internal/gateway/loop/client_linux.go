@@ -35,15 +35,21 @@ type client struct {
 	body     reqBody
 	busy     bool // a request is being served
 	returned bool // the handler of the request being served returned
+	aborted  bool // it panicked
 	x        exchange
 	later    []func() // httpx.After's, for the end of the answer
 	requests int
 
 	closeAfter bool // close once the answer in progress is out
-	gone       bool // closed while its answer was in progress: released at the answer's end
-	closed     bool
-	dirtyMark  bool
-	processing bool
+	eof        bool // the client closed its side: close once what it sent is answered
+	// handoffAfter is the reason of a handoff waiting for the output to go out first ("" =
+	// none); handoffBack, whether it is returnable.
+	handoffAfter string
+	handoffBack  bool
+	gone         bool // closed while its answer was in progress: released at the answer's end
+	closed       bool
+	dirtyMark    bool
+	processing   bool
 
 	idleSince time.Time // since the last answer ended
 	headStart time.Time // first byte of the head being read
@@ -129,11 +135,11 @@ func (c *client) read() {
 			continue
 		case err == unix.EAGAIN:
 			return
-		case n == 0 && err == nil: // the client closed its side
+		case n == 0 && err == nil: // the client closed its side: what it sent is answered
 			c.want(c.events &^ (unix.EPOLLIN | unix.EPOLLRDHUP))
-			c.closeAfter = true
+			c.eof = true
 			if !c.busy {
-				c.close()
+				c.process()
 			}
 			return
 		default:
@@ -151,7 +157,13 @@ func (c *client) process() {
 	c.processing = true
 	defer func() { c.processing = false }()
 	s := c.l.s
-	for !c.busy && !c.closed && !c.gone && !c.closeAfter && len(c.in) > 0 {
+	defer func() {
+		if c.eof && !c.busy && !c.closed && !c.gone && c.handoffAfter == "" { // nothing more will come: close once out
+			c.closeAfter = true
+			c.markDirty()
+		}
+	}()
+	for !c.busy && !c.closed && !c.gone && !c.closeAfter && c.handoffAfter == "" && len(c.in) > 0 {
 		if c.req == nil {
 			if c.requests == 0 && lane.HTTP2(c.in) {
 				c.handoff(reasonHTTP2, false)
@@ -224,9 +236,7 @@ func (c *client) serve(need int) {
 	}
 	c.rw.Reset(req)
 	c.l.s.Metrics.served.Inc()
-	if !c.run(req) {
-		c.closeAfter = true
-	}
+	c.aborted = !c.run(req)
 	c.returned = true
 	if !c.x.active {
 		c.complete(false)
@@ -248,9 +258,11 @@ func (c *client) run(req *http.Request) (ok bool) {
 	return true
 }
 
-// complete ends the answer in progress: cut (its upstream broke off) or whole.
+// complete ends the answer in progress: cut (its upstream broke off, or its handler
+// panicked: what was written goes out, and the closed connection tells the client the answer
+// is not whole) or whole.
 func (c *client) complete(cut bool) {
-	if cut || !c.rw.Finish() || c.rw.Closes() {
+	if cut || c.aborted || !c.rw.Finish() || c.rw.Closes() {
 		c.closeAfter = true
 	}
 	later := c.later
@@ -269,6 +281,7 @@ func (c *client) complete(cut bool) {
 	if c.closeAfter {
 		return // closed once the output is out (flush)
 	}
+	c.listen()
 	c.process()
 }
 
@@ -327,6 +340,12 @@ func (c *client) flush() {
 		c.close()
 		return
 	}
+	if reason := c.handoffAfter; reason != "" && !c.busy {
+		c.handoffAfter = ""
+		c.handoff(reason, c.handoffBack)
+		return
+	}
+	c.listen()
 	if !c.busy && len(c.in) > 0 {
 		c.process()
 	}
@@ -336,10 +355,12 @@ func (c *client) flush() {
 func (c *client) pending() int { return len(c.out.b) - c.out.off }
 
 // handoff gives the connection to the lane with the bytes read of it; returnable: back to a
-// loop once it is idle again.
+// loop once it is idle again. Answers to earlier requests still waiting for the client go
+// first (the lane writes straight on): the handoff waits for them, the loop does not.
 func (c *client) handoff(reason string, returnable bool) {
-	if c.pending() > 0 { // answers to earlier requests first: the lane writes straight on
-		c.flushBlocking()
+	if c.pending() > 0 {
+		c.handoffAfter, c.handoffBack = reason, returnable
+		return
 	}
 	s := c.l.s
 	c.l.unregister(c.fd, c.data)
@@ -356,27 +377,11 @@ func (c *client) handoff(reason string, returnable bool) {
 	s.Lane.ServeConn(&handed{Conn: nc, outer: c.outer}, bytes.Clone(c.in), returnable)
 }
 
-// flushBlocking writes the output held before a handoff, waiting (up to WriteTimeout, or 5 s)
-// for a client slow to take it: rare, as a handoff follows the answers sent before it.
-func (c *client) flushBlocking() {
-	limit := c.l.s.WriteTimeout
-	if limit <= 0 {
-		limit = 5 * time.Second
+// listen reads the client again once what it sent ahead fits in the buffer.
+func (c *client) listen() {
+	if !c.eof && c.events&unix.EPOLLIN == 0 && len(c.in) < c.l.s.MaxHeaderBytes+c.l.s.MaxBodyBytes+4096 {
+		c.want(c.events | unix.EPOLLIN | unix.EPOLLRDHUP)
 	}
-	end := time.Now().Add(limit)
-	for c.out.off < len(c.out.b) && time.Now().Before(end) {
-		n, err := unix.Write(c.fd, c.out.b[c.out.off:])
-		if n > 0 {
-			c.out.off += n
-			continue
-		}
-		if err != unix.EAGAIN && err != unix.EINTR {
-			break
-		}
-		fds := []unix.PollFd{{Fd: int32(c.fd), Events: unix.POLLOUT}}
-		_, _ = unix.Poll(fds, int(time.Until(end)/time.Millisecond)+1)
-	}
-	c.out.b, c.out.off = c.out.b[:0], 0
 }
 
 // spare makes room in b for a read of at least a quarter of readChunk.

@@ -299,6 +299,14 @@ func TestLoopHandsTheRestToTheLane(t *testing.T) {
 	require.EqualValues(t, 1, r.handoffs(reasonRequest))
 	require.EqualValues(t, 0, r.served())
 
+	// Served on the loop, then the lane's: the answer the loop gave goes out before the lane
+	// takes the connection.
+	_, ans, _ = roundTrips(t, r.addr, "GET /r/first HTTP/1.1\r\nHost: x\r\n\r\nGET /local HTTP/1.1\r\nHost: x\r\n\r\n", 2)
+	require.Equal(t, "GET /r/first ", body(ans[0]))
+	require.Equal(t, "local GET 0", body(ans[1]))
+	require.EqualValues(t, 1, r.served())
+	require.EqualValues(t, 2, r.handoffs(reasonRequest))
+
 	_, ans, _ = roundTrips(t, r.addr, "POST /local HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 1)
 	require.Equal(t, "local POST 3", body(ans[0]))
 	require.EqualValues(t, 1, r.handoffs(reasonBody))
@@ -316,13 +324,35 @@ func TestLoopHandsTheRestToTheLane(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "GET /r/slow ", body(resp))
 	require.EqualValues(t, 1, r.handoffs(reasonBlocking))
-	require.EqualValues(t, 0, r.served(), "the lane served it")
+	require.EqualValues(t, 1, r.served(), "the lane served it")
 	require.Eventually(t, func() bool { return r.open() == 1 }, 5*time.Second, 10*time.Millisecond, "back on a loop")
 	fmt.Fprintf(c, "GET /r/next HTTP/1.1\r\nHost: x\r\n\r\n")
 	resp, err = http.ReadResponse(br, nil)
 	require.NoError(t, err)
 	require.Equal(t, "GET /r/next ", body(resp))
-	require.EqualValues(t, 1, r.served(), "the loop served the next one")
+	require.EqualValues(t, 2, r.served(), "the loop served the next one")
+}
+
+// A client that closes its side after sending answers is answered in full, then closed.
+func TestLoopAnswersWhatAClientSentBeforeItClosedItsSide(t *testing.T) {
+	up := echoUpstream(t)
+	r := newRig(t, up.URL, time.Minute)
+	c, err := net.Dial("tcp", r.addr)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = io.WriteString(c, "GET /r/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /r/2 HTTP/1.1\r\nHost: x\r\n\r\n")
+	require.NoError(t, err)
+	require.NoError(t, c.(*net.TCPConn).CloseWrite())
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	all, err := io.ReadAll(c)
+	require.NoError(t, err, "the connection ends after the answers")
+	br := bufio.NewReader(bytes.NewReader(all))
+	for _, want := range []string{"GET /r/1 ", "GET /r/2 "} {
+		resp, err := http.ReadResponse(br, nil)
+		require.NoError(t, err)
+		require.Equal(t, want, body(resp))
+	}
+	require.Eventually(t, func() bool { return r.open() == 0 }, 5*time.Second, 10*time.Millisecond)
 }
 
 // A client that leaves while its answer is on the way costs nothing after the exchange: the
