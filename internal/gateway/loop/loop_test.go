@@ -355,19 +355,27 @@ func TestLoopAnswersWhatAClientSentBeforeItClosedItsSide(t *testing.T) {
 	require.Eventually(t, func() bool { return r.open() == 0 }, 5*time.Second, 10*time.Millisecond)
 }
 
-// A client that leaves while its answer is on the way costs nothing after the exchange: the
-// connection is released when the upstream's answer ends.
-func TestLoopReleasesClientsThatLeave(t *testing.T) {
+// heldRequest is a rig whose upstream answers answer once release is closed, and a
+// connection that sent it a request.
+func heldRequest(t *testing.T, answer string) (*rig, net.Conn, chan struct{}) {
+	t.Helper()
 	release := make(chan struct{})
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		<-release
-		_, _ = io.WriteString(w, "late")
+		_, _ = io.WriteString(w, answer)
 	}))
-	defer up.Close()
+	t.Cleanup(up.Close)
 	r := newRig(t, up.URL, time.Minute)
 	c, err := net.Dial("tcp", r.addr)
 	require.NoError(t, err)
 	fmt.Fprintf(c, "GET /r/x HTTP/1.1\r\nHost: x\r\n\r\n")
+	return r, c, release
+}
+
+// A client that leaves while its answer is on the way costs nothing after the exchange: the
+// connection is released when the upstream's answer ends.
+func TestLoopReleasesClientsThatLeave(t *testing.T) {
+	r, c, release := heldRequest(t, "late")
 	require.Eventually(t, func() bool { return r.open() == 1 }, 5*time.Second, 10*time.Millisecond)
 	_ = c.Close()
 	time.Sleep(100 * time.Millisecond)
@@ -377,20 +385,11 @@ func TestLoopReleasesClientsThatLeave(t *testing.T) {
 
 // Shutdown lets a request in progress end, answered, and refuses new connections.
 func TestLoopShutdownDrains(t *testing.T) {
-	release := make(chan struct{})
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		<-release
-		_, _ = io.WriteString(w, "done")
-	}))
-	defer up.Close()
-	r := newRig(t, up.URL, time.Minute)
-	c, err := net.Dial("tcp", r.addr)
-	require.NoError(t, err)
+	r, c, release := heldRequest(t, "done")
 	defer c.Close()
 	idle, err := net.Dial("tcp", r.addr)
 	require.NoError(t, err)
 	defer idle.Close()
-	fmt.Fprintf(c, "GET /r/x HTTP/1.1\r\nHost: x\r\n\r\n")
 	require.Eventually(t, func() bool { return r.open() == 2 }, 5*time.Second, 10*time.Millisecond)
 	stopped := make(chan error, 1)
 	go func() {
