@@ -139,8 +139,7 @@ export class ChatPane {
 
   destroy() {
     clearInterval(this.#tick);
-    clearTimeout(this.#readTimer);
-    clearTimeout(this.#errorTimer);
+    clearTimeout(this.#errorTimer); // not #readTimer: a read asked for is seen through (#markRead)
     for (const off of this.#off) off();
     if (this.#inbox) this.#src.setOpen(this.#inbox, false);
   }
@@ -464,7 +463,9 @@ export class ChatPane {
   // is on screen, again until the server's read position reaches it (it may
   // not have stored a message that arrived live yet).
   #markRead(attempt = 0) {
-    if (document.visibilityState === 'hidden' || this.#signal.aborted || this.#closed) return;
+    // A read already asked for is seen through, its retries included, even when the chat is
+    // left meanwhile: its message was on screen, and leaving at once must not leave it unread.
+    if (attempt === 0 && (document.visibilityState === 'hidden' || this.#signal.aborted || this.#closed)) return;
     let newest = null;
     for (const { m } of this.#items.values()) {
       if (!sameId(m.from, this.#me.uid) && (!newest || cmpId(m.id, newest) > 0)) newest = String(m.id);
@@ -477,7 +478,7 @@ export class ChatPane {
         this.#readTimer = setTimeout(() => this.#markRead(attempt + 1), READ_RETRY_MS * (attempt + 1));
       }
     };
-    this.#src.markRead(newest, this.#signal)
+    this.#src.markRead(newest)
       .then((readId) => { if (cmpId(readId, newest) < 0) retry(); })
       .catch((err) => {
         if (err.name === 'AbortError') return;
