@@ -26,6 +26,9 @@ func hotEnv(t *testing.T, threshold int64) (*env, *hotroom.Tracker) {
 	e.reg = prometheus.NewRegistry() // the hot BFF's, not start's
 	cfg := e.cfg.BFF
 	cfg.HotThreshold, cfg.HotRefresh, cfg.HotMaxRooms = threshold, time.Hour, 10
+	// Generous module timeouts: a module whose load times out under a busy machine is left out
+	// of the page kept, and the test's count of component reads would see it fetched.
+	cfg.ModuleTimeout, cfg.RoomTimeout = 10*time.Second, 10*time.Second
 	svc, err := bff.New(cfg, bff.Deps{Logger: obs.Discard(), Registry: e.reg, Rooms: e.rooms, Gifts: e.gifts,
 		Danmaku: e.dm, DanmuInfo: e.a.LogicAPI.DanmuInfoFor, Hot: tr})
 	require.NoError(t, err)
