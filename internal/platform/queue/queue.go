@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -163,7 +164,10 @@ func (q *Queue) replicas() int {
 	return q.cfg.Replicas
 }
 
-// EnsureStream creates or updates a stream.
+// EnsureStream creates a stream, or updates it when it differs from s. A stream already as s
+// asks is left untouched: every replica of a component ensures its streams as it starts, and
+// an update the server applies while another replica creates a consumer on the stream is
+// needless work (a raft round in a cluster) that the server does not fully guard.
 func (q *Queue) EnsureStream(ctx context.Context, s StreamSpec) error {
 	rep := q.replicas()
 	mb := s.MaxBytes
@@ -174,7 +178,7 @@ func (q *Queue) EnsureStream(ctx context.Context, s StreamSpec) error {
 	if s.RefuseWhenFull {
 		discard = jetstream.DiscardNew
 	}
-	_, err := q.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	want := jetstream.StreamConfig{
 		Discard:    discard,
 		Name:       s.Name,
 		Subjects:   s.Subjects,
@@ -184,7 +188,11 @@ func (q *Queue) EnsureStream(ctx context.Context, s StreamSpec) error {
 		MaxBytes:   mb,
 		Duplicates: s.Duplicates,
 		Replicas:   rep,
-	})
+	}
+	if st, err := q.JS.Stream(ctx, s.Name); err == nil && sameStream(st.CachedInfo().Config, want) {
+		return nil
+	}
+	_, err := q.JS.CreateOrUpdateStream(ctx, want)
 	if err != nil {
 		return fmt.Errorf("stream %s: %w", s.Name, err)
 	}
@@ -220,11 +228,42 @@ func (q *Queue) EnsureKV(ctx context.Context, s KVSpec) (jetstream.KeyValue, err
 		TTL:      s.TTL,
 		Replicas: q.replicas(),
 	}
+	if kv, err := q.JS.KeyValue(ctx, name); err == nil {
+		if st, err := kv.Status(ctx); err == nil {
+			if bs, ok := st.(*jetstream.KeyValueBucketStatus); ok && sameBucket(bs.Config(), cfg) {
+				return kv, nil // as asked already: no update (EnsureStream says why)
+			}
+		}
+	}
 	kv, err := q.JS.CreateOrUpdateKeyValue(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kv bucket %s: %w", name, err)
 	}
 	return kv, nil
+}
+
+// sameStream reports whether a stream configured as have already is what want asks, in the
+// fields EnsureStream sets. A zero duplicate window in want stands for the server's default
+// (2 min, or the age limit when that is shorter); a default it mispredicts only costs an update.
+func sameStream(have, want jetstream.StreamConfig) bool {
+	dup := want.Duplicates
+	if dup == 0 {
+		dup = 2 * time.Minute
+		if want.MaxAge > 0 && want.MaxAge < dup {
+			dup = want.MaxAge
+		}
+	}
+	return slices.Equal(have.Subjects, want.Subjects) && have.Discard == want.Discard &&
+		have.Storage == want.Storage && have.Retention == want.Retention &&
+		have.MaxAge == want.MaxAge && have.MaxBytes == want.MaxBytes &&
+		have.Duplicates == dup && have.Replicas == want.Replicas
+}
+
+// sameBucket reports whether a bucket configured as have already is what want asks, in the
+// fields EnsureKV sets.
+func sameBucket(have, want jetstream.KeyValueConfig) bool {
+	return have.History == want.History && have.Storage == want.Storage &&
+		have.MaxBytes == want.MaxBytes && have.TTL == want.TTL && have.Replicas == want.Replicas
 }
 
 // Publish stores data on subject and waits for the acknowledgement. A non-empty msgID makes

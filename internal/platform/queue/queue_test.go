@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
@@ -136,4 +137,57 @@ zhibo_queue_consumer_pending_messages{durable="slow",stream="LAG"} 3
 	require.Empty(t, problems, "names follow the Prometheus conventions")
 	stop()
 	require.Equal(t, 0, testutil.CollectAndCount(q.Collector()))
+}
+
+// A stream or bucket already as asked is not updated again (each replica of a component ensures
+// them as it starts); one that differs is, and one deleted behind the process's back is made anew.
+func TestEnsureUpdatesOnlyWhatDiffers(t *testing.T) {
+	q := openEmbedded(t, t.TempDir())
+	defer q.Close()
+	ctx := context.Background()
+	var mu sync.Mutex
+	updated := map[string]int{}
+	sub, err := q.nc.Subscribe("$JS.EVENT.ADVISORY.STREAM.UPDATED.>", func(m *nats.Msg) {
+		mu.Lock()
+		updated[m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]]++
+		mu.Unlock()
+	})
+	require.NoError(t, err)
+	defer sub.Unsubscribe()
+	updates := func(name string) int {
+		require.NoError(t, q.nc.Flush())
+		time.Sleep(50 * time.Millisecond) // advisories are sent after the API's answer
+		mu.Lock()
+		defer mu.Unlock()
+		return updated[name]
+	}
+
+	spec := StreamSpec{Name: "ENS", Subjects: []string{"ens.>"}, MaxAge: time.Hour}
+	require.NoError(t, q.EnsureStream(ctx, spec))
+	require.NoError(t, q.EnsureStream(ctx, spec))
+	short := spec
+	short.MaxAge = 30 * time.Second // the default duplicate window follows a shorter age
+	require.NoError(t, q.EnsureStream(ctx, short))
+	require.NoError(t, q.EnsureStream(ctx, short))
+	require.Equal(t, 1, updates("ENS"), "one update, for the changed age")
+	st, err := q.JS.Stream(ctx, "ENS")
+	require.NoError(t, err)
+	require.Equal(t, 30*time.Second, st.CachedInfo().Config.MaxAge)
+
+	require.NoError(t, q.JS.DeleteStream(ctx, "ENS"))
+	require.NoError(t, q.EnsureStream(ctx, short))
+	_, err = q.JS.Stream(ctx, "ENS")
+	require.NoError(t, err, "made anew")
+
+	kvSpec := KVSpec{Name: "ens", Memory: true, TTL: time.Minute}
+	_, err = q.EnsureKV(ctx, kvSpec)
+	require.NoError(t, err)
+	kv, err := q.EnsureKV(ctx, kvSpec)
+	require.NoError(t, err)
+	_, err = kv.Put(ctx, "k", []byte("v"))
+	require.NoError(t, err, "the bucket handle of an untouched bucket works")
+	kvSpec.TTL = 2 * time.Minute
+	_, err = q.EnsureKV(ctx, kvSpec)
+	require.NoError(t, err)
+	require.Equal(t, 1, updates("KV_"+q.Stream("ens")), "one update of the bucket's stream, for the changed TTL")
 }
