@@ -22,6 +22,7 @@ type evloop struct {
 
 	mu    sync.Mutex
 	tasks []task
+	done  bool // stopped: a task posted now is dropped (drop), its descriptors closed
 
 	slots []slot   // by the low 32 bits of an event's data
 	free  []uint32 // free slots
@@ -105,13 +106,34 @@ func setData(ev *unix.EpollEvent, d uint64) {
 
 func dataOf(ev *unix.EpollEvent) uint64 { return uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32 }
 
-// post queues t for the loop and wakes it.
+// post queues t for the loop and wakes it. Once the loop has stopped, t is dropped: a dial
+// that ends after the loop (or a connection adopted as it stops) leaves no descriptor open,
+// and nothing is written to the wake descriptor's number, which a new socket may hold by then.
 func (l *evloop) post(t task) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.done {
+		t.drop(l.s)
+		return
+	}
 	l.tasks = append(l.tasks, t)
-	l.mu.Unlock()
 	var one = [8]byte{1}
-	_, _ = unix.Write(l.wakefd, one[:])
+	_, _ = unix.Write(l.wakefd, one[:]) // under mu: stop closes it only after done is set
+}
+
+// drop disposes of a task no loop will run: the descriptors and connection it carries are
+// closed, an adopted client uncounted.
+func (t task) drop(s *Server) {
+	switch t.kind {
+	case taskAdopt:
+		_ = unix.Close(t.fd)
+		_ = t.conn.Close()
+		s.connClosed()
+	case taskDialed:
+		if t.fd >= 0 {
+			_ = unix.Close(t.fd)
+		}
+	}
 }
 
 // register adds fd to the set with events, for h; it returns the registration's data.
@@ -240,8 +262,16 @@ func (l *evloop) runTasks() bool {
 	return stop
 }
 
-// stop closes everything of the loop.
+// stop closes everything of the loop, and drops the tasks it will not run.
 func (l *evloop) stop() {
+	l.mu.Lock()
+	l.done = true
+	rest := l.tasks
+	l.tasks = nil
+	l.mu.Unlock()
+	for _, t := range rest {
+		t.drop(l.s)
+	}
 	for c := range l.clients {
 		if c.x.active {
 			c.x.fail(errShutdown)
