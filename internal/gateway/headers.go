@@ -15,14 +15,19 @@ func securityHeaders(cfg Config, next http.Handler) http.Handler {
 	if cfg.TLSCertFile != "" && cfg.HSTSMaxAge > 0 {
 		hsts = "max-age=" + strconv.Itoa(int(cfg.HSTSMaxAge.Seconds()))
 	}
+	// Every answer shares these value lists (Header.Set would make one per answer): each is
+	// full to its capacity, so a handler that adds a value appends to a copy.
+	nosniff := []string{"nosniff"}
+	frame := []string{cfg.FrameOptions}
+	sts := []string{hsts}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
+		h["X-Content-Type-Options"] = nosniff[:1:1]
 		if cfg.FrameOptions != "" {
-			h.Set("X-Frame-Options", cfg.FrameOptions)
+			h["X-Frame-Options"] = frame[:1:1]
 		}
 		if hsts != "" {
-			h.Set("Strict-Transport-Security", hsts)
+			h["Strict-Transport-Security"] = sts[:1:1]
 		}
 		next.ServeHTTP(w, r)
 	})

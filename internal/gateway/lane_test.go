@@ -13,6 +13,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/gateway/pool"
 	"github.com/zhibo-live/zhibo/internal/gateway/table"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
+	"github.com/zhibo-live/zhibo/internal/platform/obs"
 )
 
 // A route-table request to a group of http:// addresses is served in the fast lane — on the
@@ -22,6 +23,7 @@ import (
 // ones, the gateway's X-Forwarded-*, the signed identity, never what the client forged; and
 // the client gets the same answer.
 func TestLaneForwardsAsTheFullServerDoes(t *testing.T) {
+	const clientTrace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	seen := make(chan http.Header, 1)
 	back := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header.Clone()
@@ -53,12 +55,21 @@ func TestLaneForwardsAsTheFullServerDoes(t *testing.T) {
 		req.Header.Set("X-Forwarded-For", "6.6.6.6")
 		req.Header.Set("X-Zhibo-Pool", "elastic")
 		req.Header.Set(httpx.IdentityHeader, "forged")
+		req.Header.Set("Traceparent", clientTrace)
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		_, _ = io.ReadAll(resp.Body)
 		resp.Body.Close()
 		require.Equal(t, 200, resp.StatusCode)
 		h := <-seen
+		// One trace from the client through the gateway to the upstream: the upstream gets
+		// the gateway's span, once, in the client's trace, and the answer names that span.
+		require.Len(t, h["Traceparent"], 1, "lane %v, loop %v", lane, loop)
+		up, ok := obs.ParseTraceparent(h.Get("Traceparent"))
+		require.True(t, ok, h.Get("Traceparent"))
+		require.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", up.TraceID().String())
+		require.NotEqual(t, "00f067aa0ba902b7", up.SpanID().String(), "the gateway's own span")
+		require.Equal(t, h.Get("Traceparent"), resp.Header.Get("Traceparent"))
 		for _, k := range []string{"Accept-Encoding", "User-Agent", "Traceparent"} {
 			h.Del(k)
 		}

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/textproto"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/zhibo-live/zhibo/internal/gateway/pool"
 	"github.com/zhibo-live/zhibo/internal/platform/elastic"
@@ -140,15 +142,63 @@ func (p *leanProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// copyHeader puts an answer's headers (each, as fn gives them) into h.
+// copyHeader puts an answer's headers (each, as fn gives them) into h. The value lists of
+// the names h does not hold yet share one backing array, each list full to its capacity (an
+// append copies it), and values an answer repeats from the ones before (the type, the server,
+// the date within its second) are the strings made then.
 func copyHeader(h http.Header, each func(fn func(name, value []byte))) {
+	var vals []string
 	each(func(name, value []byte) {
 		k, ok := commonHeaders[string(name)]
 		if !ok {
 			k = textproto.CanonicalMIMEHeaderKey(string(name))
 		}
-		h[k] = append(h[k], string(value))
+		var v string
+		if repeatedValues[k] {
+			v = headerValues.intern(value)
+		} else {
+			v = string(value)
+		}
+		if len(h[k]) > 0 {
+			h[k] = append(h[k], v)
+			return
+		}
+		if vals == nil {
+			vals = make([]string, 0, 8)
+		}
+		vals = append(vals, v)
+		h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
 	})
+}
+
+// headerValues keeps the header values answers repeat, of the names in repeatedValues (the
+// others, such as the length or the entity tag, mostly differ from one answer to the next).
+var headerValues = newInterner()
+
+var repeatedValues = map[string]bool{"Content-Type": true, "Date": true, "Cache-Control": true,
+	"Vary": true, "Server": true, "X-Content-Type-Options": true, "Accept-Ranges": true,
+	"Content-Encoding": true}
+
+// interner hands out the same string for the same short value while it is the one last seen
+// in its slot: lock-free, bounded (512 slots), a slot taken over by the next value hashed to it.
+type interner struct {
+	seed  maphash.Seed
+	slots [512]atomic.Pointer[string]
+}
+
+func newInterner() *interner { return &interner{seed: maphash.MakeSeed()} }
+
+func (in *interner) intern(b []byte) string {
+	if len(b) > 64 {
+		return string(b)
+	}
+	slot := &in.slots[maphash.Bytes(in.seed, b)%uint64(len(in.slots))]
+	if p := slot.Load(); p != nil && *p == string(b) {
+		return *p
+	}
+	s := string(b)
+	slot.Store(&s)
+	return s
 }
 
 // asyncOf is the event loop's exchanger under w, or nil when w is not the event loop's.
@@ -258,9 +308,16 @@ func (p *leanProxy) head(hb *headBuf, r *http.Request, cl *call) []byte {
 	b = append(b, r.Host...)
 	b = append(b, "\r\n"...)
 	hb.carrier.keys = hb.carrier.keys[:0]
-	hb.carrier.b = b
-	obs.Inject(r.Context(), &hb.carrier)
-	b = hb.carrier.b
+	if sc, only := obs.TraceparentOnly(r.Context()); !only {
+		hb.carrier.b = b
+		obs.Inject(r.Context(), &hb.carrier)
+		b = hb.carrier.b
+	} else if sc.IsValid() { // formatted in place, as the propagator would write it
+		b = append(b, "Traceparent: "...)
+		b = obs.AppendTraceparent(b, sc)
+		b = append(b, "\r\n"...)
+		hb.carrier.keys = append(hb.carrier.keys, "Traceparent")
+	}
 	connection := r.Header["Connection"]
 	for k, vs := range r.Header {
 		if skipOutgoing(k) || hb.carrier.injected(k) || listedIn(connection, k) {
@@ -338,7 +395,16 @@ type headCarrier struct {
 func (c *headCarrier) Get(string) string { return "" }
 
 func (c *headCarrier) Set(k, v string) {
-	k = textproto.CanonicalMIMEHeaderKey(k)
+	switch k { // the propagators' keys, named without an allocation
+	case "traceparent":
+		k = "Traceparent"
+	case "tracestate":
+		k = "Tracestate"
+	case "baggage":
+		k = "Baggage"
+	default:
+		k = textproto.CanonicalMIMEHeaderKey(k)
+	}
 	c.keys = append(c.keys, k)
 	c.b = append(c.b, k...)
 	c.b = append(c.b, ": "...)

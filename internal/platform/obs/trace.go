@@ -138,29 +138,42 @@ func Inject(ctx context.Context, carrier propagation.TextMapCarrier) {
 // writes, with the traceparent line formatted straight into the header when it is all there
 // is to write, which costs two allocations where the propagator's Set costs five.
 func InjectHeader(ctx context.Context, h http.Header) {
-	sc := trace.SpanContextFromContext(ctx)
-	if _, w3c := Propagator.(propagation.TraceContext); !w3c || sc.TraceState().Len() > 0 {
+	sc, only := TraceparentOnly(ctx)
+	if !only {
 		Propagator.Inject(ctx, propagation.HeaderCarrier(h))
 		return
 	}
 	if !sc.IsValid() {
 		return // as the propagator: nothing for an invalid context
 	}
+	var b [55]byte
+	h["Traceparent"] = []string{string(AppendTraceparent(b[:0], sc))}
+}
+
+// TraceparentOnly reports whether all Inject writes for ctx is a traceparent (the W3C
+// propagator, no trace state), which AppendTraceparent formats from the span context it
+// returns; for an invalid one, Inject writes nothing.
+func TraceparentOnly(ctx context.Context) (trace.SpanContext, bool) {
+	sc := trace.SpanContextFromContext(ctx)
+	_, w3c := Propagator.(propagation.TraceContext)
+	return sc, w3c && sc.TraceState().Len() == 0
+}
+
+// AppendTraceparent appends the traceparent value of sc, a valid span context, to b: "00-",
+// the trace id, "-", the span id, "-", the sampled flag, as the W3C propagator writes it.
+func AppendTraceparent(b []byte, sc trace.SpanContext) []byte {
 	const hexd = "0123456789abcdef"
-	var b [55]byte // "00-" trace id "-" span id "-" flags
-	b[0], b[1], b[2] = '0', '0', '-'
+	b = append(b, "00-"...)
 	tid, sid := sc.TraceID(), sc.SpanID()
-	for i, x := range tid {
-		b[3+2*i], b[4+2*i] = hexd[x>>4], hexd[x&15]
+	for _, x := range tid {
+		b = append(b, hexd[x>>4], hexd[x&15])
 	}
-	b[35] = '-'
-	for i, x := range sid {
-		b[36+2*i], b[37+2*i] = hexd[x>>4], hexd[x&15]
+	b = append(b, '-')
+	for _, x := range sid {
+		b = append(b, hexd[x>>4], hexd[x&15])
 	}
-	b[52] = '-'
 	f := sc.TraceFlags() & trace.FlagsSampled
-	b[53], b[54] = hexd[f>>4], hexd[f&15]
-	h["Traceparent"] = []string{string(b[:])}
+	return append(b, '-', hexd[f>>4], hexd[f&15])
 }
 
 // Extract returns ctx with the remote trace context carrier holds, if any.
