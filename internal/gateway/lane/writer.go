@@ -32,6 +32,7 @@ type Writer struct {
 	close   bool  // the connection ends after this answer
 	failed  error // a write to the client failed
 	noBody  bool  // HEAD, 204, 304
+	num     [20]byte // formats the numbers of a head (a local would escape to the heap, through Sink)
 }
 
 func (w *Writer) Reset(req *http.Request) {
@@ -128,9 +129,9 @@ func (w *Writer) writeHead(chunked, final bool) {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	var num [20]byte
+	num := w.num[:0]
 	_, _ = bw.WriteString("HTTP/1.1 ")
-	_, _ = bw.Write(strconv.AppendInt(num[:0], int64(status), 10))
+	_, _ = bw.Write(strconv.AppendInt(num, int64(status), 10))
 	_, _ = bw.WriteString(" ")
 	_, _ = bw.WriteString(http.StatusText(status))
 	_, _ = bw.WriteString("\r\n")
@@ -143,7 +144,7 @@ func (w *Writer) writeHead(chunked, final bool) {
 		chunked = false
 		if final && w.length < 0 && w.req.Method == http.MethodHead && w.wrote > 0 {
 			_, _ = bw.WriteString("Content-Length: ")
-			_, _ = bw.Write(strconv.AppendInt(num[:0], w.wrote, 10))
+			_, _ = bw.Write(strconv.AppendInt(num, w.wrote, 10))
 			_, _ = bw.WriteString("\r\n")
 		}
 	} else if chunked {
@@ -153,7 +154,7 @@ func (w *Writer) writeHead(chunked, final bool) {
 	} else if w.length < 0 {
 		w.length = int64(len(w.held))
 		_, _ = bw.WriteString("Content-Length: ")
-		_, _ = bw.Write(strconv.AppendInt(num[:0], w.length, 10))
+		_, _ = bw.Write(strconv.AppendInt(num, w.length, 10))
 		_, _ = bw.WriteString("\r\n")
 	}
 	if _, ok := h["Content-Type"]; !ok && len(w.held) > 0 && !w.noBody {

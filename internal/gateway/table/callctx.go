@@ -20,15 +20,26 @@ type callCtx struct {
 	err   error
 	timer *time.Timer
 	stop  func() bool // the parent's hold (context.AfterFunc)
+
+	own call // the route's call, allocated with its context (cl points to it)
 }
 
-func withCall(parent context.Context, cl *call, timeout time.Duration) (*callCtx, context.CancelFunc) {
-	c := &callCtx{Context: parent, cl: cl, deadline: time.Now().Add(timeout)}
+// withCall returns the context of the call cl on parent, ending timeout from now at the latest.
+func withCall(parent context.Context, cl *call, timeout time.Duration) *callCtx {
+	c := &callCtx{}
+	c.init(parent, cl, timeout)
+	return c
+}
+
+func (c *callCtx) init(parent context.Context, cl *call, timeout time.Duration) {
+	c.Context, c.cl, c.deadline = parent, cl, time.Now().Add(timeout)
 	if d, ok := parent.Deadline(); ok && d.Before(c.deadline) {
 		c.deadline = d
 	}
-	return c, func() { c.cancel(context.Canceled) }
 }
+
+// Cancel ends the context (context.Canceled), as a CancelFunc would.
+func (c *callCtx) Cancel() { c.cancel(context.Canceled) }
 
 func (c *callCtx) Deadline() (time.Time, bool) { return c.deadline, true }
 

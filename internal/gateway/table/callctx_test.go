@@ -12,8 +12,8 @@ import (
 func TestCallContextEndsAsATimeoutDoes(t *testing.T) {
 	cl := &call{}
 	// Done asked first: the deadline closes it.
-	ctx, cancel := withCall(context.Background(), cl, 30*time.Millisecond)
-	defer cancel()
+	ctx := withCall(context.Background(), cl, 30*time.Millisecond)
+	defer ctx.Cancel()
 	if callOf(ctx) != cl {
 		t.Fatal("the call is not in its context")
 	}
@@ -27,8 +27,8 @@ func TestCallContextEndsAsATimeoutDoes(t *testing.T) {
 	}
 
 	// Done never asked: Err sees the deadline, and Done is closed when asked after.
-	ctx, cancel = withCall(context.Background(), cl, 10*time.Millisecond)
-	defer cancel()
+	ctx = withCall(context.Background(), cl, 10*time.Millisecond)
+	defer ctx.Cancel()
 	if ctx.Err() != nil {
 		t.Fatal("ended before its deadline")
 	}
@@ -44,8 +44,8 @@ func TestCallContextEndsAsATimeoutDoes(t *testing.T) {
 
 	// The parent's end, and an earlier parent deadline.
 	parent, pcancel := context.WithCancel(context.Background())
-	ctx, cancel = withCall(parent, cl, time.Hour)
-	defer cancel()
+	ctx = withCall(parent, cl, time.Hour)
+	defer ctx.Cancel()
 	done := ctx.Done()
 	pcancel()
 	select {
@@ -58,7 +58,7 @@ func TestCallContextEndsAsATimeoutDoes(t *testing.T) {
 	}
 	short, scancel := context.WithTimeout(context.Background(), time.Minute)
 	defer scancel()
-	ctx, cancel = withCall(short, cl, time.Hour)
+	ctx = withCall(short, cl, time.Hour)
 	if d, _ := ctx.Deadline(); time.Until(d) > time.Minute {
 		t.Fatalf("deadline %v: not the parent's earlier one", d)
 	}
@@ -66,7 +66,7 @@ func TestCallContextEndsAsATimeoutDoes(t *testing.T) {
 	// Canceled: ended, and a child of it too.
 	child, ccancel := context.WithCancel(ctx)
 	defer ccancel()
-	cancel()
+	ctx.Cancel()
 	if !errors.Is(ctx.Err(), context.Canceled) {
 		t.Fatalf("Err %v after cancel", ctx.Err())
 	}

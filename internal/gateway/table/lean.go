@@ -96,7 +96,8 @@ func (p *leanProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		dl, _ := ctx.Deadline()
-		ax.Exchange(p.g, head, b, dl, idempotent, &leanAnswer{p: p, w: w, r: r, cl: cl})
+		cl.answer = leanAnswer{p: p, w: w, r: r, cl: cl}
+		ax.Exchange(p.g, head, b, dl, idempotent, &cl.answer)
 		return
 	}
 	a, err := p.g.Exchange(ctx, head, body, r.ContentLength, idempotent)

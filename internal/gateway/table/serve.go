@@ -36,6 +36,7 @@ type call struct {
 	marked bool
 	status int
 	err    error
+	answer leanAnswer // the lean proxy's, on the event loop
 }
 
 type callKey struct{}
@@ -88,18 +89,20 @@ func (rt *Router) serve(c *compiled, ro *route, local http.Handler, w http.Respo
 	if p.upstream != "" {
 		upstream = p.upstream
 	}
-	cl := &call{route: ro, plan: p}
+	cc := &callCtx{} // the call's context, holding the call: one allocation
+	cl := &cc.own
+	*cl = call{route: ro, plan: p}
 	cl.uid, _ = httpx.UID(r.Context())
 	if ro.overflow != nil && !ro.overflow.AllowN(now, 1) {
 		upstream, cl.marked = ro.Elastic, true
 	}
 	ro.counts.sent(cl.marked)
-	var ctx context.Context
-	ctx, cancel := withCall(r.Context(), cl, ro.timeout)
+	cc.init(r.Context(), cl, ro.timeout)
+	var ctx context.Context = cc
 	handed := false
 	defer func() {
 		if !handed { // a panic: the deadline's timer goes now
-			cancel()
+			cc.Cancel()
 		}
 	}()
 	if cl.marked {
@@ -119,7 +122,7 @@ func (rt *Router) serve(c *compiled, ro *route, local http.Handler, w http.Respo
 	// At the answer's end: when the proxy returned, or — on the gateway's event loop, which
 	// answers a forwarded request after the handlers returned — when the answer is complete.
 	httpx.After(w, func() {
-		cancel()
+		cc.Cancel()
 		done(cl.failure())
 		if rec != nil && cl.err == nil && !rec.over && ro.cache.cacheable(rec.status, rec.Header(), rec.buf.Len()) {
 			ro.cache.put(key, rec.status, rec.Header(), bytes.Clone(rec.buf.Bytes()), now)

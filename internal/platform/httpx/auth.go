@@ -78,6 +78,11 @@ type reqState struct {
 	uid      int64
 	client   *client // as TrustProxies found it; nil without it
 	observed bool    // Observe took the request in
+
+	// Held here so that a request's state is one allocation: TrustProxies' client (client
+	// points to it) and the recorder Observe wraps the answer in.
+	clientV client
+	rec     recorder
 }
 
 type stateKey struct{}

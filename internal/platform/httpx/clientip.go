@@ -103,7 +103,8 @@ type client struct {
 // It starts the request's state (reqState), which Observe and Identify then fill in place.
 func TrustProxies(p *Proxies, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := &reqState{client: &client{ip: p.Client(r), trusted: p.Trusts(r)}}
+		st := &reqState{clientV: client{ip: p.Client(r), trusted: p.Trusts(r)}}
+		st.client = &st.clientV
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
 	})
 }

@@ -109,17 +109,20 @@ func Observe(log *slog.Logger, m *Metrics, mux http.Handler) http.Handler {
 		}
 		ctx, span := obs.Tracer().Start(ctx, spanNames[MethodLabel(r.Method)], serverSpan, trace.WithTimestamp(start))
 		obs.InjectHeader(ctx, w.Header()) // the answer names its trace
+		var rec *recorder
 		if st, ok := ctx.Value(stateKey{}).(*reqState); ok && !st.observed {
 			st.observed = true // TrustProxies' state, filled in place from here on
 			r = r.WithContext(ctx)
+			rec = &st.rec
 		} else { // a state of its own, as a request observed again had (uid unset)
 			fresh := &reqState{observed: true}
 			if ok {
 				fresh.client = st.client
 			}
 			r = r.WithContext(context.WithValue(ctx, stateKey{}, fresh))
+			rec = &fresh.rec
 		}
-		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		*rec = recorder{ResponseWriter: w, status: http.StatusOK}
 		m.inflight.Inc()
 		finish := func() {
 			m.inflight.Dec()
