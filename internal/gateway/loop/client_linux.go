@@ -180,12 +180,15 @@ func (c *client) process() {
 				c.handoff(reasonUpgrade, false)
 				return
 			}
-			c.l.hr.Reset(c.in[:n])
-			c.l.br.Reset(&c.l.hr)
-			req, err := http.ReadRequest(c.l.br)
-			if err != nil {
-				c.handoff(reasonHead, false)
-				return
+			req, ok := parseHead(c.in[:n])
+			if !ok { // not of the plain kind parseHead takes: net/http's parser
+				c.l.hr.Reset(c.in[:n])
+				c.l.br.Reset(&c.l.hr)
+				var err error
+				if req, err = http.ReadRequest(c.l.br); err != nil {
+					c.handoff(reasonHead, false)
+					return
+				}
 			}
 			switch {
 			case len(req.TransferEncoding) > 0 || req.ContentLength > int64(s.MaxBodyBytes):
