@@ -29,9 +29,9 @@ type Writer struct {
 	length  int64
 	wrote   int64
 	held    []byte
-	close   bool  // the connection ends after this answer
-	failed  error // a write to the client failed
-	noBody  bool  // HEAD, 204, 304
+	close   bool     // the connection ends after this answer
+	failed  error    // a write to the client failed
+	noBody  bool     // HEAD, 204, 304
 	num     [20]byte // formats the numbers of a head (a local would escape to the heap, through Sink)
 }
 
