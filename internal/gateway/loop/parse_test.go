@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -98,20 +97,10 @@ func sameAsReadRequest(t *testing.T, head []byte) {
 	require.True(t, ok)
 	want, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
 	require.NoError(t, err, "ReadRequest refuses %q, which parseHead took", head)
-	require.Equal(t, want.Method, got.Method)
-	require.Equal(t, want.URL, got.URL)
-	require.Equal(t, want.Proto, got.Proto)
-	require.Equal(t, want.ProtoMajor, got.ProtoMajor)
-	require.Equal(t, want.ProtoMinor, got.ProtoMinor)
-	require.Equal(t, want.Header, got.Header)
-	require.Equal(t, want.Host, got.Host)
-	require.Equal(t, want.RequestURI, got.RequestURI)
-	require.Equal(t, want.ContentLength, got.ContentLength)
-	require.Equal(t, want.Close, got.Close)
-	require.Equal(t, want.TransferEncoding, got.TransferEncoding)
-	require.Equal(t, want.Trailer, got.Trailer)
 	if want.ContentLength == 0 {
 		require.Equal(t, http.NoBody, want.Body)
 	}
-	require.True(t, strings.HasSuffix(string(head), "\r\n\r\n"))
+	w, g := *want, *got // every field, the body's reader aside (the loop gives its own)
+	w.Body, g.Body = nil, nil
+	require.Equal(t, w, g)
 }
