@@ -44,9 +44,10 @@ type Logic interface {
 	// Disconnect tells logic a connection Connect accepted has left.
 	Disconnect(ctx context.Context, server string, uid, roomID, session int64) error
 	// ReportOnline sends this comet's per-room counts of distinct viewers (every
-	// report_interval) and returns the global per-room counts (the popularity heartbeat
-	// replies carry).
-	ReportOnline(ctx context.Context, server, addr string, rooms map[int64]int64) (map[int64]int64, error)
+	// report_interval) and which of the watched users hold a connection here (users: of
+	// the watched list the previous report returned), and returns the global per-room
+	// counts (the popularity heartbeat replies carry) and the users watched now.
+	ReportOnline(ctx context.Context, server, addr string, rooms map[int64]int64, users []int64) (global map[int64]int64, watched []int64, err error)
 }
 
 // Deps are the comet's collaborators.
@@ -88,6 +89,8 @@ type Service struct {
 	wg    sync.WaitGroup
 
 	connSeq atomic.Uint64 // spreads connections in auth over buckets
+	// watched are the users logic asks this comet about (its last report's answer)
+	watched atomic.Pointer[[]int64]
 
 	clock      *writerClock  // times out idle writers (writer.go)
 	writerTick time.Duration // clock period; tests shorten it before Start

@@ -36,6 +36,8 @@ type fakeLogic struct {
 	disconnects []int64 // room ids
 	sessions    []int64 // sessions of disconnects
 	reports     int
+	watched     []int64 // what ReportOnline answers
+	users       []int64 // the last report's
 }
 
 func (f *fakeLogic) Connect(_ context.Context, _ string, token string, uid, roomID int64) (int64, int64, int64, error) {
@@ -60,15 +62,16 @@ func (f *fakeLogic) Disconnect(_ context.Context, _ string, _, roomID, session i
 	return nil
 }
 
-func (f *fakeLogic) ReportOnline(_ context.Context, _, _ string, rooms map[int64]int64) (map[int64]int64, error) {
+func (f *fakeLogic) ReportOnline(_ context.Context, _, _ string, rooms map[int64]int64, users []int64) (map[int64]int64, []int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reports++
+	f.users = users
 	out := make(map[int64]int64, len(f.global))
 	for k, v := range f.global {
 		out[k] = v
 	}
-	return out, nil
+	return out, f.watched, nil
 }
 
 func (f *fakeLogic) disconnectCount() int {

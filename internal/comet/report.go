@@ -26,15 +26,17 @@ func (s *Service) reportLoop() {
 
 func (s *Service) report() {
 	counts := s.Online()
+	users := s.watchedHere()
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.LogicTimeout)
 	defer cancel()
-	global, err := s.logic.ReportOnline(ctx, s.cfg.ServerID, s.cfg.AdvertiseAddr, counts)
+	global, watched, err := s.logic.ReportOnline(ctx, s.cfg.ServerID, s.cfg.AdvertiseAddr, counts, users)
 	if err != nil {
 		if s.ctx.Err() == nil {
 			s.log.Warn("logic report online failed", "rooms", len(counts), "err", err)
 		}
 		return
 	}
+	s.watched.Store(&watched)
 	for _, b := range s.buckets {
 		b.mu.RLock()
 		for id, r := range b.rooms {
@@ -44,4 +46,26 @@ func (s *Service) report() {
 		}
 		b.mu.RUnlock()
 	}
+}
+
+// watchedHere lists the watched users (as the last report's answer named them) that hold a
+// connection on this comet, in a room or on their own channel.
+func (s *Service) watchedHere() []int64 {
+	w := s.watched.Load()
+	if w == nil {
+		return nil
+	}
+	var here []int64
+	for _, uid := range *w {
+		for _, b := range s.buckets {
+			b.mu.RLock()
+			n := len(b.users[uid])
+			b.mu.RUnlock()
+			if n > 0 {
+				here = append(here, uid)
+				break
+			}
+		}
+	}
+	return here
 }

@@ -1,6 +1,7 @@
 package comet
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -86,4 +87,33 @@ func TestRoomViewersRebuild(t *testing.T) {
 		b.leave(c)
 	}
 	require.Empty(t, b.rooms)
+}
+
+// Each report names the users of logic's last answer (watched) that hold a connection here —
+// in a room or on their own channel — and no longer one who left; users not watched are never
+// named.
+func TestReportNamesWatchedUsers(t *testing.T) {
+	e := startEnv(t, nil)
+	e.logic.mu.Lock()
+	e.logic.watched = []int64{42, 43, 44}
+	e.logic.mu.Unlock()
+	users := func() []int64 {
+		e.logic.mu.Lock()
+		defer e.logic.mu.Unlock()
+		return e.logic.users
+	}
+	join := func(uid, room int64, key string, isWS bool) *client {
+		c := e.dial(t, isWS)
+		p := c.auth(protocol.AuthBody{UID: uid, RoomID: room, ProtoVer: 3, Key: key})
+		require.JSONEq(t, `{"code":0}`, string(p.Body))
+		return c
+	}
+	viewer := join(42, 31, "sess:1", false)
+	own := join(43, 0, "sess:2", true)
+	join(45, 31, "sess:3", false)
+	eventually(t, func() bool { return slices.Equal(users(), []int64{42, 43}) }, "42 in a room, 43 on its channel")
+	viewer.nc.Close()
+	eventually(t, func() bool { return slices.Equal(users(), []int64{43}) }, "42 left")
+	own.nc.Close()
+	eventually(t, func() bool { return len(users()) == 0 }, "43 left")
 }

@@ -33,11 +33,11 @@ func (g *grpcServer) Disconnect(ctx context.Context, r *logicv1.DisconnectReques
 }
 
 func (g *grpcServer) ReportOnline(ctx context.Context, r *logicv1.ReportOnlineRequest) (*logicv1.ReportOnlineResponse, error) {
-	rooms, err := g.svc.ReportOnline(ctx, r.GetServer(), r.GetAddr(), r.GetRooms())
+	rooms, watched, err := g.svc.ReportOnline(ctx, r.GetServer(), r.GetAddr(), r.GetRooms(), r.GetUsers())
 	if err != nil {
 		return nil, err
 	}
-	return &logicv1.ReportOnlineResponse{Rooms: rooms}, nil
+	return &logicv1.ReportOnlineResponse{Rooms: rooms, Watched: watched}, nil
 }
 
 func (g *grpcServer) Online(ctx context.Context, r *logicv1.OnlineRequest) (*logicv1.OnlineResponse, error) {
@@ -76,12 +76,12 @@ func (r *Remote) Disconnect(ctx context.Context, server string, uid, roomID, ses
 }
 
 // ReportOnline implements the comet's Logic.
-func (r *Remote) ReportOnline(ctx context.Context, server, addr string, rooms map[int64]int64) (map[int64]int64, error) {
-	resp, err := r.c.ReportOnline(ctx, &logicv1.ReportOnlineRequest{Server: server, Addr: addr, Rooms: rooms})
+func (r *Remote) ReportOnline(ctx context.Context, server, addr string, rooms map[int64]int64, users []int64) (map[int64]int64, []int64, error) {
+	resp, err := r.c.ReportOnline(ctx, &logicv1.ReportOnlineRequest{Server: server, Addr: addr, Rooms: rooms, Users: users})
 	if err != nil {
-		return nil, grpcx.FromStatus(err)
+		return nil, nil, grpcx.FromStatus(err)
 	}
-	return resp.GetRooms(), nil
+	return resp.GetRooms(), resp.GetWatched(), nil
 }
 
 // Counts implements Counter.

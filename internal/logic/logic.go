@@ -54,6 +54,8 @@ type Service struct {
 	m    *metrics
 
 	view *presence.View // every comet's report, from every logic; the totals follow from it
+	// users are the users watched across the cluster (the comets are told them), from presence
+	users *presence.Users
 
 	mu        sync.Mutex
 	comets    map[string]cometReport // server id → last report here (its token slots live here)
@@ -71,6 +73,7 @@ type Service struct {
 
 type cometReport struct {
 	rooms map[int64]int64
+	users int // how many watched users the comet held at its last report
 	at    time.Time
 }
 
@@ -85,7 +88,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	view := presence.NewView(cfg.CometTTL, presence.TTL)
 	view.Now = now
-	return &Service{cfg: cfg, deps: deps, log: deps.Logger, now: now, m: newMetrics(deps.Registry), view: view,
+	users := presence.NewUsers(cfg.CometTTL)
+	users.Now = now
+	return &Service{cfg: cfg, deps: deps, log: deps.Logger, now: now, m: newMetrics(deps.Registry), view: view, users: users,
 		comets: map[string]cometReport{}, totals: map[int64]int64{}, watched: map[int64]*watch{},
 		lastSent: map[int64]Count{}, leases: map[int64]*lease{}, entries: map[entryKey]int64{},
 		roomRates: map[int64]*roomRate{}, stop: make(chan struct{})}, nil
@@ -100,6 +105,7 @@ func (s *Service) Start(ctx context.Context) error {
 	s.stopWatch = cancel
 	if p := s.deps.Presence; p != nil {
 		ready, err := p.Watch(bg, func(ev presence.Event) {
+			s.users.Apply(ev)
 			old, replaced := s.view.Apply(ev)
 			if replaced {
 				s.mu.Lock()
@@ -238,19 +244,31 @@ func (s *Service) Disconnect(_ context.Context, server string, _, _, session int
 // ReportOnline stores one comet's per-room counts of distinct viewers (and shares them with
 // every logic and job through presence) and returns the cluster-wide totals of those rooms
 // (summed over comets: a viewer connected to two comets at once counts on both). addr is
-// where other processes reach the comet ("" = nowhere: it runs beside its only job).
-func (s *Service) ReportOnline(ctx context.Context, server, addr string, rooms map[int64]int64) (map[int64]int64, error) {
+// where other processes reach the comet ("" = nowhere: it runs beside its only job). users
+// are the watched users the comet holds a connection of, shared through presence when there
+// are any (and once when there are none again); watched are the users watched now
+// (presence.Users.Tracked), for the comet's next report.
+func (s *Service) ReportOnline(ctx context.Context, server, addr string, rooms map[int64]int64, users []int64) (map[int64]int64, []int64, error) {
 	r := presence.Report{Server: server, Addr: addr, Rooms: rooms, At: s.now()}
+	s.mu.Lock()
+	hadUsers := s.comets[server].users > 0
+	s.mu.Unlock()
 	if p := s.deps.Presence; p != nil {
 		if err := p.Put(ctx, r); err != nil {
 			s.m.presenceErrs.Inc()
 			s.log.WarnContext(ctx, "presence: report not shared", "server", server, "err", err)
 		}
+		if len(users) > 0 || hadUsers {
+			if err := p.PutUsers(ctx, server, users); err != nil {
+				s.m.presenceErrs.Inc()
+				s.log.WarnContext(ctx, "presence: connected users not shared", "server", server, "err", err)
+			}
+		}
 	}
 	old, replaced := s.view.Apply(presence.Event{Server: presence.Key(server), Report: r, At: r.At})
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.comets[server] = cometReport{rooms: rooms, at: r.At}
+	s.comets[server] = cometReport{rooms: rooms, users: len(users), at: r.At}
 	if replaced {
 		s.addReport(old, r)
 	}
@@ -258,7 +276,7 @@ func (s *Service) ReportOnline(ctx context.Context, server, addr string, rooms m
 	for id := range rooms {
 		out[id] = s.totals[id]
 	}
-	return out, nil
+	return out, s.users.Tracked(), nil
 }
 
 // addReport moves the totals from a comet's previous report to its new one, in the time of

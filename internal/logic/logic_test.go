@@ -186,19 +186,19 @@ func (uidFromHeader) Verify(_ context.Context, tok string) (int64, error) {
 func TestOnlineAggregatesAcrossComets(t *testing.T) {
 	s, _, c := newLogic(t)
 	ctx := context.Background()
-	got, err := s.ReportOnline(ctx, "a", "", map[int64]int64{7: 3, 8: 1})
+	got, _, err := s.ReportOnline(ctx, "a", "", map[int64]int64{7: 3, 8: 1}, nil)
 	require.NoError(t, err)
 	require.Equal(t, map[int64]int64{7: 3, 8: 1}, got)
-	got, _ = s.ReportOnline(ctx, "b", "", map[int64]int64{7: 4})
+	got, _, _ = s.ReportOnline(ctx, "b", "", map[int64]int64{7: 4}, nil)
 	require.Equal(t, map[int64]int64{7: 7}, got)
-	got, _ = s.ReportOnline(ctx, "a", "", map[int64]int64{7: 1}) // a's room 8 emptied
+	got, _, _ = s.ReportOnline(ctx, "a", "", map[int64]int64{7: 1}, nil) // a's room 8 emptied
 	require.Equal(t, map[int64]int64{7: 5}, got)
 	counts, _ := s.Counts(ctx, []int64{7, 8})
 	require.Equal(t, int64(5), counts[7].Online)
 	require.Equal(t, int64(0), counts[8].Online)
 
 	c.add(11 * time.Second)
-	_, _ = s.ReportOnline(ctx, "b", "", map[int64]int64{7: 4})
+	_, _, _ = s.ReportOnline(ctx, "b", "", map[int64]int64{7: 4}, nil)
 	s.expireComets() // a is silent for longer than comet_ttl: dropped
 	counts, _ = s.Counts(ctx, []int64{7})
 	require.Equal(t, int64(4), counts[7].Online)

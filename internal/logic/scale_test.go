@@ -2,6 +2,7 @@ package logic
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,9 +44,9 @@ func TestLogicsShareCounts(t *testing.T) {
 	l2, p2 := sharedLogic(t, url, ns)
 	ctx := context.Background()
 
-	_, err := l1.ReportOnline(ctx, "comet-a", "10.0.0.1:9100", map[int64]int64{7: 3, 8: 1})
+	_, _, err := l1.ReportOnline(ctx, "comet-a", "10.0.0.1:9100", map[int64]int64{7: 3, 8: 1}, nil)
 	require.NoError(t, err)
-	got, err := l2.ReportOnline(ctx, "comet-b", "10.0.0.2:9100", map[int64]int64{7: 4})
+	got, _, err := l2.ReportOnline(ctx, "comet-b", "10.0.0.2:9100", map[int64]int64{7: 4}, nil)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		c1, _ := l1.Counts(ctx, []int64{7, 8})
@@ -70,4 +71,46 @@ func TestLogicsShareCounts(t *testing.T) {
 	<-ready
 	require.Equal(t, map[string]string{"comet-a": "10.0.0.1:9100", "comet-b": "10.0.0.2:9100"}, view.Comets(),
 		"a reader finds every comet by its report")
+}
+
+// The users someone tracks reach every comet through any logic's answer, and the users a comet
+// names reach every reader through presence: a list when it names some, one empty list when it
+// names none again, nothing while it names none.
+func TestLogicsShareTrackedUsers(t *testing.T) {
+	url := queuetest.URL(t)
+	ns := queuetest.Namespace(t, url, "tracked")
+	l1, p1 := sharedLogic(t, url, ns)
+	l2, _ := sharedLogic(t, url, ns)
+	ctx := context.Background()
+
+	require.NoError(t, p1.Track(ctx, 42))
+	require.NoError(t, p1.Track(ctx, 43))
+	require.Eventually(t, func() bool {
+		_, w, err := l2.ReportOnline(ctx, "comet-b", "", nil, nil)
+		require.NoError(t, err)
+		return len(w) == 2
+	}, 10*time.Second, 5*time.Millisecond, "the other logic answers with the tracked users")
+	_, watched, _ := l2.ReportOnline(ctx, "comet-b", "", nil, nil)
+	require.Equal(t, []int64{42, 43}, watched)
+
+	users := presence.NewUsers(10 * time.Second)
+	var mu sync.Mutex
+	lists := 0
+	ready, err := p1.WatchUsers(ctx, func(e presence.Event) { mu.Lock(); lists++; mu.Unlock(); users.Apply(e) })
+	require.NoError(t, err)
+	<-ready
+	_, _, err = l2.ReportOnline(ctx, "comet-b", "", nil, []int64{43})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return users.Online(43) }, 10*time.Second, 5*time.Millisecond)
+	require.False(t, users.Online(42))
+	for range 3 {
+		_, _, err = l2.ReportOnline(ctx, "comet-b", "", nil, nil)
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { return !users.Online(43) }, 10*time.Second, 5*time.Millisecond, "43 left")
+	_, _, _ = l1.ReportOnline(ctx, "comet-a", "", nil, nil) // names none, as before: no list
+	time.Sleep(100 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, 2, lists, "one list naming 43, one empty; none for reports naming nobody")
 }

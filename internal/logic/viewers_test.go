@@ -41,10 +41,10 @@ func TestTokenAdmitsBoundedConnections(t *testing.T) {
 	require.ErrorIs(t, err, ErrConnRejected)
 
 	// A comet that stops reporting takes its slots with it: c1 and c3 report, c2 does not.
-	_, _ = s.ReportOnline(ctx, "c2", "", map[int64]int64{7: 1})
+	_, _, _ = s.ReportOnline(ctx, "c2", "", map[int64]int64{7: 1}, nil)
 	c.add(11 * time.Second)
-	_, _ = s.ReportOnline(ctx, "c1", "", map[int64]int64{7: 1})
-	_, _ = s.ReportOnline(ctx, "c3", "", map[int64]int64{7: 2})
+	_, _, _ = s.ReportOnline(ctx, "c1", "", map[int64]int64{7: 1}, nil)
+	_, _, _ = s.ReportOnline(ctx, "c3", "", map[int64]int64{7: 2}, nil)
 	s.expireComets()
 	_, _, _, err = s.Connect(ctx, "c1", tok, 0, 7)
 	require.NoError(t, err, "c2's slot freed when c2 was dropped")
@@ -101,9 +101,9 @@ func TestWatchedCountsDistinctViewers(t *testing.T) {
 
 	// A room nobody is in forgets its count a day after its last entry; one with viewers
 	// keeps it.
-	_, _ = s.ReportOnline(ctx, "c1", "", map[int64]int64{7: 1})
+	_, _, _ = s.ReportOnline(ctx, "c1", "", map[int64]int64{7: 1}, nil)
 	c.add(watchedIdle + time.Second)
-	_, _ = s.ReportOnline(ctx, "c1", "", map[int64]int64{7: 1})
+	_, _, _ = s.ReportOnline(ctx, "c1", "", map[int64]int64{7: 1}, nil)
 	s.sweep()
 	counts, _ = s.Counts(ctx, []int64{7, 8})
 	require.Equal(t, int64(4), counts[7].Watched)

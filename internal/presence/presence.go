@@ -8,6 +8,16 @@
 //     comet that has not reported the room yet, before the viewer is admitted, so a room's
 //     route exists before anyone on that comet can be missed.
 //
+// Two more kinds of keys say which users are connected, for the few users someone asks about
+// (the customer-service agents), never for everyone:
+//
+//   - track.<uid>: a user whose presence a component asks for, written by that component every
+//     TrackEvery; the user is no longer asked about TrackTTL after the last write;
+//   - users.<server>: the tracked users that hold a connection on the comet, written by logic
+//     with the comet's report whenever it names any (and once more when it names none again).
+//     Logic answers each comet's report with the tracked users, and the comet names those it
+//     holds in its next one.
+//
 // Every logic process reads all reports, so several of them agree on the cluster-wide online
 // counts; every job reads them to send a room's batch only to the comets that hold it, and
 // to find comets (new ones included) without a fixed list. Entries expire (the bucket's TTL),
@@ -85,6 +95,30 @@ func (t *Table) Join(ctx context.Context, server string, room int64) error {
 	return err
 }
 
+// How long a tracked user is asked about (TrackTTL) after its tracker last wrote it; a tracker
+// writes every TrackEvery.
+const (
+	TrackEvery = 30 * time.Second
+	TrackTTL   = 3 * TrackEvery
+)
+
+// PutUsers stores the tracked users that hold a connection on server.
+func (t *Table) PutUsers(ctx context.Context, server string, uids []int64) error {
+	b := make([]byte, 0, 1+len(uids)*5)
+	b = append(b, version)
+	for _, u := range uids {
+		b = binary.AppendVarint(b, u)
+	}
+	_, err := t.kv.Put(ctx, "users."+Key(server), b)
+	return err
+}
+
+// Track asks the comets to report whether uid is connected, for TrackTTL from now.
+func (t *Table) Track(ctx context.Context, uid int64) error {
+	_, err := t.kv.Put(ctx, "track."+strconv.FormatInt(uid, 10), nil)
+	return err
+}
+
 // Event is one change seen by Watch.
 type Event struct {
 	// Server is the key token of the comet (Key of its server id).
@@ -97,6 +131,12 @@ type Event struct {
 	At   time.Time
 	// Gone: the comet's report was deleted.
 	Gone bool
+	// Users: UIDs are the tracked users connected to Server, as of At.
+	Users bool
+	UIDs  []int64
+	// Track: UID is tracked, as of At.
+	Track bool
+	UID   int64
 }
 
 // Watch sends every current entry and then every change to fn, on one goroutine, until ctx
@@ -104,6 +144,12 @@ type Event struct {
 // and skipped.
 func (t *Table) Watch(ctx context.Context, fn func(Event)) (ready <-chan struct{}, err error) {
 	return queue.WatchKV(ctx, t.kv, "presence", t.log, decodeEntry, fn)
+}
+
+// WatchUsers is Watch of the users.<server> entries alone: the tracked users connected to
+// each comet, for a reader that has no use for the rooms.
+func (t *Table) WatchUsers(ctx context.Context, fn func(Event)) (ready <-chan struct{}, err error) {
+	return queue.WatchKV(ctx, t.kv, "presence", t.log, decodeEntry, fn, "users.>")
 }
 
 var errBadEntry = errors.New("malformed presence entry")
@@ -132,6 +178,30 @@ func decodeEntry(e jetstream.KeyValueEntry) (Event, error) {
 			return Event{}, errBadEntry
 		}
 		return Event{Server: srv, Join: true, Room: id, At: e.Created()}, nil
+	case "users":
+		ev := Event{Server: rest, Users: true, At: e.Created()}
+		if deleted {
+			return ev, nil
+		}
+		b := e.Value()
+		if len(b) < 1 || b[0] != version {
+			return Event{}, errBadEntry
+		}
+		for b = b[1:]; len(b) > 0; {
+			u, k := binary.Varint(b)
+			if k <= 0 || u <= 0 {
+				return Event{}, errBadEntry
+			}
+			ev.UIDs = append(ev.UIDs, u)
+			b = b[k:]
+		}
+		return ev, nil
+	case "track":
+		uid, err := strconv.ParseInt(rest, 10, 64)
+		if err != nil || uid <= 0 || deleted {
+			return Event{}, errBadEntry
+		}
+		return Event{Track: true, UID: uid, At: e.Created()}, nil
 	}
 	return Event{}, errBadEntry
 }

@@ -39,6 +39,9 @@ func (v *View) now() time.Time {
 // Apply takes one event in. For a report that replaced the comet's previous one, it returns
 // that one (replaced true), so a reader keeping sums can apply the difference.
 func (v *View) Apply(ev Event) (old Report, replaced bool) {
+	if ev.Users || ev.Track {
+		return Report{}, false // users, not rooms: a Users view's
+	}
 	v.mu.Lock()
 	switch {
 	case ev.Gone:

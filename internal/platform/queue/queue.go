@@ -422,10 +422,16 @@ func (q *Queue) shutdownServer() {
 
 // WatchKV sends every current entry of kv, decoded, and then every change to fn, on one
 // goroutine, until ctx ends; ready is closed once the current entries have been sent. An entry
-// decode refuses is logged (as name's) and skipped.
+// decode refuses is logged (as name's) and skipped. keys, when given, are the key patterns
+// watched ("users.>"), instead of every key.
 func WatchKV[E any](ctx context.Context, kv jetstream.KeyValue, name string, log *slog.Logger,
-	decode func(jetstream.KeyValueEntry) (E, error), fn func(E)) (ready <-chan struct{}, err error) {
-	w, err := kv.WatchAll(ctx)
+	decode func(jetstream.KeyValueEntry) (E, error), fn func(E), keys ...string) (ready <-chan struct{}, err error) {
+	var w jetstream.KeyWatcher
+	if len(keys) > 0 {
+		w, err = kv.WatchFiltered(ctx, keys)
+	} else {
+		w, err = kv.WatchAll(ctx)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: watch: %w", name, err)
 	}

@@ -284,7 +284,10 @@ type ReportOnlineRequest struct {
 	Rooms map[int64]int64 `protobuf:"bytes,2,rep,name=rooms,proto3" json:"rooms,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// addr is the comet's gRPC address as other processes reach it (jobs find comets by it);
 	// empty when the comet is reachable only inside its own process.
-	Addr          string `protobuf:"bytes,3,opt,name=addr,proto3" json:"addr,omitempty"`
+	Addr string `protobuf:"bytes,3,opt,name=addr,proto3" json:"addr,omitempty"`
+	// users are the uids of the last watched list logic answered (ReportOnlineResponse.watched)
+	// that hold at least one connection on this comet.
+	Users         []int64 `protobuf:"varint,4,rep,packed,name=users,proto3" json:"users,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -340,11 +343,21 @@ func (x *ReportOnlineRequest) GetAddr() string {
 	return ""
 }
 
+func (x *ReportOnlineRequest) GetUsers() []int64 {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
 // ReportOnlineResponse carries cluster-wide counts.
 type ReportOnlineResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// rooms maps each reported room id to its viewer count summed over every comet.
-	Rooms         map[int64]int64 `protobuf:"bytes,1,rep,name=rooms,proto3" json:"rooms,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Rooms map[int64]int64 `protobuf:"bytes,1,rep,name=rooms,proto3" json:"rooms,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// watched are the uids whose presence the cluster asks its comets to report (the
+	// customer-service agents): the comet's next report names those it holds (users).
+	Watched       []int64 `protobuf:"varint,2,rep,packed,name=watched,proto3" json:"watched,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -382,6 +395,13 @@ func (*ReportOnlineResponse) Descriptor() ([]byte, []int) {
 func (x *ReportOnlineResponse) GetRooms() map[int64]int64 {
 	if x != nil {
 		return x.Rooms
+	}
+	return nil
+}
+
+func (x *ReportOnlineResponse) GetWatched() []int64 {
+	if x != nil {
+		return x.Watched
 	}
 	return nil
 }
@@ -510,17 +530,19 @@ const file_logic_v1_logic_proto_rawDesc = "" +
 	"\x03uid\x18\x02 \x01(\x03R\x03uid\x12\x17\n" +
 	"\aroom_id\x18\x03 \x01(\x03R\x06roomId\x12\x18\n" +
 	"\asession\x18\x04 \x01(\x03R\asession\"\x14\n" +
-	"\x12DisconnectResponse\"\xc1\x01\n" +
+	"\x12DisconnectResponse\"\xd7\x01\n" +
 	"\x13ReportOnlineRequest\x12\x16\n" +
 	"\x06server\x18\x01 \x01(\tR\x06server\x12D\n" +
 	"\x05rooms\x18\x02 \x03(\v2..zhibo.logic.v1.ReportOnlineRequest.RoomsEntryR\x05rooms\x12\x12\n" +
-	"\x04addr\x18\x03 \x01(\tR\x04addr\x1a8\n" +
+	"\x04addr\x18\x03 \x01(\tR\x04addr\x12\x14\n" +
+	"\x05users\x18\x04 \x03(\x03R\x05users\x1a8\n" +
 	"\n" +
 	"RoomsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x03R\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x97\x01\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xb1\x01\n" +
 	"\x14ReportOnlineResponse\x12E\n" +
-	"\x05rooms\x18\x01 \x03(\v2/.zhibo.logic.v1.ReportOnlineResponse.RoomsEntryR\x05rooms\x1a8\n" +
+	"\x05rooms\x18\x01 \x03(\v2/.zhibo.logic.v1.ReportOnlineResponse.RoomsEntryR\x05rooms\x12\x18\n" +
+	"\awatched\x18\x02 \x03(\x03R\awatched\x1a8\n" +
 	"\n" +
 	"RoomsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x03R\x03key\x12\x14\n" +
