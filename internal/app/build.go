@@ -345,6 +345,11 @@ func buildIMChat(a *App) (lifecycle, error) {
 		deps.Shared = a.redis
 	}
 	var err error
+	if len(a.cfg.IMChat.Services) > 0 && a.cfg.IMChat.AgentStale > 0 { // agents assigned by presence
+		if deps.Presence, err = a.presenceTable(); err != nil {
+			return nil, err
+		}
+	}
 	if a.IMChat, err = chat.New(a.cfg.IMChat, deps); err != nil {
 		return nil, err
 	}

@@ -249,9 +249,10 @@ func startAloneWith(t *testing.T, natsURL string, dbs map[string]sqlstore.Config
 // bff, logic, two comets, two jobs sharing the push stream, and a gateway that forwards every
 // route to the process that serves it. Each store holds its component's tables and no other.
 func TestEveryComponentAlone(t *testing.T) {
-	a := startAlone(t)
+	a := startAlone(t, "-im_chat.services", serviceFlag)
 	dbs := a.dbs
 	httpPort := map[string]string{"gateway": strings.TrimPrefix(a.front.URL, "http://127.0.0.1:")}
+	ServicePresenceScenario(t, a.front) // first: it registers the first users
 	CoreScenario(t, a.front)
 	IMScenario(t, a.front)
 	FollowScenario(t, a.front)

@@ -29,6 +29,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/ratelimit"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/textnorm"
+	"github.com/zhibo-live/zhibo/internal/presence"
 	"github.com/zhibo-live/zhibo/internal/push"
 	"github.com/zhibo-live/zhibo/pkg/ids"
 )
@@ -54,6 +55,9 @@ type Deps struct {
 	// Leases let one im-chat process of a cluster maintain the monthly partitions of
 	// im_messages (nil = this process does).
 	Leases *lease.Node
+	// Presence tells which customer-service agents are connected (presence.go; nil = agents
+	// are assigned by load alone).
+	Presence *presence.Table
 }
 
 // Service is the single-chat component.
@@ -88,6 +92,9 @@ type Service struct {
 	parts     *sqlstore.PartitionKeeper // nil on SQLite
 	partLease *lease.Lease
 	endParts  context.CancelFunc // ends the partition keeper (nil until started)
+
+	presence *presence.Table // nil: agents are assigned by load alone
+	agents   *agentPresence  // set by Start when presence is on
 }
 
 // partitionLease is held by the im-chat process that maintains the partitions of im_messages.
@@ -131,7 +138,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	s := &Service{
 		cfg: cfg, log: deps.Logger, store: NewSQLStore(deps.DB), ids: deps.IDs, q: deps.Queue,
-		accounts: deps.Accounts, pusher: deps.Pusher, now: deps.Now, m: m, isAdmin: deps.IsAdmin,
+		accounts: deps.Accounts, pusher: deps.Pusher, now: deps.Now, m: m, isAdmin: deps.IsAdmin, presence: deps.Presence,
 		limiter:   ratelimit.NewKeyed[int64](cfg.Rate, cfg.Burst),
 		spam:      newSpamCheck(cfg.SpamReceivers, cfg.SpamWindow),
 		users:     expirable.NewLRU[int64, struct{}](userCacheSize, nil, userTTL),
@@ -213,6 +220,10 @@ func (s *Service) Start(ctx context.Context) error {
 		s.Stop(ctx)
 		return err
 	}
+	if err := s.startPresence(ctx); err != nil {
+		s.Stop(ctx)
+		return fmt.Errorf("im-chat: %w", err)
+	}
 	if s.parts != nil {
 		// A pass now, then daily, by the lease holder; it does not hold up the start.
 		s.partLease.Start(ctx)
@@ -229,6 +240,9 @@ func (s *Service) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		if s.endParts != nil {
 			s.endParts()
+		}
+		if s.agents != nil {
+			s.agents.stop()
 		}
 		s.consumers.Stop()
 		s.writer.Close()

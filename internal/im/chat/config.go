@@ -8,6 +8,7 @@ import (
 
 	"github.com/zhibo-live/zhibo/internal/platform/flagx"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
+	"github.com/zhibo-live/zhibo/internal/presence"
 )
 
 // Limits of the configuration: the longest message a store row is meant for, and the largest
@@ -64,6 +65,10 @@ type Config struct {
 	BotTimeout time.Duration `yaml:"bot_timeout"`
 	// Services are the customer-service accounts and their agents (service.go).
 	Services []ServiceAccount `yaml:"services"`
+	// AgentStale is how long a comet's list of the agents connected to it counts: a user
+	// writing in is assigned the least loaded of the agents connected (presence.go), and of
+	// all of them when none is. 0 = by load alone.
+	AgentStale time.Duration `yaml:"agent_stale"`
 	// PartitionAhead is how many months after the current one have their partition of
 	// im_messages made in advance on MySQL (1..120; the daily
 	// maintainer may run up to a day after a month begins, so the next month must exist
@@ -93,6 +98,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.DurationVar(&c.HotTTL, prefix+"hot_ttl", 24*time.Hour, "how long a user's hot-tier entries and messages' content stay in Redis after their last change, at least 1m.")
 	flagx.JSONList(fs, prefix+"bots", `assistant bots as a JSON list of {"uid","url","secret"}: messages to the user uid are POSTed to url signed with secret (HMAC-SHA256, X-Zhibo-Signature) and the answer's "reply" is sent back (empty = none; a list in YAML).`, &c.Bots)
 	flagx.JSONList(fs, prefix+"services", `customer-service accounts as a JSON list of {"uid","agents":[uids]}: a user writing to uid is assigned the least loaded agent, who gets the conversation live and answers as uid (empty = none; a list in YAML).`, &c.Services)
+	fs.DurationVar(&c.AgentStale, prefix+"agent_stale", 10*time.Second, "a user writing to a customer-service account is assigned the least loaded of its agents connected now (any of them when none is), as the comets reported within this bound (several comet.report_interval); 0 = the least loaded of all, connected or not.")
 	fs.DurationVar(&c.BotTimeout, prefix+"bot_timeout", 5*time.Second, "time limit of a bot webhook call, 100ms..1m.")
 	fs.IntVar(&c.PartitionAhead, prefix+"partition_ahead", 3, "months after the current one whose partition of im_messages is made in advance on MySQL, 1..120 (SQLite is not partitioned).")
 	fs.DurationVar(&c.PartitionRetention, prefix+"partition_retention", 0, "on MySQL, drop the months of im_messages whose every message is older than this, whole (0 = keep every message; else at least 720h; needs a MySQL store).")
@@ -157,6 +163,9 @@ func (c *Config) Validate() error {
 	}
 	if err := validateServices(c.Services, c.Bots); err != nil {
 		errs = append(errs, err)
+	}
+	if c.AgentStale < 0 || c.AgentStale > presence.TTL {
+		errs = append(errs, fmt.Errorf("im_chat.agent_stale %s: want 0..%s", c.AgentStale, presence.TTL))
 	}
 	if c.BotTimeout < 100*time.Millisecond || c.BotTimeout > time.Minute {
 		errs = append(errs, fmt.Errorf("im_chat.bot_timeout %s: want 100ms..1m", c.BotTimeout))

@@ -42,6 +42,7 @@ func (s *Service) Register(mux *http.ServeMux) {
 	mux.Handle("POST /api/im/services/{sid}/conversations/{peer}/read", h(s.handleServiceRead))
 	mux.Handle("POST /api/im/services/{sid}/messages", h(s.handleServiceSend))
 	mux.Handle("PUT /api/im/services/{sid}/conversations/{peer}/agent", h(s.handleServiceReassign))
+	mux.Handle("GET /api/im/services/{sid}/agents", h(s.handleServiceAgents))
 }
 
 // sendResponse is a message accepted (or, with replay, the one a client id named first).

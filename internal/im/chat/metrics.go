@@ -31,6 +31,7 @@ type metrics struct {
 	warms      *prometheus.CounterVec
 	bots       *prometheus.CounterVec
 	stale      prometheus.Counter
+	agentsOn   prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -80,6 +81,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.stale = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "zhibo_im_settings_stale_total", Help: "Sends checked against the last known blocks and settings because the store did not answer.",
 	})
+	m.agentsOn = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "zhibo_im_agents_connected", Help: "Customer-service agents connected to a comet (presence), counted every 30 s; 0 when presence is off (im_chat.agent_stale 0).",
+	})
 	m.reads.WithLabelValues(sourceHot)
 	m.reads.WithLabelValues(sourceStore)
 	m.warms.WithLabelValues("read")
@@ -91,7 +95,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.failures.WithLabelValues("store")
 	m.failures.WithLabelValues("deliver")
 	for _, c := range []prometheus.Collector{m.accepted, m.replayed, m.refused, m.stored, m.batch, m.storeLag, m.failures, m.delivered,
-		m.reads, m.hotUpdates, m.warms, m.bots, m.stale} {
+		m.reads, m.hotUpdates, m.warms, m.bots, m.stale, m.agentsOn} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -55,7 +55,7 @@ func (s *Service) isService(uid int64) bool { _, ok := s.service(uid); return ok
 // (assigning one to a user writing in for the first time), or 0.
 func (s *Service) agentOf(ctx context.Context, m Message) (int64, error) {
 	if sa, ok := s.service(m.To); ok {
-		return s.store.Assign(ctx, sa.UID, m.From, sa.Agents, m.Ts)
+		return s.store.Assign(ctx, sa.UID, m.From, sa.Agents, s.connectedAgents(sa), m.Ts)
 	}
 	if sa, ok := s.service(m.From); ok {
 		got, err := s.store.Assignments(ctx, sa.UID, []int64{m.To})

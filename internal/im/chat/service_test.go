@@ -1,6 +1,7 @@
 package chat_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"github.com/zhibo-live/zhibo/internal/im/chat"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
+	"github.com/zhibo-live/zhibo/internal/presence"
 )
 
 // Users writing to a customer-service account are spread over its agents (the least loaded
@@ -200,5 +202,82 @@ func TestServiceConversationReassigned(t *testing.T) {
 		h.waitFor("pushed", func() bool { return pushedTo(back.ID) != nil })
 		require.Contains(t, pushedTo(back.ID), agent1)
 		require.NotContains(t, pushedTo(back.ID), agent2)
+	})
+}
+
+// With presence, a user writing in for the first time is assigned the least loaded of the
+// agents connected (the comets' lists, through logic), of all agents when none is; a user
+// keeps their agent, connected or not. The pool's presence is listed for its agents.
+func TestServiceAssignsConnectedAgents(t *testing.T) {
+	const service, agent1, agent2, outsider int64 = 900, 901, 902, 903
+	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
+		var table *presence.Table
+		h := newHarnessDeps(t, db, func(c *chat.Config) {
+			c.Services = []chat.ServiceAccount{{UID: service, Agents: []int64{agent1, agent2}}}
+		}, nil, func(d *chat.Deps) {
+			var err error
+			table, err = presence.Open(context.Background(), d.Queue, d.Logger)
+			require.NoError(t, err)
+			d.Presence = table
+		})
+		h.users.Add(service, agent1, agent2, outsider)
+		connected := func(want ...int64) {
+			t.Helper()
+			require.NoError(t, table.PutUsers(context.Background(), "comet-1", want))
+			h.waitFor(fmt.Sprint("connected: ", want), func() bool {
+				code, data, _ := h.call(agent1, "GET", fmt.Sprintf("/api/im/services/%d/agents", service), "")
+				require.Equal(t, 200, code, "%s", data)
+				var got struct {
+					Presence bool                 `json:"presence"`
+					Items    []chat.AgentPresence `json:"items"`
+				}
+				require.NoError(t, json.Unmarshal(data, &got))
+				require.True(t, got.Presence)
+				var on []int64
+				for _, a := range got.Items {
+					if a.Connected {
+						on = append(on, a.UID)
+					}
+				}
+				return slices.Equal(on, want)
+			})
+		}
+		agentOf := func(peer int64) int64 {
+			t.Helper()
+			var agent int64
+			h.waitFor("assigned", func() bool {
+				code, data, _ := h.call(agent1, "GET", fmt.Sprintf("/api/im/services/%d/conversations", service), "")
+				require.Equal(t, 200, code, "%s", data)
+				var list struct {
+					Items []chat.ServiceConversation `json:"items"`
+				}
+				require.NoError(t, json.Unmarshal(data, &list))
+				for _, c := range list.Items {
+					if c.Peer == peer {
+						agent = c.Agent
+					}
+				}
+				return agent != 0
+			})
+			return agent
+		}
+
+		connected(agent2)
+		h.send(alice, service, "hello?", "")
+		require.Equal(t, agent2, agentOf(alice), "the connected agent, though agent1 is first on a tie")
+		connected()
+		h.send(bob, service, "anyone?", "")
+		require.Equal(t, agent1, agentOf(bob), "nobody connected: the least loaded of all")
+		h.send(alice, service, "still there?", "")
+		h.waitFor("stored", func() bool { return unread(h, service) == 3 })
+		require.Equal(t, agent2, agentOf(alice), "alice keeps her agent")
+		connected(agent2)
+		h.send(carol, service, "hi", "")
+		require.Equal(t, agent2, agentOf(carol), "the connected one, on a tie of load")
+
+		code, _, _ := h.call(outsider, "GET", fmt.Sprintf("/api/im/services/%d/agents", service), "")
+		require.Equal(t, 403, code)
+		code, _, _ = h.call(agent1, "GET", fmt.Sprintf("/api/im/services/%d/agents", alice), "")
+		require.Equal(t, 403, code, "not a service account")
 	})
 }

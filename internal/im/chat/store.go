@@ -156,8 +156,9 @@ type Store interface {
 	// Blocks returns up to limit users uid blocked, most recent first.
 	Blocks(ctx context.Context, uid int64, limit int) ([]int64, error)
 	// Assign returns the agent of service's pool that answers uid: the one assigned before if
-	// still in agents, else the least loaded (assigned now, at).
-	Assign(ctx context.Context, service, uid int64, agents []int64, at int64) (int64, error)
+	// still in agents, else the least loaded of prefer (of agents when prefer is empty; the
+	// first listed on a tie), assigned now, at. prefer is a subset of agents (the connected).
+	Assign(ctx context.Context, service, uid int64, agents, prefer []int64, at int64) (int64, error)
 	// Reassign makes agent answer uid's conversation with service from now (at) and returns
 	// the agent who answered it before (0 = none). A conversation service does not have is
 	// ErrNoConversation, and nothing changes.

@@ -881,7 +881,7 @@ func (s *sqlStore) SetSettings(ctx context.Context, uid int64, st Settings) erro
 	return nil
 }
 
-func (s *sqlStore) Assign(ctx context.Context, service, uid int64, agents []int64, at int64) (int64, error) {
+func (s *sqlStore) Assign(ctx context.Context, service, uid int64, agents, prefer []int64, at int64) (int64, error) {
 	var agent int64
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, "SELECT agent FROM im_service_assign WHERE service = ? AND uid = ?"+s.db.ForUpdate(), service, uid).Scan(&agent)
@@ -902,8 +902,12 @@ func (s *sqlStore) Assign(ctx context.Context, service, uid int64, agents []int6
 			}); err != nil {
 			return fmt.Errorf("assignment load: %w", err)
 		}
-		agent = agents[0]
-		for _, a := range agents[1:] { // the least loaded, the first listed on a tie
+		pick := agents
+		if len(prefer) > 0 {
+			pick = prefer
+		}
+		agent = pick[0]
+		for _, a := range pick[1:] { // the least loaded, the first listed on a tie
 			if load[a] < load[agent] {
 				agent = a
 			}
