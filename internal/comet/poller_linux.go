@@ -219,6 +219,11 @@ func (p *poller) sweep() {
 // stop makes run return. Connections still parked then (Stop has closed
 // them all before) are closed and finished by run.
 func (p *poller) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped { // shut down already (its epoll failed): the number may be a new socket's
+		return
+	}
 	one := [8]byte{1} // eventfd adds a native-endian uint64; any non-zero value wakes
 	_, _ = unix.Write(p.wakefd, one[:])
 }
