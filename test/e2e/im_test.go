@@ -32,22 +32,29 @@ func imEvent(t *testing.T, p protocol.Packet, out any) {
 	require.NoError(t, json.Unmarshal(ev.Data, out))
 }
 
+// ownChannel opens u's own channel (room 0 on the comet, over WebSocket), where their private
+// messages and notices are pushed.
+func ownChannel(t *testing.T, n Node, u session) *viewer.Conn {
+	t.Helper()
+	var info struct {
+		Token string `json:"token"`
+	}
+	code, _ := api(t, n, "GET", "/api/channel", u.Token, nil, &info)
+	require.Equal(t, 200, code)
+	ch, err := viewer.Dial(context.Background(), viewer.Options{Addr: n.WSURL, WS: true, UID: u.UID, RoomID: 0, Token: info.Token, ProtoVer: 2})
+	require.NoError(t, err)
+	return ch
+}
+
 // IMScenario is a private chat through the gateway: the receiver holds its own channel (a
 // long connection to room 0) and gets the message live; the conversation list, the unread
 // total and read receipts follow; a recall reaches both sides; a replayed send is one message.
 func IMScenario(t *testing.T, n Node) {
-	ctx := context.Background()
 	a := register(t, n, fmt.Sprintf("ima%d", time.Now().UnixNano()%1e6))
 	b := register(t, n, fmt.Sprintf("imb%d", time.Now().UnixNano()%1e6))
-	var info struct {
-		Token string `json:"token"`
-	}
-	code, _ := api(t, n, "GET", "/api/channel", b.Token, nil, &info)
-	require.Equal(t, 200, code)
-	ch, err := viewer.Dial(ctx, viewer.Options{Addr: n.WSURL, WS: true, UID: b.UID, RoomID: 0, Token: info.Token, ProtoVer: 2})
-	require.NoError(t, err)
+	ch := ownChannel(t, n, b)
 	defer ch.Close()
-	code, _ = api(t, n, "GET", "/api/channel", "", nil, nil)
+	code, _ := api(t, n, "GET", "/api/channel", "", nil, nil)
 	require.Equal(t, 401, code, "guests have no channel")
 
 	var sent imMsg

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/zhibo-live/zhibo/internal/config"
 	"github.com/zhibo-live/zhibo/internal/im/chat"
-	"github.com/zhibo-live/zhibo/internal/viewer"
 )
 
 // serviceFlag configures uid 1 as a customer-service account answered by uids 2 and 3: the
@@ -25,20 +23,13 @@ const serviceFlag = `[{"uid":1,"agents":[2,3]}]`
 // that agent left, the next customer gets the least loaded of all. The comets report the
 // agents they hold to logic, which shares the list through presence with im-chat.
 func ServicePresenceScenario(t *testing.T, n Node) {
-	ctx := context.Background()
 	var users []session
 	for i := range 5 {
 		users = append(users, register(t, n, fmt.Sprintf("cs%d%d", i, time.Now().UnixNano()%1e6)))
 		require.EqualValues(t, i+1, users[i].UID, "the node's users so far are the scenario's")
 	}
 	sid, agent1, agent2, cust1, cust2 := users[0], users[1], users[2], users[3], users[4]
-	var info struct {
-		Token string `json:"token"`
-	}
-	code, _ := api(t, n, "GET", "/api/channel", agent2.Token, nil, &info)
-	require.Equal(t, 200, code)
-	ch, err := viewer.Dial(ctx, viewer.Options{Addr: n.WSURL, WS: true, UID: agent2.UID, RoomID: 0, Token: info.Token, ProtoVer: 2})
-	require.NoError(t, err)
+	ch := ownChannel(t, n, agent2)
 	defer ch.Close()
 
 	connected := func(want ...int64) {
@@ -81,7 +72,7 @@ func ServicePresenceScenario(t *testing.T, n Node) {
 
 	connected(agent2.UID)
 	var sent imMsg
-	code, _ = api(t, n, "POST", "/api/im/messages", cust1.Token, map[string]any{"to": sid.UID, "text": "where is my order?"}, &sent)
+	code, _ := api(t, n, "POST", "/api/im/messages", cust1.Token, map[string]any{"to": sid.UID, "text": "where is my order?"}, &sent)
 	require.Equal(t, 200, code)
 	var got imMsg
 	imEvent(t, waitFor(t, ch, "the customer's message at the connected agent", isCmd("IM_MSG")), &got)

@@ -118,20 +118,7 @@ func TestServiceConversationReassigned(t *testing.T) {
 			}
 			return nil
 		}
-		agentOf := func(peer int64) int64 {
-			code, data, _ := h.call(agent1, "GET", fmt.Sprintf("/api/im/services/%d/conversations", service), "")
-			require.Equal(t, 200, code, "%s", data)
-			var list struct {
-				Items []chat.ServiceConversation `json:"items"`
-			}
-			require.NoError(t, json.Unmarshal(data, &list))
-			for _, c := range list.Items {
-				if c.Peer == peer {
-					return c.Agent
-				}
-			}
-			return 0
-		}
+		agentOf := func(peer int64) int64 { return h.serviceAgent(agent1, service, peer) }
 		reassign := func(by, sid, peer int64, body string) (int, int, chat.Reassignment) {
 			code, data, _ := h.call(by, "PUT", fmt.Sprintf("/api/im/services/%d/conversations/%d/agent", sid, peer), body)
 			var out chat.Reassignment
@@ -245,20 +232,7 @@ func TestServiceAssignsConnectedAgents(t *testing.T) {
 		agentOf := func(peer int64) int64 {
 			t.Helper()
 			var agent int64
-			h.waitFor("assigned", func() bool {
-				code, data, _ := h.call(agent1, "GET", fmt.Sprintf("/api/im/services/%d/conversations", service), "")
-				require.Equal(t, 200, code, "%s", data)
-				var list struct {
-					Items []chat.ServiceConversation `json:"items"`
-				}
-				require.NoError(t, json.Unmarshal(data, &list))
-				for _, c := range list.Items {
-					if c.Peer == peer {
-						agent = c.Agent
-					}
-				}
-				return agent != 0
-			})
+			h.waitFor("assigned", func() bool { agent = h.serviceAgent(agent1, service, peer); return agent != 0 })
 			return agent
 		}
 
@@ -280,4 +254,22 @@ func TestServiceAssignsConnectedAgents(t *testing.T) {
 		code, _, _ = h.call(agent1, "GET", fmt.Sprintf("/api/im/services/%d/agents", alice), "")
 		require.Equal(t, 403, code, "not a service account")
 	})
+}
+
+// serviceAgent is the agent of service's conversation with peer, as agent (one of the pool)
+// reads the account's list; 0 when there is no such conversation yet.
+func (h *harness) serviceAgent(agent, service, peer int64) int64 {
+	h.t.Helper()
+	code, data, _ := h.call(agent, "GET", fmt.Sprintf("/api/im/services/%d/conversations", service), "")
+	require.Equal(h.t, 200, code, "%s", data)
+	var list struct {
+		Items []chat.ServiceConversation `json:"items"`
+	}
+	require.NoError(h.t, json.Unmarshal(data, &list))
+	for _, c := range list.Items {
+		if c.Peer == peer {
+			return c.Agent
+		}
+	}
+	return 0
 }
