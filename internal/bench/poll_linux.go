@@ -14,6 +14,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/zhibo-live/zhibo/internal/platform/epoll"
 	"github.com/zhibo-live/zhibo/internal/protocol"
 )
 
@@ -38,7 +39,7 @@ type pollers struct {
 }
 
 type pollSet struct {
-	epfd  int
+	set   *epoll.Set
 	mu    sync.Mutex
 	conns []*viewerConn // the event data is the index
 }
@@ -46,12 +47,12 @@ type pollSet struct {
 func newPollers(r *run) (*pollers, error) {
 	p := &pollers{r: r}
 	for range runtime.GOMAXPROCS(0) {
-		epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+		set, err := epoll.New()
 		if err != nil {
 			p.closeSets()
-			return nil, fmt.Errorf("bench: epoll_create1: %w", err)
+			return nil, fmt.Errorf("bench: %w", err)
 		}
-		p.sets = append(p.sets, &pollSet{epfd: epfd})
+		p.sets = append(p.sets, &pollSet{set: set})
 	}
 	for _, ps := range p.sets {
 		p.wg.Go(func() { p.loop(ps) })
@@ -68,19 +69,10 @@ func (p *pollers) add(c *viewerConn) bool {
 	if !ok {
 		return false
 	}
-	raw, err := tc.SyscallConn()
+	fd, err := epoll.Detach(tc) // the socket stays open through fd
 	if err != nil {
 		return false
 	}
-	fd := -1
-	if raw.Control(func(f uintptr) { fd, err = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0) }) != nil || err != nil {
-		return false
-	}
-	if err := unix.SetNonblock(fd, true); err != nil {
-		_ = unix.Close(fd)
-		return false
-	}
-	_ = nc.Close() // the socket stays open through fd
 	c.polled, c.fd = true, fd
 	if len(buffered) > 0 {
 		// Bytes read with the auth reply: parse them first (nothing else reads c yet).
@@ -95,9 +87,8 @@ func (p *pollers) add(c *viewerConn) bool {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	ps.conns = append(ps.conns, c)
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(len(ps.conns) - 1)}
-	if err := unix.EpollCtl(ps.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		p.r.ended(c, fmt.Errorf("bench: epoll_ctl: %w", err))
+	if err := ps.set.Add(fd, unix.EPOLLIN|unix.EPOLLRDHUP, uint64(len(ps.conns)-1)); err != nil {
+		p.r.ended(c, fmt.Errorf("bench: %w", err))
 	}
 	return true
 }
@@ -113,7 +104,7 @@ func (p *pollers) stop() {
 
 func (p *pollers) closeSets() {
 	for _, ps := range p.sets {
-		_ = unix.Close(ps.epfd)
+		ps.set.Close()
 	}
 }
 
@@ -121,12 +112,9 @@ func (p *pollers) loop(ps *pollSet) {
 	events := make([]unix.EpollEvent, 256)
 	buf := make([]byte, pollBuf)
 	for !p.quit.Load() {
-		n, err := unix.EpollWait(ps.epfd, events, 50)
+		n, err := ps.set.Wait(events, 50)
 		if err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			p.r.log.Error("epoll_wait", "err", err)
+			p.r.log.Error("bench poller", "err", err)
 			return
 		}
 		if n == 0 {
@@ -136,10 +124,10 @@ func (p *pollers) loop(ps *pollSet) {
 		conns := ps.conns
 		ps.mu.Unlock()
 		for i := range n {
-			c := conns[events[i].Fd]
+			c := conns[epoll.ID(&events[i])]
 			if err := p.r.readOne(c, buf); err != nil {
 				p.r.ended(c, err)
-				_ = unix.EpollCtl(ps.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+				_ = ps.set.Del(c.fd)
 			}
 		}
 	}

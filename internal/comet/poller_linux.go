@@ -7,15 +7,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/zhibo-live/zhibo/internal/platform/epoll"
 	"golang.org/x/sys/unix"
 )
 
 // pollBatch is how many events one epoll_wait returns at most.
 const pollBatch = 128
-
-// wakeID is the registration id of the poller's eventfd; connections get
-// ids from 1 on.
-const wakeID = 0
 
 // poller is one epoll set of parked connections and the goroutine waiting
 // on it (see poller.go). An event carries a registration id, new each time
@@ -23,43 +20,21 @@ const wakeID = 0
 // a registration that has since ended (or whose descriptor number was
 // reused) finds nothing in conns.
 type poller struct {
-	s      *Service
-	epfd   int
-	wakefd int // eventfd in the set: stop writes it so epoll_wait returns
+	s   *Service
+	set *epoll.Set // stop wakes it so that run returns (epoll.Woken)
 
 	mu      sync.Mutex
-	conns   map[uint64]*conn // parked connections by registration id
+	conns   map[uint64]*conn // parked connections by registration id, from 1 on
 	seq     uint64           // last registration id handed out
-	stopped bool             // epfd and wakefd are closed
+	stopped bool             // the set is closed
 }
 
 func newPoller(s *Service) (*poller, error) {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	set, err := epoll.New()
 	if err != nil {
-		return nil, fmt.Errorf("epoll_create1: %w", err)
+		return nil, err
 	}
-	wakefd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		_ = unix.Close(epfd)
-		return nil, fmt.Errorf("eventfd: %w", err)
-	}
-	ev := pollEvent(unix.EPOLLIN, wakeID)
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
-		_ = unix.Close(wakefd)
-		_ = unix.Close(epfd)
-		return nil, fmt.Errorf("epoll_ctl add eventfd: %w", err)
-	}
-	return &poller{s: s, epfd: epfd, wakefd: wakefd, conns: make(map[uint64]*conn)}, nil
-}
-
-// pollEvent builds an event whose user data (the Fd and Pad fields, 64 bits
-// together) is a registration id.
-func pollEvent(events uint32, id uint64) unix.EpollEvent {
-	return unix.EpollEvent{Events: events, Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
-}
-
-func eventID(ev *unix.EpollEvent) uint64 {
-	return uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+	return &poller{s: s, set: set, conns: make(map[uint64]*conn)}, nil
 }
 
 // connFD returns the descriptor behind raw (conn.raw: plain TCP only). Any other kind
@@ -94,14 +69,15 @@ func (p *poller) park(c *conn) bool {
 	}
 	p.seq++
 	id := p.seq
-	ev := pollEvent(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLONESHOT, id)
-	op := unix.EPOLL_CTL_ADD
+	events := uint32(unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT)
+	var err error
 	if c.inSet {
-		op = unix.EPOLL_CTL_MOD
+		err = p.set.Mod(int(c.fd), events, id)
+	} else {
+		err = p.set.Add(int(c.fd), events, id)
 	}
-	if err := unix.EpollCtl(p.epfd, op, int(c.fd), &ev); err != nil {
-		p.s.log.Warn("comet poller refused a connection; it keeps a reader goroutine",
-			"remote", c.remote(), "err", os.NewSyscallError("epoll_ctl", err))
+	if err != nil {
+		p.s.log.Warn("comet poller refused a connection; it keeps a reader goroutine", "remote", c.remote(), "err", err)
 		return false
 	}
 	c.inSet = true
@@ -121,7 +97,7 @@ func (p *poller) take(c *conn) bool {
 		p.s.m.parked.Dec()
 	}
 	if c.inSet && !p.stopped {
-		_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(c.fd), nil)
+		_ = p.set.Del(int(c.fd))
 	}
 	c.inSet = false
 	return parked
@@ -148,18 +124,18 @@ func (p *poller) run() {
 	next := time.Now().Add(every)
 	for {
 		wait := max(time.Until(next), 0)
-		n, err := unix.EpollWait(p.epfd, events, int((wait+time.Millisecond-1)/time.Millisecond))
-		if err != nil && err != unix.EINTR {
+		n, err := p.set.Wait(events, int((wait+time.Millisecond-1)/time.Millisecond))
+		if err != nil {
 			// Only a broken epoll descriptor gets here: give the
 			// connections back rather than leave them unwatched.
-			p.s.log.Error("comet poller failed; closing its connections", "err", os.NewSyscallError("epoll_wait", err))
+			p.s.log.Error("comet poller failed; closing its connections", "err", err)
 			p.shutdown()
 			return
 		}
 		stop := false
-		for i := range max(n, 0) {
-			id := eventID(&events[i])
-			if id == wakeID {
+		for i := range n {
+			id := epoll.ID(&events[i])
+			if id == epoll.Woken {
 				stop = true
 				continue
 			}
@@ -218,15 +194,7 @@ func (p *poller) sweep() {
 
 // stop makes run return. Connections still parked then (Stop has closed
 // them all before) are closed and finished by run.
-func (p *poller) stop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.stopped { // shut down already (its epoll failed): the number may be a new socket's
-		return
-	}
-	one := [8]byte{1} // eventfd adds a native-endian uint64; any non-zero value wakes
-	_, _ = unix.Write(p.wakefd, one[:])
-}
+func (p *poller) stop() { p.set.Wake() } // nothing once the set is closed (its epoll failed)
 
 // shutdown closes the poller's descriptors and gives back every connection
 // still parked.
@@ -259,6 +227,5 @@ func (p *poller) closeLocked() {
 		return
 	}
 	p.stopped = true
-	_ = unix.Close(p.wakefd)
-	_ = unix.Close(p.epfd)
+	p.set.Close()
 }

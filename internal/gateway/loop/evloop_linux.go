@@ -5,10 +5,10 @@ import (
 	"bytes"
 	"container/heap"
 	"net"
-	"os"
 	"sync"
 	"time"
 
+	"github.com/zhibo-live/zhibo/internal/platform/epoll"
 	"golang.org/x/sys/unix"
 )
 
@@ -16,9 +16,8 @@ import (
 // that waits on it. Everything of a loop is touched by its goroutine only, but the task queue
 // (post), which other goroutines fill and wake it for.
 type evloop struct {
-	s      *Server
-	epfd   int
-	wakefd int
+	s   *Server
+	set *epoll.Set // Woken: tasks were posted
 
 	mu    sync.Mutex
 	tasks []task
@@ -69,56 +68,31 @@ type task struct {
 }
 
 const (
-	wakeData  = 1<<64 - 1
 	pollBatch = 256
 	tick      = 250 * time.Millisecond // how often connections' timeouts are checked
 )
 
 func newLoop(s *Server) (*evloop, error) {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	set, err := epoll.New()
 	if err != nil {
-		return nil, os.NewSyscallError("epoll_create1", err)
+		return nil, err
 	}
-	wakefd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		_ = unix.Close(epfd)
-		return nil, os.NewSyscallError("eventfd", err)
-	}
-	l := &evloop{s: s, epfd: epfd, wakefd: wakefd, idle: map[string][]*upconn{}, clients: map[*client]struct{}{},
-		br: bufio.NewReaderSize(nil, s.MaxHeaderBytes+4096), rbuf: make([]byte, 64<<10)}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN}
-	setData(&ev, wakeData)
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
-		l.closeFDs()
-		return nil, os.NewSyscallError("epoll_ctl", err)
-	}
-	return l, nil
+	return &evloop{s: s, set: set, idle: map[string][]*upconn{}, clients: map[*client]struct{}{},
+		br: bufio.NewReaderSize(nil, s.MaxHeaderBytes+4096), rbuf: make([]byte, 64<<10)}, nil
 }
-
-func (l *evloop) closeFDs() {
-	_ = unix.Close(l.wakefd)
-	_ = unix.Close(l.epfd)
-}
-
-func setData(ev *unix.EpollEvent, d uint64) {
-	ev.Fd, ev.Pad = int32(uint32(d)), int32(uint32(d>>32))
-}
-
-func dataOf(ev *unix.EpollEvent) uint64 { return uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32 }
 
 // post queues t for the loop and wakes it. Once the loop has stopped, t is dropped: a dial
-// that ends after the loop (or a connection adopted as it stops) leaves no descriptor open,
-// and nothing is written to the wake descriptor's number, which a new socket may hold by then.
+// that ends after the loop (or a connection adopted as it stops) leaves no descriptor open.
 func (l *evloop) post(t task) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.done {
+		l.mu.Unlock()
 		t.drop(l.s)
 		return
 	}
 	l.tasks = append(l.tasks, t)
-	var one = [8]byte{1}
-	_, _ = unix.Write(l.wakefd, one[:]) // under mu: stop closes it only after done is set
+	l.mu.Unlock()
+	l.set.Wake() // nothing once the loop closed its set
 }
 
 // drop disposes of a task no loop will run: the descriptors and connection it carries are
@@ -150,26 +124,22 @@ func (l *evloop) register(fd int, events uint32, h handler) (uint64, error) {
 	sl.gen++
 	sl.h = h
 	data := uint64(idx) | uint64(sl.gen)<<32
-	ev := unix.EpollEvent{Events: events}
-	setData(&ev, data)
-	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	if err := l.set.Add(fd, events, data); err != nil {
 		sl.h = nil
 		l.free = append(l.free, idx)
-		return 0, os.NewSyscallError("epoll_ctl", err)
+		return 0, err
 	}
 	return data, nil
 }
 
 // modify changes the events fd, registered as data, waits for.
 func (l *evloop) modify(fd int, data uint64, events uint32) {
-	ev := unix.EpollEvent{Events: events}
-	setData(&ev, data)
-	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_MOD, fd, &ev)
+	_ = l.set.Mod(fd, events, data)
 }
 
 // unregister takes fd out of the set and frees its slot (the caller closes fd).
 func (l *evloop) unregister(fd int, data uint64) {
-	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+	_ = l.set.Del(fd)
 	idx := uint32(data)
 	if int(idx) < len(l.slots) && l.slots[idx].gen == uint32(data>>32) {
 		l.slots[idx].h = nil
@@ -183,16 +153,16 @@ func (l *evloop) run() {
 	l.lastTick = time.Now()
 	for {
 		wait := l.waitMillis(time.Now())
-		n, err := unix.EpollWait(l.epfd, events, wait)
-		if err != nil && err != unix.EINTR {
-			l.s.Log.Error("gateway loop failed; closing its connections", "err", os.NewSyscallError("epoll_wait", err))
+		n, err := l.set.Wait(events, wait)
+		if err != nil {
+			l.s.Log.Error("gateway loop failed; closing its connections", "err", err)
 			l.stop()
 			return
 		}
-		for i := range max(n, 0) {
+		for i := range n {
 			ev := &events[i]
-			d := dataOf(ev)
-			if d == wakeData {
+			d := epoll.ID(ev)
+			if d == epoll.Woken {
 				if l.runTasks() {
 					l.stop()
 					return
@@ -234,8 +204,7 @@ func (l *evloop) waitMillis(now time.Time) int {
 
 // runTasks runs the queued tasks; true: stop the loop.
 func (l *evloop) runTasks() bool {
-	var buf [8]byte
-	_, _ = unix.Read(l.wakefd, buf[:])
+	l.set.Drain()
 	l.mu.Lock()
 	tasks := l.tasks
 	l.tasks = nil
@@ -284,7 +253,7 @@ func (l *evloop) stop() {
 		}
 		delete(l.idle, host)
 	}
-	l.closeFDs()
+	l.set.Close()
 }
 
 func (l *evloop) adopt(fd int, outer net.Conn) {

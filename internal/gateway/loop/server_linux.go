@@ -12,8 +12,7 @@ import (
 	"syscall"
 
 	"github.com/zhibo-live/zhibo/internal/gateway/lane"
-
-	"golang.org/x/sys/unix"
+	"github.com/zhibo-live/zhibo/internal/platform/epoll"
 )
 
 // Available reports whether event loops run on this system.
@@ -58,7 +57,7 @@ func (s *Server) start(ln net.Listener) error {
 		l, err := newLoop(s)
 		if err != nil {
 			for _, l := range s.loops {
-				l.closeFDs()
+				l.set.Close()
 			}
 			s.loops = nil
 			return err
@@ -190,7 +189,7 @@ func (s *Server) adopt(outer net.Conn, from *handed) bool {
 		}
 		return false
 	}
-	fd, err := detach(tc)
+	fd, err := epoll.Detach(tc)
 	if err != nil {
 		s.Log.Warn("gateway loop: a connection stays with the lane", "err", err)
 		if from == nil {
@@ -222,25 +221,6 @@ func (s *Server) giveBack(nc net.Conn) bool {
 		}
 	}
 	return false
-}
-
-// detach takes tc's socket out of Go's poller: the loop gets a descriptor of its own (a
-// duplicate, non-blocking as the socket is), and tc is closed.
-func detach(tc *net.TCPConn) (int, error) {
-	rc, err := tc.SyscallConn()
-	if err != nil {
-		return -1, err
-	}
-	fd := -1
-	var derr error
-	if err := rc.Control(func(f uintptr) { fd, derr = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-		return -1, err
-	}
-	if derr != nil {
-		return -1, os.NewSyscallError("fcntl", derr)
-	}
-	_ = tc.Close()
-	return fd, nil
 }
 
 // attach gives a descriptor of the loop's back to Go's poller as a connection.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/zhibo-live/zhibo/internal/gateway/lane"
 	"github.com/zhibo-live/zhibo/internal/gateway/pool"
+	"github.com/zhibo-live/zhibo/internal/platform/epoll"
 )
 
 const idleTimeout = pool.IdleTimeout
@@ -223,7 +224,7 @@ func (x *exchange) dial(host string) {
 				err = fmt.Errorf("dial %s: not TCP", host)
 			} else {
 				_ = tc.SetNoDelay(true)
-				fd, err = detach(tc)
+				fd, err = epoll.Detach(tc)
 			}
 		}
 		l.post(task{kind: taskDialed, fd: fd, err: err, x: x, n: n})
