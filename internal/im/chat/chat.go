@@ -198,6 +198,10 @@ func (s *Service) Start(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("im-chat: %w", err)
 	}
+	// Before the deliverer starts: it reads who is connected (s.agents) for each message.
+	if err := s.startPresence(ctx); err != nil {
+		return fmt.Errorf("im-chat: %w", err)
+	}
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.writer.Run() }()
 	go func() { defer s.wg.Done(); s.deliverer.Run() }()
@@ -219,10 +223,6 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.startBots(ctx); err != nil {
 		s.Stop(ctx)
 		return err
-	}
-	if err := s.startPresence(ctx); err != nil {
-		s.Stop(ctx)
-		return fmt.Errorf("im-chat: %w", err)
 	}
 	if s.parts != nil {
 		// A pass now, then daily, by the lease holder; it does not hold up the start.
