@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zhibo-live/zhibo/internal/account"
+	"github.com/zhibo-live/zhibo/internal/account/accounttest"
 	"github.com/zhibo-live/zhibo/internal/app"
 	"github.com/zhibo-live/zhibo/internal/bff"
 	"github.com/zhibo-live/zhibo/internal/config"
@@ -46,6 +47,7 @@ type env struct {
 	chats   *chattest.Client
 	groups  *grouptest.Client
 	notices *noticetest.Client
+	acc     *accounttest.Client
 	reg     *prometheus.Registry // the test BFF's metrics
 	svc     *bff.Service
 }
@@ -67,15 +69,16 @@ func start(t *testing.T, moduleTimeout time.Duration) *env {
 
 	e := &env{t: t, cfg: cfg, a: a, gw: "http://" + a.HTTPAddr().String(), rooms: roomtest.Count(a.Room),
 		gifts: gifttest.Wrap(a.Gift), dm: danmakutest.Wrap(a.Danmaku), chats: chattest.Wrap(a.IMChat),
-		groups: grouptest.Wrap(a.IMGroup), notices: noticetest.Wrap(a.IMNotice), reg: prometheus.NewRegistry()}
+		groups: grouptest.Wrap(a.IMGroup), notices: noticetest.Wrap(a.IMNotice), acc: accounttest.Wrap(a.Account),
+		reg: prometheus.NewRegistry()}
 	// Before the app stops: no call is left hanging.
-	for _, r := range []func(){e.gifts.Release, e.dm.Release, e.chats.Release, e.groups.Release, e.notices.Release} {
+	for _, r := range []func(){e.gifts.Release, e.dm.Release, e.chats.Release, e.groups.Release, e.notices.Release, e.acc.Release} {
 		t.Cleanup(r)
 	}
 	bcfg := cfg.BFF
 	bcfg.ModuleTimeout, bcfg.IMModuleTimeout = moduleTimeout, moduleTimeout
 	svc, err := bff.New(bcfg, bff.Deps{Logger: obs.Discard(), Registry: e.reg, Rooms: e.rooms, Gifts: e.gifts,
-		Danmaku: e.dm, DanmuInfo: a.LogicAPI.DanmuInfoFor, Chats: e.chats, Groups: e.groups, Notices: e.notices, Accounts: a.Account})
+		Danmaku: e.dm, DanmuInfo: a.LogicAPI.DanmuInfoFor, Chats: e.chats, Groups: e.groups, Notices: e.notices, Accounts: e.acc})
 	require.NoError(t, err)
 	e.svc = svc
 	mux := http.NewServeMux()

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/zhibo-live/zhibo/internal/account"
 	"github.com/zhibo-live/zhibo/internal/danmaku"
 	"github.com/zhibo-live/zhibo/internal/gift"
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
@@ -168,7 +169,19 @@ func (s *Service) Enter(r *http.Request, id int64) (Enter, error) {
 	}
 
 	if s.deps.Accounts != nil {
-		add(modAnchor, func(ctx context.Context) (any, error) { return s.deps.Accounts.Relation(ctx, viewer, rm.OwnerUID) })
+		if v, ok := hp.module(modAnchor); ok {
+			// A hot room: the anchor's counts from memory, the viewer's follow edges (one
+			// read) fetched — nothing at all for a guest.
+			s.m.hotServed.WithLabelValues(modAnchor).Inc()
+			counts := v.(account.Relation)
+			if viewer == 0 || viewer == rm.OwnerUID {
+				got[modAnchor] = counts
+			} else {
+				add(modAnchor, func(ctx context.Context) (any, error) { return s.viewerRelation(ctx, counts, viewer) })
+			}
+		} else {
+			add(modAnchor, func(ctx context.Context) (any, error) { return s.deps.Accounts.Relation(ctx, viewer, rm.OwnerUID) })
+		}
 	}
 
 	maps.Copy(got, s.fetch(ctx, mods))
@@ -225,6 +238,20 @@ func (s *Service) sharedModules(rm room.Room) []module {
 		}})
 	}
 	return mods
+}
+
+// viewerRelation is the anchor's relation for viewer: counts as kept in memory, and whether
+// viewer and the anchor follow each other, asked in one call.
+func (s *Service) viewerRelation(ctx context.Context, counts account.Relation, viewer int64) (account.Relation, error) {
+	f, err := s.deps.Accounts.Follows(ctx, []account.FollowPair{{Follower: viewer, Followee: counts.UID}, {Follower: counts.UID, Followee: viewer}})
+	if err != nil {
+		return account.Relation{}, err
+	}
+	if len(f) != 2 {
+		return account.Relation{}, fmt.Errorf("account: %d follow answers for 2 pairs", len(f))
+	}
+	counts.Followed, counts.FollowsYou = f[0], f[1]
+	return counts, nil
 }
 
 // peerError keeps a component's error kind (404, 400 …) and turns anything else — a timeout,

@@ -295,6 +295,13 @@ func (s *Service) loadHot(ctx context.Context, id int64) (*hotPage, error) {
 	}
 	p := &hotPage{rm: rm, view: view, mods: map[string]any{}, at: time.Now()}
 	mods := s.sharedModules(rm)
+	if s.deps.Accounts != nil {
+		// The anchor's follow counts, which every viewer sees alike; each signed-in viewer's
+		// follow edges are read by their enter.
+		mods = append(mods, module{name: modAnchor, run: func(ctx context.Context) (any, error) {
+			return s.deps.Accounts.Relation(ctx, 0, rm.OwnerUID)
+		}})
+	}
 	vals := make([]result, len(mods))
 	var wg sync.WaitGroup
 	for i, m := range mods {

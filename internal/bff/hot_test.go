@@ -2,6 +2,7 @@ package bff_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zhibo-live/zhibo/internal/account"
 	"github.com/zhibo-live/zhibo/internal/bff"
 	"github.com/zhibo-live/zhibo/internal/gift"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
@@ -30,7 +32,7 @@ func hotEnv(t *testing.T, threshold int64) (*env, *hotroom.Tracker) {
 	// of the page kept, and the test's count of component reads would see it fetched.
 	cfg.ModuleTimeout, cfg.RoomTimeout = 10*time.Second, 10*time.Second
 	svc, err := bff.New(cfg, bff.Deps{Logger: obs.Discard(), Registry: e.reg, Rooms: e.rooms, Gifts: e.gifts,
-		Danmaku: e.dm, DanmuInfo: e.a.LogicAPI.DanmuInfoFor, Hot: tr})
+		Danmaku: e.dm, DanmuInfo: e.a.LogicAPI.DanmuInfoFor, Accounts: e.acc, Hot: tr})
 	require.NoError(t, err)
 	require.NoError(t, svc.Start(context.Background()))
 	t.Cleanup(func() { require.NoError(t, svc.Stop(context.Background())) })
@@ -119,6 +121,51 @@ func TestHotRoomByAudienceIsServedFromMemory(t *testing.T) {
 	before = e.downstream()
 	e.enter(id, "")
 	require.NotEqual(t, before, e.downstream(), "cooled off: read again at once, before the next refresh")
+}
+
+// A hot room's anchor counts are kept with its page: a guest's enter asks accounts nothing, and
+// a signed-in viewer's asks only for their own follow edges (one Follows call), never the
+// anchor's whole relation (three reads in accounts).
+func TestHotRoomKeepsTheAnchorsCounts(t *testing.T) {
+	e, tr := hotEnv(t, 5000)
+	ctx := context.Background()
+	anchor, fan, other := e.user("anchorc"), e.user("fanc"), e.user("otherc")
+	id := e.room(anchor.UID, "hot anchor")
+	require.NoError(t, e.a.Account.Follow(ctx, fan.UID, anchor.UID))
+	tr.Update(map[int64]int64{id: 5000})
+	e.svc.Warm()
+	require.Eventually(t, func() bool { return e.hotRooms() == 1 }, 5*time.Second, 5*time.Millisecond, "pre-warmed")
+
+	rel := func(p page) account.Relation {
+		var r account.Relation
+		require.NoError(t, json.Unmarshal(p.Anchor, &r), "%s", p.Anchor)
+		require.Equal(t, anchor.UID, r.UID)
+		require.EqualValues(t, 1, r.Followers)
+		return r
+	}
+	anchorServed := func() float64 {
+		return counter(t, e.reg, "zhibo_bff_hot_served_total", map[string]string{"module": "anchor"})
+	}
+	follows := e.acc.Calls()["Follows"]
+	require.False(t, rel(e.enter(id, "")).Followed)
+	require.Equal(t, follows, e.acc.Calls()["Follows"], "a guest's enter asks accounts nothing")
+	require.True(t, rel(e.enter(id, fan.Token)).Followed)
+	require.False(t, rel(e.enter(id, other.Token)).Followed)
+	require.Equal(t, follows+2, e.acc.Calls()["Follows"], "one call for each signed-in viewer's edges")
+	require.EqualValues(t, 3, anchorServed())
+
+	// The viewer's edges are never kept: the anchor following back shows at once.
+	require.NoError(t, e.a.Account.Follow(ctx, anchor.UID, fan.UID))
+	require.True(t, rel(e.enter(id, fan.Token)).FollowsYou)
+	require.Equal(t, follows+3, e.acc.Calls()["Follows"])
+
+	// Cooled off: the relation is read whole for each enter again.
+	tr.Update(map[int64]int64{id: 10})
+	r := rel(e.enter(id, fan.Token))
+	require.True(t, r.Followed)
+	require.True(t, r.FollowsYou)
+	require.EqualValues(t, 4, anchorServed(), "not from memory once the room cooled off")
+	require.Equal(t, follows+3, e.acc.Calls()["Follows"])
 }
 
 // A pinned room is served from memory whatever its audience, until the pin ends.
