@@ -40,8 +40,6 @@ const MaxPartition = "pmax"
 type Partitioned struct {
 	// Table is the table's name (letters, digits and '_').
 	Table string
-	// Column is the Snowflake id column the table is partitioned by ("" = id).
-	Column string
 	// Ahead is how many months after the current one have their partitions made in advance
 	// (0..MaxAhead): a pass that runs late still finds the new month split off.
 	Ahead int
@@ -65,22 +63,12 @@ func (p Partitioned) Validate() error {
 	switch {
 	case !tableName.MatchString(p.Table):
 		return fmt.Errorf("partitioned table %q: want letters, digits and _", p.Table)
-	case p.Column != "" && !tableName.MatchString(p.Column):
-		return fmt.Errorf("partitioned table %s: column %q: want letters, digits and _", p.Table, p.Column)
 	case p.Ahead < 0 || p.Ahead > MaxAhead:
 		return fmt.Errorf("partitions of %s: %d months ahead, want 0..%d", p.Table, p.Ahead, MaxAhead)
 	case p.Retention != 0 && p.Retention < MinRetention:
 		return fmt.Errorf("partitions of %s: retention %s, want 0 (keep) or at least %s", p.Table, p.Retention, MinRetention)
 	}
 	return nil
-}
-
-// column is the id column the table is partitioned by.
-func (p Partitioned) column() string {
-	if p.Column == "" {
-		return "id"
-	}
-	return p.Column
 }
 
 // Partition is one partition of a table partitioned by range.
@@ -232,7 +220,7 @@ func (db *DB) monthsToAdd(ctx context.Context, p Partitioned, parts []Partition,
 		from = ids.Time(parts[len(parts)-2].Below)
 	} else {
 		var oldest sql.NullInt64
-		if err := db.QueryRowContext(ctx, "SELECT MIN("+p.column()+") FROM "+p.Table).Scan(&oldest); err != nil {
+		if err := db.QueryRowContext(ctx, "SELECT MIN(id) FROM "+p.Table).Scan(&oldest); err != nil {
 			return nil, fmt.Errorf("partitions of %s: oldest id: %w", p.Table, err)
 		}
 		from = now

@@ -184,34 +184,6 @@ func TestFirstSplitOfATableWithRows(t *testing.T) {
 	}
 }
 
-// A table partitioned by an id column not named id (a timeline's msg_id): its first split
-// starts from that column's oldest value, and a retention drops by it.
-func TestPartitionsByAnotherColumn(t *testing.T) {
-	db := sqltest.OpenMySQL(t)
-	ctx := context.Background()
-	_, err := db.Exec(`CREATE TABLE tl (
-	uid BIGINT NOT NULL,
-	msg_id BIGINT NOT NULL,
-	PRIMARY KEY (uid, msg_id)
-) ENGINE=InnoDB PARTITION BY RANGE (msg_id) (PARTITION pmax VALUES LESS THAN MAXVALUE)`)
-	require.NoError(t, err)
-	for _, d := range []time.Time{day(2026, 10, 3), day(2026, 12, 1)} {
-		_, err := db.Exec("INSERT INTO tl (uid, msg_id) VALUES (1, ?), (2, ?)", ids.First(d), ids.First(d))
-		require.NoError(t, err)
-	}
-	p := sqlstore.Partitioned{Table: "tl", Column: "msg_id", Ahead: 1}
-	ch, err := db.MaintainPartitions(ctx, p, day(2026, 12, 7))
-	require.NoError(t, err)
-	require.Equal(t, []string{"p202610", "p202611", "p202612", "p202701"}, ch.Added, "from the oldest msg_id's month")
-	p.Retention = 30 * 24 * time.Hour // on 7 December back to 7 November: October wholly older
-	ch, err = db.MaintainPartitions(ctx, p, day(2026, 12, 7))
-	require.NoError(t, err)
-	require.Equal(t, []string{"p202610"}, ch.Dropped)
-	var n int
-	require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM tl").Scan(&n))
-	require.Equal(t, 2, n, "October's entries went, December's stay")
-}
-
 func TestPartitionKeeper(t *testing.T) {
 	db := sqltest.OpenMySQL(t)
 	_, err := db.Exec(partitionedTable)
@@ -259,7 +231,6 @@ func TestPartitionsOnSQLiteAndBadSettings(t *testing.T) {
 	require.Zero(t, ch.Partitions)
 	for _, p := range []sqlstore.Partitioned{
 		{Table: "msgs; DROP TABLE x", Ahead: 1},
-		{Table: "msgs", Column: "id) OR (1", Ahead: 1},
 		{Table: "msgs", Ahead: -1},
 		{Table: "msgs", Ahead: sqlstore.MaxAhead + 1},
 		{Table: "msgs", Ahead: 1, Retention: -time.Hour},
