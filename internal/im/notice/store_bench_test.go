@@ -2,7 +2,10 @@ package notice
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -48,5 +51,82 @@ func BenchmarkNoticeDeliverChunk(b *testing.B) {
 		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil || n != i*chunk {
 			b.Fatalf("%s holds %d rows (%v), want %d", table, n, err, i*chunk)
 		}
+	}
+}
+
+// BenchmarkNoticeInbox: the reads of a notice inbox with no cache in front — a user's first
+// page, a page deep in it and the unread counts — over 1,000 users with 1,000 system notices
+// each (a million inbox pointers), on the store of ZHIBO_TEST_MYSQL_DSN (MariaDB) when set,
+// else SQLite; the figures are why notices have no hot tier (docs/im.md). Run:
+// go test -run X -bench NoticeInbox -benchtime 3000x ./internal/im/notice
+func BenchmarkNoticeInbox(b *testing.B) {
+	var db *sqlstore.DB
+	if os.Getenv(sqltest.EnvMySQL) != "" {
+		db = sqltest.OpenMySQL(b)
+	} else {
+		db = sqltest.OpenSQLite(b)
+	}
+	ctx := context.Background()
+	s := NewSQLStore(db)
+	if err := s.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	const users, notices, page = 1000, 1000, 20
+	start := time.Now()
+	for id := int64(1); id <= notices; id++ {
+		bt := Batch{Notice: Notice{ID: id, Business: "ops", Kind: KindSystem, Lane: LaneNormal, Title: "notice", Body: "a system notice", Ts: id},
+			Recipients: Recipients{From: 1, To: users}, Total: users}
+		if err := s.Create(ctx, bt); err != nil {
+			b.Fatal(err)
+		}
+		if ok, err := s.DeliverChunk(ctx, bt.Notice, 0, bt.Recipients.Chunk(0, users)); err != nil || !ok {
+			b.Fatalf("notice %d: %v %v", id, ok, err)
+		}
+	}
+	b.Logf("seeded %d inbox pointers in %s (%s)", users*notices, time.Since(start).Round(time.Millisecond), db.Dialect)
+	rng := rand.New(rand.NewPCG(1, 2))
+	var first, deep, unread []time.Duration
+	timed := func(into *[]time.Duration, f func() error) {
+		t0 := time.Now()
+		if err := f(); err != nil {
+			b.Fatal(err)
+		}
+		*into = append(*into, time.Since(t0))
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		uid := 1 + rng.Int64N(users)
+		timed(&first, func() error {
+			items, err := s.Inbox(ctx, uid, KindSystem, 0, page)
+			if err == nil && len(items) != page {
+				err = fmt.Errorf("first page of %d: %d items", uid, len(items))
+			}
+			return err
+		})
+		timed(&deep, func() error {
+			before := page + 1 + rng.Int64N(notices-page)
+			items, err := s.Inbox(ctx, uid, KindSystem, before, page)
+			if err == nil && (len(items) != page || items[0].ID != before-1) {
+				err = fmt.Errorf("page before %d of %d: %d items", before, uid, len(items))
+			}
+			return err
+		})
+		timed(&unread, func() error {
+			n, err := s.Unread(ctx, uid)
+			if err == nil && n[KindSystem] != notices {
+				err = fmt.Errorf("unread of %d: %v", uid, n)
+			}
+			return err
+		})
+	}
+	b.StopTimer()
+	for _, q := range []struct {
+		name string
+		d    []time.Duration
+	}{{"first", first}, {"deep", deep}, {"unread", unread}} {
+		slices.Sort(q.d)
+		at := func(f float64) float64 { return float64(q.d[int(f*float64(len(q.d)-1))].Microseconds()) / 1000 }
+		b.ReportMetric(at(0.5), q.name+"-p50-ms")
+		b.ReportMetric(at(0.99), q.name+"-p99-ms")
 	}
 }
