@@ -134,7 +134,7 @@ func coverServer(t *testing.T, db *sqlstore.DB, maxBytes int64, maxSide int) (*S
 	s, _ := newServiceWith(t, db, func(c *Config, _ *Deps) { c.CoverMaxBytes, c.CoverMaxSide = maxBytes, maxSide })
 	mux := http.NewServeMux()
 	s.Register(mux)
-	srv := httptest.NewServer(httpx.Identify(fakeAccounts{}, nil, mux))
+	srv := httptest.NewServer(httpx.Identify(newAccounts(), nil, mux))
 	t.Cleanup(srv.Close)
 	r, err := s.Create(context.Background(), 1, Fields{Title: str("covered")})
 	require.NoError(t, err)
@@ -215,16 +215,16 @@ func TestCoverUploadRefusals(t *testing.T) {
 		msg    string
 	}{
 		"anonymous":           {"", encodePNG(t, testImage(4, 4)), 401, -401, ""},
-		"not the owner":       {"viewer", encodePNG(t, testImage(4, 4)), 403, -10002, ""},
-		"empty":               {"owner", nil, 400, -10011, "PNG or JPEG"},
-		"text":                {"owner", []byte("<svg onload=alert(1)></svg>"), 400, -10011, "PNG or JPEG"},
-		"gif":                 {"owner", gifBuf.Bytes(), 400, -10011, "PNG or JPEG"},
-		"truncated png":       {"owner", encodePNG(t, testImage(64, 64))[:100], 400, -10011, ""},
-		"too large":           {"owner", bytes.Repeat([]byte{0x89}, 64<<10+1), 413, -413, "larger than 65536 bytes"},
-		"huge declared size":  {"owner", pngWithSize(t, 100000, 100000), 400, -10011, "100000x100000 pixels, at most 1024x1024"},
-		"one side too big":    {"owner", pngWithSize(t, 1025, 1), 400, -10011, "at most 1024x1024"},
-		"zero declared size":  {"owner", pngWithSize(t, 0, 5), 400, -10011, ""},
-		"valid header, noise": {"owner", append(pngWithSize(t, 2, 2)[:33], []byte("garbage garbage")...), 400, -10011, ""},
+		"not the owner":       {viewerTok, encodePNG(t, testImage(4, 4)), 403, -10002, ""},
+		"empty":               {ownerTok, nil, 400, -10011, "PNG or JPEG"},
+		"text":                {ownerTok, []byte("<svg onload=alert(1)></svg>"), 400, -10011, "PNG or JPEG"},
+		"gif":                 {ownerTok, gifBuf.Bytes(), 400, -10011, "PNG or JPEG"},
+		"truncated png":       {ownerTok, encodePNG(t, testImage(64, 64))[:100], 400, -10011, ""},
+		"too large":           {ownerTok, bytes.Repeat([]byte{0x89}, 64<<10+1), 413, -413, "larger than 65536 bytes"},
+		"huge declared size":  {ownerTok, pngWithSize(t, 100000, 100000), 400, -10011, "100000x100000 pixels, at most 1024x1024"},
+		"one side too big":    {ownerTok, pngWithSize(t, 1025, 1), 400, -10011, "at most 1024x1024"},
+		"zero declared size":  {ownerTok, pngWithSize(t, 0, 5), 400, -10011, ""},
+		"valid header, noise": {ownerTok, append(pngWithSize(t, 2, 2)[:33], []byte("garbage garbage")...), 400, -10011, ""},
 	} {
 		r := putCover(t, base, id, c.tok, "image/png", c.body)
 		require.Equal(t, c.status, r.status, "%s: %d %s", name, r.Code, r.Msg)
@@ -244,7 +244,7 @@ func TestCoverUploadRoundTrip(t *testing.T) {
 		s, base, id := coverServer(t, db, 2<<20, 4096)
 		img := testImage(40, 30)
 		polyglot := append(encodePNG(t, img), []byte("<html><script>alert(document.domain)</script>")...)
-		r := putCover(t, base, id, "owner", "image/png", polyglot)
+		r := putCover(t, base, id, ownerTok, "image/png", polyglot)
 		require.Equal(t, http.StatusOK, r.status, r.Msg)
 		cover := r.Data.Base.Cover
 		require.True(t, strings.HasPrefix(cover, fmt.Sprintf("/api/rooms/%d/cover?v=", id)), cover)
@@ -288,7 +288,7 @@ func TestCoverUploadRoundTrip(t *testing.T) {
 		// A JPEG replaces it: new version, new type, EXIF gone.
 		var jb bytes.Buffer
 		require.NoError(t, jpeg.Encode(&jb, testImage(64, 48), &jpeg.Options{Quality: 95}))
-		r = putCover(t, base, id, "owner", "image/jpeg", withExif(jb.Bytes()))
+		r = putCover(t, base, id, ownerTok, "image/jpeg", withExif(jb.Bytes()))
 		require.Equal(t, http.StatusOK, r.status, r.Msg)
 		require.NotEqual(t, cover, r.Data.Base.Cover)
 		resp, err = http.Get(base + r.Data.Base.Cover)

@@ -27,7 +27,7 @@ import (
 func likesService(t *testing.T, db *sqlstore.DB, q *queue.Queue, p *pushtest.Recorder) *Service {
 	s, err := New(Config{MaxRoomsPerUser: 1, MaxListLimit: 50, HotThreshold: 1000,
 		Likes: LikesConfig{Window: 20 * time.Millisecond, Rate: 1.0 / 60, Burst: 4}},
-		Deps{Logger: obs.Discard(), Registry: prometheus.NewRegistry(), DB: db, Accounts: fakeAccounts{},
+		Deps{Logger: obs.Discard(), Registry: prometheus.NewRegistry(), DB: db, Accounts: newAccounts(),
 			Pusher: p, Queue: q})
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
@@ -62,7 +62,7 @@ func TestLikesCountedOnce(t *testing.T) {
 		require.NoError(t, err)
 		mux := http.NewServeMux()
 		s.Register(mux)
-		srv := httptest.NewServer(httpx.Identify(fakeAccounts{}, nil, mux))
+		srv := httptest.NewServer(httpx.Identify(newAccounts(), nil, mux))
 		defer srv.Close()
 		u := srv.URL + "/api/rooms/" + itoa(rm.ID) + "/likes"
 		like := func(tok, body string) int {
@@ -76,9 +76,9 @@ func TestLikesCountedOnce(t *testing.T) {
 			return code
 		}
 
-		require.Equal(t, 200, like("viewer", `{"count":5,"idempotency_key":"tap-1"}`))
-		require.Equal(t, 200, like("viewer", `{"count":5,"idempotency_key":"tap-1"}`)) // a retry
-		require.Equal(t, 200, like("viewer", `{"count":2}`))
+		require.Equal(t, 200, like(viewerTok, `{"count":5,"idempotency_key":"tap-1"}`))
+		require.Equal(t, 200, like(viewerTok, `{"count":5,"idempotency_key":"tap-1"}`)) // a retry
+		require.Equal(t, 200, like(viewerTok, `{"count":2}`))
 		waitLikes(t, s, rm.ID, 7)
 		require.Eventually(t, func() bool { return p.Has(`{"cmd":"LIKE_INFO_V3_UPDATE","data":{"click_count":7}}`) },
 			10*time.Second, 10*time.Millisecond)
@@ -88,18 +88,18 @@ func TestLikesCountedOnce(t *testing.T) {
 		for _, body := range []string{`{"count":0}`, `{"count":101}`, `{}`, `{"count":1.5}`,
 			`{"count":1,"idempotency_key":"has space"}`, `{"count":1,"idempotency_key":"` + strings.Repeat("k", 65) + `"}`,
 			`{"count":1,"extra":true}`} {
-			require.Equal(t, 400, like("viewer", body), body)
+			require.Equal(t, 400, like(viewerTok, body), body)
 		}
-		require.Equal(t, 404, do(t, "POST", srv.URL+"/api/rooms/424242/likes", "viewer", `{"count":1}`, nil))
-		require.Equal(t, 200, like("viewer", `{"count":1,"idempotency_key":"tap-2"}`)) // the burst's 4th
+		require.Equal(t, 404, do(t, "POST", srv.URL+"/api/rooms/424242/likes", viewerTok, `{"count":1}`, nil))
+		require.Equal(t, 200, like(viewerTok, `{"count":1,"idempotency_key":"tap-2"}`)) // the burst's 4th
 		r, _ := http.NewRequest("POST", u, strings.NewReader(`{"count":9}`))
-		r.Header.Set("Authorization", "Bearer viewer")
+		r.Header.Set("Authorization", "Bearer "+viewerTok)
 		resp, err := http.DefaultClient.Do(r)
 		require.NoError(t, err)
 		resp.Body.Close()
 		require.Equal(t, 429, resp.StatusCode)
 		require.NotEmpty(t, resp.Header.Get("Retry-After"))
-		require.Equal(t, 200, like("owner", `{"count":1}`)) // stored after every rejected one
+		require.Equal(t, 200, like(ownerTok, `{"count":1}`)) // stored after every rejected one
 		waitLikes(t, s, rm.ID, 9)
 
 		// A re-publish past the duplicate window (new message, known id) and a redelivery of

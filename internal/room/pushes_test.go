@@ -24,7 +24,7 @@ func TestRefusedNoticesArePushedAgainLatestOnly(t *testing.T) {
 		ctx := context.Background()
 		p := &pushtest.Recorder{}
 		s, err := New(Config{MaxRoomsPerUser: 1, MaxListLimit: 50, HotThreshold: 1000},
-			Deps{Logger: obs.Discard(), Registry: prometheus.NewRegistry(), DB: db, Accounts: fakeAccounts{}, Pusher: p})
+			Deps{Logger: obs.Discard(), Registry: prometheus.NewRegistry(), DB: db, Accounts: newAccounts(), Pusher: p})
 		require.NoError(t, err)
 		s.pushRetryEvery = 20 * time.Millisecond
 		require.NoError(t, s.Start(ctx))

@@ -27,7 +27,7 @@ func hotConfig() Config {
 
 func newWith(t testing.TB, db *sqlstore.DB, shared SharedCache) *Service {
 	s, err := New(hotConfig(), Deps{Logger: obs.Discard(), Registry: prometheus.NewRegistry(), DB: db,
-		Accounts: fakeAccounts{}, Pusher: &pushtest.Recorder{}, Shared: shared})
+		Accounts: newAccounts(), Pusher: &pushtest.Recorder{}, Shared: shared})
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	t.Cleanup(func() { _ = s.Stop(context.Background()) })
@@ -130,7 +130,7 @@ func TestRoomHotByAudienceOrPinIsKeptInMemory(t *testing.T) {
 	cfg := hotConfig()
 	cfg.HotKeys.MinCount = 1 << 30 // reads never make a key hot here
 	s, err := New(cfg, Deps{Logger: obs.Discard(), Registry: prometheus.NewRegistry(), DB: sqltest.OpenSQLite(t),
-		Accounts: fakeAccounts{}, Pusher: &pushtest.Recorder{}, Hot: tr})
+		Accounts: newAccounts(), Pusher: &pushtest.Recorder{}, Hot: tr})
 	require.NoError(t, err)
 	ctx := context.Background()
 	require.NoError(t, s.Start(ctx))

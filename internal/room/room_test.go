@@ -3,6 +3,7 @@ package room
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,9 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
-	"github.com/zhibo-live/zhibo/internal/account"
+	"github.com/zhibo-live/zhibo/internal/account/accounttest"
 	"github.com/zhibo-live/zhibo/internal/logic"
-	"github.com/zhibo-live/zhibo/internal/platform/apierr"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
@@ -22,36 +22,18 @@ import (
 	"github.com/zhibo-live/zhibo/internal/push/pushtest"
 )
 
-type fakeAccounts struct{}
-
-func (fakeAccounts) Verify(_ context.Context, tok string) (int64, error) {
-	switch tok {
-	case "owner":
-		return 1, nil
-	case "viewer":
-		return 2, nil
+// newAccounts knows the users of these tests: 1 (the admin) to 5, named anchor<uid>, as
+// the anchors of the rooms they own.
+func newAccounts() *accounttest.Fake {
+	names := map[int64]string{}
+	for uid := int64(1); uid <= 5; uid++ {
+		names[uid] = fmt.Sprintf("anchor%d", uid)
 	}
-	return 0, apierr.Unauthorized
-}
-func (fakeAccounts) User(_ context.Context, uid int64) (account.User, error) {
-	return account.User{UID: uid, Name: "u"}, nil
-}
-func (fakeAccounts) Names(_ context.Context, uids []int64) (map[int64]string, error) {
-	out := map[int64]string{}
-	for _, id := range uids {
-		out[id] = "anchor" + string(rune('0'+id))
-	}
-	return out, nil
+	return accounttest.New(names)
 }
 
-// UIDs knows no names: these tests look nobody up by name.
-func (fakeAccounts) UIDs(context.Context, []string) (map[string]int64, error) {
-	return map[string]int64{}, nil
-}
-
-func (fakeAccounts) Follows(_ context.Context, pairs []account.FollowPair) ([]bool, error) {
-	return make([]bool, len(pairs)), nil
-}
+// The tokens of user 1 (the admin, who owns the room under test) and user 2 (a viewer).
+var ownerTok, viewerTok = accounttest.Token(1), accounttest.Token(2)
 
 type fakeCounter map[int64]logic.Count
 
@@ -71,7 +53,7 @@ func newService(t *testing.T, db *sqlstore.DB, counter logic.Counter) (*Service,
 func newServiceWith(t *testing.T, db *sqlstore.DB, edit func(*Config, *Deps)) (*Service, *pushtest.Recorder) {
 	p := &pushtest.Recorder{}
 	cfg := Config{MaxRoomsPerUser: 1, MaxListLimit: 50, HotThreshold: 1000}
-	deps := Deps{Logger: obs.Discard(), Registry: prometheus.NewRegistry(), DB: db, Accounts: fakeAccounts{}, Pusher: p,
+	deps := Deps{Logger: obs.Discard(), Registry: prometheus.NewRegistry(), DB: db, Accounts: newAccounts(), Pusher: p,
 		IsAdmin: func(uid int64) bool { return uid == 1 }}
 	if edit != nil {
 		edit(&cfg, &deps)
@@ -160,7 +142,7 @@ func TestListOrderAndCursor(t *testing.T) {
 
 		mux := http.NewServeMux()
 		s.Register(mux)
-		srv := httptest.NewServer(httpx.Identify(fakeAccounts{}, nil, mux))
+		srv := httptest.NewServer(httpx.Identify(newAccounts(), nil, mux))
 		defer srv.Close()
 		var seen []int64
 		cursor := ""
@@ -174,7 +156,7 @@ func TestListOrderAndCursor(t *testing.T) {
 			for _, v := range env.Data.Rooms {
 				seen = append(seen, v.ID)
 				require.NotNil(t, v.Stats)
-				require.Equal(t, "anchor"+string(rune('0'+v.Base.OwnerUID)), v.Anchor.Name)
+				require.Equal(t, fmt.Sprintf("anchor%d", v.Base.OwnerUID), v.Anchor.Name)
 				require.Empty(t, v.Live.StreamKey)
 			}
 			if env.Data.NextCursor == "" {
@@ -211,16 +193,16 @@ func TestHTTPModulesAndErrors(t *testing.T) {
 	s, _ := newService(t, sqltest.OpenSQLite(t), fakeCounter{})
 	mux := http.NewServeMux()
 	s.Register(mux)
-	srv := httptest.NewServer(httpx.Identify(fakeAccounts{}, nil, mux))
+	srv := httptest.NewServer(httpx.Identify(newAccounts(), nil, mux))
 	defer srv.Close()
 
 	var env struct {
 		Data View `json:"data"`
 	}
 	require.Equal(t, 401, do(t, "POST", srv.URL+"/api/rooms", "", `{"title":"x"}`, nil))
-	require.Equal(t, 400, do(t, "POST", srv.URL+"/api/rooms", "owner", `{"title":"x","owner_uid":2}`, nil))
-	require.Equal(t, 400, do(t, "POST", srv.URL+"/api/rooms", "owner", `{"title":`+`"`+strings.Repeat("长", 41)+`"}`, nil))
-	require.Equal(t, 200, do(t, "POST", srv.URL+"/api/rooms", "owner", `{"title":"my room"}`, &env))
+	require.Equal(t, 400, do(t, "POST", srv.URL+"/api/rooms", ownerTok, `{"title":"x","owner_uid":2}`, nil))
+	require.Equal(t, 400, do(t, "POST", srv.URL+"/api/rooms", ownerTok, `{"title":`+`"`+strings.Repeat("长", 41)+`"}`, nil))
+	require.Equal(t, 200, do(t, "POST", srv.URL+"/api/rooms", ownerTok, `{"title":"my room"}`, &env))
 	id := env.Data.ID
 	require.NotEmpty(t, env.Data.Live.StreamKey)
 	u := srv.URL + "/api/rooms/" + itoa(id)
@@ -247,18 +229,18 @@ func TestHTTPModulesAndErrors(t *testing.T) {
 	require.Equal(t, 404, get(t, srv.URL+"/api/rooms/424242", "", nil))
 	require.Equal(t, 400, get(t, srv.URL+"/api/rooms/abc", "", nil))
 
-	require.Equal(t, 403, do(t, "POST", u+"/live", "viewer", `{"on":true}`, nil))
-	require.Equal(t, 400, do(t, "POST", u+"/live", "owner", `{}`, nil))
-	require.Equal(t, 400, do(t, "POST", u+"/live", "owner", `{"on":"yes"}`, nil))
+	require.Equal(t, 403, do(t, "POST", u+"/live", viewerTok, `{"on":true}`, nil))
+	require.Equal(t, 400, do(t, "POST", u+"/live", ownerTok, `{}`, nil))
+	require.Equal(t, 400, do(t, "POST", u+"/live", ownerTok, `{"on":"yes"}`, nil))
 	var live struct {
 		Data LiveView `json:"data"`
 	}
-	require.Equal(t, 200, do(t, "POST", u+"/live", "owner", `{"on":true}`, &live))
+	require.Equal(t, 200, do(t, "POST", u+"/live", ownerTok, `{"on":true}`, &live))
 	require.Equal(t, "live", live.Data.Status)
 	require.NotEmpty(t, live.Data.StreamKey)
-	require.Equal(t, 403, do(t, "PATCH", u, "viewer", `{"title":"mine now"}`, nil))
-	require.Equal(t, 200, get(t, srv.URL+"/api/me/room", "owner", nil))
-	require.Equal(t, 404, get(t, srv.URL+"/api/me/room", "viewer", nil))
+	require.Equal(t, 403, do(t, "PATCH", u, viewerTok, `{"title":"mine now"}`, nil))
+	require.Equal(t, 200, get(t, srv.URL+"/api/me/room", ownerTok, nil))
+	require.Equal(t, 404, get(t, srv.URL+"/api/me/room", viewerTok, nil))
 }
 
 func itoa(v int64) string { b, _ := json.Marshal(v); return string(b) }
@@ -281,30 +263,30 @@ func TestAdminHot(t *testing.T) {
 
 	mux := http.NewServeMux()
 	s.Register(mux)
-	srv := httptest.NewServer(httpx.Identify(fakeAccounts{}, nil, mux))
+	srv := httptest.NewServer(httpx.Identify(newAccounts(), nil, mux))
 	defer srv.Close()
 	var env struct {
 		Data HotView `json:"data"`
 	}
 	require.Equal(t, 401, get(t, srv.URL+"/api/admin/hot", "", nil))
-	require.Equal(t, 403, get(t, srv.URL+"/api/admin/hot", "viewer", nil))
-	require.Equal(t, 200, get(t, srv.URL+"/api/admin/hot", "owner", &env))
+	require.Equal(t, 403, get(t, srv.URL+"/api/admin/hot", viewerTok, nil))
+	require.Equal(t, 200, get(t, srv.URL+"/api/admin/hot", ownerTok, &env))
 	require.Len(t, env.Data.Rooms, 1)
 	require.Equal(t, a.ID, env.Data.Rooms[0].ID)
 	require.Equal(t, uint64(99), env.Data.Keys["room"][0].Count)
 
 	pin := srv.URL + "/api/admin/hot/rooms/" + itoa(b.ID)
-	require.Equal(t, 403, do(t, "POST", pin, "viewer", `{"for":"1h"}`, nil))
-	require.Equal(t, 400, do(t, "POST", pin, "owner", `{"for":"forever"}`, nil))
-	require.Equal(t, 400, do(t, "POST", pin, "owner", `{"for":"9999h"}`, nil))
-	require.Equal(t, 404, do(t, "POST", srv.URL+"/api/admin/hot/rooms/4242", "owner", `{"for":"1h"}`, nil))
-	require.Equal(t, 200, do(t, "POST", pin, "owner", `{"for":"1h","reason":"final"}`, nil))
+	require.Equal(t, 403, do(t, "POST", pin, viewerTok, `{"for":"1h"}`, nil))
+	require.Equal(t, 400, do(t, "POST", pin, ownerTok, `{"for":"forever"}`, nil))
+	require.Equal(t, 400, do(t, "POST", pin, ownerTok, `{"for":"9999h"}`, nil))
+	require.Equal(t, 404, do(t, "POST", srv.URL+"/api/admin/hot/rooms/4242", ownerTok, `{"for":"1h"}`, nil))
+	require.Equal(t, 200, do(t, "POST", pin, ownerTok, `{"for":"1h","reason":"final"}`, nil))
 	require.True(t, s.Hot().IsHot(b.ID, 1_000_000), "pinned ahead of its audience")
 	env.Data = HotView{}
-	require.Equal(t, 200, get(t, srv.URL+"/api/admin/hot?threshold=100000", "owner", &env))
+	require.Equal(t, 200, get(t, srv.URL+"/api/admin/hot?threshold=100000", ownerTok, &env))
 	require.Len(t, env.Data.Rooms, 1)
 	require.Equal(t, "final", env.Data.Rooms[0].Pinned.Reason)
-	require.Equal(t, 200, do(t, "DELETE", pin, "owner", "", nil))
+	require.Equal(t, 200, do(t, "DELETE", pin, ownerTok, "", nil))
 	require.False(t, s.Hot().IsHot(b.ID, 1_000_000))
 }
 
@@ -314,18 +296,13 @@ func TestConfigPinsAreListed(t *testing.T) {
 	s, _ := newServiceWith(t, sqltest.OpenSQLite(t), func(c *Config, _ *Deps) { c.HotRooms = []int64{7} })
 	mux := http.NewServeMux()
 	s.Register(mux)
-	srv := httptest.NewServer(httpx.Identify(fakeAccounts{}, nil, mux))
+	srv := httptest.NewServer(httpx.Identify(newAccounts(), nil, mux))
 	defer srv.Close()
 	var env struct {
 		Data HotView `json:"data"`
 	}
-	require.Equal(t, 200, get(t, srv.URL+"/api/admin/hot", "owner", &env))
+	require.Equal(t, 200, get(t, srv.URL+"/api/admin/hot", ownerTok, &env))
 	require.Len(t, env.Data.Rooms, 1)
 	require.Equal(t, int64(7), env.Data.Rooms[0].ID)
 	require.Equal(t, "config: room.hot_rooms", env.Data.Rooms[0].Pinned.Reason)
-}
-
-// Relation implements account.Client: nobody follows anybody here.
-func (fakeAccounts) Relation(_ context.Context, _, uid int64) (account.Relation, error) {
-	return account.Relation{UID: uid}, nil
 }
