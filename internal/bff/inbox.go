@@ -26,7 +26,8 @@ type Inbox struct {
 	Unread  any `json:"unread"`  // the unread total of private messages, a number
 	Groups  any `json:"groups"`  // group.GroupPage: the first page of the group list
 	Notices any `json:"notices"` // unread notices by kind: {"system", "mention", "like", "follow", "reply"}
-	// Settings are who may message the user (chat.Settings: {"allow"}), shown in the inbox's head.
+	// Settings are who may message the user and their do-not-disturb hours (chat.Settings:
+	// {"allow", "dnd"}), shown in the inbox's head; the web client's alerts follow the hours.
 	Settings any `json:"settings"`
 }
 

@@ -62,6 +62,8 @@ func TestInbox(t *testing.T) {
 	e := start(t, time.Second)
 	alice, bob, tok := e.imFixture()
 	ctx := context.Background()
+	require.NoError(t, e.a.IMChat.SetSettings(ctx, bob, chat.Settings{Allow: chat.AllowFollowers,
+		DND: chat.DND{On: true, From: "22:00", To: "07:00", TZ: "Asia/Shanghai"}}))
 
 	in := e.inbox(tok, "")
 	wantChats, err := e.a.IMChat.Conversations(ctx, bob, chat.FolderAll, "", 20)
@@ -80,7 +82,8 @@ func TestInbox(t *testing.T) {
 	require.Equal(t, wantGroups, groups)
 	require.Equal(t, 1, groups.Items[0].Unread)
 	require.JSONEq(t, `{"system":1,"mention":0,"like":0,"follow":0,"reply":0}`, string(in.Notices))
-	require.JSONEq(t, `{"allow":0}`, string(in.Settings))
+	require.JSONEq(t, `{"allow":1,"dnd":{"on":true,"from":"22:00","to":"07:00","tz":"Asia/Shanghai"}}`, string(in.Settings),
+		"the do-not-disturb hours ride along with the settings")
 	require.Equal(t, map[string]int{"Conversations": 1, "Unread": 1, "Settings": 1}, e.chats.Calls())
 	require.Equal(t, map[string]int{"Groups": 1}, e.groups.Calls())
 	require.Equal(t, map[string]int{"UnreadByKind": 1}, e.notices.Calls())

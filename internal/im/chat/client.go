@@ -11,7 +11,7 @@ type Client interface {
 	Conversations(ctx context.Context, uid int64, folder int, cursor string, limit int) (Page, error)
 	// Unread is uid's unread total.
 	Unread(ctx context.Context, uid int64) (int64, error)
-	// Settings are who may message uid.
+	// Settings are who may message uid and uid's do-not-disturb hours.
 	Settings(ctx context.Context, uid int64) (Settings, error)
 }
 

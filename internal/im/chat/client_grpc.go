@@ -55,7 +55,8 @@ func (g *grpcServer) Settings(ctx context.Context, r *imchatv1.SettingsRequest) 
 	if err != nil {
 		return nil, err
 	}
-	return &imchatv1.SettingsResponse{Allow: int32(st.Allow)}, nil
+	d := st.DND
+	return &imchatv1.SettingsResponse{Allow: int32(st.Allow), Dnd: &imchatv1.DND{On: d.On, From: d.From, To: d.To, Tz: d.TZ}}, nil
 }
 
 // Remote is the im-chat component in another process, reached over gRPC; it implements
@@ -104,5 +105,6 @@ func (r *Remote) Settings(ctx context.Context, uid int64) (Settings, error) {
 	if err != nil {
 		return Settings{}, grpcx.FromStatus(err)
 	}
-	return Settings{Allow: int(resp.GetAllow())}, nil
+	d := resp.GetDnd() // nil from a server older than the field: off, no hours
+	return Settings{Allow: int(resp.GetAllow()), DND: DND{On: d.GetOn(), From: d.GetFrom(), To: d.GetTo(), TZ: d.GetTz()}}, nil
 }

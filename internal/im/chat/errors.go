@@ -29,6 +29,9 @@ var (
 	ErrNotAgent = apierr.New(http.StatusForbidden, -70014, "you are not an agent of this service account")
 	// ErrNotInPool is a reassignment to a user who is not an agent of the account.
 	ErrNotInPool = apierr.New(http.StatusBadRequest, -70015, "not an agent of this service account")
+	// ErrBadDND is do-not-disturb hours that are no window: a time not HH:MM, from equal to
+	// to, or a zone that is no IANA zone (DND.validate says which).
+	ErrBadDND = apierr.New(http.StatusBadRequest, -70016, "invalid do-not-disturb hours")
 )
 
 // limitedError is ErrRateLimited carrying when the sender may try again (Retry-After).

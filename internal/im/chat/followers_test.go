@@ -34,7 +34,7 @@ func TestFollowersOnly(t *testing.T) {
 		require.Equal(t, 200, code)
 		code, data, _ := h.call(bob, "GET", "/api/im/settings", "")
 		require.Equal(t, 200, code)
-		require.JSONEq(t, `{"allow":1}`, string(data))
+		require.JSONEq(t, `{"allow":1,"dnd":{"on":false,"from":"","to":"","tz":""}}`, string(data))
 
 		refused(alice)
 		require.Equal(t, 1.0, metric(h, "zhibo_im_refused_total", "not_follower"))

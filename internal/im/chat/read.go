@@ -381,10 +381,14 @@ func (s *Service) Settings(ctx context.Context, uid int64) (Settings, error) {
 	return s.store.Settings(ctx, uid)
 }
 
-// SetSettings stores uid's settings.
+// SetSettings stores uid's settings, replacing the ones before whole; nothing is stored when
+// any part is refused.
 func (s *Service) SetSettings(ctx context.Context, uid int64, st Settings) error {
 	if st.Allow != AllowEveryone && st.Allow != AllowFollowers && st.Allow != AllowNobody {
 		return ErrBadInput.Withf("allow must be %d (everyone), %d (followers) or %d (nobody)", AllowEveryone, AllowFollowers, AllowNobody)
+	}
+	if err := st.DND.validate(); err != nil {
+		return err
 	}
 	return s.store.SetSettings(ctx, uid, st)
 }

@@ -68,18 +68,23 @@ type Cursor struct {
 	Peer  int64
 }
 
-// Settings are who may message a user.
+// Settings are who may message a user and when their clients keep quiet. They are stored and
+// replaced as a whole: a PUT without "dnd" switches the hours off and forgets them.
 type Settings struct {
 	// Allow is AllowEveryone, AllowFollowers or AllowNobody (the zero value allows everyone).
 	Allow int `json:"allow"`
+	// DND is the user's do-not-disturb hours (the zero value: off, no hours).
+	DND DND `json:"dnd"`
 }
 
 // SendCheck is what a send reads of the store: whether the sender's client id names a message
 // stored before (a replay), whether the receiver blocked the sender, the receiver's settings
 // and whether the receiver has written to the sender.
 type SendCheck struct {
-	SentID   int64 // the stored message of the client id; 0 = none
-	Blocked  bool
+	SentID  int64 // the stored message of the client id; 0 = none
+	Blocked bool
+	// Settings holds the receiver's Allow only: do-not-disturb hours change nothing of what
+	// is accepted, so the send does not read them.
 	Settings Settings
 	// Wrote: the receiver has written in their conversation with the sender (it is in their
 	// main folder), so the sender may answer under AllowFollowers.

@@ -161,6 +161,17 @@ CREATE INDEX im_service_assign_agent ON im_service_assign (service, agent);`,
 		// A muted conversation's unread messages are no longer in the user's total (SetMuted):
 		// the totals counted before are counted again without them.
 		{Version: 6, Name: "totals without muted conversations", SQLite: recountTotals, MySQL: recountTotals},
+		// Do-not-disturb hours (DND): a user's settings row keeps them beside allow; a row
+		// stored before has them off, with no hours.
+		{Version: 7, Name: "do-not-disturb hours",
+			SQLite: `ALTER TABLE im_settings ADD COLUMN dnd_on INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE im_settings ADD COLUMN dnd_from VARCHAR(5) NOT NULL DEFAULT '';
+ALTER TABLE im_settings ADD COLUMN dnd_to VARCHAR(5) NOT NULL DEFAULT '';
+ALTER TABLE im_settings ADD COLUMN dnd_tz VARCHAR(64) NOT NULL DEFAULT '';`,
+			MySQL: `ALTER TABLE im_settings ADD COLUMN dnd_on TINYINT NOT NULL DEFAULT 0,
+	ADD COLUMN dnd_from VARCHAR(5) NOT NULL DEFAULT '',
+	ADD COLUMN dnd_to VARCHAR(5) NOT NULL DEFAULT '',
+	ADD COLUMN dnd_tz VARCHAR(64) NOT NULL DEFAULT '';`},
 	}
 }
 
@@ -863,7 +874,8 @@ func (s *sqlStore) Blocks(ctx context.Context, uid int64, limit int) ([]int64, e
 
 func (s *sqlStore) Settings(ctx context.Context, uid int64) (Settings, error) {
 	var st Settings
-	err := s.db.QueryRowContext(ctx, "SELECT allow FROM im_settings WHERE uid = ?", uid).Scan(&st.Allow)
+	err := s.db.QueryRowContext(ctx, "SELECT allow, dnd_on, dnd_from, dnd_to, dnd_tz FROM im_settings WHERE uid = ?", uid).
+		Scan(&st.Allow, &st.DND.On, &st.DND.From, &st.DND.To, &st.DND.TZ)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Settings{}, nil
 	}
@@ -874,8 +886,10 @@ func (s *sqlStore) Settings(ctx context.Context, uid int64) (Settings, error) {
 }
 
 func (s *sqlStore) SetSettings(ctx context.Context, uid int64, st Settings) error {
-	if _, err := s.db.ExecContext(ctx, s.db.Upsert("im_settings", []string{"uid", "allow"}, []string{"uid"}, "allow = EXCLUDED(allow)"),
-		uid, st.Allow); err != nil {
+	q := s.db.Upsert("im_settings", []string{"uid", "allow", "dnd_on", "dnd_from", "dnd_to", "dnd_tz"}, []string{"uid"},
+		"allow = EXCLUDED(allow)", "dnd_on = EXCLUDED(dnd_on)", "dnd_from = EXCLUDED(dnd_from)", "dnd_to = EXCLUDED(dnd_to)",
+		"dnd_tz = EXCLUDED(dnd_tz)")
+	if _, err := s.db.ExecContext(ctx, q, uid, st.Allow, st.DND.On, st.DND.From, st.DND.To, st.DND.TZ); err != nil {
 		return fmt.Errorf("set settings: %w", err)
 	}
 	return nil

@@ -426,7 +426,7 @@ func TestStoreConcurrentReplaysAreOneMessage(t *testing.T) {
 	})
 }
 
-// Totals counted before muted conversations left them are counted again without them (v7).
+// Totals counted before muted conversations left them are counted again without them (v6).
 func TestStoreTotalsRecountedWithoutMuted(t *testing.T) {
 	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
@@ -449,5 +449,61 @@ func TestStoreTotalsRecountedWithoutMuted(t *testing.T) {
 		n, err = s.Unread(ctx, 20)
 		require.NoError(t, err)
 		require.EqualValues(t, 3, n)
+	})
+}
+
+// Settings are stored and replaced whole: do-not-disturb hours beside allow, kept while off,
+// and gone when settings without them are stored.
+func TestStoreSettingsWithDND(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		s := newStore(t, db)
+		st, err := s.Settings(ctx, 20)
+		require.NoError(t, err)
+		require.Equal(t, Settings{}, st, "never set: everyone, no hours")
+
+		want := Settings{Allow: AllowFollowers, DND: DND{On: true, From: "22:30", To: "07:15", TZ: "America/Argentina/Buenos_Aires"}}
+		require.NoError(t, s.SetSettings(ctx, 20, want))
+		st, err = s.Settings(ctx, 20)
+		require.NoError(t, err)
+		require.Equal(t, want, st)
+		other, err := s.Settings(ctx, 21)
+		require.NoError(t, err)
+		require.Equal(t, Settings{}, other, "another user's row")
+
+		want.DND.On = false // off, the hours kept
+		require.NoError(t, s.SetSettings(ctx, 20, want))
+		st, err = s.Settings(ctx, 20)
+		require.NoError(t, err)
+		require.Equal(t, want, st)
+
+		require.NoError(t, s.SetSettings(ctx, 20, Settings{Allow: AllowNobody}))
+		st, err = s.Settings(ctx, 20)
+		require.NoError(t, err)
+		require.Equal(t, Settings{Allow: AllowNobody}, st, "replaced whole: no hours")
+		chk, err := s.CheckSend(ctx, 10, 20, "")
+		require.NoError(t, err)
+		require.Equal(t, AllowNobody, chk.Settings.Allow)
+	})
+}
+
+// A settings row stored before v7 keeps its allow and has do-not-disturb off, with no hours;
+// it takes hours after.
+func TestStoreSettingsMigratedToDND(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		require.NoError(t, db.Migrate(ctx, "im-chat", Migrations()[:6]))
+		_, err := db.ExecContext(ctx, "INSERT INTO im_settings (uid, allow) VALUES (20, 1)")
+		require.NoError(t, err)
+		s := NewSQLStore(db)
+		require.NoError(t, s.Migrate(ctx))
+		st, err := s.Settings(ctx, 20)
+		require.NoError(t, err)
+		require.Equal(t, Settings{Allow: AllowFollowers}, st)
+		want := Settings{Allow: AllowFollowers, DND: DND{On: true, From: "23:00", To: "06:00", TZ: "Europe/Berlin"}}
+		require.NoError(t, s.SetSettings(ctx, 20, want))
+		st, err = s.Settings(ctx, 20)
+		require.NoError(t, err)
+		require.Equal(t, want, st)
 	})
 }

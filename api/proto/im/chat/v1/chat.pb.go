@@ -500,10 +500,12 @@ func (x *SettingsRequest) GetUid() int64 {
 	return 0
 }
 
-// SettingsResponse is who may message the user: 0 everyone, 1 followers, 2 nobody.
+// SettingsResponse is who may message the user (allow: 0 everyone, 1 followers, 2 nobody) and
+// their do-not-disturb hours.
 type SettingsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Allow         int32                  `protobuf:"varint,1,opt,name=allow,proto3" json:"allow,omitempty"`
+	Dnd           *DND                   `protobuf:"bytes,2,opt,name=dnd,proto3" json:"dnd,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -545,6 +547,84 @@ func (x *SettingsResponse) GetAllow() int32 {
 	return 0
 }
 
+func (x *SettingsResponse) GetDnd() *DND {
+	if x != nil {
+		return x.Dnd
+	}
+	return nil
+}
+
+// DND is a user's do-not-disturb hours: every day from `from` (included) to `to` (excluded),
+// wall-clock times "HH:MM" in the IANA zone `tz`, wrapping midnight when from is later than
+// to. Off with empty times and zone when never set; the times may be kept while off.
+type DND struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	On            bool                   `protobuf:"varint,1,opt,name=on,proto3" json:"on,omitempty"`
+	From          string                 `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	To            string                 `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	Tz            string                 `protobuf:"bytes,4,opt,name=tz,proto3" json:"tz,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DND) Reset() {
+	*x = DND{}
+	mi := &file_im_chat_v1_chat_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DND) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DND) ProtoMessage() {}
+
+func (x *DND) ProtoReflect() protoreflect.Message {
+	mi := &file_im_chat_v1_chat_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DND.ProtoReflect.Descriptor instead.
+func (*DND) Descriptor() ([]byte, []int) {
+	return file_im_chat_v1_chat_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *DND) GetOn() bool {
+	if x != nil {
+		return x.On
+	}
+	return false
+}
+
+func (x *DND) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *DND) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *DND) GetTz() string {
+	if x != nil {
+		return x.Tz
+	}
+	return ""
+}
+
 var File_im_chat_v1_chat_proto protoreflect.FileDescriptor
 
 const file_im_chat_v1_chat_proto_rawDesc = "" +
@@ -582,9 +662,15 @@ const file_im_chat_v1_chat_proto_rawDesc = "" +
 	"\x0eUnreadResponse\x12\x14\n" +
 	"\x05total\x18\x01 \x01(\x03R\x05total\"#\n" +
 	"\x0fSettingsRequest\x12\x10\n" +
-	"\x03uid\x18\x01 \x01(\x03R\x03uid\"(\n" +
+	"\x03uid\x18\x01 \x01(\x03R\x03uid\"Q\n" +
 	"\x10SettingsResponse\x12\x14\n" +
-	"\x05allow\x18\x01 \x01(\x05R\x05allow2\x8f\x02\n" +
+	"\x05allow\x18\x01 \x01(\x05R\x05allow\x12'\n" +
+	"\x03dnd\x18\x02 \x01(\v2\x15.zhibo.im.chat.v1.DNDR\x03dnd\"I\n" +
+	"\x03DND\x12\x0e\n" +
+	"\x02on\x18\x01 \x01(\bR\x02on\x12\x12\n" +
+	"\x04from\x18\x02 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x03 \x01(\tR\x02to\x12\x0e\n" +
+	"\x02tz\x18\x04 \x01(\tR\x02tz2\x8f\x02\n" +
 	"\vChatService\x12`\n" +
 	"\rConversations\x12&.zhibo.im.chat.v1.ConversationsRequest\x1a'.zhibo.im.chat.v1.ConversationsResponse\x12K\n" +
 	"\x06Unread\x12\x1f.zhibo.im.chat.v1.UnreadRequest\x1a .zhibo.im.chat.v1.UnreadResponse\x12Q\n" +
@@ -602,7 +688,7 @@ func file_im_chat_v1_chat_proto_rawDescGZIP() []byte {
 	return file_im_chat_v1_chat_proto_rawDescData
 }
 
-var file_im_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_im_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_im_chat_v1_chat_proto_goTypes = []any{
 	(*ConversationsRequest)(nil),  // 0: zhibo.im.chat.v1.ConversationsRequest
 	(*Message)(nil),               // 1: zhibo.im.chat.v1.Message
@@ -612,21 +698,23 @@ var file_im_chat_v1_chat_proto_goTypes = []any{
 	(*UnreadResponse)(nil),        // 5: zhibo.im.chat.v1.UnreadResponse
 	(*SettingsRequest)(nil),       // 6: zhibo.im.chat.v1.SettingsRequest
 	(*SettingsResponse)(nil),      // 7: zhibo.im.chat.v1.SettingsResponse
+	(*DND)(nil),                   // 8: zhibo.im.chat.v1.DND
 }
 var file_im_chat_v1_chat_proto_depIdxs = []int32{
 	1, // 0: zhibo.im.chat.v1.Conversation.last:type_name -> zhibo.im.chat.v1.Message
 	2, // 1: zhibo.im.chat.v1.ConversationsResponse.items:type_name -> zhibo.im.chat.v1.Conversation
-	0, // 2: zhibo.im.chat.v1.ChatService.Conversations:input_type -> zhibo.im.chat.v1.ConversationsRequest
-	4, // 3: zhibo.im.chat.v1.ChatService.Unread:input_type -> zhibo.im.chat.v1.UnreadRequest
-	6, // 4: zhibo.im.chat.v1.ChatService.Settings:input_type -> zhibo.im.chat.v1.SettingsRequest
-	3, // 5: zhibo.im.chat.v1.ChatService.Conversations:output_type -> zhibo.im.chat.v1.ConversationsResponse
-	5, // 6: zhibo.im.chat.v1.ChatService.Unread:output_type -> zhibo.im.chat.v1.UnreadResponse
-	7, // 7: zhibo.im.chat.v1.ChatService.Settings:output_type -> zhibo.im.chat.v1.SettingsResponse
-	5, // [5:8] is the sub-list for method output_type
-	2, // [2:5] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	8, // 2: zhibo.im.chat.v1.SettingsResponse.dnd:type_name -> zhibo.im.chat.v1.DND
+	0, // 3: zhibo.im.chat.v1.ChatService.Conversations:input_type -> zhibo.im.chat.v1.ConversationsRequest
+	4, // 4: zhibo.im.chat.v1.ChatService.Unread:input_type -> zhibo.im.chat.v1.UnreadRequest
+	6, // 5: zhibo.im.chat.v1.ChatService.Settings:input_type -> zhibo.im.chat.v1.SettingsRequest
+	3, // 6: zhibo.im.chat.v1.ChatService.Conversations:output_type -> zhibo.im.chat.v1.ConversationsResponse
+	5, // 7: zhibo.im.chat.v1.ChatService.Unread:output_type -> zhibo.im.chat.v1.UnreadResponse
+	7, // 8: zhibo.im.chat.v1.ChatService.Settings:output_type -> zhibo.im.chat.v1.SettingsResponse
+	6, // [6:9] is the sub-list for method output_type
+	3, // [3:6] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_im_chat_v1_chat_proto_init() }
@@ -640,7 +728,7 @@ func file_im_chat_v1_chat_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_im_chat_v1_chat_proto_rawDesc), len(file_im_chat_v1_chat_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -39,7 +39,8 @@ type ChatServiceClient interface {
 	Conversations(ctx context.Context, in *ConversationsRequest, opts ...grpc.CallOption) (*ConversationsResponse, error)
 	// Unread returns a user's unread total (the badge).
 	Unread(ctx context.Context, in *UnreadRequest, opts ...grpc.CallOption) (*UnreadResponse, error)
-	// Settings returns who may message a user (the inbox opens with them).
+	// Settings returns who may message a user and their do-not-disturb hours (the inbox opens
+	// with them).
 	Settings(ctx context.Context, in *SettingsRequest, opts ...grpc.CallOption) (*SettingsResponse, error)
 }
 
@@ -92,7 +93,8 @@ type ChatServiceServer interface {
 	Conversations(context.Context, *ConversationsRequest) (*ConversationsResponse, error)
 	// Unread returns a user's unread total (the badge).
 	Unread(context.Context, *UnreadRequest) (*UnreadResponse, error)
-	// Settings returns who may message a user (the inbox opens with them).
+	// Settings returns who may message a user and their do-not-disturb hours (the inbox opens
+	// with them).
 	Settings(context.Context, *SettingsRequest) (*SettingsResponse, error)
 	mustEmbedUnimplementedChatServiceServer()
 }
