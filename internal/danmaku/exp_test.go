@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zhibo-live/zhibo/internal/account/accounttest"
 	"github.com/zhibo-live/zhibo/internal/danmaku"
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
@@ -48,7 +49,7 @@ func TestSendGrantsExp(t *testing.T) {
 	svc, err := danmaku.New(cfg, danmaku.Deps{
 		Logger: obs.Discard(), Registry: prometheus.NewRegistry(), DB: sqltest.OpenSQLite(t), IDs: gen,
 		Rooms:    &fakeRooms{rooms: map[int64]room.Room{room1: {ID: room1, OwnerUID: anchor}}},
-		Accounts: &fakeAccounts{names: map[int64]string{alice: "alice"}}, Pusher: &pushtest.Recorder{}, Exp: exp,
+		Accounts: accounttest.New(map[int64]string{alice: "alice"}), Pusher: &pushtest.Recorder{}, Exp: exp,
 		Words: textnorm.NewWords([]string{"spam"}),
 	})
 	require.NoError(t, err)

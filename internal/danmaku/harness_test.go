@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
-	"github.com/zhibo-live/zhibo/internal/account"
+	"github.com/zhibo-live/zhibo/internal/account/accounttest"
 	"github.com/zhibo-live/zhibo/internal/danmaku"
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
@@ -67,52 +67,6 @@ func (f *fakeRooms) StreamRoom(context.Context, string) (int64, error) {
 func (f *fakeRooms) SetStreamLive(context.Context, int64, bool) error      { return nil }
 func (f *fakeRooms) ConfirmStreams(context.Context, string, []int64) error { return nil }
 
-type fakeAccounts struct {
-	names    map[int64]string
-	namesErr error
-}
-
-// Verify accepts "tok-<uid>" for every known user.
-func (f *fakeAccounts) Verify(_ context.Context, token string) (int64, error) {
-	var uid int64
-	if _, err := fmt.Sscanf(token, "tok-%d", &uid); err == nil {
-		if _, ok := f.names[uid]; ok {
-			return uid, nil
-		}
-	}
-	return 0, apierr.Unauthorized.Withf("invalid token")
-}
-
-func (f *fakeAccounts) User(_ context.Context, uid int64) (account.User, error) {
-	n, ok := f.names[uid]
-	if !ok {
-		return account.User{}, apierr.NotFound.Withf("user %d not found", uid)
-	}
-	return account.User{UID: uid, Name: n}, nil
-}
-
-func (f *fakeAccounts) Names(_ context.Context, uids []int64) (map[int64]string, error) {
-	if f.namesErr != nil {
-		return nil, f.namesErr
-	}
-	out := map[int64]string{}
-	for _, u := range uids {
-		if n, ok := f.names[u]; ok {
-			out[u] = n
-		}
-	}
-	return out, nil
-}
-
-// UIDs knows no names: these tests look nobody up by name.
-func (f *fakeAccounts) UIDs(context.Context, []string) (map[string]int64, error) {
-	return map[string]int64{}, nil
-}
-
-func (f *fakeAccounts) Follows(_ context.Context, pairs []account.FollowPair) ([]bool, error) {
-	return make([]bool, len(pairs)), nil
-}
-
 // fakeClock only moves when told to, so rate-limit tests need no sleeps.
 type fakeClock struct {
 	mu  sync.Mutex
@@ -136,7 +90,7 @@ type harness struct {
 	svc      *danmaku.Service
 	db       *sqlstore.DB
 	rooms    *fakeRooms
-	accounts *fakeAccounts
+	accounts *accounttest.Fake
 	pusher   *pushtest.Recorder
 	clock    *fakeClock
 	reg      *prometheus.Registry
@@ -174,7 +128,7 @@ func newHarnessDeps(t testing.TB, db *sqlstore.DB, edit func(*danmaku.Config), r
 			room1: {ID: room1, OwnerUID: anchor, Title: "anchor's room"},
 			room2: {ID: room2, OwnerUID: alice, Title: "alice's room"},
 		}},
-		accounts: &fakeAccounts{names: map[int64]string{anchor: "anchor", alice: "alice", bob: "bob", carol: "carol"}},
+		accounts: accounttest.New(map[int64]string{anchor: "anchor", alice: "alice", bob: "bob", carol: "carol"}),
 		pusher:   &pushtest.Recorder{},
 		clock:    &fakeClock{now: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)},
 		reg:      prometheus.NewRegistry(),
@@ -228,7 +182,7 @@ func (h *harness) do(method, path string, uid int64, body any) reply {
 	req, err := http.NewRequest(method, h.url+path, rd)
 	require.NoError(h.t, err)
 	if uid != 0 {
-		req.Header.Set("Authorization", fmt.Sprintf("Bearer tok-%d", uid))
+		req.Header.Set("Authorization", "Bearer "+accounttest.Token(uid))
 	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(h.t, err)
@@ -299,9 +253,4 @@ func (f *fakeRooms) View(ctx context.Context, id, _ int64) (room.Room, room.View
 
 func (f *fakeRooms) List(context.Context, string, int, int64) (room.Page, error) {
 	return room.Page{Rooms: []room.View{}}, nil
-}
-
-// Relation implements account.Client: nobody follows anybody here.
-func (f *fakeAccounts) Relation(_ context.Context, _, uid int64) (account.Relation, error) {
-	return account.Relation{UID: uid}, nil
 }

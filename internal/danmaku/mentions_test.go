@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zhibo-live/zhibo/internal/account/accounttest"
 	"github.com/zhibo-live/zhibo/internal/danmaku"
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
 	"github.com/zhibo-live/zhibo/internal/platform/queue"
@@ -34,7 +35,7 @@ func TestCommentsNamingSomeoneArePublished(t *testing.T) {
 	svc, err := danmaku.New(danmaku.DefaultConfig(), danmaku.Deps{
 		Logger: obs.Discard(), Registry: reg, DB: sqltest.OpenSQLite(t), IDs: gen,
 		Rooms:    &fakeRooms{rooms: map[int64]room.Room{room1: {ID: room1, OwnerUID: anchor}}},
-		Accounts: &fakeAccounts{names: map[int64]string{alice: "alice"}}, Pusher: &pushtest.Recorder{}, Queue: q,
+		Accounts: accounttest.New(map[int64]string{alice: "alice"}), Pusher: &pushtest.Recorder{}, Queue: q,
 	})
 	require.NoError(t, err)
 	require.NoError(t, svc.Start(ctx))

@@ -127,7 +127,7 @@ func TestMuteListWithoutNames(t *testing.T) {
 	ctx := context.Background()
 	_, err := h.svc.Mute(ctx, room1, anchor, bob)
 	require.NoError(t, err)
-	h.accounts.namesErr = errPeerDown
+	h.accounts.Fail(errPeerDown)
 	items, err := h.svc.Mutes(ctx, room1, anchor, 0)
 	require.NoError(t, err)
 	require.Equal(t, []danmaku.MutedUser{{UID: bob, Since: h.clock.Now().UnixMilli()}}, items)
