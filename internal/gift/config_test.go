@@ -100,6 +100,7 @@ func TestCatalogAndWalletHTTP(t *testing.T) {
 	status, env = e.call(t, "GET", "/api/wallet", 0, nil)
 	require.Equal(t, http.StatusUnauthorized, status)
 	require.Equal(t, -401, env.Code)
+	e.accounts.Add(12345) // a user outside the fixture, who has never had a wallet
 	require.Equal(t, int64(1000), e.balance(t, 12345), "a wallet is created on first read")
 	require.Equal(t, int64(1), e.count(t, "SELECT COUNT(*) FROM gift_wallets"))
 	b, err := e.svc.Balance(t.Context(), 12345)

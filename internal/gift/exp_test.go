@@ -56,7 +56,7 @@ func newExpEnv(t *testing.T, db *sqlstore.DB, exp Exp) *env {
 	q, err := queue.Open(context.Background(), queue.Config{}, t.TempDir(), obs.Discard())
 	require.NoError(t, err)
 	t.Cleanup(q.Close)
-	e := &env{db: db, q: q, rooms: newFakeRooms(), accounts: newFakeAccounts(), pusher: &pushtest.Recorder{}}
+	e := &env{db: db, q: q, rooms: newFakeRooms(), accounts: newAccounts(), pusher: &pushtest.Recorder{}}
 	gen, err := ids.New(1)
 	require.NoError(t, err)
 	e.svc, err = New(testConfig(t), Deps{

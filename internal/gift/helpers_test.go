@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
-	"github.com/zhibo-live/zhibo/internal/account"
+	"github.com/zhibo-live/zhibo/internal/account/accounttest"
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
@@ -94,46 +92,9 @@ func (f *fakeRooms) tagCalls() []tagCall {
 	return append([]tagCall(nil), f.tags...)
 }
 
-// fakeAccounts knows four users; token "u<uid>" verifies as uid.
-type fakeAccounts struct{ names map[int64]string }
-
-func newFakeAccounts() *fakeAccounts {
-	return &fakeAccounts{names: map[int64]string{anchorUID: "anchor", aliceUID: "alice", bobUID: "bob", carolUID: "carol", opUID: "operator"}}
-}
-
-func (f *fakeAccounts) Verify(_ context.Context, token string) (int64, error) {
-	uid, err := strconv.ParseInt(strings.TrimPrefix(token, "u"), 10, 64)
-	if err != nil || !strings.HasPrefix(token, "u") {
-		return 0, apierr.Unauthorized.Withf("bad token")
-	}
-	return uid, nil
-}
-
-func (f *fakeAccounts) User(_ context.Context, uid int64) (account.User, error) {
-	n, ok := f.names[uid]
-	if !ok {
-		return account.User{}, apierr.NotFound
-	}
-	return account.User{UID: uid, Name: n}, nil
-}
-
-func (f *fakeAccounts) Names(_ context.Context, uids []int64) (map[int64]string, error) {
-	out := map[int64]string{}
-	for _, u := range uids {
-		if n, ok := f.names[u]; ok {
-			out[u] = n
-		}
-	}
-	return out, nil
-}
-
-// UIDs knows no names: these tests look nobody up by name.
-func (f *fakeAccounts) UIDs(context.Context, []string) (map[string]int64, error) {
-	return map[string]int64{}, nil
-}
-
-func (f *fakeAccounts) Follows(_ context.Context, pairs []account.FollowPair) ([]bool, error) {
-	return make([]bool, len(pairs)), nil
+// newAccounts knows the fixture's users.
+func newAccounts() *accounttest.Fake {
+	return accounttest.New(map[int64]string{anchorUID: "anchor", aliceUID: "alice", bobUID: "bob", carolUID: "carol", opUID: "operator"})
 }
 
 // testConfig is the default config with short windows and 1000 coins in every new wallet
@@ -154,7 +115,7 @@ type env struct {
 	q        *queue.Queue
 	svc      *Service
 	rooms    *fakeRooms
-	accounts *fakeAccounts
+	accounts *accounttest.Fake
 	pusher   *pushtest.Recorder
 	srv      *httptest.Server
 }
@@ -163,7 +124,7 @@ func newEnv(t testing.TB, db *sqlstore.DB, mod func(*Config)) *env {
 	q, err := queue.Open(context.Background(), queue.Config{}, t.TempDir(), obs.Discard())
 	require.NoError(t, err)
 	t.Cleanup(q.Close)
-	e := &env{db: db, q: q, rooms: newFakeRooms(), accounts: newFakeAccounts(), pusher: &pushtest.Recorder{}}
+	e := &env{db: db, q: q, rooms: newFakeRooms(), accounts: newAccounts(), pusher: &pushtest.Recorder{}}
 	cfg := testConfig(t)
 	if mod != nil {
 		mod(&cfg)
@@ -213,7 +174,7 @@ func (e *env) call(t testing.TB, method, path string, uid int64, body any) (int,
 	req, err := http.NewRequest(method, e.srv.URL+path, rd)
 	require.NoError(t, err)
 	if uid != 0 {
-		req.Header.Set("Authorization", fmt.Sprintf("Bearer u%d", uid))
+		req.Header.Set("Authorization", "Bearer "+accounttest.Token(uid))
 	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
@@ -275,9 +236,4 @@ func (f *fakeRooms) View(ctx context.Context, id, _ int64) (room.Room, room.View
 
 func (f *fakeRooms) List(context.Context, string, int, int64) (room.Page, error) {
 	return room.Page{Rooms: []room.View{}}, nil
-}
-
-// Relation implements account.Client: nobody follows anybody here.
-func (f *fakeAccounts) Relation(_ context.Context, _, uid int64) (account.Relation, error) {
-	return account.Relation{UID: uid}, nil
 }

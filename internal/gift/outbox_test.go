@@ -25,7 +25,7 @@ func TestOutboxRelayRunsOnOneNode(t *testing.T) {
 		q, err := queue.Open(context.Background(), queue.Config{}, t.TempDir(), obs.Discard())
 		require.NoError(t, err)
 		t.Cleanup(q.Close)
-		e := &env{db: db, q: q, rooms: newFakeRooms(), accounts: newFakeAccounts(), pusher: &pushtest.Recorder{}}
+		e := &env{db: db, q: q, rooms: newFakeRooms(), accounts: newAccounts(), pusher: &pushtest.Recorder{}}
 		cfg := testConfig(t)
 		var (
 			svcs [2]*Service

@@ -56,7 +56,7 @@ func TestHotRankIsServedFromMemory(t *testing.T) {
 // its first read, before its reads alone would make it hot; a stale copy shows until its TTL.
 func TestRankOfAHotRoomIsKeptWhateverItsReads(t *testing.T) {
 	tr := hotroom.New(nil)
-	e := &env{db: sqltest.OpenSQLite(t), rooms: newFakeRooms(), accounts: newFakeAccounts(), pusher: &pushtest.Recorder{}}
+	e := &env{db: sqltest.OpenSQLite(t), rooms: newFakeRooms(), accounts: newAccounts(), pusher: &pushtest.Recorder{}}
 	q, err := queue.Open(context.Background(), queue.Config{}, t.TempDir(), obs.Discard())
 	require.NoError(t, err)
 	t.Cleanup(q.Close)

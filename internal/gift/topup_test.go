@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
-	"github.com/zhibo-live/zhibo/internal/platform/apierr"
+	"github.com/zhibo-live/zhibo/internal/account"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
 )
@@ -127,7 +127,7 @@ func TestAdminTopupRefusals(t *testing.T) {
 			{"long reason", opUID, "/api/admin/wallets/2/topup", map[string]any{"amount": 5, "reason": strings.Repeat("x", maxReasonLen+1), "idempotency_key": "k"}, 400, ErrBadReason.Code},
 			{"no key", opUID, "/api/admin/wallets/2/topup", map[string]any{"amount": 5, "reason": "r"}, 400, ErrBadKey.Code},
 			{"bad key", opUID, "/api/admin/wallets/2/topup", map[string]any{"amount": 5, "reason": "r", "idempotency_key": "a b"}, 400, ErrBadKey.Code},
-			{"unknown user", opUID, "/api/admin/wallets/12345/topup", map[string]any{"amount": 5, "reason": "r", "idempotency_key": "k"}, 404, apierr.NotFound.Code},
+			{"unknown user", opUID, "/api/admin/wallets/12345/topup", map[string]any{"amount": 5, "reason": "r", "idempotency_key": "k"}, 404, account.ErrUserNotFound.Code},
 			{"bad uid", opUID, "/api/admin/wallets/x/topup", map[string]any{"amount": 5, "reason": "r", "idempotency_key": "k"}, 400, -400},
 			{"unknown field", opUID, "/api/admin/wallets/2/topup", map[string]any{"amount": 5, "reason": "r", "idempotency_key": "k", "uid": 9}, 400, -400},
 			{"log, not an admin", aliceUID, "/api/admin/wallets/credits", nil, 403, -403},
