@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
-	"github.com/zhibo-live/zhibo/internal/account"
+	"github.com/zhibo-live/zhibo/internal/account/accounttest"
 	"github.com/zhibo-live/zhibo/internal/platform/apierr"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
@@ -24,27 +24,12 @@ import (
 	"github.com/zhibo-live/zhibo/internal/push"
 )
 
-type fakeAccounts struct{}
-
-func (fakeAccounts) Verify(context.Context, string) (int64, error) { return 0, apierr.Unauthorized }
-func (fakeAccounts) User(context.Context, int64) (account.User, error) {
-	return account.User{}, nil
-}
-func (fakeAccounts) Names(_ context.Context, uids []int64) (map[int64]string, error) {
-	out := map[int64]string{}
-	for _, u := range uids {
-		out[u] = "viewer"
-	}
-	return out, nil
-}
-
-// UIDs knows no names: these tests look nobody up by name.
-func (fakeAccounts) UIDs(context.Context, []string) (map[string]int64, error) {
-	return map[string]int64{}, nil
-}
-
-func (fakeAccounts) Follows(_ context.Context, pairs []account.FollowPair) ([]bool, error) {
-	return make([]bool, len(pairs)), nil
+// newAccounts is the account fake of these tests: every positive uid is a user, as the
+// tests draw their viewers freely (uid 5, a crowd of 10 to 19, ...).
+func newAccounts() *accounttest.Fake {
+	a := accounttest.New(nil)
+	a.KnowAll()
+	return a
 }
 
 type clock struct {
@@ -77,7 +62,7 @@ func newLogic(t *testing.T, mods ...func(*Config)) (*env, *queue.Queue, *clock) 
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	t.Cleanup(func() { _ = s.Stop(context.Background()) })
-	tokens, err := NewAPI(cfg, APIDeps{Logger: obs.Discard(), Signer: signer, Accounts: fakeAccounts{}, Now: c.now, Pusher: pub, IsAdmin: func(uid int64) bool { return uid == 42 },
+	tokens, err := NewAPI(cfg, APIDeps{Logger: obs.Discard(), Signer: signer, Accounts: newAccounts(), Now: c.now, Pusher: pub, IsAdmin: func(uid int64) bool { return uid == 42 },
 		RoomExists: func(_ context.Context, id int64) error {
 			if id == 7 || id == 8 {
 				return nil
@@ -324,9 +309,4 @@ func TestAdminPush(t *testing.T) {
 	p = <-got
 	require.Equal(t, push.TargetAll, p.Target)
 	require.Len(t, p.Msgs, 2)
-}
-
-// Relation implements account.Client: nobody follows anybody here.
-func (fakeAccounts) Relation(_ context.Context, _, uid int64) (account.Relation, error) {
-	return account.Relation{UID: uid}, nil
 }

@@ -57,7 +57,7 @@ func TestLogicsShareCounts(t *testing.T) {
 
 	// A join through l1 reaches a job's view (here: l2's watch) without waiting for a report.
 	api, err := NewAPI(Config{ConnTokenTTL: time.Minute}, APIDeps{Logger: obs.Discard(), Signer: l1.deps.Signer,
-		Accounts: fakeAccounts{}, Pusher: l1.deps.Publisher, RoomExists: func(context.Context, int64) error { return nil }})
+		Accounts: newAccounts(), Pusher: l1.deps.Publisher, RoomExists: func(context.Context, int64) error { return nil }})
 	require.NoError(t, err)
 	tok, err := api.IssueConnToken(ctx, 5, 9)
 	require.NoError(t, err)

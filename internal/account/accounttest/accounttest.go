@@ -1,11 +1,12 @@
 // Package accounttest holds an account.Client fake for the tests of components that call
-// accounts: a fixed set of users, tokens "tok-<uid>", and a switch that makes it fail like an
-// account process that is down.
+// accounts: a fixed set of users (or, with KnowAll, every uid), tokens "tok-<uid>", and a
+// switch that makes it fail like an account process that is down.
 package accounttest
 
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -17,6 +18,7 @@ import (
 type Fake struct {
 	mu      sync.Mutex
 	names   map[int64]string
+	all     bool // KnowAll: every positive uid is a user
 	follows map[account.FollowPair]bool
 	err     error
 }
@@ -36,10 +38,35 @@ func New(names map[int64]string) *Fake {
 func (f *Fake) Add(uids ...int64) {
 	f.mu.Lock()
 	for _, u := range uids {
-		f.names[u] = fmt.Sprintf("user%d", u)
+		f.names[u] = generatedName(u)
 	}
 	f.mu.Unlock()
 }
+
+// KnowAll makes every positive uid a known user, named "user<uid>" unless New or Add named
+// it otherwise: for tests whose users are drawn freely (a crowd of viewers) rather than from a
+// fixture. Verify then accepts Token(uid) of any positive uid, and UIDs finds "user<uid>".
+func (f *Fake) KnowAll() {
+	f.mu.Lock()
+	f.all = true
+	f.mu.Unlock()
+}
+
+// name is uid's name and whether uid is a user; f.mu is held.
+func (f *Fake) name(uid int64) (string, bool) {
+	if n, ok := f.names[uid]; ok {
+		return n, true
+	}
+	if f.all && uid > 0 {
+		return generatedName(uid), true
+	}
+	return "", false
+}
+
+// namePrefix starts the name of a user made known by Add or KnowAll: namePrefix + uid.
+const namePrefix = "user"
+
+func generatedName(uid int64) string { return namePrefix + strconv.FormatInt(uid, 10) }
 
 // Fail makes every later call return err (nil = answer again).
 func (f *Fake) Fail(err error) {
@@ -57,7 +84,7 @@ func (f *Fake) Verify(_ context.Context, token string) (int64, error) {
 	defer f.mu.Unlock()
 	var uid int64
 	if _, err := fmt.Sscanf(token, "tok-%d", &uid); err == nil {
-		if _, ok := f.names[uid]; ok {
+		if _, ok := f.name(uid); ok {
 			return uid, nil
 		}
 	}
@@ -71,7 +98,7 @@ func (f *Fake) User(_ context.Context, uid int64) (account.User, error) {
 	if f.err != nil {
 		return account.User{}, f.err
 	}
-	n, ok := f.names[uid]
+	n, ok := f.name(uid)
 	if !ok {
 		return account.User{}, account.ErrUserNotFound
 	}
@@ -87,7 +114,7 @@ func (f *Fake) Names(_ context.Context, uids []int64) (map[int64]string, error) 
 	}
 	out := map[int64]string{}
 	for _, u := range uids {
-		if n, ok := f.names[u]; ok {
+		if n, ok := f.name(u); ok {
 			out[u] = n
 		}
 	}
@@ -105,6 +132,17 @@ func (f *Fake) UIDs(_ context.Context, names []string) (map[string]int64, error)
 	for _, n := range names {
 		for uid, name := range f.names {
 			if strings.EqualFold(name, n) {
+				out[n] = uid
+			}
+		}
+		if _, found := out[n]; found || !f.all {
+			continue
+		}
+		if len(n) <= len(namePrefix) || !strings.EqualFold(n[:len(namePrefix)], namePrefix) {
+			continue
+		}
+		if uid, err := strconv.ParseInt(n[len(namePrefix):], 10, 64); err == nil {
+			if name, ok := f.name(uid); ok && strings.EqualFold(name, n) {
 				out[n] = uid
 			}
 		}
