@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -42,8 +41,9 @@ func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unloc
 
 type env struct {
 	*Service
-	tokens *API
-	pub    *push.Publisher
+	tokens   *API
+	pub      *push.Publisher
+	accounts *accounttest.Fake
 }
 
 func newLogic(t *testing.T, mods ...func(*Config)) (*env, *queue.Queue, *clock) {
@@ -62,7 +62,8 @@ func newLogic(t *testing.T, mods ...func(*Config)) (*env, *queue.Queue, *clock) 
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	t.Cleanup(func() { _ = s.Stop(context.Background()) })
-	tokens, err := NewAPI(cfg, APIDeps{Logger: obs.Discard(), Signer: signer, Accounts: newAccounts(), Now: c.now, Pusher: pub, IsAdmin: func(uid int64) bool { return uid == 42 },
+	accounts := newAccounts()
+	tokens, err := NewAPI(cfg, APIDeps{Logger: obs.Discard(), Signer: signer, Accounts: accounts, Now: c.now, Pusher: pub, IsAdmin: func(uid int64) bool { return uid == 42 },
 		RoomExists: func(_ context.Context, id int64) error {
 			if id == 7 || id == 8 {
 				return nil
@@ -70,7 +71,7 @@ func newLogic(t *testing.T, mods ...func(*Config)) (*env, *queue.Queue, *clock) 
 			return apierr.NotFound
 		}})
 	require.NoError(t, err)
-	return &env{Service: s, tokens: tokens, pub: pub}, q, c
+	return &env{Service: s, tokens: tokens, pub: pub, accounts: accounts}, q, c
 }
 
 func TestConnectChecksToken(t *testing.T) {
@@ -137,14 +138,14 @@ func TestUserChannel(t *testing.T) {
 
 	mux := http.NewServeMux()
 	s.tokens.Register(mux)
-	srv := httptest.NewServer(httpx.Identify(uidFromHeader{}, nil, mux))
+	srv := httptest.NewServer(httpx.Identify(s.accounts, nil, mux))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/api/channel")
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, 401, resp.StatusCode)
 	req, _ := http.NewRequest("GET", srv.URL+"/api/channel", nil)
-	req.Header.Set("Authorization", "Bearer 5")
+	req.Header.Set("Authorization", "Bearer "+accounttest.Token(5))
 	resp, err = http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	b, _ := io.ReadAll(resp.Body)
@@ -155,17 +156,6 @@ func TestUserChannel(t *testing.T) {
 	uid, _, _, err = s.Connect(ctx, "c1", env.Data.Token, 0, 0)
 	require.NoError(t, err)
 	require.Equal(t, int64(5), uid)
-}
-
-// uidFromHeader takes the bearer token as the uid.
-type uidFromHeader struct{}
-
-func (uidFromHeader) Verify(_ context.Context, tok string) (int64, error) {
-	uid, err := strconv.ParseInt(tok, 10, 64)
-	if err != nil {
-		return 0, apierr.Unauthorized
-	}
-	return uid, nil
 }
 
 func TestOnlineAggregatesAcrossComets(t *testing.T) {
@@ -254,20 +244,12 @@ func TestParseHosts(t *testing.T) {
 	}
 }
 
-type uidVerifier map[string]int64
-
-func (v uidVerifier) Verify(_ context.Context, tok string) (int64, error) {
-	if uid, ok := v[tok]; ok {
-		return uid, nil
-	}
-	return 0, apierr.Unauthorized
-}
-
 func TestAdminPush(t *testing.T) {
 	s, q, _ := newLogic(t)
 	mux := http.NewServeMux()
 	s.tokens.Register(mux)
-	srv := httptest.NewServer(httpx.Identify(uidVerifier{"admin": 42, "user": 7}, nil, mux))
+	srv := httptest.NewServer(httpx.Identify(s.accounts, nil, mux))
+	admin, user := accounttest.Token(42), accounttest.Token(7) // the admin is uid 42
 	defer srv.Close()
 	post := func(path, tok, body string) int {
 		req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(body))
@@ -281,13 +263,13 @@ func TestAdminPush(t *testing.T) {
 	}
 	ok := `{"messages":[{"cmd":"NOTICE_MSG","msg_common":"hi"}]}`
 	require.Equal(t, 401, post("/api/push/rooms/7", "", ok))
-	require.Equal(t, 403, post("/api/push/rooms/7", "user", ok))
-	require.Equal(t, 404, post("/api/push/rooms/9", "admin", ok))
-	require.Equal(t, 400, post("/api/push/rooms/7", "admin", `{"messages":[]}`))
-	require.Equal(t, 400, post("/api/push/rooms/7", "admin", `{"messages":[{"no":"cmd"}]}`))
-	require.Equal(t, 400, post("/api/push/rooms/7", "admin", `{"messages":["text"]}`))
-	require.Equal(t, 400, post("/api/push/users", "admin", ok))
-	require.Equal(t, 400, post("/api/push/all", "admin", `{"uids":[1],"messages":[{"cmd":"X"}]}`))
+	require.Equal(t, 403, post("/api/push/rooms/7", user, ok))
+	require.Equal(t, 404, post("/api/push/rooms/9", admin, ok))
+	require.Equal(t, 400, post("/api/push/rooms/7", admin, `{"messages":[]}`))
+	require.Equal(t, 400, post("/api/push/rooms/7", admin, `{"messages":[{"no":"cmd"}]}`))
+	require.Equal(t, 400, post("/api/push/rooms/7", admin, `{"messages":["text"]}`))
+	require.Equal(t, 400, post("/api/push/users", admin, ok))
+	require.Equal(t, 400, post("/api/push/all", admin, `{"uids":[1],"messages":[{"cmd":"X"}]}`))
 
 	got := make(chan push.Push, 8)
 	stop, err := q.Consume(context.Background(), queue.ConsumerSpec{Stream: q.Stream(push.Stream), Durable: "admin"}, func(m queue.Msg) {
@@ -298,9 +280,9 @@ func TestAdminPush(t *testing.T) {
 	})
 	require.NoError(t, err)
 	defer stop()
-	require.Equal(t, 200, post("/api/push/rooms/7", "admin", ok))
-	require.Equal(t, 200, post("/api/push/users", "admin", `{"uids":[1,2],"messages":[{"cmd":"X"}]}`))
-	require.Equal(t, 200, post("/api/push/all", "admin", `{"messages":[{"cmd":"Y"},{"cmd":"Z"}]}`))
+	require.Equal(t, 200, post("/api/push/rooms/7", admin, ok))
+	require.Equal(t, 200, post("/api/push/users", admin, `{"uids":[1,2],"messages":[{"cmd":"X"}]}`))
+	require.Equal(t, 200, post("/api/push/all", admin, `{"messages":[{"cmd":"Y"},{"cmd":"Z"}]}`))
 	p := <-got
 	require.Equal(t, push.TargetRoom, p.Target)
 	require.JSONEq(t, `{"cmd":"NOTICE_MSG","msg_common":"hi"}`, string(p.Msgs[0]))
