@@ -68,7 +68,8 @@ const namePrefix = "user"
 
 func generatedName(uid int64) string { return namePrefix + strconv.FormatInt(uid, 10) }
 
-// Fail makes every later call return err (nil = answer again).
+// Fail makes every later call but Verify return err (nil = answer again): tokens still check,
+// as a gateway's own verifier checks them without the account process.
 func (f *Fake) Fail(err error) {
 	f.mu.Lock()
 	f.err = err
