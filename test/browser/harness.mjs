@@ -82,10 +82,13 @@ export async function until(what, fn, ok) {
 
 // signedInPage opens a browser context signed in as user (the session the
 // login page would store) at path, and waits for the message channel.
-// onPage sees the page before it loads (to watch its console).
-export async function signedInPage(browser, user, path, onPage) {
-  const ctx = await browser.newContext({ viewport: { width: 1200, height: 820 } });
+// onPage sees the page before it loads (to watch its console); context adds
+// to the context's options (a time zone, say) and setup sees the context
+// before the page opens (to grant a permission or add an init script).
+export async function signedInPage(browser, user, path, onPage, { context = {}, setup } = {}) {
+  const ctx = await browser.newContext({ viewport: { width: 1200, height: 820 }, ...context });
   ctx.setDefaultTimeout(STEP_TIMEOUT);
+  await setup?.(ctx);
   const session = JSON.stringify({ uid: user.uid, name: user.name, token: user.token });
   await ctx.addInitScript((s) => localStorage.setItem('zhibo.session', s), session);
   const page = await ctx.newPage();

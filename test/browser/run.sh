@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds zhibo, starts it all-in-one on a free port with a throw-away data
 # directory, and runs the browser tests against it in Debian's Chromium: the
-# room page (room.test.mjs), private messages (inbox.test.mjs), then group
-# chat and system notices (inbox_groups.test.mjs).
+# room page (room.test.mjs), private messages (inbox.test.mjs), group chat
+# and system notices (inbox_groups.test.mjs), then the alerts for new
+# messages: the title's count, desktop notifications and do-not-disturb
+# hours (inbox_alerts.test.mjs).
 #
 #   test/browser/run.sh            from anywhere inside the repository
 #   ARTIFACTS_DIR=out test/browser/run.sh   keep screenshots and the server log
@@ -95,7 +97,7 @@ until [[ "$(curl -s -o /dev/null -w '%{http_code}' "$ZHIBO_URL/readyz" || true)"
 done
 
 # ZHIBO_BROWSER_TESTS picks the tests to run (default: all, in this order).
-for t in ${ZHIBO_BROWSER_TESTS:-room inbox inbox_groups}; do
+for t in ${ZHIBO_BROWSER_TESTS:-room inbox inbox_groups inbox_alerts}; do
 	echo "running $t.test.mjs" >&2
 	(cd "$here" && node "$t.test.mjs")
 done

@@ -8,6 +8,7 @@ import { roomPage } from './pages/room.js';
 import { myRoomPage } from './pages/my_room.js';
 import { inboxPage } from './pages/inbox.js';
 import { Inbox } from './im.js';
+import { titleWith, watchAlerts } from './alert.js';
 import { forgetAll } from './saved.js';
 
 // routes map a hash path to a page. A page is
@@ -28,6 +29,9 @@ let current = null; // { controller, cleanup }
 // inbox is the signed-in user's message channel and unread total (null when
 // logged out); pages get it in their context.
 let inbox = null;
+let stopAlerts = null; // stops the desktop notifications of inbox
+// The page's own title, which the unread total is put in front of.
+const TITLE = document.title;
 
 // navigate switches to a hash path such as "/room/12".
 export function navigate(path) {
@@ -91,10 +95,13 @@ function updateNav(path) {
 }
 
 // syncInbox opens the message channel of the session's user, closing the
-// previous user's, and keeps the navigation's unread badge current.
+// previous user's, keeps the navigation's unread badge and the title's count
+// current, and shows the channel's alerts as desktop notifications.
 function syncInbox() {
   const s = session.get();
   if (inbox && s && sameId(inbox.me.uid, s.uid) && inbox.me.token === s.token) return;
+  stopAlerts?.();
+  stopAlerts = null;
   inbox?.stop();
   inbox = null;
   const link = document.querySelector('[data-testid="nav-inbox"]');
@@ -103,6 +110,7 @@ function syncInbox() {
     badge.dataset.count = String(n);
     badge.textContent = n > 99 ? '99+' : String(n);
     badge.hidden = n <= 0;
+    document.title = titleWith(TITLE, n);
   };
   show(0);
   if (!s) {
@@ -113,6 +121,7 @@ function syncInbox() {
   box.addEventListener('unread', (ev) => { if (inbox === box) show(ev.detail); });
   box.addEventListener('state', (ev) => { if (inbox === box) link.dataset.channel = ev.detail; });
   inbox = box;
+  stopAlerts = watchAlerts(box, navigate);
   box.start();
 }
 

@@ -4,9 +4,12 @@
 // the unread total shown in the navigation: unread chat messages, unread
 // group messages and unread system notices. The counts are read at start with
 // the inbox's one call (GET /api/im/inbox), which also gives the inbox's
-// first lists (opening), and with each count's own call after. The
-// connection, its packets and its reconnects are LiveClient's; this only
-// names the events.
+// first lists (opening), and with each count's own call after. The same
+// call brings the user's settings (who may message them, their
+// do-not-disturb hours), which a page's save replaces (setSettings). The
+// Inbox also says which arrivals deserve an alert ('alert'; alert.js shows
+// them). The connection, its packets and its reconnects are LiveClient's;
+// this only names the events.
 import { api } from './api.js';
 import { LiveClient } from './live.js';
 import { sameId } from './json.js';
@@ -60,9 +63,19 @@ const UNREAD_SETTLE_MS = 1_000;
 //   'group-read'   detail: {group_id, read_id}: I read the group up to read_id
 //   'group-recall' detail: {group_id, id}
 //   'notice'       detail: a notice {id, business, kind, lane, title, body, sender, ts}
+//   'settings'     detail: the user's settings {allow, dnd}, or null when
+//                  they could not be read and none were before
+//   'alert'        detail: {kind: 'msg' | 'group' | 'notice', data}: a new
+//                  message or notice for the user, not their own, not in a
+//                  conversation or group they muted, and not in the chat
+//                  open on screen while the window has the focus
 // Pages may set `open` to the uid of the chat on screen, or `openGroup` to
 // the id of the group on screen: its messages are then not counted as unread
-// (the page marks them read).
+// (the page marks them read). A message in a conversation the Inbox knows is
+// muted (from the lists it or a page read since it started, and the mutes
+// made here: noteMuted) is not counted either — the server's total leaves it
+// out — and alerts nobody; one in a conversation it has not seen counts as
+// not muted.
 export class Inbox extends EventTarget {
   #me;
   #live;
@@ -74,7 +87,10 @@ export class Inbox extends EventTarget {
   #stopped = false;
   #everConnected = false;
   #opening = null; // {at, promise}: the last GET /api/im/inbox not yet taken by a page
-  #settings = null; // who may message me, as the last inbox read had it (null: not known)
+  #settings = null; // {allow, dnd}, as last read or saved (null: not known)
+  #settingsRead = null; // the GET /api/im/settings under way
+  #mutedChats = new Map(); // peer (string) -> muted, for the conversations seen
+  #mutedGroups = new Map(); // group id (string) -> muted, for the groups seen
   open = null;
   openGroup = null;
 
@@ -96,8 +112,43 @@ export class Inbox extends EventTarget {
   // parts is the unread total by tab: {chats, groups, notices}.
   get parts() { return { ...this.#parts }; }
   get state() { return this.#state; }
-  // settings is who may message the user as the last inbox read had it ({allow}), or null.
+  // settings are the user's settings as last read or saved ({allow, dnd}),
+  // or null before they are known.
   get settings() { return this.#settings; }
+
+  // setSettings takes the settings the server answered (a page's save).
+  setSettings(s) {
+    if (this.#stopped || !s || typeof s !== 'object') return;
+    this.#settings = { allow: Number(s.allow) || 0, dnd: s.dnd && typeof s.dnd === 'object' ? { ...s.dnd } : null };
+    this.#emit('settings', this.#settings);
+  }
+
+  // readSettings reads the settings with their own call
+  // (GET /api/im/settings), one at a time, and resolves to them.
+  readSettings() {
+    this.#settingsRead ??= api('/api/im/settings').then((s) => {
+      this.setSettings(s);
+      return this.#settings;
+    }, (err) => {
+      if (err.name !== 'AbortError') console.warn('settings', err);
+      if (!this.#stopped) this.#emit('settings', this.#settings);
+      throw err;
+    }).finally(() => { this.#settingsRead = null; });
+    return this.#settingsRead;
+  }
+
+  // #settingsMissing is an inbox read that did not bring the settings: the
+  // ones known stand, else they are read with their own call.
+  #settingsMissing() {
+    if (this.#settings) this.#emit('settings', this.#settings);
+    else this.readSettings().catch(() => {});
+  }
+
+  // noteMuted records whether the conversation with peer is muted (a list
+  // page read, a mute made).
+  noteMuted(peer, muted) {
+    if (peer != null) this.#mutedChats.set(String(peer), muted === true);
+  }
 
   start() {
     this.#live.start();
@@ -135,20 +186,21 @@ export class Inbox extends EventTarget {
       data = await api(`/api/im/inbox?limit=${INBOX_CHATS}&group_limit=${GROUP_PAGE}`);
     } catch (err) {
       if (err.name !== 'AbortError') console.warn('inbox', err);
-      this.#emit('settings', null);
+      if (!this.#stopped) this.#settingsMissing();
       throw err;
     }
     if (this.#stopped) return data;
     const ok = (m) => m !== null && m !== undefined && !(typeof m === 'object' && m.degraded);
-    // 'settings' detail: who may message me ({allow}), or null when the read
-    // did not bring them (a page then reads them itself).
-    this.#settings = ok(data.settings) ? data.settings : null;
-    this.#emit('settings', this.#settings);
+    if (ok(data.settings)) this.setSettings(data.settings);
+    else this.#settingsMissing();
+    if (ok(data.chats)) for (const c of data.chats.items || []) this.noteMuted(c.peer, c.muted);
     const missing = [];
     if (ok(data.unread)) this.#parts.chats = Math.max(0, Number(data.unread) || 0);
     else missing.push('chats');
-    if (ok(data.groups)) this.#parts.groups = groupsUnread(data.groups);
-    else missing.push('groups');
+    if (ok(data.groups)) {
+      this.#parts.groups = groupsUnread(data.groups);
+      this.#noteGroups(data.groups);
+    } else missing.push('groups');
     if (ok(data.notices)) this.#parts.notices = this.#takeNoticeKinds(data.notices);
     else missing.push('notices');
     this.#emitUnread();
@@ -183,7 +235,11 @@ export class Inbox extends EventTarget {
   async #readParts(parts) {
     const readers = {
       chats: async () => Number((await api('/api/im/unread')).total) || 0,
-      groups: async () => groupsUnread(await api(`/api/im/groups?limit=${GROUP_PAGE}`)),
+      groups: async () => {
+        const page = await api(`/api/im/groups?limit=${GROUP_PAGE}`);
+        this.#noteGroups(page);
+        return groupsUnread(page);
+      },
       notices: async () => this.#takeNoticeKinds(await api('/api/im/notices/unread')),
     };
     await Promise.all(parts.map(async (part) => {
@@ -217,6 +273,17 @@ export class Inbox extends EventTarget {
     this.#emitUnread();
   }
 
+  // #noteGroups records which groups of a page are muted.
+  #noteGroups(page) {
+    for (const g of page.items || []) this.#mutedGroups.set(String(g.id), g.muted === true);
+  }
+
+  // #onScreen says whether the chat shown (open or openGroup) is id and the
+  // window has the focus: its messages are being read.
+  #onScreen(open, id) {
+    return sameId(id, open) && document.hasFocus();
+  }
+
   #emitUnread() {
     this.#emit('unread', this.unread);
   }
@@ -239,15 +306,18 @@ export class Inbox extends EventTarget {
     if (!msg || typeof msg !== 'object' || !msg.data) return;
     const d = msg.data;
     switch (msg.cmd) {
-      case Cmd.MSG:
+      case Cmd.MSG: {
         // A message to me from someone whose chat is not on screen counts
         // at once; the store catches up within milliseconds, so asking the
-        // server now could miss it.
-        if (sameId(d.to, this.#me.uid) && !sameId(d.from, this.#me.uid) && !sameId(d.from, this.open)) {
-          this.#bump('chats');
-        }
+        // server now could miss it. A muted conversation's messages do not
+        // count (the server's total leaves them out).
+        const incoming = sameId(d.to, this.#me.uid) && !sameId(d.from, this.#me.uid);
+        const muted = this.#mutedChats.get(String(d.from)) === true;
+        if (incoming && !muted && !sameId(d.from, this.open)) this.#bump('chats');
+        if (incoming && !muted && !this.#onScreen(this.open, d.from)) this.#emit('alert', { kind: 'msg', data: d });
         this.#emit('msg', d);
         break;
+      }
       case Cmd.READ:
         // I read something (here or on another device): the server has
         // recounted before it told us.
@@ -257,11 +327,16 @@ export class Inbox extends EventTarget {
       case Cmd.RECALL:
         this.#emit('recall', d);
         break;
-      case Cmd.GROUP_MSG:
+      case Cmd.GROUP_MSG: {
         // Counted at once for the same reason as a chat message.
-        if (!sameId(d.from, this.#me.uid) && !sameId(d.group_id, this.openGroup)) this.#bump('groups');
+        const mine = sameId(d.from, this.#me.uid);
+        if (!mine && !sameId(d.group_id, this.openGroup)) this.#bump('groups');
+        if (!mine && this.#mutedGroups.get(String(d.group_id)) !== true && !this.#onScreen(this.openGroup, d.group_id)) {
+          this.#emit('alert', { kind: 'group', data: d });
+        }
         this.#emit('group-msg', d);
         break;
+      }
       case Cmd.GROUP_JOIN:
         this.#emit('group-join', d);
         break;
@@ -284,6 +359,7 @@ export class Inbox extends EventTarget {
           const k = NOTICE_KINDS.find((x) => x.kind === Number(d.kind));
           if (k) this.#noticeKinds[k.name]++;
           this.#bump('notices');
+          this.#emit('alert', { kind: 'notice', data: d });
         }
         this.#emit('notice', d);
         break;

@@ -15,7 +15,7 @@ import { ChatPane, peerSource } from './inbox_chat.js';
 import { InboxList } from './inbox_list.js';
 import { groupsView } from './inbox_group.js';
 import { noticesView } from './inbox_notices.js';
-import { whoMayMessage } from './inbox_settings.js';
+import { inboxSettings } from './inbox_settings.js';
 
 const PAGE_SIZE = INBOX_CHATS; // the first page comes with GET /api/im/inbox
 // A conversation that appears live without a name (a new peer) is fetched
@@ -52,11 +52,13 @@ export async function inboxPage(view, { tab = 'chats', peer, group }, ctx) {
   };
   inbox?.addEventListener('unread', showCounts);
   showCounts();
+  const settings = inboxSettings(ctx);
   const head = h('div', { class: 'page-head' },
     h('h1', { text: 'Messages' }),
     h('span', { class: 'muted', testid: 'my-uid', text: `Your user id: ${me.uid}` }),
-    whoMayMessage(ctx));
-  const section = h('section', { class: 'page inbox-page', testid: 'inbox-page', dataset: { tab } }, head, tabs);
+    settings.allow);
+  const section = h('section', { class: 'page inbox-page', testid: 'inbox-page', dataset: { tab } },
+    head, settings.alerts, tabs);
   view.append(section);
   let cleanup;
   try {
@@ -77,7 +79,12 @@ export async function inboxPage(view, { tab = 'chats', peer, group }, ctx) {
 async function chatsView(section, { me, peer }, { signal, navigate, inbox }) {
   const list = new ConversationList({ me, inbox, signal, active: peer || null });
   const chat = peer ? new ChatPane({
-    me, inbox, signal, source: peerSource(me, peer, { onMuted: (v) => list.setMuted(peer, v) }),
+    me, inbox, signal, source: peerSource(me, peer, {
+      onMuted: (v) => {
+        list.setMuted(peer, v);
+        inbox?.noteMuted(peer, v);
+      },
+    }),
   }) : null;
 
   const uidInput = h('input', {
@@ -122,6 +129,7 @@ async function chatsView(section, { me, peer }, { signal, navigate, inbox }) {
 class ConversationList extends InboxList {
   el;
   #me;
+  #inbox;
   #active;
   #ul = h('ul', { class: 'conv-list', testid: 'conv-list' });
   #nameTimer = null;
@@ -134,6 +142,7 @@ class ConversationList extends InboxList {
       more: h('button', { class: 'btn btn-small', type: 'button', testid: 'conv-more', text: 'Load more', hidden: true }),
     });
     this.#me = me;
+    this.#inbox = inbox;
     this.#active = active;
     this.el = h('div', { class: 'conv-box' }, this.offline, this.status, this.#ul,
       h('div', { class: 'center' }, this.more));
@@ -153,6 +162,7 @@ class ConversationList extends InboxList {
   // merge takes a conversation from the server unless the one shown is newer
   // (a live message the store had not written when the page was read).
   merge(c) {
+    this.#inbox?.noteMuted(c.peer, c.muted); // what the Inbox's alerts leave out
     const key = String(c.peer);
     const cur = this.rows.get(key);
     if (cur && cmpId(cur.last_id, c.last_id) > 0) {
