@@ -11,8 +11,8 @@ import (
 // (wall-clock times "HH:MM" in the IANA zone TZ, From included, To excluded), a window that
 // wraps midnight when From is later than To (22:00 → 07:00). The server stores the hours and
 // hands them to the user's clients; it changes nothing of delivery or of the unread badge. A
-// client holds back its own alerts (a desktop notification) while Quiet is true — the web
-// client evaluates the same rule in the browser (web/static/js/alert.js).
+// client holds back its own alerts (a desktop notification) while the hours hold — the web
+// client reads them in the browser (quietAt in web/static/js/alert.js).
 //
 // The zero DND is off with no hours. Hours may be kept while off, so that switching them on
 // again finds them.
@@ -25,28 +25,6 @@ type DND struct {
 
 // maxZoneName bounds DND.TZ (the longest IANA names are about 30 bytes; the column holds 64).
 const maxZoneName = 64
-
-// Quiet reports whether t falls in the window, read on the wall clock of d.TZ: a minute from
-// From (included) up to To (excluded). Off, or hours that do not parse, is never quiet. On a
-// day a DST change skips or repeats wall-clock times, the window is as long as the wall clock
-// says: an hour skipped is not quiet, an hour repeated is quiet twice.
-func (d DND) Quiet(t time.Time) bool {
-	if !d.On {
-		return false
-	}
-	from, okFrom := parseClock(d.From)
-	to, okTo := parseClock(d.To)
-	loc, err := loadZone(d.TZ)
-	if !okFrom || !okTo || err != nil || from == to {
-		return false
-	}
-	local := t.In(loc)
-	m := local.Hour()*60 + local.Minute()
-	if from < to {
-		return from <= m && m < to
-	}
-	return m >= from || m < to // wraps midnight
-}
 
 // validate checks d before it is stored: off with no hours, or a whole window — two different
 // times HH:MM and a zone time.LoadLocation knows. It says exactly what is wrong (ErrBadDND).

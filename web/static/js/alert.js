@@ -42,7 +42,8 @@ export function zoneMinutes(tz, at) {
 
 // quietAt says whether the do-not-disturb hours dnd ({on, from, to, tz})
 // hold at at (unix ms): from included, to excluded, on tz's wall clock,
-// wrapping midnight when from is later than to — chat.DND.Quiet's rule.
+// wrapping midnight when from is later than to. A wall-clock hour a DST change
+// skips is not quiet, one it repeats is quiet twice.
 // Off, missing or unreadable hours are never quiet.
 export function quietAt(dnd, at = Date.now()) {
   if (!dnd || dnd.on !== true || !dnd.tz) return false;
