@@ -68,6 +68,8 @@ type Service struct {
 	store   Store
 	m       *metrics
 	exp     *expFold // nil without a queue
+	q       *queue.Queue
+	revs    *revocations // the logouts broadcast; nil without a queue, or before Start
 	ids     *ids.Generator
 	// followEvents publishes new follows (nil without a queue or ids).
 	followEvents *followEvents
@@ -103,6 +105,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.Queue != nil && deps.IDs != nil {
 		s.followEvents = &followEvents{q: deps.Queue}
 	}
+	s.q = deps.Queue
 	s.SetWords(deps.Words)
 	s.guard = newGuard(cfg, now, deps.Logger, s.m)
 	dummy, err := s.hash("not a password")
@@ -130,11 +133,20 @@ func (s *Service) Start(ctx context.Context) error {
 			return fmt.Errorf("account: exp: %w", err)
 		}
 	}
+	if s.q != nil {
+		if s.revs, err = s.startRevocations(ctx, s.q); err != nil {
+			return fmt.Errorf("account: revocation broadcast: %w", err)
+		}
+	}
 	return nil
 }
 
 // Stop stops consuming experience events and folds those received.
 func (s *Service) Stop(ctx context.Context) error {
+	if s.revs != nil {
+		s.revs.stop()
+		s.revs = nil
+	}
 	if s.exp == nil {
 		return nil
 	}
@@ -289,7 +301,7 @@ func (s *Service) ChangePassword(ctx context.Context, ip string, uid int64, old,
 	if err != nil {
 		return Session{}, err
 	}
-	s.sessions.drop(uid)
+	s.revoked(ctx, uid)
 	s.m.revoked.WithLabelValues("password").Inc()
 	s.log.InfoContext(ctx, "password changed, other sessions ended", "uid", uid)
 	return s.session(uid, u.Name, ver), nil

@@ -36,6 +36,10 @@ type Config struct {
 	// processes may be; logouts made here take effect here at once (0 = read the store on
 	// every token check).
 	RevocationTTL time.Duration `yaml:"revocation_ttl"`
+	// RevocationTTLWatched replaces RevocationTTL while this process watches the revocation
+	// broadcast (with a queue): logouts elsewhere arrive as they happen, and the TTL only
+	// bounds one whose broadcast was lost.
+	RevocationTTLWatched time.Duration `yaml:"revocation_ttl_watched"`
 	// Limits are the per-IP and per-account limits of register and login.
 	Limits LimitsConfig `yaml:"limits"`
 }
@@ -50,6 +54,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&c.MinPassword, prefix+"min_password", 6, "minimum password length in characters.")
 	fs.DurationVar(&c.ExpWindow, prefix+"exp_window", time.Second, "window over which experience events are folded into one write per user (0 = 1s).")
 	fs.DurationVar(&c.RevocationTTL, prefix+"revocation_ttl", 10*time.Second, "how long a logout made through another process may go unseen here; logouts made here apply at once (0 = read the store on every token check).")
+	fs.DurationVar(&c.RevocationTTLWatched, prefix+"revocation_ttl_watched", 5*time.Minute, "revocation_ttl while this process watches the logouts broadcast on the queue (seen at once): how long one whose broadcast was lost may go unseen (0 = read the store on every token check).")
 	c.Limits.RegisterFlags(fs, prefix+"limits.")
 }
 
@@ -83,6 +88,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RevocationTTL < 0 || c.RevocationTTL > time.Hour {
 		return errors.New("account.revocation_ttl must be in 0..1h")
+	}
+	if c.RevocationTTLWatched < 0 || c.RevocationTTLWatched > time.Hour {
+		return errors.New("account.revocation_ttl_watched must be in 0..1h")
 	}
 	return c.Limits.Validate()
 }

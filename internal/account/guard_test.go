@@ -23,6 +23,7 @@ import (
 
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
 	"github.com/zhibo-live/zhibo/internal/platform/obs"
+	"github.com/zhibo-live/zhibo/internal/platform/queue"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore"
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
 	"github.com/zhibo-live/zhibo/internal/platform/token"
@@ -56,9 +57,14 @@ func startHTTP(t *testing.T, db *sqlstore.DB, cfg Config) *testEnv {
 }
 
 func startHTTPWith(t *testing.T, db *sqlstore.DB, cfg Config, signer *token.Signer, clk *clock, log *slog.Logger) *testEnv {
+	return startHTTPQueue(t, db, cfg, signer, clk, log, nil)
+}
+
+// startHTTPQueue is startHTTPWith with a queue (nil = none): the revocation broadcast.
+func startHTTPQueue(t *testing.T, db *sqlstore.DB, cfg Config, signer *token.Signer, clk *clock, log *slog.Logger, q *queue.Queue) *testEnv {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	s, err := New(cfg, Deps{Logger: log, Registry: reg, DB: db, Signer: signer, Now: clk.now})
+	s, err := New(cfg, Deps{Logger: log, Registry: reg, DB: db, Signer: signer, Now: clk.now, Queue: q})
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	t.Cleanup(func() { _ = s.Stop(context.Background()) })

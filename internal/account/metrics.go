@@ -3,15 +3,17 @@ package account
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	registered     prometheus.Counter
-	logins         *prometheus.CounterVec
-	refused        *prometheus.CounterVec
-	lockouts       *prometheus.CounterVec
-	bcryptInFlight prometheus.Gauge
-	revoked        *prometheus.CounterVec
-	revocationErrs prometheus.Counter
-	follows        *prometheus.CounterVec
-	followEvents   *prometheus.CounterVec
+	registered      prometheus.Counter
+	logins          *prometheus.CounterVec
+	refused         *prometheus.CounterVec
+	lockouts        *prometheus.CounterVec
+	bcryptInFlight  prometheus.Gauge
+	revoked         *prometheus.CounterVec
+	revocationErrs  prometheus.Counter
+	broadcasts      *prometheus.CounterVec
+	revocationsSeen prometheus.Counter
+	follows         *prometheus.CounterVec
+	followEvents    *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -40,6 +42,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "zhibo_account_revocation_check_errors_total",
 			Help: "Token checks that could not read revocations from the store and accepted the signed token.",
 		}),
+		broadcasts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zhibo_account_revocation_broadcasts_total",
+			Help: "Revocations written to the broadcast bucket for the other account processes, by result (ok, error).",
+		}, []string{"result"}),
+		revocationsSeen: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zhibo_account_revocations_received_total",
+			Help: "Revocations this process took from the broadcast (its own included): cached sessions dropped.",
+		}),
 		follows: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "zhibo_account_follows_total", Help: "Follow edges added (follow) and removed (unfollow); repeats that change nothing are not counted.",
 		}, []string{"change"}),
@@ -52,6 +62,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	for _, r := range []string{"ok", "error"} {
 		m.followEvents.WithLabelValues(r)
+		m.broadcasts.WithLabelValues(r)
 	}
 	for _, r := range []string{"ip_rate", "account_rate", "register_ip", "backoff", "backoff_ip", "concurrent", "busy"} {
 		m.refused.WithLabelValues(r)
@@ -59,6 +70,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, s := range []string{"account", "ip"} {
 		m.lockouts.WithLabelValues(s)
 	}
-	reg.MustRegister(m.registered, m.logins, m.refused, m.lockouts, m.bcryptInFlight, m.revoked, m.revocationErrs, m.follows, m.followEvents)
+	reg.MustRegister(m.registered, m.logins, m.refused, m.lockouts, m.bcryptInFlight, m.revoked, m.revocationErrs, m.broadcasts, m.revocationsSeen, m.follows, m.followEvents)
 	return m
 }

@@ -152,6 +152,54 @@ func TestRevocationReachesOtherReplicas(t *testing.T) {
 	})
 }
 
+// TestRevocationBroadcast: with a queue, a logout, a logout everywhere and a password change
+// made through one replica reach another replica's cache at once, so it keeps a user's
+// sessions for revocation_ttl_watched instead of revocation_ttl — and falls back to the short
+// TTL when its watch stops.
+func TestRevocationBroadcast(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, db *sqlstore.DB) {
+		signer, err := token.NewSigner([]byte("test-key-0123456789"))
+		require.NoError(t, err)
+		clk := &clock{t: time.Now()}
+		cfg := testConfig(t, "-revocation_ttl", "10s", "-revocation_ttl_watched", "1h")
+		q := openQueue(t)
+		r1 := startHTTPQueue(t, db, cfg, signer, clk, obs.Discard(), q)
+		r2 := startHTTPQueue(t, db, cfg, signer, clk, obs.Discard(), q)
+		a := r1.register("caster", "password1")
+		b := r1.login("caster", "password1").data()["token"].(string)
+		require.Equal(t, 200, r2.do("GET", "/api/me", a, "").status) // r2 caches caster
+
+		// Past revocation_ttl, r2 still answers from memory: the broadcast keeps it current.
+		clk.t = clk.t.Add(30 * time.Second)
+		require.True(t, r2.s.VerifiesAtOnce(a), "cached for revocation_ttl_watched")
+
+		require.Equal(t, 200, r1.do("POST", "/api/auth/logout", a, "").status)
+		require.Eventually(t, func() bool { return r2.do("GET", "/api/me", a, "").status == 401 },
+			5*time.Second, 5*time.Millisecond, "r2 refuses the logged-out token without waiting for any TTL")
+		require.Equal(t, 200, r2.do("GET", "/api/me", b, "").status)
+
+		require.Equal(t, 200, r1.do("POST", "/api/auth/logout-all", b, "").status)
+		require.Eventually(t, func() bool { return r2.do("GET", "/api/me", b, "").status == 401 },
+			5*time.Second, 5*time.Millisecond, "logout everywhere")
+
+		c := r1.login("caster", "password1").data()["token"].(string)
+		require.Equal(t, 200, r2.do("GET", "/api/me", c, "").status)
+		require.Equal(t, 200, r1.do("POST", "/api/auth/password", c, `{"old_password":"password1","new_password":"password2"}`).status)
+		require.Eventually(t, func() bool { return r2.do("GET", "/api/me", c, "").status == 401 },
+			5*time.Second, 5*time.Millisecond, "a password change")
+		require.Equal(t, 3.0, testutil.ToFloat64(r1.s.m.broadcasts.WithLabelValues("ok")))
+		require.Eventually(t, func() bool { return testutil.ToFloat64(r2.s.m.revocationsSeen) == 3 }, 5*time.Second, 5*time.Millisecond)
+
+		// Without its watch, r2 reads a user's sessions every revocation_ttl again.
+		d := r1.login("caster", "password2").data()["token"].(string)
+		require.Equal(t, 200, r2.do("GET", "/api/me", d, "").status)
+		r2.s.revs.stop()
+		require.Eventually(t, func() bool { return r2.s.sessions.ttl.Load() == int64(10*time.Second) }, 5*time.Second, 5*time.Millisecond)
+		clk.t = clk.t.Add(30 * time.Second)
+		require.False(t, r2.s.VerifiesAtOnce(d), "stale after revocation_ttl")
+	})
+}
+
 // TestRevocationStoreDown: while revocations cannot be read, a user's last known revocations
 // still apply and other signed tokens are accepted (and counted) rather than locking everyone out.
 func TestRevocationStoreDown(t *testing.T) {

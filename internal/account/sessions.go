@@ -7,6 +7,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zhibo-live/zhibo/internal/platform/token"
@@ -20,7 +21,9 @@ import (
 // the version and revoked ids read from the store at most once per revocation_ttl. A change
 // made through this process drops the user's entry at once; one made through another replica
 // is seen here within revocation_ttl — except that a token newer than the cached version (the
-// user logged in again on that replica after logging out everywhere) reloads at once.
+// user logged in again on that replica after logging out everywhere) reloads at once. With a
+// queue, changes are broadcast (revocations.go): seen everywhere at once, and entries are kept
+// for revocation_ttl_watched.
 
 // maxCachedSessions bounds the users whose sessions are cached.
 const maxCachedSessions = 100_000
@@ -29,7 +32,7 @@ const maxCachedSessions = 100_000
 const sessionCheckTimeout = 2 * time.Second
 
 type sessionCache struct {
-	ttl time.Duration
+	ttl atomic.Int64 // how long an entry is fresh, in ns: revocation_ttl, or _watched
 	mu  sync.Mutex
 	m   map[int64]*userSessions
 }
@@ -41,15 +44,20 @@ type userSessions struct {
 }
 
 func newSessionCache(ttl time.Duration) *sessionCache {
-	return &sessionCache{ttl: ttl, m: map[int64]*userSessions{}}
+	c := &sessionCache{m: map[int64]*userSessions{}}
+	c.setTTL(ttl)
+	return c
 }
+
+// setTTL changes how long entries stay fresh, those cached already included.
+func (c *sessionCache) setTTL(ttl time.Duration) { c.ttl.Store(int64(ttl)) }
 
 // get returns uid's entry if it is fresher than the TTL; stale is the entry whatever its age.
 func (c *sessionCache) get(uid int64, now time.Time) (fresh, stale *userSessions) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.m[uid]
-	if e != nil && now.Sub(e.at) < c.ttl {
+	if e != nil && now.Sub(e.at) < time.Duration(c.ttl.Load()) {
 		return e, e
 	}
 	return nil, e
@@ -59,8 +67,9 @@ func (c *sessionCache) put(uid int64, e *userSessions, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.m[uid]; !ok && len(c.m) >= maxCachedSessions {
+		ttl := time.Duration(c.ttl.Load())
 		for k, old := range c.m {
-			if now.Sub(old.at) >= c.ttl {
+			if now.Sub(old.at) >= ttl {
 				delete(c.m, k)
 			}
 		}
@@ -133,7 +142,7 @@ func (s *Service) Logout(ctx context.Context, c token.Claims) error {
 	if err := s.store.Revoke(ctx, c.UID, c.ID, c.Exp, s.now().Unix()); err != nil {
 		return err
 	}
-	s.sessions.drop(c.UID)
+	s.revoked(ctx, c.UID)
 	s.m.revoked.WithLabelValues("logout").Inc()
 	s.log.InfoContext(ctx, "session logged out", "uid", c.UID)
 	return nil
@@ -144,7 +153,7 @@ func (s *Service) LogoutAll(ctx context.Context, uid int64) error {
 	if _, err := s.store.BumpVersion(ctx, uid); err != nil {
 		return err
 	}
-	s.sessions.drop(uid)
+	s.revoked(ctx, uid)
 	s.m.revoked.WithLabelValues("logout_all").Inc()
 	s.log.InfoContext(ctx, "all sessions logged out", "uid", uid)
 	return nil

@@ -426,7 +426,32 @@ func (q *Queue) shutdownServer() {
 // watched ("users.>"), instead of every key.
 func WatchKV[E any](ctx context.Context, kv jetstream.KeyValue, name string, log *slog.Logger,
 	decode func(jetstream.KeyValueEntry) (E, error), fn func(E), keys ...string) (ready <-chan struct{}, err error) {
+	w, err := watch(ctx, kv, name, keys)
+	if err != nil {
+		return nil, err
+	}
+	r := make(chan struct{})
+	go follow(ctx, w, name, log, decode, fn, r, nil)
+	return r, nil
+}
+
+// WatchKVChanges sends the changes of kv made from now on, decoded, to fn — none of the
+// entries it holds already — on one goroutine, until ctx ends or the watch breaks off; ended
+// is closed then. An entry decode refuses is logged (as name's) and skipped.
+func WatchKVChanges[E any](ctx context.Context, kv jetstream.KeyValue, name string, log *slog.Logger,
+	decode func(jetstream.KeyValueEntry) (E, error), fn func(E)) (ended <-chan struct{}, err error) {
+	w, err := kv.WatchAll(ctx, jetstream.UpdatesOnly())
+	if err != nil {
+		return nil, fmt.Errorf("%s: watch: %w", name, err)
+	}
+	e := make(chan struct{})
+	go follow(ctx, w, name, log, decode, fn, nil, e)
+	return e, nil
+}
+
+func watch(ctx context.Context, kv jetstream.KeyValue, name string, keys []string) (jetstream.KeyWatcher, error) {
 	var w jetstream.KeyWatcher
+	var err error
 	if len(keys) > 0 {
 		w, err = kv.WatchFiltered(ctx, keys)
 	} else {
@@ -435,33 +460,40 @@ func WatchKV[E any](ctx context.Context, kv jetstream.KeyValue, name string, log
 	if err != nil {
 		return nil, fmt.Errorf("%s: watch: %w", name, err)
 	}
-	r := make(chan struct{})
-	go func() {
-		defer func() { _ = w.Stop() }()
-		initial := true
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e == nil { // the current entries are all sent
-					if initial {
-						initial = false
-						close(r)
-					}
-					continue
-				}
-				ev, err := decode(e)
-				if err != nil {
-					log.Warn(name+": skipping malformed entry", "key", e.Key(), "err", err)
-					continue
-				}
-				fn(ev)
-			}
+	return w, nil
+}
+
+// follow passes w's entries to fn until ctx ends or w closes: ready (when not nil) is closed
+// at the marker after the current entries, ended (when not nil) as it returns.
+func follow[E any](ctx context.Context, w jetstream.KeyWatcher, name string, log *slog.Logger,
+	decode func(jetstream.KeyValueEntry) (E, error), fn func(E), ready, ended chan struct{}) {
+	defer func() {
+		_ = w.Stop()
+		if ended != nil {
+			close(ended)
 		}
 	}()
-	return r, nil
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			if e == nil { // the current entries are all sent
+				if ready != nil {
+					close(ready)
+					ready = nil
+				}
+				continue
+			}
+			ev, err := decode(e)
+			if err != nil {
+				log.Warn(name+": skipping malformed entry", "key", e.Key(), "err", err)
+				continue
+			}
+			fn(ev)
+		}
+	}
 }
