@@ -166,6 +166,9 @@ func TestGroupChat(t *testing.T) {
 		require.Equal(t, 403, h.call(out, "POST", fmt.Sprintf("/api/im/groups/%d/messages", g.ID), map[string]string{"text": "x"}, nil))
 		require.Equal(t, 403, h.call(out, "GET", fmt.Sprintf("/api/im/groups/%d/messages", g.ID), nil, nil))
 		require.Equal(t, 404, h.call(owner, "POST", "/api/im/groups/12345/messages", map[string]string{"text": "x"}, nil))
+		// The same with a client id (the membership and the replay check in one read).
+		require.Equal(t, 403, h.call(out, "POST", fmt.Sprintf("/api/im/groups/%d/messages", g.ID), map[string]string{"text": "x", "client_id": "out-1"}, nil))
+		require.Equal(t, 404, h.call(owner, "POST", "/api/im/groups/12345/messages", map[string]string{"text": "x", "client_id": "own-404"}, nil))
 		require.Equal(t, 400, h.call(owner, "POST", fmt.Sprintf("/api/im/groups/%d/messages", g.ID), map[string]string{"text": " "}, nil))
 		require.Equal(t, 400, h.call(owner, "POST", fmt.Sprintf("/api/im/groups/%d/messages", g.ID), map[string]string{"text": "spam"}, nil))
 

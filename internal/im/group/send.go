@@ -41,16 +41,17 @@ func (s *Service) Send(ctx context.Context, uid, group int64, in SendInput) (m M
 	if in.ClientID != "" && !httpx.ValidIdempotencyKey(in.ClientID) {
 		return Message{}, false, ErrBadInput.Withf("client_id must be 1 to 64 letters, digits, '-', '_', '.' or ':'")
 	}
-	if _, err := s.member(ctx, group, uid); err != nil {
+	// One read of the store for the membership and the replay check.
+	chk, err := s.store.CheckSend(ctx, group, uid, in.ClientID)
+	if err != nil {
 		return Message{}, false, err
 	}
-	if in.ClientID != "" {
-		if id, ok, err := s.store.SentID(ctx, uid, in.ClientID); err != nil {
-			return Message{}, false, err
-		} else if ok {
-			first, _, err := s.store.Message(ctx, id)
-			return first, true, err
-		}
+	if !chk.IsMember {
+		return Message{}, false, s.notMember(ctx, group)
+	}
+	if chk.SentID != 0 {
+		first, _, err := s.store.Message(ctx, chk.SentID)
+		return first, true, err
 	}
 	now := s.now()
 	if ok, _ := s.limiter.Allow(uid, now); !ok {
@@ -79,12 +80,18 @@ func (s *Service) member(ctx context.Context, group, uid int64) (Member, error) 
 		return Member{}, err
 	}
 	if !ok {
-		if _, err := s.store.Group(ctx, group); err != nil {
-			return Member{}, err
-		}
-		return Member{}, ErrNotMember
+		return Member{}, s.notMember(ctx, group)
 	}
 	return mb, nil
+}
+
+// notMember is the refusal of a user who is not in group: ErrNoGroup when there is no such
+// group, else ErrNotMember.
+func (s *Service) notMember(ctx context.Context, group int64) error {
+	if _, err := s.store.Group(ctx, group); err != nil {
+		return err
+	}
+	return ErrNotMember
 }
 
 // decodeMessage reads a queued message.

@@ -42,6 +42,14 @@ type Message struct {
 	Recalled bool   `json:"recalled,omitempty"`
 }
 
+// SendCheck is what a send reads of the store: the sender's membership (IsMember false: not a
+// member, or no such group) and the message its client id names, if one is stored.
+type SendCheck struct {
+	Member   Member
+	IsMember bool
+	SentID   int64
+}
+
 // Store keeps groups, members and the groups' timelines.
 type Store interface {
 	Migrate(ctx context.Context) error
@@ -61,8 +69,9 @@ type Store interface {
 	// Apply stores accepted messages in their groups' timelines and moves each group to its
 	// newest; messages already stored (by id, or by sender and client id) are skipped.
 	Apply(ctx context.Context, msgs []Message) (int, error)
-	// SentID returns the id of the message from sent with clientID, if one is stored.
-	SentID(ctx context.Context, from int64, clientID string) (int64, bool, error)
+	// CheckSend reads, in one read, what a send of uid to group checks: uid's membership and,
+	// for a non-empty clientID, the message uid sent with it before (SentID 0 = none).
+	CheckSend(ctx context.Context, group, uid int64, clientID string) (SendCheck, error)
 	// Message returns a stored message (false when there is none).
 	Message(ctx context.Context, id int64) (Message, bool, error)
 	// Messages returns the stored messages among ids.

@@ -319,16 +319,25 @@ type sentKey struct {
 	cid  string
 }
 
-func (s *sqlStore) SentID(ctx context.Context, from int64, clientID string) (int64, bool, error) {
-	var id int64
-	err := s.db.QueryRowContext(ctx, "SELECT msg_id FROM im_group_sends WHERE sender = ? AND client_id = ? ORDER BY msg_id LIMIT 1", from, clientID).Scan(&id)
+func (s *sqlStore) CheckSend(ctx context.Context, group, uid int64, clientID string) (SendCheck, error) {
+	if clientID == "" {
+		m, ok, err := s.Member(ctx, group, uid)
+		return SendCheck{Member: m, IsMember: ok}, err
+	}
+	// The member row with the replay check beside it; no row: not a member.
+	var sent sql.NullInt64
+	var m Member
+	err := s.db.QueryRowContext(ctx, "SELECT "+memberColumns+`,
+		(SELECT msg_id FROM im_group_sends WHERE sender = ? AND client_id = ? ORDER BY msg_id LIMIT 1)
+		FROM im_group_members WHERE group_id = ? AND uid = ?`, uid, clientID, group, uid).
+		Scan(&m.GroupID, &m.UID, &m.Role, &m.JoinedID, &m.ReadID, &m.Muted, &sent)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, false, nil
+		return SendCheck{}, nil
 	}
 	if err != nil {
-		return 0, false, fmt.Errorf("sent id: %w", err)
+		return SendCheck{}, fmt.Errorf("check send: %w", err)
 	}
-	return id, true, nil
+	return SendCheck{Member: m, IsMember: true, SentID: sent.Int64}, nil
 }
 
 const msgColumns = "id, group_id, sender, body, client_id, created_at, recalled"
