@@ -134,3 +134,40 @@ export async function runTest(main, { timeout, pageLogs, artifacts, logFile }) {
     process.exitCode = 1;
   }
 }
+
+// pageWatcher keeps the pages a test opens (watch; forget drops one that
+// closed): their console errors and warnings, uncaught errors and failed
+// requests go to pageLogs (uncaught errors to pageErrors too, for a test to
+// fail on), and screenshots(when) saves each page into artifacts as
+// `${prefix}-${when}-${page}.png` (no prefix: without it).
+export function pageWatcher(artifacts, prefix = '') {
+  const pages = {};
+  const pageLogs = [];
+  const pageErrors = [];
+  const watch = (name, page) => {
+    pages[name] = page;
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') pageLogs.push(`[${name}] console.${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (err) => {
+      pageErrors.push(`[${name}] ${err.message}`);
+      pageLogs.push(`[${name}] page error: ${err.message}`);
+    });
+    page.on('requestfailed', (r) => pageLogs.push(`[${name}] request failed: ${r.url()} ${r.failure()?.errorText}`));
+  };
+  const screenshots = async (when) => {
+    for (const [name, page] of Object.entries(pages)) {
+      const file = join(artifacts, `${[prefix, when, name].filter(Boolean).join('-')}.png`);
+      try {
+        await page.screenshot({ path: file, fullPage: true, timeout: 10_000 });
+        log(`screenshot ${file}`);
+      } catch (err) {
+        log(`screenshot ${file} failed: ${err.message}`);
+      }
+    }
+  };
+  const forget = (name) => {
+    delete pages[name];
+  };
+  return { pageLogs, pageErrors, watch, forget, screenshots };
+}

@@ -21,39 +21,15 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  BASE, CHROMIUM, CHROMIUM_ARGS, log, call, step, check, waitText, until, signedInPage, badge, runTest } from './harness.mjs';
+  BASE, CHROMIUM, CHROMIUM_ARGS, log, call, step, check, waitText, until, signedInPage, badge, runTest, pageWatcher,
+} from './harness.mjs';
 
 const ARTIFACTS = process.env.ARTIFACTS_DIR || mkdtempSync(join(tmpdir(), 'zhibo-browser-'));
 const TOTAL_TIMEOUT = 180_000;
 const PASSWORD = 'zhibo-browser-test-1';
 
 const suffix = Date.now().toString(36).slice(-6) + Math.random().toString(36).slice(2, 5);
-const pages = {}; // name -> Page, for screenshots
-const pageLogs = [];
-const pageErrors = [];
-
-function watchPage(name, page) {
-  pages[name] = page;
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') pageLogs.push(`[${name}] console.${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (err) => {
-    pageErrors.push(`[${name}] ${err.message}`);
-    pageLogs.push(`[${name}] page error: ${err.message}`);
-  });
-}
-
-async function screenshots(prefix) {
-  for (const [name, page] of Object.entries(pages)) {
-    const file = join(ARTIFACTS, `inbox-${prefix}-${name}.png`);
-    try {
-      await page.screenshot({ path: file, fullPage: true, timeout: 10_000 });
-      log(`screenshot ${file}`);
-    } catch (err) {
-      log(`screenshot ${file} failed: ${err.message}`);
-    }
-  }
-}
+const { pageLogs, pageErrors, watch: watchPage, screenshots } = pageWatcher(ARTIFACTS, 'inbox');
 
 // userPage opens the inbox signed in as user, once its channel is connected.
 function userPage(browser, name, user) {

@@ -20,7 +20,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  BASE, CHROMIUM, CHROMIUM_ARGS, STEP_TIMEOUT, log, call, step, check, waitText, until, signedInPage, badge, runTest,
+  BASE, CHROMIUM, CHROMIUM_ARGS, STEP_TIMEOUT, log, call, step, check, waitText, until, signedInPage, badge, runTest, pageWatcher,
 } from './harness.mjs';
 
 const ARTIFACTS = process.env.ARTIFACTS_DIR || mkdtempSync(join(tmpdir(), 'zhibo-browser-'));
@@ -32,32 +32,7 @@ const BROWSER_ZONE = 'America/New_York';
 const QUIET_ZONE = 'Asia/Tokyo';
 
 const suffix = Date.now().toString(36).slice(-6) + Math.random().toString(36).slice(2, 5);
-const pages = {};
-const pageLogs = [];
-const pageErrors = [];
-
-function watchPage(name, page) {
-  pages[name] = page;
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') pageLogs.push(`[${name}] console.${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (err) => {
-    pageErrors.push(`[${name}] ${err.message}`);
-    pageLogs.push(`[${name}] page error: ${err.message}`);
-  });
-}
-
-async function screenshots(prefix) {
-  for (const [name, page] of Object.entries(pages)) {
-    const file = join(ARTIFACTS, `alerts-${prefix}-${name}.png`);
-    try {
-      await page.screenshot({ path: file, fullPage: true, timeout: 10_000 });
-      log(`screenshot ${file}`);
-    } catch (err) {
-      log(`screenshot ${file} failed: ${err.message}`);
-    }
-  }
-}
+const { pageLogs, pageErrors, watch: watchPage, screenshots } = pageWatcher(ARTIFACTS, 'alerts');
 
 // recordNotifications runs in the page before its scripts: window.Notification
 // becomes a recorder that keeps what each `new Notification(title, options)`

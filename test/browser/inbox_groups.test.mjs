@@ -22,7 +22,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  BASE, CHROMIUM, CHROMIUM_ARGS, STEP_TIMEOUT, log, call, step, check, waitText, until, signedInPage, badge, runTest } from './harness.mjs';
+  BASE, CHROMIUM, CHROMIUM_ARGS, STEP_TIMEOUT, log, call, step, check, waitText, until, signedInPage, badge, runTest, pageWatcher,
+} from './harness.mjs';
 
 const CONFIG_FILE = process.env.ZHIBO_BROWSER_CONFIG || '';
 const ARTIFACTS = process.env.ARTIFACTS_DIR || mkdtempSync(join(tmpdir(), 'zhibo-browser-'));
@@ -30,32 +31,7 @@ const TOTAL_TIMEOUT = 180_000;
 const PASSWORD = 'zhibo-browser-test-1';
 
 const suffix = Date.now().toString(36).slice(-6) + Math.random().toString(36).slice(2, 5);
-const pages = {}; // name -> Page, for screenshots
-const pageLogs = [];
-const pageErrors = [];
-
-function watchPage(name, page) {
-  pages[name] = page;
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') pageLogs.push(`[${name}] console.${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (err) => {
-    pageErrors.push(`[${name}] ${err.message}`);
-    pageLogs.push(`[${name}] page error: ${err.message}`);
-  });
-}
-
-async function screenshots(prefix) {
-  for (const [name, page] of Object.entries(pages)) {
-    const file = join(ARTIFACTS, `groups-${prefix}-${name}.png`);
-    try {
-      await page.screenshot({ path: file, fullPage: true, timeout: 10_000 });
-      log(`screenshot ${file}`);
-    } catch (err) {
-      log(`screenshot ${file} failed: ${err.message}`);
-    }
-  }
-}
+const { pageLogs, pageErrors, watch: watchPage, screenshots } = pageWatcher(ARTIFACTS, 'groups');
 
 // tabBadge waits until the inbox tab's unread count shows n.
 async function tabBadge(page, tab, n, what) {

@@ -30,7 +30,9 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BASE, CHROMIUM, CHROMIUM_ARGS, STEP_TIMEOUT, log, call, step, check, waitText, until, runTest } from './harness.mjs';
+import {
+  BASE, CHROMIUM, CHROMIUM_ARGS, STEP_TIMEOUT, log, call, step, check, waitText, until, runTest, pageWatcher,
+} from './harness.mjs';
 
 const CONFIG_FILE = process.env.ZHIBO_BROWSER_CONFIG || '';
 const ARTIFACTS = process.env.ARTIFACTS_DIR || mkdtempSync(join(tmpdir(), 'zhibo-browser-'));
@@ -41,8 +43,7 @@ const PASSWORD = 'zhibo-browser-test-1';
 const COVER_PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAACAAAAASCAIAAAC1qksFAAAEFUlEQVR42g3NIc9GUACAUVEyURDeaJJ4o2SiIIgmiTdKJgqCaNITb5RMFATRJPFGyUTx+84fOIZhYBrYBo7Bz8AzCAyEQWgQGyQGmUFuUBpIg8qgMWgNeoPBAANlMBksBqvBbnAYXAba4DZ4DT4Dw7AwLWwLx+Jn4VkEFsIitIgtEovMIrcoLaRFZdFYtBa9xWCBhbKYLBaL1WK3OCwuC21xW7wWn/UfuJgutovj8nPxXAIX4RK6xC6JS+aSu5Qu0qVyaVxal95lcMFFuUwui8vqsrscLpeLdrldXpfP/Q98TB/bx/H5+Xg+gY/wCX1in8Qn88l9Sh/pU/k0Pq1P7zP44KN8Jp/FZ/XZfQ6fy0f73D6vz+f/BwJTYAscwU/gCQKBEISCWJAIMkEuKAVSUAkaQSvoBYMAgRJMgkWwCnbBIbgEWnALXsEn/oMIM8KOcCJ+EV5EECEiwog4IonIIvKIMkJGVBFNRBvRRwwRRKiIKWKJWCP2iCPiitARd8Qb8UX/QYqZYqc4Kb8ULyVIESlhSpySpGQpeUqZIlOqlCalTelThhRSVMqUsqSsKXvKkXKl6JQ75U350v+gwCywC5yCX4FXEBSIgrAgLkgKsoK8oCyQBVVBU9AW9AVDAQWqYCpYCtaCveAouAp0wV3wFnzFfyAxJbbEkfwkniSQCEkoiSWJJJPkklIiJZWkkbSSXjJIkCjJJFkkq2SXHJJLoiW35JV88j+oMWvsGqfmV+PVBDWiJqyJa5KarCavKWtkTVXT1LQ1fc1QQ42qmWqWmrVmrzlqrhpdc9e8NV/9H3SYHXaH0/Hr8DqCDtERdsQdSUfWkXeUHbKj6mg62o6+Y+igQ3VMHUvH2rF3HB1Xh+64O96Or/sPRswRe8QZ+Y14I8GIGAlH4pFkJBvJR8oROVKNNCPtSD8yjDCiRqaRZWQd2UeOkWtEj9wj78g3/gcKU2ErHMVP4SkChVCEiliRKDJFrigVUlEpGkWr6BWDAoVSTIpFsSp2xaG4FFpxK17Fp/6DGXPGnnFmfjPeTDAjZsKZeCaZyWbymXJGzlQzzUw7088MM8yomWlmmVln9plj5prRM/fMO/PN/8GGuWFvOBu/DW8j2BAb4Ua8kWxkG/lGuSE3qo1mo93oN4YNNtTGtLFsrBv7xrFxbeiNe+Pd+Lb/4MQ8sU+ck9+JdxKciJPwJD5JTrKT/KQ8kSfVSXPSnvQnwwkn6mQ6WU7Wk/3kOLlO9Ml98p5853+gMTW2xtH8NJ4m0AhNqIk1iSbT5JpSIzWVptG0ml4zaNAozaRZNKtm1xyaS6M1t+bVfPo/eDAf7Afn4ffgPQQP4iF8iB+Sh+whfygf5EP10Dy0D/3D8MCDepgelof1YX84Hq4H/XA/vA/fwx9AgYruic8JmAAAAABJRU5ErkJggg==', 'base64');
 
 const suffix = Date.now().toString(36).slice(-6) + Math.random().toString(36).slice(2, 5);
-const pages = {}; // name -> Page, for screenshots
-const pageLogs = [];
+const { pageLogs, watch: watchPage, forget: forgetPage, screenshots } = pageWatcher(ARTIFACTS);
 
 // sendComment types text and submits it (Enter or the send button). A rate
 // limit answer ("too fast") is retried after a pause; any other error fails.
@@ -74,18 +75,6 @@ async function noHTMLInjected(page, who) {
   const count = await page.evaluate(() =>
     document.querySelectorAll('[data-testid="chat-list"] b, [data-testid="stage"] b').length);
   check(count === 0, `${who}: a <b> element was created from comment text`);
-}
-
-async function screenshots(prefix) {
-  for (const [name, page] of Object.entries(pages)) {
-    const file = join(ARTIFACTS, `${prefix}-${name}.png`);
-    try {
-      await page.screenshot({ path: file, fullPage: true, timeout: 10_000 });
-      log(`screenshot ${file}`);
-    } catch (err) {
-      log(`screenshot ${file} failed: ${err.message}`);
-    }
-  }
 }
 
 // CHANNEL_CALLS are what the app, not the page, asks for once per sign-in
@@ -165,15 +154,6 @@ async function videoPlays(page, selector, by) {
     }
     return { currentTime: v.currentTime, width: v.videoWidth, height: v.videoHeight, mean: sum / (px.length / 4), spread: max - min };
   });
-}
-
-function watchPage(name, page) {
-  pages[name] = page;
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') pageLogs.push(`[${name}] console.${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (err) => pageLogs.push(`[${name}] page error: ${err.message}`));
-  page.on('requestfailed', (r) => pageLogs.push(`[${name}] request failed: ${r.url()} ${r.failure()?.errorText}`));
 }
 
 async function main() {
@@ -498,7 +478,7 @@ async function main() {
             log(`  ${engine}: ${f.width}x${f.height}, mean brightness ${f.mean.toFixed(1)}`);
             check(f.mean > 40 && f.spread > 100, `the ${engine} frame looks black: ${JSON.stringify(f)}`);
           }
-          delete pages[`fallback-${engine}`];
+          forgetPage(`fallback-${engine}`);
           await ctx.close();
         });
       }
@@ -519,7 +499,7 @@ async function main() {
         const f = await videoPlays(page, '[data-testid="ingest-preview"]', 1);
         check(f.mean > 40 && f.spread > 100, `the preview frame looks black: ${JSON.stringify(f)}`);
         await page.close();
-        delete pages.streamer;
+        forgetPage('streamer');
         await owner.close();
       });
 

@@ -13,22 +13,28 @@ import (
 	"github.com/zhibo-live/zhibo/internal/platform/sqlstore/sqltest"
 )
 
-// BenchmarkNoticeDeliverChunk: a batch's chunks of 1,000 recipients written to the store one
-// after another, as the normal lane's worker writes them (an inbox pointer and an unread count
-// per recipient, one transaction a chunk), on the store of ZHIBO_TEST_MYSQL_DSN (MariaDB) when
-// set, else SQLite. Run: go test -run X -bench DeliverChunk -benchtime 200x ./internal/im/notice
-func BenchmarkNoticeDeliverChunk(b *testing.B) {
+// benchStore is a migrated store on ZHIBO_TEST_MYSQL_DSN (MariaDB) when it is set, else SQLite.
+func benchStore(b *testing.B) (*sqlstore.DB, Store) {
 	var db *sqlstore.DB
 	if os.Getenv(sqltest.EnvMySQL) != "" {
 		db = sqltest.OpenMySQL(b)
 	} else {
 		db = sqltest.OpenSQLite(b)
 	}
-	ctx := context.Background()
 	s := NewSQLStore(db)
-	if err := s.Migrate(ctx); err != nil {
+	if err := s.Migrate(context.Background()); err != nil {
 		b.Fatal(err)
 	}
+	return db, s
+}
+
+// BenchmarkNoticeDeliverChunk: a batch's chunks of 1,000 recipients written to the store one
+// after another, as the normal lane's worker writes them (an inbox pointer and an unread count
+// per recipient, one transaction a chunk), on the store of ZHIBO_TEST_MYSQL_DSN (MariaDB) when
+// set, else SQLite. Run: go test -run X -bench DeliverChunk -benchtime 200x ./internal/im/notice
+func BenchmarkNoticeDeliverChunk(b *testing.B) {
+	ctx := context.Background()
+	db, s := benchStore(b)
 	const chunk = 1000
 	bt := Batch{Notice: Notice{ID: 1, Business: "ops", Kind: KindSystem, Lane: LaneNormal, Title: "t", Body: "b", Ts: 1},
 		Recipients: Recipients{From: 1, To: 1 << 40}, Total: 1 << 40}
@@ -60,17 +66,8 @@ func BenchmarkNoticeDeliverChunk(b *testing.B) {
 // else SQLite; the figures are why notices have no hot tier (docs/im.md). Run:
 // go test -run X -bench NoticeInbox -benchtime 3000x ./internal/im/notice
 func BenchmarkNoticeInbox(b *testing.B) {
-	var db *sqlstore.DB
-	if os.Getenv(sqltest.EnvMySQL) != "" {
-		db = sqltest.OpenMySQL(b)
-	} else {
-		db = sqltest.OpenSQLite(b)
-	}
 	ctx := context.Background()
-	s := NewSQLStore(db)
-	if err := s.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
+	db, s := benchStore(b)
 	const users, notices, page = 1000, 1000, 20
 	start := time.Now()
 	for id := int64(1); id <= notices; id++ {
