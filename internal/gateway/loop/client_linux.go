@@ -14,6 +14,7 @@ import (
 
 	"github.com/zhibo-live/zhibo/internal/gateway/lane"
 	"github.com/zhibo-live/zhibo/internal/gateway/pool"
+	"github.com/zhibo-live/zhibo/internal/platform/epoll"
 )
 
 // client is a client's connection on a loop.
@@ -122,7 +123,7 @@ func (c *client) read() {
 	}
 	c.in = spare(c.in)
 	for {
-		n, err := unix.Read(c.fd, c.in[len(c.in):cap(c.in)])
+		n, err := epoll.Read(c.fd, c.in[len(c.in):cap(c.in)])
 		switch {
 		case n > 0:
 			if len(c.in) == 0 && !c.busy && c.req == nil {
@@ -311,7 +312,7 @@ func (c *client) flush() {
 		return
 	}
 	for c.out.off < len(c.out.b) {
-		n, err := unix.Write(c.fd, c.out.b[c.out.off:])
+		n, err := epoll.Write(c.fd, c.out.b[c.out.off:])
 		if n > 0 {
 			c.out.off += n
 			c.stalled = time.Time{}

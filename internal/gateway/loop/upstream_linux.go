@@ -260,7 +260,7 @@ func (x *exchange) dialed(fd int, err error, n uint64) {
 func (x *exchange) write() {
 	u := x.u
 	for x.off < len(x.req) {
-		n, err := unix.Write(u.fd, x.req[x.off:])
+		n, err := epoll.Write(u.fd, x.req[x.off:])
 		if n > 0 {
 			x.off += n
 		}
@@ -281,7 +281,7 @@ func (x *exchange) read() {
 	u := x.u
 	u.in = spare(u.in)
 	for {
-		n, err := unix.Read(u.fd, u.in[len(u.in):cap(u.in)])
+		n, err := epoll.Read(u.fd, u.in[len(u.in):cap(u.in)])
 		switch {
 		case n > 0:
 			u.in = u.in[:len(u.in)+n]

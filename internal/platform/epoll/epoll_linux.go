@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -124,4 +125,49 @@ func Detach(tc *net.TCPConn) (int, error) {
 	}
 	_ = tc.Close()
 	return fd, nil
+}
+
+// Poll fills events with what is ready now, without waiting. It is made without telling the
+// Go scheduler (a raw system call: it never blocks), so a loop that polls before it waits
+// keeps its P instead of having it handed off as a blocking system call's is.
+func (s *Set) Poll(events []unix.EpollEvent) (int, error) {
+	if len(events) == 0 {
+		return 0, nil
+	}
+	n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(s.fd), uintptr(unsafe.Pointer(&events[0])),
+		uintptr(len(events)), 0, 0, 0)
+	switch errno {
+	case 0:
+		return int(n), nil
+	case unix.EINTR:
+		return 0, nil
+	}
+	return 0, os.NewSyscallError("epoll_pwait", errno)
+}
+
+// Read reads from a non-blocking descriptor with a raw system call (as Poll: it never
+// blocks, so the scheduler is not told). n is -1 with an error, 0 at the end of the stream.
+func Read(fd int, p []byte) (n int, err error) {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	r, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(r), nil
+}
+
+// Write writes to a non-blocking descriptor with a raw system call (as Read).
+func Write(fd int, p []byte) (n int, err error) {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	r, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(r), nil
 }

@@ -107,3 +107,52 @@ func pair(t *testing.T) [2]int {
 	t.Cleanup(func() { _ = unix.Close(fds[0]); _ = unix.Close(fds[1]) })
 	return [2]int(fds)
 }
+
+// Poll answers at once with what is ready, as Wait does with no time to wait; Read and Write
+// move bytes on a non-blocking descriptor and give EAGAIN, and Read 0 at the end, as the
+// unix calls do.
+func TestPollReadWrite(t *testing.T) {
+	s, err := New()
+	require.NoError(t, err)
+	defer s.Close()
+	fds := pair(t)
+	require.NoError(t, unix.SetNonblock(fds[0], true))
+	require.NoError(t, s.Add(fds[0], unix.EPOLLIN, 5))
+	events := make([]unix.EpollEvent, 4)
+	n, err := s.Poll(events)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	n, err = s.Poll(nil)
+	require.NoError(t, err)
+	require.Zero(t, n)
+
+	w, err := Write(fds[1], []byte("hello"))
+	require.NoError(t, err)
+	require.Equal(t, 5, w)
+	n, err = s.Poll(events)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.EqualValues(t, 5, ID(&events[0]))
+
+	buf := make([]byte, 16)
+	r, err := Read(fds[0], buf)
+	require.NoError(t, err)
+	require.Equal(t, "hello", string(buf[:r]))
+	r, err = Read(fds[0], buf)
+	require.Equal(t, -1, r)
+	require.Equal(t, unix.EAGAIN, err)
+	require.NoError(t, unix.Shutdown(fds[1], unix.SHUT_WR))
+	r, err = Read(fds[0], buf)
+	require.NoError(t, err)
+	require.Zero(t, r, "the peer's side is closed")
+	require.NoError(t, unix.Shutdown(fds[0], unix.SHUT_WR))
+	_, err = Write(fds[0], []byte("x"))
+	require.Equal(t, unix.EPIPE, err)
+	_, err = Read(-1, buf)
+	require.Equal(t, unix.EBADF, err)
+
+	s.Wake()
+	n, err = s.Poll(events)
+	require.NoError(t, err)
+	require.Equal(t, 2, n, "the wake-up and the end of the stream")
+}
