@@ -36,6 +36,10 @@ func TestLaneForwardsAsTheFullServerDoes(t *testing.T) {
 		w.Header().Set("Connection", "X-Up-Hop")
 		w.Header().Set("X-Up-Hop", "1")
 		w.Header().Set("X-Up", "kept")
+		w.Header()["Set-Cookie"] = []string{"a=1", "b=2"}
+		w.Header()["x-lower"] = []string{"as sent"}
+		w.Header()["X-Empty"] = []string{""}
+		w.Header().Set("X-Content-Type-Options", "nosniff") // the gateway sets it too: both go
 		_, _ = io.WriteString(w, `{"code":0}`)
 	}))
 	defer back.Close()
@@ -103,6 +107,16 @@ func TestLaneForwardsAsTheFullServerDoes(t *testing.T) {
 	require.JSONEq(t, string(fj), string(lj))
 	oj, _ := json.Marshal(looped)
 	require.JSONEq(t, string(lj), string(oj), "the event loop forwards what the lane does")
+	// The event loop writes the upstream's header lines as they came (lane.Writer.Forward),
+	// the lane through an http.Header: the client reads the same headers.
+	for _, k := range []string{"Date", "Traceparent"} { // the time, the gateway's span
+		leanResp.Header.Del(k)
+		loopResp.Header.Del(k)
+	}
+	require.Equal(t, leanResp.Header, loopResp.Header)
+	require.Equal(t, []string{"a=1", "b=2"}, loopResp.Header["Set-Cookie"])
+	require.Equal(t, []string{"as sent"}, loopResp.Header["X-Lower"])
+	require.Len(t, loopResp.Header["X-Content-Type-Options"], 2)
 	require.Equal(t, leanResp.Header.Get("X-Up"), loopResp.Header.Get("X-Up"))
 	require.Empty(t, loopResp.Header.Get("X-Up-Hop"))
 	require.Equal(t, leanResp.ContentLength, loopResp.ContentLength)

@@ -33,6 +33,26 @@ type Writer struct {
 	failed  error    // a write to the client failed
 	noBody  bool     // HEAD, 204, 304
 	num     [20]byte // formats the numbers of a head (a local would escape to the heap, through Sink)
+	// A forwarded answer's header lines (Forward), written after Header()'s.
+	fwd                         []byte
+	forwarded, fwdDate, fwdType bool
+	fwdLen                      int64
+}
+
+// LineSource gives a forwarded answer's headers as header lines (pool.Head.AppendLines):
+// each "Name: value\r\n", none of them hop-by-hop, a value without CR or LF; date and ctype
+// report a Date and a Content-Type among them.
+type LineSource interface {
+	AppendLines(dst []byte) (out []byte, date, ctype bool)
+}
+
+// Forward takes the headers of an upstream's answer as lines to write into the head after
+// those of Header(), instead of through Header(), and the body's length (-1 = unknown), in
+// place of a Content-Length in Header(): the proxy's answer costs no http.Header. Called before
+// WriteHeader.
+func (w *Writer) Forward(src LineSource, length int64) {
+	w.fwd, w.fwdDate, w.fwdType = src.AppendLines(w.fwd[:0])
+	w.forwarded, w.fwdLen = true, length
 }
 
 func (w *Writer) Reset(req *http.Request) {
@@ -42,6 +62,7 @@ func (w *Writer) Reset(req *http.Request) {
 	clear(w.header)
 	w.req, w.status, w.head, w.chunk, w.length, w.wrote = req, 0, false, false, -1, 0
 	w.held, w.close, w.failed, w.noBody = w.held[:0], false, nil, req.Method == http.MethodHead
+	w.fwd, w.forwarded, w.fwdDate, w.fwdType = w.fwd[:0], false, false, false
 }
 
 func (w *Writer) Header() http.Header { return w.header }
@@ -60,7 +81,10 @@ func (w *Writer) WriteHeader(code int) {
 	if code == http.StatusNoContent || code == http.StatusNotModified {
 		w.noBody = true
 	}
-	if cl := w.header.Get("Content-Length"); cl != "" {
+	if w.forwarded { // the length is the answer's; its Content-Length, if any, is among the lines
+		delete(w.header, "Content-Length")
+		w.length = w.fwdLen
+	} else if cl := w.header.Get("Content-Length"); cl != "" {
 		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
 			w.length = n
 		} else {
@@ -135,7 +159,7 @@ func (w *Writer) writeHead(chunked, final bool) {
 	_, _ = bw.WriteString(" ")
 	_, _ = bw.WriteString(http.StatusText(status))
 	_, _ = bw.WriteString("\r\n")
-	if _, ok := h["Date"]; !ok {
+	if _, ok := h["Date"]; !ok && !w.fwdDate {
 		_, _ = bw.WriteString("Date: ")
 		_, _ = bw.WriteString(httpDate())
 		_, _ = bw.WriteString("\r\n")
@@ -157,7 +181,7 @@ func (w *Writer) writeHead(chunked, final bool) {
 		_, _ = bw.Write(strconv.AppendInt(num, w.length, 10))
 		_, _ = bw.WriteString("\r\n")
 	}
-	if _, ok := h["Content-Type"]; !ok && len(w.held) > 0 && !w.noBody {
+	if _, ok := h["Content-Type"]; !ok && !w.fwdType && len(w.held) > 0 && !w.noBody {
 		_, _ = bw.WriteString("Content-Type: ")
 		_, _ = bw.WriteString(http.DetectContentType(w.held))
 		_, _ = bw.WriteString("\r\n")
@@ -178,6 +202,9 @@ func (w *Writer) writeHead(chunked, final bool) {
 			writeValue(bw, v)
 			_, _ = bw.WriteString("\r\n")
 		}
+	}
+	if w.forwarded {
+		_, _ = bw.Write(w.fwd)
 	}
 	_, _ = bw.WriteString("\r\n")
 	if len(w.held) > 0 && !w.noBody {

@@ -138,6 +138,28 @@ func (h *Head) Header(fn func(name, value []byte)) {
 	}
 }
 
+// AppendLines appends the headers Header gives to dst as header lines, "Name: value\r\n", a
+// CR inside a value written as a space (as net/http writes values); date and ctype report a
+// Date and a Content-Type among them. The event loop writes an answer's head so, without
+// making an http.Header of it (lane.Writer.Forward).
+func (h *Head) AppendLines(dst []byte) (out []byte, date, ctype bool) {
+	h.Header(func(name, value []byte) {
+		date = date || asciiEqualFold(name, "Date")
+		ctype = ctype || asciiEqualFold(name, "Content-Type")
+		dst = append(dst, name...)
+		dst = append(dst, ": "...)
+		start := len(dst)
+		dst = append(dst, value...)
+		for i := start; i < len(dst); i++ {
+			if dst[i] == '\r' {
+				dst[i] = ' '
+			}
+		}
+		dst = append(dst, "\r\n"...)
+	})
+	return dst, date, ctype
+}
+
 func (h *Head) listed(name []byte) bool {
 	for _, d := range h.drop {
 		if asciiEqualFold(name, d) {

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/zhibo-live/zhibo/internal/gateway/lane"
 	"github.com/zhibo-live/zhibo/internal/gateway/pool"
 	"github.com/zhibo-live/zhibo/internal/platform/elastic"
 	"github.com/zhibo-live/zhibo/internal/platform/httpx"
@@ -232,10 +233,38 @@ func (a *leanAnswer) Head(h *pool.Head) bool {
 		a.replaced = true
 		return false
 	}
-	copyHeader(a.w.Header(), h.Header)
+	if f := forwarderOf(a.w); f != nil {
+		f.Forward(h, h.ContentLength) // the lines as they came, without an http.Header
+	} else {
+		copyHeader(a.w.Header(), h.Header)
+	}
 	a.w.WriteHeader(h.Status)
 	a.head = true
 	return true
+}
+
+// forwarder takes an upstream answer's headers as lines (lane.Writer.Forward).
+type forwarder interface {
+	Forward(src lane.LineSource, length int64)
+}
+
+// forwarderOf is the writer under w that takes an answer's headers as lines, reached through
+// the wrappers that read no answer header (httpx's recorder); nil when another is in between
+// (the cache's capture keeps the headers it reads).
+func forwarderOf(w http.ResponseWriter) forwarder {
+	for {
+		switch x := w.(type) {
+		case forwarder:
+			return x
+		case interface {
+			Unwrap() http.ResponseWriter
+			ReadsNoHeaders()
+		}:
+			w = x.Unwrap()
+		default:
+			return nil
+		}
+	}
 }
 
 func (a *leanAnswer) Body(p []byte) bool {

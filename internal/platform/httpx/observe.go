@@ -197,3 +197,7 @@ func (r *recorder) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach Hijack and Flush of the real writer.
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// ReadsNoHeaders: the recorder keeps the status and the size, never an answer header, so the
+// gateway's proxy may hand an upstream's headers to the writer under it as they came.
+func (r *recorder) ReadsNoHeaders() {}
