@@ -31,7 +31,7 @@ func (noConn) SetWriteDeadline(time.Time) error { return nil }
 func TestForwardedHeadGoesOutAsThroughHeader(t *testing.T) {
 	cases := []struct {
 		name, method, head, body string
-		check                     func(t *testing.T, resp *http.Response, body string)
+		check                    func(t *testing.T, resp *http.Response, body string)
 	}{
 		{"length", "GET", "HTTP/1.1 200 OK\r\nDate: Mon, 07 Dec 2026 10:00:00 GMT\r\nContent-Type: text/x-up\r\n" +
 			"Content-Length: 5\r\nConnection: X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\nSet-Cookie: a=1\r\n" +
