@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
@@ -97,6 +98,12 @@ type Remote struct {
 	c      accountv1.AccountServiceClient
 	tokens *expirable.LRU[string, int64]
 	users  *expirable.LRU[int64, User]
+
+	// The logouts broadcast (WatchRevocations): the cached tokens of each user, and the
+	// revocations seen, under mu.
+	byUID tokenIndex
+	mu    sync.Mutex
+	epoch uint64
 }
 
 var _ Client = (*Remote)(nil)
@@ -108,7 +115,7 @@ const remoteCacheSize = 65536
 func NewRemote(cc grpc.ClientConnInterface, ttl time.Duration) *Remote {
 	r := &Remote{c: accountv1.NewAccountServiceClient(cc)}
 	if ttl > 0 {
-		r.tokens = expirable.NewLRU[string, int64](remoteCacheSize, nil, ttl)
+		r.tokens = expirable.NewLRU[string, int64](remoteCacheSize, r.byUID.evicted, ttl)
 		r.users = expirable.NewLRU[int64, User](remoteCacheSize, nil, ttl)
 	}
 	return r
@@ -121,12 +128,16 @@ func (r *Remote) Verify(ctx context.Context, tok string) (int64, error) {
 			return uid, nil
 		}
 	}
+	var epoch uint64
+	if r.tokens != nil {
+		epoch = r.verifyEpoch()
+	}
 	resp, err := r.c.Verify(ctx, &accountv1.VerifyRequest{Token: tok})
 	if err != nil {
 		return 0, grpcx.FromStatus(err)
 	}
 	if r.tokens != nil {
-		r.tokens.Add(tok, resp.GetUid())
+		r.remember(tok, resp.GetUid(), epoch)
 	}
 	return resp.GetUid(), nil
 }

@@ -37,9 +37,7 @@ type revocations struct {
 // startRevocations makes the bucket and watches it: each change drops its user's sessions
 // from s's cache. The cache keeps entries for the watched TTL while the watch runs.
 func (s *Service) startRevocations(ctx context.Context, q *queue.Queue) (*revocations, error) {
-	// A key outlives every token it can concern: the longest-lived token is issued just
-	// before the revocation.
-	kv, err := q.EnsureKV(ctx, queue.KVSpec{Name: RevokedBucket, TTL: s.cfg.TokenTTL + time.Hour})
+	kv, err := q.EnsureKV(ctx, revokedSpec(s.cfg.TokenTTL))
 	if err != nil {
 		return nil, err
 	}

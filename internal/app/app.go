@@ -232,6 +232,9 @@ func (a *App) start(ctx context.Context) error {
 	if err := a.build(); err != nil {
 		return err
 	}
+	if w := a.revocationWatch(); w != nil { // first to start, last to stop
+		a.built = append([]lifecycle{w}, a.built...)
+	}
 	for _, l := range a.built {
 		if err := l.Start(ctx); err != nil {
 			return err
