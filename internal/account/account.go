@@ -325,6 +325,13 @@ func (s *Service) Verify(ctx context.Context, tok string) (int64, error) {
 	return c.UID, err
 }
 
+// VerifyUntil is Verify with the token's expiry (Unix seconds), which a remote caller caches
+// the answer no longer than.
+func (s *Service) VerifyUntil(ctx context.Context, tok string) (uid, exp int64, err error) {
+	c, err := s.claims(ctx, tok)
+	return c.UID, c.Exp, err
+}
+
 // VerifiesAtOnce reports whether Verify of tok answers from memory (httpx.PromptVerifier): a
 // token refused by its signature or expiry, or one whose user's sessions are cached and fresh
 // enough to judge it. Otherwise Verify reads the store.

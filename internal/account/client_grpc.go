@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/hashicorp/golang-lru/v2/expirable"
 
 	"google.golang.org/grpc"
@@ -29,7 +31,19 @@ func RegisterGRPC(s grpc.ServiceRegistrar, c Client) {
 	accountv1.RegisterAccountServiceServer(s, &grpcServer{c: c})
 }
 
+// untilVerifier also tells when a token expires (Service.VerifyUntil).
+type untilVerifier interface {
+	VerifyUntil(ctx context.Context, tok string) (uid, exp int64, err error)
+}
+
 func (g *grpcServer) Verify(ctx context.Context, r *accountv1.VerifyRequest) (*accountv1.VerifyResponse, error) {
+	if v, ok := g.c.(untilVerifier); ok {
+		uid, exp, err := v.VerifyUntil(ctx, r.GetToken())
+		if err != nil {
+			return nil, err
+		}
+		return &accountv1.VerifyResponse{Uid: uid, ExpiresAt: exp}, nil
+	}
 	uid, err := g.c.Verify(ctx, r.GetToken())
 	if err != nil {
 		return nil, err
@@ -96,14 +110,23 @@ func (g *grpcServer) Relation(ctx context.Context, r *accountv1.RelationRequest)
 // revoked token then works for at most the TTL longer, beside account.revocation_ttl).
 type Remote struct {
 	c      accountv1.AccountServiceClient
-	tokens *expirable.LRU[string, int64]
+	tokens *lru.Cache[string, cachedToken] // nil: no cache
+	ttl    time.Duration                   // of users, and of tokens while unwatched
 	users  *expirable.LRU[int64, User]
+	now    func() time.Time
 
 	// The logouts broadcast (WatchRevocations): the cached tokens of each user, and the
-	// revocations seen, under mu.
-	byUID tokenIndex
-	mu    sync.Mutex
-	epoch uint64
+	// revocations seen, under mu; the tokens' TTL while it is watched.
+	byUID      tokenIndex
+	mu         sync.Mutex
+	epoch      uint64
+	watchedTTL atomic.Int64
+}
+
+// cachedToken is a verified token's user, kept until (Unix nanoseconds).
+type cachedToken struct {
+	uid   int64
+	until int64
 }
 
 var _ Client = (*Remote)(nil)
@@ -113,20 +136,31 @@ const remoteCacheSize = 65536
 
 // NewRemote talks to account over cc, caching answers for ttl (0 = no cache).
 func NewRemote(cc grpc.ClientConnInterface, ttl time.Duration) *Remote {
-	r := &Remote{c: accountv1.NewAccountServiceClient(cc)}
+	r := &Remote{c: accountv1.NewAccountServiceClient(cc), ttl: ttl, now: time.Now}
 	if ttl > 0 {
-		r.tokens = expirable.NewLRU[string, int64](remoteCacheSize, r.byUID.evicted, ttl)
+		r.tokens, _ = lru.NewWithEvict(remoteCacheSize, func(tok string, e cachedToken) { r.byUID.evicted(tok, e.uid) })
 		r.users = expirable.NewLRU[int64, User](remoteCacheSize, nil, ttl)
 	}
 	return r
 }
 
+// cached is tok's user while its entry lasts.
+func (r *Remote) cached(tok string) (int64, bool) {
+	if r.tokens == nil {
+		return 0, false
+	}
+	e, ok := r.tokens.Peek(tok)
+	if !ok || r.now().UnixNano() >= e.until {
+		return 0, false
+	}
+	return e.uid, true
+}
+
 // Verify implements Client.
 func (r *Remote) Verify(ctx context.Context, tok string) (int64, error) {
-	if r.tokens != nil {
-		if uid, ok := r.tokens.Get(tok); ok {
-			return uid, nil
-		}
+	if uid, ok := r.cached(tok); ok {
+		r.tokens.Get(tok) // recently used
+		return uid, nil
 	}
 	var epoch uint64
 	if r.tokens != nil {
@@ -137,7 +171,7 @@ func (r *Remote) Verify(ctx context.Context, tok string) (int64, error) {
 		return 0, grpcx.FromStatus(err)
 	}
 	if r.tokens != nil {
-		r.remember(tok, resp.GetUid(), epoch)
+		r.remember(tok, resp.GetUid(), resp.GetExpiresAt(), epoch)
 	}
 	return resp.GetUid(), nil
 }
@@ -145,7 +179,8 @@ func (r *Remote) Verify(ctx context.Context, tok string) (int64, error) {
 // VerifiesAtOnce reports whether Verify of tok answers from the cache, without a call to
 // account (httpx.PromptVerifier).
 func (r *Remote) VerifiesAtOnce(tok string) bool {
-	return r.tokens != nil && r.tokens.Contains(tok)
+	_, ok := r.cached(tok)
+	return ok
 }
 
 // User implements Client.

@@ -38,7 +38,8 @@ type Config struct {
 	RevocationTTL time.Duration `yaml:"revocation_ttl"`
 	// RevocationTTLWatched replaces RevocationTTL while this process watches the revocation
 	// broadcast (with a queue): logouts elsewhere arrive as they happen, and the TTL only
-	// bounds one whose broadcast was lost.
+	// bounds one whose broadcast was lost. A process with account in another process keeps
+	// the tokens it verified this long while it watches (Remote.WatchRevocations).
 	RevocationTTLWatched time.Duration `yaml:"revocation_ttl_watched"`
 	// Limits are the per-IP and per-account limits of register and login.
 	Limits LimitsConfig `yaml:"limits"`
@@ -54,7 +55,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&c.MinPassword, prefix+"min_password", 6, "minimum password length in characters.")
 	fs.DurationVar(&c.ExpWindow, prefix+"exp_window", time.Second, "window over which experience events are folded into one write per user (0 = 1s).")
 	fs.DurationVar(&c.RevocationTTL, prefix+"revocation_ttl", 10*time.Second, "how long a logout made through another process may go unseen here; logouts made here apply at once (0 = read the store on every token check).")
-	fs.DurationVar(&c.RevocationTTLWatched, prefix+"revocation_ttl_watched", 5*time.Minute, "revocation_ttl while this process watches the logouts broadcast on the queue (seen at once): how long one whose broadcast was lost may go unseen (0 = read the store on every token check).")
+	fs.DurationVar(&c.RevocationTTLWatched, prefix+"revocation_ttl_watched", 5*time.Minute, "revocation_ttl while this process watches the logouts broadcast on the queue (seen at once): how long one whose broadcast was lost may go unseen (0 = read the store on every token check). A process with account elsewhere keeps a verified token this long while it watches (never past the token's expiry; 0 = peers.cache_ttl).")
 	c.Limits.RegisterFlags(fs, prefix+"limits.")
 }
 

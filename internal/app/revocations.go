@@ -13,11 +13,13 @@ import (
 
 // remoteRevocations keeps a process's cache of account's answers (account in another process,
 // peers.cache_ttl) in step with the logouts broadcast: a token logged out anywhere is refused
-// here at once (account.Remote.WatchRevocations).
+// here at once, and a token is kept for account.revocation_ttl_watched meanwhile
+// (account.Remote.WatchRevocations).
 type remoteRevocations struct {
 	remote   *account.Remote
 	q        *queue.Queue
 	tokenTTL time.Duration
+	watched  time.Duration // account.revocation_ttl_watched: the tokens' TTL while watched
 	log      *slog.Logger
 	seen     prometheus.Counter
 	cancel   context.CancelFunc
@@ -34,12 +36,13 @@ func (a *App) revocationWatch() lifecycle {
 	seen := prometheus.NewCounter(prometheus.CounterOpts{Name: "zhibo_account_remote_revocations_total",
 		Help: "Revocations the logouts broadcast brought to this process's cache of tokens verified by account in another process."})
 	a.Reg.MustRegister(seen)
-	return &remoteRevocations{remote: rm, q: a.q, tokenTTL: a.cfg.Account.TokenTTL, log: a.logger("account"), seen: seen}
+	return &remoteRevocations{remote: rm, q: a.q, tokenTTL: a.cfg.Account.TokenTTL, watched: a.cfg.Account.RevocationTTLWatched,
+		log: a.logger("account"), seen: seen}
 }
 
 func (w *remoteRevocations) Start(ctx context.Context) error {
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	ended, err := w.remote.WatchRevocations(wctx, w.q, w.tokenTTL, w.log, w.seen.Inc)
+	ended, err := w.remote.WatchRevocations(wctx, w.q, w.tokenTTL, w.watched, w.log, w.seen.Inc)
 	if err != nil {
 		cancel()
 		return err

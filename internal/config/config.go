@@ -266,7 +266,7 @@ func (p *Peers) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.StringVar(&p.TLSCAFile, prefix+"tls_ca_file", "", "PEM CA that signed the peers' gRPC certificates: calls to peers use TLS when set.")
 	fs.StringVar(&p.TLSCertFile, prefix+"tls_cert_file", "", "PEM client certificate presented to peers that require one (with tls_ca_file).")
 	fs.StringVar(&p.TLSKeyFile, prefix+"tls_key_file", "", "PEM private key of tls_cert_file.")
-	fs.DurationVar(&p.CacheTTL, prefix+"cache_ttl", time.Second, "how long answers of a remote account (tokens, users) and room (rooms) are kept (0 = no cache); with a queue, a logged-out token is dropped from it at once (the logouts broadcast).")
+	fs.DurationVar(&p.CacheTTL, prefix+"cache_ttl", time.Second, "how long answers of a remote account (tokens, users) and room (rooms) are kept (0 = no cache); with a queue, a logged-out token is dropped at once (the logouts broadcast) and tokens are kept for account.revocation_ttl_watched instead.")
 	fs.StringVar(&p.Account, prefix+"account", "", "gRPC target of a remote account, host:port or dns:///name:port (empty = account runs here, or none).")
 	fs.StringVar(&p.Room, prefix+"room", "", "gRPC target of a remote room, host:port or dns:///name:port (empty = room runs here).")
 	fs.StringVar(&p.Gift, prefix+"gift", "", "gRPC target of a remote gift, host:port or dns:///name:port (empty = gift runs here, or none: /api/me shows no balance).")

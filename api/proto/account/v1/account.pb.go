@@ -74,7 +74,10 @@ func (x *VerifyRequest) GetToken() string {
 type VerifyResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// uid is the user the token was issued to.
-	Uid           int64 `protobuf:"varint,1,opt,name=uid,proto3" json:"uid,omitempty"`
+	Uid int64 `protobuf:"varint,1,opt,name=uid,proto3" json:"uid,omitempty"`
+	// expires_at is when the token expires, in Unix seconds (0 = not said): a caller that keeps
+	// the answer keeps it no longer.
+	ExpiresAt     int64 `protobuf:"varint,2,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -112,6 +115,13 @@ func (*VerifyResponse) Descriptor() ([]byte, []int) {
 func (x *VerifyResponse) GetUid() int64 {
 	if x != nil {
 		return x.Uid
+	}
+	return 0
+}
+
+func (x *VerifyResponse) GetExpiresAt() int64 {
+	if x != nil {
+		return x.ExpiresAt
 	}
 	return 0
 }
@@ -698,9 +708,11 @@ const file_account_v1_account_proto_rawDesc = "" +
 	"\n" +
 	"\x18account/v1/account.proto\x12\x10zhibo.account.v1\"%\n" +
 	"\rVerifyRequest\x12\x14\n" +
-	"\x05token\x18\x01 \x01(\tR\x05token\"\"\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\"A\n" +
 	"\x0eVerifyResponse\x12\x10\n" +
-	"\x03uid\x18\x01 \x01(\x03R\x03uid\"\"\n" +
+	"\x03uid\x18\x01 \x01(\x03R\x03uid\x12\x1d\n" +
+	"\n" +
+	"expires_at\x18\x02 \x01(\x03R\texpiresAt\"\"\n" +
 	"\x0eGetUserRequest\x12\x10\n" +
 	"\x03uid\x18\x01 \x01(\x03R\x03uid\"K\n" +
 	"\x04User\x12\x10\n" +
