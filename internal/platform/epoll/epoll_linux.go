@@ -147,25 +147,17 @@ func (s *Set) Poll(events []unix.EpollEvent) (int, error) {
 
 // Read reads from a non-blocking descriptor with a raw system call (as Poll: it never
 // blocks, so the scheduler is not told). n is -1 with an error, 0 at the end of the stream.
-func Read(fd int, p []byte) (n int, err error) {
-	var ptr unsafe.Pointer
-	if len(p) > 0 {
-		ptr = unsafe.Pointer(&p[0])
-	}
-	r, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(ptr), uintptr(len(p)))
-	if errno != 0 {
-		return -1, errno
-	}
-	return int(r), nil
-}
+func Read(fd int, p []byte) (n int, err error) { return rawIO(unix.SYS_READ, fd, p) }
 
 // Write writes to a non-blocking descriptor with a raw system call (as Read).
-func Write(fd int, p []byte) (n int, err error) {
+func Write(fd int, p []byte) (n int, err error) { return rawIO(unix.SYS_WRITE, fd, p) }
+
+func rawIO(trap uintptr, fd int, p []byte) (int, error) {
 	var ptr unsafe.Pointer
 	if len(p) > 0 {
 		ptr = unsafe.Pointer(&p[0])
 	}
-	r, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	r, _, errno := unix.RawSyscall(trap, uintptr(fd), uintptr(ptr), uintptr(len(p)))
 	if errno != 0 {
 		return -1, errno
 	}
