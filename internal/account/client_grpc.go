@@ -144,12 +144,18 @@ func NewRemote(cc grpc.ClientConnInterface, ttl time.Duration) *Remote {
 	return r
 }
 
-// cached is tok's user while its entry lasts.
-func (r *Remote) cached(tok string) (int64, bool) {
+// cached is tok's user while its entry lasts; use marks the entry recently used.
+func (r *Remote) cached(tok string, use bool) (int64, bool) {
 	if r.tokens == nil {
 		return 0, false
 	}
-	e, ok := r.tokens.Peek(tok)
+	var e cachedToken
+	var ok bool
+	if use {
+		e, ok = r.tokens.Get(tok)
+	} else {
+		e, ok = r.tokens.Peek(tok)
+	}
 	if !ok || r.now().UnixNano() >= e.until {
 		return 0, false
 	}
@@ -158,8 +164,7 @@ func (r *Remote) cached(tok string) (int64, bool) {
 
 // Verify implements Client.
 func (r *Remote) Verify(ctx context.Context, tok string) (int64, error) {
-	if uid, ok := r.cached(tok); ok {
-		r.tokens.Get(tok) // recently used
+	if uid, ok := r.cached(tok, true); ok {
 		return uid, nil
 	}
 	var epoch uint64
@@ -179,7 +184,7 @@ func (r *Remote) Verify(ctx context.Context, tok string) (int64, error) {
 // VerifiesAtOnce reports whether Verify of tok answers from the cache, without a call to
 // account (httpx.PromptVerifier).
 func (r *Remote) VerifiesAtOnce(tok string) bool {
-	_, ok := r.cached(tok)
+	_, ok := r.cached(tok, false)
 	return ok
 }
 
