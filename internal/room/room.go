@@ -103,8 +103,10 @@ type Service struct {
 	hotThreshold atomic.Int64
 	words        atomic.Pointer[textnorm.Words]
 
-	// globalOff are the global switches as last loaded (switches.go).
-	globalOff atomic.Pointer[[]string]
+	// globalOff are the global switches as last loaded (switches.go); switchesMu orders
+	// their reloads and changes.
+	globalOff  atomic.Pointer[[]string]
+	switchesMu sync.Mutex
 
 	det      *hotkey.Detector
 	hotCache *hotkey.Cache[Room]

@@ -58,8 +58,12 @@ func (s *Service) withGlobal(r Room) Room {
 	return r
 }
 
-// loadGlobalSwitches reads the global switches into memory.
+// loadGlobalSwitches reads the global switches into memory. It holds switchesMu from the
+// read to the store, as SetGlobalSwitches does from its write to its store: a reload that
+// read before a change made here cannot put the old switches back after it.
 func (s *Service) loadGlobalSwitches(ctx context.Context) error {
+	s.switchesMu.Lock()
+	defer s.switchesMu.Unlock()
 	off, err := s.store.GlobalSwitches(ctx)
 	if err != nil {
 		return err
@@ -99,6 +103,8 @@ func (s *Service) SetGlobalSwitches(ctx context.Context, off []string) ([]string
 	if err != nil {
 		return nil, err
 	}
+	s.switchesMu.Lock()
+	defer s.switchesMu.Unlock()
 	if err := s.store.SetGlobalSwitches(ctx, off, s.now().UnixMilli()); err != nil {
 		return nil, err
 	}

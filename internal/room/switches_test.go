@@ -66,3 +66,38 @@ func TestSwitches(t *testing.T) {
 		require.Empty(t, read.Off)
 	})
 }
+
+// heldSwitches is a store whose GlobalSwitches, once read, waits until released.
+type heldSwitches struct {
+	Store
+	read, release chan struct{}
+}
+
+func (h *heldSwitches) GlobalSwitches(ctx context.Context) ([]string, error) {
+	off, err := h.Store.GlobalSwitches(ctx)
+	close(h.read)
+	<-h.release
+	return off, err
+}
+
+// A reload that read the global switches before a change made through this process does not
+// put the old ones back after it: the change holds until the reload is done, then applies.
+func TestGlobalSwitchesChangeIsNotUndoneByAReload(t *testing.T) {
+	db := sqltest.OpenSQLite(t)
+	s, _ := newServiceWith(t, db, func(c *Config, _ *Deps) { c.SwitchesRefresh = time.Hour })
+	ctx := context.Background()
+	_, err := s.SetGlobalSwitches(ctx, []string{"comments", "gifts"})
+	require.NoError(t, err)
+	h := &heldSwitches{Store: s.store, read: make(chan struct{}), release: make(chan struct{})}
+	s.store = h
+	reloaded := make(chan struct{})
+	go func() { s.reloadSwitches(); close(reloaded) }()
+	<-h.read // the reload has the old switches in hand
+	changed := make(chan error, 1)
+	go func() { _, err := s.SetGlobalSwitches(ctx, nil); changed <- err }()
+	time.Sleep(50 * time.Millisecond) // the change reaches the lock (or, unordered, is done)
+	close(h.release)
+	<-reloaded
+	require.NoError(t, <-changed)
+	require.Empty(t, *s.globalOff.Load(), "the change made here, not the reload's old read")
+}
