@@ -169,5 +169,20 @@ export function pageWatcher(artifacts, prefix = '') {
   const forget = (name) => {
     delete pages[name];
   };
-  return { pageLogs, pageErrors, watch, forget, screenshots };
+  // run calls body and closes browser after it; the pages are saved as screenshots at the
+  // end ('final', or 'failure' when body threw). failOnErrors: an uncaught error in a page
+  // fails the test.
+  const run = async (browser, body, { failOnErrors = true } = {}) => {
+    try {
+      await body();
+      if (failOnErrors) check(pageErrors.length === 0, `uncaught errors in the pages:\n  ${pageErrors.join('\n  ')}`);
+      await screenshots('final');
+    } catch (err) {
+      await screenshots('failure');
+      throw err;
+    } finally {
+      await browser.close().catch(() => {});
+    }
+  };
+  return { pageLogs, pageErrors, watch, forget, screenshots, run };
 }

@@ -29,7 +29,7 @@ const TOTAL_TIMEOUT = 180_000;
 const PASSWORD = 'zhibo-browser-test-1';
 
 const suffix = Date.now().toString(36).slice(-6) + Math.random().toString(36).slice(2, 5);
-const { pageLogs, pageErrors, watch: watchPage, screenshots } = pageWatcher(ARTIFACTS, 'inbox');
+const { pageLogs, watch: watchPage, screenshots, run: runPages } = pageWatcher(ARTIFACTS, 'inbox');
 
 // userPage opens the inbox signed in as user, once its channel is connected.
 function userPage(browser, name, user) {
@@ -77,7 +77,7 @@ async function main() {
   const bobUid = String(bob.uid);
 
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  try {
+  await runPages(browser, async () => {
     const [a, b] = await step('both open the inbox; the channels connect', () =>
       Promise.all([userPage(browser, 'alice', alice), userPage(browser, 'bob', bob)]));
     await badge(b, 0, 'bob before any message');
@@ -221,15 +221,7 @@ async function main() {
       await waitText(b, '[data-testid="chat-peer-name"]', alice.name, 'chat header');
       await message(b, `a14 ${suffix}`).waitFor();
     });
-
-    check(pageErrors.length === 0, `uncaught errors in the pages:\n  ${pageErrors.join('\n  ')}`);
-    await screenshots('final');
-  } catch (err) {
-    await screenshots('failure');
-    throw err;
-  } finally {
-    await browser.close().catch(() => {});
-  }
+  });
 }
 
 await runTest(main, { timeout: TOTAL_TIMEOUT, pageLogs, artifacts: ARTIFACTS, logFile: 'inbox-page-logs.txt' });

@@ -32,7 +32,7 @@ const BROWSER_ZONE = 'America/New_York';
 const QUIET_ZONE = 'Asia/Tokyo';
 
 const suffix = Date.now().toString(36).slice(-6) + Math.random().toString(36).slice(2, 5);
-const { pageLogs, pageErrors, watch: watchPage, screenshots } = pageWatcher(ARTIFACTS, 'alerts');
+const { pageLogs, watch: watchPage, run: runPages } = pageWatcher(ARTIFACTS, 'alerts');
 
 // recordNotifications runs in the page before its scripts: window.Notification
 // becomes a recorder that keeps what each `new Notification(title, options)`
@@ -103,7 +103,7 @@ async function main() {
   const aliceSettings = () => call('GET', '/api/im/settings', undefined, alice.token);
 
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  try {
+  await runPages(browser, async () => {
     const a = await step('alice opens the rooms page, notifications granted, in New York time', () =>
       signedInPage(browser, alice, '/rooms', (page) => watchPage('alice', page), {
         context: { timezoneId: BROWSER_ZONE },
@@ -263,15 +263,7 @@ async function main() {
       const shown = await notifications(a);
       check(shown.length === 1, `a muted chat's message notified: ${JSON.stringify(shown)}`);
     });
-
-    check(pageErrors.length === 0, `uncaught errors in the pages:\n  ${pageErrors.join('\n  ')}`);
-    await screenshots('final');
-  } catch (err) {
-    await screenshots('failure');
-    throw err;
-  } finally {
-    await browser.close().catch(() => {});
-  }
+  });
 }
 
 await runTest(main, { timeout: TOTAL_TIMEOUT, pageLogs, artifacts: ARTIFACTS, logFile: 'alerts-page-logs.txt' });

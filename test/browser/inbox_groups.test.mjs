@@ -31,7 +31,7 @@ const TOTAL_TIMEOUT = 180_000;
 const PASSWORD = 'zhibo-browser-test-1';
 
 const suffix = Date.now().toString(36).slice(-6) + Math.random().toString(36).slice(2, 5);
-const { pageLogs, pageErrors, watch: watchPage, screenshots } = pageWatcher(ARTIFACTS, 'groups');
+const { pageLogs, watch: watchPage, screenshots, run: runPages } = pageWatcher(ARTIFACTS, 'groups');
 
 // tabBadge waits until the inbox tab's unread count shows n.
 async function tabBadge(page, tab, n, what) {
@@ -86,7 +86,7 @@ async function main() {
   const aliceUid = String(alice.uid);
 
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  try {
+  await runPages(browser, async () => {
     const [a, b, c] = await step('all three open the Groups tab; the channels connect', () => Promise.all(
       [['alice', alice], ['bob', bob], ['carol', carol]].map(([name, u]) =>
         signedInPage(browser, u, '/inbox/groups', (page) => watchPage(name, page)))));
@@ -274,15 +274,7 @@ async function main() {
         await b.unroute(cut);
       }
     });
-
-    check(pageErrors.length === 0, `uncaught errors in the pages:\n  ${pageErrors.join('\n  ')}`);
-    await screenshots('final');
-  } catch (err) {
-    await screenshots('failure');
-    throw err;
-  } finally {
-    await browser.close().catch(() => {});
-  }
+  });
 }
 
 await runTest(main, { timeout: TOTAL_TIMEOUT, pageLogs, artifacts: ARTIFACTS, logFile: 'groups-page-logs.txt' });

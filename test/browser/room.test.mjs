@@ -43,7 +43,7 @@ const PASSWORD = 'zhibo-browser-test-1';
 const COVER_PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAACAAAAASCAIAAAC1qksFAAAEFUlEQVR42g3NIc9GUACAUVEyURDeaJJ4o2SiIIgmiTdKJgqCaNITb5RMFATRJPFGyUTx+84fOIZhYBrYBo7Bz8AzCAyEQWgQGyQGmUFuUBpIg8qgMWgNeoPBAANlMBksBqvBbnAYXAba4DZ4DT4Dw7AwLWwLx+Jn4VkEFsIitIgtEovMIrcoLaRFZdFYtBa9xWCBhbKYLBaL1WK3OCwuC21xW7wWn/UfuJgutovj8nPxXAIX4RK6xC6JS+aSu5Qu0qVyaVxal95lcMFFuUwui8vqsrscLpeLdrldXpfP/Q98TB/bx/H5+Xg+gY/wCX1in8Qn88l9Sh/pU/k0Pq1P7zP44KN8Jp/FZ/XZfQ6fy0f73D6vz+f/BwJTYAscwU/gCQKBEISCWJAIMkEuKAVSUAkaQSvoBYMAgRJMgkWwCnbBIbgEWnALXsEn/oMIM8KOcCJ+EV5EECEiwog4IonIIvKIMkJGVBFNRBvRRwwRRKiIKWKJWCP2iCPiitARd8Qb8UX/QYqZYqc4Kb8ULyVIESlhSpySpGQpeUqZIlOqlCalTelThhRSVMqUsqSsKXvKkXKl6JQ75U350v+gwCywC5yCX4FXEBSIgrAgLkgKsoK8oCyQBVVBU9AW9AVDAQWqYCpYCtaCveAouAp0wV3wFnzFfyAxJbbEkfwkniSQCEkoiSWJJJPkklIiJZWkkbSSXjJIkCjJJFkkq2SXHJJLoiW35JV88j+oMWvsGqfmV+PVBDWiJqyJa5KarCavKWtkTVXT1LQ1fc1QQ42qmWqWmrVmrzlqrhpdc9e8NV/9H3SYHXaH0/Hr8DqCDtERdsQdSUfWkXeUHbKj6mg62o6+Y+igQ3VMHUvH2rF3HB1Xh+64O96Or/sPRswRe8QZ+Y14I8GIGAlH4pFkJBvJR8oROVKNNCPtSD8yjDCiRqaRZWQd2UeOkWtEj9wj78g3/gcKU2ErHMVP4SkChVCEiliRKDJFrigVUlEpGkWr6BWDAoVSTIpFsSp2xaG4FFpxK17Fp/6DGXPGnnFmfjPeTDAjZsKZeCaZyWbymXJGzlQzzUw7088MM8yomWlmmVln9plj5prRM/fMO/PN/8GGuWFvOBu/DW8j2BAb4Ua8kWxkG/lGuSE3qo1mo93oN4YNNtTGtLFsrBv7xrFxbeiNe+Pd+Lb/4MQ8sU+ck9+JdxKciJPwJD5JTrKT/KQ8kSfVSXPSnvQnwwkn6mQ6WU7Wk/3kOLlO9Ml98p5853+gMTW2xtH8NJ4m0AhNqIk1iSbT5JpSIzWVptG0ml4zaNAozaRZNKtm1xyaS6M1t+bVfPo/eDAf7Afn4ffgPQQP4iF8iB+Sh+whfygf5EP10Dy0D/3D8MCDepgelof1YX84Hq4H/XA/vA/fwx9AgYruic8JmAAAAABJRU5ErkJggg==', 'base64');
 
 const suffix = Date.now().toString(36).slice(-6) + Math.random().toString(36).slice(2, 5);
-const { pageLogs, watch: watchPage, forget: forgetPage, screenshots } = pageWatcher(ARTIFACTS);
+const { pageLogs, watch: watchPage, forget: forgetPage, screenshots, run: runPages } = pageWatcher(ARTIFACTS);
 
 // sendComment types text and submits it (Enter or the send button). A rate
 // limit answer ("too fast") is retried after a pause; any other error fails.
@@ -173,7 +173,7 @@ async function main() {
     executablePath: CHROMIUM,
     args: CHROMIUM_ARGS,
   });
-  try {
+  await runPages(browser, async () => {
     const viewerCtx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     viewerCtx.setDefaultTimeout(STEP_TIMEOUT);
     const viewer = await viewerCtx.newPage();
@@ -568,14 +568,7 @@ async function main() {
       }
       check(/HTTP 403/.test(refused), `a gift while gifts are off should be refused with 403, got ${JSON.stringify(refused)}`);
     });
-
-    await screenshots('final');
-  } catch (err) {
-    await screenshots('failure');
-    throw err;
-  } finally {
-    await browser.close().catch(() => {});
-  }
+  }, { failOnErrors: false });
 }
 
 await runTest(main, { timeout: TOTAL_TIMEOUT, pageLogs, artifacts: ARTIFACTS, logFile: 'page-logs.txt' });
